@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+
+.PHONY: install run test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Embedded default: SQLite under .data/, filesystem broker, demo data, web+worker+beat.
+run: install
+	export DEBUG=$${DEBUG:-true}; \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py seed_demo && \
+	exec $(PY) manage.py run_embedded
+
+## The whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL).
+test: install
+	@$(PY) scripts/check_services.py
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	@$(PY) scripts/check_services.py
+	$(PY) -m bench
+
+clean:
+	rm -rf .data

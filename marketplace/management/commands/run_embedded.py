@@ -1,0 +1,68 @@
+"""`make run`: web, a Celery worker and Celery beat in one foreground command.
+
+One Ctrl-C stops all three; if any of them dies, the others are stopped too,
+so the operator never keeps a half-running marketplace.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run web, Celery worker and Celery beat together until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+
+    def handle(self, *args, addr: str, **options):
+        python = sys.executable
+        # SQLite takes one writer at a time: one worker process is plenty here.
+        pool = ["--pool=solo"] if not settings.DATABASE_URL else ["--concurrency=2"]
+        commands = {
+            "web": [python, "manage.py", "runserver", addr, "--noreload"],
+            "worker": [python, "-m", "celery", "-A", "marketplace", "worker", "--loglevel=INFO", *pool],
+            "beat": [
+                python, "-m", "celery", "-A", "marketplace", "beat", "--loglevel=INFO",
+                f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
+            ],
+        }
+        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
+        self.stdout.write(
+            self.style.SUCCESS(f"\nMilestone Marketplace is running at http://{addr}/\n")
+            + "Demo accounts (password: marketplace-demo): buyer, seller, admin (staff)\n"
+            + "Press Ctrl-C once to stop web, worker and beat.\n"
+        )
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, proc in processes.items():
+                if proc.poll() is not None:
+                    self.stderr.write(f"{name} exited with {proc.returncode}; stopping the others.")
+                    exit_code = proc.returncode or 1
+                    stopping = True
+                    break
+            time.sleep(0.5)
+        for proc in processes.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 10
+        for proc in processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        sys.exit(exit_code)

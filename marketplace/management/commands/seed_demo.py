@@ -1,0 +1,88 @@
+"""Demo data for `make run`: idempotent, never called by production entry points."""
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from marketplace.models import Gig, User, WithdrawalMethod
+from marketplace.services import gig_create
+from milestones.models import Milestone
+from milestones.services import (
+    milestone_accept,
+    milestone_approve,
+    milestone_create,
+    milestone_submit,
+)
+from orders.models import Order
+from orders.services import order_create, order_message_send
+from payments.services import FundingSource
+
+PASSWORD = "marketplace-demo"
+CARD = FundingSource(method="card", card_number="4242 4242 4242 4242")
+
+
+class Command(BaseCommand):
+    help = "Create the demo accounts, a gig and orders whose milestones show several states (idempotent)."
+
+    def handle(self, *args, **options):
+        buyer = self._user("buyer", "buyer@example.com")
+        seller = self._user(
+            "seller", "seller@example.com", withdrawal_method=WithdrawalMethod.PAYPAL, payout_account="seller@example.com"
+        )
+        self._user("admin", "admin@example.com", is_staff=True, is_superuser=True)
+        gig = Gig.objects.filter(seller=seller).first() or gig_create(
+            seller=seller,
+            title="I will design and build your mobile app, phase by phase",
+            description="UI/UX design, backend, testing and launch, each as its own milestone with clear deliverables.",
+            starting_price=Money("250.00", "USD"),
+            delivery_days=30,
+        )
+        if not Order.objects.filter(buyer=buyer, seller=seller).exists():
+            with transaction.atomic():
+                self._demo_orders(buyer, seller, gig)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    def _user(self, username: str, email: str, **extra) -> User:
+        user, created = User.objects.get_or_create(username=username, defaults={"email": email, **extra})
+        if created:
+            user.set_password(PASSWORD)
+            user.save()
+        return user
+
+    def _milestone(self, order, buyer, n: int, title: str, amount: str, days: int) -> Milestone:
+        return milestone_create(
+            order=order,
+            actor=buyer,
+            title=title,
+            description=f"Phase {n}: {title}. Deliverables agreed in the order's messages.",
+            deadline=timezone.now() + timedelta(days=days),
+            amount=Money(amount, order.currency),
+            source=CARD,
+            idempotency_key=f"demo-{order.pk}-{n}",
+        )
+
+    def _demo_orders(self, buyer: User, seller: User, gig: Gig) -> None:
+        app = order_create(
+            buyer=buyer, gig=gig, title="Fitness tracking app", brief="An iOS and Android app to log workouts."
+        )
+        order_message_send(order=app, author=buyer, body="Hi! Looking forward to working with you on this.")
+        order_message_send(order=app, author=seller, body="Thanks! I'll start with the UI/UX design.")
+        design = self._milestone(app, buyer, 1, "UI/UX design", "400.00", 7)
+        backend = self._milestone(app, buyer, 2, "Backend development", "900.00", 21)
+        testing = self._milestone(app, buyer, 3, "Testing", "300.00", 28)
+        self._milestone(app, buyer, 4, "Final launch", "250.00", 35)
+        milestone_accept(milestone=design, actor=seller)
+        milestone_accept(milestone=backend, actor=seller)
+        milestone_accept(milestone=testing, actor=seller)
+        milestone_submit(milestone=design, actor=seller, message="Figma file and style guide attached as links.",
+                         links=["https://www.figma.com/file/demo"])
+        milestone_approve(milestone=design, actor=buyer)
+        milestone_submit(milestone=backend, actor=seller, message="API deployed to staging; docs linked.",
+                         links=["https://staging.example.com/docs"])
+
+        logo = order_create(buyer=buyer, gig=gig, title="Brand refresh", brief="A new logo and colour palette.")
+        first = self._milestone(logo, buyer, 1, "Logo concepts", "150.00", 5)
+        milestone_accept(milestone=first, actor=seller)

@@ -1,0 +1,295 @@
+"""The milestone and its state machine (ARCHITECTURE.md, "The milestone state machine").
+
+The transitions here say *which* moves are legal and record the timestamps
+that go with them. They touch nothing outside this row: locks, money, the
+activity log and notifications are the job of ``milestones/services.py``,
+which is the only caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from djmoney.models.fields import MoneyField
+
+
+class MilestoneState(models.TextChoices):
+    AWAITING_ACCEPTANCE = "awaiting_acceptance", "Awaiting acceptance"
+    ACCEPTED = "accepted", "Accepted, queued"
+    IN_PROGRESS = "in_progress", "In progress"
+    IN_REVIEW = "in_review", "In review"
+    REVISION_REQUESTED = "revision_requested", "Revision requested"
+    DISPUTED = "disputed", "In dispute"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+    RESOLVED = "resolved", "Resolved by staff"
+
+
+S = MilestoneState
+CLOSED_STATES = frozenset({S.APPROVED, S.DECLINED, S.CANCELLED, S.RESOLVED})
+OPEN_STATES = frozenset(set(S) - CLOSED_STATES)
+# States in which the seller is working on it, or its work is being judged.
+IN_WORK_STATES = frozenset({S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED})
+DISPUTABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED)
+# States in which the seller owes work before the deadline.
+DEADLINE_STATES = (S.IN_PROGRESS, S.REVISION_REQUESTED)
+
+
+class MilestoneQuerySet(models.QuerySet["Milestone"]):
+    def open(self) -> MilestoneQuerySet:
+        return self.filter(state__in=OPEN_STATES)
+
+    def closed(self) -> MilestoneQuerySet:
+        return self.filter(state__in=CLOSED_STATES)
+
+
+class Milestone(ConcurrentTransitionMixin, models.Model):
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="milestones")
+    position = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    description = models.TextField("description of deliverables", max_length=10000)
+    deadline = models.DateTimeField()
+    amount = MoneyField(max_digits=14, decimal_places=2)
+    # The buyer's service fee charged at funding, rounded once and stored.
+    buyer_fee = MoneyField(max_digits=14, decimal_places=2)
+    # The seller's commission taken at release, rounded once and stored.
+    seller_fee = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
+    state = FSMField(default=S.AWAITING_ACCEPTANCE, choices=S.choices, protected=True)
+    # The idempotency key of the form that created and funded it.
+    funding_key = models.CharField(max_length=64, unique=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    auto_approve_at = models.DateTimeField(null=True, blank=True)
+    late_flagged_at = models.DateTimeField(null=True, blank=True)
+    revision_count = models.PositiveIntegerField(default=0)
+    decline_reason = models.TextField(blank=True, max_length=2000)
+
+    objects = MilestoneQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=S.values), name="milestone_state_valid"),
+            models.UniqueConstraint(fields=["order", "position"], name="milestone_position_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="milestone_amount_positive"),
+            models.CheckConstraint(condition=Q(buyer_fee__gte=0), name="milestone_buyer_fee_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "auto_approve_at"], name="milestone_auto_approve"),
+            models.Index(fields=["state", "deadline"], name="milestone_deadline"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_state_display()})"
+
+    # --- derived ---------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+    @property
+    def is_late(self) -> bool:
+        return self.late_flagged_at is not None or (
+            self.state in DEADLINE_STATES and self.deadline < timezone.now()
+        )
+
+    @property
+    def total_charged(self):
+        return self.amount + self.buyer_fee
+
+    # --- transitions (called only by milestones/services.py) -------------
+    @transition(field=state, source=S.AWAITING_ACCEPTANCE, target=RETURN_VALUE(S.IN_PROGRESS, S.ACCEPTED))
+    def accept(self, *, start_now: bool, at: datetime) -> str:
+        self.accepted_at = at
+        if start_now:
+            self.started_at = at
+            return S.IN_PROGRESS
+        return S.ACCEPTED
+
+    @transition(field=state, source=S.AWAITING_ACCEPTANCE, target=S.DECLINED)
+    def decline(self, *, reason: str, at: datetime) -> None:
+        self.decline_reason = reason
+        self.closed_at = at
+
+    @transition(field=state, source=[S.AWAITING_ACCEPTANCE, S.ACCEPTED], target=S.CANCELLED)
+    def cancel(self, *, at: datetime) -> None:
+        self.closed_at = at
+
+    @transition(field=state, source=S.ACCEPTED, target=S.IN_PROGRESS)
+    def activate(self, *, at: datetime) -> None:
+        self.started_at = at
+
+    @transition(field=state, source=[S.IN_PROGRESS, S.REVISION_REQUESTED], target=S.IN_REVIEW)
+    def submit(self, *, at: datetime, auto_approve_at: datetime) -> None:
+        self.submitted_at = at
+        self.auto_approve_at = auto_approve_at
+
+    @transition(field=state, source=S.IN_REVIEW, target=S.REVISION_REQUESTED)
+    def request_revision(self, *, at: datetime) -> None:
+        self.revision_count += 1
+        self.auto_approve_at = None
+
+    @transition(field=state, source=S.IN_REVIEW, target=S.APPROVED)
+    def approve(self, *, at: datetime) -> None:
+        self.approved_at = at
+        self.closed_at = at
+        self.auto_approve_at = None
+
+    @transition(field=state, source=list(DISPUTABLE_STATES), target=S.DISPUTED)
+    def open_dispute(self, *, at: datetime) -> None:
+        # Timers stop while staff look at it.
+        self.auto_approve_at = None
+
+    @transition(field=state, source=S.DISPUTED, target=S.RESOLVED)
+    def resolve(self, *, at: datetime) -> None:
+        self.closed_at = at
+
+
+def deliverable_upload_to(instance: DeliveryFile, filename: str) -> str:
+    # The stored name is random: the user's name never reaches the filesystem
+    # (no traversal, no collisions); it is kept in original_name for download.
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"deliverables/{instance.delivery.milestone.order_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Delivery(models.Model):
+    """One submission for review; kept forever, even after a revision."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="deliveries")
+    number = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField(blank=True, max_length=10000)
+    links = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["milestone", "number"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["milestone", "number"], name="delivery_number_unique")]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.number} of {self.milestone.title}"
+
+
+class DeliveryFile(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="files")
+    file = models.FileField(upload_to=deliverable_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class RevisionRequest(models.Model):
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="revision_requests")
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, null=True, related_name="revision_requests")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    feedback = models.TextField(max_length=10000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["milestone", "created_at"]
+
+    def __str__(self) -> str:
+        return self.feedback[:50]
+
+
+class MilestoneReminder(models.Model):
+    """A reminder or flag that has been sent; the unique key makes each one once."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=40)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["milestone", "kind"], name="milestone_reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.milestone_id}"
+
+
+class DisputeState(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class DisputeOutcome(models.TextChoices):
+    RELEASE = "release", "Released to seller"
+    REFUND = "refund", "Refunded to buyer"
+    SPLIT = "split", "Split"
+
+
+class Dispute(ConcurrentTransitionMixin, models.Model):
+    milestone = models.OneToOneField(Milestone, on_delete=models.PROTECT, related_name="dispute")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(max_length=10000)
+    state = FSMField(default=DisputeState.OPEN, choices=DisputeState.choices, protected=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=DisputeOutcome.choices, blank=True)
+    seller_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
+    buyer_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
+    resolution_note = models.TextField(blank=True, max_length=10000)
+
+    class Meta:
+        ordering = ["opened_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=DisputeState.values), name="dispute_state_valid"),
+        ]
+        indexes = [models.Index(fields=["state", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"Dispute on {self.milestone.title}"
+
+    @transition(field=state, source=DisputeState.OPEN, target=DisputeState.RESOLVED)
+    def resolve(self, *, by, outcome: str, seller_amount, buyer_amount, note: str, at: datetime) -> None:
+        self.resolved_by = by
+        self.resolved_at = at
+        self.outcome = outcome
+        self.seller_amount = seller_amount
+        self.buyer_amount = buyer_amount
+        self.resolution_note = note
+
+
+def dispute_upload_to(instance: DisputeStatement, filename: str) -> str:
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"disputes/{instance.dispute_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class DisputeStatement(models.Model):
+    """Either party's side of the story, with an optional file."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="statements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=10000)
+    attachment = models.FileField(upload_to=dispute_upload_to, blank=True, max_length=300)
+    attachment_name = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:50]

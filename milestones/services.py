@@ -1,0 +1,606 @@
+"""Every milestone transition, one service each (ARCHITECTURE.md, "Rules every write follows").
+
+Each service, in one ``transaction.atomic()``:
+
+1. locks the order, then the milestone (``marketplace.locks``);
+2. checks the actor's right to act, then the input;
+3. applies the django-fsm transition (which refuses a second click: the
+   state it needs is gone);
+4. moves money through ``payments.services`` (which locks the accounts last);
+5. writes the activity log and the notifications;
+6. leaves e-mails and tasks to ``transaction.on_commit``.
+
+A ``DomainError`` leaves everything as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+from djmoney.money import Money
+
+from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
+from marketplace.locks import lock_milestone, lock_order
+from marketplace.models import User
+from marketplace.services import notification_send
+from milestones.models import (
+    OPEN_STATES,
+    Delivery,
+    DeliveryFile,
+    Dispute,
+    DisputeOutcome,
+    DisputeStatement,
+    Milestone,
+    MilestoneState,
+    RevisionRequest,
+)
+from milestones.validators import validate_deliverable_file
+from orders.models import Order, OrderStatus
+from orders.services import activity_record, order_refresh_status
+from payments.models import TransactionKind
+from payments.money import buyer_service_fee, has_sub_minor_digits
+from payments.services import FundingSource, escrow_balance, escrow_fund, escrow_settle
+
+S = MilestoneState
+MAX_LINKS = 10
+
+
+def _url(milestone: Milestone) -> str:
+    return f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}"
+
+
+def _refused(milestone: Milestone, action: str) -> InvalidTransition:
+    """The message a second click (or a stale tab) gets."""
+    return InvalidTransition(
+        f"“{milestone.title}” is {milestone.get_state_display().lower()}, so it cannot be {action} now. "
+        "Nothing was changed; reload to see its current state."
+    )
+
+
+def _transition(milestone: Milestone, action: str, method, **kwargs) -> str:
+    before = milestone.state
+    try:
+        method(**kwargs)
+    except TransitionNotAllowed:
+        raise _refused(milestone, action) from None
+    return before
+
+
+def _save(milestone: Milestone) -> None:
+    # ConcurrentTransitionMixin adds "AND state = <as loaded>" to this UPDATE;
+    # with the row lock held it cannot fail, it is the belt to those braces.
+    milestone.save()
+
+
+def _log(milestone: Milestone, actor: User | None, verb: str, before: str, note: str = "") -> None:
+    activity_record(
+        order=milestone.order,
+        milestone=milestone,
+        actor=actor,
+        verb=verb,
+        from_state=before,
+        to_state=milestone.state,
+        note=note,
+    )
+
+
+def _require_buyer(order: Order, actor: User | None, action: str) -> None:
+    if actor is None or actor.pk != order.buyer_id:
+        raise NotAllowed(f"Only the buyer of this order can {action}.")
+
+
+def _require_seller(order: Order, actor: User | None, action: str) -> None:
+    if actor is None or actor.pk != order.seller_id:
+        raise NotAllowed(f"Only the seller of this order can {action}.")
+
+
+def _activate_next(order: Order, *, at: datetime) -> Milestone | None:
+    """Start the next phase if its turn has come. Caller holds the order lock.
+
+    Milestones run in the order they were created: the earliest open one is
+    the only one that may be in work; if it is accepted and waiting, it
+    starts now, in the same transaction that closed the one before it.
+    """
+    first_open = (
+        Milestone.objects.select_for_update().filter(order=order, state__in=OPEN_STATES).order_by("position").first()
+    )
+    if first_open is None or first_open.state != S.ACCEPTED:
+        return None
+    first_open.order = order
+    before = _transition(first_open, "started", first_open.activate, at=at)
+    _save(first_open)
+    _log(first_open, None, "started", before, note="Started automatically after the previous milestone closed.")
+    notification_send(
+        recipient=order.seller,
+        event="milestone_started",
+        message=f"“{first_open.title}” has started; it is due {first_open.deadline:%d %b %Y %H:%M}.",
+        url=_url(first_open),
+    )
+    return first_open
+
+
+def _after_close(milestone: Milestone, *, at: datetime) -> None:
+    _activate_next(milestone.order, at=at)
+    order_refresh_status(order=milestone.order)
+
+
+# --- create ---------------------------------------------------------------------
+
+
+def milestone_validate_terms(*, order: Order, title: str, description: str, deadline: datetime, amount: Money) -> None:
+    """The rules for a milestone's terms, shared by the form's preview and the service."""
+    if not (title or "").strip():
+        raise InvalidInput("Give the milestone a title.", field="title")
+    if len(title.strip()) > 200:
+        raise InvalidInput("Keep the title to 200 characters or fewer.", field="title")
+    if not (description or "").strip():
+        raise InvalidInput("Describe the deliverables, so both sides know what “done” means.", field="description")
+    if len(description) > 10000:
+        raise InvalidInput("Keep the description to 10,000 characters or fewer.", field="description")
+    if deadline is None or deadline <= timezone.now():
+        raise InvalidInput("The deadline must be in the future.", field="deadline")
+    if str(amount.currency) != order.currency:
+        raise InvalidInput(
+            f"This order is paid in {order.currency}; the amount must be in {order.currency} too.", field="amount"
+        )
+    if has_sub_minor_digits(amount):
+        raise InvalidInput(f"{order.currency} amounts have at most two decimal places.", field="amount")
+    low = Money(Decimal(settings.MILESTONE_MIN_AMOUNT), order.currency)
+    high = Money(Decimal(settings.MILESTONE_MAX_AMOUNT), order.currency)
+    if not low <= amount <= high:
+        raise InvalidInput(f"The amount must be between {low} and {high}.", field="amount")
+
+
+def milestone_create(
+    *,
+    order: Order,
+    actor: User,
+    title: str,
+    description: str,
+    deadline: datetime,
+    amount: Money,
+    source: FundingSource,
+    idempotency_key: str,
+) -> Milestone:
+    """The buyer adds a phase and pays it into escrow at once.
+
+    ``idempotency_key`` comes from the form: the same form posted twice
+    (double click, back button, two tabs) raises ``DuplicateRequest`` carrying
+    the milestone it created the first time, and charges nothing more.
+    """
+    if not idempotency_key:
+        raise InvalidInput("The form has expired; please fill it in again.")
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        existing = Milestone.objects.filter(funding_key=idempotency_key).first()
+        if existing is not None:
+            raise DuplicateRequest("This milestone was already created and paid for.", obj=existing)
+        _require_buyer(order, actor, "create milestones")
+        if order.status == OrderStatus.COMPLETED:
+            raise InvalidTransition("This order is complete; no milestones can be added.")
+        milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
+        position = (Milestone.objects.filter(order=order).aggregate(m=Max("position"))["m"] or 0) + 1
+        milestone = Milestone.objects.create(
+            order=order,
+            position=position,
+            title=title.strip(),
+            description=description.strip(),
+            deadline=deadline,
+            amount=amount,
+            buyer_fee=buyer_service_fee(amount),
+            funding_key=idempotency_key,
+        )
+        escrow_fund(milestone=milestone, buyer=actor, source=source, key=idempotency_key)
+        activity_record(
+            order=order,
+            milestone=milestone,
+            actor=actor,
+            verb="created",
+            to_state=milestone.state,
+            note=f"{amount} funded into escrow",
+        )
+        order_refresh_status(order=order)
+        notification_send(
+            recipient=order.seller,
+            event="milestone_created",
+            message=f"{actor.username} created and funded “{milestone.title}” ({amount}). Accept it to start.",
+            url=_url(milestone),
+        )
+    return milestone
+
+
+# --- seller's answer ----------------------------------------------------------------
+
+
+def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
+    """Starts at once if no earlier milestone of the order is open, else queues."""
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_seller(milestone.order, actor, "accept a milestone")
+        earlier_open = (
+            Milestone.objects.filter(order=milestone.order, position__lt=milestone.position, state__in=OPEN_STATES)
+            .exists()
+        )
+        before = _transition(milestone, "accepted", milestone.accept, start_now=not earlier_open, at=now)
+        _save(milestone)
+        note = "" if milestone.state == S.IN_PROGRESS else "Queued: starts when the previous milestone closes."
+        _log(milestone, actor, "accepted", before, note)
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="milestone_accepted",
+            message=f"{actor.username} accepted “{milestone.title}”."
+            + (" Work has started." if milestone.state == S.IN_PROGRESS else " It starts after the current one."),
+            url=_url(milestone),
+        )
+    return milestone
+
+
+def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Milestone:
+    """The seller says no; the buyer gets the escrow and the service fee back."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_seller(milestone.order, actor, "decline a milestone")
+        if not reason:
+            raise InvalidInput("Tell the buyer why you decline.", field="reason")
+        before = _transition(milestone, "declined", milestone.decline, reason=reason[:2000], at=now)
+        escrow_settle(
+            milestone=milestone,
+            seller_gross=Money(0, milestone.order.currency),
+            kind=TransactionKind.REFUND,
+            actor=actor,
+            refund_service_fee=True,
+            now=now,
+        )
+        _save(milestone)
+        _log(milestone, actor, "declined", before, reason)
+        _after_close(milestone, at=now)
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="milestone_declined",
+            message=f"{actor.username} declined “{milestone.title}”: {reason[:150]}. "
+            f"{milestone.total_charged} is back in your balance.",
+            url=_url(milestone),
+        )
+    return milestone
+
+
+def milestone_cancel(*, milestone: Milestone, actor: User) -> Milestone:
+    """The buyer withdraws a milestone before work starts; full refund to balance."""
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_buyer(milestone.order, actor, "cancel a milestone")
+        before = _transition(milestone, "cancelled", milestone.cancel, at=now)
+        escrow_settle(
+            milestone=milestone,
+            seller_gross=Money(0, milestone.order.currency),
+            kind=TransactionKind.REFUND,
+            actor=actor,
+            refund_service_fee=True,
+            now=now,
+        )
+        _save(milestone)
+        _log(milestone, actor, "cancelled", before, f"{milestone.total_charged} back to the buyer's balance")
+        _after_close(milestone, at=now)
+        notification_send(
+            recipient=milestone.order.seller,
+            event="milestone_cancelled",
+            message=f"{actor.username} cancelled “{milestone.title}” before work started.",
+            url=_url(milestone),
+        )
+    return milestone
+
+
+# --- the work --------------------------------------------------------------------------
+
+
+def _clean_links(links: Sequence[str]) -> list[str]:
+    validate = URLValidator(schemes=["http", "https"])
+    cleaned = []
+    for link in links:
+        link = (link or "").strip()
+        if not link:
+            continue
+        try:
+            validate(link)
+        except ValidationError:
+            raise InvalidInput(f"“{link[:80]}” is not a web address (http:// or https://).", field="links") from None
+        cleaned.append(link)
+    if len(cleaned) > MAX_LINKS:
+        raise InvalidInput(f"Add at most {MAX_LINKS} links.", field="links")
+    return cleaned
+
+
+def milestone_submit(
+    *,
+    milestone: Milestone,
+    actor: User,
+    message: str = "",
+    links: Sequence[str] = (),
+    files: Sequence[UploadedFile] = (),
+) -> Delivery:
+    """The seller delivers for review: at least one file, link or message.
+
+    Sets ``auto_approve_at``: if the buyer stays silent that long, the
+    auto-approval sweep approves it.
+    """
+    message = (message or "").strip()
+    cleaned_links = _clean_links(links)
+    if len(files) > settings.DELIVERABLE_MAX_FILES:
+        raise InvalidInput(f"Attach at most {settings.DELIVERABLE_MAX_FILES} files.", field="files")
+    checked = [validate_deliverable_file(f) for f in files]
+    if len(message) > 10000:
+        raise InvalidInput("Keep the message to 10,000 characters or fewer.", field="message")
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_seller(milestone.order, actor, "submit work")
+        if not (message or cleaned_links or files):
+            raise InvalidInput("Add at least one deliverable: a file, a link or a message.", field="message")
+        before = _transition(
+            milestone,
+            "submitted",
+            milestone.submit,
+            at=now,
+            auto_approve_at=now + settings.AUTO_APPROVE_PERIOD,
+        )
+        number = milestone.deliveries.count() + 1
+        delivery = Delivery.objects.create(
+            milestone=milestone, number=number, author=actor, message=message, links=cleaned_links
+        )
+        for upload, (name, content_type) in zip(files, checked, strict=True):
+            DeliveryFile.objects.create(
+                delivery=delivery, file=upload, original_name=name, size=upload.size or 0, content_type=content_type
+            )
+        # Reminders are per submission: a resubmission gets its own.
+        milestone.reminders.filter(kind__startswith="review:").delete()
+        _save(milestone)
+        _log(milestone, actor, "submitted", before, f"Delivery {number}")
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="milestone_submitted",
+            message=f"{actor.username} submitted “{milestone.title}” for review. "
+            f"It is approved automatically on {milestone.auto_approve_at:%d %b %Y} if you do nothing.",
+            url=_url(milestone),
+        )
+    return delivery
+
+
+def milestone_request_revision(*, milestone: Milestone, actor: User, feedback: str) -> RevisionRequest:
+    feedback = (feedback or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_buyer(milestone.order, actor, "request a revision")
+        if not feedback:
+            raise InvalidInput("Tell the seller what to change.", field="feedback")
+        if len(feedback) > 10000:
+            raise InvalidInput("Keep the feedback to 10,000 characters or fewer.", field="feedback")
+        before = _transition(milestone, "sent back for revision", milestone.request_revision, at=now)
+        revision = RevisionRequest.objects.create(
+            milestone=milestone,
+            delivery=milestone.deliveries.order_by("-number").first(),
+            author=actor,
+            feedback=feedback,
+        )
+        _save(milestone)
+        _log(milestone, actor, "revision_requested", before, feedback)
+        notification_send(
+            recipient=milestone.order.seller,
+            event="revision_requested",
+            message=f"{actor.username} asked for a revision of “{milestone.title}”.",
+            url=_url(milestone),
+        )
+    return revision
+
+
+def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime | None = None) -> Milestone:
+    """Release the escrow to the seller, less the commission; start the next phase.
+
+    ``actor=None`` is the system's auto-approval, allowed only once
+    ``auto_approve_at`` has passed. The earning clears after the clearance
+    period of the seller's withdrawal method.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        if actor is None:
+            if milestone.state != S.IN_REVIEW or milestone.auto_approve_at is None or milestone.auto_approve_at > now:
+                raise _refused(milestone, "approved automatically")
+        else:
+            _require_buyer(order, actor, "approve a milestone")
+        before = _transition(milestone, "approved", milestone.approve, at=now)
+        earning = escrow_settle(
+            milestone=milestone,
+            seller_gross=milestone.amount,
+            kind=TransactionKind.RELEASE,
+            actor=actor,
+            now=now,
+        )
+        _save(milestone)
+        note = "Approved automatically: the review period passed without an answer." if actor is None else ""
+        _log(milestone, actor, "approved", before, note)
+        _after_close(milestone, at=now)
+        assert earning is not None
+        when = "now" if earning.cleared_at else f"on {earning.clears_at:%d %b %Y}"
+        notification_send(
+            recipient=order.seller,
+            event="milestone_approved",
+            message=f"“{milestone.title}” was approved{' automatically' if actor is None else ''}. "
+            f"{earning.net} clears {when}.",
+            url=_url(milestone),
+        )
+        if actor is None:
+            notification_send(
+                recipient=order.buyer,
+                event="milestone_approved",
+                message=f"“{milestone.title}” was approved automatically after the review period.",
+                url=_url(milestone),
+            )
+    return milestone
+
+
+# --- disputes -----------------------------------------------------------------------------
+
+
+def milestone_open_dispute(
+    *, milestone: Milestone, actor: User, reason: str, attachment: UploadedFile | None = None
+) -> Dispute:
+    """Either party asks staff to decide. The escrow is frozen, timers stop."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        if actor is None or not order.is_party(actor):
+            raise NotAllowed("Only the buyer or the seller can open a dispute.")
+        if not reason:
+            raise InvalidInput("Explain what went wrong, for the staff who will decide.", field="reason")
+        if len(reason) > 10000:
+            raise InvalidInput("Keep the reason to 10,000 characters or fewer.", field="reason")
+        before = _transition(milestone, "disputed", milestone.open_dispute, at=now)
+        _save(milestone)
+        dispute = Dispute.objects.create(milestone=milestone, opened_by=actor, reason=reason)
+        if attachment is not None:
+            name, _ = validate_deliverable_file(attachment)
+            DisputeStatement.objects.create(
+                dispute=dispute, author=actor, body="Attached when opening the dispute.",
+                attachment=attachment, attachment_name=name,
+            )
+        _log(milestone, actor, "disputed", before, reason)
+        other = order.seller if actor.pk == order.buyer_id else order.buyer
+        notification_send(
+            recipient=other,
+            event="milestone_disputed",
+            message=f"{actor.username} opened a dispute on “{milestone.title}”. Add your side of the story.",
+            url=_url(milestone),
+        )
+        for staff in User.objects.filter(is_staff=True, is_active=True):
+            notification_send(
+                recipient=staff,
+                event="milestone_disputed",
+                message=f"New dispute on order #{order.pk}, “{milestone.title}”.",
+                url=f"/admin/milestones/dispute/{dispute.pk}/change/",
+            )
+    return dispute
+
+
+def dispute_add_statement(
+    *, dispute: Dispute, actor: User, body: str, attachment: UploadedFile | None = None
+) -> DisputeStatement:
+    """Either party adds their side while the dispute is open."""
+    body = (body or "").strip()
+    with transaction.atomic():
+        milestone = lock_milestone(dispute.milestone_id)
+        dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        order = milestone.order
+        if not order.is_party(actor):
+            raise NotAllowed("Only the buyer or the seller can add to this dispute.")
+        if dispute.state != "open":
+            raise InvalidTransition("This dispute is resolved; nothing more can be added.")
+        if not body:
+            raise InvalidInput("Write your side of the story.", field="body")
+        if len(body) > 10000:
+            raise InvalidInput("Keep it to 10,000 characters or fewer.", field="body")
+        name = ""
+        if attachment is not None:
+            name, _ = validate_deliverable_file(attachment)
+        statement = DisputeStatement.objects.create(
+            dispute=dispute, author=actor, body=body, attachment=attachment or "", attachment_name=name
+        )
+        activity_record(order=order, milestone=milestone, actor=actor, verb="dispute_statement", note=body)
+        other = order.seller if actor.pk == order.buyer_id else order.buyer
+        notification_send(
+            recipient=other,
+            event="dispute_statement",
+            message=f"{actor.username} added their side to the dispute on “{milestone.title}”.",
+            url=_url(milestone),
+        )
+    return statement
+
+
+def dispute_resolve(
+    *,
+    dispute: Dispute,
+    actor: User,
+    outcome: str,
+    seller_amount: Money | None = None,
+    note: str = "",
+) -> Dispute:
+    """Staff decide: release to the seller, refund the buyer, or split.
+
+    The split pays the seller ``seller_amount`` less the commission (on that
+    part only) and returns the rest of the escrow to the buyer's balance. Two
+    staff clicking at once: the first wins, the second gets ``InvalidTransition``.
+    """
+    note = (note or "").strip()
+    now = timezone.now()
+    if actor is None or not actor.is_staff:
+        raise NotAllowed("Only staff can resolve disputes.")
+    with transaction.atomic():
+        milestone = lock_milestone(dispute.milestone_id)
+        dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        order = milestone.order
+        currency = order.currency
+        if dispute.state != "open":
+            raise InvalidTransition("This dispute was already resolved; nothing was changed.")
+        held = escrow_balance(milestone)
+        if outcome == DisputeOutcome.RELEASE:
+            seller_gross = held
+        elif outcome == DisputeOutcome.REFUND:
+            seller_gross = Money(0, currency)
+        elif outcome == DisputeOutcome.SPLIT:
+            if seller_amount is None:
+                raise InvalidInput("Enter the amount for the seller.", field="seller_amount")
+            if str(seller_amount.currency) != currency:
+                raise InvalidInput(f"The amount must be in {currency}.", field="seller_amount")
+            if has_sub_minor_digits(seller_amount):
+                raise InvalidInput("Use at most two decimal places.", field="seller_amount")
+            if not (0 < seller_amount.amount < held.amount):
+                raise InvalidInput(
+                    f"A split gives the seller more than {Money(0, currency)} and less than {held}; "
+                    "use release or refund for all of it.",
+                    field="seller_amount",
+                )
+            seller_gross = seller_amount
+        else:
+            raise InvalidInput(f"Unknown outcome {outcome!r}.", field="outcome")
+        before = _transition(milestone, "resolved", milestone.resolve, at=now)
+        kind = {
+            DisputeOutcome.RELEASE: TransactionKind.RELEASE,
+            DisputeOutcome.REFUND: TransactionKind.REFUND,
+            DisputeOutcome.SPLIT: TransactionKind.SPLIT,
+        }[DisputeOutcome(outcome)]
+        earning = escrow_settle(milestone=milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+        buyer_part = held - seller_gross
+        dispute.resolve(
+            by=actor, outcome=outcome, seller_amount=seller_gross, buyer_amount=buyer_part, note=note, at=now
+        )
+        dispute.save()
+        _save(milestone)
+        summary = f"{DisputeOutcome(outcome).label}: {seller_gross} to the seller, {buyer_part} to the buyer."
+        _log(milestone, actor, "resolved", before, f"{summary} {note}".strip())
+        _after_close(milestone, at=now)
+        seller_msg = summary if earning is None else f"{summary} You receive {earning.net} after the fee."
+        for recipient, text in ((order.seller, seller_msg), (order.buyer, summary)):
+            notification_send(
+                recipient=recipient,
+                event="dispute_resolved",
+                message=f"The dispute on “{milestone.title}” was resolved. {text}",
+                url=_url(milestone),
+            )
+    return dispute

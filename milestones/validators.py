@@ -1,0 +1,76 @@
+"""Checks on uploaded files: size, extension, and that the content is what
+the extension claims. Shared by the forms (for field errors) and the services
+(so nothing unchecked is stored, whoever calls)."""
+
+from __future__ import annotations
+
+import mimetypes
+import unicodedata
+from pathlib import PurePosixPath, PureWindowsPath
+
+import filetype
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+from marketplace.errors import InvalidInput
+
+# Extensions whose content has a signature that ``filetype`` recognises.
+_SIGNATURES = {
+    "pdf": {"pdf"},
+    "png": {"png"},
+    "jpg": {"jpg"},
+    "jpeg": {"jpg"},
+    "gif": {"gif"},
+    "webp": {"webp"},
+    "zip": {"zip"},
+    # Office files are zip archives.
+    "docx": {"zip", "docx"},
+    "xlsx": {"zip", "xlsx"},
+}
+_TEXT = {"txt", "md", "csv"}
+
+
+def safe_filename(raw: str) -> str:
+    """The last path component only, without control characters: what the
+    user sees and downloads, never a path on our disk."""
+    name = PureWindowsPath(PurePosixPath(raw or "").name).name
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    return name[:200] or "file"
+
+
+def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:
+    """Return ``(safe name, content type)`` or raise ``InvalidInput`` on ``files``."""
+    name = safe_filename(upload.name or "")
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    allowed = [e.lower() for e in settings.DELIVERABLE_ALLOWED_EXTENSIONS]
+    if extension not in allowed:
+        raise InvalidInput(
+            f"“{name}” is not an accepted file type. Accepted: {', '.join(allowed)}.", field="files"
+        )
+    size = upload.size or 0
+    if size > settings.DELIVERABLE_MAX_FILE_SIZE:
+        raise InvalidInput(
+            f"“{name}” is {filesizeformat(size)}; the limit is {filesizeformat(settings.DELIVERABLE_MAX_FILE_SIZE)}.",
+            field="files",
+        )
+    if size == 0:
+        raise InvalidInput(f"“{name}” is empty.", field="files")
+    upload.seek(0)
+    head = upload.read(8192)
+    upload.seek(0)
+    if extension in _SIGNATURES:
+        kind = filetype.guess(head)
+        if kind is None or kind.extension not in _SIGNATURES[extension]:
+            raise InvalidInput(f"“{name}” does not contain what its .{extension} extension says.", field="files")
+    elif extension in _TEXT:
+        if b"\x00" in head:
+            raise InvalidInput(f"“{name}” is not a text file.", field="files")
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # A multi-byte character cut at the 8 KiB boundary is fine.
+            if exc.start < len(head) - 4:
+                raise InvalidInput(f"“{name}” is not UTF-8 text.", field="files") from None
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return name, content_type

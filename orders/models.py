@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class OrderStatus(models.TextChoices):
+    AWAITING_MILESTONE = "awaiting_milestone", "Waiting for a milestone"
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+
+
+class Order(models.Model):
+    """A buyer's engagement with one seller; the money moves per milestone.
+
+    ``status`` follows the milestones (active while any is open) and is kept by
+    the services that change them (``order_refresh_status``).
+    """
+
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_buyer")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_seller"
+    )
+    gig = models.ForeignKey("marketplace.Gig", on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    title = models.CharField(max_length=200)
+    brief = models.TextField(max_length=10000, blank=True)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.AWAITING_MILESTONE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            models.Index(fields=["buyer", "status", "-updated_at"]),
+            models.Index(fields=["seller", "status", "-updated_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(buyer=F("seller")), name="order_buyer_is_not_seller"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("order_detail", args=[self.pk])
+
+    def is_party(self, user) -> bool:
+        return user.is_authenticated and user.pk in (self.buyer_id, self.seller_id)
+
+    def role_of(self, user) -> str | None:
+        if user.pk == self.buyer_id:
+            return "buyer"
+        if user.pk == self.seller_id:
+            return "seller"
+        return None
+
+
+class OrderMessage(models.Model):
+    """On-platform communication: the record staff read in a dispute."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.body[:50]
+
+
+class Activity(models.Model):
+    """One row per state change or money movement, for the order's timeline.
+
+    ``actor`` is empty when the system acted (auto-approval, clearance).
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="activities")
+    milestone = models.ForeignKey(
+        "milestones.Milestone", on_delete=models.CASCADE, null=True, blank=True, related_name="activities"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=30, blank=True)
+    to_state = models.CharField(max_length=30, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["order", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.from_state}→{self.to_state}"
+
+    @property
+    def actor_name(self) -> str:
+        return self.actor.username if self.actor_id else "System"

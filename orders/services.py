@@ -1,0 +1,122 @@
+"""Writes on orders: opening one, its status, its messages, its activity log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
+from marketplace.locks import lock_order
+from marketplace.models import Gig, User
+from orders.models import Activity, Order, OrderMessage, OrderStatus
+
+
+def activity_record(
+    *, order: Order, actor: User | None, verb: str, milestone=None, from_state: str = "", to_state: str = "", note: str = ""
+) -> Activity:
+    return Activity.objects.create(
+        order=order,
+        milestone=milestone,
+        actor=actor,
+        verb=verb,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+    )
+
+
+def order_create(*, buyer: User, gig: Gig, title: str, brief: str, currency: str | None = None) -> Order:
+    """Open an order with the gig's seller. A buyer cannot order from themself."""
+    from marketplace.services import notification_send
+
+    title = (title or "").strip()
+    brief = (brief or "").strip()
+    currency = currency or str(gig.starting_price.currency)
+    if gig.seller_id == buyer.pk:
+        raise NotAllowed("You cannot order your own gig.")
+    if not gig.is_active:
+        raise InvalidInput("This gig is no longer available.")
+    if not title:
+        raise InvalidInput("Give the order a title.", field="title")
+    if len(title) > 200:
+        raise InvalidInput("Keep the title to 200 characters or fewer.", field="title")
+    if len(brief) > 10000:
+        raise InvalidInput("Keep the brief to 10,000 characters or fewer.", field="brief")
+    if currency not in settings.MARKETPLACE_CURRENCIES:
+        raise InvalidInput(f"{currency} is not a currency of this marketplace.", field="currency")
+    with transaction.atomic():
+        order = Order.objects.create(
+            buyer=buyer, seller=gig.seller, gig=gig, title=title, brief=brief, currency=currency
+        )
+        activity_record(order=order, actor=buyer, verb="order_opened", note=title)
+        notification_send(
+            recipient=gig.seller,
+            event="order_opened",
+            message=f"{buyer.username} opened an order with you: “{title}”.",
+            url=order.get_absolute_url(),
+        )
+    return order
+
+
+def order_refresh_status(*, order: Order) -> None:
+    """Active while any milestone is open. Caller holds the order lock."""
+    from milestones.models import Milestone
+
+    if order.status == OrderStatus.COMPLETED:
+        return
+    has_open = Milestone.objects.filter(order=order).open().exists()
+    status = OrderStatus.ACTIVE if has_open else OrderStatus.AWAITING_MILESTONE
+    if status != order.status:
+        order.status = status
+    # Always touch updated_at: the dashboards sort by the latest change.
+    order.save(update_fields=["status", "updated_at"])
+
+
+def order_complete(*, order: Order, actor: User) -> Order:
+    """The buyer closes the order; no milestone may be open, none can be added after."""
+    from marketplace.services import notification_send
+    from milestones.models import Milestone
+
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if actor.pk != order.buyer_id:
+            raise NotAllowed("Only the buyer can mark the order complete.")
+        if order.status == OrderStatus.COMPLETED:
+            raise InvalidTransition("This order is already complete.")
+        if Milestone.objects.filter(order=order).open().exists():
+            raise InvalidTransition("Close every open milestone before completing the order.")
+        order.status = OrderStatus.COMPLETED
+        order.completed_at = timezone.now()
+        order.save(update_fields=["status", "completed_at", "updated_at"])
+        activity_record(order=order, actor=actor, verb="order_completed")
+        notification_send(
+            recipient=order.seller,
+            event="order_completed",
+            message=f"{actor.username} marked “{order.title}” complete.",
+            url=order.get_absolute_url(),
+        )
+    return order
+
+
+def order_message_send(*, order: Order, author: User, body: str) -> OrderMessage:
+    from marketplace.services import notification_send
+
+    body = (body or "").strip()
+    if not order.is_party(author):
+        raise NotAllowed("Only the buyer and the seller can write in this order.")
+    if not body:
+        raise InvalidInput("Write a message first.", field="body")
+    if len(body) > 5000:
+        raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
+    with transaction.atomic():
+        message = OrderMessage.objects.create(order=order, author=author, body=body)
+        Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
+        other = order.seller if author.pk == order.buyer_id else order.buyer
+        notification_send(
+            recipient=other,
+            event="new_message",
+            message=f"New message from {author.username} on “{order.title}”.",
+            url=order.get_absolute_url() + "#messages",
+        )
+    return message

@@ -1,0 +1,121 @@
+"""The ledger's invariants, checked from the entries themselves.
+
+Run by ``python manage.py ledger_audit`` (exit 1 on any breach) and after
+every step of the property-based tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, F, Sum
+
+from milestones.models import CLOSED_STATES, Milestone
+from payments.models import GUARDED_KINDS, Account, AccountKind, Earning, EarningStatus, Entry, Transaction
+
+
+@dataclass
+class AuditReport:
+    transactions: int = 0
+    entries: int = 0
+    accounts: int = 0
+    milestones: int = 0
+    breaches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+    def summary(self) -> str:
+        head = (
+            f"{self.transactions} transactions, {self.entries} entries, {self.accounts} accounts, "
+            f"{self.milestones} milestones checked"
+        )
+        if self.ok:
+            return f"ledger_audit: OK — {head}; no breach."
+        lines = [f"ledger_audit: {len(self.breaches)} BREACH(ES) — {head}:"]
+        lines += [f"  - {breach}" for breach in self.breaches]
+        return "\n".join(lines)
+
+
+def ledger_audit() -> AuditReport:
+    report = AuditReport(
+        transactions=Transaction.objects.count(),
+        entries=Entry.objects.count(),
+        accounts=Account.objects.count(),
+        milestones=Milestone.objects.count(),
+    )
+    breaches = report.breaches
+
+    # 1. Every transaction sums to zero per currency, and has entries at all.
+    unbalanced = (
+        Entry.objects.values("transaction_id", "amount_currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .order_by("transaction_id")
+    )
+    for row in unbalanced[:50]:
+        breaches.append(
+            f"transaction {row['transaction_id']} sums to {row['total']} {row['amount_currency']}, not zero"
+        )
+    for txn_id in Transaction.objects.annotate(n=Count("entries")).filter(n__lt=2).values_list("pk", flat=True)[:50]:
+        breaches.append(f"transaction {txn_id} has fewer than two entries")
+
+    # 2. Entries are in their account's currency.
+    mismatched = Entry.objects.exclude(amount_currency=F("account__currency")).values_list("pk", flat=True)
+    for entry_id in mismatched[:50]:
+        breaches.append(f"entry {entry_id} is not in its account's currency")
+
+    # Balances from entries, per account.
+    ledger: dict[int, Decimal] = defaultdict(Decimal)
+    for row in Entry.objects.values("account_id").annotate(total=Sum("amount")).order_by():
+        ledger[row["account_id"]] = row["total"] or Decimal("0")
+
+    accounts = Account.objects.all().only("id", "kind", "currency", "balance", "user_id", "milestone_id")
+    escrow_of: dict[int, Account] = {}
+    pending_of: dict[tuple[int, str], Decimal] = {}
+    for account in accounts.iterator(chunk_size=2000):
+        balance = ledger.get(account.pk, Decimal("0"))
+        if account.kind in GUARDED_KINDS:
+            # 3. No negative balance where none may be.
+            if balance < 0:
+                breaches.append(f"account {account.pk} ({account.kind}) is negative: {balance} {account.currency}")
+            # 4. The cached balance (what pages display) equals the ledger.
+            if account.balance != balance:
+                breaches.append(
+                    f"account {account.pk} ({account.kind}) shows {account.balance} but the ledger says {balance}"
+                )
+        if account.kind == AccountKind.ESCROW and account.milestone_id:
+            escrow_of[account.milestone_id] = account
+        if account.kind == AccountKind.SELLER_PENDING and account.user_id:
+            pending_of[(account.user_id, account.currency)] = balance
+
+    # 5. Each milestone's escrow matches its state: full while open, empty when closed.
+    for milestone in Milestone.objects.only("id", "state", "amount", "amount_currency").iterator(chunk_size=2000):
+        account = escrow_of.get(milestone.pk)
+        held = ledger.get(account.pk, Decimal("0")) if account else Decimal("0")
+        if account is None:
+            breaches.append(f"milestone {milestone.pk} has no escrow account")
+        elif milestone.state in CLOSED_STATES and held != 0:
+            breaches.append(f"milestone {milestone.pk} is {milestone.state} but escrow still holds {held}")
+        elif milestone.state not in CLOSED_STATES and held != milestone.amount.amount:
+            breaches.append(
+                f"milestone {milestone.pk} is {milestone.state} with amount {milestone.amount.amount} "
+                f"but escrow holds {held}"
+            )
+
+    # 6. Pending earnings add up to the seller's pending balance.
+    earned: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    pending = Earning.objects.filter(status=EarningStatus.PENDING).values("seller_id", "net_currency")
+    for row in pending.annotate(total=Sum("net")).order_by():
+        earned[(row["seller_id"], row["net_currency"])] = row["total"]
+    for key in set(earned) | {k for k, v in pending_of.items() if v}:
+        if earned.get(key, Decimal("0")) != pending_of.get(key, Decimal("0")):
+            breaches.append(
+                f"seller {key[0]} has {earned.get(key, 0)} {key[1]} in pending earnings "
+                f"but {pending_of.get(key, 0)} in the pending account"
+            )
+    return report
+

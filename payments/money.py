@@ -1,0 +1,38 @@
+"""The one place where amounts are rounded and fees are computed."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from djmoney.money import Money
+from moneyed import get_currency
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of a currency: 0.01 for USD, 1 for JPY."""
+    sub_unit = get_currency(currency).sub_unit or 1
+    return Decimal(1) / Decimal(sub_unit)
+
+
+def round_money(amount: Money) -> Money:
+    """Round to the currency's minor unit, half up. Called once per fee, then stored."""
+    currency = str(amount.currency)
+    return Money(amount.amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP), currency)
+
+
+def has_sub_minor_digits(amount: Money) -> bool:
+    """True if the amount has more decimal places than the currency allows."""
+    return round_money(amount).amount != amount.amount
+
+
+def buyer_service_fee(amount: Money) -> Money:
+    return round_money(amount * settings.BUYER_SERVICE_FEE_RATE)
+
+
+def seller_commission(amount: Money) -> Money:
+    return round_money(amount * settings.SELLER_COMMISSION_RATE)
+
+
+def zero(currency: str) -> Money:
+    return Money(Decimal("0.00"), currency)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import OrderFactory, StaffFactory, UserFactory
+
+
+@pytest.fixture
+def buyer(db):
+    return UserFactory(username="alice_buyer")
+
+
+@pytest.fixture
+def seller(db):
+    return UserFactory(username="bob_seller")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="eve_outsider")
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory(username="sam_staff")
+
+
+@pytest.fixture
+def order(buyer, seller):
+    return OrderFactory(buyer=buyer, seller=seller)
+
+
+@pytest.fixture
+def audit():
+    """Call after a scenario: fails the test with the breaches if the ledger is wrong."""
+    from payments.audit import ledger_audit
+
+    def check():
+        report = ledger_audit()
+        assert report.ok, report.summary()
+        return report
+
+    return check

@@ -1,0 +1,143 @@
+"""factory-boy factories for every model, plus a driver that takes a
+milestone to any state *through the services*, so the ledger stays true."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+from djmoney.money import Money
+
+from marketplace.models import Gig, Notification, User, WithdrawalMethod
+from milestones.models import Milestone, MilestoneState
+from orders.models import Order, OrderMessage
+from payments.services import FundingSource
+
+S = MilestoneState
+CARD = FundingSource(method="card", card_number="4242424242424242")
+DECLINED_CARD = FundingSource(method="card", card_number="4000000000000002")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct-horse-battery")
+    withdrawal_method = WithdrawalMethod.BANK_TRANSFER
+    payout_account = "GB33BUKB20201555555555"
+
+
+class StaffFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"staff{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class GigFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Gig
+
+    seller = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"I will build phase {n} of your app")
+    description = "Design, build and test, one milestone at a time."
+    starting_price = Money("100.00", "USD")
+    delivery_days = 14
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    buyer = factory.SubFactory(UserFactory)
+    seller = factory.SubFactory(UserFactory)
+    gig = factory.SubFactory(GigFactory, seller=factory.SelfAttribute("..seller"))
+    title = factory.Sequence(lambda n: f"Order {n}")
+    brief = "Build the thing."
+    currency = "USD"
+
+
+class OrderMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderMessage
+
+    order = factory.SubFactory(OrderFactory)
+    author = factory.SelfAttribute("order.buyer")
+    body = factory.Sequence(lambda n: f"Message {n}")
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(UserFactory)
+    event = "new_message"
+    message = "Something happened."
+    url = "/"
+
+
+def create_milestone(
+    order: Order,
+    *,
+    amount: str = "100.00",
+    title: str = "Design",
+    days: int = 7,
+    source: FundingSource = CARD,
+    key: str | None = None,
+) -> Milestone:
+    from milestones.services import milestone_create
+
+    return milestone_create(
+        order=order,
+        actor=order.buyer,
+        title=title,
+        description="Wireframes for every screen.",
+        deadline=timezone.now() + timedelta(days=days),
+        amount=Money(amount, order.currency),
+        source=source,
+        idempotency_key=key or uuid.uuid4().hex,
+    )
+
+
+def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
+    """A funded milestone driven to ``state`` by the same services users call."""
+    from milestones import services
+
+    order = order or OrderFactory()
+    if state == S.ACCEPTED:
+        # Accepted means queued: an earlier milestone of the order is still open.
+        create_milestone(order, title="Earlier phase")
+    milestone = create_milestone(order, **kwargs)
+    buyer, seller = order.buyer, order.seller
+    if state == S.AWAITING_ACCEPTANCE:
+        return milestone
+    if state == S.DECLINED:
+        return services.milestone_decline(milestone=milestone, actor=seller, reason="Too busy")
+    if state == S.CANCELLED:
+        return services.milestone_cancel(milestone=milestone, actor=buyer)
+    milestone = services.milestone_accept(milestone=milestone, actor=seller)
+    if state in (S.ACCEPTED, S.IN_PROGRESS):
+        assert milestone.state == state, f"expected {state}, got {milestone.state}"
+        return milestone
+    if state == S.DISPUTED:
+        services.milestone_open_dispute(milestone=milestone, actor=buyer, reason="No progress")
+        return Milestone.objects.get(pk=milestone.pk)
+    services.milestone_submit(milestone=milestone, actor=seller, message="Done, see the link.",
+                              links=["https://example.com/work"])
+    if state == S.IN_REVIEW:
+        return Milestone.objects.get(pk=milestone.pk)
+    if state == S.REVISION_REQUESTED:
+        services.milestone_request_revision(milestone=milestone, actor=buyer, feedback="Bigger logo")
+        return Milestone.objects.get(pk=milestone.pk)
+    if state == S.APPROVED:
+        return services.milestone_approve(milestone=milestone, actor=buyer)
+    if state == S.RESOLVED:
+        dispute = services.milestone_open_dispute(milestone=milestone, actor=buyer, reason="Not as agreed")
+        staff = StaffFactory()
+        services.dispute_resolve(dispute=dispute, actor=staff, outcome="refund")
+        return Milestone.objects.get(pk=milestone.pk)
+    raise ValueError(f"no route to {state}")
