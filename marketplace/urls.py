@@ -7,4 +7,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
+    path("", include("milestones.urls")),
+    path("", include("payments.urls")),
 ]
