@@ -29,9 +29,7 @@ def parse_duration(value: str) -> timedelta:
         return timedelta(0)
     match = _DURATION_RE.match(value)
     if not match:
-        raise ValueError(
-            f"{value!r} is not a duration; write a number and a unit, like 30s, 15m, 24h, 14d or 2w"
-        )
+        raise ValueError(f"{value!r} is not a duration; write a number and a unit, like 30s, 15m, 24h, 14d or 2w")
     number, unit = match.groups()
     return timedelta(seconds=float(number) * _UNIT_SECONDS[unit.lower()])
 

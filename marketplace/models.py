@@ -43,6 +43,8 @@ class Gig(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects: models.Manager[Gig] = models.Manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["is_active", "-created_at"])]
@@ -70,9 +72,7 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["recipient", "read_at"]),
-            models.Index(
-                fields=["created_at"], name="notification_unemailed", condition=Q(emailed_at__isnull=True)
-            ),
+            models.Index(fields=["created_at"], name="notification_unemailed", condition=Q(emailed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

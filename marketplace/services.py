@@ -33,9 +33,7 @@ def notifications_mark_read(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
-def gig_create(
-    *, seller: User, title: str, description: str, starting_price: Money, delivery_days: int
-) -> Gig:
+def gig_create(*, seller: User, title: str, description: str, starting_price: Money, delivery_days: int) -> Gig:
     title = (title or "").strip()
     description = (description or "").strip()
     if not title:

@@ -93,9 +93,7 @@ TEMPLATES = [
             ],
             # The cached loader everywhere but in development, where edits
             # must show without a restart.
-            "loaders": _loaders
-            if DEBUG
-            else [("django.template.loaders.cached.Loader", _loaders)],
+            "loaders": _loaders if DEBUG else [("django.template.loaders.cached.Loader", _loaders)],
         },
     }
 ]
@@ -113,7 +111,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "marketplace.sqlite3",
+            "NAME": str(DATA_DIR / "marketplace.sqlite3"),
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue up
             # instead of one failing with "database is locked" halfway through.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},

@@ -12,8 +12,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("DATA_DIR", "/tmp/marketplace-test-data")
 
-from marketplace.settings import *  # noqa: E402,F403
-from marketplace.settings import DATA_DIR, STORAGES  # noqa: E402
+from marketplace.settings import *  # noqa: F403
+from marketplace.settings import DATA_DIR, STORAGES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

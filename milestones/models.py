@@ -106,9 +106,7 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
 
     @property
     def is_late(self) -> bool:
-        return self.late_flagged_at is not None or (
-            self.state in DEADLINE_STATES and self.deadline < timezone.now()
-        )
+        return self.late_flagged_at is not None or (self.state in DEADLINE_STATES and self.deadline < timezone.now())
 
     @property
     def total_charged(self):
@@ -252,6 +250,8 @@ class Dispute(ConcurrentTransitionMixin, models.Model):
     seller_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
     buyer_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
     resolution_note = models.TextField(blank=True, max_length=10000)
+
+    objects: models.Manager[Dispute] = models.Manager()
 
     class Meta:
         ordering = ["opened_at"]

@@ -20,9 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -228,10 +228,9 @@ def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         _require_seller(milestone.order, actor, "accept a milestone")
-        earlier_open = (
-            Milestone.objects.filter(order=milestone.order, position__lt=milestone.position, state__in=OPEN_STATES)
-            .exists()
-        )
+        earlier_open = Milestone.objects.filter(
+            order=milestone.order, position__lt=milestone.position, state__in=OPEN_STATES
+        ).exists()
         before = _transition(milestone, "accepted", milestone.accept, start_now=not earlier_open, at=now)
         _save(milestone)
         note = "" if milestone.state == S.IN_PROGRESS else "Queued: starts when the previous milestone closes."
@@ -478,8 +477,11 @@ def milestone_open_dispute(
         if attachment is not None:
             name, _ = validate_deliverable_file(attachment)
             DisputeStatement.objects.create(
-                dispute=dispute, author=actor, body="Attached when opening the dispute.",
-                attachment=attachment, attachment_name=name,
+                dispute=dispute,
+                author=actor,
+                body="Attached when opening the dispute.",
+                attachment=attachment,
+                attachment_name=name,
             )
         _log(milestone, actor, "disputed", before, reason)
         other = order.seller if actor.pk == order.buyer_id else order.buyer

@@ -45,9 +45,7 @@ def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     allowed = [e.lower() for e in settings.DELIVERABLE_ALLOWED_EXTENSIONS]
     if extension not in allowed:
-        raise InvalidInput(
-            f"“{name}” is not an accepted file type. Accepted: {', '.join(allowed)}.", field="files"
-        )
+        raise InvalidInput(f"“{name}” is not an accepted file type. Accepted: {', '.join(allowed)}.", field="files")
     size = upload.size or 0
     if size > settings.DELIVERABLE_MAX_FILE_SIZE:
         raise InvalidInput(

@@ -19,9 +19,7 @@ class Order(models.Model):
     """
 
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_buyer")
-    seller = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_seller"
-    )
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_seller")
     gig = models.ForeignKey("marketplace.Gig", on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
     title = models.CharField(max_length=200)
     brief = models.TextField(max_length=10000, blank=True)
@@ -106,4 +104,4 @@ class Activity(models.Model):
 
     @property
     def actor_name(self) -> str:
-        return self.actor.username if self.actor_id else "System"
+        return self.actor.username if self.actor is not None else "System"

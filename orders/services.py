@@ -13,7 +13,14 @@ from orders.models import Activity, Order, OrderMessage, OrderStatus
 
 
 def activity_record(
-    *, order: Order, actor: User | None, verb: str, milestone=None, from_state: str = "", to_state: str = "", note: str = ""
+    *,
+    order: Order,
+    actor: User | None,
+    verb: str,
+    milestone=None,
+    from_state: str = "",
+    to_state: str = "",
+    note: str = "",
 ) -> Activity:
     return Activity.objects.create(
         order=order,

@@ -94,9 +94,9 @@ def ledger_audit() -> AuditReport:
 
     # 5. Each milestone's escrow matches its state: full while open, empty when closed.
     for milestone in Milestone.objects.only("id", "state", "amount", "amount_currency").iterator(chunk_size=2000):
-        account = escrow_of.get(milestone.pk)
-        held = ledger.get(account.pk, Decimal("0")) if account else Decimal("0")
-        if account is None:
+        escrow = escrow_of.get(milestone.pk)
+        held = ledger.get(escrow.pk, Decimal("0")) if escrow else Decimal("0")
+        if escrow is None:
             breaches.append(f"milestone {milestone.pk} has no escrow account")
         elif milestone.state in CLOSED_STATES and held != 0:
             breaches.append(f"milestone {milestone.pk} is {milestone.state} but escrow still holds {held}")
@@ -118,4 +118,3 @@ def ledger_audit() -> AuditReport:
                 f"but {pending_of.get(key, 0)} in the pending account"
             )
     return report
-

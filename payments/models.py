@@ -55,7 +55,11 @@ class Account(models.Model):
     kind = models.CharField(max_length=20, choices=AccountKind.choices)
     currency = models.CharField(max_length=3)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_accounts"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_accounts",
     )
     milestone = models.OneToOneField(
         "milestones.Milestone", on_delete=models.PROTECT, null=True, blank=True, related_name="escrow_account"
@@ -69,12 +73,12 @@ class Account(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="account_kind_valid"),
             models.CheckConstraint(
-                condition=Q(balance__gte=0) | ~Q(kind__in=[k.value for k in GUARDED_KINDS]),
+                condition=Q(balance__gte=0) | ~Q(kind__in=sorted(GUARDED_KINDS)),
                 name="account_guarded_balance_not_negative",
             ),
             models.CheckConstraint(
                 condition=(Q(kind=AccountKind.ESCROW) & Q(milestone__isnull=False) & Q(user__isnull=True))
-                | (Q(kind__in=[k.value for k in USER_KINDS]) & Q(user__isnull=False) & Q(milestone__isnull=True))
+                | (Q(kind__in=sorted(USER_KINDS)) & Q(user__isnull=False) & Q(milestone__isnull=True))
                 | (
                     Q(kind__in=[AccountKind.PLATFORM_FEES, AccountKind.GATEWAY, AccountKind.PAYOUTS])
                     & Q(user__isnull=True)
@@ -83,7 +87,9 @@ class Account(models.Model):
                 name="account_owner_matches_kind",
             ),
             models.UniqueConstraint(
-                fields=["kind", "user", "currency"], condition=Q(user__isnull=False), name="account_user_unique"
+                fields=["kind", "user", "currency"],
+                condition=Q(user__isnull=False),
+                name="account_user_unique",
             ),
             models.UniqueConstraint(
                 fields=["kind", "currency"],
@@ -121,9 +127,15 @@ class Transaction(models.Model):
     kind = models.CharField(max_length=30, choices=TransactionKind.choices)
     memo = models.CharField(max_length=300, blank=True)
     milestone = models.ForeignKey(
-        "milestones.Milestone", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+        "milestones.Milestone",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_transactions",
     )
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,6 +151,8 @@ class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = MoneyField(max_digits=16, decimal_places=2)
+
+    objects: models.Manager[Entry] = models.Manager()
 
     class Meta:
         ordering = ["transaction_id", "id"]
@@ -166,6 +180,8 @@ class Earning(models.Model):
     clears_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[Earning] = models.Manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -200,6 +216,8 @@ class Withdrawal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
+    objects: models.Manager[Withdrawal] = models.Manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -225,6 +243,8 @@ class GatewayOperation(models.Model):
     reference = models.CharField(max_length=100)
     failure_code = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[GatewayOperation] = models.Manager()
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {'ok' if self.succeeded else self.failure_code}"

@@ -10,8 +10,7 @@ SERVICES = [
         "PostgreSQL",
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marketplace"),
         5432,
-        "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start "
-        "(or set DATABASE_URL)",
+        "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or set DATABASE_URL)",
     ),
     (
         "Redis",

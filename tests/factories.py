@@ -126,8 +126,9 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
     if state == S.DISPUTED:
         services.milestone_open_dispute(milestone=milestone, actor=buyer, reason="No progress")
         return Milestone.objects.get(pk=milestone.pk)
-    services.milestone_submit(milestone=milestone, actor=seller, message="Done, see the link.",
-                              links=["https://example.com/work"])
+    services.milestone_submit(
+        milestone=milestone, actor=seller, message="Done, see the link.", links=["https://example.com/work"]
+    )
     if state == S.IN_REVIEW:
         return Milestone.objects.get(pk=milestone.pk)
     if state == S.REVISION_REQUESTED:

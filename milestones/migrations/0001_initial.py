@@ -3,13 +3,13 @@
 import django.db.models.deletion
 import django_fsm
 import djmoney.models.fields
-import milestones.models
 from django.conf import settings
 from django.db import migrations, models
 
+import milestones.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,117 +18,244 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Milestone',
+            name="Milestone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(max_length=10000, verbose_name='description of deliverables')),
-                ('deadline', models.DateTimeField()),
-                ('amount_currency', djmoney.models.fields.CurrencyField(choices=[('GBP', 'British Pound'), ('EUR', 'Euro'), ('USD', 'US Dollar')], default='USD', editable=False, max_length=3)),
-                ('amount', djmoney.models.fields.MoneyField(decimal_places=2, max_digits=14)),
-                ('buyer_fee_currency', djmoney.models.fields.CurrencyField(choices=[('GBP', 'British Pound'), ('EUR', 'Euro'), ('USD', 'US Dollar')], default='USD', editable=False, max_length=3)),
-                ('buyer_fee', djmoney.models.fields.MoneyField(decimal_places=2, max_digits=14)),
-                ('seller_fee_currency', djmoney.models.fields.CurrencyField(choices=[('GBP', 'British Pound'), ('EUR', 'Euro'), ('USD', 'US Dollar')], default='USD', editable=False, max_length=3, null=True)),
-                ('seller_fee', djmoney.models.fields.MoneyField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('state', django_fsm.FSMField(choices=[('awaiting_acceptance', 'Awaiting acceptance'), ('accepted', 'Accepted, queued'), ('in_progress', 'In progress'), ('in_review', 'In review'), ('revision_requested', 'Revision requested'), ('disputed', 'In dispute'), ('approved', 'Approved'), ('declined', 'Declined'), ('cancelled', 'Cancelled'), ('resolved', 'Resolved by staff')], default='awaiting_acceptance', max_length=50, protected=True)),
-                ('funding_key', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('auto_approve_at', models.DateTimeField(blank=True, null=True)),
-                ('late_flagged_at', models.DateTimeField(blank=True, null=True)),
-                ('revision_count', models.PositiveIntegerField(default=0)),
-                ('decline_reason', models.TextField(blank=True, max_length=2000)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(max_length=10000, verbose_name="description of deliverables")),
+                ("deadline", models.DateTimeField()),
+                (
+                    "amount_currency",
+                    djmoney.models.fields.CurrencyField(
+                        choices=[("GBP", "British Pound"), ("EUR", "Euro"), ("USD", "US Dollar")],
+                        default="USD",
+                        editable=False,
+                        max_length=3,
+                    ),
+                ),
+                ("amount", djmoney.models.fields.MoneyField(decimal_places=2, max_digits=14)),
+                (
+                    "buyer_fee_currency",
+                    djmoney.models.fields.CurrencyField(
+                        choices=[("GBP", "British Pound"), ("EUR", "Euro"), ("USD", "US Dollar")],
+                        default="USD",
+                        editable=False,
+                        max_length=3,
+                    ),
+                ),
+                ("buyer_fee", djmoney.models.fields.MoneyField(decimal_places=2, max_digits=14)),
+                (
+                    "seller_fee_currency",
+                    djmoney.models.fields.CurrencyField(
+                        choices=[("GBP", "British Pound"), ("EUR", "Euro"), ("USD", "US Dollar")],
+                        default="USD",
+                        editable=False,
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                (
+                    "seller_fee",
+                    djmoney.models.fields.MoneyField(blank=True, decimal_places=2, max_digits=14, null=True),
+                ),
+                (
+                    "state",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("awaiting_acceptance", "Awaiting acceptance"),
+                            ("accepted", "Accepted, queued"),
+                            ("in_progress", "In progress"),
+                            ("in_review", "In review"),
+                            ("revision_requested", "Revision requested"),
+                            ("disputed", "In dispute"),
+                            ("approved", "Approved"),
+                            ("declined", "Declined"),
+                            ("cancelled", "Cancelled"),
+                            ("resolved", "Resolved by staff"),
+                        ],
+                        default="awaiting_acceptance",
+                        max_length=50,
+                        protected=True,
+                    ),
+                ),
+                ("funding_key", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("auto_approve_at", models.DateTimeField(blank=True, null=True)),
+                ("late_flagged_at", models.DateTimeField(blank=True, null=True)),
+                ("revision_count", models.PositiveIntegerField(default=0)),
+                ("decline_reason", models.TextField(blank=True, max_length=2000)),
             ],
             options={
-                'ordering': ['order', 'position'],
+                "ordering": ["order", "position"],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='MilestoneReminder',
+            name="MilestoneReminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40)),
-                ('sent_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=40)),
+                ("sent_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='RevisionRequest',
+            name="RevisionRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('feedback', models.TextField(max_length=10000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("feedback", models.TextField(max_length=10000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['milestone', 'created_at'],
+                "ordering": ["milestone", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('message', models.TextField(blank=True, max_length=10000)),
-                ('links', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("message", models.TextField(blank=True, max_length=10000)),
+                ("links", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['milestone', 'number'],
+                "verbose_name_plural": "deliveries",
+                "ordering": ["milestone", "number"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryFile',
+            name="DeliveryFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=300, upload_to=milestones.models.deliverable_upload_to)),
-                ('original_name', models.CharField(max_length=255)),
-                ('size', models.PositiveBigIntegerField()),
-                ('content_type', models.CharField(max_length=100)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='files', to='milestones.delivery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.FileField(max_length=300, upload_to=milestones.models.deliverable_upload_to)),
+                ("original_name", models.CharField(max_length=255)),
+                ("size", models.PositiveBigIntegerField()),
+                ("content_type", models.CharField(max_length=100)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="files", to="milestones.delivery"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Dispute',
+            name="Dispute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField(max_length=10000)),
-                ('state', django_fsm.FSMField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=50, protected=True)),
-                ('opened_at', models.DateTimeField(auto_now_add=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, choices=[('release', 'Released to seller'), ('refund', 'Refunded to buyer'), ('split', 'Split')], max_length=10)),
-                ('seller_amount_currency', djmoney.models.fields.CurrencyField(choices=[('GBP', 'British Pound'), ('EUR', 'Euro'), ('USD', 'US Dollar')], default='USD', editable=False, max_length=3, null=True)),
-                ('seller_amount', djmoney.models.fields.MoneyField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('buyer_amount_currency', djmoney.models.fields.CurrencyField(choices=[('GBP', 'British Pound'), ('EUR', 'Euro'), ('USD', 'US Dollar')], default='USD', editable=False, max_length=3, null=True)),
-                ('buyer_amount', djmoney.models.fields.MoneyField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('resolution_note', models.TextField(blank=True, max_length=10000)),
-                ('opened_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.TextField(max_length=10000)),
+                (
+                    "state",
+                    django_fsm.FSMField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")],
+                        default="open",
+                        max_length=50,
+                        protected=True,
+                    ),
+                ),
+                ("opened_at", models.DateTimeField(auto_now_add=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("release", "Released to seller"),
+                            ("refund", "Refunded to buyer"),
+                            ("split", "Split"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "seller_amount_currency",
+                    djmoney.models.fields.CurrencyField(
+                        choices=[("GBP", "British Pound"), ("EUR", "Euro"), ("USD", "US Dollar")],
+                        default="USD",
+                        editable=False,
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                (
+                    "seller_amount",
+                    djmoney.models.fields.MoneyField(blank=True, decimal_places=2, max_digits=14, null=True),
+                ),
+                (
+                    "buyer_amount_currency",
+                    djmoney.models.fields.CurrencyField(
+                        choices=[("GBP", "British Pound"), ("EUR", "Euro"), ("USD", "US Dollar")],
+                        default="USD",
+                        editable=False,
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                (
+                    "buyer_amount",
+                    djmoney.models.fields.MoneyField(blank=True, decimal_places=2, max_digits=14, null=True),
+                ),
+                ("resolution_note", models.TextField(blank=True, max_length=10000)),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['opened_at'],
+                "ordering": ["opened_at"],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='DisputeStatement',
+            name="DisputeStatement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(max_length=10000)),
-                ('attachment', models.FileField(blank=True, max_length=300, upload_to=milestones.models.dispute_upload_to)),
-                ('attachment_name', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dispute', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='statements', to='milestones.dispute')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("body", models.TextField(max_length=10000)),
+                (
+                    "attachment",
+                    models.FileField(blank=True, max_length=300, upload_to=milestones.models.dispute_upload_to),
+                ),
+                ("attachment_name", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "dispute",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="statements", to="milestones.dispute"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
     ]

@@ -6,89 +6,128 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('milestones', '0001_initial'),
-        ('orders', '0001_initial'),
+        ("milestones", "0001_initial"),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='milestone',
-            name='order',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='milestones', to='orders.order'),
+            model_name="milestone",
+            name="order",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="milestones", to="orders.order"
+            ),
         ),
         migrations.AddField(
-            model_name='dispute',
-            name='milestone',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='dispute', to='milestones.milestone'),
+            model_name="dispute",
+            name="milestone",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT, related_name="dispute", to="milestones.milestone"
+            ),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='milestone',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='milestones.milestone'),
+            model_name="delivery",
+            name="milestone",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="deliveries", to="milestones.milestone"
+            ),
         ),
         migrations.AddField(
-            model_name='milestonereminder',
-            name='milestone',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='milestones.milestone'),
+            model_name="milestonereminder",
+            name="milestone",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="reminders", to="milestones.milestone"
+            ),
         ),
         migrations.AddField(
-            model_name='revisionrequest',
-            name='author',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="revisionrequest",
+            name="author",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='revisionrequest',
-            name='delivery',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='revision_requests', to='milestones.delivery'),
+            model_name="revisionrequest",
+            name="delivery",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="revision_requests",
+                to="milestones.delivery",
+            ),
         ),
         migrations.AddField(
-            model_name='revisionrequest',
-            name='milestone',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='revision_requests', to='milestones.milestone'),
+            model_name="revisionrequest",
+            name="milestone",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="revision_requests", to="milestones.milestone"
+            ),
         ),
         migrations.AddIndex(
-            model_name='milestone',
-            index=models.Index(fields=['state', 'auto_approve_at'], name='milestone_auto_approve'),
+            model_name="milestone",
+            index=models.Index(fields=["state", "auto_approve_at"], name="milestone_auto_approve"),
         ),
         migrations.AddIndex(
-            model_name='milestone',
-            index=models.Index(fields=['state', 'deadline'], name='milestone_deadline'),
+            model_name="milestone",
+            index=models.Index(fields=["state", "deadline"], name="milestone_deadline"),
         ),
         migrations.AddConstraint(
-            model_name='milestone',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['awaiting_acceptance', 'accepted', 'in_progress', 'in_review', 'revision_requested', 'disputed', 'approved', 'declined', 'cancelled', 'resolved'])), name='milestone_state_valid'),
+            model_name="milestone",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        [
+                            "awaiting_acceptance",
+                            "accepted",
+                            "in_progress",
+                            "in_review",
+                            "revision_requested",
+                            "disputed",
+                            "approved",
+                            "declined",
+                            "cancelled",
+                            "resolved",
+                        ],
+                    )
+                ),
+                name="milestone_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='milestone',
-            constraint=models.UniqueConstraint(fields=('order', 'position'), name='milestone_position_unique'),
+            model_name="milestone",
+            constraint=models.UniqueConstraint(fields=("order", "position"), name="milestone_position_unique"),
         ),
         migrations.AddConstraint(
-            model_name='milestone',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='milestone_amount_positive'),
+            model_name="milestone",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="milestone_amount_positive"),
         ),
         migrations.AddConstraint(
-            model_name='milestone',
-            constraint=models.CheckConstraint(condition=models.Q(('buyer_fee__gte', 0)), name='milestone_buyer_fee_not_negative'),
+            model_name="milestone",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("buyer_fee__gte", 0)), name="milestone_buyer_fee_not_negative"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dispute',
-            index=models.Index(fields=['state', 'opened_at'], name='milestones__state_81e9ef_idx'),
+            model_name="dispute",
+            index=models.Index(fields=["state", "opened_at"], name="milestones__state_81e9ef_idx"),
         ),
         migrations.AddConstraint(
-            model_name='dispute',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['open', 'resolved'])), name='dispute_state_valid'),
+            model_name="dispute",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["open", "resolved"])), name="dispute_state_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('milestone', 'number'), name='delivery_number_unique'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("milestone", "number"), name="delivery_number_unique"),
         ),
         migrations.AddConstraint(
-            model_name='milestonereminder',
-            constraint=models.UniqueConstraint(fields=('milestone', 'kind'), name='milestone_reminder_once'),
+            model_name="milestonereminder",
+            constraint=models.UniqueConstraint(fields=("milestone", "kind"), name="milestone_reminder_once"),
         ),
     ]

@@ -29,7 +29,13 @@ class Command(BaseCommand):
             "web": [python, "manage.py", "runserver", addr, "--noreload"],
             "worker": [python, "-m", "celery", "-A", "marketplace", "worker", "--loglevel=INFO", *pool],
             "beat": [
-                python, "-m", "celery", "-A", "marketplace", "beat", "--loglevel=INFO",
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "beat",
+                "--loglevel=INFO",
                 f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
             ],
         }

@@ -30,7 +30,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         buyer = self._user("buyer", "buyer@example.com")
         seller = self._user(
-            "seller", "seller@example.com", withdrawal_method=WithdrawalMethod.PAYPAL, payout_account="seller@example.com"
+            "seller",
+            "seller@example.com",
+            withdrawal_method=WithdrawalMethod.PAYPAL,
+            payout_account="seller@example.com",
         )
         self._user("admin", "admin@example.com", is_staff=True, is_superuser=True)
         gig = Gig.objects.filter(seller=seller).first() or gig_create(
@@ -66,7 +69,10 @@ class Command(BaseCommand):
 
     def _demo_orders(self, buyer: User, seller: User, gig: Gig) -> None:
         app = order_create(
-            buyer=buyer, gig=gig, title="Fitness tracking app", brief="An iOS and Android app to log workouts."
+            buyer=buyer,
+            gig=gig,
+            title="Fitness tracking app",
+            brief="An iOS and Android app to log workouts.",
         )
         order_message_send(order=app, author=buyer, body="Hi! Looking forward to working with you on this.")
         order_message_send(order=app, author=seller, body="Thanks! I'll start with the UI/UX design.")
@@ -77,11 +83,19 @@ class Command(BaseCommand):
         milestone_accept(milestone=design, actor=seller)
         milestone_accept(milestone=backend, actor=seller)
         milestone_accept(milestone=testing, actor=seller)
-        milestone_submit(milestone=design, actor=seller, message="Figma file and style guide attached as links.",
-                         links=["https://www.figma.com/file/demo"])
+        milestone_submit(
+            milestone=design,
+            actor=seller,
+            message="Figma file and style guide attached as links.",
+            links=["https://www.figma.com/file/demo"],
+        )
         milestone_approve(milestone=design, actor=buyer)
-        milestone_submit(milestone=backend, actor=seller, message="API deployed to staging; docs linked.",
-                         links=["https://staging.example.com/docs"])
+        milestone_submit(
+            milestone=backend,
+            actor=seller,
+            message="API deployed to staging; docs linked.",
+            links=["https://staging.example.com/docs"],
+        )
 
         logo = order_create(buyer=buyer, gig=gig, title="Brand refresh", brief="A new logo and colour palette.")
         first = self._milestone(logo, buyer, 1, "Logo concepts", "150.00", 5)
