@@ -1,0 +1,82 @@
+"""What an operator meets when configuring the marketplace from the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from marketplace.env import env_bool, env_duration, env_durations, parse_duration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("15m", timedelta(minutes=15)),
+        ("24h", timedelta(hours=24)),
+        ("14d", timedelta(days=14)),
+        ("2w", timedelta(weeks=2)),
+        ("1.5h", timedelta(minutes=90)),
+        (" 3D ", timedelta(days=3)),
+        ("0", timedelta(0)),
+    ],
+)
+def test_an_operator_writes_periods_as_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "14", "d", "fourteen days", "14 days", "-1d", "14y"])
+def test_a_mistyped_period_is_refused_with_an_example(text):
+    with pytest.raises(ValueError, match="30s, 15m, 24h, 14d"):
+        parse_duration(text)
+
+
+def test_a_bad_setting_names_the_variable(monkeypatch):
+    monkeypatch.setenv("CLEARANCE_PAYPAL", "three days")
+    with pytest.raises(ImproperlyConfigured, match="CLEARANCE_PAYPAL"):
+        env_duration("CLEARANCE_PAYPAL", "3d")
+    monkeypatch.setenv("REVIEW_REMINDERS", "3d,1d")
+    assert env_durations("REVIEW_REMINDERS", "1d") == [timedelta(days=3), timedelta(days=1)]
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG"):
+        env_bool("DEBUG", False)
+
+
+def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "marketplace.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("secret", ["", "short", "django-insecure-embedded-development-key-never-use-in-production"])
+def test_with_debug_off_the_app_refuses_to_start_without_a_real_secret_key(secret, tmp_path):
+    result = _django({"DEBUG": "false", "SECRET_KEY": secret, "DATA_DIR": str(tmp_path)}, "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_embedded_default_runs_with_nothing_set(tmp_path):
+    env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+    result = _django(env, "check")
+    assert result.returncode == 0, result.stderr
+    result = _django(
+        env,
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['OPTIONS']['transaction_mode'], s.CELERY_BROKER_URL)",
+    )
+    assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "IMMEDIATE", "filesystem://"]
