@@ -73,10 +73,10 @@ def test_the_embedded_default_runs_with_nothing_set(tmp_path):
     env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
     result = _django(env, "check")
     assert result.returncode == 0, result.stderr
-    result = _django(
-        env,
-        "shell",
-        "-c",
-        "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['OPTIONS']['transaction_mode'], s.CELERY_BROKER_URL)",
+    probe = (
+        "from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['OPTIONS']['transaction_mode'], "
+        "s.CELERY_BROKER_URL)"
     )
+    result = _django(env, "shell", "-c", probe)
     assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "IMMEDIATE", "filesystem://"]
