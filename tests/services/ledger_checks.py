@@ -1,0 +1,119 @@
+"""What the money tests look at: the world before and after, and conservation.
+
+``world()`` is everything a refused service must leave alone; comparing two
+snapshots proves "nothing changed". ``assert_money_conserved`` checks the
+ledger against records kept outside it (the gateway's own log of charges,
+the milestones' stored fees), so a bug that moved money consistently but
+wrongly inside the ledger still shows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Sum
+from djmoney.money import Money
+
+from marketplace.models import Notification
+from milestones.models import CLOSED_STATES, Delivery, Dispute, Milestone, MilestoneState, RevisionRequest
+from orders.models import Activity, Order
+from payments.models import (
+    Account,
+    AccountKind,
+    Earning,
+    Entry,
+    GatewayOperation,
+    Transaction,
+    Withdrawal,
+)
+from payments.services import account_for
+
+S = MilestoneState
+
+
+def world() -> dict:
+    """Every row a service could write, in a comparable form."""
+    return {
+        "milestones": list(
+            Milestone.objects.order_by("pk").values_list(
+                "pk", "state", "revision_count", "auto_approve_at", "seller_fee", "decline_reason"
+            )
+        ),
+        "orders": list(Order.objects.order_by("pk").values_list("pk", "status", "completed_at")),
+        "disputes": list(Dispute.objects.order_by("pk").values_list("pk", "state", "outcome")),
+        "accounts": list(Account.objects.order_by("pk").values_list("pk", "kind", "balance")),
+        "transactions": Transaction.objects.count(),
+        "entries": Entry.objects.count(),
+        "activities": Activity.objects.count(),
+        "notifications": Notification.objects.count(),
+        "earnings": list(Earning.objects.order_by("pk").values_list("pk", "status")),
+        "withdrawals": list(Withdrawal.objects.order_by("pk").values_list("pk", "status")),
+        "gateway_operations": GatewayOperation.objects.count(),
+        "deliveries": Delivery.objects.count(),
+        "revision_requests": RevisionRequest.objects.count(),
+    }
+
+
+def balance(kind: str, *, user=None, milestone=None, currency: str = "USD") -> Money:
+    """The ledger balance (sum of entries) of one account."""
+    account = account_for(kind=kind, currency=currency, user=user, milestone=milestone)
+    total = Entry.objects.filter(account=account).aggregate(t=Sum("amount"))["t"] or Decimal("0")
+    return Money(total, currency)
+
+
+def ledger_by_kind(currency: str = "USD") -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    rows = (
+        Entry.objects.filter(amount_currency=currency).values("account__kind").annotate(total=Sum("amount")).order_by()
+    )
+    for row in rows:
+        totals[row["account__kind"]] = row["total"]
+    return totals
+
+
+def charged_in(currency: str = "USD") -> Decimal:
+    """What the gateway says it charged cards: its own record, not the ledger's."""
+    ops = GatewayOperation.objects.filter(kind="charge", succeeded=True, amount_currency=currency)
+    return ops.aggregate(t=Sum("amount"))["t"] or Decimal("0")
+
+
+def assert_money_conserved(currency: str = "USD") -> None:
+    """Card money in = escrow + seller pending + available + withdrawing + paid out
+    + platform fees + buyer balances, and each part matches what the records say."""
+    k = ledger_by_kind(currency)
+    inside = (
+        k[AccountKind.ESCROW]
+        + k[AccountKind.SELLER_PENDING]
+        + k[AccountKind.SELLER_AVAILABLE]
+        + k[AccountKind.SELLER_WITHDRAWING]
+        + k[AccountKind.PAYOUTS]
+        + k[AccountKind.PLATFORM_FEES]
+        + k[AccountKind.BUYER_BALANCE]
+    )
+    charged = charged_in(currency)
+    assert inside == charged, f"{charged} charged in but {inside} accounted for: {dict(k)}"
+    assert -k[AccountKind.GATEWAY] == charged, f"gateway account {k[AccountKind.GATEWAY]} vs charged {charged}"
+
+    milestones = Milestone.objects.filter(amount_currency=currency)
+    held = sum((m.amount.amount for m in milestones if m.state not in CLOSED_STATES), Decimal("0"))
+    assert k[AccountKind.ESCROW] == held, f"escrow {k[AccountKind.ESCROW]} but open milestones hold {held}"
+
+    refunded_fee = {S.DECLINED, S.CANCELLED}
+    fees = sum((m.buyer_fee.amount for m in milestones if m.state not in refunded_fee), Decimal("0"))
+    fees += sum((m.seller_fee.amount for m in milestones if m.seller_fee is not None), Decimal("0"))
+    assert k[AccountKind.PLATFORM_FEES] == fees, f"platform fees {k[AccountKind.PLATFORM_FEES]} but stored fees {fees}"
+
+    earnings = Earning.objects.filter(net_currency=currency)
+    earned = sum((e.net.amount for e in earnings), Decimal("0"))
+    seller_side = (
+        k[AccountKind.SELLER_PENDING]
+        + k[AccountKind.SELLER_AVAILABLE]
+        + k[AccountKind.SELLER_WITHDRAWING]
+        + k[AccountKind.PAYOUTS]
+    )
+    assert seller_side == earned, f"sellers hold {seller_side} but earned {earned}"
+    requested = Withdrawal.objects.filter(amount_currency=currency, status="requested").aggregate(t=Sum("amount"))
+    assert k[AccountKind.SELLER_WITHDRAWING] == (requested["t"] or Decimal("0"))
+    paid = Withdrawal.objects.filter(amount_currency=currency, status="paid").aggregate(t=Sum("amount"))
+    assert k[AccountKind.PAYOUTS] == (paid["t"] or Decimal("0"))
