@@ -1,3 +1,8 @@
 from django.urls import path
 
-urlpatterns: list = []
+from payments import views
+
+urlpatterns = [
+    path("earnings/", views.earnings, name="earnings"),
+    path("earnings/withdraw/", views.withdraw, name="withdraw"),
+]

@@ -1,0 +1,117 @@
+"""Display helpers shared by every page: dates in words near their exact
+value, and amounts that always carry their currency.
+
+``{% load marketplace_tags %}`` then ``{{ milestone.deadline|when }}`` and
+``{{ milestone.amount|money }}`` (or ``{{ decimal|money:"EUR" }}``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince, timeuntil
+from djmoney.money import Money
+
+from payments.money import minor_unit
+
+register = template.Library()
+
+# Within this distance of now we say "just now" instead of "0 minutes ago".
+_JUST_NOW = timedelta(seconds=45)
+
+
+def _relative_words(value: datetime, now: datetime) -> str:
+    if abs(value - now) < _JUST_NOW:
+        return "just now"
+    if value > now:
+        return f"in {timeuntil(value, now, depth=1)}"
+    return f"{timesince(value, now, depth=1)} ago"
+
+
+def _exact(value: datetime, now: datetime) -> str:
+    local = timezone.localtime(value)
+    if local.year == timezone.localtime(now).year:
+        return local.strftime("%-d %b %H:%M")
+    return local.strftime("%-d %b %Y %H:%M")
+
+
+@register.filter
+def when(value: datetime | date | None) -> str:
+    """``<time datetime="…">in 3 days · 4 Dec 17:00</time>``; empty for None."""
+    if not value:
+        return ""
+    if not isinstance(value, datetime):
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.strftime("%-d %b %Y"))
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    now = timezone.now()
+    return format_html(
+        '<time datetime="{}" title="{}">{} · {}</time>',
+        value.isoformat(),
+        timezone.localtime(value).strftime("%A %-d %B %Y, %H:%M %Z"),
+        _relative_words(value, now),
+        _exact(value, now),
+    )
+
+
+@register.filter
+def money(value: Money | Decimal | int | str | None, currency: str = "") -> str:
+    """``1,234.50 USD``: thousands grouped, two decimals, the currency code last.
+
+    Plain text (no markup), so it is safe in attributes and messages too; put
+    ``class="amount"`` on the element that holds it for tabular figures.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, Money):
+        amount, code = value.amount, str(value.currency)
+    else:
+        try:
+            amount, code = Decimal(str(value)), currency
+        except InvalidOperation:
+            return str(value)
+    places = 2
+    if code:
+        places = max(0, -minor_unit(code).as_tuple().exponent)
+    text = f"{abs(amount):,.{places}f}"
+    if amount < 0:
+        text = "−" + text
+    return f"{text}\u00a0{code}".strip()
+
+
+@register.filter
+def state_badge(state: str, label: str = "") -> str:
+    """``<span class="badge badge-in_review">In review</span>``."""
+    return format_html('<span class="badge badge-{}">{}</span>', state, label or state.replace("_", " ").capitalize())
+
+
+@register.filter
+def method_label(value: str) -> str:
+    """The label of a withdrawal method value: ``paypal`` → ``PayPal``."""
+    from marketplace.models import WithdrawalMethod
+
+    try:
+        return str(WithdrawalMethod(value).label)
+    except ValueError:
+        return value
+
+
+@register.filter
+def local_url(value: str) -> str:
+    """The URL if it points into this site (``/...``), else empty: no ``javascript:``."""
+    value = (value or "").strip()
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return ""
+
+
+@register.simple_tag(takes_context=True)
+def query_page(context, page: int) -> str:
+    """The current query string with ``page`` replaced, for pagination links."""
+    params = context["request"].GET.copy()
+    params["page"] = page
+    return "?" + params.urlencode()

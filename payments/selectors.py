@@ -1,0 +1,107 @@
+"""Reads behind the earnings page. Balances come from ``Account.balance``,
+the cached value that ``ledger_audit`` checks against the entries; every
+function runs a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, QuerySet, Sum
+from djmoney.money import Money
+
+from marketplace.models import User
+from payments.models import (
+    Account,
+    AccountKind,
+    Earning,
+    EarningStatus,
+    Entry,
+    Withdrawal,
+    WithdrawalStatus,
+)
+
+
+@dataclass
+class CurrencyBalances:
+    currency: str
+    pending: Money
+    available: Money
+    in_flight: Money
+    withdrawn: Money
+    buyer_balance: Money
+    pending_earnings: list[Earning] = field(default_factory=list)
+    pending_count: int = 0
+
+    @property
+    def has_seller_money(self) -> bool:
+        return any(m.amount for m in (self.pending, self.available, self.in_flight, self.withdrawn))
+
+
+def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalances]:
+    """One row per currency the user has money in (four queries in all)."""
+    by_currency: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for account in Account.objects.filter(user=user).only("kind", "currency", "balance"):
+        by_currency[account.currency][account.kind] += account.balance
+    withdrawn = (
+        Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.PAID)
+        .values("amount_currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in withdrawn:
+        by_currency[row["amount_currency"]]["withdrawn"] += row["total"] or Decimal("0")
+    pending_counts = {
+        row["net_currency"]: row["n"]
+        for row in Earning.objects.filter(seller=user, status=EarningStatus.PENDING)
+        .values("net_currency")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    pending_lists: dict[str, list[Earning]] = defaultdict(list)
+    if pending_counts:
+        earnings = (
+            Earning.objects.filter(seller=user, status=EarningStatus.PENDING)
+            .select_related("milestone__order")
+            .order_by("clears_at", "pk")
+        )
+        # Capped per page, not per currency: one query, soonest first.
+        for earning in earnings[: pending_limit * len(pending_counts)]:
+            bucket = pending_lists[str(earning.net.currency)]
+            if len(bucket) < pending_limit:
+                bucket.append(earning)
+
+    rows = []
+    for currency in sorted(by_currency):
+        kinds = by_currency[currency]
+
+        def m(kind: str, _kinds=kinds, _currency=currency) -> Money:
+            return Money(_kinds.get(kind, Decimal("0")), _currency)
+
+        rows.append(
+            CurrencyBalances(
+                currency=currency,
+                pending=m(AccountKind.SELLER_PENDING),
+                available=m(AccountKind.SELLER_AVAILABLE),
+                in_flight=m(AccountKind.SELLER_WITHDRAWING),
+                withdrawn=m("withdrawn"),
+                buyer_balance=m(AccountKind.BUYER_BALANCE),
+                pending_earnings=pending_lists.get(currency, []),
+                pending_count=pending_counts.get(currency, 0),
+            )
+        )
+    return rows
+
+
+def withdrawals_for(user: User) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(seller=user).order_by("-created_at", "-id")
+
+
+def ledger_entries_for(user: User) -> QuerySet[Entry]:
+    """The entries on the user's own accounts, newest first."""
+    return (
+        Entry.objects.filter(account__user=user)
+        .select_related("transaction__milestone__order", "account")
+        .order_by("-transaction__created_at", "-transaction_id", "-id")
+    )

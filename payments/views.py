@@ -1,0 +1,71 @@
+"""The seller's earnings page and the withdraw form behind it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
+from marketplace.templatetags.marketplace_tags import money
+from payments import selectors
+from payments.forms import WithdrawForm
+from payments.services import withdrawal_request
+
+LEDGER_PER_PAGE = 25
+WITHDRAWALS_SHOWN = 20
+
+
+def _earnings_page(request: HttpRequest, form: WithdrawForm | None = None, status: int = 200) -> HttpResponse:
+    balances = selectors.balances_for(request.user)
+    withdrawable = [row.currency for row in balances if row.available.amount > 0]
+    if form is None:
+        form = WithdrawForm(currencies=withdrawable or None)
+    withdrawals = selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1]
+    withdrawals = list(withdrawals)
+    ledger = Paginator(selectors.ledger_entries_for(request.user), LEDGER_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "balances": balances,
+        "form": form,
+        "can_withdraw": bool(withdrawable),
+        "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
+        "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
+        "page": ledger,
+        "entries": ledger.object_list,
+    }
+    return render(request, "payments/earnings.html", context, status=status)
+
+
+@login_required
+def earnings(request: HttpRequest) -> HttpResponse:
+    return _earnings_page(request)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest) -> HttpResponse:
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        return _earnings_page(request, form, status=400)
+    try:
+        withdrawal = withdrawal_request(seller=request.user, amount=form.money(), key=form.cleaned_data["key"])
+    except DuplicateRequest:
+        messages.info(request, "This withdrawal was already requested; nothing more was taken.")
+        return redirect("earnings")
+    except InsufficientFunds:
+        form.add_error("amount", "That is more than your available balance.")
+        return _earnings_page(request, form, status=400)
+    except DomainError as error:
+        if error.field and error.field in form.fields:
+            form.add_error(error.field, error.message)
+        else:
+            messages.error(request, error.message)
+        return _earnings_page(request, form, status=400)
+    messages.success(
+        request,
+        f"Withdrawal of {money(withdrawal.amount)} requested to your {request.user.get_withdrawal_method_display()}.",
+    )
+    return redirect("earnings")

@@ -1,0 +1,68 @@
+/* Progressive enhancement only: every page works without this file. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // A second click on a submit button would post the form twice; the server
+  // refuses the duplicate anyway, this just spares the user the message.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.dataset.submitted === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitted = "true";
+    var buttons = form.querySelectorAll('button[type="submit"], button:not([type]), input[type="submit"]');
+    buttons.forEach(function (button) {
+      button.setAttribute("aria-disabled", "true");
+      button.classList.add("is-submitting");
+      // Disabled after this tick, so the clicked button's name/value is still sent.
+      window.setTimeout(function () { button.disabled = true; }, 0);
+    });
+  });
+
+  // Coming back with the browser's Back button restores the page from cache:
+  // re-enable its forms.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+      delete form.dataset.submitted;
+      form.querySelectorAll("[aria-disabled]").forEach(function (button) {
+        button.disabled = false;
+        button.removeAttribute("aria-disabled");
+        button.classList.remove("is-submitting");
+      });
+    });
+  });
+
+  // Narrow screens: collapse the main navigation behind a Menu button.
+  function setUpMenu() {
+    var nav = document.getElementById("site-nav");
+    var row = nav && nav.parentElement;
+    if (!nav || !row) return;
+    var toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "btn btn-secondary btn-small nav-toggle";
+    toggle.setAttribute("aria-controls", "site-nav");
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.textContent = "Menu";
+    var unread = nav.querySelector(".count");
+    if (unread) {
+      var badge = unread.cloneNode(true);
+      toggle.appendChild(document.createTextNode(" "));
+      toggle.appendChild(badge);
+    }
+    toggle.addEventListener("click", function () {
+      var open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    row.insertBefore(toggle, nav);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpMenu);
+  } else {
+    setUpMenu();
+  }
+})();
