@@ -55,6 +55,19 @@ DECLINE_CARDS = {
 }
 # Stripe's test bank account that fails payouts (account closed).
 FAILING_PAYOUT_DESTINATIONS = {"000111111116"}
+INCORRECT_NUMBER = ("incorrect_number", "Your card number is incorrect.")
+NOT_A_TEST_CARD = (
+    "card_declined",
+    "Your card was declined. The sandbox accepts only test cards, such as 4242 4242 4242 4242.",
+)
+ACCOUNT_CLOSED = ("account_closed", "The bank account has been closed.")
+# What a replay says for a stored failure: derived from the stored code, because
+# the replaying call's own answer (say, a different card) must not leak into it.
+FAILURE_MESSAGES = {
+    **dict(DECLINE_CARDS.values()),
+    INCORRECT_NUMBER[0]: INCORRECT_NUMBER[1],
+    ACCOUNT_CLOSED[0]: ACCOUNT_CLOSED[1],
+}
 
 
 def normalise_card_number(raw: str) -> str:
@@ -101,7 +114,7 @@ class SandboxGateway:
             ok=existing.succeeded,
             reference=existing.reference,
             failure_code=existing.failure_code,
-            message=result.message if not existing.succeeded else "",
+            message="" if existing.succeeded else FAILURE_MESSAGES.get(existing.failure_code, "Declined."),
         )
 
     def charge(self, *, amount: Money, card_number: str, idempotency_key: str) -> GatewayResult:
@@ -112,16 +125,11 @@ class SandboxGateway:
             code, message = DECLINE_CARDS[number]
             result = GatewayResult(ok=False, reference="", failure_code=code, message=message)
         elif not luhn_valid(number):
-            result = GatewayResult(
-                ok=False, reference="", failure_code="incorrect_number", message="Your card number is incorrect."
-            )
+            code, message = INCORRECT_NUMBER
+            result = GatewayResult(ok=False, reference="", failure_code=code, message=message)
         else:
-            result = GatewayResult(
-                ok=False,
-                reference="",
-                failure_code="card_declined",
-                message="Your card was declined. The sandbox accepts only test cards, such as 4242 4242 4242 4242.",
-            )
+            code, message = NOT_A_TEST_CARD
+            result = GatewayResult(ok=False, reference="", failure_code=code, message=message)
         return self._record(kind="charge", key=idempotency_key, amount=amount, result=result)
 
     def refund(self, *, amount: Money, charge_reference: str, idempotency_key: str) -> GatewayResult:
@@ -130,9 +138,8 @@ class SandboxGateway:
 
     def payout(self, *, amount: Money, method: str, destination: str, idempotency_key: str) -> GatewayResult:
         if destination.strip() in FAILING_PAYOUT_DESTINATIONS:
-            result = GatewayResult(
-                ok=False, reference="", failure_code="account_closed", message="The bank account has been closed."
-            )
+            code, message = ACCOUNT_CLOSED
+            result = GatewayResult(ok=False, reference="", failure_code=code, message=message)
         else:
             result = GatewayResult(ok=True, reference=f"po_sandbox_{uuid.uuid4().hex[:20]}")
         return self._record(kind="payout", key=idempotency_key, amount=amount, result=result)
