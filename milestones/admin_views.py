@@ -1,0 +1,261 @@
+"""Staff resolve a dispute from its admin page: the form, the confirmation
+step, and the page that tells the whole story.
+
+The buttons never edit fields: they call ``milestones.services.dispute_resolve``,
+which locks the order and the milestone, refuses a second resolution, moves
+the escrow and writes the activity log and the notifications. This module
+adds what the admin needs around it: a preview of the money before staff
+confirm, and a ``LogEntry`` after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.models import LogEntry
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from djmoney.money import Money
+
+from marketplace.errors import DomainError
+from milestones.models import Dispute, DisputeOutcome, DisputeState
+from milestones.services import dispute_resolve
+from orders.models import Activity
+from payments.money import has_sub_minor_digits, seller_commission, zero
+from payments.services import escrow_balance
+
+if TYPE_CHECKING:
+    from milestones.admin import DisputeAdmin
+
+RESOLVE_PERMISSION = "milestones.change_dispute"
+
+BUTTON_LABELS = {
+    DisputeOutcome.RELEASE: "Release to seller",
+    DisputeOutcome.REFUND: "Refund buyer",
+    DisputeOutcome.SPLIT: "Split",
+}
+
+
+def can_resolve(user) -> bool:
+    """Staff with the dispute change permission (every superuser) may resolve."""
+    return bool(user.is_active and user.is_staff and user.has_perm(RESOLVE_PERMISSION))
+
+
+def _url_or_none(name: str, pk: int) -> str | None:
+    # The download views belong to the order pages; until they exist the
+    # admin page still renders, just without links.
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Where the escrow goes: what staff see before they confirm."""
+
+    held: Money
+    seller_gross: Money
+    seller_fee: Money
+    seller_net: Money
+    buyer_part: Money
+
+
+def settlement_for(*, held: Money, seller_gross: Money) -> Settlement:
+    # The same helper the service's escrow_settle uses for the commission.
+    fee = seller_commission(seller_gross)
+    return Settlement(
+        held=held,
+        seller_gross=seller_gross,
+        seller_fee=fee,
+        seller_net=seller_gross - fee,
+        buyer_part=held - seller_gross,
+    )
+
+
+class DisputeResolutionForm(forms.Form):
+    """The note for both parties and, for a split, the seller's amount.
+
+    The amount checks repeat the service's rules only so the preview can
+    show the figures before confirming; the service checks again under its
+    locks and has the last word.
+    """
+
+    seller_amount = forms.DecimalField(
+        label="Amount to seller",
+        required=False,
+        max_digits=14,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    note = forms.CharField(
+        label="Note to both parties",
+        max_length=10000,
+        error_messages={"required": "Write a note to both parties: why you decided this way."},
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="Why you decided this way. It goes into the order's activity log.",
+    )
+
+    def __init__(self, *args, dispute: Dispute, outcome: str, held: Money, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outcome = outcome
+        self.held = held
+        self.currency = dispute.milestone.order.currency
+        self.settlement: Settlement | None = None
+        if outcome == DisputeOutcome.SPLIT:
+            self.fields["seller_amount"].required = True
+            self.fields["seller_amount"].error_messages["required"] = "Enter the amount for the seller."
+            self.fields["seller_amount"].label = f"Amount to seller ({self.currency})"
+            self.fields["seller_amount"].help_text = (
+                f"Of the {held} in escrow; the rest goes back to the buyer's balance. "
+                "The platform fee is taken from the seller's part only."
+            )
+        else:
+            del self.fields["seller_amount"]
+
+    def clean_seller_amount(self) -> Money | None:
+        value: Decimal | None = self.cleaned_data.get("seller_amount")
+        if value is None:
+            return None
+        amount = Money(value, self.currency)
+        if has_sub_minor_digits(amount):
+            raise forms.ValidationError(f"{self.currency} amounts have at most two decimal places.")
+        if not zero(self.currency) < amount < self.held:
+            raise forms.ValidationError(
+                f"A split gives the seller more than {zero(self.currency)} and less than the {self.held} in "
+                "escrow; use “Release to seller” or “Refund buyer” for all of it."
+            )
+        return amount
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.outcome == DisputeOutcome.RELEASE:
+            self.settlement = settlement_for(held=self.held, seller_gross=self.held)
+        elif self.outcome == DisputeOutcome.REFUND:
+            self.settlement = settlement_for(held=self.held, seller_gross=zero(self.currency))
+        elif cleaned.get("seller_amount") is not None:
+            self.settlement = settlement_for(held=self.held, seller_gross=cleaned["seller_amount"])
+        return cleaned
+
+
+def _change_url(dispute: Dispute) -> str:
+    return reverse("admin:milestones_dispute_change", args=[dispute.pk])
+
+
+def resolve_view(model_admin: DisputeAdmin, request: HttpRequest, object_id: str, outcome: str) -> HttpResponse:
+    """POST only. Without ``confirm``: show the figures and ask for the note.
+    With ``confirm``: call the service, log the admin action, go back."""
+    if outcome not in DisputeOutcome.values:
+        raise Http404("No such outcome.")
+    if not can_resolve(request.user):
+        raise PermissionDenied
+    dispute = get_object_or_404(
+        Dispute.objects.select_related("milestone__order__buyer", "milestone__order__seller", "opened_by"),
+        pk=object_id,
+    )
+    if dispute.state != DisputeState.OPEN:
+        messages.error(request, "This dispute was already resolved; nothing was changed.")
+        return HttpResponseRedirect(_change_url(dispute))
+
+    confirming = "confirm" in request.POST
+    form = DisputeResolutionForm(
+        request.POST,
+        dispute=dispute,
+        outcome=outcome,
+        held=escrow_balance(dispute.milestone),
+    )
+    valid = form.is_valid()
+    if confirming and valid:
+        try:
+            dispute = dispute_resolve(
+                dispute=dispute,
+                actor=request.user,
+                outcome=outcome,
+                seller_amount=form.cleaned_data.get("seller_amount"),
+                note=form.cleaned_data["note"],
+            )
+        except DomainError as error:
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
+                form.settlement = None
+            else:
+                messages.error(request, error.message)
+                return HttpResponseRedirect(_change_url(dispute))
+        else:
+            summary = resolution_summary(dispute)
+            model_admin.log_change(request, dispute, summary)
+            messages.success(request, f"Dispute resolved. {summary}")
+            return HttpResponseRedirect(_change_url(dispute))
+    elif not confirming:
+        # The first click (the button on the dispute page) only previews:
+        # the note is asked for here, so its absence is not an error yet.
+        form.errors.pop("note", None)
+
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"{BUTTON_LABELS[DisputeOutcome(outcome)]}: confirm",
+        "dispute": dispute,
+        "milestone": dispute.milestone,
+        "order": dispute.milestone.order,
+        "outcome": outcome,
+        "outcome_label": BUTTON_LABELS[DisputeOutcome(outcome)],
+        "form": form,
+        "settlement": form.settlement,
+        "change_url": _change_url(dispute),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/milestones/dispute/resolve_confirm.html", context)
+
+
+def resolution_summary(dispute: Dispute) -> str:
+    outcome = DisputeOutcome(dispute.outcome)
+    seller_gross = dispute.seller_amount
+    fee = seller_commission(seller_gross) if seller_gross is not None else None
+    text = f"{outcome.label}: {seller_gross} to the seller"
+    if fee is not None and seller_gross is not None and seller_gross.amount > 0:
+        text += f" (fee {fee}, net {seller_gross - fee})"
+    text += f", {dispute.buyer_amount} to the buyer."
+    if dispute.resolution_note:
+        text += f" Note: {dispute.resolution_note}"
+    return text
+
+
+def dispute_story(dispute: Dispute) -> dict:
+    """Everything staff read before deciding, in a fixed number of queries."""
+    milestone = dispute.milestone
+    order = milestone.order
+    deliveries = list(milestone.deliveries.select_related("author").prefetch_related("files").order_by("number"))
+    for delivery in deliveries:
+        for file in delivery.files.all():
+            file.download_url = _url_or_none("deliverable_download", file.pk)
+    statements = list(dispute.statements.select_related("author"))
+    for statement in statements:
+        statement.attachment_url = _url_or_none("dispute_attachment", statement.pk) if statement.attachment else None
+    try:
+        order_url: str | None = order.get_absolute_url()
+    except NoReverseMatch:
+        order_url = None
+    return {
+        "milestone": milestone,
+        "order": order,
+        "order_url": order_url,
+        "escrow": escrow_balance(milestone),
+        "deliveries": deliveries,
+        "revision_requests": list(milestone.revision_requests.select_related("author")),
+        "statements": statements,
+        "order_messages": list(order.messages.select_related("author")),
+        "activities": list(Activity.objects.filter(order=order).select_related("actor", "milestone")),
+        "other_milestones": list(order.milestones.exclude(pk=milestone.pk).order_by("position")),
+        "admin_log": list(
+            LogEntry.objects.filter(
+                content_type__app_label="milestones", content_type__model="dispute", object_id=str(dispute.pk)
+            ).select_related("user")
+        ),
+    }

@@ -1,0 +1,62 @@
+"""Orders, their messages and activity log: view-only records for staff.
+
+An order's status follows its milestones (``orders.services``), so nothing
+here edits it; staff read the whole engagement on one page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+from milestones.models import Milestone
+from orders.models import Activity, Order, OrderMessage
+
+
+class MilestoneInline(ReadOnlyInline):
+    model = Milestone
+    fields = ("position", "title", "state", "amount", "buyer_fee", "seller_fee", "deadline", "closed_at")
+    readonly_fields = fields
+    ordering = ("position",)
+
+
+class OrderMessageInline(ReadOnlyInline):
+    model = OrderMessage
+    fields = ("created_at", "author", "body")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "title", "buyer", "seller", "currency", "status", "created_at", "updated_at")
+    list_display_links = ("id", "title")
+    list_select_related = ("buyer", "seller")
+    list_filter = ("status", "currency", "created_at")
+    search_fields = ("title", "buyer__username", "seller__username")
+    date_hierarchy = "created_at"
+    inlines = (MilestoneInline, OrderMessageInline)
+
+
+@admin.register(OrderMessage)
+class OrderMessageAdmin(ReadOnlyAdmin):
+    list_display = ("id", "order", "author", "created_at", "body")
+    list_select_related = ("order", "author")
+    search_fields = ("body", "author__username", "order__title")
+    list_filter = ("created_at",)
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "order", "milestone", "actor_name", "verb", "from_state", "to_state", "note")
+    list_select_related = ("order", "milestone", "actor")
+    list_filter = ("verb", "created_at")
+    search_fields = ("order__title", "actor__username", "note")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="actor", ordering="actor__username")
+    def actor_name(self, obj: Activity) -> str:
+        return obj.actor_name

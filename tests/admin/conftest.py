@@ -1,0 +1,39 @@
+"""Fixtures for the admin tests: a disputed milestone and staff to decide it."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from milestones.models import Dispute
+from milestones.models import MilestoneState as S
+from tests.factories import milestone_in
+
+
+@pytest.fixture
+def disputed(order):
+    """A 100.00 USD milestone in progress that the buyer disputed."""
+    milestone = milestone_in(S.DISPUTED, order=order, amount="100.00", title="Design")
+    return Dispute.objects.select_related("milestone__order").get(milestone=milestone)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def resolve_url(dispute: Dispute, outcome: str) -> str:
+    return reverse("admin:milestones_dispute_resolve", args=[dispute.pk, outcome])
+
+
+def change_url(dispute: Dispute) -> str:
+    return reverse("admin:milestones_dispute_change", args=[dispute.pk])
+
+
+@pytest.fixture
+def allow_async_unsafe(monkeypatch):
+    """Playwright's sync API runs an event loop in the test thread; the ORM
+    calls the browser tests make there are safe (nothing else uses the loop).
+    Set per test, so no other test of the session runs with it."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
