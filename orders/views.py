@@ -1,11 +1,58 @@
+"""The order page and its order-level actions (messages, completion)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from orders.selectors import order_for_user
+from marketplace.errors import DomainError
+from milestones.forms import add_domain_error
+from orders.forms import MessageForm
+from orders.models import Order
+from orders.selectors import order_for_user, order_page
+from orders.services import order_complete as order_complete_service
+from orders.services import order_message_send
+
+
+def _render(request: HttpRequest, order: Order, *, message_form: MessageForm | None = None) -> HttpResponse:
+    page = order_page(order, request.user)
+    context = {"order": order, "page": page, "message_form": message_form or MessageForm()}
+    return render(request, "orders/order_detail.html", context)
 
 
 @login_required
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render(request, order_for_user(request.user, pk))
+
+
+@require_POST
+@login_required
+def order_message(request: HttpRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
-    return render(request, "orders/order_detail.html", {"order": order})
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            order_message_send(order=order, author=request.user, body=form.cleaned_data["body"])
+        except DomainError as error:
+            if not add_domain_error(form, error):
+                messages.error(request, error.message)
+                return redirect(order)
+        else:
+            return redirect(f"{order.get_absolute_url()}#messages")
+    return _render(request, order, message_form=form)
+
+
+@require_POST
+@login_required
+def order_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    order = order_for_user(request.user, pk)
+    try:
+        order_complete_service(order=order, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "The order is complete. Thank you!")
+    return redirect(order)

@@ -1,0 +1,185 @@
+"""Forms for the milestone pages. They parse and check input; the services
+decide. Rules shared with the services (terms, files) are called here too, so
+an error lands next to the field before anything is attempted."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from djmoney.money import Money
+
+from marketplace.errors import DomainError, InvalidInput
+from milestones.validators import validate_deliverable_file
+from orders.models import Order
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def add_domain_error(form: forms.Form, error: DomainError, *, aliases: dict[str, str] | None = None) -> bool:
+    """Put a service's message next to its field. False if the form has no such field."""
+    field = (aliases or {}).get(error.field or "", error.field)
+    if field and field in form.fields:
+        form.add_error(field, error.message)
+        return True
+    return False
+
+
+class MilestoneTermsForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(
+        label="Description",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="What will be delivered, so both sides know what “done” means.",
+    )
+    deadline = forms.DateTimeField(
+        label="Deadline",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+    amount = forms.DecimalField(
+        label="Amount", max_digits=14, widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
+    )
+
+    def __init__(self, *args, order: Order, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.fields["amount"].help_text = f"In {order.currency}, the currency of this order."
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        from milestones.services import milestone_validate_terms
+
+        try:
+            milestone_validate_terms(
+                order=self.order,
+                title=data["title"],
+                description=data["description"],
+                deadline=data["deadline"],
+                amount=Money(data["amount"], self.order.currency),
+            )
+        except InvalidInput as error:
+            if not add_domain_error(self, error):
+                raise forms.ValidationError(error.message) from None
+        return data
+
+
+class CardForm(forms.Form):
+    card_number = forms.CharField(
+        label="Card number",
+        max_length=30,
+        help_text="Sandbox: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined.",
+        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+    )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A file field that cleans to a list of uploads (none, one or several)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+def _check_file(upload) -> None:
+    try:
+        validate_deliverable_file(upload)
+    except InvalidInput as error:
+        raise forms.ValidationError(error.message) from None
+
+
+class SubmitForm(forms.Form):
+    message = forms.CharField(
+        label="Message",
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you deliver and how to use it.",
+    )
+    files = MultipleFileField(label="Files")
+    links = forms.CharField(
+        label="Links",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Web addresses (http:// or https://), one per line.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = ", ".join(settings.DELIVERABLE_ALLOWED_EXTENSIONS)
+        limit = settings.DELIVERABLE_MAX_FILE_SIZE // (1024 * 1024)
+        self.fields[
+            "files"
+        ].help_text = f"Up to {settings.DELIVERABLE_MAX_FILES} files, {limit} MB each. Accepted: {allowed}."
+
+    def clean_files(self):
+        files = self.cleaned_data["files"]
+        if len(files) > settings.DELIVERABLE_MAX_FILES:
+            raise forms.ValidationError(f"Attach at most {settings.DELIVERABLE_MAX_FILES} files.")
+        errors = []
+        for upload in files:
+            try:
+                _check_file(upload)
+            except forms.ValidationError as error:
+                errors.extend(error.messages)
+        if errors:
+            raise forms.ValidationError(errors)
+        return files
+
+    def clean_links(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["links"].splitlines() if line.strip()]
+
+
+class FeedbackForm(forms.Form):
+    feedback = forms.CharField(
+        label="Feedback",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What should change; the seller sees exactly this.",
+    )
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The buyer sees this; the full amount goes back to their balance.",
+    )
+
+
+class OptionalFileForm(forms.Form):
+    attachment = forms.FileField(label="File", required=False, help_text="Optional: evidence such as a screenshot.")
+
+    def clean_attachment(self):
+        upload = self.cleaned_data.get("attachment")
+        if upload:
+            _check_file(upload)
+        return upload
+
+
+class DisputeForm(OptionalFileForm):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What went wrong; staff read this, the other party's side and the messages.",
+    )
+    field_order = ["reason", "attachment"]
+
+
+class StatementForm(OptionalFileForm):
+    body = forms.CharField(label="Your side", max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
+    field_order = ["body", "attachment"]

@@ -1,0 +1,389 @@
+"""Milestone pages and actions. Thin: find the milestone the viewer may see
+(``order_for_user``: party or staff, else 404), parse a form, call a service,
+redirect with a message. A refused action (second click, stale tab, wrong
+role) shows the service's message and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST, require_safe
+from djmoney.money import Money
+
+from marketplace.errors import DomainError, DuplicateRequest
+from milestones import services
+from milestones.forms import (
+    CardForm,
+    DeclineForm,
+    DisputeForm,
+    FeedbackForm,
+    MilestoneTermsForm,
+    StatementForm,
+    SubmitForm,
+    add_domain_error,
+)
+from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone
+from milestones.selectors import can_create_milestone, milestone_actions
+from orders.models import Order
+from orders.selectors import order_for_user
+from payments.models import Account, AccountKind
+from payments.money import buyer_service_fee
+from payments.services import FundingSource
+
+DRAFTS = "milestone_drafts"
+MAX_DRAFTS = 10
+FILE_ALIASES = {"files": "attachment"}
+
+
+def _milestone_for(user, pk: int) -> Milestone:
+    """The milestone, if the user may see its order; else 404."""
+    order_id = Milestone.objects.filter(pk=pk).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise Http404("No such milestone")
+    order = order_for_user(user, order_id)
+    milestone = Milestone.objects.select_related("dispute").get(pk=pk)
+    milestone.order = order
+    return milestone
+
+
+def _back_to(milestone: Milestone) -> HttpResponseRedirect:
+    return redirect(f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}")
+
+
+def _refusal(milestone: Milestone, verb: str) -> str:
+    return (
+        f"“{milestone.title}” is {milestone.get_state_display().lower()}; you cannot {verb} it now. "
+        "Nothing was changed."
+    )
+
+
+# --- create and fund ----------------------------------------------------------
+
+
+@login_required
+def milestone_new(request: HttpRequest, pk: int) -> HttpResponse:
+    order = order_for_user(request.user, pk)
+    if not can_create_milestone(order, request.user):
+        messages.error(request, "Only the buyer of an open order can create milestones.")
+        return redirect(order)
+    form = MilestoneTermsForm(request.POST or None, order=order)
+    if request.method == "POST" and form.is_valid():
+        key = uuid.uuid4().hex
+        drafts = request.session.get(DRAFTS, {})
+        drafts[key] = {
+            "order": order.pk,
+            "title": form.cleaned_data["title"],
+            "description": form.cleaned_data["description"],
+            "deadline": form.cleaned_data["deadline"].isoformat(),
+            "amount": str(form.cleaned_data["amount"]),
+        }
+        # Keep the session small: only the newest few unpaid drafts.
+        request.session[DRAFTS] = dict(list(drafts.items())[-MAX_DRAFTS:])
+        return redirect("milestone_pay", pk=order.pk, key=key)
+    return render(request, "milestones/milestone_form.html", {"order": order, "form": form})
+
+
+def _buyer_balance(order: Order, user) -> Money:
+    account = Account.objects.filter(kind=AccountKind.BUYER_BALANCE, user=user, currency=order.currency).first()
+    return account.cached_balance if account else Money(0, order.currency)
+
+
+@login_required
+def milestone_pay(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    order = order_for_user(request.user, pk)
+    already = Milestone.objects.filter(order=order, funding_key=key).first()
+    if already is not None:
+        messages.info(request, "This milestone was already created and paid for.")
+        return redirect(f"{order.get_absolute_url()}#milestone-{already.pk}")
+    draft = request.session.get(DRAFTS, {}).get(key)
+    if draft is None or draft.get("order") != order.pk:
+        messages.error(request, "This payment form has expired; please fill in the milestone again.")
+        return redirect("milestone_new", pk=order.pk)
+
+    amount = Money(Decimal(draft["amount"]), order.currency)
+    fee = buyer_service_fee(amount)
+    total = amount + fee
+    balance = _buyer_balance(order, request.user)
+    card_form = CardForm(request.POST if request.POST.get("method") == "card" else None)
+
+    if request.method == "POST":
+        method = request.POST.get("method")
+        source = None
+        if method == "balance":
+            source = FundingSource(method="balance")
+        elif method == "card" and card_form.is_valid():
+            source = FundingSource(method="card", card_number=card_form.cleaned_data["card_number"])
+        elif method not in ("balance", "card"):
+            messages.error(request, "Choose how to pay.")
+        if source is not None:
+            try:
+                milestone = services.milestone_create(
+                    order=order,
+                    actor=request.user,
+                    title=draft["title"],
+                    description=draft["description"],
+                    deadline=parse_datetime(draft["deadline"]),
+                    amount=amount,
+                    source=source,
+                    idempotency_key=key,
+                )
+            except DuplicateRequest as error:
+                messages.info(request, error.message)
+                return redirect(order)
+            except DomainError as error:
+                if not add_domain_error(card_form, error) or method != "card":
+                    messages.error(request, error.message)
+            else:
+                drafts = request.session.get(DRAFTS, {})
+                drafts.pop(key, None)
+                request.session[DRAFTS] = drafts
+                messages.success(
+                    request, f"“{milestone.title}” is funded: {total} is held in escrow until you approve the work."
+                )
+                return redirect(f"{order.get_absolute_url()}#milestone-{milestone.pk}")
+
+    context = {
+        "order": order,
+        "draft": draft,
+        "deadline": parse_datetime(draft["deadline"]),
+        "amount": amount,
+        "fee": fee,
+        "total": total,
+        "balance": balance,
+        "balance_covers": balance >= total,
+        "card_form": card_form,
+        "key": key,
+    }
+    return render(request, "milestones/milestone_pay.html", context)
+
+
+# --- one-click actions ----------------------------------------------------------
+
+
+def _act(request: HttpRequest, pk: int, call: Callable[[Milestone], object], success: str) -> HttpResponse:
+    milestone = _milestone_for(request.user, pk)
+    try:
+        call(milestone)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success.format(title=milestone.title))
+    return _back_to(milestone)
+
+
+@require_POST
+@login_required
+def milestone_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda m: services.milestone_accept(milestone=m, actor=request.user),
+        "You accepted “{title}”.",
+    )
+
+
+@require_POST
+@login_required
+def milestone_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda m: services.milestone_cancel(milestone=m, actor=request.user),
+        "You cancelled “{title}”; its amount and service fee are back in your balance.",
+    )
+
+
+@require_POST
+@login_required
+def milestone_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda m: services.milestone_approve(milestone=m, actor=request.user),
+        "You approved “{title}”; the payment is released to the seller.",
+    )
+
+
+# --- actions with a form ----------------------------------------------------------
+
+
+def _form_action(
+    request: HttpRequest,
+    pk: int,
+    *,
+    action: str,
+    form_class,
+    title: str,
+    button: str,
+    verb: str,
+    call: Callable[[Milestone, dict], object],
+    success: str,
+    aliases: dict[str, str] | None = None,
+    button_class: str = "btn-primary",
+) -> HttpResponse:
+    """GET shows the form (it never acts); POST parses it and calls the service."""
+    milestone = _milestone_for(request.user, pk)
+    if request.method == "POST":
+        form = form_class(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                call(milestone, form.cleaned_data)
+            except DomainError as error:
+                if not add_domain_error(form, error, aliases=aliases):
+                    messages.error(request, error.message)
+                    return _back_to(milestone)
+            else:
+                messages.success(request, success.format(title=milestone.title))
+                return _back_to(milestone)
+    else:
+        if action not in milestone_actions(milestone, request.user, milestone.order):
+            messages.error(request, _refusal(milestone, verb))
+            return _back_to(milestone)
+        form = form_class()
+    context = {
+        "order": milestone.order,
+        "milestone": milestone,
+        "form": form,
+        "title": title,
+        "button": button,
+        "button_class": button_class,
+        "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
+    }
+    return render(request, "milestones/milestone_action.html", context)
+
+
+@login_required
+def milestone_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_action(
+        request,
+        pk,
+        action="decline",
+        form_class=DeclineForm,
+        title="Decline",
+        button="Decline",
+        verb="decline",
+        button_class="btn-danger",
+        call=lambda m, d: services.milestone_decline(milestone=m, actor=request.user, reason=d["reason"]),
+        success="You declined “{title}”; the buyer gets the full amount back.",
+    )
+
+
+@login_required
+def milestone_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_action(
+        request,
+        pk,
+        action="submit",
+        form_class=SubmitForm,
+        title="Submit for Review",
+        button="Submit for Review",
+        verb="submit",
+        call=lambda m, d: services.milestone_submit(
+            milestone=m, actor=request.user, message=d["message"], links=d["links"], files=d["files"]
+        ),
+        success="You submitted “{title}” for review.",
+    )
+
+
+@login_required
+def milestone_request_revision(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_action(
+        request,
+        pk,
+        action="request_revision",
+        form_class=FeedbackForm,
+        title="Request Revision",
+        button="Request Revision",
+        verb="send back",
+        button_class="btn-secondary",
+        call=lambda m, d: services.milestone_request_revision(milestone=m, actor=request.user, feedback=d["feedback"]),
+        success="You asked for a revision of “{title}”.",
+    )
+
+
+@login_required
+def milestone_dispute(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_action(
+        request,
+        pk,
+        action="open_dispute",
+        form_class=DisputeForm,
+        title="Open dispute",
+        button="Open dispute",
+        verb="dispute",
+        button_class="btn-danger",
+        aliases=FILE_ALIASES,
+        call=lambda m, d: services.milestone_open_dispute(
+            milestone=m, actor=request.user, reason=d["reason"], attachment=d.get("attachment") or None
+        ),
+        success="You opened a dispute on “{title}”. Staff will look at it; the money stays in escrow meanwhile.",
+    )
+
+
+def _open_dispute_of(milestone: Milestone) -> Dispute:
+    dispute = Dispute.objects.filter(milestone=milestone).first()
+    if dispute is None:
+        raise Http404("No dispute")
+    return dispute
+
+
+@login_required
+def dispute_statement(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_action(
+        request,
+        pk,
+        action="add_statement",
+        form_class=StatementForm,
+        title="Add your side to the dispute",
+        button="Add to dispute",
+        verb="add to the dispute on",
+        aliases=FILE_ALIASES,
+        call=lambda m, d: services.dispute_add_statement(
+            dispute=_open_dispute_of(m), actor=request.user, body=d["body"], attachment=d.get("attachment") or None
+        ),
+        success="Your side is added to the dispute on “{title}”.",
+    )
+
+
+# --- downloads ----------------------------------------------------------------------
+
+
+def _attachment(stored, filename: str, content_type: str = "application/octet-stream") -> FileResponse:
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is gone") from None
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_safe
+@login_required
+def deliverable_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """Only the order's parties and staff; everyone else gets 404, as for the order."""
+    item = DeliveryFile.objects.select_related("delivery__milestone").filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such file")
+    order_for_user(request.user, item.delivery.milestone.order_id)
+    return _attachment(item.file, item.original_name, item.content_type or "application/octet-stream")
+
+
+@require_safe
+@login_required
+def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = (
+        DisputeStatement.objects.select_related("dispute__milestone").filter(pk=pk).filter(~Q(attachment="")).first()
+    )
+    if statement is None:
+        raise Http404("No such file")
+    order_for_user(request.user, statement.dispute.milestone.order_id)
+    return _attachment(statement.attachment, statement.attachment_name or "attachment")

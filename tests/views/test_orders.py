@@ -1,0 +1,301 @@
+"""The order page: who may see it, what it shows, which buttons it offers,
+its messages, completion, and a query count that does not grow with the order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from milestones.models import MilestoneState
+from milestones.selectors import milestone_actions
+from milestones.services import dispute_add_statement
+from orders.models import Activity, OrderMessage, OrderStatus
+from payments.services import earning_clear
+from tests.factories import OrderFactory, OrderMessageFactory, create_milestone, milestone_in
+
+S = MilestoneState
+pytestmark = pytest.mark.django_db
+
+
+def page(client, user, order):
+    client.force_login(user)
+    return client.get(reverse("order_detail", args=[order.pk]))
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+# --- who may see it --------------------------------------------------------------
+
+
+def test_buyer_seller_and_staff_see_the_order(client, order, buyer, seller, staff):
+    for user in (buyer, seller, staff):
+        response = page(client, user, order)
+        assert response.status_code == 200
+        assert order.title in text(response)
+
+
+def test_outsider_gets_404_and_anonymous_goes_to_login(client, order, outsider):
+    assert page(client, outsider, order).status_code == 404
+    client.logout()
+    response = client.get(reverse("order_detail", args=[order.pk]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_missing_order_is_404(client, buyer):
+    client.force_login(buyer)
+    assert client.get(reverse("order_detail", args=[999999])).status_code == 404
+
+
+# --- what it shows ----------------------------------------------------------------
+
+
+def test_milestones_show_state_amount_and_deadline_in_words(client, order, buyer):
+    first = milestone_in(S.IN_PROGRESS, order=order, amount="120.00", title="Wireframes", days=3)
+    second = create_milestone(order, amount="80.50", title="Build")
+    html = text(page(client, buyer, order))
+    assert f'id="milestone-{first.pk}"' in html
+    assert f'data-milestone-state="{S.IN_PROGRESS}"' in html
+    assert f'data-milestone-state="{S.AWAITING_ACCEPTANCE}"' in html
+    assert "badge badge-in_progress" in html and "In progress" in html
+    assert "120.00\u00a0USD" in html and "80.50\u00a0USD" in html
+    assert "due in 2 days" in html or "due in 3 days" in html
+    assert html.index(f'id="milestone-{first.pk}"') < html.index(f'id="milestone-{second.pk}"')
+
+
+def test_a_late_milestone_says_by_how_much(client, order, seller):
+    milestone = milestone_in(S.IN_PROGRESS, order=order, days=1)
+    import time_machine as tm
+
+    with tm.travel(timezone.now() + timedelta(days=3, hours=1), tick=False):
+        html = text(page(client, seller, order))
+    assert milestone.is_late is False  # not yet, at creation time
+    assert "late by 2 days" in html
+
+
+def test_in_review_shows_when_it_auto_approves(client, order, buyer, seller):
+    milestone = milestone_in(S.IN_REVIEW, order=order)
+    day = timezone.localtime(milestone.auto_approve_at).strftime("%-d %b")
+    assert f"auto-approves on {day} if you do nothing" in text(page(client, buyer, order))
+    assert f"auto-approves on {day} if the buyer does nothing" in text(page(client, seller, order))
+
+
+def test_approved_shows_clearing_date_then_available(client, order, seller):
+    milestone = milestone_in(S.APPROVED, order=order)
+    earning = milestone.earning
+    day = timezone.localtime(earning.clears_at).strftime("%-d %b")
+    assert f"clears on {day}" in text(page(client, seller, order))
+    earning_clear(earning_id=earning.pk, now=earning.clears_at + timedelta(minutes=1))
+    html = text(page(client, seller, order))
+    assert "clears on" not in html
+    assert ">available<" in html
+
+
+def test_deliveries_revisions_and_dispute_are_shown(client, order, buyer, seller, staff):
+    from milestones import services
+
+    revised = milestone_in(S.REVISION_REQUESTED, order=order, title="Logo")
+    services.milestone_submit(milestone=revised, actor=seller, message="Second try", links=["https://example.com/v2"])
+    services.milestone_open_dispute(milestone=revised, actor=buyer, reason="Still the wrong colour")
+    dispute = revised.__class__.objects.get(pk=revised.pk).dispute
+    services.dispute_add_statement(dispute=dispute, actor=seller, body="It matches the brief")
+    html = text(page(client, buyer, order))
+    for words in (
+        "Done, see the link.",
+        "https://example.com/work",
+        "Bigger logo",
+        "Second try",
+        "Still the wrong colour",
+        "It matches the brief",
+    ):
+        assert words in html
+    services.dispute_resolve(dispute=dispute, actor=staff, outcome="refund", note="Brief was clear.")
+    html = text(page(client, buyer, order))
+    assert "Refunded to buyer" in html and "Brief was clear." in html
+    assert f'data-milestone-state="{S.RESOLVED}"' in html
+
+
+def test_decline_reason_is_shown(client, order, buyer):
+    milestone_in(S.DECLINED, order=order)
+    assert "Too busy" in text(page(client, buyer, order))
+
+
+def test_progress_counts_approved_milestones_and_released_money(client, order, buyer):
+    milestone_in(S.APPROVED, order=order, amount="100.00")
+    create_milestone(order, amount="50.00")
+    milestone_in(S.CANCELLED, order=order, amount="999.00")
+    html = text(page(client, buyer, order))
+    assert "1 of 2 milestones approved" in html
+    assert '100.00\u00a0USD</span> of <span class="amount">150.00\u00a0USD</span> released' in html
+    assert '<progress id="progress-milestones" class="progress progress-bar" max="2" value="1">' in html
+
+
+def test_timeline_merges_messages_and_activity_newest_last(client, order, buyer, seller):
+    milestone = milestone_in(S.IN_PROGRESS, order=order, title="Phase A")
+    OrderMessageFactory(order=order, author=seller, body="Starting today")
+    Activity.objects.create(order=order, milestone=milestone, actor=None, verb="reminder_sent")
+    html = text(page(client, buyer, order))
+    section = html[html.index('id="messages"') :]
+    assert section.index("accepted “Phase A”") < section.index("Starting today") < section.index("reminder sent")
+    assert "<strong>System</strong>" in section
+
+
+def test_message_form_only_for_parties(client, order, buyer, staff):
+    assert 'action="{}"'.format(reverse("order_message", args=[order.pk])) in text(page(client, buyer, order))
+    assert 'action="{}"'.format(reverse("order_message", args=[order.pk])) not in text(page(client, staff, order))
+
+
+# --- the buttons --------------------------------------------------------------------
+
+ROLE_ACTIONS = [
+    (S.AWAITING_ACCEPTANCE, "buyer", ["cancel"]),
+    (S.AWAITING_ACCEPTANCE, "seller", ["accept", "decline"]),
+    (S.ACCEPTED, "buyer", ["cancel"]),
+    (S.ACCEPTED, "seller", []),
+    (S.IN_PROGRESS, "buyer", ["open_dispute"]),
+    (S.IN_PROGRESS, "seller", ["submit", "open_dispute"]),
+    (S.IN_REVIEW, "buyer", ["approve", "request_revision", "open_dispute"]),
+    (S.IN_REVIEW, "seller", ["open_dispute"]),
+    (S.REVISION_REQUESTED, "buyer", ["open_dispute"]),
+    (S.REVISION_REQUESTED, "seller", ["submit", "open_dispute"]),
+    (S.DISPUTED, "buyer", ["add_statement"]),
+    (S.DISPUTED, "seller", ["add_statement"]),
+    (S.APPROVED, "buyer", []),
+    (S.APPROVED, "seller", []),
+    (S.DECLINED, "seller", []),
+    (S.CANCELLED, "buyer", []),
+    (S.RESOLVED, "buyer", []),
+]
+
+
+@pytest.mark.parametrize(("state", "role", "expected"), ROLE_ACTIONS)
+def test_milestone_actions_follow_state_and_role(state, role, expected, order, staff, outsider):
+    milestone = milestone_in(state, order=order)
+    user = getattr(order, role)
+    assert milestone_actions(milestone, user, order) == expected
+    assert milestone_actions(milestone, staff, order) == []
+    assert milestone_actions(milestone, outsider, order) == []
+
+
+def buttons(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<button type="submit" class="btn[^"]*">([^<]+)</button>', html)
+
+
+def test_buttons_on_the_page_match_the_viewer(client, order, buyer, seller, staff):
+    milestone_in(S.IN_REVIEW, order=order)
+    assert set(buttons(text(page(client, buyer, order)))) == {
+        "Create Milestone",
+        "Approve",
+        "Request Revision",
+        "Open dispute",
+        "Send",
+    }
+    assert set(buttons(text(page(client, seller, order)))) == {"Open dispute", "Send"}
+    assert set(buttons(text(page(client, staff, order)))) == set()
+
+
+def test_mark_complete_offered_only_without_open_milestones(client, order, buyer):
+    milestone = create_milestone(order)
+    assert "Mark order complete" not in text(page(client, buyer, order))
+    from milestones.services import milestone_cancel
+
+    milestone_cancel(milestone=milestone, actor=buyer)
+    assert "Mark order complete" in text(page(client, buyer, order))
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+def test_party_sends_a_message(client, order, seller):
+    client.force_login(seller)
+    response = client.post(reverse("order_message", args=[order.pk]), {"body": "Hello there"})
+    assert response.status_code == 302
+    assert response["Location"].endswith("#messages")
+    assert OrderMessage.objects.get(order=order).body == "Hello there"
+
+
+def test_empty_message_is_a_field_error(client, order, buyer):
+    client.force_login(buyer)
+    response = client.post(reverse("order_message", args=[order.pk]), {"body": "   "})
+    assert response.status_code == 200
+    assert 'class="field-error"' in text(response)
+    assert not OrderMessage.objects.exists()
+
+
+def test_message_refused_to_staff_outsider_anonymous_and_get(client, order, staff, outsider):
+    url = reverse("order_message", args=[order.pk])
+    client.force_login(staff)
+    response = client.post(url, {"body": "Staff here"}, follow=True)
+    assert "Only the buyer and the seller can write in this order." in text(response)
+    client.force_login(outsider)
+    assert client.post(url, {"body": "hi"}).status_code == 404
+    assert client.get(url).status_code == 405
+    client.logout()
+    assert client.post(url, {"body": "hi"})["Location"].startswith(reverse("login"))
+    assert not OrderMessage.objects.exists()
+
+
+# --- completion --------------------------------------------------------------------------
+
+
+def test_buyer_completes_an_order_once(client, order, buyer):
+    milestone_in(S.APPROVED, order=order)
+    client.force_login(buyer)
+    url = reverse("order_complete", args=[order.pk])
+    assert client.get(url).status_code == 405
+    order.refresh_from_db()
+    assert order.status != OrderStatus.COMPLETED
+    client.post(url)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    response = client.post(url, follow=True)
+    assert "This order is already complete." in text(response)
+    assert Activity.objects.filter(order=order, verb="order_completed").count() == 1
+    assert "Create Milestone" not in text(response)
+
+
+def test_complete_refused_with_an_open_milestone_and_to_the_seller(client, order, buyer, seller):
+    create_milestone(order)
+    url = reverse("order_complete", args=[order.pk])
+    client.force_login(buyer)
+    assert "Close every open milestone" in text(client.post(url, follow=True))
+    client.force_login(seller)
+    assert "Only the buyer can mark the order complete." in text(client.post(url, follow=True))
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ACTIVE
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def _rich_order(milestones: int, messages: int):
+    order = OrderFactory()
+    # One approved (a delivery, a file-less delivery list, an earning), one
+    # disputed (a dispute with a statement), the rest waiting for the seller.
+    milestone_in(S.APPROVED, order=order, title="Phase 0")
+    disputed = milestone_in(S.DISPUTED, order=order, title="Phase 1")
+    dispute_add_statement(dispute=disputed.dispute, actor=order.seller, body="My side")
+    for index in range(2, milestones):
+        create_milestone(order, title=f"Phase {index}")
+    for _ in range(messages):
+        OrderMessageFactory(order=order)
+    return order
+
+
+@pytest.mark.parametrize(("milestones", "messages"), [(2, 5), (20, 100)])
+def test_order_page_queries_do_not_grow(client, django_assert_max_num_queries, milestones, messages):
+    order = _rich_order(milestones, messages)
+    from milestones.models import Milestone
+
+    client.force_login(order.buyer)
+    with django_assert_max_num_queries(11):
+        response = client.get(reverse("order_detail", args=[order.pk]))
+    assert response.status_code == 200
+    assert text(response).count('data-milestone-state="') == Milestone.objects.filter(order=order).count()
