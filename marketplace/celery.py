@@ -1,4 +1,11 @@
-"""The Celery application: workers run thin tasks over services (see tasks.py)."""
+"""The Celery application: workers run thin tasks over services (see tasks.py).
+
+Beat (exactly one per deployment) runs every sweep every
+``SWEEP_INTERVAL_SECONDS``. The schedule is static, here in code. Each tick
+expires after one interval: if the workers are away, the ticks do not pile up
+in the broker; the first tick after their return does everything due, since
+sweeps select by "due by now", not "due exactly now".
+"""
 
 import os
 
@@ -9,3 +16,25 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+SWEEP_TASKS = {
+    "clearance": "payments.tasks.sweep_clearance",
+    "auto_approve": "milestones.tasks.sweep_auto_approve",
+    "reminders": "milestones.tasks.sweep_reminders",
+    "late": "milestones.tasks.sweep_late",
+    "withdrawals": "payments.tasks.sweep_withdrawals",
+    "emails": "marketplace.tasks.sweep_emails",
+}
+
+
+def _beat_schedule() -> dict:
+    from django.conf import settings
+
+    interval = float(settings.SWEEP_INTERVAL_SECONDS)
+    return {
+        f"sweep-{name}": {"task": task, "schedule": interval, "options": {"expires": interval}}
+        for name, task in SWEEP_TASKS.items()
+    }
+
+
+app.conf.beat_schedule = _beat_schedule()

@@ -1,37 +1,24 @@
-"""Thin Celery tasks over marketplace services."""
+"""Thin Celery tasks over marketplace services and sweeps.
+
+Every task is safe to run twice (acks_late: a task whose worker dies is run
+again); see ``marketplace/sweeps.py``.
+"""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.utils import timezone
+from typing import Any
 
-from marketplace.models import Notification
+from celery import shared_task
+
+from marketplace import sweeps
 
 
 @shared_task(acks_late=True)
 def send_notification_email(notification_id: int) -> bool:
-    """E-mail one notification once. Safe to run twice: the row lock and
-    ``emailed_at`` make the second run a no-op."""
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .select_related("recipient")
-            .filter(pk=notification_id, emailed_at__isnull=True)
-            .first()
-        )
-        if notification is None:
-            return False
-        if notification.recipient.email:
-            link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
-            send_mail(
-                subject=notification.message[:78],
-                message=f"{notification.message}\n\n{link}\n",
-                from_email=None,
-                recipient_list=[notification.recipient.email],
-            )
-        notification.emailed_at = timezone.now()
-        notification.save(update_fields=["emailed_at"])
-    return True
+    """E-mail one notification once; a second run is a no-op."""
+    return sweeps.notification_email_send(notification_id=notification_id)
+
+
+@shared_task(acks_late=True)
+def sweep_emails() -> dict[str, Any]:
+    return sweeps.sweep_emails().as_dict()

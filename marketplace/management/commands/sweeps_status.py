@@ -1,0 +1,41 @@
+"""`python manage.py sweeps_status`: what is due now, and what is overdue.
+
+"Overdue" means due for longer than two sweep intervals: with beat and a
+worker running, nothing should be; a growing overdue count says the sweeps
+are not running (no beat, no worker, broker down) or failing on a row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from marketplace.sweeps import all_sweeps
+
+
+class Command(BaseCommand):
+    help = "Print, per sweep, how many rows are due now, how many are overdue, and the oldest due time."
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        overdue_before = now - timedelta(seconds=2 * settings.SWEEP_INTERVAL_SECONDS)
+        self.stdout.write(
+            f"Sweeps at {now:%Y-%m-%d %H:%M:%S %Z}; every {settings.SWEEP_INTERVAL_SECONDS}s; "
+            f"overdue = due before {overdue_before:%H:%M:%S}"
+        )
+        any_overdue = False
+        for sweep in all_sweeps():
+            for due in sweep.due(now):
+                count = due.count()
+                overdue = due.count_due_before(overdue_before) if count else 0
+                any_overdue = any_overdue or overdue > 0
+                oldest = due.oldest() if count else None
+                when = f"oldest due {oldest:%Y-%m-%d %H:%M:%S} ({timesince(oldest, now)} ago)" if oldest else "-"
+                line = f"{sweep.name:<13} {due.label:<34} due {count:>6}  overdue {overdue:>6}  {when}"
+                self.stdout.write(self.style.WARNING(line) if overdue else line)
+        if any_overdue:
+            self.stdout.write(self.style.WARNING("Some work is overdue: check that beat and a worker are running."))

@@ -1,0 +1,224 @@
+"""The machinery of the beat sweeps, and the e-mail catch-up sweep.
+
+The database is the clock (ARCHITECTURE.md, rule 2): rows carry the time they
+fall due, and Celery beat runs every sweep every ``SWEEP_INTERVAL_SECONDS``.
+A sweep selects the rows due *by now* (``<= now``, never "exactly now", so a
+missed tick is caught up by the next), and hands each one to the same service
+the browser uses.
+
+How a sweep walks its rows, and why:
+
+* Candidates are read in pages of ``SWEEP_BATCH_SIZE``, oldest due first, by
+  keyset (due time, id), so a row skipped in this run is not read again in it.
+* Each row is then *claimed* in its own short transaction with
+  ``select_for_update(skip_locked=True)``, taking the locks in the fixed order
+  of ``marketplace.locks`` (order, then milestone; or the earning/withdrawal
+  row it owns). A row someone else holds (a user clicking, a second worker,
+  a second beat) is skipped, not waited for: the next tick gets it.
+* The claim re-checks the due condition under the lock, and the service
+  checks it again: a row done meanwhile is a no-op. So a sweep run twice, or
+  two at once, changes nothing twice; a sweep killed halfway has committed
+  the rows it finished and the next run does the rest.
+* One transaction per row keeps locks short (a user's click waits at most for
+  one row) and limits what a crash throws away to one row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Min, Q, QuerySet
+from django.utils import timezone
+
+from marketplace.errors import DomainError
+from marketplace.models import Notification
+
+logger = logging.getLogger(__name__)
+
+# A notification's own e-mail task normally runs within seconds of the commit;
+# the catch-up sweep leaves it that long before stepping in.
+EMAIL_GRACE = timedelta(minutes=1)
+
+
+@dataclass
+class SweepResult:
+    """What one run of one sweep did, for logs and ``run_sweeps``."""
+
+    name: str
+    done: int = 0
+    # Held by someone else (skipped, the next tick retries) or no longer due.
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        text = f"{self.name}: {self.done} done, {self.skipped} skipped, {self.failed} failed ({self.seconds:.2f}s)"
+        for error in self.errors[:5]:
+            text += f"\n  - {error}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "done": self.done, "skipped": self.skipped, "failed": self.failed}
+
+
+@dataclass(frozen=True)
+class DueSet:
+    """Rows of one kind that are due, for ``sweeps_status``.
+
+    The due time of a row is ``<time_field> - offset`` (a reminder falls due
+    ``offset`` before the event it announces).
+    """
+
+    label: str
+    queryset: QuerySet
+    time_field: str
+    offset: timedelta = timedelta(0)
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def oldest(self) -> datetime | None:
+        first = self.queryset.aggregate(first=Min(self.time_field))["first"]
+        return None if first is None else first - self.offset
+
+    def count_due_before(self, moment: datetime) -> int:
+        return self.queryset.filter(**{f"{self.time_field}__lt": moment + self.offset}).count()
+
+
+def now_or(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def candidates(queryset: QuerySet, *, time_field: str, batch_size: int | None = None) -> Iterator[int]:
+    """Primary keys of the due rows, oldest due first, page by page (keyset).
+
+    Unlocked on purpose: the caller claims each row with ``skip_locked``.
+    """
+    size = batch_size or settings.SWEEP_BATCH_SIZE
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = queryset.order_by(time_field, "pk")
+        if after is not None:
+            moment, pk = after
+            page = page.filter(Q(**{f"{time_field}__gt": moment}) | Q(**{time_field: moment, "pk__gt": pk}))
+        rows = list(page.values_list(time_field, "pk")[:size])
+        yield from (pk for _, pk in rows)
+        if len(rows) < size:
+            return
+        after = rows[-1]
+
+
+def sweep(name: str, pks: Iterator[int], handle: Callable[[int], bool]) -> SweepResult:
+    """Run ``handle(pk)`` for each candidate; it returns True if it did the work.
+
+    A ``DomainError`` (the state moved on under us) counts as skipped; any
+    other exception is logged, counted and does not stop the others: the
+    row stays due and the next tick tries it again.
+    """
+    result = SweepResult(name=name)
+    started = time.monotonic()
+    for pk in pks:
+        try:
+            if handle(pk):
+                result.done += 1
+            else:
+                result.skipped += 1
+        except DomainError as exc:
+            result.skipped += 1
+            logger.info("sweep %s: row %s refused: %s", name, pk, exc.message)
+        except Exception as exc:
+            result.failed += 1
+            result.errors.append(f"row {pk}: {exc.__class__.__name__}: {exc}")
+            logger.exception("sweep %s: row %s failed; it stays due for the next tick", name, pk)
+    result.seconds = time.monotonic() - started
+    if result.done or result.failed:
+        logger.info("%s", result)
+    return result
+
+
+# --- e-mail catch-up ---------------------------------------------------------------
+
+
+def notification_email_send(*, notification_id: int) -> bool:
+    """E-mail one notification once; returns False if nothing was to send.
+
+    Safe to repeat: the row lock (skip_locked: another worker has it in hand)
+    and ``emailed_at`` make a second run a no-op. If the process dies after
+    the mail left but before the commit, it is sent again: e-mail is
+    at-least-once, never lost.
+    """
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("recipient")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return False
+        if notification.recipient.email:
+            link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
+            send_mail(
+                subject=notification.message[:78],
+                message=f"{notification.message}\n\n{link}\n",
+                from_email=None,
+                recipient_list=[notification.recipient.email],
+            )
+        notification.emailed_at = timezone.now()
+        notification.save(update_fields=["emailed_at"])
+    return True
+
+
+def _emails_due(now: datetime) -> QuerySet[Notification]:
+    return Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - EMAIL_GRACE)
+
+
+def sweep_emails(*, now: datetime | None = None) -> SweepResult:
+    """Send the e-mails whose own task never ran (broker down, task lost)."""
+    now = now_or(now)
+    pks = candidates(_emails_due(now), time_field="created_at")
+    return sweep("emails", pks, lambda pk: notification_email_send(notification_id=pk))
+
+
+def emails_due(now: datetime) -> list[DueSet]:
+    return [DueSet("e-mails not sent", _emails_due(now), "created_at", -EMAIL_GRACE)]
+
+
+# --- the registry, for beat (marketplace/celery.py) and the operator commands --------
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    run: Callable[..., SweepResult]
+    due: Callable[[datetime], list[DueSet]]
+
+
+def all_sweeps() -> list[Sweep]:
+    from milestones import sweeps as milestone_sweeps
+    from payments import sweeps as payment_sweeps
+
+    return [
+        Sweep("clearance", payment_sweeps.sweep_clearance, payment_sweeps.clearance_due),
+        Sweep("auto_approve", milestone_sweeps.sweep_auto_approve, milestone_sweeps.auto_approve_due),
+        Sweep("reminders", milestone_sweeps.sweep_reminders, milestone_sweeps.reminders_due),
+        Sweep("late", milestone_sweeps.sweep_late, milestone_sweeps.late_due),
+        Sweep("withdrawals", payment_sweeps.sweep_withdrawals, payment_sweeps.withdrawals_due),
+        Sweep("emails", sweep_emails, emails_due),
+    ]
+
+
+def sweep_names() -> list[str]:
+    """The names beat schedules (``marketplace.celery.SWEEP_TASKS``), in order."""
+    from marketplace.celery import SWEEP_TASKS
+
+    return list(SWEEP_TASKS)

@@ -1,0 +1,270 @@
+"""Sweeps over milestones: auto-approval, reminders, and the late flag.
+
+See ``marketplace/sweeps.py`` for how a sweep walks and claims its rows. Each
+row is claimed in the lock order of ``marketplace.locks``: the order, then
+the milestone, both with ``skip_locked`` (a user acting on that order right
+now is not waited for; the next tick comes back). The service called next
+locks the same rows again, which in the same transaction is free.
+
+Reminders and flags are recorded in ``MilestoneReminder``, unique per
+(milestone, kind): each is sent once. ``milestone_submit`` deletes the
+``review:*`` rows, so every new submission gets its own review reminders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.timesince import timeuntil
+
+from marketplace.locks import lock_milestone
+from marketplace.services import notification_send
+from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
+from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState
+from milestones.services import milestone_approve
+from orders.models import Order
+from orders.services import activity_record
+
+S = MilestoneState
+DEADLINE_KIND = "deadline"
+LATE_KIND = "late"
+
+
+def review_reminder_kind(lead: timedelta) -> str:
+    """``review:259200`` is the reminder three days before auto-approval."""
+    return f"review:{int(lead.total_seconds())}"
+
+
+def _url(milestone: Milestone) -> str:
+    return f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}"
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    local = timezone.localtime(moment)
+    return f"in {timeuntil(moment, now, depth=1)} ({local:%d %b %Y %H:%M})"
+
+
+def _claim(pk: int, condition: Q) -> Milestone | None:
+    """Lock the milestone's order, then the milestone, skipping rows held by others.
+
+    Returns the milestone if it is still due (``condition``), else None. Call
+    inside ``transaction.atomic()``.
+    """
+    order_id = Milestone.objects.filter(pk=pk).values_list("order_id", flat=True).first()
+    if order_id is None:
+        return None
+    order = Order.objects.select_for_update(skip_locked=True).select_related("buyer", "seller").filter(pk=order_id)
+    locked_order = order.first()
+    if locked_order is None:
+        return None
+    milestone = Milestone.objects.select_for_update(skip_locked=True).filter(condition, pk=pk).first()
+    if milestone is not None:
+        milestone.order = locked_order
+    return milestone
+
+
+def _merge(name: str, results: list[SweepResult]) -> SweepResult:
+    merged = SweepResult(name=name)
+    for result in results:
+        merged.done += result.done
+        merged.skipped += result.skipped
+        merged.failed += result.failed
+        merged.errors += result.errors
+        merged.seconds += result.seconds
+    return merged
+
+
+# --- auto-approval -------------------------------------------------------------------
+
+
+def _auto_approve_condition(now: datetime) -> Q:
+    return Q(state=S.IN_REVIEW, auto_approve_at__lte=now)
+
+
+def _approve_one(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        milestone = _claim(pk, _auto_approve_condition(now))
+        if milestone is None:
+            return False
+        milestone_approve(milestone=milestone, actor=None, now=now)
+    return True
+
+
+def sweep_auto_approve(*, now: datetime | None = None) -> SweepResult:
+    """A buyer silent past ``auto_approve_at`` approves: the seller is paid."""
+    now = now_or(now)
+    pks = candidates(Milestone.objects.filter(_auto_approve_condition(now)), time_field="auto_approve_at")
+    return sweep("auto_approve", pks, lambda pk: _approve_one(pk, now))
+
+
+def auto_approve_due(now: datetime) -> list[DueSet]:
+    return [DueSet("milestones to approve", Milestone.objects.filter(_auto_approve_condition(now)), "auto_approve_at")]
+
+
+# --- reminders to the buyer before auto-approval ---------------------------------------
+
+
+def _review_leads() -> list[timedelta]:
+    return sorted(set(settings.REVIEW_REMINDERS))
+
+
+def _review_condition(now: datetime, lead: timedelta) -> Q:
+    # Due ``lead`` before auto-approval, not yet auto-approvable, and only if
+    # the submission came before the reminder time (a review period shorter
+    # than the lead gets no such reminder rather than one at submission).
+    return Q(
+        state=S.IN_REVIEW,
+        auto_approve_at__gt=now,
+        auto_approve_at__lte=now + lead,
+        submitted_at__lt=F("auto_approve_at") - lead,
+    )
+
+
+def _review_due(now: datetime, lead: timedelta) -> QuerySet[Milestone]:
+    return Milestone.objects.filter(_review_condition(now, lead)).exclude(reminders__kind=review_reminder_kind(lead))
+
+
+def _remind_review_one(pk: int, now: datetime, lead: timedelta) -> bool:
+    with transaction.atomic():
+        milestone = _claim(pk, _review_condition(now, lead))
+        if milestone is None:
+            return False
+        sent = set(milestone.reminders.values_list("kind", flat=True))
+        if review_reminder_kind(lead) in sent:
+            return False
+        assert milestone.auto_approve_at is not None and milestone.submitted_at is not None
+        # A longer lead whose time has also passed (the sweeps were down) is
+        # covered by this, the more urgent, reminder: one message, not two.
+        for other in _review_leads():
+            kind = review_reminder_kind(other)
+            remind_at = milestone.auto_approve_at - other
+            if other >= lead and remind_at <= now and milestone.submitted_at < remind_at and kind not in sent:
+                MilestoneReminder.objects.create(milestone=milestone, kind=kind)
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="review_reminder",
+            message=f"“{milestone.title}” is approved automatically {_when(milestone.auto_approve_at, now)} "
+            "unless you approve it or request a revision.",
+            url=_url(milestone),
+        )
+    return True
+
+
+# --- reminder to the seller before the deadline ----------------------------------------
+
+
+def _deadline_condition(now: datetime) -> Q:
+    return Q(state__in=DEADLINE_STATES, deadline__gt=now, deadline__lte=now + settings.DEADLINE_REMINDER)
+
+
+def _deadline_due(now: datetime) -> QuerySet[Milestone]:
+    return Milestone.objects.filter(_deadline_condition(now)).exclude(reminders__kind=DEADLINE_KIND)
+
+
+def _remind_deadline_one(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        milestone = _claim(pk, _deadline_condition(now))
+        if milestone is None or milestone.reminders.filter(kind=DEADLINE_KIND).exists():
+            return False
+        MilestoneReminder.objects.create(milestone=milestone, kind=DEADLINE_KIND)
+        notification_send(
+            recipient=milestone.order.seller,
+            event="deadline_reminder",
+            message=f"“{milestone.title}” is due {_when(milestone.deadline, now)}. Submit it for review before then.",
+            url=_url(milestone),
+        )
+    return True
+
+
+def sweep_reminders(*, now: datetime | None = None) -> SweepResult:
+    """Review reminders to buyers (most urgent lead first), deadline reminders to sellers."""
+    now = now_or(now)
+    results = []
+    for lead in _review_leads():
+        pks = candidates(_review_due(now, lead), time_field="auto_approve_at")
+        results.append(sweep("reminders", pks, lambda pk, lead=lead: _remind_review_one(pk, now, lead)))
+    pks = candidates(_deadline_due(now), time_field="deadline")
+    results.append(sweep("reminders", pks, lambda pk: _remind_deadline_one(pk, now)))
+    return _merge("reminders", results)
+
+
+def reminders_due(now: datetime) -> list[DueSet]:
+    review = [
+        DueSet(f"review reminders {review_reminder_kind(lead)}", _review_due(now, lead), "auto_approve_at", lead)
+        for lead in _review_leads()
+    ]
+    return [*review, DueSet("deadline reminders", _deadline_due(now), "deadline", settings.DEADLINE_REMINDER)]
+
+
+# --- the late flag -------------------------------------------------------------------------
+
+
+def _late_condition(now: datetime) -> Q:
+    # Past the deadline with the work still owed, and not delivered on time
+    # before (a revision requested after an on-time delivery is not late).
+    return Q(state__in=DEADLINE_STATES, deadline__lte=now, late_flagged_at__isnull=True) & (
+        Q(submitted_at__isnull=True) | Q(submitted_at__gt=F("deadline"))
+    )
+
+
+def milestone_flag_late(*, milestone_id: int, now: datetime | None = None) -> bool:
+    """Mark a milestone whose deadline passed without a submission, and tell both parties.
+
+    Once: returns False and changes nothing if it is flagged already or not
+    late (delivered meanwhile). Locks the order, then the milestone. Only
+    ``late_flagged_at`` changes; the state does not.
+    """
+    now = now_or(now)
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        if not Milestone.objects.filter(_late_condition(now), pk=milestone.pk).exists():
+            return False
+        milestone.late_flagged_at = now
+        milestone.save(update_fields=["late_flagged_at"])
+        MilestoneReminder.objects.get_or_create(milestone=milestone, kind=LATE_KIND)
+        deadline = f"{timezone.localtime(milestone.deadline):%d %b %Y %H:%M}"
+        activity_record(
+            order=milestone.order,
+            milestone=milestone,
+            actor=None,
+            verb="flagged_late",
+            from_state=milestone.state,
+            to_state=milestone.state,
+            note=f"The deadline ({deadline}) passed without a submission.",
+        )
+        notification_send(
+            recipient=milestone.order.seller,
+            event="milestone_late",
+            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
+            "Submit it as soon as you can, or tell the buyer where it stands.",
+            url=_url(milestone),
+        )
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="milestone_late",
+            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
+            "You can message the seller, or open a dispute if work has stopped.",
+            url=_url(milestone),
+        )
+    return True
+
+
+def _flag_one(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        if _claim(pk, _late_condition(now)) is None:
+            return False
+        return milestone_flag_late(milestone_id=pk, now=now)
+
+
+def sweep_late(*, now: datetime | None = None) -> SweepResult:
+    now = now_or(now)
+    pks = candidates(Milestone.objects.filter(_late_condition(now)), time_field="deadline")
+    return sweep("late", pks, lambda pk: _flag_one(pk, now))
+
+
+def late_due(now: datetime) -> list[DueSet]:
+    return [DueSet("milestones to flag late", Milestone.objects.filter(_late_condition(now)), "deadline")]

@@ -1,0 +1,24 @@
+"""Thin Celery tasks over the milestone sweeps (beat runs them; see marketplace/celery.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from milestones import sweeps
+
+
+@shared_task(acks_late=True)
+def sweep_auto_approve() -> dict[str, Any]:
+    return sweeps.sweep_auto_approve().as_dict()
+
+
+@shared_task(acks_late=True)
+def sweep_reminders() -> dict[str, Any]:
+    return sweeps.sweep_reminders().as_dict()
+
+
+@shared_task(acks_late=True)
+def sweep_late() -> dict[str, Any]:
+    return sweeps.sweep_late().as_dict()
