@@ -1,0 +1,227 @@
+"""Real threads against PostgreSQL: double clicks, two tabs, two workers.
+
+Each test starts its threads together on a barrier; every thread has its own
+connection (closed at the end) and works on committed data, so the row locks
+and unique indexes are what decide, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from djmoney.money import Money
+
+from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds, InvalidTransition
+from marketplace.models import WithdrawalMethod
+from milestones import services
+from milestones.models import Milestone
+from milestones.models import MilestoneState as S
+from payments.audit import ledger_audit
+from payments.models import AccountKind, Earning, GatewayOperation, Transaction, Withdrawal
+from payments.services import earning_clear, withdrawal_process, withdrawal_request
+from tests.factories import CARD, OrderFactory, StaffFactory, UserFactory, create_milestone, milestone_in
+from tests.services.ledger_checks import assert_money_conserved, balance
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at the same moment, one thread each; return results or exceptions, in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = call()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung: a lock was never released"
+    unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
+    assert not unexpected, f"a racer crashed instead of being refused: {unexpected!r}"
+    return results
+
+
+def _wins(results) -> list[object]:
+    return [r for r in results if not isinstance(r, Exception)]
+
+
+def _audit_ok() -> None:
+    report = ledger_audit()
+    assert report.ok, report.summary()
+    assert_money_conserved()
+
+
+def test_twenty_simultaneous_approvals_pay_the_seller_once():
+    milestone = milestone_in(S.IN_REVIEW, amount="100.00")
+    buyer = milestone.order.buyer
+    results = race(*[lambda: services.milestone_approve(milestone=milestone, actor=buyer)] * 20)
+    assert len(_wins(results)) == 1
+    assert all(isinstance(r, InvalidTransition) for r in results if isinstance(r, Exception))
+    assert Earning.objects.filter(milestone=milestone).count() == 1
+    assert Transaction.objects.filter(milestone=milestone, kind="release").count() == 1
+    assert balance(AccountKind.SELLER_PENDING, user=milestone.order.seller) == Money("80.00", "USD")
+    _audit_ok()
+
+
+def _act(action: str, milestone: Milestone):
+    order = milestone.order
+    staff = StaffFactory()
+    return {
+        "approve": lambda: services.milestone_approve(milestone=milestone, actor=order.buyer),
+        "auto_approve": lambda: services.milestone_approve(
+            milestone=milestone, actor=None, now=timezone.now() + timedelta(days=30)
+        ),
+        "revision": lambda: services.milestone_request_revision(
+            milestone=milestone, actor=order.buyer, feedback="Redo!"
+        ),
+        "dispute": lambda: services.milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Silence"),
+        "cancel": lambda: services.milestone_cancel(milestone=milestone, actor=order.buyer),
+        "accept": lambda: services.milestone_accept(milestone=milestone, actor=order.seller),
+        "decline": lambda: services.milestone_decline(milestone=milestone, actor=order.seller, reason="Busy"),
+        "resolve_release": lambda: services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release"),
+        "resolve_refund": lambda: services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="refund"),
+    }[action]
+
+
+OUTCOME = {
+    "approve": S.APPROVED,
+    "auto_approve": S.APPROVED,
+    "revision": S.REVISION_REQUESTED,
+    "dispute": S.DISPUTED,
+    "cancel": S.CANCELLED,
+    "accept": S.IN_PROGRESS,
+    "decline": S.DECLINED,
+    "resolve_release": S.RESOLVED,
+    "resolve_refund": S.RESOLVED,
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "actions"),
+    [
+        (S.IN_REVIEW, ["approve", "revision", "dispute", "auto_approve"]),
+        (S.IN_REVIEW, ["approve", "cancel"]),
+        (S.AWAITING_ACCEPTANCE, ["accept", "decline", "cancel"]),
+        (S.DISPUTED, ["resolve_release", "resolve_refund"]),
+    ],
+    ids=["review-approve-revision-dispute-auto", "review-approve-cancel", "accept-decline-cancel", "two-staff"],
+)
+def test_competing_clicks_leave_exactly_one_outcome(state, actions):
+    milestone = milestone_in(state, amount="100.00")
+    callers = [_act(action, milestone) for action in actions for _ in range(3)]
+    labels = [action for action in actions for _ in range(3)]
+    results = race(*callers)
+    winners = [label for label, r in zip(labels, results, strict=True) if not isinstance(r, Exception)]
+    assert len(winners) == 1, f"winners: {winners}"
+    final = Milestone.objects.get(pk=milestone.pk)
+    assert final.state == OUTCOME[winners[0]]
+    refusals = Counter(type(r).__name__ for r in results if isinstance(r, Exception))
+    assert set(refusals) <= {"InvalidTransition"}, refusals
+    assert Transaction.objects.filter(milestone=milestone).exclude(kind="fund").count() <= 1
+    _audit_ok()
+
+
+def _seller_with_available(amount: str) -> object:
+    seller = UserFactory(withdrawal_method=WithdrawalMethod.INSTANT)
+    milestone = create_milestone(OrderFactory(seller=seller), amount=amount)
+    order = milestone.order
+    services.milestone_accept(milestone=milestone, actor=seller)
+    services.milestone_submit(milestone=milestone, actor=seller, message="Done")
+    services.milestone_approve(milestone=milestone, actor=order.buyer)
+    return seller
+
+
+def test_two_withdrawals_at_once_cannot_overdraw():
+    seller = _seller_with_available("100.00")  # 80.00 available
+    fifty = Money("50.00", "USD")
+    results = race(
+        lambda: withdrawal_request(seller=seller, amount=fifty, key=uuid.uuid4().hex),
+        lambda: withdrawal_request(seller=seller, amount=fifty, key=uuid.uuid4().hex),
+    )
+    assert len(_wins(results)) == 1
+    assert sum(isinstance(r, InsufficientFunds) for r in results) == 1
+    assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("30.00", "USD")
+    assert balance(AccountKind.SELLER_WITHDRAWING, user=seller) == fifty
+    _audit_ok()
+
+
+def test_many_small_withdrawals_at_once_stop_at_the_balance():
+    seller = _seller_with_available("100.00")  # 80.00 available
+    results = race(*[lambda: withdrawal_request(seller=seller, amount=Money("15.00", "USD"), key=uuid.uuid4().hex)] * 8)
+    assert len(_wins(results)) == 5  # 5 x 15.00 = 75.00 <= 80.00 < 90.00
+    assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("5.00", "USD")
+    _audit_ok()
+
+
+def test_the_same_milestone_form_posted_from_many_tabs_charges_once():
+    order = OrderFactory()
+    key = uuid.uuid4().hex
+    results = race(*[lambda: create_milestone(order, amount="100.00", source=CARD, key=key)] * 10)
+    wins = _wins(results)
+    assert len(wins) == 1
+    duplicates = [r for r in results if isinstance(r, DuplicateRequest)]
+    assert len(duplicates) == 9
+    assert all(d.obj.pk == wins[0].pk for d in duplicates), "each duplicate points at the milestone that was made"
+    assert Milestone.objects.filter(order=order).count() == 1
+    assert GatewayOperation.objects.filter(kind="charge").count() == 1
+    assert Transaction.objects.filter(kind="fund").count() == 1
+    _audit_ok()
+
+
+def test_different_milestones_created_at_once_all_get_their_own_place_in_line():
+    order = OrderFactory()
+    results = race(*[lambda: create_milestone(order, amount="10.00")] * 6)
+    assert len(_wins(results)) == 6
+    positions = sorted(Milestone.objects.filter(order=order).values_list("position", flat=True))
+    assert positions == [1, 2, 3, 4, 5, 6]
+    _audit_ok()
+
+
+def test_approvals_for_one_new_seller_from_many_orders_at_once_all_pay():
+    seller = UserFactory(withdrawal_method=WithdrawalMethod.PAYPAL)
+    in_review = [milestone_in(S.IN_REVIEW, order=OrderFactory(seller=seller), amount="10.00") for _ in range(6)]
+    results = race(*[lambda m=m: services.milestone_approve(milestone=m, actor=m.order.buyer) for m in in_review])
+    assert len(_wins(results)) == 6
+    assert balance(AccountKind.SELLER_PENDING, user=seller) == Money("48.00", "USD")
+    _audit_ok()
+
+
+def test_a_repeated_clearance_task_clears_once():
+    seller = UserFactory(withdrawal_method=WithdrawalMethod.PAYPAL)
+    milestone = milestone_in(S.APPROVED, order=OrderFactory(seller=seller), amount="100.00")
+    earning = Earning.objects.get(milestone=milestone)
+    later = earning.clears_at + timedelta(minutes=1)
+    results = race(*[lambda: earning_clear(earning_id=earning.pk, now=later)] * 8)
+    assert results.count(True) == 1
+    assert Transaction.objects.filter(kind="clear").count() == 1
+    assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("80.00", "USD")
+    _audit_ok()
+
+
+def test_a_withdrawal_processed_by_two_workers_is_paid_once():
+    seller = _seller_with_available("100.00")
+    withdrawal = withdrawal_request(seller=seller, amount=Money("80.00", "USD"), key=uuid.uuid4().hex)
+    results = race(*[lambda: withdrawal_process(withdrawal_id=withdrawal.pk)] * 6)
+    assert len([r for r in results if r is not None]) == 1
+    assert Withdrawal.objects.get(pk=withdrawal.pk).status == "paid"
+    assert GatewayOperation.objects.filter(kind="payout").count() == 1
+    assert balance(AccountKind.PAYOUTS) == Money("80.00", "USD")
+    assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money(Decimal("0"), "USD")
+    _audit_ok()
