@@ -1,0 +1,67 @@
+"""Two members of staff resolve the same dispute at the same moment."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from marketplace.errors import DomainError, InvalidTransition
+from marketplace.models import Notification
+from milestones.models import Dispute, DisputeState
+from milestones.models import MilestoneState as S
+from milestones.services import dispute_resolve
+from payments.models import AccountKind, Earning, Transaction
+from payments.services import account_for
+from tests.factories import OrderFactory, StaffFactory, milestone_in
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_resolving_at_once_give_one_outcome(audit):
+    order = OrderFactory()
+    milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
+    dispute = Dispute.objects.get(milestone=milestone)
+    first, second = StaffFactory(), StaffFactory()
+    barrier = threading.Barrier(2)
+    results: dict[str, object] = {}
+
+    def resolve(name: str, actor, outcome: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            dispute_resolve(dispute=dispute, actor=actor, outcome=outcome, note=f"{name} decides")
+            results[name] = outcome
+        except DomainError as error:
+            results[name] = error
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=resolve, args=("first", first, "release")),
+        threading.Thread(target=resolve, args=("second", second, "refund")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    won = [name for name, result in results.items() if isinstance(result, str)]
+    lost = [result for result in results.values() if not isinstance(result, str)]
+    assert len(won) == 1, results
+    assert len(lost) == 1 and isinstance(lost[0], InvalidTransition)
+    assert "already resolved" in lost[0].message
+
+    dispute.refresh_from_db()
+    assert dispute.state == DisputeState.RESOLVED
+    assert dispute.outcome == results[won[0]]
+    assert Transaction.objects.filter(idempotency_key=f"settle:{milestone.pk}").count() == 1
+    assert Notification.objects.filter(event="dispute_resolved").count() == 2  # one each, once
+    seller_pending = account_for(kind=AccountKind.SELLER_PENDING, currency="USD", user=order.seller).cached_balance
+    buyer_balance = account_for(kind=AccountKind.BUYER_BALANCE, currency="USD", user=order.buyer).cached_balance
+    if dispute.outcome == "release":
+        assert (seller_pending.amount, buyer_balance.amount) == (80, 0)
+        assert Earning.objects.filter(milestone=milestone).count() == 1
+    else:
+        assert (seller_pending.amount, buyer_balance.amount) == (0, 100)
+        assert not Earning.objects.filter(milestone=milestone).exists()
+    audit()
