@@ -1,0 +1,126 @@
+"""A buyer and a seller take an order through its whole life in real Chromium,
+by labels and button names as people would; plus a declined card and an
+outsider who guesses URLs."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from milestones.models import DeliveryFile, Milestone, MilestoneState
+from milestones.services import milestone_submit
+from tests.browser.conftest import log_in
+from tests.factories import OrderFactory, UserFactory, milestone_in
+
+S = MilestoneState
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def order():
+    return OrderFactory(
+        buyer=UserFactory(username="alice_buyer"), seller=UserFactory(username="bob_seller"), title="Shop redesign"
+    )
+
+
+def create_and_fund(page, order, *, title: str, amount: str, card: str = "4242 4242 4242 4242") -> None:
+    page.goto(order.get_absolute_url())
+    page.get_by_role("button", name="Create Milestone").click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description").fill(f"{title}: every screen, responsive.")
+    deadline = timezone.localtime() + timedelta(days=10)
+    page.get_by_label("Deadline").fill(deadline.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Amount").fill(amount)
+    page.get_by_role("button", name="Create Milestone").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    page.get_by_label("Card number").fill(card)
+    page.get_by_role("button", name="Pay", exact=True).click()
+
+
+def milestone_box(page, milestone):
+    return page.locator(f"#milestone-{milestone.pk}")
+
+
+def click_in(page, milestone, button: str) -> None:
+    milestone_box(page, milestone).get_by_role("button", name=button, exact=True).click()
+
+
+def test_full_lifecycle(new_page, order):
+    buyer_page, seller_page = new_page(), new_page()
+    log_in(buyer_page, order.buyer)
+    log_in(seller_page, order.seller)
+
+    create_and_fund(buyer_page, order, title="Wireframes", amount="300.00")
+    expect(buyer_page.get_by_text("“Wireframes” is funded")).to_be_visible()
+    create_and_fund(buyer_page, order, title="Build", amount="700.00")
+    first, second = Milestone.objects.filter(order=order).order_by("position")
+    expect(milestone_box(buyer_page, second)).to_have_attribute("data-milestone-state", S.AWAITING_ACCEPTANCE)
+
+    seller_page.goto(order.get_absolute_url())
+    click_in(seller_page, first, "Accept")
+    expect(milestone_box(seller_page, first)).to_have_attribute("data-milestone-state", S.IN_PROGRESS)
+    click_in(seller_page, second, "Accept")
+    expect(milestone_box(seller_page, second)).to_have_attribute("data-milestone-state", S.ACCEPTED)
+
+    click_in(seller_page, first, "Submit for Review")
+    seller_page.get_by_label("Message").fill("First wireframes attached.")
+    seller_page.get_by_label("Files").set_input_files(
+        [{"name": "wireframes.txt", "mimeType": "text/plain", "buffer": b"home, cart, checkout\n"}]
+    )
+    seller_page.get_by_label("Links").fill("https://example.com/figma")
+    seller_page.get_by_role("button", name="Submit for Review").click()
+    expect(milestone_box(seller_page, first)).to_have_attribute("data-milestone-state", S.IN_REVIEW)
+    expect(milestone_box(seller_page, first).get_by_role("link", name="wireframes.txt")).to_be_visible()
+
+    buyer_page.goto(order.get_absolute_url())
+    expect(milestone_box(buyer_page, first)).to_contain_text("if you do nothing")
+    click_in(buyer_page, first, "Request Revision")
+    buyer_page.get_by_label("Feedback").fill("Add a wishlist screen.")
+    buyer_page.get_by_role("button", name="Request Revision").click()
+    expect(milestone_box(buyer_page, first)).to_have_attribute("data-milestone-state", S.REVISION_REQUESTED)
+
+    seller_page.goto(order.get_absolute_url())
+    expect(milestone_box(seller_page, first)).to_contain_text("Add a wishlist screen.")
+    click_in(seller_page, first, "Submit for Review")
+    seller_page.get_by_label("Message").fill("Wishlist added.")
+    seller_page.get_by_role("button", name="Submit for Review").click()
+    expect(milestone_box(seller_page, first)).to_have_attribute("data-milestone-state", S.IN_REVIEW)
+
+    buyer_page.goto(order.get_absolute_url())
+    click_in(buyer_page, first, "Approve")
+    expect(milestone_box(buyer_page, first)).to_have_attribute("data-milestone-state", S.APPROVED)
+    # The next phase starts by itself.
+    expect(milestone_box(buyer_page, second)).to_have_attribute("data-milestone-state", S.IN_PROGRESS)
+    expect(buyer_page.get_by_text("1 of 2 milestones approved")).to_be_visible()
+
+    seller_page.goto(order.get_absolute_url())
+    expect(milestone_box(seller_page, first)).to_contain_text(re.compile(r"clears on \d{1,2} \w{3}"))
+    seller_page.goto("/earnings/")
+    earning = Milestone.objects.get(pk=first.pk).earning
+    clearing = seller_page.get_by_role("table").filter(has=seller_page.get_by_role("columnheader", name="Clears"))
+    row = clearing.get_by_role("row").filter(has=seller_page.get_by_role("link", name="Wireframes"))
+    expect(row).to_contain_text(f"{earning.net.amount:,.2f}")
+    expect(row.locator("time")).to_have_attribute("datetime", re.compile(earning.clears_at.strftime("^%Y-%m-%d")))
+
+
+def test_a_declined_card_shows_the_error_and_creates_nothing(page, order):
+    log_in(page, order.buyer)
+    create_and_fund(page, order, title="Logo", amount="50.00", card="4000 0000 0000 0002")
+    expect(page.get_by_text("Your card was declined.")).to_be_visible()
+    expect(page.get_by_label("Card number")).to_be_visible()
+    assert not Milestone.objects.filter(order=order).exists()
+
+
+def test_an_outsider_gets_404_for_the_order_and_its_files(page, order):
+    milestone = milestone_in(S.IN_PROGRESS, order=order)
+    milestone_submit(milestone=milestone, actor=order.seller, files=[SimpleUploadedFile("secret.txt", b"top secret\n")])
+    item = DeliveryFile.objects.get(delivery__milestone=milestone)
+    log_in(page, UserFactory(username="eve_outsider"))
+    assert page.goto(order.get_absolute_url()).status == 404
+    assert page.goto(f"/deliverables/{item.pk}/").status == 404
+    expect(page.locator("body")).not_to_contain_text("top secret")
