@@ -108,7 +108,8 @@ class SubmitForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What you deliver and how to use it.",
     )
-    files = MultipleFileField(label="Files")
+    # The field shadows ``Form.files`` only on the class; Django moves it to ``fields``.
+    files = MultipleFileField(label="Files")  # type: ignore[assignment]
     links = forms.CharField(
         label="Links",
         required=False,

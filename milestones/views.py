@@ -12,13 +12,14 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 from djmoney.money import Money
 
 from marketplace.errors import DomainError, DuplicateRequest
+from marketplace.models import User
 from milestones import services
 from milestones.forms import (
     CardForm,
@@ -37,6 +38,13 @@ from orders.selectors import order_for_user
 from payments.models import Account, AccountKind
 from payments.money import buyer_service_fee
 from payments.services import FundingSource
+
+
+class AuthedRequest(HttpRequest):
+    """What ``login_required`` guarantees: a signed-in marketplace user."""
+
+    user: User
+
 
 DRAFTS = "milestone_drafts"
 MAX_DRAFTS = 10
@@ -69,7 +77,7 @@ def _refusal(milestone: Milestone, verb: str) -> str:
 
 
 @login_required
-def milestone_new(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_new(request: AuthedRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
     if not can_create_milestone(order, request.user):
         messages.error(request, "Only the buyer of an open order can create milestones.")
@@ -97,7 +105,7 @@ def _buyer_balance(order: Order, user) -> Money:
 
 
 @login_required
-def milestone_pay(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
     order = order_for_user(request.user, pk)
     already = Milestone.objects.filter(order=order, funding_key=key).first()
     if already is not None:
@@ -109,6 +117,8 @@ def milestone_pay(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         return redirect("milestone_new", pk=order.pk)
 
     amount = Money(Decimal(draft["amount"]), order.currency)
+    deadline = parse_datetime(draft["deadline"])
+    assert deadline is not None  # written by milestone_new from a cleaned datetime
     fee = buyer_service_fee(amount)
     total = amount + fee
     balance = _buyer_balance(order, request.user)
@@ -130,7 +140,7 @@ def milestone_pay(request: HttpRequest, pk: int, key: str) -> HttpResponse:
                     actor=request.user,
                     title=draft["title"],
                     description=draft["description"],
-                    deadline=parse_datetime(draft["deadline"]),
+                    deadline=deadline,
                     amount=amount,
                     source=source,
                     idempotency_key=key,
@@ -153,7 +163,7 @@ def milestone_pay(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     context = {
         "order": order,
         "draft": draft,
-        "deadline": parse_datetime(draft["deadline"]),
+        "deadline": deadline,
         "amount": amount,
         "fee": fee,
         "total": total,
@@ -168,7 +178,7 @@ def milestone_pay(request: HttpRequest, pk: int, key: str) -> HttpResponse:
 # --- one-click actions ----------------------------------------------------------
 
 
-def _act(request: HttpRequest, pk: int, call: Callable[[Milestone], object], success: str) -> HttpResponse:
+def _act(request: AuthedRequest, pk: int, call: Callable[[Milestone], object], success: str) -> HttpResponse:
     milestone = _milestone_for(request.user, pk)
     try:
         call(milestone)
@@ -181,7 +191,7 @@ def _act(request: HttpRequest, pk: int, call: Callable[[Milestone], object], suc
 
 @require_POST
 @login_required
-def milestone_accept(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_accept(request: AuthedRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -192,7 +202,7 @@ def milestone_accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def milestone_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -203,7 +213,7 @@ def milestone_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def milestone_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_approve(request: AuthedRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -216,7 +226,7 @@ def milestone_approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _form_action(
-    request: HttpRequest,
+    request: AuthedRequest,
     pk: int,
     *,
     action: str,
@@ -261,7 +271,7 @@ def _form_action(
 
 
 @login_required
-def milestone_decline(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_decline(request: AuthedRequest, pk: int) -> HttpResponse:
     return _form_action(
         request,
         pk,
@@ -277,7 +287,7 @@ def milestone_decline(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def milestone_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_submit(request: AuthedRequest, pk: int) -> HttpResponse:
     return _form_action(
         request,
         pk,
@@ -294,7 +304,7 @@ def milestone_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def milestone_request_revision(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_request_revision(request: AuthedRequest, pk: int) -> HttpResponse:
     return _form_action(
         request,
         pk,
@@ -310,7 +320,7 @@ def milestone_request_revision(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def milestone_dispute(request: HttpRequest, pk: int) -> HttpResponse:
+def milestone_dispute(request: AuthedRequest, pk: int) -> HttpResponse:
     return _form_action(
         request,
         pk,
@@ -336,7 +346,7 @@ def _open_dispute_of(milestone: Milestone) -> Dispute:
 
 
 @login_required
-def dispute_statement(request: HttpRequest, pk: int) -> HttpResponse:
+def dispute_statement(request: AuthedRequest, pk: int) -> HttpResponse:
     return _form_action(
         request,
         pk,
@@ -368,7 +378,7 @@ def _attachment(stored, filename: str, content_type: str = "application/octet-st
 
 @require_safe
 @login_required
-def deliverable_download(request: HttpRequest, pk: int) -> HttpResponse:
+def deliverable_download(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """Only the order's parties and staff; everyone else gets 404, as for the order."""
     item = DeliveryFile.objects.select_related("delivery__milestone").filter(pk=pk).first()
     if item is None:
@@ -379,7 +389,7 @@ def deliverable_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 @login_required
-def dispute_attachment(request: HttpRequest, pk: int) -> HttpResponse:
+def dispute_attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
     statement = (
         DisputeStatement.objects.select_related("dispute__milestone").filter(pk=pk).filter(~Q(attachment="")).first()
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace.errors import DomainError
 from milestones.forms import add_domain_error
+from milestones.views import AuthedRequest
 from orders.forms import MessageForm
 from orders.models import Order
 from orders.selectors import order_for_user, order_page
@@ -17,20 +18,20 @@ from orders.services import order_complete as order_complete_service
 from orders.services import order_message_send
 
 
-def _render(request: HttpRequest, order: Order, *, message_form: MessageForm | None = None) -> HttpResponse:
+def _render(request: AuthedRequest, order: Order, *, message_form: MessageForm | None = None) -> HttpResponse:
     page = order_page(order, request.user)
     context = {"order": order, "page": page, "message_form": message_form or MessageForm()}
     return render(request, "orders/order_detail.html", context)
 
 
 @login_required
-def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return _render(request, order_for_user(request.user, pk))
 
 
 @require_POST
 @login_required
-def order_message(request: HttpRequest, pk: int) -> HttpResponse:
+def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
     form = MessageForm(request.POST)
     if form.is_valid():
@@ -47,7 +48,7 @@ def order_message(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def order_complete(request: HttpRequest, pk: int) -> HttpResponse:
+def order_complete(request: AuthedRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
     try:
         order_complete_service(order=order, actor=request.user)
