@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince, timeuntil
 from djmoney.money import Money
 
 from payments.money import minor_unit
@@ -24,12 +23,33 @@ register = template.Library()
 _JUST_NOW = timedelta(seconds=45)
 
 
+def _span_words(seconds: float) -> str:
+    """A duration in the one unit a person would say, rounded to the nearest:
+    '5 minutes', '3 hours', '14 days', '3 weeks', '4 months', '2 years'."""
+    minutes = seconds / 60
+    hours = minutes / 60
+    days = hours / 24
+    for value, unit in (
+        (minutes, "minute") if minutes < 59.5 else (None, ""),
+        (hours, "hour") if hours < 23.5 else (None, ""),
+        (days, "day") if days < 20.5 else (None, ""),
+        (days / 7, "week") if days < 59.5 else (None, ""),
+        (days / 30.4, "month") if days < 364.5 else (None, ""),
+        (days / 365.25, "year"),
+    ):
+        if value is not None:
+            n = max(1, round(value))
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return ""  # pragma: no cover - the last row always answers
+
+
 def _relative_words(value: datetime, now: datetime) -> str:
-    if abs(value - now) < _JUST_NOW:
+    delta = (value - now).total_seconds()
+    if abs(delta) < _JUST_NOW.total_seconds():
         return "just now"
-    if value > now:
-        return f"in {timeuntil(value, now, depth=1)}"
-    return f"{timesince(value, now, depth=1)} ago"
+    if delta > 0:
+        return f"in {_span_words(delta)}"
+    return f"{_span_words(-delta)} ago"
 
 
 def _exact(value: datetime, now: datetime) -> str:

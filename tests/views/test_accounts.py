@@ -1,0 +1,209 @@
+"""Accounts: sign up, log in and out, change password, the profile, the lockout page."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+PASSWORD = "correct-horse-battery"
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def label_for(html: str, label: str) -> bool:
+    return f">{label}</label>" in html or f">{label} <span" in html
+
+
+# --- sign up ---------------------------------------------------------------------
+
+
+def test_signup_page_labels_every_field(client):
+    html = text(client.get(reverse("signup")))
+    for label in ("Username", "Email", "Password", "Password confirmation"):
+        assert label_for(html, label), label
+
+
+def test_signup_creates_the_account_logs_in_and_lands_on_the_dashboard(client):
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "newbie",
+            "email": "newbie@example.com",
+            "password1": "A-long-pass-9x",
+            "password2": "A-long-pass-9x",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard")
+    user = User.objects.get(username="newbie")
+    assert user.email == "newbie@example.com"
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "field_message"),
+    [
+        ({"password2": "something-else-9x"}, "The two password fields didn"),
+        ({"email": "not-an-email"}, "Enter a valid email address."),
+        ({"username": ""}, "This field is required."),
+    ],
+)
+def test_signup_with_bad_input_shows_the_error_and_creates_nothing(client, data, field_message):
+    form = {
+        "username": "newbie",
+        "email": "n@example.com",
+        "password1": "A-long-pass-9x",
+        "password2": "A-long-pass-9x",
+    }
+    response = client.post(reverse("signup"), {**form, **data})
+    assert response.status_code == 200
+    assert 'class="field-error"' in text(response)
+    assert field_message in text(response)
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_signup_refuses_an_email_already_in_use(client, buyer):
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "copycat",
+            "email": buyer.email.upper(),
+            "password1": "A-long-pass-9x",
+            "password2": "A-long-pass-9x",
+        },
+    )
+    assert "An account with this e-mail already exists." in text(response)
+    assert not User.objects.filter(username="copycat").exists()
+
+
+# --- log in and out ----------------------------------------------------------------
+
+
+def test_login_page_has_labels_and_button(client):
+    html = text(client.get(reverse("login")))
+    assert reverse("login") == "/accounts/login/"
+    assert label_for(html, "Username") and label_for(html, "Password")
+    assert ">Log in</button>" in html
+
+
+def test_login_redirects_to_the_dashboard(client, buyer):
+    response = client.post(reverse("login"), {"username": buyer.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard")
+
+
+def test_login_follows_next(client, buyer):
+    response = client.post(
+        reverse("login") + "?next=/earnings/", {"username": buyer.username, "password": PASSWORD, "next": "/earnings/"}
+    )
+    assert response["Location"] == "/earnings/"
+
+
+def test_wrong_password_shows_an_error_and_does_not_log_in(client, buyer):
+    response = client.post(reverse("login"), {"username": buyer.username, "password": "wrong"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in text(response)
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_is_a_post(client, buyer):
+    client.force_login(buyer)
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("name", ["profile", "password_change", "dashboard", "earnings", "notifications"])
+def test_pages_of_an_account_send_anonymous_to_login(client, name):
+    url = reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={url}"
+
+
+@override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=2)
+def test_repeated_failures_show_the_lockout_page(client, buyer):
+    for _ in range(2):
+        client.post(reverse("login"), {"username": buyer.username, "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
+    response = client.post(reverse("login"), {"username": buyer.username, "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
+    assert "Too many failed log-in attempts" in text(response)
+    assert "_auth_user_id" not in client.session
+
+
+# --- password and profile ------------------------------------------------------------
+
+
+def test_password_change(client, buyer):
+    client.force_login(buyer)
+    html = text(client.get(reverse("password_change")))
+    assert label_for(html, "Old password") and label_for(html, "New password")
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "Another-pass-77", "new_password2": "Another-pass-77"},
+    )
+    assert response["Location"] == reverse("profile")
+    buyer.refresh_from_db()
+    assert buyer.check_password("Another-pass-77")
+
+
+def test_password_change_with_the_wrong_old_password_changes_nothing(client, buyer):
+    client.force_login(buyer)
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": "nope", "new_password1": "Another-pass-77", "new_password2": "Another-pass-77"},
+    )
+    assert 'class="field-error"' in text(response)
+    buyer.refresh_from_db()
+    assert buyer.check_password(PASSWORD)
+
+
+def test_profile_shows_each_withdrawal_method_with_its_clearance_period(client, seller):
+    client.force_login(seller)
+    html = text(client.get(reverse("profile")))
+    assert "Instant (debit card) — available at once" in html
+    assert "PayPal — cleared after 3 days" in html
+    assert "Bank transfer — cleared after 14 days" in html
+    for label in ("Email", "Bio", "Payout account"):
+        assert label_for(html, label), label
+    assert "<legend>Withdrawal method</legend>" in html
+
+
+def test_profile_saves(client, seller):
+    client.force_login(seller)
+    response = client.post(
+        reverse("profile"),
+        {"email": "bob@new.example", "bio": "I build apps.", "withdrawal_method": "paypal", "payout_account": "bob@pp"},
+        follow=True,
+    )
+    assert "Your profile is saved." in text(response)
+    seller.refresh_from_db()
+    assert (seller.email, seller.bio, seller.withdrawal_method, seller.payout_account) == (
+        "bob@new.example",
+        "I build apps.",
+        "paypal",
+        "bob@pp",
+    )
+
+
+def test_profile_with_bad_input_changes_nothing(client, seller):
+    other = UserFactory(email="taken@example.com")
+    client.force_login(seller)
+    for data in (
+        {"email": "not-an-email", "withdrawal_method": "paypal"},
+        {"email": other.email, "withdrawal_method": "paypal"},
+        {"email": "ok@example.com", "withdrawal_method": "bitcoin"},
+    ):
+        response = client.post(reverse("profile"), {"bio": "changed", "payout_account": "x", **data})
+        assert response.status_code == 200
+        assert 'class="field-error"' in text(response)
+    seller.refresh_from_db()
+    assert seller.bio == "" and seller.withdrawal_method == "bank_transfer"

@@ -1,0 +1,170 @@
+"""The buyer's and the seller's dashboards, and /dashboard/ with both summaries."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from milestones.models import MilestoneState
+from tests.factories import OrderFactory, UserFactory, milestone_in
+
+S = MilestoneState
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def section(html: str, section_id: str) -> str:
+    """The HTML of one dashboard section, by its id."""
+    match = re.search(rf'<section[^>]*id="{section_id}".*?</section>', html, re.S)
+    assert match, f"no section {section_id}"
+    return match.group(0)
+
+
+def link(milestone) -> str:
+    return f"{reverse('order_detail', args=[milestone.order_id])}#milestone-{milestone.pk}"
+
+
+@pytest.fixture
+def board(buyer, seller):
+    """One milestone in each state the dashboards list, all between buyer and seller."""
+    return {
+        state: milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller), title=f"M {state}")
+        for state in (
+            S.AWAITING_ACCEPTANCE,
+            S.IN_PROGRESS,
+            S.IN_REVIEW,
+            S.REVISION_REQUESTED,
+            S.DISPUTED,
+            S.APPROVED,
+        )
+    }
+
+
+def test_buyer_dashboard_sections_count_and_link_to_the_order_page(client, buyer, board):
+    client.force_login(buyer)
+    html = text(client.get(reverse("buyer_dashboard")))
+    assert html.count("<h1") == 1
+    expected = {
+        "buyer-to_review": [S.IN_REVIEW],
+        "buyer-in_progress": [S.IN_PROGRESS, S.REVISION_REQUESTED],
+        "buyer-awaiting_acceptance": [S.AWAITING_ACCEPTANCE],
+        "buyer-disputed": [S.DISPUTED],
+    }
+    for section_id, states in expected.items():
+        part = section(html, section_id)
+        assert f'<span class="count-pill">{len(states)}</span>' in part, section_id
+        for state in states:
+            assert link(board[state]) in part, (section_id, state)
+    # Closed milestones are on no list.
+    assert link(board[S.APPROVED]) not in html
+
+
+def test_seller_dashboard_sections(client, seller, board):
+    client.force_login(seller)
+    html = text(client.get(reverse("seller_dashboard")))
+    expected = {
+        "seller-to_accept": S.AWAITING_ACCEPTANCE,
+        "seller-in_progress": S.IN_PROGRESS,
+        "seller-revision_requested": S.REVISION_REQUESTED,
+        "seller-in_review": S.IN_REVIEW,
+        "seller-disputed": S.DISPUTED,
+    }
+    for section_id, state in expected.items():
+        part = section(html, section_id)
+        assert '<span class="count-pill">1</span>' in part, section_id
+        assert link(board[state]) in part
+        assert f"badge-{state}" in part
+
+
+def test_the_other_role_sees_its_own_view(client, buyer, board):
+    # The buyer has sold nothing: every selling section is empty.
+    client.force_login(buyer)
+    html = text(client.get(reverse("seller_dashboard")))
+    assert html.count('<span class="count-pill">0</span>') == html.count('class="count-pill"')
+
+
+def test_outsider_sees_none_of_it(client, board):
+    client.force_login(UserFactory(username="eve"))
+    for name in ("buyer_dashboard", "seller_dashboard", "dashboard"):
+        html = text(client.get(reverse(name)))
+        for milestone in board.values():
+            assert link(milestone) not in html
+
+
+def test_summary_page_shows_both_roles_with_counts(client, buyer, seller, board):
+    client.force_login(seller)
+    html = text(client.get(reverse("dashboard")))
+    assert html.count("<h1") == 1
+    assert reverse("buyer_dashboard") in html and reverse("seller_dashboard") in html
+    selling = section(html, "selling")
+    assert re.search(r'stat-count">1</span> <span class="stat-label">To accept', selling)
+    assert link(board[S.AWAITING_ACCEPTANCE]) in selling
+    assert link(board[S.REVISION_REQUESTED]) in selling
+    buying = section(html, "buying")
+    assert re.search(r'stat-count">0</span> <span class="stat-label">To review', buying)
+
+    client.force_login(buyer)
+    buying = section(text(client.get(reverse("dashboard"))), "buying")
+    assert re.search(r'stat-count">1</span> <span class="stat-label">To review', buying)
+    assert link(board[S.IN_REVIEW]) in buying
+
+
+def test_orders_waiting_for_a_first_milestone_are_listed(client, buyer, seller):
+    order = OrderFactory(buyer=buyer, seller=seller, title="Fresh order")
+    client.force_login(buyer)
+    part = section(text(client.get(reverse("buyer_dashboard"))), "buyer-orders")
+    assert reverse("order_detail", args=[order.pk]) in part
+
+
+def test_user_text_is_escaped(client, buyer, seller):
+    order = OrderFactory(buyer=buyer, seller=seller, title="<b>bold</b>")
+    milestone_in(S.IN_REVIEW, order=order, title="<script>alert(1)</script>")
+    client.force_login(buyer)
+    for name in ("dashboard", "buyer_dashboard"):
+        html = text(client.get(reverse(name)))
+        assert "<script>alert(1)</script>" not in html and "<b>bold</b>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+STATES = itertools.cycle([S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED])
+
+
+def _add(buyer, seller, n: int) -> None:
+    for _ in range(n):
+        milestone_in(next(STATES), order=OrderFactory(buyer=buyer, seller=seller))
+    OrderFactory(buyer=buyer, seller=seller)  # one waiting for its first milestone
+
+
+def test_query_counts_do_not_grow_with_orders_and_milestones(client, buyer, seller):
+    def counts(user) -> dict[str, int]:
+        client.force_login(user)
+        result = {}
+        for name in ("dashboard", "buyer_dashboard", "seller_dashboard"):
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(reverse(name)).status_code == 200
+            result[name] = len(queries)
+        return result
+
+    _add(buyer, seller, 3)
+    few = {"buyer": counts(buyer), "seller": counts(seller)}
+    _add(buyer, seller, 27)
+    many = {"buyer": counts(buyer), "seller": counts(seller)}
+    assert few == many
+    for role in many.values():
+        assert max(role.values()) <= 16, role
+
+
+def test_dashboards_stay_within_a_query_budget(client, buyer, seller, django_assert_max_num_queries):
+    _add(buyer, seller, 8)
+    client.force_login(buyer)
+    for name in ("dashboard", "buyer_dashboard", "seller_dashboard"):
+        with django_assert_max_num_queries(16):
+            client.get(reverse(name))

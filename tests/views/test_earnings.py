@@ -1,0 +1,275 @@
+"""The earnings page: balances from the ledger, pending earnings with their
+clearance date, withdrawals (and their replay), the ledger history."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from marketplace.models import WithdrawalMethod
+from milestones.models import MilestoneState
+from payments.models import Account, AccountKind, Earning, Withdrawal
+from payments.services import earning_clear, withdrawal_process
+from tests.factories import OrderFactory, milestone_in
+
+S = MilestoneState
+pytestmark = pytest.mark.django_db
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def balance(user, kind: str, currency: str = "USD") -> Money:
+    account = Account.objects.filter(user=user, kind=kind, currency=currency).first()
+    return account.cached_balance if account else Money(0, currency)
+
+
+def dd(html: str, label: str) -> str:
+    """The value shown under a balance label on the page."""
+    match = re.search(rf"<dt>{re.escape(label)}</dt><dd[^>]*>([^<]*)</dd>", html)
+    assert match, label
+    return match.group(1)
+
+
+def form_key(html: str) -> str:
+    return re.search(r'name="key" value="([0-9a-f]+)"', html).group(1)
+
+
+@pytest.fixture
+def instant_seller(seller):
+    """A seller paid at once on approval: 100.00 approved → 80.00 USD available."""
+    seller.withdrawal_method = WithdrawalMethod.INSTANT
+    seller.save()
+    return seller
+
+
+@pytest.fixture
+def available(buyer, instant_seller):
+    milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=instant_seller), amount="100.00")
+    assert balance(instant_seller, AccountKind.SELLER_AVAILABLE) == Money("80.00", "USD")
+    return instant_seller
+
+
+def withdraw(client, seller, amount: str, key: str | None = None, currency: str = "USD"):
+    client.force_login(seller)
+    if key is None:
+        key = form_key(text(client.get(reverse("earnings"))))
+    return client.post(reverse("withdraw"), {"amount": amount, "currency": currency, "key": key})
+
+
+# --- balances ----------------------------------------------------------------------
+
+
+def test_pending_earning_shows_when_it_clears(client, buyer, seller, audit):
+    milestone = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller), title="Logo")
+    earning = Earning.objects.get(milestone=milestone)
+    client.force_login(seller)
+    html = text(client.get(reverse("earnings")))
+    assert html.count("<h1") == 1
+    assert dd(html, "Pending clearance") == "80.00\u00a0USD"
+    assert dd(html, "Available to withdraw") == "0.00\u00a0USD"
+    assert "Logo" in html
+    # In words and exact: "in 14 days · 10 Dec 09:00" (bank transfer: 14 days).
+    assert f'<time datetime="{earning.clears_at.isoformat()}"' in html
+    assert re.search(r">in 14 days · \d+ \w{3} \d\d:\d\d</time>", html)
+    assert f"{reverse('order_detail', args=[milestone.order_id])}#milestone-{milestone.pk}" in html
+    audit()
+
+
+def test_cleared_money_becomes_available(client, buyer, seller):
+    milestone = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller))
+    earning = Earning.objects.get(milestone=milestone)
+    assert earning_clear(earning_id=earning.pk, now=earning.clears_at + timedelta(seconds=1))
+    client.force_login(seller)
+    html = text(client.get(reverse("earnings")))
+    assert dd(html, "Pending clearance") == "0.00\u00a0USD"
+    assert dd(html, "Available to withdraw") == "80.00\u00a0USD"
+
+
+def test_shown_balances_equal_the_ledger(client, available, audit):
+    withdraw(client, available, "30.00")
+    report = audit()
+    html = text(client.get(reverse("earnings")))
+    assert dd(html, "Available to withdraw") == "50.00\u00a0USD"
+    assert dd(html, "Withdrawal in flight") == "30.00\u00a0USD"
+    assert report.ok
+
+
+def test_buyer_sees_refunds_as_their_balance(client, buyer, seller):
+    milestone_in(S.CANCELLED, order=OrderFactory(buyer=buyer, seller=seller), amount="100.00")
+    client.force_login(buyer)
+    html = text(client.get(reverse("earnings")))
+    expected = balance(buyer, AccountKind.BUYER_BALANCE)
+    assert expected.amount > 0
+    assert dd(html, "Your balance as a buyer (refunds)") == f"{expected.amount:,.2f}\u00a0USD"
+    assert "Your balance (refunds)" in text(client.get(reverse("dashboard")))
+
+
+def test_a_user_with_no_money_sees_an_empty_state(client, outsider):
+    client.force_login(outsider)
+    html = text(client.get(reverse("earnings")))
+    assert "No earnings yet" in html
+    assert "Nothing is available to withdraw yet." in html
+
+
+# --- withdrawing ----------------------------------------------------------------------
+
+
+def test_withdraw_moves_available_money_to_in_flight(client, available, audit):
+    response = withdraw(client, available, "30.00")
+    assert response["Location"] == reverse("earnings")
+    withdrawal = Withdrawal.objects.get()
+    assert withdrawal.amount == Money("30.00", "USD") and withdrawal.method == "instant"
+    assert balance(available, AccountKind.SELLER_AVAILABLE) == Money("50.00", "USD")
+    html = text(client.get(reverse("earnings")))
+    assert "Withdrawal of 30.00\u00a0USD requested" in html
+    assert "badge-requested" in html and ">Requested<" in html
+    audit()
+
+
+def test_withdraw_form_has_amount_and_button(client, available):
+    client.force_login(available)
+    html = text(client.get(reverse("earnings")))
+    assert ">Amount</label>" in html and ">Withdraw</button>" in html
+    assert f'action="{reverse("withdraw")}"' in html
+
+
+def test_a_replayed_withdraw_form_changes_nothing(client, available, audit):
+    client.force_login(available)
+    key = form_key(text(client.get(reverse("earnings"))))
+    withdraw(client, available, "30.00", key=key)
+    response = withdraw(client, available, "30.00", key=key)
+    assert response["Location"] == reverse("earnings")
+    assert "already requested" in text(client.get(reverse("earnings")))
+    assert Withdrawal.objects.count() == 1
+    assert balance(available, AccountKind.SELLER_AVAILABLE) == Money("50.00", "USD")
+    audit()
+
+
+def test_each_rendering_of_the_form_gets_a_new_key(client, available):
+    client.force_login(available)
+    first = form_key(text(client.get(reverse("earnings"))))
+    second = form_key(text(client.get(reverse("earnings"))))
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("80.01", "more than your available balance"),
+        ("1000", "more than your available balance"),
+        ("0", "greater than zero"),
+        ("-5", "greater than zero"),
+        ("1.234", "2 decimal places"),
+        ("abc", "Enter a number."),
+        ("", "This field is required."),
+    ],
+)
+def test_bad_withdraw_amount_gets_a_field_error_and_changes_nothing(client, available, amount, message):
+    response = withdraw(client, available, amount)
+    assert response.status_code == 400
+    html = text(response)
+    error = re.search(r'<p class="field-error" id="id_amount_error">([^<]*)</p>', html)
+    assert error and message in error.group(1), html
+    assert not Withdrawal.objects.exists()
+    assert balance(available, AccountKind.SELLER_AVAILABLE) == Money("80.00", "USD")
+
+
+def test_withdrawing_a_currency_you_do_not_hold_is_refused(client, available):
+    response = withdraw(client, available, "10.00", currency="EUR")
+    assert response.status_code == 400
+    assert not Withdrawal.objects.exists()
+
+
+def test_withdraw_without_a_payout_account_says_where_to_add_one(client, available):
+    available.payout_account = ""
+    available.save()
+    response = withdraw(client, available, "10.00")
+    assert response.status_code == 400
+    assert "payout account" in text(response)
+    assert not Withdrawal.objects.exists()
+
+
+def test_withdraw_is_post_only_and_needs_login(client, available):
+    client.force_login(available)
+    assert client.get(reverse("withdraw")).status_code == 405
+    client.logout()
+    response = client.post(reverse("withdraw"), {"amount": "10", "currency": "USD", "key": "a" * 32})
+    assert response["Location"].startswith("/accounts/login/")
+    assert not Withdrawal.objects.exists()
+
+
+def test_paid_withdrawals_count_as_withdrawn(client, available, audit):
+    withdraw(client, available, "30.00")
+    withdrawal_process(withdrawal_id=Withdrawal.objects.get().pk)
+    html = text(client.get(reverse("earnings")))
+    assert dd(html, "Withdrawn") == "30.00\u00a0USD"
+    assert dd(html, "Withdrawal in flight") == "0.00\u00a0USD"
+    assert "badge-paid" in html
+    audit()
+
+
+# --- the ledger history ----------------------------------------------------------------
+
+
+def test_ledger_history_lists_the_users_entries_newest_first(client, available):
+    withdraw(client, available, "30.00")
+    html = text(client.get(reverse("earnings")))
+    ledger = html[html.index('id="ledger"') :]
+    # The withdrawal (newest) comes before the release that paid the seller.
+    assert ledger.index("Withdrawal requested") < ledger.index("Released to seller")
+    assert "+80.00\u00a0USD" in ledger and "−30.00\u00a0USD" in ledger
+
+
+def test_ledger_history_is_paginated(client, available):
+    client.force_login(available)
+    for _ in range(14):  # each withdrawal writes two entries on the seller's accounts
+        withdraw(client, available, "1.00")
+    first = text(client.get(reverse("earnings")))
+    second = text(client.get(reverse("earnings") + "?page=2"))
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    assert "Released to seller" not in first[first.index('id="ledger"') :]
+    assert "Released to seller" in second
+
+
+def test_someone_elses_money_is_not_shown(client, available, outsider):
+    client.force_login(outsider)
+    html = text(client.get(reverse("earnings")))
+    assert "80.00" not in html
+
+
+# --- queries ------------------------------------------------------------------------
+
+
+def _earn(buyer, seller, n: int) -> None:
+    now = timezone.now()
+    for i in range(n):
+        milestone = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller), amount="20.00")
+        if i % 2:
+            earning_clear(earning_id=milestone.earning.pk, now=now + timedelta(days=30))
+    milestone_in(S.CANCELLED, order=OrderFactory(buyer=seller, seller=buyer))
+
+
+def test_earnings_query_count_does_not_grow(client, buyer, seller, django_assert_max_num_queries):
+    def count() -> int:
+        client.force_login(seller)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("earnings")).status_code == 200
+        return len(queries)
+
+    _earn(buyer, seller, 3)
+    withdraw(client, seller, "5.00")
+    few = count()
+    _earn(buyer, seller, 27)
+    withdraw(client, seller, "5.00")
+    assert count() == few
+    with django_assert_max_num_queries(12):
+        client.get(reverse("earnings"))

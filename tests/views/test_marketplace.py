@@ -1,0 +1,214 @@
+"""Home, the gig page, creating a gig and opening an order from a gig."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from djmoney.money import Money
+
+from marketplace.models import Gig
+from orders.models import Order
+from tests.factories import GigFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+XSS = "<script>alert(1)</script>"
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+# --- home ------------------------------------------------------------------------
+
+
+def test_home_lists_active_gigs_with_seller_price_and_delivery(client, seller):
+    gig = GigFactory(
+        seller=seller, title="I will design your logo", starting_price=Money("45.00", "EUR"), delivery_days=3
+    )
+    GigFactory(seller=seller, title="Retired gig", is_active=False)
+    html = text(client.get(reverse("home")))
+    assert html.count("<h1") == 1
+    assert "I will design your logo" in html
+    assert reverse("gig_detail", args=[gig.pk]) in html
+    assert "bob_seller" in html
+    assert "45.00\u00a0EUR" in html
+    assert "3 days" in html
+    assert "Retired gig" not in html
+
+
+def test_home_is_paginated(client, seller):
+    gigs = [GigFactory(seller=seller, title=f"Gig number {i:02d}") for i in range(14)]
+    first = text(client.get(reverse("home")))
+    second = text(client.get(reverse("home") + "?page=2"))
+    # Newest first: the last created is on page one, the first on page two.
+    assert gigs[-1].title in first and gigs[0].title not in first
+    assert gigs[0].title in second
+    assert 'rel="next"' in first and 'rel="prev"' in second
+
+
+def test_home_query_count_does_not_grow_with_the_gigs(client, buyer):
+    client.force_login(buyer)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("home")).status_code == 200
+        return len(queries)
+
+    GigFactory.create_batch(3)
+    few = count()
+    GigFactory.create_batch(27)
+    assert count() == few
+    assert few <= 8
+
+
+# --- the gig page ----------------------------------------------------------------
+
+
+def test_gig_page_shows_the_seller_and_an_order_button(client, buyer, seller):
+    seller.bio = "Ten years of apps."
+    seller.save()
+    gig = GigFactory(seller=seller, starting_price=Money("100.00", "USD"))
+    client.force_login(buyer)
+    html = text(client.get(reverse("gig_detail", args=[gig.pk])))
+    assert "bob_seller" in html and "Ten years of apps." in html
+    assert "100.00\u00a0USD" in html
+    assert f'href="{reverse("order_start", args=[gig.pk])}">Order</a>' in html
+
+
+def test_seller_sees_no_order_button_on_their_own_gig(client, seller):
+    gig = GigFactory(seller=seller)
+    client.force_login(seller)
+    html = text(client.get(reverse("gig_detail", args=[gig.pk])))
+    assert reverse("order_start", args=[gig.pk]) not in html
+    assert "This is your gig" in html
+
+
+def test_anonymous_sees_the_gig_and_ordering_asks_to_log_in(client):
+    gig = GigFactory()
+    assert client.get(reverse("gig_detail", args=[gig.pk])).status_code == 200
+    url = reverse("order_start", args=[gig.pk])
+    response = client.get(url)
+    assert response["Location"] == f"/accounts/login/?next={url}"
+
+
+def test_inactive_or_missing_gig_is_404_to_others(client, buyer):
+    gig = GigFactory(is_active=False)
+    client.force_login(buyer)
+    assert client.get(reverse("gig_detail", args=[gig.pk])).status_code == 404
+    assert client.get(reverse("gig_detail", args=[999999])).status_code == 404
+
+
+# --- ordering ---------------------------------------------------------------------
+
+
+def test_order_form_opens_an_order_with_the_seller(client, buyer, seller):
+    gig = GigFactory(seller=seller)
+    client.force_login(buyer)
+    html = text(client.get(reverse("order_start", args=[gig.pk])))
+    assert ">Title</label>" in html and ">Brief <span" in html
+    response = client.post(reverse("order_start", args=[gig.pk]), {"title": "Logo for Acme", "brief": "Blue, round."})
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("order_detail", args=[order.pk])
+    assert (order.buyer, order.seller, order.gig, order.title, order.currency) == (
+        buyer,
+        seller,
+        gig,
+        "Logo for Acme",
+        "USD",
+    )
+    assert seller.notifications.filter(event="order_opened").exists()
+
+
+def test_ordering_your_own_gig_is_refused_and_creates_nothing(client, seller):
+    gig = GigFactory(seller=seller)
+    client.force_login(seller)
+    response = client.post(reverse("order_start", args=[gig.pk]), {"title": "Self deal", "brief": ""}, follow=True)
+    assert "You cannot order your own gig." in text(response)
+    assert not Order.objects.exists()
+    # The form itself is not offered either.
+    response = client.get(reverse("order_start", args=[gig.pk]))
+    assert response["Location"] == reverse("gig_detail", args=[gig.pk])
+
+
+def test_order_without_a_title_shows_the_field_error(client, buyer):
+    gig = GigFactory()
+    client.force_login(buyer)
+    response = client.post(reverse("order_start", args=[gig.pk]), {"title": "   ", "brief": "x"})
+    assert response.status_code == 400
+    assert 'class="field-error"' in text(response)
+    assert not Order.objects.exists()
+
+
+# --- creating a gig ------------------------------------------------------------------
+
+
+GIG = {
+    "title": "I will write your API",
+    "description": "REST, tests, docs.",
+    "starting_price": "250.00",
+    "currency": "USD",
+    "delivery_days": "10",
+}
+
+
+def test_create_gig_form_has_labelled_fields(client, buyer):
+    client.force_login(buyer)
+    html = text(client.get(reverse("gig_create")))
+    assert reverse("gig_create") == "/gigs/new/"
+    for label in ("Title", "Description", "Starting price", "Delivery days", "Currency"):
+        assert f">{label}</label>" in html, label
+
+
+def test_any_logged_in_user_can_create_a_gig(client, buyer):
+    client.force_login(buyer)
+    response = client.post(reverse("gig_create"), GIG)
+    gig = Gig.objects.get()
+    assert response["Location"] == reverse("gig_detail", args=[gig.pk])
+    assert (gig.seller, gig.starting_price, gig.delivery_days) == (buyer, Money("250.00", "USD"), 10)
+
+
+def test_anonymous_cannot_create_a_gig(client):
+    response = client.post(reverse("gig_create"), GIG)
+    assert response["Location"].startswith("/accounts/login/?next=")
+    assert not Gig.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("starting_price", "0"),
+        ("starting_price", "-5"),
+        ("starting_price", "1.00"),
+        ("starting_price", "10.123"),
+        ("starting_price", "abc"),
+        ("delivery_days", "0"),
+        ("title", ""),
+        ("description", "   "),
+        ("currency", "XYZ"),
+    ],
+)
+def test_bad_gig_input_gets_a_field_error_and_creates_nothing(client, buyer, field, value):
+    client.force_login(buyer)
+    response = client.post(reverse("gig_create"), {**GIG, field: value})
+    assert response.status_code == 400
+    html = text(response)
+    assert f'id="id_{field}_error"' in html, html
+    assert not Gig.objects.exists()
+
+
+# --- escaping ----------------------------------------------------------------------
+
+
+def test_user_text_is_escaped(client, buyer):
+    evil = UserFactory(username="mallory")
+    evil.bio = XSS
+    evil.save()
+    gig = GigFactory(seller=evil, title=XSS, description=XSS)
+    client.force_login(buyer)
+    for url in (reverse("home"), reverse("gig_detail", args=[gig.pk]), reverse("order_start", args=[gig.pk])):
+        html = text(client.get(url))
+        assert XSS not in html, url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
