@@ -45,7 +45,8 @@ def _url(milestone: Milestone) -> str:
 
 def _when(moment: datetime, now: datetime) -> str:
     local = timezone.localtime(moment)
-    return f"in {timeuntil(moment, now, depth=1)} ({local:%d %b %Y %H:%M})"
+    # Plain spaces: this text goes into e-mails too.
+    return f"in {timeuntil(moment, now, depth=1)} ({local:%d %b %Y %H:%M})".replace("\xa0", " ")
 
 
 def _claim(pk: int, condition: Q) -> Milestone | None:
