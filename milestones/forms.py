@@ -106,7 +106,7 @@ class SubmitForm(forms.Form):
         required=False,
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="What you deliver and how to use it.",
+        help_text="What you deliver and how to use it. Add at least one: a file, a link or a message.",
     )
     # The field shadows ``Form.files`` only on the class; Django moves it to ``fields``.
     files = MultipleFileField(label="Files")  # type: ignore[assignment]

@@ -121,6 +121,8 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         milestone.deadline_words = f"late by {_words_since(milestone.deadline, now)}"
     elif milestone.is_open and milestone.deadline > now:
         milestone.deadline_words = f"due in {_words_until(milestone.deadline, now)}"
+    elif milestone.is_open:
+        milestone.deadline_words = "was due"
     else:
         milestone.deadline_words = "deadline"
 

@@ -132,7 +132,7 @@ def test_progress_counts_approved_milestones_and_released_money(client, order, b
     html = text(page(client, buyer, order))
     assert "1 of 2 milestones approved" in html
     assert '100.00\u00a0USD</span> of <span class="amount">150.00\u00a0USD</span> released' in html
-    assert '<progress id="progress-milestones" class="progress progress-bar" max="2" value="1">' in html
+    assert '<progress id="progress-milestones" class="progress" max="2" value="1">' in html
 
 
 def test_timeline_merges_messages_and_activity_newest_last(client, order, buyer, seller):
