@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
+from marketplace.forms import describe_period
 from marketplace.templatetags.marketplace_tags import money
 from payments import selectors
 from payments.forms import WithdrawForm
@@ -35,6 +36,7 @@ def _earnings_page(request: HttpRequest, form: WithdrawForm | None = None, statu
         "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
         "page": ledger,
         "entries": ledger.object_list,
+        "clearance_words": describe_period(request.user.clearance_period),
     }
     return render(request, "payments/earnings.html", context, status=status)
 

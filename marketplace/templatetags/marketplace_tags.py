@@ -110,6 +110,20 @@ def state_badge(state: str, label: str = "") -> str:
 
 
 @register.filter
+def described_widget(field) -> str:
+    """The field's input, pointing (``aria-describedby``) at its help text and
+    errors, so a screen reader reads them with the field. ``aria-invalid`` is
+    set by Django on fields with errors."""
+    ids = []
+    if field.help_text:
+        ids.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        ids.append(f"{field.auto_id}_error")
+    attrs = {"aria-describedby": " ".join(ids)} if ids else None
+    return field.as_widget(attrs=attrs)
+
+
+@register.filter
 def method_label(value: str) -> str:
     """The label of a withdrawal method value: ``paypal`` → ``PayPal``."""
     from marketplace.models import WithdrawalMethod
