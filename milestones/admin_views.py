@@ -25,7 +25,8 @@ from django.urls import NoReverseMatch, reverse
 from djmoney.money import Money
 
 from marketplace.errors import DomainError
-from milestones.models import Dispute, DisputeOutcome, DisputeState
+from marketplace.models import User
+from milestones.models import Delivery, DeliveryFile, Dispute, DisputeOutcome, DisputeState, DisputeStatement
 from milestones.services import dispute_resolve
 from orders.models import Activity
 from payments.money import has_sub_minor_digits, seller_commission, zero
@@ -134,7 +135,8 @@ class DisputeResolutionForm(forms.Form):
         return amount
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.outcome == DisputeOutcome.RELEASE:
             self.settlement = settlement_for(held=self.held, seller_gross=self.held)
         elif self.outcome == DisputeOutcome.REFUND:
@@ -153,7 +155,8 @@ def resolve_view(model_admin: DisputeAdmin, request: HttpRequest, object_id: str
     With ``confirm``: call the service, log the admin action, go back."""
     if outcome not in DisputeOutcome.values:
         raise Http404("No such outcome.")
-    if not can_resolve(request.user):
+    staff = request.user
+    if not isinstance(staff, User) or not can_resolve(staff):
         raise PermissionDenied
     dispute = get_object_or_404(
         Dispute.objects.select_related("milestone__order__buyer", "milestone__order__seller", "opened_by"),
@@ -175,7 +178,7 @@ def resolve_view(model_admin: DisputeAdmin, request: HttpRequest, object_id: str
         try:
             dispute = dispute_resolve(
                 dispute=dispute,
-                actor=request.user,
+                actor=staff,
                 outcome=outcome,
                 seller_amount=form.cleaned_data.get("seller_amount"),
                 note=form.cleaned_data["note"],
@@ -227,17 +230,36 @@ def resolution_summary(dispute: Dispute) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class DeliveryShown:
+    delivery: Delivery
+    files: list[tuple[DeliveryFile, str | None]]  # with the download URL
+
+
+@dataclass(frozen=True)
+class StatementShown:
+    statement: DisputeStatement
+    attachment_url: str | None
+
+
 def dispute_story(dispute: Dispute) -> dict:
     """Everything staff read before deciding, in a fixed number of queries."""
     milestone = dispute.milestone
     order = milestone.order
-    deliveries = list(milestone.deliveries.select_related("author").prefetch_related("files").order_by("number"))
-    for delivery in deliveries:
-        for file in delivery.files.all():
-            file.download_url = _url_or_none("deliverable_download", file.pk)
-    statements = list(dispute.statements.select_related("author"))
-    for statement in statements:
-        statement.attachment_url = _url_or_none("dispute_attachment", statement.pk) if statement.attachment else None
+    deliveries = [
+        DeliveryShown(
+            delivery=delivery,
+            files=[(file, _url_or_none("deliverable_download", file.pk)) for file in delivery.files.all()],
+        )
+        for delivery in milestone.deliveries.select_related("author").prefetch_related("files").order_by("number")
+    ]
+    statements = [
+        StatementShown(
+            statement=statement,
+            attachment_url=_url_or_none("dispute_attachment", statement.pk) if statement.attachment else None,
+        )
+        for statement in dispute.statements.select_related("author")
+    ]
     try:
         order_url: str | None = order.get_absolute_url()
     except NoReverseMatch:

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from milestones.models import DisputeState, Milestone
 from milestones.models import MilestoneState as S
-from payments.models import Transaction
+from payments.models import Entry, Transaction
 from tests.admin.conftest import change_url, resolve_url
 from tests.factories import UserFactory
 
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 def admin_urls(dispute) -> list[str]:
-    entry = Transaction.objects.filter(milestone=dispute.milestone).first().entries.first()
+    entry = Entry.objects.filter(transaction__milestone=dispute.milestone).first()
+    assert entry is not None
     return [
         reverse("admin:index"),
         reverse("admin:milestones_dispute_changelist"),

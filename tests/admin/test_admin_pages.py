@@ -38,7 +38,12 @@ def story_dispute(order) -> Dispute:
     )
     order_message_send(order=order, author=order.buyer, body="The colours are still wrong.")
     dispute = milestone_open_dispute(milestone=milestone, actor=order.buyer, reason="Colours ignored twice.")
-    dispute_add_statement(dispute=dispute, actor=order.seller, body="The brief named no colours.")
+    dispute_add_statement(
+        dispute=dispute,
+        actor=order.seller,
+        body="The brief named no colours.",
+        attachment=SimpleUploadedFile("brief.txt", b"no colours named", content_type="text/plain"),
+    )
     return dispute
 
 
@@ -63,6 +68,8 @@ def test_the_dispute_page_tells_the_whole_story(staff_client, order):
         assert text in html, text
     delivery_file = dispute.milestone.deliveries.order_by("-number").first().files.get()
     assert reverse("deliverable_download", args=[delivery_file.pk]) in html
+    statement = dispute.statements.get()
+    assert reverse("dispute_attachment", args=[statement.pk]) in html and "brief.txt" in html
 
 
 def test_the_dispute_page_costs_the_same_queries_however_long_the_story(staff_client, order):
