@@ -62,7 +62,7 @@ def _broker() -> str:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker()}
     down = [name for name, value in checks.items() if value != "ok"]
-    body = {"status": "unavailable" if down else "ok", **checks}
+    body: dict[str, str | list[str]] = {"status": "unavailable" if down else "ok", **checks}
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)

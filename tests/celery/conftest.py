@@ -115,8 +115,8 @@ def _reset_app_connections() -> None:
 
     # The producer pools are cached per broker URL in kombu's registry:
     # reset them all, so the next publish connects afresh.
-    pools.reset()
-    app._pool = None
+    pools.reset()  # type: ignore[attr-defined]
+    app._pool = None  # type: ignore[attr-defined]
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
