@@ -116,12 +116,14 @@ OUTCOME = {
 @pytest.mark.parametrize(
     ("state", "actions"),
     [
-        (S.IN_REVIEW, ["approve", "revision", "dispute", "auto_approve"]),
+        # Competitors whose outcomes exclude each other (a revision *then* a dispute is legal).
+        (S.IN_REVIEW, ["approve", "revision", "auto_approve"]),
+        (S.IN_REVIEW, ["approve", "dispute"]),
         (S.IN_REVIEW, ["approve", "cancel"]),
         (S.AWAITING_ACCEPTANCE, ["accept", "decline", "cancel"]),
         (S.DISPUTED, ["resolve_release", "resolve_refund"]),
     ],
-    ids=["review-approve-revision-dispute-auto", "review-approve-cancel", "accept-decline-cancel", "two-staff"],
+    ids=["approve-revision-auto", "approve-dispute", "approve-cancel", "accept-decline-cancel", "two-staff"],
 )
 def test_competing_clicks_leave_exactly_one_outcome(state, actions):
     milestone = milestone_in(state, amount="100.00")
