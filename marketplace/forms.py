@@ -33,7 +33,7 @@ def withdrawal_method_choices() -> list[tuple[str, str]]:
 class SignupForm(UserCreationForm):
     email = forms.EmailField(label="Email", max_length=254, help_text="For notices about your orders and payments.")
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "email")
         labels = {"username": "Username"}
@@ -65,7 +65,7 @@ class ProfileForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["withdrawal_method"].choices = withdrawal_method_choices()
+        self.fields["withdrawal_method"].choices = withdrawal_method_choices()  # type: ignore[attr-defined]
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()

@@ -21,10 +21,17 @@ from django.views.decorators.http import require_POST
 from marketplace import selectors
 from marketplace.errors import DomainError
 from marketplace.forms import GigForm, OrderStartForm, ProfileForm, SignupForm
-from marketplace.models import Gig
+from marketplace.models import Gig, User
 from marketplace.services import gig_create, notifications_mark_read
 from orders.services import order_create
 from payments.selectors import balances_for
+
+
+class AuthedRequest(HttpRequest):
+    """What ``login_required`` guarantees: a signed-in marketplace user."""
+
+    user: User
+
 
 GIGS_PER_PAGE = 12
 NOTIFICATIONS_PER_PAGE = 25
@@ -77,7 +84,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -110,7 +117,7 @@ def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def gig_create_view(request: HttpRequest) -> HttpResponse:
+def gig_create_view(request: AuthedRequest) -> HttpResponse:
     form = GigForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,7 +131,7 @@ def gig_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def order_start(request: HttpRequest, pk: int) -> HttpResponse:
+def order_start(request: AuthedRequest, pk: int) -> HttpResponse:
     gig = _gig_or_404(pk)
     if gig.seller_id == request.user.pk:
         messages.error(request, "You cannot order your own gig.")
@@ -148,7 +155,7 @@ def order_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedRequest) -> HttpResponse:
     context = {
         "buyer": selectors.dashboard_for(request.user, "buyer", limit=DASHBOARD_SUMMARY_LIMIT, sections=("to_review",)),
         "seller": selectors.dashboard_for(
@@ -159,7 +166,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "marketplace/dashboard.html", context)
 
 
-def _role_dashboard(request: HttpRequest, role: str) -> HttpResponse:
+def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
     context = {
         "board": selectors.dashboard_for(request.user, role, limit=DASHBOARD_LIST_LIMIT),
         "waiting_orders": selectors.orders_without_milestone(request.user, role, limit=DASHBOARD_LIST_LIMIT),
@@ -169,12 +176,12 @@ def _role_dashboard(request: HttpRequest, role: str) -> HttpResponse:
 
 
 @login_required
-def buyer_dashboard(request: HttpRequest) -> HttpResponse:
+def buyer_dashboard(request: AuthedRequest) -> HttpResponse:
     return _role_dashboard(request, "buyer")
 
 
 @login_required
-def seller_dashboard(request: HttpRequest) -> HttpResponse:
+def seller_dashboard(request: AuthedRequest) -> HttpResponse:
     return _role_dashboard(request, "seller")
 
 
@@ -182,14 +189,14 @@ def seller_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def notifications(request: HttpRequest) -> HttpResponse:
+def notifications(request: AuthedRequest) -> HttpResponse:
     page = paginate(request, selectors.notifications_for(request.user), NOTIFICATIONS_PER_PAGE)
     return render(request, "marketplace/notifications.html", {"page": page, "notifications": page.object_list})
 
 
 @login_required
 @require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
+def notifications_read(request: AuthedRequest) -> HttpResponse:
     count = notifications_mark_read(user=request.user)
     if count:
         messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")

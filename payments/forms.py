@@ -19,7 +19,7 @@ class WithdrawForm(forms.Form):
     def __init__(self, *args, currencies: list[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         codes = currencies or list(settings.MARKETPLACE_CURRENCIES)
-        self.fields["currency"].choices = [(code, code) for code in codes]
+        self.fields["currency"].choices = [(code, code) for code in codes]  # type: ignore[attr-defined]
         self.fields["currency"].initial = codes[0]
         self.fields["key"].initial = uuid.uuid4().hex
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "step": "0.01", "min": "0.01"})

@@ -11,22 +11,29 @@ from django.views.decorators.http import require_POST
 
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
 from marketplace.forms import describe_period
+from marketplace.models import User
 from marketplace.templatetags.marketplace_tags import money
 from payments import selectors
 from payments.forms import WithdrawForm
 from payments.services import withdrawal_request
 
+
+class AuthedRequest(HttpRequest):
+    """What ``login_required`` guarantees: a signed-in marketplace user."""
+
+    user: User
+
+
 LEDGER_PER_PAGE = 25
 WITHDRAWALS_SHOWN = 20
 
 
-def _earnings_page(request: HttpRequest, form: WithdrawForm | None = None, status: int = 200) -> HttpResponse:
+def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, status: int = 200) -> HttpResponse:
     balances = selectors.balances_for(request.user)
     withdrawable = [row.currency for row in balances if row.available.amount > 0]
     if form is None:
         form = WithdrawForm(currencies=withdrawable or None)
-    withdrawals = selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1]
-    withdrawals = list(withdrawals)
+    withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
     ledger = Paginator(selectors.ledger_entries_for(request.user), LEDGER_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "balances": balances,
@@ -42,13 +49,13 @@ def _earnings_page(request: HttpRequest, form: WithdrawForm | None = None, statu
 
 
 @login_required
-def earnings(request: HttpRequest) -> HttpResponse:
+def earnings(request: AuthedRequest) -> HttpResponse:
     return _earnings_page(request)
 
 
 @login_required
 @require_POST
-def withdraw(request: HttpRequest) -> HttpResponse:
+def withdraw(request: AuthedRequest) -> HttpResponse:
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         return _earnings_page(request, form, status=400)

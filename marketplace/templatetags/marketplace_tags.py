@@ -96,7 +96,8 @@ def money(value: Money | Decimal | int | str | None, currency: str = "") -> str:
             return str(value)
     places = 2
     if code:
-        places = max(0, -minor_unit(code).as_tuple().exponent)
+        exponent = minor_unit(code).as_tuple().exponent
+        places = max(0, -exponent) if isinstance(exponent, int) else 2
     text = f"{abs(amount):,.{places}f}"
     if amount < 0:
         text = "−" + text
