@@ -10,6 +10,7 @@ from djmoney.money import Money
 
 from marketplace.errors import DomainError, InvalidInput
 from milestones.validators import validate_deliverable_file
+from orders.forms import OneUseForm
 from orders.models import Order
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -181,6 +182,6 @@ class DisputeForm(OptionalFileForm):
     field_order = ["reason", "attachment"]
 
 
-class StatementForm(OptionalFileForm):
+class StatementForm(OneUseForm, OptionalFileForm):
     body = forms.CharField(label="Your side", max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
     field_order = ["body", "attachment"]

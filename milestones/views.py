@@ -33,6 +33,7 @@ from milestones.forms import (
 )
 from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone
 from milestones.selectors import can_create_milestone, milestone_actions
+from orders.forms import OneUseForm, claim_token, release_token
 from orders.models import Order
 from orders.selectors import order_for_user
 from payments.models import Account, AccountKind
@@ -244,9 +245,14 @@ def _form_action(
     if request.method == "POST":
         form = form_class(request.POST, request.FILES)
         if form.is_valid():
+            if isinstance(form, OneUseForm) and not claim_token(request, form):
+                messages.info(request, "This was already sent; nothing more was added.")
+                return _back_to(milestone)
             try:
                 call(milestone, form.cleaned_data)
             except DomainError as error:
+                if isinstance(form, OneUseForm):
+                    release_token(request, form)
                 if not add_domain_error(form, error, aliases=aliases):
                     messages.error(request, error.message)
                     return _back_to(milestone)

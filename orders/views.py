@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from marketplace.errors import DomainError
 from milestones.forms import add_domain_error
 from milestones.views import AuthedRequest
-from orders.forms import MessageForm
+from orders.forms import MessageForm, claim_token, release_token
 from orders.models import Order
 from orders.selectors import order_for_user, order_page
 from orders.services import order_complete as order_complete_service
@@ -35,9 +35,13 @@ def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
     form = MessageForm(request.POST)
     if form.is_valid():
+        if not claim_token(request, form):
+            messages.info(request, "This message was already sent.")
+            return redirect(f"{order.get_absolute_url()}#messages")
         try:
             order_message_send(order=order, author=request.user, body=form.cleaned_data["body"])
         except DomainError as error:
+            release_token(request, form)
             if not add_domain_error(form, error):
                 messages.error(request, error.message)
                 return redirect(order)

@@ -460,3 +460,14 @@ def test_statement_after_resolution_is_refused(client, order, staff):
     response = client.post(url, {"body": "late"}, follow=True)
     assert "This dispute is resolved" in text(response)
     assert DisputeStatement.objects.count() == 0
+
+
+def test_the_same_statement_form_sent_twice_adds_one_statement(client, order):
+    milestone = milestone_in(S.DISPUTED, order=order)
+    client.force_login(order.seller)
+    url = reverse("dispute_statement", args=[milestone.pk])
+    token = re.search(r'name="token" value="([0-9a-f]+)"', text(client.get(url))).group(1)
+    client.post(url, {"body": "My side", "token": token})
+    response = client.post(url, {"body": "My side", "token": token}, follow=True)
+    assert "This was already sent; nothing more was added." in text(response)
+    assert DisputeStatement.objects.filter(dispute=milestone.dispute).count() == 1

@@ -3,6 +3,7 @@ its messages, completion, and a query count that does not grow with the order.""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -183,8 +184,6 @@ def test_milestone_actions_follow_state_and_role(state, role, expected, order, s
 
 
 def buttons(html: str) -> list[str]:
-    import re
-
     return re.findall(r'<button type="submit" class="btn[^"]*">([^<]+)</button>', html)
 
 
@@ -299,3 +298,18 @@ def test_order_page_queries_do_not_grow(client, django_assert_max_num_queries, m
         response = client.get(reverse("order_detail", args=[order.pk]))
     assert response.status_code == 200
     assert text(response).count('data-milestone-state="') == Milestone.objects.filter(order=order).count()
+
+
+def test_the_same_message_form_sent_twice_adds_one_message(client, order, buyer):
+    client.force_login(buyer)
+    html = text(client.get(order.get_absolute_url()))
+    token = re.search(r'name="token" value="([0-9a-f]+)"', html).group(1)
+    url = reverse("order_message", args=[order.pk])
+    client.post(url, {"body": "Hello", "token": token})
+    response = client.post(url, {"body": "Hello", "token": token}, follow=True)
+    assert "This message was already sent." in text(response)
+    assert OrderMessage.objects.filter(order=order).count() == 1
+    # A new rendering of the form is a new message, even with the same words.
+    token = re.search(r'name="token" value="([0-9a-f]+)"', text(response)).group(1)
+    client.post(url, {"body": "Hello", "token": token})
+    assert OrderMessage.objects.filter(order=order).count() == 2
