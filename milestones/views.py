@@ -31,7 +31,7 @@ from milestones.forms import (
     SubmitForm,
     add_domain_error,
 )
-from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone
+from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone, MilestoneState
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.forms import OneUseForm, claim_token, release_token
 from orders.models import Order
@@ -272,6 +272,9 @@ def _form_action(
         "button": button,
         "button_class": button_class,
         "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
+        "feedback": milestone.revision_requests.order_by("-created_at", "-id").first()
+        if action == "submit" and milestone.state == MilestoneState.REVISION_REQUESTED
+        else None,
     }
     return render(request, "milestones/milestone_action.html", context)
 

@@ -471,3 +471,10 @@ def test_the_same_statement_form_sent_twice_adds_one_statement(client, order):
     response = client.post(url, {"body": "My side", "token": token}, follow=True)
     assert "This was already sent; nothing more was added." in text(response)
     assert DisputeStatement.objects.filter(dispute=milestone.dispute).count() == 1
+
+
+def test_resubmitting_shows_what_the_buyer_asked_for(client, order):
+    milestone = milestone_in(S.REVISION_REQUESTED, order=order)
+    client.force_login(order.seller)
+    html = text(client.get(reverse("milestone_submit", args=[milestone.pk])))
+    assert "What the buyer asked to change" in html and "Bigger logo" in html
