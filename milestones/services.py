@@ -153,6 +153,9 @@ def milestone_validate_terms(*, order: Order, title: str, description: str, dead
         raise InvalidInput(
             f"This order is paid in {order.currency}; the amount must be in {order.currency} too.", field="amount"
         )
+    # NaN and Infinity are Decimals too; rounding or comparing them raises instead of refusing.
+    if not amount.amount.is_finite():
+        raise InvalidInput("Enter the amount as a number.", field="amount")
     if has_sub_minor_digits(amount):
         raise InvalidInput(f"{order.currency} amounts have at most two decimal places.", field="amount")
     low = Money(Decimal(settings.MILESTONE_MIN_AMOUNT), order.currency)
@@ -182,10 +185,13 @@ def milestone_create(
         raise InvalidInput("The form has expired; please fill it in again.")
     with transaction.atomic():
         order = lock_order(order.pk)
+        # The right to act comes first: a duplicate answer carries the milestone,
+        # which only this order's buyer may see.
+        _require_buyer(order, actor, "create milestones")
         existing = Milestone.objects.filter(funding_key=idempotency_key).first()
         if existing is not None:
-            raise DuplicateRequest("This milestone was already created and paid for.", obj=existing)
-        _require_buyer(order, actor, "create milestones")
+            mine = existing if existing.order_id == order.pk else None
+            raise DuplicateRequest("This milestone was already created and paid for.", obj=mine)
         if order.status == OrderStatus.COMPLETED:
             raise InvalidTransition("This order is complete; no milestones can be added.")
         milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
@@ -558,6 +564,9 @@ def dispute_resolve(
         dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
         order = milestone.order
         currency = order.currency
+        # Staff accounts buy and sell too; no one judges their own case.
+        if order.is_party(actor):
+            raise NotAllowed("You are a party to this order; another member of staff must resolve its dispute.")
         if dispute.state != "open":
             raise InvalidTransition("This dispute was already resolved; nothing was changed.")
         held = escrow_balance(milestone)
@@ -570,6 +579,8 @@ def dispute_resolve(
                 raise InvalidInput("Enter the amount for the seller.", field="seller_amount")
             if str(seller_amount.currency) != currency:
                 raise InvalidInput(f"The amount must be in {currency}.", field="seller_amount")
+            if not seller_amount.amount.is_finite():
+                raise InvalidInput("Enter the seller's part as a number.", field="seller_amount")
             if has_sub_minor_digits(seller_amount):
                 raise InvalidInput("Use at most two decimal places.", field="seller_amount")
             if not (0 < seller_amount.amount < held.amount):

@@ -13,7 +13,17 @@ from decimal import Decimal
 from django.db.models import Count, F, Sum
 
 from milestones.models import CLOSED_STATES, Milestone
-from payments.models import GUARDED_KINDS, Account, AccountKind, Earning, EarningStatus, Entry, Transaction
+from payments.models import (
+    GUARDED_KINDS,
+    Account,
+    AccountKind,
+    Earning,
+    EarningStatus,
+    Entry,
+    Transaction,
+    Withdrawal,
+    WithdrawalStatus,
+)
 
 
 @dataclass
@@ -76,6 +86,7 @@ def ledger_audit() -> AuditReport:
     accounts = Account.objects.all().only("id", "kind", "currency", "balance", "user_id", "milestone_id")
     escrow_of: dict[int, Account] = {}
     pending_of: dict[tuple[int, str], Decimal] = {}
+    withdrawing_of: dict[tuple[int, str], Decimal] = {}
     for account in accounts.iterator(chunk_size=2000):
         balance = ledger.get(account.pk, Decimal("0"))
         if account.kind in GUARDED_KINDS:
@@ -91,6 +102,8 @@ def ledger_audit() -> AuditReport:
             escrow_of[account.milestone_id] = account
         if account.kind == AccountKind.SELLER_PENDING and account.user_id:
             pending_of[(account.user_id, account.currency)] = balance
+        if account.kind == AccountKind.SELLER_WITHDRAWING and account.user_id:
+            withdrawing_of[(account.user_id, account.currency)] = balance
 
     # 5. Each milestone's escrow matches its state: full while open, empty when closed.
     for milestone in Milestone.objects.only("id", "state", "amount", "amount_currency").iterator(chunk_size=2000):
@@ -116,5 +129,18 @@ def ledger_audit() -> AuditReport:
             breaches.append(
                 f"seller {key[0]} has {earned.get(key, 0)} {key[1]} in pending earnings "
                 f"but {pending_of.get(key, 0)} in the pending account"
+            )
+
+    # 7. Withdrawals in flight add up to the seller's withdrawing balance: a payout
+    #    that was recorded but never set aside (or set aside twice) shows here.
+    requested: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    in_flight = Withdrawal.objects.filter(status=WithdrawalStatus.REQUESTED).values("seller_id", "amount_currency")
+    for row in in_flight.annotate(total=Sum("amount")).order_by():
+        requested[(row["seller_id"], row["amount_currency"])] = row["total"]
+    for key in set(requested) | {k for k, v in withdrawing_of.items() if v}:
+        if requested.get(key, Decimal("0")) != withdrawing_of.get(key, Decimal("0")):
+            breaches.append(
+                f"seller {key[0]} has {requested.get(key, 0)} {key[1]} in requested withdrawals "
+                f"but {withdrawing_of.get(key, 0)} in the withdrawing account"
             )
     return report

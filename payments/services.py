@@ -301,6 +301,9 @@ def withdrawal_request(*, seller, amount: Money, key: str) -> Withdrawal:
     """
     from marketplace.queue import enqueue_on_commit
 
+    # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
+    if not amount.amount.is_finite():
+        raise InvalidInput("Enter the amount as a number.", field="amount")
     if amount.amount <= 0:
         raise InvalidInput("Enter an amount greater than zero.", field="amount")
     if round_money(amount) != amount:

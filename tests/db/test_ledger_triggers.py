@@ -202,3 +202,15 @@ def test_ledger_audit_exits_0_then_1_with_the_breach_printed():
     assert broken.returncode == 1
     assert "BREACH" in broken.stderr
     assert f"account {pending.pk} (seller_pending) shows 0.00 but the ledger says 80.00" in broken.stderr
+
+
+@pytest.mark.django_db
+def test_ledger_audit_reports_a_withdrawal_that_was_never_set_aside():
+    from payments.models import Withdrawal
+
+    milestone = milestone_in(S.APPROVED)
+    seller = milestone.order.seller
+    Withdrawal.objects.create(seller=seller, amount=Money("5.00", "USD"), method="paypal", idempotency_key="ghost")
+    code, output = _audit_command()
+    assert code == 1
+    assert f"seller {seller.pk} has 5.00 USD in requested withdrawals but 0 in the withdrawing account" in output
