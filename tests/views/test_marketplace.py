@@ -74,7 +74,8 @@ def test_gig_page_shows_the_seller_and_an_order_button(client, buyer, seller):
     html = text(client.get(reverse("gig_detail", args=[gig.pk])))
     assert "bob_seller" in html and "Ten years of apps." in html
     assert "100.00\u00a0USD" in html
-    assert f'href="{reverse("order_start", args=[gig.pk])}">Order</a>' in html
+    assert f'<form method="get" action="{reverse("order_start", args=[gig.pk])}"' in html
+    assert ">Order</button>" in html
 
 
 def test_seller_sees_no_order_button_on_their_own_gig(client, seller):
@@ -82,6 +83,7 @@ def test_seller_sees_no_order_button_on_their_own_gig(client, seller):
     client.force_login(seller)
     html = text(client.get(reverse("gig_detail", args=[gig.pk])))
     assert reverse("order_start", args=[gig.pk]) not in html
+    assert ">Order</button>" not in html
     assert "This is your gig" in html
 
 
