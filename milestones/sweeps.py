@@ -58,8 +58,14 @@ def _claim(pk: int, condition: Q) -> Milestone | None:
     order_id = Milestone.objects.filter(pk=pk).values_list("order_id", flat=True).first()
     if order_id is None:
         return None
-    order = Order.objects.select_for_update(skip_locked=True).select_related("buyer", "seller").filter(pk=order_id)
-    locked_order = order.first()
+    # ``of=("self",)``: claim the order row only; the users joined for the
+    # messages are not ours to lock (the service's lock_order takes what it needs).
+    locked_order = (
+        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("buyer", "seller")
+        .filter(pk=order_id)
+        .first()
+    )
     if locked_order is None:
         return None
     milestone = Milestone.objects.select_for_update(skip_locked=True).filter(condition, pk=pk).first()
