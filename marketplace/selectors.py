@@ -102,6 +102,11 @@ def gigs_active() -> QuerySet[Gig]:
     return Gig.objects.filter(is_active=True).select_related("seller").order_by("-created_at", "-pk")
 
 
+def gigs_of(user: User, *, limit: int) -> list[Gig]:
+    """The user's own gigs, active first, newest first; at most ``limit``."""
+    return list(Gig.objects.filter(seller=user).order_by("-is_active", "-created_at", "-pk")[:limit])
+
+
 def gig_for_display(pk: int) -> Gig | None:
     return Gig.objects.select_related("seller").filter(pk=pk).first()
 

@@ -37,6 +37,7 @@ GIGS_PER_PAGE = 12
 NOTIFICATIONS_PER_PAGE = 25
 DASHBOARD_SUMMARY_LIMIT = 5
 DASHBOARD_LIST_LIMIT = 25
+GIGS_ON_DASHBOARD = 10
 
 
 def show_domain_error(request: HttpRequest, form: forms.Form, error: DomainError) -> None:
@@ -172,6 +173,9 @@ def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
         "waiting_orders": selectors.orders_without_milestone(request.user, role, limit=DASHBOARD_LIST_LIMIT),
         "role": role,
     }
+    if role == "seller":
+        gigs = selectors.gigs_of(request.user, limit=GIGS_ON_DASHBOARD + 1)
+        context.update(gigs=gigs[:GIGS_ON_DASHBOARD], more_gigs=len(gigs) > GIGS_ON_DASHBOARD)
     return render(request, f"marketplace/dashboard_{role}.html", context)
 
 

@@ -33,6 +33,10 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
     withdrawable = [row.currency for row in balances if row.available.amount > 0]
     if form is None:
         form = WithdrawForm(currencies=withdrawable or None)
+    if withdrawable:
+        form.fields["amount"].help_text = "Available: " + ", ".join(
+            money(row.available) for row in balances if row.available.amount > 0
+        )
     withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
     ledger = Paginator(selectors.ledger_entries_for(request.user), LEDGER_PER_PAGE).get_page(request.GET.get("page"))
     context = {

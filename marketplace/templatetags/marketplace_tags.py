@@ -79,6 +79,14 @@ def when(value: datetime | date | None) -> str:
 
 
 @register.filter
+def duration(value: timedelta | None) -> str:
+    """A length of time in words: ``15 minutes``, ``3 days``."""
+    if not value:
+        return ""
+    return _span_words(value.total_seconds())
+
+
+@register.filter
 def money(value: Money | Decimal | int | str | None, currency: str = "") -> str:
     """``1,234.50 USD``: thousands grouped, two decimals, the currency code last.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
@@ -136,6 +138,7 @@ def test_repeated_failures_show_the_lockout_page(client, buyer):
         client.post(reverse("login"), {"username": buyer.username, "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
     response = client.post(reverse("login"), {"username": buyer.username, "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
     assert "Too many failed log-in attempts" in text(response)
+    assert re.search(r"is paused for \d+ \w+ after 2 failed attempts", text(response))
     assert "_auth_user_id" not in client.session
 
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from milestones.models import MilestoneState
-from tests.factories import OrderFactory, UserFactory, milestone_in
+from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db
@@ -168,3 +168,12 @@ def test_dashboards_stay_within_a_query_budget(client, buyer, seller, django_ass
     for name in ("dashboard", "buyer_dashboard", "seller_dashboard"):
         with django_assert_max_num_queries(16):
             client.get(reverse(name))
+
+
+def test_seller_dashboard_lists_the_sellers_own_gigs(client, seller):
+    mine = GigFactory(seller=seller, title="My logo gig")
+    GigFactory(title="Someone else's gig")
+    client.force_login(seller)
+    part = section(text(client.get(reverse("seller_dashboard"))), "seller-gigs")
+    assert reverse("gig_detail", args=[mine.pk]) in part
+    assert "Someone else" not in part

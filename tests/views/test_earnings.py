@@ -139,6 +139,7 @@ def test_withdraw_form_has_amount_and_button(client, available):
     client.force_login(available)
     html = text(client.get(reverse("earnings")))
     assert ">Amount</label>" in html and ">Withdraw</button>" in html
+    assert "Available: 80.00\u00a0USD" in html
     assert f'action="{reverse("withdraw")}"' in html
 
 
