@@ -13,7 +13,10 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("DATA_DIR", "/tmp/marketplace-test-data")
 
 from marketplace.settings import *  # noqa: F403
-from marketplace.settings import DATA_DIR, STORAGES
+from marketplace.settings import DATA_DIR, STATIC_ROOT, STORAGES
+
+# WhiteNoise warns at start-up when the folder it serves from is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
