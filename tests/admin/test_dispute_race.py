@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import Client
 
 from marketplace.errors import DomainError, InvalidTransition
 from marketplace.models import Notification
@@ -14,6 +17,7 @@ from milestones.models import MilestoneState as S
 from milestones.services import dispute_resolve
 from payments.models import AccountKind, Earning, Transaction
 from payments.services import account_for
+from tests.admin.conftest import resolve_url
 from tests.factories import OrderFactory, StaffFactory, milestone_in
 
 
@@ -64,4 +68,43 @@ def test_two_staff_resolving_at_once_give_one_outcome(audit):
     else:
         assert (seller_pending.amount, buyer_balance.amount) == (0, 100)
         assert not Earning.objects.filter(milestone=milestone).exists()
+    audit()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_clicking_confirm_in_the_admin_at_once_resolve_it_once(audit):
+    order = OrderFactory()
+    milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
+    dispute = Dispute.objects.get(milestone=milestone)
+    barrier = threading.Barrier(2)
+    said: dict[str, list[str]] = {}
+
+    def click(name: str, outcome: str, data: dict) -> None:
+        client = Client()
+        client.force_login(StaffFactory(username=name))
+        try:
+            barrier.wait(timeout=10)
+            response = client.post(resolve_url(dispute, outcome), {"confirm": "1", "note": name, **data})
+            said[name] = [str(m) for m in get_messages(response.wsgi_request)]
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=click, args=("ann_staff", "split", {"seller_amount": "30.00"})),
+        threading.Thread(target=click, args=("ben_staff", "refund", {})),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    texts = [" ".join(messages) for messages in said.values()]
+    assert len(texts) == 2
+    assert sum("Dispute resolved." in text for text in texts) == 1
+    assert sum("already resolved; nothing was changed" in text for text in texts) == 1
+    dispute.refresh_from_db()
+    assert dispute.state == DisputeState.RESOLVED
+    assert Transaction.objects.filter(idempotency_key=f"settle:{milestone.pk}").count() == 1
+    assert LogEntry.objects.filter(object_id=str(dispute.pk)).count() == 1
+    assert LogEntry.objects.get(object_id=str(dispute.pk)).user.username == dispute.resolved_by.username
     audit()
