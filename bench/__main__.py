@@ -1,0 +1,807 @@
+# ruff: noqa: S603, S607, S608, S105, S108
+# (a benchmark driver: it runs fixed local tools, builds SQL from its own constants, uses /tmp)
+"""`make bench` (``python -m bench``): evidence of speed, each figure next to its baseline.
+
+Fully automatic, on this machine, in well under 15 minutes:
+
+1. drops and recreates the ``marketplace_bench`` PostgreSQL database, migrates
+   it, and uses Redis DB 7 (flushed first);
+2. seeds it (``bench/seed.py``) and checks ``ledger_audit``;
+3. counts queries per page with the Django test client, small and large data;
+4. serves the app under gunicorn (production settings, DEBUG off) and a raw
+   WSGI callable under the same gunicorn, and measures pages with ``wrk``;
+5. measures approve-and-release with 8 threads against pgbench running the
+   same SQL; then the clearance sweep against one set-based statement;
+6. checks ``ledger_audit`` again, prints the Markdown table and writes it to
+   ``bench/results/latest.md``.
+
+See bench/README.md for what limits each figure.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+VENV_BIN = Path(sys.executable).parent
+STARTED = time.monotonic()
+
+BENCH_DB = os.environ.get("BENCH_DB", "marketplace_bench")
+_pg = urlparse(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/marketplace")
+PG_HOST, PG_PORT, PG_USER = _pg.hostname or "127.0.0.1", _pg.port or 5432, _pg.username or "postgres"
+PG_PASSWORD = _pg.password or ""
+DATABASE_URL = f"postgres://{PG_USER}{':' + PG_PASSWORD if PG_PASSWORD else ''}@{PG_HOST}:{PG_PORT}/{BENCH_DB}"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+DATA_DIR = os.environ.get("BENCH_DATA_DIR", "/tmp/marketplace-bench")
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(max(2, min(4, os.cpu_count() or 2)))))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", str(WORKERS * 2)))
+APPROVE_THREADS = 8
+APPROVE_SECONDS = 10
+SWEEP_TARGET = int(os.environ.get("BENCH_SWEEP_N", "100000"))
+SWEEP_BUDGET_SECONDS = float(os.environ.get("BENCH_SWEEP_BUDGET", "240"))
+BIG_SELLER_ORDERS = 10_000
+APPROVE_ROWS, PGBENCH_ROWS = 3_000, 1_000
+
+SERVER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-" + "k7Qm2xZ9pL4vR8sT1wY6uN3bH5cJ0dF" * 3,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "CSRF_COOKIE_SECURE": "false",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "DATA_DIR": DATA_DIR,
+    "LOG_LEVEL": "WARNING",
+    "BENCH_VIEWS": "1",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
+
+
+@dataclass
+class Row:
+    figure: str
+    value: str
+    baseline: str
+    ratio: str
+    note: str = ""
+
+
+@dataclass
+class Report:
+    machine: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    queries: list[tuple[str, str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        out = ["## Benchmark", "", f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine:", ""]
+        out += [f"- {line}" for line in self.machine]
+        out += ["", "| figure | measured | baseline (same run) | ratio | note |", "| --- | ---: | ---: | ---: | --- |"]
+        out += [f"| {r.figure} | {r.value} | {r.baseline} | {r.ratio} | {r.note} |" for r in self.rows]
+        out += ["", "Queries per page (Django test client, CaptureQueriesContext):", ""]
+        out += ["| page | small data | large data | grows with data? |", "| --- | ---: | ---: | --- |"]
+        out += [f"| {p} | {s} | {b} | {g} |" for p, s, b, g in self.queries]
+        if self.notes:
+            out += ["", *[f"- {n}" for n in self.notes]]
+        return "\n".join(out) + "\n"
+
+
+def ratio(value: float | None, baseline: float | None) -> str:
+    if not value or not baseline:
+        return "n/a"
+    r = value / baseline
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.3f}×"
+
+
+def fmt(value: float | None, unit: str = "/s") -> str:
+    return "n/a" if value is None else f"{value:,.0f}{unit}"
+
+
+# --- environment --------------------------------------------------------------------------------------------
+
+
+def machine_info() -> list[str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    pg = subprocess.run(
+        ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-Atc", "SHOW server_version", "postgres"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PGPASSWORD": PG_PASSWORD},
+    ).stdout.strip()
+    return [
+        f"nproc: {os.cpu_count()}",
+        f"CPU: {cpu}",
+        f"memory: {mem_kb / 1024 / 1024:.1f} GiB",
+        f"PostgreSQL: {pg}",
+        f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        "(the machine is shared; every figure is compared with a baseline measured in the same run)",
+        f"Python {platform.python_version()}, gunicorn {WORKERS} sync workers, wrk 1 thread × {CONNECTIONS} "
+        f"connections × {WRK_SECONDS}s",
+    ]
+
+
+def ensure_tools() -> None:
+    if shutil.which("wrk") is None:
+        log("installing wrk (apt-get install -y wrk)")
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    for tool in ("pgbench", "psql"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench: {tool} is missing (apt-get install -y postgresql-client)")
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD or None, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def setup_django() -> None:
+    os.environ.update(SERVER_ENV)
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    import django
+
+    django.setup()
+
+
+# --- seeding ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    buyer_main: object = None
+    buyer_small: object = None
+    seller_big: object = None
+    seller_small: object = None
+    showcase: object = None
+    showcase_small: object = None
+    approve_block: object = None
+    approve_sellers: int = 0
+    approve_buyers: int = 0
+    approve_accounts: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+
+
+def seed() -> Data:
+    from django.db import connection
+
+    from bench import seed as s
+    from marketplace.models import User
+
+    d = Data()
+    s.separate_id_ranges()
+    named = s.create_users("bench_named_", 4)
+    d.buyer_main, d.buyer_small, d.seller_big, d.seller_small = (User.objects.get(pk=named + i) for i in range(4))
+    pool_sellers = s.create_users("bench_seller_", 200)
+    pool_buyers = s.create_users("bench_buyer_", 500)
+    d.approve_sellers = s.create_users("bench_approve_seller_", APPROVE_ROWS + PGBENCH_ROWS)
+    d.approve_buyers = s.create_users("bench_approve_buyer_", APPROVE_ROWS + PGBENCH_ROWS)
+    d.approve_accounts = s.create_block_accounts(d.approve_sellers, d.approve_buyers, APPROVE_ROWS + PGBENCH_ROWS)
+    s.create_all_user_accounts()
+    log("users and accounts created")
+
+    big, small, main_buyer, small_buyer = d.seller_big.pk, d.seller_small.pk, d.buyer_main.pk, d.buyer_small.pk
+    mix = "CASE WHEN i % 4 = 0 THEN 'in_progress' ELSE 'approved' END"
+    s.bulk_block(
+        "Big seller",
+        BIG_SELLER_ORDERS,
+        seller=str(big),
+        buyer=f"CASE WHEN i % 5 = 0 THEN {main_buyer} ELSE {pool_buyers} + i % 500 END",
+        state=mix,
+        clears_at="now() + interval '14 days' - i * interval '1 second'",
+    )
+    s.bulk_block(
+        "Small seller",
+        10,
+        seller=str(small),
+        buyer=str(small_buyer),
+        state=mix,
+        clears_at="now() + interval '14 days'",
+    )
+    log("big and small sellers' order history seeded")
+    s.bulk_block(
+        "Clearance",
+        SWEEP_TARGET,
+        seller=f"{pool_sellers} + i % 200",
+        buyer=f"{pool_buyers} + i % 500",
+        state="'approved'",
+        clears_at="now() - interval '1 hour' - i * interval '1 second'",
+    )
+    log(f"{SWEEP_TARGET:,} due earnings seeded")
+    d.approve_block = s.bulk_block(
+        "Approve",
+        APPROVE_ROWS + PGBENCH_ROWS,
+        seller=f"{d.approve_sellers} + i",
+        buyer=f"{d.approve_buyers} + i",
+        state="'in_review'",
+        clears_at="now()",
+    )
+    s.recompute_cached_balances()
+    log("in-review milestones for approve seeded; cached balances recomputed")
+    d.showcase = s.showcase_order(
+        buyer=d.buyer_main, seller=d.seller_big, milestones=50, approved=40, accepted=5, messages=200
+    )
+    d.showcase_small = s.showcase_order(
+        buyer=d.buyer_small, seller=d.seller_small, milestones=3, approved=1, accepted=1, messages=5
+    )
+    log("showcase orders built through the services (50 milestones + 200 messages; 3 + 5)")
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+        for table in ("marketplace_user", "orders_order", "milestones_milestone", "payments_entry", "payments_earning"):
+            cur.execute(f"SELECT count(*) FROM {table}")
+            d.counts[table] = cur.fetchone()[0]
+    return d
+
+
+def audit(label: str) -> str:
+    from payments.audit import ledger_audit
+
+    report = ledger_audit()
+    log(f"{label}: {report.summary().splitlines()[0]}")
+    if not report.ok:
+        print(report.summary(), file=sys.stderr)
+        raise SystemExit(f"bench: ledger_audit failed {label}")
+    return report.summary()
+
+
+# --- queries per page -----------------------------------------------------------------------------------------
+
+PAGES = [
+    ("order page", "order_detail", "showcase"),
+    ("buyer dashboard", "buyer_dashboard", None),
+    ("seller dashboard", "seller_dashboard", None),
+    ("earnings", "earnings", None),
+]
+
+
+def count_queries(d: Data, report: Report) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import NoReverseMatch, reverse
+
+    def measure(user, url: str) -> str:
+        client = Client()
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.get(url)  # warm caches (templates, content types)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        if response.status_code != 200:
+            return f"HTTP {response.status_code}"
+        return str(len(ctx))
+
+    for label, name, arg in PAGES:
+        try:
+            if arg:
+                small_url = reverse(name, args=[d.showcase_small.pk])
+                big_url = reverse(name, args=[d.showcase.pk])
+            else:
+                small_url = big_url = reverse(name)
+        except NoReverseMatch:
+            report.queries.append((label, "no URL", "no URL", "page not built yet"))
+            continue
+        if name == "buyer_dashboard" or name == "order_detail":
+            small_user, big_user = d.buyer_small, d.buyer_main
+        else:
+            small_user, big_user = d.seller_small, d.seller_big
+        small, big = measure(small_user, small_url), measure(big_user, big_url)
+        grows = "no" if small == big else ("YES" if small.isdigit() and big.isdigit() else "?")
+        report.queries.append((label, small, big, grows))
+        log(f"queries on {label}: {small} (small) vs {big} (large)")
+
+
+# --- HTTP: gunicorn + wrk ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, app: str, log_path: Path):
+        self.port = free_port()
+        self.log_path = log_path
+        self.proc = subprocess.Popen(
+            [
+                str(VENV_BIN / "gunicorn"),
+                app,
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **SERVER_ENV},
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"bench: gunicorn exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("bench: gunicorn did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def session_for(user) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
+
+
+def probe(port: int, path: str, session: str | None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": f"sessionid={session}"} if session else {}
+    conn.request("GET", path, headers=headers)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def wrk(port: int, path: str, session: str | None) -> float | None:
+    """Requests per second, or None if the page does not answer 200."""
+    status = probe(port, path, session)
+    if status != 200:
+        log(f"{path} answers HTTP {status}; not measured")
+        return None
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", "--latency", "--timeout", "10s"]
+    if session:
+        cmd += ["-H", f"Cookie: sessionid={session}"]
+    url = f"http://127.0.0.1:{port}{path}"
+    subprocess.run([*cmd, "-d2s", url], capture_output=True, text=True)  # warm-up
+    out = subprocess.run([*cmd, f"-d{WRK_SECONDS}s", url], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    log(f"{path}: {rps:,.1f} req/s, p50 {p50.group(1) if p50 else '?'}" + (f", {bad.group(1)} non-2xx" if bad else ""))
+    if bad:
+        return None
+    if errors:
+        log(f"  socket errors: {errors.group(1)}")
+    return rps
+
+
+def http_bench(d: Data, report: Report) -> None:
+    from django.urls import NoReverseMatch, reverse
+
+    logs = Path(DATA_DIR)
+    app = Server("bench.wsgi:application", logs / "gunicorn-app.log")
+    raw = Server("bench.rawwsgi:application", logs / "gunicorn-raw.log")
+    try:
+        app.wait()
+        raw.wait()
+        buyer_sid, seller_sid, small_sid = (session_for(u) for u in (d.buyer_main, d.seller_big, d.seller_small))
+        raw_rps = wrk(raw.port, "/", None)
+        minimal_rps = wrk(app.port, "/bench/minimal/", buyer_sid)
+
+        def url(name, *args):
+            try:
+                return reverse(name, args=args)
+            except NoReverseMatch:
+                return None
+
+        pages = [
+            ("order page (50 milestones, 200 messages)", url("order_detail", d.showcase.pk), buyer_sid),
+            ("buyer dashboard (2,000 orders)", url("buyer_dashboard"), buyer_sid),
+            ("seller dashboard (10,000 orders)", url("seller_dashboard"), seller_sid),
+            ("earnings (seller with 10,000 orders)", url("earnings"), seller_sid),
+        ]
+        measured = {}
+        for label, path, sid in pages:
+            rps = wrk(app.port, path, sid) if path else None
+            measured[label] = rps
+            report.rows.append(
+                Row(
+                    f"{label}, req/s",
+                    fmt(rps),
+                    f"minimal view {fmt(minimal_rps)}; raw WSGI {fmt(raw_rps)}",
+                    f"{ratio(rps, minimal_rps)} of minimal; {ratio(rps, raw_rps)} of raw",
+                )
+            )
+        small_path = url("seller_dashboard")
+        small_rps = wrk(app.port, small_path, small_sid) if small_path else None
+        big_rps = measured["seller dashboard (10,000 orders)"]
+        report.rows.append(
+            Row(
+                "seller dashboard, 10,000 orders vs 10, req/s",
+                fmt(big_rps),
+                f"10 orders: {fmt(small_rps)}",
+                ratio(big_rps, small_rps),
+                "1.00× means the data size does not matter",
+            )
+        )
+        report.rows.append(
+            Row(
+                "minimal Django view (same stack, 1 query), req/s",
+                fmt(minimal_rps),
+                f"raw WSGI {fmt(raw_rps)}",
+                ratio(minimal_rps, raw_rps),
+                "the cost of Django + session + auth",
+            )
+        )
+    finally:
+        app.stop()
+        raw.stop()
+
+
+# --- approve and release ------------------------------------------------------------------------------------------
+
+
+def approve_bench(d: Data, report: Report) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from marketplace.models import User
+    from milestones.models import Milestone
+    from milestones.services import milestone_approve
+    from payments.models import Transaction
+
+    block = d.approve_block
+    buyers = User.objects.in_bulk([d.approve_buyers + i for i in range(APPROVE_ROWS)])
+
+    # One approval, captured: the statements and their parameters.
+    captured_row = 0
+    recorded: list[tuple[str, object]] = []
+
+    def recorder(execute, sql, params, many, context):
+        recorded.append((sql, params))
+        return execute(sql, params, many, context)
+
+    mid = block.milestones + captured_row
+    with CaptureQueriesContext(connection) as ctx, connection.execute_wrapper(recorder):
+        milestone_approve(milestone=Milestone(pk=mid), actor=buyers[d.approve_buyers + captured_row])
+    log(f"one approve-and-release issues {len(ctx)} SQL statements")
+    txn_id = Transaction.objects.get(idempotency_key=f"settle:{mid}").pk
+
+    # 8 threads, each its own connection, on distinct milestones.
+    queue = iter(range(1, APPROVE_ROWS))
+    lock = threading.Lock()
+    done = [0] * APPROVE_THREADS
+    failures: list[str] = []
+    barrier = threading.Barrier(APPROVE_THREADS + 1)
+    stop_at = [0.0]
+
+    def worker(n: int) -> None:
+        try:
+            barrier.wait()
+            while time.monotonic() < stop_at[0]:
+                with lock:
+                    i = next(queue, None)
+                if i is None:
+                    return
+                try:
+                    milestone_approve(milestone=Milestone(pk=block.milestones + i), actor=buyers[d.approve_buyers + i])
+                    done[n] += 1
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    failures.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(APPROVE_THREADS)]
+    for t in threads:
+        t.start()
+    stop_at[0] = time.monotonic() + APPROVE_SECONDS + 1
+    barrier.wait()
+    t0 = time.monotonic()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
+    service_rate = sum(done) / elapsed
+    log(f"approve service: {sum(done)} in {elapsed:.1f}s = {service_rate:.1f}/s, {len(failures)} failures")
+    if failures:
+        log(f"  first failure: {failures[0]}")
+
+    script = pgbench_script(recorded, d, block, captured_row, txn_id)
+    script_path = Path(DATA_DIR) / "approve.pgbench.sql"
+    script_path.write_text(script)
+    pg_rate, pg_note = run_pgbench(script_path)
+    report.rows.append(
+        Row(
+            "approve-and-release, 8 concurrent clients, per second",
+            fmt(service_rate),
+            f"pgbench, same {len(ctx)} statements: {fmt(pg_rate)}",
+            ratio(service_rate, pg_rate),
+            f"{len(failures)} failures; {pg_note}",
+        )
+    )
+
+
+def pgbench_script(recorded, d: Data, block, row: int, txn_id: int) -> str:
+    """The captured statements with the row's ids turned into pgbench variables.
+
+    Each pgbench transaction picks a random row among the ``PGBENCH_ROWS``
+    in-review milestones that the service threads never touch, runs the same
+    statements between BEGIN and ROLLBACK, so the row is valid again for the
+    next pick (see bench/README.md for what the ROLLBACK changes).
+    """
+    import psycopg
+    from django.db import connection
+    from psycopg import sql as pgsql
+
+    bases = {
+        "v_oid": block.orders,
+        "v_mid": block.milestones,
+        "v_eid": block.escrows,
+        "v_did": block.deliveries,
+        "v_ftid": block.fund_txns,
+        "v_sid": d.approve_sellers,
+        "v_bid": d.approve_buyers,
+        "v_pid": d.approve_accounts["seller_pending"],
+        "v_aid": d.approve_accounts["seller_available"],
+        "v_bbid": d.approve_accounts["buyer_balance"],
+    }
+    variables = {base + row: name for name, base in bases.items()}
+    variables[txn_id] = "v_txn_id"
+    raw = connection.connection
+
+    def render(value) -> str:
+        if isinstance(value, bool) or value is None:
+            return pgsql.Literal(value).as_string(raw)
+        if isinstance(value, int):
+            if value in variables:
+                return f":{variables[value]}"
+            if value >= 10_000_000:
+                raise ValueError(f"unmapped id {value} in the approve SQL")
+            return str(value)
+        if isinstance(value, str):
+            parts = re.split(r"(\d{8,})", value)
+            if len(parts) > 1:
+                pieces = []
+                for n, part in enumerate(parts):
+                    if n % 2 and int(part) in variables:
+                        pieces.append(f"(:{variables[int(part)]})::text")
+                    elif part:
+                        pieces.append(pgsql.Literal(part).as_string(raw))
+                return "(" + " || ".join(pieces) + ")"
+        try:
+            return pgsql.Literal(value).as_string(raw)
+        except psycopg.ProgrammingError:
+            return pgsql.Literal(str(value)).as_string(raw)
+
+    lines = [f"\\set i random({APPROVE_ROWS}, {APPROVE_ROWS + PGBENCH_ROWS - 1})"]
+    lines += [f"\\set {name} {base} + :i" for name, base in bases.items()]
+    lines.append("BEGIN;")
+    for sql, params in recorded:
+        params = list(params or [])
+        out = []
+        for token in re.split(r"(%s|%%)", sql):
+            if token == "%s":
+                out.append(render(params.pop(0)))
+            elif token == "%%":
+                out.append("%")
+            else:
+                out.append(token)
+        statement = "".join(out).replace("\n", " ")
+        if statement.startswith('INSERT INTO "payments_transaction"'):
+            lines.append(statement + " \\gset v_txn_")
+        else:
+            lines.append(statement + ";")
+    lines.append("ROLLBACK;")
+    return "\n".join(lines) + "\n"
+
+
+def run_pgbench(script: Path) -> tuple[float | None, str]:
+    base = ["pgbench", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-n", "-f", str(script)]
+    env = {**os.environ, "PGPASSWORD": PG_PASSWORD}
+    check = subprocess.run([*base, "-c", "1", "-t", "3", BENCH_DB], capture_output=True, text=True, env=env)
+    failed = re.search(r"number of failed transactions: (\d+)", check.stdout)
+    if check.returncode != 0 or (failed and int(failed.group(1)) > 0):
+        log(f"pgbench script check failed:\n{check.stdout[-1500:]}\n{check.stderr[-1500:]}")
+        return None, "pgbench script failed, see log"
+    out = subprocess.run([*base, "-c", "8", "-j", "2", "-T", "10", BENCH_DB], capture_output=True, text=True, env=env)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
+    if not match:
+        log(f"pgbench output not understood:\n{out.stdout[-1500:]}\n{out.stderr[-1500:]}")
+        return None, "pgbench output not understood"
+    tps = float(match.group(1))
+    log(f"pgbench: {tps:,.1f} tps")
+    return tps, "pgbench ends each transaction with ROLLBACK (rows reusable; no commit flush, no deferred trigger)"
+
+
+# --- clearance sweep ---
+
+SET_BASED_CLEAR = """
+WITH due AS (
+    SELECT e.id, e.seller_id, e.net, e.net_currency, e.milestone_id
+    FROM payments_earning e
+    WHERE e.status = 'pending' AND e.clears_at <= %(cut)s
+    FOR UPDATE
+), cleared AS (
+    UPDATE payments_earning e SET status = 'cleared', cleared_at = %(now)s
+    FROM due WHERE e.id = due.id
+    RETURNING e.id
+), txn AS (
+    INSERT INTO payments_transaction (idempotency_key, kind, memo, created_at, actor_id, milestone_id)
+    SELECT 'clear:' || id, 'clear', 'Cleared, available to withdraw', %(now)s, NULL, milestone_id FROM due
+    RETURNING id, milestone_id
+), lines AS (
+    INSERT INTO payments_entry (amount_currency, amount, account_id, transaction_id)
+    SELECT due.net_currency, x.amount, x.account_id, txn.id
+    FROM due
+    JOIN txn USING (milestone_id)
+    JOIN payments_account pa
+      ON pa.user_id = due.seller_id AND pa.kind = 'seller_pending' AND pa.currency = due.net_currency
+    JOIN payments_account aa
+      ON aa.user_id = due.seller_id AND aa.kind = 'seller_available' AND aa.currency = due.net_currency
+    CROSS JOIN LATERAL (VALUES (pa.id, -due.net), (aa.id, due.net)) AS x(account_id, amount)
+    RETURNING account_id, amount
+), balances AS (
+    UPDATE payments_account a SET balance = a.balance + s.delta
+    FROM (SELECT account_id, SUM(amount) AS delta FROM lines GROUP BY account_id) s
+    WHERE a.id = s.account_id
+    RETURNING a.id
+), notices AS (
+    INSERT INTO marketplace_notification (event, message, url, created_at, read_at, emailed_at, recipient_id)
+    SELECT 'money_cleared', due.net || ' ' || due.net_currency || ' has cleared and is available to withdraw.',
+           '/earnings/', %(now)s, NULL, NULL, due.seller_id
+    FROM due
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM cleared), (SELECT count(*) FROM lines), (SELECT count(*) FROM notices)
+"""
+
+
+def sweep_bench(report: Report) -> None:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from payments.models import Earning, EarningStatus
+    from payments.sweeps import sweep_clearance
+
+    due = Earning.objects.filter(status=EarningStatus.PENDING, clears_at__lte=timezone.now())
+    total_due = due.count()
+    times = list(due.order_by("clears_at", "pk").values_list("clears_at", flat=True))
+
+    # A pilot of 500 tells how many the per-row service sweep clears within the budget.
+    pilot_n = min(500, total_due)
+    t0 = time.monotonic()
+    pilot = sweep_clearance(now=times[pilot_n - 1])
+    pilot_rate = pilot.done / (time.monotonic() - t0)
+    n = min(total_due - pilot_n, max(1000, int(pilot_rate * SWEEP_BUDGET_SECONDS) // 1000 * 1000))
+    log(f"sweep pilot: {pilot.done} cleared at {pilot_rate:.0f}/s; measuring on {n:,} of {total_due:,} due")
+    cut = times[pilot_n + n - 1]
+    now = timezone.now()
+
+    # The set-based baseline, on the same rows, rolled back.
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        t0 = time.monotonic()
+        cur.execute(SET_BASED_CLEAR, {"cut": cut, "now": now})
+        cleared, lines, _notices = cur.fetchone()
+        sql_seconds = time.monotonic() - t0
+        transaction.set_rollback(True)
+    sql_rate = cleared / sql_seconds
+    log(f"set-based clear: {cleared:,} earnings, {lines:,} entries in {sql_seconds:.2f}s = {sql_rate:,.0f}/s")
+
+    t0 = time.monotonic()
+    result = sweep_clearance(now=cut)
+    seconds = time.monotonic() - t0
+    rate = result.done / seconds
+    log(f"sweep_clearance: {result}; {rate:,.0f}/s")
+    scope = f"{result.done:,} of {total_due:,} due earnings" + (
+        "" if result.done == total_due - pilot_n else " (the rest would not fit the 15-minute budget at this rate)"
+    )
+    full_note = ""
+    if time.monotonic() - STARTED < 600:
+        # The whole remaining backlog in one statement, rolled back: how long a catch-up would take set-based.
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            t0 = time.monotonic()
+            cur.execute(SET_BASED_CLEAR, {"cut": timezone.now(), "now": timezone.now()})
+            backlog = cur.fetchone()[0]
+            full_seconds = time.monotonic() - t0
+            transaction.set_rollback(True)
+        log(f"set-based clear of the whole backlog: {backlog:,} in {full_seconds:.1f}s")
+        rate_all = backlog / full_seconds
+        full_note = f"; set-based, the remaining {backlog:,} clear in {full_seconds:.0f}s ({rate_all:,.0f}/s)"
+    report.rows.append(
+        Row(
+            "clearance sweep (payments.sweeps.sweep_clearance), earnings cleared per second",
+            fmt(rate),
+            f"one set-based statement (rolled back): {fmt(sql_rate)}",
+            ratio(rate, sql_rate),
+            f"{scope}; {result.failed} failed{full_note}",
+        )
+    )
+
+
+# --- main ---
+
+
+def main() -> int:
+    report = Report()
+    ensure_tools()
+    report.machine = machine_info()
+    log(f"recreating database {BENCH_DB} and flushing {REDIS_URL}")
+    recreate_database()
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    log("migrated, static files collected")
+    t0 = time.monotonic()
+    d = seed()
+    seeded = time.monotonic() - t0
+    audit("after seeding")
+    counts = ", ".join(f"{table.split('_', 1)[1]} {n:,}" for table, n in d.counts.items())
+    report.notes.append(f"Seeded in {seeded:.0f}s: {counts}; ledger_audit passed after seeding and at the end.")
+    count_queries(d, report)
+    http_bench(d, report)
+    approve_bench(d, report)
+    sweep_bench(report)
+    audit("at the end")
+    report.notes.append(
+        f"Whole run: {time.monotonic() - STARTED:.0f}s; load average at the end: "
+        + " ".join(f"{x:.1f}" for x in os.getloadavg())
+        + "."
+    )
+    text = report.markdown()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.md").write_text(text)
+    print()
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
