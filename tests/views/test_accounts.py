@@ -119,8 +119,9 @@ def test_wrong_password_shows_an_error_and_does_not_log_in(client, buyer):
 def test_logout_is_a_post(client, buyer):
     client.force_login(buyer)
     assert client.get(reverse("logout")).status_code == 405
-    response = client.post(reverse("logout"))
-    assert response.status_code == 302
+    response = client.post(reverse("logout"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("home")
+    assert "You are logged out." in text(response)
     assert "_auth_user_id" not in client.session
 
 

@@ -214,3 +214,43 @@ def test_user_text_is_escaped(client, buyer):
         html = text(client.get(url))
         assert XSS not in html, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
+
+
+# --- display helpers (marketplace_tags) ----------------------------------------------
+
+
+def test_money_filter_always_shows_the_currency():
+    from marketplace.templatetags.marketplace_tags import money
+
+    assert money(Money("1234.5", "USD")) == "1,234.50\u00a0USD"
+    assert money(Money("-3", "EUR")) == "−3.00\u00a0EUR"
+    assert money(Money("1500", "JPY")) == "1,500\u00a0JPY"
+    assert money("12", "GBP") == "12.00\u00a0GBP"
+    assert money(None) == ""
+
+
+def test_when_filter_gives_words_and_the_exact_time():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.templatetags.marketplace_tags import when
+
+    now = timezone.now()
+    soon = now + timedelta(days=3, minutes=5)
+    html = str(when(soon))
+    assert html.startswith(f'<time datetime="{soon.isoformat()}"')
+    assert ">in 3 days · " in html and soon.strftime("%-d %b %H:%M") in html
+    assert ">2 hours ago · " in str(when(now - timedelta(hours=2)))
+    assert ">just now · " in str(when(now))
+    assert ">in 15 days · " in str(when(now + timedelta(days=15)))
+    assert ">in 4 weeks · " in str(when(now + timedelta(days=30)))
+    assert when(None) == ""
+
+
+def test_local_url_filter_only_lets_site_paths_through():
+    from marketplace.templatetags.marketplace_tags import local_url
+
+    assert local_url("/orders/3/#milestone-4") == "/orders/3/#milestone-4"
+    for bad in ("javascript:alert(1)", "//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        assert local_url(bad) == "", bad
