@@ -1,6 +1,6 @@
 """Real Chromium through Playwright's sync API, against pytest-django's live server.
 
-One browser per session; each test gets fresh contexts (its own cookies), one
+One browser per module (see ``browser``); each test gets fresh contexts (its own cookies), one
 per person it plays. On failure every open page is saved to test-artifacts/.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM
 # calls from a thread with a running loop unless told it is safe, which it is
@@ -30,7 +31,10 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: while Playwright's sync API runs, no other
+# sync_playwright() may start in this process (tests/admin starts its own), so
+# the browser is closed when this folder's module is done.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         reason = f"Chromium is not installed at {CHROMIUM}; the browser tests need it."
@@ -46,6 +50,9 @@ def browser():
         )
         yield browser
         browser.close()
+    # The ORM calls made while Playwright's loop ran hold a connection the end
+    # of the session would not see; dropping the test database needs it closed.
+    connections.close_all()
 
 
 @pytest.fixture
