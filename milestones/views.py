@@ -67,7 +67,10 @@ def _back_to(milestone: Milestone) -> HttpResponseRedirect:
     return redirect(f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}")
 
 
-def _refusal(milestone: Milestone, verb: str) -> str:
+def _refusal(milestone: Milestone, user, verb: str) -> str:
+    """Why the form of an action is not offered to this viewer now."""
+    if milestone.order.role_of(user) is None:
+        return "Staff can view this order but not act on its milestones; disputes are resolved in the admin."
     return (
         f"“{milestone.title}” is {milestone.get_state_display().lower()}; you cannot {verb} it now. "
         "Nothing was changed."
@@ -261,7 +264,7 @@ def _form_action(
                 return _back_to(milestone)
     else:
         if action not in milestone_actions(milestone, request.user, milestone.order):
-            messages.error(request, _refusal(milestone, verb))
+            messages.error(request, _refusal(milestone, request.user, verb))
             return _back_to(milestone)
         form = form_class()
     context = {
