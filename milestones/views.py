@@ -20,6 +20,7 @@ from djmoney.money import Money
 
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.models import User
+from marketplace.templatetags.marketplace_tags import money
 from milestones import services
 from milestones.forms import (
     CardForm,
@@ -160,7 +161,9 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
                 drafts.pop(key, None)
                 request.session[DRAFTS] = drafts
                 messages.success(
-                    request, f"“{milestone.title}” is funded: {total} is held in escrow until you approve the work."
+                    request,
+                    f"“{milestone.title}” is funded: {money(milestone.amount)} is held in escrow "
+                    "until you approve the work.",
                 )
                 return redirect(f"{order.get_absolute_url()}#milestone-{milestone.pk}")
 
