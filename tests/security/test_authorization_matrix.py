@@ -1,0 +1,254 @@
+"""Who may reach which URL: every URL of the project, five kinds of visitor, GET and POST.
+
+The matrix is the written policy. ``test_every_url_is_classified`` fails as
+soon as someone adds a URL without deciding here who may use it.
+
+Reading the codes:
+
+* ``LOGIN``: a redirect to the login page (anonymous visitors).
+* ``404`` for an outsider on anything inside an order: an outsider must not
+  learn that the order exists, so an existing id and a made-up one answer
+  the same (``test_outsider_cannot_tell_existing_ids_from_missing_ones``).
+* ``405``: the view refuses the method before looking anything up.
+* ``FORM``: the parties' POST with an empty form is answered (form errors, or
+  a refusal message and a redirect back) and never a 403/404/500.
+
+Every GET, and every POST by an anonymous visitor, an outsider or staff on
+an order's URL, must leave the database exactly as it was (``unchanged``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+ROLES = ("anonymous", "outsider", "staff", "seller", "buyer")
+PARTIES = ("buyer", "seller")
+LOGIN = "login"
+FORM = (200, 302, 400)
+MISSING_ID = 987_654_321
+
+
+def everyone(code) -> dict:
+    return dict.fromkeys(ROLES, code)
+
+
+def signed_in(code, anonymous=LOGIN) -> dict:
+    return {**dict.fromkeys(ROLES, code), "anonymous": anonymous}
+
+
+def order_scoped(*, anonymous=LOGIN, staff, buyer, seller, outsider=404) -> dict:
+    return {"anonymous": anonymous, "outsider": outsider, "staff": staff, "buyer": buyer, "seller": seller}
+
+
+@dataclass(frozen=True)
+class Rule:
+    scope: str  # public | account | order
+    get: dict
+    post: dict
+    kwargs: Callable = field(default=lambda w: {})
+
+
+def _order(w):
+    return {"pk": w.order.pk}
+
+
+MATRIX: dict[str, Rule] = {
+    # --- public pages ---------------------------------------------------------------
+    "healthz": Rule("public", everyone(200), everyone(405)),
+    "home": Rule("public", everyone(200), everyone(200)),
+    "gig_detail": Rule("public", everyone(200), everyone(200), lambda w: {"pk": w.gig.pk}),
+    "signup": Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200}),
+    "login": Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200}),
+    "logout": Rule("public", everyone(405), everyone(302)),
+    # --- the signed-in user's own pages -------------------------------------------------
+    "gig_create": Rule("account", signed_in(200), signed_in(FORM)),
+    "order_start": Rule(
+        "account",
+        {**signed_in(200), "seller": 302},  # the seller's own gig: "you cannot order your own gig"
+        {**signed_in(FORM), "seller": 302},
+        lambda w: {"pk": w.gig.pk},
+    ),
+    "password_change": Rule("account", signed_in(200), signed_in(FORM)),
+    "profile": Rule("account", signed_in(200), signed_in(FORM)),
+    "dashboard": Rule("account", signed_in(200), signed_in(200)),
+    "buyer_dashboard": Rule("account", signed_in(200), signed_in(200)),
+    "seller_dashboard": Rule("account", signed_in(200), signed_in(200)),
+    "notifications": Rule("account", signed_in(200), signed_in(200)),
+    "notifications_read": Rule("account", signed_in(405), signed_in(302)),
+    "earnings": Rule("account", signed_in(200), signed_in(200)),
+    "withdraw": Rule("account", signed_in(405), signed_in(400)),
+    # --- inside an order: parties and staff see it, outsiders get 404 ---------------------
+    "order_detail": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        order_scoped(staff=200, buyer=FORM, seller=FORM),
+        _order,
+    ),
+    "order_message": Rule(
+        "order",
+        everyone(405),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        _order,
+    ),
+    "order_complete": Rule("order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), _order),
+    "milestone_new": Rule(
+        "order",
+        order_scoped(staff=302, buyer=200, seller=302),
+        order_scoped(staff=302, buyer=FORM, seller=302),
+        _order,
+    ),
+    "milestone_pay": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),  # an unknown draft key: back to the form
+        order_scoped(staff=302, buyer=302, seller=302),
+        lambda w: {"pk": w.order.pk, "key": "no-such-draft"},
+    ),
+    "milestone_accept": Rule(
+        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.awaiting.pk}
+    ),
+    "milestone_decline": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=200),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    "milestone_cancel": Rule(
+        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.awaiting.pk}
+    ),
+    "milestone_submit": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),  # in review: nothing to submit now
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.in_review.pk},
+    ),
+    "milestone_request_revision": Rule(
+        "order",
+        order_scoped(staff=302, buyer=200, seller=302),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.in_review.pk},
+    ),
+    "milestone_approve": Rule(
+        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}
+    ),
+    "milestone_dispute": Rule(
+        "order",
+        order_scoped(staff=302, buyer=200, seller=200),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.in_review.pk},
+    ),
+    "dispute_statement": Rule(
+        "order",
+        order_scoped(staff=302, buyer=200, seller=200),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.disputed.pk},
+    ),
+    "deliverable_download": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": w.delivery_file.pk},
+    ),
+    "dispute_attachment": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": w.statement.pk},
+    ),
+}
+
+
+def walk(resolver=None, namespace=None):
+    """(namespace, name, route) of every URL pattern, however deeply included."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern):
+            yield namespace, pattern.name, str(pattern.pattern)
+
+
+def check(response, expected, *, what: str) -> None:
+    code = response.status_code
+    if expected == LOGIN:
+        assert code == 302, f"{what}: expected a redirect to login, got {code}"
+        assert response["Location"].startswith(reverse("login")), f"{what}: redirects to {response['Location']}"
+    elif isinstance(expected, tuple):
+        assert code in expected, f"{what}: got {code}, expected one of {expected}"
+    else:
+        assert code == expected, f"{what}: got {code}, expected {expected}"
+
+
+def test_every_url_is_classified():
+    """A new URL fails here until someone writes down who may use it."""
+    seen = {}
+    for namespace, name, route in walk():
+        if namespace == "admin":
+            continue  # the admin is classified as a whole: test_admin_is_staff_only
+        assert name, f"URL {route!r} has no name, so it cannot be classified"
+        seen[name] = route
+    assert set(seen) - set(MATRIX) == set(), "URLs missing from the authorization matrix"
+    assert set(MATRIX) - set(seen) == set(), "the matrix lists URLs that no longer exist"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_matrix(name, world, unchanged):
+    rule = MATRIX[name]
+    url = reverse(name, kwargs=rule.kwargs(world))
+    with unchanged():
+        for role in ROLES:
+            check(world.client(role).get(url), rule.get[role], what=f"GET {url} as {role}")
+    # Those who may not act go first, and together must change nothing.
+    bystanders = [r for r in ROLES if r == "anonymous" or (rule.scope == "order" and r not in PARTIES)]
+    with unchanged():
+        for role in bystanders:
+            check(world.client(role).post(url), rule.post[role], what=f"POST {url} as {role}")
+    for role in ROLES:
+        if role not in bystanders:
+            check(world.client(role).post(url), rule.post[role], what=f"POST {url} as {role}")
+    if rule.scope == "order":
+        outsider_learns_nothing(name, rule, world)
+
+
+def outsider_learns_nothing(name: str, rule: Rule, world) -> None:
+    """An existing id and a made-up one answer the outsider alike; a party gets 404 for the made-up one."""
+    real = rule.kwargs(world)
+    fake = {key: MISSING_ID if isinstance(value, int) else value for key, value in real.items()}
+    client = world.client("outsider")
+    for method in ("get", "post"):
+        existing = getattr(client, method)(reverse(name, kwargs=real))
+        missing = getattr(client, method)(reverse(name, kwargs=fake))
+        assert existing.status_code == missing.status_code, f"{method.upper()} {name}: the outsider can tell"
+        assert existing.status_code in (404, 405)
+    for role in PARTIES:
+        response = world.client(role).get(reverse(name, kwargs=fake))
+        assert response.status_code in (404, 405), f"GET {name} with a missing id as {role}"
+
+
+@pytest.mark.django_db
+def test_outsider_sees_no_trace_of_the_order_in_the_404(world):
+    response = world.client("outsider").get(reverse("order_detail", kwargs={"pk": world.order.pk}))
+    assert response.status_code == 404
+    body = response.content.decode()
+    for secret in (world.order.title, world.buyer.username, world.in_review.title):
+        assert secret not in body
+
+
+@pytest.mark.django_db
+def test_admin_is_staff_only(world):
+    """Every model page of the admin: staff get it, everyone else goes to the admin login."""
+    urls = [reverse("admin:index")]
+    for model in admin.site._registry:
+        urls.append(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+    login = reverse("admin:login")
+    for url in urls:
+        for role in ("anonymous", "buyer", "seller", "outsider"):
+            response = world.client(role).get(url)
+            assert response.status_code == 302, f"{url} as {role}"
+            assert response["Location"].startswith(login), f"{url} as {role}"
+        assert world.client("staff").get(url).status_code == 200, url
