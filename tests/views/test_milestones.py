@@ -479,3 +479,14 @@ def test_resubmitting_shows_what_the_buyer_asked_for(client, order):
     client.force_login(order.seller)
     html = text(client.get(reverse("milestone_submit", args=[milestone.pk])))
     assert "What the buyer asked to change" in html and "Bigger logo" in html
+
+
+def test_statement_page_is_404_to_outsiders_and_asks_anonymous_to_log_in(client, order, outsider):
+    milestone = milestone_in(S.DISPUTED, order=order)
+    url = reverse("dispute_statement", args=[milestone.pk])
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"body": "me too"}).status_code == 404
+    client.logout()
+    assert client.post(url, {"body": "me too"})["Location"].startswith(reverse("login"))
+    assert not DisputeStatement.objects.exists()
