@@ -59,15 +59,25 @@ class SweepResult:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Stopped at its time budget with rows left; the next run goes on.
+    unfinished: bool = False
 
     def __str__(self) -> str:
         text = f"{self.name}: {self.done} done, {self.skipped} skipped, {self.failed} failed ({self.seconds:.2f}s)"
+        if self.unfinished:
+            text += "; stopped at its time budget, the next run goes on"
         for error in self.errors[:5]:
             text += f"\n  - {error}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "done": self.done, "skipped": self.skipped, "failed": self.failed}
+        return {
+            "name": self.name,
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "unfinished": self.unfinished,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,16 @@ def now_or(now: datetime | None) -> datetime:
     return now or timezone.now()
 
 
+def task_deadline() -> float:
+    """When a sweep run by beat stops taking new rows (``time.monotonic()``).
+
+    One interval: sweeps stay short, a backlog drains over several ticks
+    instead of one task holding a worker for an hour (past the broker's
+    visibility timeout, which would deliver it a second time).
+    """
+    return time.monotonic() + settings.SWEEP_INTERVAL_SECONDS
+
+
 def candidates(queryset: QuerySet, *, time_field: str, batch_size: int | None = None) -> Iterator[int]:
     """Primary keys of the due rows, oldest due first, page by page (keyset).
 
@@ -117,8 +137,10 @@ def candidates(queryset: QuerySet, *, time_field: str, batch_size: int | None = 
         after = rows[-1]
 
 
-def sweep(name: str, pks: Iterator[int], handle: Callable[[int], bool]) -> SweepResult:
+def sweep(name: str, pks: Iterator[int], handle: Callable[[int], bool], *, until: float | None = None) -> SweepResult:
     """Run ``handle(pk)`` for each candidate; it returns True if it did the work.
+
+    ``until`` (a ``time.monotonic()`` value) stops it taking new rows then.
 
     A ``DomainError`` (the state moved on under us) counts as skipped; any
     other exception is logged, counted and does not stop the others: the
@@ -127,6 +149,9 @@ def sweep(name: str, pks: Iterator[int], handle: Callable[[int], bool]) -> Sweep
     result = SweepResult(name=name)
     started = time.monotonic()
     for pk in pks:
+        if until is not None and time.monotonic() >= until:
+            result.unfinished = True
+            break
         try:
             if handle(pk):
                 result.done += 1
@@ -182,11 +207,11 @@ def _emails_due(now: datetime) -> QuerySet[Notification]:
     return Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - EMAIL_GRACE)
 
 
-def sweep_emails(*, now: datetime | None = None) -> SweepResult:
+def sweep_emails(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Send the e-mails whose own task never ran (broker down, task lost)."""
     now = now_or(now)
     pks = candidates(_emails_due(now), time_field="created_at")
-    return sweep("emails", pks, lambda pk: notification_email_send(notification_id=pk))
+    return sweep("emails", pks, lambda pk: notification_email_send(notification_id=pk), until=until)
 
 
 def emails_due(now: datetime) -> list[DueSet]:

@@ -11,6 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from marketplace import sweeps
+from marketplace.sweeps import task_deadline
 
 
 @shared_task(acks_late=True)
@@ -21,4 +22,4 @@ def send_notification_email(notification_id: int) -> bool:
 
 @shared_task(acks_late=True)
 def sweep_emails() -> dict[str, Any]:
-    return sweeps.sweep_emails().as_dict()
+    return sweeps.sweep_emails(until=task_deadline()).as_dict()

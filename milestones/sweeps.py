@@ -82,6 +82,7 @@ def _merge(name: str, results: list[SweepResult]) -> SweepResult:
         merged.failed += result.failed
         merged.errors += result.errors
         merged.seconds += result.seconds
+        merged.unfinished = merged.unfinished or result.unfinished
     return merged
 
 
@@ -101,11 +102,11 @@ def _approve_one(pk: int, now: datetime) -> bool:
     return True
 
 
-def sweep_auto_approve(*, now: datetime | None = None) -> SweepResult:
+def sweep_auto_approve(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """A buyer silent past ``auto_approve_at`` approves: the seller is paid."""
     now = now_or(now)
     pks = candidates(Milestone.objects.filter(_auto_approve_condition(now)), time_field="auto_approve_at")
-    return sweep("auto_approve", pks, lambda pk: _approve_one(pk, now))
+    return sweep("auto_approve", pks, lambda pk: _approve_one(pk, now), until=until)
 
 
 def auto_approve_due(now: datetime) -> list[DueSet]:
@@ -187,15 +188,15 @@ def _remind_deadline_one(pk: int, now: datetime) -> bool:
     return True
 
 
-def sweep_reminders(*, now: datetime | None = None) -> SweepResult:
+def sweep_reminders(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Review reminders to buyers (most urgent lead first), deadline reminders to sellers."""
     now = now_or(now)
     results = []
     for lead in _review_leads():
         pks = candidates(_review_due(now, lead), time_field="auto_approve_at")
-        results.append(sweep("reminders", pks, lambda pk, lead=lead: _remind_review_one(pk, now, lead)))
+        results.append(sweep("reminders", pks, lambda pk, lead=lead: _remind_review_one(pk, now, lead), until=until))
     pks = candidates(_deadline_due(now), time_field="deadline")
-    results.append(sweep("reminders", pks, lambda pk: _remind_deadline_one(pk, now)))
+    results.append(sweep("reminders", pks, lambda pk: _remind_deadline_one(pk, now), until=until))
     return _merge("reminders", results)
 
 
@@ -267,10 +268,10 @@ def _flag_one(pk: int, now: datetime) -> bool:
         return milestone_flag_late(milestone_id=pk, now=now)
 
 
-def sweep_late(*, now: datetime | None = None) -> SweepResult:
+def sweep_late(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     now = now_or(now)
     pks = candidates(Milestone.objects.filter(_late_condition(now)), time_field="deadline")
-    return sweep("late", pks, lambda pk: _flag_one(pk, now))
+    return sweep("late", pks, lambda pk: _flag_one(pk, now), until=until)
 
 
 def late_due(now: datetime) -> list[DueSet]:

@@ -6,19 +6,20 @@ from typing import Any
 
 from celery import shared_task
 
+from marketplace.sweeps import task_deadline
 from milestones import sweeps
 
 
 @shared_task(acks_late=True)
 def sweep_auto_approve() -> dict[str, Any]:
-    return sweeps.sweep_auto_approve().as_dict()
+    return sweeps.sweep_auto_approve(until=task_deadline()).as_dict()
 
 
 @shared_task(acks_late=True)
 def sweep_reminders() -> dict[str, Any]:
-    return sweeps.sweep_reminders().as_dict()
+    return sweeps.sweep_reminders(until=task_deadline()).as_dict()
 
 
 @shared_task(acks_late=True)
 def sweep_late() -> dict[str, Any]:
-    return sweeps.sweep_late().as_dict()
+    return sweeps.sweep_late(until=task_deadline()).as_dict()

@@ -33,11 +33,11 @@ def _clear_one(pk: int, now: datetime) -> bool:
         return earning_clear(earning_id=pk, now=now)
 
 
-def sweep_clearance(*, now: datetime | None = None) -> SweepResult:
+def sweep_clearance(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Pending earnings whose ``clears_at`` has passed become available to withdraw."""
     now = now_or(now)
     pks = candidates(_clearance_due(now), time_field="clears_at")
-    return sweep("clearance", pks, lambda pk: _clear_one(pk, now))
+    return sweep("clearance", pks, lambda pk: _clear_one(pk, now), until=until)
 
 
 def clearance_due(now: datetime) -> list[DueSet]:
@@ -60,7 +60,7 @@ def _process_one(pk: int, now: datetime) -> bool:
         return withdrawal_process(withdrawal_id=pk, now=now) is not None
 
 
-def sweep_withdrawals(*, now: datetime | None = None) -> SweepResult:
+def sweep_withdrawals(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Requested payouts whose own task never ran (broker down, task lost).
 
     ``withdrawal_process`` is idempotent (status check under the row lock, and
@@ -68,7 +68,7 @@ def sweep_withdrawals(*, now: datetime | None = None) -> SweepResult:
     """
     now = now_or(now)
     pks = candidates(_withdrawals_due(now), time_field="created_at")
-    return sweep("withdrawals", pks, lambda pk: _process_one(pk, now))
+    return sweep("withdrawals", pks, lambda pk: _process_one(pk, now), until=until)
 
 
 def withdrawals_due(now: datetime) -> list[DueSet]:

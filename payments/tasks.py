@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from marketplace.sweeps import task_deadline
 from payments import sweeps
 from payments.services import withdrawal_process
 
@@ -17,9 +18,9 @@ def process_withdrawal(withdrawal_id: int) -> bool:
 
 @shared_task(acks_late=True)
 def sweep_clearance() -> dict[str, Any]:
-    return sweeps.sweep_clearance().as_dict()
+    return sweeps.sweep_clearance(until=task_deadline()).as_dict()
 
 
 @shared_task(acks_late=True)
 def sweep_withdrawals() -> dict[str, Any]:
-    return sweeps.sweep_withdrawals().as_dict()
+    return sweeps.sweep_withdrawals(until=task_deadline()).as_dict()

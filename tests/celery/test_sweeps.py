@@ -3,6 +3,7 @@ does not stop the rest."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -64,3 +65,12 @@ def test_a_row_that_fails_is_reported_and_stays_due_while_the_others_go_on(five_
         call_command("run_sweeps", "--only", "clearance")
     assert "clearance: 0 done, 0 skipped, 1 failed" in capsys.readouterr().out
     assert sweep_clearance(now=later).done == 1
+
+
+def test_a_sweep_past_its_time_budget_stops_and_the_next_run_goes_on(five_earnings):
+    later = max(e.clears_at for e in five_earnings)
+    stopped = sweep_clearance(now=later, until=time.monotonic())
+    assert (stopped.done, stopped.unfinished) == (0, True)
+    assert "the next run goes on" in str(stopped)
+    rest = sweep_clearance(now=later, until=time.monotonic() + 60)
+    assert (rest.done, rest.unfinished) == (5, False)

@@ -74,9 +74,11 @@ def test_a_worker_killed_mid_sweep_loses_nothing_and_pays_nothing_twice(worker_f
     def cleared() -> int:
         return Earning.objects.filter(status=EarningStatus.CLEARED).count()
 
-    # Each clearance lingers 0.4 s inside its transaction: the kill lands with
+    # Each clearance lingers 0.5 s inside its transaction: the kill lands with
     # some rows committed, one uncommitted, the rest untouched.
-    slow = worker_factory(slow_clear=0.4)
+    # No beat here: the test sends each tick itself, and a long interval gives
+    # the slowed sweep the time budget to run through all ten.
+    slow = worker_factory(slow_clear=0.5, env={"SWEEP_INTERVAL_SECONDS": "60"})
     app.send_task("payments.tasks.sweep_clearance")
     wait_until(lambda: cleared() >= 3, timeout=30, interval=0.02, what="the first clearances")
     slow.kill()
@@ -84,7 +86,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing_and_pays_nothing_twice(worker_f
     assert 3 <= after_kill < 10, "the kill must land in the middle of the sweep"
 
     # A new worker, and the next beat tick: the sweep does the rest.
-    worker_factory()
+    worker_factory(env={"SWEEP_INTERVAL_SECONDS": "60"})
     app.send_task("payments.tasks.sweep_clearance")
     wait_until(lambda: cleared() == 10, timeout=30, what="every earning to clear")
     # And a tick more changes nothing.
