@@ -286,6 +286,8 @@ class DisputeStatement(models.Model):
     body = models.TextField(max_length=10000)
     attachment = models.FileField(upload_to=dispute_upload_to, blank=True, max_length=300)
     attachment_name = models.CharField(max_length=255, blank=True)
+    # As for order messages: the same form sent twice adds one statement.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -508,9 +508,17 @@ def milestone_open_dispute(
 
 
 def dispute_add_statement(
-    *, dispute: Dispute, actor: User, body: str, attachment: UploadedFile | None = None
+    *,
+    dispute: Dispute,
+    actor: User,
+    body: str,
+    attachment: UploadedFile | None = None,
+    idempotency_key: str | None = None,
 ) -> DisputeStatement:
-    """Either party adds their side while the dispute is open."""
+    """Either party adds their side while the dispute is open.
+
+    The same form sent twice (``idempotency_key``) adds one statement.
+    """
     body = (body or "").strip()
     with transaction.atomic():
         milestone = lock_milestone(dispute.milestone_id)
@@ -527,9 +535,20 @@ def dispute_add_statement(
         name = ""
         if attachment is not None:
             name, _ = validate_deliverable_file(attachment)
-        statement = DisputeStatement.objects.create(
-            dispute=dispute, author=actor, body=body, attachment=attachment or "", attachment_name=name
-        )
+        if idempotency_key and DisputeStatement.objects.filter(idempotency_key=idempotency_key).exists():
+            raise DuplicateRequest("This was already sent; nothing more was added.")
+        try:
+            with transaction.atomic():
+                statement = DisputeStatement.objects.create(
+                    dispute=dispute,
+                    author=actor,
+                    body=body,
+                    attachment=attachment or "",
+                    attachment_name=name,
+                    idempotency_key=idempotency_key or None,
+                )
+        except IntegrityError:
+            raise DuplicateRequest("This was already sent; nothing more was added.") from None
         activity_record(order=order, milestone=milestone, actor=actor, verb="dispute_statement", note=body)
         other = order.seller if actor.pk == order.buyer_id else order.buyer
         notification_send(

@@ -34,7 +34,6 @@ from milestones.forms import (
 )
 from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone, MilestoneState
 from milestones.selectors import can_create_milestone, milestone_actions
-from orders.forms import OneUseForm, claim_token, release_token
 from orders.models import Order
 from orders.selectors import order_for_user
 from payments.models import Account, AccountKind
@@ -251,14 +250,12 @@ def _form_action(
     if request.method == "POST":
         form = form_class(request.POST, request.FILES)
         if form.is_valid():
-            if isinstance(form, OneUseForm) and not claim_token(request, form):
-                messages.info(request, "This was already sent; nothing more was added.")
-                return _back_to(milestone)
             try:
                 call(milestone, form.cleaned_data)
+            except DuplicateRequest as error:
+                messages.info(request, error.message)
+                return _back_to(milestone)
             except DomainError as error:
-                if isinstance(form, OneUseForm):
-                    release_token(request, form)
                 if not add_domain_error(form, error, aliases=aliases):
                     messages.error(request, error.message)
                     return _back_to(milestone)
@@ -372,7 +369,11 @@ def dispute_statement(request: AuthedRequest, pk: int) -> HttpResponse:
         verb="add to the dispute on",
         aliases=FILE_ALIASES,
         call=lambda m, d: services.dispute_add_statement(
-            dispute=_open_dispute_of(m), actor=request.user, body=d["body"], attachment=d.get("attachment") or None
+            dispute=_open_dispute_of(m),
+            actor=request.user,
+            body=d["body"],
+            attachment=d.get("attachment") or None,
+            idempotency_key=d.get("token") or None,
         ),
         success="Your side is added to the dispute on “{title}”.",
     )

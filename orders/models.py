@@ -65,6 +65,9 @@ class OrderMessage(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField(max_length=5000)
+    # The key of the form that sent it: a second submit of the same form
+    # (double click, back button, two tabs) is refused by this unique index.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

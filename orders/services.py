@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
+from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.locks import lock_order
 from marketplace.models import Gig, User
 from orders.models import Activity, Order, OrderMessage, OrderStatus
@@ -106,7 +106,12 @@ def order_complete(*, order: Order, actor: User) -> Order:
     return order
 
 
-def order_message_send(*, order: Order, author: User, body: str) -> OrderMessage:
+def order_message_send(*, order: Order, author: User, body: str, idempotency_key: str | None = None) -> OrderMessage:
+    """Post a message to the order's thread.
+
+    ``idempotency_key`` comes from the form: sent twice, the second raises
+    ``DuplicateRequest`` and adds nothing (the unique index settles a race).
+    """
     from marketplace.services import notification_send
 
     body = (body or "").strip()
@@ -117,7 +122,15 @@ def order_message_send(*, order: Order, author: User, body: str) -> OrderMessage
     if len(body) > 5000:
         raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
     with transaction.atomic():
-        message = OrderMessage.objects.create(order=order, author=author, body=body)
+        if idempotency_key and OrderMessage.objects.filter(idempotency_key=idempotency_key).exists():
+            raise DuplicateRequest("This message was already sent.")
+        try:
+            with transaction.atomic():
+                message = OrderMessage.objects.create(
+                    order=order, author=author, body=body, idempotency_key=idempotency_key or None
+                )
+        except IntegrityError:
+            raise DuplicateRequest("This message was already sent.") from None
         Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
         other = order.seller if author.pk == order.buyer_id else order.buyer
         notification_send(

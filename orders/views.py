@@ -8,10 +8,10 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, DuplicateRequest
 from milestones.forms import add_domain_error
 from milestones.views import AuthedRequest
-from orders.forms import MessageForm, claim_token, release_token
+from orders.forms import MessageForm
 from orders.models import Order
 from orders.selectors import order_for_user, order_page
 from orders.services import order_complete as order_complete_service
@@ -35,13 +35,17 @@ def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
     form = MessageForm(request.POST)
     if form.is_valid():
-        if not claim_token(request, form):
-            messages.info(request, "This message was already sent.")
-            return redirect(f"{order.get_absolute_url()}#messages")
         try:
-            order_message_send(order=order, author=request.user, body=form.cleaned_data["body"])
+            order_message_send(
+                order=order,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                idempotency_key=form.cleaned_data.get("token") or None,
+            )
+        except DuplicateRequest as error:
+            messages.info(request, error.message)
+            return redirect(f"{order.get_absolute_url()}#messages")
         except DomainError as error:
-            release_token(request, form)
             if not add_domain_error(form, error):
                 messages.error(request, error.message)
                 return redirect(order)
