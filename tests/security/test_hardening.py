@@ -202,3 +202,61 @@ def test_session_cookie_is_httponly_and_lax(world):
     cookie = response.cookies["sessionid"]
     assert cookie["httponly"]
     assert cookie["samesite"].lower() in ("lax", "strict")
+
+
+# --- redirects and mass assignment ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/phish", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_login_never_redirects_to_another_host(world, target):
+    response = Client().post(
+        f"{reverse('login')}?next={target}", {"username": world.buyer.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+
+
+@pytest.mark.django_db
+def test_profile_cannot_grant_staff_or_change_username(world):
+    client = world.client("seller")
+    data = {
+        "email": "bob@example.com",
+        "bio": "",
+        "withdrawal_method": "paypal",
+        "payout_account": "bob@pay.example",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "username": "admin",
+        "password": "plain",
+    }
+    assert client.post(reverse("profile"), data).status_code == 302
+    world.seller.refresh_from_db()
+    assert not world.seller.is_staff and not world.seller.is_superuser
+    assert world.seller.username == "bob_seller"
+    assert world.seller.check_password(PASSWORD)
+
+
+@pytest.mark.django_db
+def test_signup_cannot_grant_staff(db):
+    data = {
+        "username": "mallory",
+        "email": "mallory@example.com",
+        "password1": "Xy7!a-long-passphrase",
+        "password2": "Xy7!a-long-passphrase",
+        "is_staff": "on",
+        "is_superuser": "on",
+    }
+    assert Client().post(reverse("signup"), data).status_code == 302
+    from marketplace.models import User
+
+    mallory = User.objects.get(username="mallory")
+    assert not mallory.is_staff and not mallory.is_superuser
+
+
+@pytest.mark.django_db
+def test_unknown_host_is_refused(db):
+    assert Client().get(reverse("home"), HTTP_HOST="evil.example").status_code == 400
