@@ -19,9 +19,16 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 from djmoney.money import Money
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from marketplace.errors import DomainError, InsufficientFunds, InvalidTransition
 from marketplace.models import WithdrawalMethod
@@ -61,6 +68,18 @@ TARGET = {
 }
 
 picks = st.integers(min_value=0, max_value=10_000)
+# The steps that take a new milestone towards each state (a queued accept makes the rest refusals).
+PATHS = {
+    S.AWAITING_ACCEPTANCE: [],
+    S.IN_PROGRESS: ["accept"],
+    S.IN_REVIEW: ["accept", "submit"],
+    S.REVISION_REQUESTED: ["accept", "submit", "revision"],
+    S.APPROVED: ["accept", "submit", "approve"],
+    S.DECLINED: ["decline"],
+    S.CANCELLED: ["cancel"],
+    S.DISPUTED: ["accept", "submit", "dispute"],
+    S.RESOLVED: ["accept", "dispute", "resolve"],
+}
 
 
 def footprint() -> tuple:
@@ -98,10 +117,10 @@ class Marketplace(RuleBasedStateMachine):
         # Each example runs in its own savepoint, rolled back in teardown: a clean start every time.
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
-        methods = [WithdrawalMethod.INSTANT, WithdrawalMethod.PAYPAL, WithdrawalMethod.BANK_TRANSFER]
+        methods = [WithdrawalMethod.PAYPAL, WithdrawalMethod.INSTANT, WithdrawalMethod.BANK_TRANSFER]
         self.users = [UserFactory(withdrawal_method=m) for m in methods]
-        self.users[2].payout_account = "000111111116"  # the sandbox's failing bank account
-        self.users[2].save(update_fields=["payout_account"])
+        self.users[0].payout_account = "000111111116"  # the sandbox's failing bank account
+        self.users[0].save(update_fields=["payout_account"])
         self.staff = StaffFactory()
         u = self.users
         # Everyone buys and sells: a ring of orders plus a second order on one pair.
@@ -131,32 +150,77 @@ class Marketplace(RuleBasedStateMachine):
         if open_ones and self.expected[open_ones[0]] == S.ACCEPTED:
             self.expected[open_ones[0]] = S.IN_PROGRESS
 
-    def _pick(self, i: int) -> Milestone:
-        return Milestone.objects.select_related("order__buyer", "order__seller").get(
-            pk=self.milestones[i % len(self.milestones)]
-        )
+    def _eligible(self, action: str) -> list[int]:
+        return [m for m in self.milestones if self.expected[m] in SOURCES[action]]
 
-    def _attempt(self, action: str, milestone: Milestone, call, allowed: bool) -> bool:
+    def _load(self, pk: int) -> Milestone:
+        return Milestone.objects.select_related("order__buyer", "order__seller").get(pk=pk)
+
+    def _call(self, action: str, milestone: Milestone, *, by_buyer: bool = True, outcome: str = "refund", part=None):
+        buyer, seller = milestone.order.buyer, milestone.order.seller
+        if action == "accept":
+            return services.milestone_accept(milestone=milestone, actor=seller)
+        if action == "decline":
+            return services.milestone_decline(milestone=milestone, actor=seller, reason="Busy")
+        if action == "cancel":
+            return services.milestone_cancel(milestone=milestone, actor=buyer)
+        if action == "submit":
+            return services.milestone_submit(milestone=milestone, actor=seller, message="Done")
+        if action == "revision":
+            return services.milestone_request_revision(milestone=milestone, actor=buyer, feedback="More")
+        if action == "approve":
+            return services.milestone_approve(milestone=milestone, actor=buyer)
+        if action == "dispute":
+            return services.milestone_open_dispute(
+                milestone=milestone, actor=buyer if by_buyer else seller, reason="Stuck"
+            )
+        if action == "resolve":
+            return services.dispute_resolve(
+                dispute=milestone.dispute, actor=self.staff, outcome=outcome, seller_amount=part
+            )
+        raise AssertionError(action)
+
+    def _do(self, action: str, pk: int, **options) -> None:
         """Call a service; it must succeed exactly when the model says so, and a refusal changes nothing."""
-        before = footprint() if not allowed else None
+        milestone = self._load(pk)
+        state = self.expected[pk]
+        allowed = state in SOURCES[action]
+        if action == "resolve" and not hasattr(milestone, "dispute"):
+            return  # never disputed: there is nothing for staff to resolve
+        before = footprint()
         try:
-            call()
+            self._call(action, milestone, **options)
         except DomainError as refused:
-            assert not allowed, f"{action} on a {self.expected[milestone.pk]} milestone was refused: {refused}"
+            assert not allowed, f"{action} on a {state} milestone was refused: {refused}"
             assert footprint() == before, f"refused {action} changed something"
-            return False
-        assert allowed, f"{action} on a {self.expected[milestone.pk]} milestone was allowed"
-        return True
+            return
+        assert allowed, f"{action} on a {state} milestone was allowed"
+        event(f"{action} done")
+        if action == "accept":
+            earlier = [m for m in self._open_of(milestone.order_id) if m < pk]
+            self.expected[pk] = S.ACCEPTED if earlier else S.IN_PROGRESS
+        else:
+            self.expected[pk] = TARGET[action]
+        if self.expected[pk] in CLOSED_STATES:
+            self._activate_next(milestone.order_id)
 
-    def _transition(self, action: str, i: int, call_for) -> None:
-        milestone = self._pick(i)
-        allowed = self.expected[milestone.pk] in SOURCES[action]
-        if self._attempt(action, milestone, lambda: call_for(milestone), allowed):
-            self.expected[milestone.pk] = TARGET[action]
-            if TARGET[action] in CLOSED_STATES:
-                self._activate_next(milestone.order_id)
+    # --- rules: mostly the right moment, so the sequences go deep ---------------------------
 
-    # --- rules ---------------------------------------------------------------------------
+    @initialize(
+        starts=st.lists(
+            st.tuples(st.sampled_from(sorted(PATHS)), picks, st.sampled_from(["release", "refund", "split"])),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    def milestones_already_under_way(self, starts) -> None:
+        """Start from milestones already driven, by the same checked steps, towards random states."""
+        for target, o, outcome in starts:
+            self.create(o=o, cents=1001 + o % 50_000, from_balance=False)
+            pk = self.milestones[-1]
+            for action in PATHS[target]:
+                options = {"outcome": outcome, "part": Money("5.00", "USD") if outcome == "split" else None}
+                self._do(action, pk, **(options if action == "resolve" else {}))
 
     @rule(
         o=picks,
@@ -189,92 +253,87 @@ class Marketplace(RuleBasedStateMachine):
             assert footprint() == before
             return
         assert can_pay and order.pk not in self.completed
+        event("create done")
         self.milestones.append(milestone.pk)
         self.order_of[milestone.pk] = order.pk
         self.expected[milestone.pk] = S.AWAITING_ACCEPTANCE
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("accept"))
     @rule(i=picks)
     def accept(self, i: int) -> None:
-        milestone = self._pick(i)
-        allowed = self.expected[milestone.pk] in SOURCES["accept"]
-        call = lambda: services.milestone_accept(milestone=milestone, actor=milestone.order.seller)  # noqa: E731
-        if self._attempt("accept", milestone, call, allowed):
-            earlier = [m for m in self._open_of(milestone.order_id) if m < milestone.pk]
-            self.expected[milestone.pk] = S.ACCEPTED if earlier else S.IN_PROGRESS
+        eligible = self._eligible("accept")
+        self._do("accept", eligible[i % len(eligible)])
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("decline"))
     @rule(i=picks)
     def decline(self, i: int) -> None:
-        self._transition(
-            "decline", i, lambda m: services.milestone_decline(milestone=m, actor=m.order.seller, reason="Busy")
-        )
+        eligible = self._eligible("decline")
+        self._do("decline", eligible[i % len(eligible)])
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("cancel"))
     @rule(i=picks)
     def cancel(self, i: int) -> None:
-        self._transition("cancel", i, lambda m: services.milestone_cancel(milestone=m, actor=m.order.buyer))
+        eligible = self._eligible("cancel")
+        self._do("cancel", eligible[i % len(eligible)])
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("submit"))
     @rule(i=picks)
     def submit(self, i: int) -> None:
-        self._transition(
-            "submit", i, lambda m: services.milestone_submit(milestone=m, actor=m.order.seller, message="Done")
-        )
+        eligible = self._eligible("submit")
+        self._do("submit", eligible[i % len(eligible)])
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("revision"))
     @rule(i=picks)
     def request_revision(self, i: int) -> None:
-        self._transition(
-            "revision",
-            i,
-            lambda m: services.milestone_request_revision(milestone=m, actor=m.order.buyer, feedback="More"),
-        )
+        eligible = self._eligible("revision")
+        self._do("revision", eligible[i % len(eligible)])
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("approve"))
     @rule(i=picks)
     def approve(self, i: int) -> None:
-        self._transition("approve", i, lambda m: services.milestone_approve(milestone=m, actor=m.order.buyer))
+        eligible = self._eligible("approve")
+        self._do("approve", eligible[i % len(eligible)])
 
-    @precondition(lambda self: self.milestones)
-    @rule(i=picks)
-    def auto_approve(self, i: int) -> None:
-        milestone = self._pick(i)
+    @precondition(lambda self: self._eligible("approve"))
+    @rule(i=picks, wait_until_due=st.booleans())
+    def auto_approve(self, i: int, wait_until_due: bool) -> None:
+        eligible = self._eligible("approve")
+        milestone = self._load(eligible[i % len(eligible)])
+        if wait_until_due and milestone.auto_approve_at is not None:
+            self.clock = max(self.clock, milestone.auto_approve_at)  # the buyer stays silent
         due = milestone.auto_approve_at is not None and milestone.auto_approve_at <= self.clock
-        allowed = self.expected[milestone.pk] == S.IN_REVIEW and due
-        call = lambda: services.milestone_approve(milestone=milestone, actor=None, now=self.clock)  # noqa: E731
-        if self._attempt("auto-approve", milestone, call, allowed):
-            self.expected[milestone.pk] = S.APPROVED
-            self._activate_next(milestone.order_id)
+        before = footprint()
+        try:
+            services.milestone_approve(milestone=milestone, actor=None, now=self.clock)
+        except InvalidTransition:
+            assert not due, "the review period is over, yet the system could not approve"
+            assert footprint() == before
+            return
+        assert due, "the system approved before the review period was over"
+        event("auto-approve done")
+        self.expected[milestone.pk] = S.APPROVED
+        self._activate_next(milestone.order_id)
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("dispute"))
     @rule(i=picks, by_buyer=st.booleans())
     def open_dispute(self, i: int, by_buyer: bool) -> None:
-        self._transition(
-            "dispute",
-            i,
-            lambda m: services.milestone_open_dispute(
-                milestone=m, actor=m.order.buyer if by_buyer else m.order.seller, reason="Stuck"
-            ),
-        )
+        eligible = self._eligible("dispute")
+        self._do("dispute", eligible[i % len(eligible)], by_buyer=by_buyer)
 
-    @precondition(lambda self: self.milestones)
+    @precondition(lambda self: self._eligible("resolve"))
     @rule(i=picks, outcome=st.sampled_from(["release", "refund", "split"]), percent=st.integers(1, 99))
     def resolve(self, i: int, outcome: str, percent: int) -> None:
-        milestone = self._pick(i)
-        if self.expected[milestone.pk] != S.DISPUTED and not hasattr(milestone, "dispute"):
-            return  # no dispute to resolve; the matrix test covers that refusal
-        part = (milestone.amount.amount * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-        self._transition(
-            "resolve",
-            i,
-            lambda m: services.dispute_resolve(
-                dispute=m.dispute,
-                actor=self.staff,
-                outcome=outcome,
-                seller_amount=Money(part, "USD") if outcome == "split" else None,
-            ),
-        )
+        eligible = self._eligible("resolve")
+        pk = eligible[i % len(eligible)]
+        amount = self._load(pk).amount.amount
+        part = (amount * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        self._do("resolve", pk, outcome=outcome, part=Money(part, "USD") if outcome == "split" else None)
+
+    @precondition(lambda self: self.milestones)
+    @rule(action=st.sampled_from(sorted(set(SOURCES) - {"resolve"})), i=picks, by_buyer=st.booleans())
+    def anything_at_any_moment(self, action: str, i: int, by_buyer: bool) -> None:
+        """A stale tab or a second click: any action on any milestone, allowed or not."""
+        self._do(action, self.milestones[i % len(self.milestones)], by_buyer=by_buyer)
 
     @rule(days=st.integers(min_value=1, max_value=15))
     def time_passes(self, days: int) -> None:
@@ -286,12 +345,16 @@ class Marketplace(RuleBasedStateMachine):
         for earning in pending:
             cleared = earning_clear(earning_id=earning.pk, now=self.clock)
             assert cleared == (earning.clears_at <= self.clock)
+            if cleared:
+                event("clear done")
         for earning in pending:
             assert earning_clear(earning_id=earning.pk, now=self.clock) is False, "clearing twice moves nothing"
 
     @rule(u=picks, percent=st.integers(min_value=1, max_value=150))
     def withdraw(self, u: int, percent: int) -> None:
-        seller = self.users[u % len(self.users)]
+        funded = [s for s in self.users if balance(AccountKind.SELLER_AVAILABLE, user=s).amount > 0]
+        candidates = funded or self.users
+        seller = candidates[u % len(candidates)]
         available = balance(AccountKind.SELLER_AVAILABLE, user=seller).amount
         amount = max(CENT, (available * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP))
         before = footprint()
@@ -302,7 +365,9 @@ class Marketplace(RuleBasedStateMachine):
             assert footprint() == before
             return
         assert amount <= available
+        event("withdraw done")
 
+    @precondition(lambda self: Withdrawal.objects.filter(status=WithdrawalStatus.REQUESTED).exists())
     @rule()
     def process_withdrawals(self) -> None:
         for withdrawal in Withdrawal.objects.filter(status=WithdrawalStatus.REQUESTED):
@@ -311,6 +376,7 @@ class Marketplace(RuleBasedStateMachine):
             failing = withdrawal.destination == "000111111116"
             assert done.status == (WithdrawalStatus.FAILED if failing else WithdrawalStatus.PAID)
             assert withdrawal_process(withdrawal_id=withdrawal.pk) is None, "a repeated task pays nothing"
+            event(f"payout {done.status}")
 
     @rule(o=picks)
     def complete_order(self, o: int) -> None:
@@ -324,6 +390,7 @@ class Marketplace(RuleBasedStateMachine):
             assert footprint() == before
             return
         assert allowed
+        event("complete done")
         self.completed.add(order.pk)
 
     # --- after every step -------------------------------------------------------------------
