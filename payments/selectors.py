@@ -60,7 +60,7 @@ def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalance
         .order_by()
     }
     pending_lists: dict[str, list[Earning]] = defaultdict(list)
-    if pending_counts:
+    if pending_counts and pending_limit:
         earnings = (
             Earning.objects.filter(seller=user, status=EarningStatus.PENDING)
             .select_related("milestone__order")
