@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 def lock_order(order_id: int) -> Order:
     from orders.models import Order
 
-    return Order.objects.select_for_update().select_related("buyer", "seller").get(pk=order_id)
+    # of=("self",): the joined buyer and seller rows are read, not locked;
+    # locking them would make every write by one user queue behind their
+    # writes on all their other orders.
+    return Order.objects.select_for_update(of=("self",)).select_related("buyer", "seller").get(pk=order_id)
 
 
 def lock_milestone(milestone_id: int) -> Milestone:

@@ -214,7 +214,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
         "visibility_timeout": 3600,
         "socket_connect_timeout": 1,
-        "socket_timeout": 2,
+        "socket_timeout": 1,
         "max_retries": 1,
     }
 else:
@@ -240,7 +240,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # Publishing must never hang a web request when the broker is away: the
 # database is the source of truth and the sweeps catch up afterwards.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_BROKER_CONNECTION_RETRY = False
+# Workers reconnect when Redis comes back instead of shutting down; publishing
+# from requests is bounded separately (marketplace/queue.py).
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 CELERY_TASK_PUBLISH_RETRY = True

@@ -271,8 +271,11 @@ def earning_clear(*, earning_id: int, now: datetime | None = None) -> bool:
 
     now = now or timezone.now()
     with transaction.atomic():
+        # Only the earning row is locked (of=self); the joined seller,
+        # milestone and order are read. Their locks belong to the services
+        # that change them, and taking them here would break the lock order.
         earning = (
-            Earning.objects.select_for_update()
+            Earning.objects.select_for_update(of=("self",))
             .select_related("seller", "milestone__order")
             .filter(pk=earning_id, status=EarningStatus.PENDING, clears_at__lte=now)
             .first()
@@ -351,7 +354,7 @@ def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Wi
     now = now or timezone.now()
     with transaction.atomic():
         withdrawal = (
-            Withdrawal.objects.select_for_update()
+            Withdrawal.objects.select_for_update(of=("self",))
             .select_related("seller")
             .filter(pk=withdrawal_id, status=WithdrawalStatus.REQUESTED)
             .first()
