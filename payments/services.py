@@ -97,11 +97,13 @@ def ledger_post(
     if unbalanced:
         raise ValueError(f"unbalanced ledger transaction {key}: {unbalanced}")
 
-    if Transaction.objects.filter(idempotency_key=key).exists():
-        raise DuplicateRequest("This payment was already processed.")
-
     guarded_ids = sorted({account.pk for account, _ in lines if account.is_guarded})
     locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=guarded_ids).order_by("pk")}
+    # The key is checked after the locks, not before: a replay that queued behind
+    # the first post (two tabs withdrawing everything) must hear "already done",
+    # not "not enough money" from the balance the first post just spent.
+    if Transaction.objects.filter(idempotency_key=key).exists():
+        raise DuplicateRequest("This payment was already processed.")
     for pk, account in locked.items():
         if account.balance + deltas[pk] < 0:
             raise InsufficientFunds(

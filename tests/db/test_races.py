@@ -227,3 +227,20 @@ def test_a_withdrawal_processed_by_two_workers_is_paid_once():
     assert balance(AccountKind.PAYOUTS) == Money("80.00", "USD")
     assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money(Decimal("0"), "USD")
     _audit_ok()
+
+
+@pytest.mark.parametrize("amount", ["10.00", "70.00"], ids=["part", "everything"])
+def test_the_same_withdrawal_form_posted_from_many_tabs_withdraws_once_and_says_so(amount):
+    seller = _seller_with_available("100.00")  # 80.00 available
+    # An earlier withdrawal, so every account exists and only the locks decide.
+    earlier = withdrawal_request(seller=seller, amount=Money("10.00", "USD"), key=uuid.uuid4().hex)
+    withdrawal_process(withdrawal_id=earlier.pk)
+    key = uuid.uuid4().hex
+    results = race(*[lambda: withdrawal_request(seller=seller, amount=Money(amount, "USD"), key=key)] * 6)
+    assert len(_wins(results)) == 1
+    # Even when the first took everything, the others hear "already requested", not "not enough money".
+    refusals = [type(r).__name__ for r in results if isinstance(r, Exception)]
+    assert refusals == ["DuplicateRequest"] * 5
+    assert Withdrawal.objects.filter(seller=seller, idempotency_key=key).count() == 1
+    assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("70.00", "USD") - Money(amount, "USD")
+    _audit_ok()
