@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Sum
 from djmoney.money import Money
 
@@ -98,14 +99,27 @@ def withdrawals_for(user: User) -> QuerySet[Withdrawal]:
     return Withdrawal.objects.filter(seller=user).order_by("-created_at", "-id")
 
 
-def ledger_entries_for(user: User) -> QuerySet[Entry]:
-    """The entries on the user's own accounts, newest first.
+def ledger_entry_ids_for(user: User) -> QuerySet:
+    """Ids of the entries on the user's own accounts, newest first.
 
     Sorted by transaction id (ids grow with time), which the index on
-    (account, transaction) serves without joining every transaction first.
+    (account, transaction) serves without joining every transaction.
     """
-    return (
-        Entry.objects.filter(account__user=user)
+    return Entry.objects.filter(account__user=user).order_by("-transaction_id", "-id").values_list("pk", flat=True)
+
+
+def ledger_page_for(user: User, page_number: str | int | None, *, per_page: int) -> tuple[Page, list[Entry]]:
+    """One page of the user's ledger history and its entries, in three queries.
+
+    The page is chosen on bare ids first; only its rows are then joined to
+    their transaction, milestone and order. Joining first would make
+    PostgreSQL join a seller's whole history before sorting it.
+    """
+    page = Paginator(ledger_entry_ids_for(user), per_page).get_page(page_number)
+    ids = list(page.object_list)
+    entries = list(
+        Entry.objects.filter(pk__in=ids)
         .select_related("transaction__milestone__order", "account")
         .order_by("-transaction_id", "-id")
     )
+    return page, entries

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -38,7 +37,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
             money(row.available) for row in balances if row.available.amount > 0
         )
     withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
-    ledger = Paginator(selectors.ledger_entries_for(request.user), LEDGER_PER_PAGE).get_page(request.GET.get("page"))
+    ledger, entries = selectors.ledger_page_for(request.user, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
     context = {
         "balances": balances,
         "form": form,
@@ -46,7 +45,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
         "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
         "page": ledger,
-        "entries": ledger.object_list,
+        "entries": entries,
         "clearance_words": describe_period(request.user.clearance_period),
     }
     return render(request, "payments/earnings.html", context, status=status)
