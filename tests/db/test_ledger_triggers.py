@@ -89,7 +89,7 @@ def test_an_unbalanced_transaction_is_refused_at_a_real_commit():
 def _one_entry() -> Entry:
     gateway, fees = _accounts()
     _post_raw([(gateway, Money("-10.00", "USD")), (fees, Money("10.00", "USD"))])
-    return Entry.objects.order_by("pk").first()
+    return Entry.objects.order_by("pk")[0]
 
 
 @pytest.mark.django_db

@@ -80,7 +80,7 @@ def test_twenty_simultaneous_approvals_pay_the_seller_once():
     _audit_ok()
 
 
-def _act(action: str, milestone: Milestone):
+def _act(action, milestone):  # untyped: factories are not typed as their models
     order = milestone.order
     staff = StaffFactory()
     return {
@@ -140,7 +140,7 @@ def test_competing_clicks_leave_exactly_one_outcome(state, actions):
     _audit_ok()
 
 
-def _seller_with_available(amount: str) -> object:
+def _seller_with_available(amount):
     seller = UserFactory(withdrawal_method=WithdrawalMethod.INSTANT)
     milestone = create_milestone(OrderFactory(seller=seller), amount=amount)
     order = milestone.order

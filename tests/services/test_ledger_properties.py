@@ -112,7 +112,7 @@ def footprint() -> tuple:
 
 
 class Marketplace(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self):  # untyped: factories are not typed as their models
         super().__init__()
         # Each example runs in its own savepoint, rolled back in teardown: a clean start every time.
         self._atomic = transaction.atomic()

@@ -184,7 +184,7 @@ def test_clearing_an_earning_twice_moves_the_money_once(order, audit):
 # --- withdrawals -------------------------------------------------------------------------------
 
 
-def _seller_with_available(amount: str = "100.00", **seller_fields):
+def _seller_with_available(amount="100.00", **seller_fields):
     seller = UserFactory(withdrawal_method=WithdrawalMethod.INSTANT, **seller_fields)
     _approve(create_milestone(OrderFactory(seller=seller), amount=amount))
     return seller
