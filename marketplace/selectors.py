@@ -7,6 +7,7 @@ milestones the user has: counts come from one aggregate, lists are capped and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
@@ -72,13 +73,45 @@ SELLER_SECTIONS = (
 
 @dataclass
 class SectionData:
+    """One section as shown: its count, and one page of its milestones.
+
+    Pages need no count query of their own: the count comes from the
+    dashboard's aggregate."""
+
     section: Section
     count: int
     milestones: list[Milestone] = field(default_factory=list)
+    page: int = 1
+    per_page: int = 0
 
     @property
     def more(self) -> int:
         return max(0, self.count - len(self.milestones))
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.per_page)) if self.per_page else 1
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def page_param(self) -> str:
+        return f"{self.section.key}_page"
+
+
+def page_number(value: str | int | None, *, last: int | None = None) -> int:
+    """A 1-based page number from a query parameter; junk means 1."""
+    try:
+        number = max(1, int(value or 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(number, last) if last else number
 
 
 @dataclass
@@ -116,10 +149,19 @@ def _milestones_as(user: User, role: str) -> QuerySet[Milestone]:
     return Milestone.objects.filter(party)
 
 
-def dashboard_for(user: User, role: str, *, limit: int = 10, sections: tuple[str, ...] | None = None) -> Dashboard:
+def dashboard_for(
+    user: User,
+    role: str,
+    *,
+    limit: int = 10,
+    sections: tuple[str, ...] | None = None,
+    pages: Mapping[str, str] | None = None,
+) -> Dashboard:
     """The buyer's or the seller's dashboard: a count per section (one
-    aggregate), then up to ``limit`` milestones for each wanted section (one
-    query each), with their order and the other party."""
+    aggregate), then one page of ``limit`` milestones for each wanted section
+    (one query each, ``pages["<key>_page"]`` picks the page), with their
+    order and the other party."""
+    pages = pages or {}
     all_sections = BUYER_SECTIONS if role == "buyer" else SELLER_SECTIONS
     # Only open milestones are ever listed: filtering on their states first
     # lets PostgreSQL skip a long history of closed ones.
@@ -132,26 +174,29 @@ def dashboard_for(user: User, role: str, *, limit: int = 10, sections: tuple[str
     waiting = Order.objects.filter(order_party, status=OrderStatus.AWAITING_MILESTONE).count()
     result = []
     for section in all_sections:
-        data = SectionData(section=section, count=counts[section.key])
+        data = SectionData(section=section, count=counts[section.key], per_page=limit)
+        data.page = page_number(pages.get(data.page_param), last=data.pages)
         wanted = sections is None or section.key in sections
         # Queried even when the count is zero, so the number of queries is
         # the same for every user (a query-count test can pin it).
         if wanted and limit:
+            start = (data.page - 1) * limit
             data.milestones = list(
                 base.filter(state__in=section.states)
                 .select_related("order__buyer", "order__seller")
-                .order_by(*section.order_by)[:limit]
+                .order_by(*section.order_by)[start : start + limit]
             )
         result.append(data)
     return Dashboard(role=role, sections=result, orders_without_milestone=waiting)
 
 
-def orders_without_milestone(user: User, role: str, *, limit: int = 10) -> list[Order]:
+def orders_without_milestone(user: User, role: str, *, limit: int = 10, page: int = 1) -> list[Order]:
     order_party = Q(buyer=user) if role == "buyer" else Q(seller=user)
+    start = (page - 1) * limit
     return list(
         Order.objects.filter(order_party, status=OrderStatus.AWAITING_MILESTONE)
         .select_related("buyer", "seller")
-        .order_by("-updated_at", "-pk")[:limit]
+        .order_by("-updated_at", "-pk")[start : start + limit]
     )
 
 

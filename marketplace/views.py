@@ -36,7 +36,7 @@ class AuthedRequest(HttpRequest):
 GIGS_PER_PAGE = 12
 NOTIFICATIONS_PER_PAGE = 25
 DASHBOARD_SUMMARY_LIMIT = 5
-DASHBOARD_LIST_LIMIT = 25
+DASHBOARD_LIST_LIMIT = 10
 GIGS_ON_DASHBOARD = 10
 
 
@@ -168,9 +168,16 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 
 
 def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
+    board = selectors.dashboard_for(request.user, role, limit=DASHBOARD_LIST_LIMIT, pages=request.GET)
+    last_orders_page = max(1, -(-board.orders_without_milestone // DASHBOARD_LIST_LIMIT))
+    orders_page = selectors.page_number(request.GET.get("orders_page"), last=last_orders_page)
     context = {
-        "board": selectors.dashboard_for(request.user, role, limit=DASHBOARD_LIST_LIMIT),
-        "waiting_orders": selectors.orders_without_milestone(request.user, role, limit=DASHBOARD_LIST_LIMIT),
+        "board": board,
+        "waiting_orders": selectors.orders_without_milestone(
+            request.user, role, limit=DASHBOARD_LIST_LIMIT, page=orders_page
+        ),
+        "orders_page": orders_page,
+        "orders_pages": last_orders_page,
         "role": role,
     }
     if role == "seller":

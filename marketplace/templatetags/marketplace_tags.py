@@ -153,8 +153,9 @@ def local_url(value: str) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def query_page(context, page: int) -> str:
-    """The current query string with ``page`` replaced, for pagination links."""
+def query_page(context, page: int, param: str = "page") -> str:
+    """The current query string with ``param`` (``page``) set to ``page``, for
+    pagination links that keep the other lists' pages."""
     params = context["request"].GET.copy()
-    params["page"] = page
+    params[param] = page
     return "?" + params.urlencode()

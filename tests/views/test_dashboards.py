@@ -177,3 +177,25 @@ def test_seller_dashboard_lists_the_sellers_own_gigs(client, seller):
     part = section(text(client.get(reverse("seller_dashboard"))), "seller-gigs")
     assert reverse("gig_detail", args=[mine.pk]) in part
     assert "Someone else" not in part
+
+
+def test_long_sections_are_paginated_without_extra_queries(client, buyer, seller):
+    orders = [OrderFactory(buyer=buyer, seller=seller) for _ in range(12)]
+    milestones = [
+        milestone_in(S.AWAITING_ACCEPTANCE, order=order, title=f"Phase {i:02d}") for i, order in enumerate(orders)
+    ]
+    client.force_login(seller)
+    url = reverse("seller_dashboard")
+    with CaptureQueriesContext(connection) as first_queries:
+        first = section(text(client.get(url)), "seller-to_accept")
+    with CaptureQueriesContext(connection) as second_queries:
+        second = section(text(client.get(url + "?to_accept_page=2")), "seller-to_accept")
+    assert len(first_queries) == len(second_queries)
+    assert '<span class="count-pill">12</span>' in first
+    # Oldest first: ten on page one, the last two on page two.
+    assert all(link(m) in first for m in milestones[:10]) and link(milestones[10]) not in first
+    assert all(link(m) in second for m in milestones[10:]) and link(milestones[0]) not in second
+    assert "Page 1 of 2" in first and "to_accept_page=2#seller-to_accept" in first
+    # A page past the end shows the last one; junk shows the first.
+    assert link(milestones[11]) in section(text(client.get(url + "?to_accept_page=99")), "seller-to_accept")
+    assert link(milestones[0]) in section(text(client.get(url + "?to_accept_page=x")), "seller-to_accept")
