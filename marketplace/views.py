@@ -134,6 +134,8 @@ def gig_create_view(request: AuthedRequest) -> HttpResponse:
 @login_required
 def order_start(request: AuthedRequest, pk: int) -> HttpResponse:
     gig = _gig_or_404(pk)
+    if not gig.is_active and gig.seller_id != request.user.pk:
+        raise Http404("No such gig")
     if gig.seller_id == request.user.pk:
         messages.error(request, "You cannot order your own gig.")
         return redirect("gig_detail", pk=gig.pk)

@@ -100,6 +100,10 @@ def test_inactive_or_missing_gig_is_404_to_others(client, buyer):
     client.force_login(buyer)
     assert client.get(reverse("gig_detail", args=[gig.pk])).status_code == 404
     assert client.get(reverse("gig_detail", args=[999999])).status_code == 404
+    assert client.post(reverse("order_start", args=[gig.pk]), {"title": "x"}).status_code == 404
+    assert not Order.objects.exists()
+    client.force_login(gig.seller)
+    assert client.get(reverse("gig_detail", args=[gig.pk])).status_code == 200
 
 
 # --- ordering ---------------------------------------------------------------------
