@@ -211,3 +211,27 @@ def test_profile_with_bad_input_changes_nothing(client, seller):
         assert 'class="field-error"' in text(response)
     seller.refresh_from_db()
     assert seller.bio == "" and seller.withdrawal_method == "bank_transfer"
+
+
+def test_signup_returns_to_the_page_that_asked_for_it(client):
+    gig_url = "/gigs/1/order/"
+    html = text(client.get(reverse("signup") + f"?next={gig_url}"))
+    assert f'name="next" value="{gig_url}"' in html
+    form = {
+        "username": "newbie",
+        "email": "n@example.com",
+        "password1": "A-long-pass-9x",
+        "password2": "A-long-pass-9x",
+    }
+    assert client.post(reverse("signup"), {**form, "next": gig_url})["Location"] == gig_url
+
+
+def test_signup_ignores_a_next_on_another_site(client):
+    form = {
+        "username": "newbie",
+        "email": "n@example.com",
+        "password1": "A-long-pass-9x",
+        "password2": "A-long-pass-9x",
+    }
+    response = client.post(reverse("signup"), {**form, "next": "https://evil.example/"})
+    assert response["Location"] == reverse("dashboard")
