@@ -57,6 +57,22 @@ def account_for(*, kind: str, currency: str, user=None, milestone=None) -> Accou
 Line = tuple[Account, Money]
 
 
+def accounts_lock(accounts: Sequence[Account]) -> dict[int, Account]:
+    """``SELECT ... FOR UPDATE`` the guarded ones among ``accounts``, in ascending id.
+
+    ``ledger_post`` calls it for its own lines. A flow that posts more than once
+    in one transaction calls it first with *every* account it will touch:
+    approval with instant clearance posts the release (locking the seller's
+    pending account) and then the clearance (locking the available one); taken
+    post by post, that holds pending while waiting for available, while a
+    clearance task for the same seller takes them the other way round whenever
+    the available account has the lower id. PostgreSQL then kills one of the
+    two with a deadlock error. One sorted lock up front keeps the order global.
+    """
+    ids = sorted({account.pk for account in accounts if account.is_guarded})
+    return {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
 def ledger_post(
     *,
     key: str,
@@ -97,8 +113,7 @@ def ledger_post(
     if unbalanced:
         raise ValueError(f"unbalanced ledger transaction {key}: {unbalanced}")
 
-    guarded_ids = sorted({account.pk for account, _ in lines if account.is_guarded})
-    locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=guarded_ids).order_by("pk")}
+    locked = accounts_lock([account for account, _ in lines])
     # The key is checked after the locks, not before: a replay that queued behind
     # the first post (two tabs withdrawing everything) must hear "already done",
     # not "not enough money" from the balance the first post just spent.
@@ -120,7 +135,7 @@ def ledger_post(
         # insert; the unique index made us wait for it, then refused.
         raise DuplicateRequest("This payment was already processed.") from None
     Entry.objects.bulk_create(Entry(transaction=txn, account=account, amount=money) for account, money in lines)
-    for pk in guarded_ids:
+    for pk in locked:
         Account.objects.filter(pk=pk).update(balance=F("balance") + deltas[pk])
     return txn
 
@@ -195,8 +210,18 @@ def escrow_settle(
     now = now or timezone.now()
     order = milestone.order
     currency = order.currency
+    seller = order.seller
+    clears_at = now + seller.clearance_period
     escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
-    held = Account.objects.get(pk=escrow.pk).cached_balance
+    buyer_balance = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
+    to_lock = [escrow, buyer_balance]
+    if seller_gross.amount > 0:
+        pending = account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=seller)
+        to_lock.append(pending)
+        if clears_at <= now:
+            # Instant clearance posts again, to the available account: lock it now, in order.
+            to_lock.append(account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller))
+    held = accounts_lock(to_lock)[escrow.pk].cached_balance
     if seller_gross.amount < 0 or seller_gross > held:
         raise InvalidInput(f"The seller's part must be between {zero(currency)} and {held}.", field="seller_amount")
     buyer_part = held - seller_gross
@@ -204,11 +229,7 @@ def escrow_settle(
     net = seller_gross - fee
     lines: list[Line] = [(escrow, -held)]
     if seller_gross.amount > 0:
-        lines += [
-            (account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=order.seller), net),
-            (account_for(kind=AccountKind.PLATFORM_FEES, currency=currency), fee),
-        ]
-    buyer_balance = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
+        lines += [(pending, net), (account_for(kind=AccountKind.PLATFORM_FEES, currency=currency), fee)]
     if buyer_part.amount > 0:
         lines.append((buyer_balance, buyer_part))
     if refund_service_fee and milestone.buyer_fee.amount > 0:
@@ -227,14 +248,13 @@ def escrow_settle(
     milestone.seller_fee = fee
     if seller_gross.amount <= 0:
         return None
-    seller = order.seller
     earning = Earning.objects.create(
         seller=seller,
         milestone=milestone,
         gross=seller_gross,
         fee=fee,
         net=net,
-        clears_at=now + seller.clearance_period,
+        clears_at=clears_at,
     )
     if earning.clears_at <= now:
         # Instant withdrawal method: no wait, available at once.

@@ -244,3 +244,30 @@ def test_the_same_withdrawal_form_posted_from_many_tabs_withdraws_once_and_says_
     assert Withdrawal.objects.filter(seller=seller, idempotency_key=key).count() == 1
     assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("70.00", "USD") - Money(amount, "USD")
     _audit_ok()
+
+
+def test_an_instant_payout_approval_and_a_clearance_for_the_same_seller_do_not_deadlock():
+    """Approval with instant clearance posts twice (release, then clear); a clearance
+    task for the same seller locks the same two accounts. Both must take them in one
+    order, whatever ids the accounts happen to have."""
+    from payments.services import account_for
+
+    seller = UserFactory(withdrawal_method=WithdrawalMethod.PAYPAL)
+    # The available account exists before the pending one (an earnings page opened early, say).
+    account_for(kind=AccountKind.SELLER_AVAILABLE, currency="USD", user=seller)
+    rounds = 6
+    earnings = [
+        Earning.objects.get(milestone=milestone_in(S.APPROVED, order=OrderFactory(seller=seller), amount="10.00"))
+        for _ in range(rounds)
+    ]
+    in_review = [milestone_in(S.IN_REVIEW, order=OrderFactory(seller=seller), amount="10.00") for _ in range(rounds)]
+    seller.withdrawal_method = WithdrawalMethod.INSTANT  # the seller switches to instant payouts
+    seller.save(update_fields=["withdrawal_method"])
+    later = timezone.now() + timedelta(days=4)
+    for earning, milestone in zip(earnings, in_review, strict=True):
+        race(
+            lambda m=milestone: services.milestone_approve(milestone=m, actor=m.order.buyer),
+            lambda e=earning: earning_clear(earning_id=e.pk, now=later),
+        )
+    assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("96.00", "USD")  # 12 x 8.00
+    _audit_ok()
