@@ -28,11 +28,18 @@ class Section:
     hint: str
     states: tuple[str, ...]
     order_by: tuple[str, ...] = ("deadline", "pk")
+    # The user must act on these (the rest wait on the other party).
+    needs_action: bool = False
 
 
 BUYER_SECTIONS = (
     Section(
-        "to_review", "To review", "Approve the work or ask for a revision.", (S.IN_REVIEW,), ("auto_approve_at", "pk")
+        "to_review",
+        "To review",
+        "Approve the work or ask for a revision.",
+        (S.IN_REVIEW,),
+        ("auto_approve_at", "pk"),
+        needs_action=True,
     ),
     Section(
         "in_progress",
@@ -57,9 +64,16 @@ SELLER_SECTIONS = (
         "Accept to start work, or decline.",
         (S.AWAITING_ACCEPTANCE,),
         ("created_at", "pk"),
+        needs_action=True,
     ),
     Section("in_progress", "In progress", "Deliver before the deadline.", (S.IN_PROGRESS, S.ACCEPTED)),
-    Section("revision_requested", "Revision requested", "The buyer asked for changes.", (S.REVISION_REQUESTED,)),
+    Section(
+        "revision_requested",
+        "Revision requested",
+        "The buyer asked for changes.",
+        (S.REVISION_REQUESTED,),
+        needs_action=True,
+    ),
     Section(
         "in_review",
         "In review",
