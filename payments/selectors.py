@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from djmoney.money import Money
 
 from marketplace.models import User
@@ -44,7 +45,8 @@ def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalance
     """One row per currency the user has money in (four queries in all)."""
     by_currency: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for account in Account.objects.filter(user=user).only("kind", "currency", "balance"):
-        by_currency[account.currency][account.kind] += account.balance
+        # The cached balance, which ledger_audit proves equal to the entries.
+        by_currency[account.currency][account.kind] += account.cached_balance.amount
     withdrawn = (
         Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.PAID)
         .values("amount_currency")
@@ -62,16 +64,16 @@ def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalance
     }
     pending_lists: dict[str, list[Earning]] = defaultdict(list)
     if pending_counts and pending_limit:
+        # The soonest ``pending_limit`` of each currency, in one query.
         earnings = (
             Earning.objects.filter(seller=user, status=EarningStatus.PENDING)
+            .annotate(rank=Window(RowNumber(), partition_by=[F("net_currency")], order_by=[F("clears_at"), F("pk")]))
+            .filter(rank__lte=pending_limit)
             .select_related("milestone__order")
             .order_by("clears_at", "pk")
         )
-        # Capped per page, not per currency: one query, soonest first.
-        for earning in earnings[: pending_limit * len(pending_counts)]:
-            bucket = pending_lists[str(earning.net.currency)]
-            if len(bucket) < pending_limit:
-                bucket.append(earning)
+        for earning in earnings:
+            pending_lists[str(earning.net.currency)].append(earning)
 
     rows = []
     for currency in sorted(by_currency):

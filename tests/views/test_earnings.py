@@ -274,3 +274,16 @@ def test_earnings_query_count_does_not_grow(client, buyer, seller, django_assert
     assert count() == few
     with django_assert_max_num_queries(12):
         client.get(reverse("earnings"))
+
+
+def test_pending_earnings_are_listed_per_currency(client, buyer, seller):
+    for currency in ("USD", "EUR"):
+        milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller, currency=currency), title=currency)
+    client.force_login(seller)
+    html = text(client.get(reverse("earnings")))
+    eur_card = html[html.index('id="bal-EUR"') : html.index('id="bal-USD"')]
+    usd_card = html[html.index('id="bal-USD"') : html.index('id="withdraw"')]
+    # Each currency's card lists its own earning, and only that one.
+    assert ">EUR</a>" in eur_card and ">USD</a>" not in eur_card
+    assert ">USD</a>" in usd_card and ">EUR</a>" not in usd_card
+    assert "80.00\u00a0EUR" in eur_card and "80.00\u00a0USD" in usd_card
