@@ -53,9 +53,18 @@
       toggle.appendChild(document.createTextNode(" "));
       toggle.appendChild(badge);
     }
-    toggle.addEventListener("click", function () {
-      var open = nav.classList.toggle("open");
+    function setOpen(open) {
+      nav.classList.toggle("open", open);
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    toggle.addEventListener("click", function () {
+      setOpen(!nav.classList.contains("open"));
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && nav.classList.contains("open")) {
+        setOpen(false);
+        toggle.focus();
+      }
     });
     row.insertBefore(toggle, nav);
   }
