@@ -145,8 +145,12 @@ class Dashboard:
         raise KeyError(key)
 
 
-def gigs_active() -> QuerySet[Gig]:
-    return Gig.objects.filter(is_active=True).select_related("seller").order_by("-created_at", "-pk")
+def gigs_active(*, search: str = "") -> QuerySet[Gig]:
+    """Active gigs, newest first; ``search`` matches words of the title or description."""
+    gigs = Gig.objects.filter(is_active=True)
+    for word in search.split()[:5]:
+        gigs = gigs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    return gigs.select_related("seller").order_by("-created_at", "-pk")
 
 
 def gigs_of(user: User, *, limit: int) -> list[Gig]:
@@ -214,5 +218,8 @@ def orders_without_milestone(user: User, role: str, *, limit: int = 10, page: in
     )
 
 
-def notifications_for(user: User) -> QuerySet[Notification]:
-    return Notification.objects.filter(recipient=user).order_by("-created_at", "-id")
+def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
+    notifications = Notification.objects.filter(recipient=user)
+    if unread_only:
+        notifications = notifications.filter(read_at__isnull=True)
+    return notifications.order_by("-created_at", "-id")

@@ -102,8 +102,9 @@ def profile(request: AuthedRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    page = paginate(request, selectors.gigs_active(), GIGS_PER_PAGE)
-    return render(request, "marketplace/home.html", {"page": page, "gigs": page.object_list})
+    search = request.GET.get("q", "").strip()[:100]
+    page = paginate(request, selectors.gigs_active(search=search), GIGS_PER_PAGE)
+    return render(request, "marketplace/home.html", {"page": page, "gigs": page.object_list, "search": search})
 
 
 def _gig_or_404(pk: int) -> Gig:
@@ -207,8 +208,10 @@ def seller_dashboard(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 def notifications(request: AuthedRequest) -> HttpResponse:
-    page = paginate(request, selectors.notifications_for(request.user), NOTIFICATIONS_PER_PAGE)
-    return render(request, "marketplace/notifications.html", {"page": page, "notifications": page.object_list})
+    unread_only = request.GET.get("show") == "unread"
+    page = paginate(request, selectors.notifications_for(request.user, unread_only=unread_only), NOTIFICATIONS_PER_PAGE)
+    context = {"page": page, "notifications": page.object_list, "unread_only": unread_only}
+    return render(request, "marketplace/notifications.html", context)
 
 
 @login_required

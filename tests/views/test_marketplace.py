@@ -258,3 +258,15 @@ def test_local_url_filter_only_lets_site_paths_through():
     assert local_url("/orders/3/#milestone-4") == "/orders/3/#milestone-4"
     for bad in ("javascript:alert(1)", "//evil.example/x", "https://evil.example/", "/\\evil.example"):
         assert local_url(bad) == "", bad
+
+
+def test_home_search_finds_gigs_by_title_or_description(client):
+    logo = GigFactory(title="I will design your logo")
+    api = GigFactory(title="Backend work", description="A tested REST API.")
+    html = text(client.get(reverse("home") + "?q=logo"))
+    assert logo.title in html and api.title not in html
+    assert "1 gig matching “logo”" in html
+    html = text(client.get(reverse("home") + "?q=rest+api"))
+    assert api.title in html and logo.title not in html
+    html = text(client.get(reverse("home") + "?q=%3Cscript%3E"))
+    assert "No gig matches “&lt;script&gt;”." in html

@@ -104,3 +104,14 @@ def test_query_count_does_not_grow(client, buyer, django_assert_max_num_queries)
     assert count() == few
     with django_assert_max_num_queries(6):
         client.get(reverse("notifications"))
+
+
+def test_unread_filter(client, buyer):
+    NotificationFactory(recipient=buyer, message="Already seen", read_at=timezone.now())
+    NotificationFactory(recipient=buyer, message="Still new")
+    client.force_login(buyer)
+    html = text(client.get(reverse("notifications") + "?show=unread"))
+    assert "Still new" in html and "Already seen" not in html
+    assert "Already seen" in text(client.get(reverse("notifications")))
+    client.post(reverse("notifications_read"))
+    assert "You are all caught up." in text(client.get(reverse("notifications") + "?show=unread"))
