@@ -238,3 +238,35 @@ def test_a_dispute_split_with_bad_amounts_is_refused(order, staff):
     assert refused.value.field == "outcome"
     assert world() == before
     assert Decimal("100.00") == milestone.amount.amount
+
+
+def test_a_file_alone_is_a_deliverable_and_is_stored_under_a_random_name(order, audit):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    milestone = milestone_in(S.IN_PROGRESS, order=order)
+    upload = SimpleUploadedFile("../../Final notes.txt", b"All screens done.\n", content_type="text/plain")
+    delivery = services.milestone_submit(milestone=milestone, actor=order.seller, files=[upload])
+    stored = delivery.files.get()
+    assert stored.original_name == "Final notes.txt"
+    assert "Final" not in stored.file.name and ".." not in stored.file.name
+    audit()
+
+
+def test_a_file_that_is_not_what_its_extension_says_is_refused(order):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    milestone = milestone_in(S.IN_PROGRESS, order=order)
+    before = world()
+    fake = SimpleUploadedFile("invoice.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
+    with pytest.raises(InvalidInput) as refused:
+        services.milestone_submit(milestone=milestone, actor=order.seller, files=[fake])
+    assert refused.value.field == "files"
+    assert world() == before
+
+
+def test_an_order_cannot_be_opened_on_a_retired_gig(buyer, seller):
+    gig = GigFactory(seller=seller, is_active=False)
+    before = world()
+    with pytest.raises(InvalidInput, match="no longer available"):
+        order_create(buyer=buyer, gig=gig, title="Logo", brief="")
+    assert world() == before
