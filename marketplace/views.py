@@ -23,7 +23,7 @@ from marketplace import selectors
 from marketplace.errors import DomainError
 from marketplace.forms import GigForm, OrderStartForm, ProfileForm, SignupForm
 from marketplace.models import Gig, User
-from marketplace.services import gig_create, notifications_mark_read
+from marketplace.services import gig_create, notifications_mark_read, user_create, user_update_profile
 from orders.services import order_create
 from payments.selectors import balances_for
 
@@ -81,7 +81,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        user = user_create(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+        )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.username}. Your account is ready.")
         return redirect(next_url or "dashboard")
@@ -92,7 +96,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 def profile(request: AuthedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        user_update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
     return render(request, "registration/profile.html", {"form": form})
