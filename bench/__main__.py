@@ -246,6 +246,8 @@ def seed() -> Data:
         buyer=f"{d.approve_buyers} + i",
         state="'in_review'",
         clears_at="now()",
+        # One amount for all: the pgbench script replays one approval's literal amounts on any row.
+        amount="100.00",
     )
     s.recompute_cached_balances()
     log("in-review milestones for approve seeded; cached balances recomputed")
@@ -590,16 +592,25 @@ def pgbench_script(recorded, d: Data, block, row: int, txn_id: int) -> str:
         "v_bbid": d.approve_accounts["buyer_balance"],
     }
     variables = {base + row: name for name, base in bases.items()}
+    from payments.models import Account
+
+    # The platform's own accounts (fees, gateway) are the same for every row: literals.
+    constants = set(Account.objects.filter(user=None, milestone=None).values_list("pk", flat=True))
     variables[txn_id] = "v_txn_id"
     raw = connection.connection
 
     def render(value) -> str:
+        if isinstance(value, list | tuple):
+            # bulk_create's UNNEST arrays: ids inside them must become variables too.
+            literal = pgsql.Literal(list(value)).as_string(raw)
+            cast = literal[literal.rindex("'") + 1 :] if literal.startswith("'") else ""
+            return "ARRAY[" + ", ".join(render(item) for item in value) + "]" + cast
         if isinstance(value, bool) or value is None:
             return pgsql.Literal(value).as_string(raw)
         if isinstance(value, int):
             if value in variables:
                 return f":{variables[value]}"
-            if value >= 10_000_000:
+            if value >= 10_000_000 and value not in constants:
                 raise ValueError(f"unmapped id {value} in the approve SQL")
             return str(value)
         if isinstance(value, str):
@@ -620,6 +631,9 @@ def pgbench_script(recorded, d: Data, block, row: int, txn_id: int) -> str:
     lines = [f"\\set i random({APPROVE_ROWS}, {APPROVE_ROWS + PGBENCH_ROWS - 1})"]
     lines += [f"\\set {name} {base} + :i" for name, base in bases.items()]
     lines.append("BEGIN;")
+    # The zero-sum trigger is deferred to COMMIT, which a rolled-back run never reaches: make it fire
+    # at the end of each statement instead, so pgbench pays for it (and proves every row balanced).
+    lines.append("SET CONSTRAINTS ALL IMMEDIATE;")
     for sql, params in recorded:
         params = list(params or [])
         out = []
@@ -654,7 +668,7 @@ def run_pgbench(script: Path) -> tuple[float | None, str]:
         return None, "pgbench output not understood"
     tps = float(match.group(1))
     log(f"pgbench: {tps:,.1f} tps")
-    return tps, "pgbench ends each transaction with ROLLBACK (rows reusable; no commit flush, no deferred trigger)"
+    return tps, "pgbench ends each transaction with ROLLBACK (rows reusable; no commit WAL flush)"
 
 
 # --- clearance sweep ---
@@ -732,13 +746,20 @@ def sweep_bench(report: Report) -> None:
     sql_rate = cleared / sql_seconds
     log(f"set-based clear: {cleared:,} earnings, {lines:,} entries in {sql_seconds:.2f}s = {sql_rate:,.0f}/s")
 
+    # The service, in slices of 1,000 by due time, so a slower machine stops at the budget instead of
+    # running past the 15 minutes; the rate is per second either way.
     t0 = time.monotonic()
-    result = sweep_clearance(now=cut)
+    done = failed = 0
+    for end in [*range(pilot_n + 999, pilot_n + n - 1, 1000), pilot_n + n - 1]:
+        result = sweep_clearance(now=times[end])
+        done, failed = done + result.done, failed + result.failed
+        if time.monotonic() - t0 > SWEEP_BUDGET_SECONDS * 1.5:
+            break
     seconds = time.monotonic() - t0
-    rate = result.done / seconds
-    log(f"sweep_clearance: {result}; {rate:,.0f}/s")
-    scope = f"{result.done:,} of {total_due:,} due earnings" + (
-        "" if result.done == total_due - pilot_n else " (the rest would not fit the 15-minute budget at this rate)"
+    rate = done / seconds
+    log(f"sweep_clearance: {done:,} cleared, {failed} failed in {seconds:.0f}s; {rate:,.0f}/s")
+    scope = f"{done:,} of {total_due:,} due earnings" + (
+        "" if done == total_due - pilot_n else " (the rest would not fit the 15-minute budget at this rate)"
     )
     full_note = ""
     if time.monotonic() - STARTED < 600:
@@ -759,7 +780,7 @@ def sweep_bench(report: Report) -> None:
             fmt(rate),
             f"one set-based statement (rolled back): {fmt(sql_rate)}",
             ratio(rate, sql_rate),
-            f"{scope}; {result.failed} failed{full_note}",
+            f"{scope}; {failed} failed{full_note}",
         )
     )
 

@@ -141,10 +141,19 @@ class Block:
     deliveries: int
 
 
-def bulk_block(name: str, k: int, *, seller: str, buyer: str, state: str, clears_at: str) -> Block:
-    """``k`` orders with one milestone each. ``seller``, ``buyer``, ``state``
-    and ``clears_at`` are SQL expressions of the row number ``i``; ``state``
-    is one of approved (pending earning), in_progress or in_review."""
+def bulk_block(
+    name: str,
+    k: int,
+    *,
+    seller: str,
+    buyer: str,
+    state: str,
+    clears_at: str,
+    amount: str = "100 + (i % 50) + (i % 7) * 0.25",
+) -> Block:
+    """``k`` orders with one milestone each. ``seller``, ``buyer``, ``state``,
+    ``clears_at`` and ``amount`` are SQL expressions of the row number ``i``;
+    ``state`` is one of approved (pending earning), in_progress or in_review."""
     from payments.models import Account, AccountKind
 
     def esc(expr: str) -> str:
@@ -170,7 +179,7 @@ def bulk_block(name: str, k: int, *, seller: str, buyer: str, state: str, clears
             CREATE TEMP TABLE bench_plan AS
             SELECT i, ({esc(seller)})::bigint AS seller_id, ({esc(buyer)})::bigint AS buyer_id,
                    ({esc(state)})::text AS state, ({esc(clears_at)})::timestamptz AS clears_at,
-                   (100 + (i %% 50) + (i %% 7) * 0.25)::numeric(14, 2) AS amount,
+                   ({esc(amount)})::numeric(14, 2) AS amount,
                    now() - (i %% 5000) * interval '7 minutes' AS at
             FROM generate_series(0, %(k)s - 1) AS i
             """,
