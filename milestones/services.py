@@ -418,8 +418,12 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
     ``actor=None`` is the system's auto-approval, allowed only once
     ``auto_approve_at`` has passed. The earning clears after the clearance
     period of the seller's withdrawal method.
+
+    ``now`` is the sweep's clock and counts only for the system: a person's
+    approval always happens at the real time, so no caller can backdate it
+    and make the money clear early.
     """
-    now = now or timezone.now()
+    now = (now if actor is None else None) or timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         order = milestone.order

@@ -1,4 +1,4 @@
-"""A message or dispute statement sent twice from the same form is stored once."""
+"""A repeated form, a replayed key or a forged clock changes nothing twice."""
 
 import threading
 
@@ -55,3 +55,19 @@ def test_two_tabs_sending_the_same_message_form_at_once_store_one():
         thread.join()
     assert sorted(outcomes) == ["duplicate", "duplicate", "duplicate", "sent"]
     assert OrderMessage.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_buyers_approval_cannot_be_backdated_to_clear_early(order):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from milestones.services import milestone_approve
+
+    milestone = milestone_in(S.IN_REVIEW, order=order)
+    before = timezone.now()
+    milestone_approve(milestone=milestone, actor=order.buyer, now=before - timedelta(days=30))
+    milestone.refresh_from_db()
+    assert milestone.approved_at >= before
+    assert milestone.earning.clears_at >= before + order.seller.clearance_period
