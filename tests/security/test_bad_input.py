@@ -437,3 +437,47 @@ def test_login_and_signup_refuse_without_csrf_token(db, unchanged):
             "password2": "Xy7!long-pass",
         }
         assert client.post(reverse("signup"), data).status_code == 403
+
+
+# --- accounts ---------------------------------------------------------------------------------------------------
+
+SIGNUP_OK = {
+    "username": "newcomer",
+    "email": "newcomer@example.com",
+    "password1": "Xy7!a-long-passphrase",
+    "password2": "Xy7!a-long-passphrase",
+}
+SIGNUP_BAD = [
+    ("username", {"username": ""}),
+    ("username", {"username": HUGE}),
+    ("username", {"username": "<script>alert(1)</script>"}),
+    ("username", {"username": "bob_seller"}),
+    ("email", {"email": "not-an-email"}),
+    ("email", {"email": "alice_buyer@example.com"}),
+    ("password2", {"password2": "something-else-entirely"}),
+    ("password2", {"password1": "password", "password2": "password"}),
+    ("password2", {"password1": "12345678901", "password2": "12345678901"}),
+]
+
+
+@pytest.mark.parametrize(("field", "override"), SIGNUP_BAD, ids=[str(o)[:40] for _, o in SIGNUP_BAD])
+def test_signup_refuses(world, unchanged, field, override):
+    with unchanged():
+        response = Client().post(reverse("signup"), {**SIGNUP_OK, **override})
+    assert_field_error(response, field)
+
+
+def test_password_change_needs_the_old_password(world, unchanged):
+    data = {"old_password": "wrong", "new_password1": "Xy7!new-passphrase", "new_password2": "Xy7!new-passphrase"}
+    with unchanged():
+        response = world.client("buyer").post(reverse("password_change"), data)
+    assert_field_error(response, "old_password")
+
+
+def test_payout_account_is_escaped_on_the_earnings_page(world):
+    data = {"email": "bob@example.com", "bio": "", "withdrawal_method": "paypal", "payout_account": XSS[:100]}
+    client = world.client("seller")
+    assert client.post(reverse("profile"), data).status_code == 302
+    for url in (reverse("earnings"), reverse("profile")):
+        html = client.get(url).content.decode()
+        assert "<script>alert(" not in html and "<img src=x onerror" not in html, url
