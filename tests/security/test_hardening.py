@@ -260,3 +260,14 @@ def test_signup_cannot_grant_staff(db):
 @pytest.mark.django_db
 def test_unknown_host_is_refused(db):
     assert Client().get(reverse("home"), HTTP_HOST="evil.example").status_code == 400
+
+
+@pytest.mark.django_db
+def test_uploaded_files_are_not_served_from_a_public_url(world, settings):
+    """Deliverables and dispute files exist only behind the permission-checking download views."""
+    for stored in (world.delivery_file.file, world.statement.attachment):
+        assert (settings.MEDIA_ROOT / stored.name).exists()
+        for role in ("anonymous", "outsider", "buyer"):
+            client = world.client(role)
+            for url in (stored.url, f"/media/{stored.name}", f"/{stored.name}", f"/static/../media/{stored.name}"):
+                assert client.get(url).status_code == 404, f"{url} as {role}"
