@@ -52,6 +52,19 @@ def notification_send(*, recipient: User, event: str, message: str, url: str = "
     return notification
 
 
+def notifications_send_many(notices: list[dict]) -> list[Notification]:
+    """``notification_send`` for many at once: one INSERT, e-mails after commit."""
+    from marketplace.tasks import send_notification_email
+
+    created = Notification.objects.bulk_create(
+        Notification(recipient=n["recipient"], event=n["event"], message=n["message"][:300], url=n.get("url", ""))
+        for n in notices
+    )
+    for notification in created:
+        enqueue_on_commit(send_notification_email, notification.pk)
+    return created
+
+
 def notifications_mark_read(*, user: User) -> int:
     from django.utils import timezone
 

@@ -170,6 +170,56 @@ def sweep(name: str, pks: Iterator[int], handle: Callable[[int], bool], *, until
     return result
 
 
+def sweep_in_batches(
+    name: str,
+    pks: Iterator[int],
+    handle_batch: Callable[[list[int]], list[int]],
+    handle_one: Callable[[int], bool],
+    *,
+    batch_size: int = 200,
+    until: float | None = None,
+) -> SweepResult:
+    """Like ``sweep``, for a service that can take many rows in one
+    transaction (``handle_batch`` returns the ids it did).
+
+    Fewer, larger transactions trade a longer lock (a batch, not a row) for
+    throughput. If a batch fails, its rows are retried one by one with
+    ``handle_one``, so one bad row still cannot hold back the others.
+    """
+    result = SweepResult(name=name)
+    started = time.monotonic()
+    batch: list[int] = []
+
+    def run(ids: list[int]) -> None:
+        try:
+            done = handle_batch(ids)
+        except Exception:  # noqa: BLE001 - the rows are retried one by one below
+            logger.warning("sweep %s: a batch of %d failed; retrying row by row", name, len(ids), exc_info=True)
+            one = sweep(name, iter(ids), handle_one)
+            result.done += one.done
+            result.skipped += one.skipped
+            result.failed += one.failed
+            result.errors += one.errors
+        else:
+            result.done += len(done)
+            result.skipped += len(ids) - len(done)
+
+    for pk in pks:
+        if until is not None and time.monotonic() >= until:
+            result.unfinished = True
+            break
+        batch.append(pk)
+        if len(batch) >= batch_size:
+            run(batch)
+            batch = []
+    if batch:
+        run(batch)
+    result.seconds = time.monotonic() - started
+    if result.done or result.failed:
+        logger.info("%s", result)
+    return result
+
+
 # --- e-mail catch-up ---------------------------------------------------------------
 
 

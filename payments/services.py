@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -73,34 +74,23 @@ def accounts_lock(accounts: Sequence[Account]) -> dict[int, Account]:
     return {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
 
 
-def ledger_post(
-    *,
-    key: str,
-    kind: str,
-    lines: Sequence[Line],
-    memo: str = "",
-    milestone=None,
-    actor=None,
-) -> Transaction:
-    """Post one balanced transaction. The only function that writes entries.
+@dataclass(frozen=True)
+class Posting:
+    """One balanced ledger transaction to post."""
 
-    Takes ``SELECT ... FOR UPDATE`` on the guarded accounts among ``lines`` in
-    ascending id (the last step of the lock order), so two posts that touch the
-    same seller's balance queue up and the second sees the first's result.
-    Platform and outside-world accounts are not locked: they may take any
-    value, and locking them would make every payment on the site queue
-    behind one row.
+    key: str
+    kind: str
+    lines: Sequence[Line]
+    memo: str = ""
+    milestone: Any = None
+    actor: Any = None
 
-    Raises ``DuplicateRequest`` if ``key`` was posted before (the money moved
-    once, the first time) and ``InsufficientFunds`` if a guarded balance would
-    go negative. On PostgreSQL a deferred trigger checks the zero sum again at
-    COMMIT.
-    """
-    lines = [(account, money) for account, money in lines if money.amount != 0]
+
+def _checked_lines(posting: Posting) -> list[Line]:
+    lines = [(account, money) for account, money in posting.lines if money.amount != 0]
     if not lines:
         raise ValueError("a ledger transaction needs at least one non-zero line")
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    deltas: dict[int, Decimal] = defaultdict(Decimal)
     for account, money in lines:
         currency = str(money.currency)
         if currency != account.currency:
@@ -108,16 +98,43 @@ def ledger_post(
         if round_money(money) != money:
             raise ValueError(f"{money.amount} has more decimal places than {currency} allows")
         totals[currency] += money.amount
-        deltas[account.pk] += money.amount
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
-        raise ValueError(f"unbalanced ledger transaction {key}: {unbalanced}")
+        raise ValueError(f"unbalanced ledger transaction {posting.key}: {unbalanced}")
+    return lines
 
-    locked = accounts_lock([account for account, _ in lines])
-    # The key is checked after the locks, not before: a replay that queued behind
-    # the first post (two tabs withdrawing everything) must hear "already done",
-    # not "not enough money" from the balance the first post just spent.
-    if Transaction.objects.filter(idempotency_key=key).exists():
+
+def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
+    """Post balanced transactions, one INSERT per table for all of them.
+    With ``ledger_post`` (its one-posting case), the only code that writes entries.
+
+    Takes ``SELECT ... FOR UPDATE`` on the guarded accounts among the lines,
+    in ascending id (the last step of the lock order), so two posts that
+    touch the same seller's balance queue up and the second sees the first's
+    result. Platform and outside-world accounts are not locked: they may take
+    any value, and locking them would make every payment on the site queue
+    behind one row.
+
+    Raises ``DuplicateRequest`` if any key was posted before (the money moved
+    once, the first time) and ``InsufficientFunds`` if a guarded balance would
+    go negative. On PostgreSQL a deferred trigger checks every zero sum again
+    at COMMIT.
+    """
+    checked = [(posting, _checked_lines(posting)) for posting in postings]
+    keys = [posting.key for posting in postings]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two postings share an idempotency key")
+    deltas: dict[int, Decimal] = defaultdict(Decimal)
+    for _, lines in checked:
+        for account, money in lines:
+            deltas[account.pk] += money.amount
+
+    locked = accounts_lock([account for _, lines in checked for account, _ in lines])
+    # The keys are checked after the locks, not before: a replay that queued
+    # behind the first post (two tabs withdrawing everything) must hear
+    # "already done", not "not enough money" from the balance the first post
+    # just spent.
+    if Transaction.objects.filter(idempotency_key__in=keys).exists():
         raise DuplicateRequest("This payment was already processed.")
     for pk, account in locked.items():
         if account.balance + deltas[pk] < 0:
@@ -127,17 +144,42 @@ def ledger_post(
 
     try:
         with transaction.atomic():
-            txn = Transaction.objects.create(
-                idempotency_key=key, kind=kind, memo=memo[:300], milestone=milestone, actor=actor
+            txns = Transaction.objects.bulk_create(
+                Transaction(
+                    idempotency_key=posting.key,
+                    kind=posting.kind,
+                    memo=posting.memo[:300],
+                    milestone=posting.milestone,
+                    actor=posting.actor,
+                )
+                for posting in postings
             )
     except IntegrityError:
         # Another transaction posted the same key between our check and our
         # insert; the unique index made us wait for it, then refused.
         raise DuplicateRequest("This payment was already processed.") from None
-    Entry.objects.bulk_create(Entry(transaction=txn, account=account, amount=money) for account, money in lines)
+    Entry.objects.bulk_create(
+        Entry(transaction=txn, account=account, amount=money)
+        for txn, (_, lines) in zip(txns, checked, strict=True)
+        for account, money in lines
+    )
     for pk in locked:
         Account.objects.filter(pk=pk).update(balance=F("balance") + deltas[pk])
-    return txn
+    return txns
+
+
+def ledger_post(
+    *,
+    key: str,
+    kind: str,
+    lines: Sequence[Line],
+    memo: str = "",
+    milestone=None,
+    actor=None,
+) -> Transaction:
+    """Post one balanced transaction (see ``ledger_post_many``)."""
+    posting = Posting(key=key, kind=kind, lines=lines, memo=memo, milestone=milestone, actor=actor)
+    return ledger_post_many([posting])[0]
 
 
 # --- funding, release, refund --------------------------------------------------
@@ -265,21 +307,63 @@ def escrow_settle(
 # --- clearance -------------------------------------------------------------------
 
 
-def _clear(earning: Earning, *, now: datetime) -> None:
-    currency = str(earning.net.currency)
-    ledger_post(
-        key=f"clear:{earning.pk}",
-        kind=TransactionKind.CLEAR,
-        lines=[
-            (account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=earning.seller), -earning.net),
-            (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=earning.seller), earning.net),
-        ],
-        memo="Cleared, available to withdraw",
-        milestone=earning.milestone,
+def _seller_accounts(earnings: Sequence[Earning]) -> dict[tuple[str, int | None, str], Account]:
+    """The pending and available accounts of the earnings' sellers, in one query."""
+    wanted = {
+        (kind, e.seller_id, str(e.net.currency))
+        for e in earnings
+        for kind in (AccountKind.SELLER_PENDING, AccountKind.SELLER_AVAILABLE)
+    }
+    found = {
+        (a.kind, a.user_id, a.currency): a
+        for a in Account.objects.filter(
+            kind__in=[AccountKind.SELLER_PENDING, AccountKind.SELLER_AVAILABLE],
+            user_id__in={e.seller_id for e in earnings},
+        )
+    }
+    sellers = {e.seller_id: e.seller for e in earnings}
+    for kind, user_id, currency in wanted - found.keys():
+        found[(kind, user_id, currency)] = account_for(kind=kind, currency=currency, user=sellers[user_id])
+    return found
+
+
+def _clear_all(earnings: Sequence[Earning], *, now: datetime) -> None:
+    """Pending to available for each earning: one CLEAR transaction each
+    (key ``clear:<earning id>``), all posted together. Caller holds the
+    earning rows."""
+    accounts = _seller_accounts(earnings)
+    ledger_post_many(
+        [
+            Posting(
+                key=f"clear:{e.pk}",
+                kind=TransactionKind.CLEAR,
+                lines=[
+                    (accounts[(AccountKind.SELLER_PENDING, e.seller_id, str(e.net.currency))], -e.net),
+                    (accounts[(AccountKind.SELLER_AVAILABLE, e.seller_id, str(e.net.currency))], e.net),
+                ],
+                memo="Cleared, available to withdraw",
+                milestone=e.milestone,
+            )
+            for e in earnings
+        ]
     )
-    earning.status = EarningStatus.CLEARED
-    earning.cleared_at = now
-    earning.save(update_fields=["status", "cleared_at"])
+    Earning.objects.filter(pk__in=[e.pk for e in earnings]).update(status=EarningStatus.CLEARED, cleared_at=now)
+    for earning in earnings:
+        earning.status = EarningStatus.CLEARED
+        earning.cleared_at = now
+
+
+def _clear(earning: Earning, *, now: datetime) -> None:
+    _clear_all([earning], now=now)
+
+
+def _cleared_notice(earning: Earning) -> dict[str, Any]:
+    return {
+        "recipient": earning.seller,
+        "event": "money_cleared",
+        "message": f"{earning.net} from “{earning.milestone.title}” has cleared and is available to withdraw.",
+        "url": "/earnings/",
+    }
 
 
 def earning_clear(*, earning_id: int, now: datetime | None = None) -> bool:
@@ -289,29 +373,39 @@ def earning_clear(*, earning_id: int, now: datetime | None = None) -> bool:
     cleared already (a repeated or late task). Locks the earning row, then
     the seller's accounts.
     """
-    from marketplace.services import notification_send
+    return bool(earnings_clear_batch(earning_ids=[earning_id], now=now, skip_locked=False))
+
+
+def earnings_clear_batch(
+    *, earning_ids: Sequence[int], now: datetime | None = None, skip_locked: bool = True
+) -> list[int]:
+    """Clear every due earning among ``earning_ids`` in one transaction.
+
+    The same outcome as clearing them one by one (a CLEAR transaction and a
+    notice per earning), with a constant number of queries per batch: the
+    clearance sweep's path through 100,000 due earnings. Rows another worker
+    holds are skipped (``skip_locked``) and left to it; rows no longer due are
+    ignored. Returns the ids it cleared.
+
+    Locks: the earning rows only (``of=self``: the joined seller, milestone
+    and order are read, their locks belong to the services that change them),
+    then the sellers' accounts in id order inside ``ledger_post_many``.
+    """
+    from marketplace.services import notifications_send_many
 
     now = now or timezone.now()
     with transaction.atomic():
-        # Only the earning row is locked (of=self); the joined seller,
-        # milestone and order are read. Their locks belong to the services
-        # that change them, and taking them here would break the lock order.
-        earning = (
-            Earning.objects.select_for_update(of=("self",))
-            .select_related("seller", "milestone__order")
-            .filter(pk=earning_id, status=EarningStatus.PENDING, clears_at__lte=now)
-            .first()
+        earnings = list(
+            Earning.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+            .select_related("seller", "milestone")
+            .filter(pk__in=earning_ids, status=EarningStatus.PENDING, clears_at__lte=now)
+            .order_by("pk")
         )
-        if earning is None:
-            return False
-        _clear(earning, now=now)
-        notification_send(
-            recipient=earning.seller,
-            event="money_cleared",
-            message=f"{earning.net} from “{earning.milestone.title}” has cleared and is available to withdraw.",
-            url="/earnings/",
-        )
-    return True
+        if not earnings:
+            return []
+        _clear_all(earnings, now=now)
+        notifications_send_many([_cleared_notice(e) for e in earnings])
+    return [e.pk for e in earnings]
 
 
 # --- withdrawals -------------------------------------------------------------------

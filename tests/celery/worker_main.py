@@ -20,16 +20,21 @@ def main() -> None:
     django.setup()
     slow = float(os.environ.get("MK_TEST_SLOW_CLEAR_SECONDS") or 0)
     if slow:
+        from django.db import transaction
+
         from payments import services, sweeps
 
-        real_clear = services.earning_clear
+        real_batch = services.earnings_clear_batch
 
-        def slow_clear(**kwargs):
-            done = real_clear(**kwargs)
-            time.sleep(slow)
+        def slow_batch(**kwargs):
+            # One earning per batch, each held open a while before its commit.
+            with transaction.atomic():
+                done = real_batch(**kwargs)
+                time.sleep(slow)
             return done
 
-        sweeps.earning_clear = slow_clear  # type: ignore[assignment]
+        sweeps.CLEARANCE_BATCH = 1
+        sweeps.earnings_clear_batch = slow_batch  # type: ignore[assignment]
 
     from marketplace.celery import app
 

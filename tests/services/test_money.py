@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from djmoney.money import Money
 
 from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
@@ -147,10 +146,10 @@ def test_paying_from_a_balance_that_is_too_small_is_refused_and_creates_nothing(
 def test_earnings_clear_after_the_period_of_the_sellers_withdrawal_method(method, wait, audit):
     seller = UserFactory(withdrawal_method=method)
     order = OrderFactory(seller=seller)
-    approved_at = timezone.now()
-    milestone = _approve(create_milestone(order, amount="100.00"), now=approved_at)
+    milestone = _approve(create_milestone(order, amount="100.00"))
+    milestone.refresh_from_db()
     earning = Earning.objects.get(milestone=milestone)
-    assert earning.clears_at == approved_at + wait
+    assert earning.clears_at == milestone.approved_at + wait
     if wait:
         assert earning.status == EarningStatus.PENDING
         assert balance(AccountKind.SELLER_PENDING, user=seller) == usd("80.00")
