@@ -71,6 +71,8 @@ class OrderPage:
     role: str | None
     milestones: list
     timeline: list[TimelineItem]
+    # True when older messages and activity exist beyond the recent ones shown.
+    timeline_truncated: bool
     actions: list[str]
     approved_count: int
     counted_milestones: int
@@ -138,9 +140,19 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     milestone.clock_words = clock
 
 
-def order_page(order: Order, user) -> OrderPage:
+# A long engagement has hundreds of messages; the page shows the newest ones
+# and links to the whole history.
+TIMELINE_RECENT = 50
+
+
+def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     """Everything the order page shows, in a number of queries that does not
-    grow with the milestones, deliveries or messages of the order."""
+    grow with the milestones, deliveries or messages of the order.
+
+    The thread shows its newest ``TIMELINE_RECENT`` entries unless
+    ``full_history``: one row more than that is read from each source, so
+    knowing there is more costs no query.
+    """
     from milestones.models import CLOSED_STATES, Delivery, DisputeStatement, Milestone, RevisionRequest
     from milestones.models import MilestoneState as S
     from milestones.selectors import order_actions
@@ -175,7 +187,10 @@ def order_page(order: Order, user) -> OrderPage:
 
     titles = {m.pk: m.title for m in milestones}
     items: list[TimelineItem] = []
-    for message in order.messages.select_related("author"):
+    limit = None if full_history else TIMELINE_RECENT + 1
+    newest_messages = order.messages.select_related("author").order_by("-created_at", "-id")[:limit]
+    newest_activities = order.activities.select_related("actor").order_by("-created_at", "-id")[:limit]
+    for message in newest_messages:
         items.append(
             TimelineItem(
                 kind="message",
@@ -185,7 +200,7 @@ def order_page(order: Order, user) -> OrderPage:
                 mine=message.author_id == user.pk,
             )
         )
-    for activity in order.activities.select_related("actor"):
+    for activity in newest_activities:
         words = VERB_WORDS.get(activity.verb, activity.verb.replace("_", " "))
         if activity.milestone_id:
             words = f"{words} “{titles.get(activity.milestone_id, '')}”"
@@ -200,12 +215,16 @@ def order_page(order: Order, user) -> OrderPage:
             )
         )
     items.sort(key=lambda item: item.at)
+    truncated = not full_history and len(items) > TIMELINE_RECENT
+    if truncated:
+        items = items[-TIMELINE_RECENT:]
 
     return OrderPage(
         order=order,
         role=role,
         milestones=milestones,
         timeline=items,
+        timeline_truncated=truncated,
         actions=order_actions(order, user, has_open_milestone=has_open),
         approved_count=sum(1 for m in counted if m.state == S.APPROVED),
         counted_milestones=len(counted),

@@ -19,7 +19,7 @@ from orders.services import order_message_send
 
 
 def _render(request: AuthedRequest, order: Order, *, message_form: MessageForm | None = None) -> HttpResponse:
-    page = order_page(order, request.user)
+    page = order_page(order, request.user, full_history=request.GET.get("history") == "all")
     context = {"order": order, "page": page, "message_form": message_form or MessageForm()}
     return render(request, "orders/order_detail.html", context)
 

@@ -313,3 +313,19 @@ def test_the_same_message_form_sent_twice_adds_one_message(client, order, buyer)
     token = re.search(r'name="token" value="([0-9a-f]+)"', text(response)).group(1)
     client.post(url, {"body": "Hello", "token": token})
     assert OrderMessage.objects.filter(order=order).count() == 2
+
+
+def test_a_long_thread_shows_the_newest_entries_and_links_to_the_whole_history(client, order, buyer):
+    from orders.selectors import TIMELINE_RECENT
+    from tests.factories import OrderMessageFactory
+
+    for n in range(TIMELINE_RECENT + 10):
+        OrderMessageFactory(order=order, author=buyer, body=f"note {n:03d}")
+    client.force_login(buyer)
+    html = text(client.get(order.get_absolute_url()))
+    assert f"note {TIMELINE_RECENT + 9:03d}" in html, "the newest message is shown"
+    assert "note 000" not in html, "the oldest is left for the full history"
+    assert "Show the whole history" in html
+    full = text(client.get(order.get_absolute_url() + "?history=all"))
+    assert "note 000" in full and f"note {TIMELINE_RECENT + 9:03d}" in full
+    assert "Show the whole history" not in full
