@@ -1,4 +1,4 @@
-"""Sensitive actions never happen on GET: a link, a prefetch, an <img src> or a
+"""Sensitive actions never happen on GET (nor HEAD, PUT, PATCH, DELETE, OPTIONS): a link, a prefetch, an <img src> or a
 crawler cannot approve, pay, decline or withdraw.
 
 Each action URL is fetched with GET by the very user who could perform it,
@@ -80,5 +80,7 @@ def test_no_action_on_get(world, unchanged):
         for client, url in cases:
             answered_safely(client.get(url, QUERY))
             answered_safely(client.head(url, QUERY), has_body=False)
+            for method in (client.put, client.patch, client.delete, client.options):
+                assert method(url, QUERY).status_code in (200, 302, 405), f"{method.__name__.upper()} {url}"
     # Still signed in: GET /accounts/logout/ did not log out.
     assert buyer.get(reverse("dashboard")).status_code == 200
