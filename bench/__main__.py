@@ -759,7 +759,7 @@ def sweep_bench(report: Report) -> None:
     seconds = time.monotonic() - t0
     rate = done / seconds
     log(f"sweep_clearance: {done:,} cleared, {failed} failed in {seconds:.0f}s; {rate:,.0f}/s")
-    scope = f"{done:,} of {total_due:,} due earnings" + (
+    scope = f"{done:,} of {total_due:,} due earnings, after a {pilot_n}-row pilot" + (
         "" if done == total_due - pilot_n else " (the rest would not fit the 15-minute budget at this rate)"
     )
     full_note = ""
@@ -773,8 +773,9 @@ def sweep_bench(report: Report) -> None:
             full_seconds = time.monotonic() - t0
             transaction.set_rollback(True)
         log(f"set-based clear of the whole backlog: {backlog:,} in {full_seconds:.1f}s")
-        rate_all = backlog / full_seconds
-        full_note = f"; set-based, the remaining {backlog:,} clear in {full_seconds:.0f}s ({rate_all:,.0f}/s)"
+        if backlog:
+            rate_all = backlog / full_seconds
+            full_note = f"; set-based, the remaining {backlog:,} clear in {full_seconds:.0f}s ({rate_all:,.0f}/s)"
     report.rows.append(
         Row(
             "clearance sweep (payments.sweeps.sweep_clearance), earnings cleared per second",
