@@ -14,11 +14,6 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM
-# calls from a thread with a running loop unless told it is safe, which it is
-# here (the test drives, the live server answers in its own thread).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's password
@@ -43,16 +38,23 @@ def browser():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    # The ORM calls made while Playwright's loop ran hold a connection the end
-    # of the session would not see; dropping the test database needs it closed.
-    connections.close_all()
+    # Playwright's sync API runs an event loop in this thread for as long as
+    # the browser is open; Django refuses ORM calls from a thread with a
+    # running loop unless told it is safe, which it is here (the test drives,
+    # the live server answers in its own thread). Set for exactly that span,
+    # never for the rest of the suite.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            yield browser
+            browser.close()
+        # The ORM calls made while Playwright's loop ran hold a connection the end
+        # of the session would not see; dropping the test database needs it closed.
+        connections.close_all()
 
 
 @pytest.fixture
