@@ -187,7 +187,7 @@ class Earning(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["clears_at"], name="earning_due", condition=Q(status="pending")),
-            models.Index(fields=["seller", "status"]),
+            models.Index(fields=["seller", "status", "clears_at"], name="earning_seller_status_clears"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=EarningStatus.values), name="earning_status_valid"),
