@@ -228,6 +228,21 @@ def milestone_create(
 # --- seller's answer ----------------------------------------------------------------
 
 
+def _refund_before_work(milestone: Milestone, *, actor: User, now: datetime) -> None:
+    """Decline and cancel: no work was done, so the buyer gets everything
+    back to their balance, the service fee included. Caller holds the locks
+    and has applied the transition."""
+    escrow_settle(
+        milestone=milestone,
+        seller_gross=Money(0, milestone.order.currency),
+        kind=TransactionKind.REFUND,
+        actor=actor,
+        refund_service_fee=True,
+        now=now,
+    )
+    _save(milestone)
+
+
 def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
     """Starts at once if no earlier milestone of the order is open, else queues."""
     now = timezone.now()
@@ -261,15 +276,7 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
         if not reason:
             raise InvalidInput("Tell the buyer why you decline.", field="reason")
         before = _transition(milestone, "declined", milestone.decline, reason=reason[:2000], at=now)
-        escrow_settle(
-            milestone=milestone,
-            seller_gross=Money(0, milestone.order.currency),
-            kind=TransactionKind.REFUND,
-            actor=actor,
-            refund_service_fee=True,
-            now=now,
-        )
-        _save(milestone)
+        _refund_before_work(milestone, actor=actor, now=now)
         _log(milestone, actor, "declined", before, reason)
         _after_close(milestone, at=now)
         notification_send(
@@ -289,15 +296,7 @@ def milestone_cancel(*, milestone: Milestone, actor: User) -> Milestone:
         milestone = lock_milestone(milestone.pk)
         _require_buyer(milestone.order, actor, "cancel a milestone")
         before = _transition(milestone, "cancelled", milestone.cancel, at=now)
-        escrow_settle(
-            milestone=milestone,
-            seller_gross=Money(0, milestone.order.currency),
-            kind=TransactionKind.REFUND,
-            actor=actor,
-            refund_service_fee=True,
-            now=now,
-        )
-        _save(milestone)
+        _refund_before_work(milestone, actor=actor, now=now)
         _log(milestone, actor, "cancelled", before, f"{milestone.total_charged} back to the buyer's balance")
         _after_close(milestone, at=now)
         notification_send(

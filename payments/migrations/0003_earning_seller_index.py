@@ -5,20 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('milestones', '0003_form_idempotency_keys'),
-        ('payments', '0002_ledger_triggers'),
+        ("milestones", "0003_form_idempotency_keys"),
+        ("payments", "0002_ledger_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='earning',
-            name='payments_ea_seller__defcc8_idx',
+            model_name="earning",
+            name="payments_ea_seller__defcc8_idx",
         ),
         migrations.AddIndex(
-            model_name='earning',
-            index=models.Index(fields=['seller', 'status', 'clears_at'], name='earning_seller_status_clears'),
+            model_name="earning",
+            index=models.Index(fields=["seller", "status", "clears_at"], name="earning_seller_status_clears"),
         ),
     ]
