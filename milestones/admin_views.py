@@ -29,7 +29,7 @@ from marketplace.models import User
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeOutcome, DisputeState, DisputeStatement
 from milestones.services import dispute_resolve
 from orders.models import Activity
-from payments.money import has_sub_minor_digits, seller_commission, zero
+from payments.money import format_money, has_sub_minor_digits, seller_commission, zero
 from payments.services import escrow_balance
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class DisputeResolutionForm(forms.Form):
             self.fields["seller_amount"].error_messages["required"] = "Enter the amount for the seller."
             self.fields["seller_amount"].label = f"Amount to seller ({self.currency})"
             self.fields["seller_amount"].help_text = (
-                f"Of the {held} in escrow; the rest goes back to the buyer's balance. "
+                f"Of the {format_money(held)} in escrow; the rest goes back to the buyer's balance. "
                 "The platform fee is taken from the seller's part only."
             )
         else:
@@ -129,7 +129,8 @@ class DisputeResolutionForm(forms.Form):
             raise forms.ValidationError(f"{self.currency} amounts have at most two decimal places.")
         if not zero(self.currency) < amount < self.held:
             raise forms.ValidationError(
-                f"A split gives the seller more than {zero(self.currency)} and less than the {self.held} in "
+                f"A split gives the seller more than {format_money(zero(self.currency))} "
+                f"and less than the {format_money(self.held)} in "
                 "escrow; use “Release to seller” or “Refund buyer” for all of it."
             )
         return amount
@@ -221,10 +222,12 @@ def resolution_summary(dispute: Dispute) -> str:
     outcome = DisputeOutcome(dispute.outcome)
     seller_gross = dispute.seller_amount
     fee = seller_commission(seller_gross) if seller_gross is not None else None
-    text = f"{outcome.label}: {seller_gross} to the seller"
+    text = f"{outcome.label}: {format_money(seller_gross)} to the seller" if seller_gross is not None else outcome.label
     if fee is not None and seller_gross is not None and seller_gross.amount > 0:
-        text += f" (fee {fee}, net {seller_gross - fee})"
-    text += f", {dispute.buyer_amount} to the buyer."
+        text += f" (fee {format_money(fee)}, net {format_money(seller_gross - fee)})"
+    if dispute.buyer_amount is not None:
+        text += f", {format_money(dispute.buyer_amount)} to the buyer"
+    text += "."
     if dispute.resolution_note:
         text += f" Note: {dispute.resolution_note}"
     return text

@@ -48,7 +48,7 @@ from milestones.validators import validate_deliverable_file
 from orders.models import Order, OrderStatus
 from orders.services import activity_record, order_refresh_status
 from payments.models import TransactionKind
-from payments.money import buyer_service_fee, has_sub_minor_digits
+from payments.money import buyer_service_fee, format_money, has_sub_minor_digits
 from payments.services import FundingSource, escrow_balance, escrow_fund, escrow_settle
 
 S = MilestoneState
@@ -161,7 +161,7 @@ def milestone_validate_terms(*, order: Order, title: str, description: str, dead
     low = Money(Decimal(settings.MILESTONE_MIN_AMOUNT), order.currency)
     high = Money(Decimal(settings.MILESTONE_MAX_AMOUNT), order.currency)
     if not low <= amount <= high:
-        raise InvalidInput(f"The amount must be between {low} and {high}.", field="amount")
+        raise InvalidInput(f"The amount must be between {format_money(low)} and {format_money(high)}.", field="amount")
 
 
 def milestone_create(
@@ -213,13 +213,14 @@ def milestone_create(
             actor=actor,
             verb="created",
             to_state=milestone.state,
-            note=f"{amount} funded into escrow",
+            note=f"{format_money(amount)} funded into escrow",
         )
         order_refresh_status(order=order)
         notification_send(
             recipient=order.seller,
             event="milestone_created",
-            message=f"{actor.username} created and funded “{milestone.title}” ({amount}). Accept it to start.",
+            message=f"{actor.username} created and funded “{milestone.title}” ({format_money(amount)}). "
+            "Accept it to start.",
             url=_url(milestone),
         )
     return milestone
@@ -283,7 +284,7 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
             recipient=milestone.order.buyer,
             event="milestone_declined",
             message=f"{actor.username} declined “{milestone.title}”: {reason[:150]}. "
-            f"{milestone.total_charged} is back in your balance.",
+            f"{format_money(milestone.total_charged)} is back in your balance.",
             url=_url(milestone),
         )
     return milestone
@@ -297,7 +298,13 @@ def milestone_cancel(*, milestone: Milestone, actor: User) -> Milestone:
         _require_buyer(milestone.order, actor, "cancel a milestone")
         before = _transition(milestone, "cancelled", milestone.cancel, at=now)
         _refund_before_work(milestone, actor=actor, now=now)
-        _log(milestone, actor, "cancelled", before, f"{milestone.total_charged} back to the buyer's balance")
+        _log(
+            milestone,
+            actor,
+            "cancelled",
+            before,
+            f"{format_money(milestone.total_charged)} back to the buyer's balance",
+        )
         _after_close(milestone, at=now)
         notification_send(
             recipient=milestone.order.seller,
@@ -449,7 +456,7 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
             recipient=order.seller,
             event="milestone_approved",
             message=f"“{milestone.title}” was approved{' automatically' if actor is None else ''}. "
-            f"{earning.net} clears {when}.",
+            f"{format_money(earning.net)} clears {when}.",
             url=_url(milestone),
         )
         if actor is None:
@@ -607,7 +614,8 @@ def dispute_resolve(
                 raise InvalidInput("Use at most two decimal places.", field="seller_amount")
             if not (0 < seller_amount.amount < held.amount):
                 raise InvalidInput(
-                    f"A split gives the seller more than {Money(0, currency)} and less than {held}; "
+                    f"A split gives the seller more than {format_money(Money(0, currency))} "
+                    f"and less than {format_money(held)}; "
                     "use release or refund for all of it.",
                     field="seller_amount",
                 )
@@ -627,10 +635,13 @@ def dispute_resolve(
         )
         dispute.save()
         _save(milestone)
-        summary = f"{DisputeOutcome(outcome).label}: {seller_gross} to the seller, {buyer_part} to the buyer."
+        summary = (
+            f"{DisputeOutcome(outcome).label}: {format_money(seller_gross)} to the seller, "
+            f"{format_money(buyer_part)} to the buyer."
+        )
         _log(milestone, actor, "resolved", before, f"{summary} {note}".strip())
         _after_close(milestone, at=now)
-        seller_msg = summary if earning is None else f"{summary} You receive {earning.net} after the fee."
+        seller_msg = summary if earning is None else f"{summary} You receive {format_money(earning.net)} after the fee."
         for recipient, text in ((order.seller, seller_msg), (order.buyer, summary)):
             notification_send(
                 recipient=recipient,

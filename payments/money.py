@@ -36,3 +36,16 @@ def seller_commission(amount: Money) -> Money:
 
 def zero(currency: str) -> Money:
     return Money(Decimal("0.00"), currency)
+
+
+def format_money(value: Money) -> str:
+    """``1,234.50 USD``: thousands grouped, the currency's decimals, the code
+    last. The one way amounts are written, in pages (the ``money`` filter),
+    notifications, e-mails and the activity log."""
+    code = str(value.currency)
+    exponent = minor_unit(code).as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 2
+    text = f"{abs(value.amount):,.{places}f}"
+    if value.amount < 0:
+        text = "−" + text
+    return f"{text}\u00a0{code}"

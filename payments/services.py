@@ -35,7 +35,7 @@ from payments.models import (
     Withdrawal,
     WithdrawalStatus,
 )
-from payments.money import round_money, seller_commission, zero
+from payments.money import format_money, round_money, seller_commission, zero
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
     for pk, account in locked.items():
         if account.balance + deltas[pk] < 0:
             raise InsufficientFunds(
-                f"Not enough money: the balance is {Money(account.balance, account.currency)}.",
+                f"Not enough money: the balance is {format_money(Money(account.balance, account.currency))}.",
             )
 
     try:
@@ -265,7 +265,10 @@ def escrow_settle(
             to_lock.append(account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller))
     held = accounts_lock(to_lock)[escrow.pk].cached_balance
     if seller_gross.amount < 0 or seller_gross > held:
-        raise InvalidInput(f"The seller's part must be between {zero(currency)} and {held}.", field="seller_amount")
+        raise InvalidInput(
+            f"The seller's part must be between {format_money(zero(currency))} and {format_money(held)}.",
+            field="seller_amount",
+        )
     buyer_part = held - seller_gross
     fee = seller_commission(seller_gross)
     net = seller_gross - fee
@@ -361,7 +364,8 @@ def _cleared_notice(earning: Earning) -> dict[str, Any]:
     return {
         "recipient": earning.seller,
         "event": "money_cleared",
-        "message": f"{earning.net} from “{earning.milestone.title}” has cleared and is available to withdraw.",
+        "message": f"{format_money(earning.net)} from “{earning.milestone.title}” has cleared "
+        "and is available to withdraw.",
         "url": "/earnings/",
     }
 
@@ -499,7 +503,7 @@ def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Wi
             )
             withdrawal.status = WithdrawalStatus.PAID
             withdrawal.gateway_reference = result.reference
-            message = f"Your withdrawal of {withdrawal.amount} has been sent."
+            message = f"Your withdrawal of {format_money(withdrawal.amount)} has been sent."
         else:
             ledger_post(
                 key=f"payout:{withdrawal.idempotency_key}",
@@ -514,7 +518,7 @@ def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Wi
             withdrawal.status = WithdrawalStatus.FAILED
             withdrawal.failure_reason = result.message or result.failure_code
             message = (
-                f"Your withdrawal of {withdrawal.amount} failed ({withdrawal.failure_reason}); "
+                f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
                 "the money is back in your available balance."
             )
         withdrawal.processed_at = now

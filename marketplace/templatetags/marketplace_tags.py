@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from djmoney.money import Money
 
-from payments.money import minor_unit
+from payments.money import format_money
 
 register = template.Library()
 
@@ -96,20 +96,15 @@ def money(value: Money | Decimal | int | str | None, currency: str = "") -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, Money):
-        amount, code = value.amount, str(value.currency)
-    else:
-        try:
-            amount, code = Decimal(str(value)), currency
-        except InvalidOperation:
-            return str(value)
-    places = 2
-    if code:
-        exponent = minor_unit(code).as_tuple().exponent
-        places = max(0, -exponent) if isinstance(exponent, int) else 2
-    text = f"{abs(amount):,.{places}f}"
-    if amount < 0:
-        text = "−" + text
-    return f"{text}\u00a0{code}".strip()
+        return format_money(value)
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if currency:
+        return format_money(Money(amount, currency))
+    text = f"{abs(amount):,.2f}"
+    return "−" + text if amount < 0 else text
 
 
 @register.filter

@@ -54,7 +54,7 @@ def test_the_dispute_page_tells_the_whole_story(staff_client, order):
     html = response.content.decode()
     for text in (
         "Logo",  # the milestone
-        "$100.00",  # its amount and the escrow
+        "100.00\u00a0USD",  # its amount and the escrow
         "Colours ignored twice.",  # the reason
         "The brief named no colours.",  # a statement
         "Second try, bigger logo.",  # a delivery

@@ -69,7 +69,7 @@ def test_the_dispute_page_offers_the_three_buttons_with_the_figures(staff_client
         assert label in html
     assert 'id="escrow-balance"' in html
     # A release shows the fee and net before any click.
-    assert "$80.00" in html and "$20.00" in html
+    assert "80.00\u00a0USD" in html and "20.00\u00a0USD" in html
     # No field can be saved from the page itself.
     assert 'name="_save"' not in html
 
@@ -79,10 +79,10 @@ def test_the_first_click_only_shows_the_figures_and_changes_nothing(staff_client
     assert response.status_code == 200
     html = response.content.decode()
     assert "Confirm: Split" in html
-    assert "$30.00" in html  # the seller's part
-    assert "$6.00" in html  # the fee, on the seller's part only
-    assert "$24.00" in html  # the seller's net
-    assert "$70.00" in html  # back to the buyer
+    assert "30.00\u00a0USD" in html  # the seller's part
+    assert "6.00\u00a0USD" in html  # the fee, on the seller's part only
+    assert "24.00\u00a0USD" in html  # the seller's net
+    assert "70.00\u00a0USD" in html  # back to the buyer
     assert_unchanged(disputed)
 
 
@@ -155,9 +155,9 @@ def test_split_pays_exactly_the_amount_typed_with_the_fee_on_the_sellers_part(
     seller_messages = resolved_notifications(order.seller)
     buyer_messages = resolved_notifications(order.buyer)
     assert len(seller_messages) == 1 and len(buyer_messages) == 1
-    assert "$24.00" in seller_messages[0]
+    assert "24.00\u00a0USD" in seller_messages[0]
     log = admin_log(disputed).get_change_message()
-    assert "Split" in log and "$30.00" in log and "$70.00" in log
+    assert "Split" in log and "30.00\u00a0USD" in log and "70.00\u00a0USD" in log
 
 
 @pytest.mark.parametrize(("outcome", "data"), [("release", {}), ("refund", {}), ("split", {"seller_amount": "40.00"})])
