@@ -3,14 +3,12 @@ again: the same result as running it once."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -24,33 +22,12 @@ from orders.models import Activity
 from payments.models import GatewayOperation, Transaction, TransactionKind, Withdrawal, WithdrawalStatus
 from payments.services import withdrawal_request
 from payments.sweeps import sweep_clearance, sweep_withdrawals
+from tests.concurrency import run_together
 from tests.factories import NotificationFactory, OrderFactory, UserFactory, milestone_in
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 3
-
-
-def run_together(*calls: Callable[[], object]) -> list[object]:
-    """Start the calls at the same instant, each in its own thread and connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def target(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def race(sweep: Callable[..., SweepResult], now) -> int:

@@ -7,7 +7,6 @@ and unique indexes are what decide, exactly as in production.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -15,7 +14,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -27,6 +25,7 @@ from milestones.models import MilestoneState as S
 from payments.audit import ledger_audit
 from payments.models import AccountKind, Earning, GatewayOperation, Transaction, Withdrawal
 from payments.services import earning_clear, withdrawal_process, withdrawal_request
+from tests.concurrency import run_together
 from tests.factories import CARD, OrderFactory, StaffFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import assert_money_conserved, balance
 
@@ -35,24 +34,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def race(*calls: Callable[[], object]) -> list[object]:
     """Run the calls at the same moment, one thread each; return results or exceptions, in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung: a lock was never released"
+    results = run_together(*calls)
     unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
     assert not unexpected, f"a racer crashed instead of being refused: {unexpected!r}"
     return results

@@ -1,9 +1,6 @@
 """A repeated form, a replayed key or a forged clock changes nothing twice."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from marketplace.errors import DuplicateRequest
 from milestones.models import DisputeStatement
@@ -11,6 +8,7 @@ from milestones.models import MilestoneState as S
 from milestones.services import dispute_add_statement
 from orders.models import OrderMessage
 from orders.services import order_message_send
+from tests.concurrency import run_together
 from tests.factories import OrderFactory, milestone_in
 
 
@@ -35,24 +33,15 @@ def test_the_same_statement_key_twice_stores_one_statement(order):
 @pytest.mark.django_db(transaction=True)
 def test_two_tabs_sending_the_same_message_form_at_once_store_one():
     order = OrderFactory()
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
 
     def send():
         try:
-            barrier.wait()
             order_message_send(order=order, author=order.buyer, body="Hi", idempotency_key="race")
-            outcomes.append("sent")
         except DuplicateRequest:
-            outcomes.append("duplicate")
-        finally:
-            connection.close()
+            return "duplicate"
+        return "sent"
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(send, send, send, send)
     assert sorted(outcomes) == ["duplicate", "duplicate", "duplicate", "sent"]
     assert OrderMessage.objects.filter(order=order).count() == 1
 
