@@ -303,7 +303,7 @@ def escrow_settle(
     )
     if earning.clears_at <= now:
         # Instant withdrawal method: no wait, available at once.
-        _clear(earning, now=now)
+        _clear_all([earning], now=now)
     return earning
 
 
@@ -354,10 +354,6 @@ def _clear_all(earnings: Sequence[Earning], *, now: datetime) -> None:
     for earning in earnings:
         earning.status = EarningStatus.CLEARED
         earning.cleared_at = now
-
-
-def _clear(earning: Earning, *, now: datetime) -> None:
-    _clear_all([earning], now=now)
 
 
 def _cleared_notice(earning: Earning) -> dict[str, Any]:

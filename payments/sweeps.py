@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep, sweep_in_batches
 from payments.models import Earning, EarningStatus, Withdrawal, WithdrawalStatus
-from payments.services import earning_clear, earnings_clear_batch, withdrawal_process
+from payments.services import earnings_clear_batch, withdrawal_process
 
 # Earnings cleared per transaction: large enough to amortise the round trips,
 # small enough that a seller clicking Withdraw waits a moment at most.
@@ -26,15 +26,8 @@ def _clearance_due(now: datetime) -> QuerySet[Earning]:
 
 
 def _clear_one(pk: int, now: datetime) -> bool:
-    with transaction.atomic():
-        claimed = list(
-            Earning.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, status=EarningStatus.PENDING, clears_at__lte=now)
-            .values_list("pk", flat=True)
-        )
-        if not claimed:
-            return False
-        return earning_clear(earning_id=pk, now=now)
+    # A batch of one: claims the row with SKIP LOCKED and clears it, one lock.
+    return bool(earnings_clear_batch(earning_ids=[pk], now=now))
 
 
 def sweep_clearance(*, now: datetime | None = None, until: float | None = None) -> SweepResult:

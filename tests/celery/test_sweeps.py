@@ -43,13 +43,7 @@ def test_nothing_before_its_time(five_earnings):
 
 def test_a_row_that_fails_is_reported_and_stays_due_while_the_others_go_on(five_earnings, capsys):
     broken = five_earnings[2].pk
-    real = payment_sweeps.earning_clear
     real_batch = payment_sweeps.earnings_clear_batch
-
-    def failing(*, earning_id, now):
-        if earning_id == broken:
-            raise RuntimeError("gateway on fire")
-        return real(earning_id=earning_id, now=now)
 
     def failing_batch(*, earning_ids, now):
         if broken in earning_ids:
@@ -57,10 +51,7 @@ def test_a_row_that_fails_is_reported_and_stays_due_while_the_others_go_on(five_
         return real_batch(earning_ids=earning_ids, now=now)
 
     later = max(e.clears_at for e in five_earnings)
-    with (
-        mock.patch.object(payment_sweeps, "earning_clear", failing),
-        mock.patch.object(payment_sweeps, "earnings_clear_batch", failing_batch),
-    ):
+    with mock.patch.object(payment_sweeps, "earnings_clear_batch", failing_batch):
         # The batch holding the broken row fails, so its rows go one by one.
         result = sweep_clearance(now=later)
     assert (result.done, result.failed) == (4, 1)
@@ -69,7 +60,6 @@ def test_a_row_that_fails_is_reported_and_stays_due_while_the_others_go_on(five_
 
     with (
         time_machine.travel(later, tick=False),
-        mock.patch.object(payment_sweeps, "earning_clear", failing),
         mock.patch.object(payment_sweeps, "earnings_clear_batch", failing_batch),
         pytest.raises(CommandError, match="1 row"),
     ):
