@@ -196,8 +196,8 @@ class Data:
 def seed() -> Data:
     from django.db import connection
 
+    from accounts.models import User
     from bench import seed as s
-    from marketplace.models import User
 
     d = Data()
     s.separate_id_ranges()
@@ -493,7 +493,7 @@ def approve_bench(d: Data, report: Report) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from marketplace.models import User
+    from accounts.models import User
     from milestones.models import Milestone
     from milestones.services import milestone_approve
     from payments.models import Transaction

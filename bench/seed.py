@@ -109,8 +109,8 @@ def create_block_accounts(seller0: int, buyer0: int, k: int) -> dict[str, int]:
 def create_all_user_accounts() -> None:
     """Every user's pending, available and buyer-balance account, as the
     services would create on first use; the platform's accounts too."""
+    from payments.ledger import account_for
     from payments.models import AccountKind
-    from payments.services import account_for
 
     account_for(kind=AccountKind.GATEWAY, currency=CURRENCY)
     account_for(kind=AccountKind.PLATFORM_FEES, currency=CURRENCY)
@@ -291,7 +291,7 @@ def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: i
     """An order built through the services, like users would: ``approved``
     milestones approved one after another, the next one in review, then
     ``accepted`` queued ones, the rest awaiting acceptance."""
-    from marketplace.services import gig_create
+    from gigs.services import gig_create
     from milestones import services as ms
     from orders.models import OrderMessage
     from orders.services import order_create

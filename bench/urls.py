@@ -7,8 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from marketplace.models import Notification
 from marketplace.urls import urlpatterns as project_urlpatterns
+from notifications.models import Notification
 
 
 @login_required

@@ -1,5 +1,5 @@
-"""Admin for users, gigs and notifications, and the read-only base every
-record-keeping admin of the project uses.
+"""The admin site's titles, and the read-only base every record-keeping
+admin of the project uses.
 
 Staff run the marketplace from here, but money and states still change only
 through the services: the admins of records that the services write (orders,
@@ -10,9 +10,6 @@ one thing staff decide, a dispute, has its own buttons (``milestones/admin.py``)
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-
-from marketplace.models import Gig, Notification, User
 
 admin.site.site_header = "Milestone Marketplace administration"
 admin.site.site_title = "Milestone Marketplace admin"
@@ -52,32 +49,3 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-@admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    fieldsets = (
-        *(BaseUserAdmin.fieldsets or ()),
-        ("Withdrawals and profile", {"fields": ("withdrawal_method", "payout_account", "bio")}),
-    )
-    list_display = ("username", "email", "withdrawal_method", "is_staff", "is_active", "date_joined")
-    list_filter = ("is_staff", "is_superuser", "is_active", "withdrawal_method")
-
-
-@admin.register(Gig)
-class GigAdmin(admin.ModelAdmin):
-    list_display = ("title", "seller", "starting_price", "delivery_days", "is_active", "created_at")
-    list_select_related = ("seller",)
-    list_filter = ("is_active", "created_at")
-    search_fields = ("title", "seller__username")
-    raw_id_fields = ("seller",)
-    readonly_fields = ("created_at",)
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("recipient", "event", "message", "created_at", "read_at", "emailed_at")
-    list_select_related = ("recipient",)
-    list_filter = ("event", "created_at")
-    search_fields = ("recipient__username", "message")
-    date_hierarchy = "created_at"

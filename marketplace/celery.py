@@ -23,7 +23,7 @@ SWEEP_TASKS = {
     "reminders": "milestones.tasks.sweep_reminders",
     "late": "milestones.tasks.sweep_late",
     "withdrawals": "payments.tasks.sweep_withdrawals",
-    "emails": "marketplace.tasks.sweep_emails",
+    "emails": "notifications.tasks.sweep_emails",
 }
 
 

@@ -22,8 +22,11 @@ import threading
 import time
 from typing import Any
 
+from celery import Task
 from django.conf import settings
 from django.db import transaction
+
+from marketplace.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -58,20 +61,25 @@ class CircuitBreaker:
 breaker = CircuitBreaker()
 
 
-def publish(task: Any, *args: Any) -> bool:
-    """Send ``task(*args)`` to the broker now; False if it was not sent (logged)."""
+def publish(task: Task | str, *args: Any) -> bool:
+    """Send ``task(*args)`` to the broker now; False if it was not sent (logged).
+
+    ``task`` is a task or its dotted name: a service publishes by name, so it
+    never imports the task module that imports it.
+    """
+    name = task if isinstance(task, str) else task.name
     if breaker.is_open():
-        logger.info("broker marked down; %s%r left for the sweep", task.name, args)
+        logger.info("broker marked down; %s%r left for the sweep", name, args)
         return False
     try:
-        with task.app.producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT)
-            task.apply_async(args=args, retry=False, producer=producer)
+            app.signature(name, args=args).apply_async(retry=False, producer=producer)
     except Exception:  # noqa: BLE001 - any broker failure is survivable here
         breaker.trip()
         logger.warning(
             "broker unavailable; %s%r left for the sweep (publishing paused %ss)",
-            task.name,
+            name,
             args,
             breaker.seconds(),
             exc_info=True,
@@ -80,6 +88,6 @@ def publish(task: Any, *args: Any) -> bool:
     return True
 
 
-def enqueue_on_commit(task: Any, *args: Any) -> None:
+def enqueue_on_commit(task: Task | str, *args: Any) -> None:
     """Publish ``task(*args)`` after the current transaction commits, never before."""
     transaction.on_commit(lambda: publish(task, *args))

@@ -54,9 +54,14 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "marketplace",
+    "notifications",
+    "accounts",
+    "gigs",
     "orders",
-    "milestones",
     "payments",
+    "milestones",
+    "dashboards",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -74,7 +79,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "marketplace.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
-AUTH_USER_MODEL = "marketplace.User"
+AUTH_USER_MODEL = "accounts.User"
 
 _loaders: list = [
     "django.template.loaders.filesystem.Loader",
@@ -89,7 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "marketplace.context_processors.navigation",
+                "notifications.context_processors.navigation",
             ],
             # The cached loader everywhere but in development, where edits
             # must show without a restart.

@@ -1,6 +1,6 @@
 """The machinery of the beat sweeps, and the e-mail catch-up sweep.
 
-The database is the clock (ARCHITECTURE.md, rule 2): rows carry the time they
+The database is the clock (docs/ARCHITECTURE.md, "Rules every write follows", rule 2): rows carry the time they
 fall due, and Celery beat runs every sweep every ``SWEEP_INTERVAL_SECONDS``.
 A sweep selects the rows due *by now* (``<= now``, never "exactly now", so a
 missed tick is caught up by the next), and hands each one to the same service
@@ -12,8 +12,8 @@ How a sweep walks its rows, and why:
   keyset (due time, id), so a row skipped in this run is not read again in it.
 * Each row is then *claimed* in its own short transaction with
   ``select_for_update(skip_locked=True)``, taking the locks in the fixed order
-  of ``marketplace.locks`` (order, then milestone; or the earning/withdrawal
-  row it owns). A row someone else holds (a user clicking, a second worker,
+  (order, then milestone; or the earning/withdrawal row it owns; see
+  docs/ARCHITECTURE.md, "Lock order"). A row someone else holds (a user clicking, a second worker,
   a second beat) is skipped, not waited for: the next tick gets it.
 * The claim re-checks the due condition under the lock, and the service
   checks it again: a row done meanwhile is a no-op. So a sweep run twice, or
@@ -33,19 +33,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
+from marketplace.celery import SWEEP_TASKS
 from marketplace.errors import DomainError
-from marketplace.models import Notification
 
 logger = logging.getLogger(__name__)
-
-# A notification's own e-mail task normally runs within seconds of the commit;
-# the catch-up sweep leaves it that long before stepping in.
-EMAIL_GRACE = timedelta(minutes=1)
 
 
 @dataclass
@@ -220,54 +214,6 @@ def sweep_in_batches(
     return result
 
 
-# --- e-mail catch-up ---------------------------------------------------------------
-
-
-def notification_email_send(*, notification_id: int) -> bool:
-    """E-mail one notification once; returns False if nothing was to send.
-
-    Safe to repeat: the row lock (skip_locked: another worker has it in hand)
-    and ``emailed_at`` make a second run a no-op. If the process dies after
-    the mail left but before the commit, it is sent again: e-mail is
-    at-least-once, never lost.
-    """
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("recipient")
-            .filter(pk=notification_id, emailed_at__isnull=True)
-            .first()
-        )
-        if notification is None:
-            return False
-        if notification.recipient.email:
-            link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
-            send_mail(
-                subject=notification.message[:78],
-                message=f"{notification.message}\n\n{link}\n",
-                from_email=None,
-                recipient_list=[notification.recipient.email],
-            )
-        notification.emailed_at = timezone.now()
-        notification.save(update_fields=["emailed_at"])
-    return True
-
-
-def _emails_due(now: datetime) -> QuerySet[Notification]:
-    return Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - EMAIL_GRACE)
-
-
-def sweep_emails(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
-    """Send the e-mails whose own task never ran (broker down, task lost)."""
-    now = now_or(now)
-    pks = candidates(_emails_due(now), time_field="created_at")
-    return sweep("emails", pks, lambda pk: notification_email_send(notification_id=pk), until=until)
-
-
-def emails_due(now: datetime) -> list[DueSet]:
-    return [DueSet("e-mails not sent", _emails_due(now), "created_at", -EMAIL_GRACE)]
-
-
 # --- the registry, for beat (marketplace/celery.py) and the operator commands --------
 
 
@@ -278,22 +224,20 @@ class Sweep:
     due: Callable[[datetime], list[DueSet]]
 
 
-def all_sweeps() -> list[Sweep]:
-    from milestones import sweeps as milestone_sweeps
-    from payments import sweeps as payment_sweeps
+_registry: dict[str, Sweep] = {}
 
-    return [
-        Sweep("clearance", payment_sweeps.sweep_clearance, payment_sweeps.clearance_due),
-        Sweep("auto_approve", milestone_sweeps.sweep_auto_approve, milestone_sweeps.auto_approve_due),
-        Sweep("reminders", milestone_sweeps.sweep_reminders, milestone_sweeps.reminders_due),
-        Sweep("late", milestone_sweeps.sweep_late, milestone_sweeps.late_due),
-        Sweep("withdrawals", payment_sweeps.sweep_withdrawals, payment_sweeps.withdrawals_due),
-        Sweep("emails", sweep_emails, emails_due),
-    ]
+
+def register_sweep(sweep: Sweep) -> None:
+    """Called by each app's ``AppConfig.ready`` for the sweeps it owns, so the
+    engine here knows them without importing the apps above it."""
+    _registry[sweep.name] = sweep
+
+
+def all_sweeps() -> list[Sweep]:
+    """Every registered sweep, in beat's order (``SWEEP_TASKS``)."""
+    return [_registry[name] for name in sweep_names() if name in _registry]
 
 
 def sweep_names() -> list[str]:
     """The names beat schedules (``marketplace.celery.SWEEP_TASKS``), in order."""
-    from marketplace.celery import SWEEP_TASKS
-
     return list(SWEEP_TASKS)

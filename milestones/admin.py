@@ -28,6 +28,23 @@ from milestones.models import (
     MilestoneReminder,
     RevisionRequest,
 )
+from orders.admin import OrderAdmin, OrderMessageInline
+from orders.models import Order
+
+
+class MilestoneInline(ReadOnlyInline):
+    model = Milestone
+    fields = ("position", "title", "state", "amount", "buyer_fee", "seller_fee", "deadline", "closed_at")
+    readonly_fields = fields
+    ordering = ("position",)
+
+
+@admin.register(Order)
+class OrderWithMilestonesAdmin(OrderAdmin):
+    """The order's page: its milestones, then its messages. Registered here,
+    above orders, because it shows milestones."""
+
+    inlines = (MilestoneInline, OrderMessageInline)
 
 
 @admin.register(Milestone)

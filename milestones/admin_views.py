@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin import ModelAdmin
 from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,16 +24,14 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from djmoney.money import Money
 
+from accounts.models import User
 from marketplace.errors import DomainError
-from marketplace.models import User
+from marketplace.money import format_money, has_sub_minor_digits, zero
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeOutcome, DisputeState, DisputeStatement
 from milestones.services import dispute_resolve
 from orders.models import Activity
-from payments.money import format_money, has_sub_minor_digits, seller_commission, zero
-from payments.services import escrow_balance
-
-if TYPE_CHECKING:
-    from milestones.admin import DisputeAdmin
+from payments.fees import seller_commission
+from payments.ledger import escrow_balance
 
 RESOLVE_PERMISSION = "milestones.change_dispute"
 
@@ -151,7 +149,7 @@ def _change_url(dispute: Dispute) -> str:
     return reverse("admin:milestones_dispute_change", args=[dispute.pk])
 
 
-def resolve_view(model_admin: DisputeAdmin, request: HttpRequest, object_id: str, outcome: str) -> HttpResponse:
+def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_id: str, outcome: str) -> HttpResponse:
     """POST only. Without ``confirm``: show the figures and ask for the note.
     With ``confirm``: call the service, log the admin action, go back."""
     if outcome not in DisputeOutcome.values:

@@ -8,21 +8,13 @@ from django import forms
 from django.conf import settings
 from djmoney.money import Money
 
-from marketplace.errors import DomainError, InvalidInput
+from marketplace.errors import InvalidInput
+from marketplace.forms import OneUseForm, add_domain_error
+from milestones.services import milestone_validate_terms
 from milestones.validators import validate_deliverable_file
-from orders.forms import OneUseForm
 from orders.models import Order
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
-
-
-def add_domain_error(form: forms.Form, error: DomainError, *, aliases: dict[str, str] | None = None) -> bool:
-    """Put a service's message next to its field. False if the form has no such field."""
-    field = (aliases or {}).get(error.field or "", error.field)
-    if field and field in form.fields:
-        form.add_error(field, error.message)
-        return True
-    return False
 
 
 class MilestoneTermsForm(forms.Form):
@@ -50,8 +42,6 @@ class MilestoneTermsForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
-        from milestones.services import milestone_validate_terms
-
         try:
             milestone_validate_terms(
                 order=self.order,

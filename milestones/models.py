@@ -15,9 +15,12 @@ from pathlib import PurePath
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from djmoney.models.fields import MoneyField
+
+from orders.models import lock_order
 
 
 class MilestoneState(models.TextChoices):
@@ -94,6 +97,10 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.get_state_display()})"
+
+    def get_absolute_url(self) -> str:
+        """The milestone's place on its order's page (no query: ``order_id`` only)."""
+        return f"{reverse('order_detail', args=[self.order_id])}#milestone-{self.pk}"
 
     # --- derived ---------------------------------------------------------
     @property
@@ -295,3 +302,17 @@ class DisputeStatement(models.Model):
 
     def __str__(self) -> str:
         return self.body[:50]
+
+
+# --- locks -----------------------------------------------------------------------
+
+
+def lock_milestone(milestone_id: int) -> Milestone:
+    """Lock a milestone and, first, its order (the lock order: order, then
+    milestone, then ledger accounts). Returns the fresh milestone with the
+    locked order attached."""
+    order_id = Milestone.objects.values_list("order_id", flat=True).get(pk=milestone_id)
+    order = lock_order(order_id)
+    milestone = Milestone.objects.select_for_update().get(pk=milestone_id)
+    milestone.order = order
+    return milestone

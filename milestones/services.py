@@ -2,7 +2,7 @@
 
 Each service, in one ``transaction.atomic()``:
 
-1. locks the order, then the milestone (``marketplace.locks``);
+1. locks the order, then the milestone (``lock_order``, ``lock_milestone``);
 2. checks the actor's right to act, then the input;
 3. applies the django-fsm transition (which refuses a second click: the
    state it needs is gone);
@@ -24,16 +24,16 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 from djmoney.money import Money
 
+from accounts.models import User
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.locks import lock_milestone, lock_order
-from marketplace.models import User
-from marketplace.services import notification_send
+from marketplace.money import format_money, has_sub_minor_digits
 from milestones.models import (
+    DEADLINE_STATES,
     OPEN_STATES,
     Delivery,
     DeliveryFile,
@@ -41,22 +41,22 @@ from milestones.models import (
     DisputeOutcome,
     DisputeStatement,
     Milestone,
+    MilestoneReminder,
     MilestoneState,
     RevisionRequest,
+    lock_milestone,
 )
 from milestones.validators import validate_deliverable_file
-from orders.models import Order, OrderStatus
+from notifications.services import notification_send
+from orders.models import Order, OrderStatus, lock_order
 from orders.services import activity_record, order_refresh_status
+from payments.fees import buyer_service_fee
+from payments.ledger import escrow_balance
 from payments.models import TransactionKind
-from payments.money import buyer_service_fee, format_money, has_sub_minor_digits
-from payments.services import FundingSource, escrow_balance, escrow_fund, escrow_settle
+from payments.services import FundingSource, escrow_fund, escrow_settle
 
 S = MilestoneState
 MAX_LINKS = 10
-
-
-def _url(milestone: Milestone) -> str:
-    return f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}"
 
 
 def _refused(milestone: Milestone, action: str) -> InvalidTransition:
@@ -124,14 +124,19 @@ def _activate_next(order: Order, *, at: datetime) -> Milestone | None:
         recipient=order.seller,
         event="milestone_started",
         message=f"“{first_open.title}” has started; it is due {first_open.deadline:%d %b %Y %H:%M}.",
-        url=_url(first_open),
+        url=first_open.get_absolute_url(),
     )
     return first_open
 
 
+def _refresh_order(order: Order) -> None:
+    """The order's status follows its milestones: active while one is open."""
+    order_refresh_status(order=order, has_open_milestone=Milestone.objects.filter(order=order).open().exists())
+
+
 def _after_close(milestone: Milestone, *, at: datetime) -> None:
     _activate_next(milestone.order, at=at)
-    order_refresh_status(order=milestone.order)
+    _refresh_order(milestone.order)
 
 
 # --- create ---------------------------------------------------------------------
@@ -215,13 +220,13 @@ def milestone_create(
             to_state=milestone.state,
             note=f"{format_money(amount)} funded into escrow",
         )
-        order_refresh_status(order=order)
+        _refresh_order(order)
         notification_send(
             recipient=order.seller,
             event="milestone_created",
             message=f"{actor.username} created and funded “{milestone.title}” ({format_money(amount)}). "
             "Accept it to start.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return milestone
 
@@ -262,7 +267,7 @@ def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
             event="milestone_accepted",
             message=f"{actor.username} accepted “{milestone.title}”."
             + (" Work has started." if milestone.state == S.IN_PROGRESS else " It starts after the current one."),
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return milestone
 
@@ -285,7 +290,7 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
             event="milestone_declined",
             message=f"{actor.username} declined “{milestone.title}”: {reason[:150]}. "
             f"{format_money(milestone.total_charged)} is back in your balance.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return milestone
 
@@ -310,7 +315,7 @@ def milestone_cancel(*, milestone: Milestone, actor: User) -> Milestone:
             recipient=milestone.order.seller,
             event="milestone_cancelled",
             message=f"{actor.username} cancelled “{milestone.title}” before work started.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return milestone
 
@@ -385,7 +390,7 @@ def milestone_submit(
             event="milestone_submitted",
             message=f"{actor.username} submitted “{milestone.title}” for review. "
             f"It is approved automatically on {milestone.auto_approve_at:%d %b %Y} if you do nothing.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return delivery
 
@@ -413,7 +418,7 @@ def milestone_request_revision(*, milestone: Milestone, actor: User, feedback: s
             recipient=milestone.order.seller,
             event="revision_requested",
             message=f"{actor.username} asked for a revision of “{milestone.title}”.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return revision
 
@@ -457,14 +462,14 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
             event="milestone_approved",
             message=f"“{milestone.title}” was approved{' automatically' if actor is None else ''}. "
             f"{format_money(earning.net)} clears {when}.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
         if actor is None:
             notification_send(
                 recipient=order.buyer,
                 event="milestone_approved",
                 message=f"“{milestone.title}” was approved automatically after the review period.",
-                url=_url(milestone),
+                url=milestone.get_absolute_url(),
             )
     return milestone
 
@@ -505,7 +510,7 @@ def milestone_open_dispute(
             recipient=other,
             event="milestone_disputed",
             message=f"{actor.username} opened a dispute on “{milestone.title}”. Add your side of the story.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
         for staff in User.objects.filter(is_staff=True, is_active=True):
             notification_send(
@@ -565,7 +570,7 @@ def dispute_add_statement(
             recipient=other,
             event="dispute_statement",
             message=f"{actor.username} added their side to the dispute on “{milestone.title}”.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return statement
 
@@ -647,6 +652,88 @@ def dispute_resolve(
                 recipient=recipient,
                 event="dispute_resolved",
                 message=f"The dispute on “{milestone.title}” was resolved. {text}",
-                url=_url(milestone),
+                url=milestone.get_absolute_url(),
             )
     return dispute
+
+
+# --- the late flag (the system's, run by the late sweep) -----------------------------
+
+# The MilestoneReminder kind that records the late notice, so it is sent once.
+LATE_KIND = "late"
+
+
+def late_condition(now: datetime) -> Q:
+    # Past the deadline with the work still owed, and not delivered on time
+    # before (a revision requested after an on-time delivery is not late).
+    return Q(state__in=DEADLINE_STATES, deadline__lte=now, late_flagged_at__isnull=True) & (
+        Q(submitted_at__isnull=True) | Q(submitted_at__gt=F("deadline"))
+    )
+
+
+def milestone_flag_late(*, milestone_id: int, now: datetime | None = None) -> bool:
+    """Mark a milestone whose deadline passed without a submission, and tell both parties.
+
+    Once: returns False and changes nothing if it is flagged already or not
+    late (delivered meanwhile). Locks the order, then the milestone. Only
+    ``late_flagged_at`` changes; the state does not.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        if not Milestone.objects.filter(late_condition(now), pk=milestone.pk).exists():
+            return False
+        milestone.late_flagged_at = now
+        milestone.save(update_fields=["late_flagged_at"])
+        MilestoneReminder.objects.get_or_create(milestone=milestone, kind=LATE_KIND)
+        deadline = f"{timezone.localtime(milestone.deadline):%d %b %Y %H:%M}"
+        activity_record(
+            order=milestone.order,
+            milestone=milestone,
+            actor=None,
+            verb="flagged_late",
+            from_state=milestone.state,
+            to_state=milestone.state,
+            note=f"The deadline ({deadline}) passed without a submission.",
+        )
+        notification_send(
+            recipient=milestone.order.seller,
+            event="milestone_late",
+            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
+            "Submit it as soon as you can, or tell the buyer where it stands.",
+            url=milestone.get_absolute_url(),
+        )
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="milestone_late",
+            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
+            "You can message the seller, or open a dispute if work has stopped.",
+            url=milestone.get_absolute_url(),
+        )
+    return True
+
+
+# --- the order as a whole ------------------------------------------------------------
+
+
+def order_complete(*, order: Order, actor: User) -> Order:
+    """The buyer closes the order; no milestone may be open, none can be added after."""
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if actor is None or actor.pk != order.buyer_id:
+            raise NotAllowed("Only the buyer can mark the order complete.")
+        if order.status == OrderStatus.COMPLETED:
+            raise InvalidTransition("This order is already complete.")
+        if Milestone.objects.filter(order=order).open().exists():
+            raise InvalidTransition("Close every open milestone before completing the order.")
+        order.status = OrderStatus.COMPLETED
+        order.completed_at = timezone.now()
+        order.save(update_fields=["status", "completed_at", "updated_at"])
+        activity_record(order=order, actor=actor, verb="order_completed")
+        notification_send(
+            recipient=order.seller,
+            event="order_completed",
+            message=f"{actor.username} marked “{order.title}” complete.",
+            url=order.get_absolute_url(),
+        )
+    return order

@@ -1,7 +1,7 @@
 """Sweeps over milestones: auto-approval, reminders, and the late flag.
 
 See ``marketplace/sweeps.py`` for how a sweep walks and claims its rows. Each
-row is claimed in the lock order of ``marketplace.locks``: the order, then
+row is claimed in the lock order of ``lock_milestone``: the order, then
 the milestone, both with ``skip_locked`` (a user acting on that order right
 now is not waited for; the next tick comes back). The service called next
 locks the same rows again, which in the same transaction is free.
@@ -21,26 +21,19 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from marketplace.locks import lock_milestone
-from marketplace.services import notification_send
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState
-from milestones.services import milestone_approve
+from milestones.services import late_condition, milestone_approve, milestone_flag_late
+from notifications.services import notification_send
 from orders.models import Order
-from orders.services import activity_record
 
 S = MilestoneState
 DEADLINE_KIND = "deadline"
-LATE_KIND = "late"
 
 
 def review_reminder_kind(lead: timedelta) -> str:
     """``review:259200`` is the reminder three days before auto-approval."""
     return f"review:{int(lead.total_seconds())}"
-
-
-def _url(milestone: Milestone) -> str:
-    return f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}"
 
 
 def _when(moment: datetime, now: datetime) -> str:
@@ -157,7 +150,7 @@ def _remind_review_one(pk: int, now: datetime, lead: timedelta) -> bool:
             event="review_reminder",
             message=f"“{milestone.title}” is approved automatically {_when(milestone.auto_approve_at, now)} "
             "unless you approve it or request a revision.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return True
 
@@ -183,7 +176,7 @@ def _remind_deadline_one(pk: int, now: datetime) -> bool:
             recipient=milestone.order.seller,
             event="deadline_reminder",
             message=f"“{milestone.title}” is due {_when(milestone.deadline, now)}. Submit it for review before then.",
-            url=_url(milestone),
+            url=milestone.get_absolute_url(),
         )
     return True
 
@@ -211,68 +204,18 @@ def reminders_due(now: datetime) -> list[DueSet]:
 # --- the late flag -------------------------------------------------------------------------
 
 
-def _late_condition(now: datetime) -> Q:
-    # Past the deadline with the work still owed, and not delivered on time
-    # before (a revision requested after an on-time delivery is not late).
-    return Q(state__in=DEADLINE_STATES, deadline__lte=now, late_flagged_at__isnull=True) & (
-        Q(submitted_at__isnull=True) | Q(submitted_at__gt=F("deadline"))
-    )
-
-
-def milestone_flag_late(*, milestone_id: int, now: datetime | None = None) -> bool:
-    """Mark a milestone whose deadline passed without a submission, and tell both parties.
-
-    Once: returns False and changes nothing if it is flagged already or not
-    late (delivered meanwhile). Locks the order, then the milestone. Only
-    ``late_flagged_at`` changes; the state does not.
-    """
-    now = now_or(now)
-    with transaction.atomic():
-        milestone = lock_milestone(milestone_id)
-        if not Milestone.objects.filter(_late_condition(now), pk=milestone.pk).exists():
-            return False
-        milestone.late_flagged_at = now
-        milestone.save(update_fields=["late_flagged_at"])
-        MilestoneReminder.objects.get_or_create(milestone=milestone, kind=LATE_KIND)
-        deadline = f"{timezone.localtime(milestone.deadline):%d %b %Y %H:%M}"
-        activity_record(
-            order=milestone.order,
-            milestone=milestone,
-            actor=None,
-            verb="flagged_late",
-            from_state=milestone.state,
-            to_state=milestone.state,
-            note=f"The deadline ({deadline}) passed without a submission.",
-        )
-        notification_send(
-            recipient=milestone.order.seller,
-            event="milestone_late",
-            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
-            "Submit it as soon as you can, or tell the buyer where it stands.",
-            url=_url(milestone),
-        )
-        notification_send(
-            recipient=milestone.order.buyer,
-            event="milestone_late",
-            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
-            "You can message the seller, or open a dispute if work has stopped.",
-            url=_url(milestone),
-        )
-    return True
-
-
 def _flag_one(pk: int, now: datetime) -> bool:
     with transaction.atomic():
-        if _claim(pk, _late_condition(now)) is None:
+        if _claim(pk, late_condition(now)) is None:
             return False
         return milestone_flag_late(milestone_id=pk, now=now)
 
 
 def sweep_late(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     now = now_or(now)
-    pks = candidates(Milestone.objects.filter(_late_condition(now)), time_field="deadline")
+    pks = candidates(Milestone.objects.filter(late_condition(now)), time_field="deadline")
     return sweep("late", pks, lambda pk: _flag_one(pk, now), until=until)
 
 
 def late_due(now: datetime) -> list[DueSet]:
-    return [DueSet("milestones to flag late", Milestone.objects.filter(_late_condition(now)), "deadline")]
+    return [DueSet("milestones to flag late", Milestone.objects.filter(late_condition(now)), "deadline")]

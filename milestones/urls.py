@@ -1,8 +1,11 @@
 from django.urls import path
 
-from milestones import views
+from milestones import order_views, views
 
 urlpatterns = [
+    path("orders/<int:pk>/", order_views.order_detail, name="order_detail"),
+    path("orders/<int:pk>/messages/", order_views.order_message, name="order_message"),
+    path("orders/<int:pk>/complete/", order_views.order_complete, name="order_complete"),
     path("orders/<int:pk>/milestones/new/", views.milestone_new, name="milestone_new"),
     path("orders/<int:pk>/milestones/pay/<str:key>/", views.milestone_pay, name="milestone_pay"),
     path("milestones/<int:pk>/accept/", views.milestone_accept, name="milestone_accept"),

@@ -12,15 +12,16 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 from djmoney.money import Money
 
+from accounts.http import AuthedRequest
 from marketplace.errors import DomainError, DuplicateRequest
-from marketplace.models import User
-from marketplace.templatetags.marketplace_tags import money
+from marketplace.forms import add_domain_error
+from marketplace.money import format_money
 from milestones import services
 from milestones.forms import (
     CardForm,
@@ -30,22 +31,14 @@ from milestones.forms import (
     MilestoneTermsForm,
     StatementForm,
     SubmitForm,
-    add_domain_error,
 )
 from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone, MilestoneState
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.models import Order
 from orders.selectors import order_for_user
+from payments.fees import buyer_service_fee
 from payments.models import Account, AccountKind
-from payments.money import buyer_service_fee
 from payments.services import FundingSource
-
-
-class AuthedRequest(HttpRequest):
-    """What ``login_required`` guarantees: a signed-in marketplace user."""
-
-    user: User
-
 
 DRAFTS = "milestone_drafts"
 MAX_DRAFTS = 10
@@ -64,7 +57,7 @@ def _milestone_for(user, pk: int) -> Milestone:
 
 
 def _back_to(milestone: Milestone) -> HttpResponseRedirect:
-    return redirect(f"{milestone.order.get_absolute_url()}#milestone-{milestone.pk}")
+    return redirect(milestone.get_absolute_url())
 
 
 def _refusal(milestone: Milestone, user, verb: str) -> str:
@@ -114,7 +107,7 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
     already = Milestone.objects.filter(order=order, funding_key=key).first()
     if already is not None:
         messages.info(request, "This milestone was already created and paid for.")
-        return redirect(f"{order.get_absolute_url()}#milestone-{already.pk}")
+        return redirect(already.get_absolute_url())
     draft = request.session.get(DRAFTS, {}).get(key)
     if draft is None or draft.get("order") != order.pk:
         messages.error(request, "This payment form has expired; please fill in the milestone again.")
@@ -161,10 +154,10 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
                 request.session[DRAFTS] = drafts
                 messages.success(
                     request,
-                    f"“{milestone.title}” is funded: {money(milestone.amount)} is held in escrow "
+                    f"“{milestone.title}” is funded: {format_money(milestone.amount)} is held in escrow "
                     "until you approve the work.",
                 )
-                return redirect(f"{order.get_absolute_url()}#milestone-{milestone.pk}")
+                return redirect(milestone.get_absolute_url())
 
     context = {
         "order": order,

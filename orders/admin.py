@@ -9,15 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
-from milestones.models import Milestone
-from orders.models import Activity, Order, OrderMessage
-
-
-class MilestoneInline(ReadOnlyInline):
-    model = Milestone
-    fields = ("position", "title", "state", "amount", "buyer_fee", "seller_fee", "deadline", "closed_at")
-    readonly_fields = fields
-    ordering = ("position",)
+from orders.models import Activity, OrderMessage
 
 
 class OrderMessageInline(ReadOnlyInline):
@@ -30,15 +22,17 @@ class OrderMessageInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("author")
 
 
-@admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
+    """Registered by ``milestones/admin.py``, which adds the order's milestones
+    to the page (orders knows nothing of milestones)."""
+
     list_display = ("id", "title", "buyer", "seller", "currency", "status", "created_at", "updated_at")
     list_display_links = ("id", "title")
     list_select_related = ("buyer", "seller")
     list_filter = ("status", "currency", "created_at")
     search_fields = ("title", "buyer__username", "seller__username")
     date_hierarchy = "created_at"
-    inlines = (MilestoneInline, OrderMessageInline)
+    inlines: tuple[type[ReadOnlyInline], ...] = (OrderMessageInline,)
 
 
 @admin.register(OrderMessage)

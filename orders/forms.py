@@ -1,26 +1,21 @@
-"""Forms of the order page.
-
-A form whose service has no state to refuse a repeat (messages, dispute
-statements) carries a key made when the form is rendered; the service stores
-it under a unique index, so the same form sent twice (double click, back
-button, two tabs, two web processes) adds one row."""
+"""Forms of the order pages: opening an order from a gig, and messages."""
 
 from __future__ import annotations
 
-import uuid
-
 from django import forms
 
+from marketplace.forms import OneUseForm
 
-class OneUseForm(forms.Form):
-    """Carries a fresh key each time it is rendered, passed to the service as
-    ``idempotency_key``."""
 
-    token = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("initial", {}).setdefault("token", uuid.uuid4().hex)
-        super().__init__(*args, **kwargs)
+class OrderStartForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200, help_text="A name for this engagement.")
+    brief = forms.CharField(
+        label="Brief",
+        max_length=10000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What you need, for the seller to read before the first milestone.",
+    )
 
 
 class MessageForm(OneUseForm):

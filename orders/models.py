@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
 
 class OrderStatus(models.TextChoices):
@@ -20,7 +21,7 @@ class Order(models.Model):
 
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_buyer")
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_as_seller")
-    gig = models.ForeignKey("marketplace.Gig", on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    gig = models.ForeignKey("gigs.Gig", on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
     title = models.CharField(max_length=200)
     brief = models.TextField(max_length=10000, blank=True)
     currency = models.CharField(max_length=3)
@@ -44,8 +45,6 @@ class Order(models.Model):
         return f"#{self.pk} {self.title}"
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("order_detail", args=[self.pk])
 
     def is_party(self, user) -> bool:
@@ -108,3 +107,18 @@ class Activity(models.Model):
     @property
     def actor_name(self) -> str:
         return self.actor.username if self.actor is not None else "System"
+
+
+# --- locks -----------------------------------------------------------------------
+
+
+def lock_order(order_id: int) -> Order:
+    """Lock an order: the first lock every write on an order takes, which
+    serialises everything on it (sequential activation of phases depends on
+    seeing all its milestones).
+
+    ``of=("self",)``: the joined buyer and seller rows are read, not locked;
+    locking them would make every write by one user queue behind their writes
+    on all their other orders.
+    """
+    return Order.objects.select_for_update(of=("self",)).select_related("buyer", "seller").get(pk=order_id)

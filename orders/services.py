@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
-from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.locks import lock_order
-from marketplace.models import Gig, User
+from accounts.models import User
+from gigs.models import Gig
+from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
+from notifications.services import notification_send
 from orders.models import Activity, Order, OrderMessage, OrderStatus
 
 
@@ -17,7 +19,7 @@ def activity_record(
     order: Order,
     actor: User | None,
     verb: str,
-    milestone=None,
+    milestone: Model | None = None,
     from_state: str = "",
     to_state: str = "",
     note: str = "",
@@ -35,8 +37,6 @@ def activity_record(
 
 def order_create(*, buyer: User, gig: Gig, title: str, brief: str, currency: str | None = None) -> Order:
     """Open an order with the gig's seller. A buyer cannot order from themself."""
-    from marketplace.services import notification_send
-
     title = (title or "").strip()
     brief = (brief or "").strip()
     currency = currency or str(gig.starting_price.currency)
@@ -66,44 +66,17 @@ def order_create(*, buyer: User, gig: Gig, title: str, brief: str, currency: str
     return order
 
 
-def order_refresh_status(*, order: Order) -> None:
-    """Active while any milestone is open. Caller holds the order lock."""
-    from milestones.models import Milestone
-
+def order_refresh_status(*, order: Order, has_open_milestone: bool) -> None:
+    """Active while any milestone is open (the caller, who changed one, says
+    whether any is). Caller holds the order lock."""
     if order.status == OrderStatus.COMPLETED:
         return
-    has_open = Milestone.objects.filter(order=order).open().exists()
+    has_open = has_open_milestone
     status = OrderStatus.ACTIVE if has_open else OrderStatus.AWAITING_MILESTONE
     if status != order.status:
         order.status = status
     # Always touch updated_at: the dashboards sort by the latest change.
     order.save(update_fields=["status", "updated_at"])
-
-
-def order_complete(*, order: Order, actor: User) -> Order:
-    """The buyer closes the order; no milestone may be open, none can be added after."""
-    from marketplace.services import notification_send
-    from milestones.models import Milestone
-
-    with transaction.atomic():
-        order = lock_order(order.pk)
-        if actor is None or actor.pk != order.buyer_id:
-            raise NotAllowed("Only the buyer can mark the order complete.")
-        if order.status == OrderStatus.COMPLETED:
-            raise InvalidTransition("This order is already complete.")
-        if Milestone.objects.filter(order=order).open().exists():
-            raise InvalidTransition("Close every open milestone before completing the order.")
-        order.status = OrderStatus.COMPLETED
-        order.completed_at = timezone.now()
-        order.save(update_fields=["status", "completed_at", "updated_at"])
-        activity_record(order=order, actor=actor, verb="order_completed")
-        notification_send(
-            recipient=order.seller,
-            event="order_completed",
-            message=f"{actor.username} marked “{order.title}” complete.",
-            url=order.get_absolute_url(),
-        )
-    return order
 
 
 def order_message_send(*, order: Order, author: User, body: str, idempotency_key: str | None = None) -> OrderMessage:
@@ -112,8 +85,6 @@ def order_message_send(*, order: Order, author: User, body: str, idempotency_key
     ``idempotency_key`` comes from the form: sent twice, the second raises
     ``DuplicateRequest`` and adds nothing (the unique index settles a race).
     """
-    from marketplace.services import notification_send
-
     body = (body or "").strip()
     if not order.is_party(author):
         raise NotAllowed("Only the buyer and the seller can write in this order.")

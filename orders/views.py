@@ -1,67 +1,39 @@
-"""The order page and its order-level actions (messages, completion)."""
+"""Opening an order from a gig. The order page itself is built around its
+milestones and lives in ``milestones/order_views.py``."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
-from marketplace.errors import DomainError, DuplicateRequest
-from milestones.forms import add_domain_error
-from milestones.views import AuthedRequest
-from orders.forms import MessageForm
-from orders.models import Order
-from orders.selectors import order_for_user, order_page
-from orders.services import order_complete as order_complete_service
-from orders.services import order_message_send
-
-
-def _render(request: AuthedRequest, order: Order, *, message_form: MessageForm | None = None) -> HttpResponse:
-    page = order_page(order, request.user, full_history=request.GET.get("history") == "all")
-    context = {"order": order, "page": page, "message_form": message_form or MessageForm()}
-    return render(request, "orders/order_detail.html", context)
+from accounts.http import AuthedRequest
+from gigs.selectors import gig_for_display
+from marketplace.errors import DomainError
+from marketplace.forms import show_domain_error
+from orders.forms import OrderStartForm
+from orders.services import order_create
 
 
 @login_required
-def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _render(request, order_for_user(request.user, pk))
-
-
-@require_POST
-@login_required
-def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
-    order = order_for_user(request.user, pk)
-    form = MessageForm(request.POST)
-    if form.is_valid():
+def order_start(request: AuthedRequest, pk: int) -> HttpResponse:
+    gig = gig_for_display(pk)
+    if gig is None or (not gig.is_active and gig.seller_id != request.user.pk):
+        raise Http404("No such gig")
+    if gig.seller_id == request.user.pk:
+        messages.error(request, "You cannot order your own gig.")
+        return redirect("gig_detail", pk=gig.pk)
+    form = OrderStartForm(request.POST or None, initial={"title": gig.title})
+    if request.method == "POST" and form.is_valid():
         try:
-            order_message_send(
-                order=order,
-                author=request.user,
-                body=form.cleaned_data["body"],
-                idempotency_key=form.cleaned_data.get("token") or None,
+            order = order_create(
+                buyer=request.user, gig=gig, title=form.cleaned_data["title"], brief=form.cleaned_data["brief"]
             )
-        except DuplicateRequest as error:
-            messages.info(request, error.message)
-            return redirect(f"{order.get_absolute_url()}#messages")
         except DomainError as error:
-            if not add_domain_error(form, error):
-                messages.error(request, error.message)
-                return redirect(order)
+            show_domain_error(request, form, error)
         else:
-            return redirect(f"{order.get_absolute_url()}#messages")
-    return _render(request, order, message_form=form)
-
-
-@require_POST
-@login_required
-def order_complete(request: AuthedRequest, pk: int) -> HttpResponse:
-    order = order_for_user(request.user, pk)
-    try:
-        order_complete_service(order=order, actor=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "The order is complete. Thank you!")
-    return redirect(order)
+            messages.success(request, f"Order opened with {gig.seller.username}. Add the first milestone to start.")
+            return redirect(order.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    return render(request, "orders/order_start.html", {"gig": gig, "form": form}, status=status)

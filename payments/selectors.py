@@ -12,7 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Sum
 from djmoney.money import Money
 
-from marketplace.models import User
+from accounts.models import User
 from payments.models import (
     Account,
     AccountKind,

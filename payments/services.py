@@ -1,7 +1,8 @@
-"""Every movement of money: the ledger and the flows built on it.
+"""The flows that move money for a reason: funding, release and refund,
+clearance, withdrawals. Each posts through the ledger (``payments.ledger``).
 
 Each flow is called inside the atomic block of a service that already holds
-the order and milestone locks (see ``marketplace/locks.py``); ``ledger_post``
+the order and milestone locks (``lock_order``, ``lock_milestone``); ``ledger_post``
 then locks the accounts it touches, in ascending id, and refuses anything that
 would leave a guarded balance below zero. Flows with no order (clearance,
 withdrawals) open their own atomic block and lock their own row first.
@@ -10,176 +11,35 @@ withdrawals) open their own atomic block and lock their own row first.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput, PaymentDeclined
+from accounts.models import User
+from marketplace.errors import DuplicateRequest, InvalidInput, PaymentDeclined
+from marketplace.money import format_money, round_money, zero
+from marketplace.queue import enqueue_on_commit
+from notifications.services import Notice, notification_send, notifications_send
+from payments.fees import seller_commission
 from payments.gateway import get_gateway
+from payments.ledger import EscrowSubject, Line, Posting, account_for, accounts_lock, ledger_post, ledger_post_many
 from payments.models import (
     Account,
     AccountKind,
     Earning,
     EarningStatus,
-    Entry,
     Transaction,
     TransactionKind,
     Withdrawal,
     WithdrawalStatus,
 )
-from payments.money import format_money, round_money, seller_commission, zero
 
 logger = logging.getLogger(__name__)
-
-
-# --- accounts and the ledger -------------------------------------------------
-
-
-def account_for(*, kind: str, currency: str, user=None, milestone=None) -> Account:
-    """The account of that kind for that owner, created on first use."""
-    if kind == AccountKind.ESCROW:
-        account, _ = Account.objects.get_or_create(kind=kind, milestone=milestone, defaults={"currency": currency})
-        return account
-    if user is not None:
-        account, _ = Account.objects.get_or_create(kind=kind, user=user, currency=currency)
-        return account
-    account, _ = Account.objects.get_or_create(kind=kind, currency=currency, user=None, milestone=None)
-    return account
-
-
-Line = tuple[Account, Money]
-
-
-def accounts_lock(accounts: Sequence[Account]) -> dict[int, Account]:
-    """``SELECT ... FOR UPDATE`` the guarded ones among ``accounts``, in ascending id.
-
-    ``ledger_post`` calls it for its own lines. A flow that posts more than once
-    in one transaction calls it first with *every* account it will touch:
-    approval with instant clearance posts the release (locking the seller's
-    pending account) and then the clearance (locking the available one); taken
-    post by post, that holds pending while waiting for available, while a
-    clearance task for the same seller takes them the other way round whenever
-    the available account has the lower id. PostgreSQL then kills one of the
-    two with a deadlock error. One sorted lock up front keeps the order global.
-    """
-    ids = sorted({account.pk for account in accounts if account.is_guarded})
-    return {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-
-
-@dataclass(frozen=True)
-class Posting:
-    """One balanced ledger transaction to post."""
-
-    key: str
-    kind: str
-    lines: Sequence[Line]
-    memo: str = ""
-    milestone: Any = None
-    actor: Any = None
-
-
-def _checked_lines(posting: Posting) -> list[Line]:
-    lines = [(account, money) for account, money in posting.lines if money.amount != 0]
-    if not lines:
-        raise ValueError("a ledger transaction needs at least one non-zero line")
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for account, money in lines:
-        currency = str(money.currency)
-        if currency != account.currency:
-            raise ValueError(f"{money} cannot be posted to a {account.currency} account")
-        if round_money(money) != money:
-            raise ValueError(f"{money.amount} has more decimal places than {currency} allows")
-        totals[currency] += money.amount
-    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
-    if unbalanced:
-        raise ValueError(f"unbalanced ledger transaction {posting.key}: {unbalanced}")
-    return lines
-
-
-def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
-    """Post balanced transactions, one INSERT per table for all of them.
-    With ``ledger_post`` (its one-posting case), the only code that writes entries.
-
-    Takes ``SELECT ... FOR UPDATE`` on the guarded accounts among the lines,
-    in ascending id (the last step of the lock order), so two posts that
-    touch the same seller's balance queue up and the second sees the first's
-    result. Platform and outside-world accounts are not locked: they may take
-    any value, and locking them would make every payment on the site queue
-    behind one row.
-
-    Raises ``DuplicateRequest`` if any key was posted before (the money moved
-    once, the first time) and ``InsufficientFunds`` if a guarded balance would
-    go negative. On PostgreSQL a deferred trigger checks every zero sum again
-    at COMMIT.
-    """
-    checked = [(posting, _checked_lines(posting)) for posting in postings]
-    keys = [posting.key for posting in postings]
-    if len(set(keys)) != len(keys):
-        raise ValueError("two postings share an idempotency key")
-    deltas: dict[int, Decimal] = defaultdict(Decimal)
-    for _, lines in checked:
-        for account, money in lines:
-            deltas[account.pk] += money.amount
-
-    locked = accounts_lock([account for _, lines in checked for account, _ in lines])
-    # The keys are checked after the locks, not before: a replay that queued
-    # behind the first post (two tabs withdrawing everything) must hear
-    # "already done", not "not enough money" from the balance the first post
-    # just spent.
-    if Transaction.objects.filter(idempotency_key__in=keys).exists():
-        raise DuplicateRequest("This payment was already processed.")
-    for pk, account in locked.items():
-        if account.balance + deltas[pk] < 0:
-            raise InsufficientFunds(
-                f"Not enough money: the balance is {format_money(Money(account.balance, account.currency))}.",
-            )
-
-    try:
-        with transaction.atomic():
-            txns = Transaction.objects.bulk_create(
-                Transaction(
-                    idempotency_key=posting.key,
-                    kind=posting.kind,
-                    memo=posting.memo[:300],
-                    milestone=posting.milestone,
-                    actor=posting.actor,
-                )
-                for posting in postings
-            )
-    except IntegrityError:
-        # Another transaction posted the same key between our check and our
-        # insert; the unique index made us wait for it, then refused.
-        raise DuplicateRequest("This payment was already processed.") from None
-    Entry.objects.bulk_create(
-        Entry(transaction=txn, account=account, amount=money)
-        for txn, (_, lines) in zip(txns, checked, strict=True)
-        for account, money in lines
-    )
-    for pk in locked:
-        Account.objects.filter(pk=pk).update(balance=F("balance") + deltas[pk])
-    return txns
-
-
-def ledger_post(
-    *,
-    key: str,
-    kind: str,
-    lines: Sequence[Line],
-    memo: str = "",
-    milestone=None,
-    actor=None,
-) -> Transaction:
-    """Post one balanced transaction (see ``ledger_post_many``)."""
-    posting = Posting(key=key, kind=kind, lines=lines, memo=memo, milestone=milestone, actor=actor)
-    return ledger_post_many([posting])[0]
 
 
 # --- funding, release, refund --------------------------------------------------
@@ -193,7 +53,7 @@ class FundingSource:
     card_number: str = ""
 
 
-def escrow_fund(*, milestone, buyer, source: FundingSource, key: str) -> Transaction:
+def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource, key: str) -> Transaction:
     """Charge the buyer the amount plus the service fee; the amount waits in escrow.
 
     Caller holds the order lock. A declined card raises ``PaymentDeclined`` and,
@@ -224,19 +84,12 @@ def escrow_fund(*, milestone, buyer, source: FundingSource, key: str) -> Transac
     )
 
 
-def escrow_balance(milestone) -> Money:
-    account = Account.objects.filter(kind=AccountKind.ESCROW, milestone=milestone).first()
-    if account is None:
-        return zero(milestone.order.currency)
-    return account.cached_balance
-
-
 def escrow_settle(
     *,
-    milestone,
+    milestone: EscrowSubject,
     seller_gross: Money,
     kind: str,
-    actor=None,
+    actor: User | None = None,
     refund_service_fee: bool = False,
     now: datetime | None = None,
 ) -> Earning | None:
@@ -356,14 +209,14 @@ def _clear_all(earnings: Sequence[Earning], *, now: datetime) -> None:
         earning.cleared_at = now
 
 
-def _cleared_notice(earning: Earning) -> dict[str, Any]:
-    return {
-        "recipient": earning.seller,
-        "event": "money_cleared",
-        "message": f"{format_money(earning.net)} from “{earning.milestone.title}” has cleared "
+def _cleared_notice(earning: Earning) -> Notice:
+    return Notice(
+        recipient=earning.seller,
+        event="money_cleared",
+        message=f"{format_money(earning.net)} from “{earning.milestone.title}” has cleared "
         "and is available to withdraw.",
-        "url": "/earnings/",
-    }
+        url=reverse("earnings"),
+    )
 
 
 def earning_clear(*, earning_id: int, now: datetime | None = None) -> bool:
@@ -391,8 +244,6 @@ def earnings_clear_batch(
     and order are read, their locks belong to the services that change them),
     then the sellers' accounts in id order inside ``ledger_post_many``.
     """
-    from marketplace.services import notifications_send_many
-
     now = now or timezone.now()
     with transaction.atomic():
         earnings = list(
@@ -404,22 +255,20 @@ def earnings_clear_batch(
         if not earnings:
             return []
         _clear_all(earnings, now=now)
-        notifications_send_many([_cleared_notice(e) for e in earnings])
+        notifications_send(_cleared_notice(e) for e in earnings)
     return [e.pk for e in earnings]
 
 
 # --- withdrawals -------------------------------------------------------------------
 
 
-def withdrawal_request(*, seller, amount: Money, key: str) -> Withdrawal:
+def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     """Set aside available money for a payout; the gateway call happens in
     ``withdrawal_process`` (a task), so the page answers at once.
 
     Two withdrawals at once cannot overdraw: ``ledger_post`` locks the
     seller's available account and the second sees the first's debit.
     """
-    from marketplace.queue import enqueue_on_commit
-
     # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
     if not amount.amount.is_finite():
         raise InvalidInput("Enter the amount as a number.", field="amount")
@@ -452,9 +301,7 @@ def withdrawal_request(*, seller, amount: Money, key: str) -> Withdrawal:
             destination=seller.payout_account,
             idempotency_key=key,
         )
-        from payments.tasks import process_withdrawal
-
-        enqueue_on_commit(process_withdrawal, withdrawal.pk)
+        enqueue_on_commit("payments.tasks.process_withdrawal", withdrawal.pk)
     return withdrawal
 
 
@@ -465,8 +312,6 @@ def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Wi
     gateway call carries the withdrawal's key, so a retry after a crash gets
     the first answer instead of paying twice.
     """
-    from marketplace.services import notification_send
-
     now = now or timezone.now()
     with transaction.atomic():
         withdrawal = (
@@ -519,5 +364,7 @@ def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Wi
             )
         withdrawal.processed_at = now
         withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
-        notification_send(recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url="/earnings/")
+        notification_send(
+            recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url=reverse("earnings")
+        )
     return withdrawal

@@ -1,7 +1,7 @@
 """Sweeps over payments: clearance of earnings, and withdrawals left behind.
 
 See ``marketplace/sweeps.py`` for how a sweep walks and claims its rows. Lock
-order here (``marketplace.locks``): the earning or withdrawal row, then the
+order here (docs/ARCHITECTURE.md, "Lock order"): the earning or withdrawal row, then the
 ledger accounts (taken by the service).
 """
 

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthedRequest
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
 from marketplace.forms import describe_period
-from marketplace.models import User
-from marketplace.templatetags.marketplace_tags import money
+from marketplace.money import format_money
 from payments import selectors
 from payments.forms import WithdrawForm
 from payments.services import withdrawal_request
-
-
-class AuthedRequest(HttpRequest):
-    """What ``login_required`` guarantees: a signed-in marketplace user."""
-
-    user: User
-
 
 LEDGER_PER_PAGE = 25
 WITHDRAWALS_SHOWN = 20
@@ -34,7 +27,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         form = WithdrawForm(currencies=withdrawable or None)
     if withdrawable:
         form.fields["amount"].help_text = "Available: " + ", ".join(
-            money(row.available) for row in balances if row.available.amount > 0
+            format_money(row.available) for row in balances if row.available.amount > 0
         )
     withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
     ledger, entries = selectors.ledger_page_for(request.user, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
@@ -78,6 +71,7 @@ def withdraw(request: AuthedRequest) -> HttpResponse:
         return _earnings_page(request, form, status=400)
     messages.success(
         request,
-        f"Withdrawal of {money(withdrawal.amount)} requested to your {request.user.get_withdrawal_method_display()}.",
+        f"Withdrawal of {format_money(withdrawal.amount)} requested "
+        f"to your {request.user.get_withdrawal_method_display()}.",
     )
     return redirect("earnings")

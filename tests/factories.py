@@ -10,8 +10,10 @@ import factory
 from django.utils import timezone
 from djmoney.money import Money
 
-from marketplace.models import Gig, Notification, User, WithdrawalMethod
+from accounts.models import User, WithdrawalMethod
+from gigs.models import Gig
 from milestones.models import Milestone, MilestoneState
+from notifications.models import Notification
 from orders.models import Order, OrderMessage
 from payments.services import FundingSource
 

@@ -5,7 +5,6 @@ import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
 import djmoney.models.fields
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -137,7 +136,7 @@ class Migration(migrations.Migration):
                 (
                     "seller",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="gigs", to=settings.AUTH_USER_MODEL
+                        on_delete=django.db.models.deletion.PROTECT, related_name="gigs", to="marketplace.user"
                     ),
                 ),
             ],
@@ -167,7 +166,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="notifications",
-                        to=settings.AUTH_USER_MODEL,
+                        to="marketplace.user",
                     ),
                 ),
             ],

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from djmoney.money import Money
 
-from payments.money import format_money
+from marketplace.money import format_money
 
 register = template.Library()
 
@@ -125,17 +125,6 @@ def described_widget(field) -> str:
         ids.append(f"{field.auto_id}_error")
     attrs = {"aria-describedby": " ".join(ids)} if ids else None
     return field.as_widget(attrs=attrs)
-
-
-@register.filter
-def method_label(value: str) -> str:
-    """The label of a withdrawal method value: ``paypal`` → ``PayPal``."""
-    from marketplace.models import WithdrawalMethod
-
-    try:
-        return str(WithdrawalMethod(value).label)
-    except ValueError:
-        return value
 
 
 @register.filter

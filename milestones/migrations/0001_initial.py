@@ -3,7 +3,6 @@
 import django.db.models.deletion
 import django_fsm
 import djmoney.models.fields
-from django.conf import settings
 from django.db import migrations, models
 
 import milestones.models
@@ -13,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("marketplace", "0001_initial"),
     ]
 
     operations = [
@@ -126,7 +125,7 @@ class Migration(migrations.Migration):
                 (
                     "author",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="marketplace.user"
                     ),
                 ),
             ],
@@ -211,7 +210,7 @@ class Migration(migrations.Migration):
                 (
                     "opened_by",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="marketplace.user"
                     ),
                 ),
                 (
@@ -221,7 +220,7 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
-                        to=settings.AUTH_USER_MODEL,
+                        to="marketplace.user",
                     ),
                 ),
             ],
@@ -244,7 +243,7 @@ class Migration(migrations.Migration):
                 (
                     "author",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="marketplace.user"
                     ),
                 ),
                 (

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import django.db.models.deletion
 import djmoney.models.fields
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -13,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("milestones", "0001_initial"),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("marketplace", "0001_initial"),
     ]
 
     operations = [
@@ -79,7 +78,7 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="ledger_accounts",
-                        to=settings.AUTH_USER_MODEL,
+                        to="marketplace.user",
                     ),
                 ),
             ],
@@ -143,7 +142,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="earnings",
-                        to=settings.AUTH_USER_MODEL,
+                        to="marketplace.user",
                     ),
                 ),
             ],
@@ -181,7 +180,7 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
-                        to=settings.AUTH_USER_MODEL,
+                        to="marketplace.user",
                     ),
                 ),
                 (
@@ -269,7 +268,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="withdrawals",
-                        to=settings.AUTH_USER_MODEL,
+                        to="marketplace.user",
                     ),
                 ),
             ],

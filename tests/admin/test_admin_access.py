@@ -28,7 +28,7 @@ def admin_urls(dispute) -> list[str]:
         reverse("admin:orders_order_change", args=[dispute.milestone.order_id]),
         reverse("admin:payments_entry_change", args=[entry.pk]),
         reverse("admin:payments_transaction_changelist"),
-        reverse("admin:marketplace_user_changelist"),
+        reverse("admin:accounts_user_changelist"),
         *(resolve_url(dispute, outcome) for outcome in ("release", "refund", "split")),
     ]
 

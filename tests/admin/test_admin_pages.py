@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from marketplace.models import WithdrawalMethod
+from accounts.models import WithdrawalMethod
 from milestones.models import Dispute, DisputeState, Milestone
 from milestones.models import MilestoneState as S
 from milestones.services import dispute_add_statement, milestone_open_dispute, milestone_submit
@@ -184,7 +184,7 @@ def test_orders_cannot_be_edited_or_deleted_from_the_admin(staff_client, world):
 
 
 def test_the_user_admin_shows_the_withdrawal_fields(staff_client, world):
-    page = staff_client.get(reverse("admin:marketplace_user_change", args=[world.seller.pk]))
+    page = staff_client.get(reverse("admin:accounts_user_change", args=[world.seller.pk]))
     html = page.content.decode()
     assert 'name="withdrawal_method"' in html and 'name="payout_account"' in html
 

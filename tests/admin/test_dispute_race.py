@@ -11,12 +11,12 @@ from django.db import connection
 from django.test import Client
 
 from marketplace.errors import DomainError, InvalidTransition
-from marketplace.models import Notification
 from milestones.models import Dispute, DisputeState
 from milestones.models import MilestoneState as S
 from milestones.services import dispute_resolve
+from notifications.models import Notification
+from payments.ledger import account_for
 from payments.models import AccountKind, Earning, Transaction
-from payments.services import account_for
 from tests.admin.conftest import resolve_url
 from tests.factories import OrderFactory, StaffFactory, milestone_in
 

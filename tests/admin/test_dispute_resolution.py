@@ -10,12 +10,12 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from djmoney.money import Money
 
-from marketplace.models import Notification
 from milestones.models import Dispute, DisputeState, Milestone
 from milestones.models import MilestoneState as S
 from milestones.services import milestone_accept
+from notifications.models import Notification
+from payments.ledger import account_for, escrow_balance
 from payments.models import AccountKind, Earning, EarningStatus, Transaction
-from payments.services import account_for, escrow_balance
 from tests.admin.conftest import change_url, resolve_url
 from tests.factories import create_milestone
 

@@ -12,12 +12,14 @@ from django.core import mail
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidTransition
-from marketplace.models import Notification, WithdrawalMethod
-from marketplace.sweeps import SweepResult, sweep_emails
+from marketplace.sweeps import SweepResult
 from milestones.models import Milestone, MilestoneReminder, MilestoneState
 from milestones.services import milestone_approve
 from milestones.sweeps import sweep_auto_approve, sweep_late, sweep_reminders
+from notifications.models import Notification
+from notifications.sweeps import sweep_emails
 from orders.models import Activity
 from payments.models import GatewayOperation, Transaction, TransactionKind, Withdrawal, WithdrawalStatus
 from payments.services import withdrawal_request

@@ -12,8 +12,9 @@ from django.db.models import F
 from django.urls import reverse
 from djmoney.money import Money
 
-from marketplace.models import Notification, WithdrawalMethod
+from accounts.models import WithdrawalMethod
 from milestones.models import Milestone, MilestoneState
+from notifications.models import Notification
 from payments.models import Earning, Withdrawal, WithdrawalStatus
 from payments.services import withdrawal_request
 from tests.celery.conftest import wait_until

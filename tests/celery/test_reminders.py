@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from marketplace.models import Notification
 from milestones.models import Milestone, MilestoneReminder, MilestoneState
 from milestones.services import milestone_request_revision, milestone_submit
 from milestones.sweeps import sweep_auto_approve, sweep_late, sweep_reminders
+from notifications.models import Notification
 from orders.models import Activity
 from tests.factories import milestone_in
 

@@ -9,7 +9,7 @@ import pytest
 from marketplace.celery import SWEEP_TASKS, app
 from marketplace.queue import breaker, publish
 from marketplace.sweeps import all_sweeps, sweep_names
-from marketplace.tasks import send_notification_email
+from notifications.tasks import send_notification_email
 
 
 def test_beat_runs_every_sweep_every_interval_and_drops_stale_ticks(settings):
@@ -27,7 +27,7 @@ def test_tasks_are_acknowledged_late_one_at_a_time(settings):
     app.loader.import_default_modules()
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1
-    for name in [*SWEEP_TASKS.values(), "marketplace.tasks.send_notification_email"]:
+    for name in [*SWEEP_TASKS.values(), "notifications.tasks.send_notification_email"]:
         assert app.tasks[name].acks_late
 
 

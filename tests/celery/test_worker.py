@@ -10,11 +10,11 @@ import pytest
 from djmoney.money import Money
 
 from marketplace.celery import app
-from marketplace.models import Notification
 from milestones.models import Milestone, MilestoneState
+from notifications.models import Notification
 from orders.models import Activity
+from payments.ledger import account_for
 from payments.models import AccountKind, Earning, EarningStatus, Transaction, TransactionKind
-from payments.services import account_for
 from tests.celery.conftest import wait_until
 from tests.factories import OrderFactory, UserFactory, milestone_in
 

@@ -23,8 +23,8 @@ from djmoney.money import Money
 
 from milestones.models import Milestone
 from milestones.models import MilestoneState as S
+from payments.ledger import account_for
 from payments.models import Account, AccountKind, Entry, Transaction
-from payments.services import account_for
 from tests.factories import milestone_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.models import WithdrawalMethod
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds, InvalidTransition
-from marketplace.models import WithdrawalMethod
 from milestones import services
 from milestones.models import Milestone
 from milestones.models import MilestoneState as S
@@ -232,7 +232,7 @@ def test_an_instant_payout_approval_and_a_clearance_for_the_same_seller_do_not_d
     """Approval with instant clearance posts twice (release, then clear); a clearance
     task for the same seller locks the same two accounts. Both must take them in one
     order, whatever ids the accounts happen to have."""
-    from payments.services import account_for
+    from payments.ledger import account_for
 
     seller = UserFactory(withdrawal_method=WithdrawalMethod.PAYPAL)
     # The available account exists before the pending one (an earnings page opened early, say).

@@ -11,9 +11,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from marketplace.models import Gig, Notification, User
+from accounts.models import User
+from gigs.models import Gig
 from milestones import services as ms
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, RevisionRequest
+from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage
 from payments.models import Account, Earning, Entry, GatewayOperation, Transaction, Withdrawal
 from tests.factories import OrderFactory, create_milestone

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from djmoney.money import Money
 
+from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidInput
-from marketplace.models import WithdrawalMethod
 from milestones import services as ms
 from milestones.models import DeliveryFile, Milestone, MilestoneState
 from tests.factories import OrderFactory, create_milestone, milestone_in

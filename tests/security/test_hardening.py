@@ -251,7 +251,7 @@ def test_signup_cannot_grant_staff(db):
         "is_superuser": "on",
     }
     assert Client().post(reverse("signup"), data).status_code == 302
-    from marketplace.models import User
+    from accounts.models import User
 
     mallory = User.objects.get(username="mallory")
     assert not mallory.is_staff and not mallory.is_superuser

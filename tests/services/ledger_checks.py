@@ -15,9 +15,10 @@ from decimal import Decimal
 from django.db.models import Sum
 from djmoney.money import Money
 
-from marketplace.models import Notification
 from milestones.models import CLOSED_STATES, Delivery, Dispute, Milestone, MilestoneState, RevisionRequest
+from notifications.models import Notification
 from orders.models import Activity, Order
+from payments.ledger import account_for
 from payments.models import (
     Account,
     AccountKind,
@@ -27,7 +28,6 @@ from payments.models import (
     Transaction,
     Withdrawal,
 )
-from payments.services import account_for
 
 S = MilestoneState
 

@@ -7,11 +7,13 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
-from marketplace.models import Notification, WithdrawalMethod
+from accounts.models import WithdrawalMethod
 from milestones.models import MilestoneState as S
+from notifications.models import Notification
 from payments import sweeps
+from payments.ledger import account_for
 from payments.models import AccountKind, Earning, EarningStatus, Transaction, TransactionKind
-from payments.services import account_for, earnings_clear_batch
+from payments.services import earnings_clear_batch
 from tests.factories import OrderFactory, UserFactory, milestone_in
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from djmoney.money import Money
 from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
 from milestones import services
 from milestones.models import MilestoneState as S
-from orders.services import order_complete
+from milestones.services import order_complete
 from payments.services import withdrawal_request
 from tests.factories import OrderFactory, StaffFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import world

@@ -30,16 +30,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from accounts.models import WithdrawalMethod
 from marketplace.errors import DomainError, InsufficientFunds, InvalidTransition
-from marketplace.models import WithdrawalMethod
 from milestones import services
 from milestones.models import CLOSED_STATES, IN_WORK_STATES, Milestone
 from milestones.models import MilestoneState as S
+from milestones.services import order_complete
 from orders.models import Order, OrderStatus
-from orders.services import order_complete
 from payments.audit import ledger_audit
+from payments.fees import buyer_service_fee
 from payments.models import AccountKind, Earning, EarningStatus, Withdrawal, WithdrawalStatus
-from payments.money import buyer_service_fee
 from payments.services import FundingSource, earning_clear, withdrawal_process, withdrawal_request
 from tests.factories import CARD, OrderFactory, StaffFactory, UserFactory
 from tests.services.ledger_checks import assert_money_conserved, balance

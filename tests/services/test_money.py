@@ -14,12 +14,13 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
+from accounts.models import WithdrawalMethod
 from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
-from marketplace.models import WithdrawalMethod
+from marketplace.money import round_money
 from milestones import services
 from milestones.models import MilestoneState as S
+from payments.fees import buyer_service_fee, seller_commission
 from payments.models import AccountKind, Earning, EarningStatus, GatewayOperation, Transaction, Withdrawal
-from payments.money import buyer_service_fee, round_money, seller_commission
 from payments.services import FundingSource, earning_clear, withdrawal_process, withdrawal_request
 from tests.factories import CARD, OrderFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import assert_money_conserved, balance, world

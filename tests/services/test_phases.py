@@ -166,7 +166,7 @@ def test_a_refused_first_milestone_returns_the_order_to_waiting(order, close):
 
 
 def test_a_completed_order_stays_completed(order, audit):
-    from orders.services import order_complete
+    from milestones.services import order_complete
 
     only = create_milestone(order)
     services.milestone_cancel(milestone=only, actor=order.buyer)

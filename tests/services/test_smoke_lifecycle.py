@@ -4,8 +4,8 @@ import pytest
 from djmoney.money import Money
 
 from milestones.models import MilestoneState as S
+from payments.ledger import account_for
 from payments.models import AccountKind
-from payments.services import account_for
 from tests.factories import milestone_in
 
 pytestmark = pytest.mark.django_db

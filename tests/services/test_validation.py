@@ -13,8 +13,9 @@ from djmoney.money import Money
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
 from milestones import services
 from milestones.models import MilestoneState as S
+from milestones.services import order_complete
 from orders.models import OrderStatus
-from orders.services import order_complete, order_create
+from orders.services import order_create
 from tests.factories import CARD, GigFactory, milestone_in
 from tests.services.ledger_checks import world
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from marketplace.models import WithdrawalMethod
+from accounts.models import WithdrawalMethod
 from milestones.models import MilestoneState
 from payments.models import Account, AccountKind, Earning, Withdrawal
 from payments.services import earning_clear, withdrawal_process

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from djmoney.money import Money
 
-from marketplace.models import Gig
+from gigs.models import Gig
 from orders.models import Order
 from tests.factories import GigFactory, UserFactory
 

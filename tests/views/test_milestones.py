@@ -108,7 +108,7 @@ def test_pay_page_shows_amount_fee_and_total(client, order, buyer):
     key = start_draft(client, order)
     html = text(client.get(reverse("milestone_pay", args=[order.pk, key])))
     assert "250.00\u00a0USD" in html
-    from payments.money import buyer_service_fee
+    from payments.fees import buyer_service_fee
 
     fee = buyer_service_fee(Money("250.00", "USD"))
     assert f"{fee.amount}\u00a0USD" in html

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.models import Notification
+from notifications.models import Notification
 from tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db

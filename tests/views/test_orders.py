@@ -316,7 +316,7 @@ def test_the_same_message_form_sent_twice_adds_one_message(client, order, buyer)
 
 
 def test_a_long_thread_shows_the_newest_entries_and_links_to_the_whole_history(client, order, buyer):
-    from orders.selectors import TIMELINE_RECENT
+    from milestones.order_page import TIMELINE_RECENT
     from tests.factories import OrderMessageFactory
 
     for n in range(TIMELINE_RECENT + 10):

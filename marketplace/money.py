@@ -1,10 +1,11 @@
-"""The one place where amounts are rounded and fees are computed."""
+"""Amounts: the one place they are rounded and the one way they are written.
+
+Fees are computed from these in ``payments.fees``."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from djmoney.money import Money
 from moneyed import get_currency
 
@@ -24,14 +25,6 @@ def round_money(amount: Money) -> Money:
 def has_sub_minor_digits(amount: Money) -> bool:
     """True if the amount has more decimal places than the currency allows."""
     return round_money(amount).amount != amount.amount
-
-
-def buyer_service_fee(amount: Money) -> Money:
-    return round_money(amount * settings.BUYER_SERVICE_FEE_RATE)
-
-
-def seller_commission(amount: Money) -> Money:
-    return round_money(amount * settings.SELLER_COMMISSION_RATE)
 
 
 def zero(currency: str) -> Money:

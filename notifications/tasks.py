@@ -1,4 +1,4 @@
-"""Thin Celery tasks over marketplace services and sweeps.
+"""Thin Celery tasks over the notification services and sweep.
 
 Every task is safe to run twice (acks_late: a task whose worker dies is run
 again); see ``marketplace/sweeps.py``.
@@ -10,14 +10,15 @@ from typing import Any
 
 from celery import shared_task
 
-from marketplace import sweeps
 from marketplace.sweeps import task_deadline
+from notifications import sweeps
+from notifications.services import notification_email_send
 
 
 @shared_task(acks_late=True)
 def send_notification_email(notification_id: int) -> bool:
     """E-mail one notification once; a second run is a no-op."""
-    return sweeps.notification_email_send(notification_id=notification_id)
+    return notification_email_send(notification_id=notification_id)
 
 
 @shared_task(acks_late=True)

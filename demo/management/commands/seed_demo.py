@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from marketplace.models import Gig, User, WithdrawalMethod
-from marketplace.services import gig_create
+from accounts.models import User, WithdrawalMethod
+from gigs.models import Gig
+from gigs.services import gig_create
 from milestones.models import Milestone
 from milestones.services import (
     milestone_accept,

@@ -1,4 +1,4 @@
-"""Reads behind the marketplace pages: gigs and the two dashboards.
+"""Reads behind the two dashboards.
 
 Every function here runs a fixed number of queries, however many orders and
 milestones the user has: counts come from one aggregate, lists are capped and
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 
-from marketplace.models import Gig, Notification, User
+from accounts.models import User
 from milestones.models import Milestone, MilestoneState
 from orders.models import Order, OrderStatus
 
@@ -145,23 +145,6 @@ class Dashboard:
         raise KeyError(key)
 
 
-def gigs_active(*, search: str = "") -> QuerySet[Gig]:
-    """Active gigs, newest first; ``search`` matches words of the title or description."""
-    gigs = Gig.objects.filter(is_active=True)
-    for word in search.split()[:5]:
-        gigs = gigs.filter(Q(title__icontains=word) | Q(description__icontains=word))
-    return gigs.select_related("seller").order_by("-created_at", "-pk")
-
-
-def gigs_of(user: User, *, limit: int) -> list[Gig]:
-    """The user's own gigs, active first, newest first; at most ``limit``."""
-    return list(Gig.objects.filter(seller=user).order_by("-is_active", "-created_at", "-pk")[:limit])
-
-
-def gig_for_display(pk: int) -> Gig | None:
-    return Gig.objects.select_related("seller").filter(pk=pk).first()
-
-
 def _milestones_as(user: User, role: str) -> QuerySet[Milestone]:
     party = {"buyer": Q(order__buyer=user), "seller": Q(order__seller=user)}[role]
     return Milestone.objects.filter(party)
@@ -216,10 +199,3 @@ def orders_without_milestone(user: User, role: str, *, limit: int = 10, page: in
         .select_related("buyer", "seller")
         .order_by("-updated_at", "-pk")[start : start + limit]
     )
-
-
-def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
-    notifications = Notification.objects.filter(recipient=user)
-    if unread_only:
-        notifications = notifications.filter(read_at__isnull=True)
-    return notifications.order_by("-created_at", "-id")

@@ -1,0 +1,61 @@
+"""Forms of the account pages. They parse input; the rules live in the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+
+from accounts.models import User, WithdrawalMethod
+from marketplace.forms import describe_period
+
+
+def withdrawal_method_choices() -> list[tuple[str, str]]:
+    return [
+        (value, f"{label} — {describe_period(settings.CLEARANCE_PERIODS[value])}")
+        for value, label in WithdrawalMethod.choices
+    ]
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label="Email", max_length=254, help_text="For notices about your orders and payments.")
+
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
+        model = User
+        fields = ("username", "email")
+        labels = {"username": "Username"}
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this e-mail already exists.")
+        return email
+
+
+class ProfileForm(forms.ModelForm):
+    email = forms.EmailField(label="Email", max_length=254)
+    withdrawal_method = forms.ChoiceField(
+        label="Withdrawal method",
+        widget=forms.RadioSelect,
+        help_text="Approved earnings clear after this period, then you can withdraw them.",
+    )
+
+    class Meta:
+        model = User
+        fields = ("email", "bio", "withdrawal_method", "payout_account")
+        labels = {"bio": "Bio", "payout_account": "Payout account"}
+        widgets = {"bio": forms.Textarea(attrs={"rows": 5})}
+        help_texts = {
+            "bio": "Shown on your gigs. Plain text.",
+            "payout_account": "Where withdrawals go: a debit card, a PayPal e-mail or an IBAN.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["withdrawal_method"].choices = withdrawal_method_choices()  # type: ignore[attr-defined]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another account uses this e-mail.")
+        return email

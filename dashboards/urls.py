@@ -1,0 +1,9 @@
+from django.urls import path
+
+from dashboards import views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/buying/", views.buyer_dashboard, name="buyer_dashboard"),
+    path("dashboard/selling/", views.seller_dashboard, name="seller_dashboard"),
+]

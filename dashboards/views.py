@@ -1,0 +1,57 @@
+"""The dashboards: what waits on the user as a buyer and as a seller. Reads only."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from accounts.http import AuthedRequest
+from dashboards import selectors
+from gigs.selectors import gigs_of
+from payments.selectors import balances_for
+
+DASHBOARD_SUMMARY_LIMIT = 5
+DASHBOARD_LIST_LIMIT = 10
+GIGS_ON_DASHBOARD = 10
+
+
+@login_required
+def dashboard(request: AuthedRequest) -> HttpResponse:
+    context = {
+        "buyer": selectors.dashboard_for(request.user, "buyer", limit=DASHBOARD_SUMMARY_LIMIT, sections=("to_review",)),
+        "seller": selectors.dashboard_for(
+            request.user, "seller", limit=DASHBOARD_SUMMARY_LIMIT, sections=("to_accept", "revision_requested")
+        ),
+        "balances": balances_for(request.user, pending_limit=0),
+    }
+    return render(request, "dashboards/dashboard.html", context)
+
+
+def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
+    board = selectors.dashboard_for(request.user, role, limit=DASHBOARD_LIST_LIMIT, pages=request.GET)
+    last_orders_page = max(1, -(-board.orders_without_milestone // DASHBOARD_LIST_LIMIT))
+    orders_page = selectors.page_number(request.GET.get("orders_page"), last=last_orders_page)
+    context = {
+        "board": board,
+        "waiting_orders": selectors.orders_without_milestone(
+            request.user, role, limit=DASHBOARD_LIST_LIMIT, page=orders_page
+        ),
+        "orders_page": orders_page,
+        "orders_pages": last_orders_page,
+        "role": role,
+    }
+    if role == "seller":
+        gigs = gigs_of(request.user, limit=GIGS_ON_DASHBOARD + 1)
+        context.update(gigs=gigs[:GIGS_ON_DASHBOARD], more_gigs=len(gigs) > GIGS_ON_DASHBOARD)
+    return render(request, f"dashboards/dashboard_{role}.html", context)
+
+
+@login_required
+def buyer_dashboard(request: AuthedRequest) -> HttpResponse:
+    return _role_dashboard(request, "buyer")
+
+
+@login_required
+def seller_dashboard(request: AuthedRequest) -> HttpResponse:
+    return _role_dashboard(request, "seller")

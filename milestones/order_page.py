@@ -1,0 +1,211 @@
+"""Everything the order page shows, read in one place.
+
+The page is the order's milestones (states, money, the viewer's actions),
+its messages and its activity log merged into one thread. It lives with the
+milestones because it is built around them; ``orders`` below knows nothing
+of milestones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Prefetch
+from django.utils import dateformat, timezone
+from django.utils.timesince import timesince, timeuntil
+from djmoney.money import Money
+
+from milestones.models import CLOSED_STATES, Delivery, DisputeStatement, Milestone, RevisionRequest
+from milestones.models import MilestoneState as S
+from milestones.selectors import milestone_actions, order_actions
+from orders.models import Order
+from payments.models import EarningStatus
+
+VERB_WORDS = {
+    "order_opened": "opened the order",
+    "order_completed": "marked the order complete",
+    "created": "created and funded",
+    "accepted": "accepted",
+    "declined": "declined",
+    "cancelled": "cancelled",
+    "started": "started",
+    "submitted": "submitted for review",
+    "revision_requested": "asked for a revision of",
+    "approved": "approved",
+    "disputed": "opened a dispute on",
+    "dispute_statement": "added their side to the dispute on",
+    "resolved": "resolved the dispute on",
+}
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    kind: str  # "message" or "activity"
+    at: datetime
+    who: str
+    text: str
+    detail: str = ""
+    milestone_id: int | None = None
+    mine: bool = False
+
+
+@dataclass
+class OrderPage:
+    order: Order
+    role: str | None
+    milestones: list
+    timeline: list[TimelineItem]
+    # True when older messages and activity exist beyond the recent ones shown.
+    timeline_truncated: bool
+    actions: list[str]
+    approved_count: int
+    counted_milestones: int
+    released: Money
+    funded: Money
+
+    @property
+    def can_create_milestone(self) -> bool:
+        return "create_milestone" in self.actions
+
+    @property
+    def can_complete(self) -> bool:
+        return "complete" in self.actions
+
+
+def _words_until(moment: datetime, now: datetime) -> str:
+    return timeuntil(moment, now, depth=1).replace("\xa0", " ")
+
+
+def _words_since(moment: datetime, now: datetime) -> str:
+    return timesince(moment, now, depth=1).replace("\xa0", " ")
+
+
+def _short_date(moment: datetime) -> str:
+    return dateformat.format(timezone.localtime(moment), "j M")
+
+
+def _one_to_one(obj, name: str):
+    """A reverse one-to-one fetched by select_related, or None if absent."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime) -> None:
+    """Attach what the template shows, worked out once, here, not in the template."""
+    milestone.order = order
+    milestone.dispute_or_none = _one_to_one(milestone, "dispute")
+    milestone.earning_or_none = _one_to_one(milestone, "earning")
+    milestone.actions = milestone_actions(milestone, user, order)
+
+    if milestone.is_late:
+        milestone.deadline_words = f"late by {_words_since(milestone.deadline, now)}"
+    elif milestone.is_open and milestone.deadline > now:
+        milestone.deadline_words = f"due in {_words_until(milestone.deadline, now)}"
+    elif milestone.is_open:
+        milestone.deadline_words = "was due"
+    else:
+        milestone.deadline_words = "deadline"
+
+    clock = ""
+    earning = milestone.earning_or_none
+    if milestone.state == S.IN_REVIEW and milestone.auto_approve_at:
+        who = "you do" if role == "buyer" else "the buyer does"
+        clock = f"auto-approves on {_short_date(milestone.auto_approve_at)} if {who} nothing"
+    elif earning is not None and earning.status == EarningStatus.PENDING:
+        clock = f"clears on {_short_date(earning.clears_at)}"
+    elif earning is not None:
+        clock = "available"
+    milestone.clock_words = clock
+
+
+# A long engagement has hundreds of messages; the page shows the newest ones
+# and links to the whole history.
+TIMELINE_RECENT = 50
+
+
+def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
+    """Everything the order page shows, in a number of queries that does not
+    grow with the milestones, deliveries or messages of the order.
+
+    The thread shows its newest ``TIMELINE_RECENT`` entries unless
+    ``full_history``: one row more than that is read from each source, so
+    knowing there is more costs no query.
+    """
+    now = timezone.now()
+    role = order.role_of(user)
+    milestones = list(
+        Milestone.objects.filter(order=order)
+        .select_related("dispute", "earning")
+        .prefetch_related(
+            Prefetch(
+                "deliveries",
+                queryset=Delivery.objects.select_related("author").prefetch_related("files").order_by("number"),
+            ),
+            Prefetch("revision_requests", queryset=RevisionRequest.objects.order_by("created_at", "id")),
+            Prefetch("dispute__statements", queryset=DisputeStatement.objects.select_related("author")),
+        )
+        .order_by("position")
+    )
+    for milestone in milestones:
+        _decorate(milestone, order=order, user=user, role=role, now=now)
+
+    counted = [m for m in milestones if m.state not in (S.DECLINED, S.CANCELLED)]
+    funded = sum((m.amount for m in counted), Money(0, order.currency))
+    released = Money(0, order.currency)
+    for m in counted:
+        if m.state == S.APPROVED:
+            released += m.amount
+        elif m.state == S.RESOLVED and m.dispute_or_none and m.dispute_or_none.seller_amount:
+            released += m.dispute_or_none.seller_amount
+    has_open = any(m.state not in CLOSED_STATES for m in milestones)
+
+    titles = {m.pk: m.title for m in milestones}
+    items: list[TimelineItem] = []
+    limit = None if full_history else TIMELINE_RECENT + 1
+    newest_messages = order.messages.select_related("author").order_by("-created_at", "-id")[:limit]
+    newest_activities = order.activities.select_related("actor").order_by("-created_at", "-id")[:limit]
+    for message in newest_messages:
+        items.append(
+            TimelineItem(
+                kind="message",
+                at=message.created_at,
+                who=message.author.username,
+                text=message.body,
+                mine=message.author_id == user.pk,
+            )
+        )
+    for activity in newest_activities:
+        words = VERB_WORDS.get(activity.verb, activity.verb.replace("_", " "))
+        if activity.milestone_id:
+            words = f"{words} “{titles.get(activity.milestone_id, '')}”"
+        items.append(
+            TimelineItem(
+                kind="activity",
+                at=activity.created_at,
+                who=activity.actor_name,
+                text=words,
+                detail=activity.note,
+                milestone_id=activity.milestone_id,
+            )
+        )
+    items.sort(key=lambda item: item.at)
+    truncated = not full_history and len(items) > TIMELINE_RECENT
+    if truncated:
+        items = items[-TIMELINE_RECENT:]
+
+    return OrderPage(
+        order=order,
+        role=role,
+        milestones=milestones,
+        timeline=items,
+        timeline_truncated=truncated,
+        actions=order_actions(order, user, has_open_milestone=has_open),
+        approved_count=sum(1 for m in counted if m.state == S.APPROVED),
+        counted_milestones=len(counted),
+        released=released,
+        funded=funded,
+    )

@@ -1,0 +1,35 @@
+"""In-app notices and their e-mail copies: the lowest domain app.
+
+Every other app may send a notice; this app calls none of them. The recipient
+is whatever ``AUTH_USER_MODEL`` names, so nothing here imports ``accounts``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Notification(models.Model):
+    """An in-app notice; the e-mail copy goes out after commit (emailed_at)."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=40)
+    message = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Created by the first layout, when notices lived in ``marketplace``.
+        db_table = "marketplace_notification"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="marketplace_recipie_898c6a_idx"),
+            models.Index(fields=["created_at"], name="notification_unemailed", condition=Q(emailed_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.message

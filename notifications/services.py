@@ -1,0 +1,92 @@
+"""Writes on notices: sending one (in-app now, by e-mail after commit),
+reading them, and the e-mail copy itself.
+
+The lowest domain app: everyone calls it, it calls no one. A notice names its
+recipient by the user row (``AUTH_USER_MODEL``); the e-mail task is published
+by name after commit, so nothing here imports a task module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.queue import enqueue_on_commit
+from notifications.models import Notification
+
+EMAIL_TASK = "notifications.tasks.send_notification_email"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice to send: who, what happened (``event``), the words, and where it points."""
+
+    recipient: AbstractBaseUser
+    event: str
+    message: str
+    url: str = ""
+
+    def as_row(self) -> Notification:
+        return Notification(recipient=self.recipient, event=self.event, message=self.message[:300], url=self.url)
+
+
+def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, url: str = "") -> Notification:
+    """Record an in-app notice; its e-mail copy goes out after commit.
+
+    If the broker is down the e-mail waits in the database (``emailed_at`` is
+    empty) and the notifications sweep sends it later.
+    """
+    notification = Notice(recipient=recipient, event=event, message=message, url=url).as_row()
+    notification.save()
+    enqueue_on_commit(EMAIL_TASK, notification.pk)
+    return notification
+
+
+def notifications_send(notices: Iterable[Notice]) -> list[Notification]:
+    """``notification_send`` for many at once: one INSERT, e-mails after commit."""
+    created = Notification.objects.bulk_create(notice.as_row() for notice in notices)
+    for notification in created:
+        enqueue_on_commit(EMAIL_TASK, notification.pk)
+    return created
+
+
+def notifications_mark_read(*, user: AbstractBaseUser) -> int:
+    """Mark every unread notice of ``user`` read; returns how many."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def notification_email_send(*, notification_id: int) -> bool:
+    """E-mail one notification once; returns False if nothing was to send.
+
+    Safe to repeat: the row lock (skip_locked: another worker has it in hand)
+    and ``emailed_at`` make a second run a no-op. If the process dies after
+    the mail left but before the commit, it is sent again: e-mail is
+    at-least-once, never lost.
+    """
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("recipient")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return False
+        address = getattr(notification.recipient, "email", "")
+        if address:
+            link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
+            send_mail(
+                subject=notification.message[:78],
+                message=f"{notification.message}\n\n{link}\n",
+                from_email=None,
+                recipient_list=[address],
+            )
+        notification.emailed_at = timezone.now()
+        notification.save(update_fields=["emailed_at"])
+    return True

@@ -1,0 +1,32 @@
+"""The e-mail catch-up sweep: notices whose own e-mail task never ran
+(broker down, task lost). See ``marketplace/sweeps.py`` for how a sweep
+walks and claims its rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+
+from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
+from notifications.models import Notification
+from notifications.services import notification_email_send
+
+# A notification's own e-mail task normally runs within seconds of the commit;
+# the catch-up sweep leaves it that long before stepping in.
+EMAIL_GRACE = timedelta(minutes=1)
+
+
+def _emails_due(now: datetime) -> QuerySet[Notification]:
+    return Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - EMAIL_GRACE)
+
+
+def sweep_emails(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """Send the e-mails whose own task never ran (broker down, task lost)."""
+    now = now_or(now)
+    pks = candidates(_emails_due(now), time_field="created_at")
+    return sweep("emails", pks, lambda pk: notification_email_send(notification_id=pk), until=until)
+
+
+def emails_due(now: datetime) -> list[DueSet]:
+    return [DueSet("e-mails not sent", _emails_due(now), "created_at", -EMAIL_GRACE)]

@@ -1,0 +1,203 @@
+"""The double-entry ledger: accounts, balanced postings, balances.
+
+The only code that writes ledger entries (``ledger_post_many`` and its
+one-posting case ``ledger_post``). The flows that move money for a reason
+(funding, release, clearance, withdrawals) are in ``payments.services`` and
+post through here.
+
+Lock order: a flow runs inside a service that already holds its business
+rows (order, milestone; or the earning or withdrawal); the ledger then locks
+the guarded accounts it touches, in ascending id, last.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Model
+from djmoney.money import Money
+
+from accounts.models import User
+from marketplace.errors import DuplicateRequest, InsufficientFunds
+from marketplace.money import format_money, round_money, zero
+from payments.models import Account, AccountKind, Entry, Transaction
+
+
+class OrderParties(Protocol):
+    """What the money flows read of an order (``orders.Order`` is one)."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def buyer(self) -> User: ...
+    @property
+    def seller(self) -> User: ...
+
+
+class EscrowSubject(Protocol):
+    """What the money flows read of the thing held in escrow
+    (``milestones.Milestone`` is one). Payments sits below milestones, so it
+    names the shape it needs instead of importing the model."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def amount(self) -> Money: ...
+    @property
+    def buyer_fee(self) -> Money: ...
+    @property
+    def order(self) -> OrderParties: ...
+
+
+def account_for(*, kind: str, currency: str, user: User | None = None, milestone: Model | None = None) -> Account:
+    """The account of that kind for that owner, created on first use."""
+    if kind == AccountKind.ESCROW:
+        account, _ = Account.objects.get_or_create(kind=kind, milestone=milestone, defaults={"currency": currency})
+        return account
+    if user is not None:
+        account, _ = Account.objects.get_or_create(kind=kind, user=user, currency=currency)
+        return account
+    account, _ = Account.objects.get_or_create(kind=kind, currency=currency, user=None, milestone=None)
+    return account
+
+
+Line = tuple[Account, Money]
+
+
+def accounts_lock(accounts: Sequence[Account]) -> dict[int, Account]:
+    """``SELECT ... FOR UPDATE`` the guarded ones among ``accounts``, in ascending id.
+
+    ``ledger_post`` calls it for its own lines. A flow that posts more than once
+    in one transaction calls it first with *every* account it will touch:
+    approval with instant clearance posts the release (locking the seller's
+    pending account) and then the clearance (locking the available one); taken
+    post by post, that holds pending while waiting for available, while a
+    clearance task for the same seller takes them the other way round whenever
+    the available account has the lower id. PostgreSQL then kills one of the
+    two with a deadlock error. One sorted lock up front keeps the order global.
+    """
+    ids = sorted({account.pk for account in accounts if account.is_guarded})
+    return {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One balanced ledger transaction to post."""
+
+    key: str
+    kind: str
+    lines: Sequence[Line]
+    memo: str = ""
+    milestone: Model | None = None
+    actor: User | None = None
+
+
+def _checked_lines(posting: Posting) -> list[Line]:
+    lines = [(account, money) for account, money in posting.lines if money.amount != 0]
+    if not lines:
+        raise ValueError("a ledger transaction needs at least one non-zero line")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for account, money in lines:
+        currency = str(money.currency)
+        if currency != account.currency:
+            raise ValueError(f"{money} cannot be posted to a {account.currency} account")
+        if round_money(money) != money:
+            raise ValueError(f"{money.amount} has more decimal places than {currency} allows")
+        totals[currency] += money.amount
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        raise ValueError(f"unbalanced ledger transaction {posting.key}: {unbalanced}")
+    return lines
+
+
+def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
+    """Post balanced transactions, one INSERT per table for all of them.
+    With ``ledger_post`` (its one-posting case), the only code that writes entries.
+
+    Takes ``SELECT ... FOR UPDATE`` on the guarded accounts among the lines,
+    in ascending id (the last step of the lock order), so two posts that
+    touch the same seller's balance queue up and the second sees the first's
+    result. Platform and outside-world accounts are not locked: they may take
+    any value, and locking them would make every payment on the site queue
+    behind one row.
+
+    Raises ``DuplicateRequest`` if any key was posted before (the money moved
+    once, the first time) and ``InsufficientFunds`` if a guarded balance would
+    go negative. On PostgreSQL a deferred trigger checks every zero sum again
+    at COMMIT.
+    """
+    checked = [(posting, _checked_lines(posting)) for posting in postings]
+    keys = [posting.key for posting in postings]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two postings share an idempotency key")
+    deltas: dict[int, Decimal] = defaultdict(Decimal)
+    for _, lines in checked:
+        for account, money in lines:
+            deltas[account.pk] += money.amount
+
+    locked = accounts_lock([account for _, lines in checked for account, _ in lines])
+    # The keys are checked after the locks, not before: a replay that queued
+    # behind the first post (two tabs withdrawing everything) must hear
+    # "already done", not "not enough money" from the balance the first post
+    # just spent.
+    if Transaction.objects.filter(idempotency_key__in=keys).exists():
+        raise DuplicateRequest("This payment was already processed.")
+    for pk, account in locked.items():
+        if account.balance + deltas[pk] < 0:
+            raise InsufficientFunds(
+                f"Not enough money: the balance is {format_money(Money(account.balance, account.currency))}.",
+            )
+
+    try:
+        with transaction.atomic():
+            txns = Transaction.objects.bulk_create(
+                Transaction(
+                    idempotency_key=posting.key,
+                    kind=posting.kind,
+                    memo=posting.memo[:300],
+                    milestone=posting.milestone,
+                    actor=posting.actor,
+                )
+                for posting in postings
+            )
+    except IntegrityError:
+        # Another transaction posted the same key between our check and our
+        # insert; the unique index made us wait for it, then refused.
+        raise DuplicateRequest("This payment was already processed.") from None
+    Entry.objects.bulk_create(
+        Entry(transaction=txn, account=account, amount=money)
+        for txn, (_, lines) in zip(txns, checked, strict=True)
+        for account, money in lines
+    )
+    for pk in locked:
+        Account.objects.filter(pk=pk).update(balance=F("balance") + deltas[pk])
+    return txns
+
+
+def ledger_post(
+    *,
+    key: str,
+    kind: str,
+    lines: Sequence[Line],
+    memo: str = "",
+    milestone: Model | None = None,
+    actor: User | None = None,
+) -> Transaction:
+    """Post one balanced transaction (see ``ledger_post_many``)."""
+    posting = Posting(key=key, kind=kind, lines=lines, memo=memo, milestone=milestone, actor=actor)
+    return ledger_post_many([posting])[0]
+
+
+def escrow_balance(milestone: EscrowSubject) -> Money:
+    """What a milestone's escrow account holds now (zero before it is funded)."""
+    account = Account.objects.filter(kind=AccountKind.ESCROW, milestone=milestone).first()
+    if account is None:
+        return zero(milestone.order.currency)
+    return account.cached_balance
