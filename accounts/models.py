@@ -28,7 +28,7 @@ class User(AbstractUser):
     )
     bio = models.TextField(blank=True, max_length=2000)
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit it
         # Created by the first layout, when users lived in ``marketplace``.
         db_table = "marketplace_user"
 

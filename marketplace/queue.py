@@ -72,7 +72,7 @@ def publish(task: Task | str, *args: Any) -> bool:
         logger.info("broker marked down; %s%r left for the sweep", name, args)
         return False
     try:
-        with app.producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:  # type: ignore[attr-defined]  # stubs: a context manager
             producer.connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT)
             app.signature(name, args=args).apply_async(retry=False, producer=producer)
     except Exception:  # noqa: BLE001 - any broker failure is survivable here

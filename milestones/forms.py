@@ -4,6 +4,8 @@ an error lands next to the field before anything is attempted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from djmoney.money import Money
@@ -38,8 +40,8 @@ class MilestoneTermsForm(forms.Form):
         self.order = order
         self.fields["amount"].help_text = f"In {order.currency}, the currency of this order."
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if self.errors:
             return data
         try:

@@ -17,6 +17,7 @@ from django.utils import dateformat, timezone
 from django.utils.timesince import timesince, timeuntil
 from djmoney.money import Money
 
+from milestones.actions import BY_NAME
 from milestones.models import CLOSED_STATES, Delivery, DisputeStatement, Milestone, RevisionRequest
 from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
@@ -99,7 +100,7 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     milestone.order = order
     milestone.dispute_or_none = _one_to_one(milestone, "dispute")
     milestone.earning_or_none = _one_to_one(milestone, "earning")
-    milestone.actions = milestone_actions(milestone, user, order)
+    milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
 
     if milestone.is_late:
         milestone.deadline_words = f"late by {_words_since(milestone.deadline, now)}"

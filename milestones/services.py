@@ -238,7 +238,7 @@ def _refund_before_work(milestone: Milestone, *, actor: User, now: datetime) -> 
     """Decline and cancel: no work was done, so the buyer gets everything
     back to their balance, the service fee included. Caller holds the locks
     and has applied the transition."""
-    escrow_settle(
+    settlement = escrow_settle(
         milestone=milestone,
         seller_gross=Money(0, milestone.order.currency),
         kind=TransactionKind.REFUND,
@@ -246,6 +246,7 @@ def _refund_before_work(milestone: Milestone, *, actor: User, now: datetime) -> 
         refund_service_fee=True,
         now=now,
     )
+    milestone.seller_fee = settlement.fee
     _save(milestone)
 
 
@@ -444,13 +445,15 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
         else:
             _require_buyer(order, actor, "approve a milestone")
         before = _transition(milestone, "approved", milestone.approve, at=now)
-        earning = escrow_settle(
+        settlement = escrow_settle(
             milestone=milestone,
             seller_gross=milestone.amount,
             kind=TransactionKind.RELEASE,
             actor=actor,
             now=now,
         )
+        milestone.seller_fee = settlement.fee
+        earning = settlement.earning
         _save(milestone)
         note = "Approved automatically: the review period passed without an answer." if actor is None else ""
         _log(milestone, actor, "approved", before, note)
@@ -633,7 +636,9 @@ def dispute_resolve(
             DisputeOutcome.REFUND: TransactionKind.REFUND,
             DisputeOutcome.SPLIT: TransactionKind.SPLIT,
         }[DisputeOutcome(outcome)]
-        earning = escrow_settle(milestone=milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+        settlement = escrow_settle(milestone=milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+        milestone.seller_fee = settlement.fee
+        earning = settlement.earning
         buyer_part = held - seller_gross
         dispute.resolve(
             by=actor, outcome=outcome, seller_amount=seller_gross, buyer_amount=buyer_part, note=note, at=now

@@ -6,16 +6,22 @@ role) shows the service's message and changes nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_safe
 from djmoney.money import Money
 
 from accounts.http import AuthedRequest
@@ -23,16 +29,12 @@ from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
 from milestones import services
+from milestones.actions import BY_NAME
 from milestones.forms import (
     CardForm,
-    DeclineForm,
-    DisputeForm,
-    FeedbackForm,
     MilestoneTermsForm,
-    StatementForm,
-    SubmitForm,
 )
-from milestones.models import DeliveryFile, Dispute, DisputeStatement, Milestone, MilestoneState
+from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.models import Order
 from orders.selectors import order_for_user
@@ -42,7 +44,6 @@ from payments.services import FundingSource
 
 DRAFTS = "milestone_drafts"
 MAX_DRAFTS = 10
-FILE_ALIASES = {"files": "attachment"}
 
 
 def _milestone_for(user, pk: int) -> Milestone:
@@ -174,202 +175,65 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
     return render(request, "milestones/milestone_pay.html", context)
 
 
-# --- one-click actions ----------------------------------------------------------
+# --- the actions of milestones.actions ---------------------------------------------
 
 
-def _act(request: AuthedRequest, pk: int, call: Callable[[Milestone], object], success: str) -> HttpResponse:
+def milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResponse:
+    """Every action of the table: a one-click action acts on POST only (405
+    otherwise, before anything else, as ``require_POST``); an action with a
+    form shows it on GET (never acting) and acts on its POST."""
+    if BY_NAME[name].one_click and request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return _milestone_action(request, pk, name=name)
+
+
+@login_required
+def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResponse:
+    action = BY_NAME[name]
     milestone = _milestone_for(request.user, pk)
-    try:
-        call(milestone)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success.format(title=milestone.title))
-    return _back_to(milestone)
+    if action.one_click:
+        try:
+            action.perform(milestone, request.user, {})
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, action.success.format(title=milestone.title))
+        return _back_to(milestone)
 
-
-@require_POST
-@login_required
-def milestone_accept(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda m: services.milestone_accept(milestone=m, actor=request.user),
-        "You accepted “{title}”.",
-    )
-
-
-@require_POST
-@login_required
-def milestone_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda m: services.milestone_cancel(milestone=m, actor=request.user),
-        "You cancelled “{title}”; its amount and service fee are back in your balance.",
-    )
-
-
-@require_POST
-@login_required
-def milestone_approve(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda m: services.milestone_approve(milestone=m, actor=request.user),
-        "You approved “{title}”; the payment is released to the seller.",
-    )
-
-
-# --- actions with a form ----------------------------------------------------------
-
-
-def _form_action(
-    request: AuthedRequest,
-    pk: int,
-    *,
-    action: str,
-    form_class,
-    title: str,
-    button: str,
-    verb: str,
-    call: Callable[[Milestone, dict], object],
-    success: str,
-    aliases: dict[str, str] | None = None,
-    button_class: str = "btn-primary",
-) -> HttpResponse:
-    """GET shows the form (it never acts); POST parses it and calls the service."""
-    milestone = _milestone_for(request.user, pk)
+    assert action.form is not None
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
+        form = action.form(request.POST, request.FILES)
         if form.is_valid():
             try:
-                call(milestone, form.cleaned_data)
+                action.perform(milestone, request.user, form.cleaned_data)
             except DuplicateRequest as error:
                 messages.info(request, error.message)
                 return _back_to(milestone)
             except DomainError as error:
-                if not add_domain_error(form, error, aliases=aliases):
+                if not add_domain_error(form, error, aliases=action.aliases):
                     messages.error(request, error.message)
                     return _back_to(milestone)
             else:
-                messages.success(request, success.format(title=milestone.title))
+                messages.success(request, action.success.format(title=milestone.title))
                 return _back_to(milestone)
     else:
-        if action not in milestone_actions(milestone, request.user, milestone.order):
-            messages.error(request, _refusal(milestone, request.user, verb))
+        if action.name not in milestone_actions(milestone, request.user, milestone.order):
+            messages.error(request, _refusal(milestone, request.user, action.verb))
             return _back_to(milestone)
-        form = form_class()
+        form = action.form()
     context = {
         "order": milestone.order,
         "milestone": milestone,
         "form": form,
-        "title": title,
-        "button": button,
-        "button_class": button_class,
+        "title": action.heading or action.label,
+        "button": action.label,
+        "button_class": action.style,
         "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
         "feedback": milestone.revision_requests.order_by("-created_at", "-id").first()
-        if action == "submit" and milestone.state == MilestoneState.REVISION_REQUESTED
+        if action.name == "submit" and milestone.state == MilestoneState.REVISION_REQUESTED
         else None,
     }
     return render(request, "milestones/milestone_action.html", context)
-
-
-@login_required
-def milestone_decline(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _form_action(
-        request,
-        pk,
-        action="decline",
-        form_class=DeclineForm,
-        title="Decline",
-        button="Decline",
-        verb="decline",
-        button_class="btn-danger",
-        call=lambda m, d: services.milestone_decline(milestone=m, actor=request.user, reason=d["reason"]),
-        success="You declined “{title}”; the buyer gets the full amount back.",
-    )
-
-
-@login_required
-def milestone_submit(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _form_action(
-        request,
-        pk,
-        action="submit",
-        form_class=SubmitForm,
-        title="Submit for Review",
-        button="Submit for Review",
-        verb="submit",
-        call=lambda m, d: services.milestone_submit(
-            milestone=m, actor=request.user, message=d["message"], links=d["links"], files=d["files"]
-        ),
-        success="You submitted “{title}” for review.",
-    )
-
-
-@login_required
-def milestone_request_revision(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _form_action(
-        request,
-        pk,
-        action="request_revision",
-        form_class=FeedbackForm,
-        title="Request Revision",
-        button="Request Revision",
-        verb="send back",
-        button_class="btn-secondary",
-        call=lambda m, d: services.milestone_request_revision(milestone=m, actor=request.user, feedback=d["feedback"]),
-        success="You asked for a revision of “{title}”.",
-    )
-
-
-@login_required
-def milestone_dispute(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _form_action(
-        request,
-        pk,
-        action="open_dispute",
-        form_class=DisputeForm,
-        title="Open dispute",
-        button="Open dispute",
-        verb="dispute",
-        button_class="btn-danger",
-        aliases=FILE_ALIASES,
-        call=lambda m, d: services.milestone_open_dispute(
-            milestone=m, actor=request.user, reason=d["reason"], attachment=d.get("attachment") or None
-        ),
-        success="You opened a dispute on “{title}”. Staff will look at it; the money stays in escrow meanwhile.",
-    )
-
-
-def _open_dispute_of(milestone: Milestone) -> Dispute:
-    dispute = Dispute.objects.filter(milestone=milestone).first()
-    if dispute is None:
-        raise Http404("No dispute")
-    return dispute
-
-
-@login_required
-def dispute_statement(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _form_action(
-        request,
-        pk,
-        action="add_statement",
-        form_class=StatementForm,
-        title="Add your side to the dispute",
-        button="Add to dispute",
-        verb="add to the dispute on",
-        aliases=FILE_ALIASES,
-        call=lambda m, d: services.dispute_add_statement(
-            dispute=_open_dispute_of(m),
-            actor=request.user,
-            body=d["body"],
-            attachment=d.get("attachment") or None,
-            idempotency_key=d.get("token") or None,
-        ),
-        success="Your side is added to the dispute on “{title}”.",
-    )
 
 
 # --- downloads ----------------------------------------------------------------------

@@ -1,14 +1,20 @@
-"""The notifications page, and marking notices read."""
+"""The notifications page, and marking notices read.
+
+Typed on Django's own request: this app sits below ``accounts`` and knows
+the user only as ``AUTH_USER_MODEL`` (``login_required`` guarantees one).
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.http import AuthedRequest
 from marketplace.pagination import paginate
 from notifications import selectors
 from notifications.services import notifications_mark_read
@@ -16,18 +22,27 @@ from notifications.services import notifications_mark_read
 NOTIFICATIONS_PER_PAGE = 25
 
 
+def _signed_in(request: HttpRequest) -> AbstractBaseUser:
+    user = request.user
+    if isinstance(user, AnonymousUser):  # login_required has sent it to the login page
+        raise PermissionDenied
+    return user
+
+
 @login_required
-def notifications(request: AuthedRequest) -> HttpResponse:
+def notifications(request: HttpRequest) -> HttpResponse:
     unread_only = request.GET.get("show") == "unread"
-    page = paginate(request, selectors.notifications_for(request.user, unread_only=unread_only), NOTIFICATIONS_PER_PAGE)
+    page = paginate(
+        request, selectors.notifications_for(_signed_in(request), unread_only=unread_only), NOTIFICATIONS_PER_PAGE
+    )
     context = {"page": page, "notifications": page.object_list, "unread_only": unread_only}
     return render(request, "notifications/notifications.html", context)
 
 
 @login_required
 @require_POST
-def notifications_read(request: AuthedRequest) -> HttpResponse:
-    count = notifications_mark_read(user=request.user)
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    count = notifications_mark_read(user=_signed_in(request))
     if count:
         messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
     else:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model
+from django.db.models import F
 from djmoney.money import Money
 
 from accounts.models import User
@@ -56,7 +56,9 @@ class EscrowSubject(Protocol):
     def order(self) -> OrderParties: ...
 
 
-def account_for(*, kind: str, currency: str, user: User | None = None, milestone: Model | None = None) -> Account:
+def account_for(
+    *, kind: str, currency: str, user: User | None = None, milestone: EscrowSubject | None = None
+) -> Account:
     """The account of that kind for that owner, created on first use."""
     if kind == AccountKind.ESCROW:
         account, _ = Account.objects.get_or_create(kind=kind, milestone=milestone, defaults={"currency": currency})
@@ -95,7 +97,7 @@ class Posting:
     kind: str
     lines: Sequence[Line]
     memo: str = ""
-    milestone: Model | None = None
+    milestone: EscrowSubject | None = None
     actor: User | None = None
 
 
@@ -187,7 +189,7 @@ def ledger_post(
     kind: str,
     lines: Sequence[Line],
     memo: str = "",
-    milestone: Model | None = None,
+    milestone: EscrowSubject | None = None,
     actor: User | None = None,
 ) -> Transaction:
     """Post one balanced transaction (see ``ledger_post_many``)."""

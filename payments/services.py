@@ -84,6 +84,14 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
     )
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What emptying an escrow decided: the commission, and the seller's earning if any."""
+
+    fee: Money
+    earning: Earning | None
+
+
 def escrow_settle(
     *,
     milestone: EscrowSubject,
@@ -92,14 +100,15 @@ def escrow_settle(
     actor: User | None = None,
     refund_service_fee: bool = False,
     now: datetime | None = None,
-) -> Earning | None:
+) -> Settlement:
     """Empty a milestone's escrow: ``seller_gross`` to the seller less the
     commission, the rest back to the buyer's balance.
 
     Approval is ``seller_gross = amount``; decline and cancel are zero with the
     service fee refunded too (no work was done); a dispute settles anywhere in
-    between, the commission on the seller's part only. Returns the seller's
-    ``Earning``, or ``None`` if the seller gets nothing. Caller holds the
+    between, the commission on the seller's part only. Returns the commission
+    taken (for the milestone to store) and the seller's ``Earning``, or
+    ``None`` if the seller gets nothing. Caller holds the
     order and milestone locks; the key makes a second settlement impossible.
     """
     now = now or timezone.now()
@@ -143,9 +152,8 @@ def escrow_settle(
         milestone=milestone,
         actor=actor,
     )
-    milestone.seller_fee = fee
     if seller_gross.amount <= 0:
-        return None
+        return Settlement(fee=fee, earning=None)
     earning = Earning.objects.create(
         seller=seller,
         milestone=milestone,
@@ -157,7 +165,7 @@ def escrow_settle(
     if earning.clears_at <= now:
         # Instant withdrawal method: no wait, available at once.
         _clear_all([earning], now=now)
-    return earning
+    return Settlement(fee=fee, earning=earning)
 
 
 # --- clearance -------------------------------------------------------------------

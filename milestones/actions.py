@@ -1,0 +1,173 @@
+"""The milestone actions, written once: who may take each, its button, its
+form and the service it calls.
+
+The order page's buttons (``templates/partials/milestone_actions.html``), the
+action views (``milestones/views.py``), their URLs (``milestones/urls.py``)
+and the tests all read this table, so a new action is one row here. Which
+actions a viewer sees *now* is decided by ``milestones.selectors.milestone_actions``
+(the state machine's available transitions, filtered by the viewer's role);
+the services check the same rules again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.http import Http404
+
+from accounts.models import User
+from milestones import services
+from milestones.forms import DeclineForm, DisputeForm, FeedbackForm, StatementForm, SubmitForm
+from milestones.models import Dispute, Milestone
+
+BUYER, SELLER = "buyer", "seller"
+
+# The service's ``files`` (and the statement's ``attachment``) is the form's ``attachment``.
+FILE_ALIASES = {"files": "attachment"}
+
+Perform = Callable[[Milestone, User, dict[str, Any]], object]
+
+
+def _open_dispute_of(milestone: Milestone) -> Dispute:
+    dispute = Dispute.objects.filter(milestone=milestone).first()
+    if dispute is None:
+        raise Http404("No dispute")
+    return dispute
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a party can do to a milestone."""
+
+    name: str  # the transition's name in milestones/models.py, or "add_statement"
+    roles: frozenset[str]  # who may ask for it
+    label: str  # the button on the order page, and the form page's title and button
+    url_name: str  # its URL: milestones/<pk>/<path>/
+    path: str
+    perform: Perform  # calls the service
+    success: str  # the message after it is done; {title} is the milestone's
+    verb: str  # "you cannot {verb} it now"
+    style: str = "btn-primary"
+    # None: one click, a POST from the order page. Else GET shows this form.
+    form: type[forms.Form] | None = None
+    heading: str = ""  # the form page's title, when it differs from the label
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def one_click(self) -> bool:
+        return self.form is None
+
+
+# In the order the buttons appear: the expected next step first.
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        name="accept",
+        roles=frozenset({SELLER}),
+        label="Accept",
+        url_name="milestone_accept",
+        path="accept",
+        perform=lambda m, actor, data: services.milestone_accept(milestone=m, actor=actor),
+        success="You accepted “{title}”.",
+        verb="accept",
+    ),
+    Action(
+        name="submit",
+        roles=frozenset({SELLER}),
+        label="Submit for Review",
+        url_name="milestone_submit",
+        path="submit",
+        form=SubmitForm,
+        perform=lambda m, actor, data: services.milestone_submit(
+            milestone=m, actor=actor, message=data["message"], links=data["links"], files=data["files"]
+        ),
+        success="You submitted “{title}” for review.",
+        verb="submit",
+    ),
+    Action(
+        name="approve",
+        roles=frozenset({BUYER}),
+        label="Approve",
+        url_name="milestone_approve",
+        path="approve",
+        perform=lambda m, actor, data: services.milestone_approve(milestone=m, actor=actor),
+        success="You approved “{title}”; the payment is released to the seller.",
+        verb="approve",
+    ),
+    Action(
+        name="request_revision",
+        roles=frozenset({BUYER}),
+        label="Request Revision",
+        url_name="milestone_request_revision",
+        path="request-revision",
+        form=FeedbackForm,
+        style="btn-secondary",
+        perform=lambda m, actor, data: services.milestone_request_revision(
+            milestone=m, actor=actor, feedback=data["feedback"]
+        ),
+        success="You asked for a revision of “{title}”.",
+        verb="send back",
+    ),
+    Action(
+        name="add_statement",
+        roles=frozenset({BUYER, SELLER}),
+        label="Add to dispute",
+        heading="Add your side to the dispute",
+        url_name="dispute_statement",
+        path="dispute/statement",
+        form=StatementForm,
+        style="btn-secondary",
+        aliases=FILE_ALIASES,
+        perform=lambda m, actor, data: services.dispute_add_statement(
+            dispute=_open_dispute_of(m),
+            actor=actor,
+            body=data["body"],
+            attachment=data.get("attachment") or None,
+            idempotency_key=data.get("token") or None,
+        ),
+        success="Your side is added to the dispute on “{title}”.",
+        verb="add to the dispute on",
+    ),
+    Action(
+        name="decline",
+        roles=frozenset({SELLER}),
+        label="Decline",
+        url_name="milestone_decline",
+        path="decline",
+        form=DeclineForm,
+        style="btn-danger",
+        perform=lambda m, actor, data: services.milestone_decline(milestone=m, actor=actor, reason=data["reason"]),
+        success="You declined “{title}”; the buyer gets the full amount back.",
+        verb="decline",
+    ),
+    Action(
+        name="cancel",
+        roles=frozenset({BUYER}),
+        label="Cancel",
+        url_name="milestone_cancel",
+        path="cancel",
+        style="btn-danger",
+        perform=lambda m, actor, data: services.milestone_cancel(milestone=m, actor=actor),
+        success="You cancelled “{title}”; its amount and service fee are back in your balance.",
+        verb="cancel",
+    ),
+    Action(
+        name="open_dispute",
+        roles=frozenset({BUYER, SELLER}),
+        label="Open dispute",
+        url_name="milestone_dispute",
+        path="dispute",
+        form=DisputeForm,
+        style="btn-secondary btn-small",
+        aliases=FILE_ALIASES,
+        perform=lambda m, actor, data: services.milestone_open_dispute(
+            milestone=m, actor=actor, reason=data["reason"], attachment=data.get("attachment") or None
+        ),
+        success="You opened a dispute on “{title}”. Staff will look at it; the money stays in escrow meanwhile.",
+        verb="dispute",
+    ),
+)
+
+BY_NAME: dict[str, Action] = {action.name: action for action in ACTIONS}
