@@ -329,3 +329,53 @@ def test_a_long_thread_shows_the_newest_entries_and_links_to_the_whole_history(c
     full = text(client.get(order.get_absolute_url() + "?history=all"))
     assert "note 000" in full and f"note {TIMELINE_RECENT + 9:03d}" in full
     assert "Show the whole history" not in full
+
+
+# --- the table of actions (milestones.actions) ------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "role", "expected"), ROLE_ACTIONS)
+def test_each_viewer_sees_the_table_labels_of_their_actions_and_their_urls(client, order, state, role, expected):
+    """The page's buttons are the table's labels, each posting (one click) or
+    linking (a form) to the table's URL, for exactly the actions the viewer may take."""
+    from milestones.actions import BY_NAME
+
+    milestone = milestone_in(state, order=order)
+    html = text(page(client, getattr(order, role), order))
+    for name in expected:
+        action = BY_NAME[name]
+        url = reverse(action.url_name, args=[milestone.pk])
+        method = "post" if action.one_click else "get"
+        assert f'<form method="{method}" action="{url}"' in html, name
+        assert action.label in buttons(html), name
+    for name in set(BY_NAME) - set(expected):
+        assert f'action="{reverse(BY_NAME[name].url_name, args=[milestone.pk])}"' not in html, name
+
+
+def test_every_action_of_the_table_has_its_url_and_method(client, order, buyer, seller):
+    """One-click actions refuse GET (405) and change nothing; actions with a
+    form show it on GET, titled and buttoned with the table's label."""
+    from milestones.actions import ACTIONS
+
+    for action in ACTIONS:
+        state = {
+            "accept": S.AWAITING_ACCEPTANCE,
+            "decline": S.AWAITING_ACCEPTANCE,
+            "cancel": S.AWAITING_ACCEPTANCE,
+            "submit": S.IN_PROGRESS,
+            "approve": S.IN_REVIEW,
+            "request_revision": S.IN_REVIEW,
+            "open_dispute": S.IN_PROGRESS,
+            "add_statement": S.DISPUTED,
+        }[action.name]
+        milestone = milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller))
+        actor = buyer if "buyer" in action.roles else seller
+        client.force_login(actor)
+        response = client.get(reverse(action.url_name, args=[milestone.pk]))
+        milestone.refresh_from_db()
+        assert milestone.state == state, action.name
+        if action.one_click:
+            assert response.status_code == 405, action.name
+        else:
+            assert response.status_code == 200, action.name
+            assert action.label in buttons(response.content.decode()), action.name
