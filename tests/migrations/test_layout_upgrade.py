@@ -1,0 +1,308 @@
+"""A database from before the app layout migrates forward with every row kept.
+
+Commit 27ea175 is the last one before the layout change (b45b047), when the
+user, gig and notification models lived in the ``marketplace`` app. This test
+exports that commit with ``git archive`` (no change to the clone's git state),
+creates a scratch PostgreSQL database, and in the old tree runs ``migrate``,
+``seed_demo`` and a short script that writes a little more (a notification, a
+user with a group and a direct permission, an admin log entry on the gig).
+
+It then snapshots every table's row count and a few key columns, and in the
+current tree runs ``migrate`` (whose override records the three state-only
+first migrations of ``accounts``, ``gigs`` and ``notifications``), then
+``ledger_audit`` and ``makemigrations --check --dry-run``. It proves that:
+
+* both commands exit 0: the ledger is still balanced and the migration
+  history matches the models;
+* every table keeps its row count (only ``django_migrations`` and
+  ``django_content_type`` may change) and the key columns are identical;
+* ``django_migrations`` gained the layout migrations;
+* the user, gig and notification content types now belong to ``accounts``,
+  ``gigs`` and ``notifications`` (so admin history and permissions follow);
+* the ORM of the new layout reads the same rows, a demo user can still log
+  in, and a permission granted before the move is still held.
+
+It uses its own scratch database, never the Django test database, so it needs
+no ``db`` fixture; the scratch database is always dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+OLD_COMMIT = "27ea175"
+TIMEOUT = 240
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/marketplace"
+
+# The state-only moves and the migrations of the layout change that the old
+# database has never seen.
+LAYOUT_MIGRATIONS = {
+    ("accounts", "0001_initial"),
+    ("gigs", "0001_initial"),
+    ("notifications", "0001_initial"),
+    ("marketplace", "0002_models_moved_out"),
+    ("milestones", "0004_users_and_gigs_moved"),
+    ("orders", "0003_users_and_gigs_moved"),
+    ("payments", "0004_users_and_gigs_moved"),
+}
+MOVED = {"user": "accounts", "gig": "gigs", "notification": "notifications"}
+# Tables whose row count may change on upgrade.
+MAY_CHANGE = {"django_migrations", "django_content_type"}
+
+# Run in the old tree after seed_demo: a bit more data on the moved tables and
+# on the tables that point at their content types.
+OLD_EXTRA = """
+import json
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+import marketplace.models
+from marketplace.models import Gig, User
+from marketplace.services import notification_send, user_create
+
+buyer = User.objects.get(username="buyer")
+admin = User.objects.get(username="admin")
+gig = Gig.objects.order_by("pk").first()
+notification_send(recipient=buyer, event="layout.upgrade", message="Written before the layout move.")
+carol = user_create(username="carol_old_layout", email="carol@example.com", password="old-layout-pass")
+group = Group.objects.create(name="layout-upgrade")
+view_gig = Permission.objects.get(content_type__app_label="marketplace", codename="view_gig")
+group.permissions.add(view_gig)
+carol.groups.add(group)
+carol.user_permissions.add(Permission.objects.get(content_type__app_label="marketplace", codename="change_gig"))
+LogEntry.objects.create(
+    user=admin,
+    content_type=ContentType.objects.get_for_model(Gig),
+    object_id=str(gig.pk),
+    object_repr=str(gig)[:200],
+    action_flag=CHANGE,
+    change_message="Edited before the layout move.",
+)
+print(json.dumps({"models_file": marketplace.models.__file__}))
+"""
+
+# Run in the new tree after the upgrade: the new models read the same rows.
+NEW_CHECK = """
+import json
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import authenticate
+import accounts.models
+from accounts.models import User
+from gigs.models import Gig
+from notifications.models import Notification
+
+carol = User.objects.get(username="carol_old_layout")
+entry = LogEntry.objects.get(change_message="Edited before the layout move.")
+print(json.dumps({
+    "models_file": accounts.models.__file__,
+    "users": User.objects.count(),
+    "gigs": Gig.objects.count(),
+    "notifications": Notification.objects.count(),
+    "notification_recipients": sorted(
+        [n.pk, n.recipient.username] for n in Notification.objects.select_related("recipient")
+    ),
+    "buyer_authenticates": authenticate(username="buyer", password="marketplace-demo") is not None,
+    "carol_authenticates": authenticate(username="carol_old_layout", password="old-layout-pass") is not None,
+    "carol_groups": sorted(g.name for g in carol.groups.all()),
+    "carol_perms": sorted(carol.get_all_permissions()),
+    "log_entry_model": entry.content_type.model_class()._meta.label,
+    "log_entry_object": str(entry.get_edited_object().pk),
+}))
+"""
+
+
+def _git(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=TIMEOUT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def repo_root() -> Path:
+    found = _git(Path(__file__).resolve().parent, "rev-parse", "--show-toplevel", text=True)
+    if found.returncode != 0:
+        pytest.skip(f"not inside a git clone: {found.stderr.strip()}")
+    root = Path(found.stdout.strip())
+    if _git(root, "cat-file", "-e", f"{OLD_COMMIT}^{{commit}}").returncode != 0:
+        pytest.skip(f"commit {OLD_COMMIT} (the layout before b45b047) is not in this clone (shallow clone?)")
+    return root
+
+
+@pytest.fixture(scope="module")
+def old_tree(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Commit 27ea175 exported with git archive: no worktree, no checkout."""
+    target = tmp_path_factory.mktemp("layout_before")
+    archive = subprocess.Popen(["git", "archive", OLD_COMMIT], cwd=repo_root, stdout=subprocess.PIPE)
+    assert archive.stdout is not None
+    try:
+        untar = subprocess.run(
+            ["tar", "-x", "-C", str(target)], stdin=archive.stdout, capture_output=True, timeout=TIMEOUT
+        )
+    finally:
+        archive.stdout.close()
+        archive_rc = archive.wait(timeout=TIMEOUT)
+    assert archive_rc == 0, f"git archive {OLD_COMMIT} exited {archive_rc}"
+    assert untar.returncode == 0, f"tar -x failed: {untar.stderr.decode(errors='replace')}"
+    assert (target / "manage.py").is_file()
+    return target
+
+
+@pytest.fixture
+def scratch_url():
+    """A fresh, uniquely named database next to DATABASE_URL's; dropped whatever happens."""
+    base = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    name = f"layout_upgrade_{os.getpid()}_{secrets.token_hex(4)}"
+    maintenance = urlunsplit(base._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(base._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _manage(tree: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run manage.py in ``tree`` with this interpreter; fail with its output if it exits non-zero."""
+    command = [sys.executable, "manage.py", *args]
+    try:
+        done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"{' '.join(args)} in {tree} timed out after {TIMEOUT}s\nstdout:\n{exc.stdout}\nstderr:\n{exc.stderr}"
+        )
+    assert done.returncode == 0, (
+        f"`manage.py {' '.join(args)}` in {tree} exited {done.returncode}\n"
+        f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    )
+    return done
+
+
+def _last_json(done: subprocess.CompletedProcess) -> dict:
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"no JSON line in the output\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    return json.loads(lines[-1])
+
+
+def _snapshot(url: str) -> dict:
+    """Row counts of every table in the public schema, and the key columns."""
+    with psycopg.connect(url) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+            )
+        ]
+        counts = {
+            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+            for table in tables
+        }
+
+        def rows(query: str) -> list[tuple]:
+            return [tuple(row) for row in conn.execute(query)]
+
+        return {
+            "counts": counts,
+            "users": rows("SELECT id, username, password, email FROM marketplace_user ORDER BY id"),
+            "gigs": rows("SELECT id, seller_id, title FROM marketplace_gig ORDER BY id"),
+            "notifications": rows("SELECT id, recipient_id, event FROM marketplace_notification ORDER BY id"),
+            "user_groups": rows("SELECT user_id, group_id FROM marketplace_user_groups ORDER BY 1, 2"),
+            "user_permissions": rows(
+                "SELECT user_id, permission_id FROM marketplace_user_user_permissions ORDER BY 1, 2"
+            ),
+            "entry_sum": rows(
+                "SELECT amount_currency, sum(amount) FROM payments_entry GROUP BY amount_currency ORDER BY 1"
+            ),
+            "content_types": dict(
+                rows(
+                    "SELECT model, app_label FROM django_content_type"
+                    " WHERE model IN ('user', 'gig', 'notification') AND app_label <> 'auth'"
+                )
+            ),
+            "migrations": set(rows("SELECT app, name FROM django_migrations")),
+        }
+
+
+def test_database_from_before_the_layout_upgrades_with_every_row(repo_root, old_tree, scratch_url, tmp_path):
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch_url,
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings_test",
+        # No shared Redis: tasks published by the demo go to a private filesystem broker.
+        "REDIS_URL": "",
+        "DATA_DIR": str(data_dir),
+    }
+    env.pop("PYTHONPATH", None)
+
+    # --- The old layout: schema, demo data and a little more -----------------
+    _manage(old_tree, env, "migrate", "--noinput")
+    _manage(old_tree, env, "seed_demo")
+    extra = _last_json(_manage(old_tree, env, "shell", "-c", OLD_EXTRA))
+    assert Path(extra["models_file"]).resolve().is_relative_to(old_tree.resolve()), extra
+
+    before = _snapshot(scratch_url)
+    counts = before["counts"]
+    for table in (
+        "marketplace_user",
+        "marketplace_gig",
+        "marketplace_notification",
+        "marketplace_user_groups",
+        "marketplace_user_user_permissions",
+        "django_admin_log",
+        "orders_order",
+        "milestones_milestone",
+        "payments_entry",
+        "payments_transaction",
+    ):
+        assert counts.get(table, 0) > 0, f"the old layout left {table} empty: {counts}"
+    assert before["content_types"] == {model: "marketplace" for model in MOVED}
+    assert not before["migrations"] & LAYOUT_MIGRATIONS
+
+    # --- The new layout -------------------------------------------------------
+    migrated = _manage(repo_root, env, "migrate", "--noinput")
+    audit = _manage(repo_root, env, "ledger_audit")
+    _manage(repo_root, env, "makemigrations", "--check", "--dry-run")
+    after = _snapshot(scratch_url)
+
+    changed = {
+        table: (counts[table], after["counts"].get(table))
+        for table in counts
+        if table not in MAY_CHANGE and after["counts"].get(table) != counts[table]
+    }
+    assert not changed, f"row counts changed (before, after): {changed}\nmigrate output:\n{migrated.stdout}"
+    for key in ("users", "gigs", "notifications", "user_groups", "user_permissions", "entry_sum"):
+        assert after[key] == before[key], f"{key} changed on upgrade"
+    assert after["migrations"] >= before["migrations"]
+    missing = LAYOUT_MIGRATIONS - after["migrations"]
+    assert not missing, f"layout migrations not recorded: {missing}\nmigrate output:\n{migrated.stdout}"
+    assert after["counts"]["django_migrations"] >= counts["django_migrations"] + len(LAYOUT_MIGRATIONS)
+    assert after["content_types"] == MOVED, "content types did not follow their models"
+    assert "Recorded accounts.0001_initial" in migrated.stdout, migrated.stdout
+    assert audit.returncode == 0
+
+    # --- The new ORM reads the same rows ----------------------------------------
+    check = _last_json(_manage(repo_root, env, "shell", "-c", NEW_CHECK))
+    assert Path(check["models_file"]).resolve().is_relative_to(repo_root.resolve()), check
+    assert check["users"] == after["counts"]["marketplace_user"] == len(before["users"])
+    assert check["gigs"] == after["counts"]["marketplace_gig"] == len(before["gigs"])
+    assert check["notifications"] == after["counts"]["marketplace_notification"] == len(before["notifications"])
+    usernames = {user_id: username for user_id, username, *_ in before["users"]}
+    assert check["notification_recipients"] == sorted(
+        [pk, usernames[recipient]] for pk, recipient, _ in before["notifications"]
+    )
+    assert check["buyer_authenticates"], "the demo buyer can no longer log in"
+    assert check["carol_authenticates"], "a user created before the move can no longer log in"
+    assert check["carol_groups"] == ["layout-upgrade"]
+    assert {"gigs.view_gig", "gigs.change_gig"} <= set(check["carol_perms"]), check["carol_perms"]
+    assert check["log_entry_model"] == "gigs.Gig"
+    assert check["log_entry_object"] == str(before["gigs"][0][0])
