@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from accounts.models import User
 from gigs.models import Gig
@@ -21,5 +23,10 @@ def gigs_of(user: User, *, limit: int) -> list[Gig]:
     return list(Gig.objects.filter(seller=user).order_by("-is_active", "-created_at", "-pk")[:limit])
 
 
-def gig_for_display(pk: int) -> Gig | None:
-    return Gig.objects.select_related("seller").filter(pk=pk).first()
+def gig_for_viewer(user: User | AnonymousUser, pk: int) -> Gig:
+    """The gig for its page or for ordering from it: 404 if it does not exist,
+    or if it is retired and ``user`` is not its seller."""
+    gig = Gig.objects.select_related("seller").filter(pk=pk).first()
+    if gig is None or (not gig.is_active and gig.seller_id != user.pk):
+        raise Http404("No such gig")
+    return gig

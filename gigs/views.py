@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.http import AuthedRequest
 from gigs import selectors as gig_selectors
 from gigs.forms import GigForm
-from gigs.models import Gig
 from gigs.services import gig_create
 from marketplace.errors import DomainError
 from marketplace.forms import show_domain_error
@@ -25,17 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "gigs/home.html", {"page": page, "gigs": page.object_list, "search": search})
 
 
-def _gig_or_404(pk: int) -> Gig:
-    gig = gig_selectors.gig_for_display(pk)
-    if gig is None:
-        raise Http404("No such gig")
-    return gig
-
-
 def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    gig = _gig_or_404(pk)
-    if not gig.is_active and gig.seller_id != request.user.pk:
-        raise Http404("No such gig")
+    gig = gig_selectors.gig_for_viewer(request.user, pk)
     is_own = request.user.is_authenticated and gig.seller_id == request.user.pk
     return render(request, "gigs/gig_detail.html", {"gig": gig, "is_own": is_own})
 

@@ -1,7 +1,8 @@
-"""The machinery of the beat sweeps, and the e-mail catch-up sweep.
+"""The machinery of the beat sweeps, and the registry of every app's sweeps.
 
-The database is the clock (docs/ARCHITECTURE.md, "Rules every write follows", rule 2): rows carry the time they
-fall due, and Celery beat runs every sweep every ``SWEEP_INTERVAL_SECONDS``.
+The database is the clock (docs/ARCHITECTURE.md, "Rules every write
+follows", rule 2): rows carry the time they fall due, and Celery beat runs
+every sweep every ``SWEEP_INTERVAL_SECONDS``.
 A sweep selects the rows due *by now* (``<= now``, never "exactly now", so a
 missed tick is caught up by the next), and hands each one to the same service
 the browser uses.
@@ -13,8 +14,9 @@ How a sweep walks its rows, and why:
 * Each row is then *claimed* in its own short transaction with
   ``select_for_update(skip_locked=True)``, taking the locks in the fixed order
   (order, then milestone; or the earning/withdrawal row it owns; see
-  docs/ARCHITECTURE.md, "Lock order"). A row someone else holds (a user clicking, a second worker,
-  a second beat) is skipped, not waited for: the next tick gets it.
+  docs/ARCHITECTURE.md, "Lock order"). A row someone else holds (a user
+  clicking, a second worker, a second beat) is skipped, not waited for: the
+  next tick gets it.
 * The claim re-checks the due condition under the lock, and the service
   checks it again: a row done meanwhile is a no-op. So a sweep run twice, or
   two at once, changes nothing twice; a sweep killed halfway has committed
@@ -234,8 +236,10 @@ def register_sweep(sweep: Sweep) -> None:
 
 
 def all_sweeps() -> list[Sweep]:
-    """Every registered sweep, in beat's order (``SWEEP_TASKS``)."""
-    return [_registry[name] for name in sweep_names() if name in _registry]
+    """Every sweep beat schedules, in its order (``SWEEP_TASKS``). A name with
+    no registered sweep is a missing ``register_sweep``: KeyError, not a
+    sweep silently skipped."""
+    return [_registry[name] for name in SWEEP_TASKS]
 
 
 def sweep_names() -> list[str]:

@@ -52,7 +52,7 @@ from orders.models import Order, OrderStatus, lock_order
 from orders.services import activity_record, order_refresh_status
 from payments.fees import buyer_service_fee
 from payments.ledger import escrow_balance
-from payments.models import TransactionKind
+from payments.models import Earning, TransactionKind
 from payments.services import FundingSource, escrow_fund, escrow_settle
 
 S = MilestoneState
@@ -129,9 +129,36 @@ def _activate_next(order: Order, *, at: datetime) -> Milestone | None:
     return first_open
 
 
+def _has_open_milestone(order: Order) -> bool:
+    return Milestone.objects.filter(order=order).open().exists()
+
+
 def _refresh_order(order: Order) -> None:
     """The order's status follows its milestones: active while one is open."""
-    order_refresh_status(order=order, has_open_milestone=Milestone.objects.filter(order=order).open().exists())
+    order_refresh_status(order=order, has_open_milestone=_has_open_milestone(order))
+
+
+def _settle(
+    milestone: Milestone,
+    *,
+    seller_gross: Money,
+    kind: str,
+    actor: User | None,
+    now: datetime,
+    refund_service_fee: bool = False,
+) -> Earning | None:
+    """Empty the milestone's escrow (``escrow_settle``) and keep the commission
+    it took on the milestone; the caller saves it. Returns the seller's earning."""
+    settlement = escrow_settle(
+        milestone=milestone,
+        seller_gross=seller_gross,
+        kind=kind,
+        actor=actor,
+        refund_service_fee=refund_service_fee,
+        now=now,
+    )
+    milestone.seller_fee = settlement.fee
+    return settlement.earning
 
 
 def _after_close(milestone: Milestone, *, at: datetime) -> None:
@@ -238,15 +265,14 @@ def _refund_before_work(milestone: Milestone, *, actor: User, now: datetime) -> 
     """Decline and cancel: no work was done, so the buyer gets everything
     back to their balance, the service fee included. Caller holds the locks
     and has applied the transition."""
-    settlement = escrow_settle(
-        milestone=milestone,
+    _settle(
+        milestone,
         seller_gross=Money(0, milestone.order.currency),
         kind=TransactionKind.REFUND,
         actor=actor,
         refund_service_fee=True,
         now=now,
     )
-    milestone.seller_fee = settlement.fee
     _save(milestone)
 
 
@@ -445,15 +471,7 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
         else:
             _require_buyer(order, actor, "approve a milestone")
         before = _transition(milestone, "approved", milestone.approve, at=now)
-        settlement = escrow_settle(
-            milestone=milestone,
-            seller_gross=milestone.amount,
-            kind=TransactionKind.RELEASE,
-            actor=actor,
-            now=now,
-        )
-        milestone.seller_fee = settlement.fee
-        earning = settlement.earning
+        earning = _settle(milestone, seller_gross=milestone.amount, kind=TransactionKind.RELEASE, actor=actor, now=now)
         _save(milestone)
         note = "Approved automatically: the review period passed without an answer." if actor is None else ""
         _log(milestone, actor, "approved", before, note)
@@ -636,9 +654,7 @@ def dispute_resolve(
             DisputeOutcome.REFUND: TransactionKind.REFUND,
             DisputeOutcome.SPLIT: TransactionKind.SPLIT,
         }[DisputeOutcome(outcome)]
-        settlement = escrow_settle(milestone=milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
-        milestone.seller_fee = settlement.fee
-        earning = settlement.earning
+        earning = _settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
         buyer_part = held - seller_gross
         dispute.resolve(
             by=actor, outcome=outcome, seller_amount=seller_gross, buyer_amount=buyer_part, note=note, at=now
@@ -729,7 +745,7 @@ def order_complete(*, order: Order, actor: User) -> Order:
             raise NotAllowed("Only the buyer can mark the order complete.")
         if order.status == OrderStatus.COMPLETED:
             raise InvalidTransition("This order is already complete.")
-        if Milestone.objects.filter(order=order).open().exists():
+        if _has_open_milestone(order):
             raise InvalidTransition("Close every open milestone before completing the order.")
         order.status = OrderStatus.COMPLETED
         order.completed_at = timezone.now()

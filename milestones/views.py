@@ -30,10 +30,7 @@ from marketplace.forms import add_domain_error
 from marketplace.money import format_money
 from milestones import services
 from milestones.actions import BY_NAME
-from milestones.forms import (
-    CardForm,
-    MilestoneTermsForm,
-)
+from milestones.forms import CardForm, MilestoneTermsForm
 from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.models import Order

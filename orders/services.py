@@ -71,8 +71,7 @@ def order_refresh_status(*, order: Order, has_open_milestone: bool) -> None:
     whether any is). Caller holds the order lock."""
     if order.status == OrderStatus.COMPLETED:
         return
-    has_open = has_open_milestone
-    status = OrderStatus.ACTIVE if has_open else OrderStatus.AWAITING_MILESTONE
+    status = OrderStatus.ACTIVE if has_open_milestone else OrderStatus.AWAITING_MILESTONE
     if status != order.status:
         order.status = status
     # Always touch updated_at: the dashboards sort by the latest change.

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.http import AuthedRequest
-from gigs.selectors import gig_for_display
+from gigs.selectors import gig_for_viewer
 from marketplace.errors import DomainError
 from marketplace.forms import show_domain_error
 from orders.forms import OrderStartForm
@@ -18,9 +18,7 @@ from orders.services import order_create
 
 @login_required
 def order_start(request: AuthedRequest, pk: int) -> HttpResponse:
-    gig = gig_for_display(pk)
-    if gig is None or (not gig.is_active and gig.seller_id != request.user.pk):
-        raise Http404("No such gig")
+    gig = gig_for_viewer(request.user, pk)
     if gig.seller_id == request.user.pk:
         messages.error(request, "You cannot order your own gig.")
         return redirect("gig_detail", pk=gig.pk)
