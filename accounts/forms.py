@@ -42,17 +42,23 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("email", "bio", "withdrawal_method", "payout_account")
+        fields = ("email", "bio", "withdrawal_method", "payout_account", "refund_to")
         labels = {"bio": "Bio", "payout_account": "Payout account"}
-        widgets = {"bio": forms.Textarea(attrs={"rows": 5})}
+        widgets = {"bio": forms.Textarea(attrs={"rows": 5}), "refund_to": forms.RadioSelect}
         help_texts = {
             "bio": "Shown on your gigs. Plain text.",
             "payout_account": "Where withdrawals go: a debit card, a PayPal e-mail or an IBAN.",
+            "refund_to": "When a seller declines a milestone or a dispute refunds you. Cancelling asks each time.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["withdrawal_method"].choices = withdrawal_method_choices()  # type: ignore[attr-defined]
+        # Older clients and scripts post the profile without it: keep what is saved.
+        self.fields["refund_to"].required = False
+
+    def clean_refund_to(self) -> str:
+        return self.cleaned_data.get("refund_to") or self.instance.refund_to or "balance"
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()

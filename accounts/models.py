@@ -27,6 +27,15 @@ class User(AbstractUser):
         help_text="Where withdrawals go: a debit card, a PayPal e-mail or an IBAN.",
     )
     bio = models.TextField(blank=True, max_length=2000)
+    # Where a refund the buyer did not choose goes (a decline, a dispute); a
+    # cancel asks each time. "card" falls back to the balance for milestones
+    # paid from the balance.
+    refund_to = models.CharField(
+        "Refunds go to",
+        max_length=10,
+        choices=[("balance", "My site balance (instant)"), ("card", "The card I paid with (5–10 days)")],
+        default="balance",
+    )
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit it
         # Created by the first layout, when users lived in ``marketplace``.

@@ -287,6 +287,24 @@ def recompute_cached_balances() -> None:
         )
 
 
+def _pay_in_sandbox(milestone):
+    """The buyer pays the milestone's checkout on the sandbox provider's page."""
+    from payments.checkout import checkout_open, checkout_sync
+    from payments.models import Checkout
+    from sandbox.services import session_pay
+
+    back = f"http://bench.invalid/milestones/{milestone.pk}/checkout/return/"
+    checkout = checkout_open(
+        checkout=Checkout.objects.select_related("buyer", "milestone__order").get(milestone=milestone),
+        success_url=back + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url=back,
+    )
+    session_pay(session_id=checkout.session_id, card_number="4242424242424242", webhook_url="")
+    checkout_sync(checkout=checkout)
+    milestone.refresh_from_db()
+    return milestone
+
+
 def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: int, messages: int):
     """An order built through the services, like users would: ``approved``
     milestones approved one after another, the next one in review, then
@@ -297,7 +315,7 @@ def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: i
     from orders.services import order_create
     from payments.services import FundingSource
 
-    card = FundingSource(method="card", card_number="4242424242424242")
+    card = FundingSource(method="checkout")
     gig = gig_create(
         seller=seller,
         title="I will build your app, one milestone at a time",
@@ -320,6 +338,7 @@ def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: i
                 idempotency_key=uuid.uuid4().hex,
             )
         )
+    created = [_pay_in_sandbox(m) for m in created]
     for m in created[: approved + 1 + accepted]:
         ms.milestone_accept(milestone=m, actor=seller)
     for n, m in enumerate(created[: approved + 1]):

@@ -22,7 +22,8 @@ SWEEP_TASKS = {
     "auto_approve": "milestones.tasks.sweep_auto_approve",
     "reminders": "milestones.tasks.sweep_reminders",
     "late": "milestones.tasks.sweep_late",
-    "withdrawals": "payments.tasks.sweep_withdrawals",
+    "outbox": "payments.tasks.sweep_outbox",
+    "checkouts": "milestones.tasks.sweep_checkouts",
     "emails": "notifications.tasks.sweep_emails",
 }
 

@@ -8,6 +8,7 @@ server. With ``DATABASE_URL`` and ``REDIS_URL`` set it uses PostgreSQL and Redis
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "milestones",
     "dashboards",
     "demo",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -158,9 +160,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 # Deliverables are never served from MEDIA_URL: a view checks the viewer is a
-# party to the order and sends them as attachments.
+# party to the order and sends them as attachments (marketplace/storage.py).
 MEDIA_URL = "/media-not-served/"
-STORAGES = {
+STORAGES: dict[str, dict] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -168,6 +170,38 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# With a bucket named, uploads go to S3 (or MinIO, or any S3-compatible
+# store), so web processes on several machines share them. Objects stay
+# private: a download is a redirect, after the permission check, to a
+# presigned URL that expires in AWS_QUERYSTRING_EXPIRE seconds
+# (marketplace/storage.py).
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 60)
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint_url = env_str("AWS_S3_ENDPOINT_URL")
+    _s3_options: dict[str, object] = {
+        "bucket_name": AWS_STORAGE_BUCKET_NAME,
+        "default_acl": None,
+        "file_overwrite": False,
+        "querystring_auth": True,
+        "querystring_expire": AWS_QUERYSTRING_EXPIRE,
+        # boto3 still presigns with the deprecated SigV2 in us-east-1; MinIO
+        # and the newer AWS regions accept only SigV4.
+        "signature_version": env_str("AWS_S3_SIGNATURE_VERSION", "s3v4"),
+    }
+    # Each is optional: left out, boto3 finds it itself (AWS's own endpoint,
+    # the region and keys of ~/.aws, the environment or an instance role).
+    for _option, _value in {
+        "endpoint_url": _endpoint_url,
+        "region_name": env_str("AWS_S3_REGION_NAME"),
+        "access_key": env_str("AWS_ACCESS_KEY_ID"),
+        "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
+        # MinIO and most self-hosted stores want path-style addressing.
+        "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "path" if _endpoint_url else ""),
+    }.items():
+        if _value:
+            _s3_options[_option] = _value
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
 
 # --- E-mail -------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -299,8 +333,31 @@ DELIVERABLE_ALLOWED_EXTENSIONS = env_list(
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-# The payment gateway; the sandbox needs no network.
-PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "payments.gateway.SandboxGateway")
+# --- Payment provider (payments/providers) -----------------------------------------
+# "sandbox" needs no network and serves its own hosted page under /sandbox/;
+# "stripe" uses Stripe Checkout, Refunds and Connect payouts.
+PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "sandbox")
+# The sandbox signs its webhooks with this (Stripe's scheme); derived from SECRET_KEY by default.
+SANDBOX_WEBHOOK_SECRET = env_str(
+    "SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_" + hashlib.sha256(("sandbox:" + SECRET_KEY).encode()).hexdigest()[:32]
+)
+# Where the sandbox posts its webhooks; empty: the site the buyer paid on.
+SANDBOX_WEBHOOK_URL = env_str("SANDBOX_WEBHOOK_URL", "")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+# An unpaid milestone's checkout closes after this; the milestone closes with no money moved.
+CHECKOUT_EXPIRY = env_duration("CHECKOUT_EXPIRY", "24h")
+# Payouts and refunds to card: attempts before a command waits for staff, and the first backoff.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_RETRY_SECONDS = env_int("OUTBOX_RETRY_SECONDS", 30)
+# A worker holds a command this long while it calls the provider; then another may retry it.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+if PAYMENT_PROVIDER == "stripe":
+    # The buyer's browser is redirected to Stripe's page after posting our form.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += [
+        "https://checkout.stripe.com",
+        "https://connect.stripe.com",
+    ]
 
 LOGGING = {
     "version": 1,

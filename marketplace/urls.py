@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("milestones.urls")),
     path("", include("payments.urls")),
+    path("", include("sandbox.urls")),
 ]

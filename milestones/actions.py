@@ -20,7 +20,7 @@ from django.http import Http404
 
 from accounts.models import User
 from milestones import services
-from milestones.forms import DeclineForm, DisputeForm, FeedbackForm, StatementForm, SubmitForm
+from milestones.forms import CancelForm, DeclineForm, DisputeForm, FeedbackForm, StatementForm, SubmitForm
 from milestones.models import Dispute, Milestone
 
 BUYER, SELLER = "buyer", "seller"
@@ -149,8 +149,12 @@ ACTIONS: tuple[Action, ...] = (
         url_name="milestone_cancel",
         path="cancel",
         style="btn-danger",
-        perform=lambda m, actor, data: services.milestone_cancel(milestone=m, actor=actor),
-        success="You cancelled “{title}”; its amount and service fee are back in your balance.",
+        form=CancelForm,
+        heading="Cancel this milestone",
+        perform=lambda m, actor, data: services.milestone_cancel(
+            milestone=m, actor=actor, refund_to=data.get("refund_to") or "balance"
+        ),
+        success="You cancelled “{title}”; its amount and service fee are on their way back to you.",
         verb="cancel",
     ),
     Action(

@@ -15,3 +15,16 @@ class MilestonesConfig(AppConfig):
         register_sweep(Sweep("auto_approve", sweeps.sweep_auto_approve, sweeps.auto_approve_due))
         register_sweep(Sweep("reminders", sweeps.sweep_reminders, sweeps.reminders_due))
         register_sweep(Sweep("late", sweeps.sweep_late, sweeps.late_due))
+        register_sweep(Sweep("checkouts", sweeps.sweep_checkouts, sweeps.checkouts_due))
+
+        from milestones import services
+        from payments.checkout import CheckoutPurpose, register_checkout_purpose
+
+        register_checkout_purpose(
+            "milestone",
+            CheckoutPurpose(
+                description=services.checkout_description,
+                paid=services.milestone_checkout_paid,
+                expired=lambda checkout_id: services.milestone_checkout_expired(checkout_id),
+            ),
+        )

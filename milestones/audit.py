@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from milestones.models import CLOSED_STATES, Milestone
+from milestones.models import CLOSED_STATES, UNPAID_STATES, Milestone
 from payments.audit import AuditReport, LedgerView
 
 
@@ -15,7 +15,11 @@ def escrow_matches_state(view: LedgerView, report: AuditReport) -> None:
     for milestone in Milestone.objects.only("id", "state", "amount", "amount_currency").iterator(chunk_size=2000):
         count += 1
         held = view.escrow_held(milestone.pk)
-        if held is None:
+        if milestone.state in UNPAID_STATES or (held is None and milestone.state in CLOSED_STATES):
+            # Never funded (its checkout is open, or closed unpaid): nothing may be held.
+            if held not in (None, Decimal("0")):
+                report.breaches.append(f"milestone {milestone.pk} is {milestone.state} but escrow holds {held}")
+        elif held is None:
             report.breaches.append(f"milestone {milestone.pk} has no escrow account")
         elif milestone.state in CLOSED_STATES and held != Decimal("0"):
             report.breaches.append(f"milestone {milestone.pk} is {milestone.state} but escrow still holds {held}")

@@ -58,15 +58,6 @@ class MilestoneTermsForm(forms.Form):
         return data
 
 
-class CardForm(forms.Form):
-    card_number = forms.CharField(
-        label="Card number",
-        max_length=30,
-        help_text="Sandbox: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined.",
-        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
-    )
-
-
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -152,6 +143,23 @@ class DeclineForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="The buyer sees this; the full amount goes back to their balance.",
     )
+
+
+class CancelForm(forms.Form):
+    refund_to = forms.ChoiceField(
+        label="Refund to",
+        choices=[
+            ("balance", "My site balance (instant)"),
+            ("card", "The card I paid with (5–10 days)"),
+        ],
+        initial="balance",
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="The amount and the service fee come back in full. Unpaid milestones just close.",
+    )
+
+    def clean_refund_to(self) -> str:
+        return self.cleaned_data.get("refund_to") or "balance"
 
 
 class OptionalFileForm(forms.Form):

@@ -24,6 +24,7 @@ from orders.models import lock_order
 
 
 class MilestoneState(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
     AWAITING_ACCEPTANCE = "awaiting_acceptance", "Awaiting acceptance"
     ACCEPTED = "accepted", "Accepted, queued"
     IN_PROGRESS = "in_progress", "In progress"
@@ -34,11 +35,15 @@ class MilestoneState(models.TextChoices):
     DECLINED = "declined", "Declined"
     CANCELLED = "cancelled", "Cancelled"
     RESOLVED = "resolved", "Resolved by staff"
+    PAYMENT_EXPIRED = "payment_expired", "Not paid, checkout expired"
 
 
 S = MilestoneState
-CLOSED_STATES = frozenset({S.APPROVED, S.DECLINED, S.CANCELLED, S.RESOLVED})
-OPEN_STATES = frozenset(set(S) - CLOSED_STATES)
+CLOSED_STATES = frozenset({S.APPROVED, S.DECLINED, S.CANCELLED, S.RESOLVED, S.PAYMENT_EXPIRED})
+# Created, its checkout not paid yet: no money held, so it counts in no total,
+# no progress and no sequence; it becomes awaiting acceptance once paid.
+UNPAID_STATES = frozenset({S.AWAITING_PAYMENT})
+OPEN_STATES = frozenset(set(S) - CLOSED_STATES - UNPAID_STATES)
 # States in which the seller is working on it, or its work is being judged.
 IN_WORK_STATES = frozenset({S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED})
 DISPUTABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED)
@@ -120,6 +125,14 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
         return self.amount + self.buyer_fee
 
     # --- transitions (called only by milestones/services.py) -------------
+    @transition(field=state, source=S.AWAITING_PAYMENT, target=S.AWAITING_ACCEPTANCE)
+    def fund(self) -> None:
+        """Its checkout was paid: the money is in escrow, the seller may answer."""
+
+    @transition(field=state, source=S.AWAITING_PAYMENT, target=S.PAYMENT_EXPIRED)
+    def expire_payment(self, *, at: datetime) -> None:
+        self.closed_at = at
+
     @transition(field=state, source=S.AWAITING_ACCEPTANCE, target=RETURN_VALUE(S.IN_PROGRESS, S.ACCEPTED))
     def accept(self, *, start_now: bool, at: datetime) -> str:
         self.accepted_at = at
@@ -133,7 +146,7 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
         self.decline_reason = reason
         self.closed_at = at
 
-    @transition(field=state, source=[S.AWAITING_ACCEPTANCE, S.ACCEPTED], target=S.CANCELLED)
+    @transition(field=state, source=[S.AWAITING_PAYMENT, S.AWAITING_ACCEPTANCE, S.ACCEPTED], target=S.CANCELLED)
     def cancel(self, *, at: datetime) -> None:
         self.closed_at = at
 

@@ -23,11 +23,14 @@ from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
 from orders.models import Order
 from payments.models import EarningStatus
+from payments.receipts import receipts_by_milestone
 
 VERB_WORDS = {
     "order_opened": "opened the order",
     "order_completed": "marked the order complete",
-    "created": "created and funded",
+    "created": "created",
+    "funded": "paid by card for",
+    "payment_expired": "closed unpaid (checkout expired)",
     "accepted": "accepted",
     "declined": "declined",
     "cancelled": "cancelled",
@@ -100,6 +103,7 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     milestone.order = order
     milestone.dispute_or_none = _one_to_one(milestone, "dispute")
     milestone.earning_or_none = _one_to_one(milestone, "earning")
+    milestone.checkout_or_none = _one_to_one(milestone, "checkout")
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
 
     if milestone.is_late:
@@ -140,7 +144,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     role = order.role_of(user)
     milestones = list(
         Milestone.objects.filter(order=order)
-        .select_related("dispute", "earning")
+        .select_related("dispute", "earning", "checkout")
         .prefetch_related(
             Prefetch(
                 "deliveries",
@@ -151,10 +155,14 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         )
         .order_by("position")
     )
+    # The viewer's receipts for every milestone of the page, in one query.
+    receipts = receipts_by_milestone([m.pk for m in milestones], user)
     for milestone in milestones:
         _decorate(milestone, order=order, user=user, role=role, now=now)
+        milestone.receipts = receipts.get(milestone.pk, [])
 
-    counted = [m for m in milestones if m.state not in (S.DECLINED, S.CANCELLED)]
+    # Unpaid and never-paid milestones hold no money: they count in no total.
+    counted = [m for m in milestones if m.state not in (S.DECLINED, S.CANCELLED, S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED)]
     funded = sum((m.amount for m in counted), Money(0, order.currency))
     released = Money(0, order.currency)
     for m in counted:

@@ -35,6 +35,7 @@ from marketplace.money import format_money, has_sub_minor_digits
 from milestones.models import (
     DEADLINE_STATES,
     OPEN_STATES,
+    UNPAID_STATES,
     Delivery,
     DeliveryFile,
     Dispute,
@@ -50,10 +51,26 @@ from milestones.validators import validate_deliverable_file
 from notifications.services import notification_send
 from orders.models import Order, OrderStatus, lock_order
 from orders.services import activity_record, order_refresh_status
+from payments.checkout import (
+    checkout_close,
+    checkout_mark_paid,
+    late_payment_refund,
+    lock_checkout,
+    new_checkout,
+    payment_matches,
+)
 from payments.fees import buyer_service_fee
 from payments.ledger import escrow_balance
-from payments.models import Earning, TransactionKind
-from payments.services import FundingSource, escrow_fund, escrow_settle
+from payments.models import Checkout, CheckoutStatus, TransactionKind
+from payments.services import (
+    REFUND_TO_BALANCE,
+    REFUND_TO_CARD,
+    FundingSource,
+    Settlement,
+    card_payment_of,
+    escrow_fund,
+    escrow_settle,
+)
 
 S = MilestoneState
 MAX_LINKS = 10
@@ -145,20 +162,28 @@ def _settle(
     kind: str,
     actor: User | None,
     now: datetime,
-    refund_service_fee: bool = False,
-) -> Earning | None:
+    refund_to: str | None = None,
+) -> Settlement:
     """Empty the milestone's escrow (``escrow_settle``) and keep the commission
-    it took on the milestone; the caller saves it. Returns the seller's earning."""
+    it took on the milestone; the caller saves it. The buyer's part goes where
+    they chose (``refund_to``), else where their profile says refunds go."""
     settlement = escrow_settle(
         milestone=milestone,
         seller_gross=seller_gross,
         kind=kind,
         actor=actor,
-        refund_service_fee=refund_service_fee,
+        refund_to=refund_to or milestone.order.buyer.refund_to,
         now=now,
     )
     milestone.seller_fee = settlement.fee
-    return settlement.earning
+    return settlement
+
+
+def refund_words(settlement: Settlement) -> str:
+    """Where the buyer's money went, for the notices."""
+    if settlement.refunded_to == REFUND_TO_CARD:
+        return f"{format_money(settlement.refunded)} is being refunded to your card"
+    return f"{format_money(settlement.refunded)} is back in your balance"
 
 
 def _after_close(milestone: Milestone, *, at: datetime) -> None:
@@ -207,7 +232,13 @@ def milestone_create(
     source: FundingSource,
     idempotency_key: str,
 ) -> Milestone:
-    """The buyer adds a phase and pays it into escrow at once.
+    """The buyer adds a phase and pays for it.
+
+    From the balance (``source.method == "balance"``) it is funded at once and
+    awaits the seller's acceptance. By card (``"checkout"``) it is recorded
+    ``awaiting_payment`` with an open ``Checkout``; the caller then sends the
+    buyer to the provider's page (``payments.checkout.checkout_open``, after
+    this commits), and the payment funds it (``milestone_checkout_paid``).
 
     ``idempotency_key`` comes from the form: the same form posted twice
     (double click, back button, two tabs) raises ``DuplicateRequest`` carrying
@@ -215,6 +246,8 @@ def milestone_create(
     """
     if not idempotency_key:
         raise InvalidInput("The form has expired; please fill it in again.")
+    if source.method not in ("balance", "checkout"):
+        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
     with transaction.atomic():
         order = lock_order(order.pk)
         # The right to act comes first: a duplicate answer carries the milestone,
@@ -223,11 +256,12 @@ def milestone_create(
         existing = Milestone.objects.filter(funding_key=idempotency_key).first()
         if existing is not None:
             mine = existing if existing.order_id == order.pk else None
-            raise DuplicateRequest("This milestone was already created and paid for.", obj=mine)
+            raise DuplicateRequest("This milestone was already created.", obj=mine)
         if order.status == OrderStatus.COMPLETED:
             raise InvalidTransition("This order is complete; no milestones can be added.")
         milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
         position = (Milestone.objects.filter(order=order).aggregate(m=Max("position"))["m"] or 0) + 1
+        by_card = source.method == "checkout"
         milestone = Milestone.objects.create(
             order=order,
             position=position,
@@ -237,7 +271,26 @@ def milestone_create(
             amount=amount,
             buyer_fee=buyer_service_fee(amount),
             funding_key=idempotency_key,
+            state=S.AWAITING_PAYMENT if by_card else S.AWAITING_ACCEPTANCE,
         )
+        if by_card:
+            new_checkout(
+                purpose="milestone",
+                buyer=actor,
+                amount=milestone.total_charged,
+                key=idempotency_key,
+                expires_in=settings.CHECKOUT_EXPIRY,
+                milestone=milestone,
+            )
+            activity_record(
+                order=order,
+                milestone=milestone,
+                actor=actor,
+                verb="created",
+                to_state=milestone.state,
+                note=f"{format_money(milestone.total_charged)} to pay by card",
+            )
+            return milestone
         escrow_fund(milestone=milestone, buyer=actor, source=source, key=idempotency_key)
         activity_record(
             order=order,
@@ -247,33 +300,110 @@ def milestone_create(
             to_state=milestone.state,
             note=f"{format_money(amount)} funded into escrow",
         )
-        _refresh_order(order)
+        _funded(milestone, actor=actor)
+    return milestone
+
+
+def _funded(milestone: Milestone, *, actor: User) -> None:
+    order = milestone.order
+    _refresh_order(order)
+    notification_send(
+        recipient=order.seller,
+        event="milestone_created",
+        message=f"{actor.username} created and funded “{milestone.title}” ({format_money(milestone.amount)}). "
+        "Accept it to start.",
+        url=milestone.get_absolute_url(),
+    )
+
+
+# --- paying by card (the checkout purpose "milestone", registered in apps.py) -------------------
+
+
+def checkout_description(checkout: Checkout) -> str:
+    milestone = checkout.milestone
+    assert milestone is not None
+    return f"Milestone “{milestone.title}” of order “{milestone.order.title}” (escrow plus service fee)"
+
+
+def milestone_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
+    """The provider says the checkout is paid: fund escrow, await the seller.
+
+    Idempotent, and safe against every order of events: a second report of
+    the same payment changes nothing; a payment for a milestone no longer
+    waiting (its checkout expired or was cancelled), a second payment, or a
+    payment of another amount is refunded to the card, never funds it.
+    Locks: order, milestone, checkout, then the ledger's accounts.
+    """
+    milestone_id = Checkout.objects.values_list("milestone_id", flat=True).get(pk=checkout_id)
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        checkout = lock_checkout(checkout_id)
+        if checkout.status == CheckoutStatus.PAID and checkout.payment_reference == payment_reference:
+            return "already funded"
+        if checkout.status == CheckoutStatus.OPEN and milestone.state == S.AWAITING_PAYMENT:
+            if payment_matches(checkout, payment_reference=payment_reference, amount=amount):
+                escrow_fund(
+                    milestone=milestone,
+                    buyer=checkout.buyer,
+                    source=FundingSource(method="checkout", payment_reference=payment_reference),
+                    key=milestone.funding_key,
+                )
+                checkout_mark_paid(checkout, payment_reference=payment_reference)
+                before = _transition(milestone, "funded", milestone.fund)
+                _save(milestone)
+                _log(milestone, checkout.buyer, "funded", before, f"{format_money(amount)} paid by card")
+                _funded(milestone, actor=checkout.buyer)
+                return "funded"
+            return late_payment_refund(
+                checkout, payment_reference=payment_reference, amount=amount, why="for a different amount"
+            )
+        why = "after the checkout had closed" if checkout.status != CheckoutStatus.PAID else "a second time"
+        return late_payment_refund(checkout, payment_reference=payment_reference, amount=amount, why=why)
+
+
+def milestone_checkout_expired(checkout_id: int, *, now: datetime | None = None) -> str:
+    """An unpaid checkout ran out: the milestone closes, no money moved."""
+    now = now or timezone.now()
+    milestone_id = Checkout.objects.values_list("milestone_id", flat=True).get(pk=checkout_id)
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        checkout = lock_checkout(checkout_id)
+        if checkout.status != CheckoutStatus.OPEN or milestone.state != S.AWAITING_PAYMENT:
+            return f"nothing to expire ({checkout.status})"
+        checkout_close(checkout, status=CheckoutStatus.EXPIRED)
+        before = _transition(milestone, "payment expired", milestone.expire_payment, at=now)
+        _save(milestone)
+        _log(milestone, None, "payment_expired", before, "The checkout closed unpaid; nothing was charged.")
+        _refresh_order(milestone.order)
         notification_send(
-            recipient=order.seller,
-            event="milestone_created",
-            message=f"{actor.username} created and funded “{milestone.title}” ({format_money(amount)}). "
-            "Accept it to start.",
+            recipient=milestone.order.buyer,
+            event="checkout_expired",
+            message=f"“{milestone.title}” was not paid in time and has closed; nothing was charged. "
+            "Add it again when you are ready.",
             url=milestone.get_absolute_url(),
         )
-    return milestone
+    return "expired"
 
 
 # --- seller's answer ----------------------------------------------------------------
 
 
-def _refund_before_work(milestone: Milestone, *, actor: User, now: datetime) -> None:
+def _refund_before_work(
+    milestone: Milestone, *, actor: User, now: datetime, refund_to: str | None = None
+) -> Settlement:
     """Decline and cancel: no work was done, so the buyer gets everything
-    back to their balance, the service fee included. Caller holds the locks
-    and has applied the transition."""
-    _settle(
+    back, the service fee included. Caller holds the locks and has applied
+    the transition."""
+    settlement = _settle(
         milestone,
         seller_gross=Money(0, milestone.order.currency),
         kind=TransactionKind.REFUND,
         actor=actor,
-        refund_service_fee=True,
+        refund_to=refund_to,
         now=now,
     )
     _save(milestone)
+    return settlement
 
 
 def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
@@ -309,34 +439,46 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
         if not reason:
             raise InvalidInput("Tell the buyer why you decline.", field="reason")
         before = _transition(milestone, "declined", milestone.decline, reason=reason[:2000], at=now)
-        _refund_before_work(milestone, actor=actor, now=now)
+        settlement = _refund_before_work(milestone, actor=actor, now=now)
         _log(milestone, actor, "declined", before, reason)
         _after_close(milestone, at=now)
         notification_send(
             recipient=milestone.order.buyer,
             event="milestone_declined",
-            message=f"{actor.username} declined “{milestone.title}”: {reason[:150]}. "
-            f"{format_money(milestone.total_charged)} is back in your balance.",
+            message=f"{actor.username} declined “{milestone.title}”: {reason[:150]}. {refund_words(settlement)}.",
             url=milestone.get_absolute_url(),
         )
     return milestone
 
 
-def milestone_cancel(*, milestone: Milestone, actor: User) -> Milestone:
-    """The buyer withdraws a milestone before work starts; full refund to balance."""
+def milestone_cancel(*, milestone: Milestone, actor: User, refund_to: str = REFUND_TO_BALANCE) -> Milestone:
+    """The buyer withdraws a milestone before work starts: a full refund, to
+    the balance (instant) or to the card that paid (``refund_to="card"``).
+    An unpaid one just closes, and its checkout with it."""
     now = timezone.now()
+    if refund_to not in (REFUND_TO_BALANCE, REFUND_TO_CARD):
+        raise InvalidInput("Choose where the refund goes.", field="refund_to")
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         _require_buyer(milestone.order, actor, "cancel a milestone")
+        if milestone.state == S.AWAITING_PAYMENT:
+            checkout = Checkout.objects.select_for_update().filter(milestone=milestone).first()
+            before = _transition(milestone, "cancelled", milestone.cancel, at=now)
+            if checkout is not None and checkout.is_open:
+                checkout_close(checkout, status=CheckoutStatus.CANCELLED)
+            _save(milestone)
+            _log(milestone, actor, "cancelled", before, "Cancelled before payment; nothing was charged.")
+            _refresh_order(milestone.order)
+            return milestone
+        if refund_to == REFUND_TO_CARD and card_payment_of(milestone) is None:
+            raise InvalidInput(
+                "This milestone was paid from your balance, so the refund can only go back there.",
+                field="refund_to",
+            )
         before = _transition(milestone, "cancelled", milestone.cancel, at=now)
-        _refund_before_work(milestone, actor=actor, now=now)
-        _log(
-            milestone,
-            actor,
-            "cancelled",
-            before,
-            f"{format_money(milestone.total_charged)} back to the buyer's balance",
-        )
+        settlement = _refund_before_work(milestone, actor=actor, now=now, refund_to=refund_to)
+        where = "the buyer's card" if settlement.refunded_to == REFUND_TO_CARD else "the buyer's balance"
+        _log(milestone, actor, "cancelled", before, f"{format_money(settlement.refunded)} back to {where}")
         _after_close(milestone, at=now)
         notification_send(
             recipient=milestone.order.seller,
@@ -471,7 +613,9 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
         else:
             _require_buyer(order, actor, "approve a milestone")
         before = _transition(milestone, "approved", milestone.approve, at=now)
-        earning = _settle(milestone, seller_gross=milestone.amount, kind=TransactionKind.RELEASE, actor=actor, now=now)
+        earning = _settle(
+            milestone, seller_gross=milestone.amount, kind=TransactionKind.RELEASE, actor=actor, now=now
+        ).earning
         _save(milestone)
         note = "Approved automatically: the review period passed without an answer." if actor is None else ""
         _log(milestone, actor, "approved", before, note)
@@ -607,7 +751,8 @@ def dispute_resolve(
     """Staff decide: release to the seller, refund the buyer, or split.
 
     The split pays the seller ``seller_amount`` less the commission (on that
-    part only) and returns the rest of the escrow to the buyer's balance. Two
+    part only) and returns the rest of the escrow to the buyer, with the same
+    share of the service fee (to their balance or card, as their profile says). Two
     staff clicking at once: the first wins, the second gets ``InvalidTransition``.
     """
     note = (note or "").strip()
@@ -654,7 +799,8 @@ def dispute_resolve(
             DisputeOutcome.REFUND: TransactionKind.REFUND,
             DisputeOutcome.SPLIT: TransactionKind.SPLIT,
         }[DisputeOutcome(outcome)]
-        earning = _settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+        settlement = _settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+        earning = settlement.earning
         buyer_part = held - seller_gross
         dispute.resolve(
             by=actor, outcome=outcome, seller_amount=seller_gross, buyer_amount=buyer_part, note=note, at=now
@@ -668,7 +814,10 @@ def dispute_resolve(
         _log(milestone, actor, "resolved", before, f"{summary} {note}".strip())
         _after_close(milestone, at=now)
         seller_msg = summary if earning is None else f"{summary} You receive {format_money(earning.net)} after the fee."
-        for recipient, text in ((order.seller, seller_msg), (order.buyer, summary)):
+        buyer_msg = summary
+        if settlement.refunded.amount > 0:
+            buyer_msg = f"{summary} With your share of the service fee, {refund_words(settlement)}."
+        for recipient, text in ((order.seller, seller_msg), (order.buyer, buyer_msg)):
             notification_send(
                 recipient=recipient,
                 event="dispute_resolved",
@@ -747,6 +896,8 @@ def order_complete(*, order: Order, actor: User) -> Order:
             raise InvalidTransition("This order is already complete.")
         if _has_open_milestone(order):
             raise InvalidTransition("Close every open milestone before completing the order.")
+        if Milestone.objects.filter(order=order, state__in=UNPAID_STATES).exists():
+            raise InvalidTransition("A milestone is waiting for payment; pay or cancel it before completing the order.")
         order.status = OrderStatus.COMPLETED
         order.completed_at = timezone.now()
         order.save(update_fields=["status", "completed_at", "updated_at"])

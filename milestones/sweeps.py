@@ -1,4 +1,4 @@
-"""Sweeps over milestones: auto-approval, reminders, and the late flag.
+"""Sweeps over milestones: auto-approval, reminders, the late flag, unpaid checkouts.
 
 See ``marketplace/sweeps.py`` for how a sweep walks and claims its rows. Each
 row is claimed in the lock order of ``lock_milestone``: the order, then
@@ -23,9 +23,10 @@ from django.utils.timesince import timeuntil
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState
-from milestones.services import late_condition, milestone_approve, milestone_flag_late
+from milestones.services import late_condition, milestone_approve, milestone_checkout_expired, milestone_flag_late
 from notifications.services import notification_send
 from orders.models import Order
+from payments.models import Checkout, CheckoutStatus
 
 S = MilestoneState
 DEADLINE_KIND = "deadline"
@@ -219,3 +220,23 @@ def sweep_late(*, now: datetime | None = None, until: float | None = None) -> Sw
 
 def late_due(now: datetime) -> list[DueSet]:
     return [DueSet("milestones to flag late", Milestone.objects.filter(late_condition(now)), "deadline")]
+
+
+# --- unpaid checkouts ------------------------------------------------------------------
+
+
+def _checkouts_due(now: datetime) -> QuerySet[Checkout]:
+    return Checkout.objects.filter(purpose="milestone", status=CheckoutStatus.OPEN, expires_at__lte=now)
+
+
+def sweep_checkouts(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """Milestones whose checkout passed ``CHECKOUT_EXPIRY`` unpaid close, no
+    money moved; the provider's page is closed after commit. A payment that
+    still arrives later is refunded (``milestone_checkout_paid``)."""
+    now = now_or(now)
+    pks = candidates(_checkouts_due(now), time_field="expires_at")
+    return sweep("checkouts", pks, lambda pk: milestone_checkout_expired(pk, now=now) == "expired", until=until)
+
+
+def checkouts_due(now: datetime) -> list[DueSet]:
+    return [DueSet("unpaid checkouts to close", _checkouts_due(now), "expires_at")]

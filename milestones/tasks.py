@@ -23,3 +23,8 @@ def sweep_reminders() -> dict[str, Any]:
 @shared_task(acks_late=True)
 def sweep_late() -> dict[str, Any]:
     return sweeps.sweep_late(until=task_deadline()).as_dict()
+
+
+@shared_task(acks_late=True)
+def sweep_checkouts() -> dict[str, Any]:
+    return sweeps.sweep_checkouts(until=task_deadline()).as_dict()

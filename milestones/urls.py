@@ -1,14 +1,17 @@
 from django.urls import path
 
-from milestones import order_views, views
+from milestones import exports, order_views, views
 from milestones.actions import ACTIONS
 
 urlpatterns = [
+    path("milestones/export.csv", exports.milestones_export, name="milestones_export"),
     path("orders/<int:pk>/", order_views.order_detail, name="order_detail"),
     path("orders/<int:pk>/messages/", order_views.order_message, name="order_message"),
     path("orders/<int:pk>/complete/", order_views.order_complete, name="order_complete"),
     path("orders/<int:pk>/milestones/new/", views.milestone_new, name="milestone_new"),
     path("orders/<int:pk>/milestones/pay/<str:key>/", views.milestone_pay, name="milestone_pay"),
+    path("milestones/<int:pk>/checkout/", views.milestone_checkout, name="milestone_checkout"),
+    path("milestones/<int:pk>/checkout/return/", views.milestone_checkout_return, name="milestone_checkout_return"),
     path("deliverables/<int:pk>/", views.deliverable_download, name="deliverable_download"),
     path("disputes/statements/<int:pk>/file/", views.dispute_attachment, name="dispute_attachment"),
     # One URL per action of milestones.actions: milestones/<pk>/<path>/.

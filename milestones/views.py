@@ -5,6 +5,7 @@ role) shows the service's message and changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from decimal import Decimal
 
@@ -12,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import (
-    FileResponse,
     Http404,
     HttpResponse,
     HttpResponseBase,
@@ -20,23 +20,27 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 from djmoney.money import Money
 
 from accounts.http import AuthedRequest
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
+from marketplace.storage import serve_file
 from milestones import services
 from milestones.actions import BY_NAME
-from milestones.forms import CardForm, MilestoneTermsForm
+from milestones.forms import MilestoneTermsForm
 from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.models import Order
 from orders.selectors import order_for_user
+from payments.checkout import checkout_open, checkout_sync
 from payments.fees import buyer_service_fee
-from payments.models import Account, AccountKind
+from payments.models import Account, AccountKind, Checkout
+from payments.providers import ProviderUnavailable
 from payments.services import FundingSource
 
 DRAFTS = "milestone_drafts"
@@ -101,9 +105,13 @@ def _buyer_balance(order: Order, user) -> Money:
 
 @login_required
 def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
+    """Choose how to pay: from the balance (instant) or by card on the
+    provider's hosted page. No card number is ever typed on this site."""
     order = order_for_user(request.user, pk)
     already = Milestone.objects.filter(order=order, funding_key=key).first()
     if already is not None:
+        if already.state == MilestoneState.AWAITING_PAYMENT:
+            return _to_checkout(request, already)
         messages.info(request, "This milestone was already created and paid for.")
         return redirect(already.get_absolute_url())
     draft = request.session.get(DRAFTS, {}).get(key)
@@ -117,18 +125,13 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
     fee = buyer_service_fee(amount)
     total = amount + fee
     balance = _buyer_balance(order, request.user)
-    card_form = CardForm(request.POST if request.POST.get("method") == "card" else None)
 
     if request.method == "POST":
         method = request.POST.get("method")
-        source = None
-        if method == "balance":
-            source = FundingSource(method="balance")
-        elif method == "card" and card_form.is_valid():
-            source = FundingSource(method="card", card_number=card_form.cleaned_data["card_number"])
-        elif method not in ("balance", "card"):
+        if method not in ("balance", "card"):
             messages.error(request, "Choose how to pay.")
-        if source is not None:
+        else:
+            source = FundingSource(method="balance" if method == "balance" else "checkout")
             try:
                 milestone = services.milestone_create(
                     order=order,
@@ -144,12 +147,13 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
                 messages.info(request, error.message)
                 return redirect(order)
             except DomainError as error:
-                if not add_domain_error(card_form, error) or method != "card":
-                    messages.error(request, error.message)
+                messages.error(request, error.message)
             else:
                 drafts = request.session.get(DRAFTS, {})
                 drafts.pop(key, None)
                 request.session[DRAFTS] = drafts
+                if milestone.state == MilestoneState.AWAITING_PAYMENT:
+                    return _to_checkout(request, milestone)
                 messages.success(
                     request,
                     f"“{milestone.title}” is funded: {format_money(milestone.amount)} is held in escrow "
@@ -166,10 +170,84 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
         "total": total,
         "balance": balance,
         "balance_covers": balance >= total,
-        "card_form": card_form,
         "key": key,
     }
     return render(request, "milestones/milestone_pay.html", context)
+
+
+def _absolute(request: AuthedRequest, path: str) -> str:
+    # The address the buyer is using (a validated host), so they come back to it.
+    return request.build_absolute_uri(path)
+
+
+def _to_checkout(request: AuthedRequest, milestone: Milestone) -> HttpResponse:
+    """Send the buyer to the provider's page for this unpaid milestone (after
+    its row committed: the provider is called with no transaction open)."""
+    checkout = Checkout.objects.select_related("buyer", "milestone__order").filter(milestone=milestone).first()
+    if checkout is None or not checkout.is_open:
+        messages.error(request, f"“{milestone.title}” can no longer be paid; add it again.")
+        return redirect(milestone.get_absolute_url())
+    return_url = reverse("milestone_checkout_return", args=[milestone.pk])
+    try:
+        checkout = checkout_open(
+            checkout=checkout,
+            success_url=_absolute(request, return_url) + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=_absolute(request, return_url) + "?cancelled=1",
+        )
+    except ProviderUnavailable:
+        messages.error(
+            request,
+            "The payment page could not be opened just now. Nothing was charged; "
+            "use “Pay now” on the milestone to try again.",
+        )
+        return redirect(milestone.get_absolute_url())
+    return redirect(checkout.url)
+
+
+@require_POST
+@login_required
+def milestone_checkout(request: AuthedRequest, pk: int) -> HttpResponse:
+    """“Pay now” on an unpaid milestone: back to the provider's page."""
+    milestone = _milestone_for(request.user, pk)
+    if milestone.order.role_of(request.user) != "buyer":
+        messages.error(request, "Only the buyer pays for a milestone.")
+        return _back_to(milestone)
+    if milestone.state != MilestoneState.AWAITING_PAYMENT:
+        messages.info(request, f"“{milestone.title}” is {milestone.get_state_display().lower()}; nothing to pay.")
+        return _back_to(milestone)
+    return _to_checkout(request, milestone)
+
+
+@require_safe
+@login_required
+def milestone_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Where the provider sends the buyer back. The webhook funds the milestone;
+    this asks the provider too, in case the webhook is late. It only records
+    what the provider says happened, so answering a GET is safe."""
+    milestone = _milestone_for(request.user, pk)
+    checkout = Checkout.objects.filter(milestone=milestone).first()
+    if checkout is None or milestone.order.role_of(request.user) != "buyer":
+        return _back_to(milestone)
+    if request.GET.get("cancelled"):
+        if milestone.state == MilestoneState.AWAITING_PAYMENT:
+            messages.info(
+                request,
+                f"You left the payment page; nothing was charged. “{milestone.title}” waits for payment "
+                "until its checkout expires.",
+            )
+        return _back_to(milestone)
+    with contextlib.suppress(ProviderUnavailable):  # the webhook will tell us
+        checkout_sync(checkout=checkout)
+    milestone.refresh_from_db()
+    if milestone.state == MilestoneState.AWAITING_PAYMENT:
+        messages.info(request, "Your payment is being confirmed; this page updates when it is.")
+    elif milestone.state == MilestoneState.AWAITING_ACCEPTANCE and checkout.pk:
+        messages.success(
+            request,
+            f"“{milestone.title}” is funded: {format_money(milestone.amount)} is held in escrow "
+            "until you approve the work.",
+        )
+    return _back_to(milestone)
 
 
 # --- the actions of milestones.actions ---------------------------------------------
@@ -236,14 +314,10 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
 # --- downloads ----------------------------------------------------------------------
 
 
-def _attachment(stored, filename: str, content_type: str = "application/octet-stream") -> FileResponse:
-    try:
-        handle = stored.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is gone") from None
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+def _attachment(stored, filename: str, content_type: str = "application/octet-stream") -> HttpResponseBase:
+    """Streamed from the local folder, or a redirect to a short-lived presigned
+    URL on S3 storage; the caller has checked the viewer may have it."""
+    return serve_file(stored, filename, content_type)
 
 
 @require_safe

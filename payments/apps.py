@@ -9,4 +9,4 @@ class PaymentsConfig(AppConfig):
         from payments import sweeps
 
         register_sweep(Sweep("clearance", sweeps.sweep_clearance, sweeps.clearance_due))
-        register_sweep(Sweep("withdrawals", sweeps.sweep_withdrawals, sweeps.withdrawals_due))
+        register_sweep(Sweep("outbox", sweeps.sweep_outbox, sweeps.outbox_due))

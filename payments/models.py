@@ -29,6 +29,7 @@ class AccountKind(models.TextChoices):
     PLATFORM_FEES = "platform_fees", "Platform fees"
     GATEWAY = "gateway", "Card payments (outside world)"
     PAYOUTS = "payouts", "Payouts (outside world)"
+    CARD_REFUNDS = "card_refunds", "Refunds to card in flight"
 
 
 # Accounts that may never go negative; their balance is cached on the row.
@@ -39,7 +40,12 @@ GUARDED_KINDS = frozenset(
         AccountKind.SELLER_AVAILABLE,
         AccountKind.SELLER_WITHDRAWING,
         AccountKind.BUYER_BALANCE,
+        AccountKind.CARD_REFUNDS,
     }
+)
+# The platform's own accounts: one per currency, no owner.
+PLATFORM_KINDS = frozenset(
+    {AccountKind.PLATFORM_FEES, AccountKind.GATEWAY, AccountKind.PAYOUTS, AccountKind.CARD_REFUNDS}
 )
 USER_KINDS = frozenset(
     {
@@ -79,11 +85,7 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=(Q(kind=AccountKind.ESCROW) & Q(milestone__isnull=False) & Q(user__isnull=True))
                 | (Q(kind__in=sorted(USER_KINDS)) & Q(user__isnull=False) & Q(milestone__isnull=True))
-                | (
-                    Q(kind__in=[AccountKind.PLATFORM_FEES, AccountKind.GATEWAY, AccountKind.PAYOUTS])
-                    & Q(user__isnull=True)
-                    & Q(milestone__isnull=True)
-                ),
+                | (Q(kind__in=sorted(PLATFORM_KINDS)) & Q(user__isnull=True) & Q(milestone__isnull=True)),
                 name="account_owner_matches_kind",
             ),
             models.UniqueConstraint(
@@ -120,6 +122,9 @@ class TransactionKind(models.TextChoices):
     WITHDRAWAL_REQUEST = "withdrawal_request", "Withdrawal requested"
     WITHDRAWAL_PAID = "withdrawal_paid", "Withdrawal paid"
     WITHDRAWAL_FAILED = "withdrawal_failed", "Withdrawal failed, returned"
+    CARD_REFUND_PAID = "card_refund_paid", "Refunded to card"
+    CARD_REFUND_FAILED = "card_refund_failed", "Card refund failed, credited to balance"
+    LATE_PAYMENT = "late_payment", "Payment after the checkout closed, refunding"
 
 
 class Transaction(models.Model):
@@ -233,18 +238,166 @@ class Withdrawal(models.Model):
         return f"{self.amount} to {self.seller} ({self.get_status_display()})"
 
 
-class GatewayOperation(models.Model):
-    """The sandbox gateway's own record, so a replayed key returns the first answer."""
+class CheckoutStatus(models.TextChoices):
+    OPEN = "open", "Waiting for payment"
+    PAID = "paid", "Paid"
+    EXPIRED = "expired", "Expired unpaid"
+    CANCELLED = "cancelled", "Cancelled unpaid"
+    REFUNDED = "refunded", "Paid late, refunded"
 
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=10)
-    amount = MoneyField(max_digits=16, decimal_places=2)
-    succeeded = models.BooleanField()
-    reference = models.CharField(max_length=100)
-    failure_code = models.CharField(max_length=50, blank=True)
+
+class Checkout(models.Model):
+    """One hosted checkout: the buyer pays ``amount`` on the provider's page.
+
+    Created with its milestone (``awaiting_payment``); the session is opened
+    with the provider after that commits (``session_id`` and ``url`` fill in
+    then). A paid webhook or the return page funds it (``checkout_paid``).
+    """
+
+    purpose = models.CharField(max_length=20, default="milestone")
+    milestone = models.OneToOneField(
+        "milestones.Milestone", on_delete=models.PROTECT, null=True, blank=True, related_name="checkout"
+    )
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="checkouts")
+    amount = MoneyField(max_digits=14, decimal_places=2)
+    provider = models.CharField(max_length=20)
+    status = models.CharField(max_length=10, choices=CheckoutStatus.choices, default=CheckoutStatus.OPEN)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    session_id = models.CharField(max_length=255, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    payment_reference = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects: models.Manager[GatewayOperation] = models.Manager()
+    objects: models.Manager[Checkout] = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["expires_at"], name="checkout_due", condition=Q(status="open"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CheckoutStatus.values), name="checkout_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="checkout_amount_positive"),
+            models.UniqueConstraint(
+                fields=["provider", "session_id"], condition=~Q(session_id=""), name="checkout_session_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} {'ok' if self.succeeded else self.failure_code}"
+        return f"Checkout {self.pk} {self.amount} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CheckoutStatus.OPEN
+
+
+class WebhookEvent(models.Model):
+    """Each provider event, stored once by its id: a replay finds it and changes nothing."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[WebhookEvent] = models.Manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.type} {self.event_id}"
+
+
+class CommandKind(models.TextChoices):
+    PAYOUT = "payout", "Payout to seller"
+    REFUND = "refund", "Refund to card"
+
+
+class CommandStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Refused by the provider"
+    STUCK = "stuck", "Retries exhausted: needs staff"
+
+
+class ProviderCommand(models.Model):
+    """Money leaving through the provider: written in the same transaction as
+    its ledger posting, executed by a worker after commit (``payments.outbox``).
+
+    The idempotency key goes with every attempt, so a worker killed after the
+    provider answered, and a retry, pay once.
+    """
+
+    kind = models.CharField(max_length=10, choices=CommandKind.choices)
+    status = models.CharField(max_length=10, choices=CommandStatus.choices, default=CommandStatus.PENDING)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    amount = MoneyField(max_digits=14, decimal_places=2)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider_commands")
+    withdrawal = models.OneToOneField(
+        Withdrawal, on_delete=models.PROTECT, null=True, blank=True, related_name="command"
+    )
+    checkout = models.ForeignKey(
+        Checkout, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_commands"
+    )
+    milestone = models.ForeignKey(
+        "milestones.Milestone", on_delete=models.PROTECT, null=True, blank=True, related_name="provider_commands"
+    )
+    # Payouts: where to; refunds: the payment to refund.
+    method = models.CharField(max_length=20, blank=True)
+    destination = models.CharField(max_length=255, blank=True)
+    payment_reference = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Not before this time: a backoff after a failure, or the lease of the worker running it.
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=500, blank=True)
+    provider_reference = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects: models.Manager[ProviderCommand] = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("operate_providercommand", "Can retry or give up stuck payouts and refunds")]
+        indexes = [models.Index(fields=["next_attempt_at"], name="command_due", condition=Q(status="pending"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=CommandKind.values), name="command_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=CommandStatus.values), name="command_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="command_amount_positive"),
+            models.CheckConstraint(
+                condition=(Q(kind="payout") & Q(withdrawal__isnull=False))
+                | (Q(kind="refund") & ~Q(payment_reference="")),
+                name="command_has_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.get_status_display()})"
+
+
+class PayoutAccount(models.Model):
+    """A seller's account at the payment provider that payouts go to (Stripe: a Connect Express account).
+
+    Created when the seller first starts the provider's onboarding; the flags
+    follow the provider's ``account.updated`` webhook and the onboarding return.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider_payout_account"
+    )
+    provider = models.CharField(max_length=20)
+    account_id = models.CharField(max_length=255, unique=True)
+    details_submitted = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: models.Manager[PayoutAccount] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.account_id} for {self.user}"

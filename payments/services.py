@@ -21,16 +21,16 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from marketplace.errors import DuplicateRequest, InvalidInput, PaymentDeclined
+from marketplace.errors import DuplicateRequest, InvalidInput
 from marketplace.money import format_money, round_money, zero
-from marketplace.queue import enqueue_on_commit
 from notifications.services import Notice, notification_send, notifications_send
 from payments.fees import seller_commission
-from payments.gateway import get_gateway
 from payments.ledger import EscrowSubject, Line, Posting, account_for, accounts_lock, ledger_post, ledger_post_many
 from payments.models import (
     Account,
     AccountKind,
+    Checkout,
+    CheckoutStatus,
     Earning,
     EarningStatus,
     Transaction,
@@ -47,17 +47,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FundingSource:
-    """How the buyer pays: from their balance, or by card through the gateway."""
+    """How the buyer paid: from their balance, or on the provider's hosted checkout."""
 
-    method: str  # "balance" or "card"
-    card_number: str = ""
+    method: str  # "balance" or "checkout"
+    payment_reference: str = ""  # the provider's payment, for "checkout"
 
 
 def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource, key: str) -> Transaction:
-    """Charge the buyer the amount plus the service fee; the amount waits in escrow.
+    """Take the amount plus the service fee from the buyer's balance, or record
+    the card payment the provider confirmed; the amount waits in escrow.
 
-    Caller holds the order lock. A declined card raises ``PaymentDeclined`` and,
-    the caller's block rolling back, nothing is created.
+    Caller holds the order lock. No provider is called here: a card payment
+    has already happened on the provider's page (``checkout_paid``).
     """
     currency = milestone.order.currency
     total = milestone.amount + milestone.buyer_fee
@@ -66,12 +67,9 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
     if source.method == "balance":
         payer = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
         memo = "Paid from balance"
-    elif source.method == "card":
-        result = get_gateway().charge(amount=total, card_number=source.card_number, idempotency_key=f"charge:{key}")
-        if not result.ok:
-            raise PaymentDeclined(result.message or "Your card was declined.", field="card_number")
+    elif source.method == "checkout" and source.payment_reference:
         payer = account_for(kind=AccountKind.GATEWAY, currency=currency)
-        memo = f"Card charge {result.reference}"
+        memo = f"Card payment {source.payment_reference}"
     else:
         raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
     return ledger_post(
@@ -84,12 +82,31 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
     )
 
 
+REFUND_TO_BALANCE, REFUND_TO_CARD = "balance", "card"
+
+
+def card_payment_of(milestone: EscrowSubject) -> Checkout | None:
+    """The paid checkout that funded this milestone, if it was paid by card."""
+    return Checkout.objects.filter(milestone_id=milestone.pk, status=CheckoutStatus.PAID).first()
+
+
+def service_fee_refund(*, buyer_fee: Money, buyer_part: Money, held: Money) -> Money:
+    """The service fee goes back in proportion to what the buyer gets back:
+    all of it on a full refund, none on approval, the same share on a split."""
+    if held.amount <= 0 or buyer_part.amount <= 0:
+        return zero(str(buyer_fee.currency))
+    return min(round_money(buyer_fee * (buyer_part.amount / held.amount)), buyer_fee)
+
+
 @dataclass(frozen=True)
 class Settlement:
-    """What emptying an escrow decided: the commission, and the seller's earning if any."""
+    """What emptying an escrow decided: the commission, the seller's earning if
+    any, and what went back to the buyer and where."""
 
     fee: Money
     earning: Earning | None
+    refunded: Money
+    refunded_to: str
 
 
 def escrow_settle(
@@ -98,27 +115,36 @@ def escrow_settle(
     seller_gross: Money,
     kind: str,
     actor: User | None = None,
-    refund_service_fee: bool = False,
+    refund_to: str = REFUND_TO_BALANCE,
     now: datetime | None = None,
 ) -> Settlement:
     """Empty a milestone's escrow: ``seller_gross`` to the seller less the
-    commission, the rest back to the buyer's balance.
+    commission, the rest back to the buyer with the matching share of the
+    service fee (``service_fee_refund``).
 
-    Approval is ``seller_gross = amount``; decline and cancel are zero with the
-    service fee refunded too (no work was done); a dispute settles anywhere in
-    between, the commission on the seller's part only. Returns the commission
-    taken (for the milestone to store) and the seller's ``Earning``, or
-    ``None`` if the seller gets nothing. Caller holds the
-    order and milestone locks; the key makes a second settlement impossible.
+    Approval is ``seller_gross = amount``; decline and cancel are zero (the
+    fee comes back whole); a dispute settles anywhere in between, the
+    commission on the seller's part only. The buyer's part goes to their
+    balance, or with ``refund_to="card"`` back to the card that paid (if one
+    did) through a refund command executed after commit
+    (``payments.outbox``). Caller holds the order and milestone locks; the key
+    makes a second settlement impossible.
     """
+    from payments.outbox import command_refund
+
     now = now or timezone.now()
     order = milestone.order
     currency = order.currency
     seller = order.seller
     clears_at = now + seller.clearance_period
+    card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
     escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
-    buyer_balance = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
-    to_lock = [escrow, buyer_balance]
+    fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
+    if card is not None:
+        refund_account = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency)
+    else:
+        refund_account = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
+    to_lock = [escrow, fees, refund_account]
     if seller_gross.amount > 0:
         pending = account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=seller)
         to_lock.append(pending)
@@ -134,26 +160,36 @@ def escrow_settle(
     buyer_part = held - seller_gross
     fee = seller_commission(seller_gross)
     net = seller_gross - fee
+    fee_back = service_fee_refund(buyer_fee=milestone.buyer_fee, buyer_part=buyer_part, held=held)
+    refunded = buyer_part + fee_back
     lines: list[Line] = [(escrow, -held)]
     if seller_gross.amount > 0:
-        lines += [(pending, net), (account_for(kind=AccountKind.PLATFORM_FEES, currency=currency), fee)]
+        lines += [(pending, net), (fees, fee)]
     if buyer_part.amount > 0:
-        lines.append((buyer_balance, buyer_part))
-    if refund_service_fee and milestone.buyer_fee.amount > 0:
-        lines += [
-            (account_for(kind=AccountKind.PLATFORM_FEES, currency=currency), -milestone.buyer_fee),
-            (buyer_balance, milestone.buyer_fee),
-        ]
+        lines.append((refund_account, buyer_part))
+    if fee_back.amount > 0:
+        lines += [(fees, -fee_back), (refund_account, fee_back)]
     ledger_post(
         key=f"settle:{milestone.pk}",
         kind=kind,
         lines=lines,
-        memo=f"Milestone “{milestone.title}”",
+        memo=f"Milestone “{milestone.title}”" + (" (refund to card)" if card and refunded.amount > 0 else ""),
         milestone=milestone,
         actor=actor,
     )
+    refunded_to = REFUND_TO_BALANCE
+    if card is not None and refunded.amount > 0:
+        command_refund(
+            user=order.buyer,
+            amount=refunded,
+            payment_reference=card.payment_reference,
+            key=f"refund:milestone:{milestone.pk}",
+            milestone_id=milestone.pk,
+            checkout=card,
+        )
+        refunded_to = REFUND_TO_CARD
     if seller_gross.amount <= 0:
-        return Settlement(fee=fee, earning=None)
+        return Settlement(fee=fee, earning=None, refunded=refunded, refunded_to=refunded_to)
     earning = Earning.objects.create(
         seller=seller,
         milestone=milestone,
@@ -165,7 +201,7 @@ def escrow_settle(
     if earning.clears_at <= now:
         # Instant withdrawal method: no wait, available at once.
         _clear_all([earning], now=now)
-    return Settlement(fee=fee, earning=earning)
+    return Settlement(fee=fee, earning=earning, refunded=refunded, refunded_to=refunded_to)
 
 
 # --- clearance -------------------------------------------------------------------
@@ -271,12 +307,16 @@ def earnings_clear_batch(
 
 
 def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
-    """Set aside available money for a payout; the gateway call happens in
-    ``withdrawal_process`` (a task), so the page answers at once.
+    """Set aside available money for a payout and write the payout command in
+    the same transaction; a worker calls the provider after commit
+    (``payments.outbox``), so the page answers at once and no lock waits on it.
 
     Two withdrawals at once cannot overdraw: ``ledger_post`` locks the
     seller's available account and the second sees the first's debit.
     """
+    from payments.connect import payout_destination
+    from payments.outbox import command_payout
+
     # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
     if not amount.amount.is_finite():
         raise InvalidInput("Enter the amount as a number.", field="amount")
@@ -284,7 +324,8 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         raise InvalidInput("Enter an amount greater than zero.", field="amount")
     if round_money(amount) != amount:
         raise InvalidInput("Use at most two decimal places.", field="amount")
-    if not seller.payout_account.strip():
+    destination = payout_destination(seller)
+    if not destination.strip():
         raise InvalidInput(
             "Add where to send your money (payout account) in your profile first.", field="payout_account"
         )
@@ -306,73 +347,67 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
             seller=seller,
             amount=amount,
             method=seller.withdrawal_method,
-            destination=seller.payout_account,
+            destination=destination,
             idempotency_key=key,
         )
-        enqueue_on_commit("payments.tasks.process_withdrawal", withdrawal.pk)
+        command_payout(withdrawal)
     return withdrawal
+
+
+def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reason: str, now: datetime) -> None:
+    """Record the provider's final answer to a payout. Caller holds the
+    command and withdrawal rows (``payments.outbox``)."""
+    seller = withdrawal.seller
+    currency = str(withdrawal.amount.currency)
+    withdrawing = account_for(kind=AccountKind.SELLER_WITHDRAWING, currency=currency, user=seller)
+    if ok:
+        ledger_post(
+            key=f"payout:{withdrawal.idempotency_key}",
+            kind=TransactionKind.WITHDRAWAL_PAID,
+            lines=[
+                (withdrawing, -withdrawal.amount),
+                (account_for(kind=AccountKind.PAYOUTS, currency=currency), withdrawal.amount),
+            ],
+            memo=f"Payout {reference}",
+            actor=None,
+        )
+        withdrawal.status = WithdrawalStatus.PAID
+        withdrawal.gateway_reference = reference
+        message = f"Your withdrawal of {format_money(withdrawal.amount)} has been sent."
+    else:
+        ledger_post(
+            key=f"payout:{withdrawal.idempotency_key}",
+            kind=TransactionKind.WITHDRAWAL_FAILED,
+            lines=[
+                (withdrawing, -withdrawal.amount),
+                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), withdrawal.amount),
+            ],
+            memo=f"Payout failed: {reason}"[:300],
+            actor=None,
+        )
+        withdrawal.status = WithdrawalStatus.FAILED
+        withdrawal.failure_reason = reason[:200]
+        message = (
+            f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
+            "the money is back in your available balance."
+        )
+    withdrawal.processed_at = now
+    withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
+    notification_send(
+        recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url=reverse("earnings")
+    )
 
 
 def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Withdrawal | None:
-    """Send one requested payout through the gateway and record the answer.
-
-    Idempotent: a withdrawal already paid or failed is left alone, and the
-    gateway call carries the withdrawal's key, so a retry after a crash gets
-    the first answer instead of paying twice.
+    """Run a requested withdrawal's payout command now (the task and the sweep
+    go through ``payments.outbox.command_execute``). Returns the withdrawal if
+    this call settled it, None if it was settled already or is not due.
+    Must be called with no transaction open: it talks to the provider.
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        withdrawal = (
-            Withdrawal.objects.select_for_update(of=("self",))
-            .select_related("seller")
-            .filter(pk=withdrawal_id, status=WithdrawalStatus.REQUESTED)
-            .first()
-        )
-        if withdrawal is None:
-            return None
-        seller = withdrawal.seller
-        currency = str(withdrawal.amount.currency)
-        result = get_gateway().payout(
-            amount=withdrawal.amount,
-            method=withdrawal.method,
-            destination=withdrawal.destination,
-            idempotency_key=f"payout:{withdrawal.idempotency_key}",
-        )
-        withdrawing = account_for(kind=AccountKind.SELLER_WITHDRAWING, currency=currency, user=seller)
-        if result.ok:
-            ledger_post(
-                key=f"payout:{withdrawal.idempotency_key}",
-                kind=TransactionKind.WITHDRAWAL_PAID,
-                lines=[
-                    (withdrawing, -withdrawal.amount),
-                    (account_for(kind=AccountKind.PAYOUTS, currency=currency), withdrawal.amount),
-                ],
-                memo=f"Payout {result.reference}",
-                actor=None,
-            )
-            withdrawal.status = WithdrawalStatus.PAID
-            withdrawal.gateway_reference = result.reference
-            message = f"Your withdrawal of {format_money(withdrawal.amount)} has been sent."
-        else:
-            ledger_post(
-                key=f"payout:{withdrawal.idempotency_key}",
-                kind=TransactionKind.WITHDRAWAL_FAILED,
-                lines=[
-                    (withdrawing, -withdrawal.amount),
-                    (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), withdrawal.amount),
-                ],
-                memo=f"Payout failed: {result.failure_code}",
-                actor=None,
-            )
-            withdrawal.status = WithdrawalStatus.FAILED
-            withdrawal.failure_reason = result.message or result.failure_code
-            message = (
-                f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
-                "the money is back in your available balance."
-            )
-        withdrawal.processed_at = now
-        withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
-        notification_send(
-            recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url=reverse("earnings")
-        )
-    return withdrawal
+    from payments.models import ProviderCommand
+    from payments.outbox import command_execute
+
+    command = ProviderCommand.objects.filter(withdrawal_id=withdrawal_id).first()
+    if command is None or not command_execute(command_id=command.pk, now=now).settled:
+        return None
+    return Withdrawal.objects.get(pk=withdrawal_id)

@@ -1,7 +1,7 @@
-"""Sweeps over payments: clearance of earnings, and withdrawals left behind.
+"""Sweeps over payments: clearance of earnings, and payouts and refunds left behind.
 
 See ``marketplace/sweeps.py`` for how a sweep walks and claims its rows. Lock
-order here (docs/ARCHITECTURE.md, "Lock order"): the earning or withdrawal row, then the
+order here (docs/ARCHITECTURE.md, "Lock order"): the earning or command row, then the
 ledger accounts (taken by the service).
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import QuerySet
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep, sweep_in_batches
-from payments.models import Earning, EarningStatus, Withdrawal, WithdrawalStatus
-from payments.services import earnings_clear_batch, withdrawal_process
+from payments.models import CommandStatus, Earning, EarningStatus, ProviderCommand
+from payments.outbox import command_execute
+from payments.services import earnings_clear_batch
 
 # Earnings cleared per transaction: large enough to amortise the round trips,
 # small enough that a seller clicking Withdraw waits a moment at most.
@@ -52,32 +52,19 @@ def clearance_due(now: datetime) -> list[DueSet]:
     return [DueSet("earnings to clear", _clearance_due(now), "clears_at")]
 
 
-def _withdrawals_due(now: datetime) -> QuerySet[Withdrawal]:
-    return Withdrawal.objects.filter(status=WithdrawalStatus.REQUESTED, created_at__lte=now)
+def _outbox_due(now: datetime) -> QuerySet[ProviderCommand]:
+    return ProviderCommand.objects.filter(status=CommandStatus.PENDING, next_attempt_at__lte=now)
 
 
-def _process_one(pk: int, now: datetime) -> bool:
-    with transaction.atomic():
-        claimed = list(
-            Withdrawal.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, status=WithdrawalStatus.REQUESTED)
-            .values_list("pk", flat=True)
-        )
-        if not claimed:
-            return False
-        return withdrawal_process(withdrawal_id=pk, now=now) is not None
-
-
-def sweep_withdrawals(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
-    """Requested payouts whose own task never ran (broker down, task lost).
-
-    ``withdrawal_process`` is idempotent (status check under the row lock, and
-    the gateway call carries the withdrawal's key), so racing the task is safe.
-    """
+def sweep_outbox(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """Payouts and refunds to card whose task never ran, whose worker died, or
+    whose backoff has passed (``payments.outbox``). Each is claimed with
+    ``SKIP LOCKED`` and leased, and carries its idempotency key to the
+    provider, so racing the task is safe."""
     now = now_or(now)
-    pks = candidates(_withdrawals_due(now), time_field="created_at")
-    return sweep("withdrawals", pks, lambda pk: _process_one(pk, now), until=until)
+    pks = candidates(_outbox_due(now), time_field="next_attempt_at")
+    return sweep("outbox", pks, lambda pk: command_execute(command_id=pk, now=now).settled, until=until)
 
 
-def withdrawals_due(now: datetime) -> list[DueSet]:
-    return [DueSet("withdrawals to pay out", _withdrawals_due(now), "created_at")]
+def outbox_due(now: datetime) -> list[DueSet]:
+    return [DueSet("payouts and refunds to send", _outbox_due(now), "next_attempt_at")]

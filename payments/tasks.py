@@ -8,12 +8,26 @@ from celery import shared_task
 
 from marketplace.sweeps import task_deadline
 from payments import sweeps
-from payments.services import withdrawal_process
+from payments.outbox import command_execute
 
 
 @shared_task(acks_late=True)
-def process_withdrawal(withdrawal_id: int) -> bool:
-    return withdrawal_process(withdrawal_id=withdrawal_id) is not None
+def execute_command(command_id: int) -> str:
+    return command_execute(command_id=command_id).outcome
+
+
+@shared_task(acks_late=True)
+def expire_provider_session(checkout_id: int) -> bool:
+    """Close the provider's page of a checkout we closed, so it cannot be paid
+    any more (if it is paid meanwhile, the late payment is refunded)."""
+    from payments.models import Checkout
+    from payments.providers import get_provider
+
+    checkout = Checkout.objects.filter(pk=checkout_id).exclude(session_id="").first()
+    if checkout is None:
+        return False
+    get_provider(checkout.provider).checkout_expire(checkout.session_id)
+    return True
 
 
 @shared_task(acks_late=True)
@@ -22,5 +36,5 @@ def sweep_clearance() -> dict[str, Any]:
 
 
 @shared_task(acks_late=True)
-def sweep_withdrawals() -> dict[str, Any]:
-    return sweeps.sweep_withdrawals(until=task_deadline()).as_dict()
+def sweep_outbox() -> dict[str, Any]:
+    return sweeps.sweep_outbox(until=task_deadline()).as_dict()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedRequest
+from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
 from marketplace.forms import describe_period
 from marketplace.money import format_money
 from payments import selectors
 from payments.forms import WithdrawForm
+from payments.providers import provider_name
+from payments.receipts import LEDGER_CSV_HEADER, attach_receipt_links, ledger_rows, receipt_for
 from payments.services import withdrawal_request
 
 LEDGER_PER_PAGE = 25
@@ -31,6 +34,11 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         )
     withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
     ledger, entries = selectors.ledger_page_for(request.user, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
+    attach_receipt_links(
+        withdrawals=withdrawals[:WITHDRAWALS_SHOWN],
+        earnings=[e for row in balances for e in row.pending_earnings],
+        entries=entries,
+    )
     context = {
         "balances": balances,
         "form": form,
@@ -40,6 +48,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         "page": ledger,
         "entries": entries,
         "clearance_words": describe_period(request.user.clearance_period),
+        "payment_provider": provider_name(),
     }
     return render(request, "payments/earnings.html", context, status=status)
 
@@ -75,3 +84,19 @@ def withdraw(request: AuthedRequest) -> HttpResponse:
         f"to your {request.user.get_withdrawal_method_display()}.",
     )
     return redirect("earnings")
+
+
+@login_required
+@require_GET
+def receipt(request: AuthedRequest, pk: int) -> HttpResponse:
+    """One printable receipt: the viewer's own (404 otherwise), or any for staff
+    who may read the ledger (``?side=seller`` picks a split's other side)."""
+    found = receipt_for(request.user, pk, side=request.GET.get("side"))
+    return render(request, "payments/receipt.html", {"receipt": found})
+
+
+@login_required
+@require_GET
+def earnings_export(request: AuthedRequest) -> HttpResponseBase:
+    """Every entry on the user's own accounts, as a streamed CSV download."""
+    return csv_response(stem="earnings", header=LEDGER_CSV_HEADER, rows=ledger_rows(request.user))

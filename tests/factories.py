@@ -18,8 +18,12 @@ from orders.models import Order, OrderMessage
 from payments.services import FundingSource
 
 S = MilestoneState
-CARD = FundingSource(method="card", card_number="4242424242424242")
-DECLINED_CARD = FundingSource(method="card", card_number="4000000000000002")
+# Paying by card: the milestone waits for payment, then ``create_milestone``
+# pays its checkout on the sandbox provider as a buyer would (``pay_checkout``).
+CARD = FundingSource(method="checkout")
+BALANCE = FundingSource(method="balance")
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD_NUMBER = "4000000000000002"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -90,10 +94,13 @@ def create_milestone(
     days: int = 7,
     source: FundingSource = CARD,
     key: str | None = None,
+    pay: bool = True,
 ) -> Milestone:
+    """A milestone created by the buyer; by card it is paid on the sandbox's
+    hosted checkout unless ``pay=False`` (then it stays ``awaiting_payment``)."""
     from milestones.services import milestone_create
 
-    return milestone_create(
+    milestone = milestone_create(
         order=order,
         actor=order.buyer,
         title=title,
@@ -103,6 +110,40 @@ def create_milestone(
         source=source,
         idempotency_key=key or uuid.uuid4().hex,
     )
+    if pay and milestone.state == S.AWAITING_PAYMENT:
+        pay_checkout(milestone)
+        milestone.refresh_from_db()
+    return milestone
+
+
+WEBHOOK_URL = "http://testserver/payments/webhooks/sandbox/"
+
+
+def open_checkout(milestone: Milestone):
+    """What "Pay by card" does after the milestone's row commits: the provider's page."""
+    from payments.checkout import checkout_open
+    from payments.models import Checkout
+
+    return checkout_open(
+        checkout=Checkout.objects.select_related("buyer", "milestone__order").get(milestone=milestone),
+        success_url=f"http://testserver/milestones/{milestone.pk}/checkout/return/?session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=f"http://testserver/milestones/{milestone.pk}/checkout/return/?cancelled=1",
+    )
+
+
+def pay_checkout(milestone: Milestone, card: str = GOOD_CARD, *, sync: bool = True):
+    """The buyer pays on the sandbox's page; then (``sync``) comes back, and the
+    return page asks the provider, funding the milestone. The webhook the
+    sandbox also queues is delivered by a worker, not here."""
+    from payments.checkout import checkout_sync
+    from sandbox.services import session_pay
+
+    checkout = open_checkout(milestone)
+    session_pay(session_id=checkout.session_id, card_number=card, webhook_url=WEBHOOK_URL)
+    if sync:
+        checkout_sync(checkout=checkout)
+        checkout.refresh_from_db()
+    return checkout
 
 
 def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
@@ -110,6 +151,15 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
     from milestones import services
 
     order = order or OrderFactory()
+    if state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED):
+        milestone = create_milestone(order, pay=False, **kwargs)
+        if state == S.PAYMENT_EXPIRED:
+            from payments.models import Checkout
+
+            checkout = Checkout.objects.get(milestone=milestone)
+            services.milestone_checkout_expired(checkout.pk, now=checkout.expires_at)
+            milestone.refresh_from_db()
+        return milestone
     if state == S.ACCEPTED:
         # Accepted means queued: an earlier milestone of the order is still open.
         create_milestone(order, title="Earlier phase")

@@ -36,6 +36,12 @@
     });
   });
 
+  // Receipts: <button type="button" data-print> prints the page (no inline script under the CSP).
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target.closest("[data-print]") : null;
+    if (target) window.print();
+  });
+
   // Narrow screens: collapse the main navigation behind a Menu button.
   function setUpMenu() {
     var nav = document.getElementById("site-nav");

@@ -19,8 +19,9 @@ from milestones.models import Dispute, DisputeState, Milestone
 from milestones.models import MilestoneState as S
 from milestones.services import dispute_add_statement, milestone_open_dispute, milestone_submit
 from orders.services import order_message_send
-from payments.models import Account, Earning, Entry, GatewayOperation, Transaction, Withdrawal
+from payments.models import Account, Earning, Entry, Transaction, Withdrawal
 from payments.services import withdrawal_request
+from sandbox.models import SandboxOperation
 from tests.admin.conftest import change_url
 from tests.factories import OrderFactory, UserFactory, milestone_in
 
@@ -136,7 +137,7 @@ def world(order):
     return order
 
 
-LEDGER_MODELS = [Account, Transaction, Entry, Earning, Withdrawal, GatewayOperation]
+LEDGER_MODELS = [Account, Transaction, Entry, Earning, Withdrawal, SandboxOperation]
 PROTECTED_MODELS = [*LEDGER_MODELS, Milestone, Dispute]
 
 

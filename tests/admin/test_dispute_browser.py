@@ -84,14 +84,14 @@ def test_buyer_disputes_staff_split_it_in_the_admin_and_both_parties_see_the_mon
     dispute.refresh_from_db()
     assert (dispute.state, dispute.outcome) == (DisputeState.RESOLVED, "split")
 
-    # The seller's earnings show 24.00 pending; the buyer's balance shows 70.00.
+    # The seller's earnings show 24.00 pending; the buyer's balance shows 70.00 and 70% of the 5.50 fee.
     seller_page = logged_in(chromium, base, seller.username, "/accounts/login/")
     seller_page.goto("/earnings/")
     pending = seller_page.locator(".balance", has_text="Pending clearance")
     expect(pending).to_contain_text("24.00 USD")
     page.goto("/earnings/")
     buyer_balance = page.locator(".balance", has_text="balance as a buyer")
-    expect(buyer_balance).to_contain_text("70.00 USD")
+    expect(buyer_balance).to_contain_text("73.85 USD")
     page.goto(f"/orders/{order.pk}/")
     outcome = page.locator(f"#milestone-{milestone.pk} .dispute")
     expect(outcome).to_contain_text("Split")

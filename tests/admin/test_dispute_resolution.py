@@ -124,7 +124,8 @@ def test_refund_puts_the_escrow_in_the_buyers_balance(staff_client, staff, dispu
     disputed.refresh_from_db()
     assert (disputed.state, disputed.outcome) == (DisputeState.RESOLVED, "refund")
     assert disputed.buyer_amount == usd("100.00")
-    assert balance(AccountKind.BUYER_BALANCE, order.buyer) == usd("100.00")
+    # A full refund returns the service fee too, as decline and cancel do.
+    assert balance(AccountKind.BUYER_BALANCE, order.buyer) == usd("105.50")
     assert balance(AccountKind.SELLER_PENDING, order.seller) == usd("0.00")
     assert not Earning.objects.filter(milestone=disputed.milestone).exists()
     assert escrow_balance(disputed.milestone) == usd("0.00")
@@ -145,10 +146,11 @@ def test_split_pays_exactly_the_amount_typed_with_the_fee_on_the_sellers_part(
     earning = Earning.objects.get(milestone=disputed.milestone)
     assert (earning.gross, earning.fee, earning.net) == (usd("30.00"), usd("6.00"), usd("24.00"))
     assert balance(AccountKind.SELLER_PENDING, order.seller) == usd("24.00")
-    assert balance(AccountKind.BUYER_BALANCE, order.buyer) == usd("70.00")
+    # 70% of the 5.50 service fee comes back with the 70.00: 3.85.
+    assert balance(AccountKind.BUYER_BALANCE, order.buyer) == usd("73.85")
     settlement = Transaction.objects.get(idempotency_key=f"settle:{disputed.milestone_id}")
-    platform_fee = settlement.entries.get(account__kind=AccountKind.PLATFORM_FEES).amount
-    assert platform_fee == usd("6.00")
+    fee_lines = sorted(e.amount for e in settlement.entries.filter(account__kind=AccountKind.PLATFORM_FEES))
+    assert fee_lines == [usd("-3.85"), usd("6.00")], "commission on the seller's part, the fee's share returned"
     assert escrow_balance(disputed.milestone) == usd("0.00")
     audit()
 

@@ -1,6 +1,10 @@
 """A buyer and a seller take an order through its whole life in real Chromium,
-by labels and button names as people would; plus a declined card and an
-outsider who guesses URLs."""
+by labels and button names as people would, paying on the sandbox provider's
+hosted checkout; plus a declined card and an outsider who guesses URLs.
+
+Every request the browser sends is recorded: a card number may appear in the
+body of requests to the provider's pages under ``/sandbox/`` only, never in
+one to the marketplace's own URLs."""
 
 from __future__ import annotations
 
@@ -28,6 +32,30 @@ def order():
     )
 
 
+CARD_DIGITS = re.compile(r"(?:\d[ +%20-]*){13,19}")
+
+
+@pytest.fixture
+def requests_seen():
+    return []
+
+
+def record_requests(page, seen: list) -> None:
+    page.on("request", lambda request: seen.append((request.url, request.post_data or "")))
+
+
+def assert_no_card_number_reached_the_marketplace(seen: list, live_server_url: str) -> None:
+    posted = [(url, body) for url, body in seen if url.startswith(live_server_url) and body]
+    to_sandbox = [body for url, body in posted if url.startswith(f"{live_server_url}/sandbox/")]
+    assert any("card_number=4242" in body for body in to_sandbox), "the card went to the provider's page"
+    for url, body in posted:
+        if url.startswith(f"{live_server_url}/sandbox/"):
+            continue
+        assert "card_number" not in body and not CARD_DIGITS.search(body.replace("csrfmiddlewaretoken", "")), (
+            f"a card number in a request to {url}: {body[:200]}"
+        )
+
+
 def create_and_fund(page, order, *, title: str, amount: str, card: str = "4242 4242 4242 4242") -> None:
     page.goto(order.get_absolute_url())
     page.get_by_role("button", name="Create Milestone").click()
@@ -38,6 +66,10 @@ def create_and_fund(page, order, *, title: str, amount: str, card: str = "4242 4
     page.get_by_label("Amount").fill(amount)
     page.get_by_role("button", name="Create Milestone").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    page.get_by_role("button", name="Pay by card").click()
+    # The provider's hosted page.
+    expect(page.get_by_text("Sandbox checkout")).to_be_visible()
+    assert "/sandbox/checkout/" in page.url
     page.get_by_label("Card number").fill(card)
     page.get_by_role("button", name="Pay", exact=True).click()
 
@@ -50,8 +82,9 @@ def click_in(page, milestone, button: str) -> None:
     milestone_box(page, milestone).get_by_role("button", name=button, exact=True).click()
 
 
-def test_full_lifecycle(new_page, order):
+def test_full_lifecycle(new_page, order, live_server, requests_seen):
     buyer_page, seller_page = new_page(), new_page()
+    record_requests(buyer_page, requests_seen)
     log_in(buyer_page, order.buyer)
     log_in(seller_page, order.seller)
 
@@ -106,14 +139,25 @@ def test_full_lifecycle(new_page, order):
     row = clearing.get_by_role("row").filter(has=seller_page.get_by_role("link", name="Wireframes"))
     expect(row).to_contain_text(f"{earning.net.amount:,.2f}")
     expect(row.locator("time")).to_have_attribute("datetime", re.compile(earning.clears_at.strftime("^%Y-%m-%d")))
+    assert_no_card_number_reached_the_marketplace(requests_seen, live_server.url)
 
 
-def test_a_declined_card_shows_the_error_and_creates_nothing(page, order):
+def test_a_declined_card_stays_on_the_providers_page_and_funds_nothing(page, order):
     log_in(page, order.buyer)
     create_and_fund(page, order, title="Logo", amount="50.00", card="4000 0000 0000 0002")
-    expect(page.get_by_text("Your card was declined.")).to_be_visible()
+    expect(page.get_by_text("Your card was declined.", exact=True)).to_be_visible()
     expect(page.get_by_label("Card number")).to_be_visible()
-    assert not Milestone.objects.filter(order=order).exists()
+    milestone = Milestone.objects.get(order=order)
+    assert milestone.state == S.AWAITING_PAYMENT and not milestone.ledger_transactions.exists()
+    # Leaving the provider's page: back on the order, unpaid, with "Pay now".
+    page.get_by_role("link", name="Cancel and return").click()
+    expect(page.get_by_text("nothing was charged")).to_be_visible()
+    expect(milestone_box(page, milestone)).to_have_attribute("data-milestone-state", S.AWAITING_PAYMENT)
+    milestone_box(page, milestone).get_by_role("button", name="Pay now").click()
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page.get_by_text("“Logo” is funded")).to_be_visible()
+    expect(milestone_box(page, milestone)).to_have_attribute("data-milestone-state", S.AWAITING_ACCEPTANCE)
 
 
 def test_an_outsider_gets_404_for_the_order_and_its_files(page, order):

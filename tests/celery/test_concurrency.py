@@ -21,9 +21,10 @@ from milestones.sweeps import sweep_auto_approve, sweep_late, sweep_reminders
 from notifications.models import Notification
 from notifications.sweeps import sweep_emails
 from orders.models import Activity
-from payments.models import GatewayOperation, Transaction, TransactionKind, Withdrawal, WithdrawalStatus
+from payments.models import Transaction, TransactionKind, Withdrawal, WithdrawalStatus
 from payments.services import withdrawal_request
-from payments.sweeps import sweep_clearance, sweep_withdrawals
+from payments.sweeps import sweep_clearance, sweep_outbox
+from sandbox.models import SandboxOperation
 from tests.concurrency import run_together
 from tests.factories import NotificationFactory, OrderFactory, UserFactory, milestone_in
 
@@ -100,16 +101,16 @@ def test_late_flag_twice_at_once_flags_once():
     assert MilestoneReminder.objects.filter(milestone=milestone, kind="late").count() == 1
 
 
-def test_withdrawals_twice_at_once_pay_out_once(audit):
+def test_payouts_swept_twice_at_once_pay_out_once(audit):
     seller = UserFactory(withdrawal_method=WithdrawalMethod.INSTANT)
     milestone_in(S.APPROVED, order=OrderFactory(seller=seller), amount="100.00")
     withdrawal = withdrawal_request(seller=seller, amount=Money(Decimal("50.00"), "USD"), key="w-1")
-    assert race(sweep_withdrawals, timezone.now()) == 1
+    assert race(sweep_outbox, timezone.now()) == 1
     withdrawal.refresh_from_db()
     assert withdrawal.status == WithdrawalStatus.PAID
     assert Withdrawal.objects.count() == 1
     assert Transaction.objects.filter(kind=TransactionKind.WITHDRAWAL_PAID).count() == 1
-    assert GatewayOperation.objects.filter(kind="payout").count() == 1
+    assert SandboxOperation.objects.filter(kind="payout").count() == 1
     audit()
 
 

@@ -4,6 +4,11 @@
 clearance in the sweep wait that long *inside* its transaction, after the
 ledger post and before the commit, so a test can SIGKILL the worker with
 some rows committed, one in flight, and the rest not started.
+
+``MK_TEST_PAYOUT_PAUSE`` (``before`` or ``after``) makes each payout the
+outbox executes wait ``MK_TEST_PAUSE_SECONDS`` just before calling the
+provider, or just after it answered and before the answer is recorded: the
+two moments a worker can die with money in flight.
 """
 
 from __future__ import annotations
@@ -35,6 +40,25 @@ def main() -> None:
 
         sweeps.CLEARANCE_BATCH = 1
         sweeps.earnings_clear_batch = slow_batch  # type: ignore[assignment]
+
+    pause = os.environ.get("MK_TEST_PAYOUT_PAUSE")
+    if pause:
+        from sandbox.provider import SandboxProvider
+
+        seconds = float(os.environ.get("MK_TEST_PAUSE_SECONDS") or 30)
+        real_payout = SandboxProvider.payout
+
+        def paused_payout(self, **kwargs):
+            print(f"payout: pausing {pause} the provider call", flush=True)
+            if pause == "before":
+                time.sleep(seconds)
+            result = real_payout(self, **kwargs)
+            if pause == "after":
+                print("payout: the provider answered", flush=True)
+                time.sleep(seconds)
+            return result
+
+        SandboxProvider.payout = paused_payout  # type: ignore[method-assign]
 
     from marketplace.celery import app
 

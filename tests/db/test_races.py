@@ -23,8 +23,9 @@ from milestones import services
 from milestones.models import Milestone
 from milestones.models import MilestoneState as S
 from payments.audit import ledger_audit
-from payments.models import AccountKind, Earning, GatewayOperation, Transaction, Withdrawal
+from payments.models import AccountKind, Earning, Transaction, Withdrawal
 from payments.services import earning_clear, withdrawal_process, withdrawal_request
+from sandbox.models import SandboxOperation
 from tests.concurrency import run_together
 from tests.factories import CARD, OrderFactory, StaffFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import assert_money_conserved, balance
@@ -164,7 +165,7 @@ def test_the_same_milestone_form_posted_from_many_tabs_charges_once():
     assert len(duplicates) == 9
     assert all(d.obj.pk == wins[0].pk for d in duplicates), "each duplicate points at the milestone that was made"
     assert Milestone.objects.filter(order=order).count() == 1
-    assert GatewayOperation.objects.filter(kind="charge").count() == 1
+    assert SandboxOperation.objects.filter(kind="charge").count() == 1
     assert Transaction.objects.filter(kind="fund").count() == 1
     _audit_ok()
 
@@ -205,7 +206,7 @@ def test_a_withdrawal_processed_by_two_workers_is_paid_once():
     results = race(*[lambda: withdrawal_process(withdrawal_id=withdrawal.pk)] * 6)
     assert len([r for r in results if r is not None]) == 1
     assert Withdrawal.objects.get(pk=withdrawal.pk).status == "paid"
-    assert GatewayOperation.objects.filter(kind="payout").count() == 1
+    assert SandboxOperation.objects.filter(kind="payout").count() == 1
     assert balance(AccountKind.PAYOUTS) == Money("80.00", "USD")
     assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money(Decimal("0"), "USD")
     _audit_ok()

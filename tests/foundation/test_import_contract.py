@@ -11,7 +11,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["marketplace", "notifications", "accounts", "gigs", "orders", "payments", "milestones", "dashboards", "demo"]
+APPS = [
+    "marketplace",
+    "notifications",
+    "accounts",
+    "gigs",
+    "orders",
+    "payments",
+    "milestones",
+    "sandbox",
+    "dashboards",
+    "demo",
+]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 
@@ -39,6 +50,7 @@ def test_the_code_keeps_the_contract():
         ("payments/services.py", "from milestones.models import Milestone"),  # money reaching for milestones
         ("orders/services.py", "from milestones.models import Milestone"),  # the old cycle
         ("marketplace/sweeps.py", "from payments import sweeps"),  # the kernel importing a domain
+        ("payments/checkout.py", "from sandbox.services import session_pay"),  # money reaching into the fake provider
     ],
 )
 def test_an_upward_import_breaks_the_contract(tmp_path, module, upward_import):

@@ -17,7 +17,8 @@ from milestones import services as ms
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, RevisionRequest
 from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage
-from payments.models import Account, Earning, Entry, GatewayOperation, Transaction, Withdrawal
+from payments.models import Account, Earning, Entry, Transaction, Withdrawal
+from sandbox.models import SandboxOperation
 from tests.factories import OrderFactory, create_milestone
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -105,7 +106,7 @@ COUNTED = [
     Entry,
     Earning,
     Withdrawal,
-    GatewayOperation,
+    SandboxOperation,
 ]
 
 

@@ -26,6 +26,8 @@ import pytest
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from payments.models import Transaction
+
 ROLES = ("anonymous", "outsider", "staff", "seller", "buyer")
 PARTIES = ("buyer", "seller")
 LOGIN = "login"
@@ -65,6 +67,10 @@ MATRIX: dict[str, Rule] = {
     "signup": Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200}),
     "login": Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200}),
     "logout": Rule("public", everyone(405), everyone(302)),
+    # The provider's side: its signature is the only credential; a bad one is 400.
+    "payment_webhook": Rule("public", everyone(405), everyone(400), lambda w: {"provider": "sandbox"}),
+    # The sandbox provider's hosted page: no account (a provider's page), an unknown session is 404.
+    "sandbox_checkout": Rule("public", everyone(404), everyone(404), lambda w: {"session_id": "cs_no_such"}),
     # --- the signed-in user's own pages -------------------------------------------------
     "gig_create": Rule("account", signed_in(200), signed_in(FORM)),
     "order_start": Rule(
@@ -82,6 +88,10 @@ MATRIX: dict[str, Rule] = {
     "notifications_read": Rule("account", signed_in(405), signed_in(302)),
     "earnings": Rule("account", signed_in(200), signed_in(200)),
     "withdraw": Rule("account", signed_in(405), signed_in(400)),
+    "earnings_export": Rule("account", signed_in(200), signed_in(405)),
+    "milestones_export": Rule("account", signed_in(200), signed_in(405)),
+    "payout_onboarding": Rule("account", signed_in(405), signed_in(302)),
+    "payout_onboarding_return": Rule("account", signed_in(302), signed_in(405)),
     # --- inside an order: parties and staff see it, outsiders get 404 ---------------------
     "order_detail": Rule(
         "order",
@@ -118,7 +128,25 @@ MATRIX: dict[str, Rule] = {
         lambda w: {"pk": w.awaiting.pk},
     ),
     "milestone_cancel": Rule(
+        "order",
+        order_scoped(staff=302, buyer=200, seller=302),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    # "Pay now" on a milestone already paid: back to the order with a message.
+    "milestone_checkout": Rule(
         "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.awaiting.pk}
+    ),
+    "milestone_checkout_return": Rule(
+        "order", order_scoped(staff=302, buyer=302, seller=302), everyone(405), lambda w: {"pk": w.awaiting.pk}
+    ),
+    "receipt": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=404),
+        signed_in(405),
+        lambda w: {
+            "pk": Transaction.objects.filter(milestone=w.in_review, kind="fund").values_list("pk", flat=True).first()
+        },
     ),
     "milestone_submit": Rule(
         "order",

@@ -20,6 +20,7 @@ from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidInput
 from milestones import services as ms
 from milestones.models import DeliveryFile, Milestone, MilestoneState
+from payments.models import Account, Entry, Transaction
 from tests.factories import OrderFactory, create_milestone, milestone_in
 from tests.security.conftest import PDF, pdf
 
@@ -95,14 +96,23 @@ def test_milestone_in_another_currency_is_refused_by_the_service(world, unchange
     assert error.value.field == "amount"
 
 
-def test_declined_card_changes_nothing(world, unchanged):
+def test_a_declined_card_on_the_hosted_checkout_moves_no_money(world):
+    """The milestone waits for payment; the provider's page refuses the card
+    and stays open; no ledger row, no escrow, nothing for the seller."""
     client = world.client("buyer")
     response = client.post(reverse("milestone_new", args=[world.order.pk]), MILESTONE_OK)
     assert response.status_code == 302
-    with unchanged():
-        response = client.post(response["Location"], {"method": "card", "card_number": "4000 0000 0000 0002"})
-    assert response.status_code == 200
-    assert "card_number" in response.context["card_form"].errors
+    checkout_page = client.post(response["Location"], {"method": "card"})["Location"]
+    assert checkout_page.startswith("/sandbox/checkout/")
+    milestone = Milestone.objects.get(title=MILESTONE_OK["title"])
+    ledger = (Transaction.objects.count(), Entry.objects.count())
+    response = client.post(checkout_page, {"card_number": "4000 0000 0000 0002"})
+    assert response.status_code == 400
+    assert "Your card was declined." in response.content.decode()
+    milestone.refresh_from_db()
+    assert milestone.state == "awaiting_payment"
+    assert (Transaction.objects.count(), Entry.objects.count()) == ledger
+    assert not Account.objects.filter(milestone=milestone).exists()
 
 
 def test_milestone_text_is_escaped_on_the_order_page(world):
@@ -111,7 +121,7 @@ def test_milestone_text_is_escaped_on_the_order_page(world):
         reverse("milestone_new", args=[world.order.pk]), {**MILESTONE_OK, "title": XSS[:200], "description": XSS}
     )
     assert response.status_code == 302
-    client.post(response["Location"], {"method": "card", "card_number": "4242424242424242"})
+    client.post(response["Location"], {"method": "card"})
     assert Milestone.objects.filter(title=XSS[:200]).exists()
     for role in ("buyer", "seller", "staff"):
         assert_escaped(world.client(role).get(reverse("order_detail", args=[world.order.pk])).content.decode())

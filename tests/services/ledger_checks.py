@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db.models import Sum
 from djmoney.money import Money
 
-from milestones.models import CLOSED_STATES, Delivery, Dispute, Milestone, MilestoneState, RevisionRequest
+from milestones.models import OPEN_STATES, Delivery, Dispute, Milestone, MilestoneState, RevisionRequest
 from notifications.models import Notification
 from orders.models import Activity, Order
 from payments.ledger import account_for
@@ -24,10 +24,11 @@ from payments.models import (
     AccountKind,
     Earning,
     Entry,
-    GatewayOperation,
     Transaction,
     Withdrawal,
 )
+from payments.services import service_fee_refund
+from sandbox.models import SandboxOperation
 
 S = MilestoneState
 
@@ -49,7 +50,7 @@ def world() -> dict:
         "notifications": Notification.objects.count(),
         "earnings": list(Earning.objects.order_by("pk").values_list("pk", "status")),
         "withdrawals": list(Withdrawal.objects.order_by("pk").values_list("pk", "status")),
-        "gateway_operations": GatewayOperation.objects.count(),
+        "gateway_operations": SandboxOperation.objects.count(),
         "deliveries": Delivery.objects.count(),
         "revision_requests": RevisionRequest.objects.count(),
     }
@@ -73,9 +74,24 @@ def ledger_by_kind(currency: str = "USD") -> dict[str, Decimal]:
 
 
 def charged_in(currency: str = "USD") -> Decimal:
-    """What the gateway says it charged cards: its own record, not the ledger's."""
-    ops = GatewayOperation.objects.filter(kind="charge", succeeded=True, amount_currency=currency)
-    return ops.aggregate(t=Sum("amount"))["t"] or Decimal("0")
+    """What the provider says it took from cards, less what it refunded to
+    them: its own record, not the ledger's."""
+    ops = SandboxOperation.objects.filter(succeeded=True, amount_currency=currency)
+    charged = ops.filter(kind="charge").aggregate(t=Sum("amount"))["t"] or Decimal("0")
+    refunded = ops.filter(kind="refund").aggregate(t=Sum("amount"))["t"] or Decimal("0")
+    return charged - refunded
+
+
+def fee_kept(milestone: Milestone) -> Decimal:
+    """The buyer's service fee the platform keeps: none if never funded or
+    refunded in full, the unrefunded share after a dispute."""
+    if milestone.state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED, S.DECLINED, S.CANCELLED):
+        return Decimal("0")
+    if milestone.state == S.RESOLVED:
+        dispute = Dispute.objects.get(milestone=milestone)
+        back = service_fee_refund(buyer_fee=milestone.buyer_fee, buyer_part=dispute.buyer_amount, held=milestone.amount)
+        return (milestone.buyer_fee - back).amount
+    return milestone.buyer_fee.amount
 
 
 def assert_money_conserved(currency: str = "USD") -> None:
@@ -90,17 +106,17 @@ def assert_money_conserved(currency: str = "USD") -> None:
         + k[AccountKind.PAYOUTS]
         + k[AccountKind.PLATFORM_FEES]
         + k[AccountKind.BUYER_BALANCE]
+        + k[AccountKind.CARD_REFUNDS]
     )
     charged = charged_in(currency)
     assert inside == charged, f"{charged} charged in but {inside} accounted for: {dict(k)}"
     assert -k[AccountKind.GATEWAY] == charged, f"gateway account {k[AccountKind.GATEWAY]} vs charged {charged}"
 
     milestones = Milestone.objects.filter(amount_currency=currency)
-    held = sum((m.amount.amount for m in milestones if m.state not in CLOSED_STATES), Decimal("0"))
+    held = sum((m.amount.amount for m in milestones if m.state in OPEN_STATES), Decimal("0"))
     assert k[AccountKind.ESCROW] == held, f"escrow {k[AccountKind.ESCROW]} but open milestones hold {held}"
 
-    refunded_fee = {S.DECLINED, S.CANCELLED}
-    fees = sum((m.buyer_fee.amount for m in milestones if m.state not in refunded_fee), Decimal("0"))
+    fees = sum((fee_kept(m) for m in milestones), Decimal("0"))
     fees += sum((m.seller_fee.amount for m in milestones if m.seller_fee is not None), Decimal("0"))
     assert k[AccountKind.PLATFORM_FEES] == fees, f"platform fees {k[AccountKind.PLATFORM_FEES]} but stored fees {fees}"
 

@@ -53,7 +53,7 @@ def _call(action: str, milestone: Milestone, actor):
 RULES: dict[str, tuple[set[str], set[str], str]] = {
     "accept": ({S.AWAITING_ACCEPTANCE}, {"seller"}, S.IN_PROGRESS),
     "decline": ({S.AWAITING_ACCEPTANCE}, {"seller"}, S.DECLINED),
-    "cancel": ({S.AWAITING_ACCEPTANCE, S.ACCEPTED}, {"buyer"}, S.CANCELLED),
+    "cancel": ({S.AWAITING_PAYMENT, S.AWAITING_ACCEPTANCE, S.ACCEPTED}, {"buyer"}, S.CANCELLED),
     "submit": ({S.IN_PROGRESS, S.REVISION_REQUESTED}, {"seller"}, S.IN_REVIEW),
     "request_revision": ({S.IN_REVIEW}, {"buyer"}, S.REVISION_REQUESTED),
     "approve": ({S.IN_REVIEW}, {"buyer"}, S.APPROVED),

@@ -20,8 +20,9 @@ from marketplace.money import round_money
 from milestones import services
 from milestones.models import MilestoneState as S
 from payments.fees import buyer_service_fee, seller_commission
-from payments.models import AccountKind, Earning, EarningStatus, GatewayOperation, Transaction, Withdrawal
+from payments.models import AccountKind, Earning, EarningStatus, Transaction, Withdrawal
 from payments.services import FundingSource, earning_clear, withdrawal_process, withdrawal_request
+from sandbox.models import SandboxOperation
 from tests.factories import CARD, OrderFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import assert_money_conserved, balance, world
 
@@ -57,7 +58,7 @@ def _approve(milestone, *, now=None):
 def test_fees_are_rounded_once_half_up_and_stored(order, amount, buyer_fee, seller_fee, audit):
     milestone = create_milestone(order, amount=amount)
     assert milestone.buyer_fee == usd(buyer_fee)
-    charge = GatewayOperation.objects.get(idempotency_key=f"charge:{milestone.funding_key}")
+    charge = SandboxOperation.objects.get(idempotency_key=f"checkout:{milestone.funding_key}:charge")
     assert charge.amount == usd(amount) + usd(buyer_fee), "the card is charged the amount plus the service fee"
     assert balance(AccountKind.ESCROW, milestone=milestone) == usd(amount)
 
@@ -110,9 +111,9 @@ def test_a_refunded_buyer_can_pay_the_next_milestone_from_their_balance(order, a
     services.milestone_cancel(milestone=first, actor=order.buyer)
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
 
-    charges = GatewayOperation.objects.count()
+    charges = SandboxOperation.objects.count()
     second = create_milestone(order, amount="100.00", source=BALANCE)
-    assert GatewayOperation.objects.count() == charges, "paying from balance does not touch the card"
+    assert SandboxOperation.objects.count() == charges, "paying from balance does not touch the card"
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("0.00")
     assert balance(AccountKind.ESCROW, milestone=second) == usd("100.00")
     audit()
@@ -288,9 +289,9 @@ def test_a_split_pays_exactly_the_amounts_with_the_fee_on_the_sellers_part_only(
     assert earning.fee == usd("8.00")  # 20% of 40.01 = 8.002
     assert earning.net == usd("32.01")
     assert balance(AccountKind.SELLER_PENDING, user=order.seller) == usd("32.01")
-    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("59.99")
-    # The buyer's service fee paid for the platform's work on the dispute; it is not refunded.
-    assert balance(AccountKind.PLATFORM_FEES) == usd("5.50") + usd("8.00")
+    # The service fee comes back in proportion: 59.99% of 5.50 = 3.29945, rounded half up to 3.30.
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("59.99") + usd("3.30")
+    assert balance(AccountKind.PLATFORM_FEES) == usd("5.50") - usd("3.30") + usd("8.00")
     assert balance(AccountKind.ESCROW, milestone=milestone) == usd("0")
     audit()
     assert_money_conserved()
@@ -305,10 +306,11 @@ def test_a_dispute_released_to_the_seller_pays_like_an_approval(order, staff, au
     assert_money_conserved()
 
 
-def test_a_dispute_refunded_to_the_buyer_returns_the_amount_to_their_balance(order, staff, audit):
+def test_a_dispute_refunded_to_the_buyer_returns_the_amount_and_the_service_fee(order, staff, audit):
     milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
     services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="refund")
-    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("100.00")
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
+    assert balance(AccountKind.PLATFORM_FEES) == usd("0")
     assert balance(AccountKind.SELLER_PENDING, user=order.seller) == usd("0")
     assert not Earning.objects.filter(milestone=milestone).exists()
     audit()

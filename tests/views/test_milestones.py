@@ -15,7 +15,8 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, MilestoneState
-from payments.models import Account, AccountKind, GatewayOperation, Transaction
+from payments.models import Account, AccountKind, Transaction
+from sandbox.models import SandboxOperation
 from tests.factories import create_milestone, milestone_in
 
 S = MilestoneState
@@ -100,10 +101,10 @@ def test_bad_terms_are_field_errors_and_nothing_is_charged(client, order, buyer,
     html = text(response)
     error = re.search(rf'<p class="field-error" id="id_{field}_error">([^<]*)</p>', html)
     assert error and message in error.group(1), html[html.find("field-error") - 300 :][:800]
-    assert not Milestone.objects.exists() and not GatewayOperation.objects.exists()
+    assert not Milestone.objects.exists() and not SandboxOperation.objects.exists()
 
 
-def test_pay_page_shows_amount_fee_and_total(client, order, buyer):
+def test_pay_page_shows_amount_fee_and_total_and_never_asks_for_a_card(client, order, buyer):
     client.force_login(buyer)
     key = start_draft(client, order)
     html = text(client.get(reverse("milestone_pay", args=[order.pk, key])))
@@ -113,50 +114,80 @@ def test_pay_page_shows_amount_fee_and_total(client, order, buyer):
     fee = buyer_service_fee(Money("250.00", "USD"))
     assert f"{fee.amount}\u00a0USD" in html
     assert f"{(Money('250.00', 'USD') + fee).amount}\u00a0USD" in html
-    assert ">Card number" in html and "4242 4242 4242 4242" in html and "4000 0000 0000 0002" in html
-    assert ">Pay</button>" in html
+    assert ">Pay by card</button>" in html
+    assert "Card number" not in html and "card_number" not in html, "the card is typed on the provider's page"
     assert "Pay from balance" not in html  # an empty balance does not cover it
     assert not Milestone.objects.exists()
 
 
-def test_pay_by_card_creates_the_milestone_once(client, order, buyer, audit):
+def test_pay_by_card_goes_through_the_hosted_checkout_and_funds_once(client, order, buyer, audit):
     client.force_login(buyer)
     key = start_draft(client, order)
     url = reverse("milestone_pay", args=[order.pk, key])
-    response = client.post(url, {"method": "card", "card_number": "4242 4242 4242 4242"})
+    response = client.post(url, {"method": "card"})
     milestone = Milestone.objects.get()
-    assert response["Location"].endswith(f"#milestone-{milestone.pk}")
-    assert milestone.funding_key == key and milestone.amount == Money("250.00", "USD")
-    assert milestone.state == S.AWAITING_ACCEPTANCE
-    charges = GatewayOperation.objects.count()
+    assert milestone.state == S.AWAITING_PAYMENT and milestone.funding_key == key
+    assert not Transaction.objects.exists(), "nothing is funded before the provider confirms"
+    checkout_url = response["Location"]
+    assert checkout_url.startswith("/sandbox/checkout/cs_sandbox_")
 
-    replay = client.post(url, {"method": "card", "card_number": "4242 4242 4242 4242"}, follow=True)
+    page = text(client.get(checkout_url))
+    assert "Sandbox checkout" in page and ">Card number" in page and ">Pay</button>" in page
+    assert "4242424242424242" in page and "4000000000000002" in page
+
+    # The order page shows it unpaid, with "Pay now", and counts it nowhere.
+    order_html = text(client.get(reverse("order_detail", args=[order.pk])))
+    assert "Awaiting payment" in order_html and ">Pay now</button>" in order_html
+
+    declined = client.post(checkout_url, {"card_number": "4000 0000 0000 0002"})
+    assert declined.status_code == 400 and "Your card was declined." in text(declined)
+    assert state_of(milestone) == S.AWAITING_PAYMENT and not Transaction.objects.exists()
+    empty = client.post(checkout_url, {"card_number": ""})
+    assert empty.status_code == 400 and 'id="id_card_number_error"' in text(empty)
+
+    paid = client.post(checkout_url, {"card_number": "4242 4242 4242 4242"})
+    back = paid["Location"]
+    assert back.startswith(f"http://testserver/milestones/{milestone.pk}/checkout/return/?session_id=cs_sandbox_")
+    landed = client.get(back, follow=True)
+    assert "is funded" in text(landed)
+    assert state_of(milestone) == S.AWAITING_ACCEPTANCE
+    charges = SandboxOperation.objects.filter(kind="charge", succeeded=True).count()
+    assert charges == 1
+
+    # The same form again, the return URL again, the provider's page again: nothing more.
+    replay = client.post(url, {"method": "card"}, follow=True)
     assert "This milestone was already created and paid for." in text(replay)
+    client.get(back)
+    assert client.get(checkout_url)["Location"] == back  # the provider's page knows it is paid
     assert Milestone.objects.count() == 1
-    assert GatewayOperation.objects.count() == charges
+    assert SandboxOperation.objects.filter(kind="charge", succeeded=True).count() == charges
+    assert Transaction.objects.filter(kind="fund").count() == 1
     audit()
 
 
-def test_a_declined_card_shows_the_gateway_message_and_creates_nothing(client, order, buyer, audit):
+def test_leaving_the_checkout_keeps_the_milestone_unpaid_and_pay_now_returns_to_it(client, order, buyer):
     client.force_login(buyer)
     key = start_draft(client, order)
-    url = reverse("milestone_pay", args=[order.pk, key])
-    response = client.post(url, {"method": "card", "card_number": "4000 0000 0000 0002"})
-    assert response.status_code == 200
-    assert re.search(r'id="id_card_number_error">Your card was declined.</p>', text(response))
-    assert not Milestone.objects.exists() and not Transaction.objects.exists()
-    # The same form then succeeds with a good card.
-    client.post(url, {"method": "card", "card_number": "4242424242424242"})
-    assert Milestone.objects.count() == 1
+    checkout_url = client.post(reverse("milestone_pay", args=[order.pk, key]), {"method": "card"})["Location"]
+    milestone = Milestone.objects.get()
+    cancelled = client.get(reverse("milestone_checkout_return", args=[milestone.pk]) + "?cancelled=1", follow=True)
+    assert "nothing was charged" in text(cancelled)
+    assert state_of(milestone) == S.AWAITING_PAYMENT
+    again = client.post(reverse("milestone_checkout", args=[milestone.pk]))
+    assert again["Location"] == checkout_url, "the same session, not a second one"
+
+
+def test_an_unpaid_milestone_can_be_cancelled_with_nothing_to_refund(client, order, buyer, audit):
+    milestone = create_milestone(order, pay=False)
+    client.force_login(buyer)
+    response = client.post(reverse("milestone_cancel", args=[milestone.pk]), {"refund_to": "balance"})
+    assert response.status_code == 302
+    assert state_of(milestone) == S.CANCELLED
+    assert not Transaction.objects.exists()
+    from payments.models import Checkout
+
+    assert Checkout.objects.get(milestone=milestone).status == "cancelled"
     audit()
-
-
-def test_empty_card_number_is_a_field_error(client, order, buyer):
-    client.force_login(buyer)
-    key = start_draft(client, order)
-    response = client.post(reverse("milestone_pay", args=[order.pk, key]), {"method": "card", "card_number": ""})
-    assert 'id="id_card_number_error"' in text(response)
-    assert not Milestone.objects.exists()
 
 
 def test_pay_from_balance_when_it_covers_the_total(client, order, buyer, audit):
@@ -192,7 +223,6 @@ def test_another_users_pay_page_is_404(client, order, outsider):
 ONE_CLICK = [
     # url name, state before, who acts, state after
     ("milestone_accept", S.AWAITING_ACCEPTANCE, "seller", S.IN_PROGRESS),
-    ("milestone_cancel", S.AWAITING_ACCEPTANCE, "buyer", S.CANCELLED),
     ("milestone_approve", S.IN_REVIEW, "buyer", S.APPROVED),
 ]
 
@@ -236,6 +266,7 @@ def test_one_click_action_refused_to_others(client, order, staff, outsider, name
 FORM_ACTIONS = [
     # url name, state before, who acts, valid data, state after, the form's label
     ("milestone_decline", S.AWAITING_ACCEPTANCE, "seller", {"reason": "Fully booked"}, S.DECLINED, "Reason"),
+    ("milestone_cancel", S.AWAITING_ACCEPTANCE, "buyer", {"refund_to": "balance"}, S.CANCELLED, "Refund to"),
     ("milestone_submit", S.IN_PROGRESS, "seller", {"message": "Here it is"}, S.IN_REVIEW, "Files"),
     ("milestone_request_revision", S.IN_REVIEW, "buyer", {"feedback": "Bigger"}, S.REVISION_REQUESTED, "Feedback"),
     ("milestone_dispute", S.IN_PROGRESS, "buyer", {"reason": "Silence"}, S.DISPUTED, "Reason"),

@@ -294,7 +294,7 @@ def test_order_page_queries_do_not_grow(client, django_assert_max_num_queries, m
     from milestones.models import Milestone
 
     client.force_login(order.buyer)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("order_detail", args=[order.pk]))
     assert response.status_code == 200
     assert text(response).count('data-milestone-state="') == Milestone.objects.filter(order=order).count()

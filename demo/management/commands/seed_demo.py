@@ -1,9 +1,15 @@
-"""Demo data for `make run`: idempotent, never called by production entry points."""
+"""Demo data for `make run`: idempotent, never called by production entry points.
+
+The demo milestones are paid by card the way a buyer pays: each checkout is
+opened with the sandbox provider, paid on its side with a test card, and
+funded when the provider confirms it (the sandbox's webhook also arrives, once
+the web process is up, and finds it done). Provider calls happen outside any
+transaction, so the seeding is not one atomic block; it is idempotent instead.
+"""
 
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -19,10 +25,15 @@ from milestones.services import (
 )
 from orders.models import Order
 from orders.services import order_create, order_message_send
+from payments.checkout import checkout_open, checkout_sync
+from payments.models import Checkout
 from payments.services import FundingSource
+from sandbox.services import session_pay
 
 PASSWORD = "marketplace-demo"
-CARD = FundingSource(method="card", card_number="4242 4242 4242 4242")
+CARD = FundingSource(method="checkout")
+TEST_CARD = "4242 4242 4242 4242"
+SITE = "http://127.0.0.1:8000"
 
 
 class Command(BaseCommand):
@@ -45,8 +56,7 @@ class Command(BaseCommand):
             delivery_days=30,
         )
         if not Order.objects.filter(buyer=buyer, seller=seller).exists():
-            with transaction.atomic():
-                self._demo_orders(buyer, seller, gig)
+            self._demo_orders(buyer, seller, gig)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     def _user(self, username: str, email: str, **extra) -> User:
@@ -57,7 +67,7 @@ class Command(BaseCommand):
         return user
 
     def _milestone(self, order, buyer, n: int, title: str, amount: str, days: int) -> Milestone:
-        return milestone_create(
+        milestone = milestone_create(
             order=order,
             actor=buyer,
             title=title,
@@ -67,6 +77,21 @@ class Command(BaseCommand):
             source=CARD,
             idempotency_key=f"demo-{order.pk}-{n}",
         )
+        return self._pay_by_card(milestone)
+
+    def _pay_by_card(self, milestone: Milestone) -> Milestone:
+        back = f"{SITE}/milestones/{milestone.pk}/checkout/return/"
+        checkout = checkout_open(
+            checkout=Checkout.objects.select_related("buyer", "milestone__order").get(milestone=milestone),
+            success_url=back + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=back + "?cancelled=1",
+        )
+        session_pay(
+            session_id=checkout.session_id, card_number=TEST_CARD, webhook_url=f"{SITE}/payments/webhooks/sandbox/"
+        )
+        checkout_sync(checkout=checkout)
+        milestone.refresh_from_db()
+        return milestone
 
     def _demo_orders(self, buyer: User, seller: User, gig: Gig) -> None:
         app = order_create(

@@ -1,0 +1,69 @@
+"""Stripe's test card numbers (https://docs.stripe.com/testing), by outcome."""
+
+from __future__ import annotations
+
+SUCCESS_CARDS = {
+    "4242424242424242": "Visa",
+    "4000056655665556": "Visa (debit)",
+    "5555555555554444": "Mastercard",
+    "2223003122003222": "Mastercard (2-series)",
+    "5200828282828210": "Mastercard (debit)",
+    "378282246310005": "American Express",
+    "6011111111111117": "Discover",
+}
+DECLINE_CARDS = {
+    "4000000000000002": ("card_declined", "Your card was declined."),
+    "4000000000009995": ("insufficient_funds", "Your card has insufficient funds."),
+    "4000000000009987": ("lost_card", "Your card was declined."),
+    "4000000000009979": ("stolen_card", "Your card was declined."),
+    "4000000000000069": ("expired_card", "Your card has expired."),
+    "4000000000000127": ("incorrect_cvc", "Your card's security code is incorrect."),
+    "4000000000000119": ("processing_error", "An error occurred while processing your card. Try again."),
+}
+# Stripe's test bank account that fails payouts (account closed).
+FAILING_PAYOUT_DESTINATIONS = {"000111111116"}
+INCORRECT_NUMBER = ("incorrect_number", "Your card number is incorrect.")
+NOT_A_TEST_CARD = (
+    "card_declined",
+    "Your card was declined. The sandbox accepts only test cards, such as 4242 4242 4242 4242.",
+)
+ACCOUNT_CLOSED = ("account_closed", "The bank account has been closed.")
+UNKNOWN_PAYMENT = ("resource_missing", "No such payment.")
+REFUND_TOO_LARGE = ("amount_too_large", "The refund is larger than what is left of the payment.")
+FAILURE_MESSAGES = {
+    **dict(DECLINE_CARDS.values()),
+    INCORRECT_NUMBER[0]: INCORRECT_NUMBER[1],
+    ACCOUNT_CLOSED[0]: ACCOUNT_CLOSED[1],
+    UNKNOWN_PAYMENT[0]: UNKNOWN_PAYMENT[1],
+    REFUND_TOO_LARGE[0]: REFUND_TOO_LARGE[1],
+}
+
+
+def normalise_card_number(raw: str) -> str:
+    return "".join(ch for ch in raw if ch.isdigit())
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for index, digit in enumerate(reversed(number)):
+        value = int(digit)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_outcome(raw: str) -> tuple[bool, str, str]:
+    """(ok, failure code, message) for a card number typed on the sandbox's page."""
+    number = normalise_card_number(raw)
+    if number in SUCCESS_CARDS:
+        return True, "", ""
+    if number in DECLINE_CARDS:
+        return False, *DECLINE_CARDS[number]
+    if not luhn_valid(number):
+        return False, *INCORRECT_NUMBER
+    return False, *NOT_A_TEST_CARD

@@ -1,0 +1,72 @@
+"""The sandbox provider's own records: what a real provider keeps on its side.
+
+Nothing in the marketplace reads these tables; it talks to the sandbox only
+through ``sandbox.provider.SandboxProvider`` and the sandbox's signed webhooks,
+as it would to Stripe.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from djmoney.models.fields import MoneyField
+
+
+class SandboxSession(models.Model):
+    """A hosted checkout session (Stripe: ``checkout.session``)."""
+
+    session_id = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    amount = MoneyField(max_digits=14, decimal_places=2)
+    description = models.CharField(max_length=500)
+    reference = models.CharField(max_length=100)
+    customer_email = models.CharField(max_length=254, blank=True)
+    success_url = models.CharField(max_length=2000)
+    cancel_url = models.CharField(max_length=2000)
+    status = models.CharField(max_length=10, default="open")  # open, complete, expired
+    payment_status = models.CharField(max_length=10, default="unpaid")  # unpaid, paid
+    payment_reference = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    objects: models.Manager[SandboxSession] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.amount} {self.status}/{self.payment_status}"
+
+
+class SandboxOperation(models.Model):
+    """A charge, refund or payout; a replayed idempotency key gets the first answer."""
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=10)  # charge, refund, payout
+    amount = MoneyField(max_digits=16, decimal_places=2)
+    succeeded = models.BooleanField()
+    reference = models.CharField(max_length=100)
+    # A refund's payment, a payout's destination.
+    target = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[SandboxOperation] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {'ok' if self.succeeded else self.failure_code}"
+
+
+class SandboxEvent(models.Model):
+    """A webhook the sandbox sends (and retries) to the marketplace's endpoint."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    url = models.CharField(max_length=2000)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[SandboxEvent] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

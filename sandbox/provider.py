@@ -1,0 +1,181 @@
+"""The sandbox provider: Stripe's behaviour with no network.
+
+Its "API" is this class, working on the sandbox's own tables; its hosted page
+is ``sandbox.views``; its webhooks go to the marketplace's endpoint through
+Celery (``sandbox.tasks.deliver_event``), signed with Stripe's scheme. So the
+demo runs the same code path as production: checkout, webhook, refund, payout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.urls import reverse
+from djmoney.money import Money
+
+from payments.providers import (
+    CheckoutSession,
+    ProviderEvent,
+    ProviderRecord,
+    ProviderResult,
+    assert_no_transaction,
+    parse_stripe_event,
+    verify_signature,
+)
+from sandbox import cards
+from sandbox.models import SandboxOperation, SandboxSession
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_sandbox_{uuid.uuid4().hex[:24]}"
+
+
+def session_view(session: SandboxSession) -> CheckoutSession:
+    return CheckoutSession(
+        id=session.session_id,
+        url=reverse("sandbox_checkout", args=[session.session_id]),
+        status=session.status,
+        payment_status=session.payment_status,
+        payment_reference=session.payment_reference,
+        amount=session.amount,
+        reference=session.reference,
+    )
+
+
+def record_operation(
+    *, kind: str, key: str, amount: Money, ok: bool, reference: str, target: str = "", failure_code: str = ""
+) -> ProviderResult:
+    """Store the answer under its key; a replayed key returns the first answer instead."""
+    existing = SandboxOperation.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                SandboxOperation.objects.create(
+                    idempotency_key=key,
+                    kind=kind,
+                    amount=amount,
+                    succeeded=ok,
+                    reference=reference if ok else "",
+                    target=target,
+                    failure_code=failure_code,
+                )
+            return ProviderResult(
+                ok=ok,
+                reference=reference if ok else "",
+                failure_code=failure_code,
+                message=cards.FAILURE_MESSAGES.get(failure_code, ""),
+            )
+        except IntegrityError:
+            existing = SandboxOperation.objects.get(idempotency_key=key)
+    return ProviderResult(
+        ok=existing.succeeded,
+        reference=existing.reference,
+        failure_code=existing.failure_code,
+        message="" if existing.succeeded else cards.FAILURE_MESSAGES.get(existing.failure_code, "Declined."),
+    )
+
+
+class SandboxProvider:
+    name = "sandbox"
+
+    def checkout_create(
+        self,
+        *,
+        amount: Money,
+        description: str,
+        reference: str,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        expires_at: datetime,
+        idempotency_key: str,
+    ) -> CheckoutSession:
+        assert_no_transaction()
+        session, _ = SandboxSession.objects.get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={
+                "session_id": _id("cs"),
+                "amount": amount,
+                "description": description[:500],
+                "reference": reference,
+                "customer_email": customer_email,
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+                "expires_at": expires_at,
+            },
+        )
+        return session_view(session)
+
+    def checkout_retrieve(self, session_id: str) -> CheckoutSession:
+        assert_no_transaction()
+        return session_view(SandboxSession.objects.get(session_id=session_id))
+
+    def checkout_expire(self, session_id: str) -> None:
+        assert_no_transaction()
+        from sandbox.services import session_expire
+
+        session_expire(session_id=session_id)
+
+    def refund(self, *, amount: Money, payment_reference: str, idempotency_key: str) -> ProviderResult:
+        assert_no_transaction()
+        with transaction.atomic():
+            session = SandboxSession.objects.select_for_update().filter(payment_reference=payment_reference).first()
+            failure = ""
+            if session is None or session.payment_status != "paid":
+                failure = cards.UNKNOWN_PAYMENT[0]
+            else:
+                refunded = SandboxOperation.objects.filter(
+                    kind="refund", target=payment_reference, succeeded=True
+                ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+                if amount.amount > session.amount.amount - refunded:
+                    failure = cards.REFUND_TOO_LARGE[0]
+            return record_operation(
+                kind="refund",
+                key=idempotency_key,
+                amount=amount,
+                ok=not failure,
+                reference=_id("re"),
+                target=payment_reference,
+                failure_code=failure,
+            )
+
+    def payout(
+        self, *, amount: Money, method: str, destination: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderResult:
+        assert_no_transaction()
+        failure = cards.ACCOUNT_CLOSED[0] if destination.strip() in cards.FAILING_PAYOUT_DESTINATIONS else ""
+        return record_operation(
+            kind="payout",
+            key=idempotency_key,
+            amount=amount,
+            ok=not failure,
+            reference=_id("po"),
+            target=destination,
+            failure_code=failure,
+        )
+
+    def parse_webhook(self, *, payload: bytes, signature: str) -> ProviderEvent:
+        verify_signature(payload, signature, settings.SANDBOX_WEBHOOK_SECRET)
+        return parse_stripe_event(payload)
+
+    def payout_onboarding_url(self, *, user: Any, return_url: str, refresh_url: str) -> str | None:
+        return None  # the sandbox pays to the payout account typed in the profile
+
+    def records(self, *, since: datetime) -> list[ProviderRecord]:
+        assert_no_transaction()
+        return [
+            ProviderRecord(
+                kind=op.kind,
+                reference=op.reference,
+                amount=op.amount,
+                idempotency_key=op.idempotency_key,
+                succeeded=op.succeeded,
+            )
+            for op in SandboxOperation.objects.filter(created_at__gte=since, succeeded=True).order_by("pk")
+        ]
