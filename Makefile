@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The suite spreads over both cores (pytest-xdist); each worker has its own test database.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: install run test lint format bench clean
 

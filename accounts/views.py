@@ -5,6 +5,7 @@ Thin: parse a form, call a service, redirect.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -63,4 +64,6 @@ def profile(request: AuthedRequest) -> HttpResponse:
         user_update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    # With Stripe, payouts go to a connected account set up on Stripe's pages, not to the typed account.
+    context = {"form": form, "payouts_by_stripe": settings.PAYMENT_PROVIDER == "stripe"}
+    return render(request, "accounts/profile.html", context)

@@ -55,6 +55,14 @@ BUYER_SECTIONS = (
         ("created_at", "pk"),
     ),
     Section("disputed", "In dispute", "Staff are looking at these.", (S.DISPUTED,), ("created_at", "pk")),
+    Section(
+        "awaiting_payment",
+        "Awaiting payment",
+        "Not paid yet: pay to send them to the seller, or cancel them. Unpaid ones close when the checkout expires.",
+        (S.AWAITING_PAYMENT,),
+        ("created_at", "pk"),
+        needs_action=True,
+    ),
 )
 
 SELLER_SECTIONS = (

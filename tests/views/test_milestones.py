@@ -521,3 +521,36 @@ def test_statement_page_is_404_to_outsiders_and_asks_anonymous_to_log_in(client,
     client.logout()
     assert client.post(url, {"body": "me too"})["Location"].startswith(reverse("login"))
     assert not DisputeStatement.objects.exists()
+
+
+def test_the_buyers_dashboard_lists_unpaid_milestones_and_the_seller_does_not_see_them(client, order):
+    milestone = create_milestone(order, title="Unpaid logo", pay=False)
+    client.force_login(order.buyer)
+    html = text(client.get(reverse("buyer_dashboard")))
+    assert "Awaiting payment" in html and "Unpaid logo" in html
+    client.force_login(order.seller)
+    assert "Unpaid logo" not in text(client.get(reverse("seller_dashboard")))
+    assert state_of(milestone) == S.AWAITING_PAYMENT
+
+
+def test_the_profile_sets_where_refunds_go(client, buyer):
+    client.force_login(buyer)
+    page = text(client.get(reverse("profile")))
+    assert "Refunds go to" in page and "The card I paid with" in page
+    response = client.post(
+        reverse("profile"),
+        {
+            "email": buyer.email,
+            "bio": "",
+            "withdrawal_method": buyer.withdrawal_method,
+            "payout_account": buyer.payout_account,
+            "refund_to": "card",
+        },
+    )
+    assert response.status_code == 302
+    buyer.refresh_from_db()
+    assert buyer.refund_to == "card"
+    bad = client.post(reverse("profile"), {"email": buyer.email, "withdrawal_method": "paypal", "refund_to": "cash"})
+    assert bad.status_code == 200 and "refund_to" in bad.context["form"].errors
+    buyer.refresh_from_db()
+    assert buyer.refund_to == "card"
