@@ -17,9 +17,12 @@ from payments.models import (
     GUARDED_KINDS,
     Account,
     AccountKind,
+    CommandKind,
+    CommandStatus,
     Earning,
     EarningStatus,
     Entry,
+    ProviderCommand,
     Transaction,
     Withdrawal,
     WithdrawalStatus,
@@ -112,6 +115,7 @@ def ledger_audit() -> AuditReport:
     escrow_of: dict[int, Account] = {}
     pending_of: dict[tuple[int, str], Decimal] = {}
     withdrawing_of: dict[tuple[int, str], Decimal] = {}
+    card_refunds_of: dict[str, Decimal] = {}
     for account in accounts.iterator(chunk_size=2000):
         balance = ledger.get(account.pk, Decimal("0"))
         if account.kind in GUARDED_KINDS:
@@ -129,6 +133,8 @@ def ledger_audit() -> AuditReport:
             pending_of[(account.user_id, account.currency)] = balance
         if account.kind == AccountKind.SELLER_WITHDRAWING and account.user_id:
             withdrawing_of[(account.user_id, account.currency)] = balance
+        if account.kind == AccountKind.CARD_REFUNDS:
+            card_refunds_of[account.currency] = balance
 
     # 5. Checks of the records above the ledger that hold money in it (each
     #    milestone's escrow matches its state), registered by their apps.
@@ -159,5 +165,20 @@ def ledger_audit() -> AuditReport:
             breaches.append(
                 f"seller {key[0]} has {requested.get(key, 0)} {key[1]} in requested withdrawals "
                 f"but {withdrawing_of.get(key, 0)} in the withdrawing account"
+            )
+
+    # 8. Refunds to card not yet answered add up to the card-refunds account: a
+    #    refund posted without its command (or a command without its money) shows here.
+    owed: dict[str, Decimal] = defaultdict(Decimal)
+    unanswered = ProviderCommand.objects.filter(
+        kind=CommandKind.REFUND, status__in=[CommandStatus.PENDING, CommandStatus.STUCK]
+    ).values("amount_currency")
+    for row in unanswered.annotate(total=Sum("amount")).order_by():
+        owed[row["amount_currency"]] = row["total"]
+    for currency in set(owed) | {c for c, v in card_refunds_of.items() if v}:
+        if owed.get(currency, Decimal("0")) != card_refunds_of.get(currency, Decimal("0")):
+            breaches.append(
+                f"{owed.get(currency, 0)} {currency} of refunds to card are waiting for the provider "
+                f"but the card-refunds account holds {card_refunds_of.get(currency, 0)}"
             )
     return report

@@ -27,6 +27,9 @@ def copy_gateway_operations(apps, schema_editor):
         ],
         batch_size=1000,
     )
+    # ``auto_now_add`` stamped the copies with today; the history keeps its own dates.
+    for key, created_at in old.objects.values_list("idempotency_key", "created_at").iterator():
+        new.objects.filter(idempotency_key=key).update(created_at=created_at)
 
 
 class Migration(migrations.Migration):

@@ -267,3 +267,17 @@ def test_reconcile_lists_a_planted_mismatch_and_exits_1(order):
     assert "pi_forged" in lines and "unknown to sandbox" in lines
     assert "not in our records" in lines
     assert SandboxSession.objects.exists()
+
+
+def test_the_ledger_audit_finds_a_refund_to_card_whose_command_was_lost(order, audit):
+    """Planted in SQL: the refund's money sits in the card-refunds account, its command is gone."""
+    from payments.audit import ledger_audit
+
+    milestone = create_milestone(order, amount="100.00")
+    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    audit()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE payments_providercommand SET status = 'succeeded' WHERE kind = 'refund'")
+    report = ledger_audit()
+    assert not report.ok
+    assert any("refunds to card are waiting" in breach and "105.50" in breach for breach in report.breaches)
