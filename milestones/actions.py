@@ -19,9 +19,10 @@ from django import forms
 from django.http import Http404
 
 from accounts.models import User
+from marketplace.money import format_money
 from milestones import services
-from milestones.forms import CancelForm, DeclineForm, DisputeForm, FeedbackForm, StatementForm, SubmitForm
-from milestones.models import Dispute, Milestone
+from milestones.forms import CancelForm, ConfirmForm, DeclineForm, DisputeForm, FeedbackForm, StatementForm, SubmitForm
+from milestones.models import Dispute, Milestone, MilestoneState
 
 BUYER, SELLER = "buyer", "seller"
 
@@ -29,6 +30,23 @@ BUYER, SELLER = "buyer", "seller"
 FILE_ALIASES = {"files": "attachment"}
 
 Perform = Callable[[Milestone, User, dict[str, Any]], object]
+# What confirming does with the money, said on the confirmation page before it happens.
+Consequence = Callable[[Milestone], str]
+
+
+def _release_words(milestone: Milestone) -> str:
+    return (
+        f"{format_money(milestone.amount)} is released to {milestone.order.seller.username} now; this cannot be undone."
+    )
+
+
+def _cancel_words(milestone: Milestone) -> str:
+    if milestone.state == MilestoneState.AWAITING_PAYMENT:
+        return "Nothing has been charged for this milestone; it closes and its checkout with it."
+    return (
+        f"{format_money(milestone.total_charged)} (the amount and the service fee) comes back to you now, "
+        "where you choose below; the seller is told. This cannot be undone."
+    )
 
 
 def _open_dispute_of(milestone: Milestone) -> Dispute:
@@ -55,10 +73,17 @@ class Action:
     form: type[forms.Form] | None = None
     heading: str = ""  # the form page's title, when it differs from the label
     aliases: dict[str, str] = field(default_factory=dict)
+    # Money moves: the form page is a confirmation that says where it goes, with a "Confirm" button.
+    consequence: Consequence | None = None
 
     @property
     def one_click(self) -> bool:
         return self.form is None
+
+    @property
+    def button(self) -> str:
+        """The form page's button: "Confirm" where money moves, else the action's label."""
+        return "Confirm" if self.consequence else self.label
 
 
 # In the order the buttons appear: the expected next step first.
@@ -92,6 +117,9 @@ ACTIONS: tuple[Action, ...] = (
         label="Approve",
         url_name="milestone_approve",
         path="approve",
+        form=ConfirmForm,
+        heading="Approve and release the payment",
+        consequence=_release_words,
         perform=lambda m, actor, data: services.milestone_approve(milestone=m, actor=actor),
         success="You approved “{title}”; the payment is released to the seller.",
         verb="approve",
@@ -151,6 +179,7 @@ ACTIONS: tuple[Action, ...] = (
         style="btn-danger",
         form=CancelForm,
         heading="Cancel this milestone",
+        consequence=_cancel_words,
         perform=lambda m, actor, data: services.milestone_cancel(
             milestone=m, actor=actor, refund_to=data.get("refund_to") or "balance"
         ),

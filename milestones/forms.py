@@ -145,6 +145,10 @@ class DeclineForm(forms.Form):
     )
 
 
+class ConfirmForm(forms.Form):
+    """No fields: the page says where the money goes, and the button is "Confirm"."""
+
+
 class CancelForm(forms.Form):
     refund_to = forms.ChoiceField(
         label="Refund to",

@@ -301,7 +301,8 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         "milestone": milestone,
         "form": form,
         "title": action.heading or action.label,
-        "button": action.label,
+        "button": action.button,
+        "consequence": action.consequence(milestone) if action.consequence else "",
         "button_class": action.style,
         "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
         "feedback": milestone.revision_requests.order_by("-created_at", "-id").first()

@@ -161,7 +161,10 @@ MATRIX: dict[str, Rule] = {
         lambda w: {"pk": w.in_review.pk},
     ),
     "milestone_approve": Rule(
-        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}
+        "order",
+        order_scoped(staff=302, buyer=200, seller=302),  # the confirmation page, to the buyer only
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.in_review.pk},
     ),
     "milestone_dispute": Rule(
         "order",

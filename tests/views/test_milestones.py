@@ -223,7 +223,6 @@ def test_another_users_pay_page_is_404(client, order, outsider):
 ONE_CLICK = [
     # url name, state before, who acts, state after
     ("milestone_accept", S.AWAITING_ACCEPTANCE, "seller", S.IN_PROGRESS),
-    ("milestone_approve", S.IN_REVIEW, "buyer", S.APPROVED),
 ]
 
 
@@ -267,6 +266,7 @@ FORM_ACTIONS = [
     # url name, state before, who acts, valid data, state after, the form's label
     ("milestone_decline", S.AWAITING_ACCEPTANCE, "seller", {"reason": "Fully booked"}, S.DECLINED, "Reason"),
     ("milestone_cancel", S.AWAITING_ACCEPTANCE, "buyer", {"refund_to": "balance"}, S.CANCELLED, "Refund to"),
+    ("milestone_approve", S.IN_REVIEW, "buyer", {}, S.APPROVED, "Confirm"),
     ("milestone_submit", S.IN_PROGRESS, "seller", {"message": "Here it is"}, S.IN_REVIEW, "Files"),
     ("milestone_request_revision", S.IN_REVIEW, "buyer", {"feedback": "Bigger"}, S.REVISION_REQUESTED, "Feedback"),
     ("milestone_dispute", S.IN_PROGRESS, "buyer", {"reason": "Silence"}, S.DISPUTED, "Reason"),
@@ -554,3 +554,28 @@ def test_the_profile_sets_where_refunds_go(client, buyer):
     assert bad.status_code == 200 and "refund_to" in bad.context["form"].errors
     buyer.refresh_from_db()
     assert buyer.refund_to == "card"
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "words"),
+    [
+        ("milestone_approve", S.IN_REVIEW, "100.00\u00a0USD is released to bob_seller now; this cannot be undone."),
+        ("milestone_cancel", S.AWAITING_ACCEPTANCE, "105.50\u00a0USD (the amount and the service fee) comes back"),
+        ("milestone_cancel", S.AWAITING_PAYMENT, "Nothing has been charged for this milestone"),
+    ],
+)
+def test_money_moves_only_after_a_confirmation_that_says_where_it_goes(client, order, name, before, words, audit):
+    """The order page's buttons keep their names; they open a page that says
+    what happens to the money, and only its "Confirm" moves it."""
+    milestone = milestone_in(before, order=order, amount="100.00")
+    client.force_login(order.buyer)
+    order_page = text(client.get(reverse("order_detail", args=[order.pk])))
+    label = "Approve" if name == "milestone_approve" else "Cancel"
+    assert f'action="{reverse(name, args=[milestone.pk])}"' in order_page and f">{label}</button>" in order_page
+    ledger = Transaction.objects.count()
+    page = text(client.get(reverse(name, args=[milestone.pk])))
+    assert words in page and ">Confirm</button>" in page
+    assert state_of(milestone) == before and Transaction.objects.count() == ledger
+    client.post(reverse(name, args=[milestone.pk]), {})
+    assert state_of(milestone) in (S.APPROVED, S.CANCELLED)
+    audit()
