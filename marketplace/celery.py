@@ -24,6 +24,7 @@ SWEEP_TASKS = {
     "late": "milestones.tasks.sweep_late",
     "outbox": "payments.tasks.sweep_outbox",
     "checkouts": "milestones.tasks.sweep_checkouts",
+    "proposals": "milestones.tasks.sweep_proposals",
     "emails": "notifications.tasks.sweep_emails",
 }
 

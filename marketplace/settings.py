@@ -322,6 +322,8 @@ AUTO_APPROVE_PERIOD = env_duration("AUTO_APPROVE_PERIOD", "7d")
 # Reminders to the buyer before auto-approval, and to the seller before a deadline.
 REVIEW_REMINDERS = env_durations("REVIEW_REMINDERS", "3d,1d")
 DEADLINE_REMINDER = env_duration("DEADLINE_REMINDER", "24h")
+# A deadline extension the buyer leaves unanswered this long lapses, as declined.
+EXTENSION_RESPONSE_PERIOD = env_duration("EXTENSION_RESPONSE_PERIOD", "48h")
 
 # Deliverable uploads.
 DELIVERABLE_MAX_FILE_SIZE = env_int("DELIVERABLE_MAX_FILE_SIZE", 25 * 1024 * 1024)

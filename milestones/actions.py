@@ -21,7 +21,16 @@ from django.http import Http404
 from accounts.models import User
 from marketplace.money import format_money
 from milestones import services
-from milestones.forms import CancelForm, ConfirmForm, DeclineForm, DisputeForm, FeedbackForm, StatementForm, SubmitForm
+from milestones.forms import (
+    CancelForm,
+    ConfirmForm,
+    DeclineForm,
+    DisputeForm,
+    ExtensionForm,
+    FeedbackForm,
+    StatementForm,
+    SubmitForm,
+)
 from milestones.models import Dispute, Milestone, MilestoneState
 
 BUYER, SELLER = "buyer", "seller"
@@ -75,6 +84,7 @@ class Action:
     aliases: dict[str, str] = field(default_factory=dict)
     # Money moves: the form page is a confirmation that says where it goes, with a "Confirm" button.
     consequence: Consequence | None = None
+    submit: str = ""  # the form page's button, when it differs from the label
 
     @property
     def one_click(self) -> bool:
@@ -83,7 +93,7 @@ class Action:
     @property
     def button(self) -> str:
         """The form page's button: "Confirm" where money moves, else the action's label."""
-        return "Confirm" if self.consequence else self.label
+        return "Confirm" if self.consequence else (self.submit or self.label)
 
 
 # In the order the buttons appear: the expected next step first.
@@ -157,6 +167,22 @@ ACTIONS: tuple[Action, ...] = (
         ),
         success="Your side is added to the dispute on “{title}”.",
         verb="add to the dispute on",
+    ),
+    Action(
+        name="request_extension",
+        roles=frozenset({SELLER}),
+        label="Request extension",
+        heading="Ask for a later deadline",
+        submit="Send request",
+        url_name="milestone_extension",
+        path="extension",
+        form=ExtensionForm,
+        style="btn-secondary",
+        perform=lambda m, actor, data: services.extension_request(
+            milestone=m, actor=actor, new_deadline=data["new_deadline"], reason=data["reason"]
+        ),
+        success="You asked for a later deadline on “{title}”; the buyer has been told.",
+        verb="ask for an extension on",
     ),
     Action(
         name="decline",

@@ -16,6 +16,7 @@ class MilestonesConfig(AppConfig):
         register_sweep(Sweep("reminders", sweeps.sweep_reminders, sweeps.reminders_due))
         register_sweep(Sweep("late", sweeps.sweep_late, sweeps.late_due))
         register_sweep(Sweep("checkouts", sweeps.sweep_checkouts, sweeps.checkouts_due))
+        register_sweep(Sweep("proposals", sweeps.sweep_proposals, sweeps.proposals_due))
 
         from milestones import services
         from payments.checkout import CheckoutPurpose, register_checkout_purpose

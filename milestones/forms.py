@@ -136,6 +136,19 @@ class FeedbackForm(forms.Form):
     )
 
 
+class ExtensionForm(forms.Form):
+    new_deadline = forms.DateTimeField(
+        label="New deadline",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The buyer sees this. Unanswered, the request lapses and the deadline stays.",
+    )
+
+
 class DeclineForm(forms.Form):
     reason = forms.CharField(
         label="Reason",

@@ -245,6 +245,79 @@ class MilestoneReminder(models.Model):
         return f"{self.kind} for {self.milestone_id}"
 
 
+class ProposalKind(models.TextChoices):
+    EXTENSION = "extension", "Deadline extension"
+
+
+class ProposalState(models.TextChoices):
+    PENDING = "pending", "Waiting for an answer"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Lapsed unanswered"
+
+
+P = ProposalState
+
+
+class Proposal(ConcurrentTransitionMixin, models.Model):
+    """A change of a milestone's terms that one party asks and the other answers.
+
+    One pending proposal of a kind per milestone (a partial unique index).
+    Its own machine: pending → accepted / declined / withdrawn / expired.
+    ``milestones/services.py`` is the only caller of the transitions; what an
+    accepted proposal does to the milestone happens there, under its locks.
+    """
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="proposals")
+    kind = models.CharField(max_length=20, choices=ProposalKind.choices)
+    state = FSMField(default=P.PENDING, choices=P.choices, protected=True)
+    proposer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(max_length=2000)
+    new_deadline = models.DateTimeField(null=True, blank=True)
+    # Unanswered by then, it lapses (``sweep_proposals``).
+    respond_by = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=P.values), name="proposal_state_valid"),
+            models.CheckConstraint(condition=Q(kind__in=ProposalKind.values), name="proposal_kind_valid"),
+            models.UniqueConstraint(
+                fields=["milestone", "kind"], condition=Q(state="pending"), name="proposal_one_pending_per_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=["respond_by"], name="proposal_due", condition=Q(state="pending"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.milestone_id} ({self.get_state_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == P.PENDING
+
+    @transition(field=state, source=P.PENDING, target=P.ACCEPTED)
+    def accept(self, *, by, at: datetime) -> None:
+        self.decided_by, self.decided_at = by, at
+
+    @transition(field=state, source=P.PENDING, target=P.DECLINED)
+    def decline(self, *, by, at: datetime) -> None:
+        self.decided_by, self.decided_at = by, at
+
+    @transition(field=state, source=P.PENDING, target=P.WITHDRAWN)
+    def withdraw(self, *, by, at: datetime) -> None:
+        self.decided_by, self.decided_at = by, at
+
+    @transition(field=state, source=P.PENDING, target=P.EXPIRED)
+    def expire(self, *, at: datetime) -> None:
+        self.decided_at = at
+
+
 class DisputeState(models.TextChoices):
     OPEN = "open", "Open"
     RESOLVED = "resolved", "Resolved"

@@ -18,7 +18,15 @@ from django.utils.timesince import timesince, timeuntil
 from djmoney.money import Money
 
 from milestones.actions import BY_NAME
-from milestones.models import CLOSED_STATES, Delivery, DisputeStatement, Milestone, RevisionRequest
+from milestones.models import (
+    CLOSED_STATES,
+    Delivery,
+    DisputeStatement,
+    Milestone,
+    Proposal,
+    ProposalState,
+    RevisionRequest,
+)
 from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
 from orders.models import Order
@@ -30,6 +38,11 @@ VERB_WORDS = {
     "order_completed": "marked the order complete",
     "created": "created",
     "funded": "paid by card for",
+    "extension_requested": "asked for a later deadline on",
+    "extension_accepted": "accepted a later deadline on",
+    "extension_declined": "declined a later deadline on",
+    "extension_withdrawn": "withdrew the extension request on",
+    "extension_expired": "let the extension request lapse on",
     "payment_expired": "closed unpaid (checkout expired)",
     "accepted": "accepted",
     "declined": "declined",
@@ -151,6 +164,11 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
                 queryset=Delivery.objects.select_related("author").prefetch_related("files").order_by("number"),
             ),
             Prefetch("revision_requests", queryset=RevisionRequest.objects.order_by("created_at", "id")),
+            Prefetch(
+                "proposals",
+                queryset=Proposal.objects.filter(state=ProposalState.PENDING).select_related("proposer"),
+                to_attr="pending_proposals",
+            ),
             Prefetch("dispute__statements", queryset=DisputeStatement.objects.select_related("author")),
         )
         .order_by("position")

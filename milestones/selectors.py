@@ -9,7 +9,7 @@ refused.
 
 from __future__ import annotations
 
-from milestones.actions import ACTIONS, BUYER, BY_NAME
+from milestones.actions import ACTIONS, BUYER, BY_NAME, SELLER
 from milestones.models import Milestone, MilestoneState
 from orders.models import Order, OrderStatus
 
@@ -36,6 +36,13 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         dispute = getattr(milestone, "dispute", None)
         if dispute is not None and dispute.state == "open":
             allowed.add("add_statement")
+    if role == SELLER and milestone.state in (S.IN_PROGRESS, S.REVISION_REQUESTED):
+        # One extension request at a time; the order page passes the pending ones it has read.
+        pending = getattr(milestone, "pending_proposals", None)
+        if pending is None:
+            pending = list(milestone.proposals.filter(state="pending"))
+        if not any(p.kind == "extension" for p in pending):
+            allowed.add("request_extension")
     return [action.name for action in ACTIONS if action.name in allowed]
 
 

@@ -16,7 +16,7 @@ A ``DomainError`` leaves everything as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -44,6 +44,9 @@ from milestones.models import (
     Milestone,
     MilestoneReminder,
     MilestoneState,
+    Proposal,
+    ProposalKind,
+    ProposalState,
     RevisionRequest,
     lock_milestone,
 )
@@ -73,6 +76,7 @@ from payments.services import (
 )
 
 S = MilestoneState
+P = ProposalState
 MAX_LINKS = 10
 
 
@@ -658,6 +662,7 @@ def milestone_open_dispute(
         if len(reason) > 10000:
             raise InvalidInput("Keep the reason to 10,000 characters or fewer.", field="reason")
         before = _transition(milestone, "disputed", milestone.open_dispute, at=now)
+        _withdraw_pending_proposals(milestone, at=now)
         _save(milestone)
         dispute = Dispute.objects.create(milestone=milestone, opened_by=actor, reason=reason)
         if attachment is not None:
@@ -909,3 +914,193 @@ def order_complete(*, order: Order, actor: User) -> Order:
             url=order.get_absolute_url(),
         )
     return order
+
+
+# --- proposals: changes of terms one party asks and the other answers -----------------------
+
+# The states in which the seller still owes work before a deadline.
+EXTENSION_STATES = (S.IN_PROGRESS, S.REVISION_REQUESTED)
+MAX_EXTENSION = timedelta(days=365)
+
+
+def _when_words(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M}"
+
+
+def extension_request(*, milestone: Milestone, actor: User, new_deadline: datetime | None, reason: str) -> Proposal:
+    """The seller asks for a later deadline; the buyer answers within
+    ``EXTENSION_RESPONSE_PERIOD`` or it lapses as declined."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_seller(milestone.order, actor, "ask for an extension")
+        if milestone.state not in EXTENSION_STATES:
+            raise InvalidTransition(
+                f"“{milestone.title}” is {milestone.get_state_display().lower()}; an extension can be asked "
+                "only while the work is owed. Nothing was changed."
+            )
+        if new_deadline is None:
+            raise InvalidInput("Choose the new deadline.", field="new_deadline")
+        if new_deadline <= max(milestone.deadline, now):
+            raise InvalidInput(
+                f"The new deadline must be later than the current one ({_when_words(milestone.deadline)}) "
+                "and in the future.",
+                field="new_deadline",
+            )
+        if new_deadline > milestone.deadline + MAX_EXTENSION:
+            raise InvalidInput("An extension can add at most a year.", field="new_deadline")
+        if not reason:
+            raise InvalidInput("Tell the buyer why you need more time.", field="reason")
+        if len(reason) > 2000:
+            raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+        if Proposal.objects.filter(milestone=milestone, kind=ProposalKind.EXTENSION, state=P.PENDING).exists():
+            raise InvalidTransition("An extension request is already waiting for the buyer's answer.")
+        proposal = Proposal.objects.create(
+            milestone=milestone,
+            kind=ProposalKind.EXTENSION,
+            proposer=actor,
+            reason=reason,
+            new_deadline=new_deadline,
+            respond_by=now + settings.EXTENSION_RESPONSE_PERIOD,
+        )
+        activity_record(
+            order=milestone.order,
+            milestone=milestone,
+            actor=actor,
+            verb="extension_requested",
+            note=f"New deadline {_when_words(new_deadline)}: {reason}",
+        )
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="extension_requested",
+            message=f"{actor.username} asks to move the deadline of “{milestone.title}” to "
+            f"{_when_words(new_deadline)}: {reason[:150]}. Answer by {_when_words(proposal.respond_by)}.",
+            url=milestone.get_absolute_url(),
+        )
+    return proposal
+
+
+def _lock_proposal(proposal_id: int) -> tuple[Milestone, Proposal]:
+    """The lock order: the order, the milestone, then the proposal."""
+    milestone_id = Proposal.objects.values_list("milestone_id", flat=True).get(pk=proposal_id)
+    milestone = lock_milestone(milestone_id)
+    return milestone, Proposal.objects.select_for_update().get(pk=proposal_id)
+
+
+def _answered(proposal: Proposal) -> InvalidTransition:
+    return InvalidTransition(
+        f"This {proposal.get_kind_display().lower()} request is {proposal.get_state_display().lower()}; "
+        "nothing was changed."
+    )
+
+
+def _require_answerer(milestone: Milestone, proposal: Proposal, actor: User | None) -> None:
+    order = milestone.order
+    answerer_id = order.buyer_id if proposal.proposer_id == order.seller_id else order.seller_id
+    if actor is None or actor.pk != answerer_id:
+        who = "buyer" if answerer_id == order.buyer_id else "seller"
+        raise NotAllowed(f"Only the {who} of this order can answer this request.")
+
+
+def _extension_apply(milestone: Milestone, proposal: Proposal, *, now: datetime) -> None:
+    """The deadline moves; a late flag clears if the new deadline is ahead, and
+    the deadline reminder and late notice may be sent again for it."""
+    assert proposal.new_deadline is not None
+    if milestone.state not in EXTENSION_STATES:
+        raise InvalidTransition(f"“{milestone.title}” is no longer in work; its deadline cannot move now.")
+    milestone.deadline = proposal.new_deadline
+    if milestone.late_flagged_at is not None and proposal.new_deadline > now:
+        milestone.late_flagged_at = None
+    milestone.save(update_fields=["deadline", "late_flagged_at"])
+    MilestoneReminder.objects.filter(milestone=milestone, kind__in=[LATE_KIND, "deadline"]).delete()
+
+
+def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = _lock_proposal(proposal.pk)
+        _require_answerer(milestone, proposal, actor)
+        try:
+            proposal.accept(by=actor, at=now)
+        except TransitionNotAllowed:
+            raise _answered(proposal) from None
+        if proposal.kind == ProposalKind.EXTENSION:
+            _extension_apply(milestone, proposal, now=now)
+        proposal.save()
+        verb = f"{proposal.kind}_accepted"
+        note = f"New deadline {_when_words(milestone.deadline)}" if proposal.kind == ProposalKind.EXTENSION else ""
+        activity_record(order=milestone.order, milestone=milestone, actor=actor, verb=verb, note=note)
+        notification_send(
+            recipient=proposal.proposer,
+            event=verb,
+            message=f"{actor.username} accepted your {proposal.get_kind_display().lower()} request on "
+            f"“{milestone.title}”. {note}".strip(),
+            url=milestone.get_absolute_url(),
+        )
+    return proposal
+
+
+def proposal_decline(*, proposal: Proposal, actor: User) -> Proposal:
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = _lock_proposal(proposal.pk)
+        _require_answerer(milestone, proposal, actor)
+        try:
+            proposal.decline(by=actor, at=now)
+        except TransitionNotAllowed:
+            raise _answered(proposal) from None
+        proposal.save()
+        verb = f"{proposal.kind}_declined"
+        activity_record(order=milestone.order, milestone=milestone, actor=actor, verb=verb)
+        notification_send(
+            recipient=proposal.proposer,
+            event=verb,
+            message=f"{actor.username} declined your {proposal.get_kind_display().lower()} request on "
+            f"“{milestone.title}”; the terms stay as they were.",
+            url=milestone.get_absolute_url(),
+        )
+    return proposal
+
+
+def proposal_withdraw(*, proposal: Proposal, actor: User) -> Proposal:
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = _lock_proposal(proposal.pk)
+        if actor is None or actor.pk != proposal.proposer_id:
+            raise NotAllowed("Only the party who asked can withdraw this request.")
+        try:
+            proposal.withdraw(by=actor, at=now)
+        except TransitionNotAllowed:
+            raise _answered(proposal) from None
+        proposal.save()
+        activity_record(order=milestone.order, milestone=milestone, actor=actor, verb=f"{proposal.kind}_withdrawn")
+    return proposal
+
+
+def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
+    """A request left unanswered past ``respond_by`` lapses (an extension as
+    declined), with a notice to both. Once: False if answered meanwhile."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        milestone, proposal = _lock_proposal(proposal_id)
+        if not proposal.is_pending or proposal.respond_by > now:
+            return False
+        proposal.expire(at=now)
+        proposal.save()
+        activity_record(order=milestone.order, milestone=milestone, actor=None, verb=f"{proposal.kind}_expired")
+        order = milestone.order
+        for recipient in (order.buyer, order.seller):
+            notification_send(
+                recipient=recipient,
+                event=f"{proposal.kind}_expired",
+                message=f"The {proposal.get_kind_display().lower()} request on “{milestone.title}” was not "
+                "answered in time and has lapsed; the terms stay as they were.",
+                url=milestone.get_absolute_url(),
+            )
+    return True
+
+
+def _withdraw_pending_proposals(milestone: Milestone, *, at: datetime) -> None:
+    """A dispute takes over: open requests on the milestone are withdrawn."""
+    Proposal.objects.filter(milestone=milestone, state=P.PENDING).update(state=P.WITHDRAWN, decided_at=at)

@@ -22,8 +22,14 @@ from django.utils import timezone
 from django.utils.timesince import timeuntil
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
-from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState
-from milestones.services import late_condition, milestone_approve, milestone_checkout_expired, milestone_flag_late
+from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
+from milestones.services import (
+    late_condition,
+    milestone_approve,
+    milestone_checkout_expired,
+    milestone_flag_late,
+    proposal_expire,
+)
 from notifications.services import notification_send
 from orders.models import Order
 from payments.models import Checkout, CheckoutStatus
@@ -240,3 +246,22 @@ def sweep_checkouts(*, now: datetime | None = None, until: float | None = None) 
 
 def checkouts_due(now: datetime) -> list[DueSet]:
     return [DueSet("unpaid checkouts to close", _checkouts_due(now), "expires_at")]
+
+
+# --- proposals left unanswered ---------------------------------------------------------
+
+
+def _proposals_due(now: datetime) -> QuerySet[Proposal]:
+    return Proposal.objects.filter(state=ProposalState.PENDING, respond_by__lte=now)
+
+
+def sweep_proposals(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """Requests past ``respond_by`` lapse (``proposal_expire``: once, under the
+    order, milestone and proposal locks)."""
+    now = now_or(now)
+    pks = candidates(_proposals_due(now), time_field="respond_by")
+    return sweep("proposals", pks, lambda pk: proposal_expire(proposal_id=pk, now=now), until=until)
+
+
+def proposals_due(now: datetime) -> list[DueSet]:
+    return [DueSet("unanswered requests to lapse", _proposals_due(now), "respond_by")]

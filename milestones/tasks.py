@@ -28,3 +28,8 @@ def sweep_late() -> dict[str, Any]:
 @shared_task(acks_late=True)
 def sweep_checkouts() -> dict[str, Any]:
     return sweeps.sweep_checkouts(until=task_deadline()).as_dict()
+
+
+@shared_task(acks_late=True)
+def sweep_proposals() -> dict[str, Any]:
+    return sweeps.sweep_proposals(until=task_deadline()).as_dict()

@@ -12,6 +12,9 @@ urlpatterns = [
     path("orders/<int:pk>/milestones/pay/<str:key>/", views.milestone_pay, name="milestone_pay"),
     path("milestones/<int:pk>/checkout/", views.milestone_checkout, name="milestone_checkout"),
     path("milestones/<int:pk>/checkout/return/", views.milestone_checkout_return, name="milestone_checkout_return"),
+    path("proposals/<int:pk>/accept/", views.proposal_answer, {"answer": "accept"}, name="proposal_accept"),
+    path("proposals/<int:pk>/decline/", views.proposal_answer, {"answer": "decline"}, name="proposal_decline"),
+    path("proposals/<int:pk>/withdraw/", views.proposal_answer, {"answer": "withdraw"}, name="proposal_withdraw"),
     path("deliverables/<int:pk>/", views.deliverable_download, name="deliverable_download"),
     path("disputes/statements/<int:pk>/file/", views.dispute_attachment, name="dispute_attachment"),
     # One URL per action of milestones.actions: milestones/<pk>/<path>/.

@@ -33,7 +33,7 @@ from marketplace.storage import serve_file
 from milestones import services
 from milestones.actions import BY_NAME
 from milestones.forms import MilestoneTermsForm
-from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState
+from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState, Proposal
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.models import Order
 from orders.selectors import order_for_user
@@ -342,3 +342,31 @@ def dispute_attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
         raise Http404("No such file")
     order_for_user(request.user, statement.dispute.milestone.order_id)
     return _attachment(statement.attachment, statement.attachment_name or "attachment")
+
+
+# --- answers to proposals ------------------------------------------------------------------
+
+PROPOSAL_ANSWERS = {
+    "accept": (services.proposal_accept, "You accepted the request on “{title}”."),
+    "decline": (services.proposal_decline, "You declined the request on “{title}”; the terms stay."),
+    "withdraw": (services.proposal_withdraw, "You withdrew your request on “{title}”."),
+}
+
+
+@require_POST
+@login_required
+def proposal_answer(request: AuthedRequest, pk: int, *, answer: str) -> HttpResponse:
+    """Accept, decline or withdraw a request on a milestone: one click, POST only;
+    the service says who may and refuses a second answer."""
+    proposal = Proposal.objects.filter(pk=pk).first()
+    if proposal is None:
+        raise Http404("No such request")
+    milestone = _milestone_for(request.user, proposal.milestone_id)
+    service, success = PROPOSAL_ANSWERS[answer]
+    try:
+        service(proposal=proposal, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success.format(title=milestone.title))
+    return _back_to(milestone)

@@ -171,3 +171,27 @@ def test_an_outsider_gets_404_for_the_order_and_its_files(page, order):
     assert page.goto(order.get_absolute_url()).status == 404
     assert page.goto(f"/deliverables/{item.pk}/").status == 404
     expect(page.locator("body")).not_to_contain_text("top secret")
+
+
+def test_the_seller_asks_for_more_time_and_the_buyer_accepts(new_page, order):
+    milestone = milestone_in(S.IN_PROGRESS, order=order)
+    buyer_page, seller_page = new_page(), new_page()
+    log_in(seller_page, order.seller)
+    log_in(buyer_page, order.buyer)
+
+    seller_page.goto(order.get_absolute_url())
+    click_in(seller_page, milestone, "Request extension")
+    new_deadline = timezone.localtime(milestone.deadline) + timedelta(days=7)
+    seller_page.get_by_label("New deadline").fill(new_deadline.strftime("%Y-%m-%dT%H:%M"))
+    seller_page.get_by_label("Reason").fill("The brand assets arrive next week.")
+    seller_page.get_by_role("button", name="Send request").click()
+    expect(seller_page.get_by_text("You asked for a later deadline")).to_be_visible()
+    expect(milestone_box(seller_page, milestone).get_by_role("button", name="Withdraw request")).to_be_visible()
+
+    buyer_page.goto(order.get_absolute_url())
+    expect(milestone_box(buyer_page, milestone)).to_contain_text("The brand assets arrive next week.")
+    click_in(buyer_page, milestone, "Accept extension")
+    expect(buyer_page.get_by_text("You accepted the request")).to_be_visible()
+    expect(milestone_box(buyer_page, milestone)).to_contain_text(new_deadline.strftime("%-d %b %Y %H:%M"))
+    milestone.refresh_from_db()
+    assert timezone.localtime(milestone.deadline).strftime("%Y-%m-%dT%H:%M") == new_deadline.strftime("%Y-%m-%dT%H:%M")

@@ -254,3 +254,38 @@ def test_an_instant_payout_approval_and_a_clearance_for_the_same_seller_do_not_d
         )
     assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("96.00", "USD")  # 12 x 8.00
     _audit_ok()
+
+
+@pytest.mark.parametrize("other", ["dispute", "withdraw", "second_accept", "decline", "submit"])
+def test_accepting_an_extension_against_another_click_ends_in_one_outcome(other):
+    from milestones.models import Proposal, ProposalState
+
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    old = milestone.deadline
+    proposal = services.extension_request(
+        milestone=milestone, actor=order.seller, new_deadline=old + timedelta(days=4), reason="Assets are late"
+    )
+    rival = {
+        "dispute": lambda: services.milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Stuck"),
+        "withdraw": lambda: services.proposal_withdraw(proposal=proposal, actor=order.seller),
+        "second_accept": lambda: services.proposal_accept(proposal=proposal, actor=order.buyer),
+        "decline": lambda: services.proposal_decline(proposal=proposal, actor=order.buyer),
+        "submit": lambda: services.milestone_submit(milestone=milestone, actor=order.seller, message="Done"),
+    }[other]
+    results = race(lambda: services.proposal_accept(proposal=proposal, actor=order.buyer), rival)
+    # With two accepts, either may be the one that wins.
+    accepted = not isinstance(results[0], Exception) or (
+        other == "second_accept" and not isinstance(results[1], Exception)
+    )
+    proposal.refresh_from_db()
+    milestone.refresh_from_db()
+    if other in ("withdraw", "second_accept", "decline"):
+        assert len(_wins(results)) == 1, results
+    if accepted:
+        assert proposal.state == ProposalState.ACCEPTED
+        assert milestone.deadline == old + timedelta(days=4)
+    else:
+        assert proposal.state != ProposalState.ACCEPTED and milestone.deadline == old
+    assert Proposal.objects.filter(state=ProposalState.PENDING).count() <= 1
+    _audit_ok()

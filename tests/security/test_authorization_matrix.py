@@ -59,6 +59,25 @@ def _order(w):
     return {"pk": w.order.pk}
 
 
+def _a_proposal(w):
+    """An extension request on the milestone in review: any answer is refused (it is no longer in work)."""
+    from datetime import timedelta
+
+    from milestones.models import Proposal
+
+    proposal, _ = Proposal.objects.get_or_create(
+        milestone=w.in_review,
+        kind="extension",
+        defaults={
+            "proposer": w.seller,
+            "reason": "More time",
+            "new_deadline": w.in_review.deadline + timedelta(days=3),
+            "respond_by": w.in_review.deadline,
+        },
+    )
+    return {"pk": proposal.pk}
+
+
 MATRIX: dict[str, Rule] = {
     # --- public pages ---------------------------------------------------------------
     "healthz": Rule("public", everyone(200), everyone(405)),
@@ -148,6 +167,16 @@ MATRIX: dict[str, Rule] = {
             "pk": Transaction.objects.filter(milestone=w.in_review, kind="fund").values_list("pk", flat=True).first()
         },
     ),
+    "milestone_extension": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),  # in review: no deadline to move now
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.in_review.pk},
+    ),
+    **{
+        name: Rule("order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), _a_proposal)
+        for name in ("proposal_accept", "proposal_decline", "proposal_withdraw")
+    },
     "milestone_submit": Rule(
         "order",
         order_scoped(staff=302, buyer=302, seller=302),  # in review: nothing to submit now

@@ -579,3 +579,35 @@ def test_money_moves_only_after_a_confirmation_that_says_where_it_goes(client, o
     client.post(reverse(name, args=[milestone.pk]), {})
     assert state_of(milestone) in (S.APPROVED, S.CANCELLED)
     audit()
+
+
+def test_the_seller_asks_for_a_later_deadline_and_the_buyer_accepts_on_the_order_page(client, order, audit):
+    milestone = milestone_in(S.IN_PROGRESS, order=order)
+    client.force_login(order.seller)
+    page = text(client.get(reverse("order_detail", args=[order.pk])))
+    assert ">Request extension</button>" in page
+    form = text(client.get(reverse("milestone_extension", args=[milestone.pk])))
+    assert ">New deadline" in form and ">Reason" in form and ">Send request</button>" in form
+
+    bad = client.post(reverse("milestone_extension", args=[milestone.pk]), {"new_deadline": future(1), "reason": ""})
+    assert bad.status_code == 200 and 'id="id_reason_error"' in text(bad)
+    new = (timezone.localtime(milestone.deadline) + timedelta(days=6)).strftime("%Y-%m-%dT%H:%M")
+    sent = client.post(reverse("milestone_extension", args=[milestone.pk]), {"new_deadline": new, "reason": "Fonts"})
+    assert sent.status_code == 302
+    seller_page = text(client.get(reverse("order_detail", args=[order.pk])))
+    assert ">Withdraw request</button>" in seller_page and ">Request extension</button>" not in seller_page
+
+    client.force_login(order.buyer)
+    buyer_page = text(client.get(reverse("order_detail", args=[order.pk])))
+    assert ">Accept extension</button>" in buyer_page and ">Decline extension</button>" in buyer_page
+    from milestones.models import Proposal
+
+    proposal = Proposal.objects.get()
+    assert client.get(reverse("proposal_accept", args=[proposal.pk])).status_code == 405
+    done = client.post(reverse("proposal_accept", args=[proposal.pk]), follow=True)
+    assert "You accepted the request" in text(done)
+    milestone.refresh_from_db()
+    assert timezone.localtime(milestone.deadline).strftime("%Y-%m-%dT%H:%M") == new
+    again = client.post(reverse("proposal_accept", args=[proposal.pk]), follow=True)
+    assert "nothing was changed" in text(again)
+    audit()

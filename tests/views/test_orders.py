@@ -159,11 +159,11 @@ ROLE_ACTIONS = [
     (S.ACCEPTED, "buyer", ["cancel"]),
     (S.ACCEPTED, "seller", []),
     (S.IN_PROGRESS, "buyer", ["open_dispute"]),
-    (S.IN_PROGRESS, "seller", ["submit", "open_dispute"]),
+    (S.IN_PROGRESS, "seller", ["submit", "request_extension", "open_dispute"]),
     (S.IN_REVIEW, "buyer", ["approve", "request_revision", "open_dispute"]),
     (S.IN_REVIEW, "seller", ["open_dispute"]),
     (S.REVISION_REQUESTED, "buyer", ["open_dispute"]),
-    (S.REVISION_REQUESTED, "seller", ["submit", "open_dispute"]),
+    (S.REVISION_REQUESTED, "seller", ["submit", "request_extension", "open_dispute"]),
     (S.DISPUTED, "buyer", ["add_statement"]),
     (S.DISPUTED, "seller", ["add_statement"]),
     (S.APPROVED, "buyer", []),
@@ -294,7 +294,7 @@ def test_order_page_queries_do_not_grow(client, django_assert_max_num_queries, m
     from milestones.models import Milestone
 
     client.force_login(order.buyer)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("order_detail", args=[order.pk]))
     assert response.status_code == 200
     assert text(response).count('data-milestone-state="') == Milestone.objects.filter(order=order).count()
@@ -368,6 +368,7 @@ def test_every_action_of_the_table_has_its_url_and_method(client, order, buyer, 
             "request_revision": S.IN_REVIEW,
             "open_dispute": S.IN_PROGRESS,
             "add_statement": S.DISPUTED,
+            "request_extension": S.IN_PROGRESS,
         }[action.name]
         milestone = milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller))
         actor = buyer if "buyer" in action.roles else seller
