@@ -324,6 +324,8 @@ REVIEW_REMINDERS = env_durations("REVIEW_REMINDERS", "3d,1d")
 DEADLINE_REMINDER = env_duration("DEADLINE_REMINDER", "24h")
 # A deadline extension the buyer leaves unanswered this long lapses, as declined.
 EXTENSION_RESPONSE_PERIOD = env_duration("EXTENSION_RESPONSE_PERIOD", "48h")
+# A cancellation request left unanswered this long is accepted (as on Fiverr).
+CANCELLATION_RESPONSE_PERIOD = env_duration("CANCELLATION_RESPONSE_PERIOD", "48h")
 
 # Deliverable uploads.
 DELIVERABLE_MAX_FILE_SIZE = env_int("DELIVERABLE_MAX_FILE_SIZE", 25 * 1024 * 1024)

@@ -17,12 +17,14 @@ from typing import Any
 
 from django import forms
 from django.http import Http404
+from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.money import format_money
 from milestones import services
 from milestones.forms import (
     CancelForm,
+    CancellationForm,
     ConfirmForm,
     DeclineForm,
     DisputeForm,
@@ -183,6 +185,25 @@ ACTIONS: tuple[Action, ...] = (
         ),
         success="You asked for a later deadline on “{title}”; the buyer has been told.",
         verb="ask for an extension on",
+    ),
+    Action(
+        name="request_cancellation",
+        roles=frozenset({BUYER, SELLER}),
+        label="Request cancellation",
+        heading="Ask to cancel by agreement",
+        submit="Send request",
+        url_name="milestone_cancellation",
+        path="cancellation",
+        form=CancellationForm,
+        style="btn-secondary btn-small",
+        perform=lambda m, actor, data: services.cancellation_request(
+            milestone=m,
+            actor=actor,
+            refund=None if data.get("refund") is None else Money(data["refund"], m.order.currency),
+            reason=data["reason"],
+        ),
+        success="You asked to cancel “{title}”; the other party has been told.",
+        verb="ask to cancel",
     ),
     Action(
         name="decline",

@@ -149,6 +149,18 @@ class ExtensionForm(forms.Form):
     )
 
 
+class CancellationForm(forms.Form):
+    refund = forms.DecimalField(
+        label="Refund to buyer",
+        required=False,
+        max_digits=14,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        help_text="Between 0 and the milestone's amount; leave it empty to refund all of it. "
+        "The rest is released to the seller, less the fee.",
+    )
+    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class DeclineForm(forms.Form):
     reason = forms.CharField(
         label="Reason",

@@ -150,6 +150,12 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     def cancel(self, *, at: datetime) -> None:
         self.closed_at = at
 
+    @transition(field=state, source=[S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED], target=S.CANCELLED)
+    def cancel_agreed(self, *, at: datetime) -> None:
+        """Both parties agreed to stop; the escrow splits as they agreed."""
+        self.closed_at = at
+        self.auto_approve_at = None
+
     @transition(field=state, source=S.ACCEPTED, target=S.IN_PROGRESS)
     def activate(self, *, at: datetime) -> None:
         self.started_at = at
@@ -247,6 +253,7 @@ class MilestoneReminder(models.Model):
 
 class ProposalKind(models.TextChoices):
     EXTENSION = "extension", "Deadline extension"
+    CANCELLATION = "cancellation", "Cancellation"
 
 
 class ProposalState(models.TextChoices):
@@ -275,6 +282,8 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
     proposer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(max_length=2000)
     new_deadline = models.DateTimeField(null=True, blank=True)
+    # A cancellation: what goes back to the buyer (the rest of the escrow is released to the seller).
+    refund_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
     # Unanswered by then, it lapses (``sweep_proposals``).
     respond_by = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -282,6 +291,8 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+
+    objects: models.Manager[Proposal] = models.Manager()
 
     class Meta:
         ordering = ["created_at", "id"]

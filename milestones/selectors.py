@@ -43,6 +43,12 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
             pending = list(milestone.proposals.filter(state="pending"))
         if not any(p.kind == "extension" for p in pending):
             allowed.add("request_extension")
+    if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
+        pending = getattr(milestone, "pending_proposals", None)
+        if pending is None:
+            pending = list(milestone.proposals.filter(state="pending"))
+        if not any(p.kind == "cancellation" for p in pending):
+            allowed.add("request_cancellation")
     return [action.name for action in ACTIONS if action.name in allowed]
 
 

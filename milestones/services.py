@@ -191,6 +191,10 @@ def refund_words(settlement: Settlement) -> str:
 
 
 def _after_close(milestone: Milestone, *, at: datetime) -> None:
+    # Requests on a closed milestone have nothing left to change.
+    Proposal.objects.filter(milestone=milestone, state=ProposalState.PENDING).update(
+        state=ProposalState.WITHDRAWN, decided_at=at
+    )
     _activate_next(milestone.order, at=at)
     _refresh_order(milestone.order)
 
@@ -614,6 +618,10 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
         if actor is None:
             if milestone.state != S.IN_REVIEW or milestone.auto_approve_at is None or milestone.auto_approve_at > now:
                 raise _refused(milestone, "approved automatically")
+            if Proposal.objects.filter(milestone=milestone, kind=ProposalKind.CANCELLATION, state=P.PENDING).exists():
+                raise InvalidTransition(
+                    f"“{milestone.title}” has a cancellation request waiting; it is not approved automatically."
+                )
         else:
             _require_buyer(order, actor, "approve a milestone")
         before = _transition(milestone, "approved", milestone.approve, at=now)
@@ -981,6 +989,106 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
     return proposal
 
 
+# The states in which both parties may agree to stop (a dispute has staff decide instead).
+CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED)
+
+
+def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | None, reason: str) -> Proposal:
+    """Either party asks to stop a milestone in work: ``refund`` (default all
+    of it) goes back to the buyer, the rest of the escrow to the seller less
+    commission. The other party answers; unanswered after
+    ``CANCELLATION_RESPONSE_PERIOD`` it is accepted."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        if actor is None or not order.is_party(actor):
+            raise NotAllowed("Only the buyer or the seller of this order can ask to cancel a milestone.")
+        if milestone.state not in CANCELLABLE_STATES:
+            raise InvalidTransition(
+                f"“{milestone.title}” is {milestone.get_state_display().lower()}; a cancellation can be asked "
+                "only while it is in work. Nothing was changed."
+            )
+        refund = milestone.amount if refund is None else refund
+        if str(refund.currency) != order.currency:
+            raise InvalidInput(f"The refund must be in {order.currency}.", field="refund")
+        if not refund.amount.is_finite():
+            raise InvalidInput("Enter the refund as a number.", field="refund")
+        if has_sub_minor_digits(refund):
+            raise InvalidInput("Use at most two decimal places.", field="refund")
+        if not Decimal("0") <= refund.amount <= milestone.amount.amount:
+            raise InvalidInput(
+                f"The refund must be between {format_money(Money(0, order.currency))} and "
+                f"{format_money(milestone.amount)}.",
+                field="refund",
+            )
+        if not reason:
+            raise InvalidInput("Say why you want to cancel.", field="reason")
+        if len(reason) > 2000:
+            raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+        if Proposal.objects.filter(milestone=milestone, kind=ProposalKind.CANCELLATION, state=P.PENDING).exists():
+            raise InvalidTransition("A cancellation request is already waiting for an answer.")
+        proposal = Proposal.objects.create(
+            milestone=milestone,
+            kind=ProposalKind.CANCELLATION,
+            proposer=actor,
+            reason=reason,
+            refund_amount=refund,
+            respond_by=now + settings.CANCELLATION_RESPONSE_PERIOD,
+        )
+        terms = _cancellation_terms(milestone, refund)
+        activity_record(
+            order=order, milestone=milestone, actor=actor, verb="cancellation_requested", note=f"{terms} {reason}"
+        )
+        other = order.seller if actor.pk == order.buyer_id else order.buyer
+        notification_send(
+            recipient=other,
+            event="cancellation_requested",
+            message=f"{actor.username} asks to cancel “{milestone.title}”: {terms} Answer by "
+            f"{_when_words(proposal.respond_by)}, or it is accepted.",
+            url=milestone.get_absolute_url(),
+        )
+    return proposal
+
+
+def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
+    rest = milestone.amount - refund
+    return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
+
+
+def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> str:
+    """Close the milestone as cancelled and split its escrow as agreed."""
+    assert proposal.refund_amount is not None
+    before = _transition(milestone, "cancelled", milestone.cancel_agreed, at=now)
+    seller_gross = milestone.amount - proposal.refund_amount
+    if seller_gross.amount == 0:
+        kind = TransactionKind.REFUND
+    elif proposal.refund_amount.amount == 0:
+        kind = TransactionKind.RELEASE
+    else:
+        kind = TransactionKind.SPLIT
+    settlement = _settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+    _save(milestone)
+    words = _cancellation_terms(milestone, proposal.refund_amount)
+    how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
+    _log(milestone, actor, "cancelled", before, f"Cancelled {how}. {words}")
+    _after_close(milestone, at=now)
+    order = milestone.order
+    seller_words = words
+    if settlement.earning is not None:
+        seller_words += f" You receive {format_money(settlement.earning.net)} after the fee."
+    buyer_words = f"{words} {refund_words(settlement)}." if settlement.refunded.amount > 0 else words
+    for recipient, text in ((order.buyer, buyer_words), (order.seller, seller_words)):
+        notification_send(
+            recipient=recipient,
+            event="cancellation_accepted",
+            message=f"“{milestone.title}” was cancelled {how}. {text}",
+            url=milestone.get_absolute_url(),
+        )
+    return words
+
+
 def _lock_proposal(proposal_id: int) -> tuple[Milestone, Proposal]:
     """The lock order: the order, the milestone, then the proposal."""
     milestone_id = Proposal.objects.values_list("milestone_id", flat=True).get(pk=proposal_id)
@@ -1025,11 +1133,16 @@ def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
             proposal.accept(by=actor, at=now)
         except TransitionNotAllowed:
             raise _answered(proposal) from None
-        if proposal.kind == ProposalKind.EXTENSION:
-            _extension_apply(milestone, proposal, now=now)
+        if proposal.kind == ProposalKind.CANCELLATION:
+            if milestone.state not in CANCELLABLE_STATES:
+                raise InvalidTransition(f"“{milestone.title}” is no longer in work; it cannot be cancelled now.")
+            proposal.save()
+            _cancellation_apply(milestone, proposal, actor=actor, now=now)
+            return proposal
+        _extension_apply(milestone, proposal, now=now)
         proposal.save()
         verb = f"{proposal.kind}_accepted"
-        note = f"New deadline {_when_words(milestone.deadline)}" if proposal.kind == ProposalKind.EXTENSION else ""
+        note = f"New deadline {_when_words(milestone.deadline)}"
         activity_record(order=milestone.order, milestone=milestone, actor=actor, verb=verb, note=note)
         notification_send(
             recipient=proposal.proposer,
@@ -1086,6 +1199,12 @@ def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
         milestone, proposal = _lock_proposal(proposal_id)
         if not proposal.is_pending or proposal.respond_by > now:
             return False
+        if proposal.kind == ProposalKind.CANCELLATION and milestone.state in CANCELLABLE_STATES:
+            # Silence is consent, as on Fiverr: the cancellation goes through.
+            proposal.accept(by=None, at=now)
+            proposal.save()
+            _cancellation_apply(milestone, proposal, actor=None, now=now)
+            return True
         proposal.expire(at=now)
         proposal.save()
         activity_record(order=milestone.order, milestone=milestone, actor=None, verb=f"{proposal.kind}_expired")

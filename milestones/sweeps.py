@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
@@ -90,7 +90,9 @@ def _merge(name: str, results: list[SweepResult]) -> SweepResult:
 
 
 def _auto_approve_condition(now: datetime) -> Q:
-    return Q(state=S.IN_REVIEW, auto_approve_at__lte=now)
+    # A cancellation request waiting for an answer holds the clock (milestones.services.milestone_approve).
+    waiting = Proposal.objects.filter(milestone=OuterRef("pk"), kind="cancellation", state=ProposalState.PENDING)
+    return Q(state=S.IN_REVIEW, auto_approve_at__lte=now) & ~Q(Exists(waiting))
 
 
 def _approve_one(pk: int, now: datetime) -> bool:

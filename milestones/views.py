@@ -22,7 +22,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
 from accounts.http import AuthedRequest
@@ -353,15 +353,14 @@ PROPOSAL_ANSWERS = {
 }
 
 
-@require_POST
-@login_required
-def proposal_answer(request: AuthedRequest, pk: int, *, answer: str) -> HttpResponse:
-    """Accept, decline or withdraw a request on a milestone: one click, POST only;
-    the service says who may and refuses a second answer."""
+def _proposal_for(user, pk: int) -> tuple[Proposal, Milestone]:
     proposal = Proposal.objects.filter(pk=pk).first()
     if proposal is None:
         raise Http404("No such request")
-    milestone = _milestone_for(request.user, proposal.milestone_id)
+    return proposal, _milestone_for(user, proposal.milestone_id)
+
+
+def _answer(request: AuthedRequest, proposal: Proposal, milestone: Milestone, answer: str) -> HttpResponse:
     service, success = PROPOSAL_ANSWERS[answer]
     try:
         service(proposal=proposal, actor=request.user)
@@ -370,3 +369,35 @@ def proposal_answer(request: AuthedRequest, pk: int, *, answer: str) -> HttpResp
     else:
         messages.success(request, success.format(title=milestone.title))
     return _back_to(milestone)
+
+
+@require_POST
+@login_required
+def proposal_answer(request: AuthedRequest, pk: int, *, answer: str) -> HttpResponse:
+    """Decline or withdraw a request on a milestone: POST only; the service
+    says who may and refuses a second answer."""
+    proposal, milestone = _proposal_for(request.user, pk)
+    return _answer(request, proposal, milestone, answer)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def proposal_accept(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Accept a request, on POST. Accepting a cancellation moves money, so its
+    GET is a confirmation page that says where the money goes, with a
+    "Confirm" button; any other GET is 405."""
+    proposal, milestone = _proposal_for(request.user, pk)
+    if request.method == "POST":
+        return _answer(request, proposal, milestone, "accept")
+    if proposal.kind != "cancellation":
+        return HttpResponseNotAllowed(["POST"])
+    assert proposal.refund_amount is not None
+    rest = milestone.amount - proposal.refund_amount
+    context = {
+        "order": milestone.order,
+        "milestone": milestone,
+        "proposal": proposal,
+        "consequence": f"{format_money(proposal.refund_amount)} goes back to the buyer and "
+        f"{format_money(rest)} is released to the seller now; the milestone closes. This cannot be undone.",
+    }
+    return render(request, "milestones/proposal_confirm.html", context)

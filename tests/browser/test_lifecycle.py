@@ -195,3 +195,32 @@ def test_the_seller_asks_for_more_time_and_the_buyer_accepts(new_page, order):
     expect(milestone_box(buyer_page, milestone)).to_contain_text(new_deadline.strftime("%-d %b %Y %H:%M"))
     milestone.refresh_from_db()
     assert timezone.localtime(milestone.deadline).strftime("%Y-%m-%dT%H:%M") == new_deadline.strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_half_refund_cancellation_asked_by_the_buyer_and_confirmed_by_the_seller(new_page, order):
+    milestone = milestone_in(S.IN_PROGRESS, order=order, amount="100.00")
+    buyer_page, seller_page = new_page(), new_page()
+    log_in(buyer_page, order.buyer)
+    log_in(seller_page, order.seller)
+
+    buyer_page.goto(order.get_absolute_url())
+    click_in(buyer_page, milestone, "Request cancellation")
+    buyer_page.get_by_label("Refund to buyer").fill("50.00")
+    buyer_page.get_by_label("Reason").fill("The launch was postponed.")
+    buyer_page.get_by_role("button", name="Send request").click()
+    expect(buyer_page.get_by_text("You asked to cancel")).to_be_visible()
+
+    seller_page.goto(order.get_absolute_url())
+    expect(milestone_box(seller_page, milestone)).to_contain_text("The launch was postponed.")
+    click_in(seller_page, milestone, "Accept cancellation")
+    expect(seller_page.get_by_role("note")).to_contain_text(
+        "50.00 USD goes back to the buyer and 50.00 USD is released to the seller now"
+    )
+    seller_page.get_by_role("button", name="Confirm").click()
+    expect(milestone_box(seller_page, milestone)).to_have_attribute("data-milestone-state", S.CANCELLED)
+
+    # Balances on both sides: half back with half the fee; half to the seller less the commission.
+    buyer_page.goto("/earnings/")
+    expect(buyer_page.locator(".balance").filter(has_text="balance as a buyer")).to_contain_text("52.75 USD")
+    seller_page.goto("/earnings/")
+    expect(seller_page.locator("body")).to_contain_text("40.00")

@@ -173,10 +173,23 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=FORM, buyer=FORM, seller=FORM),
         lambda w: {"pk": w.in_review.pk},
     ),
+    "milestone_cancellation": Rule(
+        "order",
+        order_scoped(staff=302, buyer=200, seller=200),  # in review: either party may ask
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.in_review.pk},
+    ),
     **{
         name: Rule("order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), _a_proposal)
-        for name in ("proposal_accept", "proposal_decline", "proposal_withdraw")
+        for name in ("proposal_decline", "proposal_withdraw")
     },
+    # GET is the confirmation page of a cancellation only; this one is an extension: 405.
+    "proposal_accept": Rule(
+        "order",
+        order_scoped(staff=405, buyer=405, seller=405),
+        order_scoped(staff=302, buyer=302, seller=302),
+        _a_proposal,
+    ),
     "milestone_submit": Rule(
         "order",
         order_scoped(staff=302, buyer=302, seller=302),  # in review: nothing to submit now

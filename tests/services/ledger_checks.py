@@ -85,7 +85,17 @@ def charged_in(currency: str = "USD") -> Decimal:
 def fee_kept(milestone: Milestone) -> Decimal:
     """The buyer's service fee the platform keeps: none if never funded or
     refunded in full, the unrefunded share after a dispute."""
-    if milestone.state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED, S.DECLINED, S.CANCELLED):
+    if milestone.state == S.CANCELLED:
+        from milestones.models import Proposal
+
+        agreed = Proposal.objects.filter(milestone=milestone, kind="cancellation", state="accepted").first()
+        if agreed is not None and agreed.refund_amount is not None:
+            back = service_fee_refund(
+                buyer_fee=milestone.buyer_fee, buyer_part=agreed.refund_amount, held=milestone.amount
+            )
+            return (milestone.buyer_fee - back).amount
+        return Decimal("0")
+    if milestone.state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED, S.DECLINED):
         return Decimal("0")
     if milestone.state == S.RESOLVED:
         dispute = Dispute.objects.get(milestone=milestone)

@@ -196,3 +196,126 @@ def test_an_accepted_request_on_a_milestone_no_longer_in_work_changes_nothing(au
     assert world() == before
     assert Proposal.objects.get(pk=proposal.pk).state == P.PENDING
     audit()
+
+
+# --- cancellation by agreement -----------------------------------------------------------
+
+
+def ask_to_cancel(milestone, actor, refund: str | None = None, reason: str = "The project was shelved."):
+    from djmoney.money import Money
+
+    return services.cancellation_request(
+        milestone=milestone,
+        actor=actor,
+        refund=None if refund is None else Money(refund, "USD"),
+        reason=reason,
+    )
+
+
+def test_a_half_refund_cancellation_asked_by_the_buyer_and_accepted_by_the_seller(audit):
+    from djmoney.money import Money
+
+    from payments.models import AccountKind
+    from tests.services.ledger_checks import assert_money_conserved, balance
+
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    proposal = ask_to_cancel(milestone, order.buyer, refund="50.00")
+    assert Notification.objects.filter(recipient=order.seller, event="cancellation_requested").exists()
+    services.proposal_accept(proposal=proposal, actor=order.seller)
+    milestone.refresh_from_db()
+    assert milestone.state == S.CANCELLED
+    # 50.00 back with half the 5.50 fee (2.75); the seller gets 50.00 less 20% (40.00).
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == Money("52.75", "USD")
+    assert balance(AccountKind.SELLER_PENDING, user=order.seller) == Money("40.00", "USD")
+    assert balance(AccountKind.ESCROW, milestone=milestone) == Money("0.00", "USD")
+    for party in (order.buyer, order.seller):
+        assert Notification.objects.filter(recipient=party, event="cancellation_accepted").exists()
+    audit()
+    assert_money_conserved()
+
+
+def test_the_seller_may_ask_to_cancel_with_a_full_refund_by_default(audit):
+    from djmoney.money import Money
+
+    from payments.models import AccountKind
+    from tests.services.ledger_checks import balance
+
+    milestone = milestone_in(S.IN_REVIEW, amount="100.00")
+    order = milestone.order
+    proposal = ask_to_cancel(milestone, order.seller)
+    assert proposal.refund_amount == Money("100.00", "USD")
+    with pytest.raises(NotAllowed, match="Only the buyer"):
+        services.proposal_accept(proposal=proposal, actor=order.seller)
+    services.proposal_accept(proposal=proposal, actor=order.buyer)
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == Money("105.50", "USD")
+    audit()
+
+
+def test_an_unanswered_cancellation_is_accepted_by_the_sweep_and_holds_auto_approval(settings, audit):
+    from milestones.sweeps import sweep_auto_approve
+
+    settings.CANCELLATION_RESPONSE_PERIOD = timedelta(hours=48)
+    milestone = milestone_in(S.IN_REVIEW, amount="100.00")
+    proposal = ask_to_cancel(milestone, milestone.order.seller, refund="30.00")
+    # The review period runs out first: the waiting request holds the approval.
+    assert sweep_auto_approve(now=milestone.auto_approve_at + timedelta(seconds=1)).as_dict()["done"] == 0
+    with pytest.raises(InvalidTransition, match="cancellation request waiting"):
+        services.milestone_approve(milestone=milestone, actor=None, now=milestone.auto_approve_at)
+    assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 1
+    milestone.refresh_from_db()
+    proposal.refresh_from_db()
+    assert milestone.state == S.CANCELLED and proposal.state == P.ACCEPTED and proposal.decided_by is None
+    assert Activity.objects.filter(milestone=milestone, verb="cancelled", note__contains="automatically").exists()
+    audit()
+
+
+def test_a_declined_cancellation_leaves_the_milestone_in_work(audit):
+    milestone = milestone_in(S.REVISION_REQUESTED)
+    proposal = ask_to_cancel(milestone, milestone.order.buyer, refund="10.00")
+    services.proposal_decline(proposal=proposal, actor=milestone.order.seller)
+    milestone.refresh_from_db()
+    assert milestone.state == S.REVISION_REQUESTED
+    audit()
+
+
+def test_approving_while_a_cancellation_waits_closes_the_request(audit):
+    milestone = milestone_in(S.IN_REVIEW)
+    proposal = ask_to_cancel(milestone, milestone.order.seller)
+    services.milestone_approve(milestone=milestone, actor=milestone.order.buyer)
+    proposal.refresh_from_db()
+    assert proposal.state == P.WITHDRAWN
+    assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 0
+    audit()
+
+
+@pytest.mark.parametrize(
+    ("refund", "reason", "field"),
+    [
+        ("-1.00", "x", "refund"),
+        ("100.01", "x", "refund"),
+        ("10.001", "x", "refund"),
+        ("10.00", "  ", "reason"),
+    ],
+)
+def test_bad_cancellation_input_is_a_field_error_and_changes_nothing(refund, reason, field):
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    before = world()
+    with pytest.raises(InvalidInput) as error:
+        ask_to_cancel(milestone, milestone.order.buyer, refund=refund, reason=reason)
+    assert error.value.field == field
+    assert world() == before
+
+
+@pytest.mark.parametrize("state", [S.AWAITING_ACCEPTANCE, S.APPROVED, S.DISPUTED, S.CANCELLED])
+def test_a_cancellation_is_asked_only_while_the_milestone_is_in_work(state):
+    milestone = milestone_in(state)
+    with pytest.raises(InvalidTransition, match="only while it is in work"):
+        ask_to_cancel(milestone, milestone.order.buyer)
+
+
+def test_outsiders_and_staff_cannot_ask_to_cancel():
+    milestone = milestone_in(S.IN_PROGRESS)
+    for actor in (UserFactory(), StaffFactory()):
+        with pytest.raises(NotAllowed):
+            ask_to_cancel(milestone, actor)

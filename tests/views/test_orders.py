@@ -158,12 +158,12 @@ ROLE_ACTIONS = [
     (S.AWAITING_ACCEPTANCE, "seller", ["accept", "decline"]),
     (S.ACCEPTED, "buyer", ["cancel"]),
     (S.ACCEPTED, "seller", []),
-    (S.IN_PROGRESS, "buyer", ["open_dispute"]),
-    (S.IN_PROGRESS, "seller", ["submit", "request_extension", "open_dispute"]),
-    (S.IN_REVIEW, "buyer", ["approve", "request_revision", "open_dispute"]),
-    (S.IN_REVIEW, "seller", ["open_dispute"]),
-    (S.REVISION_REQUESTED, "buyer", ["open_dispute"]),
-    (S.REVISION_REQUESTED, "seller", ["submit", "request_extension", "open_dispute"]),
+    (S.IN_PROGRESS, "buyer", ["request_cancellation", "open_dispute"]),
+    (S.IN_PROGRESS, "seller", ["submit", "request_extension", "request_cancellation", "open_dispute"]),
+    (S.IN_REVIEW, "buyer", ["approve", "request_revision", "request_cancellation", "open_dispute"]),
+    (S.IN_REVIEW, "seller", ["request_cancellation", "open_dispute"]),
+    (S.REVISION_REQUESTED, "buyer", ["request_cancellation", "open_dispute"]),
+    (S.REVISION_REQUESTED, "seller", ["submit", "request_extension", "request_cancellation", "open_dispute"]),
     (S.DISPUTED, "buyer", ["add_statement"]),
     (S.DISPUTED, "seller", ["add_statement"]),
     (S.APPROVED, "buyer", []),
@@ -193,10 +193,11 @@ def test_buttons_on_the_page_match_the_viewer(client, order, buyer, seller, staf
         "Create Milestone",
         "Approve",
         "Request Revision",
+        "Request cancellation",
         "Open dispute",
         "Send",
     }
-    assert set(buttons(text(page(client, seller, order)))) == {"Open dispute", "Send"}
+    assert set(buttons(text(page(client, seller, order)))) == {"Request cancellation", "Open dispute", "Send"}
     assert set(buttons(text(page(client, staff, order)))) == set()
 
 
@@ -369,6 +370,7 @@ def test_every_action_of_the_table_has_its_url_and_method(client, order, buyer, 
             "open_dispute": S.IN_PROGRESS,
             "add_statement": S.DISPUTED,
             "request_extension": S.IN_PROGRESS,
+            "request_cancellation": S.IN_PROGRESS,
         }[action.name]
         milestone = milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller))
         actor = buyer if "buyer" in action.roles else seller
