@@ -289,18 +289,9 @@ def recompute_cached_balances() -> None:
 
 def _pay_in_sandbox(milestone):
     """The buyer pays the milestone's checkout on the sandbox provider's page."""
-    from payments.checkout import checkout_open, checkout_sync
-    from payments.models import Checkout
-    from sandbox.services import session_pay
+    from demo.checkout import pay_in_sandbox
 
-    back = f"http://bench.invalid/milestones/{milestone.pk}/checkout/return/"
-    checkout = checkout_open(
-        checkout=Checkout.objects.select_related("buyer", "milestone__order").get(milestone=milestone),
-        success_url=back + "?session_id={CHECKOUT_SESSION_ID}",
-        cancel_url=back,
-    )
-    session_pay(session_id=checkout.session_id, card_number="4242424242424242", webhook_url="")
-    checkout_sync(checkout=checkout)
+    pay_in_sandbox(milestone, site="http://bench.invalid", webhook=False)
     milestone.refresh_from_db()
     return milestone
 

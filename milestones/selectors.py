@@ -36,19 +36,16 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         dispute = getattr(milestone, "dispute", None)
         if dispute is not None and dispute.state == "open":
             allowed.add("add_statement")
-    if role == SELLER and milestone.state in (S.IN_PROGRESS, S.REVISION_REQUESTED):
-        # One extension request at a time; the order page passes the pending ones it has read.
-        pending = getattr(milestone, "pending_proposals", None)
-        if pending is None:
-            pending = list(milestone.proposals.filter(state="pending"))
-        if not any(p.kind == "extension" for p in pending):
-            allowed.add("request_extension")
     if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
+        # One request of a kind at a time; the order page passes the pending ones it has read.
         pending = getattr(milestone, "pending_proposals", None)
         if pending is None:
             pending = list(milestone.proposals.filter(state="pending"))
-        if not any(p.kind == "cancellation" for p in pending):
+        waiting = {p.kind for p in pending}
+        if "cancellation" not in waiting:
             allowed.add("request_cancellation")
+        if role == SELLER and milestone.state != S.IN_REVIEW and "extension" not in waiting:
+            allowed.add("request_extension")
     return [action.name for action in ACTIONS if action.name in allowed]
 
 

@@ -192,9 +192,7 @@ def refund_words(settlement: Settlement) -> str:
 
 def _after_close(milestone: Milestone, *, at: datetime) -> None:
     # Requests on a closed milestone have nothing left to change.
-    Proposal.objects.filter(milestone=milestone, state=ProposalState.PENDING).update(
-        state=ProposalState.WITHDRAWN, decided_at=at
-    )
+    _withdraw_pending_proposals(milestone, at=at)
     _activate_next(milestone.order, at=at)
     _refresh_order(milestone.order)
 
@@ -935,6 +933,27 @@ def _when_words(moment: datetime) -> str:
     return f"{timezone.localtime(moment):%d %b %Y %H:%M}"
 
 
+def _propose(
+    milestone: Milestone, *, actor: User, kind: str, reason: str, respond_in: timedelta, now: datetime, **terms
+) -> Proposal:
+    """The checks every request shares (a reason; one pending of its kind), then
+    the row. Caller holds the milestone lock and has checked the terms."""
+    if not reason:
+        raise InvalidInput(
+            "Tell the buyer why you need more time."
+            if kind == ProposalKind.EXTENSION
+            else "Say why you want to cancel.",
+            field="reason",
+        )
+    if len(reason) > 2000:
+        raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+    if Proposal.objects.filter(milestone=milestone, kind=kind, state=P.PENDING).exists():
+        raise InvalidTransition(f"A {ProposalKind(kind).label.lower()} request is already waiting for an answer.")
+    return Proposal.objects.create(
+        milestone=milestone, kind=kind, proposer=actor, reason=reason, respond_by=now + respond_in, **terms
+    )
+
+
 def extension_request(*, milestone: Milestone, actor: User, new_deadline: datetime | None, reason: str) -> Proposal:
     """The seller asks for a later deadline; the buyer answers within
     ``EXTENSION_RESPONSE_PERIOD`` or it lapses as declined."""
@@ -958,19 +977,14 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
             )
         if new_deadline > milestone.deadline + MAX_EXTENSION:
             raise InvalidInput("An extension can add at most a year.", field="new_deadline")
-        if not reason:
-            raise InvalidInput("Tell the buyer why you need more time.", field="reason")
-        if len(reason) > 2000:
-            raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
-        if Proposal.objects.filter(milestone=milestone, kind=ProposalKind.EXTENSION, state=P.PENDING).exists():
-            raise InvalidTransition("An extension request is already waiting for the buyer's answer.")
-        proposal = Proposal.objects.create(
-            milestone=milestone,
+        proposal = _propose(
+            milestone,
+            actor=actor,
             kind=ProposalKind.EXTENSION,
-            proposer=actor,
             reason=reason,
+            respond_in=settings.EXTENSION_RESPONSE_PERIOD,
+            now=now,
             new_deadline=new_deadline,
-            respond_by=now + settings.EXTENSION_RESPONSE_PERIOD,
         )
         activity_record(
             order=milestone.order,
@@ -1023,19 +1037,14 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
                 f"{format_money(milestone.amount)}.",
                 field="refund",
             )
-        if not reason:
-            raise InvalidInput("Say why you want to cancel.", field="reason")
-        if len(reason) > 2000:
-            raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
-        if Proposal.objects.filter(milestone=milestone, kind=ProposalKind.CANCELLATION, state=P.PENDING).exists():
-            raise InvalidTransition("A cancellation request is already waiting for an answer.")
-        proposal = Proposal.objects.create(
-            milestone=milestone,
+        proposal = _propose(
+            milestone,
+            actor=actor,
             kind=ProposalKind.CANCELLATION,
-            proposer=actor,
             reason=reason,
+            respond_in=settings.CANCELLATION_RESPONSE_PERIOD,
+            now=now,
             refund_amount=refund,
-            respond_by=now + settings.CANCELLATION_RESPONSE_PERIOD,
         )
         terms = _cancellation_terms(milestone, refund)
         activity_record(
@@ -1055,6 +1064,16 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
 def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
     rest = milestone.amount - refund
     return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
+
+
+def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
+    """What accepting a cancellation does with the money, for its confirmation page."""
+    assert proposal.refund_amount is not None
+    rest = milestone.amount - proposal.refund_amount
+    return (
+        f"{format_money(proposal.refund_amount)} goes back to the buyer and {format_money(rest)} is released "
+        "to the seller now; the milestone closes. This cannot be undone."
+    )
 
 
 def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> str:
@@ -1221,5 +1240,5 @@ def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
 
 
 def _withdraw_pending_proposals(milestone: Milestone, *, at: datetime) -> None:
-    """A dispute takes over: open requests on the milestone are withdrawn."""
+    """A dispute takes over, or the milestone closed: its open requests are withdrawn."""
     Proposal.objects.filter(milestone=milestone, state=P.PENDING).update(state=P.WITHDRAWN, decided_at=at)

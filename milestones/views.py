@@ -241,7 +241,7 @@ def milestone_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
     milestone.refresh_from_db()
     if milestone.state == MilestoneState.AWAITING_PAYMENT:
         messages.info(request, "Your payment is being confirmed; this page updates when it is.")
-    elif milestone.state == MilestoneState.AWAITING_ACCEPTANCE and checkout.pk:
+    elif milestone.state == MilestoneState.AWAITING_ACCEPTANCE:
         messages.success(
             request,
             f"“{milestone.title}” is funded: {format_money(milestone.amount)} is held in escrow "
@@ -391,13 +391,10 @@ def proposal_accept(request: AuthedRequest, pk: int) -> HttpResponse:
         return _answer(request, proposal, milestone, "accept")
     if proposal.kind != "cancellation":
         return HttpResponseNotAllowed(["POST"])
-    assert proposal.refund_amount is not None
-    rest = milestone.amount - proposal.refund_amount
     context = {
         "order": milestone.order,
         "milestone": milestone,
         "proposal": proposal,
-        "consequence": f"{format_money(proposal.refund_amount)} goes back to the buyer and "
-        f"{format_money(rest)} is released to the seller now; the milestone closes. This cannot be undone.",
+        "consequence": services.cancellation_consequence(milestone, proposal),
     }
     return render(request, "milestones/proposal_confirm.html", context)

@@ -116,34 +116,24 @@ def create_milestone(
     return milestone
 
 
-WEBHOOK_URL = "http://testserver/payments/webhooks/sandbox/"
+SITE = "http://testserver"
+WEBHOOK_URL = f"{SITE}/payments/webhooks/sandbox/"
 
 
 def open_checkout(milestone: Milestone):
     """What "Pay by card" does after the milestone's row commits: the provider's page."""
-    from payments.checkout import checkout_open
-    from payments.models import Checkout
+    from demo.checkout import open_checkout as open_it
 
-    return checkout_open(
-        checkout=Checkout.objects.select_related("buyer", "milestone__order").get(milestone=milestone),
-        success_url=f"http://testserver/milestones/{milestone.pk}/checkout/return/?session_id={{CHECKOUT_SESSION_ID}}",
-        cancel_url=f"http://testserver/milestones/{milestone.pk}/checkout/return/?cancelled=1",
-    )
+    return open_it(milestone, site=SITE)
 
 
 def pay_checkout(milestone: Milestone, card: str = GOOD_CARD, *, sync: bool = True):
     """The buyer pays on the sandbox's page; then (``sync``) comes back, and the
     return page asks the provider, funding the milestone. The webhook the
     sandbox also queues is delivered by a worker, not here."""
-    from payments.checkout import checkout_sync
-    from sandbox.services import session_pay
+    from demo.checkout import pay_in_sandbox
 
-    checkout = open_checkout(milestone)
-    session_pay(session_id=checkout.session_id, card_number=card, webhook_url=WEBHOOK_URL)
-    if sync:
-        checkout_sync(checkout=checkout)
-        checkout.refresh_from_db()
-    return checkout
+    return pay_in_sandbox(milestone, site=SITE, card=card, sync=sync)
 
 
 def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:

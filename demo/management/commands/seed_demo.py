@@ -14,6 +14,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
+from demo.checkout import pay_in_sandbox
 from gigs.models import Gig
 from gigs.services import gig_create
 from milestones.models import Milestone
@@ -25,10 +26,7 @@ from milestones.services import (
 )
 from orders.models import Order
 from orders.services import order_create, order_message_send
-from payments.checkout import checkout_open, checkout_sync
-from payments.models import Checkout
 from payments.services import FundingSource
-from sandbox.services import session_pay
 
 PASSWORD = "marketplace-demo"
 CARD = FundingSource(method="checkout")
@@ -80,16 +78,7 @@ class Command(BaseCommand):
         return self._pay_by_card(milestone)
 
     def _pay_by_card(self, milestone: Milestone) -> Milestone:
-        back = f"{SITE}/milestones/{milestone.pk}/checkout/return/"
-        checkout = checkout_open(
-            checkout=Checkout.objects.select_related("buyer", "milestone__order").get(milestone=milestone),
-            success_url=back + "?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=back + "?cancelled=1",
-        )
-        session_pay(
-            session_id=checkout.session_id, card_number=TEST_CARD, webhook_url=f"{SITE}/payments/webhooks/sandbox/"
-        )
-        checkout_sync(checkout=checkout)
+        pay_in_sandbox(milestone, site=SITE, card=TEST_CARD)
         milestone.refresh_from_db()
         return milestone
 
