@@ -56,6 +56,14 @@ BUYER_SECTIONS = (
     ),
     Section("disputed", "In dispute", "Staff are looking at these.", (S.DISPUTED,), ("created_at", "pk")),
     Section(
+        "offers",
+        "Offers",
+        "The seller proposes these: accept and pay to start them, or decline. Unanswered offers expire.",
+        (S.OFFERED,),
+        ("offer_expires_at", "pk"),
+        needs_action=True,
+    ),
+    Section(
         "awaiting_payment",
         "Awaiting payment",
         "Not paid yet: pay to send them to the seller, or cancel them. Unpaid ones close when the checkout expires.",
@@ -90,6 +98,13 @@ SELLER_SECTIONS = (
         ("auto_approve_at", "pk"),
     ),
     Section("disputed", "In dispute", "Staff are looking at these.", (S.DISPUTED,), ("created_at", "pk")),
+    Section(
+        "offered",
+        "Offers sent",
+        "Waiting for the buyer to accept and pay, or decline.",
+        (S.OFFERED,),
+        ("offer_expires_at", "pk"),
+    ),
 )
 
 

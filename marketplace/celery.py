@@ -25,6 +25,7 @@ SWEEP_TASKS = {
     "outbox": "payments.tasks.sweep_outbox",
     "checkouts": "milestones.tasks.sweep_checkouts",
     "proposals": "milestones.tasks.sweep_proposals",
+    "offers": "milestones.tasks.sweep_offers",
     "emails": "notifications.tasks.sweep_emails",
 }
 

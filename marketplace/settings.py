@@ -326,6 +326,12 @@ DEADLINE_REMINDER = env_duration("DEADLINE_REMINDER", "24h")
 EXTENSION_RESPONSE_PERIOD = env_duration("EXTENSION_RESPONSE_PERIOD", "48h")
 # A cancellation request left unanswered this long is accepted (as on Fiverr).
 CANCELLATION_RESPONSE_PERIOD = env_duration("CANCELLATION_RESPONSE_PERIOD", "48h")
+# Reminders to the other party before an unanswered cancellation request is accepted.
+CANCELLATION_REMINDERS = env_durations("CANCELLATION_REMINDERS", "24h,2h")
+# A seller's proposed changes to a milestone awaiting acceptance lapse this long unanswered (terms stay).
+CHANGES_RESPONSE_PERIOD = env_duration("CHANGES_RESPONSE_PERIOD", "48h")
+# A seller's offer of a new milestone expires this long unanswered.
+OFFER_EXPIRY = env_duration("OFFER_EXPIRY", "7d")
 
 # Deliverable uploads.
 DELIVERABLE_MAX_FILE_SIZE = env_int("DELIVERABLE_MAX_FILE_SIZE", 25 * 1024 * 1024)

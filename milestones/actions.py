@@ -23,10 +23,13 @@ from accounts.models import User
 from marketplace.money import format_money
 from milestones import services
 from milestones.forms import (
+    DATETIME_LOCAL,
     CancelForm,
     CancellationForm,
+    ChangesForm,
     ConfirmForm,
     DeclineForm,
+    DeclineOfferForm,
     DisputeForm,
     ExtensionForm,
     FeedbackForm,
@@ -87,6 +90,10 @@ class Action:
     # Money moves: the form page is a confirmation that says where it goes, with a "Confirm" button.
     consequence: Consequence | None = None
     submit: str = ""  # the form page's button, when it differs from the label
+    # The form's first values, read from the milestone (proposed changes start from the terms as they are).
+    initial: Callable[[Milestone], dict[str, Any]] | None = None
+    # Its page is a view of its own (it may send the buyer to the payment provider), not ``milestone_action``.
+    own_view: bool = False
 
     @property
     def one_click(self) -> bool:
@@ -98,8 +105,56 @@ class Action:
         return "Confirm" if self.consequence else (self.submit or self.label)
 
 
+def _terms_now(milestone: Milestone) -> dict[str, Any]:
+    from django.utils import timezone
+
+    return {
+        "deadline": timezone.localtime(milestone.deadline).strftime(DATETIME_LOCAL),
+        "amount": milestone.amount.amount,
+        "description": milestone.description,
+    }
+
+
 # In the order the buttons appear: the expected next step first.
 ACTIONS: tuple[Action, ...] = (
+    Action(
+        name="offer_checkout",
+        roles=frozenset({BUYER}),
+        label="Accept and pay",
+        url_name="offer_accept",
+        path="accept-offer",
+        form=ConfirmForm,
+        own_view=True,
+        consequence=services.offer_consequence,
+        perform=lambda m, actor, data: services.offer_accept(
+            milestone=m, actor=actor, source=services.FundingSource(method="balance")
+        ),
+        success="You accepted and paid the offer “{title}”.",
+        verb="accept",
+    ),
+    Action(
+        name="decline_offer",
+        roles=frozenset({BUYER}),
+        label="Decline offer",
+        url_name="offer_decline",
+        path="decline-offer",
+        form=DeclineOfferForm,
+        style="btn-secondary",
+        perform=lambda m, actor, data: services.offer_decline(milestone=m, actor=actor, reason=data.get("reason", "")),
+        success="You declined the offer “{title}”; nothing was charged.",
+        verb="decline",
+    ),
+    Action(
+        name="withdraw_offer",
+        roles=frozenset({SELLER}),
+        label="Withdraw offer",
+        url_name="offer_withdraw",
+        path="withdraw-offer",
+        style="btn-secondary",
+        perform=lambda m, actor, data: services.offer_withdraw(milestone=m, actor=actor),
+        success="You withdrew the offer “{title}”.",
+        verb="withdraw",
+    ),
     Action(
         name="accept",
         roles=frozenset({SELLER}),
@@ -169,6 +224,27 @@ ACTIONS: tuple[Action, ...] = (
         ),
         success="Your side is added to the dispute on “{title}”.",
         verb="add to the dispute on",
+    ),
+    Action(
+        name="propose_changes",
+        roles=frozenset({SELLER}),
+        label="Propose changes",
+        heading="Propose changes before you accept",
+        submit="Send proposal",
+        url_name="milestone_changes",
+        path="changes",
+        form=ChangesForm,
+        style="btn-secondary",
+        initial=_terms_now,
+        perform=lambda m, actor, data: services.changes_request(
+            milestone=m,
+            actor=actor,
+            new_deadline=data["deadline"],
+            new_amount=Money(data["amount"], m.order.currency),
+            new_description=data["description"],
+        ),
+        success="You proposed changes to “{title}”; the buyer has been told.",
+        verb="propose changes to",
     ),
     Action(
         name="request_extension",

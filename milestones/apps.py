@@ -17,6 +17,7 @@ class MilestonesConfig(AppConfig):
         register_sweep(Sweep("late", sweeps.sweep_late, sweeps.late_due))
         register_sweep(Sweep("checkouts", sweeps.sweep_checkouts, sweeps.checkouts_due))
         register_sweep(Sweep("proposals", sweeps.sweep_proposals, sweeps.proposals_due))
+        register_sweep(Sweep("offers", sweeps.sweep_offers, sweeps.offers_due))
 
         from milestones import services
         from payments.checkout import CheckoutPurpose, register_checkout_purpose
@@ -27,5 +28,13 @@ class MilestonesConfig(AppConfig):
                 description=services.checkout_description,
                 paid=services.milestone_checkout_paid,
                 expired=lambda checkout_id: services.milestone_checkout_expired(checkout_id),
+            ),
+        )
+        register_checkout_purpose(
+            "changes",
+            CheckoutPurpose(
+                description=services.changes_checkout_description,
+                paid=services.changes_checkout_paid,
+                expired=services.changes_checkout_expired,
             ),
         )

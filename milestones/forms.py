@@ -58,6 +58,71 @@ class MilestoneTermsForm(forms.Form):
         return data
 
 
+class OfferForm(OneUseForm, MilestoneTermsForm):
+    """The seller's offer of a new milestone: the same terms, sent once."""
+
+
+class CustomOfferForm(OfferForm):
+    """An offer from the gig page to a buyer who has been in touch: it opens an order."""
+
+    buyer = forms.ChoiceField(label="Buyer", help_text="Buyers who have contacted you.")
+    order_title = forms.CharField(label="Order title", max_length=200)
+    field_order = ["buyer", "order_title", "title", "description", "deadline", "amount"]
+
+    def __init__(self, *args, buyers: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["buyer"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Choose a buyer")] + [(name, name) for name in buyers]
+
+
+PAY_WITH = [("balance", "My site balance"), ("card", "Card, on the payment provider's page")]
+
+
+class PayWithForm(forms.Form):
+    """The payment method on a confirmation page that charges the buyer."""
+
+    method = forms.ChoiceField(label="Pay with", choices=PAY_WITH, widget=forms.RadioSelect)
+
+    def __init__(self, *args, balance_covers: bool, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("method", "balance" if balance_covers else "card")
+        super().__init__(*args, **kwargs)
+        if not balance_covers:
+            field = self.fields["method"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [PAY_WITH[1]]
+            field.help_text = "Your balance does not cover this, so it is paid by card."
+
+
+class ChangesForm(forms.Form):
+    deadline = forms.DateTimeField(
+        label="Deadline",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+    amount = forms.DecimalField(
+        label="Amount",
+        max_digits=14,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        help_text="A higher amount is charged to the buyer for the difference if they accept; a lower one refunded.",
+    )
+    description = forms.CharField(
+        label="Description",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="What will be delivered, as you can do it.",
+    )
+
+
+class DeclineOfferForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional; the seller sees this. Nothing has been charged.",
+    )
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 

@@ -24,6 +24,7 @@ from orders.models import lock_order
 
 
 class MilestoneState(models.TextChoices):
+    OFFERED = "offered", "Offer, waiting for the buyer"
     AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
     AWAITING_ACCEPTANCE = "awaiting_acceptance", "Awaiting acceptance"
     ACCEPTED = "accepted", "Accepted, queued"
@@ -36,13 +37,20 @@ class MilestoneState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     RESOLVED = "resolved", "Resolved by staff"
     PAYMENT_EXPIRED = "payment_expired", "Not paid, checkout expired"
+    OFFER_DECLINED = "offer_declined", "Offer declined"
+    OFFER_EXPIRED = "offer_expired", "Offer expired"
 
 
 S = MilestoneState
-CLOSED_STATES = frozenset({S.APPROVED, S.DECLINED, S.CANCELLED, S.RESOLVED, S.PAYMENT_EXPIRED})
-# Created, its checkout not paid yet: no money held, so it counts in no total,
-# no progress and no sequence; it becomes awaiting acceptance once paid.
-UNPAID_STATES = frozenset({S.AWAITING_PAYMENT})
+CLOSED_STATES = frozenset(
+    {S.APPROVED, S.DECLINED, S.CANCELLED, S.RESOLVED, S.PAYMENT_EXPIRED, S.OFFER_DECLINED, S.OFFER_EXPIRED}
+)
+# Offered by the seller, or created with its checkout not paid yet: no money
+# held, so it counts in no total, no progress and no sequence. Paid, a buyer's
+# milestone awaits the seller's acceptance; a seller's offer starts or queues.
+UNPAID_STATES = frozenset({S.OFFERED, S.AWAITING_PAYMENT})
+# Never paid and closed: no money was ever held.
+NEVER_PAID_STATES = frozenset({S.PAYMENT_EXPIRED, S.OFFER_DECLINED, S.OFFER_EXPIRED})
 OPEN_STATES = frozenset(set(S) - CLOSED_STATES - UNPAID_STATES)
 # States in which the seller is working on it, or its work is being judged.
 IN_WORK_STATES = frozenset({S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED})
@@ -84,6 +92,9 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     late_flagged_at = models.DateTimeField(null=True, blank=True)
     revision_count = models.PositiveIntegerField(default=0)
     decline_reason = models.TextField(blank=True, max_length=2000)
+    # A seller's offer: unanswered by then, it expires. Set only on offers, and
+    # kept after the buyer pays, so the milestone still reads as one.
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = MilestoneQuerySet.as_manager()
 
@@ -124,10 +135,45 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     def total_charged(self):
         return self.amount + self.buyer_fee
 
+    @property
+    def is_offer(self) -> bool:
+        """The seller proposed it: once paid, it starts as if accepted."""
+        return self.offer_expires_at is not None
+
     # --- transitions (called only by milestones/services.py) -------------
-    @transition(field=state, source=S.AWAITING_PAYMENT, target=S.AWAITING_ACCEPTANCE)
-    def fund(self) -> None:
-        """Its checkout was paid: the money is in escrow, the seller may answer."""
+    @transition(
+        field=state,
+        source=[S.OFFERED, S.AWAITING_PAYMENT],
+        target=RETURN_VALUE(S.AWAITING_ACCEPTANCE, S.ACCEPTED, S.IN_PROGRESS),
+    )
+    def fund(self, *, start_now: bool, at: datetime) -> str:
+        """Paid: the money is in escrow. A buyer's milestone now awaits the
+        seller's answer; a seller's offer is accepted already, so it starts,
+        or queues behind an open one."""
+        if not self.is_offer:
+            return S.AWAITING_ACCEPTANCE
+        self.accepted_at = at
+        if start_now:
+            self.started_at = at
+            return S.IN_PROGRESS
+        return S.ACCEPTED
+
+    @transition(field=state, source=S.OFFERED, target=S.AWAITING_PAYMENT)
+    def offer_checkout(self) -> None:
+        """The buyer accepted the offer and pays by card on the provider's page."""
+
+    @transition(field=state, source=S.OFFERED, target=S.OFFER_DECLINED)
+    def decline_offer(self, *, reason: str, at: datetime) -> None:
+        self.decline_reason = reason
+        self.closed_at = at
+
+    @transition(field=state, source=S.OFFERED, target=S.OFFER_EXPIRED)
+    def expire_offer(self, *, at: datetime) -> None:
+        self.closed_at = at
+
+    @transition(field=state, source=S.OFFERED, target=S.CANCELLED)
+    def withdraw_offer(self, *, at: datetime) -> None:
+        self.closed_at = at
 
     @transition(field=state, source=S.AWAITING_PAYMENT, target=S.PAYMENT_EXPIRED)
     def expire_payment(self, *, at: datetime) -> None:
@@ -254,6 +300,7 @@ class MilestoneReminder(models.Model):
 class ProposalKind(models.TextChoices):
     EXTENSION = "extension", "Deadline extension"
     CANCELLATION = "cancellation", "Cancellation"
+    CHANGES = "changes", "Change of terms"
 
 
 class ProposalState(models.TextChoices):
@@ -280,10 +327,17 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
     kind = models.CharField(max_length=20, choices=ProposalKind.choices)
     state = FSMField(default=P.PENDING, choices=P.choices, protected=True)
     proposer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField(max_length=2000)
+    reason = models.TextField(max_length=2000, blank=True)
     new_deadline = models.DateTimeField(null=True, blank=True)
     # A cancellation: what goes back to the buyer (the rest of the escrow is released to the seller).
     refund_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # Changes before acceptance: the new amount and description (with ``new_deadline``).
+    new_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
+    new_description = models.TextField(max_length=10000, blank=True)
+    # A higher amount paid by card: the checkout of the difference.
+    checkout = models.OneToOneField(
+        "payments.Checkout", on_delete=models.PROTECT, null=True, blank=True, related_name="proposal"
+    )
     # Unanswered by then, it lapses (``sweep_proposals``).
     respond_by = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -20,6 +20,8 @@ from djmoney.money import Money
 from milestones.actions import BY_NAME
 from milestones.models import (
     CLOSED_STATES,
+    NEVER_PAID_STATES,
+    UNPAID_STATES,
     Delivery,
     DisputeStatement,
     Milestone,
@@ -29,6 +31,7 @@ from milestones.models import (
 )
 from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
+from milestones.services import changes_words
 from orders.models import Order
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
@@ -47,6 +50,16 @@ VERB_WORDS = {
     "cancellation_declined": "declined to cancel",
     "cancellation_withdrawn": "withdrew the cancellation request on",
     "payment_expired": "closed unpaid (checkout expired)",
+    "offered": "offered a new milestone,",
+    "offer_accepted": "accepted the offer",
+    "offer_declined": "declined the offer",
+    "offer_withdrawn": "withdrew the offer",
+    "offer_expired": "let the offer expire:",
+    "changes_proposed": "proposed changes to",
+    "changes_accepted": "accepted the changes to",
+    "changes_declined": "declined the changes to",
+    "changes_withdrawn": "withdrew the changes to",
+    "changes_expired": "let the proposed changes lapse on",
     "accepted": "accepted",
     "declined": "declined",
     "cancelled": "cancelled",
@@ -90,6 +103,10 @@ class OrderPage:
         return "create_milestone" in self.actions
 
     @property
+    def can_propose_milestone(self) -> bool:
+        return "propose_milestone" in self.actions
+
+    @property
     def can_complete(self) -> bool:
         return "complete" in self.actions
 
@@ -121,6 +138,9 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     milestone.earning_or_none = _one_to_one(milestone, "earning")
     milestone.checkout_or_none = _one_to_one(milestone, "checkout")
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
+    for proposal in getattr(milestone, "pending_proposals", []):
+        if proposal.kind == "changes":
+            proposal.words = changes_words(milestone, proposal)
 
     if milestone.is_late:
         milestone.deadline_words = f"late by {_words_since(milestone.deadline, now)}"
@@ -142,6 +162,9 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         clock = "available"
     milestone.clock_words = clock
 
+
+# Unpaid and never-paid milestones hold no money: they count in no total, as declined and cancelled ones.
+NOT_COUNTED = frozenset({S.DECLINED, S.CANCELLED, *UNPAID_STATES, *NEVER_PAID_STATES})
 
 # A long engagement has hundreds of messages; the page shows the newest ones
 # and links to the whole history.
@@ -183,7 +206,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         milestone.receipts = receipts.get(milestone.pk, [])
 
     # Unpaid and never-paid milestones hold no money: they count in no total.
-    counted = [m for m in milestones if m.state not in (S.DECLINED, S.CANCELLED, S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED)]
+    counted = [m for m in milestones if m.state not in NOT_COUNTED]
     funded = sum((m.amount for m in counted), Money(0, order.currency))
     released = Money(0, order.currency)
     for m in counted:

@@ -36,12 +36,15 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         dispute = getattr(milestone, "dispute", None)
         if dispute is not None and dispute.state == "open":
             allowed.add("add_statement")
-    if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
+    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
         # One request of a kind at a time; the order page passes the pending ones it has read.
         pending = getattr(milestone, "pending_proposals", None)
         if pending is None:
             pending = list(milestone.proposals.filter(state="pending"))
         waiting = {p.kind for p in pending}
+    if milestone.state == S.AWAITING_ACCEPTANCE and role == SELLER and "changes" not in waiting:
+        allowed.add("propose_changes")
+    if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
         if "cancellation" not in waiting:
             allowed.add("request_cancellation")
         if role == SELLER and milestone.state != S.IN_REVIEW and "extension" not in waiting:
@@ -49,12 +52,27 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
     return [action.name for action in ACTIONS if action.name in allowed]
 
 
+def buyers_in_touch(seller) -> list:
+    """The buyers a seller may send a custom offer: those who have opened an
+    order with them. (Pre-order conversations from a gig page will add to them.)"""
+    from accounts.models import User
+
+    return list(User.objects.filter(orders_as_buyer__seller=seller, is_active=True).distinct().order_by("username"))
+
+
 def can_create_milestone(order: Order, user) -> bool:
     return user.is_authenticated and order.role_of(user) == BUYER and order.status != OrderStatus.COMPLETED
 
 
+def can_offer_milestone(order: Order, user) -> bool:
+    return user.is_authenticated and order.role_of(user) == SELLER and order.status != OrderStatus.COMPLETED
+
+
 def order_actions(order: Order, user, *, has_open_milestone: bool) -> list[str]:
-    """Order-level actions: adding a milestone, and closing the order."""
+    """Order-level actions: adding a milestone (the buyer) or offering one (the
+    seller), and closing the order."""
+    if can_offer_milestone(order, user):
+        return ["propose_milestone"]
     if not can_create_milestone(order, user):
         return []
     actions = ["create_milestone"]

@@ -15,7 +15,9 @@ A ``DomainError`` leaves everything as it was.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -30,6 +32,7 @@ from django_fsm import TransitionNotAllowed
 from djmoney.money import Money
 
 from accounts.models import User
+from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import format_money, has_sub_minor_digits
 from milestones.models import (
@@ -53,7 +56,7 @@ from milestones.models import (
 from milestones.validators import validate_deliverable_file
 from notifications.services import notification_send
 from orders.models import Order, OrderStatus, lock_order
-from orders.services import activity_record, order_refresh_status
+from orders.services import activity_record, order_create, order_refresh_status
 from payments.checkout import (
     checkout_close,
     checkout_mark_paid,
@@ -72,7 +75,9 @@ from payments.services import (
     Settlement,
     card_payment_of,
     escrow_fund,
+    escrow_reduce,
     escrow_settle,
+    escrow_top_up,
 )
 
 S = MilestoneState
@@ -266,11 +271,10 @@ def milestone_create(
         if order.status == OrderStatus.COMPLETED:
             raise InvalidTransition("This order is complete; no milestones can be added.")
         milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
-        position = (Milestone.objects.filter(order=order).aggregate(m=Max("position"))["m"] or 0) + 1
         by_card = source.method == "checkout"
         milestone = Milestone.objects.create(
             order=order,
-            position=position,
+            position=_next_position(order),
             title=title.strip(),
             description=description.strip(),
             deadline=deadline,
@@ -310,9 +314,32 @@ def milestone_create(
     return milestone
 
 
+def _earlier_open(milestone: Milestone) -> bool:
+    return Milestone.objects.filter(
+        order_id=milestone.order_id, position__lt=milestone.position, state__in=OPEN_STATES
+    ).exists()
+
+
+def _fund_transition(milestone: Milestone, *, at: datetime) -> str:
+    """Paid: a buyer's milestone awaits the seller; an offer starts, or queues
+    behind an earlier open milestone. Returns the state before."""
+    return _transition(milestone, "funded", milestone.fund, start_now=not _earlier_open(milestone), at=at)
+
+
 def _funded(milestone: Milestone, *, actor: User) -> None:
     order = milestone.order
     _refresh_order(order)
+    if milestone.is_offer:
+        started = milestone.state == S.IN_PROGRESS
+        notification_send(
+            recipient=order.seller,
+            event="offer_accepted",
+            message=f"{actor.username} accepted and paid your offer “{milestone.title}” "
+            f"({format_money(milestone.amount)} in escrow). "
+            + ("Work starts now." if started else "It starts when the current milestone closes."),
+            url=milestone.get_absolute_url(),
+        )
+        return
     notification_send(
         recipient=order.seller,
         event="milestone_created",
@@ -320,6 +347,210 @@ def _funded(milestone: Milestone, *, actor: User) -> None:
         "Accept it to start.",
         url=milestone.get_absolute_url(),
     )
+
+
+# --- seller offers: a new milestone the seller proposes and the buyer pays -------------------
+
+
+def _next_position(order: Order) -> int:
+    return (Milestone.objects.filter(order=order).aggregate(m=Max("position"))["m"] or 0) + 1
+
+
+def offer_create(
+    *,
+    order: Order,
+    actor: User,
+    title: str,
+    description: str,
+    deadline: datetime,
+    amount: Money,
+    idempotency_key: str,
+) -> Milestone:
+    """The seller proposes a new milestone (an add-on, or the first one of a
+    custom offer). Nothing is charged: the buyer answers with "Accept and
+    pay" (``offer_accept``) or "Decline offer"; unanswered, it expires after
+    ``OFFER_EXPIRY``. Once paid it starts, or queues, as if already accepted."""
+    if not idempotency_key:
+        raise InvalidInput("The form has expired; please fill it in again.")
+    now = timezone.now()
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        _require_seller(order, actor, "offer a milestone")
+        existing = Milestone.objects.filter(funding_key=idempotency_key).first()
+        if existing is not None:
+            raise DuplicateRequest(
+                "This offer was already sent.", obj=existing if existing.order_id == order.pk else None
+            )
+        if order.status == OrderStatus.COMPLETED:
+            raise InvalidTransition("This order is complete; no milestones can be offered.")
+        milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
+        milestone = Milestone.objects.create(
+            order=order,
+            position=_next_position(order),
+            title=title.strip(),
+            description=description.strip(),
+            deadline=deadline,
+            amount=amount,
+            buyer_fee=buyer_service_fee(amount),
+            funding_key=idempotency_key,
+            state=S.OFFERED,
+            offer_expires_at=now + settings.OFFER_EXPIRY,
+        )
+        activity_record(
+            order=order,
+            milestone=milestone,
+            actor=actor,
+            verb="offered",
+            to_state=milestone.state,
+            note=f"{format_money(amount)}, due {_when_words(deadline)}",
+        )
+        notification_send(
+            recipient=order.buyer,
+            event="offer_received",
+            message=f"{actor.username} offers a new milestone, “{milestone.title}”, for "
+            f"{format_money(amount)}. Accept and pay, or decline it, by {_when_words(milestone.offer_expires_at)}.",
+            url=milestone.get_absolute_url(),
+        )
+    return milestone
+
+
+def custom_offer_create(
+    *,
+    gig: Gig,
+    seller: User,
+    buyer: User,
+    order_title: str,
+    title: str,
+    description: str,
+    deadline: datetime,
+    amount: Money,
+    idempotency_key: str,
+) -> Milestone:
+    """From the gig page, the seller offers a buyer who has been in touch a
+    first milestone: one transaction opens the order and makes the offer."""
+    if gig.seller_id != seller.pk:
+        raise NotAllowed("Only the gig's seller can send a custom offer from it.")
+    if not Order.objects.filter(seller=seller, buyer=buyer).exists():
+        raise InvalidInput("Send custom offers to buyers who have contacted you.", field="buyer")
+    with transaction.atomic():
+        existing = Milestone.objects.filter(funding_key=idempotency_key).first() if idempotency_key else None
+        if existing is not None:
+            raise DuplicateRequest("This offer was already sent.", obj=None)
+        order = order_create(buyer=buyer, gig=gig, title=order_title, brief="", by_seller=True)
+        return offer_create(
+            order=order,
+            actor=seller,
+            title=title,
+            description=description,
+            deadline=deadline,
+            amount=amount,
+            idempotency_key=idempotency_key,
+        )
+
+
+def offer_consequence(milestone: Milestone) -> str:
+    """What "Accept and pay" does with the money, for its confirmation page."""
+    return (
+        f"{format_money(milestone.total_charged)} ({format_money(milestone.amount)} and the "
+        f"{format_money(milestone.buyer_fee)} service fee) is charged now; {format_money(milestone.amount)} is held "
+        f"in escrow until you approve the work, and {milestone.order.seller.username} starts at once "
+        "(or when the current milestone closes)."
+    )
+
+
+def offer_accept(*, milestone: Milestone, actor: User, source: FundingSource) -> Milestone:
+    """The buyer accepts an offer and pays: from the balance it is funded and
+    starts (or queues) at once; by card it waits for the provider's page
+    (``awaiting_payment``, with a checkout the caller opens after commit)."""
+    if source.method not in ("balance", "checkout"):
+        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        _require_buyer(order, actor, "accept an offer")
+        if milestone.state == S.OFFERED and milestone.offer_expires_at and milestone.offer_expires_at <= now:
+            raise InvalidTransition(f"The offer “{milestone.title}” has expired; ask the seller for a new one.")
+        if order.status == OrderStatus.COMPLETED:
+            raise InvalidTransition("This order is complete; no milestones can be added.")
+        if source.method == "checkout":
+            before = _transition(milestone, "accepted", milestone.offer_checkout)
+            _save(milestone)
+            new_checkout(
+                purpose="milestone",
+                buyer=actor,
+                amount=milestone.total_charged,
+                key=milestone.funding_key,
+                expires_in=settings.CHECKOUT_EXPIRY,
+                milestone=milestone,
+            )
+            _log(milestone, actor, "offer_accepted", before, f"{format_money(milestone.total_charged)} to pay by card")
+            return milestone
+        if milestone.state != S.OFFERED:
+            raise _refused(milestone, "accepted")
+        escrow_fund(milestone=milestone, buyer=actor, source=source, key=milestone.funding_key)
+        before = _fund_transition(milestone, at=now)
+        _save(milestone)
+        _log(milestone, actor, "offer_accepted", before, f"{format_money(milestone.amount)} funded into escrow")
+        _funded(milestone, actor=actor)
+    return milestone
+
+
+def offer_decline(*, milestone: Milestone, actor: User, reason: str = "") -> Milestone:
+    """The buyer says no to an offer; nothing was charged, nothing moves."""
+    reason = (reason or "").strip()
+    if len(reason) > 2000:
+        raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_buyer(milestone.order, actor, "decline an offer")
+        before = _transition(milestone, "declined", milestone.decline_offer, reason=reason, at=now)
+        _save(milestone)
+        _log(milestone, actor, "offer_declined", before, reason)
+        _refresh_order(milestone.order)
+        notification_send(
+            recipient=milestone.order.seller,
+            event="offer_declined",
+            message=f"{actor.username} declined your offer “{milestone.title}”"
+            + (f": {reason[:150]}" if reason else "."),
+            url=milestone.get_absolute_url(),
+        )
+    return milestone
+
+
+def offer_withdraw(*, milestone: Milestone, actor: User) -> Milestone:
+    """The seller takes back an offer the buyer has not answered."""
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_seller(milestone.order, actor, "withdraw an offer")
+        before = _transition(milestone, "withdrawn", milestone.withdraw_offer, at=now)
+        _save(milestone)
+        _log(milestone, actor, "offer_withdrawn", before)
+        _refresh_order(milestone.order)
+    return milestone
+
+
+def offer_expire(*, milestone_id: int, now: datetime | None = None) -> bool:
+    """An offer past ``offer_expires_at`` unanswered closes; both are told. Once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        if milestone.state != S.OFFERED or milestone.offer_expires_at is None or milestone.offer_expires_at > now:
+            return False
+        before = _transition(milestone, "expired", milestone.expire_offer, at=now)
+        _save(milestone)
+        _log(milestone, None, "offer_expired", before, "The buyer did not answer in time; nothing was charged.")
+        _refresh_order(milestone.order)
+        for recipient in (milestone.order.buyer, milestone.order.seller):
+            notification_send(
+                recipient=recipient,
+                event="offer_expired",
+                message=f"The offer “{milestone.title}” was not answered in time and has expired; nothing was charged.",
+                url=milestone.get_absolute_url(),
+            )
+    return True
 
 
 # --- paying by card (the checkout purpose "milestone", registered in apps.py) -------------------
@@ -355,7 +586,7 @@ def milestone_checkout_paid(checkout_id: int, payment_reference: str, amount: Mo
                     key=milestone.funding_key,
                 )
                 checkout_mark_paid(checkout, payment_reference=payment_reference)
-                before = _transition(milestone, "funded", milestone.fund)
+                before = _fund_transition(milestone, at=timezone.now())
                 _save(milestone)
                 _log(milestone, checkout.buyer, "funded", before, f"{format_money(amount)} paid by card")
                 _funded(milestone, actor=checkout.buyer)
@@ -418,11 +649,10 @@ def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         _require_seller(milestone.order, actor, "accept a milestone")
-        earlier_open = Milestone.objects.filter(
-            order=milestone.order, position__lt=milestone.position, state__in=OPEN_STATES
-        ).exists()
-        before = _transition(milestone, "accepted", milestone.accept, start_now=not earlier_open, at=now)
+        before = _transition(milestone, "accepted", milestone.accept, start_now=not _earlier_open(milestone), at=now)
         _save(milestone)
+        # Accepted as it stands: changes the seller proposed and the buyer has not answered are moot.
+        _withdraw_pending_proposals(milestone, at=now)
         note = "" if milestone.state == S.IN_PROGRESS else "Queued: starts when the previous milestone closes."
         _log(milestone, actor, "accepted", before, note)
         notification_send(
@@ -938,7 +1168,7 @@ def _propose(
 ) -> Proposal:
     """The checks every request shares (a reason; one pending of its kind), then
     the row. Caller holds the milestone lock and has checked the terms."""
-    if not reason:
+    if not reason and kind != ProposalKind.CHANGES:
         raise InvalidInput(
             "Tell the buyer why you need more time."
             if kind == ProposalKind.EXTENSION
@@ -1061,6 +1291,256 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
     return proposal
 
 
+def changes_request(
+    *,
+    milestone: Milestone,
+    actor: User,
+    new_deadline: datetime | None,
+    new_amount: Money | None,
+    new_description: str,
+) -> Proposal:
+    """Before accepting, the seller proposes other terms (deadline, amount,
+    description). The buyer accepts (a higher amount is charged for the
+    difference, a lower one refunded, each with its service fee) or declines
+    (the terms stay; the seller may still accept or decline). Unanswered after
+    ``CHANGES_RESPONSE_PERIOD`` it lapses."""
+    new_description = (new_description or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        _require_seller(order, actor, "propose changes")
+        if milestone.state != S.AWAITING_ACCEPTANCE:
+            raise InvalidTransition(
+                f"“{milestone.title}” is {milestone.get_state_display().lower()}; changes can be proposed only "
+                "before you accept it. Nothing was changed."
+            )
+        new_deadline = new_deadline or milestone.deadline
+        new_amount = milestone.amount if new_amount is None else new_amount
+        new_description = new_description or milestone.description
+        milestone_validate_terms(
+            order=order, title=milestone.title, description=new_description, deadline=new_deadline, amount=new_amount
+        )
+        if (new_deadline, new_amount, new_description) == (milestone.deadline, milestone.amount, milestone.description):
+            raise InvalidInput("Change at least one of the deadline, the amount or the description.", field="amount")
+        proposal = _propose(
+            milestone,
+            actor=actor,
+            kind=ProposalKind.CHANGES,
+            reason="",
+            respond_in=settings.CHANGES_RESPONSE_PERIOD,
+            now=now,
+            new_deadline=new_deadline,
+            new_amount=new_amount,
+            new_description=new_description,
+        )
+        words = changes_words(milestone, proposal)
+        activity_record(order=order, milestone=milestone, actor=actor, verb="changes_proposed", note=words)
+        notification_send(
+            recipient=order.buyer,
+            event="changes_proposed",
+            message=f"{actor.username} proposes changes to “{milestone.title}”: {words} "
+            f"Answer by {_when_words(proposal.respond_by)}.",
+            url=milestone.get_absolute_url(),
+        )
+    return proposal
+
+
+def changes_words(milestone: Milestone, proposal: Proposal) -> str:
+    """What the proposed changes change, in words: "Amount 500.00 → 600.00 USD." """
+    assert proposal.new_amount is not None and proposal.new_deadline is not None
+    parts = []
+    if proposal.new_amount != milestone.amount:
+        parts.append(f"amount {format_money(milestone.amount)} → {format_money(proposal.new_amount)}")
+    if proposal.new_deadline != milestone.deadline:
+        parts.append(f"deadline {_when_words(milestone.deadline)} → {_when_words(proposal.new_deadline)}")
+    if proposal.new_description != milestone.description:
+        parts.append("a new description")
+    return ("; ".join(parts) or "no change").capitalize() + "."
+
+
+@dataclass(frozen=True)
+class ChangesMoney:
+    """What accepting changes moves: the difference in amount and in service fee
+    (positive: charged to the buyer; negative: refunded)."""
+
+    amount: Money
+    fee: Money
+    new_fee: Money
+
+    @property
+    def total(self) -> Money:
+        return self.amount + self.fee
+
+    @property
+    def charges(self) -> bool:
+        return self.total.amount > 0
+
+    @property
+    def refunds(self) -> bool:
+        return self.total.amount < 0
+
+
+def changes_money(milestone: Milestone, proposal: Proposal) -> ChangesMoney:
+    assert proposal.new_amount is not None
+    new_fee = buyer_service_fee(proposal.new_amount)
+    return ChangesMoney(
+        amount=proposal.new_amount - milestone.amount, fee=new_fee - milestone.buyer_fee, new_fee=new_fee
+    )
+
+
+def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
+    """What "Accept changes" does with the money, for its confirmation page."""
+    money = changes_money(milestone, proposal)
+    if money.charges:
+        return (
+            f"{format_money(money.total)} more is charged now ({format_money(money.amount)} into escrow and "
+            f"{format_money(money.fee)} of service fee); the seller then accepts or declines the new terms."
+        )
+    if money.refunds:
+        where = "your card" if milestone.order.buyer.refund_to == REFUND_TO_CARD else "your balance"
+        return (
+            f"{format_money(-money.total)} comes back to {where} now ({format_money(-money.amount)} out of escrow and "
+            f"{format_money(-money.fee)} of service fee); the seller then accepts or declines the new terms."
+        )
+    return "No money moves; the seller then accepts or declines the new terms."
+
+
+def _changes_apply(
+    milestone: Milestone, proposal: Proposal, *, actor: User, now: datetime, source: FundingSource | None
+) -> str:
+    """Move the difference, then the new terms. Caller holds the locks and has
+    checked the milestone still awaits acceptance."""
+    money = changes_money(milestone, proposal)
+    assert proposal.new_amount is not None and proposal.new_deadline is not None
+    words = changes_words(milestone, proposal)
+    if money.charges:
+        assert source is not None
+        escrow_top_up(
+            milestone=milestone,
+            buyer=milestone.order.buyer,
+            extra=money.amount,
+            extra_fee=money.fee,
+            source=source,
+            key=f"changes:{proposal.pk}",
+        )
+        words += f" {format_money(money.total)} more was charged."
+    elif money.refunds:
+        settlement = escrow_reduce(
+            milestone=milestone,
+            less=-money.amount,
+            less_fee=-money.fee,
+            key=f"changes:{proposal.pk}",
+            refund_to=milestone.order.buyer.refund_to,
+            actor=actor,
+        )
+        words += f" {refund_words(settlement)}."
+    milestone.amount = proposal.new_amount
+    milestone.buyer_fee = money.new_fee
+    milestone.deadline = proposal.new_deadline
+    milestone.description = proposal.new_description
+    milestone.save(
+        update_fields=["amount", "amount_currency", "buyer_fee", "buyer_fee_currency", "deadline", "description"]
+    )
+    proposal.accept(by=actor, at=now)
+    proposal.save()
+    activity_record(order=milestone.order, milestone=milestone, actor=actor, verb="changes_accepted", note=words)
+    notification_send(
+        recipient=proposal.proposer,
+        event="changes_accepted",
+        message=f"{actor.username} accepted your changes to “{milestone.title}”. {words} "
+        "Accept the milestone to start.",
+        url=milestone.get_absolute_url(),
+    )
+    return words
+
+
+def changes_accept(*, proposal: Proposal, actor: User, method: str = "balance") -> Proposal:
+    """The buyer accepts the seller's changes. A higher amount is paid for the
+    difference from the balance (``method="balance"``, at once) or by card
+    (``"card"``: an open checkout the caller sends the buyer to after
+    commit; the changes apply when it is paid, ``changes_checkout_paid``)."""
+    if method not in ("balance", "card"):
+        raise InvalidInput("Choose how to pay the difference.", field="method")
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = _lock_proposal(proposal.pk)
+        _require_answerer(milestone, proposal, actor)
+        if proposal.kind != ProposalKind.CHANGES:
+            raise InvalidTransition("This is not a proposal of changes.")
+        if not proposal.is_pending:
+            raise _answered(proposal)
+        if milestone.state != S.AWAITING_ACCEPTANCE:
+            raise InvalidTransition(
+                f"“{milestone.title}” is no longer awaiting acceptance; its terms cannot change now."
+            )
+        money = changes_money(milestone, proposal)
+        if money.charges and method == "card":
+            if proposal.checkout is not None and proposal.checkout.is_open:
+                return proposal
+            proposal.checkout = new_checkout(
+                purpose="changes",
+                buyer=actor,
+                amount=money.total,
+                key=f"changes:{proposal.pk}:{uuid.uuid4().hex[:8]}",
+                expires_in=settings.CHECKOUT_EXPIRY,
+            )
+            proposal.save(update_fields=["checkout"])
+            return proposal
+        _changes_apply(milestone, proposal, actor=actor, now=now, source=FundingSource(method="balance"))
+    return proposal
+
+
+def changes_checkout_description(checkout: Checkout) -> str:
+    proposal = Proposal.objects.select_related("milestone__order").get(checkout=checkout)
+    return f"A higher amount for milestone “{proposal.milestone.title}” of order “{proposal.milestone.order.title}”"
+
+
+def changes_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
+    """The difference is paid: the changes apply, if they still can; else the
+    payment goes back to the card. Locks: order, milestone, proposal, checkout."""
+    proposal_id = Proposal.objects.values_list("pk", flat=True).get(checkout_id=checkout_id)
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = _lock_proposal(proposal_id)
+        checkout = lock_checkout(checkout_id)
+        if checkout.status == CheckoutStatus.PAID and checkout.payment_reference == payment_reference:
+            return "already applied"
+        still_due = (
+            checkout.status == CheckoutStatus.OPEN
+            and proposal.is_pending
+            and milestone.state == S.AWAITING_ACCEPTANCE
+            and changes_money(milestone, proposal).total == checkout.amount
+        )
+        if still_due and payment_matches(checkout, payment_reference=payment_reference, amount=amount):
+            checkout_mark_paid(checkout, payment_reference=payment_reference)
+            _changes_apply(
+                milestone,
+                proposal,
+                actor=checkout.buyer,
+                now=now,
+                source=FundingSource(method="checkout", payment_reference=payment_reference),
+            )
+            return "changes applied"
+        why = "after the changes could no longer apply" if not still_due else "for a different amount"
+        if checkout.status == CheckoutStatus.OPEN and not still_due:
+            checkout_close(checkout, status=CheckoutStatus.CANCELLED)
+        return late_payment_refund(checkout, payment_reference=payment_reference, amount=amount, why=why)
+
+
+def changes_checkout_expired(checkout_id: int) -> str:
+    """The difference was not paid in time: the checkout closes; the proposal
+    stays as it was (the buyer may accept again until it lapses)."""
+    proposal_id = Proposal.objects.values_list("pk", flat=True).get(checkout_id=checkout_id)
+    with transaction.atomic():
+        _lock_proposal(proposal_id)
+        checkout = lock_checkout(checkout_id)
+        if checkout.status != CheckoutStatus.OPEN:
+            return f"nothing to expire ({checkout.status})"
+        checkout_close(checkout, status=CheckoutStatus.EXPIRED)
+    return "expired"
+
+
 def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
     rest = milestone.amount - refund
     return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
@@ -1152,6 +1632,8 @@ def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
             proposal.accept(by=actor, at=now)
         except TransitionNotAllowed:
             raise _answered(proposal) from None
+        if proposal.kind == ProposalKind.CHANGES:
+            raise InvalidTransition("Accept changes on their confirmation page, which says what they cost.")
         if proposal.kind == ProposalKind.CANCELLATION:
             if milestone.state not in CANCELLABLE_STATES:
                 raise InvalidTransition(f"“{milestone.title}” is no longer in work; it cannot be cancelled now.")

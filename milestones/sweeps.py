@@ -17,17 +17,20 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
 from milestones.services import (
+    changes_checkout_expired,
     late_condition,
     milestone_approve,
     milestone_checkout_expired,
     milestone_flag_late,
+    offer_expire,
     proposal_expire,
 )
 from notifications.services import notification_send
@@ -234,16 +237,26 @@ def late_due(now: datetime) -> list[DueSet]:
 
 
 def _checkouts_due(now: datetime) -> QuerySet[Checkout]:
-    return Checkout.objects.filter(purpose="milestone", status=CheckoutStatus.OPEN, expires_at__lte=now)
+    return Checkout.objects.filter(
+        purpose__in=["milestone", "changes"], status=CheckoutStatus.OPEN, expires_at__lte=now
+    )
+
+
+def _expire_checkout(pk: int, now: datetime) -> bool:
+    if Checkout.objects.filter(pk=pk, purpose="changes").exists():
+        return changes_checkout_expired(pk) == "expired"
+    return milestone_checkout_expired(pk, now=now) == "expired"
 
 
 def sweep_checkouts(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Milestones whose checkout passed ``CHECKOUT_EXPIRY`` unpaid close, no
     money moved; the provider's page is closed after commit. A payment that
-    still arrives later is refunded (``milestone_checkout_paid``)."""
+    still arrives later is refunded (``milestone_checkout_paid``). The
+    checkout of a higher amount agreed in changes just closes; the proposal
+    stays until it is answered or lapses."""
     now = now_or(now)
     pks = candidates(_checkouts_due(now), time_field="expires_at")
-    return sweep("checkouts", pks, lambda pk: milestone_checkout_expired(pk, now=now) == "expired", until=until)
+    return sweep("checkouts", pks, lambda pk: _expire_checkout(pk, now), until=until)
 
 
 def checkouts_due(now: datetime) -> list[DueSet]:
@@ -261,9 +274,97 @@ def sweep_proposals(*, now: datetime | None = None, until: float | None = None) 
     """Requests past ``respond_by`` lapse (``proposal_expire``: once, under the
     order, milestone and proposal locks)."""
     now = now_or(now)
+    results = []
+    for lead in _cancellation_leads():
+        pks = candidates(_cancellation_reminder_due(now, lead), time_field="respond_by")
+        results.append(
+            sweep("proposals", pks, lambda pk, lead=lead: _remind_cancellation_one(pk, now, lead), until=until)
+        )
     pks = candidates(_proposals_due(now), time_field="respond_by")
-    return sweep("proposals", pks, lambda pk: proposal_expire(proposal_id=pk, now=now), until=until)
+    results.append(sweep("proposals", pks, lambda pk: proposal_expire(proposal_id=pk, now=now), until=until))
+    return _merge("proposals", results)
+
+
+def cancellation_reminder_kind(lead: timedelta) -> str:
+    """``cancellation:86400`` is the reminder a day before a request is accepted."""
+    return f"cancellation:{int(lead.total_seconds())}"
+
+
+def _cancellation_leads() -> list[timedelta]:
+    return sorted(set(settings.CANCELLATION_REMINDERS))
+
+
+def _cancellation_reminder_due(now: datetime, lead: timedelta) -> QuerySet[Proposal]:
+    # Due ``lead`` before it is accepted, asked before then, and not reminded of yet.
+    sent = MilestoneReminder.objects.filter(
+        milestone=OuterRef("milestone"),
+        kind=Concat(Value(cancellation_reminder_kind(lead) + ":"), Cast(OuterRef("pk"), CharField())),
+    )
+    return Proposal.objects.filter(
+        kind="cancellation",
+        state=ProposalState.PENDING,
+        respond_by__gt=now,
+        respond_by__lte=now + lead,
+        created_at__lt=F("respond_by") - lead,
+    ).exclude(Exists(sent))
+
+
+def _remind_cancellation_one(pk: int, now: datetime, lead: timedelta) -> bool:
+    """Tell the party who has not answered that silence accepts the cancellation."""
+    with transaction.atomic():
+        proposal = Proposal.objects.filter(pk=pk).select_related("proposer").first()
+        if proposal is None:
+            return False
+        milestone = _claim(proposal.milestone_id, Q())
+        if milestone is None:
+            return False
+        proposal = Proposal.objects.select_for_update().get(pk=pk)
+        if not proposal.is_pending or not (now < proposal.respond_by <= now + lead):
+            return False
+        kinds = {f"{cancellation_reminder_kind(other)}:{pk}" for other in _cancellation_leads() if other >= lead}
+        kinds -= set(milestone.reminders.filter(kind__in=kinds).values_list("kind", flat=True))
+        if f"{cancellation_reminder_kind(lead)}:{pk}" not in kinds:
+            return False
+        # A longer lead whose time also passed is covered by this, more urgent, one.
+        MilestoneReminder.objects.bulk_create([MilestoneReminder(milestone=milestone, kind=kind) for kind in kinds])
+        order = milestone.order
+        answerer = order.seller if proposal.proposer_id == order.buyer_id else order.buyer
+        notification_send(
+            recipient=answerer,
+            event="cancellation_reminder",
+            message=f"{proposal.proposer.username}'s request to cancel “{milestone.title}” is accepted "
+            f"{_when(proposal.respond_by, now)} unless you accept or decline it.",
+            url=milestone.get_absolute_url(),
+        )
+    return True
 
 
 def proposals_due(now: datetime) -> list[DueSet]:
-    return [DueSet("unanswered requests to lapse", _proposals_due(now), "respond_by")]
+    reminders = [
+        DueSet(
+            f"cancellation reminders {cancellation_reminder_kind(lead)}",
+            _cancellation_reminder_due(now, lead),
+            "respond_by",
+            lead,
+        )
+        for lead in _cancellation_leads()
+    ]
+    return [DueSet("unanswered requests to lapse", _proposals_due(now), "respond_by"), *reminders]
+
+
+# --- offers left unanswered ------------------------------------------------------------------
+
+
+def _offers_due(now: datetime) -> QuerySet[Milestone]:
+    return Milestone.objects.filter(state=S.OFFERED, offer_expires_at__lte=now)
+
+
+def sweep_offers(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """Offers past ``offer_expires_at`` that the buyer neither paid nor declined expire."""
+    now = now_or(now)
+    pks = candidates(_offers_due(now), time_field="offer_expires_at")
+    return sweep("offers", pks, lambda pk: offer_expire(milestone_id=pk, now=now), until=until)
+
+
+def offers_due(now: datetime) -> list[DueSet]:
+    return [DueSet("unanswered offers to expire", _offers_due(now), "offer_expires_at")]

@@ -33,3 +33,8 @@ def sweep_checkouts() -> dict[str, Any]:
 @shared_task(acks_late=True)
 def sweep_proposals() -> dict[str, Any]:
     return sweeps.sweep_proposals(until=task_deadline()).as_dict()
+
+
+@shared_task(acks_late=True)
+def sweep_offers() -> dict[str, Any]:
+    return sweeps.sweep_offers(until=task_deadline()).as_dict()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from milestones import exports, order_views, views
+from milestones import exports, offer_views, order_views, views
 from milestones.actions import ACTIONS
 
 urlpatterns = [
@@ -12,7 +12,11 @@ urlpatterns = [
     path("orders/<int:pk>/milestones/pay/<str:key>/", views.milestone_pay, name="milestone_pay"),
     path("milestones/<int:pk>/checkout/", views.milestone_checkout, name="milestone_checkout"),
     path("milestones/<int:pk>/checkout/return/", views.milestone_checkout_return, name="milestone_checkout_return"),
-    path("proposals/<int:pk>/accept/", views.proposal_accept, name="proposal_accept"),
+    path("orders/<int:pk>/milestones/offer/", offer_views.offer_new, name="offer_new"),
+    path("gigs/<int:pk>/offer/", offer_views.custom_offer_new, name="custom_offer_new"),
+    path("milestones/<int:pk>/accept-offer/", offer_views.offer_accept, name="offer_accept"),
+    path("proposals/<int:pk>/accept/", offer_views.proposal_accept, name="proposal_accept"),
+    path("proposals/<int:pk>/checkout/return/", offer_views.changes_checkout_return, name="changes_checkout_return"),
     path("proposals/<int:pk>/decline/", views.proposal_answer, {"answer": "decline"}, name="proposal_decline"),
     path("proposals/<int:pk>/withdraw/", views.proposal_answer, {"answer": "withdraw"}, name="proposal_withdraw"),
     path("deliverables/<int:pk>/", views.deliverable_download, name="deliverable_download"),
@@ -21,5 +25,6 @@ urlpatterns = [
     *(
         path(f"milestones/<int:pk>/{action.path}/", views.milestone_action, {"name": action.name}, name=action.url_name)
         for action in ACTIONS
+        if not action.own_view
     ),
 ]

@@ -295,7 +295,7 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         if action.name not in milestone_actions(milestone, request.user, milestone.order):
             messages.error(request, _refusal(milestone, request.user, action.verb))
             return _back_to(milestone)
-        form = action.form()
+        form = action.form(initial=action.initial(milestone)) if action.initial else action.form()
     context = {
         "order": milestone.order,
         "milestone": milestone,

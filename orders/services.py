@@ -35,8 +35,11 @@ def activity_record(
     )
 
 
-def order_create(*, buyer: User, gig: Gig, title: str, brief: str, currency: str | None = None) -> Order:
-    """Open an order with the gig's seller. A buyer cannot order from themself."""
+def order_create(
+    *, buyer: User, gig: Gig, title: str, brief: str, currency: str | None = None, by_seller: bool = False
+) -> Order:
+    """Open an order with the gig's seller. A buyer cannot order from themself.
+    ``by_seller``: the seller opens it with a custom offer, and the buyer is told."""
     title = (title or "").strip()
     brief = (brief or "").strip()
     currency = currency or str(gig.starting_price.currency)
@@ -56,11 +59,12 @@ def order_create(*, buyer: User, gig: Gig, title: str, brief: str, currency: str
         order = Order.objects.create(
             buyer=buyer, seller=gig.seller, gig=gig, title=title, brief=brief, currency=currency
         )
-        activity_record(order=order, actor=buyer, verb="order_opened", note=title)
+        opener, other = (gig.seller, buyer) if by_seller else (buyer, gig.seller)
+        activity_record(order=order, actor=opener, verb="order_opened", note=title)
         notification_send(
-            recipient=gig.seller,
+            recipient=other,
             event="order_opened",
-            message=f"{buyer.username} opened an order with you: “{title}”.",
+            message=f"{opener.username} opened an order with you: “{title}”.",
             url=order.get_absolute_url(),
         )
     return order

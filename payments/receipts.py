@@ -264,7 +264,7 @@ def _records(txn: Transaction) -> _Records:
     command_key = ""
     if txn.kind in (K.CARD_REFUND_PAID, K.CARD_REFUND_FAILED) and key.startswith("card_refund:"):
         command_key = key[len("card_refund:") :]
-    elif txn.kind == K.LATE_PAYMENT:
+    elif txn.kind == K.LATE_PAYMENT or (txn.kind == K.REFUND and key.startswith("reduce:")):
         command_key = f"refund:{key}"
     elif txn.kind in (K.REFUND, K.SPLIT) and txn.milestone_id:
         command_key = f"refund:milestone:{txn.milestone_id}"

@@ -82,12 +82,119 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
     )
 
 
+def escrow_top_up(
+    *, milestone: EscrowSubject, buyer: User, extra: Money, extra_fee: Money, source: FundingSource, key: str
+) -> Transaction:
+    """The buyer accepted a higher amount: ``extra`` more into escrow and
+    ``extra_fee`` more service fee, from the balance or a card payment the
+    provider confirmed. Caller holds the order and milestone locks and
+    updates the milestone's amount and fee to match."""
+    currency = milestone.order.currency
+    escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
+    fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
+    if source.method == "balance":
+        payer = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
+        memo = "Paid from balance (a higher amount agreed)"
+    elif source.method == "checkout" and source.payment_reference:
+        payer = account_for(kind=AccountKind.GATEWAY, currency=currency)
+        memo = f"Card payment {source.payment_reference}"
+    else:
+        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+    lines: list[Line] = [(payer, -(extra + extra_fee)), (escrow, extra)]
+    if extra_fee.amount > 0:
+        lines.append((fees, extra_fee))
+    return ledger_post(
+        key=f"top-up:{key}", kind=TransactionKind.FUND, lines=lines, memo=memo, milestone=milestone, actor=buyer
+    )
+
+
 REFUND_TO_BALANCE, REFUND_TO_CARD = "balance", "card"
 
 
 def card_payment_of(milestone: EscrowSubject) -> Checkout | None:
     """The paid checkout that funded this milestone, if it was paid by card."""
     return Checkout.objects.filter(milestone_id=milestone.pk, status=CheckoutStatus.PAID).first()
+
+
+def card_refund_room(card: Checkout) -> Money:
+    """What may still be refunded to the card of ``card``: a provider refuses
+    to refund more than was charged. Refunds pending, stuck or done count;
+    a refused one was credited to the balance instead."""
+    from payments.models import CommandKind, CommandStatus, ProviderCommand
+
+    spent = zero(str(card.amount.currency))
+    for command in ProviderCommand.objects.filter(
+        checkout=card,
+        kind=CommandKind.REFUND,
+        status__in=[CommandStatus.PENDING, CommandStatus.SUCCEEDED, CommandStatus.STUCK],
+    ).only("amount", "amount_currency"):
+        spent += command.amount
+    return max(card.amount - spent, zero(str(card.amount.currency)))
+
+
+def _refund_lines(
+    *, buyer: User, currency: str, parts: Sequence[Money], card: Checkout | None
+) -> tuple[list[Line], Money]:
+    """Where the ``parts`` owed to the buyer (the amount, the service fee) go:
+    to the card that paid, up to what it can still take back
+    (``card_refund_room``), the rest to the balance; a line per part and
+    place. Returns the credit lines and the total that goes to the card."""
+    balance = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
+    room = card_refund_room(card) if card is not None else zero(currency)
+    cards = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency) if card is not None else None
+    lines: list[Line] = []
+    to_card = zero(currency)
+    for part in parts:
+        on_card = min(part, room - to_card) if cards is not None else zero(currency)
+        if cards is not None and on_card.amount > 0:
+            lines.append((cards, on_card))
+        if part > on_card:
+            lines.append((balance, part - on_card))
+        to_card += on_card
+    return lines, to_card
+
+
+def escrow_reduce(
+    *, milestone: EscrowSubject, less: Money, less_fee: Money, key: str, refund_to: str, actor: User | None
+) -> Settlement:
+    """The buyer accepted a lower amount: ``less`` comes out of escrow and
+    ``less_fee`` of the service fee back with it, to the buyer's balance or
+    the card that paid. Caller holds the locks and updates the milestone."""
+    from payments.outbox import command_refund
+
+    order = milestone.order
+    currency = order.currency
+    card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
+    escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
+    fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
+    refunded = less + less_fee
+    credits, to_card = _refund_lines(buyer=order.buyer, currency=currency, parts=[less, less_fee], card=card)
+    lines: list[Line] = [(escrow, -less), *credits]
+    if less_fee.amount > 0:
+        lines.append((fees, -less_fee))
+    ledger_post(
+        key=f"reduce:{key}",
+        kind=TransactionKind.REFUND,
+        lines=lines,
+        memo=f"Milestone “{milestone.title}”: lower amount agreed",
+        milestone=milestone,
+        actor=actor,
+    )
+    if card is not None and to_card.amount > 0:
+        command_refund(
+            user=order.buyer,
+            amount=to_card,
+            payment_reference=card.payment_reference,
+            key=f"refund:reduce:{key}",
+            milestone_id=milestone.pk,
+            checkout=card,
+        )
+    return Settlement(
+        fee=zero(currency),
+        earning=None,
+        refunded=refunded,
+        refunded_to=REFUND_TO_CARD if to_card == refunded and to_card.amount > 0 else REFUND_TO_BALANCE,
+    )
 
 
 def service_fee_refund(*, buyer_fee: Money, buyer_part: Money, held: Money) -> Money:
@@ -140,11 +247,9 @@ def escrow_settle(
     card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
     escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
     fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
+    to_lock = [escrow, fees, account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)]
     if card is not None:
-        refund_account = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency)
-    else:
-        refund_account = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
-    to_lock = [escrow, fees, refund_account]
+        to_lock.append(account_for(kind=AccountKind.CARD_REFUNDS, currency=currency))
     if seller_gross.amount > 0:
         pending = account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=seller)
         to_lock.append(pending)
@@ -165,29 +270,30 @@ def escrow_settle(
     lines: list[Line] = [(escrow, -held)]
     if seller_gross.amount > 0:
         lines += [(pending, net), (fees, fee)]
-    if buyer_part.amount > 0:
-        lines.append((refund_account, buyer_part))
     if fee_back.amount > 0:
-        lines += [(fees, -fee_back), (refund_account, fee_back)]
+        lines.append((fees, -fee_back))
+    # To the card up to what it paid (a higher amount agreed later may have been paid another way).
+    credits, to_card = _refund_lines(buyer=order.buyer, currency=currency, parts=[buyer_part, fee_back], card=card)
+    lines += credits
     ledger_post(
         key=f"settle:{milestone.pk}",
         kind=kind,
         lines=lines,
-        memo=f"Milestone “{milestone.title}”" + (" (refund to card)" if card and refunded.amount > 0 else ""),
+        memo=f"Milestone “{milestone.title}”" + (" (refund to card)" if to_card.amount > 0 else ""),
         milestone=milestone,
         actor=actor,
     )
     refunded_to = REFUND_TO_BALANCE
-    if card is not None and refunded.amount > 0:
+    if card is not None and to_card.amount > 0:
         command_refund(
             user=order.buyer,
-            amount=refunded,
+            amount=to_card,
             payment_reference=card.payment_reference,
             key=f"refund:milestone:{milestone.pk}",
             milestone_id=milestone.pk,
             checkout=card,
         )
-        refunded_to = REFUND_TO_CARD
+        refunded_to = REFUND_TO_CARD if to_card == refunded else REFUND_TO_BALANCE
     if seller_gross.amount <= 0:
         return Settlement(fee=fee, earning=None, refunded=refunded, refunded_to=refunded_to)
     earning = Earning.objects.create(

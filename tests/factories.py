@@ -136,11 +136,38 @@ def pay_checkout(milestone: Milestone, card: str = GOOD_CARD, *, sync: bool = Tr
     return pay_in_sandbox(milestone, site=SITE, card=card, sync=sync)
 
 
+def create_offer(
+    order: Order, *, amount: str = "100.00", title: str = "Maintenance", days: int = 30, key: str | None = None
+) -> Milestone:
+    """A milestone the seller offers ("Propose a milestone"); unpaid, ``offered``."""
+    from milestones.services import offer_create
+
+    return offer_create(
+        order=order,
+        actor=order.seller,
+        title=title,
+        description="Three months of fixes and updates.",
+        deadline=timezone.now() + timedelta(days=days),
+        amount=Money(amount, order.currency),
+        idempotency_key=key or uuid.uuid4().hex,
+    )
+
+
 def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
-    """A funded milestone driven to ``state`` by the same services users call."""
+    """A funded milestone driven to ``state`` by the same services users call
+    (the offer states: a seller's offer, unpaid)."""
     from milestones import services
 
     order = order or OrderFactory()
+    if state in (S.OFFERED, S.OFFER_DECLINED, S.OFFER_EXPIRED):
+        offer = create_offer(order, **{k: v for k, v in kwargs.items() if k in ("amount", "title", "days", "key")})
+        if state == S.OFFER_DECLINED:
+            return services.offer_decline(milestone=offer, actor=order.buyer, reason="Not now")
+        if state == S.OFFER_EXPIRED:
+            assert offer.offer_expires_at is not None
+            services.offer_expire(milestone_id=offer.pk, now=offer.offer_expires_at)
+            offer.refresh_from_db()
+        return offer
     if state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED):
         milestone = create_milestone(order, pay=False, **kwargs)
         if state == S.PAYMENT_EXPIRED:

@@ -190,6 +190,45 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=302, buyer=302, seller=302),
         _a_proposal,
     ),
+    # --- agreeing on terms: offers and changes ---------------------------------------------
+    "offer_new": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=200),  # "Propose a milestone" is the seller's
+        order_scoped(staff=302, buyer=302, seller=FORM),
+        _order,
+    ),
+    # Not an offer (awaiting acceptance): every party is sent back with a message.
+    "offer_accept": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),
+        order_scoped(staff=302, buyer=302, seller=302),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    "offer_decline": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    "offer_withdraw": Rule(
+        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.awaiting.pk}
+    ),
+    "milestone_changes": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=200),  # the seller, before accepting
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    "changes_checkout_return": Rule(
+        "order", order_scoped(staff=302, buyer=302, seller=302), everyone(405), _a_proposal
+    ),
+    # A custom offer from the seller's own gig page; anyone else gets 404 for it.
+    "custom_offer_new": Rule(
+        "account",
+        {**signed_in(404), "seller": 200},
+        {**signed_in(404), "seller": FORM},
+        lambda w: {"pk": w.gig.pk},
+    ),
     "milestone_submit": Rule(
         "order",
         order_scoped(staff=302, buyer=302, seller=302),  # in review: nothing to submit now

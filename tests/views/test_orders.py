@@ -155,7 +155,11 @@ def test_message_form_only_for_parties(client, order, buyer, staff):
 
 ROLE_ACTIONS = [
     (S.AWAITING_ACCEPTANCE, "buyer", ["cancel"]),
-    (S.AWAITING_ACCEPTANCE, "seller", ["accept", "decline"]),
+    (S.OFFERED, "buyer", ["offer_checkout", "decline_offer"]),
+    (S.OFFERED, "seller", ["withdraw_offer"]),
+    (S.OFFER_DECLINED, "buyer", []),
+    (S.OFFER_EXPIRED, "seller", []),
+    (S.AWAITING_ACCEPTANCE, "seller", ["accept", "propose_changes", "decline"]),
     (S.ACCEPTED, "buyer", ["cancel"]),
     (S.ACCEPTED, "seller", []),
     (S.IN_PROGRESS, "buyer", ["request_cancellation", "open_dispute"]),
@@ -197,7 +201,12 @@ def test_buttons_on_the_page_match_the_viewer(client, order, buyer, seller, staf
         "Open dispute",
         "Send",
     }
-    assert set(buttons(text(page(client, seller, order)))) == {"Request cancellation", "Open dispute", "Send"}
+    assert set(buttons(text(page(client, seller, order)))) == {
+        "Propose a milestone",
+        "Request cancellation",
+        "Open dispute",
+        "Send",
+    }
     assert set(buttons(text(page(client, staff, order)))) == set()
 
 
@@ -371,6 +380,10 @@ def test_every_action_of_the_table_has_its_url_and_method(client, order, buyer, 
             "add_statement": S.DISPUTED,
             "request_extension": S.IN_PROGRESS,
             "request_cancellation": S.IN_PROGRESS,
+            "offer_checkout": S.OFFERED,
+            "decline_offer": S.OFFERED,
+            "withdraw_offer": S.OFFERED,
+            "propose_changes": S.AWAITING_ACCEPTANCE,
         }[action.name]
         milestone = milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller))
         actor = buyer if "buyer" in action.roles else seller

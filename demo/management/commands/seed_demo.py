@@ -23,6 +23,7 @@ from milestones.services import (
     milestone_approve,
     milestone_create,
     milestone_submit,
+    offer_create,
 )
 from orders.models import Order
 from orders.services import order_create, order_message_send
@@ -110,6 +111,17 @@ class Command(BaseCommand):
             actor=seller,
             message="API deployed to staging; docs linked.",
             links=["https://staging.example.com/docs"],
+        )
+
+        # After a milestone is approved, the seller proposes an add-on; it waits for the buyer's "Accept and pay".
+        offer_create(
+            order=app,
+            actor=seller,
+            title="Three months of maintenance",
+            description="Bug fixes, OS updates and store resubmissions for three months after launch.",
+            deadline=timezone.now() + timedelta(days=120),
+            amount=Money("300.00", app.currency),
+            idempotency_key=f"demo-{app.pk}-offer",
         )
 
         logo = order_create(buyer=buyer, gig=gig, title="Brand refresh", brief="A new logo and colour palette.")
