@@ -26,6 +26,7 @@ SWEEP_TASKS = {
     "checkouts": "milestones.tasks.sweep_checkouts",
     "proposals": "milestones.tasks.sweep_proposals",
     "offers": "milestones.tasks.sweep_offers",
+    "orders": "milestones.tasks.sweep_orders",
     "emails": "notifications.tasks.sweep_emails",
 }
 

@@ -332,6 +332,9 @@ CANCELLATION_REMINDERS = env_durations("CANCELLATION_REMINDERS", "24h,2h")
 CHANGES_RESPONSE_PERIOD = env_duration("CHANGES_RESPONSE_PERIOD", "48h")
 # A seller's offer of a new milestone expires this long unanswered.
 OFFER_EXPIRY = env_duration("OFFER_EXPIRY", "7d")
+# An order whose milestones are all closed (one approved, none open, offered or unpaid)
+# completes by itself this long after the last one closed.
+ORDER_AUTO_COMPLETE = env_duration("ORDER_AUTO_COMPLETE", "3d")
 
 # Deliverable uploads.
 DELIVERABLE_MAX_FILE_SIZE = env_int("DELIVERABLE_MAX_FILE_SIZE", 25 * 1024 * 1024)

@@ -26,6 +26,7 @@ from milestones.models import (
     DisputeStatement,
     Milestone,
     MilestoneReminder,
+    Proposal,
     RevisionRequest,
 )
 from orders.admin import OrderAdmin, OrderMessageInline
@@ -103,6 +104,26 @@ class RevisionRequestAdmin(ReadOnlyAdmin):
     list_select_related = ("milestone", "author")
     search_fields = ("milestone__title", "author__username", "feedback")
     list_filter = ("created_at",)
+
+
+class ProposalInline(ReadOnlyInline):
+    model = Proposal
+    fields = ("kind", "state", "proposer", "new_deadline", "new_amount", "refund_amount", "respond_by", "decided_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+MilestoneAdmin.inlines = (ProposalInline,)
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyAdmin):
+    """Changes of terms asked and answered: read-only, like the rest of the work's history."""
+
+    list_display = ("id", "milestone", "kind", "state", "proposer", "created_at", "respond_by", "decided_at")
+    list_select_related = ("milestone", "proposer")
+    list_filter = ("kind", "state", "created_at")
+    search_fields = ("milestone__title", "proposer__username", "reason")
 
 
 @admin.register(MilestoneReminder)

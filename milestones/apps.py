@@ -18,6 +18,7 @@ class MilestonesConfig(AppConfig):
         register_sweep(Sweep("checkouts", sweeps.sweep_checkouts, sweeps.checkouts_due))
         register_sweep(Sweep("proposals", sweeps.sweep_proposals, sweeps.proposals_due))
         register_sweep(Sweep("offers", sweeps.sweep_offers, sweeps.offers_due))
+        register_sweep(Sweep("orders", sweeps.sweep_orders, sweeps.orders_due))
 
         from milestones import services
         from payments.checkout import CheckoutPurpose, register_checkout_purpose

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch
 from django.utils import dateformat, timezone
@@ -32,13 +33,14 @@ from milestones.models import (
 from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
 from milestones.services import changes_words
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
 
 VERB_WORDS = {
     "order_opened": "opened the order",
     "order_completed": "marked the order complete",
+    "order_auto_completed": "completed the order automatically",
     "created": "created",
     "funded": "paid by card for",
     "extension_requested": "asked for a later deadline on",
@@ -97,6 +99,8 @@ class OrderPage:
     counted_milestones: int
     released: Money
     funded: Money
+    # How the order completed, or when it will by itself ("" if neither applies).
+    completion: str = ""
 
     @property
     def can_create_milestone(self) -> bool:
@@ -215,6 +219,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         elif m.state == S.RESOLVED and m.dispute_or_none and m.dispute_or_none.seller_amount:
             released += m.dispute_or_none.seller_amount
     has_open = any(m.state not in CLOSED_STATES for m in milestones)
+    completion = _completion_words(order, milestones, has_open=has_open)
 
     titles = {m.pk: m.title for m in milestones}
     items: list[TimelineItem] = []
@@ -261,4 +266,28 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         counted_milestones=len(counted),
         released=released,
         funded=funded,
+        completion=completion,
     )
+
+
+def _completion_words(order: Order, milestones: list, *, has_open: bool) -> str:
+    """The order page says how the order completed, and when; or when it will by itself."""
+    if order.status == OrderStatus.COMPLETED and order.completed_at:
+        when = dateformat.format(timezone.localtime(order.completed_at), "j M Y H:i")
+        if order.completed_automatically:
+            period = _period(settings.ORDER_AUTO_COMPLETE)
+            return f"Completed automatically on {when}, {period} after its last milestone closed."
+        return f"Marked complete by {order.buyer.username} on {when}."
+    closed = [m.closed_at for m in milestones if m.closed_at]
+    if has_open or not closed or not any(m.state == S.APPROVED for m in milestones):
+        return ""
+    due = timezone.localtime(max(closed) + settings.ORDER_AUTO_COMPLETE)
+    return (
+        f"Every milestone is closed: this order completes by itself on {dateformat.format(due, 'j M Y H:i')} "
+        "unless a milestone is added; the buyer can mark it complete now."
+    )
+
+
+def _period(period) -> str:
+    days = period.days
+    return f"{days} day{'s' if days != 1 else ''}" if days else timesince(timezone.now() - period).replace("\xa0", " ")

@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 from djmoney.money import Money
@@ -529,6 +529,12 @@ def offer_withdraw(*, milestone: Milestone, actor: User) -> Milestone:
         _save(milestone)
         _log(milestone, actor, "offer_withdrawn", before)
         _refresh_order(milestone.order)
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="offer_withdrawn",
+            message=f"{actor.username} withdrew the offer “{milestone.title}”; nothing was charged.",
+            url=milestone.get_absolute_url(),
+        )
     return milestone
 
 
@@ -1127,6 +1133,18 @@ def milestone_flag_late(*, milestone_id: int, now: datetime | None = None) -> bo
 # --- the order as a whole ------------------------------------------------------------
 
 
+def _completion_blocker(order: Order) -> str:
+    """Why the order cannot complete now, or "" if it can. Caller holds the order lock."""
+    if _has_open_milestone(order):
+        return "Close every open milestone before completing the order."
+    unpaid = set(Milestone.objects.filter(order=order, state__in=UNPAID_STATES).values_list("state", flat=True))
+    if S.OFFERED in unpaid:
+        return "The seller's offer is waiting for your answer; accept and pay it, or decline it, first."
+    if unpaid:
+        return "A milestone is waiting for payment; pay or cancel it before completing the order."
+    return ""
+
+
 def order_complete(*, order: Order, actor: User) -> Order:
     """The buyer closes the order; no milestone may be open, none can be added after."""
     with transaction.atomic():
@@ -1135,10 +1153,9 @@ def order_complete(*, order: Order, actor: User) -> Order:
             raise NotAllowed("Only the buyer can mark the order complete.")
         if order.status == OrderStatus.COMPLETED:
             raise InvalidTransition("This order is already complete.")
-        if _has_open_milestone(order):
-            raise InvalidTransition("Close every open milestone before completing the order.")
-        if Milestone.objects.filter(order=order, state__in=UNPAID_STATES).exists():
-            raise InvalidTransition("A milestone is waiting for payment; pay or cancel it before completing the order.")
+        blocker = _completion_blocker(order)
+        if blocker:
+            raise InvalidTransition(blocker)
         order.status = OrderStatus.COMPLETED
         order.completed_at = timezone.now()
         order.save(update_fields=["status", "completed_at", "updated_at"])
@@ -1150,6 +1167,62 @@ def order_complete(*, order: Order, actor: User) -> Order:
             url=order.get_absolute_url(),
         )
     return order
+
+
+def order_auto_complete_condition(now: datetime) -> Q:
+    """Orders due to complete by themselves: not complete, one milestone
+    approved, none open, offered or unpaid, and the last one closed at least
+    ``ORDER_AUTO_COMPLETE`` ago (on a queryset annotated with ``last_closed``)."""
+    waiting = Milestone.objects.filter(order=OuterRef("pk"), state__in=OPEN_STATES | UNPAID_STATES)
+    approved = Milestone.objects.filter(order=OuterRef("pk"), state=S.APPROVED)
+    return (
+        ~Q(status=OrderStatus.COMPLETED)
+        & Q(Exists(approved))
+        & ~Q(Exists(waiting))
+        & Q(last_closed__lte=now - settings.ORDER_AUTO_COMPLETE)
+    )
+
+
+def orders_due_to_complete(now: datetime):
+    return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_auto_complete_condition(now))
+
+
+def order_auto_complete(*, order_id: int, now: datetime | None = None) -> bool:
+    """The buyer did not mark it complete: ``ORDER_AUTO_COMPLETE`` after the
+    last milestone closed (one approved, nothing open or proposed) it
+    completes by itself; both parties are told. Once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = lock_order(order_id)
+        if not orders_due_to_complete(now).filter(pk=order.pk).exists():
+            return False
+        order.status = OrderStatus.COMPLETED
+        order.completed_at = now
+        order.completed_automatically = True
+        order.save(update_fields=["status", "completed_at", "completed_automatically", "updated_at"])
+        activity_record(
+            order=order,
+            actor=None,
+            verb="order_auto_completed",
+            note=f"Every milestone had been closed for {_period_words(settings.ORDER_AUTO_COMPLETE)}.",
+        )
+        for recipient in (order.buyer, order.seller):
+            notification_send(
+                recipient=recipient,
+                event="order_completed",
+                message=f"“{order.title}” is complete: its last milestone closed "
+                f"{_period_words(settings.ORDER_AUTO_COMPLETE)} ago.",
+                url=order.get_absolute_url(),
+            )
+    return True
+
+
+def _period_words(period: timedelta) -> str:
+    if period.total_seconds() % 86400 == 0:
+        days = int(period.total_seconds() // 86400)
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = round(period.total_seconds() / 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 # --- proposals: changes of terms one party asks and the other answers -----------------------
@@ -1689,6 +1762,14 @@ def proposal_withdraw(*, proposal: Proposal, actor: User) -> Proposal:
             raise _answered(proposal) from None
         proposal.save()
         activity_record(order=milestone.order, milestone=milestone, actor=actor, verb=f"{proposal.kind}_withdrawn")
+        order = milestone.order
+        notification_send(
+            recipient=order.seller if actor.pk == order.buyer_id else order.buyer,
+            event=f"{proposal.kind}_withdrawn",
+            message=f"{actor.username} withdrew their {proposal.get_kind_display().lower()} request on "
+            f"“{milestone.title}”; the terms stay as they were.",
+            url=milestone.get_absolute_url(),
+        )
     return proposal
 
 

@@ -31,6 +31,8 @@ from milestones.services import (
     milestone_checkout_expired,
     milestone_flag_late,
     offer_expire,
+    order_auto_complete,
+    orders_due_to_complete,
     proposal_expire,
 )
 from notifications.services import notification_send
@@ -368,3 +370,18 @@ def sweep_offers(*, now: datetime | None = None, until: float | None = None) -> 
 
 def offers_due(now: datetime) -> list[DueSet]:
     return [DueSet("unanswered offers to expire", _offers_due(now), "offer_expires_at")]
+
+
+# --- orders that complete by themselves ---------------------------------------------------
+
+
+def sweep_orders(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """Orders whose last milestone closed ``ORDER_AUTO_COMPLETE`` ago, one approved
+    and none open, offered or unpaid, complete (``order_auto_complete``)."""
+    now = now_or(now)
+    pks = candidates(orders_due_to_complete(now), time_field="last_closed")
+    return sweep("orders", pks, lambda pk: order_auto_complete(order_id=pk, now=now), until=until)
+
+
+def orders_due(now: datetime) -> list[DueSet]:
+    return [DueSet("orders to complete", orders_due_to_complete(now), "last_closed", -settings.ORDER_AUTO_COMPLETE)]

@@ -38,3 +38,8 @@ def sweep_proposals() -> dict[str, Any]:
 @shared_task(acks_late=True)
 def sweep_offers() -> dict[str, Any]:
     return sweeps.sweep_offers(until=task_deadline()).as_dict()
+
+
+@shared_task(acks_late=True)
+def sweep_orders() -> dict[str, Any]:
+    return sweeps.sweep_orders(until=task_deadline()).as_dict()

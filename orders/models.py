@@ -29,6 +29,8 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Completed by the system ``ORDER_AUTO_COMPLETE`` after its last milestone closed, not by the buyer.
+    completed_automatically = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-updated_at", "-id"]
