@@ -24,6 +24,7 @@ from marketplace.money import format_money
 from milestones import services
 from milestones.forms import (
     DATETIME_LOCAL,
+    ApproveForm,
     CancelForm,
     CancellationForm,
     ChangesForm,
@@ -184,10 +185,12 @@ ACTIONS: tuple[Action, ...] = (
         label="Approve",
         url_name="milestone_approve",
         path="approve",
-        form=ConfirmForm,
+        form=ApproveForm,
         heading="Approve and release the payment",
         consequence=_release_words,
-        perform=lambda m, actor, data: services.milestone_approve(milestone=m, actor=actor),
+        perform=lambda m, actor, data: services.milestone_approve(
+            milestone=m, actor=actor, portfolio=bool(data.get("portfolio"))
+        ),
         success="You approved “{title}”; the payment is released to the seller.",
         verb="approve",
     ),

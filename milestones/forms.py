@@ -239,6 +239,14 @@ class ConfirmForm(forms.Form):
     """No fields: the page says where the money goes, and the button is "Confirm"."""
 
 
+class ApproveForm(forms.Form):
+    portfolio = forms.BooleanField(
+        label="Show this work in the seller's portfolio",
+        required=False,
+        help_text="Off unless you tick it; you can withdraw it later from the order page.",
+    )
+
+
 class CancelForm(forms.Form):
     refund_to = forms.ChoiceField(
         label="Refund to",

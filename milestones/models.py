@@ -95,6 +95,8 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     # A seller's offer: unanswered by then, it expires. Set only on offers, and
     # kept after the buyer pays, so the milestone still reads as one.
     offer_expires_at = models.DateTimeField(null=True, blank=True)
+    # The buyer allowed the approved work in the seller's public portfolio (off by default; they may withdraw it).
+    portfolio_allowed_at = models.DateTimeField(null=True, blank=True)
 
     objects = MilestoneQuerySet.as_manager()
 

@@ -834,7 +834,9 @@ def milestone_request_revision(*, milestone: Milestone, actor: User, feedback: s
     return revision
 
 
-def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime | None = None) -> Milestone:
+def milestone_approve(
+    *, milestone: Milestone, actor: User | None, now: datetime | None = None, portfolio: bool = False
+) -> Milestone:
     """Release the escrow to the seller, less the commission; start the next phase.
 
     ``actor=None`` is the system's auto-approval, allowed only once
@@ -859,6 +861,8 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
         else:
             _require_buyer(order, actor, "approve a milestone")
         before = _transition(milestone, "approved", milestone.approve, at=now)
+        if portfolio and actor is not None:
+            milestone.portfolio_allowed_at = now
         earning = _settle(
             milestone, seller_gross=milestone.amount, kind=TransactionKind.RELEASE, actor=actor, now=now
         ).earning
@@ -882,6 +886,27 @@ def milestone_approve(*, milestone: Milestone, actor: User | None, now: datetime
                 message=f"“{milestone.title}” was approved automatically after the review period.",
                 url=milestone.get_absolute_url(),
             )
+    return milestone
+
+
+def portfolio_consent(*, milestone: Milestone, actor: User, allowed: bool) -> Milestone:
+    """The buyer allows an approved milestone's work in the seller's public
+    portfolio, or withdraws that consent; it shows there only while allowed."""
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _require_buyer(milestone.order, actor, "choose what the seller's portfolio shows")
+        if milestone.state != S.APPROVED:
+            raise InvalidTransition("Only approved work can be shown in a portfolio.")
+        if allowed == (milestone.portfolio_allowed_at is not None):
+            return milestone
+        milestone.portfolio_allowed_at = timezone.now() if allowed else None
+        milestone.save(update_fields=["portfolio_allowed_at"])
+        activity_record(
+            order=milestone.order,
+            milestone=milestone,
+            actor=actor,
+            verb="portfolio_allowed" if allowed else "portfolio_withdrawn",
+        )
     return milestone
 
 

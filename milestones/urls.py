@@ -19,6 +19,7 @@ urlpatterns = [
     path("proposals/<int:pk>/checkout/return/", offer_views.changes_checkout_return, name="changes_checkout_return"),
     path("proposals/<int:pk>/decline/", views.proposal_answer, {"answer": "decline"}, name="proposal_decline"),
     path("proposals/<int:pk>/withdraw/", views.proposal_answer, {"answer": "withdraw"}, name="proposal_withdraw"),
+    path("milestones/<int:pk>/portfolio/", views.milestone_portfolio, name="milestone_portfolio"),
     path("deliverables/<int:pk>/", views.deliverable_download, name="deliverable_download"),
     path("disputes/statements/<int:pk>/file/", views.dispute_attachment, name="dispute_attachment"),
     # One URL per action of milestones.actions: milestones/<pk>/<path>/.

@@ -312,6 +312,26 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
     return render(request, "milestones/milestone_action.html", context)
 
 
+@require_POST
+@login_required
+def milestone_portfolio(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The buyer shows an approved milestone's work in the seller's portfolio, or withdraws it."""
+    milestone = _milestone_for(request.user, pk)
+    allowed = request.POST.get("allowed") == "1"
+    try:
+        services.portfolio_consent(milestone=milestone, actor=request.user, allowed=allowed)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f"“{milestone.title}” is shown in {milestone.order.seller.username}'s portfolio."
+            if allowed
+            else f"“{milestone.title}” is no longer in {milestone.order.seller.username}'s portfolio.",
+        )
+    return _back_to(milestone)
+
+
 # --- downloads ----------------------------------------------------------------------
 
 

@@ -190,6 +190,10 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=302, buyer=302, seller=302),
         _a_proposal,
     ),
+    # Not approved (in review): the parties are sent back with a message.
+    "milestone_portfolio": Rule(
+        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}
+    ),
     # --- agreeing on terms: offers and changes ---------------------------------------------
     "offer_new": Rule(
         "order",

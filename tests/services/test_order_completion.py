@@ -95,3 +95,38 @@ def test_the_order_page_says_how_and_when_it_completes(client, order, buyer):
     services.order_complete(order=other.order, actor=buyer)
     html = client.get(reverse("order_detail", args=[other.order_id])).content.decode()
     assert f"Marked complete by {buyer.username} on" in html
+
+
+def test_the_portfolio_shows_approved_work_only_with_the_buyers_consent(order, buyer, seller):
+    milestone = milestone_in(S.IN_REVIEW, order=order)
+    services.milestone_approve(milestone=milestone, actor=buyer)
+    milestone.refresh_from_db()
+    assert milestone.portfolio_allowed_at is None  # off by default
+
+    services.portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
+    milestone.refresh_from_db()
+    assert milestone.portfolio_allowed_at is not None
+    with pytest.raises(Exception, match="Only the buyer"):
+        services.portfolio_consent(milestone=milestone, actor=seller, allowed=False)
+    services.portfolio_consent(milestone=milestone, actor=buyer, allowed=False)
+    milestone.refresh_from_db()
+    assert milestone.portfolio_allowed_at is None
+    assert Activity.objects.filter(milestone=milestone, verb="portfolio_withdrawn").exists()
+
+
+def test_approving_with_the_box_ticked_allows_the_portfolio(client, order, buyer):
+    milestone = milestone_in(S.IN_REVIEW, order=order)
+    client.force_login(buyer)
+    page = client.get(reverse("milestone_approve", args=[milestone.pk])).content.decode()
+    assert "Show this work in the seller&#x27;s portfolio" in page or "Show this work in the seller's portfolio" in page
+    client.post(reverse("milestone_approve", args=[milestone.pk]), {"portfolio": "on"})
+    milestone.refresh_from_db()
+    assert milestone.state == S.APPROVED and milestone.portfolio_allowed_at is not None
+
+
+def test_a_milestone_not_approved_cannot_enter_the_portfolio(order, buyer):
+    milestone = milestone_in(S.IN_REVIEW, order=order)
+    with pytest.raises(InvalidTransition):
+        services.portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
+    milestone.refresh_from_db()
+    assert milestone.portfolio_allowed_at is None
