@@ -37,6 +37,7 @@ from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition
 from marketplace.money import format_money, has_sub_minor_digits
 from milestones.models import (
     DEADLINE_STATES,
+    IN_WORK_STATES,
     OPEN_STATES,
     UNPAID_STATES,
     Delivery,
@@ -74,6 +75,7 @@ from payments.services import (
     FundingSource,
     Settlement,
     card_payment_of,
+    card_refund_room,
     escrow_fund,
     escrow_reduce,
     escrow_settle,
@@ -315,9 +317,15 @@ def milestone_create(
 
 
 def _earlier_open(milestone: Milestone) -> bool:
-    return Milestone.objects.filter(
-        order_id=milestone.order_id, position__lt=milestone.position, state__in=OPEN_STATES
-    ).exists()
+    """Whether it must queue: an earlier milestone is still open, or another
+    is in work already (a later one may have started while an earlier offer
+    waited unpaid). One milestone of an order is in work at a time."""
+    return (
+        Milestone.objects.filter(order_id=milestone.order_id)
+        .exclude(pk=milestone.pk)
+        .filter(Q(position__lt=milestone.position, state__in=OPEN_STATES) | Q(state__in=IN_WORK_STATES))
+        .exists()
+    )
 
 
 def _fund_transition(milestone: Milestone, *, at: datetime) -> str:
@@ -1454,7 +1462,8 @@ def changes_words(milestone: Milestone, proposal: Proposal) -> str:
         parts.append(f"deadline {_when_words(milestone.deadline)} → {_when_words(proposal.new_deadline)}")
     if proposal.new_description != milestone.description:
         parts.append("a new description")
-    return ("; ".join(parts) or "no change").capitalize() + "."
+    words = "; ".join(parts) or "no change"
+    return words[0].upper() + words[1:] + "."
 
 
 @dataclass(frozen=True)
@@ -1487,6 +1496,20 @@ def changes_money(milestone: Milestone, proposal: Proposal) -> ChangesMoney:
     )
 
 
+def _refund_destination(milestone: Milestone, amount: Money) -> str:
+    """Where a refund of ``amount`` would go, in the buyer's words: their card
+    only if they chose it and a card paid (and only up to what it can take)."""
+    card = card_payment_of(milestone) if milestone.order.buyer.refund_to == REFUND_TO_CARD else None
+    if card is None:
+        return "your balance"
+    room = card_refund_room(card)
+    if room >= amount:
+        return "your card"
+    if room.amount <= 0:
+        return "your balance"
+    return f"your card ({format_money(room)}, what it can still take back) and your balance (the rest)"
+
+
 def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
     """What "Accept changes" does with the money, for its confirmation page."""
     money = changes_money(milestone, proposal)
@@ -1496,7 +1519,7 @@ def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
             f"{format_money(money.fee)} of service fee); the seller then accepts or declines the new terms."
         )
     if money.refunds:
-        where = "your card" if milestone.order.buyer.refund_to == REFUND_TO_CARD else "your balance"
+        where = _refund_destination(milestone, -money.total)
         return (
             f"{format_money(-money.total)} comes back to {where} now ({format_money(-money.amount)} out of escrow and "
             f"{format_money(-money.fee)} of service fee); the seller then accepts or declines the new terms."
@@ -1512,6 +1535,7 @@ def _changes_apply(
     money = changes_money(milestone, proposal)
     assert proposal.new_amount is not None and proposal.new_deadline is not None
     words = changes_words(milestone, proposal)
+    buyer_words = ""
     if money.charges:
         assert source is not None
         escrow_top_up(
@@ -1532,7 +1556,8 @@ def _changes_apply(
             refund_to=milestone.order.buyer.refund_to,
             actor=actor,
         )
-        words += f" {refund_words(settlement)}."
+        words += f" {format_money(settlement.refunded)} went back to the buyer."
+        buyer_words = f" {refund_words(settlement)}."
     milestone.amount = proposal.new_amount
     milestone.buyer_fee = money.new_fee
     milestone.deadline = proposal.new_deadline
@@ -1550,6 +1575,13 @@ def _changes_apply(
         "Accept the milestone to start.",
         url=milestone.get_absolute_url(),
     )
+    if buyer_words:
+        notification_send(
+            recipient=milestone.order.buyer,
+            event="changes_refunded",
+            message=f"You accepted the changes to “{milestone.title}”.{buyer_words}",
+            url=milestone.get_absolute_url(),
+        )
     return words
 
 
@@ -1589,15 +1621,25 @@ def changes_accept(*, proposal: Proposal, actor: User, method: str = "balance") 
     return proposal
 
 
+def _changes_proposal_of(checkout_id: int) -> int:
+    """The proposal a checkout of a difference was for: its current one, or an
+    earlier checkout it replaced (its key is ``checkout:changes:<proposal>:<nonce>``)."""
+    current = Proposal.objects.filter(checkout_id=checkout_id).values_list("pk", flat=True).first()
+    if current is not None:
+        return current
+    key = Checkout.objects.values_list("idempotency_key", flat=True).get(pk=checkout_id)
+    return int(key.split(":")[2])
+
+
 def changes_checkout_description(checkout: Checkout) -> str:
-    proposal = Proposal.objects.select_related("milestone__order").get(checkout=checkout)
+    proposal = Proposal.objects.select_related("milestone__order").get(pk=_changes_proposal_of(checkout.pk))
     return f"A higher amount for milestone “{proposal.milestone.title}” of order “{proposal.milestone.order.title}”"
 
 
 def changes_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
     """The difference is paid: the changes apply, if they still can; else the
     payment goes back to the card. Locks: order, milestone, proposal, checkout."""
-    proposal_id = Proposal.objects.values_list("pk", flat=True).get(checkout_id=checkout_id)
+    proposal_id = _changes_proposal_of(checkout_id)
     now = timezone.now()
     with transaction.atomic():
         milestone, proposal = _lock_proposal(proposal_id)
@@ -1606,6 +1648,7 @@ def changes_checkout_paid(checkout_id: int, payment_reference: str, amount: Mone
             return "already applied"
         still_due = (
             checkout.status == CheckoutStatus.OPEN
+            and proposal.checkout_id == checkout.pk
             and proposal.is_pending
             and milestone.state == S.AWAITING_ACCEPTANCE
             and changes_money(milestone, proposal).total == checkout.amount
@@ -1629,7 +1672,7 @@ def changes_checkout_paid(checkout_id: int, payment_reference: str, amount: Mone
 def changes_checkout_expired(checkout_id: int) -> str:
     """The difference was not paid in time: the checkout closes; the proposal
     stays as it was (the buyer may accept again until it lapses)."""
-    proposal_id = Proposal.objects.values_list("pk", flat=True).get(checkout_id=checkout_id)
+    proposal_id = _changes_proposal_of(checkout_id)
     with transaction.atomic():
         _lock_proposal(proposal_id)
         checkout = lock_checkout(checkout_id)
