@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
 
 
 class WithdrawalMethod(models.TextChoices):
@@ -37,9 +38,22 @@ class User(AbstractUser):
         default="balance",
     )
 
+    # The seller's rating, kept on their row so that every list of gigs shows
+    # it without a query per seller. Written only by the review service, under
+    # its lock, as each review is published; empty until the first review.
+    rating_avg = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    rating_count = models.PositiveIntegerField(default=0)
+
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit it
         # Created by the first layout, when users lived in ``marketplace``.
         db_table = "marketplace_user"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating_count=0, rating_avg__isnull=True)
+                | Q(rating_count__gt=0, rating_avg__isnull=False, rating_avg__gte=1, rating_avg__lte=5),
+                name="user_rating_consistent",
+            ),
+        ]
 
     @property
     def clearance_period(self) -> timedelta:

@@ -1,20 +1,40 @@
-"""Writes on gigs: publishing one."""
+"""Writes on gigs: publishing one, editing it, pausing and resuming it.
+
+Every write here is the seller's own, on their own gig. A paused gig is
+neither listed nor orderable (``is_active`` false, which ``order_create``
+checks); its orders go on as before: nothing here touches them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from gigs.models import Gig
-from marketplace.errors import InvalidInput
+from gigs.models import Gig, lock_gig
+from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import has_sub_minor_digits
 
 
-def gig_create(*, seller: User, title: str, description: str, starting_price: Money, delivery_days: int) -> Gig:
+@dataclass(frozen=True)
+class GigTerms:
+    title: str
+    description: str
+    starting_price: Money
+    delivery_days: int
+    category: str
+
+
+def gig_validate_terms(
+    *, title: str, description: str, starting_price: Money, delivery_days: int, category: str
+) -> GigTerms:
+    """The rules of a gig's terms, shared by publishing and editing: the terms
+    cleaned, or ``InvalidInput`` naming the field."""
     title = (title or "").strip()
     description = (description or "").strip()
     if not title:
@@ -23,6 +43,8 @@ def gig_create(*, seller: User, title: str, description: str, starting_price: Mo
         raise InvalidInput("Keep the title to 120 characters or fewer.", field="title")
     if not description:
         raise InvalidInput("Describe what the buyer gets.", field="description")
+    if len(description) > 5000:
+        raise InvalidInput("Keep the description to 5,000 characters or fewer.", field="description")
     if str(starting_price.currency) not in settings.MARKETPLACE_CURRENCIES:
         raise InvalidInput(f"{starting_price.currency} is not a currency of this marketplace.", field="starting_price")
     if starting_price.amount < Decimal(settings.MILESTONE_MIN_AMOUNT) or has_sub_minor_digits(starting_price):
@@ -32,11 +54,108 @@ def gig_create(*, seller: User, title: str, description: str, starting_price: Mo
         )
     if not 1 <= delivery_days <= 365:
         raise InvalidInput("Delivery takes between 1 and 365 days.", field="delivery_days")
+    if category not in dict(settings.GIG_CATEGORIES):
+        raise InvalidInput("Choose a category from the list.", field="category")
+    return GigTerms(title, description, starting_price, delivery_days, category)
+
+
+def gig_create(
+    *,
+    seller: User,
+    title: str,
+    description: str,
+    starting_price: Money,
+    delivery_days: int,
+    category: str = "other",
+) -> Gig:
+    terms = gig_validate_terms(
+        title=title,
+        description=description,
+        starting_price=starting_price,
+        delivery_days=delivery_days,
+        category=category,
+    )
     with transaction.atomic():
         return Gig.objects.create(
             seller=seller,
-            title=title,
-            description=description,
-            starting_price=starting_price,
-            delivery_days=delivery_days,
+            title=terms.title,
+            description=terms.description,
+            starting_price=terms.starting_price,
+            delivery_days=terms.delivery_days,
+            category=terms.category,
         )
+
+
+def _lock_own_gig(*, gig: Gig, actor: User) -> Gig:
+    """The gig locked, if ``actor`` is its seller and staff have not retired it.
+    Call inside ``transaction.atomic()``."""
+    if gig.seller_id != actor.pk:
+        raise NotAllowed("Only the gig's seller can change it.")
+    locked = lock_gig(gig.pk)
+    if locked.is_retired:
+        raise InvalidTransition("This gig was taken down by the marketplace and can no longer be changed.")
+    return locked
+
+
+def gig_update(
+    *,
+    gig: Gig,
+    actor: User,
+    title: str,
+    description: str,
+    starting_price: Money,
+    delivery_days: int,
+    category: str,
+) -> Gig:
+    """The seller edits the gig's terms. Orders already open keep the terms
+    they were opened with (an order copies what it needs), so nothing else
+    changes."""
+    terms = gig_validate_terms(
+        title=title,
+        description=description,
+        starting_price=starting_price,
+        delivery_days=delivery_days,
+        category=category,
+    )
+    with transaction.atomic():
+        locked = _lock_own_gig(gig=gig, actor=actor)
+        locked.title = terms.title
+        locked.description = terms.description
+        locked.starting_price = terms.starting_price
+        locked.delivery_days = terms.delivery_days
+        locked.category = terms.category
+        locked.save(
+            update_fields=[
+                "title",
+                "description",
+                "starting_price",
+                "starting_price_currency",
+                "delivery_days",
+                "category",
+            ]
+        )
+    return locked
+
+
+def gig_pause(*, gig: Gig, actor: User) -> Gig:
+    """The seller takes the gig off the list: no new orders until resumed."""
+    with transaction.atomic():
+        locked = _lock_own_gig(gig=gig, actor=actor)
+        if locked.is_paused:
+            raise InvalidTransition("This gig is already paused.")
+        locked.is_active = False
+        locked.paused_at = timezone.now()
+        locked.save(update_fields=["is_active", "paused_at"])
+    return locked
+
+
+def gig_resume(*, gig: Gig, actor: User) -> Gig:
+    """The seller lists a paused gig again."""
+    with transaction.atomic():
+        locked = _lock_own_gig(gig=gig, actor=actor)
+        if not locked.is_paused:
+            raise InvalidTransition("This gig is not paused.")
+        locked.is_active = True
+        locked.paused_at = None
+        locked.save(update_fields=["is_active", "paused_at"])
+    return locked

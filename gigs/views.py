@@ -1,16 +1,19 @@
-"""Gig pages: the home page's list and search, a gig, publishing one."""
+"""Gig pages: the home page's list and search, a gig, publishing, editing,
+pausing and resuming one."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
 from gigs import selectors as gig_selectors
-from gigs.forms import GigForm
-from gigs.services import gig_create
+from gigs.forms import GigForm, GigSearchForm
+from gigs.models import Gig
+from gigs.services import gig_create, gig_pause, gig_resume, gig_update
 from marketplace.errors import DomainError
 from marketplace.forms import show_domain_error
 from marketplace.pagination import paginate
@@ -19,13 +22,15 @@ GIGS_PER_PAGE = 12
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
-    page = paginate(request, gig_selectors.gigs_active(search=search), GIGS_PER_PAGE)
-    return render(request, "gigs/home.html", {"page": page, "gigs": page.object_list, "search": search})
+    form = GigSearchForm(request.GET)
+    filters = form.filters()
+    page = paginate(request, gig_selectors.gigs_search(**filters), GIGS_PER_PAGE)
+    context = {"page": page, "gigs": page.object_list, "search": filters["query"], "form": form}
+    return render(request, "gigs/home.html", context)
 
 
 def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    gig = gig_selectors.gig_for_viewer(request.user, pk)
+    gig = gig_selectors.gig_for_viewer(request.user, pk, show_paused=True)
     is_own = request.user.is_authenticated and gig.seller_id == request.user.pk
     return render(request, "gigs/gig_detail.html", {"gig": gig, "is_own": is_own})
 
@@ -42,3 +47,56 @@ def gig_create_view(request: AuthedRequest) -> HttpResponse:
             messages.success(request, "Your gig is live.")
             return redirect("gig_detail", pk=gig.pk)
     return render(request, "gigs/gig_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _own_gig(request: AuthedRequest, pk: int) -> Gig:
+    """The signed-in user's own gig; anyone else's is 404, as if it did not exist."""
+    gig = gig_selectors.gig_for_viewer(request.user, pk)
+    if gig.seller_id != request.user.pk:
+        raise Http404("Only the gig's seller may change it")
+    return gig
+
+
+@login_required
+def gig_edit_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    gig = _own_gig(request, pk)
+    form = GigForm.for_gig(gig, request.POST if request.method == "POST" else None)
+    failed = False
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                gig_update(gig=gig, actor=request.user, **form.service_kwargs())
+            except DomainError as error:
+                show_domain_error(request, form, error)
+            else:
+                messages.success(request, "Your gig is updated.")
+                return redirect("gig_detail", pk=gig.pk)
+        failed = True
+    context = {"form": form, "gig": gig}
+    return render(request, "gigs/gig_form.html", context, status=400 if failed else 200)
+
+
+@login_required
+@require_POST
+def gig_pause_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    gig = _own_gig(request, pk)
+    try:
+        gig_pause(gig=gig, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Your gig is paused: buyers cannot find or order it until you resume it.")
+    return redirect("gig_detail", pk=gig.pk)
+
+
+@login_required
+@require_POST
+def gig_resume_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    gig = _own_gig(request, pk)
+    try:
+        gig_resume(gig=gig, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Your gig is live again.")
+    return redirect("gig_detail", pk=gig.pk)

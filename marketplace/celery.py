@@ -27,6 +27,7 @@ SWEEP_TASKS = {
     "proposals": "milestones.tasks.sweep_proposals",
     "offers": "milestones.tasks.sweep_offers",
     "orders": "milestones.tasks.sweep_orders",
+    "reviews": "reviews.tasks.sweep_reviews",
     "emails": "notifications.tasks.sweep_emails",
 }
 

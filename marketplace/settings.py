@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "dashboards",
     "demo",
     "sandbox",
+    "reviews",
 ]
 
 MIDDLEWARE = [
@@ -310,6 +311,17 @@ SELLER_COMMISSION_RATE = env_decimal("SELLER_COMMISSION_RATE", "0.20")
 BUYER_SERVICE_FEE_RATE = env_decimal("BUYER_SERVICE_FEE_RATE", "0.055")
 MILESTONE_MIN_AMOUNT = env_decimal("MILESTONE_MIN_AMOUNT", "5.00")
 MILESTONE_MAX_AMOUNT = env_decimal("MILESTONE_MAX_AMOUNT", "100000.00")
+# The categories a gig is filed under: (stored value, label). A fixed list, not
+# read from the environment; gigs store the value, so keep the values once used.
+# "other" is the default, and what gigs from before categories got.
+GIG_CATEGORIES = (
+    ("design", "Design"),
+    ("development", "Programming & Tech"),
+    ("writing", "Writing & Translation"),
+    ("marketing", "Digital Marketing"),
+    ("video", "Video & Animation"),
+    ("other", "Other"),
+)
 
 # How long approved money waits before the seller may withdraw it.
 CLEARANCE_PERIODS = {
@@ -321,6 +333,10 @@ CLEARANCE_PERIODS = {
 AUTO_APPROVE_PERIOD = env_duration("AUTO_APPROVE_PERIOD", "7d")
 # Reminders to the buyer before auto-approval, and to the seller before a deadline.
 REVIEW_REMINDERS = env_durations("REVIEW_REMINDERS", "3d,1d")
+# Reviews of a completed order: open this long, double-blind until both are in or it closes.
+REVIEW_WINDOW = env_duration("REVIEW_WINDOW", "10d")
+# Reminders to a party who has not reviewed, before the review window closes.
+REVIEW_WINDOW_REMINDERS = env_durations("REVIEW_WINDOW_REMINDERS", "3d,1d")
 DEADLINE_REMINDER = env_duration("DEADLINE_REMINDER", "24h")
 # A deadline extension the buyer leaves unanswered this long lapses, as declined.
 EXTENSION_RESPONSE_PERIOD = env_duration("EXTENSION_RESPONSE_PERIOD", "48h")

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("milestones.urls")),
     path("", include("payments.urls")),
     path("", include("sandbox.urls")),
+    path("", include("reviews.urls")),
 ]

@@ -20,6 +20,7 @@ APPS = [
     "payments",
     "milestones",
     "sandbox",
+    "reviews",
     "dashboards",
     "demo",
 ]

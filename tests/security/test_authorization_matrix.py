@@ -90,8 +90,20 @@ MATRIX: dict[str, Rule] = {
     "payment_webhook": Rule("public", everyone(405), everyone(400), lambda w: {"provider": "sandbox"}),
     # The sandbox provider's hosted page: no account (a provider's page), an unknown session is 404.
     "sandbox_checkout": Rule("public", everyone(404), everyone(404), lambda w: {"session_id": "cs_no_such"}),
+    # The public seller profile; a deliverable is public only in a portfolio its buyer allowed.
+    "profile_public": Rule("public", everyone(200), everyone(405), lambda w: {"username": w.seller.username}),
+    "portfolio_file": Rule("public", everyone(404), everyone(405), lambda w: {"pk": w.delivery_file.pk}),
     # --- the signed-in user's own pages -------------------------------------------------
+    "review_reply": Rule("account", everyone(405), signed_in(404), lambda w: {"pk": MISSING_ID}),
     "gig_create": Rule("account", signed_in(200), signed_in(FORM)),
+    # The seller's own gig; anyone else gets 404 for it, as for a gig that does not exist.
+    "gig_edit": Rule(
+        "account", {**signed_in(404), "seller": 200}, {**signed_in(404), "seller": FORM}, lambda w: {"pk": w.gig.pk}
+    ),
+    **{
+        name: Rule("account", signed_in(405), {**signed_in(404), "seller": 302}, lambda w: {"pk": w.gig.pk})
+        for name in ("gig_pause", "gig_resume")
+    },
     "order_start": Rule(
         "account",
         {**signed_in(200), "seller": 302},  # the seller's own gig: "you cannot order your own gig"
@@ -194,6 +206,14 @@ MATRIX: dict[str, Rule] = {
     "milestone_portfolio": Rule(
         "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}
     ),
+    # The order is not complete: nobody may review it yet, everyone is sent back with a message.
+    "review_new": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),
+        order_scoped(staff=302, buyer=302, seller=302),
+        _order,
+    ),
+    "review_request": Rule("order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), _order),
     # --- agreeing on terms: offers and changes ---------------------------------------------
     "offer_new": Rule(
         "order",

@@ -24,10 +24,12 @@ from milestones.services import (
     milestone_create,
     milestone_submit,
     offer_create,
+    order_complete,
 )
 from orders.models import Order
 from orders.services import order_create, order_message_send
 from payments.services import FundingSource
+from reviews.services import review_submit
 
 PASSWORD = "marketplace-demo"
 CARD = FundingSource(method="checkout")
@@ -53,6 +55,7 @@ class Command(BaseCommand):
             description="UI/UX design, backend, testing and launch, each as its own milestone with clear deliverables.",
             starting_price=Money("250.00", "USD"),
             delivery_days=30,
+            category="development",
         )
         if not Order.objects.filter(buyer=buyer, seller=seller).exists():
             self._demo_orders(buyer, seller, gig)
@@ -127,3 +130,25 @@ class Command(BaseCommand):
         logo = order_create(buyer=buyer, gig=gig, title="Brand refresh", brief="A new logo and colour palette.")
         first = self._milestone(logo, buyer, 1, "Logo concepts", "150.00", 5)
         milestone_accept(milestone=first, actor=seller)
+
+        # A finished engagement: approved with the buyer's consent to the portfolio, completed, reviewed by both.
+        site = order_create(buyer=buyer, gig=gig, title="Landing page", brief="A one-page site for the app's launch.")
+        page = self._milestone(site, buyer, 1, "Landing page design and build", "350.00", 10)
+        milestone_accept(milestone=page, actor=seller)
+        milestone_submit(
+            milestone=page,
+            actor=seller,
+            message="Live on the staging domain; source in the repository.",
+            links=["https://launch.example.com"],
+        )
+        milestone_approve(milestone=page, actor=buyer, portfolio=True)
+        order_complete(order=site, actor=buyer)
+        review_submit(
+            order=site,
+            actor=buyer,
+            communication=5,
+            service=5,
+            recommend=5,
+            text="Fast, clear and the page converts. Would hire again.",
+        )
+        review_submit(order=site, actor=seller, rating=5, text="A precise brief and quick feedback.")

@@ -1,0 +1,130 @@
+"""Reads for reputation: the seller profile's figures, the portfolio, an order's reviews."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
+
+from accounts.models import User
+from gigs.models import Gig
+from milestones.models import Delivery, DeliveryFile, Milestone, MilestoneState
+from orders.models import Order
+from reviews.models import Review, ReviewNotice, ReviewRole
+from reviews.services import NUDGE, review_refusal, review_window_end
+
+S = MilestoneState
+
+
+@dataclass(frozen=True)
+class SellerFigures:
+    on_time_rate: int | None  # percent of submitted milestones first delivered by their deadline
+    on_time_count: int
+    completion_rate: int | None  # percent of accepted, closed milestones that ended approved
+    completion_count: int
+
+
+def _percent(part: int, whole: int) -> int | None:
+    return round(100 * part / whole) if whole else None
+
+
+def seller_figures(seller: User) -> SellerFigures:
+    """Two aggregate queries, whatever the number of milestones."""
+    first_delivery = Delivery.objects.filter(milestone=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
+    delivered = (
+        Milestone.objects.filter(order__seller=seller, submitted_at__isnull=False)
+        .annotate(first=Subquery(first_delivery))
+        .aggregate(total=Count("id"), on_time=Count("id", filter=Q(first__lte=F("deadline"))))
+    )
+    closed = Milestone.objects.filter(
+        order__seller=seller, accepted_at__isnull=False, closed_at__isnull=False
+    ).aggregate(total=Count("id"), approved=Count("id", filter=Q(state=S.APPROVED)))
+    return SellerFigures(
+        on_time_rate=_percent(delivered["on_time"], delivered["total"]),
+        on_time_count=delivered["total"],
+        completion_rate=_percent(closed["approved"], closed["total"]),
+        completion_count=closed["total"],
+    )
+
+
+def public_reviews_of(seller: User):
+    return (
+        Review.objects.public()
+        .filter(subject=seller, role=ReviewRole.BUYER)
+        .select_related("author", "order")
+        .order_by("-published_at", "-id")
+    )
+
+
+def portfolio_of(seller: User) -> list[Milestone]:
+    """Approved milestones whose buyer allowed them, each with its last delivery and its files."""
+    milestones = list(
+        Milestone.objects.filter(order__seller=seller, state=S.APPROVED, portfolio_allowed_at__isnull=False)
+        .select_related("order__gig")
+        .prefetch_related(
+            Prefetch(
+                "deliveries",
+                queryset=Delivery.objects.order_by("-number").prefetch_related("files"),
+                to_attr="latest_deliveries",
+            )
+        )
+        .order_by("-approved_at", "-id")[:24]
+    )
+    for milestone in milestones:
+        milestone.delivery = milestone.latest_deliveries[0] if milestone.latest_deliveries else None
+    return milestones
+
+
+def portfolio_file(pk: int) -> DeliveryFile | None:
+    """A file of the last delivery of an approved milestone its buyer allowed in the portfolio, else None."""
+    item = (
+        DeliveryFile.objects.select_related("delivery__milestone")
+        .filter(pk=pk, delivery__milestone__state=S.APPROVED, delivery__milestone__portfolio_allowed_at__isnull=False)
+        .first()
+    )
+    if item is None:
+        return None
+    last = Delivery.objects.filter(milestone_id=item.delivery.milestone_id).order_by("-number").first()
+    return item if last is not None and last.pk == item.delivery_id else None
+
+
+def active_gigs_of(seller: User) -> list[Gig]:
+    return list(Gig.objects.filter(seller=seller, is_active=True).order_by("-created_at"))
+
+
+@dataclass
+class OrderReviews:
+    """The review block of the order page, for one viewer."""
+
+    role: str | None
+    can_review: bool
+    refusal: str
+    mine: Review | None
+    published: list[Review]
+    window_end: datetime | None
+    can_request: bool
+    requested: bool
+
+
+def order_reviews(order: Order, user) -> OrderReviews:
+    role = order.role_of(user) if user.is_authenticated else None
+    reviews = list(Review.objects.filter(order=order).select_related("author"))
+    mine = next((r for r in reviews if user.is_authenticated and r.author_id == user.pk), None)
+    published = [r for r in reviews if r.is_published and r.hidden_at is None]
+    refusal = review_refusal(order, user) if role else "Only the parties review an order."
+    requested = False
+    can_request = False
+    if role == "seller" and not any(r.author_id == order.buyer_id for r in reviews):
+        requested = ReviewNotice.objects.filter(order=order, user_id=order.buyer_id, kind=NUDGE).exists()
+        can_request = not requested and not review_refusal(order, order.buyer)
+    return OrderReviews(
+        role=role,
+        can_review=role is not None and not refusal,
+        refusal=refusal,
+        mine=mine,
+        published=published,
+        window_end=review_window_end(order),
+        can_request=can_request,
+        requested=requested,
+    )

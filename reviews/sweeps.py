@@ -1,0 +1,112 @@
+"""The review window's timers: reminders before it closes, and publishing a
+lone review once it has (see ``marketplace/sweeps.py`` for how sweeps walk)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
+from notifications.services import notification_send
+from orders.models import Order, OrderStatus, lock_order
+from reviews.models import Review, ReviewNotice
+from reviews.services import review_publish_lone, review_refusal, review_window_end
+
+
+def _lone_due(now: datetime) -> QuerySet[Review]:
+    return Review.objects.filter(published_at__isnull=True, order__completed_at__lte=now - settings.REVIEW_WINDOW)
+
+
+def reminder_kind(lead: timedelta) -> str:
+    return f"reminder:{int(lead.total_seconds())}"
+
+
+def _leads() -> list[timedelta]:
+    return sorted(set(settings.REVIEW_WINDOW_REMINDERS))
+
+
+def _reminder_due(now: datetime, lead: timedelta) -> QuerySet[Order]:
+    """Completed orders whose window closes within ``lead``, with a party who
+    has neither reviewed nor been reminded at this lead."""
+    start = now - settings.REVIEW_WINDOW
+    reviewed = Review.objects.filter(order=OuterRef("pk"))
+    reminded = ReviewNotice.objects.filter(order=OuterRef("pk"), kind=reminder_kind(lead))
+    return Order.objects.filter(
+        Q(status=OrderStatus.COMPLETED, completed_at__gt=start, completed_at__lte=start + lead)
+        & ~(
+            (Q(Exists(reviewed.filter(author=OuterRef("buyer")))) | Q(Exists(reminded.filter(user=OuterRef("buyer")))))
+            & (
+                Q(Exists(reviewed.filter(author=OuterRef("seller"))))
+                | Q(Exists(reminded.filter(user=OuterRef("seller"))))
+            )
+        )
+    )
+
+
+def _remind_one(pk: int, now: datetime, lead: timedelta) -> bool:
+    sent = False
+    with transaction.atomic():
+        order = lock_order(pk)
+        end = review_window_end(order)
+        if end is None or not now < end <= now + lead:
+            return False
+        for party in (order.buyer, order.seller):
+            if review_refusal(order, party, now=now):
+                continue
+            _, created = ReviewNotice.objects.get_or_create(order=order, user=party, kind=reminder_kind(lead))
+            if not created:
+                continue
+            # A longer lead whose time passed too (the sweeps were down) is covered by this one.
+            for other in _leads():
+                if other > lead:
+                    ReviewNotice.objects.get_or_create(order=order, user=party, kind=reminder_kind(other))
+            notification_send(
+                recipient=party,
+                event="review_reminder",
+                message=f"Leave your review of “{order.title}” before {timezone.localtime(end):%d %b %Y %H:%M}; "
+                "after that the reviews already in are published.",
+                url=order.get_absolute_url(),
+            )
+            sent = True
+    return sent
+
+
+def sweep_reviews(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    now = now_or(now)
+    result = SweepResult(name="reviews")
+    parts = [
+        sweep(
+            "reviews",
+            candidates(_reminder_due(now, lead), time_field="completed_at"),
+            lambda pk, lead=lead: _remind_one(pk, now, lead),
+            until=until,
+        )
+        for lead in _leads()
+    ]
+    parts.append(
+        sweep(
+            "reviews",
+            candidates(_lone_due(now), time_field="order__completed_at"),
+            lambda pk: review_publish_lone(review_id=pk, now=now),
+            until=until,
+        )
+    )
+    for part in parts:
+        result.done += part.done
+        result.skipped += part.skipped
+        result.failed += part.failed
+        result.errors += part.errors
+        result.seconds += part.seconds
+        result.unfinished = result.unfinished or part.unfinished
+    return result
+
+
+def reviews_due(now: datetime) -> list[DueSet]:
+    reminders = [
+        DueSet(f"review reminders {reminder_kind(lead)}", _reminder_due(now, lead), "completed_at") for lead in _leads()
+    ]
+    return [*reminders, DueSet("lone reviews to publish", _lone_due(now), "order__completed_at")]

@@ -1,0 +1,15 @@
+"""Thin Celery task over the review sweep (beat runs it; see marketplace/celery.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from marketplace.sweeps import task_deadline
+from reviews import sweeps
+
+
+@shared_task(acks_late=True)
+def sweep_reviews() -> dict[str, Any]:
+    return sweeps.sweep_reviews(until=task_deadline()).as_dict()

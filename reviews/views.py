@@ -1,0 +1,109 @@
+"""Reputation pages: leaving a review, replying, asking for one, the seller profile and its portfolio."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.http import AuthedRequest
+from accounts.models import User
+from marketplace.errors import DomainError
+from marketplace.forms import add_domain_error
+from marketplace.storage import serve_file
+from orders.selectors import order_for_user
+from reviews import selectors, services
+from reviews.forms import BuyerReviewForm, ReplyForm, SellerReviewForm
+from reviews.models import Review
+
+REVIEWS_PER_PAGE = 10
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def review_new(request: AuthedRequest, pk: int) -> HttpResponse:
+    """ "Leave a review": the buyer's three scores, or the seller's one, and a text; "Submit review"."""
+    order = order_for_user(request.user, pk)
+    role = order.role_of(request.user)
+    refusal = services.review_refusal(order, request.user)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect(order)
+    form_class = BuyerReviewForm if role == "buyer" else SellerReviewForm
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.review_submit(order=order, actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            if not add_domain_error(form, error):
+                messages.error(request, error.message)
+                return redirect(order)
+        else:
+            messages.success(
+                request,
+                "Thank you: your review is in. It stays hidden from the other party until they review you too, "
+                "or the review window closes.",
+            )
+            return redirect(order)
+    other = order.seller if role == "buyer" else order.buyer
+    context = {"order": order, "form": form, "other": other, "window_end": services.review_window_end(order)}
+    return render(request, "reviews/review_form.html", context, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@login_required
+def review_reply(request: AuthedRequest, pk: int) -> HttpResponse:
+    review = get_object_or_404(Review.objects.public(), pk=pk)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write your reply (up to 5,000 characters).")
+    else:
+        try:
+            services.review_reply(review=review, actor=request.user, text=form.cleaned_data["text"])
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Your reply is public under the review.")
+    return redirect(reverse("profile_public", args=[review.subject.username]) + f"#review-{review.pk}")
+
+
+@require_POST
+@login_required
+def review_request(request: AuthedRequest, pk: int) -> HttpResponse:
+    order = order_for_user(request.user, pk)
+    try:
+        services.review_request(order=order, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{order.buyer.username} has been asked for a review.")
+    return redirect(order)
+
+
+@require_safe
+def profile(request, username: str) -> HttpResponse:
+    """The public seller profile: who they are, their figures, gigs, reviews and portfolio."""
+    person = get_object_or_404(User, username=username, is_active=True)
+    reviews = Paginator(selectors.public_reviews_of(person), REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "person": person,
+        "figures": selectors.seller_figures(person),
+        "gigs": selectors.active_gigs_of(person),
+        "reviews": reviews,
+        "portfolio": selectors.portfolio_of(person),
+        "reply_form": ReplyForm(),
+    }
+    return render(request, "reviews/profile.html", context)
+
+
+@require_safe
+def portfolio_file(request, pk: int) -> HttpResponseBase:
+    """A deliverable the buyer allowed in the seller's portfolio: public while allowed, else 404."""
+    item = selectors.portfolio_file(pk)
+    if item is None:
+        raise Http404("Not in a portfolio")
+    return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
