@@ -148,7 +148,7 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
 
     if milestone.is_late:
         milestone.deadline_words = f"late by {_words_since(milestone.deadline, now)}"
-    elif milestone.is_open and milestone.deadline > now:
+    elif (milestone.is_open or milestone.state in UNPAID_STATES) and milestone.deadline > now:
         milestone.deadline_words = f"due in {_words_until(milestone.deadline, now)}"
     elif milestone.is_open:
         milestone.deadline_words = "was due"
