@@ -144,6 +144,9 @@ def _activate_next(order: Order, *, at: datetime) -> Milestone | None:
     )
     if first_open is None or first_open.state != S.ACCEPTED:
         return None
+    if Milestone.objects.filter(order=order, state__in=IN_WORK_STATES).exists():
+        # A later one is in work already (it started while an earlier offer waited unpaid): this one waits for it.
+        return None
     first_open.order = order
     before = _transition(first_open, "started", first_open.activate, at=at)
     _save(first_open)

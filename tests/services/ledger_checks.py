@@ -95,7 +95,14 @@ def fee_kept(milestone: Milestone) -> Decimal:
             )
             return (milestone.buyer_fee - back).amount
         return Decimal("0")
-    if milestone.state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED, S.DECLINED):
+    if milestone.state in (
+        S.AWAITING_PAYMENT,
+        S.PAYMENT_EXPIRED,
+        S.DECLINED,
+        S.OFFERED,
+        S.OFFER_DECLINED,
+        S.OFFER_EXPIRED,
+    ):
         return Decimal("0")
     if milestone.state == S.RESOLVED:
         dispute = Dispute.objects.get(milestone=milestone)

@@ -7,6 +7,14 @@ ARCHITECTURE.md plus "one phase in work at a time"), so a service that
 allowed a move it should have refused, or refused one it should have allowed,
 fails here even if the money happened to add up. Refused calls must leave the
 world exactly as it was.
+
+Terms change too: the seller offers milestones (accepted and paid, declined,
+withdrawn, or expired by the sweep's clock), proposes other terms before
+accepting (a higher, lower or the same amount), asks for more time, and either
+party asks to cancel with a refund of any part; the other party answers, the
+asker withdraws, or the timer lapses or accepts the request. The model keeps
+each proposal's state as well, and what closing or disputing a milestone does
+to its pending requests.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 from djmoney.money import Money
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, currently_in_test_context, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -33,15 +42,24 @@ from hypothesis.stateful import (
 from accounts.models import WithdrawalMethod
 from marketplace.errors import DomainError, InsufficientFunds, InvalidTransition
 from milestones import services
-from milestones.models import CLOSED_STATES, IN_WORK_STATES, Milestone
+from milestones.models import (
+    CLOSED_STATES,
+    IN_WORK_STATES,
+    OPEN_STATES,
+    UNPAID_STATES,
+    Milestone,
+    Proposal,
+    ProposalKind,
+)
 from milestones.models import MilestoneState as S
+from milestones.models import ProposalState as P
 from milestones.services import order_complete
 from orders.models import Order, OrderStatus
 from payments.audit import ledger_audit
 from payments.fees import buyer_service_fee
 from payments.models import AccountKind, Earning, EarningStatus, Withdrawal, WithdrawalStatus
-from payments.services import FundingSource, earning_clear, withdrawal_process, withdrawal_request
-from tests.factories import CARD, OrderFactory, StaffFactory, UserFactory, pay_checkout
+from payments.services import REFUND_TO_CARD, FundingSource, earning_clear, withdrawal_process, withdrawal_request
+from tests.factories import BALANCE, CARD, OrderFactory, StaffFactory, UserFactory, pay_checkout
 from tests.services.ledger_checks import assert_money_conserved, balance
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +74,8 @@ SOURCES = {
     "approve": {S.IN_REVIEW},
     "dispute": {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED},
     "resolve": {S.DISPUTED},
+    "offer_decline": {S.OFFERED},
+    "offer_withdraw": {S.OFFERED},
 }
 TARGET = {
     "decline": S.DECLINED,
@@ -65,9 +85,23 @@ TARGET = {
     "approve": S.APPROVED,
     "dispute": S.DISPUTED,
     "resolve": S.RESOLVED,
+    "offer_decline": S.OFFER_DECLINED,
+    "offer_withdraw": S.CANCELLED,
 }
+# The seller's offers: closing one holds no money and no place in the queue.
+OFFER_ACTIONS = {"offer_decline", "offer_withdraw"}
+# Where each kind of request may be made, and accepted (the milestone's state).
+REQUESTABLE: dict[str, set[str]] = {
+    ProposalKind.CHANGES: {S.AWAITING_ACCEPTANCE},
+    ProposalKind.EXTENSION: {S.IN_PROGRESS, S.REVISION_REQUESTED},
+    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED},
+}
+MIN_AMOUNT, MAX_AMOUNT = Decimal("5.00"), Decimal("100000.00")  # settings.MILESTONE_MIN/MAX_AMOUNT
 
 picks = st.integers(min_value=0, max_value=10_000)
+# Mostly the right party, sometimes the wrong one (who must be refused).
+mostly = st.sampled_from([True, True, True, False])
+rarely = st.sampled_from([False, False, False, True])
 # The steps that take a new milestone towards each state (a queued accept makes the rest refusals).
 PATHS = {
     S.AWAITING_ACCEPTANCE: [],
@@ -80,6 +114,12 @@ PATHS = {
     S.DISPUTED: ["accept", "submit", "dispute"],
     S.RESOLVED: ["accept", "dispute", "resolve"],
 }
+
+
+def event(value: str) -> None:
+    """Hypothesis's statistics, and nothing in a replayed sequence run outside Hypothesis."""
+    if currently_in_test_context():
+        hypothesis_event(value)
 
 
 def footprint() -> tuple:
@@ -104,8 +144,11 @@ def footprint() -> tuple:
                    (SELECT count(*) FROM milestones_dispute),
                    (SELECT count(*) FROM milestones_delivery),
                    (SELECT count(*) FROM milestones_revisionrequest),
-                   (SELECT string_agg(id || state || revision_count, ',' ORDER BY id) FROM milestones_milestone),
-                   (SELECT string_agg(id || status, ',' ORDER BY id) FROM orders_order)
+                   (SELECT string_agg(id || state || revision_count || amount || buyer_fee || deadline
+                                      || md5(description), ',' ORDER BY id) FROM milestones_milestone),
+                   (SELECT string_agg(id || status, ',' ORDER BY id) FROM orders_order),
+                   (SELECT string_agg(id || state, ',' ORDER BY id) FROM milestones_proposal),
+                   (SELECT count(*) FROM payments_checkout)
             """
         )
         return cursor.fetchone()
@@ -124,6 +167,9 @@ class Marketplace(RuleBasedStateMachine):
         self.users = [UserFactory(withdrawal_method=m) for m in methods]
         self.users[0].payout_account = "000111111116"  # the sandbox's failing bank account
         self.users[0].save(update_fields=["payout_account"])
+        # One buyer has refunds go to the card that paid (a lower amount agreed comes back there).
+        self.users[2].refund_to = REFUND_TO_CARD
+        self.users[2].save(update_fields=["refund_to"])
         self.staff = StaffFactory()
         u = self.users
         # Everyone buys and sells: a ring of orders plus a second order on one pair.
@@ -137,6 +183,11 @@ class Marketplace(RuleBasedStateMachine):
         self.milestones: list[int] = []  # in creation order, so position order within an order
         self.order_of: dict[int, int] = {}
         self.expected: dict[int, str] = {}
+        # Requests: the expected state, the milestone and kind, and whether the buyer asked.
+        self.proposals: dict[int, str] = {}
+        self.proposal_of: dict[int, tuple[int, str]] = {}
+        self.asked_by_buyer: dict[int, bool] = {}
+        self.offer_keys: list[str] = []
         self.clock = timezone.now()
 
     def teardown(self) -> None:
@@ -146,20 +197,94 @@ class Marketplace(RuleBasedStateMachine):
     # --- the model ---------------------------------------------------------------------
 
     def _open_of(self, order_id: int) -> list[int]:
-        return [m for m in self.milestones if self.order_of[m] == order_id and self.expected[m] not in CLOSED_STATES]
+        """Open milestones hold money and the queue; an unpaid offer does neither."""
+        return [m for m in self.milestones if self.order_of[m] == order_id and self.expected[m] in OPEN_STATES]
+
+    def _waiting_of(self, order_id: int) -> list[int]:
+        """What keeps an order from completing: open milestones, and unpaid ones (an offer)."""
+        return [
+            m
+            for m in self.milestones
+            if self.order_of[m] == order_id and self.expected[m] in OPEN_STATES | UNPAID_STATES
+        ]
+
+    def _must_queue(self, pk: int) -> bool:
+        """Accepted, it waits if an earlier milestone is open, or another one is in work
+        already (a later one may have started while an earlier offer waited unpaid)."""
+        return any(
+            (m < pk and self.expected[m] in OPEN_STATES) or self.expected[m] in IN_WORK_STATES
+            for m in self.milestones
+            if self.order_of[m] == self.order_of[pk] and m != pk
+        )
 
     def _activate_next(self, order_id: int) -> None:
+        """The earliest open milestone starts if it is queued and nothing else is in work."""
         open_ones = self._open_of(order_id)
-        if open_ones and self.expected[open_ones[0]] == S.ACCEPTED:
+        busy = any(self.expected[m] in IN_WORK_STATES for m in open_ones)
+        if open_ones and not busy and self.expected[open_ones[0]] == S.ACCEPTED:
             self.expected[open_ones[0]] = S.IN_PROGRESS
 
     def _eligible(self, action: str) -> list[int]:
         return [m for m in self.milestones if self.expected[m] in SOURCES[action]]
 
+    def _in_state(self, states) -> list[int]:
+        return [m for m in self.milestones if self.expected[m] in states]
+
+    def _pending(self, *kinds: str) -> list[int]:
+        return [
+            p
+            for p, state in self.proposals.items()
+            if state == P.PENDING and (not kinds or self.proposal_of[p][1] in kinds)
+        ]
+
+    def _free_to_ask(self) -> dict[str, list[int]]:
+        """For each kind of request, the milestones where it may be asked now."""
+        free = {
+            kind: [m for m in self._in_state(states) if not self._pending_on(m, kind)]
+            for kind, states in REQUESTABLE.items()
+        }
+        return {kind: milestones for kind, milestones in free.items() if milestones}
+
+    def _pending_on(self, pk: int, kind: str) -> list[int]:
+        return [p for p in self._pending(kind) if self.proposal_of[p][0] == pk]
+
+    def _requests_withdrawn(self, pk: int) -> None:
+        """Accepting, disputing or closing a milestone withdraws its pending requests."""
+        for p in self._pending():
+            if self.proposal_of[p][0] == pk:
+                self.proposals[p] = P.WITHDRAWN
+
+    def _cancelled_by_agreement(self, pk: int) -> None:
+        self.expected[pk] = S.CANCELLED
+        self._requests_withdrawn(pk)
+        self._activate_next(self.order_of[pk])
+
     def _load(self, pk: int) -> Milestone:
         return Milestone.objects.select_related("order__buyer", "order__seller").get(pk=pk)
 
-    def _call(self, action: str, milestone: Milestone, *, by_buyer: bool = True, outcome: str = "refund", part=None):
+    def _try(self, allowed: bool, what: str, call) -> bool:
+        """Call a service; it must succeed exactly when the model says so, and a refusal changes nothing."""
+        before = footprint()
+        try:
+            call()
+        except DomainError as refused:
+            assert not allowed, f"{what} was refused: {refused}"
+            assert footprint() == before, f"refused {what} changed something"
+            return False
+        assert allowed, f"{what} was allowed"
+        event(f"{what.split(' on ')[0]} done")
+        return True
+
+    def _call(
+        self,
+        action: str,
+        milestone: Milestone,
+        *,
+        by_buyer: bool = True,
+        outcome: str = "refund",
+        part=None,
+        right_party: bool = True,
+    ):
         buyer, seller = milestone.order.buyer, milestone.order.seller
         if action == "accept":
             return services.milestone_accept(milestone=milestone, actor=seller)
@@ -181,30 +306,29 @@ class Marketplace(RuleBasedStateMachine):
             return services.dispute_resolve(
                 dispute=milestone.dispute, actor=self.staff, outcome=outcome, seller_amount=part
             )
+        if action == "offer_decline":
+            return services.offer_decline(milestone=milestone, actor=buyer if right_party else seller, reason="No")
+        if action == "offer_withdraw":
+            return services.offer_withdraw(milestone=milestone, actor=seller if right_party else buyer)
         raise AssertionError(action)
 
-    def _do(self, action: str, pk: int, **options) -> None:
+    def _do(self, action: str, pk: int, *, right_party: bool = True, **options) -> None:
         """Call a service; it must succeed exactly when the model says so, and a refusal changes nothing."""
         milestone = self._load(pk)
         state = self.expected[pk]
-        allowed = state in SOURCES[action]
+        allowed = state in SOURCES[action] and right_party
         if action == "resolve" and not hasattr(milestone, "dispute"):
             return  # never disputed: there is nothing for staff to resolve
-        before = footprint()
-        try:
-            self._call(action, milestone, **options)
-        except DomainError as refused:
-            assert not allowed, f"{action} on a {state} milestone was refused: {refused}"
-            assert footprint() == before, f"refused {action} changed something"
+        call = lambda: self._call(action, milestone, right_party=right_party, **options)  # noqa: E731
+        if not self._try(allowed, f"{action} on a {state} milestone", call):
             return
-        assert allowed, f"{action} on a {state} milestone was allowed"
-        event(f"{action} done")
         if action == "accept":
-            earlier = [m for m in self._open_of(milestone.order_id) if m < pk]
-            self.expected[pk] = S.ACCEPTED if earlier else S.IN_PROGRESS
+            self.expected[pk] = S.ACCEPTED if self._must_queue(pk) else S.IN_PROGRESS
         else:
             self.expected[pk] = TARGET[action]
-        if self.expected[pk] in CLOSED_STATES:
+        if action in ("accept", "dispute") or self.expected[pk] in CLOSED_STATES:
+            self._requests_withdrawn(pk)
+        if self.expected[pk] in CLOSED_STATES and action not in OFFER_ACTIONS:
             self._activate_next(milestone.order_id)
 
     # --- rules: mostly the right moment, so the sequences go deep ---------------------------
@@ -214,16 +338,38 @@ class Marketplace(RuleBasedStateMachine):
             st.tuples(st.sampled_from(sorted(PATHS)), picks, st.sampled_from(["release", "refund", "split"])),
             min_size=1,
             max_size=5,
-        )
+        ),
+        offers=st.lists(st.tuples(picks, st.integers(min_value=500, max_value=50_000)), max_size=2),
+        asks=st.lists(
+            st.tuples(picks, st.sampled_from(sorted(REQUESTABLE)), st.sampled_from(["higher", "lower", "same"])),
+            min_size=1,
+            max_size=3,
+        ),
     )
-    def milestones_already_under_way(self, starts) -> None:
-        """Start from milestones already driven, by the same checked steps, towards random states."""
+    def milestones_already_under_way(self, starts, offers, asks) -> None:
+        """Start from milestones already driven, by the same checked steps, towards random states;
+        with offers sent before them and requests waiting for an answer."""
+        for o, cents in offers:
+            self.offer(o=o, cents=cents, by_seller=True, same_key=False)
         for target, o, outcome in starts:
             self.create(o=o, cents=1001 + o % 50_000, from_balance=False)
             pk = self.milestones[-1]
             for action in PATHS[target]:
                 options = {"outcome": outcome, "part": Money("5.00", "USD") if outcome == "split" else None}
                 self._do(action, pk, **(options if action == "resolve" else {}))
+        for i, kind, change in asks:
+            if not self._free_to_ask():
+                break
+            self.ask(
+                i=i,
+                kind=kind,
+                percent=i % 101,
+                change=change,
+                new_description=False,
+                days=3,
+                by_buyer=i % 2 == 0,
+                stale=False,
+            )
 
     @rule(
         o=picks,
@@ -311,6 +457,8 @@ class Marketplace(RuleBasedStateMachine):
         if wait_until_due and milestone.auto_approve_at is not None:
             self.clock = max(self.clock, milestone.auto_approve_at)  # the buyer stays silent
         due = milestone.auto_approve_at is not None and milestone.auto_approve_at <= self.clock
+        # A cancellation request waiting for an answer holds the clock.
+        due = due and not self._pending_on(milestone.pk, ProposalKind.CANCELLATION)
         before = footprint()
         try:
             services.milestone_approve(milestone=milestone, actor=None, now=self.clock)
@@ -321,6 +469,7 @@ class Marketplace(RuleBasedStateMachine):
         assert due, "the system approved before the review period was over"
         event("auto-approve done")
         self.expected[milestone.pk] = S.APPROVED
+        self._requests_withdrawn(milestone.pk)
         self._activate_next(milestone.order_id)
 
     @precondition(lambda self: self._eligible("dispute"))
@@ -391,7 +540,7 @@ class Marketplace(RuleBasedStateMachine):
     @rule(o=picks)
     def complete_order(self, o: int) -> None:
         order = self.orders[o % len(self.orders)]
-        allowed = order.pk not in self.completed and not self._open_of(order.pk)
+        allowed = order.pk not in self.completed and not self._waiting_of(order.pk)
         before = footprint()
         try:
             order_complete(order=order, actor=order.buyer)
@@ -402,6 +551,264 @@ class Marketplace(RuleBasedStateMachine):
         assert allowed
         event("complete done")
         self.completed.add(order.pk)
+
+    # --- the seller's offers ------------------------------------------------------------------
+
+    @rule(
+        o=picks,
+        cents=st.integers(min_value=499, max_value=50_000),  # 4.99 is below the minimum
+        by_seller=mostly,
+        same_key=rarely,
+    )
+    def offer(self, o: int, cents: int, by_seller: bool, same_key: bool) -> None:
+        """ "Propose a milestone": nothing is charged until the buyer accepts and pays."""
+        order = Order.objects.select_related("buyer", "seller").get(pk=self.orders[o % len(self.orders)].pk)
+        amount = Decimal(cents) / 100
+        key = self.offer_keys[-1] if same_key and self.offer_keys else uuid.uuid4().hex
+        allowed = (
+            by_seller
+            and order.pk not in self.completed
+            and key not in self.offer_keys
+            and MIN_AMOUNT <= amount <= MAX_AMOUNT
+        )
+        made: list[Milestone] = []
+        call = lambda: made.append(  # noqa: E731
+            services.offer_create(
+                order=order,
+                actor=order.seller if by_seller else order.buyer,
+                title="Add-on",
+                description="Maintenance for a month",
+                deadline=timezone.now() + timedelta(days=10),
+                amount=Money(amount, "USD"),
+                idempotency_key=key,
+            )
+        )
+        if not self._try(allowed, "offer", call):
+            return
+        milestone = made[0]
+        assert milestone.state == S.OFFERED and milestone.offer_expires_at is not None
+        self.offer_keys.append(key)
+        self.milestones.append(milestone.pk)
+        self.order_of[milestone.pk] = order.pk
+        self.expected[milestone.pk] = S.OFFERED
+
+    @precondition(lambda self: self._in_state({S.OFFERED}))
+    @rule(
+        i=picks,
+        answer=st.sampled_from(["accept from balance", "accept by card", "offer_decline", "offer_withdraw"]),
+        right_party=mostly,
+        stale=rarely,
+    )
+    def answer_offer(self, i: int, answer: str, right_party: bool, stale: bool) -> None:
+        """ "Accept and pay" (from the balance, or by card on the provider's page), "Decline offer",
+        or the seller's "Withdraw offer"; stale, on any milestone at all."""
+        offers = self._in_state({S.OFFERED})
+        candidates = offers if offers and not stale else self.milestones
+        pk = candidates[i % len(candidates)]
+        if answer in OFFER_ACTIONS:
+            self._do(answer, pk, right_party=right_party)
+            return
+        milestone = self._load(pk)
+        buyer = milestone.order.buyer
+        from_balance = answer == "accept from balance"
+        can_pay = not from_balance or balance(AccountKind.BUYER_BALANCE, user=buyer) >= milestone.total_charged
+        allowed = self.expected[pk] == S.OFFERED and right_party and can_pay
+        call = lambda: services.offer_accept(  # noqa: E731
+            milestone=milestone,
+            actor=buyer if right_party else milestone.order.seller,
+            source=BALANCE if from_balance else CARD,
+        )
+        if not self._try(allowed, f"offer {answer} on a {self.expected[pk]} milestone", call):
+            return
+        if not from_balance:
+            assert Milestone.objects.get(pk=pk).state == S.AWAITING_PAYMENT, "nothing is funded before the card pays"
+            pay_checkout(milestone)
+        # The seller proposed it: it starts at once, or queues, as if the seller had accepted it.
+        self.expected[pk] = S.ACCEPTED if self._must_queue(pk) else S.IN_PROGRESS
+
+    @precondition(lambda self: self._in_state({S.OFFERED}))
+    @rule(i=picks, wait_until_due=st.booleans(), late=rarely)
+    def offers_sweep(self, i: int, wait_until_due: bool, late: bool) -> None:
+        """The ``offers`` sweep's call, on an offer (or, late, on any milestone at all)."""
+        offers = self._in_state({S.OFFERED})
+        candidates = self.milestones if late else offers
+        milestone = self._load(candidates[i % len(candidates)])
+        if wait_until_due and milestone.offer_expires_at is not None:
+            self.clock = max(self.clock, milestone.offer_expires_at)  # the buyer stays silent
+        due = (
+            self.expected[milestone.pk] == S.OFFERED
+            and milestone.offer_expires_at is not None
+            and milestone.offer_expires_at <= self.clock
+        )
+        before = footprint()
+        expired = services.offer_expire(milestone_id=milestone.pk, now=self.clock)
+        assert expired == due, "an offer expired early" if expired else "an unanswered offer did not expire"
+        if not expired:
+            assert footprint() == before
+            return
+        event("offer expire done")
+        self.expected[milestone.pk] = S.OFFER_EXPIRED
+
+    # --- requests: changes before acceptance, extensions, cancellations ----------------------------
+
+    def _parties(self, ppk: int, milestone: Milestone):
+        """(the party who asked, the party who answers)."""
+        buyer, seller = milestone.order.buyer, milestone.order.seller
+        return (buyer, seller) if self.asked_by_buyer[ppk] else (seller, buyer)
+
+    @precondition(lambda self: self._free_to_ask())
+    @rule(
+        i=picks,
+        kind=st.sampled_from(sorted(REQUESTABLE)),
+        percent=st.integers(min_value=0, max_value=101),  # a refund of 101% is refused
+        change=st.sampled_from(["higher", "lower", "same"]),
+        new_description=st.booleans(),
+        days=st.sampled_from([0, 3, 7, 400]),  # an extension of 400 days is refused
+        by_buyer=st.booleans(),
+        stale=rarely,
+    )
+    def ask(
+        self,
+        i: int,
+        kind: str,
+        percent: int,
+        change: str,
+        new_description: bool,
+        days: int,
+        by_buyer: bool,
+        stale: bool,
+    ) -> None:
+        """ "Propose changes" (a higher, lower or the same amount; maybe a new description or
+        deadline), "Request extension", or "Request cancellation" with a refund of 0 to all
+        of the amount (the seller asks for the first two; a buyer asking is refused)."""
+        # Mostly where it can be asked and is not asked already; stale, anywhere (refused, or a second one).
+        possible = self._free_to_ask()
+        if kind not in possible and possible and not stale:
+            kind = sorted(possible)[i % len(possible)]
+        candidates = possible[kind] if kind in possible and not stale else self.milestones
+        pk = candidates[i % len(candidates)]
+        milestone = self._load(pk)
+        buyer, seller = milestone.order.buyer, milestone.order.seller
+        amount = milestone.amount.amount
+        part = (amount * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        allowed = self.expected[pk] in REQUESTABLE[kind] and not self._pending_on(pk, kind)
+        if kind != ProposalKind.CANCELLATION:
+            by_buyer = by_buyer and stale  # the seller asks; a buyer asking (on a stale tab) is refused
+        actor = buyer if by_buyer else seller
+        if kind == ProposalKind.CHANGES:
+            part = min(part, amount - CENT) if change == "lower" else part
+            new_amount = {"higher": amount + part, "lower": amount - part, "same": amount}[change]
+            changed = new_amount != amount or new_description or days > 0
+            allowed = allowed and not by_buyer and changed and MIN_AMOUNT <= new_amount <= MAX_AMOUNT
+            call = lambda: services.changes_request(  # noqa: E731
+                milestone=milestone,
+                actor=actor,
+                new_deadline=milestone.deadline + timedelta(days=days) if days else None,
+                new_amount=Money(new_amount, "USD"),
+                new_description=f"{milestone.description} And a sitemap." if new_description else "",
+            )
+        elif kind == ProposalKind.EXTENSION:
+            days = days or 1
+            allowed = allowed and not by_buyer and days <= 365
+            call = lambda: services.extension_request(  # noqa: E731
+                milestone=milestone,
+                actor=actor,
+                new_deadline=milestone.deadline + timedelta(days=days),
+                reason="The assets are late",
+            )
+        else:
+            allowed = allowed and part <= amount
+            call = lambda: services.cancellation_request(  # noqa: E731
+                milestone=milestone, actor=actor, refund=Money(part, "USD"), reason="Plans changed"
+            )
+        made: list[Proposal] = []
+        if not self._try(allowed, f"{kind} request on a {self.expected[pk]} milestone", lambda: made.append(call())):
+            return
+        assert made[0].state == P.PENDING
+        self.proposals[made[0].pk] = P.PENDING
+        self.proposal_of[made[0].pk] = (pk, kind)
+        self.asked_by_buyer[made[0].pk] = by_buyer
+
+    @precondition(lambda self: self._pending())
+    @rule(
+        i=picks,
+        answer=st.sampled_from(["accept", "accept", "decline", "withdraw"]),
+        right_party=mostly,
+        stale=rarely,
+    )
+    def answer_request(self, i: int, answer: str, right_party: bool, stale: bool) -> None:
+        """The other party's "Accept …" (changes: paying a higher amount from the balance) or
+        "Decline …"; the asker's "Withdraw request"; stale, on a request already answered."""
+        pending = self._pending()
+        candidates = pending if pending and not stale else sorted(self.proposals)
+        ppk = candidates[i % len(candidates)]
+        proposal = Proposal.objects.get(pk=ppk)
+        pk, kind = self.proposal_of[ppk]
+        milestone = self._load(pk)
+        asker, answerer = self._parties(ppk, milestone)
+        # The asker withdraws, the other party answers; the wrong one is refused.
+        actor = asker if (answer == "withdraw") == right_party else answerer
+        allowed = right_party and self.proposals[ppk] == P.PENDING
+        what = f"{kind} {answer} on a {self.proposals[ppk]} request"
+        if answer == "withdraw":
+            if self._try(allowed, what, lambda: services.proposal_withdraw(proposal=proposal, actor=actor)):
+                self.proposals[ppk] = P.WITHDRAWN
+            return
+        if answer == "decline":
+            if self._try(allowed, what, lambda: services.proposal_decline(proposal=proposal, actor=actor)):
+                self.proposals[ppk] = P.DECLINED
+            return
+        allowed = allowed and self.expected[pk] in REQUESTABLE[kind]
+        if kind != ProposalKind.CHANGES:
+            if not self._try(allowed, what, lambda: services.proposal_accept(proposal=proposal, actor=actor)):
+                return
+            self.proposals[ppk] = P.ACCEPTED
+            if kind == ProposalKind.CANCELLATION:
+                self._cancelled_by_agreement(pk)
+            else:
+                assert Milestone.objects.get(pk=pk).deadline == proposal.new_deadline
+            return
+        buyer = milestone.order.buyer
+        money = services.changes_money(milestone, proposal)
+        held = balance(AccountKind.BUYER_BALANCE, user=buyer)
+        allowed = allowed and (not money.charges or held >= money.total)
+        call = lambda: services.changes_accept(proposal=proposal, actor=actor, method="balance")  # noqa: E731
+        if not self._try(allowed, what, call):
+            return
+        self.proposals[ppk] = P.ACCEPTED
+        changed = Milestone.objects.get(pk=pk)
+        assert (changed.amount, changed.buyer_fee) == (proposal.new_amount, money.new_fee)
+        assert changed.deadline == proposal.new_deadline and changed.description == proposal.new_description
+        assert balance(AccountKind.ESCROW, milestone=changed) == changed.amount
+        if money.charges or buyer.refund_to != REFUND_TO_CARD:
+            # Charged the difference and its fee; or, lower, refunded both to the balance.
+            assert balance(AccountKind.BUYER_BALANCE, user=buyer) == held - money.total
+
+    @precondition(lambda self: self._pending())
+    @rule(i=picks, wait_until_due=st.booleans(), late=rarely)
+    def proposals_sweep(self, i: int, wait_until_due: bool, late: bool) -> None:
+        """The ``proposals`` sweep's call: past respond_by a request lapses, and a cancellation
+        is accepted (silence is consent); before then, or once answered, nothing happens."""
+        candidates = sorted(self.proposals) if late else self._pending()
+        ppk = candidates[i % len(candidates)]
+        proposal = Proposal.objects.get(pk=ppk)
+        pk, kind = self.proposal_of[ppk]
+        if wait_until_due:
+            self.clock = max(self.clock, proposal.respond_by)  # the other party stays silent
+        due = self.proposals[ppk] == P.PENDING and proposal.respond_by <= self.clock
+        before = footprint()
+        done = services.proposal_expire(proposal_id=ppk, now=self.clock)
+        assert done == due, "a request lapsed early" if done else "an unanswered request did not lapse"
+        if not done:
+            assert footprint() == before
+            return
+        if kind == ProposalKind.CANCELLATION and self.expected[pk] in REQUESTABLE[kind]:
+            event("cancellation accepted by the timer")
+            self.proposals[ppk] = P.ACCEPTED
+            self._cancelled_by_agreement(pk)
+        else:
+            event(f"{kind} lapsed")
+            self.proposals[ppk] = P.EXPIRED
 
     # --- after every step -------------------------------------------------------------------
 
@@ -420,10 +827,14 @@ class Marketplace(RuleBasedStateMachine):
             assert sum(s in IN_WORK_STATES for s in states) <= 1, f"two phases in work at once: {states}"
             if order.pk in self.completed:
                 assert order.status == OrderStatus.COMPLETED
-            elif any(s not in CLOSED_STATES for s in states):
+            elif any(s in OPEN_STATES for s in states):
                 assert order.status == OrderStatus.ACTIVE
             else:
                 assert order.status == OrderStatus.AWAITING_MILESTONE
+
+    @invariant()
+    def requests_are_where_the_rules_say(self) -> None:
+        assert dict(Proposal.objects.values_list("pk", "state")) == self.proposals
 
 
 @pytest.mark.timeout(900)
@@ -438,3 +849,21 @@ def test_random_sequences_of_everything_keep_the_ledger_true_and_the_rules_kept(
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+def test_an_offer_queued_behind_a_later_milestone_in_work_waits_while_another_one_closes():
+    """A sequence of the machine's own steps, replayed: an offer paid while a
+    later milestone is in work queues behind it; when a third milestone is
+    declined, the offer must go on waiting (one milestone in work at a time)."""
+    machine = Marketplace()
+    try:
+        machine.offer(o=0, cents=1000, by_seller=True, same_key=False)  # position 1, unpaid
+        machine.create(o=0, cents=2000, from_balance=False)  # position 2
+        machine.accept(i=0)  # starts: the offer before it is unpaid
+        machine.answer_offer(i=0, answer="accept by card", right_party=True, stale=False)  # queues
+        machine.create(o=0, cents=3000, from_balance=False)  # position 3
+        machine.decline(i=0)  # the seller declines position 3
+        machine.milestones_are_where_the_rules_say()
+        machine.ledger_is_sound()
+    finally:
+        machine.teardown()
