@@ -55,15 +55,20 @@ class OneUseForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+def period_words(period: timedelta) -> str:
+    """'3 days', '1 day', '36 hours': a period in whole days, else in hours."""
+    days, seconds = period.days, period.seconds
+    if seconds == 0 and days:
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = round(period.total_seconds() / 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
 def describe_period(period: timedelta) -> str:
     """'available at once', 'cleared after 3 days', 'cleared after 14 days'."""
     if period <= timedelta(0):
         return "available at once"
-    days, seconds = period.days, period.seconds
-    if seconds == 0:
-        return f"cleared after {days} day{'s' if days != 1 else ''}"
-    hours = round(period.total_seconds() / 3600)
-    return f"cleared after {hours} hour{'s' if hours != 1 else ''}"
+    return f"cleared after {period_words(period)}"
 
 
 def currency_choices() -> list[tuple[str, str]]:

@@ -133,6 +133,19 @@ def candidates(queryset: QuerySet, *, time_field: str, batch_size: int | None = 
         after = rows[-1]
 
 
+def merge_results(name: str, results: list[SweepResult]) -> SweepResult:
+    """One result for a sweep that walked several kinds of rows."""
+    merged = SweepResult(name=name)
+    for result in results:
+        merged.done += result.done
+        merged.skipped += result.skipped
+        merged.failed += result.failed
+        merged.errors += result.errors
+        merged.seconds += result.seconds
+        merged.unfinished = merged.unfinished or result.unfinished
+    return merged
+
+
 def sweep(name: str, pks: Iterator[int], handle: Callable[[int], bool], *, until: float | None = None) -> SweepResult:
     """Run ``handle(pk)`` for each candidate; it returns True if it did the work.
 

@@ -28,7 +28,7 @@ class MilestonesConfig(AppConfig):
             CheckoutPurpose(
                 description=services.checkout_description,
                 paid=services.milestone_checkout_paid,
-                expired=lambda checkout_id: services.milestone_checkout_expired(checkout_id),
+                expired=services.milestone_checkout_expired,
             ),
         )
         register_checkout_purpose(

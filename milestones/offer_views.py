@@ -26,10 +26,10 @@ from milestones import services, views
 from milestones.forms import CustomOfferForm, OfferForm, PayWithForm
 from milestones.models import Milestone, MilestoneState, ProposalKind
 from milestones.selectors import buyers_in_touch, can_offer_milestone
-from milestones.views import _absolute, _buyer_balance, _milestone_for, _proposal_for, _to_checkout
+from milestones.views import _buyer_balance, _milestone_for, _proposal_for, _to_checkout, send_to_provider
 from orders.models import Order
 from orders.selectors import order_for_user
-from payments.checkout import checkout_open, checkout_sync
+from payments.checkout import checkout_sync
 from payments.providers import ProviderUnavailable
 from payments.services import FundingSource
 
@@ -208,20 +208,13 @@ def changes_confirm(request: AuthedRequest, proposal, milestone: Milestone) -> H
 
 
 def _changes_to_checkout(request: AuthedRequest, proposal, milestone: Milestone) -> HttpResponse:
-    return_url = _absolute(request, reverse("changes_checkout_return", args=[proposal.pk]))
-    try:
-        checkout = checkout_open(
-            checkout=proposal.checkout,
-            success_url=return_url + "?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=return_url + "?cancelled=1",
-        )
-    except ProviderUnavailable:
-        messages.error(
-            request,
-            "The payment page could not be opened just now. Nothing was charged; use “Accept changes” to try again.",
-        )
-        return redirect(milestone.get_absolute_url())
-    return redirect(checkout.url)
+    return send_to_provider(
+        request,
+        proposal.checkout,
+        return_path=reverse("changes_checkout_return", args=[proposal.pk]),
+        back=milestone.get_absolute_url(),
+        retry="use “Accept changes” to try again",
+    )
 
 
 @require_safe

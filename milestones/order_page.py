@@ -18,6 +18,7 @@ from django.utils import dateformat, timezone
 from django.utils.timesince import timesince, timeuntil
 from djmoney.money import Money
 
+from marketplace.forms import period_words
 from milestones.actions import BY_NAME
 from milestones.models import (
     CLOSED_STATES,
@@ -275,7 +276,7 @@ def _completion_words(order: Order, milestones: list, *, has_open: bool) -> str:
     if order.status == OrderStatus.COMPLETED and order.completed_at:
         when = dateformat.format(timezone.localtime(order.completed_at), "j M Y H:i")
         if order.completed_automatically:
-            period = _period(settings.ORDER_AUTO_COMPLETE)
+            period = period_words(settings.ORDER_AUTO_COMPLETE)
             return f"Completed automatically on {when}, {period} after its last milestone closed."
         return f"Marked complete by {order.buyer.username} on {when}."
     closed = [m.closed_at for m in milestones if m.closed_at]
@@ -286,8 +287,3 @@ def _completion_words(order: Order, milestones: list, *, has_open: bool) -> str:
         f"Every milestone is closed: this order completes by itself on {dateformat.format(due, 'j M Y H:i')} "
         "unless a milestone is added; the buyer can mark it complete now."
     )
-
-
-def _period(period) -> str:
-    days = period.days
-    return f"{days} day{'s' if days != 1 else ''}" if days else timesince(timezone.now() - period).replace("\xa0", " ")

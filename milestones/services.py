@@ -34,6 +34,7 @@ from djmoney.money import Money
 from accounts.models import User
 from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
+from marketplace.forms import period_words
 from marketplace.money import format_money, has_sub_minor_digits
 from milestones.models import (
     DEADLINE_STATES,
@@ -237,6 +238,54 @@ def milestone_validate_terms(*, order: Order, title: str, description: str, dead
         raise InvalidInput(f"The amount must be between {format_money(low)} and {format_money(high)}.", field="amount")
 
 
+def _new_milestone(
+    order: Order,
+    *,
+    key: str,
+    already: str,
+    title: str,
+    description: str,
+    deadline: datetime,
+    amount: Money,
+    state: str,
+    **extra,
+) -> Milestone:
+    """The next phase of the order, its terms checked; the buyer's and the
+    seller's ways of adding one share it. Caller holds the order lock and has
+    checked the actor's right. The same form's key twice raises
+    ``DuplicateRequest`` (``already``) carrying the milestone if it is this order's."""
+    existing = Milestone.objects.filter(funding_key=key).first()
+    if existing is not None:
+        raise DuplicateRequest(already, obj=existing if existing.order_id == order.pk else None)
+    if order.status == OrderStatus.COMPLETED:
+        raise InvalidTransition("This order is complete; no milestones can be added.")
+    milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
+    return Milestone.objects.create(
+        order=order,
+        position=_next_position(order),
+        title=title.strip(),
+        description=description.strip(),
+        deadline=deadline,
+        amount=amount,
+        buyer_fee=buyer_service_fee(amount),
+        funding_key=key,
+        state=state,
+        **extra,
+    )
+
+
+def _card_checkout(milestone: Milestone, *, buyer: User) -> Checkout:
+    """The hosted checkout of a milestone paid by card; opened with the provider after commit."""
+    return new_checkout(
+        purpose="milestone",
+        buyer=buyer,
+        amount=milestone.total_charged,
+        key=milestone.funding_key,
+        expires_in=settings.CHECKOUT_EXPIRY,
+        milestone=milestone,
+    )
+
+
 def milestone_create(
     *,
     order: Order,
@@ -269,34 +318,19 @@ def milestone_create(
         # The right to act comes first: a duplicate answer carries the milestone,
         # which only this order's buyer may see.
         _require_buyer(order, actor, "create milestones")
-        existing = Milestone.objects.filter(funding_key=idempotency_key).first()
-        if existing is not None:
-            mine = existing if existing.order_id == order.pk else None
-            raise DuplicateRequest("This milestone was already created.", obj=mine)
-        if order.status == OrderStatus.COMPLETED:
-            raise InvalidTransition("This order is complete; no milestones can be added.")
-        milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
         by_card = source.method == "checkout"
-        milestone = Milestone.objects.create(
-            order=order,
-            position=_next_position(order),
-            title=title.strip(),
-            description=description.strip(),
+        milestone = _new_milestone(
+            order,
+            key=idempotency_key,
+            already="This milestone was already created.",
+            title=title,
+            description=description,
             deadline=deadline,
             amount=amount,
-            buyer_fee=buyer_service_fee(amount),
-            funding_key=idempotency_key,
             state=S.AWAITING_PAYMENT if by_card else S.AWAITING_ACCEPTANCE,
         )
         if by_card:
-            new_checkout(
-                purpose="milestone",
-                buyer=actor,
-                amount=milestone.total_charged,
-                key=idempotency_key,
-                expires_in=settings.CHECKOUT_EXPIRY,
-                milestone=milestone,
-            )
+            _card_checkout(milestone, buyer=actor)
             activity_record(
                 order=order,
                 milestone=milestone,
@@ -383,29 +417,20 @@ def offer_create(
     ``OFFER_EXPIRY``. Once paid it starts, or queues, as if already accepted."""
     if not idempotency_key:
         raise InvalidInput("The form has expired; please fill it in again.")
-    now = timezone.now()
+    expires = timezone.now() + settings.OFFER_EXPIRY
     with transaction.atomic():
         order = lock_order(order.pk)
         _require_seller(order, actor, "offer a milestone")
-        existing = Milestone.objects.filter(funding_key=idempotency_key).first()
-        if existing is not None:
-            raise DuplicateRequest(
-                "This offer was already sent.", obj=existing if existing.order_id == order.pk else None
-            )
-        if order.status == OrderStatus.COMPLETED:
-            raise InvalidTransition("This order is complete; no milestones can be offered.")
-        milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
-        milestone = Milestone.objects.create(
-            order=order,
-            position=_next_position(order),
-            title=title.strip(),
-            description=description.strip(),
+        milestone = _new_milestone(
+            order,
+            key=idempotency_key,
+            already="This offer was already sent.",
+            title=title,
+            description=description,
             deadline=deadline,
             amount=amount,
-            buyer_fee=buyer_service_fee(amount),
-            funding_key=idempotency_key,
             state=S.OFFERED,
-            offer_expires_at=now + settings.OFFER_EXPIRY,
+            offer_expires_at=expires,
         )
         activity_record(
             order=order,
@@ -419,7 +444,7 @@ def offer_create(
             recipient=order.buyer,
             event="offer_received",
             message=f"{actor.username} offers a new milestone, “{milestone.title}”, for "
-            f"{format_money(amount)}. Accept and pay, or decline it, by {_when_words(milestone.offer_expires_at)}.",
+            f"{format_money(amount)}. Accept and pay, or decline it, by {_when_words(expires)}.",
             url=milestone.get_absolute_url(),
         )
     return milestone
@@ -487,14 +512,7 @@ def offer_accept(*, milestone: Milestone, actor: User, source: FundingSource) ->
         if source.method == "checkout":
             before = _transition(milestone, "accepted", milestone.offer_checkout)
             _save(milestone)
-            new_checkout(
-                purpose="milestone",
-                buyer=actor,
-                amount=milestone.total_charged,
-                key=milestone.funding_key,
-                expires_in=settings.CHECKOUT_EXPIRY,
-                milestone=milestone,
-            )
+            _card_checkout(milestone, buyer=actor)
             _log(milestone, actor, "offer_accepted", before, f"{format_money(milestone.total_charged)} to pay by card")
             return milestone
         if milestone.state != S.OFFERED:
@@ -1240,25 +1258,17 @@ def order_auto_complete(*, order_id: int, now: datetime | None = None) -> bool:
             order=order,
             actor=None,
             verb="order_auto_completed",
-            note=f"Every milestone had been closed for {_period_words(settings.ORDER_AUTO_COMPLETE)}.",
+            note=f"Every milestone had been closed for {period_words(settings.ORDER_AUTO_COMPLETE)}.",
         )
         for recipient in (order.buyer, order.seller):
             notification_send(
                 recipient=recipient,
                 event="order_completed",
                 message=f"“{order.title}” is complete: its last milestone closed "
-                f"{_period_words(settings.ORDER_AUTO_COMPLETE)} ago.",
+                f"{period_words(settings.ORDER_AUTO_COMPLETE)} ago.",
                 url=order.get_absolute_url(),
             )
     return True
-
-
-def _period_words(period: timedelta) -> str:
-    if period.total_seconds() % 86400 == 0:
-        days = int(period.total_seconds() // 86400)
-        return f"{days} day{'s' if days != 1 else ''}"
-    hours = round(period.total_seconds() / 3600)
-    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 # --- proposals: changes of terms one party asks and the other answers -----------------------
@@ -1672,7 +1682,7 @@ def changes_checkout_paid(checkout_id: int, payment_reference: str, amount: Mone
         return late_payment_refund(checkout, payment_reference=payment_reference, amount=amount, why=why)
 
 
-def changes_checkout_expired(checkout_id: int) -> str:
+def changes_checkout_expired(checkout_id: int, *, now: datetime | None = None) -> str:
     """The difference was not paid in time: the checkout closes; the proposal
     stays as it was (the buyer may accept again until it lapses)."""
     proposal_id = _changes_proposal_of(checkout_id)

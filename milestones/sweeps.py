@@ -22,13 +22,11 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
+from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
 from milestones.services import (
-    changes_checkout_expired,
     late_condition,
     milestone_approve,
-    milestone_checkout_expired,
     milestone_flag_late,
     offer_expire,
     order_auto_complete,
@@ -37,6 +35,7 @@ from milestones.services import (
 )
 from notifications.services import notification_send
 from orders.models import Order
+from payments.checkout import checkout_expired
 from payments.models import Checkout, CheckoutStatus
 
 S = MilestoneState
@@ -77,18 +76,6 @@ def _claim(pk: int, condition: Q) -> Milestone | None:
     if milestone is not None:
         milestone.order = locked_order
     return milestone
-
-
-def _merge(name: str, results: list[SweepResult]) -> SweepResult:
-    merged = SweepResult(name=name)
-    for result in results:
-        merged.done += result.done
-        merged.skipped += result.skipped
-        merged.failed += result.failed
-        merged.errors += result.errors
-        merged.seconds += result.seconds
-        merged.unfinished = merged.unfinished or result.unfinished
-    return merged
 
 
 # --- auto-approval -------------------------------------------------------------------
@@ -204,7 +191,7 @@ def sweep_reminders(*, now: datetime | None = None, until: float | None = None) 
         results.append(sweep("reminders", pks, lambda pk, lead=lead: _remind_review_one(pk, now, lead), until=until))
     pks = candidates(_deadline_due(now), time_field="deadline")
     results.append(sweep("reminders", pks, lambda pk: _remind_deadline_one(pk, now), until=until))
-    return _merge("reminders", results)
+    return merge_results("reminders", results)
 
 
 def reminders_due(now: datetime) -> list[DueSet]:
@@ -239,26 +226,18 @@ def late_due(now: datetime) -> list[DueSet]:
 
 
 def _checkouts_due(now: datetime) -> QuerySet[Checkout]:
-    return Checkout.objects.filter(
-        purpose__in=["milestone", "changes"], status=CheckoutStatus.OPEN, expires_at__lte=now
-    )
-
-
-def _expire_checkout(pk: int, now: datetime) -> bool:
-    if Checkout.objects.filter(pk=pk, purpose="changes").exists():
-        return changes_checkout_expired(pk) == "expired"
-    return milestone_checkout_expired(pk, now=now) == "expired"
+    return Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=now)
 
 
 def sweep_checkouts(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
-    """Milestones whose checkout passed ``CHECKOUT_EXPIRY`` unpaid close, no
-    money moved; the provider's page is closed after commit. A payment that
-    still arrives later is refunded (``milestone_checkout_paid``). The
-    checkout of a higher amount agreed in changes just closes; the proposal
-    stays until it is answered or lapses."""
+    """Checkouts past ``CHECKOUT_EXPIRY`` unpaid close through their purpose
+    (``payments.checkout.checkout_expired``): a milestone's closes it, no money
+    moved; the difference of accepted changes just closes, the proposal stays
+    until it is answered or lapses. The provider's page is closed after
+    commit; a payment that still arrives later is refunded."""
     now = now_or(now)
     pks = candidates(_checkouts_due(now), time_field="expires_at")
-    return sweep("checkouts", pks, lambda pk: _expire_checkout(pk, now), until=until)
+    return sweep("checkouts", pks, lambda pk: checkout_expired(checkout_id=pk, now=now) == "expired", until=until)
 
 
 def checkouts_due(now: datetime) -> list[DueSet]:
@@ -284,7 +263,7 @@ def sweep_proposals(*, now: datetime | None = None, until: float | None = None) 
         )
     pks = candidates(_proposals_due(now), time_field="respond_by")
     results.append(sweep("proposals", pks, lambda pk: proposal_expire(proposal_id=pk, now=now), until=until))
-    return _merge("proposals", results)
+    return merge_results("proposals", results)
 
 
 def cancellation_reminder_kind(lead: timedelta) -> str:

@@ -187,20 +187,29 @@ def _to_checkout(request: AuthedRequest, milestone: Milestone) -> HttpResponse:
     if checkout is None or not checkout.is_open:
         messages.error(request, f"“{milestone.title}” can no longer be paid; add it again.")
         return redirect(milestone.get_absolute_url())
-    return_url = reverse("milestone_checkout_return", args=[milestone.pk])
+    return send_to_provider(
+        request,
+        checkout,
+        return_path=reverse("milestone_checkout_return", args=[milestone.pk]),
+        back=milestone.get_absolute_url(),
+        retry="use “Pay now” on the milestone to try again",
+    )
+
+
+def send_to_provider(request: AuthedRequest, checkout: Checkout, *, return_path: str, back: str, retry: str):
+    """Open the provider's page for a checkout whose row has committed (no
+    transaction open) and send the buyer there; if the provider does not
+    answer, back to ``back`` with how to ``retry``."""
+    return_url = _absolute(request, return_path)
     try:
         checkout = checkout_open(
             checkout=checkout,
-            success_url=_absolute(request, return_url) + "?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=_absolute(request, return_url) + "?cancelled=1",
+            success_url=return_url + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=return_url + "?cancelled=1",
         )
     except ProviderUnavailable:
-        messages.error(
-            request,
-            "The payment page could not be opened just now. Nothing was charged; "
-            "use “Pay now” on the milestone to try again.",
-        )
-        return redirect(milestone.get_absolute_url())
+        messages.error(request, f"The payment page could not be opened just now. Nothing was charged; {retry}.")
+        return redirect(back)
     return redirect(checkout.url)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
@@ -41,14 +42,16 @@ logger = logging.getLogger(__name__)
 class CheckoutPurpose:
     """What a paid or expired checkout means to the app that sold something.
 
-    ``paid(checkout_id, payment_reference, amount)`` and ``expired(checkout_id)``
-    each run in their own transaction, lock what they sell, then the checkout
-    row (``lock_checkout``), and return a short outcome for the event log.
+    ``paid(checkout_id, payment_reference, amount)`` and
+    ``expired(checkout_id, now=...)`` (``now``: the sweep's clock, or None for
+    the real time) each run in their own transaction, lock what they sell,
+    then the checkout row (``lock_checkout``), and return a short outcome for
+    the event log; ``expired`` returns "expired" when it closed the checkout.
     """
 
     description: Callable[[Checkout], str]
     paid: Callable[[int, str, Money], str]
-    expired: Callable[[int], str]
+    expired: Callable[..., str]
 
 
 PURPOSES: dict[str, CheckoutPurpose] = {}
@@ -116,9 +119,10 @@ def checkout_paid(*, checkout_id: int, payment_reference: str, amount: Money) ->
     return PURPOSES[checkout.purpose].paid(checkout.pk, payment_reference, amount)
 
 
-def checkout_expired(*, checkout_id: int) -> str:
+def checkout_expired(*, checkout_id: int, now: datetime | None = None) -> str:
+    """An unpaid checkout ran out: what it sold closes, by its purpose."""
     checkout = Checkout.objects.get(pk=checkout_id)
-    return PURPOSES[checkout.purpose].expired(checkout.pk)
+    return PURPOSES[checkout.purpose].expired(checkout.pk, now=now)
 
 
 # --- the purposes' helpers (inside their transaction, the checkout locked) ---------------------------

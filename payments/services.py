@@ -31,8 +31,11 @@ from payments.models import (
     AccountKind,
     Checkout,
     CheckoutStatus,
+    CommandKind,
+    CommandStatus,
     Earning,
     EarningStatus,
+    ProviderCommand,
     Transaction,
     TransactionKind,
     Withdrawal,
@@ -53,6 +56,15 @@ class FundingSource:
     payment_reference: str = ""  # the provider's payment, for "checkout"
 
 
+def _payer(source: FundingSource, *, buyer: User, currency: str) -> tuple[Account, str]:
+    """The account a payment comes from, and the memo that says how it was paid."""
+    if source.method == "balance":
+        return account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer), "Paid from balance"
+    if source.method == "checkout" and source.payment_reference:
+        return account_for(kind=AccountKind.GATEWAY, currency=currency), f"Card payment {source.payment_reference}"
+    raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+
+
 def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource, key: str) -> Transaction:
     """Take the amount plus the service fee from the buyer's balance, or record
     the card payment the provider confirmed; the amount waits in escrow.
@@ -64,14 +76,7 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
     total = milestone.amount + milestone.buyer_fee
     escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
     fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
-    if source.method == "balance":
-        payer = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
-        memo = "Paid from balance"
-    elif source.method == "checkout" and source.payment_reference:
-        payer = account_for(kind=AccountKind.GATEWAY, currency=currency)
-        memo = f"Card payment {source.payment_reference}"
-    else:
-        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+    payer, memo = _payer(source, buyer=buyer, currency=currency)
     return ledger_post(
         key=f"fund:{key}",
         kind=TransactionKind.FUND,
@@ -92,17 +97,9 @@ def escrow_top_up(
     currency = milestone.order.currency
     escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
     fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
-    if source.method == "balance":
-        payer = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
-        memo = "Paid from balance (a higher amount agreed)"
-    elif source.method == "checkout" and source.payment_reference:
-        payer = account_for(kind=AccountKind.GATEWAY, currency=currency)
-        memo = f"Card payment {source.payment_reference}"
-    else:
-        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
-    lines: list[Line] = [(payer, -(extra + extra_fee)), (escrow, extra)]
-    if extra_fee.amount > 0:
-        lines.append((fees, extra_fee))
+    payer, memo = _payer(source, buyer=buyer, currency=currency)
+    # A zero fee line is dropped by the ledger.
+    lines: list[Line] = [(payer, -(extra + extra_fee)), (escrow, extra), (fees, extra_fee)]
     return ledger_post(
         key=f"top-up:{key}", kind=TransactionKind.FUND, lines=lines, memo=memo, milestone=milestone, actor=buyer
     )
@@ -120,8 +117,6 @@ def card_refund_room(card: Checkout) -> Money:
     """What may still be refunded to the card of ``card``: a provider refuses
     to refund more than was charged. Refunds pending, stuck or done count;
     a refused one was credited to the balance instead."""
-    from payments.models import CommandKind, CommandStatus, ProviderCommand
-
     spent = zero(str(card.amount.currency))
     for command in ProviderCommand.objects.filter(
         checkout=card,
@@ -169,9 +164,7 @@ def escrow_reduce(
     fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
     refunded = less + less_fee
     credits, to_card = _refund_lines(buyer=order.buyer, currency=currency, parts=[less, less_fee], card=card)
-    lines: list[Line] = [(escrow, -less), *credits]
-    if less_fee.amount > 0:
-        lines.append((fees, -less_fee))
+    lines: list[Line] = [(escrow, -less), (fees, -less_fee), *credits]
     ledger_post(
         key=f"reduce:{key}",
         kind=TransactionKind.REFUND,

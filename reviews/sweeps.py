@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
+from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, sweep
 from notifications.services import notification_send
 from orders.models import Order, OrderStatus, lock_order
 from reviews.models import Review, ReviewNotice
@@ -77,7 +77,6 @@ def _remind_one(pk: int, now: datetime, lead: timedelta) -> bool:
 
 def sweep_reviews(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     now = now_or(now)
-    result = SweepResult(name="reviews")
     parts = [
         sweep(
             "reviews",
@@ -95,14 +94,7 @@ def sweep_reviews(*, now: datetime | None = None, until: float | None = None) ->
             until=until,
         )
     )
-    for part in parts:
-        result.done += part.done
-        result.skipped += part.skipped
-        result.failed += part.failed
-        result.errors += part.errors
-        result.seconds += part.seconds
-        result.unfinished = result.unfinished or part.unfinished
-    return result
+    return merge_results("reviews", parts)
 
 
 def reviews_due(now: datetime) -> list[DueSet]:
