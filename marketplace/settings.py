@@ -351,6 +351,8 @@ OFFER_EXPIRY = env_duration("OFFER_EXPIRY", "7d")
 # An order whose milestones are all closed (one approved, none open, offered or unpaid)
 # completes by itself this long after the last one closed.
 ORDER_AUTO_COMPLETE = env_duration("ORDER_AUTO_COMPLETE", "3d")
+# After a milestone is approved, the buyer may tip its seller (once, up to its amount) for this long.
+TIP_WINDOW = env_duration("TIP_WINDOW", "14d")
 
 # Deliverable uploads.
 DELIVERABLE_MAX_FILE_SIZE = env_int("DELIVERABLE_MAX_FILE_SIZE", 25 * 1024 * 1024)

@@ -31,6 +31,16 @@ class MilestonesConfig(AppConfig):
                 expired=services.milestone_checkout_expired,
             ),
         )
+        from milestones import tips
+
+        register_checkout_purpose(
+            "tip",
+            CheckoutPurpose(
+                description=tips.tip_checkout_description,
+                paid=tips.tip_checkout_paid,
+                expired=tips.tip_checkout_expired,
+            ),
+        )
         register_checkout_purpose(
             "changes",
             CheckoutPurpose(

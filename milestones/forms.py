@@ -12,6 +12,7 @@ from djmoney.money import Money
 
 from marketplace.errors import InvalidInput
 from marketplace.forms import OneUseForm, add_domain_error
+from marketplace.money import format_money
 from milestones.services import milestone_validate_terms
 from milestones.validators import validate_deliverable_file
 from orders.models import Order
@@ -287,3 +288,27 @@ class DisputeForm(OptionalFileForm):
 class StatementForm(OneUseForm, OptionalFileForm):
     body = forms.CharField(label="Your side", max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
     field_order = ["body", "attachment"]
+
+
+class TipForm(forms.Form):
+    """ "Leave a tip": an amount up to the milestone's, and how to pay it."""
+
+    amount = forms.DecimalField(
+        label="Amount",
+        max_digits=14,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+    method = forms.ChoiceField(label="Pay with", choices=PAY_WITH, widget=forms.RadioSelect)
+
+    def __init__(self, *args, most: Money, balance: Money, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("method", "balance" if balance.amount > 0 else "card")
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].help_text = (
+            f"Up to {format_money(most)}, the milestone's amount. The seller receives it less the "
+            "platform's commission; no service fee is added."
+        )
+        if balance.amount <= 0:
+            field = self.fields["method"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [PAY_WITH[1]]
+            field.help_text = "Your balance is empty, so the tip is paid by card."

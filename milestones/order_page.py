@@ -34,6 +34,7 @@ from milestones.models import (
 from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
 from milestones.services import changes_words
+from milestones.tips import tip_closes_at
 from orders.models import Order, OrderStatus
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
@@ -70,6 +71,7 @@ VERB_WORDS = {
     "submitted": "submitted for review",
     "revision_requested": "asked for a revision of",
     "approved": "approved",
+    "tipped": "left a tip on",
     "disputed": "opened a dispute on",
     "dispute_statement": "added their side to the dispute on",
     "resolved": "resolved the dispute on",
@@ -142,6 +144,9 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     milestone.dispute_or_none = _one_to_one(milestone, "dispute")
     milestone.earning_or_none = _one_to_one(milestone, "earning")
     milestone.checkout_or_none = _one_to_one(milestone, "checkout")
+    milestone.tip_or_none = _one_to_one(milestone, "tip")
+    closes = tip_closes_at(milestone)
+    milestone.can_tip = role == "buyer" and closes is not None and now < closes and milestone.tip_or_none is None
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
     for proposal in getattr(milestone, "pending_proposals", []):
         if proposal.kind == "changes":
@@ -188,7 +193,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     role = order.role_of(user)
     milestones = list(
         Milestone.objects.filter(order=order)
-        .select_related("dispute", "earning", "checkout")
+        .select_related("dispute", "earning", "checkout", "tip__earning")
         .prefetch_related(
             Prefetch(
                 "deliveries",

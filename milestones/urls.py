@@ -1,6 +1,6 @@
 from django.urls import path
 
-from milestones import exports, offer_views, order_views, views
+from milestones import exports, offer_views, order_views, tip_views, views
 from milestones.actions import ACTIONS
 
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("proposals/<int:pk>/checkout/return/", offer_views.changes_checkout_return, name="changes_checkout_return"),
     path("proposals/<int:pk>/decline/", views.proposal_answer, {"answer": "decline"}, name="proposal_decline"),
     path("proposals/<int:pk>/withdraw/", views.proposal_answer, {"answer": "withdraw"}, name="proposal_withdraw"),
+    path("milestones/<int:pk>/tip/", tip_views.milestone_tip, name="milestone_tip"),
+    path("milestones/<int:pk>/tip/return/", tip_views.tip_checkout_return, name="tip_checkout_return"),
     path("milestones/<int:pk>/portfolio/", views.milestone_portfolio, name="milestone_portfolio"),
     path("deliverables/<int:pk>/", views.deliverable_download, name="deliverable_download"),
     path("disputes/statements/<int:pk>/file/", views.dispute_attachment, name="dispute_attachment"),

@@ -125,6 +125,7 @@ class TransactionKind(models.TextChoices):
     CARD_REFUND_PAID = "card_refund_paid", "Refunded to card"
     CARD_REFUND_FAILED = "card_refund_failed", "Card refund failed, credited to balance"
     LATE_PAYMENT = "late_payment", "Payment after the checkout closed, refunding"
+    TIP = "tip", "Tip to seller"
 
 
 class Transaction(models.Model):
@@ -173,11 +174,36 @@ class EarningStatus(models.TextChoices):
     CLEARED = "cleared", "Available"
 
 
+class Tip(models.Model):
+    """A buyer's tip on an approved milestone: paid in full to the seller's
+    pending balance less the commission (``Earning.tip``), once per milestone."""
+
+    milestone = models.OneToOneField("milestones.Milestone", on_delete=models.PROTECT, related_name="tip")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tips_given")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tips_received")
+    amount = MoneyField(max_digits=14, decimal_places=2)
+    method = models.CharField(max_length=10)  # "balance" or "card"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[Tip] = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="tip_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"Tip of {self.amount} to {self.seller}"
+
+
 class Earning(models.Model):
-    """The seller's share of one released milestone, waiting for ``clears_at``."""
+    """The seller's share of one released milestone, or of one tip, waiting
+    for ``clears_at``. Exactly one of ``milestone`` and ``tip`` is set."""
 
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
-    milestone = models.OneToOneField("milestones.Milestone", on_delete=models.PROTECT, related_name="earning")
+    milestone = models.OneToOneField(
+        "milestones.Milestone", on_delete=models.PROTECT, null=True, blank=True, related_name="earning"
+    )
+    tip = models.OneToOneField(Tip, on_delete=models.PROTECT, null=True, blank=True, related_name="earning")
     gross = MoneyField(max_digits=14, decimal_places=2)
     fee = MoneyField(max_digits=14, decimal_places=2)
     net = MoneyField(max_digits=14, decimal_places=2)
@@ -197,10 +223,20 @@ class Earning(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=EarningStatus.values), name="earning_status_valid"),
             models.CheckConstraint(condition=Q(net__gte=0) & Q(fee__gte=0), name="earning_amounts_not_negative"),
+            models.CheckConstraint(
+                condition=Q(milestone__isnull=False, tip__isnull=True) | Q(milestone__isnull=True, tip__isnull=False),
+                name="earning_milestone_or_tip",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.net} for {self.seller} ({self.get_status_display()})"
+
+    @property
+    def for_milestone(self):
+        """The milestone this earning came from: released, or tipped
+        (select ``milestone`` and ``tip__milestone`` with it)."""
+        return self.milestone if self.tip_id is None else self.tip.milestone  # type: ignore[union-attr]
 
 
 class WithdrawalStatus(models.TextChoices):

@@ -55,6 +55,7 @@ SIDES: dict[str, tuple[str, ...]] = {
     K.WITHDRAWAL_PAID: (SELLER,),
     K.WITHDRAWAL_FAILED: (SELLER,),
     K.SPLIT: (BUYER, SELLER),
+    K.TIP: (BUYER, SELLER),
 }
 RECEIPT_KINDS = frozenset(SIDES)
 
@@ -69,6 +70,8 @@ LABELS: dict[tuple[str, str], str] = {
     (K.WITHDRAWAL_FAILED, SELLER): "Failed payout",
     (K.SPLIT, BUYER): "Refund (dispute split)",
     (K.SPLIT, SELLER): "Earning (dispute split)",
+    (K.TIP, BUYER): "Tip",
+    (K.TIP, SELLER): "Tip received",
 }
 
 STAFF_PERMISSION = "payments.view_transaction"
@@ -223,8 +226,10 @@ def _card_refund_status(command: ProviderCommand | None) -> str:
 
 def _payment_reference(txn: Transaction) -> str:
     prefix = "Card payment "
-    if txn.memo.startswith(prefix):
-        return txn.memo[len(prefix) :].strip()
+    if prefix in txn.memo:
+        return txn.memo.split(prefix, 1)[1].strip()
+    if txn.kind == K.TIP:
+        return ""
     checkout = Checkout.objects.filter(milestone_id=txn.milestone_id).first() if txn.milestone_id else None
     return checkout.payment_reference if checkout is not None else ""
 
@@ -400,10 +405,31 @@ def _late_payment(records: _Records, sums: _Sums) -> tuple[list[ReceiptLine], li
     return lines, details, "The payment arrived after its checkout had closed, so nothing was bought."
 
 
+def _tip(txn: Transaction, sums: _Sums, side: str) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
+    commission = sums.gained(AccountKind.PLATFORM_FEES)
+    net = sums.gained(AccountKind.SELLER_PENDING)
+    if side == SELLER:
+        lines = [
+            ReceiptLine("Tip (gross)", net + commission),
+            ReceiptLine("Platform commission", commission, "deduction"),
+            ReceiptLine("Net earning", net, "total"),
+        ]
+        return lines, [], "The tip is available to withdraw once it clears, like your other earnings."
+    from_balance = sums.lost(AccountKind.BUYER_BALANCE).amount > 0
+    details = [ReceiptDetail("Paid from", "Your balance" if from_balance else "Card")]
+    reference = "" if from_balance else _payment_reference(txn)
+    if reference:
+        details.append(ReceiptDetail("Payment reference", reference))
+    lines = [ReceiptLine("Tip to the seller", sums.lost(AccountKind.BUYER_BALANCE, AccountKind.GATEWAY), "total")]
+    return lines, details, "No service fee is charged on a tip."
+
+
 def _build(txn: Transaction, side: str, parties: dict[str, User], records: _Records) -> Receipt:
     sums = _Sums.of(txn.entries.all())
     if txn.kind == K.FUND:
         lines, details, note = _fund(txn, sums)
+    elif txn.kind == K.TIP:
+        lines, details, note = _tip(txn, sums, side)
     elif txn.kind in (K.REFUND, K.SPLIT) and side == BUYER:
         lines, details, note = _settlement_buyer(txn, sums, records)
     elif txn.kind in (K.RELEASE, K.SPLIT):
@@ -507,7 +533,8 @@ def attach_receipt_links(
         keys[f"payout:{withdrawal.idempotency_key}"] = (SELLER, [withdrawal])
     for earning in earnings:
         earning.receipt = None  # type: ignore[attr-defined]
-        keys.setdefault(f"settle:{earning.milestone_id}", (SELLER, []))[1].append(earning)
+        key = f"settle:{earning.milestone_id}" if earning.tip is None else f"tip:{earning.tip.milestone_id}"
+        keys.setdefault(key, (SELLER, []))[1].append(earning)
     if keys:
         for pk, key, kind in Transaction.objects.filter(
             idempotency_key__in=list(keys), kind__in=RECEIPT_KINDS

@@ -70,7 +70,7 @@ def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalance
         for currency in pending_counts:
             pending_lists[currency] = list(
                 Earning.objects.filter(seller=user, status=EarningStatus.PENDING, net_currency=currency)
-                .select_related("milestone__order")
+                .select_related("milestone__order", "tip__milestone__order")
                 .order_by("clears_at", "pk")[:pending_limit]
             )
 

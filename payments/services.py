@@ -36,6 +36,7 @@ from payments.models import (
     Earning,
     EarningStatus,
     ProviderCommand,
+    Tip,
     Transaction,
     TransactionKind,
     Withdrawal,
@@ -289,18 +290,67 @@ def escrow_settle(
         refunded_to = REFUND_TO_CARD if to_card == refunded else REFUND_TO_BALANCE
     if seller_gross.amount <= 0:
         return Settlement(fee=fee, earning=None, refunded=refunded, refunded_to=refunded_to)
+    earning = _earn(seller=seller, gross=seller_gross, fee=fee, clears_at=clears_at, now=now, milestone=milestone)
+    return Settlement(fee=fee, earning=earning, refunded=refunded, refunded_to=refunded_to)
+
+
+def _earn(
+    *, seller: User, gross: Money, fee: Money, clears_at: datetime, now: datetime, milestone=None, tip=None
+) -> Earning:
+    """The seller's earning of a release or a tip, already posted to their
+    pending account; with an instant withdrawal method it clears at once."""
     earning = Earning.objects.create(
-        seller=seller,
-        milestone=milestone,
-        gross=seller_gross,
-        fee=fee,
-        net=net,
-        clears_at=clears_at,
+        seller=seller, milestone=milestone, tip=tip, gross=gross, fee=fee, net=gross - fee, clears_at=clears_at
     )
     if earning.clears_at <= now:
         # Instant withdrawal method: no wait, available at once.
         _clear_all([earning], now=now)
-    return Settlement(fee=fee, earning=earning, refunded=refunded, refunded_to=refunded_to)
+    return earning
+
+
+# --- tips ---------------------------------------------------------------------------
+
+
+def tip_pay(
+    *, milestone: EscrowSubject, buyer: User, amount: Money, source: FundingSource, now: datetime | None = None
+) -> Tip:
+    """The buyer's tip on an approved milestone: from their balance or a card
+    payment the provider confirmed, to the seller's pending balance less the
+    commission, clearing like any earning. Once per milestone (the key, and
+    ``Tip.milestone``). Caller holds the order and milestone locks and has
+    checked the tip may be given (``milestones.tips``)."""
+    now = now or timezone.now()
+    order = milestone.order
+    seller = order.seller
+    currency = order.currency
+    fee = seller_commission(amount)
+    clears_at = now + seller.clearance_period
+    payer, memo = _payer(source, buyer=buyer, currency=currency)
+    pending = account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=seller)
+    fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
+    to_lock = [payer, pending, fees]
+    if clears_at <= now:
+        # Instant clearance posts again, to the available account: lock it now, in order.
+        to_lock.append(account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller))
+    accounts_lock(to_lock)
+    lines: list[Line] = [(payer, -amount), (pending, amount - fee), (fees, fee)]
+    ledger_post(
+        key=f"tip:{milestone.pk}",
+        kind=TransactionKind.TIP,
+        lines=lines,
+        memo=f"Tip for “{milestone.title}”. {memo}"[:300],
+        milestone=milestone,
+        actor=buyer,
+    )
+    tip = Tip.objects.create(
+        milestone=milestone,
+        buyer=buyer,
+        seller=seller,
+        amount=amount,
+        method="balance" if source.method == "balance" else "card",
+    )
+    _earn(seller=seller, gross=amount, fee=fee, clears_at=clears_at, now=now, tip=tip)
+    return tip
 
 
 # --- clearance -------------------------------------------------------------------
@@ -340,8 +390,8 @@ def _clear_all(earnings: Sequence[Earning], *, now: datetime) -> None:
                     (accounts[(AccountKind.SELLER_PENDING, e.seller_id, str(e.net.currency))], -e.net),
                     (accounts[(AccountKind.SELLER_AVAILABLE, e.seller_id, str(e.net.currency))], e.net),
                 ],
-                memo="Cleared, available to withdraw",
-                milestone=e.milestone,
+                memo="Cleared, available to withdraw" if e.tip_id is None else "Tip cleared, available to withdraw",
+                milestone=e.for_milestone,
             )
             for e in earnings
         ]
@@ -356,7 +406,8 @@ def _cleared_notice(earning: Earning) -> Notice:
     return Notice(
         recipient=earning.seller,
         event="money_cleared",
-        message=f"{format_money(earning.net)} from “{earning.milestone.title}” has cleared "
+        message=f"{format_money(earning.net)} from {'a tip on ' if earning.tip_id else ''}"
+        f"“{earning.for_milestone.title}” has cleared "
         "and is available to withdraw.",
         url=reverse("earnings"),
     )
@@ -391,7 +442,7 @@ def earnings_clear_batch(
     with transaction.atomic():
         earnings = list(
             Earning.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-            .select_related("seller", "milestone")
+            .select_related("seller", "milestone", "tip__milestone")
             .filter(pk__in=earning_ids, status=EarningStatus.PENDING, clears_at__lte=now)
             .order_by("pk")
         )

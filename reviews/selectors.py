@@ -52,7 +52,7 @@ def public_reviews_of(seller: User):
     return (
         Review.objects.public()
         .filter(subject=seller, role=ReviewRole.BUYER)
-        .select_related("author", "order")
+        .select_related("author", "subject", "order")
         .order_by("-published_at", "-id")
     )
 

@@ -81,3 +81,36 @@ def test_a_search_with_a_category_filter_finds_the_right_gig(page):
     expect(page.get_by_role("status")).to_contain_text("1 gig matching “logo”")
     expect(page.locator("main")).to_contain_text("Logo design for your shop")
     expect(page.locator("main")).not_to_contain_text("Logo animation")
+
+
+def test_the_buyer_tips_by_card_and_the_seller_sees_it_pending(new_page):
+    order = OrderFactory(buyer=UserFactory(username="erin_buyer"), seller=UserFactory(username="frank_seller"))
+    milestone = milestone_in(S.APPROVED, order=order, title="Logo", amount="60.00")
+    buyer_page, seller_page = new_page(), new_page()
+    log_in(buyer_page, order.buyer)
+    log_in(seller_page, order.seller)
+
+    buyer_page.goto(order.get_absolute_url())
+    card = buyer_page.locator(f"#milestone-{milestone.pk}")
+    card.get_by_role("link", name="Leave a tip").click()
+    expect(buyer_page.get_by_role("heading", name="Leave a tip", level=1)).to_be_visible()
+    buyer_page.get_by_label("Amount").fill("15")
+    # The balance is empty, so the card is the only way to pay.
+    expect(buyer_page.get_by_label("Card, on the payment provider's page")).to_be_checked()
+    buyer_page.get_by_role("button", name="Send tip").click()
+    expect(buyer_page.get_by_text("Sandbox checkout")).to_be_visible()
+    buyer_page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    buyer_page.get_by_role("button", name="Pay", exact=True).click()
+    expect(buyer_page.get_by_text("You tipped 15.00 USD for “Logo”. Thank you!")).to_be_visible()
+    expect(card.get_by_role("link", name="Leave a tip")).to_have_count(0)
+    expect(card).to_contain_text("15.00 USD")
+
+    # The seller sees it on the order, less the commission and clearing, and on the earnings page.
+    seller_page.goto(order.get_absolute_url())
+    seller_card = seller_page.locator(f"#milestone-{milestone.pk}")
+    expect(seller_card.locator("dd.tip")).to_contain_text("12.00 USD to you, clears on")
+    expect(seller_page.get_by_role("region", name="Messages and activity")).to_contain_text("left a tip on")
+    seller_page.goto(reverse("earnings"))
+    clearing = seller_page.get_by_role("row").filter(has_text="Tip Logo")
+    expect(clearing).to_contain_text("12.00 USD")
+    expect(seller_page.get_by_role("row").filter(has_text="Tip to seller")).to_contain_text("12.00 USD")

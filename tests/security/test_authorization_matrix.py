@@ -206,6 +206,16 @@ MATRIX: dict[str, Rule] = {
     "milestone_portfolio": Rule(
         "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}
     ),
+    # Not approved (in review): nobody may tip it yet, every party is sent back with a message.
+    "milestone_tip": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),
+        order_scoped(staff=302, buyer=302, seller=302),
+        lambda w: {"pk": w.in_review.pk},
+    ),
+    "tip_checkout_return": Rule(
+        "order", order_scoped(staff=302, buyer=302, seller=302), everyone(405), lambda w: {"pk": w.in_review.pk}
+    ),
     # The order is not complete: nobody may review it yet, everyone is sent back with a message.
     "review_new": Rule(
         "order",

@@ -135,6 +135,8 @@ def assert_money_conserved(currency: str = "USD") -> None:
 
     fees = sum((fee_kept(m) for m in milestones), Decimal("0"))
     fees += sum((m.seller_fee.amount for m in milestones if m.seller_fee is not None), Decimal("0"))
+    # The commission on tips, kept by the earning of each.
+    fees += sum((e.fee.amount for e in Earning.objects.filter(tip__isnull=False, fee_currency=currency)), Decimal("0"))
     assert k[AccountKind.PLATFORM_FEES] == fees, f"platform fees {k[AccountKind.PLATFORM_FEES]} but stored fees {fees}"
 
     earnings = Earning.objects.filter(net_currency=currency)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
-from demo.checkout import pay_in_sandbox
+from demo.checkout import pay_in_sandbox, pay_tip_in_sandbox
 from gigs.models import Gig
 from gigs.services import gig_create
 from milestones.models import Milestone
@@ -26,8 +26,10 @@ from milestones.services import (
     offer_create,
     order_complete,
 )
+from milestones.tips import tip_leave
 from orders.models import Order
 from orders.services import order_create, order_message_send
+from payments.models import Checkout
 from payments.services import FundingSource
 from reviews.services import review_submit
 
@@ -142,6 +144,10 @@ class Command(BaseCommand):
             links=["https://launch.example.com"],
         )
         milestone_approve(milestone=page, actor=buyer, portfolio=True)
+        # A thank-you by card on top of the price: the seller sees it clearing on the earnings page.
+        tip = tip_leave(milestone=page, actor=buyer, amount=Money("40.00", site.currency), method="card")
+        assert isinstance(tip, Checkout)
+        pay_tip_in_sandbox(tip, site=SITE, card=TEST_CARD)
         order_complete(order=site, actor=buyer)
         review_submit(
             order=site,

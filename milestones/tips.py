@@ -1,0 +1,199 @@
+"""Tips: after approving a milestone the buyer may thank its seller with money.
+
+A tip is once per milestone, within ``TIP_WINDOW`` of its approval, at most
+the milestone's amount. It is paid from the buyer's balance at once, or by
+card on the provider's hosted page (a ``Checkout`` of purpose ``tip``, its
+key ``checkout:tip:<milestone>:<nonce>``); either way ``payments.services.tip_pay``
+posts it to the seller's pending balance less the commission, and it clears
+like any earning. No service fee is charged on a tip.
+
+Locks, as every money path: order, then milestone (``lock_milestone``), then
+the checkout row, then the ledger accounts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import User
+from marketplace.errors import DomainError, InvalidInput, InvalidTransition, NotAllowed
+from marketplace.forms import period_words
+from marketplace.money import format_money, has_sub_minor_digits
+from milestones.models import Milestone, MilestoneState, lock_milestone
+from notifications.services import notification_send
+from orders.services import activity_record
+from payments.checkout import (
+    checkout_close,
+    checkout_mark_paid,
+    late_payment_refund,
+    lock_checkout,
+    new_checkout,
+    payment_matches,
+)
+from payments.models import Checkout, CheckoutStatus, Tip
+from payments.services import FundingSource, tip_pay
+
+TIP_MINIMUM = "1.00"
+METHODS = ("balance", "card")
+
+
+def tip_closes_at(milestone: Milestone) -> datetime | None:
+    """When the buyer may no longer tip this milestone (None: not approved)."""
+    if milestone.state != MilestoneState.APPROVED or milestone.approved_at is None:
+        return None
+    return milestone.approved_at + settings.TIP_WINDOW
+
+
+def tip_refusal(
+    milestone: Milestone, actor: User | None, *, now: datetime | None = None, already_tipped: bool
+) -> DomainError | None:
+    """Why ``actor`` may not tip ``milestone`` now (the error a service would
+    raise), or None if they may. ``already_tipped``: a tip was given already."""
+    now = now or timezone.now()
+    if actor is None or actor.pk != milestone.order.buyer_id:
+        return NotAllowed("Only the buyer of this order can leave a tip.")
+    closes = tip_closes_at(milestone)
+    if closes is None:
+        return InvalidTransition(f"A tip can be left once “{milestone.title}” is approved.")
+    if already_tipped:
+        return InvalidTransition(f"You already tipped for “{milestone.title}”; thank you.")
+    if now >= closes:
+        return InvalidTransition(
+            f"Tips for “{milestone.title}” closed on {closes:%d %b %Y}, {period_words(settings.TIP_WINDOW)} "
+            "after it was approved."
+        )
+    return None
+
+
+def tipped(milestone: Milestone) -> bool:
+    return Tip.objects.filter(milestone_id=milestone.pk).exists()
+
+
+def _check(milestone: Milestone, actor: User, amount: Money, *, now: datetime) -> None:
+    refusal = tip_refusal(milestone, actor, now=now, already_tipped=tipped(milestone))
+    if refusal is not None:
+        raise refusal
+    currency = milestone.order.currency
+    if str(amount.currency) != currency:
+        raise InvalidInput(f"Tip in {currency}, the currency of this order.", field="amount")
+    if has_sub_minor_digits(amount):
+        raise InvalidInput("Use at most two decimal places.", field="amount")
+    least = Money(TIP_MINIMUM, currency)
+    if amount < least or amount > milestone.amount:
+        raise InvalidInput(
+            f"A tip is between {format_money(least)} and {format_money(milestone.amount)}, the milestone's amount.",
+            field="amount",
+        )
+
+
+def tip_leave(*, milestone: Milestone, actor: User, amount: Money, method: str) -> Tip | Checkout:
+    """The buyer tips the seller of an approved milestone.
+
+    From the balance the tip is paid at once and the ``Tip`` returned. By
+    card an open ``Checkout`` is returned, which the caller sends the buyer
+    to after commit; the tip is paid when the provider confirms it
+    (``tip_checkout_paid``). A second card attempt with the same amount
+    reuses the open checkout; a different amount replaces it.
+    """
+    if method not in METHODS:
+        raise InvalidInput("Choose how to pay the tip.", field="method")
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        _check(milestone, actor, amount, now=now)
+        if method == "card":
+            return _tip_checkout(milestone, actor, amount)
+        tip = tip_pay(milestone=milestone, buyer=actor, amount=amount, source=FundingSource(method="balance"), now=now)
+        _tipped_notices(milestone, tip, actor=actor)
+    return tip
+
+
+def _tip_checkouts(milestone: Milestone):
+    return Checkout.objects.filter(purpose="tip", idempotency_key__startswith=f"checkout:tip:{milestone.pk}:")
+
+
+def open_tip_checkout(milestone: Milestone) -> Checkout | None:
+    """The newest open card checkout of a tip on this milestone, if any."""
+    return _tip_checkouts(milestone).filter(status=CheckoutStatus.OPEN).order_by("-pk").first()
+
+
+def _tip_checkout(milestone: Milestone, buyer: User, amount: Money) -> Checkout:
+    for checkout in _tip_checkouts(milestone).select_for_update().filter(status=CheckoutStatus.OPEN):
+        if checkout.amount == amount:
+            return checkout
+        checkout_close(checkout, status=CheckoutStatus.CANCELLED)
+    return new_checkout(
+        purpose="tip",
+        buyer=buyer,
+        amount=amount,
+        key=f"tip:{milestone.pk}:{uuid.uuid4().hex[:8]}",
+        expires_in=settings.CHECKOUT_EXPIRY,
+    )
+
+
+def _tipped_notices(milestone: Milestone, tip: Tip, *, actor: User) -> None:
+    words = f"{format_money(tip.amount)} tip"
+    activity_record(order=milestone.order, milestone=milestone, actor=actor, verb="tipped", note=words)
+    notification_send(
+        recipient=milestone.order.seller,
+        event="tip_received",
+        message=f"{actor.username} left you a {words} for “{milestone.title}”. "
+        "It clears with your earnings, less the commission.",
+        url=milestone.get_absolute_url(),
+    )
+
+
+def tip_milestone_id(checkout: Checkout) -> int:
+    return int(checkout.idempotency_key.split(":")[2])
+
+
+def tip_checkout_description(checkout: Checkout) -> str:
+    milestone = Milestone.objects.select_related("order").get(pk=tip_milestone_id(checkout))
+    return f"A tip for milestone “{milestone.title}” of order “{milestone.order.title}”"
+
+
+def tip_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
+    """The card paid the tip: it is posted, if it still may be given; else
+    the payment goes back to the card. Locks: order, milestone, checkout."""
+    milestone_id = tip_milestone_id(Checkout.objects.get(pk=checkout_id))
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        checkout = lock_checkout(checkout_id)
+        if checkout.status == CheckoutStatus.PAID and checkout.payment_reference == payment_reference:
+            return "already paid"
+        already = tipped(milestone)
+        # The window is checked when the buyer starts paying; a payment that lands after it closes still counts.
+        still_due = (
+            checkout.status == CheckoutStatus.OPEN and not already and milestone.state == MilestoneState.APPROVED
+        )
+        if still_due and payment_matches(checkout, payment_reference=payment_reference, amount=amount):
+            checkout_mark_paid(checkout, payment_reference=payment_reference)
+            source = FundingSource(method="checkout", payment_reference=payment_reference)
+            tip = tip_pay(milestone=milestone, buyer=checkout.buyer, amount=amount, source=source, now=now)
+            _tipped_notices(milestone, tip, actor=checkout.buyer)
+            return "tip paid"
+        why = "after a tip was already given" if already else "after the checkout closed"
+        if still_due:
+            why = "for a different amount"
+        elif checkout.status == CheckoutStatus.OPEN:
+            checkout_close(checkout, status=CheckoutStatus.CANCELLED)
+        return late_payment_refund(checkout, payment_reference=payment_reference, amount=amount, why=why)
+
+
+def tip_checkout_expired(checkout_id: int, *, now: datetime | None = None) -> str:
+    """The tip was not paid in time: the checkout closes; nothing else changes."""
+    milestone_id = tip_milestone_id(Checkout.objects.get(pk=checkout_id))
+    with transaction.atomic():
+        lock_milestone(milestone_id)
+        checkout = lock_checkout(checkout_id)
+        if checkout.status != CheckoutStatus.OPEN:
+            return f"nothing to expire ({checkout.status})"
+        checkout_close(checkout, status=CheckoutStatus.EXPIRED)
+    return "expired"
