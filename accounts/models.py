@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +15,17 @@ class WithdrawalMethod(models.TextChoices):
     INSTANT = "instant", "Instant (debit card)"
     PAYPAL = "paypal", "PayPal"
     BANK_TRANSFER = "bank_transfer", "Bank transfer"
+
+
+class EmailPreference(models.TextChoices):
+    ALL = "all", "Every event"
+    ACTION = "action", "Only those that need my action"
+    NONE = "none", "None"
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone this machine knows, by name (``Asia/Tokyo``)."""
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
 class User(AbstractUser):
@@ -43,6 +55,14 @@ class User(AbstractUser):
     # its lock, as each review is published; empty until the first review.
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
     rating_count = models.PositiveIntegerField(default=0)
+
+    # Every time is shown in this zone and every deadline typed in it (stored
+    # in UTC); guessed from the browser at sign-up, changed on the profile.
+    time_zone = models.CharField("Time zone", max_length=64, default="UTC")
+    # Which notices are e-mailed as well as shown in the app.
+    email_notifications = models.CharField(
+        "E-mail me", max_length=10, choices=EmailPreference.choices, default=EmailPreference.ALL
+    )
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit it
         # Created by the first layout, when users lived in ``marketplace``.

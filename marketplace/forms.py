@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.http import HttpRequest
 
 from marketplace.errors import DomainError
+from marketplace.timewords import period_words
 
 
 def add_domain_error(form: forms.Form, error: DomainError, *, aliases: dict[str, str] | None = None) -> bool:
@@ -53,15 +54,6 @@ class OneUseForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("token", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
-
-
-def period_words(period: timedelta) -> str:
-    """'3 days', '1 day', '36 hours': a period in whole days, else in hours."""
-    days, seconds = period.days, period.seconds
-    if seconds == 0 and days:
-        return f"{days} day{'s' if days != 1 else ''}"
-    hours = round(period.total_seconds() / 3600)
-    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 def describe_period(period: timedelta) -> str:

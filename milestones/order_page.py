@@ -15,10 +15,10 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch
 from django.utils import dateformat, timezone
-from django.utils.timesince import timesince, timeuntil
 from djmoney.money import Money
 
 from marketplace.forms import period_words
+from marketplace.timewords import since_words, until_words
 from milestones.actions import BY_NAME
 from milestones.models import (
     CLOSED_STATES,
@@ -118,14 +118,6 @@ class OrderPage:
         return "complete" in self.actions
 
 
-def _words_until(moment: datetime, now: datetime) -> str:
-    return timeuntil(moment, now, depth=1).replace("\xa0", " ")
-
-
-def _words_since(moment: datetime, now: datetime) -> str:
-    return timesince(moment, now, depth=1).replace("\xa0", " ")
-
-
 def _short_date(moment: datetime) -> str:
     return dateformat.format(timezone.localtime(moment), "j M")
 
@@ -153,9 +145,9 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
             proposal.words = changes_words(milestone, proposal)
 
     if milestone.is_late:
-        milestone.deadline_words = f"late by {_words_since(milestone.deadline, now)}"
+        milestone.deadline_words = f"late by {since_words(milestone.deadline, now)}"
     elif (milestone.is_open or milestone.state in UNPAID_STATES) and milestone.deadline > now:
-        milestone.deadline_words = f"due in {_words_until(milestone.deadline, now)}"
+        milestone.deadline_words = f"due in {until_words(milestone.deadline, now)}"
     elif milestone.is_open:
         milestone.deadline_words = "was due"
     else:

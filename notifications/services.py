@@ -22,6 +22,36 @@ from notifications.models import Notification
 
 EMAIL_TASK = "notifications.tasks.send_notification_email"
 
+# The events that ask their recipient to do something (accept, answer, review,
+# deliver, reply): the only ones e-mailed to a user who chose "Only those that
+# need my action" (``User.email_notifications``).
+ACTION_EVENTS = frozenset(
+    {
+        "milestone_created",
+        "milestone_submitted",
+        "revision_requested",
+        "milestone_disputed",
+        "milestone_late",
+        "deadline_reminder",
+        "offer_received",
+        "changes_proposed",
+        "extension_requested",
+        "cancellation_requested",
+        "cancellation_reminder",
+        "review_reminder",
+        "review_requested",
+        "new_message",
+    }
+)
+
+
+def wants_email(recipient: AbstractBaseUser, event: str) -> bool:
+    """Whether the recipient's preference asks for this event by e-mail."""
+    preference = getattr(recipient, "email_notifications", "all")
+    if preference == "none":
+        return False
+    return preference != "action" or event in ACTION_EVENTS
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -61,6 +91,16 @@ def notifications_mark_read(*, user: AbstractBaseUser) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
+def notification_open(*, user: AbstractBaseUser, notification_id: int) -> Notification:
+    """The user opens one of their notices: it is read from now on. Someone
+    else's, or one that does not exist, is ``Notification.DoesNotExist``."""
+    notification = Notification.objects.get(pk=notification_id, recipient=user)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
+    return notification
+
+
 def notification_email_send(*, notification_id: int) -> bool:
     """E-mail one notification once; returns False if nothing was to send.
 
@@ -79,7 +119,8 @@ def notification_email_send(*, notification_id: int) -> bool:
         if notification is None:
             return False
         address = getattr(notification.recipient, "email", "")
-        if address:
+        # Not wanted by e-mail: handled all the same (``emailed_at`` is when the copy was dealt with).
+        if address and wants_email(notification.recipient, notification.event):
             link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
             send_mail(
                 subject=notification.message[:78],

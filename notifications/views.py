@@ -11,12 +11,14 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace.pagination import paginate
-from notifications import selectors
+from marketplace.templatetags.marketplace_tags import local_url
+from notifications import selectors, services
+from notifications.models import Notification
 from notifications.services import notifications_mark_read
 
 NOTIFICATIONS_PER_PAGE = 25
@@ -37,6 +39,18 @@ def notifications(request: HttpRequest) -> HttpResponse:
     )
     context = {"page": page, "notifications": page.object_list, "unread_only": unread_only}
     return render(request, "notifications/notifications.html", context)
+
+
+@login_required
+@require_POST
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Opening a notice: read from now on, then to what it is about."""
+    try:
+        notification = services.notification_open(user=_signed_in(request), notification_id=pk)
+    except Notification.DoesNotExist:
+        raise Http404("No such notification") from None
+    # Only into this site: a stored URL never sends anyone elsewhere.
+    return redirect(local_url(notification.url) or "notifications")
 
 
 @login_required

@@ -16,40 +16,10 @@ from django.utils.html import format_html
 from djmoney.money import Money
 
 from marketplace.money import format_money
+from marketplace.timewords import iso_time as _iso_time
+from marketplace.timewords import relative_words, span_words
 
 register = template.Library()
-
-# Within this distance of now we say "just now" instead of "0 minutes ago".
-_JUST_NOW = timedelta(seconds=45)
-
-
-def _span_words(seconds: float) -> str:
-    """A duration in the one unit a person would say, rounded to the nearest:
-    '5 minutes', '3 hours', '14 days', '3 weeks', '4 months', '2 years'."""
-    minutes = seconds / 60
-    hours = minutes / 60
-    days = hours / 24
-    for value, unit in (
-        (minutes, "minute") if minutes < 59.5 else (None, ""),
-        (hours, "hour") if hours < 23.5 else (None, ""),
-        (days, "day") if days < 20.5 else (None, ""),
-        (days / 7, "week") if days < 59.5 else (None, ""),
-        (days / 30.4, "month") if days < 364.5 else (None, ""),
-        (days / 365.25, "year"),
-    ):
-        if value is not None:
-            n = max(1, round(value))
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return ""  # pragma: no cover - the last row always answers
-
-
-def _relative_words(value: datetime, now: datetime) -> str:
-    delta = (value - now).total_seconds()
-    if abs(delta) < _JUST_NOW.total_seconds():
-        return "just now"
-    if delta > 0:
-        return f"in {_span_words(delta)}"
-    return f"{_span_words(-delta)} ago"
 
 
 def _exact(value: datetime, now: datetime) -> str:
@@ -71,11 +41,21 @@ def when(value: datetime | date | None) -> str:
     now = timezone.now()
     return format_html(
         '<time datetime="{}" title="{}">{} · {}</time>',
-        value.isoformat(),
+        _iso_time(value),
         timezone.localtime(value).strftime("%A %-d %B %Y, %H:%M %Z"),
-        _relative_words(value, now),
+        relative_words(value, now),
         _exact(value, now),
     )
+
+
+@register.filter
+def iso_time(value: datetime | None) -> str:
+    """For ``<time datetime="…">``: whole seconds, UTC."""
+    if not value:
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return _iso_time(value)
 
 
 @register.filter
@@ -83,7 +63,7 @@ def duration(value: timedelta | None) -> str:
     """A length of time in words: ``15 minutes``, ``3 days``."""
     if not value:
         return ""
-    return _span_words(value.total_seconds())
+    return span_words(value.total_seconds())
 
 
 @register.filter

@@ -22,6 +22,14 @@
     });
   });
 
+  // Sign-up guesses the new user's time zone from the browser (the profile changes it).
+  document.querySelectorAll("input[data-guess-zone]").forEach(function (input) {
+    if (input.value) return;
+    try {
+      input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) { /* an old browser: the account starts in UTC */ }
+  });
+
   // Coming back with the browser's Back button restores the page from cache:
   // re-enable its forms.
   window.addEventListener("pageshow", function (event) {

@@ -117,6 +117,13 @@ MATRIX: dict[str, Rule] = {
     "seller_dashboard": Rule("account", signed_in(200), signed_in(200)),
     "notifications": Rule("account", signed_in(200), signed_in(200)),
     "notifications_read": Rule("account", signed_in(405), signed_in(302)),
+    # One of the buyer's notices: theirs to open; anyone else's 404.
+    "notification_open": Rule(
+        "account",
+        signed_in(405),
+        {**signed_in(404), "buyer": 302},
+        lambda w: {"pk": w.order.buyer.notifications.order_by("pk").first().pk},
+    ),
     "earnings": Rule("account", signed_in(200), signed_in(200)),
     "withdraw": Rule("account", signed_in(405), signed_in(400)),
     "earnings_export": Rule("account", signed_in(200), signed_in(405)),

@@ -1,4 +1,5 @@
-"""Notifications: the header count, the list, and "Mark all as read"."""
+"""Notifications: the header count, the list, opening one (read, then its
+target), "Mark all as read", and which of them are e-mailed."""
 
 from __future__ import annotations
 
@@ -38,7 +39,11 @@ def test_list_is_newest_first_with_unread_highlighted_and_links(client, buyer, s
     assert html.count("<h1") == 1
     assert html.index("Fresh news") < html.index("Old and read")
     assert '<li class="notification unread">' in html and html.count('class="notification unread"') == 1
-    assert '<a href="/orders/2/#milestone-5">Fresh news</a>' in html
+    fresh = Notification.objects.get(message="Fresh news")
+    assert (
+        f'<form method="post" action="/notifications/{fresh.pk}/open/" class="inline-form">' in html
+        and ">Fresh news</button>" in html
+    )
     assert "2 days ago · " in html
     assert "Not yours" not in html
 
@@ -115,3 +120,87 @@ def test_unread_filter(client, buyer):
     assert "Already seen" in text(client.get(reverse("notifications")))
     client.post(reverse("notifications_read"))
     assert "You are all caught up." in text(client.get(reverse("notifications") + "?show=unread"))
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_its_target(client, buyer):
+    notice = NotificationFactory(recipient=buyer, message="Milestone submitted", url="/orders/7/#milestone-9")
+    other = NotificationFactory(recipient=buyer, message="Still unread")
+    client.force_login(buyer)
+    response = client.post(reverse("notification_open", args=[notice.pk]))
+    assert response.status_code == 302 and response["Location"] == "/orders/7/#milestone-9"
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    assert Notification.objects.get(pk=other.pk).read_at is None
+    # Opening it again goes there again and keeps the first reading time.
+    first_read = notice.read_at
+    client.post(reverse("notification_open", args=[notice.pk]))
+    assert Notification.objects.get(pk=notice.pk).read_at == first_read
+    html = text(client.get(reverse("home")))
+    assert '<span class="count"><span class="visually-hidden">(</span>1<span class="visually-hidden"> unread)' in html
+
+
+def test_opening_is_post_only_and_only_ones_own(client, buyer, seller):
+    notice = NotificationFactory(recipient=seller, url="/orders/1/")
+    client.force_login(buyer)
+    assert client.get(reverse("notification_open", args=[notice.pk])).status_code == 405
+    assert client.post(reverse("notification_open", args=[notice.pk])).status_code == 404
+    assert client.post(reverse("notification_open", args=[987654])).status_code == 404
+    assert Notification.objects.get(pk=notice.pk).read_at is None
+
+
+def test_a_notification_pointing_outside_the_site_opens_the_list(client, buyer):
+    notice = NotificationFactory(recipient=buyer, url="https://evil.example/phish")
+    client.force_login(buyer)
+    response = client.post(reverse("notification_open", args=[notice.pk]))
+    assert response["Location"] == reverse("notifications")
+    assert Notification.objects.get(pk=notice.pk).read_at is not None
+
+
+@pytest.mark.parametrize(
+    ("preference", "event", "sent"),
+    [
+        ("all", "money_cleared", True),
+        ("all", "milestone_submitted", True),
+        ("action", "milestone_submitted", True),
+        ("action", "new_message", True),
+        ("action", "money_cleared", False),
+        ("action", "order_completed", False),
+        ("none", "milestone_submitted", False),
+        ("none", "money_cleared", False),
+    ],
+)
+def test_email_follows_the_users_preference(buyer, mailoutbox, preference, event, sent):
+    from notifications.services import notification_email_send, notification_send
+
+    buyer.email_notifications = preference
+    buyer.save(update_fields=["email_notifications"])
+    notice = notification_send(recipient=buyer, event=event, message="Something happened", url="/orders/1/")
+    assert notification_email_send(notification_id=notice.pk) is True
+    assert len(mailoutbox) == (1 if sent else 0)
+    # Handled either way: the sweep does not try it again; the notice stays on the site.
+    notice.refresh_from_db()
+    assert notice.emailed_at is not None and notice.read_at is None
+
+
+def test_the_email_preference_is_chosen_on_the_profile(client, buyer):
+    client.force_login(buyer)
+    html = text(client.get(reverse("profile")))
+    for label in ("E-mail me", "Every event", "Only those that need my action", "None", "Time zone"):
+        assert label in html
+    data = {
+        "email": buyer.email,
+        "bio": "",
+        "withdrawal_method": "bank_transfer",
+        "payout_account": "GB33BUKB20201555555555",
+        "refund_to": "balance",
+        "time_zone": "Asia/Tokyo",
+        "email_notifications": "action",
+    }
+    assert client.post(reverse("profile"), data).status_code == 302
+    buyer.refresh_from_db()
+    assert (buyer.email_notifications, buyer.time_zone) == ("action", "Asia/Tokyo")
+    bad = client.post(reverse("profile"), {**data, "time_zone": "Mars/Olympus", "email_notifications": "sometimes"})
+    assert bad.status_code == 200
+    assert "Choose a time zone from the list." in text(bad)
+    buyer.refresh_from_db()
+    assert (buyer.email_notifications, buyer.time_zone) == ("action", "Asia/Tokyo")
