@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # The suite spreads over both cores (pytest-xdist); each worker has its own test database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean demo-totp
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: install
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py seed_demo && \
 	exec $(PY) manage.py run_embedded
+
+## The demo admin's current two-factor code (the admin asks staff for one).
+demo-totp: install
+	@DEBUG=$${DEBUG:-true} $(PY) manage.py demo_totp
 
 ## The whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL).
 test: install

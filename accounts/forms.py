@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
 
 from accounts.models import User, WithdrawalMethod, time_zone_choices
 from accounts.services import is_time_zone
@@ -18,25 +22,46 @@ def withdrawal_method_choices() -> list[tuple[str, str]]:
     ]
 
 
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(label="Email", max_length=254, help_text="For notices about your orders and payments.")
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up with the site's labels (Username, Email, Password,
+    Password confirmation) and the browser's time zone."""
+
     # Filled in by the browser (static/js/app.js) with its own zone; empty without JavaScript (UTC).
     time_zone = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput(attrs={"data-guess-zone": ""}))
 
-    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
-        model = User
-        fields = ("username", "email")
-        labels = {"username": "Username"}
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Username"
+        self.fields["email"].label = "Email"
+        self.fields["email"].help_text = "For notices about your orders and payments; we send a link to confirm it."
+        self.fields["password1"].label = "Password"
+        self.fields["password2"].label = "Password confirmation"
+        for field in self.fields.values():
+            field.widget.attrs.pop("placeholder", None)
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail already exists.")
-        return email
+
+class LoginForm(AllauthLoginForm):
+    """allauth's log-in by username, labelled as the site always was. A
+    script that posts ``username`` (the field's name before allauth) still
+    logs in."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        data = kwargs.get("data")
+        if data is not None and "login" not in data and "username" in data:
+            data = data.copy()
+            data["login"] = data["username"]
+            kwargs["data"] = data
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Username"
+        self.fields["password"].label = "Password"
+        # The page has its own "Forgot your password?" link, next to "Log in".
+        self.fields["password"].help_text = ""
+        self.fields.pop("remember", None)
+        for field in self.fields.values():
+            field.widget.attrs.pop("placeholder", None)
 
 
 class ProfileForm(forms.ModelForm):
-    email = forms.EmailField(label="Email", max_length=254)
     withdrawal_method = forms.ChoiceField(
         label="Withdrawal method",
         widget=forms.RadioSelect,
@@ -46,7 +71,6 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = (
-            "email",
             "bio",
             "withdrawal_method",
             "payout_account",
@@ -88,8 +112,35 @@ class ProfileForm(forms.ModelForm):
     def clean_email_notifications(self) -> str:
         return self.cleaned_data.get("email_notifications") or self.instance.email_notifications or "all"
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("Another account uses this e-mail.")
-        return email
+
+class ChangePasswordForm(AllauthChangePasswordForm):
+    """allauth's password change, with the site's labels."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["oldpassword"].label = "Old password"
+        self.fields["password1"].label = "New password"
+        self.fields["password2"].label = "New password confirmation"
+        for field in self.fields.values():
+            field.widget.attrs.pop("placeholder", None)
+
+
+class TwoFactorForm(AllauthAuthenticateForm):
+    """The code asked at log-in from a user enrolled in two-factor."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].label = "Authenticator code"
+        self.fields["code"].widget.attrs.pop("placeholder", None)
+        self.fields["code"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "one-time-code"})
+
+
+class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
+    """The new password, from the link of a reset e-mail."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].label = "New password"
+        self.fields["password2"].label = "New password confirmation"
+        for field in self.fields.values():
+            field.widget.attrs.pop("placeholder", None)

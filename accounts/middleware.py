@@ -31,3 +31,39 @@ class TimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class StaffTwoFactorMiddleware:
+    """The admin moves money in disputes: it opens only for staff who have
+    enrolled a TOTP authenticator. Everyone logs in through allauth (the
+    admin's own login page sends them there, ``marketplace/urls.py``), which
+    asks an enrolled user for the code, so enrolled means the session passed
+    it. A staff member without one is sent to enrol first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith("/admin/")
+            and user is not None
+            and user.is_authenticated
+            and user.is_staff
+            and not has_totp(user)
+        ):
+            from django.contrib import messages
+            from django.shortcuts import redirect
+
+            messages.warning(
+                request,
+                "Set up two-factor authentication (an authenticator app) before you open the admin.",
+            )
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+def has_totp(user) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

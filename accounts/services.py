@@ -7,23 +7,39 @@ import zoneinfo
 from django.db import transaction
 
 from accounts.models import EmailPreference, User, WithdrawalMethod
-from marketplace.errors import InvalidInput
+from marketplace.errors import InvalidInput, NotAllowed
 
 
-def user_create(*, username: str, email: str, password: str, time_zone: str = "") -> User:
-    """Sign up: one account both buys and sells. The form has validated the
-    password against AUTH_PASSWORD_VALIDATORS; the unique username is the
-    database's to enforce. ``time_zone``: the browser's guess, kept if it is
-    a zone we know (else UTC; the profile changes it)."""
-    zone = time_zone if is_time_zone(time_zone) else "UTC"
-    with transaction.atomic():
-        return User.objects.create_user(username=username, email=email.strip(), password=password, time_zone=zone)
+def email_verified(user: User) -> bool:
+    """Whether the user's primary e-mail address is confirmed (allauth's record)."""
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, primary=True, verified=True).exists()
+
+
+def require_verified_email(user: User | None, action: str) -> None:
+    """Paying and withdrawing wait for a confirmed e-mail address: the
+    address that receipts, refunds and disputes are about must be one the
+    person reads. Browsing, ordering and messaging do not wait."""
+    if user is not None and not email_verified(user):
+        raise NotAllowed(
+            f"Confirm your e-mail address before you {action}: use the link we sent to "
+            f"{user.email or 'your address'}, or send a new one from your e-mail settings.",
+            field="email",
+        )
+
+
+def email_mark_verified(user: User) -> None:
+    """Record the user's e-mail address as confirmed (demo data and staff tools; people confirm by link)."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).update(primary=False)
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
 
 
 def user_update_profile(
     *,
     user: User,
-    email: str,
     bio: str,
     withdrawal_method: str,
     payout_account: str,
@@ -31,7 +47,8 @@ def user_update_profile(
     time_zone: str | None = None,
     email_notifications: str | None = None,
 ) -> User:
-    """Change a user's profile, how they are paid, where their refunds go,
+    """Change a user's profile (the e-mail address changes through allauth's
+    page, which verifies the new one), how they are paid, where their refunds go,
     their time zone and which notices they get by e-mail (the last three
     keep what is saved when not given).
 
@@ -50,7 +67,6 @@ def user_update_profile(
     if email_notifications not in EmailPreference.values:
         raise InvalidInput("Choose which notices to receive by e-mail.", field="email_notifications")
     with transaction.atomic():
-        user.email = email.strip()
         user.bio = bio.strip()
         user.withdrawal_method = withdrawal_method
         user.payout_account = payout_account.strip()
@@ -59,7 +75,6 @@ def user_update_profile(
         user.email_notifications = email_notifications
         user.save(
             update_fields=[
-                "email",
                 "bio",
                 "withdrawal_method",
                 "payout_account",

@@ -1,61 +1,32 @@
-"""Account pages: sign up, log in and out, password, profile.
+"""Account pages of the site's own: the profile (how one is paid, refunded,
+told, and in which time zone), and logging out.
 
-Thin: parse a form, call a service, redirect.
+Sign-up, log-in, password reset and change, e-mail addresses and two-factor
+are django-allauth's views (``accounts/urls.py``, ``marketplace/urls.py``),
+in the site's templates (``templates/account/``, ``templates/allauth/``).
 """
 
 from __future__ import annotations
 
+from allauth.account import views as allauth_views
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.messages.views import SuccessMessageMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from accounts.forms import ProfileForm, SignupForm
+from accounts.forms import ProfileForm
 from accounts.http import AuthedRequest
-from accounts.services import user_create, user_update_profile
+from accounts.middleware import has_totp
+from accounts.services import user_update_profile
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
-
-
-class LogoutView(auth_views.LogoutView):
-    def post(self, request, *args, **kwargs):
-        messages.info(request, "You are logged out.")
-        return super().post(request, *args, **kwargs)
-
-
-class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
-    template_name = "registration/password_change_form.html"
-    success_url = reverse_lazy("profile")
-    success_message = "Your password is changed."
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("dashboard")
-    form = SignupForm(request.POST or None)
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = ""
-    if request.method == "POST" and form.is_valid():
-        user = user_create(
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password1"],
-            time_zone=form.cleaned_data.get("time_zone") or "",
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}. Your account is ready.")
-        return redirect(next_url or "dashboard")
-    return render(request, "accounts/signup.html", {"form": form, "next": next_url})
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """Log out: a POST only (a link or a prefetch must not sign anyone out)."""
+    return allauth_views.logout(request)
 
 
 @login_required
@@ -65,6 +36,11 @@ def profile(request: AuthedRequest) -> HttpResponse:
         user_update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
-    # With Stripe, payouts go to a connected account set up on Stripe's pages, not to the typed account.
-    context = {"form": form, "payouts_by_stripe": settings.PAYMENT_PROVIDER == "stripe"}
+    context = {
+        "form": form,
+        # With Stripe, payouts go to a connected account set up on Stripe's pages, not to the typed account.
+        "payouts_by_stripe": settings.PAYMENT_PROVIDER == "stripe",
+        "email_address": EmailAddress.objects.filter(user=request.user, primary=True).first(),
+        "two_factor": has_totp(request.user),
+    }
     return render(request, "accounts/profile.html", context)

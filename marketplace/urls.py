@@ -1,15 +1,20 @@
 """The site's URLs: each app's own, mounted at the root."""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from marketplace.health import healthz
+
+# The admin logs in through allauth's page (with its two-factor step), never its own password form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("gigs.urls")),
     path("", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
     path("", include("dashboards.urls")),
     path("", include("notifications.urls")),
     path("", include("orders.urls")),

@@ -18,6 +18,7 @@ from djmoney.money import Money
 
 from accounts.http import AuthedRequest
 from accounts.models import User
+from accounts.services import email_verified
 from gigs.selectors import gig_for_viewer
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
@@ -155,6 +156,7 @@ def offer_accept(request: AuthedRequest, pk: int) -> HttpResponse:
         "form": form,
         "balance": balance,
         "consequence": services.offer_consequence(milestone),
+        "email_verified": email_verified(request.user),
     }
     return render(request, "milestones/offer_confirm.html", context)
 

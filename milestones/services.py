@@ -32,6 +32,7 @@ from django_fsm import TransitionNotAllowed
 from djmoney.money import Money
 
 from accounts.models import User
+from accounts.services import require_verified_email
 from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.forms import period_words
@@ -318,6 +319,7 @@ def milestone_create(
         # The right to act comes first: a duplicate answer carries the milestone,
         # which only this order's buyer may see.
         _require_buyer(order, actor, "create milestones")
+        require_verified_email(actor, "pay for a milestone")
         by_card = source.method == "checkout"
         milestone = _new_milestone(
             order,
@@ -505,6 +507,7 @@ def offer_accept(*, milestone: Milestone, actor: User, source: FundingSource) ->
         milestone = lock_milestone(milestone.pk)
         order = milestone.order
         _require_buyer(order, actor, "accept an offer")
+        require_verified_email(actor, "pay for an offer")
         if milestone.state == S.OFFERED and milestone.offer_expires_at and milestone.offer_expires_at <= now:
             raise InvalidTransition(f"The offer “{milestone.title}” has expired; ask the seller for a new one.")
         if order.status == OrderStatus.COMPLETED:
@@ -1618,6 +1621,8 @@ def changes_accept(*, proposal: Proposal, actor: User, method: str = "balance") 
                 f"“{milestone.title}” is no longer awaiting acceptance; its terms cannot change now."
             )
         money = changes_money(milestone, proposal)
+        if money.charges:
+            require_verified_email(actor, "pay the difference")
         if money.charges and method == "card":
             if proposal.checkout is not None and proposal.checkout.is_open:
                 return proposal

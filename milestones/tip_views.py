@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
 from accounts.http import AuthedRequest
+from accounts.services import email_verified
 from marketplace.errors import DomainError, InsufficientFunds
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
@@ -68,6 +69,7 @@ def milestone_tip(request: AuthedRequest, pk: int) -> HttpResponse:
         "form": form,
         "balance": balance,
         "closes_at": tip_closes_at(milestone),
+        "email_verified": email_verified(request.user),
     }
     return render(request, "milestones/tip_form.html", context, status=400 if form.errors else 200)
 

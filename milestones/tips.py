@@ -22,6 +22,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
+from accounts.services import require_verified_email
 from marketplace.errors import DomainError, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.forms import period_words
 from marketplace.money import format_money, has_sub_minor_digits
@@ -107,6 +108,7 @@ def tip_leave(*, milestone: Milestone, actor: User, amount: Money, method: str) 
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         _check(milestone, actor, amount, now=now)
+        require_verified_email(actor, "leave a tip")
         if method == "card":
             return _tip_checkout(milestone, actor, amount)
         tip = tip_pay(milestone=milestone, buyer=actor, amount=amount, source=FundingSource(method="balance"), now=now)

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from djmoney.money import Money
 
 from accounts.http import AuthedRequest
+from accounts.services import email_verified
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
@@ -171,6 +172,7 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
         "balance": balance,
         "balance_covers": balance >= total,
         "key": key,
+        "email_verified": email_verified(request.user),
     }
     return render(request, "milestones/milestone_pay.html", context)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
+from accounts.services import require_verified_email
 from marketplace.errors import DuplicateRequest, InvalidInput
 from marketplace.money import format_money, round_money, zero
 from notifications.services import Notice, notification_send, notifications_send
@@ -474,6 +475,7 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         raise InvalidInput("Enter an amount greater than zero.", field="amount")
     if round_money(amount) != amount:
         raise InvalidInput("Use at most two decimal places.", field="amount")
+    require_verified_email(seller, "withdraw")
     destination = payout_destination(seller)
     if not destination.strip():
         raise InvalidInput(

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedRequest
+from accounts.services import email_verified
 from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
 from marketplace.forms import describe_period
@@ -28,6 +29,9 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
     withdrawable = [row.currency for row in balances if row.available.amount > 0]
     if form is None:
         form = WithdrawForm(currencies=withdrawable or None)
+    elif withdrawable:
+        # A refused withdrawal shows the form again with the same choices and what is available.
+        form.fields["currency"].choices = [(code, code) for code in withdrawable]  # type: ignore[attr-defined]
     if withdrawable:
         form.fields["amount"].help_text = "Available: " + ", ".join(
             format_money(row.available) for row in balances if row.available.amount > 0
@@ -49,6 +53,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         "entries": entries,
         "clearance_words": describe_period(request.user.clearance_period),
         "payment_provider": provider_name(),
+        "email_verified": email_verified(request.user) if withdrawable else True,
     }
     return render(request, "payments/earnings.html", context, status=status)
 

@@ -41,3 +41,20 @@ def audit():
         return report
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """allauth counts logins, sign-ups and reset e-mails per address in the
+    cache; one test's count must not spill into the next one's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def admin_user(db):
+    """pytest-django's ``admin_client`` logs this one in: a superuser enrolled
+    in two-factor, as the admin requires of staff."""
+    return StaffFactory(username="admin", email="admin@example.com")

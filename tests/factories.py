@@ -23,6 +23,8 @@ S = MilestoneState
 CARD = FundingSource(method="checkout")
 BALANCE = FundingSource(method="balance")
 GOOD_CARD = "4242424242424242"
+# The TOTP secret (base32) of every StaffFactory user.
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 DECLINED_CARD_NUMBER = "4000000000000002"
 
 
@@ -30,6 +32,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("username",)
+        # The hooks below write rows of their own; the user needs no second save.
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
@@ -37,11 +41,31 @@ class UserFactory(factory.django.DjangoModelFactory):
     withdrawal_method = WithdrawalMethod.BANK_TRANSFER
     payout_account = "GB33BUKB20201555555555"
 
+    @factory.post_generation
+    def verified(self, create, extracted, **kwargs):
+        """A confirmed e-mail address, as after following allauth's link;
+        ``UserFactory(verified=False)`` for one who has not."""
+        if create and extracted is not False:
+            from accounts.services import email_mark_verified
+
+            email_mark_verified(self)
+
 
 class StaffFactory(UserFactory):
     username = factory.Sequence(lambda n: f"staff{n}")
     is_staff = True
     is_superuser = True
+
+    @factory.post_generation
+    def totp(self, create, extracted, **kwargs):
+        """Enrolled in two-factor (the admin opens only then), with ``STAFF_TOTP_SECRET``;
+        ``StaffFactory(totp=False)`` for one who is not."""
+        if create and extracted is not False:
+            from allauth.mfa.models import Authenticator
+            from allauth.mfa.totp.internal.auth import TOTP
+
+            if not Authenticator.objects.filter(user=self, type=Authenticator.Type.TOTP).exists():
+                TOTP.activate(self, STAFF_TOTP_SECRET)
 
 
 class GigFactory(factory.django.DjangoModelFactory):
@@ -211,3 +235,10 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
         services.dispute_resolve(dispute=dispute, actor=staff, outcome="refund")
         return Milestone.objects.get(pk=milestone.pk)
     raise ValueError(f"no route to {state}")
+
+
+def totp_code(secret: str = "") -> str:
+    """The code an authenticator app shows now for ``secret`` (a staff user's, by default)."""
+    from demo.totp import current_code
+
+    return current_code(secret or STAFF_TOTP_SECRET)

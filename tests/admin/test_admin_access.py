@@ -12,7 +12,7 @@ from milestones.models import DisputeState, Milestone
 from milestones.models import MilestoneState as S
 from payments.models import Entry, Transaction
 from tests.admin.conftest import change_url, resolve_url
-from tests.factories import UserFactory
+from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_only_staff_reach_the_admin(who, disputed, order, outsider):
 
 
 def test_staff_without_the_dispute_permission_cannot_resolve(disputed):
-    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk = StaffFactory(username="clerk", is_superuser=False)  # enrolled in two-factor, no permission
     client = Client()
     client.force_login(clerk)
     response = client.post(resolve_url(disputed, "refund"), {"confirm": "1", "note": "mine"})

@@ -95,3 +95,10 @@ def log_in(page, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    if "/accounts/2fa/authenticate/" in page.url:
+        # Enrolled in two-factor (staff): the code their authenticator app shows now.
+        from tests.factories import totp_code
+
+        page.get_by_label("Authenticator code").fill(totp_code())
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_url(lambda url: "/accounts/2fa/" not in url)

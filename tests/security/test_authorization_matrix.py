@@ -83,9 +83,6 @@ MATRIX: dict[str, Rule] = {
     "healthz": Rule("public", everyone(200), everyone(405)),
     "home": Rule("public", everyone(200), everyone(200)),
     "gig_detail": Rule("public", everyone(200), everyone(200), lambda w: {"pk": w.gig.pk}),
-    "signup": Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200}),
-    "login": Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200}),
-    "logout": Rule("public", everyone(405), everyone(302)),
     # The provider's side: its signature is the only credential; a bad one is 400.
     "payment_webhook": Rule("public", everyone(405), everyone(400), lambda w: {"provider": "sandbox"}),
     # The sandbox provider's hosted page: no account (a provider's page), an unknown session is 404.
@@ -110,7 +107,52 @@ MATRIX: dict[str, Rule] = {
         {**signed_in(FORM), "seller": 302},
         lambda w: {"pk": w.gig.pk},
     ),
-    "password_change": Rule("account", signed_in(200), signed_in(FORM)),
+    # Now allauth's "Change password" (account_change_password), at its old address.
+    "password_change": Rule("account", signed_in(302), signed_in(302)),
+    # --- django-allauth's pages: the site's names for log in and sign up, then its own ------------
+    **{
+        name: Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200})
+        for name in ("login", "account_login", "signup", "account_signup")
+    },
+    # Log out is a POST; signed out already, it just goes home.
+    **{name: Rule("public", everyone(405), everyone(302)) for name in ("logout", "account_logout")},
+    # Pages that only say something (an inactive account, a link sent, a password reset), and
+    # the e-mail link landing page: nothing to act on, POST refused or answered by the form.
+    **{
+        name: Rule("public", everyone(200), everyone(405))
+        for name in (
+            "account_inactive",
+            "account_email_verification_sent",
+            "account_reset_password_done",
+            "account_reset_password_from_key_done",
+        )
+    },
+    "account_confirm_email": Rule("public", everyone(200), everyone(404), lambda w: {"key": "not-a-real-key"}),
+    "account_reset_password": Rule("public", everyone(200), everyone(FORM)),
+    "account_reset_password_from_key": Rule(
+        "public", everyone(200), everyone(FORM), lambda w: {"uidb36": "1", "key": "not-a-real-key"}
+    ),
+    # The second step of a log-in (a code by e-mail, the two-factor code): only inside a log-in.
+    **{
+        name: Rule("public", {**everyone(302), "anonymous": LOGIN}, {**everyone(302), "anonymous": LOGIN})
+        for name in ("account_confirm_login_code", "mfa_authenticate")
+    },
+    "account_reauthenticate": Rule("account", signed_in(200), signed_in(FORM)),
+    "account_email": Rule("account", signed_in(200), signed_in(302)),
+    "account_change_password": Rule("account", signed_in(200), signed_in(FORM)),
+    # Every account has a password here: "set" sends to "change".
+    "account_set_password": Rule("account", signed_in(302), signed_in(302)),
+    "mfa_index": Rule("account", signed_in(200), signed_in(405)),
+    # Changing two-factor asks for the password (or code) again first; only an enrolled user
+    # (staff here) has an authenticator to deactivate, or codes to see.
+    **{
+        name: Rule("account", signed_in(302), signed_in(302))
+        for name in ("mfa_activate_totp", "mfa_generate_recovery_codes")
+    },
+    "mfa_reauthenticate": Rule("account", {**signed_in(302), "staff": 200}, {**signed_in(302), "staff": 200}),
+    "mfa_deactivate_totp": Rule("account", {**signed_in(404), "staff": 302}, {**signed_in(404), "staff": 302}),
+    "mfa_view_recovery_codes": Rule("account", signed_in(404), signed_in(405)),
+    "mfa_download_recovery_codes": Rule("account", signed_in(404), signed_in(404)),
     "profile": Rule("account", signed_in(200), signed_in(FORM)),
     "dashboard": Rule("account", signed_in(200), signed_in(200)),
     "buyer_dashboard": Rule("account", signed_in(200), signed_in(200)),

@@ -9,12 +9,16 @@ transaction, so the seeding is not one atomic block; it is idempotent instead.
 
 from datetime import timedelta
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
+from accounts.services import email_mark_verified
 from demo.checkout import pay_in_sandbox, pay_tip_in_sandbox
+from demo.totp import DEMO_ADMIN_TOTP_SECRET
 from gigs.models import Gig
 from gigs.services import gig_create
 from milestones.models import Milestone
@@ -50,7 +54,11 @@ class Command(BaseCommand):
             withdrawal_method=WithdrawalMethod.PAYPAL,
             payout_account="seller@example.com",
         )
-        self._user("admin", "admin@example.com", is_staff=True, is_superuser=True)
+        admin = self._user("admin", "admin@example.com", is_staff=True, is_superuser=True)
+        # The admin opens only for staff enrolled in two-factor: the demo admin's
+        # authenticator is this known secret (README: `python manage.py demo_totp`).
+        if not Authenticator.objects.filter(user=admin, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(admin, DEMO_ADMIN_TOTP_SECRET)
         gig = Gig.objects.filter(seller=seller).first() or gig_create(
             seller=seller,
             title="I will design and build your mobile app, phase by phase",
@@ -68,6 +76,8 @@ class Command(BaseCommand):
         if created:
             user.set_password(PASSWORD)
             user.save()
+            # Demo accounts have confirmed their e-mail, so they can pay and withdraw at once.
+            email_mark_verified(user)
         return user
 
     def _milestone(self, order, buyer, n: int, title: str, amount: str, days: int) -> Milestone:
