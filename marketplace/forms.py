@@ -65,3 +65,23 @@ def describe_period(period: timedelta) -> str:
 
 def currency_choices() -> list[tuple[str, str]]:
     return [(code, code) for code in settings.MARKETPLACE_CURRENCIES]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A file field that cleans to a list of uploads (none, one or several);
+    each is checked by the service that stores it (``marketplace.uploads``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []

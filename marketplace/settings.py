@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "gigs",
     "orders",
     "payments",
+    "inbox",
     "milestones",
     "dashboards",
     "demo",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("dashboards.urls")),
     path("", include("notifications.urls")),
     path("", include("orders.urls")),
+    path("", include("inbox.urls")),
     path("", include("milestones.urls")),
     path("", include("payments.urls")),
     path("", include("sandbox.urls")),

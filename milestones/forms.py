@@ -11,10 +11,10 @@ from django.conf import settings
 from djmoney.money import Money
 
 from marketplace.errors import InvalidInput
-from marketplace.forms import OneUseForm, add_domain_error
+from marketplace.forms import MultipleFileField, OneUseForm, add_domain_error
 from marketplace.money import format_money
+from marketplace.uploads import validate_deliverable_file
 from milestones.services import milestone_validate_terms
-from milestones.validators import validate_deliverable_file
 from orders.models import Order
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -122,25 +122,6 @@ class DeclineOfferForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; the seller sees this. Nothing has been charged.",
     )
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """A file field that cleans to a list of uploads (none, one or several)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("widget", MultipleFileInput())
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
 
 
 def _check_file(upload) -> None:

@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from django.utils import dateformat, timezone
 from djmoney.money import Money
 
+from marketplace.contact import contact_notice
 from marketplace.forms import period_words
 from marketplace.timewords import since_words, until_words
 from milestones.actions import BY_NAME
@@ -87,6 +88,9 @@ class TimelineItem:
     detail: str = ""
     milestone_id: int | None = None
     mine: bool = False
+    # A message's attached files, and the notice when it holds contact details off the platform.
+    files: tuple = ()
+    notice: str = ""
 
 
 @dataclass
@@ -222,7 +226,9 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     titles = {m.pk: m.title for m in milestones}
     items: list[TimelineItem] = []
     limit = None if full_history else TIMELINE_RECENT + 1
-    newest_messages = order.messages.select_related("author").order_by("-created_at", "-id")[:limit]
+    newest_messages = (
+        order.messages.select_related("author").prefetch_related("files").order_by("-created_at", "-id")[:limit]
+    )
     newest_activities = order.activities.select_related("actor").order_by("-created_at", "-id")[:limit]
     for message in newest_messages:
         items.append(
@@ -232,6 +238,8 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
                 who=message.author.username,
                 text=message.body,
                 mine=message.author_id == user.pk,
+                files=tuple(message.files.all()),
+                notice=contact_notice(message.contact_flag),
             )
         )
     for activity in newest_activities:

@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
+from inbox.services import conversation_read
 from marketplace.errors import DomainError, DuplicateRequest
-from marketplace.forms import add_domain_error
 from milestones.order_page import order_page
 from milestones.services import order_complete as order_complete_service
 from orders.forms import MessageForm
@@ -23,10 +23,18 @@ from orders.selectors import order_for_user
 from orders.services import order_message_send
 
 
-def _render(request: AuthedRequest, order: Order, *, message_form: MessageForm | None = None) -> HttpResponse:
+def _draft_key(order: Order) -> str:
+    return f"message_draft:{order.pk}"
+
+
+def _render(request: AuthedRequest, order: Order) -> HttpResponse:
     page = order_page(order, request.user, full_history=request.GET.get("history") == "all")
-    context = {"order": order, "page": page, "message_form": message_form or MessageForm()}
-    return render(request, "orders/order_detail.html", context)
+    # A refused message comes back here (not to the POST's URL) with what was typed.
+    draft = request.session.pop(_draft_key(order), None) if _draft_key(order) in request.session else None
+    context = {"order": order, "page": page, "message_form": MessageForm(initial={"body": draft or ""})}
+    response = render(request, "orders/order_detail.html", context)
+    conversation_read(user=request.user, order=order)
+    return response
 
 
 @login_required
@@ -37,8 +45,11 @@ def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Send a message (with files); refused, back to the order page with every
+    error said and the text kept."""
     order = order_for_user(request.user, pk)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES)
+    back = redirect(f"{order.get_absolute_url()}#messages")
     if form.is_valid():
         try:
             order_message_send(
@@ -46,17 +57,20 @@ def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
                 author=request.user,
                 body=form.cleaned_data["body"],
                 idempotency_key=form.cleaned_data.get("token") or None,
+                files=form.cleaned_data.get("attachment") or [],
             )
         except DuplicateRequest as error:
             messages.info(request, error.message)
-            return redirect(f"{order.get_absolute_url()}#messages")
         except DomainError as error:
-            if not add_domain_error(form, error):
-                messages.error(request, error.message)
-                return redirect(order)
-        else:
-            return redirect(f"{order.get_absolute_url()}#messages")
-    return _render(request, order, message_form=form)
+            messages.error(request, f"Your message was not sent: {error.message}")
+            request.session[_draft_key(order)] = request.POST.get("body", "")[:5000]
+        return back
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"Your message was not sent: {label + ': ' if label else ''}{error}")
+    request.session[_draft_key(order)] = request.POST.get("body", "")[:5000]
+    return back
 
 
 @require_POST

@@ -54,10 +54,16 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
 
 def buyers_in_touch(seller) -> list:
     """The buyers a seller may send a custom offer: those who have opened an
-    order with them. (Pre-order conversations from a gig page will add to them.)"""
+    order with them, or asked them about a gig ("Contact seller")."""
+    from django.db.models import Q
+
     from accounts.models import User
 
-    return list(User.objects.filter(orders_as_buyer__seller=seller, is_active=True).distinct().order_by("username"))
+    return list(
+        User.objects.filter(Q(orders_as_buyer__seller=seller) | Q(inquiries_sent__seller=seller), is_active=True)
+        .distinct()
+        .order_by("username")
+    )
 
 
 def can_create_milestone(order: Order, user) -> bool:

@@ -37,6 +37,7 @@ from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.forms import period_words
 from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.uploads import validate_deliverable_file
 from milestones.models import (
     DEADLINE_STATES,
     IN_WORK_STATES,
@@ -56,7 +57,6 @@ from milestones.models import (
     RevisionRequest,
     lock_milestone,
 )
-from milestones.validators import validate_deliverable_file
 from notifications.services import notification_send
 from orders.models import Order, OrderStatus, lock_order
 from orders.services import activity_record, order_create, order_refresh_status

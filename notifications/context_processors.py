@@ -1,15 +1,22 @@
-"""The unread count every page's header shows."""
+"""The unread counts every page's header shows."""
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
 from django.http import HttpRequest
 
 from notifications.models import Notification
 
+# A new message notifies its reader with this event; the header counts them apart, under "Messages".
+MESSAGE_EVENT = "new_message"
+
 
 def navigation(request: HttpRequest) -> dict[str, int]:
-    """The unread-notification count for the header, one cheap query."""
+    """Unread notices and unread messages for the header, in one cheap query."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notifications": Notification.objects.filter(recipient=user, read_at__isnull=True).count()}
+    counts = Notification.objects.filter(recipient=user, read_at__isnull=True).aggregate(
+        notices=Count("id", filter=~Q(event=MESSAGE_EVENT)), messages=Count("id", filter=Q(event=MESSAGE_EVENT))
+    )
+    return {"unread_notifications": counts["notices"], "unread_messages": counts["messages"]}

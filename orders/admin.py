@@ -35,12 +35,29 @@ class OrderAdmin(ReadOnlyAdmin):
     inlines: tuple[type[ReadOnlyInline], ...] = (OrderMessageInline,)
 
 
+class FlaggedFilter(admin.SimpleListFilter):
+    """Messages that carry contact details off the platform (kept as written)."""
+
+    title = "contact details off the platform"
+    parameter_name = "flagged"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Flagged"), ("no", "Not flagged")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(contact_flag="")
+        if self.value() == "no":
+            return queryset.filter(contact_flag="")
+        return queryset
+
+
 @admin.register(OrderMessage)
 class OrderMessageAdmin(ReadOnlyAdmin):
-    list_display = ("id", "order", "author", "created_at", "body")
+    list_display = ("id", "order", "author", "created_at", "contact_flag", "body")
     list_select_related = ("order", "author")
     search_fields = ("body", "author__username", "order__title")
-    list_filter = ("created_at",)
+    list_filter = (FlaggedFilter, "created_at")
 
 
 @admin.register(Activity)

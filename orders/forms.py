@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from marketplace.forms import OneUseForm
+from marketplace.forms import MultipleFileField, OneUseForm
 
 
 class OrderStartForm(forms.Form):
@@ -20,3 +20,8 @@ class OrderStartForm(forms.Form):
 
 class MessageForm(OneUseForm):
     body = forms.CharField(label="Message", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    attachment = MultipleFileField(
+        label="Attach files",
+        required=False,
+        help_text="Up to 5 files: the same types and sizes as deliverables.",
+    )

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -69,14 +72,40 @@ class OrderMessage(models.Model):
     # The key of the form that sent it: a second submit of the same form
     # (double click, back button, two tabs) is refused by this unique index.
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # What in it looks like contact details off the platform ("an e-mail
+    # address", ...), or "": shown to both parties, flagged for staff, never changed.
+    contact_flag = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["order", "created_at"])]
+        indexes = [
+            models.Index(fields=["order", "created_at"]),
+            models.Index(fields=["created_at"], name="ordermessage_flagged", condition=~Q(contact_flag="")),
+        ]
 
     def __str__(self) -> str:
         return self.body[:50]
+
+
+def message_upload_to(instance: OrderMessageFile, filename: str) -> str:
+    # A random stored name; the user's is kept in ``original_name`` for the download.
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"messages/{instance.message.order_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class OrderMessageFile(models.Model):
+    """A file attached to a message, under the deliverables' type and size
+    rules, downloaded only by the order's parties and staff."""
+
+    message = models.ForeignKey(OrderMessage, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=message_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.original_name
 
 
 class Activity(models.Model):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import User
 from gigs.models import Gig
+from marketplace.contact import contact_found
 from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
+from marketplace.text import clean_text
+from marketplace.uploads import validate_deliverable_file
 from notifications.services import notification_send
-from orders.models import Activity, Order, OrderMessage, OrderStatus
+from orders.models import Activity, Order, OrderMessage, OrderMessageFile, OrderStatus
 
 
 def activity_record(
@@ -82,29 +88,47 @@ def order_refresh_status(*, order: Order, has_open_milestone: bool) -> None:
     order.save(update_fields=["status", "updated_at"])
 
 
-def order_message_send(*, order: Order, author: User, body: str, idempotency_key: str | None = None) -> OrderMessage:
-    """Post a message to the order's thread.
+def order_message_send(
+    *,
+    order: Order,
+    author: User,
+    body: str,
+    idempotency_key: str | None = None,
+    files: Sequence[UploadedFile] = (),
+) -> OrderMessage:
+    """Post a message to the order's thread, with files under the deliverables' rules.
 
     ``idempotency_key`` comes from the form: sent twice, the second raises
     ``DuplicateRequest`` and adds nothing (the unique index settles a race).
+    Contact details off the platform are kept as written and flagged
+    (``contact_flag``): both parties see a notice, staff see the flag.
     """
-    body = (body or "").strip()
+    body = clean_text(body)
     if not order.is_party(author):
         raise NotAllowed("Only the buyer and the seller can write in this order.")
     if not body:
         raise InvalidInput("Write a message first.", field="body")
     if len(body) > 5000:
         raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
+    checked = check_attachments(files)
     with transaction.atomic():
         if idempotency_key and OrderMessage.objects.filter(idempotency_key=idempotency_key).exists():
             raise DuplicateRequest("This message was already sent.")
         try:
             with transaction.atomic():
                 message = OrderMessage.objects.create(
-                    order=order, author=author, body=body, idempotency_key=idempotency_key or None
+                    order=order,
+                    author=author,
+                    body=body,
+                    idempotency_key=idempotency_key or None,
+                    contact_flag=contact_found(body),
                 )
         except IntegrityError:
             raise DuplicateRequest("This message was already sent.") from None
+        for upload, name, content_type in checked:
+            OrderMessageFile.objects.create(
+                message=message, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
+            )
         Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
         other = order.seller if author.pk == order.buyer_id else order.buyer
         notification_send(
@@ -114,3 +138,21 @@ def order_message_send(*, order: Order, author: User, body: str, idempotency_key
             url=order.get_absolute_url() + "#messages",
         )
     return message
+
+
+MAX_MESSAGE_FILES = 5
+
+
+def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, str, str]]:
+    """Each file with its safe name and type, or ``InvalidInput`` on ``attachment``."""
+    files = [f for f in files if f]
+    if len(files) > MAX_MESSAGE_FILES:
+        raise InvalidInput(f"Attach at most {MAX_MESSAGE_FILES} files to one message.", field="attachment")
+    checked = []
+    for upload in files:
+        try:
+            name, content_type = validate_deliverable_file(upload)
+        except InvalidInput as error:
+            raise InvalidInput(error.message, field="attachment") from None
+        checked.append((upload, name, content_type))
+    return checked

@@ -18,6 +18,7 @@ APPS = [
     "gigs",
     "orders",
     "payments",
+    "inbox",
     "milestones",
     "sandbox",
     "reviews",

@@ -59,6 +59,35 @@ def _order(w):
     return {"pk": w.order.pk}
 
 
+def _an_inquiry(w):
+    """The buyer's conversation with the seller about the gig, before any order."""
+    from inbox.services import inquiry_open
+
+    return inquiry_open(gig=w.gig, buyer=w.buyer)
+
+
+def _an_order_message_file(w):
+    from django.core.files.base import ContentFile
+
+    from orders.models import OrderMessage, OrderMessageFile
+
+    message = OrderMessage.objects.create(order=w.order, author=w.buyer, body="See the brief attached.")
+    return OrderMessageFile.objects.create(
+        message=message, file=ContentFile(b"brief", name="brief.txt"), original_name="brief.txt", size=5
+    )
+
+
+def _an_inquiry_file(w):
+    from django.core.files.base import ContentFile
+
+    from inbox.models import InquiryFile, InquiryMessage
+
+    message = InquiryMessage.objects.create(inquiry=_an_inquiry(w), author=w.buyer, body="My sketch.")
+    return InquiryFile.objects.create(
+        message=message, file=ContentFile(b"sketch", name="sketch.txt"), original_name="sketch.txt", size=6
+    )
+
+
 def _a_proposal(w):
     """An extension request on the milestone in review: any answer is refused (it is no longer in work)."""
     from datetime import timedelta
@@ -353,6 +382,29 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=200, buyer=200, seller=200),
         everyone(405),
         lambda w: {"pk": w.statement.pk},
+    ),
+    # --- the inbox ------------------------------------------------------------------------------
+    "inbox": Rule("account", signed_in(200), everyone(405)),
+    # "Contact seller": the gig's seller is sent back (their own gig); anyone else to the conversation.
+    "inquiry_start": Rule("account", everyone(405), signed_in(302), lambda w: {"pk": w.gig.pk}),
+    # A conversation before any order: its two parties and staff read it; an empty message is a form error.
+    "inquiry_detail": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        order_scoped(staff=400, buyer=400, seller=400),
+        lambda w: {"pk": _an_inquiry(w).pk},
+    ),
+    "message_file": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": _an_order_message_file(w).pk},
+    ),
+    "inquiry_file": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": _an_inquiry_file(w).pk},
     ),
 }
 

@@ -230,11 +230,20 @@ def test_party_sends_a_message(client, order, seller):
     assert OrderMessage.objects.get(order=order).body == "Hello there"
 
 
-def test_empty_message_is_a_field_error(client, order, buyer):
+def test_a_refused_message_goes_back_to_the_order_page_with_the_error_and_the_text(client, order, buyer):
+    """Found as a new user: a refused message left the browser on /orders/N/messages/."""
     client.force_login(buyer)
     response = client.post(reverse("order_message", args=[order.pk]), {"body": "   "})
-    assert response.status_code == 200
-    assert 'class="field-error"' in text(response)
+    assert response.status_code == 302 and response["Location"] == f"{order.get_absolute_url()}#messages"
+    page = text(client.get(response["Location"]))
+    assert "Your message was not sent: Message: This field is required." in page
+    assert not OrderMessage.objects.exists()
+    # What was typed comes back in the box.
+    long = "x" * 5001
+    client.post(reverse("order_message", args=[order.pk]), {"body": long})
+    page = text(client.get(order.get_absolute_url()))
+    assert "Ensure this value has at most 5000 characters" in page
+    assert "x" * 5000 + "</textarea>" in page, "the text comes back (as much as the box holds)"
     assert not OrderMessage.objects.exists()
 
 
@@ -304,7 +313,8 @@ def test_order_page_queries_do_not_grow(client, django_assert_max_num_queries, m
     from milestones.models import Milestone
 
     client.force_login(order.buyer)
-    with django_assert_max_num_queries(13):
+    # 15: the messages' files, and reading the conversation's message notices.
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("order_detail", args=[order.pk]))
     assert response.status_code == 200
     assert text(response).count('data-milestone-state="') == Milestone.objects.filter(order=order).count()

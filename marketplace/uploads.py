@@ -1,5 +1,6 @@
-"""Checks on uploaded files: size, extension, and that the content is what
-the extension claims. Shared by the forms (for field errors) and the services
+"""Checks on uploaded files (deliverables, dispute evidence, message
+attachments): size, extension, and that the content is what the extension
+claims. Shared by the forms (for field errors) and the services
 (so nothing unchecked is stored, whoever calls)."""
 
 from __future__ import annotations

@@ -1,0 +1,108 @@
+"""Writes of the inbox: opening a conversation about a gig, its messages,
+and reading a conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from gigs.models import Gig
+from inbox.models import Inquiry, InquiryFile, InquiryMessage
+from marketplace.contact import contact_found
+from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
+from marketplace.text import clean_text
+from notifications.models import Notification
+from notifications.services import notification_send
+from orders.models import Order
+from orders.services import check_attachments
+
+NEW_MESSAGE = "new_message"
+
+
+def inquiry_open(*, gig: Gig, buyer: User) -> Inquiry:
+    """ "Contact seller": the buyer's conversation about this gig, the one
+    already open if there is one. Nobody contacts themself, or a paused gig."""
+    if gig.seller_id == buyer.pk:
+        raise NotAllowed("This is your own gig.")
+    existing = Inquiry.objects.filter(gig=gig, buyer=buyer).first()
+    if existing is not None:
+        return existing
+    if not gig.is_active:
+        raise InvalidInput("This gig is paused; its seller is not taking new requests now.")
+    try:
+        with transaction.atomic():
+            return Inquiry.objects.create(gig=gig, buyer=buyer, seller_id=gig.seller_id)
+    except IntegrityError:
+        # Two tabs at once: the other made it.
+        return Inquiry.objects.get(gig=gig, buyer=buyer)
+
+
+def inquiry_message_send(
+    *,
+    inquiry: Inquiry,
+    author: User,
+    body: str,
+    idempotency_key: str | None = None,
+    files: Sequence[UploadedFile] = (),
+) -> InquiryMessage:
+    """A message in a conversation about a gig, as in an order's: files under
+    the deliverables' rules, contact details flagged (never changed), the
+    other party notified; the same form twice adds one message."""
+    body = clean_text(body)
+    if not inquiry.is_party(author):
+        raise NotAllowed("Only the buyer and the seller can write in this conversation.")
+    if not body:
+        raise InvalidInput("Write a message first.", field="body")
+    if len(body) > 5000:
+        raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
+    checked = check_attachments(files)
+    with transaction.atomic():
+        inquiry = Inquiry.objects.select_for_update().select_related("gig", "buyer", "seller").get(pk=inquiry.pk)
+        if idempotency_key and InquiryMessage.objects.filter(idempotency_key=idempotency_key).exists():
+            raise DuplicateRequest("This message was already sent.")
+        message = InquiryMessage.objects.create(
+            inquiry=inquiry,
+            author=author,
+            body=body,
+            idempotency_key=idempotency_key or None,
+            contact_flag=contact_found(body),
+        )
+        for upload, name, content_type in checked:
+            InquiryFile.objects.create(
+                message=message, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
+            )
+        inquiry.last_message_at = message.created_at
+        inquiry.save(update_fields=["last_message_at"])
+        other = inquiry.seller if author.pk == inquiry.buyer_id else inquiry.buyer
+        notification_send(
+            recipient=other,
+            event=NEW_MESSAGE,
+            message=f"New message from {author.username} about “{inquiry.gig.title}”."[:300],
+            url=inquiry.get_absolute_url(),
+        )
+    return message
+
+
+def conversation_url(*, order: Order | None = None, inquiry: Inquiry | None = None) -> str:
+    """Where a conversation's message notices point."""
+    if order is not None:
+        return order.get_absolute_url() + "#messages"
+    assert inquiry is not None
+    return inquiry.get_absolute_url()
+
+
+def conversation_read(*, user, order: Order | None = None, inquiry: Inquiry | None = None) -> int:
+    """``user`` has read the conversation: its message notices are read.
+    The one write that opening a page makes; returns how many."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(
+        recipient=user,
+        event=NEW_MESSAGE,
+        read_at__isnull=True,
+        url=conversation_url(order=order, inquiry=inquiry),
+    ).update(read_at=timezone.now())

@@ -1,0 +1,115 @@
+"""The inbox (``/messages/``), conversations about a gig before any order
+("Contact seller"), and the download of files attached to messages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.http import AuthedRequest
+from gigs.selectors import gig_for_viewer
+from inbox import selectors, services
+from inbox.models import InquiryFile
+from marketplace.contact import contact_notice
+from marketplace.errors import DomainError, DuplicateRequest
+from marketplace.forms import add_domain_error
+from marketplace.pagination import paginate
+from marketplace.storage import serve_file
+from orders.forms import MessageForm
+from orders.models import OrderMessageFile
+from orders.selectors import order_for_user
+
+CONVERSATIONS_PER_PAGE = 25
+
+
+@require_safe
+@login_required
+def inbox(request: AuthedRequest) -> HttpResponse:
+    unread_only = request.GET.get("show") == "unread"
+    conversations = selectors.conversations_for(request.user, unread_only=unread_only)
+    page = paginate(request, conversations, CONVERSATIONS_PER_PAGE)
+    context = {"page": page, "conversations": page.object_list, "unread_only": unread_only}
+    return render(request, "inbox/inbox.html", context)
+
+
+@require_POST
+@login_required
+def inquiry_start(request: AuthedRequest, pk: int) -> HttpResponse:
+    """ "Contact seller" on a gig page: the conversation about it, new or the one already open."""
+    gig = gig_for_viewer(request.user, pk)
+    try:
+        inquiry = services.inquiry_open(gig=gig, buyer=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("gig_detail", pk=gig.pk)
+    return redirect(inquiry)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def inquiry_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    inquiry = selectors.inquiry_for(request.user, pk)
+    form = MessageForm(request.POST if request.method == "POST" else None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.inquiry_message_send(
+                inquiry=inquiry,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                idempotency_key=form.cleaned_data.get("token") or None,
+                files=form.cleaned_data.get("attachment") or [],
+            )
+        except DuplicateRequest as error:
+            messages.info(request, error.message)
+            return redirect(inquiry)
+        except DomainError as error:
+            if not add_domain_error(form, error):
+                messages.error(request, error.message)
+                return redirect(inquiry)
+        else:
+            return redirect(f"{inquiry.get_absolute_url()}#latest")
+    thread = list(inquiry.messages.select_related("author").prefetch_related("files"))
+    for message in thread:
+        message.text = message.body  # type: ignore[attr-defined]
+        message.notice = contact_notice(message.contact_flag)  # type: ignore[attr-defined]
+        message.attached = tuple(message.files.all())  # type: ignore[attr-defined]
+    context = {
+        "inquiry": inquiry,
+        "thread": thread,
+        "form": form,
+        "role": "buyer"
+        if request.user.pk == inquiry.buyer_id
+        else "seller"
+        if inquiry.is_party(request.user)
+        else None,
+    }
+    response = render(request, "inbox/inquiry.html", context, status=400 if form.errors else 200)
+    if request.method == "GET":
+        services.conversation_read(user=request.user, inquiry=inquiry)
+    return response
+
+
+@require_safe
+@login_required
+def message_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
+    """A file attached to an order's message: its parties and staff; anyone else 404."""
+    item = OrderMessageFile.objects.select_related("message").filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such file")
+    order_for_user(request.user, item.message.order_id)
+    return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
+
+
+@require_safe
+@login_required
+def inquiry_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
+    """A file attached to a message about a gig: its two parties and staff; anyone else 404."""
+    item = InquiryFile.objects.select_related("message").filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such file")
+    selectors.inquiry_for(request.user, item.message.inquiry_id)
+    return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")

