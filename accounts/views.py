@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm
 from accounts.http import AuthedRequest
-from accounts.middleware import has_totp
+from accounts.middleware import SESSION_TIME_ZONE, has_totp
 from accounts.services import user_update_profile
 
 
@@ -33,7 +33,8 @@ def logout(request: HttpRequest) -> HttpResponse:
 def profile(request: AuthedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        user_update_profile(user=request.user, **form.cleaned_data)
+        user = user_update_profile(user=request.user, **form.cleaned_data)
+        request.session[SESSION_TIME_ZONE] = user.time_zone
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
     context = {

@@ -108,6 +108,8 @@ class OrderPage:
     funded: Money
     # How the order completed, or when it will by itself ("" if neither applies).
     completion: str = ""
+    # The latest activity and message ids: the live page's poll compares them (``order_live``).
+    version: tuple[int, int] = (0, 0)
 
     @property
     def can_create_milestone(self) -> bool:
@@ -148,7 +150,7 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         if proposal.kind == "changes":
             proposal.words = changes_words(milestone, proposal)
 
-    if milestone.is_late:
+    if milestone.is_overdue:
         milestone.deadline_words = f"late by {since_words(milestone.deadline, now)}"
     elif (milestone.is_open or milestone.state in UNPAID_STATES) and milestone.deadline > now:
         milestone.deadline_words = f"due in {until_words(milestone.deadline, now)}"
@@ -226,10 +228,10 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     titles = {m.pk: m.title for m in milestones}
     items: list[TimelineItem] = []
     limit = None if full_history else TIMELINE_RECENT + 1
-    newest_messages = (
+    newest_messages = list(
         order.messages.select_related("author").prefetch_related("files").order_by("-created_at", "-id")[:limit]
     )
-    newest_activities = order.activities.select_related("actor").order_by("-created_at", "-id")[:limit]
+    newest_activities = list(order.activities.select_related("actor").order_by("-created_at", "-id")[:limit])
     for message in newest_messages:
         items.append(
             TimelineItem(
@@ -256,6 +258,10 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
                 milestone_id=activity.milestone_id,
             )
         )
+    version = (
+        max((a.pk for a in newest_activities), default=0),
+        max((m.pk for m in newest_messages), default=0),
+    )
     items.sort(key=lambda item: item.at)
     truncated = not full_history and len(items) > TIMELINE_RECENT
     if truncated:
@@ -273,6 +279,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         released=released,
         funded=funded,
         completion=completion,
+        version=version,
     )
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
+from accounts.middleware import session_user_id, session_user_pk
+from accounts.models import User
 from inbox.services import conversation_read
 from marketplace.errors import DomainError, DuplicateRequest
 from milestones.order_page import order_page
 from milestones.services import order_complete as order_complete_service
 from orders.forms import MessageForm
-from orders.models import Order
+from orders.models import Activity, Order, OrderMessage
 from orders.selectors import order_for_user
 from orders.services import order_message_send
 
@@ -27,11 +30,16 @@ def _draft_key(order: Order) -> str:
     return f"message_draft:{order.pk}"
 
 
-def _render(request: AuthedRequest, order: Order) -> HttpResponse:
+def _render(request: AuthedRequest, order: Order, *, live: bool = False) -> HttpResponse:
     page = order_page(order, request.user, full_history=request.GET.get("history") == "all")
     # A refused message comes back here (not to the POST's URL) with what was typed.
-    draft = request.session.pop(_draft_key(order), None) if _draft_key(order) in request.session else None
-    context = {"order": order, "page": page, "message_form": MessageForm(initial={"body": draft or ""})}
+    draft = None if live else request.session.pop(_draft_key(order), None)
+    context = {
+        "order": order,
+        "page": page,
+        "message_form": MessageForm(initial={"body": draft or ""}),
+        "live_etag": order_version_etag(order.pk, page.version),
+    }
     response = render(request, "orders/order_detail.html", context)
     conversation_read(user=request.user, order=order)
     return response
@@ -40,6 +48,47 @@ def _render(request: AuthedRequest, order: Order) -> HttpResponse:
 @login_required
 def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return _render(request, order_for_user(request.user, pk))
+
+
+def order_version_etag(pk: int, version: tuple[int, int]) -> str:
+    return f'"order-{pk}-{version[0]}-{version[1]}"'
+
+
+@require_safe
+def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The order page's poll (``static/js/app.js``): 304 from the ETag of the
+    order's latest change when nothing is new, in two queries (the session,
+    then one that reads the change, the parties and the viewer's standing);
+    else the page, whose live parts the script puts in place."""
+    viewer = session_user_pk(request)
+    if viewer is None:
+        return HttpResponse(status=403)
+    row = (
+        Order.objects.filter(pk=pk)
+        .annotate(
+            activity=Subquery(Activity.objects.filter(order_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
+            message=Subquery(OrderMessage.objects.filter(order_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
+            viewer_password=Subquery(User.objects.filter(pk=viewer, is_active=True).values("password")[:1]),
+            viewer_staff=Subquery(User.objects.filter(pk=viewer).values("is_staff")[:1]),
+        )
+        .values_list("buyer_id", "seller_id", "activity", "message", "viewer_password", "viewer_staff")
+        .first()
+    )
+    if row is None:
+        raise Http404("No such order")
+    buyer_id, seller_id, activity, message, password, staff = row
+    if session_user_id(request, password) is None:
+        return HttpResponse(status=403)
+    if viewer not in (buyer_id, seller_id) and not staff:
+        raise Http404("No such order")
+    etag = order_version_etag(pk, (activity or 0, message or 0))
+    if etag in request.headers.get("If-None-Match", ""):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = _render(request, order_for_user(request.user, pk), live=True)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @require_POST

@@ -7,6 +7,7 @@ urlpatterns = [
     path("milestones/export.csv", exports.milestones_export, name="milestones_export"),
     path("orders/<int:pk>/", order_views.order_detail, name="order_detail"),
     path("orders/<int:pk>/messages/", order_views.order_message, name="order_message"),
+    path("orders/<int:pk>/live/", order_views.order_live, name="order_live"),
     path("orders/<int:pk>/complete/", order_views.order_complete, name="order_complete"),
     path("orders/<int:pk>/milestones/new/", views.milestone_new, name="milestone_new"),
     path("orders/<int:pk>/milestones/pay/<str:key>/", views.milestone_pay, name="milestone_pay"),

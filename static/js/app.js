@@ -30,6 +30,48 @@
     } catch (error) { /* an old browser: the account starts in UTC */ }
   });
 
+  // Live pages (the order page): every few seconds ask whether anything changed; the
+  // server answers 304 from an ETag when nothing did. When something did, the parts
+  // marked data-live-region are replaced in place; a part the user is typing in or
+  // has focus in waits for the next round. Without this script, a reload shows the same.
+  var live = document.querySelector("[data-live-url]");
+  if (live && window.fetch && window.DOMParser) {
+    var liveUrl = live.getAttribute("data-live-url");
+    var etag = live.getAttribute("data-live-etag") || "";
+    var period = parseInt(live.getAttribute("data-live-period") || "5000", 10);
+    var busy = false;
+    var poll = function () {
+      if (busy || document.hidden) return;
+      busy = true;
+      var headers = etag ? { "If-None-Match": etag } : {};
+      fetch(liveUrl, { headers: headers, cache: "no-store", credentials: "same-origin" })
+        .then(function (response) {
+          if (response.status !== 200) return null;
+          var next = response.headers.get("ETag");
+          return response.text().then(function (html) { return { html: html, etag: next }; });
+        })
+        .then(function (fresh) {
+          if (!fresh) return;
+          var doc = new DOMParser().parseFromString(fresh.html, "text/html");
+          var waiting = false;
+          doc.querySelectorAll("[data-live-region][id]").forEach(function (incoming) {
+            var current = document.getElementById(incoming.id);
+            if (!current) return;
+            if (current.contains(document.activeElement) && document.activeElement !== document.body) {
+              waiting = true;
+              return;
+            }
+            current.replaceWith(document.importNode(incoming, true));
+          });
+          if (!waiting && fresh.etag) etag = fresh.etag;
+        })
+        .catch(function () { /* offline for a moment: the next round tries again */ })
+        .then(function () { busy = false; });
+    };
+    window.setInterval(poll, period);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
+  }
+
   // Coming back with the browser's Back button restores the page from cache:
   // re-enable its forms.
   window.addEventListener("pageshow", function (event) {

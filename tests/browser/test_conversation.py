@@ -58,3 +58,37 @@ def test_a_buyer_contacts_a_seller_who_answers_and_the_file_reaches_only_them(ne
     file_url = seller_page.get_by_role("link", name="brief.pdf").get_attribute("href")
     assert outsider_page.goto(conversation).status == 404
     assert outsider_page.goto(file_url).status == 404
+
+
+def test_the_sellers_submission_appears_on_the_buyers_page_without_a_reload(new_page):
+    from milestones.models import MilestoneState
+    from tests.factories import OrderFactory, milestone_in
+
+    order = OrderFactory(buyer=UserFactory(username="lia_buyer"), seller=UserFactory(username="max_seller"))
+    milestone = milestone_in(MilestoneState.IN_PROGRESS, order=order, title="Wireframes")
+    buyer_page, seller_page = new_page(), new_page()
+    log_in(buyer_page, order.buyer)
+    log_in(seller_page, order.seller)
+    buyer_page.goto(order.get_absolute_url())
+    box = buyer_page.locator(f"#milestone-{milestone.pk}")
+    expect(box).to_have_attribute("data-milestone-state", "in_progress")
+    buyer_page.evaluate("window.__notReloaded = true")
+
+    seller_page.goto(order.get_absolute_url())
+    seller_page.locator(f"#milestone-{milestone.pk}").get_by_role("button", name="Submit for Review").click()
+    seller_page.get_by_role("textbox", name="Message").fill("All screens are in the Figma file.")
+    seller_page.get_by_label("Links").fill("https://www.figma.com/file/wireframes")
+    seller_page.get_by_role("button", name="Submit for Review").click()
+    expect(seller_page.locator(f"#milestone-{milestone.pk}")).to_have_attribute("data-milestone-state", "in_review")
+
+    # The buyer's page, left open, shows it by itself: the state, the buttons, the timeline.
+    expect(box).to_have_attribute("data-milestone-state", "in_review", timeout=15_000)
+    expect(buyer_page.locator(f"#milestone-{milestone.pk}").get_by_role("button", name="Approve")).to_be_visible()
+    expect(buyer_page.locator("#order-timeline")).to_contain_text("submitted for review")
+    assert buyer_page.evaluate("window.__notReloaded") is True, "updated in place, not reloaded"
+
+    # A message from the seller appears too.
+    seller_page.get_by_role("textbox", name="Message").fill("Let me know what you think.")
+    seller_page.get_by_role("button", name="Send").click()
+    expect(buyer_page.locator("#order-timeline")).to_contain_text("Let me know what you think.", timeout=15_000)
+    assert buyer_page.evaluate("window.__notReloaded") is True

@@ -208,6 +208,13 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=200, buyer=FORM, seller=FORM),
         _order,
     ),
+    # The order page's poll: no login page for a script, 403 signed out; else as the order.
+    "order_live": Rule(
+        "order",
+        order_scoped(anonymous=403, staff=200, buyer=200, seller=200),
+        everyone(405),
+        _order,
+    ),
     "order_message": Rule(
         "order",
         everyone(405),
