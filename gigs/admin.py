@@ -10,10 +10,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from gigs.models import Gig
+from marketplace.admin import MoneyColumnsMixin
 
 
 @admin.register(Gig)
-class GigAdmin(admin.ModelAdmin):
+class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
     list_display = ("title", "seller", "category", "starting_price", "delivery_days", "is_active", "paused_at")
     list_select_related = ("seller",)
     list_filter = ("is_active", "category", "created_at")

@@ -9,14 +9,55 @@ one thing staff decide, a dispute, has its own buttons (``milestones/admin.py``)
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+
+from marketplace.money import format_money
 
 admin.site.site_header = "Milestone Marketplace administration"
 admin.site.site_title = "Milestone Marketplace admin"
 admin.site.index_title = "Run the marketplace"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+def _money_column(name: str, label: str) -> Any:
+    def column(obj: Any) -> str:
+        value = getattr(obj, name)
+        return format_money(value) if value is not None else "—"
+
+    column.short_description = label  # type: ignore[attr-defined]
+    column.admin_order_field = name  # type: ignore[attr-defined]
+    column.__name__ = name
+    return column
+
+
+class MoneyColumnsMixin:
+    """Money in the lists as everywhere else (``1,234.50 USD``, ``format_money``),
+    not django-money's ``US$1,234.50``: every ``MoneyField`` named in
+    ``list_display`` is shown through the shared format."""
+
+    model: Any
+
+    def get_list_display(self, request: Any) -> Any:
+        from djmoney.models.fields import MoneyField
+
+        columns = []
+        for item in super().get_list_display(request):  # type: ignore[misc]
+            field = None
+            if isinstance(item, str):
+                try:
+                    field = self.model._meta.get_field(item)
+                except FieldDoesNotExist:
+                    field = None
+            if isinstance(field, MoneyField):
+                columns.append(_money_column(item, str(field.verbose_name)))
+            else:
+                columns.append(item)
+        return columns
+
+
+class ReadOnlyAdmin(MoneyColumnsMixin, admin.ModelAdmin):
     """Viewing only: no add, change or delete for anyone, superusers included.
 
     For records that only services may write. Refusing the permissions (not

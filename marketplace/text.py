@@ -12,3 +12,13 @@ def clean_text(value: str | None) -> str:
     if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text):
         return ""
     return text
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in one full stop: someone's words quoted inside a
+    notice may end in one already ("store submission."), and "submission.."
+    reads like a typo."""
+    text = (text or "").strip()
+    if not text or text[-1] in ".!?…" or text.endswith(('."', ".”", "!”", "?”")):
+        return text
+    return text + "."

@@ -14,7 +14,7 @@ from marketplace.errors import InvalidInput
 from marketplace.forms import MultipleFileField, OneUseForm, add_domain_error
 from marketplace.money import format_money
 from marketplace.uploads import validate_deliverable_file
-from milestones.services import milestone_validate_terms
+from milestones.services import milestone_terms_errors
 from orders.models import Order
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -42,20 +42,18 @@ class MilestoneTermsForm(forms.Form):
         self.fields["amount"].help_text = f"In {order.currency}, the currency of this order."
 
     def clean(self) -> dict[str, Any]:
+        """Every field's error at once: the terms' rules run on the fields that parsed."""
         data = super().clean() or {}
-        if self.errors:
-            return data
-        try:
-            milestone_validate_terms(
-                order=self.order,
-                title=data["title"],
-                description=data["description"],
-                deadline=data["deadline"],
-                amount=Money(data["amount"], self.order.currency),
-            )
-        except InvalidInput as error:
-            if not add_domain_error(self, error):
-                raise forms.ValidationError(error.message) from None
+        amount = data.get("amount")
+        for error in milestone_terms_errors(
+            order=self.order,
+            title=data.get("title"),
+            description=data.get("description"),
+            deadline=data.get("deadline"),
+            amount=Money(amount, self.order.currency) if amount is not None else None,
+        ):
+            if error.field not in self.errors and not add_domain_error(self, error):
+                raise forms.ValidationError(error.message)
         return data
 
 

@@ -131,7 +131,13 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
 
     @property
     def is_late(self) -> bool:
-        return self.late_flagged_at is not None or (self.state in DEADLINE_STATES and self.deadline < timezone.now())
+        """Was late at some point (for records: exports, disputes), or is now."""
+        return self.late_flagged_at is not None or self.is_overdue
+
+    @property
+    def is_overdue(self) -> bool:
+        """Still to deliver, and past its deadline: what pages mark as late."""
+        return self.state in DEADLINE_STATES and self.deadline < timezone.now()
 
     @property
     def total_charged(self):

@@ -80,6 +80,13 @@ VERB_WORDS = {
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    kind: str  # "delivery" or "revision"
+    at: datetime
+    item: object
+
+
+@dataclass(frozen=True)
 class TimelineItem:
     kind: str  # "message" or "activity"
     at: datetime
@@ -108,6 +115,8 @@ class OrderPage:
     funded: Money
     # How the order completed, or when it will by itself ("" if neither applies).
     completion: str = ""
+    # What the order is waiting for, in the header's badge.
+    status_words: str = ""
     # The latest activity and message ids: the live page's poll compares them (``order_live``).
     version: tuple[int, int] = (0, 0)
 
@@ -143,6 +152,12 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     milestone.earning_or_none = _one_to_one(milestone, "earning")
     milestone.checkout_or_none = _one_to_one(milestone, "checkout")
     milestone.tip_or_none = _one_to_one(milestone, "tip")
+    # Deliveries and revision requests as one thread, in the order they happened.
+    milestone.history = sorted(
+        [HistoryEntry("delivery", d.created_at, d) for d in milestone.deliveries.all()]
+        + [HistoryEntry("revision", r.created_at, r) for r in milestone.revision_requests.all()],
+        key=lambda entry: entry.at,
+    )
     closes = tip_closes_at(milestone)
     milestone.can_tip = role == "buyer" and closes is not None and now < closes and milestone.tip_or_none is None
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
@@ -279,8 +294,21 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         released=released,
         funded=funded,
         completion=completion,
+        status_words=_status_words(order, milestones, has_open=has_open),
         version=version,
     )
+
+
+def _status_words(order: Order, milestones: list, *, has_open: bool) -> str:
+    """The order's state as what it waits for: "Waiting for a milestone" said
+    nothing when every milestone was closed and completion was offered too."""
+    if order.status == OrderStatus.COMPLETED:
+        return "Completed"
+    if has_open:
+        return "Active"
+    if not milestones:
+        return "Waiting for the first milestone"
+    return "Every milestone closed: waiting for a new one, or for the buyer to complete the order"
 
 
 def _completion_words(order: Order, milestones: list, *, has_open: bool) -> str:

@@ -37,6 +37,7 @@ from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.forms import period_words
 from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.text import clean_text, sentence
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import (
     DEADLINE_STATES,
@@ -212,31 +213,57 @@ def _after_close(milestone: Milestone, *, at: datetime) -> None:
 # --- create ---------------------------------------------------------------------
 
 
-def milestone_validate_terms(*, order: Order, title: str, description: str, deadline: datetime, amount: Money) -> None:
-    """The rules for a milestone's terms, shared by the form's preview and the service."""
-    if not (title or "").strip():
-        raise InvalidInput("Give the milestone a title.", field="title")
-    if len(title.strip()) > 200:
-        raise InvalidInput("Keep the title to 200 characters or fewer.", field="title")
-    if not (description or "").strip():
-        raise InvalidInput("Describe the deliverables, so both sides know what “done” means.", field="description")
-    if len(description) > 10000:
-        raise InvalidInput("Keep the description to 10,000 characters or fewer.", field="description")
-    if deadline is None or deadline <= timezone.now():
-        raise InvalidInput("The deadline must be in the future.", field="deadline")
+def milestone_terms_errors(
+    *, order: Order, title: str | None, description: str | None, deadline: datetime | None, amount: Money | None
+) -> list[InvalidInput]:
+    """Every rule the terms break, one per field (a field given as None was
+    refused already, by the form, and is not checked again)."""
+    errors: list[InvalidInput] = []
+    if title is not None:
+        if not clean_text(title):
+            errors.append(InvalidInput("Give the milestone a title.", field="title"))
+        elif len(title.strip()) > 200:
+            errors.append(InvalidInput("Keep the title to 200 characters or fewer.", field="title"))
+    if description is not None:
+        if not clean_text(description):
+            errors.append(
+                InvalidInput("Describe the deliverables, so both sides know what “done” means.", field="description")
+            )
+        elif len(description) > 10000:
+            errors.append(InvalidInput("Keep the description to 10,000 characters or fewer.", field="description"))
+    if deadline is not None and deadline <= timezone.now():
+        errors.append(InvalidInput("The deadline must be in the future.", field="deadline"))
+    if amount is not None:
+        error = _amount_error(order, amount)
+        if error is not None:
+            errors.append(error)
+    return errors
+
+
+def _amount_error(order: Order, amount: Money) -> InvalidInput | None:
     if str(amount.currency) != order.currency:
-        raise InvalidInput(
+        return InvalidInput(
             f"This order is paid in {order.currency}; the amount must be in {order.currency} too.", field="amount"
         )
     # NaN and Infinity are Decimals too; rounding or comparing them raises instead of refusing.
     if not amount.amount.is_finite():
-        raise InvalidInput("Enter the amount as a number.", field="amount")
+        return InvalidInput("Enter the amount as a number.", field="amount")
     if has_sub_minor_digits(amount):
-        raise InvalidInput(f"{order.currency} amounts have at most two decimal places.", field="amount")
+        return InvalidInput(f"{order.currency} amounts have at most two decimal places.", field="amount")
     low = Money(Decimal(settings.MILESTONE_MIN_AMOUNT), order.currency)
     high = Money(Decimal(settings.MILESTONE_MAX_AMOUNT), order.currency)
     if not low <= amount <= high:
-        raise InvalidInput(f"The amount must be between {format_money(low)} and {format_money(high)}.", field="amount")
+        return InvalidInput(f"The amount must be between {format_money(low)} and {format_money(high)}.", field="amount")
+    return None
+
+
+def milestone_validate_terms(*, order: Order, title: str, description: str, deadline: datetime, amount: Money) -> None:
+    """The rules for a milestone's terms, shared by the form and the service: the first one broken."""
+    if deadline is None:
+        raise InvalidInput("The deadline must be in the future.", field="deadline")
+    errors = milestone_terms_errors(order=order, title=title, description=description, deadline=deadline, amount=amount)
+    if errors:
+        raise errors[0]
 
 
 def _new_milestone(
@@ -545,7 +572,7 @@ def offer_decline(*, milestone: Milestone, actor: User, reason: str = "") -> Mil
             recipient=milestone.order.seller,
             event="offer_declined",
             message=f"{actor.username} declined your offer “{milestone.title}”"
-            + (f": {reason[:150]}" if reason else "."),
+            + (f": {sentence(reason[:150])}" if reason else "."),
             url=milestone.get_absolute_url(),
         )
     return milestone
@@ -719,7 +746,8 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
         notification_send(
             recipient=milestone.order.buyer,
             event="milestone_declined",
-            message=f"{actor.username} declined “{milestone.title}”: {reason[:150]}. {refund_words(settlement)}.",
+            message=f"{actor.username} declined “{milestone.title}”: {sentence(reason[:150])} "
+            f"{refund_words(settlement)}.",
             url=milestone.get_absolute_url(),
         )
     return milestone
@@ -1349,7 +1377,7 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
             recipient=milestone.order.buyer,
             event="extension_requested",
             message=f"{actor.username} asks to move the deadline of “{milestone.title}” to "
-            f"{_when_words(new_deadline)}: {reason[:150]}. Answer by {_when_words(proposal.respond_by)}.",
+            f"{_when_words(new_deadline)}: {sentence(reason[:150])} Answer by {_when_words(proposal.respond_by)}.",
             url=milestone.get_absolute_url(),
         )
     return proposal

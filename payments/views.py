@@ -33,9 +33,12 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         # A refused withdrawal shows the form again with the same choices and what is available.
         form.fields["currency"].choices = [(code, code) for code in withdrawable]  # type: ignore[attr-defined]
     if withdrawable:
-        form.fields["amount"].help_text = "Available: " + ", ".join(
+        available = "Available: " + ", ".join(
             format_money(row.available) for row in balances if row.available.amount > 0
         )
+        # The bound field of a form already validated keeps the help it was made with: set both.
+        form.fields["amount"].help_text = available
+        form["amount"].help_text = available
     withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
     ledger, entries = selectors.ledger_page_for(request.user, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
     attach_receipt_links(
