@@ -62,6 +62,12 @@ class LoginForm(AllauthLoginForm):
 
 
 class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        required=False,
+        help_text="Every time on the site is shown in it, and deadlines you type are read in it.",
+    )
     withdrawal_method = forms.ChoiceField(
         label="Withdrawal method",
         widget=forms.RadioSelect,
@@ -82,14 +88,12 @@ class ProfileForm(forms.ModelForm):
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 5}),
             "refund_to": forms.RadioSelect,
-            "time_zone": forms.Select(choices=time_zone_choices()),
             "email_notifications": forms.RadioSelect,
         }
         help_texts = {
             "bio": "Shown on your gigs. Plain text.",
             "payout_account": "Where withdrawals go: a debit card, a PayPal e-mail or an IBAN.",
             "refund_to": "When a seller declines a milestone or a dispute refunds you. Cancelling asks each time.",
-            "time_zone": "Every time on the site is shown in it, and deadlines you type are read in it.",
             "email_notifications": "Which notifications are also sent to your e-mail. All of them stay on the site.",
         }
 

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthedRequest
+from accounts.middleware import session_user_id, session_user_pk
+from accounts.models import User
 from gigs.selectors import gig_for_viewer
 from inbox import selectors, services
-from inbox.models import InquiryFile
+from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from marketplace.contact import contact_notice
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.pagination import paginate
 from marketplace.storage import serve_file
+from notifications.models import Notification
 from orders.forms import MessageForm
 from orders.models import OrderMessageFile
 from orders.selectors import order_for_user
@@ -32,7 +36,15 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     unread_only = request.GET.get("show") == "unread"
     conversations = selectors.conversations_for(request.user, unread_only=unread_only)
     page = paginate(request, conversations, CONVERSATIONS_PER_PAGE)
-    context = {"page": page, "conversations": page.object_list, "unread_only": unread_only}
+    notices = Notification.objects.filter(recipient=request.user, event=services.NEW_MESSAGE).aggregate(
+        last=Max("id"), unread=Count("id", filter=Q(read_at__isnull=True))
+    )
+    context = {
+        "page": page,
+        "conversations": page.object_list,
+        "unread_only": unread_only,
+        "live_etag": inbox_etag(request.user.pk, notices["last"] or 0, notices["unread"] or 0),
+    }
     return render(request, "inbox/inbox.html", context)
 
 
@@ -80,6 +92,7 @@ def inquiry_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     context = {
         "inquiry": inquiry,
         "thread": thread,
+        "live_etag": inquiry_etag(inquiry.pk, max((m.pk for m in thread), default=0)),
         "form": form,
         "role": "buyer"
         if request.user.pk == inquiry.buyer_id
@@ -113,3 +126,71 @@ def inquiry_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
         raise Http404("No such file")
     selectors.inquiry_for(request.user, item.message.inquiry_id)
     return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
+
+
+def _not_modified_or(request: AuthedRequest, etag: str, render_page) -> HttpResponse:
+    if etag in request.headers.get("If-None-Match", ""):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = render_page()
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_safe
+def inquiry_live(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The conversation's poll, as the order page's (``order_live``): 304 when
+    no message is new, in two queries; else the page for the script."""
+    viewer = session_user_pk(request)
+    if viewer is None:
+        return HttpResponse(status=403)
+    row = (
+        Inquiry.objects.filter(pk=pk)
+        .annotate(
+            last=Subquery(InquiryMessage.objects.filter(inquiry_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
+            viewer_password=Subquery(User.objects.filter(pk=viewer, is_active=True).values("password")[:1]),
+            viewer_staff=Subquery(User.objects.filter(pk=viewer).values("is_staff")[:1]),
+        )
+        .values_list("buyer_id", "seller_id", "last", "viewer_password", "viewer_staff")
+        .first()
+    )
+    if row is None:
+        raise Http404("No such conversation")
+    buyer_id, seller_id, last, password, staff = row
+    if session_user_id(request, password) is None:
+        return HttpResponse(status=403)
+    if viewer not in (buyer_id, seller_id) and not staff:
+        raise Http404("No such conversation")
+    return _not_modified_or(request, inquiry_etag(pk, last or 0), lambda: inquiry_detail(request, pk))
+
+
+def inquiry_etag(pk: int, last: int) -> str:
+    return f'"inquiry-{pk}-{last}"'
+
+
+@require_safe
+def inbox_live(request: AuthedRequest) -> HttpResponse:
+    """The inbox's poll: 304 while no message arrived and none was read, in two queries."""
+    viewer = session_user_pk(request)
+    if viewer is None:
+        return HttpResponse(status=403)
+    notices = Notification.objects.filter(recipient_id=viewer, event=services.NEW_MESSAGE)
+    row = (
+        User.objects.filter(pk=viewer, is_active=True)
+        .annotate(
+            last=Subquery(notices.order_by("-id").values("id")[:1]),
+            unread=Subquery(
+                notices.filter(read_at__isnull=True).values("recipient_id").annotate(n=Count("id")).values("n")[:1]
+            ),
+        )
+        .values_list("password", "last", "unread")
+        .first()
+    )
+    if row is None or session_user_id(request, row[0]) is None:
+        return HttpResponse(status=403)
+    return _not_modified_or(request, inbox_etag(viewer, row[1] or 0, row[2] or 0), lambda: inbox(request))
+
+
+def inbox_etag(user_id: int, last: int, unread: int) -> str:
+    return f'"inbox-{user_id}-{last}-{unread}"'

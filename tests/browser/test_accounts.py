@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from milestones.models import Milestone
 from tests.browser.conftest import log_in
-from tests.factories import OrderFactory, StaffFactory, UserFactory, totp_code
+from tests.factories import OrderFactory, StaffFactory, UserFactory, milestone_in, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LOCAL = "%Y-%m-%dT%H:%M"
@@ -111,3 +111,48 @@ def test_staff_without_two_factor_cannot_open_the_admin_and_with_it_can(new_page
     page.get_by_label("Authenticator code").fill(totp_code())
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="Run the marketplace")).to_be_visible()
+
+
+def test_a_deadline_typed_in_tokyo_is_shown_to_each_party_in_their_own_zone(new_page):
+    from milestones.models import MilestoneState
+
+    order = OrderFactory(
+        buyer=UserFactory(username="paris_buyer", time_zone="Europe/Paris"),
+        seller=UserFactory(username="tokyo_seller", time_zone="Asia/Tokyo"),
+    )
+    milestone_in(MilestoneState.APPROVED, order=order, title="Discovery")
+    seller_page, buyer_page = new_page(), new_page()
+    log_in(seller_page, order.seller)
+    log_in(buyer_page, order.buyer)
+
+    seller_page.goto(order.get_absolute_url())
+    seller_page.get_by_role("button", name="Propose a milestone").click()
+    seller_page.get_by_label("Title").fill("Packaging")
+    seller_page.get_by_label("Description").fill("Box and label designs.")
+    seller_page.get_by_label("Deadline").fill("2030-01-10T12:00")
+    seller_page.get_by_label("Amount").fill("200")
+    seller_page.get_by_role("button", name="Send offer").click()
+    offer = Milestone.objects.get(order=order, title="Packaging")
+    assert offer.deadline.isoformat() == "2030-01-10T03:00:00+00:00", "typed in Tokyo, stored in UTC"
+    expect(seller_page.locator(f"#milestone-{offer.pk}")).to_contain_text("10 Jan 2030 12:00 JST")
+
+    buyer_page.goto(order.get_absolute_url())
+    expect(buyer_page.locator(f"#milestone-{offer.pk}")).to_contain_text("10 Jan 2030 04:00 CET")
+
+
+def test_sign_up_takes_the_browsers_time_zone(browser, live_server):
+    from accounts.models import User
+
+    context = browser.new_context(base_url=live_server.url, timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        page.goto("/accounts/signup/")
+        page.get_by_label("Username").fill("kenji")
+        page.get_by_label("Email").fill("kenji@example.com")
+        page.get_by_label("Password", exact=True).fill("A-long-pass-9x-tokyo")
+        page.get_by_label("Password confirmation").fill("A-long-pass-9x-tokyo")
+        page.get_by_role("button", name="Sign up").click()
+        page.wait_for_url(lambda url: "/accounts/signup/" not in url)
+    finally:
+        context.close()
+    assert User.objects.get(username="kenji").time_zone == "Asia/Tokyo"

@@ -28,8 +28,8 @@ PERIODS = {
     "OFFER_EXPIRY": "3s",
     "EXTENSION_RESPONSE_PERIOD": "3s",
     "CHANGES_RESPONSE_PERIOD": "3s",
-    "CANCELLATION_RESPONSE_PERIOD": "5s",
-    "CANCELLATION_REMINDERS": "3s",
+    "CANCELLATION_RESPONSE_PERIOD": "8s",
+    "CANCELLATION_REMINDERS": "5s",
     "ORDER_AUTO_COMPLETE": "2s",
     "REVIEW_WINDOW": "8s",
     "REVIEW_WINDOW_REMINDERS": "5s",
@@ -48,8 +48,8 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
     settings.OFFER_EXPIRY = timedelta(seconds=3)
     settings.EXTENSION_RESPONSE_PERIOD = timedelta(seconds=3)
     settings.CHANGES_RESPONSE_PERIOD = timedelta(seconds=3)
-    settings.CANCELLATION_RESPONSE_PERIOD = timedelta(seconds=5)
-    settings.CANCELLATION_REMINDERS = [timedelta(seconds=3)]
+    settings.CANCELLATION_RESPONSE_PERIOD = timedelta(seconds=8)
+    settings.CANCELLATION_REMINDERS = [timedelta(seconds=5)]
     settings.ORDER_AUTO_COMPLETE = timedelta(seconds=2)
     settings.REVIEW_WINDOW = timedelta(seconds=8)
     settings.REVIEW_WINDOW_REMINDERS = [timedelta(seconds=5)]
@@ -69,13 +69,15 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
         new_description="",
     )
     cancelling = milestone_in(S.IN_PROGRESS, amount="100.00")
-    cancellation = services.cancellation_request(
-        milestone=cancelling, actor=cancelling.order.buyer, refund=Money("50.00", "USD"), reason="Plans changed"
-    )
     finished = milestone_in(S.APPROVED, amount="100.00")
     order = finished.order
 
     worker_factory(beat=True, env=PERIODS)
+    # Asked once the worker runs: its reminder is due 3 s later, the acceptance 8 s later, however
+    # long the worker took to start (asked before, both could be due at its first tick).
+    cancellation = services.cancellation_request(
+        milestone=cancelling, actor=cancelling.order.buyer, refund=Money("50.00", "USD"), reason="Plans changed"
+    )
 
     wait_until(lambda: _state(offer) == S.OFFER_EXPIRED, timeout=45, what="the offer to expire")
     assert _noticed(offer.order.buyer, "offer_expired") and _noticed(offer.order.seller, "offer_expired")

