@@ -30,47 +30,35 @@
     } catch (error) { /* an old browser: the account starts in UTC */ }
   });
 
-  // Live pages (the order page): every few seconds ask whether anything changed; the
-  // server answers 304 from an ETag when nothing did. When something did, the parts
-  // marked data-live-region are replaced in place; a part the user is typing in or
-  // has focus in waits for the next round. Without this script, a reload shows the same.
-  var live = document.querySelector("[data-live-url]");
-  if (live && window.fetch && window.DOMParser) {
-    var liveUrl = live.getAttribute("data-live-url");
-    var etag = live.getAttribute("data-live-etag") || "";
-    var period = parseInt(live.getAttribute("data-live-period") || "5000", 10);
-    var busy = false;
-    var poll = function () {
-      if (busy || document.hidden) return;
-      busy = true;
-      var headers = etag ? { "If-None-Match": etag } : {};
-      fetch(liveUrl, { headers: headers, cache: "no-store", credentials: "same-origin" })
-        .then(function (response) {
-          if (response.status !== 200) return null;
-          var next = response.headers.get("ETag");
-          return response.text().then(function (html) { return { html: html, etag: next }; });
-        })
-        .then(function (fresh) {
-          if (!fresh) return;
-          var doc = new DOMParser().parseFromString(fresh.html, "text/html");
-          var waiting = false;
-          doc.querySelectorAll("[data-live-region][id]").forEach(function (incoming) {
-            var current = document.getElementById(incoming.id);
-            if (!current) return;
-            if (current.contains(document.activeElement) && document.activeElement !== document.body) {
-              waiting = true;
-              return;
-            }
-            current.replaceWith(document.importNode(incoming, true));
-          });
-          if (!waiting && fresh.etag) etag = fresh.etag;
-        })
-        .catch(function () { /* offline for a moment: the next round tries again */ })
-        .then(function () { busy = false; });
-    };
-    window.setInterval(poll, period);
-    document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
-  }
+  // Live pages (the order page, the inbox, a conversation) poll with htmx (hx-get,
+  // hx-trigger="every 5s"): each request carries the If-None-Match of the part it came
+  // from; the server answers 304 when nothing changed, and then nothing is swapped. A
+  // changed part is swapped in place, unless the user has focus in a live part: then it
+  // waits for the next round. Hidden tabs do not poll. Without JavaScript, a reload.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (document.hidden) {
+      event.preventDefault();
+      return;
+    }
+    var etag = event.detail.elt.getAttribute("data-live-etag");
+    if (etag) event.detail.headers["If-None-Match"] = etag;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status !== 200) {
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+      return;
+    }
+    var focused = document.activeElement;
+    if (!focused || focused === document.body) return;
+    var regions = document.querySelectorAll("[data-live-region]");
+    for (var i = 0; i < regions.length; i++) {
+      if (regions[i].contains(focused)) {
+        event.detail.shouldSwap = false;
+        return;
+      }
+    }
+  });
 
   // Coming back with the browser's Back button restores the page from cache:
   // re-enable its forms.

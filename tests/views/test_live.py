@@ -35,7 +35,7 @@ def test_nothing_new_is_a_304_in_two_queries_and_a_change_is_the_page_with_a_new
     page = client.get(order.get_absolute_url()).content.decode()
     etag = etag_of(page)
     url = reverse("order_live", args=[order.pk])
-    assert f'data-live-url="{url}"' in page
+    assert f'data-hx-get="{url}"' in page
 
     client.get(url, HTTP_IF_NONE_MATCH=etag)  # the session's time zone is read once, then kept
     with CaptureQueriesContext(connection) as queries:
