@@ -3,18 +3,54 @@ throttling key, and where people land."""
 
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from confusable_homoglyphs import confusables
+from django import forms
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
+from accounts.models import User
 from accounts.services import is_time_zone
+from marketplace.http import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_password_change_redirect_url(self, request: HttpRequest) -> str:
         return reverse("profile")
+
+    def clean_username(self, username: str, shallow: bool = False) -> str:
+        """NFKC-normalised, and refused when it would pass for someone else:
+        letters of two alphabets that look alike ("аdmin" with a Cyrillic а),
+        or one that reads as an existing name once such letters are taken
+        for the Latin ones they imitate."""
+        username = unicodedata.normalize("NFKC", username)
+        username = super().clean_username(username, shallow=shallow)
+        if confusables.is_dangerous(username):
+            raise forms.ValidationError(
+                "This username mixes letters of different alphabets that look alike; choose another.",
+                code="username_confusable",
+            )
+        if not shallow:
+            skeleton = username_skeleton(username)
+            if skeleton != username.lower() and User.objects.filter(username__iexact=skeleton).exists():
+                raise forms.ValidationError(
+                    "This username looks like that of another member; choose another.", code="username_confusable"
+                )
+        return username
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """For allauth's rate limits: the address behind our trusted proxies,
+        not the left-most ``X-Forwarded-For`` entry, which the client writes."""
+        address = client_ip(request)
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            raise PermissionDenied(f"Invalid IP address: {address!r}") from None
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         """Sign-up: the fields allauth knows, plus the zone the browser guessed
@@ -25,6 +61,16 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+
+def username_skeleton(username: str) -> str:
+    """The name with each letter that imitates a Latin one replaced by it, lower-cased."""
+    letters = []
+    for char in username:
+        found = confusables.is_confusable(char, preferred_aliases=["latin"])
+        homoglyphs = found[0]["homoglyphs"] if found else []
+        letters.append(homoglyphs[0]["c"] if homoglyphs else char)
+    return "".join(letters).lower()
 
 
 def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:

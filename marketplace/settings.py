@@ -8,6 +8,7 @@ server. With ``DATABASE_URL`` and ``REDIS_URL`` set it uses PostgreSQL and Redis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -156,6 +157,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# How many reverse proxies in front of the app append to X-Forwarded-For (nginx: 1).
+# The client's address is taken from there (marketplace.http.client_ip) for the
+# login throttle and allauth's rate limits; 0 trusts only the socket's address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "marketplace.http.client_ip"
 # allauth's login form posts the username as "login" and authenticates with "username".
 AXES_USERNAME_CALLABLE = "accounts.adapter.axes_username"
 
@@ -321,11 +327,14 @@ CELERY_TIMEZONE = TIME_ZONE
 # Publishing must never hang a web request when the broker is away: the
 # database is the source of truth and the sweeps catch up afterwards.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-# Workers reconnect when Redis comes back instead of shutting down; publishing
-# from requests is bounded separately (marketplace/queue.py).
+# Workers and beat ride out a broker outage: they retry the connection for as
+# long as it takes (None: no limit; Celery backs off up to a couple of seconds
+# between tries) and resume by themselves when Redis is back. With a limit, a
+# worker exited for good about 2 s into an outage. Publishing from web
+# requests is bounded separately (marketplace/queue.py: one try, no wait).
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
@@ -334,6 +343,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Beat opens its schedule file at start; a DATA_DIR that does not exist yet made it die there.
+# (On a read-only filesystem beat says so itself.)
+with contextlib.suppress(OSError):
+    Path(CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
 

@@ -37,7 +37,14 @@ def safe_filename(raw: str) -> str:
     user sees and downloads, never a path on our disk."""
     name = PureWindowsPath(PurePosixPath(raw or "").name).name
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
-    return name[:200] or "file"
+    if len(name) > 200:
+        # Cut the stem, keep the extension: a long name is still the type it says.
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and len(extension) <= 10:
+            name = stem[: 200 - len(extension) - 1].rstrip() + "." + extension
+        else:
+            name = name[:200]
+    return name or "file"
 
 
 def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:

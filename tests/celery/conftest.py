@@ -85,6 +85,14 @@ class RedisServer:
             sock.sendall(b"FLUSHDB\r\n")
             assert sock.recv(16).startswith(b"+OK")
 
+    def kill(self) -> None:
+        """SIGKILL the server: an outage as a crash, not a polite shutdown."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
     def stop(self) -> None:
         if self.process is None:
             return

@@ -271,3 +271,58 @@ def test_uploaded_files_are_not_served_from_a_public_url(world, settings):
             client = world.client(role)
             for url in (stored.url, f"/media/{stored.name}", f"/{stored.name}", f"/static/../media/{stored.name}"):
                 assert client.get(url).status_code == 404, f"{url} as {role}"
+
+
+# --- behind the proxy: the client's own address ---------------------------------------------------------------
+
+PROXY = "10.0.0.2"
+
+
+def login_via_proxy(client: Client, username: str, password: str, client_address: str):
+    """As nginx passes it on: from the proxy's socket, the client in X-Forwarded-For."""
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=client_address,
+    )
+
+
+def test_behind_a_proxy_a_failed_login_storm_does_not_lock_the_owner_out_from_elsewhere(axes_on, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    UserFactory(username="owner")
+    attacker = Client()
+    for attempt in range(10):
+        login_via_proxy(attacker, "owner", f"guess-{attempt}", "203.0.113.9")
+    assert login_via_proxy(attacker, "owner", PASSWORD, "203.0.113.9").status_code in (403, 429)
+    # The owner, through the same proxy from their own address, logs in.
+    assert login_via_proxy(Client(), "owner", PASSWORD, "198.51.100.7").status_code == 302
+
+
+def test_a_client_cannot_choose_its_address_by_writing_the_header(axes_on, settings):
+    """Without a trusted proxy the header is ignored; with one, only the entry
+    the proxy appended counts, never those the client wrote before it."""
+    UserFactory(username="owner")
+    attacker = Client()
+    for attempt in range(6):
+        attacker.post(
+            reverse("login"),
+            {"username": "owner", "password": f"guess-{attempt}"},
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt}",
+        )
+    locked = attacker.post(
+        reverse("login"),
+        {"username": "owner", "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="192.0.2.200",
+    )
+    assert locked.status_code in (403, 429), "a new X-Forwarded-For per try does not reset the count"
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    from django.test import RequestFactory
+
+    from marketplace.http import client_ip
+
+    request = RequestFactory().get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
+    assert client_ip(request) == "203.0.113.9", "the proxy's entry, not the one the client wrote"

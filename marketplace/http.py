@@ -1,0 +1,23 @@
+"""The client's address behind the proxies we trust."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address that connected to the first of our ``TRUSTED_PROXY_COUNT``
+    proxies. Each proxy appends the address it received the request from to
+    ``X-Forwarded-For``, so the client is the n-th entry from the right; entries
+    further left were written by the client itself and are never believed.
+    With no trusted proxy, the socket's address (``REMOTE_ADDR``), whatever
+    the headers say."""
+    trusted = settings.TRUSTED_PROXY_COUNT
+    remote = request.META.get("REMOTE_ADDR", "")
+    if trusted <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(forwarded) < trusted:
+        return remote
+    return forwarded[-trusted]

@@ -1,0 +1,49 @@
+"""Input that would pass for something it is not (issue 15): a username that
+imitates another with look-alike letters, text of invisible characters only,
+and a long file name that loses its extension when cut."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from marketplace.text import clean_text
+from marketplace.uploads import safe_filename
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+FORM = {"email": "new@example.com", "password1": "A-long-pass-9x", "password2": "A-long-pass-9x"}
+
+
+@pytest.mark.parametrize(
+    ("existing", "username", "message"),
+    [
+        ("admin", "\u0430dmin", "mixes letters of different alphabets"),  # a Cyrillic "а" among Latin letters
+        ("pope", "\u0440\u043e\u0440\u0435", "looks like that of another member"),  # all Cyrillic, reading "pope"
+        ("admin", "ADMIN", "already"),
+    ],
+)
+def test_a_username_that_passes_for_another_is_refused(existing, username, message):
+    UserFactory(username=existing)
+    response = Client().post(reverse("signup"), {**FORM, "username": username})
+    assert message in response.content.decode()
+    assert User.objects.count() == 1
+
+
+def test_a_username_is_normalised():
+    response = Client().post(reverse("signup"), {**FORM, "username": "\uff4a\uff4f"})  # fullwidth "jo"
+    assert response.status_code == 302
+    assert User.objects.filter(username="jo").exists()
+
+
+def test_text_of_invisible_characters_only_is_no_text():
+    assert clean_text("\u200b\u200c\u200d\ufeff \n") == ""
+    assert clean_text("  hi\u200b ") == "hi\u200b"
+
+
+def test_a_long_file_name_is_cut_in_its_stem_and_keeps_its_extension():
+    name = safe_filename("x" * 300 + ".pdf")
+    assert len(name) == 200 and name.endswith(".pdf")
+    assert safe_filename("report.pdf") == "report.pdf"
