@@ -14,6 +14,7 @@ from inbox.models import Inquiry, InquiryMessage
 from inbox.services import NEW_MESSAGE, conversation_url
 from notifications.models import Notification
 from orders.models import Order, OrderMessage
+from orders.selectors import may_read_any_order
 
 # The inbox lists at most this many of each kind (orders, inquiries), newest first.
 CONVERSATIONS_READ = 200
@@ -95,6 +96,6 @@ def conversations_for(user, *, unread_only: bool = False) -> list[Conversation]:
 def inquiry_for(user, pk: int) -> Inquiry:
     """An inquiry its buyer or seller may read; anyone else gets 404, as for an order."""
     inquiry = Inquiry.objects.select_related("gig", "buyer", "seller").filter(pk=pk).first()
-    if inquiry is None or not (inquiry.is_party(user) or user.is_staff):
+    if inquiry is None or not (inquiry.is_party(user) or may_read_any_order(user)):
         raise Http404("No such conversation")
     return inquiry

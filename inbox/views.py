@@ -25,7 +25,8 @@ from marketplace.storage import serve_file
 from notifications.models import Notification
 from orders.forms import MessageForm
 from orders.models import OrderMessageFile
-from orders.selectors import order_for_user
+from orders.selectors import may_read_any_order, order_for_user
+from orders.services import staff_file_read_record
 
 CONVERSATIONS_PER_PAGE = 25
 
@@ -113,7 +114,9 @@ def message_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
     item = OrderMessageFile.objects.select_related("message").filter(pk=pk).first()
     if item is None:
         raise Http404("No such file")
-    order_for_user(request.user, item.message.order_id)
+    order = order_for_user(request.user, item.message.order_id)
+    if not order.is_party(request.user):
+        staff_file_read_record(reader=request.user, kind="message file", file_name=item.original_name, order=order)
     return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
 
 
@@ -124,7 +127,11 @@ def inquiry_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
     item = InquiryFile.objects.select_related("message").filter(pk=pk).first()
     if item is None:
         raise Http404("No such file")
-    selectors.inquiry_for(request.user, item.message.inquiry_id)
+    inquiry = selectors.inquiry_for(request.user, item.message.inquiry_id)
+    if not inquiry.is_party(request.user):
+        staff_file_read_record(
+            reader=request.user, kind="inquiry file", file_name=item.original_name, where=f"inquiry {inquiry.pk}"
+        )
     return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
 
 
@@ -160,7 +167,7 @@ def inquiry_live(request: AuthedRequest, pk: int) -> HttpResponse:
     buyer_id, seller_id, last, password, staff = row
     if session_user_id(request, password) is None:
         return HttpResponse(status=403)
-    if viewer not in (buyer_id, seller_id) and not staff:
+    if viewer not in (buyer_id, seller_id) and not (staff and may_read_any_order(request.user)):
         raise Http404("No such conversation")
     return _not_modified_or(request, inquiry_etag(pk, last or 0), lambda: inquiry_detail(request, pk))
 

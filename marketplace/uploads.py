@@ -80,3 +80,38 @@ def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:
                 raise InvalidInput(f"“{name}” is not UTF-8 text.", field="files") from None
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return name, content_type
+
+
+def upload_request_limit() -> int:
+    """The largest request body a form with files may send: every file at its
+    limit, plus room for the form's fields."""
+    return settings.DELIVERABLE_MAX_FILE_SIZE * settings.DELIVERABLE_MAX_FILES + 1024 * 1024
+
+
+class UploadSizeMiddleware:
+    """Refuse an upload larger than any form accepts before reading it.
+
+    A 300 MB upload used to be read whole (to a temporary file) before the
+    25 MB rule refused it. The declared ``Content-Length`` is checked first:
+    over ``upload_request_limit`` the request gets a 413 page saying the limit,
+    and its body is never read. (The proxy in front should refuse it even
+    earlier: nginx ``client_max_body_size``, README.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.shortcuts import render
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if request.method in ("POST", "PUT", "PATCH") and length > upload_request_limit():
+            context = {
+                "limit": filesizeformat(settings.DELIVERABLE_MAX_FILE_SIZE),
+                "files": settings.DELIVERABLE_MAX_FILES,
+                "size": filesizeformat(length),
+            }
+            return render(request, "413.html", context, status=413)
+        return self.get_response(request)

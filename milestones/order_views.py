@@ -22,7 +22,7 @@ from milestones.order_page import order_page
 from milestones.services import order_complete as order_complete_service
 from orders.forms import MessageForm
 from orders.models import Activity, Order, OrderMessage
-from orders.selectors import order_for_user
+from orders.selectors import may_read_any_order, order_for_user
 from orders.services import order_message_send
 
 
@@ -79,7 +79,7 @@ def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
     buyer_id, seller_id, activity, message, password, staff = row
     if session_user_id(request, password) is None:
         return HttpResponse(status=403)
-    if viewer not in (buyer_id, seller_id) and not staff:
+    if viewer not in (buyer_id, seller_id) and not (staff and may_read_any_order(request.user)):
         raise Http404("No such order")
     etag = order_version_etag(pk, (activity or 0, message or 0))
     if etag in request.headers.get("If-None-Match", ""):

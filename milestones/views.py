@@ -38,6 +38,7 @@ from milestones.models import DeliveryFile, DisputeStatement, Milestone, Milesto
 from milestones.selectors import can_create_milestone, milestone_actions
 from orders.models import Order
 from orders.selectors import order_for_user
+from orders.services import staff_file_read_record
 from payments.checkout import checkout_open, checkout_sync
 from payments.fees import buyer_service_fee
 from payments.models import Account, AccountKind, Checkout
@@ -359,7 +360,15 @@ def deliverable_download(request: AuthedRequest, pk: int) -> HttpResponseBase:
     item = DeliveryFile.objects.select_related("delivery__milestone").filter(pk=pk).first()
     if item is None:
         raise Http404("No such file")
-    order_for_user(request.user, item.delivery.milestone.order_id)
+    order = order_for_user(request.user, item.delivery.milestone.order_id)
+    if not order.is_party(request.user):
+        staff_file_read_record(
+            reader=request.user,
+            kind="deliverable",
+            file_name=item.original_name,
+            order=order,
+            where=f"milestone “{item.delivery.milestone.title}”, delivery {item.delivery.number}",
+        )
     return _attachment(item.file, item.original_name, item.content_type or "application/octet-stream")
 
 
@@ -371,7 +380,15 @@ def dispute_attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
     )
     if statement is None:
         raise Http404("No such file")
-    order_for_user(request.user, statement.dispute.milestone.order_id)
+    order = order_for_user(request.user, statement.dispute.milestone.order_id)
+    if not order.is_party(request.user):
+        staff_file_read_record(
+            reader=request.user,
+            kind="dispute evidence",
+            file_name=statement.attachment_name or "attachment",
+            order=order,
+            where=f"dispute on “{statement.dispute.milestone.title}”",
+        )
     return _attachment(statement.attachment, statement.attachment_name or "attachment")
 
 

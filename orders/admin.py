@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
-from orders.models import Activity, OrderMessage
+from orders.models import Activity, OrderMessage, StaffFileRead
 
 
 class OrderMessageInline(ReadOnlyInline):
@@ -71,3 +71,14 @@ class ActivityAdmin(ReadOnlyAdmin):
     @admin.display(description="actor", ordering="actor__username")
     def actor_name(self, obj: Activity) -> str:
         return obj.actor_name
+
+
+@admin.register(StaffFileRead)
+class StaffFileReadAdmin(ReadOnlyAdmin):
+    """Every private file opened by someone not party to it: the record of support's reads."""
+
+    list_display = ("read_at", "reader", "kind", "file_name", "order", "where")
+    list_select_related = ("reader", "order")
+    list_filter = ("kind", "read_at")
+    search_fields = ("reader__username", "file_name", "order__title")
+    date_hierarchy = "read_at"

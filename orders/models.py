@@ -45,6 +45,9 @@ class Order(models.Model):
             models.CheckConstraint(condition=~Q(buyer=F("seller")), name="order_buyer_is_not_seller"),
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
         ]
+        # The staff flag alone opens the admin, not other people's orders: reading
+        # them (and their files) is support's, a group of its own (migration 0006).
+        permissions = [("support_read", "Can read any order, its messages and its files (support)")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
@@ -153,3 +156,21 @@ def lock_order(order_id: int) -> Order:
     on all their other orders.
     """
     return Order.objects.select_for_update(of=("self",)).select_related("buyer", "seller").get(pk=order_id)
+
+
+class StaffFileRead(models.Model):
+    """A private file opened by someone who is not a party to it (support staff):
+    who, which file, of which order or conversation, and when. Shown in the admin."""
+
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=30)  # "deliverable", "dispute evidence", "message file", "inquiry file"
+    file_name = models.CharField(max_length=255)
+    where = models.CharField(max_length=300, blank=True)
+    read_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-read_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reader} read {self.kind} “{self.file_name}”"

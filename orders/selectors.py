@@ -7,12 +7,20 @@ from django.http import Http404
 
 from orders.models import Order
 
+SUPPORT_READ = "orders.support_read"
+
+
+def may_read_any_order(user) -> bool:
+    """Support staff: the staff flag and the support permission (the "Support"
+    group, or a superuser); the flag alone only opens the admin."""
+    return bool(user.is_authenticated and user.is_staff and user.has_perm(SUPPORT_READ))
+
 
 def orders_visible_to(user) -> QuerySet[Order]:
-    """Orders the user may see: their own as buyer or seller; all for staff."""
+    """Orders the user may see: their own as buyer or seller; all for support staff."""
     if not user.is_authenticated:
         return Order.objects.none()
-    if user.is_staff:
+    if may_read_any_order(user):
         return Order.objects.all()
     return Order.objects.filter(Q(buyer=user) | Q(seller=user))
 

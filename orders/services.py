@@ -156,3 +156,12 @@ def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile,
             raise InvalidInput(error.message, field="attachment") from None
         checked.append((upload, name, content_type))
     return checked
+
+
+def staff_file_read_record(
+    *, reader: User, kind: str, file_name: str, order: Order | None = None, where: str = ""
+) -> None:
+    """Log that someone not party to a private file opened it (support staff)."""
+    from orders.models import StaffFileRead
+
+    StaffFileRead.objects.create(reader=reader, order=order, kind=kind, file_name=file_name[:255], where=where[:300])

@@ -47,3 +47,42 @@ def test_a_long_file_name_is_cut_in_its_stem_and_keeps_its_extension():
     name = safe_filename("x" * 300 + ".pdf")
     assert len(name) == 200 and name.endswith(".pdf")
     assert safe_filename("report.pdf") == "report.pdf"
+
+
+def test_an_upload_over_the_limit_is_refused_before_its_body_is_read(client):
+    """A 300 MB upload is refused from its declared length; not a byte of it is read."""
+    import io
+
+    from tests.factories import OrderFactory
+
+    class Body(io.BytesIO):
+        consumed = 0
+
+        def read(self, *args):
+            data = super().read(*args)
+            Body.consumed += len(data)
+            return data
+
+        def readline(self, *args):
+            data = super().readline(*args)
+            Body.consumed += len(data)
+            return data
+
+    order = OrderFactory()
+    client.force_login(order.buyer)
+    body = Body(b'--x\r\nContent-Disposition: form-data; name="body"\r\n\r\nhello\r\n--x--\r\n')
+    response = client.generic(
+        "POST",
+        reverse("order_message", args=[order.pk]),
+        data=b"",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(300 * 1024 * 1024),
+        **{"wsgi.input": body},
+    )
+    assert response.status_code == 413
+    html = response.content.decode()
+    assert "That upload is too large" in html and "300.0\u00a0MB" in html and "25.0\u00a0MB each" in html
+    assert Body.consumed == 0
+    from orders.models import OrderMessage
+
+    assert not OrderMessage.objects.exists()
