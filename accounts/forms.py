@@ -11,7 +11,6 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import User, WithdrawalMethod, time_zone_choices
-from accounts.services import is_time_zone
 from marketplace.forms import describe_period
 
 
@@ -108,10 +107,8 @@ class ProfileForm(forms.ModelForm):
         return self.cleaned_data.get("refund_to") or self.instance.refund_to or "balance"
 
     def clean_time_zone(self) -> str:
-        zone = self.cleaned_data.get("time_zone") or self.instance.time_zone or "UTC"
-        if not is_time_zone(zone):
-            raise forms.ValidationError("Choose a time zone from the list.")
-        return zone
+        # The choices already refuse an unknown zone; the service checks it again.
+        return self.cleaned_data.get("time_zone") or self.instance.time_zone or "UTC"
 
     def clean_email_notifications(self) -> str:
         return self.cleaned_data.get("email_notifications") or self.instance.email_notifications or "all"

@@ -99,6 +99,19 @@ def session_user_id(request: HttpRequest, password_hash: str | None) -> int | No
     return int(session[SESSION_KEY])
 
 
+def viewer_columns(viewer: int) -> dict:
+    """Annotations that read, in the caller's one query, what ``session_user_id``
+    and a staff check need of the viewer: ``viewer_password`` and ``viewer_staff``."""
+    from django.db.models import Subquery
+
+    from accounts.models import User
+
+    return {
+        "viewer_password": Subquery(User.objects.filter(pk=viewer, is_active=True).values("password")[:1]),
+        "viewer_staff": Subquery(User.objects.filter(pk=viewer).values("is_staff")[:1]),
+    }
+
+
 def session_user_pk(request: HttpRequest) -> int | None:
     session = getattr(request, "session", None)
     if session is None or SESSION_KEY not in session:

@@ -6,29 +6,19 @@ from __future__ import annotations
 from django.contrib import admin
 
 from inbox.models import Inquiry, InquiryMessage
+from marketplace.admin import ReadOnlyAdmin
 from orders.admin import FlaggedFilter
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Inquiry)
-class InquiryAdmin(ReadOnly):
+class InquiryAdmin(ReadOnlyAdmin):
     list_display = ("id", "gig", "buyer", "seller", "created_at", "last_message_at")
     search_fields = ("gig__title", "buyer__username", "seller__username")
     list_select_related = ("gig", "buyer", "seller")
 
 
 @admin.register(InquiryMessage)
-class InquiryMessageAdmin(ReadOnly):
+class InquiryMessageAdmin(ReadOnlyAdmin):
     list_display = ("id", "inquiry", "author", "contact_flag", "created_at")
     list_filter = (FlaggedFilter,)
     search_fields = ("body", "author__username")

@@ -11,8 +11,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from inbox.models import Inquiry, InquiryMessage
-from inbox.services import NEW_MESSAGE, conversation_url
-from notifications.models import Notification
+from inbox.services import conversation_url
+from notifications.models import NEW_MESSAGE, Notification
 from orders.models import Order, OrderMessage
 from orders.selectors import may_read_any_order
 

@@ -12,15 +12,11 @@ from django.utils import timezone
 from accounts.models import User
 from gigs.models import Gig
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
-from marketplace.contact import contact_found
-from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
-from marketplace.text import clean_text
-from notifications.models import Notification
+from marketplace.errors import InvalidInput, NotAllowed
+from notifications.models import NEW_MESSAGE, Notification
 from notifications.services import notification_send
 from orders.models import Order
-from orders.services import check_attachments
-
-NEW_MESSAGE = "new_message"
+from orders.services import message_checked, message_store
 
 
 def inquiry_open(*, gig: Gig, buyer: User) -> Inquiry:
@@ -52,29 +48,20 @@ def inquiry_message_send(
     """A message in a conversation about a gig, as in an order's: files under
     the deliverables' rules, contact details flagged (never changed), the
     other party notified; the same form twice adds one message."""
-    body = clean_text(body)
     if not inquiry.is_party(author):
         raise NotAllowed("Only the buyer and the seller can write in this conversation.")
-    if not body:
-        raise InvalidInput("Write a message first.", field="body")
-    if len(body) > 5000:
-        raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
-    checked = check_attachments(files)
+    body, checked = message_checked(body, files)
     with transaction.atomic():
         inquiry = Inquiry.objects.select_for_update().select_related("gig", "buyer", "seller").get(pk=inquiry.pk)
-        if idempotency_key and InquiryMessage.objects.filter(idempotency_key=idempotency_key).exists():
-            raise DuplicateRequest("This message was already sent.")
-        message = InquiryMessage.objects.create(
+        message = message_store(
+            InquiryMessage,
+            InquiryFile,
+            checked,
             inquiry=inquiry,
             author=author,
             body=body,
-            idempotency_key=idempotency_key or None,
-            contact_flag=contact_found(body),
+            idempotency_key=idempotency_key,
         )
-        for upload, name, content_type in checked:
-            InquiryFile.objects.create(
-                message=message, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
-            )
         inquiry.last_message_at = message.created_at
         inquiry.save(update_fields=["last_message_at"])
         other = inquiry.seller if author.pk == inquiry.buyer_id else inquiry.buyer

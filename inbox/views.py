@@ -6,13 +6,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Max, OuterRef, Q, Subquery
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthedRequest
-from accounts.middleware import session_user_id, session_user_pk
+from accounts.middleware import session_user_id, session_user_pk, viewer_columns
 from accounts.models import User
 from gigs.selectors import gig_for_viewer
 from inbox import selectors, services
@@ -20,6 +20,7 @@ from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from marketplace.contact import contact_notice
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
+from marketplace.http import not_modified_or
 from marketplace.pagination import paginate
 from marketplace.storage import serve_file
 from notifications.models import Notification
@@ -135,16 +136,6 @@ def inquiry_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
     return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
 
 
-def _not_modified_or(request: AuthedRequest, etag: str, render_page) -> HttpResponse:
-    if etag in request.headers.get("If-None-Match", ""):
-        response: HttpResponse = HttpResponseNotModified()
-    else:
-        response = render_page()
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
-    return response
-
-
 @require_safe
 def inquiry_live(request: AuthedRequest, pk: int) -> HttpResponse:
     """The conversation's poll, as the order page's (``order_live``): 304 when
@@ -156,8 +147,7 @@ def inquiry_live(request: AuthedRequest, pk: int) -> HttpResponse:
         Inquiry.objects.filter(pk=pk)
         .annotate(
             last=Subquery(InquiryMessage.objects.filter(inquiry_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
-            viewer_password=Subquery(User.objects.filter(pk=viewer, is_active=True).values("password")[:1]),
-            viewer_staff=Subquery(User.objects.filter(pk=viewer).values("is_staff")[:1]),
+            **viewer_columns(viewer),
         )
         .values_list("buyer_id", "seller_id", "last", "viewer_password", "viewer_staff")
         .first()
@@ -169,7 +159,7 @@ def inquiry_live(request: AuthedRequest, pk: int) -> HttpResponse:
         return HttpResponse(status=403)
     if viewer not in (buyer_id, seller_id) and not (staff and may_read_any_order(request.user)):
         raise Http404("No such conversation")
-    return _not_modified_or(request, inquiry_etag(pk, last or 0), lambda: inquiry_detail(request, pk))
+    return not_modified_or(request, inquiry_etag(pk, last or 0), lambda: inquiry_detail(request, pk))
 
 
 def inquiry_etag(pk: int, last: int) -> str:
@@ -196,7 +186,7 @@ def inbox_live(request: AuthedRequest) -> HttpResponse:
     )
     if row is None or session_user_id(request, row[0]) is None:
         return HttpResponse(status=403)
-    return _not_modified_or(request, inbox_etag(viewer, row[1] or 0, row[2] or 0), lambda: inbox(request))
+    return not_modified_or(request, inbox_etag(viewer, row[1] or 0, row[2] or 0), lambda: inbox(request))
 
 
 def inbox_etag(user_id: int, last: int, unread: int) -> str:

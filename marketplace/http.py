@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -21,3 +23,15 @@ def client_ip(request: HttpRequest) -> str:
     if len(forwarded) < trusted:
         return remote
     return forwarded[-trusted]
+
+
+def not_modified_or(request: HttpRequest, etag: str, render_page: Callable[[], HttpResponse]) -> HttpResponse:
+    """A live page's poll: 304 when the client already has ``etag``, else the
+    page ``render_page`` makes; either way tagged, and revalidated every time."""
+    if etag in request.headers.get("If-None-Match", ""):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = render_page()
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response

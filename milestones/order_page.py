@@ -18,8 +18,7 @@ from django.utils import dateformat, timezone
 from djmoney.money import Money
 
 from marketplace.contact import contact_notice
-from marketplace.forms import period_words
-from marketplace.timewords import since_words, until_words
+from marketplace.timewords import period_words, since_words, until_words
 from milestones.actions import BY_NAME
 from milestones.models import (
     CLOSED_STATES,

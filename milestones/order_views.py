@@ -9,15 +9,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
-from accounts.middleware import session_user_id, session_user_pk
-from accounts.models import User
+from accounts.middleware import session_user_id, session_user_pk, viewer_columns
 from inbox.services import conversation_read
 from marketplace.errors import DomainError, DuplicateRequest
+from marketplace.http import not_modified_or
 from milestones.order_page import order_page
 from milestones.services import order_complete as order_complete_service
 from orders.forms import MessageForm
@@ -68,8 +68,7 @@ def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
         .annotate(
             activity=Subquery(Activity.objects.filter(order_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
             message=Subquery(OrderMessage.objects.filter(order_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
-            viewer_password=Subquery(User.objects.filter(pk=viewer, is_active=True).values("password")[:1]),
-            viewer_staff=Subquery(User.objects.filter(pk=viewer).values("is_staff")[:1]),
+            **viewer_columns(viewer),
         )
         .values_list("buyer_id", "seller_id", "activity", "message", "viewer_password", "viewer_staff")
         .first()
@@ -82,13 +81,7 @@ def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
     if viewer not in (buyer_id, seller_id) and not (staff and may_read_any_order(request.user)):
         raise Http404("No such order")
     etag = order_version_etag(pk, (activity or 0, message or 0))
-    if etag in request.headers.get("If-None-Match", ""):
-        response: HttpResponse = HttpResponseNotModified()
-    else:
-        response = _render(request, order_for_user(request.user, pk), live=True)
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
-    return response
+    return not_modified_or(request, etag, lambda: _render(request, order_for_user(request.user, pk), live=True))
 
 
 @require_POST

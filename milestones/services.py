@@ -35,9 +35,9 @@ from accounts.models import User
 from accounts.services import require_verified_email
 from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.forms import period_words
 from marketplace.money import format_money, has_sub_minor_digits
 from marketplace.text import clean_text, sentence
+from marketplace.timewords import period_words
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import (
     DEADLINE_STATES,

@@ -24,8 +24,8 @@ from djmoney.money import Money
 from accounts.models import User
 from accounts.services import require_verified_email
 from marketplace.errors import DomainError, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.forms import period_words
 from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.timewords import period_words
 from milestones.models import Milestone, MilestoneState, lock_milestone
 from notifications.services import notification_send
 from orders.services import activity_record

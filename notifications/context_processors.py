@@ -5,10 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q
 from django.http import HttpRequest
 
-from notifications.models import Notification
-
-# A new message notifies its reader with this event; the header counts them apart, under "Messages".
-MESSAGE_EVENT = "new_message"
+from notifications.models import NEW_MESSAGE, Notification
 
 
 def navigation(request: HttpRequest) -> dict[str, int]:
@@ -17,6 +14,6 @@ def navigation(request: HttpRequest) -> dict[str, int]:
     if user is None or not user.is_authenticated:
         return {}
     counts = Notification.objects.filter(recipient=user, read_at__isnull=True).aggregate(
-        notices=Count("id", filter=~Q(event=MESSAGE_EVENT)), messages=Count("id", filter=Q(event=MESSAGE_EVENT))
+        notices=Count("id", filter=~Q(event=NEW_MESSAGE)), messages=Count("id", filter=Q(event=NEW_MESSAGE))
     )
     return {"unread_notifications": counts["notices"], "unread_messages": counts["messages"]}

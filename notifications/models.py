@@ -10,6 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# The event of a new message: the header counts these apart ("Messages"), and
+# opening a conversation reads them (``inbox.services.conversation_read``).
+NEW_MESSAGE = "new_message"
+
 
 class Notification(models.Model):
     """An in-app notice; the e-mail copy goes out after commit (emailed_at)."""

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.queue import enqueue_on_commit
-from notifications.models import Notification
+from notifications.models import NEW_MESSAGE, Notification
 
 EMAIL_TASK = "notifications.tasks.send_notification_email"
 
@@ -40,7 +40,7 @@ ACTION_EVENTS = frozenset(
         "cancellation_reminder",
         "review_reminder",
         "review_requested",
-        "new_message",
+        NEW_MESSAGE,
     }
 )
 

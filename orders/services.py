@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -16,6 +17,7 @@ from marketplace.contact import contact_found
 from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
 from marketplace.text import clean_text
 from marketplace.uploads import validate_deliverable_file
+from notifications.models import NEW_MESSAGE
 from notifications.services import notification_send
 from orders.models import Activity, Order, OrderMessage, OrderMessageFile, OrderStatus
 
@@ -103,37 +105,24 @@ def order_message_send(
     Contact details off the platform are kept as written and flagged
     (``contact_flag``): both parties see a notice, staff see the flag.
     """
-    body = clean_text(body)
     if not order.is_party(author):
         raise NotAllowed("Only the buyer and the seller can write in this order.")
-    if not body:
-        raise InvalidInput("Write a message first.", field="body")
-    if len(body) > 5000:
-        raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
-    checked = check_attachments(files)
+    body, checked = message_checked(body, files)
     with transaction.atomic():
-        if idempotency_key and OrderMessage.objects.filter(idempotency_key=idempotency_key).exists():
-            raise DuplicateRequest("This message was already sent.")
-        try:
-            with transaction.atomic():
-                message = OrderMessage.objects.create(
-                    order=order,
-                    author=author,
-                    body=body,
-                    idempotency_key=idempotency_key or None,
-                    contact_flag=contact_found(body),
-                )
-        except IntegrityError:
-            raise DuplicateRequest("This message was already sent.") from None
-        for upload, name, content_type in checked:
-            OrderMessageFile.objects.create(
-                message=message, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
-            )
+        message = message_store(
+            OrderMessage,
+            OrderMessageFile,
+            checked,
+            order=order,
+            author=author,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
         Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
         other = order.seller if author.pk == order.buyer_id else order.buyer
         notification_send(
             recipient=other,
-            event="new_message",
+            event=NEW_MESSAGE,
             message=f"New message from {author.username} on “{order.title}”.",
             url=order.get_absolute_url() + "#messages",
         )
@@ -141,6 +130,46 @@ def order_message_send(
 
 
 MAX_MESSAGE_FILES = 5
+
+
+def message_checked(body: str, files: Sequence[UploadedFile]) -> tuple[str, list[tuple[UploadedFile, str, str]]]:
+    """A message's text and files as the rules take them (an order's or a
+    conversation's): visible text up to 5,000 characters, files by ``check_attachments``."""
+    body = clean_text(body)
+    if not body:
+        raise InvalidInput("Write a message first.", field="body")
+    if len(body) > 5000:
+        raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
+    return body, check_attachments(files)
+
+
+def message_store(
+    message_model: type[Model],
+    file_model: type[Model],
+    checked: Sequence[tuple[UploadedFile, str, str]],
+    *,
+    body: str,
+    idempotency_key: str | None,
+    **fields: Any,
+) -> Any:
+    """Store a checked message and its files, once per form: the same
+    ``idempotency_key`` again is ``DuplicateRequest`` (the unique index settles
+    a race). Contact details off the platform are flagged, never changed.
+    Caller holds its transaction."""
+    if idempotency_key and message_model._default_manager.filter(idempotency_key=idempotency_key).exists():
+        raise DuplicateRequest("This message was already sent.")
+    try:
+        with transaction.atomic():
+            message = message_model._default_manager.create(
+                body=body, idempotency_key=idempotency_key or None, contact_flag=contact_found(body), **fields
+            )
+    except IntegrityError:
+        raise DuplicateRequest("This message was already sent.") from None
+    for upload, name, content_type in checked:
+        file_model._default_manager.create(
+            message=message, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
+        )
+    return message
 
 
 def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, str, str]]:
