@@ -36,10 +36,14 @@ def _beat_schedule() -> dict:
     from django.conf import settings
 
     interval = float(settings.SWEEP_INTERVAL_SECONDS)
-    return {
+    schedule = {
         f"sweep-{name}": {"task": task, "schedule": interval, "options": {"expires": interval}}
         for name, task in SWEEP_TASKS.items()
     }
+    # Not a sweep of due rows: a checkpoint of the ledger every few minutes (payments.integrity).
+    seal = float(settings.LEDGER_SEAL_INTERVAL_SECONDS)
+    schedule["seal-ledger"] = {"task": "payments.tasks.seal_ledger", "schedule": seal, "options": {"expires": seal}}
+    return schedule
 
 
 app.conf.beat_schedule = _beat_schedule()

@@ -424,6 +424,13 @@ PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "sandbox")
 SANDBOX_WEBHOOK_SECRET = env_str(
     "SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_" + hashlib.sha256(("sandbox:" + SECRET_KEY).encode()).hexdigest()[:32]
 )
+# The key of the ledger's MACs (marketplace/mac.py): from the environment, never in the database.
+# Set it apart from SECRET_KEY in production, so SECRET_KEY can be rotated without it;
+# unset, it is derived from SECRET_KEY (and `check --deploy` warns).
+LEDGER_MAC_KEY = env_str("LEDGER_MAC_KEY", "") or hashlib.sha256(("ledger-mac:" + SECRET_KEY).encode()).hexdigest()
+LEDGER_MAC_KEY_FROM_ENV = bool(env_str("LEDGER_MAC_KEY", ""))
+# How often beat seals the ledger with a checkpoint (payments.integrity.ledger_seal).
+LEDGER_SEAL_INTERVAL_SECONDS = env_int("LEDGER_SEAL_INTERVAL_SECONDS", 300)
 # Where the sandbox posts its webhooks; empty: the site the buyer paid on.
 SANDBOX_WEBHOOK_URL = env_str("SANDBOX_WEBHOOK_URL", "")
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")

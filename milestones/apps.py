@@ -8,10 +8,11 @@ class MilestonesConfig(AppConfig):
         # Hooks into the kernel and payments below, which never import milestones.
         from marketplace.sweeps import Sweep, register_sweep
         from milestones import sweeps
-        from milestones.audit import escrow_matches_state
+        from milestones.audit import escrow_matches_state, transactions_match_milestones
         from payments.audit import register_audit_check
 
         register_audit_check(escrow_matches_state)
+        register_audit_check(transactions_match_milestones)
         register_sweep(Sweep("auto_approve", sweeps.sweep_auto_approve, sweeps.auto_approve_due))
         register_sweep(Sweep("reminders", sweeps.sweep_reminders, sweeps.reminders_due))
         register_sweep(Sweep("late", sweeps.sweep_late, sweeps.late_due))

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from djmoney.models.fields import MoneyField
 
+from marketplace.mac import content_mac
 from orders.models import lock_order
 
 
@@ -416,6 +417,8 @@ class Dispute(ConcurrentTransitionMixin, models.Model):
     seller_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
     buyer_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
     resolution_note = models.TextField(blank=True, max_length=10000)
+    # A keyed MAC of the outcome (``marketplace.mac``), set at resolution; a trigger freezes it all then.
+    outcome_mac = models.CharField(max_length=64, blank=True, editable=False)
 
     objects: models.Manager[Dispute] = models.Manager()
 
@@ -437,6 +440,11 @@ class Dispute(ConcurrentTransitionMixin, models.Model):
         self.seller_amount = seller_amount
         self.buyer_amount = buyer_amount
         self.resolution_note = note
+        self.outcome_mac = self.expected_outcome_mac()
+
+    def expected_outcome_mac(self) -> str:
+        parts = [self.milestone_id, self.outcome, self.seller_amount, self.buyer_amount]
+        return content_mac("dispute", [*parts, self.resolved_by_id, self.resolved_at])
 
 
 def dispute_upload_to(instance: DisputeStatement, filename: str) -> str:

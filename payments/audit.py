@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Sum
 
+from payments.integrity import integrity_audit
 from payments.models import (
     GUARDED_KINDS,
     Account,
@@ -22,6 +23,7 @@ from payments.models import (
     Earning,
     EarningStatus,
     Entry,
+    LedgerSeal,
     ProviderCommand,
     Transaction,
     Withdrawal,
@@ -181,4 +183,9 @@ def ledger_audit() -> AuditReport:
                 f"{owed.get(currency, 0)} {currency} of refunds to card are waiting for the provider "
                 f"but the card-refunds account holds {card_refunds_of.get(currency, 0)}"
             )
+
+    # 9. Tampering: every transaction against its MAC, its shape and its record;
+    #    the money records against their MACs; the seals against what they cover.
+    integrity_audit(breaches)
+    report.counted["seals"] = LedgerSeal.objects.count()
     return report

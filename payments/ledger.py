@@ -20,11 +20,13 @@ from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import DuplicateRequest, InsufficientFunds
 from marketplace.money import format_money, round_money, zero
+from payments.integrity import transaction_mac
 from payments.models import Account, AccountKind, Entry, Transaction
 
 
@@ -157,18 +159,23 @@ def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
                 f"Not enough money: the balance is {format_money(Money(account.balance, account.currency))}.",
             )
 
+    now = timezone.now()
+    rows = []
+    for posting, lines in checked:
+        txn = Transaction(
+            idempotency_key=posting.key,
+            kind=posting.kind,
+            memo=posting.memo[:300],
+            milestone_id=posting.milestone.pk if posting.milestone is not None else None,
+            actor=posting.actor,
+            created_at=now,
+        )
+        # Sealed before the insert, each on its own: writers never wait on one another for it.
+        txn.mac = transaction_mac(txn, [(account.pk, money) for account, money in lines])
+        rows.append(txn)
     try:
         with transaction.atomic():
-            txns = Transaction.objects.bulk_create(
-                Transaction(
-                    idempotency_key=posting.key,
-                    kind=posting.kind,
-                    memo=posting.memo[:300],
-                    milestone=posting.milestone,
-                    actor=posting.actor,
-                )
-                for posting in postings
-            )
+            txns = Transaction.objects.bulk_create(rows)
     except IntegrityError:
         # Another transaction posted the same key between our check and our
         # insert; the unique index made us wait for it, then refused.

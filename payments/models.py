@@ -16,8 +16,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
+
+from marketplace.mac import MacSealed
 
 
 class AccountKind(models.TextChoices):
@@ -142,7 +145,13 @@ class Transaction(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by ``ledger_post`` before the insert, so the MAC can cover it.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A keyed MAC of the fields above and of the entries (``payments.integrity.transaction_mac``).
+    mac = models.CharField(max_length=64, blank=True, editable=False)
+    # PostgreSQL: the database transaction that wrote the row (a trigger sets it, ``txid_current()``);
+    # the checkpoints (``LedgerSeal``) cover ranges of it. NULL on SQLite, where they cover ids.
+    xid = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -195,9 +204,13 @@ class Tip(models.Model):
         return f"Tip of {self.amount} to {self.seller}"
 
 
-class Earning(models.Model):
+class Earning(MacSealed, models.Model):
     """The seller's share of one released milestone, or of one tip, waiting
-    for ``clears_at``. Exactly one of ``milestone`` and ``tip`` is set."""
+    for ``clears_at``. Exactly one of ``milestone`` and ``tip`` is set.
+    Its money and times are sealed (``mac``) and frozen by a trigger; only
+    ``status`` moves, pending to cleared."""
+
+    MAC_FIELDS = ("seller_id", "milestone_id", "tip_id", "gross", "fee", "net", "clears_at")
 
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
     milestone = models.OneToOneField(
@@ -211,6 +224,7 @@ class Earning(models.Model):
     clears_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    mac = models.CharField(max_length=64, blank=True, editable=False)
 
     objects: models.Manager[Earning] = models.Manager()
 
@@ -245,7 +259,12 @@ class WithdrawalStatus(models.TextChoices):
     FAILED = "failed", "Failed, returned to available"
 
 
-class Withdrawal(models.Model):
+class Withdrawal(MacSealed, models.Model):
+    """A seller's payout. Amount and destination are sealed (``mac``) and frozen
+    by a trigger; only ``status`` moves, requested to paid or failed."""
+
+    MAC_FIELDS = ("seller_id", "amount", "method", "destination", "idempotency_key")
+
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
     amount = MoneyField(max_digits=14, decimal_places=2)
     method = models.CharField(max_length=20)
@@ -256,6 +275,7 @@ class Withdrawal(models.Model):
     failure_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    mac = models.CharField(max_length=64, blank=True, editable=False)
 
     objects: models.Manager[Withdrawal] = models.Manager()
 
@@ -360,13 +380,28 @@ class CommandStatus(models.TextChoices):
     STUCK = "stuck", "Retries exhausted: needs staff"
 
 
-class ProviderCommand(models.Model):
+class ProviderCommand(MacSealed, models.Model):
     """Money leaving through the provider: written in the same transaction as
     its ledger posting, executed by a worker after commit (``payments.outbox``).
 
     The idempotency key goes with every attempt, so a worker killed after the
-    provider answered, and a retry, pay once.
+    provider answered, and a retry, pay once. What it pays, to whom, is sealed
+    (``mac``) and frozen by a trigger; ``status`` moves forward only (staff may
+    send a stuck one again).
     """
+
+    MAC_FIELDS = (
+        "kind",
+        "idempotency_key",
+        "amount",
+        "user_id",
+        "withdrawal_id",
+        "checkout_id",
+        "milestone_id",
+        "method",
+        "destination",
+        "payment_reference",
+    )
 
     kind = models.CharField(max_length=10, choices=CommandKind.choices)
     status = models.CharField(max_length=10, choices=CommandStatus.choices, default=CommandStatus.PENDING)
@@ -394,6 +429,7 @@ class ProviderCommand(models.Model):
     failure_code = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    mac = models.CharField(max_length=64, blank=True, editable=False)
 
     objects: models.Manager[ProviderCommand] = models.Manager()
 
@@ -437,3 +473,40 @@ class PayoutAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.account_id} for {self.user}"
+
+
+class LedgerSeal(models.Model):
+    """A checkpoint over the ledger transactions written since the previous one
+    (``payments.integrity.ledger_seal``): how many, what they moved per
+    currency, a digest of their MACs, chained by MAC to the previous seal. A
+    transaction deleted, inserted or edited afterwards, even with the triggers
+    off, no longer adds up to its seal. Append-only, like the entries.
+
+    It covers ``lower <= cover < upper``, where the cover of a transaction is
+    its ``xid`` on PostgreSQL (every database transaction below ``upper`` had
+    finished when the seal was made, so none can join the range later) and its
+    id on SQLite (one writer at a time).
+    """
+
+    lower = models.BigIntegerField()
+    upper = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+    # What the covered transactions moved: the sum of their positive entries per currency, "EUR 1.00;USD 2.50".
+    totals = models.TextField(blank=True)
+    # SHA-256 of the covered transactions' MACs, in id order.
+    digest = models.CharField(max_length=64)
+    previous_mac = models.CharField(max_length=64, blank=True)
+    mac = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects: models.Manager[LedgerSeal] = models.Manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lower"], name="ledger_seal_lower_unique"),
+            models.CheckConstraint(condition=Q(upper__gt=models.F("lower")), name="ledger_seal_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Seal {self.pk}: {self.count} transactions"

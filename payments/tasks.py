@@ -38,3 +38,12 @@ def sweep_clearance() -> dict[str, Any]:
 @shared_task(acks_late=True)
 def sweep_outbox() -> dict[str, Any]:
     return sweeps.sweep_outbox(until=task_deadline()).as_dict()
+
+
+@shared_task(acks_late=True)
+def seal_ledger() -> int | None:
+    """Checkpoint the ledger (``payments.integrity.ledger_seal``); the seal's id, or None if nothing was new."""
+    from payments.integrity import ledger_seal
+
+    seal = ledger_seal()
+    return seal.pk if seal is not None else None

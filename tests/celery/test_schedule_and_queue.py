@@ -14,7 +14,10 @@ from notifications.tasks import send_notification_email
 
 def test_beat_runs_every_sweep_every_interval_and_drops_stale_ticks(settings):
     app.loader.import_default_modules()
-    schedule = app.conf.beat_schedule
+    schedule = dict(app.conf.beat_schedule)
+    seal = schedule.pop("seal-ledger")
+    assert seal["task"] == "payments.tasks.seal_ledger" and seal["task"] in app.tasks
+    assert seal["schedule"] == settings.LEDGER_SEAL_INTERVAL_SECONDS
     assert {entry["task"] for entry in schedule.values()} == set(SWEEP_TASKS.values())
     for entry in schedule.values():
         assert entry["task"] in app.tasks, f"{entry['task']} is not a registered task"

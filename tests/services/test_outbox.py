@@ -37,6 +37,7 @@ from sandbox.models import SandboxOperation, SandboxSession
 from sandbox.provider import SandboxProvider
 from tests.factories import BALANCE, OrderFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import assert_money_conserved, balance
+from tests.sql import triggers_off
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db
@@ -114,7 +115,8 @@ def test_a_refund_the_provider_refuses_lands_in_the_balance(order, audit, monkey
     milestone = create_milestone(order, amount="100.00")
     services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     command = ProviderCommand.objects.get()
-    ProviderCommand.objects.filter(pk=command.pk).update(payment_reference="pi_unknown")
+    # The provider no longer knows the payment (our command's target is frozen by a trigger).
+    SandboxSession.objects.filter(payment_reference=command.payment_reference).update(payment_reference="pi_gone")
     assert command_execute(command_id=command.pk).outcome == "failed"
     command.refresh_from_db()
     assert command.status == CommandStatus.FAILED and command.failure_code == "resource_missing"
@@ -255,7 +257,8 @@ def test_reconcile_lists_a_planted_mismatch_and_exits_1(order):
     command = ProviderCommand.objects.get(withdrawal=withdrawal)
     # Planted in SQL, as a bad deploy or a hand edit would: the provider paid 50.00, we now say 5.00,
     # and a charge the provider made is missing from our records.
-    with connection.cursor() as cursor:
+    # The owner role can switch the triggers off; that is what reconciliation is for.
+    with triggers_off() as cursor:
         cursor.execute("UPDATE payments_providercommand SET amount = 5.00 WHERE id = %s", [command.pk])
         cursor.execute("UPDATE payments_checkout SET payment_reference = 'pi_forged' WHERE milestone_id IS NOT NULL")
     err = StringIO()
