@@ -1,10 +1,13 @@
 """The Celery application: workers run thin tasks over services (see tasks.py).
 
 Beat (exactly one per deployment) runs every sweep every
-``SWEEP_INTERVAL_SECONDS``. The schedule is static, here in code. Each tick
-expires after one interval: if the workers are away, the ticks do not pile up
-in the broker; the first tick after their return does everything due, since
-sweeps select by "due by now", not "due exactly now".
+``SWEEP_INTERVAL_SECONDS``. The schedule is static, here in code. Ticks go to
+their own queue ("sweeps", settings ``CELERY_TASK_ROUTES``), so e-mail and
+other work never hold them back, and they do not expire: a tick is never
+dropped unrun. If the workers were away, the ticks that queued meanwhile are
+cheap: the first does everything due (sweeps select by "due by now", not
+"due exactly now") and the rest find nothing. A sweep that stops at its time
+budget with rows left publishes itself again at once (``sweep_tick``).
 """
 
 import os
@@ -36,13 +39,10 @@ def _beat_schedule() -> dict:
     from django.conf import settings
 
     interval = float(settings.SWEEP_INTERVAL_SECONDS)
-    schedule = {
-        f"sweep-{name}": {"task": task, "schedule": interval, "options": {"expires": interval}}
-        for name, task in SWEEP_TASKS.items()
-    }
+    schedule = {f"sweep-{name}": {"task": task, "schedule": interval} for name, task in SWEEP_TASKS.items()}
     # Not a sweep of due rows: a checkpoint of the ledger every few minutes (payments.integrity).
     seal = float(settings.LEDGER_SEAL_INTERVAL_SECONDS)
-    schedule["seal-ledger"] = {"task": "payments.tasks.seal_ledger", "schedule": seal, "options": {"expires": seal}}
+    schedule["seal-ledger"] = {"task": "payments.tasks.seal_ledger", "schedule": seal}
     return schedule
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from marketplace.env import (
     env_bool,
@@ -317,6 +318,17 @@ else:
         # directory, which is how a stray control/ once got committed).
         "control_folder": str(_broker_dir / "control"),
     }
+# Three queues, so e-mail can never starve the sweeps: beat's ticks (and the ledger's
+# seal) on "sweeps", e-mail on "email", the rest (payouts and refunds, webhooks, provider
+# sessions) on "celery". A worker started without -Q consumes all three; an operator
+# may give each its own workers (`celery -A marketplace worker -Q sweeps`).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"), Queue("email"))
+CELERY_TASK_ROUTES = {
+    "*.tasks.sweep_*": {"queue": "sweeps"},
+    "payments.tasks.seal_ledger": {"queue": "sweeps"},
+    "notifications.tasks.send_notification_email*": {"queue": "email"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -414,6 +426,13 @@ DELIVERABLE_ALLOWED_EXTENSIONS = env_list(
     ["pdf", "png", "jpg", "jpeg", "gif", "webp", "zip", "txt", "md", "csv", "docx", "xlsx"],
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Each file is counted as it streams in; past DELIVERABLE_MAX_FILE_SIZE none of it is kept
+# (marketplace.uploads.FileSizeLimitHandler) and the form names it with its size.
+FILE_UPLOAD_HANDLERS = [
+    "marketplace.uploads.FileSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Payment provider (payments/providers) -----------------------------------------

@@ -5,6 +5,7 @@ claims. Shared by the forms (for field errors) and the services
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import unicodedata
 from pathlib import PurePosixPath, PureWindowsPath
@@ -12,6 +13,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 import filetype
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
 
 from marketplace.errors import InvalidInput
@@ -115,3 +117,39 @@ class UploadSizeMiddleware:
             }
             return render(request, "413.html", context, status=413)
         return self.get_response(request)
+
+
+class OversizeUpload(UploadedFile):
+    """A file that went past ``DELIVERABLE_MAX_FILE_SIZE`` while it streamed in:
+    its name and the size it reached, none of its content (nothing past the
+    limit was kept). ``validate_deliverable_file`` refuses it by its size, so
+    the form shows the field error like any file over the limit."""
+
+    def __init__(self, name: str, size: int, content_type: str | None) -> None:
+        super().__init__(file=io.BytesIO(), name=name, content_type=content_type, size=size)
+
+
+class FileSizeLimitHandler(FileUploadHandler):
+    """First of ``FILE_UPLOAD_HANDLERS``: passes each file's chunks on to
+    Django's handlers (memory, then a temporary file) until the file passes
+    the per-file limit, then keeps none of the rest, so a 300 MB file costs no
+    more memory or disk than a 25 MB one. The body is still read to its end (the
+    rest of the form comes after the file), bounded by ``UploadSizeMiddleware``
+    and the proxy's ``client_max_body_size``."""
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+        self.over = False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > settings.DELIVERABLE_MAX_FILE_SIZE:
+            self.over = True
+            return None  # the handlers after this one never see it
+        return raw_data
+
+    def file_complete(self, file_size: int) -> UploadedFile | None:
+        if self.over:
+            return OversizeUpload(self.file_name or "file", self.received, self.content_type)
+        return None  # the next handler completes the file as usual

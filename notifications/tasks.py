@@ -6,13 +6,16 @@ again); see ``marketplace/sweeps.py``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 
-from marketplace.sweeps import task_deadline
+from marketplace.sweeps import sweep_tick
 from notifications import sweeps
 from notifications.services import notification_email_send
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -22,5 +25,18 @@ def send_notification_email(notification_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """E-mail a batch of notifications, each once and in its own transaction;
+    one that fails stays unsent for the e-mail sweep. Returns how many were sent."""
+    sent = 0
+    for notification_id in notification_ids:
+        try:
+            sent += notification_email_send(notification_id=notification_id)
+        except Exception:
+            logger.exception("e-mail of notification %s failed; the e-mail sweep will retry it", notification_id)
+    return sent
+
+
+@shared_task(acks_late=True)
 def sweep_emails() -> dict[str, Any]:
-    return sweeps.sweep_emails(until=task_deadline()).as_dict()
+    return sweep_tick(sweep_emails, sweeps.sweep_emails)

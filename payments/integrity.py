@@ -207,29 +207,41 @@ def ledger_seal() -> LedgerSeal | None:
 
 @dataclass
 class _Records:
-    """The business records the transactions belong to, by the key they post under."""
+    """The business records the transactions belong to, by the key they post
+    under, and the sealed ones whose MACs are wrong: one query per table."""
 
     earnings: dict[int, tuple[str, Decimal, int]]  # id -> (status, net, seller)
     withdrawals: dict[str, tuple[str, Decimal, int]]  # idempotency key -> (status, amount, seller)
     commands: dict[str, tuple[str, str, Decimal, int]]  # idempotency key -> (kind, status, amount, user)
     tips: dict[int, Decimal]  # milestone id -> amount
+    forged: list[str]
 
     @classmethod
     def load(cls) -> _Records:
-        return cls(
-            earnings={pk: (s, n, u) for pk, s, n, u in Earning.objects.values_list("id", "status", "net", "seller_id")},
-            withdrawals={
-                k: (s, a, u)
-                for k, s, a, u in Withdrawal.objects.values_list("idempotency_key", "status", "amount", "seller_id")
-            },
-            commands={
-                k: (kind, s, a, u)
-                for k, kind, s, a, u in ProviderCommand.objects.values_list(
-                    "idempotency_key", "kind", "status", "amount", "user_id"
-                )
-            },
-            tips=dict(Tip.objects.values_list("milestone_id", "amount")),
-        )
+        records = cls(earnings={}, withdrawals={}, commands={}, tips={}, forged=[])
+        for model in (Earning, Withdrawal, ProviderCommand):
+            for record in model.objects.order_by("pk").iterator(chunk_size=2000):
+                if not record.mac or not macs_equal(record.mac, record.expected_mac()):
+                    records.forged.append(
+                        f"{model._meta.verbose_name} {record.pk} does not match its MAC: its money was changed"
+                    )
+                if isinstance(record, Earning):
+                    records.earnings[record.pk] = (record.status, record.net.amount, record.seller_id)
+                elif isinstance(record, Withdrawal):
+                    records.withdrawals[record.idempotency_key] = (
+                        record.status,
+                        record.amount.amount,
+                        record.seller_id,
+                    )
+                elif isinstance(record, ProviderCommand):
+                    records.commands[record.idempotency_key] = (
+                        record.kind,
+                        record.status,
+                        record.amount.amount,
+                        record.user_id,
+                    )
+        records.tips = dict(Tip.objects.values_list("milestone_id", "amount"))
+        return records
 
 
 def _record_breach(txn: dict[str, Any], moved: Decimal, users: set[int], records: _Records) -> str | None:
@@ -286,7 +298,7 @@ def _record_breach(txn: dict[str, Any], moved: Decimal, users: set[int], records
     return f"is of an unknown kind {kind!r}"
 
 
-def integrity_audit(breaches: list[str]) -> None:
+def integrity_audit(breaches: list[str]) -> int:
     """Append to ``breaches`` every transaction whose MAC, shape or record is
     wrong, every record left without its transaction, every sealed record
     whose MAC is wrong, and every seal its transactions no longer add up to."""
@@ -301,14 +313,12 @@ def integrity_audit(breaches: list[str]) -> None:
         if len(breaches) < 500:
             breaches.append(text)
 
-    last = 0
-    while True:
+    last: int | None = 0
+    while last is not None:
         chunk = list(
             Transaction.objects.filter(id__gt=last).order_by("id").values("id", *TRANSACTION_HEAD, "mac", "xid")[:2000]
         )
-        if not chunk:
-            break
-        last = chunk[-1]["id"]
+        last = chunk[-1]["id"] if len(chunk) == 2000 else None
         entries: dict[int, list[tuple[int, Decimal, str, str, int | None]]] = defaultdict(list)
         for row in Entry.objects.filter(transaction_id__in=[t["id"] for t in chunk]).values_list(
             "transaction_id", "account_id", "amount", "amount_currency", "account__kind", "account__user_id"
@@ -362,10 +372,8 @@ def integrity_audit(breaches: list[str]) -> None:
             breach(f"refund to card {key} is {status} but its transaction is missing")
 
     # Each sealed record matches its MAC.
-    for model in (Earning, Withdrawal, ProviderCommand):
-        for record in model.objects.order_by("pk").iterator(chunk_size=2000):
-            if not record.mac or not macs_equal(record.mac, record.expected_mac()):
-                breach(f"{model._meta.verbose_name} {record.pk} does not match its MAC: its money was changed")
+    for text in records.forged:
+        breach(text)
 
     # Each seal: its own MAC, its link to the previous one, and what its transactions add up to now.
     previous = ""
@@ -379,6 +387,7 @@ def integrity_audit(breaches: list[str]) -> None:
                 f"{span.count} moving {now_totals or 'nothing'} are there now, or their MACs differ"
             )
         previous = seal.mac
+    return len(seals)
 
 
 def _seal_index(bounds: list[tuple[int, int]], position: int) -> int | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from marketplace.sweeps import task_deadline
+from marketplace.sweeps import sweep_tick
 from payments import sweeps
 from payments.outbox import command_execute
 
@@ -32,12 +32,12 @@ def expire_provider_session(checkout_id: int) -> bool:
 
 @shared_task(acks_late=True)
 def sweep_clearance() -> dict[str, Any]:
-    return sweeps.sweep_clearance(until=task_deadline()).as_dict()
+    return sweep_tick(sweep_clearance, sweeps.sweep_clearance)
 
 
 @shared_task(acks_late=True)
 def sweep_outbox() -> dict[str, Any]:
-    return sweeps.sweep_outbox(until=task_deadline()).as_dict()
+    return sweep_tick(sweep_outbox, sweeps.sweep_outbox)
 
 
 @shared_task(acks_late=True)

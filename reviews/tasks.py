@@ -6,10 +6,10 @@ from typing import Any
 
 from celery import shared_task
 
-from marketplace.sweeps import task_deadline
+from marketplace.sweeps import sweep_tick
 from reviews import sweeps
 
 
 @shared_task(acks_late=True)
 def sweep_reviews() -> dict[str, Any]:
-    return sweeps.sweep_reviews(until=task_deadline()).as_dict()
+    return sweep_tick(sweep_reviews, sweeps.sweep_reviews)

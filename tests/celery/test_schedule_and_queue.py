@@ -12,7 +12,7 @@ from marketplace.sweeps import all_sweeps, sweep_names
 from notifications.tasks import send_notification_email
 
 
-def test_beat_runs_every_sweep_every_interval_and_drops_stale_ticks(settings):
+def test_beat_runs_every_sweep_every_interval_and_never_drops_a_tick(settings):
     app.loader.import_default_modules()
     schedule = dict(app.conf.beat_schedule)
     seal = schedule.pop("seal-ledger")
@@ -22,8 +22,37 @@ def test_beat_runs_every_sweep_every_interval_and_drops_stale_ticks(settings):
     for entry in schedule.values():
         assert entry["task"] in app.tasks, f"{entry['task']} is not a registered task"
         assert entry["schedule"] == settings.SWEEP_INTERVAL_SECONDS
-        assert entry["options"]["expires"] == settings.SWEEP_INTERVAL_SECONDS
+        assert "expires" not in entry.get("options", {}), "a tick waits its turn; it is never dropped"
     assert [sweep.name for sweep in all_sweeps()] == sweep_names()
+
+
+def test_sweeps_email_and_the_rest_have_queues_of_their_own_and_a_worker_takes_all_three():
+    app.loader.import_default_modules()
+
+    def queue_of(name: str) -> str:
+        return app.amqp.router.route({}, name)["queue"].name
+
+    for name in [*SWEEP_TASKS.values(), "payments.tasks.seal_ledger"]:
+        assert queue_of(name) == "sweeps", name
+    for name in ["notifications.tasks.send_notification_email", "notifications.tasks.send_notification_emails"]:
+        assert queue_of(name) == "email", name
+    assert queue_of("notifications.tasks.sweep_emails") == "sweeps"
+    for name in ["payments.tasks.execute_command", "payments.tasks.expire_provider_session"]:
+        assert queue_of(name) == "celery", name
+    # With no -Q, a worker consumes every queue of task_queues.
+    assert {queue.name for queue in app.conf.task_queues} == {"celery", "sweeps", "email"}
+
+
+def test_a_sweep_stopped_at_its_budget_with_rows_left_publishes_itself_again_at_once():
+    from marketplace.sweeps import SweepResult, sweep_tick
+
+    task = mock.Mock(name="task")
+    with mock.patch("marketplace.queue.publish") as publish_:
+        sweep_tick(task, lambda until: SweepResult(name="clearance", done=500, unfinished=True))
+        publish_.assert_called_once_with(task)
+        publish_.reset_mock()
+        sweep_tick(task, lambda until: SweepResult(name="clearance", done=3))
+        publish_.assert_not_called()
 
 
 def test_tasks_are_acknowledged_late_one_at_a_time(settings):

@@ -86,3 +86,43 @@ def test_an_upload_over_the_limit_is_refused_before_its_body_is_read(client):
     from orders.models import OrderMessage
 
     assert not OrderMessage.objects.exists()
+
+
+def test_a_file_past_the_limit_stops_being_kept_as_it_streams_and_gets_the_field_error(client, settings, monkeypatch):
+    """Each file is counted as it streams in: past ``DELIVERABLE_MAX_FILE_SIZE``
+    none of it reaches Django's memory or disk handlers, and the form still
+    names the file and its size on the field, with the message kept."""
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+
+    from milestones.models import Delivery
+    from milestones.models import MilestoneState as S
+    from tests.factories import milestone_in
+
+    settings.DELIVERABLE_MAX_FILE_SIZE = 64 * 1024
+    kept: dict[str, int] = {}
+    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
+        original = handler.receive_data_chunk
+
+        def counting(self, raw_data, start, original=original):
+            kept[self.file_name] = kept.get(self.file_name, 0) + len(raw_data)
+            return original(self, raw_data, start)
+
+        monkeypatch.setattr(handler, "receive_data_chunk", counting)
+    milestone = milestone_in(S.IN_PROGRESS)
+    client.force_login(milestone.order.seller)
+    big = SimpleUploadedFile("big.txt", b"a" * (600 * 1024))
+    small = SimpleUploadedFile("notes.txt", b"hello\n")
+    response = client.post(
+        reverse("milestone_submit", args=[milestone.pk]), {"message": "See files", "files": [small, big]}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    error = re.search(r'id="id_files_error">([^<]*)<', page)
+    assert error and "“big.txt” is 600.0\u00a0KB; the limit is 64.0\u00a0KB." in error.group(1)
+    assert "See files" in page, "the message is kept for the next try"
+    # Django reads in 64 KB chunks: at most the limit, rounded up to one chunk, was ever kept.
+    assert kept["big.txt"] <= 64 * 1024 and kept["notes.txt"] == 6
+    assert not Delivery.objects.exists()

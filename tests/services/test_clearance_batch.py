@@ -54,3 +54,28 @@ def test_a_batch_ignores_earnings_not_yet_due_and_ones_already_cleared(audit):
     assert earnings_clear_batch(earning_ids=[first.pk, second.pk], now=at) == [second.pk]
     assert Transaction.objects.filter(kind=TransactionKind.CLEAR).count() == 2
     audit()
+
+
+def test_a_batch_of_cleared_earnings_is_emailed_by_one_task_per_hundred_notices(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """30,000 cleared earnings used to queue 30,000 e-mail tasks ahead of the sweeps."""
+    from unittest import mock
+
+    from notifications import services as notices
+    from notifications.tasks import send_notification_emails
+
+    seller = UserFactory(withdrawal_method=WithdrawalMethod.PAYPAL)
+    _approved_for(seller, 5)
+    monkeypatch.setattr(notices, "EMAIL_BATCH", 2)
+    ids = list(Earning.objects.values_list("pk", flat=True))
+    with mock.patch("marketplace.queue.publish") as publish, django_capture_on_commit_callbacks(execute=True):
+        earnings_clear_batch(earning_ids=ids, now=timezone.now() + timedelta(days=4))
+    calls = [c for c in publish.call_args_list if c.args[0] == notices.EMAILS_TASK]
+    batches = [c.args[1] for c in calls]
+    assert [len(b) for b in batches] == [2, 2, 1], "five notices, two per task"
+    cleared = Notification.objects.filter(event="money_cleared")
+    assert sorted(i for b in batches for i in b) == sorted(cleared.values_list("pk", flat=True))
+    assert send_notification_emails(batches[0]) == 2
+    assert send_notification_emails(batches[0]) == 0, "each e-mail once"
+    assert cleared.filter(emailed_at__isnull=False).count() == 2
