@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # The suite spreads over both cores (pytest-xdist); each worker has its own test database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test lint format bench clean demo-totp
+.PHONY: install run test lint format bench simulate clean demo-totp
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ format: install
 bench: install
 	@$(PY) scripts/check_services.py
 	$(PY) -m bench
+
+## The fault simulation of the money path (simulate/): SEED=1 STEPS=10000 by default.
+simulate: install
+	@$(PY) scripts/check_services.py
+	$(PY) -m simulate --seed $${SEED:-1} --steps $${STEPS:-10000}
 
 clean:
 	rm -rf .data

@@ -216,10 +216,10 @@ def bulk_block(
         cur.execute(
             """
             INSERT INTO orders_order (id, title, brief, currency, status, created_at, updated_at, completed_at,
-                buyer_id, gig_id, seller_id)
+                buyer_id, gig_id, seller_id, completed_automatically)
             SELECT %(o)s + i, %(name)s || ' order ' || i, 'Bench brief.', %(cur)s,
                    CASE WHEN state = 'approved' THEN 'awaiting_milestone' ELSE 'active' END,
-                   at, at, NULL, buyer_id, NULL, seller_id
+                   at, at, NULL, buyer_id, NULL, seller_id, false
             FROM bench_plan;
 
             INSERT INTO milestones_milestone (id, position, title, description, deadline, amount_currency, amount,
@@ -239,9 +239,9 @@ def bulk_block(
             INSERT INTO payments_account (id, kind, currency, balance, created_at, milestone_id, user_id)
             SELECT %(e)s + i, 'escrow', %(cur)s, 0, at, %(m)s + i, NULL FROM bench_plan;
 
-            INSERT INTO payments_transaction (id, idempotency_key, kind, memo, created_at, actor_id, milestone_id)
+            INSERT INTO payments_transaction (id, idempotency_key, kind, memo, created_at, actor_id, milestone_id, mac)
             SELECT %(ft)s + i, 'fund:bench-' || (%(m)s + i), 'fund', 'Card charge (bench seed)', at, buyer_id,
-                   %(m)s + i
+                   %(m)s + i, ''
             FROM bench_plan;
 
             INSERT INTO payments_entry (amount_currency, amount, account_id, transaction_id)
@@ -250,9 +250,9 @@ def bulk_block(
             CROSS JOIN LATERAL (VALUES (%(gw)s::bigint, -(amount + bf)), (%(e)s + i, amount), (%(fees)s, bf))
                 AS x(account_id, amount);
 
-            INSERT INTO payments_transaction (id, idempotency_key, kind, memo, created_at, actor_id, milestone_id)
+            INSERT INTO payments_transaction (id, idempotency_key, kind, memo, created_at, actor_id, milestone_id, mac)
             SELECT %(rt)s + i, 'settle:' || (%(m)s + i), 'release', 'Milestone “Phase ' || i || '”', at,
-                   buyer_id, %(m)s + i
+                   buyer_id, %(m)s + i, ''
             FROM bench_plan WHERE state = 'approved';
 
             INSERT INTO payments_entry (amount_currency, amount, account_id, transaction_id)
@@ -265,9 +265,9 @@ def bulk_block(
             WHERE state = 'approved';
 
             INSERT INTO payments_earning (id, gross_currency, gross, fee_currency, fee, net_currency, net, status,
-                clears_at, cleared_at, created_at, milestone_id, seller_id)
+                clears_at, cleared_at, created_at, milestone_id, seller_id, mac)
             SELECT %(ea)s + i, %(cur)s, amount, %(cur)s, sf, %(cur)s, amount - sf, 'pending', clears_at, NULL, at,
-                   %(m)s + i, seller_id
+                   %(m)s + i, seller_id, ''
             FROM bench_plan WHERE state = 'approved';
 
             INSERT INTO milestones_delivery (id, number, message, links, created_at, author_id, milestone_id)

@@ -1,0 +1,717 @@
+"""A seeded fault simulation of the whole money path (issue 15, item 9).
+
+Buyers, sellers and staff act at random through the same services the pages
+call: milestones paid from the balance or by card on the sandbox's hosted
+page, offers, changes, extensions, cancellations, deliveries, approvals,
+disputes and their resolutions, tips, withdrawals, completed orders; time
+passes and the sweeps run. Faults are injected as the world would inject them:
+
+* webhooks duplicated, delayed and delivered out of order (they wait in a
+  list and are picked at random, some more than once);
+* the broker: every task the code publishes lands in a simulated queue that
+  a simulated worker takes from in any order, runs twice, or loses when the
+  broker is down (then only the sweeps do the work);
+* a worker killed mid-task: a payout or refund claimed and never finished
+  (its lease runs out and the outbox sweep sends it again, same key);
+* a transaction rolled back at a random point (an action inside a block that
+  then fails): nothing of it may remain;
+* two tabs racing: two conflicting actions on the same milestone, or two
+  withdrawals, at once in two threads against PostgreSQL.
+
+After every step it checks what is cheap to check at once: the ledger sums
+to zero, the transactions written in the step match their MACs and shapes,
+the accounts they touched show the balance their entries give, and every
+milestone the step touched is in the state its history ends in. Every
+``full_every`` steps and at the end, after sealing the ledger: the whole
+``ledger_audit`` (MACs, shapes, records, seals and every invariant) and
+``payments_reconcile`` (every provider record against the ledger).
+
+The same seed gives the same sequence of choices (``random.Random(seed)``);
+races between threads are the one thing a seed cannot fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+from unittest import mock
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from djmoney.money import Money
+
+logger = logging.getLogger("simulate")
+
+SITE = "http://simulation.invalid"
+CURRENCY = "USD"
+
+
+class Breach(AssertionError):
+    """An invariant broken: the simulation stops and names the step."""
+
+
+class _Rollback(Exception):
+    pass
+
+
+@dataclass
+class Stats:
+    seed: int
+    steps: int = 0
+    actions: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)
+    faults: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    full_checks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"seed {self.seed}: {self.steps} steps in {self.seconds:.1f}s, {self.full_checks} full audits, 0 breaches",
+            "actions: " + ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items())),
+            "refused (a rule said no, nothing changed): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(self.refused.items())),
+            "faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())),
+        ]
+        return "\n".join(lines)
+
+
+class Simulation:
+    def __init__(self, seed: int, *, full_every: int = 100, buyers: int = 6, sellers: int = 4) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.full_every = full_every
+        self.n_buyers, self.n_sellers = buyers, sellers
+        self.stats = Stats(seed=seed)
+        self.offset = timedelta(0)
+        self.broker_down = False
+        self.queue: list[tuple[str, tuple]] = []
+        self.events: list[int] = []
+        self.lock = threading.Lock()
+        self.started = timezone.now()
+        self.last_txn = 0
+        self.last_activity = 0
+        self.touched: set[int] = set()
+
+    # --- the world --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return timezone.now() + self.offset
+
+    def setup(self) -> None:
+        from accounts.models import User, WithdrawalMethod
+        from accounts.services import email_mark_verified
+        from gigs.services import gig_create
+        from orders.services import order_create
+
+        tag = f"s{self.seed}x{uuid.uuid4().hex[:4]}"
+        methods = [WithdrawalMethod.INSTANT, WithdrawalMethod.PAYPAL, WithdrawalMethod.BANK_TRANSFER]
+
+        def user(name: str, **extra: Any) -> User:
+            u = User.objects.create_user(username=f"{tag}{name}", email=f"{tag}{name}@example.com", **extra)
+            email_mark_verified(u)
+            return u
+
+        self.sellers = [
+            user(f"seller{i}", withdrawal_method=methods[i % 3], payout_account="GB33BUKB20201555555555")
+            for i in range(self.n_sellers)
+        ]
+        # The sandbox refuses payouts to this account: failed payouts come back to the balance.
+        self.sellers[-1].payout_account = "000111111116"
+        self.sellers[-1].save(update_fields=["payout_account"])
+        self.buyers = [user(f"buyer{i}") for i in range(self.n_buyers)]
+        self.staff = user("staff", is_staff=True)
+        self.orders = []
+        self.gigs = {}
+        for seller in self.sellers:
+            gig = self.gigs[seller.pk] = gig_create(
+                seller=seller,
+                title="Design and build, one phase at a time",
+                description="Each phase a milestone.",
+                starting_price=Money("50.00", CURRENCY),
+                delivery_days=7,
+            )
+            for buyer in self.rng.sample(self.buyers, 3):
+                self.orders.append(order_create(buyer=buyer, gig=gig, title="A project", brief="In phases."))
+
+    # --- the broker and the provider's webhooks -------------------------------------------------
+
+    def _publish(self, task: Any, *args: Any) -> bool:
+        name = task if isinstance(task, str) else task.name
+        with self.lock:
+            if name == "sandbox.tasks.deliver_event":
+                # The provider's own delivery, with its own retries: our broker being down does not lose it.
+                self.events.append(args[0])
+                return True
+            if self.broker_down:
+                self.stats.faults["task lost, broker down"] += 1
+                return False
+            self.queue.append((name, args))
+        return True
+
+    def _deliver(self, event_pk: int) -> str:
+        from payments.providers import sign_payload
+        from payments.webhooks import webhook_receive
+        from sandbox.models import SandboxEvent
+        from sandbox.services import event_payload_bytes
+
+        payload = event_payload_bytes(SandboxEvent.objects.get(pk=event_pk))
+        status, outcome = webhook_receive(
+            provider="sandbox", payload=payload, signature=sign_payload(payload, settings.SANDBOX_WEBHOOK_SECRET)
+        )
+        if status != 200:
+            raise Breach(f"webhook {event_pk} answered {status}: {outcome}")
+        return outcome
+
+    def act_webhook(self) -> None:
+        if not self.events:
+            return
+        # Out of order: any waiting event, not the oldest.
+        event = self.events.pop(self.rng.randrange(len(self.events)))
+        if self.rng.random() < 0.3:
+            self.events.append(event)  # delivered again later
+            self.stats.faults["webhook duplicated"] += 1
+        if len(self.events) > 1:
+            self.stats.faults["webhook reordered"] += 1
+        self._deliver(event)
+
+    def act_worker(self) -> None:
+        """The worker takes any queued task; sometimes it runs it twice, or dies in it."""
+        from marketplace.celery import app as current_app
+
+        if not self.queue:
+            return
+        name, args = self.queue.pop(self.rng.randrange(len(self.queue)))
+        if name == "payments.tasks.execute_command" and self.rng.random() < 0.2:
+            from payments.outbox import _claim
+
+            _claim(args[0], timezone.now())  # claimed, then the worker is killed: the lease must run out
+            self.stats.faults["worker killed mid-task"] += 1
+            return
+        task = current_app.tasks[name]
+        runs = 2 if self.rng.random() < 0.1 else 1
+        if runs == 2:
+            self.stats.faults["task run twice"] += 1
+        for _ in range(runs):
+            task(*args)
+
+    def act_broker(self) -> None:
+        self.broker_down = not self.broker_down
+        self.stats.faults["broker down" if self.broker_down else "broker back"] += 1
+
+    # --- picking things --------------------------------------------------------------------------
+
+    def _milestone(self, *states: str):
+        from milestones.models import Milestone
+
+        ids = list(Milestone.objects.filter(state__in=states).values_list("pk", flat=True))
+        if not ids:
+            return None
+        return Milestone.objects.select_related("order__buyer", "order__seller").get(pk=self.rng.choice(ids))
+
+    def _open_order(self):
+        """An order to add a milestone to; a completed one is followed by a new
+        order of the same buyer from the same seller, as a returning buyer does."""
+        from orders.models import OrderStatus
+        from orders.services import order_create
+
+        index = self.rng.randrange(len(self.orders))
+        order = self.orders[index]
+        order.refresh_from_db()
+        if order.status == OrderStatus.COMPLETED:
+            gig = self.gigs[order.seller_id]
+            order = self.orders[index] = order_create(buyer=order.buyer, gig=gig, title="Again", brief="More.")
+        return order
+
+    def _money(self, low: int, high: int) -> Money:
+        return Money(Decimal(self.rng.randint(low * 100, high * 100)) / 100, CURRENCY)
+
+    def _deadline(self) -> datetime:
+        return timezone.now() + timedelta(days=self.rng.randint(3, 30))
+
+    def _pay_by_card(self, milestone) -> None:
+        """The buyer goes to the sandbox's page and pays; the webhook is queued.
+        Half the time they also come back to our return page."""
+        from demo.checkout import pay_in_sandbox
+
+        pay_in_sandbox(milestone, site=SITE, sync=self.rng.random() < 0.5)
+
+    # --- the users' actions ----------------------------------------------------------------------
+
+    def act_create(self) -> None:
+        from milestones.services import milestone_create
+        from payments.services import FundingSource
+
+        order = self._open_order()
+        by_card = self.rng.random() < 0.7
+        milestone = milestone_create(
+            order=order,
+            actor=order.buyer,
+            title="Phase",
+            description="The next phase.",
+            deadline=self._deadline(),
+            amount=self._money(5, 400),
+            source=FundingSource(method="checkout" if by_card else "balance"),
+            idempotency_key=uuid.uuid4().hex,
+        )
+        self.touched.add(milestone.pk)
+        if by_card and self.rng.random() < 0.85:
+            self._pay_by_card(milestone)
+
+    def act_offer(self) -> None:
+        from milestones.services import offer_create
+
+        order = self._open_order()
+        milestone = offer_create(
+            order=order,
+            actor=order.seller,
+            title="Add-on",
+            description="Something more.",
+            deadline=self._deadline(),
+            amount=self._money(5, 300),
+            idempotency_key=uuid.uuid4().hex,
+        )
+        self.touched.add(milestone.pk)
+
+    def act_answer_offer(self) -> None:
+        from milestones import services
+        from payments.services import FundingSource
+
+        m = self._milestone("offered")
+        if m is None:
+            return
+        self.touched.add(m.pk)
+        roll = self.rng.random()
+        if roll < 0.5:
+            by_card = self.rng.random() < 0.6
+            source = FundingSource(method="checkout" if by_card else "balance")
+            m = services.offer_accept(milestone=m, actor=m.order.buyer, source=source)
+            if by_card:
+                self._pay_by_card(m)
+        elif roll < 0.8:
+            services.offer_decline(milestone=m, actor=m.order.buyer, reason="Not now")
+        else:
+            services.offer_withdraw(milestone=m, actor=m.order.seller)
+
+    def act_flow(self) -> None:
+        """One step of a milestone's life, by the party whose turn it is."""
+        from milestones import services
+
+        m = self._milestone(
+            "awaiting_acceptance", "accepted", "in_progress", "in_review", "revision_requested", "disputed"
+        )
+        if m is None:
+            return
+        self.touched.add(m.pk)
+        buyer, seller, r = m.order.buyer, m.order.seller, self.rng.random()
+        if m.state == "awaiting_acceptance":
+            if r < 0.7:
+                services.milestone_accept(milestone=m, actor=seller)
+            elif r < 0.85:
+                services.milestone_decline(milestone=m, actor=seller, reason="Too busy")
+            else:
+                services.milestone_cancel(milestone=m, actor=buyer, refund_to=self.rng.choice(["balance", "card"]))
+        elif m.state == "accepted":
+            services.milestone_cancel(milestone=m, actor=buyer)
+        elif m.state in ("in_progress", "revision_requested"):
+            if r < 0.8:
+                services.milestone_submit(milestone=m, actor=seller, message="Done.", links=["https://example.com/w"])
+            else:
+                services.milestone_open_dispute(milestone=m, actor=self.rng.choice([buyer, seller]), reason="Stuck")
+        elif m.state == "in_review":
+            if r < 0.6:
+                services.milestone_approve(milestone=m, actor=buyer)
+            elif r < 0.85:
+                services.milestone_request_revision(milestone=m, actor=buyer, feedback="Bigger logo")
+            else:
+                services.milestone_open_dispute(milestone=m, actor=buyer, reason="Not as agreed")
+        elif m.state == "disputed":
+            outcome = self.rng.choice(["release", "refund", "split"])
+            amount = self._money(0, int(m.amount.amount)) if outcome == "split" else None
+            services.dispute_resolve(dispute=m.dispute, actor=self.staff, outcome=outcome, seller_amount=amount)
+
+    def act_ask(self) -> None:
+        """A change of terms: other terms before acceptance, more time, a cancellation by agreement."""
+        from milestones import services
+
+        m = self._milestone("awaiting_acceptance", "in_progress", "in_review", "revision_requested")
+        if m is None:
+            return
+        self.touched.add(m.pk)
+        buyer, seller = m.order.buyer, m.order.seller
+        if m.state == "awaiting_acceptance":
+            services.changes_request(
+                milestone=m,
+                actor=seller,
+                new_deadline=self._deadline(),
+                new_amount=self._money(5, 500),
+                new_description="",
+            )
+        elif m.state in ("in_progress", "revision_requested") and self.rng.random() < 0.5:
+            services.extension_request(milestone=m, actor=seller, new_deadline=None, reason="More time")
+        else:
+            refund = self._money(0, int(m.amount.amount))
+            who = self.rng.choice([buyer, seller])
+            services.cancellation_request(milestone=m, actor=who, refund=refund, reason="Plans changed")
+
+    def act_answer(self) -> None:
+        from milestones import services
+        from milestones.models import Proposal
+
+        ids = list(Proposal.objects.filter(state="pending").values_list("pk", flat=True))
+        if not ids:
+            return
+        p = Proposal.objects.select_related("milestone__order__buyer", "milestone__order__seller").get(
+            pk=self.rng.choice(ids)
+        )
+        order = p.milestone.order
+        self.touched.add(p.milestone_id)
+        other = order.seller if p.proposer_id == order.buyer_id else order.buyer
+        r = self.rng.random()
+        if r < 0.55:
+            if p.kind == "changes":
+                services.changes_accept(proposal=p, actor=other, method="balance")
+            else:
+                services.proposal_accept(proposal=p, actor=other)
+        elif r < 0.85:
+            services.proposal_decline(proposal=p, actor=other)
+        else:
+            services.proposal_withdraw(proposal=p, actor=order.buyer if other == order.seller else order.seller)
+
+    def act_tip(self) -> None:
+        from milestones.tips import tip_leave
+
+        m = self._milestone("approved")
+        if m is None:
+            return
+        self.touched.add(m.pk)
+        tip_leave(milestone=m, actor=m.order.buyer, amount=self._money(1, 20), method="balance")
+
+    def act_withdraw(self) -> None:
+        from payments.models import Account
+        from payments.services import withdrawal_request
+
+        seller = self.rng.choice(self.sellers)
+        available = Account.objects.filter(kind="seller_available", user=seller).first()
+        if available is None or available.balance <= 0:
+            return
+        share = Decimal(self.rng.randint(10, 120)) / 100
+        amount = Money((available.balance * share).quantize(Decimal("0.01")) or Decimal("0.01"), CURRENCY)
+        withdrawal_request(seller=seller, amount=amount, key=uuid.uuid4().hex)
+
+    def act_complete(self) -> None:
+        from milestones.services import order_complete
+
+        order = self.rng.choice(self.orders)
+        order.refresh_from_db()
+        order_complete(order=order, actor=order.buyer)
+
+    def act_time(self) -> None:
+        """Time passes (hours to days) and every sweep runs, as beat would."""
+        from marketplace.sweeps import all_sweeps
+
+        self.offset += timedelta(hours=self.rng.choice([1, 6, 24, 72, 24 * 8]))
+        for sweep in all_sweeps():
+            sweep.run(now=self.now())
+
+    # --- faults that wrap an action --------------------------------------------------------------
+
+    DB_ONLY = ("act_flow", "act_ask", "act_answer", "act_tip", "act_withdraw", "act_offer")
+
+    def fault_rollback(self) -> None:
+        """An action inside a block that then fails: nothing of it may remain."""
+        from payments.providers import ProviderInTransaction
+
+        before = self.footprint()
+        action = getattr(self, self.rng.choice(self.DB_ONLY))
+        queued, events = len(self.queue), len(self.events)
+        try:
+            with transaction.atomic():
+                action()
+                raise _Rollback
+        except (_Rollback, ProviderInTransaction):
+            pass
+        except Exception as exc:
+            from marketplace.errors import DomainError
+
+            if not isinstance(exc, DomainError):
+                raise
+        self.stats.faults["transaction rolled back"] += 1
+        after = self.footprint()
+        if after != before:
+            raise Breach(f"a rolled-back action left something behind: {before} -> {after}")
+        if len(self.queue) != queued or len(self.events) != events:
+            raise Breach("a rolled-back action published a task")
+
+    def fault_race(self) -> None:
+        """Two tabs: conflicting actions at once, in two threads."""
+        from milestones import services
+        from payments.models import Account
+        from payments.services import withdrawal_request
+
+        m = self._milestone("in_review", "awaiting_acceptance", "in_progress")
+        seller = self.rng.choice(self.sellers)
+        available = Account.objects.filter(kind="seller_available", user=seller).first()
+        pairs: list[tuple[Callable[[], Any], Callable[[], Any]]] = []
+        if m is not None:
+            self.touched.add(m.pk)
+            buyer, ms = m.order.buyer, m.order.seller
+            if m.state == "in_review":
+                pairs.append(
+                    (
+                        lambda: services.milestone_approve(milestone=m, actor=buyer),
+                        lambda: services.milestone_open_dispute(milestone=m, actor=ms, reason="Race"),
+                    )
+                )
+            elif m.state == "awaiting_acceptance":
+                pairs.append(
+                    (
+                        lambda: services.milestone_accept(milestone=m, actor=ms),
+                        lambda: services.milestone_cancel(milestone=m, actor=buyer),
+                    )
+                )
+            else:
+                pairs.append(
+                    (
+                        lambda: services.milestone_submit(milestone=m, actor=ms, message="Done.", links=[]),
+                        lambda: services.milestone_open_dispute(milestone=m, actor=buyer, reason="Race"),
+                    )
+                )
+        if available is not None and available.balance > 0:
+            amount = Money(available.balance, CURRENCY)
+            pairs.append(
+                (
+                    lambda: withdrawal_request(seller=seller, amount=amount, key=uuid.uuid4().hex),
+                    lambda: withdrawal_request(seller=seller, amount=amount, key=uuid.uuid4().hex),
+                )
+            )
+        if not pairs:
+            return
+        first, second = self.rng.choice(pairs)
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(2)
+
+        def run(call: Callable[[], Any]) -> None:
+            from marketplace.errors import DomainError
+
+            try:
+                barrier.wait(10)
+                call()
+            except DomainError:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(c,)) for c in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.stats.faults["two tabs racing"] += 1
+        if errors:
+            raise Breach(f"a racing action failed: {errors[0]!r}") from errors[0]
+
+    # --- the checks ------------------------------------------------------------------------------
+
+    def footprint(self) -> tuple:
+        from milestones.models import Milestone, Proposal
+        from payments.models import Entry, Transaction, Withdrawal
+
+        states = tuple(Milestone.objects.order_by("pk").values_list("pk", "state", "amount"))
+        proposals = tuple(Proposal.objects.order_by("pk").values_list("pk", "state"))
+        return (
+            Transaction.objects.count(),
+            Entry.objects.count(),
+            Withdrawal.objects.count(),
+            hash(states),
+            hash(proposals),
+        )
+
+    def check_step(self) -> None:
+        from milestones.models import Milestone
+        from orders.models import Activity
+        from payments.integrity import SHAPES, TRANSACTION_HEAD, head_mac
+        from payments.models import GUARDED_KINDS, Account, Entry, Transaction
+
+        for row in Entry.objects.values("amount_currency").annotate(total=Sum("amount")).order_by():
+            if row["total"] != 0:
+                raise Breach(f"the ledger sums to {row['total']} {row['amount_currency']}")
+        new = list(
+            Transaction.objects.filter(pk__gt=self.last_txn).order_by("pk").values("pk", "mac", *TRANSACTION_HEAD)
+        )
+        if new:
+            self.last_txn = new[-1]["pk"]
+            lines: dict[int, list] = {t["pk"]: [] for t in new}
+            touched_accounts: set[int] = set()
+            for txn_id, account_id, amount, currency, kind in Entry.objects.filter(
+                transaction_id__in=list(lines)
+            ).values_list("transaction_id", "account_id", "amount", "amount_currency", "account__kind"):
+                lines[txn_id].append((account_id, amount, currency, kind))
+                touched_accounts.add(account_id)
+            for t in new:
+                entries = lines[t["pk"]]
+                if head_mac([t[n] for n in TRANSACTION_HEAD], (e[:3] for e in entries)) != t["mac"]:
+                    raise Breach(f"transaction {t['pk']} does not match its MAC")
+                if sum(e[1] for e in entries) != 0:
+                    raise Breach(f"transaction {t['pk']} does not sum to zero")
+                for _, amount, _, kind in entries:
+                    if (kind, "+" if amount > 0 else "-") not in SHAPES[t["kind"]]:
+                        raise Breach(f"transaction {t['pk']} ({t['kind']}) moves a {kind} account the wrong way")
+            sums = dict(
+                Entry.objects.filter(account_id__in=touched_accounts)
+                .values("account_id")
+                .annotate(total=Sum("amount"))
+                .values_list("account_id", "total")
+            )
+            for account in Account.objects.filter(pk__in=touched_accounts, kind__in=sorted(GUARDED_KINDS)):
+                if account.balance != sums.get(account.pk, 0) or account.balance < 0:
+                    raise Breach(f"account {account.pk} shows {account.balance}, its entries {sums.get(account.pk)}")
+            self.touched |= set(
+                Transaction.objects.filter(pk__in=list(lines), milestone__isnull=False).values_list(
+                    "milestone_id", flat=True
+                )
+            )
+        news = Activity.objects.filter(pk__gt=self.last_activity, milestone__isnull=False)
+        latest = news.order_by("-pk").values_list("pk", flat=True).first()
+        if latest is not None:
+            self.touched |= set(news.values_list("milestone_id", flat=True))
+            self.last_activity = latest
+        if self.touched:
+            self.check_history(Milestone.objects.filter(pk__in=self.touched), Activity)
+            self.touched = set()
+
+    @staticmethod
+    def check_history(milestones, activity_model) -> None:
+        """Each milestone is in the state its history ends in, and each change
+        in its history starts where the one before ended."""
+        chains: dict[int, list[tuple[str, str]]] = {}
+        for milestone_id, before, after in (
+            activity_model.objects.filter(milestone__in=milestones)
+            .exclude(to_state="")
+            .order_by("pk")
+            .values_list("milestone_id", "from_state", "to_state")
+        ):
+            chains.setdefault(milestone_id, []).append((before, after))
+        for milestone in milestones.only("pk", "state"):
+            chain = chains.get(milestone.pk, [])
+            if not chain:
+                raise Breach(f"milestone {milestone.pk} is {milestone.state} with no history at all")
+            for (_, previous), (before, _) in pairwise(chain):
+                if before and before != previous:
+                    raise Breach(f"milestone {milestone.pk}: its history jumps from {previous} to {before}")
+            if chain[-1][1] != milestone.state:
+                raise Breach(f"milestone {milestone.pk} is {milestone.state} but its history ends in {chain[-1][1]}")
+
+    def check_full(self) -> None:
+        from milestones.models import Milestone
+        from orders.models import Activity
+        from payments.audit import ledger_audit
+        from payments.integrity import ledger_seal
+        from payments.reconcile import payments_reconcile
+
+        ledger_seal()
+        report = ledger_audit()
+        if not report.ok:
+            raise Breach(report.summary())
+        reconciliation = payments_reconcile(since=self.started - timedelta(minutes=1))
+        if not reconciliation.ok:
+            raise Breach("the provider's records and the ledger differ: " + "; ".join(reconciliation.mismatches[:5]))
+        self.check_history(Milestone.objects.filter(Q(pk__gt=0)), Activity)
+        self.stats.full_checks += 1
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    WEIGHTS = {
+        "act_create": 14,
+        "act_offer": 4,
+        "act_answer_offer": 5,
+        "act_flow": 30,
+        "act_ask": 6,
+        "act_answer": 6,
+        "act_tip": 2,
+        "act_withdraw": 5,
+        "act_complete": 2,
+        "act_time": 5,
+        "act_webhook": 10,
+        "act_worker": 12,
+        "act_broker": 1,
+        "fault_rollback": 3,
+        "fault_race": 3,
+    }
+
+    def step(self) -> None:
+        from marketplace.errors import DomainError
+
+        names = list(self.WEIGHTS)
+        name = self.rng.choices(names, weights=[self.WEIGHTS[n] for n in names])[0]
+        self.stats.actions[name.removeprefix("act_")] += 1
+        try:
+            getattr(self, name)()
+        except DomainError as exc:
+            self.stats.refused[name.removeprefix("act_")] += 1
+            self.stats.reasons[f"{name}: {str(exc)[:70]}"] += 1
+            logger.debug("%s refused: %s", name, exc)
+
+    def run(self, steps: int) -> Stats:
+        from marketplace.celery import app
+        from sandbox.services import CardRefused
+
+        app.loader.import_default_modules()  # every app's tasks, as a worker has them
+        started = time.monotonic()
+        with mock.patch("marketplace.queue.publish", self._publish):
+            self.setup()
+            for n in range(1, steps + 1):
+                try:
+                    self.step()
+                except CardRefused:
+                    self.stats.refused["card refused"] += 1
+                except Breach as breach:
+                    raise Breach(f"step {n} (seed {self.seed}): {breach}") from breach
+                try:
+                    self.check_step()
+                    if n % self.full_every == 0 or n == steps:
+                        # A quiet moment first: broker back, tasks run, webhooks in, a day passes.
+                        self.drain()
+                        self.check_full()
+                except Breach as breach:
+                    raise Breach(f"after step {n} (seed {self.seed}): {breach}") from breach
+                self.stats.steps = n
+        self.stats.seconds = time.monotonic() - started
+        return self.stats
+
+    def drain(self) -> None:
+        """A quiet moment: the broker is back, every queued task and webhook is
+        handled, time passes beyond every lease and checkout, and the sweeps
+        run, until nothing is left in flight."""
+        from marketplace.celery import app
+        from marketplace.sweeps import all_sweeps
+
+        self.broker_down = False
+        wait = max(settings.OUTBOX_LEASE_SECONDS, settings.CHECKOUT_EXPIRY.total_seconds()) + 1
+        for _ in range(10):
+            while self.queue or self.events:
+                if self.events:
+                    self._deliver(self.events.pop(0))
+                if self.queue:
+                    name, args = self.queue.pop(0)
+                    app.tasks[name](*args)
+            self.offset += timedelta(seconds=wait)
+            for sweep in all_sweeps():
+                sweep.run(now=self.now())
+            if not self.queue and not self.events:
+                return
+        raise Breach("work still in flight after ten quiet rounds")
