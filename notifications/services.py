@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -137,3 +137,37 @@ def notification_email_send(*, notification_id: int) -> bool:
         notification.emailed_at = timezone.now()
         notification.save(update_fields=["emailed_at"])
     return True
+
+
+def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
+    """E-mail a batch of notifications in one transaction: one query locks the
+    ones not e-mailed yet (``skip_locked``: another worker has the rest), one
+    connection to the mail server sends them, one UPDATE marks them. Returns
+    how many were dealt with. At-least-once, like ``notification_email_send``:
+    a process that dies after sending and before the commit sends the batch
+    again; the e-mail sweep takes any the batch never reached."""
+    with transaction.atomic():
+        notifications = list(
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("recipient")
+            .filter(pk__in=list(notification_ids), emailed_at__isnull=True)
+            .order_by("pk")
+        )
+        if not notifications:
+            return 0
+        messages = []
+        for notification in notifications:
+            address = getattr(notification.recipient, "email", "")
+            if address and wants_email(notification.recipient, notification.event):
+                link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
+                messages.append(
+                    EmailMessage(
+                        subject=notification.message[:78],
+                        body=f"{notification.message}\n\n{link}\n",
+                        to=[address],
+                    )
+                )
+        if messages:
+            get_connection().send_messages(messages)
+        Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=timezone.now())
+    return len(notifications)

@@ -6,16 +6,13 @@ again); see ``marketplace/sweeps.py``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import shared_task
 
 from marketplace.sweeps import sweep_tick
 from notifications import sweeps
-from notifications.services import notification_email_send
-
-logger = logging.getLogger(__name__)
+from notifications.services import notification_email_send, notification_emails_send
 
 
 @shared_task(acks_late=True)
@@ -26,15 +23,9 @@ def send_notification_email(notification_id: int) -> bool:
 
 @shared_task(acks_late=True)
 def send_notification_emails(notification_ids: list[int]) -> int:
-    """E-mail a batch of notifications, each once and in its own transaction;
-    one that fails stays unsent for the e-mail sweep. Returns how many were sent."""
-    sent = 0
-    for notification_id in notification_ids:
-        try:
-            sent += notification_email_send(notification_id=notification_id)
-        except Exception:
-            logger.exception("e-mail of notification %s failed; the e-mail sweep will retry it", notification_id)
-    return sent
+    """E-mail a batch of notifications (``notification_emails_send``); if the
+    mail server fails, they stay unsent for the e-mail sweep. Returns how many."""
+    return notification_emails_send(notification_ids=notification_ids)
 
 
 @shared_task(acks_late=True)

@@ -76,6 +76,10 @@ def test_a_batch_of_cleared_earnings_is_emailed_by_one_task_per_hundred_notices(
     assert [len(b) for b in batches] == [2, 2, 1], "five notices, two per task"
     cleared = Notification.objects.filter(event="money_cleared")
     assert sorted(i for b in batches for i in b) == sorted(cleared.values_list("pk", flat=True))
+    from django.core import mail
+
     assert send_notification_emails(batches[0]) == 2
+    assert len(mail.outbox) == 2 and "has cleared" in mail.outbox[0].body
     assert send_notification_emails(batches[0]) == 0, "each e-mail once"
+    assert len(mail.outbox) == 2
     assert cleared.filter(emailed_at__isnull=False).count() == 2
