@@ -436,7 +436,7 @@ class Simulation:
 
         before = self.footprint()
         action = getattr(self, self.rng.choice(self.DB_ONLY))
-        queued, events = len(self.queue), len(self.events)
+        queued, events, orders = len(self.queue), len(self.events), list(self.orders)
         try:
             with transaction.atomic():
                 action()
@@ -448,6 +448,7 @@ class Simulation:
 
             if not isinstance(exc, DomainError):
                 raise
+        self.orders = orders  # a new order opened inside the block is gone with it
         self.stats.faults["transaction rolled back"] += 1
         after = self.footprint()
         if after != before:
