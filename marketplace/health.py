@@ -1,8 +1,14 @@
-"""/healthz: is the database answering, and the broker?
+"""Probes for the load balancer and the orchestrator.
 
-200 with ``{"status": "ok", ...}`` when both answer; 503 naming what is down
-(``"down": ["broker"]``) otherwise. Each check is bounded to about a second,
-so a probe never hangs on a dead broker.
+* ``/livez``: the process answers (no database, no broker): restart it if not.
+* ``/readyz`` (and ``/healthz``, its older name): the database and the broker
+  answer: send it traffic. 200 with ``{"status": "ok", ...}`` when both
+  answer; 503 naming what is down (``"down": ["broker"]``) otherwise. Each
+  check is bounded to about a second, so a probe never hangs on a dead broker.
+
+Both answer whatever the Host header (``HealthHostMiddleware``, before
+``CommonMiddleware``), so a container's own healthcheck on 127.0.0.1 works
+without adding it to ``ALLOWED_HOSTS``.
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ def _broker() -> str:
 
 @never_cache
 @require_GET
+def livez(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker()}
     down = [name for name, value in checks.items() if value != "ok"]
@@ -66,3 +78,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)
+
+
+PROBES = {"/livez": livez, "/readyz": healthz, "/healthz": healthz}
+
+
+class HealthHostMiddleware:
+    """Answer the probes before the Host header is checked: an orchestrator
+    calls them on the container's own address, which is not a site host.
+    Nothing else is served this way."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        probe = PROBES.get(request.path_info)
+        if probe is not None and request.method == "GET":
+            return probe(request)
+        return self.get_response(request)

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /livez, /readyz, /healthz: answered before the Host check and the HTTPS redirect.
+    "marketplace.health.HealthHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "marketplace.uploads.UploadSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -4,13 +4,15 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from marketplace.health import healthz
+from marketplace.health import healthz, livez
 
 # The admin logs in through allauth's page (with its two-factor step), never its own password form.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", healthz, name="readyz"),
+    path("livez", livez, name="livez"),
     path("admin/", admin.site.urls),
     path("", include("gigs.urls")),
     path("", include("accounts.urls")),

@@ -81,3 +81,29 @@ def test_healthz_is_ok_when_database_and_broker_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_the_probes_answer_on_the_containers_own_address_over_plain_http(client, settings):
+    """An orchestrator probes 127.0.0.1 or the pod's address over HTTP: not a
+    site host, not HTTPS. The probes answer; every other page still refuses."""
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    live = client.get("/livez", HTTP_HOST="10.0.0.5:8000")
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    ready = client.get("/readyz", HTTP_HOST="127.0.0.1:8000")
+    assert ready.status_code == 200 and ready.json()["database"] == "ok"
+    assert client.get("/healthz", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert client.get("/", HTTP_HOST="10.0.0.5:8000").status_code == 400
+    assert client.get("/livez", HTTP_HOST="shop.example.com", secure=True).status_code == 200
+    assert client.post("/livez", HTTP_HOST="10.0.0.5:8000").status_code == 400, "GET only, or the Host check"
+
+
+def test_livez_needs_neither_database_nor_broker(client, broker):
+    broker.stop()
+    try:
+        response = client.get("/livez")
+        assert response.status_code == 200, "no database access is allowed here either"
+        assert client.get("/readyz").status_code == 503
+    finally:
+        broker.start()

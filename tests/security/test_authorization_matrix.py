@@ -110,6 +110,8 @@ def _a_proposal(w):
 MATRIX: dict[str, Rule] = {
     # --- public pages ---------------------------------------------------------------
     "healthz": Rule("public", everyone(200), everyone(405)),
+    "readyz": Rule("public", everyone(200), everyone(405)),
+    "livez": Rule("public", everyone(200), everyone(405)),
     "home": Rule("public", everyone(200), everyone(200)),
     "gig_detail": Rule("public", everyone(200), everyone(200), lambda w: {"pk": w.gig.pk}),
     # The provider's side: its signature is the only credential; a bad one is 400.

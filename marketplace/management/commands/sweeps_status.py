@@ -3,6 +3,7 @@
 "Overdue" means due for longer than two sweep intervals: with beat and a
 worker running, nothing should be; a growing overdue count says the sweeps
 are not running (no beat, no worker, broker down) or failing on a row.
+Exits 1 when anything is overdue, so cron or a monitor can alert on it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -38,4 +39,4 @@ class Command(BaseCommand):
                 line = f"{sweep.name:<13} {due.label:<34} due {count:>6}  overdue {overdue:>6}  {when}"
                 self.stdout.write(self.style.WARNING(line) if overdue else line)
         if any_overdue:
-            self.stdout.write(self.style.WARNING("Some work is overdue: check that beat and a worker are running."))
+            raise CommandError("Some work is overdue: check that beat and a worker are running.", returncode=1)
