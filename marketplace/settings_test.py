@@ -11,6 +11,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("DATA_DIR", "/tmp/marketplace-test-data")
+# Some tests hold a transaction open on purpose while another thread works (races, seals).
+os.environ.setdefault("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "300000")
 
 from marketplace.settings import *  # noqa: F403
 from marketplace.settings import DATA_DIR, STATIC_ROOT, STORAGES

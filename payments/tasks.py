@@ -40,7 +40,8 @@ def sweep_outbox() -> dict[str, Any]:
     return sweep_tick(sweep_outbox, sweeps.sweep_outbox)
 
 
-@shared_task(acks_late=True)
+# The first seal of a large existing ledger reads all of it.
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3660)
 def seal_ledger() -> int | None:
     """Checkpoint the ledger (``payments.integrity.ledger_seal``); the seal's id, or None if nothing was new."""
     from payments.integrity import ledger_seal

@@ -45,7 +45,19 @@ def record_layout_moves(database: str = DEFAULT_DB_ALIAS) -> list[tuple[str, str
 
 class Command(MigrateCommand):
     def handle(self, *args: Any, **options: Any) -> None:
-        for app_label, name in record_layout_moves(options["database"]):
-            if options["verbosity"] >= 1:
-                self.stdout.write(f"  Recorded {app_label}.{name} (moves a model over its existing table; no SQL)")
-        super().handle(*args, **options)
+        connection = connections[options["database"]]
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            # A backfill over a big table is slow by nature; the lock limit stays, so a migration
+            # that cannot get its lock fails fast instead of queueing every request behind it.
+            with connection.cursor() as cursor:
+                cursor.execute("SET statement_timeout = 0")
+        try:
+            for app_label, name in record_layout_moves(options["database"]):
+                if options["verbosity"] >= 1:
+                    self.stdout.write(f"  Recorded {app_label}.{name} (moves a model over its existing table; no SQL)")
+            super().handle(*args, **options)
+        finally:
+            if postgres and connection.connection is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET statement_timeout")  # back to the connection's configured limit
