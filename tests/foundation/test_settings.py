@@ -80,3 +80,24 @@ def test_the_embedded_default_runs_with_nothing_set(tmp_path):
     )
     result = _django(env, "shell", "-c", probe)
     assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "IMMEDIATE", "filesystem://"]
+
+
+def test_a_link_signed_with_the_old_secret_key_still_opens_while_it_rotates(tmp_path):
+    """SECRET_KEY_FALLBACKS from the environment: a value signed under the old key
+    is accepted after the switch, and refused once the old key is dropped."""
+    old, new = "old-" + "o" * 60, "new-" + "n" * 60
+    sign = "from django.core import signing; print(signing.dumps('reset-me'))"
+    check = "import sys; from django.core import signing; print(signing.loads(sys.argv[-1]))"
+    env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+    signed = _django({**env, "SECRET_KEY": old}, "shell", "-c", sign)
+    token = signed.stdout.strip().splitlines()[-1]
+    assert signed.returncode == 0 and token, signed.stderr
+    rotating = _django(
+        {**env, "SECRET_KEY": new, "SECRET_KEY_FALLBACKS": old},
+        "shell",
+        "-c",
+        check.replace("sys.argv[-1]", repr(token)),
+    )
+    assert rotating.returncode == 0 and rotating.stdout.strip().endswith("reset-me"), rotating.stderr
+    done = _django({**env, "SECRET_KEY": new}, "shell", "-c", check.replace("sys.argv[-1]", repr(token)))
+    assert done.returncode != 0 and "BadSignature" in done.stderr
