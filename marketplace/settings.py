@@ -466,9 +466,8 @@ SANDBOX_WEBHOOK_SECRET = env_str(
 )
 # The key of the ledger's MACs (marketplace/mac.py): from the environment, never in the database.
 # Set it apart from SECRET_KEY in production, so SECRET_KEY can be rotated without it;
-# unset, it is derived from SECRET_KEY (and `check --deploy` warns).
+# unset, it is derived from SECRET_KEY.
 LEDGER_MAC_KEY = env_str("LEDGER_MAC_KEY", "") or hashlib.sha256(("ledger-mac:" + SECRET_KEY).encode()).hexdigest()
-LEDGER_MAC_KEY_FROM_ENV = bool(env_str("LEDGER_MAC_KEY", ""))
 # How often beat seals the ledger with a checkpoint (payments.integrity.ledger_seal).
 LEDGER_SEAL_INTERVAL_SECONDS = env_int("LEDGER_SEAL_INTERVAL_SECONDS", 300)
 # Where the sandbox posts its webhooks; empty: the site the buyer paid on.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import EmailMessage, get_connection, send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -108,42 +108,22 @@ def notification_open(*, user: AbstractBaseUser, notification_id: int) -> Notifi
 
 
 def notification_email_send(*, notification_id: int) -> bool:
-    """E-mail one notification once; returns False if nothing was to send.
+    """E-mail one notification once; returns False if nothing was to send
+    (``notification_emails_send`` with a batch of one).
 
     Safe to repeat: the row lock (skip_locked: another worker has it in hand)
     and ``emailed_at`` make a second run a no-op. If the process dies after
     the mail left but before the commit, it is sent again: e-mail is
     at-least-once, never lost.
     """
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("recipient")
-            .filter(pk=notification_id, emailed_at__isnull=True)
-            .first()
-        )
-        if notification is None:
-            return False
-        address = getattr(notification.recipient, "email", "")
-        # Not wanted by e-mail: handled all the same (``emailed_at`` is when the copy was dealt with).
-        if address and wants_email(notification.recipient, notification.event):
-            link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
-            send_mail(
-                subject=notification.message[:78],
-                message=f"{notification.message}\n\n{link}\n",
-                from_email=None,
-                recipient_list=[address],
-            )
-        notification.emailed_at = timezone.now()
-        notification.save(update_fields=["emailed_at"])
-    return True
+    return notification_emails_send(notification_ids=[notification_id]) == 1
 
 
 def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
     """E-mail a batch of notifications in one transaction: one query locks the
     ones not e-mailed yet (``skip_locked``: another worker has the rest), one
     connection to the mail server sends them, one UPDATE marks them. Returns
-    how many were dealt with. At-least-once, like ``notification_email_send``:
+    how many were dealt with. At-least-once:
     a process that dies after sending and before the commit sends the batch
     again; the e-mail sweep takes any the batch never reached."""
     with transaction.atomic():

@@ -298,6 +298,26 @@ def _record_breach(txn: dict[str, Any], moved: Decimal, users: set[int], records
     return f"is of an unknown kind {kind!r}"
 
 
+def transaction_faults(txn: dict[str, Any], lines: Sequence[tuple]) -> list[str]:
+    """What is wrong with one transaction on its own: its MAC, and its entries
+    against its kind's shape. ``txn`` holds ``id``, ``mac`` and the
+    ``TRANSACTION_HEAD`` fields; each line is (account id, amount, currency,
+    account kind, ...)."""
+    faults = []
+    pk, kind = txn["id"], txn["kind"]
+    expected = head_mac([txn[name] for name in TRANSACTION_HEAD], (line[:3] for line in lines))
+    if not txn["mac"] or not macs_equal(txn["mac"], expected):
+        faults.append(f"transaction {pk} ({kind}, {txn['idempotency_key']}) does not match its MAC")
+    shape = SHAPES.get(kind, frozenset())
+    for line in lines:
+        amount, account_kind = line[1], line[3]
+        side = CREDIT if amount > 0 else DEBIT
+        if (account_kind, side) not in shape:
+            verb = "credits" if side == CREDIT else "debits"
+            faults.append(f"transaction {pk} ({kind}) {verb} a {account_kind} account, which its kind never does")
+    return faults
+
+
 def integrity_audit(breaches: list[str]) -> int:
     """Append to ``breaches`` every transaction whose MAC, shape or record is
     wrong, every record left without its transaction, every sealed record
@@ -327,17 +347,8 @@ def integrity_audit(breaches: list[str]) -> int:
         for txn in chunk:
             pk, lines = txn["id"], entries.get(txn["id"], [])
             keys.add(txn["idempotency_key"])
-            expected = head_mac([txn[name] for name in TRANSACTION_HEAD], (line[:3] for line in lines))
-            if not txn["mac"] or not macs_equal(txn["mac"], expected):
-                breach(f"transaction {pk} ({txn['kind']}, {txn['idempotency_key']}) does not match its MAC")
-            shape = SHAPES.get(txn["kind"], frozenset())
-            for _, amount, _, account_kind, _ in lines:
-                side = CREDIT if amount > 0 else DEBIT
-                if (account_kind, side) not in shape:
-                    verb = "credits" if side == CREDIT else "debits"
-                    breach(
-                        f"transaction {pk} ({txn['kind']}) {verb} a {account_kind} account, which its kind never does"
-                    )
+            for text in transaction_faults(txn, lines):
+                breach(text)
             moved = sum((amount for _, amount, _, _, _ in lines if amount > 0), Decimal("0"))
             users = {user for _, amount, _, kind, user in lines if user is not None and kind != K.BUYER_BALANCE}
             if txn["kind"] == T.CARD_REFUND_FAILED:

@@ -92,6 +92,14 @@ def world():
     }
 
 
+def refused_then_forced(sql: str, params: list, *, refusal: str = "frozen") -> None:
+    """The edit is refused by a trigger, then made anyway with the triggers off, as an owner could."""
+    with pytest.raises(IntegrityError, match=refusal), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    with triggers_off() as cursor:
+        cursor.execute(sql, params)
+
+
 def breaches() -> str:
     report = ledger_audit()
     assert not report.ok, "the audit found nothing"
@@ -146,10 +154,7 @@ def test_a_changed_transaction_kind_memo_or_key_is_refused_then_named(world):
     assert txn is not None
     for column, value in [("kind", "refund"), ("memo", "Nothing to see"), ("idempotency_key", "fund:other")]:
         sql = f"UPDATE payments_transaction SET {column} = %s WHERE id = %s"  # noqa: S608 - a column of ours
-        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [value, txn.pk])
-        with triggers_off() as cursor:
-            cursor.execute(sql, [value, txn.pk])
+        refused_then_forced(sql, [value, txn.pk], refusal="append-only")
         found = breaches()
         assert f"transaction {txn.pk} (" in found and "does not match its MAC" in found, column
         with triggers_off() as cursor:
@@ -160,10 +165,7 @@ def test_a_changed_transaction_kind_memo_or_key_is_refused_then_named(world):
 def test_a_pending_earning_moved_to_clear_early_is_refused_then_named(world):
     earning = world["pending"]
     sql = "UPDATE payments_earning SET clears_at = now() - interval '1 day' WHERE id = %s"
-    with pytest.raises(IntegrityError, match="frozen"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [earning.pk])
-    with triggers_off() as cursor:
-        cursor.execute(sql, [earning.pk])
+    refused_then_forced(sql, [earning.pk])
     assert f"earning {earning.pk} does not match its MAC: its money was changed" in breaches()
 
 
@@ -171,10 +173,7 @@ def test_a_cleared_earning_with_a_larger_net_is_refused_then_named(world):
     earning = world["cleared"]
     assert earning.status == EarningStatus.CLEARED
     sql = "UPDATE payments_earning SET net = net + 100 WHERE id = %s"
-    with pytest.raises(IntegrityError, match="frozen"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [earning.pk])
-    with triggers_off() as cursor:
-        cursor.execute(sql, [earning.pk])
+    refused_then_forced(sql, [earning.pk])
     found = breaches()
     assert f"earning {earning.pk} does not match its MAC" in found
     assert f"clears 80.00 to user(s) [{earning.seller_id}] but earning {earning.pk} is cleared, 180.00" in found
@@ -183,10 +182,7 @@ def test_a_cleared_earning_with_a_larger_net_is_refused_then_named(world):
 def test_a_paid_withdrawals_amount_changed_is_refused_then_named(world):
     withdrawal = world["withdrawal"]
     sql = "UPDATE payments_withdrawal SET amount = 5.00 WHERE id = %s"
-    with pytest.raises(IntegrityError, match="frozen"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [withdrawal.pk])
-    with triggers_off() as cursor:
-        cursor.execute(sql, [withdrawal.pk])
+    refused_then_forced(sql, [withdrawal.pk])
     found = breaches()
     assert f"withdrawal {withdrawal.pk} does not match its MAC" in found
     assert "but the withdrawal is paid, 5.00" in found
@@ -195,10 +191,7 @@ def test_a_paid_withdrawals_amount_changed_is_refused_then_named(world):
 def test_a_provider_commands_amount_changed_is_refused_then_named(world):
     command = world["refund"]
     sql = "UPDATE payments_providercommand SET amount = amount + 1 WHERE id = %s"
-    with pytest.raises(IntegrityError, match="frozen"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [command.pk])
-    with triggers_off() as cursor:
-        cursor.execute(sql, [command.pk])
+    refused_then_forced(sql, [command.pk])
     found = breaches()
     assert f"provider command {command.pk} does not match its MAC" in found
     assert "but its refund command is succeeded" in found
@@ -207,10 +200,7 @@ def test_a_provider_commands_amount_changed_is_refused_then_named(world):
 def test_a_resolved_disputes_outcome_changed_is_refused_then_named(world):
     dispute = world["dispute"]
     sql = "UPDATE milestones_dispute SET outcome = 'release', seller_amount = buyer_amount WHERE id = %s"
-    with pytest.raises(IntegrityError, match="frozen"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [dispute.pk])
-    with triggers_off() as cursor:
-        cursor.execute(sql, [dispute.pk])
+    refused_then_forced(sql, [dispute.pk])
     assert f"dispute {dispute.pk} does not match its MAC: its outcome was changed" in breaches()
 
 
