@@ -9,10 +9,12 @@ RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
 # collectstatic needs settings to import; the key is a build-time throwaway.
 RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_hex(32))") \
+    LEDGER_MAC_KEY=build-only PAYMENT_PROVIDER=sandbox ALLOWED_HOSTS=build \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput
 
 RUN useradd --system --home /app marketplace && mkdir -p /data && chown marketplace /data
 USER marketplace
 EXPOSE 8000
-CMD ["gunicorn", "marketplace.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gunicorn.conf.py: bind, workers (WEB_CONCURRENCY), timeouts, JSON access lines with durations.
+CMD ["gunicorn", "marketplace.wsgi"]

@@ -68,6 +68,8 @@ SERVER_ENV = {
     "SECURE_SSL_REDIRECT": "false",
     "SESSION_COOKIE_SECURE": "false",
     "CSRF_COOKIE_SECURE": "false",
+    "PAYMENT_PROVIDER": "sandbox",
+    "LEDGER_MAC_KEY": "bench-ledger-" + "q8Wn3rT5yU7iO9pA" * 3,
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": REDIS_URL,
     "DATA_DIR": DATA_DIR,

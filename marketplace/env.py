@@ -11,6 +11,7 @@ import os
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -90,3 +91,16 @@ def env_durations(name: str, default: str) -> list[timedelta]:
         return [parse_duration(part) for part in raw.split(",") if part.strip()]
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}: {exc}") from None
+
+
+def redis_url(url: str, password: str) -> str:
+    """``url`` with ``password`` set in it, percent-encoded (kombu and redis-py decode it)."""
+    if not url or not password:
+        return url
+    parts = urlsplit(url)
+    user = quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

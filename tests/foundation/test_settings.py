@@ -101,3 +101,84 @@ def test_a_link_signed_with_the_old_secret_key_still_opens_while_it_rotates(tmp_
     assert rotating.returncode == 0 and rotating.stdout.strip().endswith("reset-me"), rotating.stderr
     done = _django({**env, "SECRET_KEY": new}, "shell", "-c", check.replace("sys.argv[-1]", repr(token)))
     assert done.returncode != 0 and "BadSignature" in done.stderr
+
+
+def _production(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """A production process's environment: DEBUG off, a real key, nothing of the tests' own."""
+    required = {"LEDGER_MAC_KEY", "PAYMENT_PROVIDER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "ALLOWED_HOSTS"}
+    return {
+        **{name: "" for name in required},
+        "DEBUG": "false",
+        "SECRET_KEY": "prod-" + "p" * 60,
+        "DATA_DIR": str(tmp_path),
+        **env,
+    }
+
+
+def test_production_refuses_to_start_without_its_secrets_and_names_each(tmp_path):
+    result = _django(_production({}, tmp_path), "check")
+    assert result.returncode != 0
+    assert "With DEBUG off these must be set" in result.stderr
+    for name in ("LEDGER_MAC_KEY", "PAYMENT_PROVIDER (stripe; or sandbox, named", "ALLOWED_HOSTS"):
+        assert name in result.stderr
+    assert "STRIPE_SECRET_KEY" not in result.stderr, "only the sandbox's absence is in question"
+
+
+def test_production_never_falls_back_to_the_sandbox_and_stripe_needs_its_keys(tmp_path):
+    base = {"LEDGER_MAC_KEY": "l" * 64, "ALLOWED_HOSTS": "market.example"}
+    stripe = _django(_production({**base, "PAYMENT_PROVIDER": "stripe"}, tmp_path), "check")
+    assert stripe.returncode != 0
+    assert "STRIPE_SECRET_KEY (PAYMENT_PROVIDER is stripe)" in stripe.stderr
+    assert "STRIPE_WEBHOOK_SECRET" in stripe.stderr
+    typo = _django(_production({**base, "PAYMENT_PROVIDER": "strip"}, tmp_path), "check")
+    assert typo.returncode != 0 and "PAYMENT_PROVIDER='strip': use one of sandbox, stripe" in typo.stderr
+    named = _django(_production({**base, "PAYMENT_PROVIDER": "sandbox"}, tmp_path), "check")
+    assert named.returncode == 0, named.stderr
+
+
+def test_the_database_comes_from_separate_variables_with_any_password(tmp_path):
+    """A password with "/", "@", "#" and ":" breaks a URL; DB_* variables take it as it is."""
+    password = "p/ss@w#rd:1"
+    env = {
+        "DEBUG": "true",
+        "DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "",
+        "DB_NAME": "postgres",
+        "DB_USER": "postgres",
+        "DB_PASSWORD": password,
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": "5432",
+    }
+    probe = (
+        "from django.conf import settings as s; from django.db import connection; "
+        "d = s.DATABASES['default']; connection.ensure_connection(); "
+        "print(d['ENGINE'], d['NAME'], d['USER'], d['PASSWORD'], d['HOST'], d['PORT'], "
+        "'statement_timeout' in d['OPTIONS']['options'], connection.vendor)"
+    )
+    result = _django(env, "shell", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-8:] == [
+        "django.db.backends.postgresql",
+        "postgres",
+        "postgres",
+        password,
+        "127.0.0.1",
+        "5432",
+        "True",
+        "postgresql",
+    ]
+
+
+def test_a_redis_password_of_any_characters_reaches_the_broker_and_the_probe():
+    from kombu.utils.url import url_to_parts
+    from redis.connection import parse_url
+
+    from marketplace.env import redis_url
+
+    password = "r/ed@is#pw:%"
+    url = redis_url("redis://redis:6379/0", password)
+    assert url_to_parts(url).password == password, "kombu (the broker)"
+    assert parse_url(url)["password"] == password, "redis-py (/readyz)"
+    assert parse_url(url)["host"] == "redis" and parse_url(url)["db"] == 0
+    assert redis_url("redis://127.0.0.1:6379/0", "") == "redis://127.0.0.1:6379/0"
+    assert redis_url("", "secret") == ""

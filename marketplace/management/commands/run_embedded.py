@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, **options):
         python = sys.executable
         # SQLite takes one writer at a time: one worker process is plenty here.
-        pool = ["--pool=solo"] if not settings.DATABASE_URL else ["--concurrency=2"]
+        pool = ["--pool=solo"] if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else ["--concurrency=2"]
         commands = {
             "web": [python, "manage.py", "runserver", addr, "--noreload"],
             "worker": [python, "-m", "celery", "-A", "marketplace", "worker", "--loglevel=INFO", *pool],
