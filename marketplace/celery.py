@@ -13,12 +13,27 @@ budget with rows left publishes itself again at once (``sweep_tick``).
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Each task's lines carry its task_id and the request_id of the request that published it.
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@setup_logging.connect
+def _log_as_django_does(**kwargs) -> None:
+    """Workers and beat log through the settings' LOGGING (JSON lines), not Celery's own format."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
 
 SWEEP_TASKS = {
     "clearance": "payments.tasks.sweep_clearance",

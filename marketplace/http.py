@@ -35,3 +35,22 @@ def not_modified_or(request: HttpRequest, etag: str, render_page: Callable[[], H
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+class RequestIdMiddleware:
+    """After django-structlog's ``RequestMiddleware``: the client's address, as we trust it, on every
+    line of the request, and the request's id on the response (``X-Request-ID``), so a user who
+    reports an error can quote it and an operator finds every line of it, nginx's included."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import structlog
+
+        structlog.contextvars.bind_contextvars(client=client_ip(request))
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        response = self.get_response(request)
+        if request_id:
+            response["X-Request-ID"] = request_id
+        return response

@@ -24,7 +24,9 @@ from marketplace.env import (
     env_int,
     env_list,
     env_str,
+    redis_url,
 )
+from marketplace.logs import FORMATS, configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")))
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_structlog",
     "marketplace",
     "notifications",
     "accounts",
@@ -86,6 +89,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A request id on every log line of the request and of the tasks it publishes.
+    "django_structlog.middlewares.RequestMiddleware",
+    "marketplace.http.RequestIdMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -122,13 +128,26 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
+# PostgreSQL from DATABASE_URL, or from separate DB_* variables: a password with "/", "@" or "#"
+# needs no quoting there (in a URL it must be percent-encoded). Neither: embedded SQLite.
 DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
-        )
-    }
+DB_NAME = env_str("DB_NAME")
+if DATABASE_URL or DB_NAME:
+    _conn_max_age = env_int("CONN_MAX_AGE", 60)
+    if DATABASE_URL:
+        _database = dj_database_url.parse(DATABASE_URL, conn_max_age=_conn_max_age, conn_health_checks=True)
+    else:
+        _database = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": DB_NAME,
+            "USER": env_str("DB_USER", "postgres"),
+            "PASSWORD": env_str("DB_PASSWORD"),
+            "HOST": env_str("DB_HOST", "127.0.0.1"),
+            "PORT": env_str("DB_PORT", "5432"),
+            "CONN_MAX_AGE": _conn_max_age,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    DATABASES = {"default": _database}
     # Every connection's limits, in milliseconds (0 turns one off): a runaway query, a wait on a
     # lock held by a stuck transaction, or a transaction a crashed request left open cannot hold
     # the site up. `migrate` lifts the statement limit for its own session (backfills take time).
@@ -311,7 +330,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Celery -------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+# A password for Redis may come apart from the URL (REDIS_PASSWORD), in any characters.
+REDIS_URL = redis_url(env_str("REDIS_URL"), env_str("REDIS_PASSWORD"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
@@ -377,6 +397,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Celery's file-backed scheduler, recording a heartbeat that sweeps_status and /metrics read.
+CELERY_BEAT_SCHEDULER = "marketplace.beat:HeartbeatScheduler"
 # Beat opens its schedule file at start; a DATA_DIR that does not exist yet made it die there.
 # (On a read-only filesystem beat says so itself.)
 with contextlib.suppress(OSError):
@@ -459,14 +481,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # --- Payment provider (payments/providers) -----------------------------------------
 # "sandbox" needs no network and serves its own hosted page under /sandbox/;
 # "stripe" uses Stripe Checkout, Refunds and Connect payouts.
-PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "sandbox")
+PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER") or "sandbox"
 # The sandbox signs its webhooks with this (Stripe's scheme); derived from SECRET_KEY by default.
 SANDBOX_WEBHOOK_SECRET = env_str(
     "SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_" + hashlib.sha256(("sandbox:" + SECRET_KEY).encode()).hexdigest()[:32]
 )
 # The key of the ledger's MACs (marketplace/mac.py): from the environment, never in the database.
 # Set it apart from SECRET_KEY in production, so SECRET_KEY can be rotated without it;
-# unset, it is derived from SECRET_KEY.
+# unset (only allowed with DEBUG on), it is derived from SECRET_KEY.
 LEDGER_MAC_KEY = env_str("LEDGER_MAC_KEY", "") or hashlib.sha256(("ledger-mac:" + SECRET_KEY).encode()).hexdigest()
 # How often beat seals the ledger with a checkpoint (payments.integrity.ledger_seal).
 LEDGER_SEAL_INTERVAL_SECONDS = env_int("LEDGER_SEAL_INTERVAL_SECONDS", 300)
@@ -481,6 +503,28 @@ OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_SECONDS = env_int("OUTBOX_RETRY_SECONDS", 30)
 # A worker holds a command this long while it calls the provider; then another may retry it.
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+PAYMENT_PROVIDERS = ("sandbox", "stripe")
+if PAYMENT_PROVIDER not in PAYMENT_PROVIDERS:
+    raise ImproperlyConfigured(f"PAYMENT_PROVIDER={PAYMENT_PROVIDER!r}: use one of {', '.join(PAYMENT_PROVIDERS)}.")
+if not DEBUG:
+    # Production starts only with every secret it needs, and never on the sandbox by default:
+    # a deployment that forgot PAYMENT_PROVIDER would take orders and move no money.
+    _missing = [
+        why
+        for name, why in (
+            ("LEDGER_MAC_KEY", "LEDGER_MAC_KEY (a random value apart from SECRET_KEY; it keys the ledger's MACs)"),
+            ("PAYMENT_PROVIDER", "PAYMENT_PROVIDER (stripe; or sandbox, named, for a site that moves no real money)"),
+            *(
+                (name, f"{name} (PAYMENT_PROVIDER is stripe)")
+                for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+                if PAYMENT_PROVIDER == "stripe"
+            ),
+            ("ALLOWED_HOSTS", "ALLOWED_HOSTS (the site's host names, comma-separated)"),
+        )
+        if not env_str(name)
+    ]
+    if _missing:
+        raise ImproperlyConfigured("With DEBUG off these must be set: " + "; ".join(_missing) + ".")
 if PAYMENT_PROVIDER == "stripe":
     # The buyer's browser is redirected to Stripe's page after posting our form.
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += [
@@ -488,10 +532,32 @@ if PAYMENT_PROVIDER == "stripe":
         "https://connect.stripe.com",
     ]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Logs and errors ------------------------------------------------------------------
+# JSON lines on stdout in production, readable lines in development (marketplace/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT") or ("console" if DEBUG else "json")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+if LOG_FORMAT not in FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or console")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+configure_structlog()
+# A request's id reaches the tasks it publishes (and their lines); addresses are bound by us,
+# from the proxy's header as TRUSTED_PROXY_COUNT says (accounts.receivers), not guessed by ipware.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+
+# Errors to Sentry (or any Sentry-compatible service) when SENTRY_DSN is set: Django and Celery.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE") or None,
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=False)],
+        traces_sample_rate=float(env_decimal("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        # No user's e-mail, address or cookies leave the site.
+        send_default_pii=False,
+    )
