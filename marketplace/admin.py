@@ -65,7 +65,7 @@ class ReadOnlyAdmin(MoneyColumnsMixin, admin.ModelAdmin):
     delete URLs and drops the bulk "delete selected" action.
     """
 
-    actions = None
+    actions: Any = None
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

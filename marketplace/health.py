@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.urls import resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -80,19 +81,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if down else 200)
 
 
-PROBES = {"/livez": livez, "/readyz": healthz, "/healthz": healthz}
+# Paths an orchestrator or Prometheus calls on a container's own address, over plain HTTP.
+OPERATOR_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
 
 
 class HealthHostMiddleware:
-    """Answer the probes before the Host header is checked: an orchestrator
-    calls them on the container's own address, which is not a site host.
-    Nothing else is served this way."""
+    """Answer the probes (and ``/metrics``, which keeps its own allow-list) before the Host header is
+    checked and before the HTTPS redirect: they are called on the container's own address, which
+    is not a site host. Nothing else is served this way."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        probe = PROBES.get(request.path_info)
-        if probe is not None and request.method == "GET":
-            return probe(request)
+        if request.path_info in OPERATOR_PATHS and request.method == "GET":
+            match = resolve(request.path_info)
+            return match.func(request, *match.args, **match.kwargs)
         return self.get_response(request)

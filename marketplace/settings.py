@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -293,6 +294,13 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Seconds a mail server may take to answer before the send fails (and the e-mail sweep retries).
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# A mail provider's API instead of SMTP through django-anymail: EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend
+# (mailgun, postmark, sendgrid, amazon_ses, brevo, ...) and its keys as ANYMAIL_<KEY>, e.g. ANYMAIL_MAILGUN_API_KEY.
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+# A failed send is retried by the e-mail sweep after EMAIL_RETRY_SECONDS, doubling each time (at most
+# six hours apart), EMAIL_MAX_ATTEMPTS times in all; then it waits for staff (the admin, /metrics).
+EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60)
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Milestone Marketplace <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -531,6 +539,9 @@ if PAYMENT_PROVIDER == "stripe":
         "https://checkout.stripe.com",
         "https://connect.stripe.com",
     ]
+
+# Who may read /metrics (dashboards/metrics.py): networks, comma-separated; anyone else gets a 404.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
 
 # --- Logs and errors ------------------------------------------------------------------
 # JSON lines on stdout in production, readable lines in development (marketplace/logs.py).

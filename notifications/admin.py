@@ -6,12 +6,43 @@ from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdmin
 from notifications.models import Notification
+from notifications.services import notifications_email_retry
+
+
+class EmailFailingFilter(admin.SimpleListFilter):
+    title = "e-mail"
+    parameter_name = "email"
+
+    def lookups(self, request, model_admin):
+        return [("retrying", "Failing, retrying"), ("given_up", "Failed, given up")]
+
+    def queryset(self, request, queryset):
+        from django.conf import settings
+
+        failing = queryset.filter(emailed_at__isnull=True, email_attempts__gt=0)
+        if self.value() == "retrying":
+            return failing.filter(email_attempts__lt=settings.EMAIL_MAX_ATTEMPTS)
+        if self.value() == "given_up":
+            return failing.filter(email_attempts__gte=settings.EMAIL_MAX_ATTEMPTS)
+        return queryset
 
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("recipient", "event", "message", "created_at", "read_at", "emailed_at")
+    list_display = ("recipient", "event", "message", "created_at", "read_at", "emailed_at", "email_attempts")
     list_select_related = ("recipient",)
-    list_filter = ("event", "created_at")
+    list_filter = ("event", EmailFailingFilter, "created_at")
+    readonly_fields = ("email_last_error", "email_retry_at")
+    actions = ("retry_email_now",)
+
+    @admin.action(description="Retry the e-mail now", permissions=["retry"])
+    def retry_email_now(self, request, queryset):
+        count = notifications_email_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} e-mail(s) will be sent on the e-mail sweep's next tick.")
+
+    def has_retry_permission(self, request) -> bool:
+        # The notice itself stays read-only; staff who may change notices may retry their e-mail.
+        return request.user.has_perm("notifications.change_notification")
+
     search_fields = ("recipient__username", "message")
     date_hierarchy = "created_at"

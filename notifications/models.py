@@ -25,6 +25,13 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # A failed send: how many tries so far, the mail server's last answer, and when the e-mail
+    # sweep tries again (EMAIL_RETRY_SECONDS, doubling; after EMAIL_MAX_ATTEMPTS it stops and
+    # the notice waits for staff: /metrics counts it, the admin lists it).
+    # No CHECK (>= 0): adding one scans the whole table under an exclusive lock.
+    email_attempts = models.SmallIntegerField(default=0, db_default=0)
+    email_last_error = models.CharField(max_length=300, blank=True, default="", db_default="")
+    email_retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # Created by the first layout, when notices lived in ``marketplace``.

@@ -8,8 +8,10 @@ by name after commit, so nothing here imports a task module.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -19,6 +21,8 @@ from django.utils import timezone
 
 from marketplace.queue import enqueue_on_commit
 from notifications.models import NEW_MESSAGE, Notification
+
+logger = logging.getLogger(__name__)
 
 EMAIL_TASK = "notifications.tasks.send_notification_email"
 # Notices written together (a sweep's batch) are e-mailed by one task per this many:
@@ -147,7 +151,39 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
                         to=[address],
                     )
                 )
+        pks = [n.pk for n in notifications]
         if messages:
-            get_connection().send_messages(messages)
-        Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=timezone.now())
+            try:
+                get_connection().send_messages(messages)
+            except Exception as exc:  # noqa: BLE001 - any failure of the mail server is recorded, then retried
+                attempts = notifications_email_failed(notifications, exc)
+                logger.warning(
+                    "e-mail of %d notices failed (attempt %d): %s", len(pks), attempts, exc, extra={"notices": pks}
+                )
+                return 0
+        Notification.objects.filter(pk__in=pks).update(emailed_at=timezone.now(), email_retry_at=None)
     return len(notifications)
+
+
+def email_retry_delay(attempts: int) -> timedelta:
+    """After the n-th failed try: EMAIL_RETRY_SECONDS, doubling each time, at most six hours."""
+    return timedelta(seconds=min(settings.EMAIL_RETRY_SECONDS * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def notifications_email_failed(notifications: list[Notification], exc: Exception) -> int:
+    """Record a failed send on each notice (in the caller's transaction, under its lock); returns the attempt."""
+    error = f"{exc.__class__.__name__}: {exc}"[:300]
+    attempts = max(n.email_attempts for n in notifications) + 1
+    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(
+        email_attempts=attempts,
+        email_last_error=error,
+        email_retry_at=timezone.now() + email_retry_delay(attempts),
+    )
+    return attempts
+
+
+def notifications_email_retry(*, notification_ids: Iterable[int]) -> int:
+    """Staff: send these unsent e-mails on the e-mail sweep's next tick, with a fresh count of tries."""
+    return Notification.objects.filter(pk__in=list(notification_ids), emailed_at__isnull=True).update(
+        email_attempts=0, email_retry_at=None, email_last_error=""
+    )

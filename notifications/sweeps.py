@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
 from notifications.models import Notification
@@ -18,7 +19,13 @@ EMAIL_GRACE = timedelta(minutes=1)
 
 
 def _emails_due(now: datetime) -> QuerySet[Notification]:
-    return Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - EMAIL_GRACE)
+    """Not e-mailed, past the grace, not waiting out a backoff, not given up (EMAIL_MAX_ATTEMPTS)."""
+    return Notification.objects.filter(
+        Q(email_retry_at__isnull=True) | Q(email_retry_at__lte=now),
+        emailed_at__isnull=True,
+        created_at__lte=now - EMAIL_GRACE,
+        email_attempts__lt=settings.EMAIL_MAX_ATTEMPTS,
+    )
 
 
 def sweep_emails(*, now: datetime | None = None, until: float | None = None) -> SweepResult:

@@ -112,6 +112,8 @@ MATRIX: dict[str, Rule] = {
     "healthz": Rule("public", everyone(200), everyone(405)),
     "readyz": Rule("public", everyone(200), everyone(405)),
     "livez": Rule("public", everyone(200), everyone(405)),
+    # Allowed by address, not by account (METRICS_ALLOWED_IPS; the test client is 127.0.0.1).
+    "metrics": Rule("public", everyone(200), everyone(405)),
     "home": Rule("public", everyone(200), everyone(200)),
     "gig_detail": Rule("public", everyone(200), everyone(200), lambda w: {"pk": w.gig.pk}),
     # The provider's side: its signature is the only credential; a bad one is 400.
