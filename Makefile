@@ -37,6 +37,8 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	DEBUG=true $(PY) manage.py lint_migrations
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 format: install
 	$(VENV)/bin/ruff check --fix .
