@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # The suite spreads over both cores (pytest-xdist); each worker has its own test database.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test lint format bench simulate clean demo-totp
+.PHONY: install run test lint format bench simulate cluster clean demo-totp
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench: install
 simulate: install
 	@$(PY) scripts/check_services.py
 	$(PY) -m simulate --seed $${SEED:-1} --steps $${STEPS:-10000}
+
+## The production topology on this machine (deploy/cluster.py): nginx with TLS on https://localhost:8443,
+## two gunicorn webs, two workers, beat, S3 (moto), against PostgreSQL and Redis. Ctrl-C stops it.
+cluster: install
+	@$(PY) scripts/check_services.py
+	$(PY) -m deploy.cluster
 
 clean:
 	rm -rf .data
