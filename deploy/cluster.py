@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from deploy import selfsigned
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "marketplace.conf.template"
 APP_ROLE = "marketplace_cluster_app"
@@ -130,19 +132,7 @@ class Cluster:
 
     # --- set-up ---------------------------------------------------------------------------------
     def _certificate(self) -> None:
-        tls = self.folder / "tls"
-        tls.mkdir(parents=True, exist_ok=True)
-        if self.cert.exists():
-            return
-        subprocess.run(
-            [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-keyout", str(tls / "key.pem"), "-out", str(self.cert),
-            ],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
+        selfsigned.write(self.folder / "tls", ["localhost", "127.0.0.1"])
 
     def _app_url(self) -> str:
         """The application's role on the same server and database (trust or its password)."""

@@ -86,3 +86,17 @@ def test_sweeps_status_exits_1_when_the_heartbeat_is_older_than_two_intervals(se
     assert failure.value.returncode == 1
     out = capsys.readouterr().out
     assert "(1\xa0minute ago)" in out, out
+
+
+def test_beats_own_healthcheck_reads_only_the_heartbeat(capsys):
+    from milestones.models import MilestoneState as S
+    from tests.factories import milestone_in
+
+    late = milestone_in(S.IN_PROGRESS)
+    late.__class__.objects.filter(pk=late.pk).update(deadline=timezone.now() - timedelta(hours=1))
+    Heartbeat.beat("beat")
+    call_command("sweeps_status", "--beat")  # overdue rows are the workers' business, not beat's health
+    Heartbeat.objects.update(at=timezone.now() - timedelta(minutes=10))
+    with pytest.raises(CommandError, match="Beat is silent") as failure:
+        call_command("sweeps_status", "--beat")
+    assert failure.value.returncode == 1

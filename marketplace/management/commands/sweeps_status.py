@@ -26,7 +26,12 @@ from marketplace.sweeps import all_sweeps
 class Command(BaseCommand):
     help = "Print, per sweep, how many rows are due now, how many are overdue, and the oldest due time."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--beat", action="store_true", help="Only beat's heartbeat (beat's own container healthcheck)."
+        )
+
+    def handle(self, *args, beat: bool = False, **options):
         now = timezone.now()
         overdue_before = now - timedelta(seconds=2 * settings.SWEEP_INTERVAL_SECONDS)
         self.stdout.write(
@@ -40,6 +45,10 @@ class Command(BaseCommand):
         else:
             beat_line = f"beat          last heartbeat {beat_at:%Y-%m-%d %H:%M:%S} ({timesince(beat_at, now)} ago)"
         self.stdout.write(self.style.WARNING(beat_line) if beat_silent else beat_line)
+        if beat:
+            if beat_silent:
+                raise CommandError("Beat is silent.", returncode=1)
+            return
         any_overdue = False
         for sweep in all_sweeps():
             for due in sweep.due(now):
