@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import User
+from accounts.models import SecurityEvent, User
+from marketplace.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -16,3 +17,15 @@ class UserAdmin(BaseUserAdmin):
     )
     list_display = ("username", "email", "withdrawal_method", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "withdrawal_method")
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    """The security log: payout details, e-mail addresses and passwords changed, data exported,
+    accounts deleted. Read-only, for everyone."""
+
+    list_display = ("created_at", "user", "kind", "detail", "ip")
+    list_select_related = ("user",)
+    list_filter = ("kind", "created_at")
+    search_fields = ("user__username", "detail", "ip")
+    date_hierarchy = "created_at"

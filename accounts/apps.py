@@ -10,3 +10,7 @@ class AccountsConfig(AppConfig):
         from accounts.middleware import remember_time_zone
 
         user_logged_in.connect(remember_time_zone, dispatch_uid="accounts.remember_time_zone")
+
+        from accounts import receivers
+
+        receivers.connect()

@@ -72,6 +72,13 @@ class ProfileForm(forms.ModelForm):
         widget=forms.RadioSelect,
         help_text="Approved earnings clear after this period, then you can withdraw them.",
     )
+    current_password = forms.CharField(
+        label="Current password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Only to change your withdrawal method or payout account; we e-mail you when they change.",
+    )
 
     class Meta:
         model = User
@@ -102,6 +109,22 @@ class ProfileForm(forms.ModelForm):
         # Older clients and scripts post the profile without these: keep what is saved.
         for name in ("refund_to", "time_zone", "email_notifications"):
             self.fields[name].required = False
+
+    def clean(self) -> dict:
+        """Changing how or where one is paid asks for the password again: a session left open on a
+        shared computer must not be enough to send the next withdrawal elsewhere."""
+        data = super().clean() or {}
+        payout_fields = {"withdrawal_method", "payout_account"} & set(self.changed_data)
+        if payout_fields:
+            password = data.get("current_password") or ""
+            if not self.instance.check_password(password):
+                self.add_error(
+                    "current_password",
+                    "Enter your current password to change how or where you are paid."
+                    if not password
+                    else "That is not your current password.",
+                )
+        return data
 
     def clean_refund_to(self) -> str:
         return self.cleaned_data.get("refund_to") or self.instance.refund_to or "balance"

@@ -81,3 +81,32 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class SecurityEventKind(models.TextChoices):
+    PAYOUT_CHANGED = "payout_changed", "Payout details changed"
+    EMAIL_ADDED = "email_added", "E-mail address added"
+    EMAIL_CHANGED = "email_changed", "Primary e-mail changed"
+    EMAIL_REMOVED = "email_removed", "E-mail address removed"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset by e-mail"
+    DATA_EXPORTED = "data_exported", "Data downloaded"
+    ACCOUNT_DELETED = "account_deleted", "Account deleted"
+
+
+class SecurityEvent(models.Model):
+    """A change to what protects an account or where its money goes: who, what, when, from where.
+    Written by the services and allauth's signals, never edited (the app's role may not delete it)."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="security_events")
+    kind = models.CharField(max_length=20, choices=SecurityEventKind.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="security_event_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"

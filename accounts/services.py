@@ -6,8 +6,9 @@ import zoneinfo
 
 from django.db import transaction
 
-from accounts.models import EmailPreference, User, WithdrawalMethod
+from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, User, WithdrawalMethod
 from marketplace.errors import InvalidInput, NotAllowed
+from notifications.services import notification_send
 
 
 def email_verified(user: User) -> bool:
@@ -46,6 +47,7 @@ def user_update_profile(
     refund_to: str | None = None,
     time_zone: str | None = None,
     email_notifications: str | None = None,
+    ip: str | None = None,
 ) -> User:
     """Change a user's profile (the e-mail address changes through allauth's
     page, which verifies the new one), how they are paid, where their refunds go,
@@ -66,6 +68,10 @@ def user_update_profile(
     email_notifications = email_notifications or user.email_notifications
     if email_notifications not in EmailPreference.values:
         raise InvalidInput("Choose which notices to receive by e-mail.", field="email_notifications")
+    # What is stored, not the instance (a ModelForm has already written the new values into it).
+    stored_method, stored_account = User.objects.values_list("withdrawal_method", "payout_account").get(pk=user.pk)
+    payout_changed = (withdrawal_method, payout_account.strip()) != (stored_method, stored_account)
+    before = (WithdrawalMethod(stored_method).label if stored_method else "", mask(stored_account))
     with transaction.atomic():
         user.bio = bio.strip()
         user.withdrawal_method = withdrawal_method
@@ -83,7 +89,31 @@ def user_update_profile(
                 "email_notifications",
             ]
         )
+        if payout_changed:
+            after = (user.get_withdrawal_method_display(), mask(user.payout_account))
+            detail = f"{before[0]} {before[1] or '(none)'} → {after[0]} {after[1] or '(none)'}"
+            security_event_record(user=user, kind=SecurityEventKind.PAYOUT_CHANGED, detail=detail, ip=ip)
+            notification_send(
+                recipient=user,
+                event="payout_changed",
+                message=(
+                    f"Your payout details were changed: {detail}. If it was not you, change your password "
+                    "and write to support at once."
+                ),
+                url="/accounts/profile/",
+            )
     return user
+
+
+def mask(account: str) -> str:
+    """A payout account as a log may show it: its last four characters."""
+    account = account.strip()
+    return f"…{account[-4:]}" if len(account) > 4 else ("…" if account else "")
+
+
+def security_event_record(*, user: User, kind: str, detail: str = "", ip: str | None = None) -> SecurityEvent:
+    """Append to the account's security log (shown in the admin)."""
+    return SecurityEvent.objects.create(user=user, kind=kind, detail=detail[:300], ip=ip or None)
 
 
 def is_time_zone(name: str) -> bool:

@@ -21,6 +21,7 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthedRequest
 from accounts.middleware import SESSION_TIME_ZONE, has_totp
 from accounts.services import user_update_profile
+from marketplace.http import client_ip
 
 
 @require_POST
@@ -33,7 +34,8 @@ def logout(request: HttpRequest) -> HttpResponse:
 def profile(request: AuthedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        user = user_update_profile(user=request.user, **form.cleaned_data)
+        data = {k: v for k, v in form.cleaned_data.items() if k != "current_password"}
+        user = user_update_profile(user=request.user, ip=client_ip(request), **data)
         request.session[SESSION_TIME_ZONE] = user.time_zone
         messages.success(request, "Your profile is saved.")
         return redirect("profile")

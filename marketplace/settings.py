@@ -214,6 +214,11 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = True
+# Adding, changing or removing an e-mail address asks for the password (or the second factor) again
+# when the last one was over ACCOUNT_REAUTHENTICATION_TIMEOUT (5 minutes) ago; changing the password
+# asks for the current one anyway. Each change is e-mailed to the account (and written to the security log).
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Milestone Marketplace] "
 ACCOUNT_FORMS = {
     "signup": "accounts.forms.SignupForm",

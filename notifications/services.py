@@ -53,8 +53,15 @@ ACTION_EVENTS = frozenset(
 )
 
 
+# Security notices (where the money goes, who can log in) are e-mailed whatever the preference:
+# the e-mail is how an owner learns that someone else made the change.
+SECURITY_EVENTS = frozenset({"payout_changed"})
+
+
 def wants_email(recipient: AbstractBaseUser, event: str) -> bool:
     """Whether the recipient's preference asks for this event by e-mail."""
+    if event in SECURITY_EVENTS:
+        return True
     preference = getattr(recipient, "email_notifications", "all")
     if preference == "none":
         return False

@@ -217,7 +217,13 @@ def test_profile_form_refuses(world, unchanged, field, override):
 
 
 def test_bio_is_escaped_on_the_gig_page(world):
-    data = {"email": "bob@example.com", "bio": XSS, "withdrawal_method": "paypal", "payout_account": "x@y.example"}
+    data = {
+        "email": "bob@example.com",
+        "bio": XSS,
+        "withdrawal_method": "paypal",
+        "payout_account": "x@y.example",
+        "current_password": "correct-horse-battery",
+    }
     assert world.client("seller").post(reverse("profile"), data).status_code == 302
     html = Client().get(reverse("gig_detail", args=[world.gig.pk])).content.decode()
     assert "<script>alert(" not in html and "onerror=alert" not in html.replace("&lt;img src=x onerror=alert", "")
@@ -488,7 +494,13 @@ def test_password_change_needs_the_old_password(world, unchanged):
 
 
 def test_payout_account_is_escaped_on_the_earnings_page(world):
-    data = {"email": "bob@example.com", "bio": "", "withdrawal_method": "paypal", "payout_account": XSS[:100]}
+    data = {
+        "email": "bob@example.com",
+        "bio": "",
+        "withdrawal_method": "paypal",
+        "payout_account": XSS[:100],
+        "current_password": "correct-horse-battery",
+    }
     client = world.client("seller")
     assert client.post(reverse("profile"), data).status_code == 302
     for url in (reverse("earnings"), reverse("profile")):

@@ -191,7 +191,13 @@ def test_profile_saves(client, seller):
     client.force_login(seller)
     response = client.post(
         reverse("profile"),
-        {"email": "bob@new.example", "bio": "I build apps.", "withdrawal_method": "paypal", "payout_account": "bob@pp"},
+        {
+            "email": "bob@new.example",
+            "bio": "I build apps.",
+            "withdrawal_method": "paypal",
+            "payout_account": "bob@pp",
+            "current_password": "correct-horse-battery",
+        },
         follow=True,
     )
     assert "Your profile is saved." in text(response)

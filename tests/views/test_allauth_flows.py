@@ -158,6 +158,11 @@ def test_a_reset_answers_the_same_for_an_unknown_address():
 def test_changing_the_email_needs_the_new_address_confirmed(client):
     user = UserFactory(username="mover")
     client.force_login(user)
+    # Changing the address asks for the password again first (ACCOUNT_REAUTHENTICATION_REQUIRED).
+    asked = client.post(reverse("account_email"), {"email": "mover@new.example", "action_add": ""})
+    assert asked.status_code == 302 and reverse("account_reauthenticate") in asked["Location"]
+    assert not EmailAddress.objects.filter(email="mover@new.example").exists()
+    client.post(reverse("account_reauthenticate"), {"password": "correct-horse-battery"})
     mail.outbox.clear()
     client.post(reverse("account_email"), {"email": "mover@new.example", "action_add": ""})
     user.refresh_from_db()

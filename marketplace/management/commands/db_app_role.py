@@ -43,6 +43,7 @@ KEPT = (
     "orders_order",
     "orders_activity",
     "orders_stafffileread",
+    "accounts_securityevent",
     "milestones_milestone",
     "milestones_dispute",
     "milestones_proposal",
