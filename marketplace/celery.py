@@ -58,6 +58,8 @@ def _beat_schedule() -> dict:
     # Not a sweep of due rows: a checkpoint of the ledger every few minutes (payments.integrity).
     seal = float(settings.LEDGER_SEAL_INTERVAL_SECONDS)
     schedule["seal-ledger"] = {"task": "payments.tasks.seal_ledger", "schedule": seal}
+    # Retention: expired sessions, old login records, old read notices (privacy.retention).
+    schedule["prune-old-data"] = {"task": "privacy.tasks.prune_old_data", "schedule": 3600.0}
     return schedule
 
 

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "demo",
     "sandbox",
     "reviews",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -377,6 +378,7 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"), Queue("email"))
 CELERY_TASK_ROUTES = {
     "*.tasks.sweep_*": {"queue": "sweeps"},
     "payments.tasks.seal_ledger": {"queue": "sweeps"},
+    "privacy.tasks.prune_old_data": {"queue": "sweeps"},
     "notifications.tasks.send_notification_email*": {"queue": "email"},
 }
 # A task past its soft limit gets SoftTimeLimitExceeded (its transaction rolls back, the row stays
@@ -418,6 +420,10 @@ with contextlib.suppress(OSError):
     Path(CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
+
+# Retention (privacy.retention, hourly): login attempts and read notices are deleted after these.
+LOGIN_RECORD_RETENTION = env_duration("LOGIN_RECORD_RETENTION", "30d")
+READ_NOTICE_RETENTION = env_duration("READ_NOTICE_RETENTION", "90d")
 
 # --- Business rules -----------------------------------------------------------
 MARKETPLACE_CURRENCIES = env_list("MARKETPLACE_CURRENCIES", ["USD", "EUR", "GBP"])

@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("sandbox.urls")),
     path("", include("reviews.urls")),
+    path("", include("privacy.urls")),
 ]

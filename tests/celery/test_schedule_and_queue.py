@@ -16,6 +16,9 @@ def test_beat_runs_every_sweep_every_interval_and_never_drops_a_tick(settings):
     app.loader.import_default_modules()
     schedule = dict(app.conf.beat_schedule)
     seal = schedule.pop("seal-ledger")
+    prune = schedule.pop("prune-old-data")
+    assert prune["task"] == "privacy.tasks.prune_old_data" and prune["task"] in app.tasks
+    assert prune["schedule"] == 3600
     assert seal["task"] == "payments.tasks.seal_ledger" and seal["task"] in app.tasks
     assert seal["schedule"] == settings.LEDGER_SEAL_INTERVAL_SECONDS
     assert {entry["task"] for entry in schedule.values()} == set(SWEEP_TASKS.values())

@@ -187,6 +187,10 @@ MATRIX: dict[str, Rule] = {
     "mfa_view_recovery_codes": Rule("account", signed_in(404), signed_in(405)),
     "mfa_download_recovery_codes": Rule("account", signed_in(404), signed_in(404)),
     "profile": Rule("account", signed_in(200), signed_in(FORM)),
+    # Data rights: one's own data only (there is no other user's to ask for).
+    "your_data": Rule("account", signed_in(200), everyone(405)),
+    "data_download": Rule("account", everyone(405), signed_in(200)),
+    "account_delete": Rule("account", everyone(405), signed_in(FORM)),
     "dashboard": Rule("account", signed_in(200), signed_in(200)),
     "buyer_dashboard": Rule("account", signed_in(200), signed_in(200)),
     "seller_dashboard": Rule("account", signed_in(200), signed_in(200)),

@@ -1,0 +1,83 @@
+"""Deleting an account: the person's data goes, the money's history stays.
+
+``account_delete`` refuses while anything is still owed or in progress (a
+milestone funded, unpaid or in work, a balance, a withdrawal being paid): those
+must end first, for the other party's sake and the ledger's. Then it erases
+or anonymises what identifies the person (name, e-mail addresses, bio, payout
+details, two-factor, password, notices) and unlists their gigs, and keeps
+what the other party and the books rely on: orders, milestones, messages,
+reviews and every ledger line, now under ``deleted-<id>``. The account can
+never log in again. The ledger is not touched, so ``ledger_audit`` passes.
+"""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from django.db import transaction
+from django.db.models import Q
+
+from accounts.models import SecurityEventKind, User
+from accounts.services import security_event_record
+from gigs.models import Gig
+from marketplace.errors import InvalidInput, NotAllowed
+from milestones.models import CLOSED_STATES, Milestone
+from notifications.models import Notification
+from payments.models import USER_KINDS, Account, Withdrawal, WithdrawalStatus
+
+
+def account_deletion_blockers(user: User) -> list[str]:
+    """What must end before the account can go, in the words the page shows."""
+    blockers = []
+    open_milestones = (
+        Milestone.objects.filter(Q(order__buyer=user) | Q(order__seller=user)).exclude(state__in=CLOSED_STATES).count()
+    )
+    if open_milestones:
+        blockers.append(
+            f"{open_milestones} milestone(s) are not finished: approve, cancel or decline them (or let them close)."
+        )
+    balances = Account.objects.filter(user=user, kind__in=sorted(USER_KINDS), balance__gt=0)
+    for account in balances:
+        blockers.append(
+            f"{account.get_kind_display()} holds {account.balance} {account.currency}: withdraw or spend it."
+        )
+    if Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.REQUESTED).exists():
+        blockers.append("A withdrawal is still being paid out.")
+    return blockers
+
+
+def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
+    """Erase the person, keep the records (see the module). Bad password: InvalidInput, nothing changes."""
+    if not user.check_password(password):
+        raise InvalidInput("That is not your password.", field="password")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not user.is_active:
+            raise NotAllowed("This account is already deleted.")
+        blockers = account_deletion_blockers(user)
+        if blockers:
+            raise NotAllowed("Your account cannot be deleted yet: " + " ".join(blockers))
+        security_event_record(user=user, kind=SecurityEventKind.ACCOUNT_DELETED, ip=ip)
+        user.username = f"deleted-{user.pk}"
+        user.email = ""
+        user.first_name = user.last_name = ""
+        user.bio = ""
+        user.payout_account = ""
+        user.time_zone = "UTC"
+        user.is_active = False
+        user.is_staff = user.is_superuser = False
+        user.set_unusable_password()  # also ends every session: their hash no longer matches
+        user.save()
+        user.groups.clear()
+        user.user_permissions.clear()
+        EmailAddress.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        Notification.objects.filter(recipient=user).delete()
+        Gig.objects.filter(seller=user, is_active=True).update(is_active=False, paused_at=None)
+        # The security log keeps its rows but no longer says where they came from.
+        user.security_events.update(ip=None)
+        user.security_events.filter(kind=SecurityEventKind.PAYOUT_CHANGED).update(detail="")
+        user.security_events.filter(
+            kind__in=[SecurityEventKind.EMAIL_ADDED, SecurityEventKind.EMAIL_CHANGED, SecurityEventKind.EMAIL_REMOVED]
+        ).update(detail="")
+    return user
