@@ -230,7 +230,7 @@ class Cluster:
                 "NGINX_UPSTREAM_SERVERS": " ".join(upstreams),
                 "NGINX_CERT": str(self.cert),
                 "NGINX_CERT_KEY": str(self.folder / "tls" / "key.pem"),
-                "NGINX_MAX_BODY": "30m",
+                "NGINX_MAX_BODY": "251m",
                 "NGINX_METRICS_ALLOW": "127.0.0.1",
             },
         )

@@ -49,6 +49,14 @@ class RequestIdMiddleware:
         import structlog
 
         structlog.contextvars.bind_contextvars(client=client_ip(request))
+        session = getattr(request, "session", None)
+        user_id = None
+        if session is not None:
+            accessed = session.accessed  # reading it must not add "Vary: Cookie" to a public page
+            user_id = session.get("_auth_user_id")
+            session.accessed = accessed
+        if user_id:
+            structlog.contextvars.bind_contextvars(user_id=user_id)
         request_id = structlog.contextvars.get_contextvars().get("request_id")
         response = self.get_response(request)
         if request_id:

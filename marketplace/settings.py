@@ -566,6 +566,9 @@ configure_structlog()
 # from the proxy's header as TRUSTED_PROXY_COUNT says (accounts.receivers), not guessed by ipware.
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+# The user's id is bound from the session by marketplace.http.RequestIdMiddleware: django-structlog's
+# own binding loads the user row, a query the live pages' polls do not otherwise make.
+DJANGO_STRUCTLOG_USER_ID_FIELD = None
 
 # Errors to Sentry (or any Sentry-compatible service) when SENTRY_DSN is set: Django and Celery.
 SENTRY_DSN = env_str("SENTRY_DSN")

@@ -24,6 +24,7 @@ APPS = [
     "reviews",
     "dashboards",
     "demo",
+    "privacy",
 ]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 

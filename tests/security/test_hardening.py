@@ -232,6 +232,7 @@ def test_profile_cannot_grant_staff_or_change_username(world):
         "is_superuser": "on",
         "username": "admin",
         "password": "plain",
+        "current_password": PASSWORD,  # the payout change asks for it
     }
     assert client.post(reverse("profile"), data).status_code == 302
     world.seller.refresh_from_db()
