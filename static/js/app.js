@@ -80,37 +80,21 @@
     if (target) window.print();
   });
 
-  // Narrow screens: collapse the main navigation behind a Menu button.
+  // The menu is a <details> laid out by HTML and CSS (templates/base.html); this only adds what a
+  // menu is expected to do: Escape closes it (focus back on "Menu"), and so does a click outside.
   function setUpMenu() {
-    var nav = document.getElementById("site-nav");
-    var row = nav && nav.parentElement;
-    if (!nav || !row) return;
-    var toggle = document.createElement("button");
-    toggle.type = "button";
-    toggle.className = "btn btn-secondary btn-small nav-toggle";
-    toggle.setAttribute("aria-controls", "site-nav");
-    toggle.setAttribute("aria-expanded", "false");
-    toggle.textContent = "Menu";
-    var unread = nav.querySelector(".count");
-    if (unread) {
-      var badge = unread.cloneNode(true);
-      toggle.appendChild(document.createTextNode(" "));
-      toggle.appendChild(badge);
-    }
-    function setOpen(open) {
-      nav.classList.toggle("open", open);
-      toggle.setAttribute("aria-expanded", open ? "true" : "false");
-    }
-    toggle.addEventListener("click", function () {
-      setOpen(!nav.classList.contains("open"));
-    });
+    var menu = document.getElementById("site-menu");
+    if (!menu) return;
+    var summary = menu.querySelector("summary");
     document.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && nav.classList.contains("open")) {
-        setOpen(false);
-        toggle.focus();
+      if (event.key === "Escape" && menu.open) {
+        menu.open = false;
+        if (summary) summary.focus();
       }
     });
-    row.insertBefore(toggle, nav);
+    document.addEventListener("click", function (event) {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
   }
 
   if (document.readyState === "loading") {
