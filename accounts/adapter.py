@@ -4,6 +4,7 @@ throttling key, and where people land."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import unicodedata
 from typing import Any
 
@@ -18,10 +19,21 @@ from accounts.models import User
 from accounts.services import is_time_zone
 from marketplace.http import client_ip
 
+logger = logging.getLogger(__name__)
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_password_change_redirect_url(self, request: HttpRequest) -> str:
         return reverse("profile")
+
+    def send_notification_mail(self, template_prefix, user, context=None, email=None):
+        """ "Your password was changed", "an e-mail address was added": told by e-mail, best effort.
+        The change is already made and in the security log; a mail server that is down must not turn
+        it into an error page (the e-mail sweep does not carry these: allauth sends them itself)."""
+        try:
+            super().send_notification_mail(template_prefix, user, context=context, email=email)
+        except Exception:  # noqa: BLE001 - logged; the change stands
+            logger.warning("account notice %s not e-mailed to user %s", template_prefix, user.pk, exc_info=True)
 
     def clean_username(self, username: str, shallow: bool = False) -> str:
         """NFKC-normalised, and refused when it would pass for someone else:

@@ -21,6 +21,7 @@ See bench/README.md for what limits each figure.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import platform
 import re
@@ -99,6 +100,20 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     queries: list[tuple[str, str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Every figure under a stable name (bench/results/latest.json), for scripts and for the next run to compare.
+    figures: dict[str, float | int | None] = field(default_factory=dict)
+
+    def figure(self, name: str, value: float | int | None, digits: int = 3) -> None:
+        self.figures[name] = None if value is None else round(float(value), digits)
+
+    def ratio(self, name: str, value: float | None, baseline: float | None) -> None:
+        self.figure(name, value / baseline if value and baseline else None, 4)
+
+    def json(self) -> str:
+        return json.dumps(
+            {"run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", "machine": self.machine, "figures": self.figures},
+            indent=2,
+        )
 
     def markdown(self) -> str:
         out = ["## Benchmark", "", f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine:", ""]
@@ -355,6 +370,8 @@ class Server:
             [
                 str(VENV_BIN / "gunicorn"),
                 app,
+                "--config",
+                str(ROOT / "bench" / "gunicorn_bench.py"),
                 "--workers",
                 str(WORKERS),
                 "--worker-class",
@@ -414,8 +431,24 @@ def probe(port: int, path: str, session: str | None) -> int:
     return status
 
 
-def wrk(port: int, path: str, session: str | None) -> float | None:
-    """Requests per second, or None if the page does not answer 200."""
+@dataclass
+class Measured:
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+def _ms(text: str | None) -> float | None:
+    """wrk's latency (``850.00us``, ``12.34ms``, ``1.02s``, ``2.00m``) in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text or "")
+    if not match:
+        return None
+    number, unit = float(match.group(1)), match.group(2)
+    return number * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(port: int, path: str, session: str | None) -> Measured | None:
+    """Requests per second and the p50 and p99 latencies, or None if the page does not answer 200."""
     status = probe(port, path, session)
     if status != 200:
         log(f"{path} answers HTTP {status}; not measured")
@@ -430,12 +463,32 @@ def wrk(port: int, path: str, session: str | None) -> float | None:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
-    log(f"{path}: {rps:,.1f} req/s, p50 {p50.group(1) if p50 else '?'}" + (f", {bad.group(1)} non-2xx" if bad else ""))
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
+    measured = Measured(rps, _ms(p50.group(1) if p50 else None), _ms(p99.group(1) if p99 else None))
+    log(
+        f"{path}: {rps:,.1f} req/s, p50 {p50.group(1) if p50 else '?'}, p99 {p99.group(1) if p99 else '?'}"
+        + (f", {bad.group(1)} non-2xx" if bad else "")
+    )
     if bad:
         return None
     if errors:
         log(f"  socket errors: {errors.group(1)}")
-    return rps
+    return measured
+
+
+def worker_peak_rss_mb(server: Server) -> float | None:
+    """The largest peak resident memory (VmHWM) among the server's gunicorn workers, in MiB."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.MULTILINE)
+        hwm = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+        if ppid and hwm and int(ppid.group(1)) == server.proc.pid:
+            peaks.append(int(hwm.group(1)) / 1024)
+    return max(peaks) if peaks else None
 
 
 def http_bench(d: Data, report: Report) -> None:
@@ -448,8 +501,12 @@ def http_bench(d: Data, report: Report) -> None:
         app.wait()
         raw.wait()
         buyer_sid, seller_sid, small_sid = (session_for(u) for u in (d.buyer_main, d.seller_big, d.seller_small))
-        raw_rps = wrk(raw.port, "/", None)
-        minimal_rps = wrk(app.port, "/bench/minimal/", buyer_sid)
+        raw_m = wrk(raw.port, "/", None)
+        minimal_m = wrk(app.port, "/bench/minimal/", buyer_sid)
+        raw_rps = raw_m.rps if raw_m else None
+        minimal_rps = minimal_m.rps if minimal_m else None
+        report.figure("raw_wsgi_rps", raw_rps)
+        report.figure("minimal_view_rps", minimal_rps)
 
         def url(name, *args):
             try:
@@ -457,27 +514,38 @@ def http_bench(d: Data, report: Report) -> None:
             except NoReverseMatch:
                 return None
 
+        # (label, stable name, path, session)
         pages = [
-            ("order page (50 milestones, 200 messages)", url("order_detail", d.showcase.pk), buyer_sid),
-            ("buyer dashboard (2,000 orders)", url("buyer_dashboard"), buyer_sid),
-            ("seller dashboard (10,000 orders)", url("seller_dashboard"), seller_sid),
-            ("earnings (seller with 10,000 orders)", url("earnings"), seller_sid),
+            ("order page (50 milestones, 200 messages)", "order_page", url("order_detail", d.showcase.pk), buyer_sid),
+            ("buyer dashboard (2,000 orders)", "buyer_dashboard", url("buyer_dashboard"), buyer_sid),
+            ("seller dashboard (10,000 orders)", "seller_dashboard", url("seller_dashboard"), seller_sid),
+            ("earnings (seller with 10,000 orders)", "earnings", url("earnings"), seller_sid),
         ]
         measured = {}
-        for label, path, sid in pages:
-            rps = wrk(app.port, path, sid) if path else None
-            measured[label] = rps
+        for label, name, path, sid in pages:
+            m = wrk(app.port, path, sid) if path else None
+            rps = m.rps if m else None
+            measured[name] = rps
+            report.figure(f"{name}_rps", rps)
+            report.figure(f"{name}_p50_ms", m.p50_ms if m else None)
+            report.figure(f"{name}_p99_ms", m.p99_ms if m else None)
+            report.ratio(f"{name}_ratio", rps, minimal_rps)
+            latency = f"p50 {m.p50_ms:.0f} ms, p99 {m.p99_ms:.0f} ms" if m and m.p50_ms and m.p99_ms else ""
             report.rows.append(
                 Row(
                     f"{label}, req/s",
                     fmt(rps),
                     f"minimal view {fmt(minimal_rps)}; raw WSGI {fmt(raw_rps)}",
                     f"{ratio(rps, minimal_rps)} of minimal; {ratio(rps, raw_rps)} of raw",
+                    latency,
                 )
             )
         small_path = url("seller_dashboard")
-        small_rps = wrk(app.port, small_path, small_sid) if small_path else None
-        big_rps = measured["seller dashboard (10,000 orders)"]
+        small_m = wrk(app.port, small_path, small_sid) if small_path else None
+        small_rps = small_m.rps if small_m else None
+        big_rps = measured["seller_dashboard"]
+        report.figure("seller_dashboard_small_rps", small_rps)
+        report.ratio("seller_dashboard_flatness", big_rps, small_rps)
         report.rows.append(
             Row(
                 "seller dashboard, 10,000 orders vs 10, req/s",
@@ -487,6 +555,7 @@ def http_bench(d: Data, report: Report) -> None:
                 "1.00× means the data size does not matter",
             )
         )
+        report.ratio("minimal_view_ratio_of_raw", minimal_rps, raw_rps)
         report.rows.append(
             Row(
                 "minimal Django view (same stack, 1 query), req/s",
@@ -496,6 +565,10 @@ def http_bench(d: Data, report: Report) -> None:
                 "the cost of Django + session + auth",
             )
         )
+        peak = worker_peak_rss_mb(app)
+        report.figure("web_worker_peak_rss_mb", peak, 1)
+        if peak is not None:
+            report.notes.append(f"Peak memory of a web worker over the page runs (VmHWM): {peak:.0f} MiB.")
     finally:
         app.stop()
         raw.stop()
@@ -572,6 +645,9 @@ def approve_bench(d: Data, report: Report) -> None:
     script_path = Path(DATA_DIR) / "approve.pgbench.sql"
     script_path.write_text(script)
     pg_rate, pg_note = run_pgbench(script_path)
+    report.figure("approve_rps", service_rate)
+    report.figure("approve_pgbench_rps", pg_rate)
+    report.ratio("approve_ratio", service_rate, pg_rate)
     report.rows.append(
         Row(
             "approve-and-release, 8 concurrent clients, per second",
@@ -794,6 +870,9 @@ def sweep_bench(report: Report) -> float:
         if backlog:
             rate_all = backlog / full_seconds
             full_note = f"; set-based, the remaining {backlog:,} clear in {full_seconds:.0f}s ({rate_all:,.0f}/s)"
+    report.figure("sweep_rps", rate)
+    report.figure("sweep_set_based_rps", sql_rate)
+    report.ratio("sweep_ratio", rate, sql_rate)
     report.rows.append(
         Row(
             "clearance sweep (payments.sweeps.sweep_clearance), earnings cleared per second",
@@ -903,6 +982,8 @@ def main() -> int:
     log(f"backlog cleared {backlog_total:.1f}s after the worker started ({backlog_drain:.1f}s from the first)")
     sweep_rate = sweep_bench(report)
     backlog_rate = BACKLOG / backlog_drain
+    report.figure("backlog_rps", backlog_rate)
+    report.ratio("backlog_ratio", backlog_rate, sweep_rate)
     report.rows.append(
         Row(
             f"backlog of {BACKLOG:,} due earnings cleared by a worker (2 processes) and beat, per second",
@@ -922,6 +1003,7 @@ def main() -> int:
     text = report.markdown()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
+    (RESULTS / "latest.json").write_text(report.json() + "\n")
     print()
     print(text)
     return 0

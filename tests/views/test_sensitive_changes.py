@@ -84,3 +84,18 @@ def test_the_security_log_is_read_only_in_the_admin(client):
     assert listing.status_code == 200 and "Password reset by e-mail" in listing.content.decode()
     assert client.get(reverse("admin:accounts_securityevent_add")).status_code == 403
     assert client.post(reverse("admin:accounts_securityevent_delete", args=[event.pk])).status_code == 403
+
+
+def test_a_mail_server_down_does_not_undo_or_break_a_password_change(client, settings, caplog):
+    settings.EMAIL_BACKEND = "tests.admin.test_email_retry.RefusingBackend"
+    user = UserFactory(username="pat")
+    client.force_login(user)
+    changed = client.post(
+        reverse("account_change_password"),
+        {"oldpassword": PASSWORD, "password1": "a-new-long-passphrase-9", "password2": "a-new-long-passphrase-9"},
+    )
+    assert changed.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("a-new-long-passphrase-9")
+    assert SecurityEvent.objects.filter(user=user, kind=SecurityEventKind.PASSWORD_CHANGED).exists()
+    assert "not e-mailed" in caplog.text
