@@ -64,3 +64,23 @@ def test_a_wait_on_a_lock_held_by_a_stuck_transaction_is_cut_off(settings):
         raw.close()
         done.set()
         thread.join(30)
+
+
+@pytest.mark.django_db
+def test_the_headers_unread_counts_use_the_unread_index():
+    """Every signed-in page counts the viewer's unread notices: on the partial index of unread rows,
+    never a scan of the whole table (PostgreSQL once misjudged a recipient's share and did that)."""
+    from django.db import connection
+
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # the small test table would make a scan cheapest
+        cursor.execute(
+            "EXPLAIN SELECT count(*) FROM marketplace_notification WHERE recipient_id = %s AND read_at IS NULL",
+            [user.pk],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    assert "notification_unread" in plan, plan

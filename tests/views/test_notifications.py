@@ -204,3 +204,21 @@ def test_the_email_preference_is_chosen_on_the_profile(client, buyer):
     assert "Select a valid choice. Mars/Olympus is not one of the available choices." in text(bad)
     buyer.refresh_from_db()
     assert (buyer.email_notifications, buyer.time_zone) == ("action", "Asia/Tokyo")
+
+
+def test_the_header_shows_99_plus_past_99_unread(client, buyer):
+    Notification.objects.bulk_create(
+        [Notification(recipient=buyer, event="milestone_submitted", message=f"Notice {n}") for n in range(150)]
+        + [Notification(recipient=buyer, event="new_message", message=f"Message {n}") for n in range(3)]
+    )
+    client.force_login(buyer)
+    response = client.get("/")
+    assert response.context["unread_notifications"] == 150
+    assert response.context["unread_messages"] == 3
+    html = response.content.decode()
+    assert "Notifications <span" in html and "99+" in html
+    assert "(</span>3<span" in html, "a count under the cap as it is"
+    Notification.objects.filter(recipient=buyer, event="milestone_submitted").exclude(
+        pk__in=Notification.objects.filter(recipient=buyer, event="milestone_submitted").values("pk")[:7]
+    ).update(read_at=timezone.now())
+    assert client.get("/").context["unread_notifications"] == 7
