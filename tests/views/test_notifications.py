@@ -206,14 +206,16 @@ def test_the_email_preference_is_chosen_on_the_profile(client, buyer):
     assert (buyer.email_notifications, buyer.time_zone) == ("action", "Asia/Tokyo")
 
 
-def test_the_header_shows_99_plus_past_99_unread(client, buyer):
+def test_the_header_counts_stop_past_99_and_show_99_plus(client, buyer):
+    from notifications.context_processors import HEADER_COUNT_CAP
+
     Notification.objects.bulk_create(
         [Notification(recipient=buyer, event="milestone_submitted", message=f"Notice {n}") for n in range(150)]
         + [Notification(recipient=buyer, event="new_message", message=f"Message {n}") for n in range(3)]
     )
     client.force_login(buyer)
     response = client.get("/")
-    assert response.context["unread_notifications"] == 150
+    assert response.context["unread_notifications"] == HEADER_COUNT_CAP + 1, "counting stops there"
     assert response.context["unread_messages"] == 3
     html = response.content.decode()
     assert "Notifications <span" in html and "99+" in html
