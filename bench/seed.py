@@ -225,7 +225,7 @@ def bulk_block(
             INSERT INTO milestones_milestone (id, position, title, description, deadline, amount_currency, amount,
                 buyer_fee_currency, buyer_fee, seller_fee_currency, seller_fee, state, funding_key, created_at,
                 accepted_at, started_at, submitted_at, approved_at, closed_at, auto_approve_at, late_flagged_at,
-                revision_count, decline_reason, order_id)
+                revision_count, decline_reason, order_id, buyer_id, seller_id)
             SELECT %(m)s + i, 1, 'Phase ' || i, 'Bench deliverables.', now() + interval '7 days',
                    %(cur)s, amount, %(cur)s, bf,
                    CASE WHEN state = 'approved' THEN %(cur)s END, CASE WHEN state = 'approved' THEN sf END,
@@ -233,7 +233,7 @@ def bulk_block(
                    CASE WHEN state IN ('approved', 'in_review') THEN at END,
                    CASE WHEN state = 'approved' THEN at END, CASE WHEN state = 'approved' THEN at END,
                    CASE WHEN state = 'in_review' THEN now() + interval '7 days' END, NULL,
-                   0, '', %(o)s + i
+                   0, '', %(o)s + i, buyer_id, seller_id
             FROM bench_plan;
 
             INSERT INTO payments_account (id, kind, currency, balance, created_at, milestone_id, user_id)

@@ -68,8 +68,46 @@ class MilestoneQuerySet(models.QuerySet["Milestone"]):
         return self.filter(state__in=CLOSED_STATES)
 
 
+# The lists the dashboards show (``dashboards.selectors``): one party's milestones in
+# some states, in one order. Each has its own partial index on the party, so a
+# seller with 10,000 closed orders reads ten rows as one with ten orders does.
+# ``tests/db/test_dashboard_indexes.py`` holds the dashboards' sections to this table.
+PARTY_LISTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (index name, party, states, order)
+    ("ms_b_review", "buyer", (S.IN_REVIEW,), ("auto_approve_at", "id")),
+    ("ms_b_work", "buyer", (S.IN_PROGRESS, S.REVISION_REQUESTED, S.ACCEPTED), ("deadline", "id")),
+    ("ms_b_accept", "buyer", (S.AWAITING_ACCEPTANCE,), ("created_at", "id")),
+    ("ms_b_dispute", "buyer", (S.DISPUTED,), ("created_at", "id")),
+    ("ms_b_offer", "buyer", (S.OFFERED,), ("offer_expires_at", "id")),
+    ("ms_b_unpaid", "buyer", (S.AWAITING_PAYMENT,), ("created_at", "id")),
+    ("ms_s_accept", "seller", (S.AWAITING_ACCEPTANCE,), ("created_at", "id")),
+    ("ms_s_work", "seller", (S.IN_PROGRESS, S.ACCEPTED), ("deadline", "id")),
+    ("ms_s_revision", "seller", (S.REVISION_REQUESTED,), ("deadline", "id")),
+    ("ms_s_review", "seller", (S.IN_REVIEW,), ("auto_approve_at", "id")),
+    ("ms_s_dispute", "seller", (S.DISPUTED,), ("created_at", "id")),
+    ("ms_s_offer", "seller", (S.OFFERED,), ("offer_expires_at", "id")),
+)
+# Every state a dashboard lists: the per-section counts read these, off one index per party.
+LISTED_STATES: tuple[str, ...] = tuple(sorted({state for _, _, states, _ in PARTY_LISTS for state in states}))
+
+
+def party_list_indexes() -> list[models.Index]:
+    return [
+        models.Index(fields=[party, *order], name=name, condition=Q(state__in=states))
+        for name, party, states, order in PARTY_LISTS
+    ] + [
+        models.Index(fields=[party, "state"], name=f"ms_{party[0]}_listed", condition=Q(state__in=LISTED_STATES))
+        for party in ("buyer", "seller")
+    ]
+
+
 class Milestone(ConcurrentTransitionMixin, models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="milestones")
+    # The order's parties, copied here by ``milestone_create`` (and checked by a
+    # PostgreSQL trigger, ``milestones 0012``) so the dashboards find a user's
+    # milestones on one index instead of joining every one of their orders.
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     position = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
     description = models.TextField("description of deliverables", max_length=10000)
@@ -112,6 +150,7 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "auto_approve_at"], name="milestone_auto_approve"),
             models.Index(fields=["state", "deadline"], name="milestone_deadline"),
+            *party_list_indexes(),
         ]
 
     def __str__(self) -> str:

@@ -290,6 +290,8 @@ def _new_milestone(
     milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
     return Milestone.objects.create(
         order=order,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
         position=_next_position(order),
         title=title.strip(),
         description=description.strip(),

@@ -233,6 +233,13 @@ class Earning(MacSealed, models.Model):
         indexes = [
             models.Index(fields=["clears_at"], name="earning_due", condition=Q(status="pending")),
             models.Index(fields=["seller", "status", "clears_at"], name="earning_seller_status_clears"),
+            # The earnings page's "clearing soon" list per currency: with the currency in the index the
+            # planner stops walking every due earning of the site (15 ms behind a backlog of 30,000).
+            models.Index(
+                fields=["seller", "net_currency", "clears_at", "id"],
+                name="earning_seller_pending",
+                condition=Q(status="pending"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=EarningStatus.values), name="earning_status_valid"),

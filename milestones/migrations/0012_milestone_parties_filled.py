@@ -1,0 +1,89 @@
+"""Fill the milestones' parties from their orders, then make them NOT NULL.
+
+Outside one transaction (``atomic = False``): the rows are filled 5,000 at a
+time, each batch committed, so no request waits on a lock held over the whole
+table. On PostgreSQL, NOT NULL is proved by a CHECK added ``NOT VALID`` and
+validated (which lets writes go on), so ``SET NOT NULL`` skips its scan under
+the exclusive lock; the CHECK is dropped after.
+"""
+
+from django.conf import settings
+from django.db import migrations, models, transaction
+
+BATCH = 5000
+
+NOT_NULL = [
+    "ALTER TABLE milestones_milestone ADD CONSTRAINT milestone_parties_set "
+    "CHECK (buyer_id IS NOT NULL AND seller_id IS NOT NULL) NOT VALID",
+    "ALTER TABLE milestones_milestone VALIDATE CONSTRAINT milestone_parties_set",
+    "ALTER TABLE milestones_milestone ALTER COLUMN buyer_id SET NOT NULL, ALTER COLUMN seller_id SET NOT NULL",
+    "ALTER TABLE milestones_milestone DROP CONSTRAINT milestone_parties_set",
+]
+
+
+def fill(apps, schema_editor):
+    Milestone = apps.get_model("milestones", "Milestone")
+    Order = apps.get_model("orders", "Order")
+    using = schema_editor.connection.alias
+    while True:
+        with transaction.atomic(using=using):
+            ids = list(
+                Milestone.objects.using(using)
+                .filter(buyer__isnull=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:BATCH]
+            )
+            if not ids:
+                break
+            parties = models.Subquery(Order.objects.filter(pk=models.OuterRef("order_id")).values("buyer_id")[:1])
+            sellers = models.Subquery(Order.objects.filter(pk=models.OuterRef("order_id")).values("seller_id")[:1])
+            Milestone.objects.using(using).filter(pk__in=ids).update(buyer_id=parties, seller_id=sellers)
+
+
+def not_null(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in NOT_NULL:
+            schema_editor.execute(statement, params=None)
+        return
+    Milestone = apps.get_model("milestones", "Milestone")
+    for name in ("buyer", "seller"):
+        old = Milestone._meta.get_field(name)
+        new = models.ForeignKey(settings.AUTH_USER_MODEL, db_index=False, on_delete=models.PROTECT, related_name="+")
+        new.set_attributes_from_name(name)
+        new.model = Milestone
+        schema_editor.alter_field(Milestone, old, new)
+
+
+def nullable(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "ALTER TABLE milestones_milestone ALTER COLUMN buyer_id DROP NOT NULL, "
+            "ALTER COLUMN seller_id DROP NOT NULL",
+            params=None,
+        )
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [("milestones", "0011_milestone_parties")]
+
+    operations = [
+        migrations.RunPython(fill, migrations.RunPython.noop, elidable=False),
+        migrations.SeparateDatabaseAndState(
+            database_operations=[migrations.RunPython(not_null, nullable, elidable=False)],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="milestone",
+                    name=name,
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                )
+                for name in ("buyer", "seller")
+            ],
+        ),
+    ]
