@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -185,9 +185,27 @@ def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
         for txn, (_, lines) in zip(txns, checked, strict=True)
         for account, money in lines
     )
-    for pk in locked:
-        Account.objects.filter(pk=pk).update(balance=F("balance") + deltas[pk])
+    _add_to_balances({pk: deltas[pk] for pk in locked})
     return txns
+
+
+def _add_to_balances(deltas: dict[int, Decimal]) -> None:
+    """Every locked account's cached balance moves by its delta, in one statement
+    however many accounts the postings touch (a clearance batch touches two per seller)."""
+    deltas = {pk: delta for pk, delta in deltas.items() if delta != 0}
+    if not deltas:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Account._meta.db_table} AS a SET balance = a.balance + d.delta "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) WHERE a.id = d.id",
+                [list(deltas), list(deltas.values())],
+            )
+        return
+    Account.objects.filter(pk__in=deltas).update(
+        balance=F("balance") + Case(*(When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()))
+    )
 
 
 def ledger_post(
