@@ -13,13 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from milestones.models import DEADLINE_STATES, LISTED_STATES, Milestone, MilestoneState
+from milestones.models import DEADLINE_STATES, Milestone, MilestoneState
 from orders.models import Order, OrderStatus
 
 S = MilestoneState
@@ -114,6 +114,15 @@ SELLER_SECTIONS = (
 )
 
 
+# Counts on the dashboards stop here ("1,000+"): past it, the number tells nothing
+# a user acts on, and counting further costs time that grows with their history.
+COUNT_CAP = 1000
+
+
+def count_words(count: int) -> str:
+    return f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
+
+
 @dataclass(frozen=True)
 class Row:
     """One milestone as a dashboard lists it: the columns the row shows and
@@ -163,6 +172,14 @@ class SectionData:
         return max(0, self.count - len(self.milestones))
 
     @property
+    def count_label(self) -> str:
+        return count_words(self.count)
+
+    @property
+    def more_label(self) -> str:
+        return f"{self.more:,}+" if self.count > COUNT_CAP else f"{self.more:,}"
+
+    @property
     def pages(self) -> int:
         return max(1, -(-self.count // self.per_page)) if self.per_page else 1
 
@@ -198,6 +215,10 @@ class Dashboard:
     def total(self) -> int:
         return sum(s.count for s in self.sections)
 
+    @property
+    def orders_without_milestone_label(self) -> str:
+        return count_words(self.orders_without_milestone)
+
     def __getitem__(self, key: str) -> SectionData:
         for data in self.sections:
             if data.section.key == key:
@@ -224,6 +245,27 @@ def _list_sql(role: str, section: Section) -> str:
         f"FROM {_M} m JOIN {_O} o ON o.id = m.order_id JOIN {_U} u ON u.id = m.{other} "
         f"WHERE m.{party} = %s AND m.state IN ({states}) ORDER BY {order} LIMIT %s OFFSET %s)"
     )
+
+
+def _capped_count(table: str, where: str) -> str:
+    # Counting stops one past the cap: reading 10,000 index entries to print "10,000" costs what a page does.
+    return f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT {COUNT_CAP + 1}) AS c)"  # noqa: S608
+
+
+def _counts(user: User, role: str, sections: tuple[Section, ...]) -> tuple[dict[str, int], int]:
+    """Each section's count (off its own index) and the orders still waiting for
+    a first milestone, each counted up to ``COUNT_CAP + 1``, in one statement."""
+    party = "buyer_id" if role == "buyer" else "seller_id"
+    columns, params = [], []
+    for section in sections:
+        columns.append(_capped_count(_M, f"{party} = %s AND state IN ({', '.join(['%s'] * len(section.states))})"))
+        params += [user.pk, *section.states]
+    columns.append(_capped_count(_O, f"{party} = %s AND status = %s"))
+    params += [user.pk, OrderStatus.AWAITING_MILESTONE]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        *numbers, waiting = cursor.fetchone()
+    return {section.key: n for section, n in zip(sections, numbers, strict=True)}, waiting
 
 
 def _section_rows(user: User, role: str, wanted: list[tuple[Section, int, int]]) -> dict[str, list[Row]]:
@@ -273,11 +315,7 @@ def dashboard_for(
     user's history of closed orders."""
     pages = pages or {}
     all_sections = BUYER_SECTIONS if role == "buyer" else SELLER_SECTIONS
-    party = Q(buyer=user) if role == "buyer" else Q(seller=user)
-    counts = Milestone.objects.filter(party, state__in=LISTED_STATES).aggregate(
-        **{s.key: Count("pk", filter=Q(state__in=s.states)) for s in all_sections},
-    )
-    waiting = Order.objects.filter(party, status=OrderStatus.AWAITING_MILESTONE).count()
+    counts, waiting = _counts(user, role, all_sections)
     result = []
     wanted: list[tuple[Section, int, int]] = []
     for section in all_sections:
@@ -299,5 +337,6 @@ def orders_without_milestone(user: User, role: str, *, limit: int = 10, page: in
     return list(
         Order.objects.filter(order_party, status=OrderStatus.AWAITING_MILESTONE)
         .select_related("buyer", "seller")
+        .only("title", "created_at", "buyer__username", "seller__username")
         .order_by("-updated_at", "-pk")[start : start + limit]
     )

@@ -199,3 +199,21 @@ def test_long_sections_are_paginated_without_extra_queries(client, buyer, seller
     # A page past the end shows the last one; junk shows the first.
     assert link(milestones[11]) in section(text(client.get(url + "?to_accept_page=99")), "seller-to_accept")
     assert link(milestones[0]) in section(text(client.get(url + "?to_accept_page=x")), "seller-to_accept")
+
+
+def test_counts_stop_at_the_cap_and_the_pages_still_work(client, buyer, seller, monkeypatch):
+    """Past ``COUNT_CAP`` a count reads "1,000+" (here the cap is 3): counting a
+    long history costs what a page does. The pages up to the cap still page."""
+    from dashboards import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    orders = [OrderFactory(buyer=buyer, seller=seller) for _ in range(5)]
+    for i, order in enumerate(orders):
+        milestone_in(S.AWAITING_ACCEPTANCE, order=order, title=f"Phase {i:02d}")
+    OrderFactory(buyer=buyer, seller=seller)  # waiting for a first milestone
+    client.force_login(seller)
+    html = text(client.get(reverse("seller_dashboard")))
+    assert '<span class="count-pill">3+</span>' in section(html, "seller-to_accept")
+    assert '<span class="count-pill">1</span>' in section(html, "seller-orders")
+    summary = text(client.get(reverse("dashboard")))
+    assert '<span class="stat-count">3+</span> <span class="stat-label">To accept</span>' in summary
