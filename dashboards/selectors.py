@@ -256,7 +256,8 @@ def _counts(user: User, role: str, sections: tuple[Section, ...]) -> tuple[dict[
     """Each section's count (off its own index) and the orders still waiting for
     a first milestone, each counted up to ``COUNT_CAP + 1``, in one statement."""
     party = "buyer_id" if role == "buyer" else "seller_id"
-    columns, params = [], []
+    columns: list[str] = []
+    params: list[int | str] = []
     for section in sections:
         columns.append(_capped_count(_M, f"{party} = %s AND state IN ({', '.join(['%s'] * len(section.states))})"))
         params += [user.pk, *section.states]
