@@ -52,18 +52,11 @@ class OrderWithMilestonesAdmin(OrderAdmin):
 class MilestoneAdmin(ReadOnlyAdmin):
     list_display = ("id", "title", "order", "buyer", "seller", "state", "amount", "deadline", "created_at")
     list_display_links = ("id", "title")
-    list_select_related = ("order__buyer", "order__seller")
+    # The parties are the milestone's own copy of its order's (``Milestone.buyer`` and ``seller``).
+    list_select_related = ("order", "buyer", "seller")
     list_filter = ("state", "created_at", "deadline")
-    search_fields = ("title", "order__title", "order__buyer__username", "order__seller__username")
+    search_fields = ("title", "order__title", "buyer__username", "seller__username")
     readonly_fields = ("dispute_link",)
-
-    @admin.display(ordering="order__buyer__username")
-    def buyer(self, obj: Milestone) -> str:
-        return obj.order.buyer.username
-
-    @admin.display(ordering="order__seller__username")
-    def seller(self, obj: Milestone) -> str:
-        return obj.order.seller.username
 
     @admin.display(description="dispute")
     def dispute_link(self, obj: Milestone) -> str:

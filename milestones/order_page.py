@@ -8,12 +8,12 @@ of milestones.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch
 from django.utils import dateformat, timezone
 from djmoney.money import Money
 
@@ -25,6 +25,7 @@ from milestones.models import (
     NEVER_PAID_STATES,
     UNPAID_STATES,
     Delivery,
+    DeliveryFile,
     DisputeStatement,
     Milestone,
     Proposal,
@@ -144,17 +145,76 @@ def _one_to_one(obj, name: str):
         return None
 
 
+def _grouped(rows, key: str) -> dict[int, list]:
+    groups: dict[int, list] = defaultdict(list)
+    for row in rows:
+        groups[getattr(row, key)].append(row)
+    return groups
+
+
+def _attach_threads(milestones: list) -> None:
+    """Each milestone's deliveries (with their files), revision requests, pending
+    proposals and dispute statements, as plain lists: one query per kind for the
+    whole page. (``prefetch_related`` builds a queryset per milestone and per
+    delivery to hold its results, which cost more than the rows on a long order.)"""
+    ids = [m.pk for m in milestones]
+    deliveries = (
+        list(Delivery.objects.filter(milestone_id__in=ids).select_related("author").order_by("number")) if ids else []
+    )
+    files = (
+        _grouped(DeliveryFile.objects.filter(delivery_id__in=[d.pk for d in deliveries]).order_by("pk"), "delivery_id")
+        if deliveries
+        else {}
+    )
+    for delivery in deliveries:
+        delivery.file_list = files.get(delivery.pk, [])  # type: ignore[attr-defined]  # shown by milestone_history.html
+    by_milestone = _grouped(deliveries, "milestone_id")
+    revisions = (
+        _grouped(RevisionRequest.objects.filter(milestone_id__in=ids).order_by("created_at", "id"), "milestone_id")
+        if ids
+        else {}
+    )
+    proposals = (
+        _grouped(
+            Proposal.objects.filter(milestone_id__in=ids, state=ProposalState.PENDING)
+            .select_related("proposer")
+            .order_by("created_at", "id"),
+            "milestone_id",
+        )
+        if ids
+        else {}
+    )
+    for milestone in milestones:
+        milestone.dispute_or_none = _one_to_one(milestone, "dispute")
+    disputes = [m.dispute_or_none for m in milestones if m.dispute_or_none is not None]
+    statements = (
+        _grouped(
+            DisputeStatement.objects.filter(dispute_id__in=[d.pk for d in disputes])
+            .select_related("author")
+            .order_by("created_at", "pk"),
+            "dispute_id",
+        )
+        if disputes
+        else {}
+    )
+    for dispute in disputes:
+        dispute.statement_list = statements.get(dispute.pk, [])
+    for milestone in milestones:
+        milestone.delivery_list = by_milestone.get(milestone.pk, [])
+        milestone.revision_list = revisions.get(milestone.pk, [])
+        milestone.pending_proposals = proposals.get(milestone.pk, [])
+
+
 def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime) -> None:
     """Attach what the template shows, worked out once, here, not in the template."""
     milestone.order = order
-    milestone.dispute_or_none = _one_to_one(milestone, "dispute")
     milestone.earning_or_none = _one_to_one(milestone, "earning")
     milestone.checkout_or_none = _one_to_one(milestone, "checkout")
     milestone.tip_or_none = _one_to_one(milestone, "tip")
     # Deliveries and revision requests as one thread, in the order they happened.
     milestone.history = sorted(
-        [HistoryEntry("delivery", d.created_at, d) for d in milestone.deliveries.all()]
-        + [HistoryEntry("revision", r.created_at, r) for r in milestone.revision_requests.all()],
+        [HistoryEntry("delivery", d.created_at, d) for d in milestone.delivery_list]
+        + [HistoryEntry("revision", r.created_at, r) for r in milestone.revision_list],
         key=lambda entry: entry.at,
     )
     closes = tip_closes_at(milestone)
@@ -206,21 +266,9 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     milestones = list(
         Milestone.objects.filter(order=order)
         .select_related("dispute", "earning", "checkout", "tip__earning")
-        .prefetch_related(
-            Prefetch(
-                "deliveries",
-                queryset=Delivery.objects.select_related("author").prefetch_related("files").order_by("number"),
-            ),
-            Prefetch("revision_requests", queryset=RevisionRequest.objects.order_by("created_at", "id")),
-            Prefetch(
-                "proposals",
-                queryset=Proposal.objects.filter(state=ProposalState.PENDING).select_related("proposer"),
-                to_attr="pending_proposals",
-            ),
-            Prefetch("dispute__statements", queryset=DisputeStatement.objects.select_related("author")),
-        )
         .order_by("position")
     )
+    _attach_threads(milestones)
     # The viewer's receipts for every milestone of the page, in one query.
     receipts = receipts_by_milestone([m.pk for m in milestones], user)
     for milestone in milestones:
