@@ -21,7 +21,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 from djmoney.models.fields import MoneyField
 
 from marketplace.mac import content_mac
-from orders.models import lock_order
+from orders.models import lock_order_of
 
 
 class MilestoneState(models.TextChoices):
@@ -513,8 +513,8 @@ def lock_milestone(milestone_id: int) -> Milestone:
     """Lock a milestone and, first, its order (the lock order: order, then
     milestone, then ledger accounts). Returns the fresh milestone with the
     locked order attached."""
-    order_id = Milestone.objects.values_list("order_id", flat=True).get(pk=milestone_id)
-    order = lock_order(order_id)
+    # The order found through the milestone and locked in one statement (its milestone row is not locked by it).
+    order = lock_order_of(milestones__pk=milestone_id)
     milestone = Milestone.objects.select_for_update().get(pk=milestone_id)
     milestone.order = order
     return milestone

@@ -135,21 +135,24 @@ def _require_seller(order: Order, actor: User | None, action: str) -> None:
         raise NotAllowed(f"Only the seller of this order can {action}.")
 
 
-def _activate_next(order: Order, *, at: datetime) -> Milestone | None:
+def _activate_next(order: Order, *, at: datetime) -> bool:
     """Start the next phase if its turn has come. Caller holds the order lock.
 
     Milestones run in the order they were created: the earliest open one is
     the only one that may be in work; if it is accepted and waiting, it
     starts now, in the same transaction that closed the one before it.
+    Reads the order's open milestones in one query (locked: the order lock
+    already serialises every write on them) and returns whether any is open.
     """
-    first_open = (
-        Milestone.objects.select_for_update().filter(order=order, state__in=OPEN_STATES).order_by("position").first()
+    open_ones = list(
+        Milestone.objects.select_for_update().filter(order=order, state__in=OPEN_STATES).order_by("position")
     )
-    if first_open is None or first_open.state != S.ACCEPTED:
-        return None
-    if Milestone.objects.filter(order=order, state__in=IN_WORK_STATES).exists():
+    if not open_ones or open_ones[0].state != S.ACCEPTED:
+        return bool(open_ones)
+    first_open = open_ones[0]
+    if any(m.state in IN_WORK_STATES for m in open_ones):
         # A later one is in work already (it started while an earlier offer waited unpaid): this one waits for it.
-        return None
+        return True
     first_open.order = order
     before = _transition(first_open, "started", first_open.activate, at=at)
     _save(first_open)
@@ -160,7 +163,7 @@ def _activate_next(order: Order, *, at: datetime) -> Milestone | None:
         message=f"“{first_open.title}” has started; it is due {first_open.deadline:%d %b %Y %H:%M}.",
         url=first_open.get_absolute_url(),
     )
-    return first_open
+    return True
 
 
 def _has_open_milestone(order: Order) -> bool:
@@ -206,8 +209,8 @@ def refund_words(settlement: Settlement) -> str:
 def _after_close(milestone: Milestone, *, at: datetime) -> None:
     # Requests on a closed milestone have nothing left to change.
     _withdraw_pending_proposals(milestone, at=at)
-    _activate_next(milestone.order, at=at)
-    _refresh_order(milestone.order)
+    has_open = _activate_next(milestone.order, at=at)
+    order_refresh_status(order=milestone.order, has_open_milestone=has_open)
 
 
 # --- create ---------------------------------------------------------------------

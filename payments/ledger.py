@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -70,6 +70,49 @@ def account_for(
         return account
     account, _ = Account.objects.get_or_create(kind=kind, currency=currency, user=None, milestone=None)
     return account
+
+
+@dataclass(frozen=True)
+class Want:
+    """An account a flow needs: its kind and owner (a user, a milestone's escrow, or the platform)."""
+
+    kind: str
+    user: User | None = None
+    milestone: EscrowSubject | None = None
+
+
+def accounts_for(wants: Sequence[Want], *, currency: str) -> list[Account]:
+    """The accounts ``wants`` names, in the same order, read in one query.
+
+    A flow that touches five accounts asked ``account_for`` five times. Accounts
+    that do not exist yet (a new seller's first earning) are created one by one
+    through ``account_for``, as before.
+    """
+    condition = Q()
+    for want in wants:
+        if want.kind == AccountKind.ESCROW:
+            condition |= Q(kind=want.kind, milestone_id=want.milestone.pk if want.milestone else None)
+        elif want.user is not None:
+            condition |= Q(kind=want.kind, user_id=want.user.pk, currency=currency)
+        else:
+            condition |= Q(kind=want.kind, currency=currency, user__isnull=True, milestone__isnull=True)
+    found = {
+        (a.kind, a.user_id, a.milestone_id): a
+        for a in Account.objects.filter(condition)
+        if a.kind == AccountKind.ESCROW or a.currency == currency
+    }
+    accounts = []
+    for want in wants:
+        owner = (
+            want.kind,
+            want.user.pk if want.user is not None else None,
+            want.milestone.pk if want.milestone is not None else None,
+        )
+        account = found.get(owner)
+        if account is None:
+            account = account_for(kind=want.kind, currency=currency, user=want.user, milestone=want.milestone)
+        accounts.append(account)
+    return accounts
 
 
 Line = tuple[Account, Money]

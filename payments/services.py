@@ -26,7 +26,17 @@ from marketplace.errors import DuplicateRequest, InvalidInput
 from marketplace.money import format_money, round_money, zero
 from notifications.services import Notice, notification_send, notifications_send
 from payments.fees import seller_commission
-from payments.ledger import EscrowSubject, Line, Posting, account_for, accounts_lock, ledger_post, ledger_post_many
+from payments.ledger import (
+    EscrowSubject,
+    Line,
+    Posting,
+    Want,
+    account_for,
+    accounts_for,
+    accounts_lock,
+    ledger_post,
+    ledger_post_many,
+)
 from payments.models import (
     Account,
     AccountKind,
@@ -130,15 +140,25 @@ def card_refund_room(card: Checkout) -> Money:
 
 
 def _refund_lines(
-    *, buyer: User, currency: str, parts: Sequence[Money], card: Checkout | None
+    *,
+    buyer: User,
+    currency: str,
+    parts: Sequence[Money],
+    card: Checkout | None,
+    balance: Account | None = None,
+    cards: Account | None = None,
 ) -> tuple[list[Line], Money]:
     """Where the ``parts`` owed to the buyer (the amount, the service fee) go:
     to the card that paid, up to what it can still take back
     (``card_refund_room``), the rest to the balance; a line per part and
-    place. Returns the credit lines and the total that goes to the card."""
-    balance = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
+    place. Returns the credit lines and the total that goes to the card.
+    ``balance`` and ``cards``: the accounts, when the caller has read them."""
+    balance = balance or account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
     room = card_refund_room(card) if card is not None else zero(currency)
-    cards = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency) if card is not None else None
+    if card is not None and cards is None:
+        cards = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency)
+    elif card is None:
+        cards = None
     lines: list[Line] = []
     to_card = zero(currency)
     for part in parts:
@@ -240,18 +260,22 @@ def escrow_settle(
     seller = order.seller
     clears_at = now + seller.clearance_period
     card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
-    escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
-    fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
-    to_lock = [escrow, fees, account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)]
+    # Every account the settlement touches, read in one query, then the guarded ones locked in id order.
+    wants = {
+        "escrow": Want(AccountKind.ESCROW, milestone=milestone),
+        "fees": Want(AccountKind.PLATFORM_FEES),
+        "balance": Want(AccountKind.BUYER_BALANCE, user=order.buyer),
+    }
     if card is not None:
-        to_lock.append(account_for(kind=AccountKind.CARD_REFUNDS, currency=currency))
+        wants["cards"] = Want(AccountKind.CARD_REFUNDS)
     if seller_gross.amount > 0:
-        pending = account_for(kind=AccountKind.SELLER_PENDING, currency=currency, user=seller)
-        to_lock.append(pending)
+        wants["pending"] = Want(AccountKind.SELLER_PENDING, user=seller)
         if clears_at <= now:
             # Instant clearance posts again, to the available account: lock it now, in order.
-            to_lock.append(account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller))
-    held = accounts_lock(to_lock)[escrow.pk].cached_balance
+            wants["available"] = Want(AccountKind.SELLER_AVAILABLE, user=seller)
+    accounts = dict(zip(wants, accounts_for(list(wants.values()), currency=currency), strict=True))
+    escrow, fees = accounts["escrow"], accounts["fees"]
+    held = accounts_lock(list(accounts.values()))[escrow.pk].cached_balance
     if seller_gross.amount < 0 or seller_gross > held:
         raise InvalidInput(
             f"The seller's part must be between {format_money(zero(currency))} and {format_money(held)}.",
@@ -264,11 +288,18 @@ def escrow_settle(
     refunded = buyer_part + fee_back
     lines: list[Line] = [(escrow, -held)]
     if seller_gross.amount > 0:
-        lines += [(pending, net), (fees, fee)]
+        lines += [(accounts["pending"], net), (fees, fee)]
     if fee_back.amount > 0:
         lines.append((fees, -fee_back))
     # To the card up to what it paid (a higher amount agreed later may have been paid another way).
-    credits, to_card = _refund_lines(buyer=order.buyer, currency=currency, parts=[buyer_part, fee_back], card=card)
+    credits, to_card = _refund_lines(
+        buyer=order.buyer,
+        currency=currency,
+        parts=[buyer_part, fee_back],
+        card=card,
+        balance=accounts["balance"],
+        cards=accounts.get("cards"),
+    )
     lines += credits
     ledger_post(
         key=f"settle:{milestone.pk}",
