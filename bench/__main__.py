@@ -59,6 +59,7 @@ BACKLOG = int(os.environ.get("BENCH_BACKLOG_N", "30000"))
 CLEARANCE_AHEAD_DAYS = 60
 SWEEP_BUDGET_SECONDS = float(os.environ.get("BENCH_SWEEP_BUDGET", "240"))
 BIG_SELLER_ORDERS = 10_000
+MID_SELLER_ORDERS = 1_000
 APPROVE_ROWS, PGBENCH_ROWS = 3_000, 1_000
 
 SERVER_ENV = {
@@ -208,6 +209,11 @@ class Data:
     seller_small: object = None
     showcase: object = None
     showcase_small: object = None
+    # The order page's growth: the same buyer's orders with 5 and 200 milestones (and 200 messages each).
+    showcase_5: object = None
+    showcase_200: object = None
+    # The seller dashboard's growth: a seller with 1,000 orders, between the small seller's 10 and the big one's 10,000.
+    seller_mid: object = None
     approve_block: object = None
     approve_sellers: int = 0
     approve_buyers: int = 0
@@ -223,8 +229,10 @@ def seed() -> Data:
 
     d = Data()
     s.separate_id_ranges()
-    named = s.create_users("bench_named_", 4)
-    d.buyer_main, d.buyer_small, d.seller_big, d.seller_small = (User.objects.get(pk=named + i) for i in range(4))
+    named = s.create_users("bench_named_", 5)
+    d.buyer_main, d.buyer_small, d.seller_big, d.seller_small, d.seller_mid = (
+        User.objects.get(pk=named + i) for i in range(5)
+    )
     pool_sellers = s.create_users("bench_seller_", 200)
     pool_buyers = s.create_users("bench_buyer_", 500)
     d.approve_sellers = s.create_users("bench_approve_seller_", APPROVE_ROWS + PGBENCH_ROWS)
@@ -251,7 +259,15 @@ def seed() -> Data:
         state=mix,
         clears_at="now() + interval '14 days'",
     )
-    log("big and small sellers' order history seeded")
+    s.bulk_block(
+        "Mid seller",
+        MID_SELLER_ORDERS,
+        seller=str(d.seller_mid.pk),
+        buyer=f"{pool_buyers} + i % 500",
+        state=mix,
+        clears_at="now() + interval '14 days' - i * interval '1 second'",
+    )
+    log("big, middle and small sellers' order history seeded")
     s.bulk_block(
         "Clearance",
         SWEEP_TARGET,
@@ -287,7 +303,13 @@ def seed() -> Data:
     d.showcase_small = s.showcase_order(
         buyer=d.buyer_small, seller=d.seller_small, milestones=3, approved=1, accepted=1, messages=5
     )
-    log("showcase orders built through the services (50 milestones + 200 messages; 3 + 5)")
+    d.showcase_5 = s.showcase_order(
+        buyer=d.buyer_main, seller=d.seller_big, milestones=5, approved=3, accepted=1, messages=200
+    )
+    d.showcase_200 = s.showcase_order(
+        buyer=d.buyer_main, seller=d.seller_big, milestones=200, approved=160, accepted=20, messages=200
+    )
+    log("showcase orders built through the services (5, 50 and 200 milestones + 200 messages; 3 + 5)")
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
         for table in ("marketplace_user", "orders_order", "milestones_milestone", "payments_entry", "payments_earning"):
@@ -555,6 +577,30 @@ def http_bench(d: Data, report: Report) -> None:
                 "1.00× means the data size does not matter",
             )
         )
+        growth(
+            report,
+            "order page",
+            "order_page",
+            "milestones",
+            [
+                (5, url("order_detail", d.showcase_5.pk), buyer_sid),
+                (50, None, measured["order_page"]),
+                (200, url("order_detail", d.showcase_200.pk), buyer_sid),
+            ],
+            app.port,
+        )
+        growth(
+            report,
+            "seller dashboard",
+            "seller_dashboard",
+            "orders",
+            [
+                (10, None, small_rps),
+                (MID_SELLER_ORDERS, url("seller_dashboard"), session_for(d.seller_mid)),
+                (BIG_SELLER_ORDERS, None, big_rps),
+            ],
+            app.port,
+        )
         report.ratio("minimal_view_ratio_of_raw", minimal_rps, raw_rps)
         report.rows.append(
             Row(
@@ -572,6 +618,47 @@ def http_bench(d: Data, report: Report) -> None:
     finally:
         app.stop()
         raw.stop()
+
+
+def per_request_ms(rps: float | None) -> float | None:
+    """What one request costs a worker: the workers are all busy under wrk, so each serves WORKERS / rps."""
+    return WORKERS / rps * 1000 if rps else None
+
+
+def slope(points: list[tuple[int, float | None]]) -> float | None:
+    """Milliseconds a request gains per item, between the smallest and the largest size."""
+    (n0, ms0), (n1, ms1) = points[0], points[-1]
+    return (ms1 - ms0) / (n1 - n0) if ms0 is not None and ms1 is not None else None
+
+
+def growth(report: Report, label: str, name: str, unit: str, sizes: list, port: int) -> None:
+    """One page measured at three sizes (a path to measure, or a rate already measured):
+    the rate at each, and the slope in milliseconds per item."""
+    points = []
+    rates = []
+    for n, path, given in sizes:
+        if path is not None:
+            m = wrk(port, path, given)
+            rps = m.rps if m else None
+            report.figure(f"{name}_at_{n}_p50_ms", m.p50_ms if m else None)
+            report.figure(f"{name}_at_{n}_p99_ms", m.p99_ms if m else None)
+        else:
+            rps = given
+        report.figure(f"{name}_at_{n}_rps", rps)
+        rates.append(f"{n:,}: {fmt(rps)}")
+        points.append((n, per_request_ms(rps)))
+    per_item = slope(points)
+    report.figure(f"{name}_slope_ms_per_{unit[:-1]}", per_item, 5)
+    costs = ", ".join(f"{n:,}: {ms:.1f} ms" for n, ms in points if ms is not None)
+    report.rows.append(
+        Row(
+            f"{label} at {', '.join(f'{n:,}' for n, _, _ in sizes)} {unit}, req/s",
+            "; ".join(rates),
+            f"per request of a worker: {costs}",
+            "n/a" if per_item is None else f"{per_item:+.4f} ms per {unit[:-1]}",
+            "the slope from the smallest to the largest size",
+        )
+    )
 
 
 # --- approve and release ------------------------------------------------------------------------------------------
@@ -841,18 +928,30 @@ def sweep_bench(report: Report) -> float:
     sql_rate = cleared / sql_seconds
     log(f"set-based clear: {cleared:,} earnings, {lines:,} entries in {sql_seconds:.2f}s = {sql_rate:,.0f}/s")
 
-    # The service, in slices of 1,000 by due time, so a slower machine stops at the budget instead of
-    # running past the 15 minutes; the rate is per second either way.
+    # The service, three times: with 1,000, then 10,000, then the rest (about 100,000) due; the rate of each
+    # tells how the cost of one earning grows with the backlog. A slower machine stops at the budget.
     t0 = time.monotonic()
     done = failed = 0
-    for end in [*range(pilot_n + 999, pilot_n + n - 1, 1000), pilot_n + n - 1]:
-        result = sweep_clearance(now=times[end])
-        done, failed = done + result.done, failed + result.failed
-        if time.monotonic() - t0 > SWEEP_BUDGET_SECONDS * 1.5:
+    growth_points = []
+    start = pilot_n
+    for size in (1000, 10000, n - 11000):
+        if size <= 0 or time.monotonic() - t0 > SWEEP_BUDGET_SECONDS * 1.5:
             break
+        s0 = time.monotonic()
+        result = sweep_clearance(now=times[start + size - 1])
+        spent = time.monotonic() - s0
+        done, failed, start = done + result.done, failed + result.failed, start + size
+        growth_points.append((size, spent / max(result.done, 1) * 1000))
+        report.figure(
+            f"sweep_at_{size // 1000}k_rps" if size in (1000, 10000) else "sweep_at_rest_rps", result.done / spent
+        )
+        log(f"  {size:,} due: {result.done:,} cleared in {spent:.1f}s ({result.done / spent:,.0f}/s)")
     seconds = time.monotonic() - t0
     rate = done / seconds
     log(f"sweep_clearance: {done:,} cleared, {failed} failed in {seconds:.0f}s; {rate:,.0f}/s")
+    per_item = slope(growth_points) if len(growth_points) > 1 else None
+    report.figure("sweep_last_size", growth_points[-1][0] if growth_points else None)
+    report.figure("sweep_slope_ms_per_earning", per_item, 7)
     scope = f"{done:,} of {total_due:,} due earnings, after a {pilot_n}-row pilot" + (
         "" if done == total_due - pilot_n else " (the rest would not fit the 15-minute budget at this rate)"
     )
@@ -882,6 +981,18 @@ def sweep_bench(report: Report) -> float:
             f"{scope}; {failed} failed{full_note}",
         )
     )
+    if growth_points:
+        report.rows.append(
+            Row(
+                "clearance sweep with "
+                + ", ".join(f"{size:,}" for size, _ in growth_points)
+                + " due earnings, ms per earning",
+                "; ".join(f"{size:,}: {ms:.3f} ms" for size, ms in growth_points),
+                "the same sweep at the smallest size",
+                "n/a" if per_item is None else f"{per_item:+.7f} ms per earning due",
+                "the slope from the smallest to the largest backlog",
+            )
+        )
     return rate
 
 
