@@ -36,7 +36,7 @@ from milestones.models import MilestoneState as S
 from milestones.selectors import milestone_actions, order_actions
 from milestones.services import changes_words
 from milestones.tips import tip_closes_at
-from orders.models import Order, OrderStatus
+from orders.models import Order, OrderMessageFile, OrderStatus
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
 
@@ -159,7 +159,14 @@ def _attach_threads(milestones: list) -> None:
     delivery to hold its results, which cost more than the rows on a long order.)"""
     ids = [m.pk for m in milestones]
     deliveries = (
-        list(Delivery.objects.filter(milestone_id__in=ids).select_related("author").order_by("number")) if ids else []
+        list(
+            Delivery.objects.filter(milestone_id__in=ids)
+            .select_related("author")
+            .only("milestone", "number", "message", "links", "created_at", "author__username")
+            .order_by("number")
+        )
+        if ids
+        else []
     )
     files = (
         _grouped(DeliveryFile.objects.filter(delivery_id__in=[d.pk for d in deliveries]).order_by("pk"), "delivery_id")
@@ -290,10 +297,22 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     titles = {m.pk: m.title for m in milestones}
     items: list[TimelineItem] = []
     limit = None if full_history else TIMELINE_RECENT + 1
+    # The columns the thread shows, and the authors' names only.
     newest_messages = list(
-        order.messages.select_related("author").prefetch_related("files").order_by("-created_at", "-id")[:limit]
+        order.messages.select_related("author")
+        .only("order", "body", "contact_flag", "created_at", "author__username")
+        .order_by("-created_at", "-id")[:limit]
     )
-    newest_activities = list(order.activities.select_related("actor").order_by("-created_at", "-id")[:limit])
+    message_files = (
+        _grouped(OrderMessageFile.objects.filter(message_id__in=[m.pk for m in newest_messages]), "message_id")
+        if newest_messages
+        else {}
+    )
+    newest_activities = list(
+        order.activities.select_related("actor")
+        .only("order", "milestone", "verb", "note", "created_at", "actor__username")
+        .order_by("-created_at", "-id")[:limit]
+    )
     for message in newest_messages:
         items.append(
             TimelineItem(
@@ -302,7 +321,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
                 who=message.author.username,
                 text=message.body,
                 mine=message.author_id == user.pk,
-                files=tuple(message.files.all()),
+                files=tuple(message_files.get(message.pk, ())),
                 notice=contact_notice(message.contact_flag),
             )
         )
