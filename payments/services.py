@@ -475,6 +475,19 @@ def earnings_clear_batch(
         earnings = list(
             Earning.objects.select_for_update(of=("self",), skip_locked=skip_locked)
             .select_related("seller", "milestone", "tip__milestone")
+            # What clearing posts and says, nothing more: a batch of 500 parsed every column of five tables.
+            .only(
+                "status",
+                "clears_at",
+                "net",
+                "net_currency",
+                "tip",
+                "seller__username",
+                "milestone__title",
+                "milestone__state",  # django-fsm reads the state as the instance is built
+                "tip__milestone__title",
+                "tip__milestone__state",
+            )
             .filter(pk__in=earning_ids, status=EarningStatus.PENDING, clears_at__lte=now)
             .order_by("pk")
         )
