@@ -13,7 +13,7 @@ the guarded accounts it touches, in ascending id, last.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -74,22 +74,24 @@ def account_for(
 
 @dataclass(frozen=True)
 class Want:
-    """An account a flow needs: its kind and owner (a user, a milestone's escrow, or the platform)."""
+    """An account a flow needs: its kind and owner (a user, a milestone's escrow, or the platform).
+    ``optional``: if it does not exist yet, leave it out rather than create it."""
 
     kind: str
     user: User | None = None
     milestone: EscrowSubject | None = None
+    optional: bool = False
 
 
-def accounts_for(wants: Sequence[Want], *, currency: str) -> list[Account]:
-    """The accounts ``wants`` names, in the same order, read in one query.
+def accounts_for(wants: Mapping[str, Want], *, currency: str) -> dict[str, Account]:
+    """The accounts ``wants`` names, under the same keys, read in one query.
 
-    A flow that touches five accounts asked ``account_for`` five times. Accounts
-    that do not exist yet (a new seller's first earning) are created one by one
-    through ``account_for``, as before.
+    A flow that touches five accounts asked ``account_for`` five times. An
+    account that does not exist yet (a new seller's first earning) is created
+    through ``account_for``, unless it is ``optional``: then it is left out.
     """
     condition = Q()
-    for want in wants:
+    for want in wants.values():
         if want.kind == AccountKind.ESCROW:
             condition |= Q(kind=want.kind, milestone_id=want.milestone.pk if want.milestone else None)
         elif want.user is not None:
@@ -101,17 +103,18 @@ def accounts_for(wants: Sequence[Want], *, currency: str) -> list[Account]:
         for a in Account.objects.filter(condition)
         if a.kind == AccountKind.ESCROW or a.currency == currency
     }
-    accounts = []
-    for want in wants:
+    accounts = {}
+    for name, want in wants.items():
         owner = (
             want.kind,
             want.user.pk if want.user is not None else None,
             want.milestone.pk if want.milestone is not None else None,
         )
         account = found.get(owner)
-        if account is None:
+        if account is None and not want.optional:
             account = account_for(kind=want.kind, currency=currency, user=want.user, milestone=want.milestone)
-        accounts.append(account)
+        if account is not None:
+            accounts[name] = account
     return accounts
 
 
@@ -164,7 +167,7 @@ def _checked_lines(posting: Posting) -> list[Line]:
     return lines
 
 
-def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
+def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Account] | None = None) -> list[Transaction]:
     """Post balanced transactions, one INSERT per table for all of them.
     With ``ledger_post`` (its one-posting case), the only code that writes entries.
 
@@ -189,7 +192,13 @@ def ledger_post_many(postings: Sequence[Posting]) -> list[Transaction]:
         for account, money in lines:
             deltas[account.pk] += money.amount
 
-    locked = accounts_lock([account for _, lines in checked for account, _ in lines])
+    touched = [account for _, lines in checked for account, _ in lines]
+    guarded = {account.pk for account in touched if account.is_guarded}
+    if locked is not None and guarded <= locked.keys():
+        # The caller locked them in this transaction (``accounts_lock``) and has posted nothing since.
+        locked = {pk: locked[pk] for pk in sorted(guarded)}
+    else:
+        locked = accounts_lock(touched)
     # The keys are checked after the locks, not before: a replay that queued
     # behind the first post (two tabs withdrawing everything) must hear
     # "already done", not "not enough money" from the balance the first post
@@ -259,10 +268,12 @@ def ledger_post(
     memo: str = "",
     milestone: EscrowSubject | None = None,
     actor: User | None = None,
+    locked: Mapping[int, Account] | None = None,
 ) -> Transaction:
-    """Post one balanced transaction (see ``ledger_post_many``)."""
+    """Post one balanced transaction (see ``ledger_post_many``). ``locked``: what the
+    caller's ``accounts_lock`` returned, if it took the locks already and posted nothing since."""
     posting = Posting(key=key, kind=kind, lines=lines, memo=memo, milestone=milestone, actor=actor)
-    return ledger_post_many([posting])[0]
+    return ledger_post_many([posting], locked=locked)[0]
 
 
 def escrow_balance(milestone: EscrowSubject) -> Money:

@@ -153,7 +153,6 @@ def _refund_lines(
     (``card_refund_room``), the rest to the balance; a line per part and
     place. Returns the credit lines and the total that goes to the card.
     ``balance`` and ``cards``: the accounts, when the caller has read them."""
-    balance = balance or account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
     room = card_refund_room(card) if card is not None else zero(currency)
     if card is not None and cards is None:
         cards = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency)
@@ -166,6 +165,7 @@ def _refund_lines(
         if cards is not None and on_card.amount > 0:
             lines.append((cards, on_card))
         if part > on_card:
+            balance = balance or account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer)
             lines.append((balance, part - on_card))
         to_card += on_card
     return lines, to_card
@@ -261,10 +261,12 @@ def escrow_settle(
     clears_at = now + seller.clearance_period
     card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
     # Every account the settlement touches, read in one query, then the guarded ones locked in id order.
+    # The buyer's balance is read if it exists, and made only if money goes back to them: the escrow's
+    # balance read here is current, since it changes only under the milestone lock the caller holds.
     wants = {
         "escrow": Want(AccountKind.ESCROW, milestone=milestone),
         "fees": Want(AccountKind.PLATFORM_FEES),
-        "balance": Want(AccountKind.BUYER_BALANCE, user=order.buyer),
+        "balance": Want(AccountKind.BUYER_BALANCE, user=order.buyer, optional=True),
     }
     if card is not None:
         wants["cards"] = Want(AccountKind.CARD_REFUNDS)
@@ -273,9 +275,12 @@ def escrow_settle(
         if clears_at <= now:
             # Instant clearance posts again, to the available account: lock it now, in order.
             wants["available"] = Want(AccountKind.SELLER_AVAILABLE, user=seller)
-    accounts = dict(zip(wants, accounts_for(list(wants.values()), currency=currency), strict=True))
+    accounts = accounts_for(wants, currency=currency)
     escrow, fees = accounts["escrow"], accounts["fees"]
-    held = accounts_lock(list(accounts.values()))[escrow.pk].cached_balance
+    if "balance" not in accounts and escrow.cached_balance > seller_gross:
+        accounts["balance"] = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
+    locked = accounts_lock(list(accounts.values()))
+    held = locked[escrow.pk].cached_balance
     if seller_gross.amount < 0 or seller_gross > held:
         raise InvalidInput(
             f"The seller's part must be between {format_money(zero(currency))} and {format_money(held)}.",
@@ -297,7 +302,7 @@ def escrow_settle(
         currency=currency,
         parts=[buyer_part, fee_back],
         card=card,
-        balance=accounts["balance"],
+        balance=accounts.get("balance"),
         cards=accounts.get("cards"),
     )
     lines += credits
@@ -308,6 +313,7 @@ def escrow_settle(
         memo=f"Milestone “{milestone.title}”" + (" (refund to card)" if to_card.amount > 0 else ""),
         milestone=milestone,
         actor=actor,
+        locked=locked,
     )
     refunded_to = REFUND_TO_BALANCE
     if card is not None and to_card.amount > 0:
