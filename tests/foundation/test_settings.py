@@ -82,6 +82,17 @@ def test_the_embedded_default_runs_with_nothing_set(tmp_path):
     assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "IMMEDIATE", "filesystem://"]
 
 
+def test_make_run_migrates_and_seeds_the_embedded_default(tmp_path):
+    """What ``make run`` does first, on SQLite: every migration applies (the ones
+    written for PostgreSQL have their SQLite path), the demo data seeds, and
+    the ledger audits clean."""
+    env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+    for command in (["migrate", "-v0"], ["seed_demo"], ["ledger_audit"]):
+        result = _django(env, *command)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert "no breach" in result.stdout
+
+
 def test_a_link_signed_with_the_old_secret_key_still_opens_while_it_rotates(tmp_path):
     """SECRET_KEY_FALLBACKS from the environment: a value signed under the old key
     is accepted after the switch, and refused once the old key is dropped."""
