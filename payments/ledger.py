@@ -227,18 +227,69 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
         rows.append(txn)
     try:
         with transaction.atomic():
-            txns = Transaction.objects.bulk_create(rows)
+            _insert_transactions(rows)
     except IntegrityError:
         # Another transaction posted the same key between our check and our
         # insert; the unique index made us wait for it, then refused.
         raise DuplicateRequest("This payment was already processed.") from None
-    Entry.objects.bulk_create(
-        Entry(transaction=txn, account=account, amount=money)
-        for txn, (_, lines) in zip(txns, checked, strict=True)
-        for account, money in lines
+    _insert_entries(
+        [(txn.pk, account.pk, money) for txn, (_, lines) in zip(rows, checked, strict=True) for account, money in lines]
     )
     _add_to_balances({pk: deltas[pk] for pk in locked})
-    return txns
+    return rows
+
+
+# The rows are written with one INSERT ... SELECT FROM unnest(...) per table on PostgreSQL: the
+# statement Django's bulk_create sends, without its per-field preparation in Python, which cost
+# more than the database's work when a clearance batch posts a thousand transactions.
+_TRANSACTION_COLUMNS = "idempotency_key, kind, memo, milestone_id, actor_id, created_at, mac"
+
+
+def _insert_transactions(rows: list[Transaction]) -> None:
+    """Insert the (sealed) transactions and give each its id, in order."""
+    if connection.vendor != "postgresql":
+        Transaction.objects.bulk_create(rows)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Transaction._meta.db_table} ({_TRANSACTION_COLUMNS}) "  # noqa: S608
+            "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], "
+            "%s::timestamptz[], %s::varchar[]) RETURNING id",
+            [
+                [t.idempotency_key for t in rows],
+                [t.kind for t in rows],
+                [t.memo for t in rows],
+                [t.milestone_id for t in rows],
+                [t.actor_id for t in rows],
+                [t.created_at for t in rows],
+                [t.mac for t in rows],
+            ],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for txn, pk in zip(rows, ids, strict=True):
+        txn.pk = pk
+        txn._state.adding = False
+        txn._state.db = connection.alias
+
+
+def _insert_entries(entries: list[tuple[int, int, Money]]) -> None:
+    """Insert the entries: (transaction id, account id, amount)."""
+    if connection.vendor != "postgresql":
+        Entry.objects.bulk_create(
+            Entry(transaction_id=txn, account_id=account, amount=money) for txn, account, money in entries
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Entry._meta.db_table} (transaction_id, account_id, amount_currency, amount) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::numeric[])",
+            [
+                [txn for txn, _, _ in entries],
+                [account for _, account, _ in entries],
+                [str(money.currency) for _, _, money in entries],
+                [money.amount for _, _, money in entries],
+            ],
+        )
 
 
 def _add_to_balances(deltas: dict[int, Decimal]) -> None:

@@ -440,14 +440,14 @@ def _clear_all(earnings: Sequence[Earning], *, now: datetime) -> None:
         earning.cleared_at = now
 
 
-def _cleared_notice(earning: Earning) -> Notice:
+def _cleared_notice(earning: Earning, url: str = "") -> Notice:
     return Notice(
         recipient=earning.seller,
         event="money_cleared",
         message=f"{format_money(earning.net)} from {'a tip on ' if earning.tip_id else ''}"
         f"“{earning.for_milestone.title}” has cleared "
         "and is available to withdraw.",
-        url=reverse("earnings"),
+        url=url or reverse("earnings"),
     )
 
 
@@ -500,7 +500,8 @@ def earnings_clear_batch(
         if not earnings:
             return []
         _clear_all(earnings, now=now)
-        notifications_send(_cleared_notice(e) for e in earnings)
+        url = reverse("earnings")
+        notifications_send(_cleared_notice(e, url) for e in earnings)
     return [e.pk for e in earnings]
 
 
