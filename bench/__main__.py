@@ -865,7 +865,7 @@ def pgbench_script(recorded, d: Data, block, row: int, txn_id: int) -> str:
             else:
                 out.append(token)
         statement = "".join(out).replace("\n", " ")
-        if statement.startswith('INSERT INTO "payments_transaction"'):
+        if re.match(r'INSERT INTO "?payments_transaction"? ', statement):
             lines.append(statement + " \\gset v_txn_")
         else:
             lines.append(statement + ";")
