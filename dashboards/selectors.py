@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -137,6 +137,7 @@ class Row:
     deadline: datetime
     auto_approve_at: datetime | None
     created_at: datetime
+    offer_expires_at: datetime | None
     order_title: str
     other_party: str
 
@@ -152,6 +153,7 @@ class Row:
 
 
 _STATE_LABELS = dict(MilestoneState.choices)
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -239,11 +241,12 @@ def _list_sql(role: str, section: Section) -> str:
     order = ", ".join(f"m.{_COLUMNS.get(name, name)}" for name in section.order_by)
     states = ", ".join(["%s"] * len(section.states))
     # Table and column names from the models and the sections' constants; every value is a parameter.
+    # A subquery in FROM, not a parenthesised SELECT: SQLite (the embedded default) takes only the former.
     return (
-        "(SELECT %s, m.id, m.order_id, m.title, m.state, m.amount, m.amount_currency, m.deadline, "  # noqa: S608
-        "m.auto_approve_at, m.created_at, o.title, u.username "
+        "SELECT * FROM (SELECT %s, m.id, m.order_id, m.title, m.state, m.amount, m.amount_currency, "  # noqa: S608
+        "m.deadline, m.auto_approve_at, m.created_at, m.offer_expires_at, o.title, u.username "
         f"FROM {_M} m JOIN {_O} o ON o.id = m.order_id JOIN {_U} u ON u.id = m.{other} "
-        f"WHERE m.{party} = %s AND m.state IN ({states}) ORDER BY {order} LIMIT %s OFFSET %s)"
+        f"WHERE m.{party} = %s AND m.state IN ({states}) ORDER BY {order} LIMIT %s OFFSET %s) AS s"
     )
 
 
@@ -280,22 +283,55 @@ def _section_rows(user: User, role: str, wanted: list[tuple[Section, int, int]])
         params += [section.key, user.pk, *section.states, limit, start]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for key, pk, order_id, title, state, amount, currency, deadline, auto_at, created, order_title, other in cursor:
+        for (
+            key,
+            pk,
+            order_id,
+            title,
+            state,
+            amount,
+            currency,
+            deadline,
+            auto_at,
+            created,
+            expires,
+            order_title,
+            other,
+        ) in cursor.fetchall():
             rows[key].append(
                 Row(
                     pk=pk,
                     order_id=order_id,
                     title=title,
                     state=state,
-                    amount=Money(Decimal(amount), currency),
-                    deadline=deadline,
-                    auto_approve_at=auto_at,
-                    created_at=created,
+                    amount=Money(Decimal(str(amount)).quantize(CENT), currency),
+                    deadline=_aware(deadline),
+                    auto_approve_at=_aware(auto_at),
+                    created_at=_aware(created),
+                    offer_expires_at=_aware(expires),
                     order_title=order_title,
                     other_party=other,
                 )
             )
+    # Each section in its own order: UNION ALL promises none across its branches.
+    for section, _, _ in wanted:
+        rows[section.key].sort(key=lambda row, by=section.order_by: _sort_key(row, by))
     return rows
+
+
+def _aware(value):
+    """A datetime as the ORM would give it (SQLite's raw rows are strings or naive)."""
+    if value is None or not isinstance(value, datetime | str):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
+
+
+def _sort_key(row: Row, order_by: tuple[str, ...]) -> tuple:
+    # NULLs last, as PostgreSQL sorts an ascending column.
+    values = [getattr(row, "pk" if name in ("pk", "id") else name) for name in order_by]
+    return tuple((value is None, value) for value in values)
 
 
 def dashboard_for(

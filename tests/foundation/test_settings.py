@@ -91,6 +91,20 @@ def test_make_run_migrates_and_seeds_the_embedded_default(tmp_path):
         result = _django(env, *command)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "no breach" in result.stdout
+    # Every demo user's main pages answer on SQLite (the pages that read with raw SQL included).
+    pages = (
+        "from django.test import Client; from accounts.models import User; from orders.models import Order\n"
+        "for user in User.objects.filter(is_active=True):\n"
+        "    client = Client(); client.force_login(user, backend='django.contrib.auth.backends.ModelBackend')\n"
+        "    urls = ['/dashboard/', '/dashboard/buying/', '/dashboard/selling/', '/earnings/', '/notifications/']\n"
+        "    orders = Order.objects.filter(buyer=user) | Order.objects.filter(seller=user)\n"
+        "    urls += [order.get_absolute_url() for order in orders]\n"
+        "    for url in urls:\n"
+        "        print(client.get(url, HTTP_HOST='localhost').status_code, url)\n"
+    )
+    result = _django(env, "shell", "-c", pages)
+    answers = [line for line in result.stdout.splitlines() if line[:3].isdigit()]
+    assert answers and all(line.startswith("200 ") for line in answers), result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_a_link_signed_with_the_old_secret_key_still_opens_while_it_rotates(tmp_path):
