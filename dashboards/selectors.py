@@ -14,15 +14,12 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from milestones.models import DEADLINE_STATES, Milestone, MilestoneState
+from milestones.models import PARTY_LIST_BY_NAME, Milestone, MilestoneState, is_overdue, milestone_url
 from orders.models import Order, OrderStatus
-
-S = MilestoneState
 
 
 @dataclass(frozen=True)
@@ -32,85 +29,52 @@ class Section:
     key: str
     title: str
     hint: str
-    states: tuple[str, ...]
-    order_by: tuple[str, ...] = ("deadline", "pk")
+    # Its partial index (``milestones.models.PARTY_LISTS``), which says the states it lists and their order.
+    index: str
     # The user must act on these (the rest wait on the other party).
     needs_action: bool = False
 
+    @property
+    def states(self) -> tuple[str, ...]:
+        return PARTY_LIST_BY_NAME[self.index][1]
+
+    @property
+    def order_by(self) -> tuple[str, ...]:
+        return PARTY_LIST_BY_NAME[self.index][2]
+
 
 BUYER_SECTIONS = (
-    Section(
-        "to_review",
-        "To review",
-        "Approve the work or ask for a revision.",
-        (S.IN_REVIEW,),
-        ("auto_approve_at", "pk"),
-        needs_action=True,
-    ),
-    Section(
-        "in_progress",
-        "In progress",
-        "The seller is working on these.",
-        (S.IN_PROGRESS, S.REVISION_REQUESTED, S.ACCEPTED),
-    ),
-    Section(
-        "awaiting_acceptance",
-        "Awaiting acceptance",
-        "Funded; waiting for the seller to accept.",
-        (S.AWAITING_ACCEPTANCE,),
-        ("created_at", "pk"),
-    ),
-    Section("disputed", "In dispute", "Staff are looking at these.", (S.DISPUTED,), ("created_at", "pk")),
+    Section("to_review", "To review", "Approve the work or ask for a revision.", "ms_b_review", needs_action=True),
+    Section("in_progress", "In progress", "The seller is working on these.", "ms_b_work"),
+    Section("awaiting_acceptance", "Awaiting acceptance", "Funded; waiting for the seller to accept.", "ms_b_accept"),
+    Section("disputed", "In dispute", "Staff are looking at these.", "ms_b_dispute"),
     Section(
         "offers",
         "Offers",
         "The seller proposes these: accept and pay to start them, or decline. Unanswered offers expire.",
-        (S.OFFERED,),
-        ("offer_expires_at", "pk"),
+        "ms_b_offer",
         needs_action=True,
     ),
     Section(
         "awaiting_payment",
         "Awaiting payment",
         "Not paid yet: pay to send them to the seller, or cancel them. Unpaid ones close when the checkout expires.",
-        (S.AWAITING_PAYMENT,),
-        ("created_at", "pk"),
+        "ms_b_unpaid",
         needs_action=True,
     ),
 )
 
 SELLER_SECTIONS = (
+    Section("to_accept", "To accept", "Accept to start work, or decline.", "ms_s_accept", needs_action=True),
+    Section("in_progress", "In progress", "Deliver before the deadline.", "ms_s_work"),
     Section(
-        "to_accept",
-        "To accept",
-        "Accept to start work, or decline.",
-        (S.AWAITING_ACCEPTANCE,),
-        ("created_at", "pk"),
-        needs_action=True,
-    ),
-    Section("in_progress", "In progress", "Deliver before the deadline.", (S.IN_PROGRESS, S.ACCEPTED)),
-    Section(
-        "revision_requested",
-        "Revision requested",
-        "The buyer asked for changes.",
-        (S.REVISION_REQUESTED,),
-        needs_action=True,
+        "revision_requested", "Revision requested", "The buyer asked for changes.", "ms_s_revision", needs_action=True
     ),
     Section(
-        "in_review",
-        "In review",
-        "Waiting for the buyer; approved automatically if they stay silent.",
-        (S.IN_REVIEW,),
-        ("auto_approve_at", "pk"),
+        "in_review", "In review", "Waiting for the buyer; approved automatically if they stay silent.", "ms_s_review"
     ),
-    Section("disputed", "In dispute", "Staff are looking at these.", (S.DISPUTED,), ("created_at", "pk")),
-    Section(
-        "offered",
-        "Offers sent",
-        "Waiting for the buyer to accept and pay, or decline.",
-        (S.OFFERED,),
-        ("offer_expires_at", "pk"),
-    ),
+    Section("disputed", "In dispute", "Staff are looking at these.", "ms_s_dispute"),
+    Section("offered", "Offers sent", "Waiting for the buyer to accept and pay, or decline.", "ms_s_offer"),
 )
 
 
@@ -142,17 +106,16 @@ class Row:
     other_party: str
 
     def get_absolute_url(self) -> str:
-        return f"{reverse('order_detail', args=[self.order_id])}#milestone-{self.pk}"
+        return milestone_url(self.order_id, self.pk)
 
     def get_state_display(self) -> str:
-        return _STATE_LABELS.get(self.state, self.state)
+        return MilestoneState(self.state).label
 
     @property
     def is_overdue(self) -> bool:
-        return self.state in DEADLINE_STATES and self.deadline < timezone.now()
+        return is_overdue(self.state, self.deadline)
 
 
-_STATE_LABELS = dict(MilestoneState.choices)
 CENT = Decimal("0.01")
 
 
@@ -231,14 +194,13 @@ class Dashboard:
 _M = Milestone._meta.db_table
 _O = Order._meta.db_table
 _U = User._meta.db_table
-_COLUMNS = {"pk": "id", "id": "id", "deadline": "deadline", "auto_approve_at": "auto_approve_at"}
 
 
 def _list_sql(role: str, section: Section) -> str:
     """One section's page, straight off its partial index (``milestones.models.PARTY_LISTS``):
     the ten rows are found in the index's order, then joined to their order and the other party."""
     party, other = ("buyer_id", "seller_id") if role == "buyer" else ("seller_id", "buyer_id")
-    order = ", ".join(f"m.{_COLUMNS.get(name, name)}" for name in section.order_by)
+    order = ", ".join(f"m.{name}" for name in section.order_by)
     states = ", ".join(["%s"] * len(section.states))
     # Table and column names from the models and the sections' constants; every value is a parameter.
     # A subquery in FROM, not a parenthesised SELECT: SQLite (the embedded default) takes only the former.
@@ -330,7 +292,7 @@ def _aware(value):
 
 def _sort_key(row: Row, order_by: tuple[str, ...]) -> tuple:
     # NULLs last, as PostgreSQL sorts an ascending column.
-    values = [getattr(row, "pk" if name in ("pk", "id") else name) for name in order_by]
+    values = [getattr(row, "pk" if name == "id" else name) for name in order_by]
     return tuple((value is None, value) for value in values)
 
 

@@ -71,7 +71,8 @@ class MilestoneQuerySet(models.QuerySet["Milestone"]):
 # The lists the dashboards show (``dashboards.selectors``): one party's milestones in
 # some states, in one order. Each has its own partial index on the party, so a
 # seller with 10,000 closed orders reads ten rows as one with ten orders does.
-# ``tests/db/test_dashboard_indexes.py`` holds the dashboards' sections to this table.
+# A dashboard section names its index here and takes its states and order from it
+# (``dashboards.selectors.Section``); ``tests/db/test_milestone_parties.py`` checks the plans.
 PARTY_LISTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     # (index name, party, states, order)
     ("ms_b_review", "buyer", (S.IN_REVIEW,), ("auto_approve_at", "id")),
@@ -88,6 +89,9 @@ PARTY_LISTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("ms_s_offer", "seller", (S.OFFERED,), ("offer_expires_at", "id")),
 )
 
+# index name -> (party, states, order)
+PARTY_LIST_BY_NAME = {name: (party, states, order) for name, party, states, order in PARTY_LISTS}
+
 
 def party_list_indexes() -> list[models.Index]:
     """One partial index per dashboard section: its page and its count read it alone."""
@@ -97,10 +101,20 @@ def party_list_indexes() -> list[models.Index]:
     ]
 
 
+def milestone_url(order_id: int, milestone_id: int) -> str:
+    """A milestone's place on its order's page."""
+    return f"{reverse('order_detail', args=[order_id])}#milestone-{milestone_id}"
+
+
+def is_overdue(state: str, deadline: datetime) -> bool:
+    """Still to deliver, and past its deadline: what pages mark as late."""
+    return state in DEADLINE_STATES and deadline < timezone.now()
+
+
 class Milestone(ConcurrentTransitionMixin, models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="milestones")
     # The order's parties, copied here by ``milestone_create`` (and checked by a
-    # PostgreSQL trigger, ``milestones 0012``) so the dashboards find a user's
+    # PostgreSQL trigger, ``milestones 0011``) so the dashboards find a user's
     # milestones on one index instead of joining every one of their orders.
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
@@ -154,7 +168,7 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
 
     def get_absolute_url(self) -> str:
         """The milestone's place on its order's page (no query: ``order_id`` only)."""
-        return f"{reverse('order_detail', args=[self.order_id])}#milestone-{self.pk}"
+        return milestone_url(self.order_id, self.pk)
 
     # --- derived ---------------------------------------------------------
     @property
@@ -173,7 +187,7 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     @property
     def is_overdue(self) -> bool:
         """Still to deliver, and past its deadline: what pages mark as late."""
-        return self.state in DEADLINE_STATES and self.deadline < timezone.now()
+        return is_overdue(self.state, self.deadline)
 
     @property
     def total_charged(self):

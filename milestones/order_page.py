@@ -157,52 +157,37 @@ def _attach_threads(milestones: list) -> None:
     proposals and dispute statements, as plain lists: one query per kind for the
     whole page. (``prefetch_related`` builds a queryset per milestone and per
     delivery to hold its results, which cost more than the rows on a long order.)"""
+    # An empty ``__in`` costs no query: Django answers it without asking the database.
     ids = [m.pk for m in milestones]
-    deliveries = (
-        list(
-            Delivery.objects.filter(milestone_id__in=ids)
-            .select_related("author")
-            .only("milestone", "number", "message", "links", "created_at", "author__username")
-            .order_by("number")
-        )
-        if ids
-        else []
+    deliveries = list(
+        Delivery.objects.filter(milestone_id__in=ids)
+        .select_related("author")
+        .only("milestone", "number", "message", "links", "created_at", "author__username")
+        .order_by("number")
     )
-    files = (
-        _grouped(DeliveryFile.objects.filter(delivery_id__in=[d.pk for d in deliveries]).order_by("pk"), "delivery_id")
-        if deliveries
-        else {}
+    files = _grouped(
+        DeliveryFile.objects.filter(delivery_id__in=[d.pk for d in deliveries]).order_by("pk"), "delivery_id"
     )
     for delivery in deliveries:
         delivery.file_list = files.get(delivery.pk, [])  # type: ignore[attr-defined]  # shown by milestone_history.html
     by_milestone = _grouped(deliveries, "milestone_id")
-    revisions = (
-        _grouped(RevisionRequest.objects.filter(milestone_id__in=ids).order_by("created_at", "id"), "milestone_id")
-        if ids
-        else {}
+    revisions = _grouped(
+        RevisionRequest.objects.filter(milestone_id__in=ids).order_by("created_at", "id"), "milestone_id"
     )
-    proposals = (
-        _grouped(
-            Proposal.objects.filter(milestone_id__in=ids, state=ProposalState.PENDING)
-            .select_related("proposer")
-            .order_by("created_at", "id"),
-            "milestone_id",
-        )
-        if ids
-        else {}
+    proposals = _grouped(
+        Proposal.objects.filter(milestone_id__in=ids, state=ProposalState.PENDING)
+        .select_related("proposer")
+        .order_by("created_at", "id"),
+        "milestone_id",
     )
     for milestone in milestones:
         milestone.dispute_or_none = _one_to_one(milestone, "dispute")
     disputes = [m.dispute_or_none for m in milestones if m.dispute_or_none is not None]
-    statements = (
-        _grouped(
-            DisputeStatement.objects.filter(dispute_id__in=[d.pk for d in disputes])
-            .select_related("author")
-            .order_by("created_at", "pk"),
-            "dispute_id",
-        )
-        if disputes
-        else {}
+    statements = _grouped(
+        DisputeStatement.objects.filter(dispute_id__in=[d.pk for d in disputes])
+        .select_related("author")
+        .order_by("created_at", "pk"),
+        "dispute_id",
     )
     for dispute in disputes:
         dispute.statement_list = statements.get(dispute.pk, [])
@@ -303,10 +288,8 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         .only("order", "body", "contact_flag", "created_at", "author__username")
         .order_by("-created_at", "-id")[:limit]
     )
-    message_files = (
-        _grouped(OrderMessageFile.objects.filter(message_id__in=[m.pk for m in newest_messages]), "message_id")
-        if newest_messages
-        else {}
+    message_files = _grouped(
+        OrderMessageFile.objects.filter(message_id__in=[m.pk for m in newest_messages]), "message_id"
     )
     newest_activities = list(
         order.activities.select_related("actor")

@@ -154,10 +154,7 @@ def _refund_lines(
     place. Returns the credit lines and the total that goes to the card.
     ``balance`` and ``cards``: the accounts, when the caller has read them."""
     room = card_refund_room(card) if card is not None else zero(currency)
-    if card is not None and cards is None:
-        cards = account_for(kind=AccountKind.CARD_REFUNDS, currency=currency)
-    elif card is None:
-        cards = None
+    cards = None if card is None else cards or account_for(kind=AccountKind.CARD_REFUNDS, currency=currency)
     lines: list[Line] = []
     to_card = zero(currency)
     for part in parts:
@@ -440,14 +437,14 @@ def _clear_all(earnings: Sequence[Earning], *, now: datetime) -> None:
         earning.cleared_at = now
 
 
-def _cleared_notice(earning: Earning, url: str = "") -> Notice:
+def _cleared_notice(earning: Earning, url: str) -> Notice:
     return Notice(
         recipient=earning.seller,
         event="money_cleared",
         message=f"{format_money(earning.net)} from {'a tip on ' if earning.tip_id else ''}"
         f"“{earning.for_milestone.title}” has cleared "
         "and is available to withdraw.",
-        url=url or reverse("earnings"),
+        url=url,
     )
 
 

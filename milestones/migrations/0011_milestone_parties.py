@@ -78,27 +78,19 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="milestone",
-            name="buyer",
-            field=models.ForeignKey(
-                db_index=False,
-                null=True,
-                on_delete=models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
-        ),
-        migrations.AddField(
-            model_name="milestone",
-            name="seller",
-            field=models.ForeignKey(
-                db_index=False,
-                null=True,
-                on_delete=models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+        *(
+            migrations.AddField(
+                model_name="milestone",
+                name=name,
+                field=models.ForeignKey(
+                    db_index=False,
+                    null=True,
+                    on_delete=models.deletion.PROTECT,
+                    related_name="+",
+                    to=settings.AUTH_USER_MODEL,
+                ),
+            )
+            for name in ("buyer", "seller")
         ),
         migrations.RunPython(create, drop, elidable=False),
     ]
