@@ -425,6 +425,23 @@ SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 500)
 LOGIN_RECORD_RETENTION = env_duration("LOGIN_RECORD_RETENTION", "30d")
 READ_NOTICE_RETENTION = env_duration("READ_NOTICE_RETENTION", "90d")
 
+# --- Caches -------------------------------------------------------------------
+# Both in each web process's own memory: no page waits on Redis, and a restart (a deploy) starts
+# empty. "default" holds allauth's rate limits; "pages" the order page's rendered parts
+# (milestones.order_views), reused while nothing new is logged on the order, for at most
+# ORDER_PAGE_CACHE_SECONDS (0: always render). A LocMemCache's LOCATION names its store.
+ORDER_PAGE_CACHE_SECONDS = env_int("ORDER_PAGE_CACHE_SECONDS", 15)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "TIMEOUT": ORDER_PAGE_CACHE_SECONDS,
+        # About 100 KB each for a 50-milestone order: at most some 30 MB per process.
+        "OPTIONS": {"MAX_ENTRIES": 300},
+    },
+}
+
 # --- Business rules -----------------------------------------------------------
 MARKETPLACE_CURRENCIES = env_list("MARKETPLACE_CURRENCIES", ["USD", "EUR", "GBP"])
 MARKETPLACE_DEFAULT_CURRENCY = env_str("MARKETPLACE_DEFAULT_CURRENCY", "USD")

@@ -117,8 +117,6 @@ class OrderPage:
     completion: str = ""
     # What the order is waiting for, in the header's badge.
     status_words: str = ""
-    # The latest activity and message ids: the live page's poll compares them (``order_live``).
-    version: tuple[int, int] = (0, 0)
 
     @property
     def can_create_milestone(self) -> bool:
@@ -322,10 +320,6 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
                 milestone_id=activity.milestone_id,
             )
         )
-    version = (
-        max((a.pk for a in newest_activities), default=0),
-        max((m.pk for m in newest_messages), default=0),
-    )
     items.sort(key=lambda item: item.at)
     truncated = not full_history and len(items) > TIMELINE_RECENT
     if truncated:
@@ -344,7 +338,6 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         funded=funded,
         completion=completion,
         status_words=_status_words(order, milestones, has_open=has_open),
-        version=version,
     )
 
 

@@ -6,23 +6,33 @@ messages and its activity log, read in one place (``milestones.order_page``).
 
 from __future__ import annotations
 
+import secrets
+import time
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Subquery
+from django.core.cache import caches
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
 from accounts.middleware import session_user_id, session_user_pk, viewer_columns
+from accounts.models import User
 from inbox.services import conversation_read
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.http import not_modified_or
 from milestones.order_page import order_page
 from milestones.services import order_complete as order_complete_service
+from notifications.context_processors import forget_unread_counts, unread_counts
 from orders.forms import MessageForm
-from orders.models import Activity, Order, OrderMessage
-from orders.selectors import may_read_any_order, order_for_user
+from orders.models import Order
+from orders.selectors import may_read_any_order, order_for_page, order_for_user, order_version, version_columns
 from orders.services import order_message_send
 
 
@@ -30,24 +40,78 @@ def _draft_key(order: Order) -> str:
     return f"message_draft:{order.pk}"
 
 
+# A random stand-in for the CSRF token in a cached part, replaced by the request's own token when the
+# part is served: the parts are kept per viewer, but a token is the browser's. Random per process,
+# so no one can write it into a message to have it replaced.
+_CSRF_STAND_IN = f"csrf-{secrets.token_urlsafe(24)}"
+
+
+def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int], full_history: bool) -> tuple[str, str]:
+    """The order page's two expensive parts (the milestones and the thread), rendered, from the
+    ``pages`` cache when the order has logged nothing since they were rendered for this viewer.
+
+    Every change a party makes to an order is logged on it in the same transaction (an activity or a
+    message), so a new ``version`` means new parts at once. What changes without a log entry (an
+    earning clearing, a review published by the sweep, the relative times) shows once the entry
+    expires, ``ORDER_PAGE_CACHE_SECONDS`` at most: the time window is part of the key.
+    """
+    ttl = settings.ORDER_PAGE_CACHE_SECONDS
+    user = request.user
+    key = ":".join(
+        str(part)
+        for part in (
+            "order-page",
+            order.pk,
+            *version,
+            user.pk,
+            int(user.is_staff),
+            int(full_history),
+            timezone.get_current_timezone_name(),
+            int(time.time() // ttl) if ttl > 0 else 0,
+        )
+    )
+    cache = caches["pages"]
+    parts = cache.get(key) if ttl > 0 else None
+    if parts is None:
+        # The parties' names, for the parts only: one query for both.
+        parties = User.objects.in_bulk([order.buyer_id, order.seller_id])
+        order.buyer, order.seller = parties[order.buyer_id], parties[order.seller_id]
+        page = order_page(order, user, full_history=full_history)
+        context = {"order": order, "page": page, "user": user, "request": request, "csrf_token": _CSRF_STAND_IN}
+        parts = (
+            render_to_string("orders/order_live.html", context),
+            render_to_string("orders/order_thread.html", context),
+        )
+        if ttl > 0:
+            cache.set(key, parts, ttl)
+    token = get_token(request)
+    return tuple(mark_safe(part.replace(_CSRF_STAND_IN, token)) for part in parts)  # type: ignore[return-value]  # noqa: S308 - rendered by our templates (escaped there); only the token is put in
+
+
 def _render(request: AuthedRequest, order: Order, *, live: bool = False) -> HttpResponse:
-    page = order_page(order, request.user, full_history=request.GET.get("history") == "all")
+    """The order page; ``order`` read by ``order_for_page``."""
+    version = order_version(order)
+    live_html, thread_html = _page_parts(request, order, version, request.GET.get("history") == "all")
     # A refused message comes back here (not to the POST's URL) with what was typed.
     draft = None if live else request.session.pop(_draft_key(order), None)
     context = {
         "order": order,
-        "page": page,
+        "role": order.role_of(request.user),
+        "live_html": live_html,
+        "thread_html": thread_html,
         "message_form": MessageForm(initial={"body": draft or ""}),
-        "live_etag": order_version_etag(order.pk, page.version),
+        "live_etag": order_version_etag(order.pk, version),
     }
-    response = render(request, "orders/order_detail.html", context)
-    conversation_read(user=request.user, order=order)
-    return response
+    # Opening the order reads its message notices: the header then counts without them. A viewer
+    # with no unread message anywhere (the header's count) has none here, and no write is made.
+    if unread_counts(request).get("unread_messages") and conversation_read(user=request.user, order=order):
+        forget_unread_counts(request)
+    return render(request, "orders/order_detail.html", context)
 
 
 @login_required
 def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _render(request, order_for_user(request.user, pk))
+    return _render(request, order_for_page(request.user, pk))
 
 
 def order_version_etag(pk: int, version: tuple[int, int]) -> str:
@@ -57,7 +121,7 @@ def order_version_etag(pk: int, version: tuple[int, int]) -> str:
 @require_safe
 def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
     """The order page's poll (``static/js/app.js``): 304 from the ETag of the
-    order's latest change when nothing is new, in two queries (the session,
+    order's latest change (its log's counts, ``version_columns``) when nothing is new, in two queries (the session,
     then one that reads the change, the parties and the viewer's standing);
     else the page, whose live parts the script puts in place."""
     viewer = session_user_pk(request)
@@ -65,12 +129,8 @@ def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
         return HttpResponse(status=403)
     row = (
         Order.objects.filter(pk=pk)
-        .annotate(
-            activity=Subquery(Activity.objects.filter(order_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
-            message=Subquery(OrderMessage.objects.filter(order_id=OuterRef("pk")).order_by("-id").values("id")[:1]),
-            **viewer_columns(viewer),
-        )
-        .values_list("buyer_id", "seller_id", "activity", "message", "viewer_password", "viewer_staff")
+        .annotate(**version_columns(), **viewer_columns(viewer))
+        .values_list("buyer_id", "seller_id", "activity_count", "message_count", "viewer_password", "viewer_staff")
         .first()
     )
     if row is None:
@@ -81,7 +141,7 @@ def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
     if viewer not in (buyer_id, seller_id) and not (staff and may_read_any_order(request.user)):
         raise Http404("No such order")
     etag = order_version_etag(pk, (activity or 0, message or 0))
-    return not_modified_or(request, etag, lambda: _render(request, order_for_user(request.user, pk), live=True))
+    return not_modified_or(request, etag, lambda: _render(request, order_for_page(request.user, pk), live=True))
 
 
 @require_POST

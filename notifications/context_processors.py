@@ -22,13 +22,29 @@ SELECT
 """  # noqa: S608 - table name and limit are ours; the values are parameters
 
 
-def navigation(request: HttpRequest) -> dict[str, int]:
+def unread_counts(request: HttpRequest) -> dict[str, int]:
     """Unread notices and unread messages for the header, in one query, each counted up to
-    ``HEADER_COUNT_CAP`` + 1 (the template shows "99+" then)."""
+    ``HEADER_COUNT_CAP`` + 1 (the template shows "99+" then). Read once per request: a view that
+    needs them first (the order page, to know whether it has notices to mark read) shares them
+    with the header."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNTS, {"user": user.pk, "message": NEW_MESSAGE})
-        notices, messages = cursor.fetchone()
-    return {"unread_notifications": notices, "unread_messages": messages}
+    counts = getattr(request, "_unread_counts", None)
+    if counts is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_COUNTS, {"user": user.pk, "message": NEW_MESSAGE})
+            notices, messages = cursor.fetchone()
+        counts = {"unread_notifications": notices, "unread_messages": messages}
+        request._unread_counts = counts  # type: ignore[attr-defined]
+    return counts
+
+
+def forget_unread_counts(request: HttpRequest) -> None:
+    """After the view marked notices read: the header counts again."""
+    request.__dict__.pop("_unread_counts", None)
+
+
+def navigation(request: HttpRequest) -> dict[str, int]:
+    """The context processor: the header's ``unread_counts``."""
+    return unread_counts(request)

@@ -46,10 +46,12 @@ def audit():
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """allauth counts logins, sign-ups and reset e-mails per address in the
-    cache; one test's count must not spill into the next one's."""
-    from django.core.cache import cache
+    cache, and the order page keeps its rendered parts in another; one test's
+    must not spill into the next one's."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
     yield
 
 

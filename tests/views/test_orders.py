@@ -14,7 +14,6 @@ from milestones.models import MilestoneState
 from milestones.selectors import milestone_actions
 from milestones.services import dispute_add_statement
 from orders.models import Activity, OrderMessage, OrderStatus
-from payments.services import earning_clear
 from tests.factories import OrderFactory, OrderMessageFactory, create_milestone, milestone_in
 
 S = MilestoneState
@@ -84,17 +83,6 @@ def test_in_review_shows_when_it_auto_approves(client, order, buyer, seller):
     day = timezone.localtime(milestone.auto_approve_at).strftime("%-d %b")
     assert f"auto-approves on {day} if you do nothing" in text(page(client, buyer, order))
     assert f"auto-approves on {day} if the buyer does nothing" in text(page(client, seller, order))
-
-
-def test_approved_shows_clearing_date_then_available(client, order, seller):
-    milestone = milestone_in(S.APPROVED, order=order)
-    earning = milestone.earning
-    day = timezone.localtime(earning.clears_at).strftime("%-d %b")
-    assert f"clears on {day}" in text(page(client, seller, order))
-    earning_clear(earning_id=earning.pk, now=earning.clears_at + timedelta(minutes=1))
-    html = text(page(client, seller, order))
-    assert "clears on" not in html
-    assert ">available<" in html
 
 
 def test_deliveries_revisions_and_dispute_are_shown(client, order, buyer, seller, staff):
