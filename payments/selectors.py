@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 from djmoney.money import Money
 
@@ -34,6 +35,8 @@ class CurrencyBalances:
     buyer_balance: Money
     pending_earnings: list[Earning] = field(default_factory=list)
     pending_count: int = 0
+    # The user's accounts in this currency: the ledger page reads their entries (``ledger_page_for``).
+    account_ids: list[int] = field(default_factory=list)
 
     @property
     def has_seller_money(self) -> bool:
@@ -44,9 +47,11 @@ def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalance
     """One row per currency the user has money in: three queries, plus one per
     currency with pending earnings (a handful at most, not growing with data)."""
     by_currency: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    account_ids: dict[str, list[int]] = defaultdict(list)
     for account in Account.objects.filter(user=user).only("kind", "currency", "balance"):
         # The cached balance, which ledger_audit proves equal to the entries.
         by_currency[account.currency][account.kind] += account.cached_balance.amount
+        account_ids[account.currency].append(account.pk)
     withdrawn = (
         Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.PAID)
         .values("amount_currency")
@@ -91,6 +96,7 @@ def balances_for(user: User, *, pending_limit: int = 20) -> list[CurrencyBalance
                 buyer_balance=m(AccountKind.BUYER_BALANCE),
                 pending_earnings=pending_lists.get(currency, []),
                 pending_count=pending_counts.get(currency, 0),
+                account_ids=account_ids.get(currency, []),
             )
         )
     return rows
@@ -100,23 +106,55 @@ def withdrawals_for(user: User) -> QuerySet[Withdrawal]:
     return Withdrawal.objects.filter(seller=user).order_by("-created_at", "-id")
 
 
-def ledger_entry_ids_for(user: User) -> QuerySet:
-    """Ids of the entries on the user's own accounts, newest first.
+class _LedgerIds:
+    """The ids of a user's ledger entries, newest first, as ``Paginator`` reads them: counted and
+    sliced account by account on the (account, transaction) index. Filtering on the account's user
+    made PostgreSQL join every entry of every account and sort them all: 18 ms for the bench's
+    seller with 10,000 orders, growing with the history."""
 
-    Sorted by transaction id (ids grow with time), which the index on
-    (account, transaction) serves without joining every transaction.
+    def __init__(self, account_ids: list[int]):
+        self.account_ids = account_ids
+
+    def count(self) -> int:
+        return Entry.objects.filter(account_id__in=self.account_ids).count() if self.account_ids else 0
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[int]:
+        start, stop = window.start or 0, window.stop
+        if not self.account_ids or stop is None or stop <= start:
+            return []
+        # Each account gives its newest ``stop`` entries off its own index; the page is cut from their merge.
+        # A subquery in FROM for each (SQLite, the embedded default, takes no parenthesised SELECT in a UNION).
+        table = Entry._meta.db_table
+        branch = (
+            f"SELECT * FROM (SELECT id, transaction_id FROM {table} WHERE account_id = %s "  # noqa: S608 - our table
+            "ORDER BY transaction_id DESC, id DESC LIMIT %s) AS a"
+        )
+        sql = (
+            f"SELECT id FROM ({' UNION ALL '.join([branch] * len(self.account_ids))}) AS e "  # noqa: S608 - ours
+            "ORDER BY transaction_id DESC, id DESC LIMIT %s OFFSET %s"
+        )
+        params: list[int] = []
+        for account_id in self.account_ids:
+            params += [account_id, stop]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, stop - start, start])
+            return [row[0] for row in cursor.fetchall()]
+
+
+def ledger_page_for(
+    balances: list[CurrencyBalances], page_number: str | int | None, *, per_page: int
+) -> tuple[Page, list[Entry]]:
+    """One page of the ledger history of the accounts behind ``balances`` (``balances_for``) and
+    its entries, in three queries (the count, the page's ids, its rows).
+
+    The page is chosen on bare ids first (``_LedgerIds``); only its rows are then joined to
+    their transaction, milestone and order.
     """
-    return Entry.objects.filter(account__user=user).order_by("-transaction_id", "-id").values_list("pk", flat=True)
-
-
-def ledger_page_for(user: User, page_number: str | int | None, *, per_page: int) -> tuple[Page, list[Entry]]:
-    """One page of the user's ledger history and its entries, in three queries.
-
-    The page is chosen on bare ids first; only its rows are then joined to
-    their transaction, milestone and order. Joining first would make
-    PostgreSQL join a seller's whole history before sorting it.
-    """
-    page = Paginator(ledger_entry_ids_for(user), per_page).get_page(page_number)
+    account_ids = [pk for row in balances for pk in row.account_ids]
+    page: Page = Paginator(_LedgerIds(account_ids), per_page).get_page(page_number)  # type: ignore[arg-type]  # a sliceable with count()
     ids = list(page.object_list)
     entries = list(
         Entry.objects.filter(pk__in=ids)

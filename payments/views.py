@@ -40,7 +40,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         form.fields["amount"].help_text = available
         form["amount"].help_text = available
     withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
-    ledger, entries = selectors.ledger_page_for(request.user, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
+    ledger, entries = selectors.ledger_page_for(balances, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
     attach_receipt_links(
         withdrawals=withdrawals[:WITHDRAWALS_SHOWN],
         earnings=[e for row in balances for e in row.pending_earnings],

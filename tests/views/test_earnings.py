@@ -277,6 +277,31 @@ def test_earnings_query_count_does_not_grow(client, buyer, seller, django_assert
         client.get(reverse("earnings"))
 
 
+def test_the_ledger_pages_through_every_account_newest_first_without_gaps_or_repeats(buyer, seller):
+    """The page is cut from each account's own newest entries (``payments.selectors._LedgerIds``):
+    read page by page, it is the whole ledger in the order the ORM sorts it."""
+    from payments.models import Entry
+    from payments.selectors import balances_for, ledger_page_for
+
+    _earn(buyer, seller, 5)  # pending and available accounts, the seller's buyer balance from the cancel
+    expected = list(
+        Entry.objects.filter(account__user=seller).order_by("-transaction_id", "-id").values_list("pk", flat=True)
+    )
+    balances = balances_for(seller)
+    assert len({pk for row in balances for pk in row.account_ids}) >= 3
+    seen: list[int] = []
+    number = 1
+    while True:
+        page, entries = ledger_page_for(balances, number, per_page=4)
+        assert page.paginator.count == len(expected)
+        seen += [entry.pk for entry in entries]
+        if not page.has_next():
+            break
+        number += 1
+    assert seen == expected
+    assert ledger_page_for(balances, "junk", per_page=4)[0].number == 1
+
+
 def test_pending_earnings_are_listed_per_currency(client, buyer, seller):
     for currency in ("USD", "EUR"):
         milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller, currency=currency), title=currency)
