@@ -19,7 +19,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from milestones.models import PARTY_LIST_BY_NAME, Milestone, MilestoneState, is_overdue, milestone_url
-from orders.models import Order, OrderStatus
+from orders.models import Activity, Order, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -339,3 +339,18 @@ def orders_without_milestone(user: User, role: str, *, limit: int = 10, page: in
         .only("title", "created_at", "buyer__username", "seller__username")
         .order_by("-updated_at", "-pk")[start : start + limit]
     )
+
+
+def dashboard_version(user: User, role: str) -> int:
+    """The id of the latest activity on an order where ``user`` is the ``role`` party: every change
+    a dashboard shows (a milestone's state, terms or deadline; an order opened) logs one, so the
+    dashboard's rendered sections are reused until it moves (``dashboards.views``). One probe of
+    ``activity_buyer_latest`` or ``activity_seller_latest``.
+
+    Two transactions may commit in the other order than they took their ids; the one committed
+    second then shows when the page's window (``PAGE_CACHE_SECONDS``) ends."""
+    column = "buyer_id" if role == "buyer" else "seller_id"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max(id) FROM {Activity._meta.db_table} WHERE {column} = %s", [user.pk])  # noqa: S608 - ours
+        (latest,) = cursor.fetchone()
+    return latest or 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 from accounts.http import AuthedRequest
 from dashboards import selectors
 from gigs.selectors import gigs_of
+from marketplace.pages import cached_parts
 from payments.selectors import balances_for
 
 DASHBOARD_SUMMARY_LIMIT = 5
@@ -29,20 +33,34 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 
 
 def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
-    board = selectors.dashboard_for(request.user, role, limit=DASHBOARD_LIST_LIMIT, pages=request.GET)
-    last_orders_page = max(1, -(-board.orders_without_milestone // DASHBOARD_LIST_LIMIT))
-    orders_page = selectors.page_number(request.GET.get("orders_page"), last=last_orders_page)
-    context = {
-        "board": board,
-        "waiting_orders": selectors.orders_without_milestone(
-            request.user, role, limit=DASHBOARD_LIST_LIMIT, page=orders_page
-        ),
-        "orders_page": orders_page,
-        "orders_pages": last_orders_page,
-        "role": role,
-    }
+    """The role's sections and its orders without a milestone, rendered once per change of the
+    user's orders in that role (``selectors.dashboard_version``) and page, and reused
+    (``marketplace.pages``); the seller's gigs are read on every view."""
+    user = request.user
+
+    def render_board() -> tuple[str]:
+        board = selectors.dashboard_for(user, role, limit=DASHBOARD_LIST_LIMIT, pages=request.GET)
+        last_orders_page = max(1, -(-board.orders_without_milestone // DASHBOARD_LIST_LIMIT))
+        orders_page = selectors.page_number(request.GET.get("orders_page"), last=last_orders_page)
+        context = {
+            "board": board,
+            "waiting_orders": selectors.orders_without_milestone(
+                user, role, limit=DASHBOARD_LIST_LIMIT, page=orders_page
+            ),
+            "orders_page": orders_page,
+            "orders_pages": last_orders_page,
+            "role": role,
+            "request": request,
+        }
+        return (render_to_string("dashboards/board.html", context),)
+
+    # The page's query string picks the sections' pages, and their links keep it.
+    query = hashlib.blake2b(request.GET.urlencode().encode(), digest_size=12).hexdigest()
+    version = selectors.dashboard_version(user, role)
+    (board_html,) = cached_parts(request, ("dashboard", role, version, query), render_board)
+    context: dict[str, object] = {"board_html": board_html, "role": role}
     if role == "seller":
-        gigs = gigs_of(request.user, limit=GIGS_ON_DASHBOARD + 1)
+        gigs = gigs_of(user, limit=GIGS_ON_DASHBOARD + 1)
         context.update(gigs=gigs[:GIGS_ON_DASHBOARD], more_gigs=len(gigs) > GIGS_ON_DASHBOARD)
     return render(request, f"dashboards/dashboard_{role}.html", context)
 

@@ -427,17 +427,17 @@ READ_NOTICE_RETENTION = env_duration("READ_NOTICE_RETENTION", "90d")
 
 # --- Caches -------------------------------------------------------------------
 # Both in each web process's own memory: no page waits on Redis, and a restart (a deploy) starts
-# empty. "default" holds allauth's rate limits; "pages" the order page's rendered parts
-# (milestones.order_views), reused while nothing new is logged on the order, for at most
-# ORDER_PAGE_CACHE_SECONDS (0: always render). A LocMemCache's LOCATION names its store.
-ORDER_PAGE_CACHE_SECONDS = env_int("ORDER_PAGE_CACHE_SECONDS", 15)
+# empty. "default" holds allauth's rate limits; "pages" the rendered parts of the order page and
+# the dashboards (marketplace.pages), reused while what they show is unchanged, for at most
+# PAGE_CACHE_SECONDS (0: always render). A LocMemCache's LOCATION names its store.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 15)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pages",
-        "TIMEOUT": ORDER_PAGE_CACHE_SECONDS,
-        # About 100 KB each for a 50-milestone order: at most some 30 MB per process.
+        "TIMEOUT": PAGE_CACHE_SECONDS,
+        # About 100 KB for a 50-milestone order, 20 KB for a dashboard: some 30 MB per process at most.
         "OPTIONS": {"MAX_ENTRIES": 300},
     },
 }

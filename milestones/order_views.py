@@ -6,19 +6,12 @@ messages and its activity log, read in one place (``milestones.order_page``).
 
 from __future__ import annotations
 
-import secrets
-import time
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import caches
 from django.http import Http404, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -27,6 +20,7 @@ from accounts.models import User
 from inbox.services import conversation_read
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.http import not_modified_or
+from marketplace.pages import CSRF_STAND_IN, cached_parts
 from milestones.order_page import order_page
 from milestones.services import order_complete as order_complete_service
 from notifications.context_processors import forget_unread_counts, unread_counts
@@ -40,52 +34,28 @@ def _draft_key(order: Order) -> str:
     return f"message_draft:{order.pk}"
 
 
-# A random stand-in for the CSRF token in a cached part, replaced by the request's own token when the
-# part is served: the parts are kept per viewer, but a token is the browser's. Random per process,
-# so no one can write it into a message to have it replaced.
-_CSRF_STAND_IN = f"csrf-{secrets.token_urlsafe(24)}"
+def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int], full_history: bool) -> list[SafeString]:
+    """The order page's two costly parts (the milestones and the thread), rendered once per change
+    of the order for this viewer and reused (``marketplace.pages``).
 
-
-def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int], full_history: bool) -> tuple[str, str]:
-    """The order page's two expensive parts (the milestones and the thread), rendered, from the
-    ``pages`` cache when the order has logged nothing since they were rendered for this viewer.
-
-    Every change a party makes to an order is logged on it in the same transaction (an activity or a
-    message), so a new ``version`` means new parts at once. What changes without a log entry (an
-    earning clearing, a review published by the sweep, the relative times) shows once the entry
-    expires, ``ORDER_PAGE_CACHE_SECONDS`` at most: the time window is part of the key.
+    Every change a party makes to an order logs an activity or a message in the same transaction,
+    so a new ``version`` means new parts at once. What changes without a log entry (an earning
+    clearing, a review published by the sweep, the relative times) shows within the window,
+    ``PAGE_CACHE_SECONDS``.
     """
-    ttl = settings.ORDER_PAGE_CACHE_SECONDS
-    user = request.user
-    key = ":".join(
-        str(part)
-        for part in (
-            "order-page",
-            order.pk,
-            *version,
-            user.pk,
-            int(user.is_staff),
-            int(full_history),
-            timezone.get_current_timezone_name(),
-            int(time.time() // ttl) if ttl > 0 else 0,
-        )
-    )
-    cache = caches["pages"]
-    parts = cache.get(key) if ttl > 0 else None
-    if parts is None:
+
+    def render_parts() -> tuple[str, str]:
         # The parties' names, for the parts only: one query for both.
         parties = User.objects.in_bulk([order.buyer_id, order.seller_id])
         order.buyer, order.seller = parties[order.buyer_id], parties[order.seller_id]
-        page = order_page(order, user, full_history=full_history)
-        context = {"order": order, "page": page, "user": user, "request": request, "csrf_token": _CSRF_STAND_IN}
-        parts = (
+        page = order_page(order, request.user, full_history=full_history)
+        context = {"order": order, "page": page, "user": request.user, "request": request, "csrf_token": CSRF_STAND_IN}
+        return (
             render_to_string("orders/order_live.html", context),
             render_to_string("orders/order_thread.html", context),
         )
-        if ttl > 0:
-            cache.set(key, parts, ttl)
-    token = get_token(request)
-    return tuple(mark_safe(part.replace(_CSRF_STAND_IN, token)) for part in parts)  # type: ignore[return-value]  # noqa: S308 - rendered by our templates (escaped there); only the token is put in
+
+    return cached_parts(request, ("order-page", order.pk, *version, int(full_history)), render_parts)
 
 
 def _render(request: AuthedRequest, order: Order, *, live: bool = False) -> HttpResponse:

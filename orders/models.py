@@ -130,11 +130,37 @@ class Activity(models.Model):
     to_state = models.CharField(max_length=30, blank=True)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The order's parties, copied by ``activity_record``: a party's latest activity is one index
+    # probe, the version of their dashboard (``dashboards.selectors.dashboard_version``). Empty on
+    # rows logged before the copy existed: a version only has to move when something new is logged.
+    # No constraint: a copy for reading, the order's own columns are the truth.
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name_plural = "activities"
-        indexes = [models.Index(fields=["order", "created_at"])]
+        indexes = [
+            models.Index(fields=["order", "created_at"]),
+            models.Index(fields=["buyer", "id"], name="activity_buyer_latest", condition=Q(buyer__isnull=False)),
+            models.Index(fields=["seller", "id"], name="activity_seller_latest", condition=Q(seller__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.verb} {self.from_state}→{self.to_state}"

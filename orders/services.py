@@ -34,6 +34,8 @@ def activity_record(
 ) -> Activity:
     return Activity.objects.create(
         order=order,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
         milestone=milestone,
         actor=actor,
         verb=verb,

@@ -143,7 +143,9 @@ def _add(buyer, seller, n: int) -> None:
     OrderFactory(buyer=buyer, seller=seller)  # one waiting for its first milestone
 
 
-def test_query_counts_do_not_grow_with_orders_and_milestones(client, buyer, seller):
+def test_query_counts_do_not_grow_with_orders_and_milestones(client, buyer, seller, settings):
+    settings.PAGE_CACHE_SECONDS = 0  # every view rendered in full: what a view after a change costs
+
     def counts(user) -> dict[str, int]:
         client.force_login(user)
         result = {}
@@ -217,3 +219,55 @@ def test_counts_stop_at_the_cap_and_the_pages_still_work(client, buyer, seller, 
     assert '<span class="count-pill">1</span>' in section(html, "seller-orders")
     summary = text(client.get(reverse("dashboard")))
     assert '<span class="stat-count">3+</span> <span class="stat-label">To accept</span>' in summary
+
+
+# --- the sections are rendered once per change and reused (marketplace.pages) ------------------------
+
+
+def reads_milestones(queries) -> bool:
+    return any("milestones_milestone" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_second_view_reuses_the_sections_and_a_change_shows_at_once(client, buyer, seller):
+    from milestones.services import milestone_accept
+
+    milestone = milestone_in(S.AWAITING_ACCEPTANCE, order=OrderFactory(buyer=buyer, seller=seller), title="Logo")
+    client.force_login(buyer)
+    url = reverse("buyer_dashboard")
+    assert link(milestone) in section(text(client.get(url)), "buyer-awaiting_acceptance")
+    with CaptureQueriesContext(connection) as again:
+        assert link(milestone) in section(text(client.get(url)), "buyer-awaiting_acceptance")
+    assert not reads_milestones(again), "the second view read the milestones again"
+
+    milestone_accept(milestone=milestone, actor=seller)  # logged on the order: the buyer's version moves
+    page = text(client.get(url))
+    assert link(milestone) not in section(page, "buyer-awaiting_acceptance")
+    assert link(milestone) in section(page, "buyer-in_progress")
+
+
+def test_an_order_opened_shows_at_once(client, buyer, seller):
+    from orders.services import order_create
+
+    client.force_login(seller)
+    url = reverse("seller_dashboard")
+    assert "Brand refresh" not in text(client.get(url))
+    order_create(buyer=buyer, gig=GigFactory(seller=seller), title="Brand refresh", brief="")
+    assert "Brand refresh" in section(text(client.get(url)), "seller-orders")
+
+
+def test_each_user_sees_their_own_dashboard(client, buyer, seller):
+    other = UserFactory()
+    mine = milestone_in(S.IN_PROGRESS, order=OrderFactory(buyer=buyer, seller=seller), title="Mine")
+    theirs = milestone_in(S.IN_PROGRESS, order=OrderFactory(buyer=other, seller=seller), title="Theirs")
+    for user, shown, hidden in ((buyer, mine, theirs), (other, theirs, mine)):
+        client.force_login(user)
+        page = text(client.get(reverse("buyer_dashboard")))
+        assert link(shown) in page and link(hidden) not in page
+
+
+def test_the_gigs_are_read_on_every_view(client, seller):
+    client.force_login(seller)
+    url = reverse("seller_dashboard")
+    client.get(url)
+    gig = GigFactory(seller=seller, title="Motion design")  # no activity: the sections' version stays
+    assert reverse("gig_detail", args=[gig.pk]) in section(text(client.get(url)), "seller-gigs")

@@ -97,12 +97,12 @@ def test_a_reused_page_carries_the_browsers_own_csrf_token(buyer, order):
 
 
 def test_a_background_change_shows_once_the_parts_expire(seller, order):
-    """Clearing an earning logs nothing on the order: the page says so within ORDER_PAGE_CACHE_SECONDS."""
+    """Clearing an earning logs nothing on the order: the page says so within PAGE_CACHE_SECONDS."""
     earning = milestone_in(S.APPROVED, order=order).earning
     client = logged_in(seller)
     assert "clears on" in get(client, order)
     earning_clear(earning_id=earning.pk, now=earning.clears_at + timedelta(minutes=1))
-    later = timezone.now() + timedelta(seconds=settings.ORDER_PAGE_CACHE_SECONDS)
+    later = timezone.now() + timedelta(seconds=settings.PAGE_CACHE_SECONDS)
     with time_machine.travel(later, tick=False):
         page = get(client, order)
     assert "clears on" not in page
@@ -110,7 +110,7 @@ def test_a_background_change_shows_once_the_parts_expire(seller, order):
 
 
 def test_with_the_cache_off_every_view_renders(seller, order, settings):
-    settings.ORDER_PAGE_CACHE_SECONDS = 0
+    settings.PAGE_CACHE_SECONDS = 0
     earning = milestone_in(S.APPROVED, order=order).earning
     client = logged_in(seller)
     assert "clears on" in get(client, order)
