@@ -341,6 +341,7 @@ PAGES = [
     ("seller dashboard", "seller_dashboard", None),
     ("seller dashboard, its sections reused", "seller_dashboard", None),
     ("earnings", "earnings", None),
+    ("earnings, its balances and history reused", "earnings", None),
 ]
 
 
@@ -582,6 +583,7 @@ def http_bench(d: Data, report: Report) -> None:
             ("buyer dashboard", "buyer_dashboard_full", url("buyer_dashboard"), buyer_sid),
             ("seller dashboard (10,000 orders)", "seller_dashboard_full", url("seller_dashboard"), seller_sid),
             ("seller dashboard (10 orders)", "seller_dashboard_small_full", url("seller_dashboard"), small_sid),
+            ("earnings (seller with 10,000 orders)", "earnings_full", url("earnings"), seller_sid),
         ]
         for label, name, path, sid in rendered_in_full:
             m = wrk(full.port, path, sid) if path else None

@@ -427,8 +427,8 @@ READ_NOTICE_RETENTION = env_duration("READ_NOTICE_RETENTION", "90d")
 
 # --- Caches -------------------------------------------------------------------
 # Both in each web process's own memory: no page waits on Redis, and a restart (a deploy) starts
-# empty. "default" holds allauth's rate limits; "pages" the rendered parts of the order page and
-# the dashboards (marketplace.pages), reused while what they show is unchanged, for at most
+# empty. "default" holds allauth's rate limits; "pages" the rendered parts of the order page, the
+# dashboards and the earnings page (marketplace.pages), reused while what they show is unchanged, for at most
 # PAGE_CACHE_SECONDS (0: always render). A LocMemCache's LOCATION names its store.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 15)
 CACHES = {
@@ -437,7 +437,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pages",
         "TIMEOUT": PAGE_CACHE_SECONDS,
-        # About 100 KB for a 50-milestone order, 20 KB for a dashboard: some 30 MB per process at most.
+        # About 100 KB for a 50-milestone order, 20 KB for a dashboard or earnings: 30 MB per process at most.
         "OPTIONS": {"MAX_ENTRIES": 300},
     },
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedRequest
@@ -14,6 +17,7 @@ from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
 from marketplace.forms import describe_period
 from marketplace.money import format_money
+from marketplace.pages import CSRF_STAND_IN, cached_parts
 from payments import selectors
 from payments.forms import WithdrawForm
 from payments.providers import provider_name
@@ -25,38 +29,57 @@ WITHDRAWALS_SHOWN = 20
 
 
 def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, status: int = 200) -> HttpResponse:
-    balances = selectors.balances_for(request.user)
-    withdrawable = [row.currency for row in balances if row.available.amount > 0]
+    """The balances and the history (withdrawals, one ledger page) are rendered once per change of
+    the user's ledger (``selectors.ledger_state``) and reused (``marketplace.pages``); the withdraw
+    form, the payout settings and the header are made on every view."""
+    user = request.user
+    state = selectors.ledger_state(user)
+    withdrawable = [money.currency.code for money in state.available]
     if form is None:
         form = WithdrawForm(currencies=withdrawable or None)
     elif withdrawable:
         # A refused withdrawal shows the form again with the same choices and what is available.
         form.fields["currency"].choices = [(code, code) for code in withdrawable]  # type: ignore[attr-defined]
     if withdrawable:
-        available = "Available: " + ", ".join(
-            format_money(row.available) for row in balances if row.available.amount > 0
-        )
+        available = "Available: " + ", ".join(format_money(money) for money in state.available)
         # The bound field of a form already validated keeps the help it was made with: set both.
         form.fields["amount"].help_text = available
         form["amount"].help_text = available
-    withdrawals = list(selectors.withdrawals_for(request.user)[: WITHDRAWALS_SHOWN + 1])
-    ledger, entries = selectors.ledger_page_for(balances, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
-    attach_receipt_links(
-        withdrawals=withdrawals[:WITHDRAWALS_SHOWN],
-        earnings=[e for row in balances for e in row.pending_earnings],
-        entries=entries,
-    )
+
+    def render_parts() -> tuple[str, str]:
+        balances = selectors.balances_for(user, accounts=state.accounts)
+        withdrawals = list(selectors.withdrawals_for(user)[: WITHDRAWALS_SHOWN + 1])
+        ledger, entries = selectors.ledger_page_for(balances, request.GET.get("page"), per_page=LEDGER_PER_PAGE)
+        attach_receipt_links(
+            withdrawals=withdrawals[:WITHDRAWALS_SHOWN],
+            earnings=[e for row in balances for e in row.pending_earnings],
+            entries=entries,
+        )
+        context = {
+            "balances": balances,
+            "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
+            "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
+            "page": ledger,
+            "entries": entries,
+            "request": request,
+            "csrf_token": CSRF_STAND_IN,
+        }
+        return (
+            render_to_string("payments/earnings_balances.html", context),
+            render_to_string("payments/earnings_history.html", context),
+        )
+
+    # The query string picks the ledger's page, and its links keep it.
+    query = hashlib.blake2b(request.GET.urlencode().encode(), digest_size=12).hexdigest()
+    balances_html, history_html = cached_parts(request, ("earnings", state.version, query), render_parts)
     context = {
-        "balances": balances,
+        "balances_html": balances_html,
+        "history_html": history_html,
         "form": form,
         "can_withdraw": bool(withdrawable),
-        "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
-        "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
-        "page": ledger,
-        "entries": entries,
-        "clearance_words": describe_period(request.user.clearance_period),
+        "clearance_words": describe_period(user.clearance_period),
         "payment_provider": provider_name(),
-        "email_verified": email_verified(request.user) if withdrawable else True,
+        "email_verified": email_verified(user) if withdrawable else True,
     }
     return render(request, "payments/earnings.html", context, status=status)
 

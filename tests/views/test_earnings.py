@@ -259,7 +259,9 @@ def _earn(buyer, seller, n: int) -> None:
     milestone_in(S.CANCELLED, order=OrderFactory(buyer=seller, seller=buyer))
 
 
-def test_earnings_query_count_does_not_grow(client, buyer, seller, django_assert_max_num_queries):
+def test_earnings_query_count_does_not_grow(client, buyer, seller, django_assert_max_num_queries, settings):
+    settings.PAGE_CACHE_SECONDS = 0  # every view rendered in full: what a view after a change costs
+
     def count() -> int:
         client.force_login(seller)
         with CaptureQueriesContext(connection) as queries:
@@ -313,3 +315,42 @@ def test_pending_earnings_are_listed_per_currency(client, buyer, seller):
     assert ">EUR</a>" in eur_card and ">USD</a>" not in eur_card
     assert ">USD</a>" in usd_card and ">EUR</a>" not in usd_card
     assert "80.00\u00a0EUR" in eur_card and "80.00\u00a0USD" in usd_card
+
+
+# --- the balances and history are rendered once per change of the ledger and reused (marketplace.pages) ----
+
+
+def reads_history(queries) -> bool:
+    return any("payments_withdrawal" in q["sql"] or "payments_earning" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_second_view_reuses_the_history_and_every_ledger_change_shows_at_once(client, buyer, seller):
+    milestone = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller), title="Logo")
+    client.force_login(seller)
+    assert "Clearing soon" in text(client.get(reverse("earnings")))
+    with CaptureQueriesContext(connection) as again:
+        client.get(reverse("earnings"))
+    assert not reads_history(again), "the second view read the history again"
+
+    earning_clear(earning_id=milestone.earning.pk, now=timezone.now() + timedelta(days=30))
+    html = text(client.get(reverse("earnings")))
+    assert "Clearing soon" not in html
+    assert dd(html, "Available to withdraw") == "80.00\xa0USD"
+
+    assert withdraw(client, seller, "30.00").status_code == 302
+    html = text(client.get(reverse("earnings")))
+    assert dd(html, "Available to withdraw") == "50.00\xa0USD"
+    assert dd(html, "Withdrawal in flight") == "30.00\xa0USD"
+    assert "Requested" in html
+
+
+def test_the_withdraw_form_is_made_fresh_on_a_reused_page(client, buyer, seller):
+    """Its one-use key and the CSRF token are the view's own, never the cached page's."""
+    milestone = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller))
+    earning_clear(earning_id=milestone.earning.pk, now=timezone.now() + timedelta(days=30))
+    client.force_login(seller)
+    first = form_key(text(client.get(reverse("earnings"))))
+    second = form_key(text(client.get(reverse("earnings"))))
+    assert first != second
+    assert withdraw(client, seller, "10.00", key=second).status_code == 302
+    assert Withdrawal.objects.filter(seller=seller).count() == 1
