@@ -30,6 +30,10 @@ from django.utils.safestring import SafeString, mark_safe
 # Random per process, so no one can write it into a message to have it replaced.
 CSRF_STAND_IN = f"csrf-{secrets.token_urlsafe(24)}"
 
+# Parts longer than this together are rendered every time: with the cache's MAX_ENTRIES (200), a
+# process keeps at most some 50 MB of them. A 50-milestone order page is about 125,000 characters.
+LARGEST_KEPT = 256 * 1024
+
 
 def cached_parts(
     request: HttpRequest, key: Iterable[object], render: Callable[[], tuple[str, ...]]
@@ -53,7 +57,7 @@ def cached_parts(
     parts = cache.get(full_key) if ttl > 0 else None
     if parts is None:
         parts = render()
-        if ttl > 0:
+        if ttl > 0 and sum(len(part) for part in parts) <= LARGEST_KEPT:
             cache.set(full_key, parts, ttl)
     token = get_token(request)
     # Rendered by our templates, escaped there; only the token is put in.

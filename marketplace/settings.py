@@ -437,8 +437,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pages",
         "TIMEOUT": PAGE_CACHE_SECONDS,
-        # About 100 KB for a 50-milestone order, 20 KB for a dashboard or earnings: 30 MB per process at most.
-        "OPTIONS": {"MAX_ENTRIES": 300},
+        # About 125 KB for a 50-milestone order, 20 KB for a dashboard or the earnings; none kept over
+        # 256 KB (marketplace.pages.LARGEST_KEPT): some 50 MB per process at most.
+        "OPTIONS": {"MAX_ENTRIES": 200},
     },
 }
 

@@ -127,3 +127,16 @@ def test_opening_the_order_reads_its_message_notices_and_the_header_counts_witho
     with CaptureQueriesContext(connection) as queries:
         get(client, order)
     assert not any(q["sql"].startswith("UPDATE") for q in queries.captured_queries)
+
+
+def test_parts_too_large_to_keep_are_rendered_every_time(buyer, order, monkeypatch):
+    """A process keeps at most MAX_ENTRIES parts of at most LARGEST_KEPT characters: its memory stays bounded."""
+    from marketplace import pages
+
+    milestone_in(S.IN_REVIEW, order=order)
+    monkeypatch.setattr(pages, "LARGEST_KEPT", 1000)
+    client = logged_in(buyer)
+    get(client, order)
+    with CaptureQueriesContext(connection) as again:
+        get(client, order)
+    assert reads_milestones(again)
