@@ -531,4 +531,24 @@ def lock_milestone(milestone_id: int) -> Milestone:
     order = lock_order_of(milestones__pk=milestone_id)
     milestone = Milestone.objects.select_for_update().get(pk=milestone_id)
     milestone.order = order
+    # What the row held when locked: the services save only what they changed (``save_changed``).
+    milestone._locked_values = _values(milestone)  # type: ignore[attr-defined]
     return milestone
+
+
+def _values(milestone: Milestone) -> dict[str, object]:
+    return {field.name: getattr(milestone, field.attname) for field in Milestone._meta.concrete_fields}
+
+
+def save_changed(milestone: Milestone) -> None:
+    """Save the fields changed since ``lock_milestone`` read the row (all of them for a milestone
+    it did not read): the UPDATE a transition sends names a few columns, not thirty."""
+    locked = getattr(milestone, "_locked_values", None)
+    if locked is None:
+        milestone.save()
+        return
+    values = _values(milestone)
+    fields = [name for name, value in values.items() if value != locked[name]]
+    if fields:
+        milestone.save(update_fields=fields)
+    milestone._locked_values = values  # type: ignore[attr-defined]

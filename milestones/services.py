@@ -57,6 +57,7 @@ from milestones.models import (
     ProposalState,
     RevisionRequest,
     lock_milestone,
+    save_changed,
 )
 from notifications.services import notification_send
 from orders.models import Order, OrderStatus, lock_order
@@ -110,7 +111,7 @@ def _transition(milestone: Milestone, action: str, method, **kwargs) -> str:
 def _save(milestone: Milestone) -> None:
     # ConcurrentTransitionMixin adds "AND state = <as loaded>" to this UPDATE;
     # with the row lock held it cannot fail, it is the belt to those braces.
-    milestone.save()
+    save_changed(milestone)
 
 
 def _log(milestone: Milestone, actor: User | None, verb: str, before: str, note: str = "") -> None:

@@ -225,13 +225,19 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
         # Sealed before the insert, each on its own: writers never wait on one another for it.
         txn.mac = transaction_mac(txn, [(account.pk, money) for account, money in lines])
         rows.append(txn)
-    try:
-        with transaction.atomic():
-            _insert_transactions(rows)
-    except IntegrityError:
-        # Another transaction posted the same key between our check and our
-        # insert; the unique index made us wait for it, then refused.
-        raise DuplicateRequest("This payment was already processed.") from None
+    # Another transaction may post the same key between our check and our insert; the unique
+    # index makes us wait for it, then refuses ours.
+    if len(rows) == 1 and connection.vendor == "postgresql":
+        # One posting (an approval, a payment): ON CONFLICT leaves nothing behind to undo, so no
+        # savepoint is needed around it.
+        if not _insert_transactions(rows, on_conflict_nothing=True):
+            raise DuplicateRequest("This payment was already processed.")
+    else:
+        try:
+            with transaction.atomic():
+                _insert_transactions(rows)
+        except IntegrityError:
+            raise DuplicateRequest("This payment was already processed.") from None
     _insert_entries(
         [(txn.pk, account.pk, money) for txn, (_, lines) in zip(rows, checked, strict=True) for account, money in lines]
     )
@@ -245,16 +251,18 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
 _TRANSACTION_COLUMNS = "idempotency_key, kind, memo, milestone_id, actor_id, created_at, mac"
 
 
-def _insert_transactions(rows: list[Transaction]) -> None:
-    """Insert the (sealed) transactions and give each its id, in order."""
+def _insert_transactions(rows: list[Transaction], *, on_conflict_nothing: bool = False) -> bool:
+    """Insert the (sealed) transactions and give each its id, in order. ``on_conflict_nothing``
+    (PostgreSQL): a key posted before inserts nothing, and the answer is False."""
     if connection.vendor != "postgresql":
         Transaction.objects.bulk_create(rows)
-        return
+        return True
+    conflict = " ON CONFLICT (idempotency_key) DO NOTHING" if on_conflict_nothing else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Transaction._meta.db_table} ({_TRANSACTION_COLUMNS}) "  # noqa: S608
             "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], "
-            "%s::timestamptz[], %s::varchar[]) RETURNING id",
+            f"%s::timestamptz[], %s::varchar[]){conflict} RETURNING id",
             [
                 [t.idempotency_key for t in rows],
                 [t.kind for t in rows],
@@ -266,10 +274,13 @@ def _insert_transactions(rows: list[Transaction]) -> None:
             ],
         )
         ids = [row[0] for row in cursor.fetchall()]
+    if len(ids) != len(rows):
+        return False
     for txn, pk in zip(rows, ids, strict=True):
         txn.pk = pk
         txn._state.adding = False
         txn._state.db = connection.alias
+    return True
 
 
 def _insert_entries(entries: list[tuple[int, int, Money]]) -> None:
