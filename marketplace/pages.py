@@ -6,8 +6,9 @@ one cheap query, and asks ``cached_parts`` for them. The parts live in each web
 process's memory (the ``pages`` LocMemCache): no page waits on Redis, and a
 restart (a deploy) starts empty.
 
-The key holds the page's version, the viewer (and their staff flag), their
-time zone and a window of ``PAGE_CACHE_SECONDS``: what changes without moving
+The key holds the page's version, the query string (it picks pages and
+histories, and the parts' links keep it), the viewer (and their staff flag),
+their time zone and a window of ``PAGE_CACHE_SECONDS``: what changes without moving
 the version, the relative times ("in 3 days") included, shows within the window.
 
 A CSRF token belongs to the browser, not to the viewer: a part holds a random
@@ -16,6 +17,7 @@ stand-in, replaced by the request's own token each time it is served.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -47,6 +49,7 @@ def cached_parts(
         str(part)
         for part in (
             *key,
+            hashlib.blake2b(request.GET.urlencode().encode(), digest_size=12).hexdigest(),
             user.pk,
             int(user.is_staff),
             timezone.get_current_timezone_name(),

@@ -34,7 +34,7 @@ def _draft_key(order: Order) -> str:
     return f"message_draft:{order.pk}"
 
 
-def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int], full_history: bool) -> list[SafeString]:
+def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int]) -> list[SafeString]:
     """The order page's two costly parts (the milestones and the thread), rendered once per change
     of the order for this viewer and reused (``marketplace.pages``).
 
@@ -48,20 +48,20 @@ def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int], 
         # The parties' names, for the parts only: one query for both.
         parties = User.objects.in_bulk([order.buyer_id, order.seller_id])
         order.buyer, order.seller = parties[order.buyer_id], parties[order.seller_id]
-        page = order_page(order, request.user, full_history=full_history)
+        page = order_page(order, request.user, full_history=request.GET.get("history") == "all")
         context = {"order": order, "page": page, "user": request.user, "request": request, "csrf_token": CSRF_STAND_IN}
         return (
             render_to_string("orders/order_live.html", context),
             render_to_string("orders/order_thread.html", context),
         )
 
-    return cached_parts(request, ("order-page", order.pk, *version, int(full_history)), render_parts)
+    return cached_parts(request, ("order-page", order.pk, *version), render_parts)
 
 
 def _render(request: AuthedRequest, order: Order, *, live: bool = False) -> HttpResponse:
     """The order page; ``order`` read by ``order_for_page``."""
     version = order_version(order)
-    live_html, thread_html = _page_parts(request, order, version, request.GET.get("history") == "all")
+    live_html, thread_html = _page_parts(request, order, version)
     # A refused message comes back here (not to the POST's URL) with what was typed.
     draft = None if live else request.session.pop(_draft_key(order), None)
     context = {
@@ -110,7 +110,7 @@ def order_live(request: AuthedRequest, pk: int) -> HttpResponse:
         return HttpResponse(status=403)
     if viewer not in (buyer_id, seller_id) and not (staff and may_read_any_order(request.user)):
         raise Http404("No such order")
-    etag = order_version_etag(pk, (activity or 0, message or 0))
+    etag = order_version_etag(pk, (activity, message))
     return not_modified_or(request, etag, lambda: _render(request, order_for_page(request.user, pk), live=True))
 
 

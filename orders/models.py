@@ -112,6 +112,20 @@ class OrderMessageFile(models.Model):
         return self.original_name
 
 
+def _party_copy() -> models.ForeignKey:
+    """A copy of one of the order's parties on a row logged about it (``Activity``): no constraint
+    and no index of its own (the partial indexes that read it are in ``Meta``)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
 class Activity(models.Model):
     """One row per state change or money movement, for the order's timeline.
 
@@ -134,24 +148,8 @@ class Activity(models.Model):
     # probe, the version of their dashboard (``dashboards.selectors.dashboard_version``). Empty on
     # rows logged before the copy existed: a version only has to move when something new is logged.
     # No constraint: a copy for reading, the order's own columns are the truth.
-    buyer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    seller = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    buyer = _party_copy()
+    seller = _party_copy()
 
     class Meta:
         ordering = ["created_at", "id"]

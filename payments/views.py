@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
@@ -69,9 +67,7 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
             render_to_string("payments/earnings_history.html", context),
         )
 
-    # The query string picks the ledger's page, and its links keep it.
-    query = hashlib.blake2b(request.GET.urlencode().encode(), digest_size=12).hexdigest()
-    balances_html, history_html = cached_parts(request, ("earnings", state.version, query), render_parts)
+    balances_html, history_html = cached_parts(request, ("earnings", state.version), render_parts)
     context = {
         "balances_html": balances_html,
         "history_html": history_html,
