@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from marketplace.queue import enqueue_on_commit
@@ -70,15 +70,13 @@ def wants_email(recipient: AbstractBaseUser, event: str) -> bool:
 
 @dataclass(frozen=True)
 class Notice:
-    """One notice to send: who, what happened (``event``), the words, and where it points."""
+    """One notice to send: to whom (the user's id), what happened (``event``), the words, and
+    where it points."""
 
-    recipient: AbstractBaseUser
+    recipient_id: int
     event: str
     message: str
     url: str = ""
-
-    def as_row(self) -> Notification:
-        return Notification(recipient=self.recipient, event=self.event, message=self.message[:300], url=self.url)
 
 
 def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, url: str = "") -> Notification:
@@ -87,20 +85,47 @@ def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, 
     If the broker is down the e-mail waits in the database (``emailed_at`` is
     empty) and the notifications sweep sends it later.
     """
-    notification = Notice(recipient=recipient, event=event, message=message, url=url).as_row()
-    notification.save()
+    notification = Notification.objects.create(recipient=recipient, event=event, message=message[:300], url=url)
     enqueue_on_commit(EMAIL_TASK, notification.pk)
     return notification
 
 
-def notifications_send(notices: Iterable[Notice]) -> list[Notification]:
+def notifications_send(notices: Iterable[Notice]) -> list[int]:
     """``notification_send`` for many at once: one INSERT; after commit, one
-    e-mail task per ``EMAIL_BATCH`` of them (on the ``email`` queue)."""
-    created = Notification.objects.bulk_create(notice.as_row() for notice in notices)
-    ids = [notification.pk for notification in created]
+    e-mail task per ``EMAIL_BATCH`` of them (on the ``email`` queue). Returns their ids."""
+    ids = _insert_notifications(list(notices))
     for start in range(0, len(ids), EMAIL_BATCH):
         enqueue_on_commit(EMAILS_TASK, ids[start : start + EMAIL_BATCH])
-    return created
+    return ids
+
+
+def _insert_notifications(notices: list[Notice]) -> list[int]:
+    """The rows, in order. On PostgreSQL one ``INSERT ... SELECT FROM unnest(...)``, as the
+    ledger writes its rows: bulk_create's preparation of each field cost the clearance sweep
+    more than the database's work. The e-mail columns take their database defaults."""
+    if not notices:
+        return []
+    if connection.vendor != "postgresql":
+        rows = Notification.objects.bulk_create(
+            Notification(recipient_id=n.recipient_id, event=n.event, message=n.message[:300], url=n.url)
+            for n in notices
+        )
+        return [row.pk for row in rows]
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Notification._meta.db_table} (recipient_id, event, message, url, created_at) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[]) "
+            "RETURNING id",
+            [
+                [n.recipient_id for n in notices],
+                [n.event for n in notices],
+                [n.message[:300] for n in notices],
+                [n.url for n in notices],
+                [now] * len(notices),
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def notifications_mark_read(*, user: AbstractBaseUser) -> int:

@@ -145,7 +145,8 @@ class Posting:
     kind: str
     lines: Sequence[Line]
     memo: str = ""
-    milestone: EscrowSubject | None = None
+    # The milestone the money moved for (its id: a clearance batch reads no milestones).
+    milestone_id: int | None = None
     actor: User | None = None
 
 
@@ -218,7 +219,7 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
             idempotency_key=posting.key,
             kind=posting.kind,
             memo=posting.memo[:300],
-            milestone_id=posting.milestone.pk if posting.milestone is not None else None,
+            milestone_id=posting.milestone_id,
             actor=posting.actor,
             created_at=now,
         )
@@ -334,7 +335,8 @@ def ledger_post(
 ) -> Transaction:
     """Post one balanced transaction (see ``ledger_post_many``). ``locked``: what the
     caller's ``accounts_lock`` returned, if it took the locks already and posted nothing since."""
-    posting = Posting(key=key, kind=kind, lines=lines, memo=memo, milestone=milestone, actor=actor)
+    milestone_id = milestone.pk if milestone is not None else None
+    posting = Posting(key=key, kind=kind, lines=lines, memo=memo, milestone_id=milestone_id, actor=actor)
     return ledger_post_many([posting], locked=locked)[0]
 
 

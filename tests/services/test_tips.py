@@ -102,6 +102,9 @@ def test_a_tip_from_the_balance_reaches_the_seller_less_the_commission_and_clear
     assert earning.status == EarningStatus.CLEARED
     notice = Notification.objects.filter(recipient=order.seller, event="money_cleared").latest("pk")
     assert "a tip on" in notice.message and milestone.title in notice.message
+    # The clearance's receipt names the milestone tipped, and says it was a tip.
+    cleared = Transaction.objects.get(idempotency_key=f"clear:{earning.pk}")
+    assert cleared.milestone_id == milestone.pk and cleared.memo == "Tip cleared, available to withdraw"
     audit()
     assert_money_conserved()
 
