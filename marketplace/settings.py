@@ -443,6 +443,11 @@ CACHES = {
     },
 }
 
+# --- Processes ----------------------------------------------------------------
+# Python's cyclic garbage collector runs once per this many new objects (its default is 700);
+# what is loaded at start is frozen out of its scans (marketplace.apps.tune_gc). 0: Python's default.
+GC_GEN0_THRESHOLD = env_int("GC_GEN0_THRESHOLD", 10_000)
+
 # --- Business rules -----------------------------------------------------------
 MARKETPLACE_CURRENCIES = env_list("MARKETPLACE_CURRENCIES", ["USD", "EUR", "GBP"])
 MARKETPLACE_DEFAULT_CURRENCY = env_str("MARKETPLACE_DEFAULT_CURRENCY", "USD")

@@ -82,6 +82,20 @@ def test_the_embedded_default_runs_with_nothing_set(tmp_path):
     assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "IMMEDIATE", "filesystem://"]
 
 
+def test_every_process_runs_the_garbage_collector_less_often_unless_told_not_to(tmp_path):
+    """A process of the app (here ``manage.py shell``) starts with the collector's young
+    threshold raised and what it loaded frozen out of the scans; ``GC_GEN0_THRESHOLD=0``
+    keeps Python's defaults."""
+    env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+    probe = "import gc; print(gc.get_threshold()[0], gc.get_freeze_count() > 0)"
+    tuned = _django(env, "shell", "-c", probe)
+    assert tuned.stdout.split()[-2:] == ["10000", "True"], tuned.stderr
+    tuned = _django({**env, "GC_GEN0_THRESHOLD": "50000"}, "shell", "-c", probe)
+    assert tuned.stdout.split()[-2:] == ["50000", "True"], tuned.stderr
+    untouched = _django({**env, "GC_GEN0_THRESHOLD": "0"}, "shell", "-c", probe)
+    assert untouched.stdout.split()[-2:] == ["700", "False"], untouched.stderr
+
+
 def test_make_run_migrates_and_seeds_the_embedded_default(tmp_path):
     """What ``make run`` does first, on SQLite: every migration applies (the ones
     written for PostgreSQL have their SQLite path), the demo data seeds, and
