@@ -408,8 +408,9 @@ class _Clearing:
     title: str
 
 
-def _seller_accounts(clearings: Sequence[_Clearing]) -> dict[tuple[str, int | None, str], Account]:
-    """The pending and available accounts of the earnings' sellers, in one query."""
+def _seller_accounts(clearings: Sequence[_Clearing]) -> tuple[dict[tuple[str, int | None, str], Account], bool]:
+    """The pending and available accounts of the earnings' sellers, read and locked in one
+    query (in ascending id: the lock order's last step), and whether that was all of them."""
     wanted = {
         (kind, c.seller_id, str(c.net.currency))
         for c in clearings
@@ -417,22 +418,26 @@ def _seller_accounts(clearings: Sequence[_Clearing]) -> dict[tuple[str, int | No
     }
     found = {
         (a.kind, a.user_id, a.currency): a
-        for a in Account.objects.filter(
+        for a in Account.objects.select_for_update()
+        .filter(
             kind__in=[AccountKind.SELLER_PENDING, AccountKind.SELLER_AVAILABLE],
             user_id__in={c.seller_id for c in clearings},
+            currency__in={str(c.net.currency) for c in clearings},
         )
+        .order_by("pk")
     }
-    for kind, user_id, currency in wanted - found.keys():
+    missing = wanted - found.keys()
+    for kind, user_id, currency in missing:
         # Every seller has both once paid; only an account lost some other way is made here.
         found[(kind, user_id, currency)] = account_for(kind=kind, currency=currency, user=User.objects.get(pk=user_id))
-    return found
+    return found, not missing
 
 
 def _clear_all(clearings: Sequence[_Clearing], *, now: datetime) -> None:
     """Pending to available for each earning: one CLEAR transaction each
     (key ``clear:<earning id>``), all posted together. Caller holds the
     earning rows."""
-    accounts = _seller_accounts(clearings)
+    accounts, all_locked = _seller_accounts(clearings)
     ledger_post_many(
         [
             Posting(
@@ -446,7 +451,9 @@ def _clear_all(clearings: Sequence[_Clearing], *, now: datetime) -> None:
                 milestone_id=c.milestone_id,
             )
             for c in clearings
-        ]
+        ],
+        # Made just now, an account is locked by ledger_post_many with the others.
+        locked={account.pk: account for account in accounts.values()} if all_locked else None,
     )
     Earning.objects.filter(pk__in=[c.pk for c in clearings]).update(status=EarningStatus.CLEARED, cleared_at=now)
 
