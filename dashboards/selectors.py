@@ -18,6 +18,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
+from gigs.models import Gig
 from milestones.models import PARTY_LIST_BY_NAME, Milestone, MilestoneState, is_overdue, milestone_url
 from orders.models import Activity, Order, OrderStatus
 
@@ -194,6 +195,8 @@ class Dashboard:
 _M = Milestone._meta.db_table
 _O = Order._meta.db_table
 _U = User._meta.db_table
+_A = Activity._meta.db_table
+_G = Gig._meta.db_table
 
 
 def _list_sql(role: str, section: Section) -> str:
@@ -341,16 +344,34 @@ def orders_without_milestone(user: User, role: str, *, limit: int = 10, page: in
     )
 
 
-def dashboard_version(user: User, role: str) -> int:
-    """The id of the latest activity on an order where ``user`` is the ``role`` party: every change
-    a dashboard shows (a milestone's state, terms or deadline; an order opened) logs one, so the
-    dashboard's rendered sections are reused until it moves (``dashboards.views``). One probe of
-    ``activity_buyer_latest`` or ``activity_seller_latest``.
+def dashboard_version(user: User, role: str) -> tuple[int | str, ...]:
+    """What the ``role`` dashboard of ``user`` shows, named in one query, so its rendered parts are
+    reused until it moves (``dashboards.views``).
 
-    Two transactions may commit in the other order than they took their ids; the one committed
-    second then shows when the page's window (``PAGE_CACHE_SECONDS``) ends."""
-    column = "buyer_id" if role == "buyer" else "seller_id"
+    Both roles: the id of the latest activity on an order where ``user`` is that party. Every change
+    the sections show (a milestone's state, terms or deadline; an order opened) logs one. One probe
+    of ``activity_buyer_latest`` or ``activity_seller_latest``.
+
+    The seller's also has their gigs, which log no activity: how many there are (a gig deleted) and
+    the latest ``Gig.updated_at`` (one published, edited, paused, resumed, retired or unlisted),
+    read in the same statement on the gigs' seller index (a seller has few).
+
+    Two transactions may commit in the other order than they took their ids (or their clocks read
+    ``updated_at``); the one committed second then shows when the page's window
+    (``PAGE_CACHE_SECONDS``) ends."""
+    if role == "buyer":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT max(id) FROM {_A} WHERE buyer_id = %s", [user.pk])  # noqa: S608 - ours
+            (latest,) = cursor.fetchone()
+        return (latest or 0,)
+    sql = (
+        f"SELECT (SELECT max(id) FROM {_A} WHERE seller_id = %s), "  # noqa: S608 - our tables
+        f"(SELECT count(*) FROM {_G} WHERE seller_id = %s), "
+        f"(SELECT max(updated_at) FROM {_G} WHERE seller_id = %s)"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max(id) FROM {Activity._meta.db_table} WHERE {column} = %s", [user.pk])  # noqa: S608 - ours
-        (latest,) = cursor.fetchone()
-    return latest or 0
+        cursor.execute(sql, [user.pk] * 3)
+        latest, gigs, gig_written = cursor.fetchone()
+    # As text without spaces (the cache's keys take none); SQLite gives it as text already.
+    written = _aware(gig_written).isoformat() if gig_written else ""
+    return (latest or 0, gigs, written)

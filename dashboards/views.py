@@ -1,4 +1,4 @@
-"""The dashboards: what waits on the user as a buyer and as a seller. Reads only."""
+"""The dashboards: what waits on the user as a buyer and as a seller, and the seller's gigs. Reads only."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 
 
 def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
-    """The role's sections and its orders without a milestone, rendered once per change of the
-    user's orders in that role (``selectors.dashboard_version``) and page, and reused
-    (``marketplace.pages``); the seller's gigs are read on every view."""
+    """The role's sections and its orders without a milestone, and the seller's gigs, rendered once
+    per change of what they show (``selectors.dashboard_version``: the user's orders in that role,
+    and the seller's gigs) and page, and reused (``marketplace.pages``)."""
     user = request.user
 
-    def render_board() -> tuple[str]:
+    def render_board() -> tuple[str, ...]:
         board = selectors.dashboard_for(user, role, limit=DASHBOARD_LIST_LIMIT, pages=request.GET)
         last_orders_page = max(1, -(-board.orders_without_milestone // DASHBOARD_LIST_LIMIT))
         orders_page = selectors.page_number(request.GET.get("orders_page"), last=last_orders_page)
@@ -50,14 +50,18 @@ def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
             "role": role,
             "request": request,
         }
-        return (render_to_string("dashboards/board.html", context),)
+        board_html = render_to_string("dashboards/board.html", context)
+        if role != "seller":
+            return (board_html,)
+        gigs = gigs_of(user, limit=GIGS_ON_DASHBOARD + 1)
+        gigs_context = {"gigs": gigs[:GIGS_ON_DASHBOARD], "more_gigs": len(gigs) > GIGS_ON_DASHBOARD}
+        return (board_html, render_to_string("dashboards/seller_gigs.html", gigs_context))
 
     version = selectors.dashboard_version(user, role)
-    (board_html,) = cached_parts(request, ("dashboard", role, version), render_board)
-    context: dict[str, object] = {"board_html": board_html, "role": role}
+    parts = cached_parts(request, ("dashboard", role, *version), render_board)
+    context: dict[str, object] = {"board_html": parts[0], "role": role}
     if role == "seller":
-        gigs = gigs_of(user, limit=GIGS_ON_DASHBOARD + 1)
-        context.update(gigs=gigs[:GIGS_ON_DASHBOARD], more_gigs=len(gigs) > GIGS_ON_DASHBOARD)
+        context["gigs_html"] = parts[1]
     return render(request, f"dashboards/dashboard_{role}.html", context)
 
 

@@ -26,6 +26,9 @@ class Gig(models.Model):
     is_active = models.BooleanField(default=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moved by every write, so the seller's dashboard version sees an edit
+    # (``dashboards.selectors.dashboard_version``). Empty on rows last saved before it existed.
+    updated_at = models.DateTimeField(auto_now=True, null=True, blank=True)
 
     objects: models.Manager[Gig] = models.Manager()
 

@@ -1,6 +1,8 @@
 """Writes on gigs: publishing one, editing it, pausing and resuming it.
 
-Every write here is the seller's own, on their own gig. A paused gig is
+Every write here is the seller's own, on their own gig, and moves its
+``updated_at`` (the seller's dashboard version): a save naming its fields
+writes only those, so each names it too. A paused gig is
 neither listed nor orderable (``is_active`` false, which ``order_create``
 checks); its orders go on as before: nothing here touches them.
 """
@@ -132,6 +134,7 @@ def gig_update(
                 "starting_price_currency",
                 "delivery_days",
                 "category",
+                "updated_at",
             ]
         )
     return locked
@@ -145,7 +148,7 @@ def gig_pause(*, gig: Gig, actor: User) -> Gig:
             raise InvalidTransition("This gig is already paused.")
         locked.is_active = False
         locked.paused_at = timezone.now()
-        locked.save(update_fields=["is_active", "paused_at"])
+        locked.save(update_fields=["is_active", "paused_at", "updated_at"])
     return locked
 
 
@@ -157,5 +160,5 @@ def gig_resume(*, gig: Gig, actor: User) -> Gig:
             raise InvalidTransition("This gig is not paused.")
         locked.is_active = True
         locked.paused_at = None
-        locked.save(update_fields=["is_active", "paused_at"])
+        locked.save(update_fields=["is_active", "paused_at", "updated_at"])
     return locked

@@ -145,8 +145,9 @@ class Activity(models.Model):
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The order's parties, copied by ``activity_record``: a party's latest activity is one index
-    # probe, the version of their dashboard (``dashboards.selectors.dashboard_version``). Empty on
-    # rows logged before the copy existed: a version only has to move when something new is logged.
+    # probe, the version of their dashboard (``dashboards.selectors.dashboard_version``, with a
+    # seller's gigs). Empty on rows logged before the copy existed: a version only has to move
+    # when something new is logged.
     # No constraint: a copy for reading, the order's own columns are the truth.
     buyer = _party_copy()
     seller = _party_copy()

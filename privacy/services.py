@@ -16,6 +16,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import SecurityEventKind, User
 from accounts.services import security_event_record
@@ -73,7 +74,10 @@ def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
         Notification.objects.filter(recipient=user).delete()
-        Gig.objects.filter(seller=user, is_active=True).update(is_active=False, paused_at=None)
+        # ``update()`` skips ``auto_now``: ``updated_at`` is set here, for the dashboard's version.
+        Gig.objects.filter(seller=user, is_active=True).update(
+            is_active=False, paused_at=None, updated_at=timezone.now()
+        )
         # The security log keeps its rows but no longer says where they came from.
         user.security_events.update(ip=None)
         user.security_events.filter(kind=SecurityEventKind.PAYOUT_CHANGED).update(detail="")

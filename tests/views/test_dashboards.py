@@ -7,10 +7,14 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from djmoney.money import Money
 
+from gigs.models import Gig
 from milestones.models import MilestoneState
+from orders.models import Activity
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
 S = MilestoneState
@@ -265,9 +269,134 @@ def test_each_user_sees_their_own_dashboard(client, buyer, seller):
         assert link(shown) in page and link(hidden) not in page
 
 
-def test_the_gigs_are_read_on_every_view(client, seller):
+# --- the seller's gigs are reused with the sections, and a change to one shows at once ------------
+
+
+def reads_gigs(queries) -> list[str]:
+    """The statements that read the gigs, but for the version's probe (which counts them and reads
+    their latest write, with the latest activity)."""
+    gigs, activity = Gig._meta.db_table, Activity._meta.db_table
+    return [q["sql"] for q in queries.captured_queries if gigs in q["sql"] and activity not in q["sql"]]
+
+
+def gigs_part(client) -> str:
+    return section(text(client.get(reverse("seller_dashboard"))), "seller-gigs")
+
+
+def gig_row(part: str, gig) -> str:
+    """The gig's line in the gigs section ("" if it is not listed)."""
+    match = re.search(
+        rf'<li class="list-item">(?:(?!</li>).)*{reverse("gig_detail", args=[gig.pk])}.*?</li>', part, re.S
+    )
+    return match.group(0) if match else ""
+
+
+@pytest.fixture
+def cached(settings):
+    """A window no test outlasts: what shows at once shows because the version moved."""
+    settings.PAGE_CACHE_SECONDS = 3600
+
+
+def test_a_second_view_reads_no_gigs(client, seller, cached):
+    gigs = [GigFactory(seller=seller, title=f"Gig {i}") for i in range(3)]
     client.force_login(seller)
     url = reverse("seller_dashboard")
     client.get(url)
-    gig = GigFactory(seller=seller, title="Motion design")  # no activity: the sections' version stays
-    assert reverse("gig_detail", args=[gig.pk]) in section(text(client.get(url)), "seller-gigs")
+    with CaptureQueriesContext(connection) as again:
+        part = section(text(client.get(url)), "seller-gigs")
+    assert all(gig_row(part, gig) for gig in gigs)
+    assert "Your gigs" in part and reverse("gig_create") in part
+    assert not reads_gigs(again), "the second view read the gigs again"
+    assert not reads_milestones(again)
+
+
+def test_an_edit_on_the_edit_page_shows_at_once(client, seller, cached):
+    gig = GigFactory(seller=seller, title="Logo design")
+    client.force_login(seller)
+    assert "Logo design" in gig_row(gigs_part(client), gig)
+    edit = {
+        "title": "Logo animation",
+        "description": "A five-second intro.",
+        "category": "video",
+        "starting_price": "120.00",
+        "currency": "GBP",
+        "delivery_days": "6",
+    }
+    assert client.post(reverse("gig_edit", args=[gig.pk]), edit).status_code == 302
+    row = gig_row(gigs_part(client), gig)
+    assert "Logo animation" in row and "120.00\u00a0GBP" in row
+
+
+def test_an_edit_through_the_service_shows_at_once(client, seller, cached):
+    from gigs.services import gig_update
+
+    gig = GigFactory(seller=seller, title="Logo design")
+    client.force_login(seller)
+    assert "Logo design" in gig_row(gigs_part(client), gig)
+    gig_update(
+        gig=gig,
+        actor=seller,
+        title="Brand identity",
+        description=gig.description,
+        starting_price=gig.starting_price,
+        delivery_days=gig.delivery_days,
+        category=gig.category,
+    )
+    assert "Brand identity" in gig_row(gigs_part(client), gig)
+
+
+def test_pausing_and_resuming_show_at_once(client, seller, cached):
+    gig = GigFactory(seller=seller)
+    client.force_login(seller)
+    assert "badge-active" in gig_row(gigs_part(client), gig)
+    client.post(reverse("gig_pause", args=[gig.pk]))
+    assert ">Paused<" in gig_row(gigs_part(client), gig)
+    client.post(reverse("gig_resume", args=[gig.pk]))
+    assert ">Active<" in gig_row(gigs_part(client), gig)
+
+
+def test_a_new_gig_shows_at_once(client, seller, cached):
+    from gigs.services import gig_create
+
+    client.force_login(seller)
+    assert "No gigs yet." in gigs_part(client)
+    gig = gig_create(
+        seller=seller,
+        title="Motion design",
+        description="Ten seconds.",
+        starting_price=Money("80.00", "USD"),
+        delivery_days=3,
+    )
+    assert "Motion design" in gig_row(gigs_part(client), gig)
+
+
+def test_a_gig_retired_by_staff_in_the_admin_shows_at_once(client, seller, staff, cached):
+    gig = GigFactory(seller=seller, title="Logo design")
+    client.force_login(seller)
+    assert "badge-active" in gig_row(gigs_part(client), gig)
+    admin = Client()
+    admin.force_login(staff)
+    form = {
+        "seller": seller.pk,
+        "title": gig.title,
+        "description": gig.description,
+        "starting_price_0": "100.00",
+        "starting_price_1": "USD",
+        "delivery_days": gig.delivery_days,
+        "category": gig.category,
+        # "is_active" left out: unticked, the gig is retired
+    }
+    response = admin.post(reverse("admin:gigs_gig_change", args=[gig.pk]), form)
+    assert response.status_code == 302, response.content.decode()
+    assert ">Retired by staff<" in gig_row(gigs_part(client), gig)
+
+
+def test_a_deleted_gig_goes_at_once(client, seller, cached):
+    # The older one goes: the latest write stays the same, only the count says it.
+    deleted, kept = GigFactory(seller=seller, title="Deleted"), GigFactory(seller=seller, title="Kept")
+    client.force_login(seller)
+    url = reverse("gig_detail", args=[deleted.pk])
+    assert url in gigs_part(client)
+    deleted.delete()  # as staff delete one in the admin: no row is left to move
+    part = gigs_part(client)
+    assert gig_row(part, kept) and url not in part

@@ -25,7 +25,7 @@ from orders.models import OrderMessage
 from payments.models import Entry, Transaction
 from privacy.retention import prune_old_data
 from reviews.models import Review
-from tests.factories import OrderFactory, UserFactory, milestone_in
+from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +115,21 @@ def test_deleting_the_account_erases_the_person_and_keeps_the_records(client, fi
     html = client.get(finished_order.get_absolute_url()).content.decode()
     assert "Love the second one." in html and f"deleted-{alice.pk}" in html
     assert SecurityEvent.objects.get(user=alice, kind=SecurityEventKind.ACCOUNT_DELETED).ip is None
+
+
+def test_deleting_the_account_unlists_the_gigs_and_moves_the_sellers_dashboard_version():
+    """The unlisting is one ``update()``, which skips ``auto_now``: it sets ``updated_at`` itself, or
+    a dashboard rendered before would keep showing the gigs as active for its whole window."""
+    from dashboards.selectors import dashboard_version
+    from privacy.services import account_delete
+
+    dora = UserFactory(username="dora")
+    gig = GigFactory(seller=dora)
+    before = dashboard_version(dora, "seller")
+    account_delete(user=dora, password=PASSWORD)
+    gig.refresh_from_db()
+    assert not gig.is_active and gig.is_retired
+    assert dashboard_version(dora, "seller") != before
 
 
 def test_deletion_waits_for_money_and_work_in_progress(client, finished_order):
