@@ -58,11 +58,11 @@ ACTION_EVENTS = frozenset(
 SECURITY_EVENTS = frozenset({"payout_changed"})
 
 
-def wants_email(recipient: AbstractBaseUser, event: str) -> bool:
-    """Whether the recipient's preference asks for this event by e-mail."""
+def wants_email(preference: str, event: str) -> bool:
+    """Whether a recipient whose preference (``User.email_notifications``) is ``preference``
+    asks for this event by e-mail."""
     if event in SECURITY_EVENTS:
         return True
-    preference = getattr(recipient, "email_notifications", "all")
     if preference == "none":
         return False
     return preference != "action" or event in ACTION_EVENTS
@@ -163,38 +163,39 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
     a process that dies after sending and before the commit sends the batch
     again; the e-mail sweep takes any the batch never reached."""
     with transaction.atomic():
-        notifications = list(
+        # Plain values, not models: a batch of 100 built a notice and its recipient (a whole user
+        # row) per e-mail, and a backlog's worker sends one e-mail per earning it clears.
+        rows = list(
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("recipient")
             .filter(pk__in=list(notification_ids), emailed_at__isnull=True)
             .order_by("pk")
+            .values_list(
+                "pk", "event", "message", "url", "email_attempts", "recipient__email", "recipient__email_notifications"
+            )
         )
-        if not notifications:
+        if not rows:
             return 0
-        messages = []
-        for notification in notifications:
-            address = getattr(notification.recipient, "email", "")
-            if address and wants_email(notification.recipient, notification.event):
-                link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
-                messages.append(
-                    EmailMessage(
-                        subject=notification.message[:78],
-                        body=f"{notification.message}\n\n{link}\n",
-                        to=[address],
-                    )
-                )
-        pks = [n.pk for n in notifications]
+        messages = [
+            EmailMessage(
+                subject=message[:78],
+                body=f"{message}\n\n{settings.SITE_URL}{url}\n",
+                to=[address],
+            )
+            for _, event, message, url, _, address, preference in rows
+            if address and wants_email(preference, event)
+        ]
+        pks = [row[0] for row in rows]
         if messages:
             try:
                 get_connection().send_messages(messages)
             except Exception as exc:  # noqa: BLE001 - any failure of the mail server is recorded, then retried
-                attempts = notifications_email_failed(notifications, exc)
+                attempts = notifications_email_failed(pks, max(row[4] for row in rows), exc)
                 logger.warning(
                     "e-mail of %d notices failed (attempt %d): %s", len(pks), attempts, exc, extra={"notices": pks}
                 )
                 return 0
         Notification.objects.filter(pk__in=pks).update(emailed_at=timezone.now(), email_retry_at=None)
-    return len(notifications)
+    return len(rows)
 
 
 def email_retry_delay(attempts: int) -> timedelta:
@@ -202,11 +203,11 @@ def email_retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.EMAIL_RETRY_SECONDS * 2 ** max(attempts - 1, 0), 6 * 3600))
 
 
-def notifications_email_failed(notifications: list[Notification], exc: Exception) -> int:
+def notifications_email_failed(pks: list[int], attempts_so_far: int, exc: Exception) -> int:
     """Record a failed send on each notice (in the caller's transaction, under its lock); returns the attempt."""
     error = f"{exc.__class__.__name__}: {exc}"[:300]
-    attempts = max(n.email_attempts for n in notifications) + 1
-    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(
+    attempts = attempts_so_far + 1
+    Notification.objects.filter(pk__in=pks).update(
         email_attempts=attempts,
         email_last_error=error,
         email_retry_at=timezone.now() + email_retry_delay(attempts),
