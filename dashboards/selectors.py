@@ -359,19 +359,32 @@ def dashboard_version(user: User, role: str) -> tuple[int | str, ...]:
     Two transactions may commit in the other order than they took their ids (or their clocks read
     ``updated_at``); the one committed second then shows when the page's window
     (``PAGE_CACHE_SECONDS``) ends."""
+    latest = _latest_activity_sql("buyer_id" if role == "buyer" else "seller_id")
     if role == "buyer":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT max(id) FROM {_A} WHERE buyer_id = %s", [user.pk])  # noqa: S608 - ours
-            (latest,) = cursor.fetchone()
-        return (latest or 0,)
+            cursor.execute(f"SELECT ({latest})", [user.pk] * 2)
+            (latest_id,) = cursor.fetchone()
+        return (latest_id or 0,)
     sql = (
-        f"SELECT (SELECT max(id) FROM {_A} WHERE seller_id = %s), "  # noqa: S608 - our tables
+        f"SELECT ({latest}), "  # noqa: S608 - our tables
         f"(SELECT count(*) FROM {_G} WHERE seller_id = %s), "
         f"(SELECT max(updated_at) FROM {_G} WHERE seller_id = %s)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk] * 3)
-        latest, gigs, gig_written = cursor.fetchone()
+        cursor.execute(sql, [user.pk] * 4)
+        latest_id, gigs, gig_written = cursor.fetchone()
     # As text without spaces (the cache's keys take none); SQLite gives it as text already.
     written = _aware(gig_written).isoformat() if gig_written else ""
-    return (latest or 0, gigs, written)
+    return (latest_id or 0, gigs, written)
+
+
+def _latest_activity_sql(column: str) -> str:
+    """The party's latest activity id (two parameters, both the user's id), always read from the
+    end of ``activity_<party>_latest``. Written as ``max(id) WHERE column = %s``, PostgreSQL walked
+    the primary key backwards instead whenever the user owned much of the log (0.6 ms at the bench's
+    seller with 10,000 orders, growing with everyone else's activity since theirs); a range on the
+    column with the index's own order leaves it no other index to read."""
+    return (
+        f"SELECT id FROM {_A} WHERE {column} >= %s AND {column} <= %s "  # noqa: S608 - ours
+        f"ORDER BY {column} DESC, id DESC LIMIT 1"
+    )

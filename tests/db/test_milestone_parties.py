@@ -111,3 +111,28 @@ def test_the_dashboard_lists_what_it_did_before():
     assert row.get_absolute_url() == milestone.get_absolute_url()
     assert row.get_state_display() == milestone.get_state_display()
     assert dashboard_for(milestone.order.buyer, "buyer")["in_progress"].milestones[0].pk == milestone.pk
+
+
+@pytest.mark.parametrize("party", ["buyer", "seller"])
+def test_the_dashboard_version_reads_the_partys_own_index_even_when_they_own_most_of_the_log(party):
+    """On PostgreSQL's plan: a user with much of the activity log, whose latest entry is older than
+    everyone else's, is still one probe of ``activity_<party>_latest``. ``max(id)`` walked the
+    primary key backwards past everyone else's newer activity instead."""
+    from dashboards.selectors import _latest_activity_sql
+    from orders.models import Activity
+
+    busy, other = OrderFactory(), OrderFactory()
+    # The busy user's 600 entries first, then 400 of someone else's, newer.
+    Activity.objects.bulk_create(
+        Activity(order=order, verb="noted", buyer_id=order.buyer_id, seller_id=order.seller_id)
+        for order in [busy] * 600 + [other] * 400
+    )
+    user_id = getattr(busy, f"{party}_id")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Activity._meta.db_table}")
+        cursor.execute("EXPLAIN " + _latest_activity_sql(f"{party}_id"), [user_id, user_id])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert f"using activity_{party}_latest on" in plan.lower(), plan
+        cursor.execute(_latest_activity_sql(f"{party}_id"), [user_id, user_id])
+        (latest,) = cursor.fetchone()
+    assert latest == Activity.objects.filter(**{f"{party}_id": user_id}).order_by("-id").values_list("id", flat=True)[0]
