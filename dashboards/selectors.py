@@ -359,23 +359,26 @@ def dashboard_version(user: User, role: str) -> tuple[int | str, ...]:
     Two transactions may commit in the other order than they took their ids (or their clocks read
     ``updated_at``); the one committed second then shows when the page's window
     (``PAGE_CACHE_SECONDS``) ends."""
-    latest = _latest_activity_sql("buyer_id" if role == "buyer" else "seller_id")
-    if role == "buyer":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT ({latest})", [user.pk] * 2)
-            (latest_id,) = cursor.fetchone()
-        return (latest_id or 0,)
-    sql = (
-        f"SELECT ({latest}), "  # noqa: S608 - our tables
-        f"(SELECT count(*) FROM {_G} WHERE seller_id = %s), "
-        f"(SELECT max(updated_at) FROM {_G} WHERE seller_id = %s)"
-    )
+    party = "buyer_id" if role == "buyer" else "seller_id"
+    columns, params = [f"({_latest_activity_sql(party)})"], [user.pk, user.pk]
+    if role == "seller":
+        columns += _SELLER_GIGS
+        params += [user.pk, user.pk]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk] * 4)
-        latest_id, gigs, gig_written = cursor.fetchone()
+        cursor.execute("SELECT " + ", ".join(columns), params)
+        latest_id, *gigs = cursor.fetchone()
+    if not gigs:
+        return (latest_id or 0,)
+    count, written = gigs
     # As text without spaces (the cache's keys take none); SQLite gives it as text already.
-    written = _aware(gig_written).isoformat() if gig_written else ""
-    return (latest_id or 0, gigs, written)
+    return (latest_id or 0, count, _aware(written).isoformat() if written else "")
+
+
+# The seller's gigs in the version: how many (one deleted) and the latest write (any other change).
+_SELLER_GIGS = [
+    f"(SELECT count(*) FROM {_G} WHERE seller_id = %s)",  # noqa: S608 - our table
+    f"(SELECT max(updated_at) FROM {_G} WHERE seller_id = %s)",  # noqa: S608 - our table
+]
 
 
 def _latest_activity_sql(column: str) -> str:

@@ -19,6 +19,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.utils import timezone
 
+from marketplace.bulk import insert_unnest
 from marketplace.queue import enqueue_on_commit
 from notifications.models import NEW_MESSAGE, Notification
 
@@ -100,9 +101,8 @@ def notifications_send(notices: Iterable[Notice]) -> list[int]:
 
 
 def _insert_notifications(notices: list[Notice]) -> list[int]:
-    """The rows, in order. On PostgreSQL one ``INSERT ... SELECT FROM unnest(...)``, as the
-    ledger writes its rows: bulk_create's preparation of each field cost the clearance sweep
-    more than the database's work. The e-mail columns take their database defaults."""
+    """The rows, in order, in one statement on PostgreSQL (``marketplace.bulk.insert_unnest``); the
+    e-mail columns take their database defaults."""
     if not notices:
         return []
     if connection.vendor != "postgresql":
@@ -111,21 +111,23 @@ def _insert_notifications(notices: list[Notice]) -> list[int]:
             for n in notices
         )
         return [row.pk for row in rows]
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Notification._meta.db_table} (recipient_id, event, message, url, created_at) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[]) "
-            "RETURNING id",
-            [
-                [n.recipient_id for n in notices],
-                [n.event for n in notices],
-                [n.message[:300] for n in notices],
-                [n.url for n in notices],
-                [now] * len(notices),
-            ],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return insert_unnest(
+        Notification._meta.db_table,
+        (
+            ("recipient_id", "bigint"),
+            ("event", "varchar"),
+            ("message", "varchar"),
+            ("url", "varchar"),
+            ("created_at", "timestamptz"),
+        ),
+        [
+            [n.recipient_id for n in notices],
+            [n.event for n in notices],
+            [n.message[:300] for n in notices],
+            [n.url for n in notices],
+            [timezone.now()] * len(notices),
+        ],
+    )
 
 
 def notifications_mark_read(*, user: AbstractBaseUser) -> int:

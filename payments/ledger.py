@@ -24,6 +24,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
+from marketplace.bulk import insert_unnest
 from marketplace.errors import DuplicateRequest, InsufficientFunds
 from marketplace.money import format_money, round_money, zero
 from payments.integrity import transaction_mac
@@ -246,10 +247,22 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
     return rows
 
 
-# The rows are written with one INSERT ... SELECT FROM unnest(...) per table on PostgreSQL: the
-# statement Django's bulk_create sends, without its per-field preparation in Python, which cost
-# more than the database's work when a clearance batch posts a thousand transactions.
-_TRANSACTION_COLUMNS = "idempotency_key, kind, memo, milestone_id, actor_id, created_at, mac"
+# The rows are written with one INSERT per table on PostgreSQL (``marketplace.bulk.insert_unnest``).
+_TRANSACTION_COLUMNS = (
+    ("idempotency_key", "varchar"),
+    ("kind", "varchar"),
+    ("memo", "varchar"),
+    ("milestone_id", "bigint"),
+    ("actor_id", "bigint"),
+    ("created_at", "timestamptz"),
+    ("mac", "varchar"),
+)
+_ENTRY_COLUMNS = (
+    ("transaction_id", "bigint"),
+    ("account_id", "bigint"),
+    ("amount_currency", "varchar"),
+    ("amount", "numeric"),
+)
 
 
 def _insert_transactions(rows: list[Transaction], *, on_conflict_nothing: bool = False) -> bool:
@@ -258,23 +271,12 @@ def _insert_transactions(rows: list[Transaction], *, on_conflict_nothing: bool =
     if connection.vendor != "postgresql":
         Transaction.objects.bulk_create(rows)
         return True
-    conflict = " ON CONFLICT (idempotency_key) DO NOTHING" if on_conflict_nothing else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Transaction._meta.db_table} ({_TRANSACTION_COLUMNS}) "  # noqa: S608
-            "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], "
-            f"%s::timestamptz[], %s::varchar[]){conflict} RETURNING id",
-            [
-                [t.idempotency_key for t in rows],
-                [t.kind for t in rows],
-                [t.memo for t in rows],
-                [t.milestone_id for t in rows],
-                [t.actor_id for t in rows],
-                [t.created_at for t in rows],
-                [t.mac for t in rows],
-            ],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+    ids = insert_unnest(
+        Transaction._meta.db_table,
+        _TRANSACTION_COLUMNS,
+        [[getattr(t, name) for t in rows] for name, _ in _TRANSACTION_COLUMNS],
+        suffix=" ON CONFLICT (idempotency_key) DO NOTHING" if on_conflict_nothing else "",
+    )
     if len(ids) != len(rows):
         return False
     for txn, pk in zip(rows, ids, strict=True):
@@ -291,17 +293,17 @@ def _insert_entries(entries: list[tuple[int, int, Money]]) -> None:
             Entry(transaction_id=txn, account_id=account, amount=money) for txn, account, money in entries
         )
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Entry._meta.db_table} (transaction_id, account_id, amount_currency, amount) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::numeric[])",
-            [
-                [txn for txn, _, _ in entries],
-                [account for _, account, _ in entries],
-                [str(money.currency) for _, _, money in entries],
-                [money.amount for _, _, money in entries],
-            ],
-        )
+    insert_unnest(
+        Entry._meta.db_table,
+        _ENTRY_COLUMNS,
+        [
+            [txn for txn, _, _ in entries],
+            [account for _, account, _ in entries],
+            [str(money.currency) for _, _, money in entries],
+            [money.amount for _, _, money in entries],
+        ],
+        returning=False,
+    )
 
 
 def _add_to_balances(deltas: dict[int, Decimal]) -> None:
