@@ -12,6 +12,7 @@ the guarded accounts it touches, in ascending id, last.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from accounts.models import User
 from marketplace.bulk import insert_unnest
 from marketplace.errors import DuplicateRequest, InsufficientFunds
 from marketplace.money import format_money, round_money, zero
+from marketplace.rows import Columns
 from payments.integrity import transaction_mac
-from payments.models import Account, AccountKind, Entry, Transaction
+from payments.models import GUARDED_KINDS, Account, AccountKind, Entry, Transaction
 
 
 class OrderParties(Protocol):
@@ -84,27 +86,31 @@ class Want:
     optional: bool = False
 
 
-def accounts_for(wants: Mapping[str, Want], *, currency: str) -> dict[str, Account]:
+def accounts_for(wants: Mapping[str, Want], *, currency: str, lock: bool = False) -> dict[str, Account]:
     """The accounts ``wants`` names, under the same keys, read in one query.
 
     A flow that touches five accounts asked ``account_for`` five times. An
     account that does not exist yet (a new seller's first earning) is created
     through ``account_for``, unless it is ``optional``: then it is left out.
+
+    ``lock``: the guarded ones are locked too, in ascending id (what
+    ``accounts_lock`` does), by the same statement on PostgreSQL: the escrow
+    and the seller's balances locked, the platform's read. An account made
+    on the spot is locked after them; its id is newer than theirs, so the
+    order holds.
     """
-    condition = Q()
-    for want in wants.values():
-        if want.kind == AccountKind.ESCROW:
-            condition |= Q(kind=want.kind, milestone_id=want.milestone.pk if want.milestone else None)
-        elif want.user is not None:
-            condition |= Q(kind=want.kind, user_id=want.user.pk, currency=currency)
-        else:
-            condition |= Q(kind=want.kind, currency=currency, user__isnull=True, milestone__isnull=True)
+    if lock and connection.vendor == "postgresql":
+        rows = _accounts_read_locking(list(wants.values()), currency=currency)
+    else:
+        condition = Q()
+        for want in wants.values():
+            condition |= _want_q(want, currency)
+        rows = list(Account.objects.filter(condition))
     found = {
-        (a.kind, a.user_id, a.milestone_id): a
-        for a in Account.objects.filter(condition)
-        if a.kind == AccountKind.ESCROW or a.currency == currency
+        (a.kind, a.user_id, a.milestone_id): a for a in rows if a.kind == AccountKind.ESCROW or a.currency == currency
     }
     accounts = {}
+    made = False
     for name, want in wants.items():
         owner = (
             want.kind,
@@ -114,9 +120,62 @@ def accounts_for(wants: Mapping[str, Want], *, currency: str) -> dict[str, Accou
         account = found.get(owner)
         if account is None and not want.optional:
             account = account_for(kind=want.kind, currency=currency, user=want.user, milestone=want.milestone)
+            made = True
         if account is not None:
             accounts[name] = account
+    if lock and (made or connection.vendor != "postgresql"):
+        fresh = accounts_lock(list(accounts.values()))
+        accounts = {name: fresh.get(account.pk, account) for name, account in accounts.items()}
     return accounts
+
+
+def _want_q(want: Want, currency: str) -> Q:
+    if want.kind == AccountKind.ESCROW:
+        return Q(kind=want.kind, milestone_id=want.milestone.pk if want.milestone else None)
+    if want.user is not None:
+        return Q(kind=want.kind, user_id=want.user.pk, currency=currency)
+    return Q(kind=want.kind, currency=currency, user__isnull=True, milestone__isnull=True)
+
+
+def _want_sql(want: Want, currency: str) -> tuple[str, list[Any]]:
+    """``_want_q`` written out, for ``_accounts_read_locking``."""
+    if want.kind == AccountKind.ESCROW:
+        return '(a."kind" = %s AND a."milestone_id" = %s)', [want.kind, want.milestone.pk if want.milestone else None]
+    if want.user is not None:
+        return '(a."kind" = %s AND a."user_id" = %s AND a."currency" = %s)', [want.kind, want.user.pk, currency]
+    return (
+        '(a."kind" = %s AND a."currency" = %s AND a."user_id" IS NULL AND a."milestone_id" IS NULL)',
+        [want.kind, currency],
+    )
+
+
+@functools.cache
+def _account_columns() -> Columns[Account]:
+    return Columns(Account, "a")
+
+
+def _accounts_read_locking(wants: Sequence[Want], *, currency: str) -> list[Account]:
+    """One statement: the guarded accounts ``SELECT ... ORDER BY id FOR UPDATE`` (materialised, so
+    locked in that order and whole), then the platform's, read without a lock."""
+    columns = _account_columns()
+    parts: list[str] = []
+    params: list[Any] = []
+    for guarded in (True, False):
+        conditions = [_want_sql(want, currency) for want in wants if (want.kind in GUARDED_KINDS) is guarded]
+        if not conditions:
+            continue
+        where = " OR ".join(sql for sql, _ in conditions)
+        params += [param for _, values in conditions for param in values]
+        select = f"SELECT {columns} FROM {Account._meta.db_table} a WHERE {where}"  # noqa: S608 - ours
+        if guarded:
+            parts.append(f"WITH locked AS MATERIALIZED ({select} ORDER BY a.id FOR UPDATE) SELECT * FROM locked")  # noqa: S608
+        else:
+            parts.append(select)
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return [columns.instance(row) for row in cursor.fetchall()]
 
 
 Line = tuple[Account, Money]
@@ -204,14 +263,15 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
     # The keys are checked after the locks, not before: a replay that queued
     # behind the first post (two tabs withdrawing everything) must hear
     # "already done", not "not enough money" from the balance the first post
-    # just spent.
-    if Transaction.objects.filter(idempotency_key__in=keys).exists():
-        raise DuplicateRequest("This payment was already processed.")
-    for pk, account in locked.items():
-        if account.balance + deltas[pk] < 0:
-            raise InsufficientFunds(
-                f"Not enough money: the balance is {format_money(Money(account.balance, account.currency))}.",
-            )
+    # just spent. So a short balance looks the keys up first; otherwise the
+    # INSERT below refuses a key posted before, with no statement of its own.
+    short = next((a for pk, a in locked.items() if a.balance + deltas[pk] < 0), None)
+    if short is not None:
+        if Transaction.objects.filter(idempotency_key__in=keys).exists():
+            raise DuplicateRequest("This payment was already processed.")
+        raise InsufficientFunds(
+            f"Not enough money: the balance is {format_money(Money(short.balance, short.currency))}.",
+        )
 
     now = timezone.now()
     rows = []
@@ -227,8 +287,8 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
         # Sealed before the insert, each on its own: writers never wait on one another for it.
         txn.mac = transaction_mac(txn, [(account.pk, money) for account, money in lines])
         rows.append(txn)
-    # Another transaction may post the same key between our check and our insert; the unique
-    # index makes us wait for it, then refuses ours.
+    # A key posted before is refused here, and so is one another transaction is posting right now:
+    # the unique index makes us wait for it, then refuses ours.
     if len(rows) == 1 and connection.vendor == "postgresql":
         # One posting (an approval, a payment): ON CONFLICT leaves nothing behind to undo, so no
         # savepoint is needed around it.

@@ -258,9 +258,8 @@ def escrow_settle(
     seller = order.seller
     clears_at = now + seller.clearance_period
     card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
-    # Every account the settlement touches, read in one query, then the guarded ones locked in id order.
-    # The buyer's balance is read if it exists, and made only if money goes back to them: the escrow's
-    # balance read here is current, since it changes only under the milestone lock the caller holds.
+    # Every account the settlement touches, read in one query that locks the guarded ones in id order.
+    # The buyer's balance is read if it exists, and made only if money goes back to them.
     wants = {
         "escrow": Want(AccountKind.ESCROW, milestone=milestone),
         "fees": Want(AccountKind.PLATFORM_FEES),
@@ -273,11 +272,15 @@ def escrow_settle(
         if clears_at <= now:
             # Instant clearance posts again, to the available account: lock it now, in order.
             wants["available"] = Want(AccountKind.SELLER_AVAILABLE, user=seller)
-    accounts = accounts_for(wants, currency=currency)
+    accounts = accounts_for(wants, currency=currency, lock=True)
     escrow, fees = accounts["escrow"], accounts["fees"]
     if "balance" not in accounts and escrow.cached_balance > seller_gross:
+        # The buyer's first refund: their balance is made now, so its id is newer than every account
+        # locked above, and locking it last keeps the order.
         accounts["balance"] = account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=order.buyer)
-    locked = accounts_lock(list(accounts.values()))
+        locked = accounts_lock(list(accounts.values()))
+    else:
+        locked = {a.pk: a for a in sorted(accounts.values(), key=lambda a: a.pk) if a.is_guarded}
     held = locked[escrow.pk].cached_balance
     if seller_gross.amount < 0 or seller_gross > held:
         raise InvalidInput(
