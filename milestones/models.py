@@ -572,6 +572,26 @@ def lock_milestone(milestone_id: int) -> Milestone:
     return milestone
 
 
+def lock_open_milestones(order: Order) -> list[Milestone]:
+    """The order's open milestones in their order (``position``), locked, each saving only what changes
+    (``save_changed``). Caller holds the order lock, which serialises every write on them already.
+    Written out as ``lock_milestone`` is: every close of a milestone reads them, to start the next one."""
+    milestone_columns = _lock_columns()[3]
+    states = sorted(OPEN_STATES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {milestone_columns} FROM "{Milestone._meta.db_table}" m '  # noqa: S608 - as above
+            f'WHERE m."order_id" = %s AND m."state" IN ({", ".join(["%s"] * len(states))}) '
+            'ORDER BY m."position"' + (" FOR UPDATE" if connection.features.has_select_for_update else ""),
+            [order.pk, *states],
+        )
+        milestones = [milestone_columns.instance(row) for row in cursor.fetchall()]
+    for milestone in milestones:
+        milestone.order = order
+        milestone._locked_values = _values(milestone)  # type: ignore[attr-defined]  # as lock_milestone
+    return milestones
+
+
 @functools.cache
 def _lock_columns() -> tuple[Columns[Order], Columns[User], Columns[User], Columns[Milestone]]:
     return Columns(Order, "o"), Columns(User, "b"), Columns(User, "s"), Columns(Milestone, "m")

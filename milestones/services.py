@@ -57,6 +57,7 @@ from milestones.models import (
     ProposalState,
     RevisionRequest,
     lock_milestone,
+    lock_open_milestones,
     save_changed,
 )
 from notifications.services import notification_send
@@ -145,16 +146,13 @@ def _activate_next(order: Order, *, at: datetime) -> bool:
     Reads the order's open milestones in one query (locked: the order lock
     already serialises every write on them) and returns whether any is open.
     """
-    open_ones = list(
-        Milestone.objects.select_for_update().filter(order=order, state__in=OPEN_STATES).order_by("position")
-    )
+    open_ones = lock_open_milestones(order)
     if not open_ones or open_ones[0].state != S.ACCEPTED:
         return bool(open_ones)
     first_open = open_ones[0]
     if any(m.state in IN_WORK_STATES for m in open_ones):
         # A later one is in work already (it started while an earlier offer waited unpaid): this one waits for it.
         return True
-    first_open.order = order
     before = _transition(first_open, "started", first_open.activate, at=at)
     _save(first_open)
     _log(first_open, None, "started", before, note="Started automatically after the previous milestone closed.")
