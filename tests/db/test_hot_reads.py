@@ -109,3 +109,43 @@ def test_accounts_for_with_lock_locks_the_guarded_accounts_and_reads_the_platfor
         assert found["available"].balance == 0
         assert _try_lock(row, [found["available"].pk]) == "no row"
     assert _try_lock(row, [found["available"].pk]) == "locked"
+
+
+@pytest.mark.django_db
+def test_insert_row_writes_the_row_save_writes():
+    from marketplace.rows import insert_row
+    from notifications.models import Notification
+
+    user = UserFactory()
+    by_hand = insert_row(Notification(recipient=user, event="milestone_approved", message="Approved", url="/o/1/"))
+    by_orm = Notification.objects.create(recipient=user, event="milestone_approved", message="Approved", url="/o/1/")
+    assert by_hand.pk and not by_hand._state.adding and by_hand.pk != by_orm.pk
+    # The database's defaults come back as the ORM's do; auto_now_add is set on the instance.
+    assert by_hand.email_attempts == 0 and by_hand.email_last_error == "" and by_hand.created_at is not None
+    stored = Notification.objects.values().get(pk=by_hand.pk)
+    orm_stored = Notification.objects.values().get(pk=by_orm.pk)
+    for name in ("id", "created_at"):
+        stored.pop(name), orm_stored.pop(name)
+    assert stored == orm_stored
+    assert Notification.objects.get(pk=by_hand.pk).created_at == by_hand.created_at
+
+
+@pytest.mark.django_db
+def test_update_row_writes_the_fields_and_touches_auto_now():
+    from django.db import DatabaseError
+
+    from marketplace.rows import update_row
+    from orders.models import OrderStatus
+
+    order = OrderFactory()
+    before = order.updated_at
+    order.status = OrderStatus.AWAITING_MILESTONE
+    order.title = "not saved"
+    update_row(order, ["status", "updated_at"])
+    assert order.updated_at > before
+    stored = Order.objects.get(pk=order.pk)
+    assert stored.status == OrderStatus.AWAITING_MILESTONE and stored.updated_at == order.updated_at
+    assert stored.title != "not saved"
+    gone = Order(pk=987654321, status=OrderStatus.ACTIVE)
+    with pytest.raises(DatabaseError):
+        update_row(gone, ["status"])
