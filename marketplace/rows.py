@@ -13,10 +13,10 @@ SQL) and turns a row back into the instance the ORM would have built: through
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.db.models.expressions import DatabaseDefault
 
@@ -118,10 +118,11 @@ def _insert_plan(model: type[Model]) -> tuple[str, list[tuple[Any, str]], Column
     return connection.ops.quote_name(model._meta.db_table), fields, returning
 
 
-def update_row(instance: Model, fields: Sequence[str]) -> None:
+def update_row(instance: Model, fields: Sequence[str], *, where: Mapping[str, Any] | None = None) -> bool:
     """``instance.save(update_fields=fields)`` as one written-out ``UPDATE ... WHERE id``: each
     field's ``pre_save`` (an ``auto_now`` time is set on the instance too) and ``get_db_prep_save``.
-    No signals, no overridden ``save``, as for ``insert_row``."""
+    ``where``: more columns the row must still hold (by attribute name), as a guard. Whether a row
+    was updated. No signals, no overridden ``save``, as for ``insert_row``."""
     connection = connections[DEFAULT_DB_ALIAS]
     meta = instance._meta
     sets: list[str] = []
@@ -131,11 +132,16 @@ def update_row(instance: Model, fields: Sequence[str]) -> None:
         value = field.pre_save(instance, False)
         sets.append(f"{connection.ops.quote_name(field.column)} = %s")
         params.append(field.get_db_prep_save(value, connection))
+    conditions = [f"{connection.ops.quote_name(meta.pk.column)} = %s"]
+    params.append(meta.pk.get_db_prep_value(instance.pk, connection))
+    for name, value in (where or {}).items():
+        field = meta.get_field(name)
+        conditions.append(f"{connection.ops.quote_name(field.column)} = %s")
+        params.append(field.get_db_prep_value(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608 - from _meta
-            f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s",
-            [*params, meta.pk.get_db_prep_value(instance.pk, connection)],
+            f"WHERE {' AND '.join(conditions)}",
+            params,
         )
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"{meta.object_name} {instance.pk} was not there to update.")
+        return cursor.rowcount == 1

@@ -18,12 +18,12 @@ from django.db import connection, models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
 from djmoney.models.fields import MoneyField
 
 from accounts.models import User
 from marketplace.mac import content_mac
-from marketplace.rows import Columns
+from marketplace.rows import Columns, update_row
 from orders.models import Order
 
 
@@ -610,6 +610,9 @@ def save_changed(milestone: Milestone) -> None:
         return
     values = _values(milestone)
     fields = [name for name, value in values.items() if value != locked[name]]
-    if fields:
-        milestone.save(update_fields=fields)
+    # Every transition saves here: the UPDATE is written out (``marketplace.rows.update_row``), with
+    # ConcurrentTransitionMixin's guard kept: it names the state the row was locked in.
+    if fields and not update_row(milestone, fields, where={"state": locked["state"]}):
+        raise ConcurrentTransition("Cannot save object! The state has been changed since fetched from the database!")
+    milestone._update_initial_state()  # what ConcurrentTransitionMixin.save does after saving
     milestone._locked_values = values  # type: ignore[attr-defined]

@@ -132,8 +132,6 @@ def test_insert_row_writes_the_row_save_writes():
 
 @pytest.mark.django_db
 def test_update_row_writes_the_fields_and_touches_auto_now():
-    from django.db import DatabaseError
-
     from marketplace.rows import update_row
     from orders.models import OrderStatus
 
@@ -146,6 +144,29 @@ def test_update_row_writes_the_fields_and_touches_auto_now():
     stored = Order.objects.get(pk=order.pk)
     assert stored.status == OrderStatus.AWAITING_MILESTONE and stored.updated_at == order.updated_at
     assert stored.title != "not saved"
-    gone = Order(pk=987654321, status=OrderStatus.ACTIVE)
-    with pytest.raises(DatabaseError):
-        update_row(gone, ["status"])
+    # A row that is not there, or no longer holds what ``where`` asks, is left alone, and the answer says so.
+    assert update_row(Order(pk=987654321, status=OrderStatus.ACTIVE), ["status"]) is False
+    order.title = "guarded"
+    assert update_row(order, ["title"], where={"status": OrderStatus.ACTIVE}) is False
+    assert update_row(order, ["title"], where={"status": OrderStatus.AWAITING_MILESTONE}) is True
+    assert Order.objects.get(pk=order.pk).title == "guarded"
+
+
+@pytest.mark.django_db
+def test_a_transition_saves_only_from_the_state_it_was_locked_in():
+    from django_fsm import ConcurrentTransition
+
+    from milestones.models import save_changed
+
+    milestone = milestone_in(S.IN_REVIEW)
+    with transaction.atomic():
+        locked = lock_milestone(milestone.pk)
+        locked.approve(at=locked.submitted_at)
+        # The row moved on behind the object's back (nothing can, under the lock: this is the belt).
+        Milestone.objects.filter(pk=milestone.pk).update(state=S.DISPUTED)
+        with pytest.raises(ConcurrentTransition):
+            save_changed(locked)
+        assert Milestone.objects.get(pk=milestone.pk).state == S.DISPUTED
+    with transaction.atomic():
+        locked = lock_milestone(milestone.pk)
+        assert locked.state == S.DISPUTED
