@@ -1135,6 +1135,7 @@ def backlog_bench() -> tuple[float, float, int]:
         ),
     ]
     first = None
+    done = None
     try:
         while True:
             left = due.count()
@@ -1142,6 +1143,9 @@ def backlog_bench() -> tuple[float, float, int]:
             if first is None and left < BACKLOG:
                 first = now
             if left == 0:
+                # Cleared: the time is taken here, not after the worker's warm shutdown below (about 2 s,
+                # which the figure counted until 2026-12-04).
+                done = now
                 break
             if now - started > 600:
                 raise SystemExit(f"bench: the backlog is not cleared after 10 minutes ({left:,} left)")
@@ -1151,9 +1155,8 @@ def backlog_bench() -> tuple[float, float, int]:
             proc.terminate()
         for proc in procs:
             proc.wait(30)
-    done = time.monotonic()
     ticks = (logs / "beat.log").read_text().count("Scheduler: Sending due task sweep-clearance")
-    assert first is not None
+    assert first is not None and done is not None
     return done - started, done - first, ticks
 
 
