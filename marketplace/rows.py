@@ -28,7 +28,6 @@ class Columns(Generic[M]):
 
     def __init__(self, model: type[M], alias: str, fields: Sequence[Any] | None = None) -> None:
         self.model = model
-        self.alias = alias
         fields = model._meta.concrete_fields if fields is None else fields
         self.attnames = [field.attname for field in fields]
         self.width = len(fields)

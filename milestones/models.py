@@ -12,6 +12,7 @@ import functools
 import uuid
 from datetime import datetime
 from pathlib import PurePath
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
@@ -533,13 +534,11 @@ def lock_milestone(milestone_id: int) -> Milestone:
 
     Every write on a milestone starts here, an approval among them: the two
     statements are written out (``marketplace.rows``), which spends a third of
-    the Python the same two ORM queries did (``lock_order_of`` with its
-    parties, then ``select_for_update().get``). Raises ``Order.DoesNotExist``
-    as ``lock_order_of`` does when there is no such milestone.
+    the Python the same two ORM queries did (the order through its milestone
+    with its parties, then ``select_for_update().get``). Raises
+    ``Order.DoesNotExist`` when there is no such milestone, as the ORM's did.
     """
-    order_columns, buyer_columns, seller_columns, milestone_columns = _lock_columns()
-    # On SQLite (the embedded default) the transaction itself is the lock: no FOR UPDATE.
-    for_update = connection.features.has_select_for_update
+    order_columns, buyer_columns, seller_columns, _ = _lock_columns()
     with connection.cursor() as cursor:
         # The order found through the milestone and locked in one statement (its milestone row is not locked by it).
         cursor.execute(
@@ -548,53 +547,57 @@ def lock_milestone(milestone_id: int) -> Milestone:
             f'JOIN "{User._meta.db_table}" b ON b."id" = o."buyer_id" '
             f'JOIN "{User._meta.db_table}" s ON s."id" = o."seller_id" '
             f'WHERE o."id" = (SELECT "order_id" FROM "{Milestone._meta.db_table}" WHERE "id" = %s)'
-            + (" FOR UPDATE OF o" if for_update else ""),
+            + _for_update(" OF o"),
             [milestone_id],
         )
         row = cursor.fetchone()
-        if row is None:
-            raise Order.DoesNotExist("Order matching query does not exist.")
-        order = order_columns.instance(row)
-        order.buyer = buyer_columns.instance(row, order_columns.width)
-        order.seller = seller_columns.instance(row, order_columns.width + buyer_columns.width)
-        cursor.execute(
-            f'SELECT {milestone_columns} FROM "{Milestone._meta.db_table}" m '  # noqa: S608 - as above
-            'WHERE m."id" = %s' + (" FOR UPDATE" if for_update else ""),
-            [milestone_id],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            raise Milestone.DoesNotExist("Milestone matching query does not exist.")
-        milestone = milestone_columns.instance(row)
-    milestone.order = order
-    # What the row held when locked: the services save only what they changed (``save_changed``).
-    milestone._locked_values = _values(milestone)  # type: ignore[attr-defined]
-    return milestone
+    if row is None:
+        raise Order.DoesNotExist("Order matching query does not exist.")
+    order = order_columns.instance(row)
+    order.buyer = buyer_columns.instance(row, order_columns.width)
+    order.seller = seller_columns.instance(row, order_columns.width + buyer_columns.width)
+    found = _lock_milestones(order, 'm."id" = %s', [milestone_id])
+    if not found:
+        raise Milestone.DoesNotExist("Milestone matching query does not exist.")
+    return found[0]
 
 
 def lock_open_milestones(order: Order) -> list[Milestone]:
     """The order's open milestones in their order (``position``), locked, each saving only what changes
     (``save_changed``). Caller holds the order lock, which serialises every write on them already.
     Written out as ``lock_milestone`` is: every close of a milestone reads them, to start the next one."""
-    milestone_columns = _lock_columns()[3]
     states = sorted(OPEN_STATES)
+    return _lock_milestones(
+        order, f'm."order_id" = %s AND m."state" IN ({", ".join(["%s"] * len(states))})', [order.pk, *states]
+    )
+
+
+def _lock_milestones(order: Order, where: str, params: list[Any]) -> list[Milestone]:
+    """The order's milestones that ``where`` finds, by ``position``, locked, with the order attached
+    and what each row held when locked (``save_changed`` writes only what changed since)."""
+    milestone_columns = _lock_columns()[3]
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT {milestone_columns} FROM "{Milestone._meta.db_table}" m '  # noqa: S608 - as above
-            f'WHERE m."order_id" = %s AND m."state" IN ({", ".join(["%s"] * len(states))}) '
-            'ORDER BY m."position"' + (" FOR UPDATE" if connection.features.has_select_for_update else ""),
-            [order.pk, *states],
+            f'WHERE {where} ORDER BY m."position"' + _for_update(),
+            params,
         )
         milestones = [milestone_columns.instance(row) for row in cursor.fetchall()]
     for milestone in milestones:
         milestone.order = order
-        milestone._locked_values = _values(milestone)  # type: ignore[attr-defined]  # as lock_milestone
+        milestone._locked_values = _values(milestone)  # type: ignore[attr-defined]
     return milestones
 
 
 @functools.cache
 def _lock_columns() -> tuple[Columns[Order], Columns[User], Columns[User], Columns[Milestone]]:
     return Columns(Order, "o"), Columns(User, "b"), Columns(User, "s"), Columns(Milestone, "m")
+
+
+def _for_update(of: str = "") -> str:
+    """The row-lock clause, where the database has row locks: on SQLite (the embedded default) the
+    transaction itself is the lock."""
+    return f" FOR UPDATE{of}" if connection.features.has_select_for_update else ""
 
 
 def _values(milestone: Milestone) -> dict[str, object]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from pathlib import PurePath
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -181,13 +180,7 @@ def lock_order(order_id: int) -> Order:
     locking them would make every write by one user queue behind their writes
     on all their other orders.
     """
-    return lock_order_of(pk=order_id)
-
-
-def lock_order_of(**lookup: Any) -> Order:
-    """``lock_order`` for the one order ``lookup`` finds (``milestones__pk=...``: a milestone's order,
-    without reading the milestone first)."""
-    return Order.objects.select_for_update(of=("self",)).select_related("buyer", "seller").get(**lookup)
+    return Order.objects.select_for_update(of=("self",)).select_related("buyer", "seller").get(pk=order_id)
 
 
 class StaffFileRead(models.Model):

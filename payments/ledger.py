@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -99,13 +99,7 @@ def accounts_for(wants: Mapping[str, Want], *, currency: str, lock: bool = False
     on the spot is locked after them; its id is newer than theirs, so the
     order holds.
     """
-    if lock and connection.vendor == "postgresql":
-        rows = _accounts_read_locking(list(wants.values()), currency=currency)
-    else:
-        condition = Q()
-        for want in wants.values():
-            condition |= _want_q(want, currency)
-        rows = list(Account.objects.filter(condition))
+    rows = _accounts_read(list(wants.values()), currency=currency, lock=lock)
     found = {
         (a.kind, a.user_id, a.milestone_id): a for a in rows if a.kind == AccountKind.ESCROW or a.currency == currency
     }
@@ -123,22 +117,14 @@ def accounts_for(wants: Mapping[str, Want], *, currency: str, lock: bool = False
             made = True
         if account is not None:
             accounts[name] = account
-    if lock and (made or connection.vendor != "postgresql"):
+    if lock and made:
         fresh = accounts_lock(list(accounts.values()))
         accounts = {name: fresh.get(account.pk, account) for name, account in accounts.items()}
     return accounts
 
 
-def _want_q(want: Want, currency: str) -> Q:
-    if want.kind == AccountKind.ESCROW:
-        return Q(kind=want.kind, milestone_id=want.milestone.pk if want.milestone else None)
-    if want.user is not None:
-        return Q(kind=want.kind, user_id=want.user.pk, currency=currency)
-    return Q(kind=want.kind, currency=currency, user__isnull=True, milestone__isnull=True)
-
-
 def _want_sql(want: Want, currency: str) -> tuple[str, list[Any]]:
-    """``_want_q`` written out, for ``_accounts_read_locking``."""
+    """The condition that finds ``want``'s account, and its parameters."""
     if want.kind == AccountKind.ESCROW:
         return '(a."kind" = %s AND a."milestone_id" = %s)', [want.kind, want.milestone.pk if want.milestone else None]
     if want.user is not None:
@@ -154,23 +140,32 @@ def _account_columns() -> Columns[Account]:
     return Columns(Account, "a")
 
 
-def _accounts_read_locking(wants: Sequence[Want], *, currency: str) -> list[Account]:
-    """One statement: the guarded accounts ``SELECT ... ORDER BY id FOR UPDATE`` (materialised, so
-    locked in that order and whole), then the platform's, read without a lock."""
+def _accounts_read(wants: Sequence[Want], *, currency: str, lock: bool) -> list[Account]:
+    """The wanted accounts in one statement (written out: the ORM's building of this OR of
+    conditions cost more than the read). ``lock``, where the database has row locks: the guarded
+    ones ``SELECT ... ORDER BY id FOR UPDATE`` (materialised, so locked in that order and whole),
+    then the platform's, read without a lock."""
     columns = _account_columns()
+    table = Account._meta.db_table
+    for_update = lock and connection.features.has_select_for_update
     parts: list[str] = []
     params: list[Any] = []
-    for guarded in (True, False):
-        conditions = [_want_sql(want, currency) for want in wants if (want.kind in GUARDED_KINDS) is guarded]
-        if not conditions:
+    for locked, group in (
+        [
+            (True, [w for w in wants if w.kind in GUARDED_KINDS]),
+            (False, [w for w in wants if w.kind not in GUARDED_KINDS]),
+        ]
+        if for_update
+        else [(False, list(wants))]
+    ):
+        if not group:
             continue
-        where = " OR ".join(sql for sql, _ in conditions)
+        conditions = [_want_sql(want, currency) for want in group]
         params += [param for _, values in conditions for param in values]
-        select = f"SELECT {columns} FROM {Account._meta.db_table} a WHERE {where}"  # noqa: S608 - ours
-        if guarded:
-            parts.append(f"WITH locked AS MATERIALIZED ({select} ORDER BY a.id FOR UPDATE) SELECT * FROM locked")  # noqa: S608
-        else:
-            parts.append(select)
+        select = f"SELECT {columns} FROM {table} a WHERE {' OR '.join(sql for sql, _ in conditions)}"  # noqa: S608
+        if locked:
+            select = f"WITH locked AS MATERIALIZED ({select} ORDER BY a.id FOR UPDATE) SELECT * FROM locked"  # noqa: S608
+        parts.append(select)
     if not parts:
         return []
     with connection.cursor() as cursor:
