@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 
 from marketplace.http import client_ip
 from marketplace.models import Heartbeat
+from marketplace.sums import ExactSum
 from marketplace.sweeps import all_sweeps
 from notifications.models import Notification
 from payments.models import Account, AccountKind, CommandStatus, ProviderCommand, WebhookEvent
@@ -64,7 +65,7 @@ class BusinessCollector(Collector):
         rows = (
             Account.objects.filter(kind=AccountKind.ESCROW)
             .values("currency")
-            .annotate(total=Sum("balance"))
+            .annotate(total=ExactSum("balance"))
             .order_by("currency")
         )
         totals = {row["currency"]: row["total"] for row in rows}

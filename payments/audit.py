@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F
 
+from marketplace.sums import ExactSum
 from payments.integrity import integrity_audit
 from payments.models import (
     GUARDED_KINDS,
@@ -91,7 +92,7 @@ def ledger_audit() -> AuditReport:
     # 1. Every transaction sums to zero per currency, and has entries at all.
     unbalanced = (
         Entry.objects.values("transaction_id", "amount_currency")
-        .annotate(total=Sum("amount"))
+        .annotate(total=ExactSum("amount"))
         .exclude(total=0)
         .order_by("transaction_id")
     )
@@ -109,7 +110,7 @@ def ledger_audit() -> AuditReport:
 
     # Balances from entries, per account.
     ledger: dict[int, Decimal] = defaultdict(Decimal)
-    for row in Entry.objects.values("account_id").annotate(total=Sum("amount")).order_by():
+    for row in Entry.objects.values("account_id").annotate(total=ExactSum("amount")).order_by():
         ledger[row["account_id"]] = row["total"] or Decimal("0")
 
     accounts = Account.objects.all().only("id", "kind", "currency", "balance", "user_id", "milestone_id")
@@ -146,7 +147,7 @@ def ledger_audit() -> AuditReport:
     # 6. Pending earnings add up to the seller's pending balance.
     earned: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     pending = Earning.objects.filter(status=EarningStatus.PENDING).values("seller_id", "net_currency")
-    for row in pending.annotate(total=Sum("net")).order_by():
+    for row in pending.annotate(total=ExactSum("net")).order_by():
         earned[(row["seller_id"], row["net_currency"])] = row["total"]
     for key in set(earned) | {k for k, v in pending_of.items() if v}:
         if earned.get(key, Decimal("0")) != pending_of.get(key, Decimal("0")):
@@ -159,7 +160,7 @@ def ledger_audit() -> AuditReport:
     #    that was recorded but never set aside (or set aside twice) shows here.
     requested: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     in_flight = Withdrawal.objects.filter(status=WithdrawalStatus.REQUESTED).values("seller_id", "amount_currency")
-    for row in in_flight.annotate(total=Sum("amount")).order_by():
+    for row in in_flight.annotate(total=ExactSum("amount")).order_by():
         requested[(row["seller_id"], row["amount_currency"])] = row["total"]
     for key in set(requested) | {k for k, v in withdrawing_of.items() if v}:
         if requested.get(key, Decimal("0")) != withdrawing_of.get(key, Decimal("0")):
@@ -174,7 +175,7 @@ def ledger_audit() -> AuditReport:
     unanswered = ProviderCommand.objects.filter(
         kind=CommandKind.REFUND, status__in=[CommandStatus.PENDING, CommandStatus.STUCK]
     ).values("amount_currency")
-    for row in unanswered.annotate(total=Sum("amount")).order_by():
+    for row in unanswered.annotate(total=ExactSum("amount")).order_by():
         owed[row["amount_currency"]] = row["total"]
     for currency in set(owed) | {c for c, v in card_refunds_of.items() if v}:
         if owed.get(currency, Decimal("0")) != card_refunds_of.get(currency, Decimal("0")):

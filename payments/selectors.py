@@ -10,11 +10,12 @@ from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, QuerySet
 from django.db.models.expressions import RawSQL
 from djmoney.money import Money
 
 from accounts.models import User
+from marketplace.sums import ExactSum
 from payments.models import (
     Account,
     AccountKind,
@@ -100,7 +101,7 @@ def balances_for(
     withdrawn = (
         Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.PAID)
         .values("amount_currency")
-        .annotate(total=Sum("amount"))
+        .annotate(total=ExactSum("amount"))
         .order_by()
     )
     for row in withdrawn:

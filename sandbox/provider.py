@@ -15,10 +15,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.urls import reverse
 from djmoney.money import Money
 
+from marketplace.sums import ExactSum
 from payments.providers import (
     CheckoutSession,
     ProviderEvent,
@@ -132,7 +132,7 @@ class SandboxProvider:
             else:
                 refunded = SandboxOperation.objects.filter(
                     kind="refund", target=payment_reference, succeeded=True
-                ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+                ).aggregate(total=ExactSum("amount"))["total"] or Decimal(0)
                 if amount.amount > session.amount.amount - refunded:
                     failure = cards.REFUND_TOO_LARGE[0]
             return record_operation(

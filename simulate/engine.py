@@ -48,9 +48,11 @@ from unittest import mock
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from djmoney.money import Money
+
+from marketplace.sums import ExactSum
 
 logger = logging.getLogger("simulate")
 
@@ -548,7 +550,7 @@ class Simulation:
         from payments.integrity import TRANSACTION_HEAD, transaction_faults
         from payments.models import GUARDED_KINDS, Account, Entry, Transaction
 
-        for row in Entry.objects.values("amount_currency").annotate(total=Sum("amount")).order_by():
+        for row in Entry.objects.values("amount_currency").annotate(total=ExactSum("amount")).order_by():
             if row["total"] != 0:
                 raise Breach(f"the ledger sums to {row['total']} {row['amount_currency']}")
         new = list(
@@ -572,7 +574,7 @@ class Simulation:
             sums = dict(
                 Entry.objects.filter(account_id__in=touched_accounts)
                 .values("account_id")
-                .annotate(total=Sum("amount"))
+                .annotate(total=ExactSum("amount"))
                 .values_list("account_id", "total")
             )
             for account in Account.objects.filter(pk__in=touched_accounts, kind__in=sorted(GUARDED_KINDS)):
