@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import time
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -104,3 +107,27 @@ def redis_url(url: str, password: str) -> str:
         host = f"[{host}]"
     netloc = f"{user}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def installation_secret(data_dir: Path, name: str, *, prefix: str = "") -> str:
+    """A random secret made at this installation's first start and kept in
+    ``DATA_DIR/secrets/<name>`` (mode 0600), read by every later process: the web,
+    worker and beat of one installation share it, and nobody can derive it from a
+    public value. Two processes starting at once both read the one that won the
+    exclusive create."""
+    folder = data_dir / "secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the winner may not have written it yet
+            value = path.read_text().strip()
+            if value:
+                return value
+            time.sleep(0.01)
+        raise ImproperlyConfigured(f"{path} is empty: delete it, or set the secret in the environment.") from None
+    value = prefix + secrets.token_hex(32)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value + "\n")
+    return value

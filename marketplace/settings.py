@@ -25,6 +25,7 @@ from marketplace.env import (
     env_int,
     env_list,
     env_str,
+    installation_secret,
     redis_url,
 )
 from marketplace.logs import FORMATS, configure_structlog, logging_config
@@ -524,9 +525,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # "sandbox" needs no network and serves its own hosted page under /sandbox/;
 # "stripe" uses Stripe Checkout, Refunds and Connect payouts.
 PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER") or "sandbox"
-# The sandbox signs its webhooks with this (Stripe's scheme); derived from SECRET_KEY by default.
-SANDBOX_WEBHOOK_SECRET = env_str(
-    "SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_" + hashlib.sha256(("sandbox:" + SECRET_KEY).encode()).hexdigest()[:32]
+# The sandbox signs its webhooks with this (Stripe's scheme): from the environment, or random per
+# installation (DATA_DIR/secrets/), never derived from a public value such as DEBUG's SECRET_KEY,
+# which would let anyone who reaches a `make run` instance sign a "payment".
+SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET") or (
+    installation_secret(DATA_DIR, "sandbox-webhook-secret", prefix="whsec_sandbox_")
+    if PAYMENT_PROVIDER == "sandbox"
+    else ""
 )
 # The key of the ledger's MACs (marketplace/mac.py): from the environment, never in the database.
 # Set it apart from SECRET_KEY in production, so SECRET_KEY can be rotated without it;

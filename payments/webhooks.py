@@ -40,18 +40,43 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
 
 
+def _text(obj: dict, name: str, default: str = "") -> str:
+    value = obj.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise WebhookInvalid(f"{name} is not a string.")
+    return value
+
+
 def _session(obj: dict) -> CheckoutSession:
+    """A checkout session as the event shows it, read strictly: an amount is a whole
+    number of minor units (not "abc", 12.5, true or a numeric string), a currency three
+    letters; anything else is refused with a 400 before anything is stored or moved."""
     amount = obj.get("amount_total")
-    currency = obj.get("currency") or ""
+    currency = _text(obj, "currency")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount < 0):
+        raise WebhookInvalid("amount_total is not a whole, non-negative number of minor units.")
+    if currency and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
+        raise WebhookInvalid("currency is not a three-letter code.")
+    payment_intent = obj.get("payment_intent")
+    if isinstance(payment_intent, dict):  # expanded, as Stripe may send it
+        payment_intent = payment_intent.get("id")
     return CheckoutSession(
-        id=str(obj.get("id") or ""),
+        id=_text(obj, "id"),
         url="",
-        status=str(obj.get("status") or ""),
-        payment_status=str(obj.get("payment_status") or "unpaid"),
-        payment_reference=str(obj.get("payment_intent") or ""),
+        status=_text(obj, "status"),
+        payment_status=_text(obj, "payment_status", "unpaid") or "unpaid",
+        payment_reference=payment_intent if isinstance(payment_intent, str) else "",
         amount=from_minor_units(amount, currency) if amount is not None and currency else None,
-        reference=str(obj.get("client_reference_id") or ""),
+        reference=_text(obj, "client_reference_id"),
     )
+
+
+# The events whose object is read before anything is stored: a malformed one is a 400.
+_SESSION_EVENTS = frozenset(
+    {"checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.expired"}
+)
 
 
 def _checkout_completed(provider: str, event: ProviderEvent) -> str:
@@ -78,6 +103,8 @@ def webhook_receive(*, provider: str, payload: bytes, signature: str) -> tuple[i
     """(HTTP status, outcome) for one delivery. Raises nothing for bad input."""
     try:
         event = get_provider(provider).parse_webhook(payload=payload, signature=signature)
+        if event.type in _SESSION_EVENTS:
+            _session(event.object)
     except WebhookInvalid as error:
         logger.warning("webhook from %s refused: %s", provider, error)
         return 400, str(error)

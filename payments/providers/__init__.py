@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,19 +194,43 @@ def verify_signature(
         raise WebhookInvalid("The signature's timestamp is outside the tolerance.")
 
 
+# Stripe's events nest a few levels (event, data, object, a list, its items); a signed body
+# nested thousands deep is not an event, and parsing it would exhaust the stack.
+MAX_EVENT_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(payload: bytes) -> int:
+    """How deep ``payload``'s arrays and objects nest, counted without parsing it."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b"", payload)):
+        depth += 1 if match.group() in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def parse_stripe_event(payload: bytes) -> ProviderEvent:
-    """A verified payload in Stripe's event shape (the sandbox sends the same shape)."""
+    """A verified payload in Stripe's event shape (the sandbox sends the same shape),
+    checked strictly: a signed body that is not one is refused, never half-read."""
+    if json_depth(payload) > MAX_EVENT_DEPTH:
+        raise WebhookInvalid(f"The body nests deeper than {MAX_EVENT_DEPTH} levels.")
     try:
         body = json.loads(payload)
-        return ProviderEvent(
-            id=str(body["id"]),
-            type=str(body["type"]),
-            object=dict(body["data"]["object"]),
-            created=int(body.get("created") or 0),
-            payload=body,
-        )
-    except (ValueError, KeyError, TypeError) as error:
-        raise WebhookInvalid("The body is not an event.") from error
+    except ValueError as error:
+        raise WebhookInvalid("The body is not JSON.") from error
+    if not isinstance(body, dict):
+        raise WebhookInvalid("The body is not an event.")
+    data = body.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    created = body.get("created", 0)
+    if not isinstance(body.get("id"), str) or not body["id"] or not isinstance(body.get("type"), str):
+        raise WebhookInvalid("The event has no id or type.")
+    if not isinstance(obj, dict):
+        raise WebhookInvalid("The event has no data.object.")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise WebhookInvalid("The event's created is not a whole number.")
+    return ProviderEvent(id=body["id"], type=body["type"], object=obj, created=created, payload=body)
 
 
 def minor_units(amount: Money) -> int:

@@ -145,6 +145,55 @@ def test_a_body_that_is_not_an_event_is_400(client):
     assert not WebhookEvent.objects.exists()
 
 
+def _completed_with(milestone: Milestone, **changes) -> bytes:
+    event = json.loads(paid_event(milestone))
+    event["data"]["object"].update(changes)
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"amount_total": "abc"},
+        {"amount_total": "10000"},  # a number written as a string
+        {"amount_total": 100.5},
+        {"amount_total": True},
+        {"amount_total": -10000},
+        {"currency": "dollars"},
+        {"currency": 840},
+        {"id": ["cs_1"]},
+        {"payment_status": {"paid": True}},
+    ],
+    ids=lambda changes: "-".join(f"{k}={v!r}" for k, v in changes.items()),
+)
+def test_a_signed_event_with_a_malformed_session_is_400_and_changes_nothing(client, order, changes):
+    """Signed by the provider's secret but not a session we can read: a 400 that names
+    the field, nothing stored, the milestone still waiting for its payment (these were 500s)."""
+    milestone = create_milestone(order, pay=False)
+    response = post(client, _completed_with(milestone, **changes))
+    assert response.status_code == 400, response.content
+    assert not WebhookEvent.objects.exists()
+    assert state(milestone) == S.AWAITING_PAYMENT
+    assert not Transaction.objects.filter(milestone=milestone).exists()
+
+
+@pytest.mark.parametrize("depth", [33, 30_000])
+def test_a_signed_event_nested_too_deep_is_400(client, depth):
+    """A 30,000-deep body used to exhaust the parser's stack (a 500); the depth is
+    counted before parsing, brackets inside strings not counted."""
+    payload = b'{"id": "evt_deep", "type": "x", "data": {"object": ' + b"[" * depth + b"]" * depth + b"}}"
+    response = post(client, payload)
+    assert response.status_code == 400 and "deeper" in response.json()["outcome"]
+    assert not WebhookEvent.objects.exists()
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(client):
+    payload = json.dumps(
+        {"id": "evt_brackets", "type": "customer.created", "data": {"object": {"name": "[[[[{{{{" * 20 + '\\"['}}}
+    ).encode()
+    assert post(client, payload).status_code == 200
+
+
 def test_another_providers_endpoint_is_404(client):
     assert client.post("/payments/webhooks/stripe/", data=b"{}", content_type="application/json").status_code == 404
 
