@@ -45,6 +45,7 @@ from payments.models import (
     ProviderCommand,
     TransactionKind,
     Withdrawal,
+    WithdrawalStatus,
 )
 from payments.providers import ProviderResult, ProviderUnavailable, get_provider
 
@@ -192,8 +193,6 @@ def _record(command_id: int, result: ProviderResult, *, now: datetime) -> Execut
 
 def _settle(command: ProviderCommand, *, ok: bool, reference: str, reason: str, now: datetime) -> None:
     """The ledger side of a final answer. Caller holds the command row."""
-    from payments.services import withdrawal_settle
-
     if command.kind == CommandKind.PAYOUT:
         withdrawal = (
             Withdrawal.objects.select_for_update(of=("self",)).select_related("seller").get(pk=command.withdrawal_id)
@@ -206,6 +205,50 @@ def _settle(command: ProviderCommand, *, ok: bool, reference: str, reason: str, 
     command.last_error = "" if ok else reason[:500]
     command.finished_at = now
     command.save(update_fields=["status", "provider_reference", "last_error", "finished_at", "failure_code"])
+
+
+def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reason: str, now: datetime) -> None:
+    """Record the provider's final answer to a payout. Caller holds the
+    command and withdrawal rows (``_settle``)."""
+    seller = withdrawal.seller
+    currency = str(withdrawal.amount.currency)
+    withdrawing = account_for(kind=AccountKind.SELLER_WITHDRAWING, currency=currency, user=seller)
+    if ok:
+        ledger_post(
+            key=f"payout:{withdrawal.idempotency_key}",
+            kind=TransactionKind.WITHDRAWAL_PAID,
+            lines=[
+                (withdrawing, -withdrawal.amount),
+                (account_for(kind=AccountKind.PAYOUTS, currency=currency), withdrawal.amount),
+            ],
+            memo=f"Payout {reference}",
+            actor=None,
+        )
+        withdrawal.status = WithdrawalStatus.PAID
+        withdrawal.gateway_reference = reference
+        message = f"Your withdrawal of {format_money(withdrawal.amount)} has been sent."
+    else:
+        ledger_post(
+            key=f"payout:{withdrawal.idempotency_key}",
+            kind=TransactionKind.WITHDRAWAL_FAILED,
+            lines=[
+                (withdrawing, -withdrawal.amount),
+                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), withdrawal.amount),
+            ],
+            memo=f"Payout failed: {reason}"[:300],
+            actor=None,
+        )
+        withdrawal.status = WithdrawalStatus.FAILED
+        withdrawal.failure_reason = reason[:200]
+        message = (
+            f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
+            "the money is back in your available balance."
+        )
+    withdrawal.processed_at = now
+    withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
+    notification_send(
+        recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url=reverse("earnings")
+    )
 
 
 def _refund_settle(command: ProviderCommand, *, ok: bool, reference: str, reason: str) -> None:

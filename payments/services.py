@@ -26,7 +26,8 @@ from accounts.services import require_verified_email
 from marketplace.errors import DuplicateRequest, InvalidInput
 from marketplace.money import format_money, round_money, zero
 from marketplace.rows import insert_row
-from notifications.services import Notice, notification_send, notifications_send
+from notifications.services import Notice, notifications_send
+from payments.connect import payout_destination
 from payments.fees import seller_commission
 from payments.ledger import (
     EscrowSubject,
@@ -53,8 +54,8 @@ from payments.models import (
     Transaction,
     TransactionKind,
     Withdrawal,
-    WithdrawalStatus,
 )
+from payments.outbox import command_execute, command_payout, command_refund
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +177,6 @@ def escrow_reduce(
     """The buyer accepted a lower amount: ``less`` comes out of escrow and
     ``less_fee`` of the service fee back with it, to the buyer's balance or
     the card that paid. Caller holds the locks and updates the milestone."""
-    from payments.outbox import command_refund
-
     order = milestone.order
     currency = order.currency
     card = card_payment_of(milestone) if refund_to == REFUND_TO_CARD else None
@@ -251,8 +250,6 @@ def escrow_settle(
     (``payments.outbox``). Caller holds the order and milestone locks; the key
     makes a second settlement impossible.
     """
-    from payments.outbox import command_refund
-
     now = now or timezone.now()
     order = milestone.order
     currency = order.currency
@@ -541,9 +538,6 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     Two withdrawals at once cannot overdraw: ``ledger_post`` locks the
     seller's available account and the second sees the first's debit.
     """
-    from payments.connect import payout_destination
-    from payments.outbox import command_payout
-
     # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
     if not amount.amount.is_finite():
         raise InvalidInput("Enter the amount as a number.", field="amount")
@@ -582,59 +576,12 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     return withdrawal
 
 
-def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reason: str, now: datetime) -> None:
-    """Record the provider's final answer to a payout. Caller holds the
-    command and withdrawal rows (``payments.outbox``)."""
-    seller = withdrawal.seller
-    currency = str(withdrawal.amount.currency)
-    withdrawing = account_for(kind=AccountKind.SELLER_WITHDRAWING, currency=currency, user=seller)
-    if ok:
-        ledger_post(
-            key=f"payout:{withdrawal.idempotency_key}",
-            kind=TransactionKind.WITHDRAWAL_PAID,
-            lines=[
-                (withdrawing, -withdrawal.amount),
-                (account_for(kind=AccountKind.PAYOUTS, currency=currency), withdrawal.amount),
-            ],
-            memo=f"Payout {reference}",
-            actor=None,
-        )
-        withdrawal.status = WithdrawalStatus.PAID
-        withdrawal.gateway_reference = reference
-        message = f"Your withdrawal of {format_money(withdrawal.amount)} has been sent."
-    else:
-        ledger_post(
-            key=f"payout:{withdrawal.idempotency_key}",
-            kind=TransactionKind.WITHDRAWAL_FAILED,
-            lines=[
-                (withdrawing, -withdrawal.amount),
-                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), withdrawal.amount),
-            ],
-            memo=f"Payout failed: {reason}"[:300],
-            actor=None,
-        )
-        withdrawal.status = WithdrawalStatus.FAILED
-        withdrawal.failure_reason = reason[:200]
-        message = (
-            f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
-            "the money is back in your available balance."
-        )
-    withdrawal.processed_at = now
-    withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
-    notification_send(
-        recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url=reverse("earnings")
-    )
-
-
 def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Withdrawal | None:
     """Run a requested withdrawal's payout command now (the task and the sweep
     go through ``payments.outbox.command_execute``). Returns the withdrawal if
     this call settled it, None if it was settled already or is not due.
     Must be called with no transaction open: it talks to the provider.
     """
-    from payments.models import ProviderCommand
-    from payments.outbox import command_execute
-
     command = ProviderCommand.objects.filter(withdrawal_id=withdrawal_id).first()
     if command is None or not command_execute(command_id=command.pk, now=now).settled:
         return None

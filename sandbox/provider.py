@@ -8,13 +8,12 @@ demo runs the same code path as production: checkout, webhook, refund, payout.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -30,10 +29,8 @@ from payments.providers import (
 )
 from sandbox import cards
 from sandbox.models import SandboxOperation, SandboxSession
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_sandbox_{uuid.uuid4().hex[:24]}"
+from sandbox.operations import new_id, record_operation
+from sandbox.services import session_expire
 
 
 def session_view(session: SandboxSession) -> CheckoutSession:
@@ -45,39 +42,6 @@ def session_view(session: SandboxSession) -> CheckoutSession:
         payment_reference=session.payment_reference,
         amount=session.amount,
         reference=session.reference,
-    )
-
-
-def record_operation(
-    *, kind: str, key: str, amount: Money, ok: bool, reference: str, target: str = "", failure_code: str = ""
-) -> ProviderResult:
-    """Store the answer under its key; a replayed key returns the first answer instead."""
-    existing = SandboxOperation.objects.filter(idempotency_key=key).first()
-    if existing is None:
-        try:
-            with transaction.atomic():
-                SandboxOperation.objects.create(
-                    idempotency_key=key,
-                    kind=kind,
-                    amount=amount,
-                    succeeded=ok,
-                    reference=reference if ok else "",
-                    target=target,
-                    failure_code=failure_code,
-                )
-            return ProviderResult(
-                ok=ok,
-                reference=reference if ok else "",
-                failure_code=failure_code,
-                message=cards.FAILURE_MESSAGES.get(failure_code, ""),
-            )
-        except IntegrityError:
-            existing = SandboxOperation.objects.get(idempotency_key=key)
-    return ProviderResult(
-        ok=existing.succeeded,
-        reference=existing.reference,
-        failure_code=existing.failure_code,
-        message="" if existing.succeeded else cards.FAILURE_MESSAGES.get(existing.failure_code, "Declined."),
     )
 
 
@@ -100,7 +64,7 @@ class SandboxProvider:
         session, _ = SandboxSession.objects.get_or_create(
             idempotency_key=idempotency_key,
             defaults={
-                "session_id": _id("cs"),
+                "session_id": new_id("cs"),
                 "amount": amount,
                 "description": description[:500],
                 "reference": reference,
@@ -118,8 +82,6 @@ class SandboxProvider:
 
     def checkout_expire(self, session_id: str) -> None:
         assert_no_transaction()
-        from sandbox.services import session_expire
-
         session_expire(session_id=session_id)
 
     def refund(self, *, amount: Money, payment_reference: str, idempotency_key: str) -> ProviderResult:
@@ -140,7 +102,7 @@ class SandboxProvider:
                 key=idempotency_key,
                 amount=amount,
                 ok=not failure,
-                reference=_id("re"),
+                reference=new_id("re"),
                 target=payment_reference,
                 failure_code=failure,
             )
@@ -155,7 +117,7 @@ class SandboxProvider:
             key=idempotency_key,
             amount=amount,
             ok=not failure,
-            reference=_id("po"),
+            reference=new_id("po"),
             target=destination,
             failure_code=failure,
         )

@@ -16,7 +16,7 @@ from marketplace.queue import enqueue_on_commit
 from payments.providers import minor_units
 from sandbox import cards
 from sandbox.models import SandboxEvent, SandboxSession
-from sandbox.provider import _id, record_operation
+from sandbox.operations import new_id, record_operation
 
 
 class CardRefused(Exception):
@@ -82,7 +82,7 @@ def session_pay(*, session_id: str, card_number: str, webhook_url: str) -> Sandb
                 failure_code=code,
             )
             raise CardRefused(code, message)
-        reference = _id("pi")
+        reference = new_id("pi")
         record_operation(
             kind="charge", key=f"{session.idempotency_key}:charge", amount=session.amount, ok=True, reference=reference
         )
