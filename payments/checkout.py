@@ -182,7 +182,9 @@ def late_payment_refund(checkout: Checkout, *, payment_reference: str, amount: M
         milestone_id=checkout.milestone_id,
         checkout=checkout,
     )
-    if checkout.status != CheckoutStatus.PAID:
+    # An open checkout stays payable: a payment of the wrong amount is refunded, and the
+    # buyer's right one still funds it. One that closed unpaid records the refund.
+    if checkout.status not in (CheckoutStatus.PAID, CheckoutStatus.OPEN):
         checkout.status = CheckoutStatus.REFUNDED
         checkout.payment_reference = payment_reference
         checkout.save(update_fields=["status", "payment_reference"])

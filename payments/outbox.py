@@ -185,10 +185,32 @@ def _record(command_id: int, result: ProviderResult, *, now: datetime) -> Execut
         if command.status not in (CommandStatus.PENDING, CommandStatus.STUCK):
             return Execution("already settled")
         command.failure_code = result.failure_code
+        if not result.ok and command.kind == CommandKind.REFUND and result.failure_code in REFUSALS_FOR_STAFF:
+            return _hold_for_staff(command, result)
         _settle(
             command, ok=result.ok, reference=result.reference, reason=result.message or result.failure_code, now=now
         )
     return Execution("succeeded" if result.ok else "failed")
+
+
+# A refund refused because the provider does not know the payment, or has less of it left than
+# asked: not a card that cannot take money back (which returns it to the buyer's balance) but a
+# sign the payment never happened as recorded. The money stays set aside and staff decide.
+REFUSALS_FOR_STAFF = frozenset({"resource_missing", "amount_too_large", "charge_already_refunded"})
+
+
+def _hold_for_staff(command: ProviderCommand, result: ProviderResult) -> Execution:
+    """The refund waits in the admin's stuck list with the provider's reason; nothing is
+    credited to anyone until staff retry it or give it up. Caller holds the command row."""
+    command.status = CommandStatus.STUCK
+    command.last_error = (
+        f"The provider refused the refund of payment {command.payment_reference}: "
+        f"{result.message or result.failure_code} ({result.failure_code}). Check the payment "
+        "with the provider, then retry or give up (which credits the buyer's balance)."
+    )[:500]
+    command.save(update_fields=["status", "last_error", "failure_code"])
+    logger.error("refund command %s held for staff: %s", command.pk, command.last_error)
+    return Execution("stuck")
 
 
 def _settle(command: ProviderCommand, *, ok: bool, reference: str, reason: str, now: datetime) -> None:

@@ -10,6 +10,15 @@ Events may arrive in any order or long after the fact; each handler asks the
 checkout's current state, never assumes it: a ``completed`` for a session we
 already expired refunds the payment (``late_payment_refund``), an ``expired``
 for one already paid changes nothing.
+
+No amount or reference is taken from the event: a signature proves who signed
+it, not that a payment happened (a leaked or derived secret signs anything).
+For a session of one of our checkouts, the provider is asked what it says of
+it (``checkout_retrieve``) before the transaction opens, and its answer, not
+the event's, is what funds, refunds or expires. An event the provider does not
+confirm is stored, answered 200 and moves nothing. This is the provider's own
+request waiting on the provider: if it does not answer, the 503 makes it send
+the event again later.
 """
 
 from __future__ import annotations
@@ -25,10 +34,11 @@ from django.views.decorators.http import require_POST
 
 from payments.checkout import session_apply
 from payments.connect import account_updated
-from payments.models import WebhookEvent
+from payments.models import Checkout, WebhookEvent
 from payments.providers import (
     CheckoutSession,
     ProviderEvent,
+    ProviderUnavailable,
     WebhookInvalid,
     from_minor_units,
     get_provider,
@@ -79,23 +89,63 @@ _SESSION_EVENTS = frozenset(
 )
 
 
-def _checkout_completed(provider: str, event: ProviderEvent) -> str:
+def _confirm(provider: str, event: ProviderEvent) -> CheckoutSession | None:
+    """What the provider itself says of the event's session, if it is one of our
+    checkouts' (None otherwise: nothing to confirm, nothing will move). No
+    transaction is open; raises ``ProviderUnavailable`` if the provider does not answer."""
+    if event.type not in _SESSION_EVENTS:
+        return None
+    session = _session(event.object)
+    if not session.id or not Checkout.objects.filter(provider=provider, session_id=session.id).exists():
+        return None
+    return get_provider(provider).checkout_retrieve(session.id)
+
+
+def _checkout_completed(provider: str, event: ProviderEvent, confirmed: CheckoutSession | None) -> str:
     session = _session(event.object)
     if not session.paid:
         return "completed, payment not yet confirmed"  # async methods: wait for async_payment_succeeded
-    return session_apply(provider=provider, session=session)
+    if confirmed is None:
+        return "unknown session"
+    if not confirmed.paid:
+        logger.warning(
+            "webhook %s says session %s is paid; the provider says %s, %s: nothing moved",
+            event.id,
+            session.id,
+            confirmed.status,
+            confirmed.payment_status,
+        )
+        return f"not confirmed by the provider (the session is {confirmed.status}, {confirmed.payment_status})"
+    if (confirmed.payment_reference, confirmed.amount) != (session.payment_reference, session.amount):
+        logger.warning(
+            "webhook %s disagrees with the provider on session %s (%s %s, provider: %s %s); acting on the provider's",
+            event.id,
+            session.id,
+            session.payment_reference,
+            session.amount,
+            confirmed.payment_reference,
+            confirmed.amount,
+        )
+    return session_apply(provider=provider, session=confirmed)
 
 
-def _checkout_expired(provider: str, event: ProviderEvent) -> str:
-    session = _session(event.object)
-    return session_apply(provider=provider, session=replace(session, payment_status="unpaid"))
+def _checkout_expired(provider: str, event: ProviderEvent, confirmed: CheckoutSession | None) -> str:
+    if confirmed is None:
+        return "unknown session"
+    if confirmed.status != "expired":
+        return f"nothing to expire: the provider says the session is {confirmed.status}, {confirmed.payment_status}"
+    return session_apply(provider=provider, session=replace(confirmed, payment_status="unpaid"))
 
 
-HANDLERS: dict[str, Callable[[str, ProviderEvent], str]] = {
+def _account_updated(provider: str, event: ProviderEvent, confirmed: CheckoutSession | None) -> str:
+    return account_updated(provider, event)  # Stripe Connect: a seller's payout account
+
+
+HANDLERS: dict[str, Callable[[str, ProviderEvent, CheckoutSession | None], str]] = {
     "checkout.session.completed": _checkout_completed,
     "checkout.session.async_payment_succeeded": _checkout_completed,
     "checkout.session.expired": _checkout_expired,
-    "account.updated": account_updated,  # Stripe Connect: a seller's payout account
+    "account.updated": _account_updated,
 }
 
 
@@ -108,13 +158,20 @@ def webhook_receive(*, provider: str, payload: bytes, signature: str) -> tuple[i
     except WebhookInvalid as error:
         logger.warning("webhook from %s refused: %s", provider, error)
         return 400, str(error)
+    if WebhookEvent.objects.filter(provider=provider, event_id=event.id).exists():
+        return 200, "duplicate: already received"
+    try:
+        confirmed = _confirm(provider, event)
+    except ProviderUnavailable as error:
+        logger.warning("webhook %s from %s: could not confirm with the provider: %s", event.id, provider, error)
+        return 503, "could not confirm with the provider; send it again later"
     try:
         with transaction.atomic():
             stored = WebhookEvent.objects.create(
                 provider=provider, event_id=event.id, type=event.type, payload=event.payload
             )
             handler = HANDLERS.get(event.type)
-            outcome = handler(provider, event) if handler else "ignored: not an event we act on"
+            outcome = handler(provider, event, confirmed) if handler else "ignored: not an event we act on"
             stored.outcome = outcome[:300]
             stored.save(update_fields=["outcome"])
     except IntegrityError:

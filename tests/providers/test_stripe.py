@@ -538,9 +538,23 @@ def completed_event(session_id: str, *, amount: int = 10500, event_id: str = "ev
     ).encode()
 
 
-def paid_event(milestone) -> bytes:
-    """The completed event of the milestone's checkout, for what it costs (amount plus the buyer's service fee)."""
-    return completed_event("cs_test_paid1", amount=minor_units(Checkout.objects.get(milestone=milestone).amount))
+def paid_event(milestone, fake: FakeStripe | None = None) -> bytes:
+    """The completed event of the milestone's checkout, for what it costs (amount plus the buyer's
+    service fee). With ``fake``, Stripe also confirms the payment when asked, as it would after it."""
+    amount = minor_units(Checkout.objects.get(milestone=milestone).amount)
+    if fake is not None:
+        fake.answer(
+            "get",
+            "/v1/checkout/sessions/cs_test_paid1",
+            session_json(
+                id="cs_test_paid1",
+                status="complete",
+                payment_status="paid",
+                payment_intent="pi_3TestPaid",
+                amount_total=amount,
+            ),
+        )
+    return completed_event("cs_test_paid1", amount=amount)
 
 
 def post(client, payload: bytes, signature: str, url: str = WEBHOOK):
@@ -559,8 +573,8 @@ def unpaid(fake, order):
 
 
 @pytest.mark.django_db
-def test_a_signed_completed_event_funds_the_milestone(client, unpaid, audit):
-    payload = paid_event(unpaid)
+def test_a_signed_completed_event_funds_the_milestone(client, fake, unpaid, audit):
+    payload = paid_event(unpaid, fake)
     response = post(client, payload, sign_payload(payload, SECRET))
     assert response.status_code == 200, response.content
     assert response.json()["outcome"] == "funded"
@@ -570,6 +584,28 @@ def test_a_signed_completed_event_funds_the_milestone(client, unpaid, audit):
     assert (checkout.status, checkout.payment_reference) == ("paid", "pi_3TestPaid")
     assert WebhookEvent.objects.get().type == "checkout.session.completed"
     audit()
+
+
+def test_a_signed_event_stripe_does_not_confirm_moves_nothing(client, fake, unpaid, audit):
+    """Signed with the right secret (a leaked one signs anything) but Stripe says the session
+    is still unpaid: stored, answered 200, nothing funded."""
+    fake.answer("get", "/v1/checkout/sessions/cs_test_paid1", session_json(id="cs_test_paid1"))
+    payload = paid_event(unpaid)
+    response = post(client, payload, sign_payload(payload, SECRET))
+    assert response.status_code == 200 and response.json()["outcome"].startswith("not confirmed by the provider")
+    unpaid.refresh_from_db()
+    assert unpaid.state == MilestoneState.AWAITING_PAYMENT
+    assert WebhookEvent.objects.count() == 1 and not Transaction.objects.exists()
+    audit()
+
+
+def test_an_event_is_answered_503_when_stripe_cannot_confirm_it(client, fake, unpaid):
+    """Stripe down while it delivers: not stored, so its next delivery is acted on."""
+    fake.answer("get", "/v1/checkout/sessions/cs_test_paid1", (500, error_json("api_error", "", "down")))
+    payload = paid_event(unpaid)
+    response = post(client, payload, sign_payload(payload, SECRET))
+    assert response.status_code == 503
+    assert not WebhookEvent.objects.exists() and not Transaction.objects.exists()
 
 
 @pytest.mark.django_db
@@ -592,8 +628,8 @@ def test_a_ten_minute_old_signature_is_refused(client, unpaid):
 
 
 @pytest.mark.django_db
-def test_the_same_event_twice_is_stored_once(client, unpaid, audit):
-    payload = paid_event(unpaid)
+def test_the_same_event_twice_is_stored_once(client, fake, unpaid, audit):
+    payload = paid_event(unpaid, fake)
     first = post(client, payload, sign_payload(payload, SECRET))
     second = post(client, payload, sign_payload(payload, SECRET))
     assert (first.status_code, second.status_code) == (200, 200)

@@ -30,7 +30,7 @@ from payments.models import (
     Withdrawal,
 )
 from payments.outbox import backoff, command_execute, command_give_up, command_retry
-from payments.providers import ProviderInTransaction, ProviderUnavailable, get_provider
+from payments.providers import ProviderInTransaction, ProviderResult, ProviderUnavailable, get_provider
 from payments.services import withdrawal_request
 from payments.sweeps import sweep_outbox
 from sandbox.models import SandboxOperation, SandboxSession
@@ -111,17 +111,45 @@ def test_a_dispute_split_refunds_the_buyers_share_and_fee_share_to_the_card(orde
     assert_money_conserved()
 
 
-def test_a_refund_the_provider_refuses_lands_in_the_balance(order, audit, monkeypatch):
+def test_a_refund_the_card_cannot_take_lands_in_the_balance(order, audit, monkeypatch):
+    """The provider knows the payment but the card cannot take money back (closed, say):
+    the buyer keeps the money as balance, and is told."""
+    milestone = create_milestone(order, amount="100.00")
+    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    command = ProviderCommand.objects.get()
+    monkeypatch.setattr(
+        SandboxProvider,
+        "refund",
+        lambda self, **kw: ProviderResult(ok=False, reference="", failure_code="expired_or_canceled_card"),
+    )
+    assert command_execute(command_id=command.pk).outcome == "failed"
+    command.refresh_from_db()
+    assert command.status == CommandStatus.FAILED and command.failure_code == "expired_or_canceled_card"
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
+    assert balance(AccountKind.CARD_REFUNDS) == usd("0")
+    audit()
+
+
+def test_a_refund_of_a_payment_the_provider_does_not_know_waits_for_staff(order, staff, audit):
+    """Regression: a refund refused as "No such payment" used to become spendable balance,
+    so a forged payment ended as money. Now it waits in the stuck list with the reason,
+    the money still set aside, until staff decide."""
     milestone = create_milestone(order, amount="100.00")
     services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     command = ProviderCommand.objects.get()
     # The provider no longer knows the payment (our command's target is frozen by a trigger).
     SandboxSession.objects.filter(payment_reference=command.payment_reference).update(payment_reference="pi_gone")
-    assert command_execute(command_id=command.pk).outcome == "failed"
+    assert command_execute(command_id=command.pk).outcome == "stuck"
     command.refresh_from_db()
-    assert command.status == CommandStatus.FAILED and command.failure_code == "resource_missing"
+    assert command.status == CommandStatus.STUCK and command.failure_code == "resource_missing"
+    assert "No such payment" in command.last_error and "staff" not in command.last_error.lower()[:10]
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("0")
+    assert balance(AccountKind.CARD_REFUNDS) == usd("105.50")
+    assert sweep_outbox().done == 0  # not retried by itself
+    audit()
+    # Staff checked the provider and give up: only then is it the buyer's balance.
+    assert command_give_up(command_id=command.pk, actor=staff, reason="payment confirmed at the bank")
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
-    assert balance(AccountKind.CARD_REFUNDS) == usd("0")
     audit()
 
 

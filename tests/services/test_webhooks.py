@@ -14,6 +14,7 @@ from djmoney.money import Money
 
 from milestones.models import Milestone, MilestoneState
 from milestones.sweeps import sweep_checkouts
+from payments.checkout import checkout_paid
 from payments.models import (
     AccountKind,
     Checkout,
@@ -27,7 +28,7 @@ from payments.models import (
 from payments.outbox import command_execute
 from payments.providers import sign_payload
 from sandbox.models import SandboxEvent, SandboxOperation
-from sandbox.services import session_pay
+from sandbox.services import session_expire, session_pay
 from tests.factories import WEBHOOK_URL, create_milestone, open_checkout
 from tests.services.ledger_checks import assert_money_conserved, balance
 
@@ -247,9 +248,32 @@ def test_an_expired_event_after_the_payment_changes_nothing(client, order, audit
     audit()
 
 
+def _expiry(checkout: Checkout, event_id: str = "evt_sandbox_expiry") -> bytes:
+    return json.dumps(
+        {
+            "id": event_id,
+            "type": "checkout.session.expired",
+            "created": int(time.time()),
+            "data": {"object": {"id": checkout.session_id, "status": "expired", "payment_status": "unpaid"}},
+        }
+    ).encode()
+
+
+def test_a_forged_expiry_for_a_session_still_open_changes_nothing(client, order, audit):
+    """Signed, but the provider says the session is open: the buyer can still pay."""
+    milestone = create_milestone(order, pay=False)
+    checkout = open_checkout(milestone)
+    response = post(client, _expiry(checkout))
+    assert response.status_code == 200 and response.json()["outcome"].startswith("nothing to expire")
+    assert state(milestone) == S.AWAITING_PAYMENT
+    assert Checkout.objects.get(pk=checkout.pk).status == CheckoutStatus.OPEN
+    audit()
+
+
 def test_an_expired_event_closes_an_unpaid_milestone_with_no_money(client, order, audit):
     milestone = create_milestone(order, pay=False)
     checkout = open_checkout(milestone)
+    session_expire(session_id=checkout.session_id)
     expired = {
         "id": "evt_sandbox_expiry",
         "type": "checkout.session.expired",
@@ -259,4 +283,23 @@ def test_an_expired_event_closes_an_unpaid_milestone_with_no_money(client, order
     assert post(client, json.dumps(expired).encode()).json()["outcome"] == "expired"
     assert state(milestone) == S.PAYMENT_EXPIRED
     assert not Transaction.objects.exists()
+    audit()
+
+
+def test_a_payment_of_the_wrong_amount_is_refunded_and_the_checkout_stays_payable(order, audit):
+    """Regression: a payment of another amount for an open checkout used to close it as
+    refunded, so the buyer's right payment afterwards was refunded "after the checkout had
+    closed" and the milestone could never be paid. Now the wrong one goes back to the card
+    and the right one funds."""
+    milestone = create_milestone(order, pay=False)
+    checkout = open_checkout(milestone)
+    assert checkout_paid(checkout_id=checkout.pk, payment_reference="pi_wrong", amount=Money("1.00", "USD")) == (
+        "refunded: payment arrived for a different amount"
+    )
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.OPEN and checkout.payment_reference == ""
+    assert state(milestone) == S.AWAITING_PAYMENT
+    assert ProviderCommand.objects.get().payment_reference == "pi_wrong"
+    assert checkout_paid(checkout_id=checkout.pk, payment_reference="pi_right", amount=checkout.amount) == "funded"
+    assert state(milestone) == S.AWAITING_ACCEPTANCE
     audit()
