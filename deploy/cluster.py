@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "marketplace.conf.template"
 APP_ROLE = "marketplace_cluster_app"
 APP_ROLE_PASSWORD = "cluster-app-password"
+WEBHOOK_SECRET = "whsec_cluster_" + secrets.token_hex(24)
 BUCKET = "marketplace-cluster"
 
 
@@ -149,6 +151,9 @@ class Cluster:
             "SECRET_KEY": "cluster-" + "Zt7rQ2mW9xK4pL8vN3cB6yH1" * 3,
             "LEDGER_MAC_KEY": os.environ.get("LEDGER_MAC_KEY") or "cluster-ledger-" + "aB3dE5fG7h" * 5,
             "PAYMENT_PROVIDER": "sandbox",
+            # One secret for the cluster: each process has its own DATA_DIR, where the
+            # sandbox would otherwise make a secret of its own.
+            "SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "ALLOWED_HOSTS": "localhost,127.0.0.1",
             "SITE_URL": self.url,
             "CSRF_TRUSTED_ORIGINS": self.url,

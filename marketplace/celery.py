@@ -47,6 +47,7 @@ SWEEP_TASKS = {
     "orders": "milestones.tasks.sweep_orders",
     "reviews": "reviews.tasks.sweep_reviews",
     "emails": "notifications.tasks.sweep_emails",
+    "sandbox_webhooks": "sandbox.tasks.sweep_webhooks",
 }
 
 

@@ -533,6 +533,9 @@ SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET") or (
     if PAYMENT_PROVIDER == "sandbox"
     else ""
 )
+# The sandbox sends an event again while it is not answered 2xx, after each of these waits in turn
+# (about 2.7 days in all, as Stripe retries for up to three days), then gives up.
+SANDBOX_WEBHOOK_RETRY_SCHEDULE = env_durations("SANDBOX_WEBHOOK_RETRY_SCHEDULE", "1m,5m,30m,2h,5h,10h,10h,12h,12h,12h")
 # The key of the ledger's MACs (marketplace/mac.py): from the environment, never in the database.
 # Set it apart from SECRET_KEY in production, so SECRET_KEY can be rotated without it;
 # unset (only allowed with DEBUG on), it is derived from SECRET_KEY.

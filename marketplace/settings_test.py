@@ -1,6 +1,7 @@
 """Settings for the test suite: PostgreSQL and Redis, fast hashing, mail in memory."""
 
 import os
+import secrets
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 64)
@@ -13,6 +14,9 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("DATA_DIR", "/tmp/marketplace-test-data")
+# One sandbox webhook secret for a test process and the workers and servers it starts (each
+# with a DATA_DIR of its own, where the sandbox would otherwise make a secret of its own).
+os.environ.setdefault("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_test_" + secrets.token_hex(16))
 # Some tests hold a transaction open on purpose while another thread works (races, seals).
 os.environ.setdefault("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "300000")
 

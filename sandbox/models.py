@@ -64,9 +64,21 @@ class SandboxEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_status = models.CharField(max_length=200, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep sends it (again) if no 2xx has come back by then: set when it is made
+    # (so a delivery lost with a killed worker is sent again), moved on by each failed
+    # attempt along the retry schedule, cleared once delivered or given up.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects: models.Manager[SandboxEvent] = models.Manager()
+
+    class Meta:
+        indexes = [
+            # The sweep's read: the unanswered events, by when they are due.
+            models.Index(
+                fields=["next_attempt_at"], name="sandbox_event_due", condition=models.Q(delivered_at__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

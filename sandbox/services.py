@@ -41,7 +41,8 @@ def _session_object(session: SandboxSession) -> dict[str, Any]:
 
 
 def event_emit(*, type: str, obj: dict[str, Any], webhook_url: str) -> SandboxEvent:
-    """Queue a webhook in Stripe's event shape; sent after commit, retried by the task."""
+    """Queue a webhook in Stripe's event shape: sent after commit, sent again by the sweep
+    (``sandbox.delivery``) until it is answered 2xx."""
     event_id = f"evt_sandbox_{uuid.uuid4().hex[:24]}"
     payload = {
         "id": event_id,
@@ -52,7 +53,13 @@ def event_emit(*, type: str, obj: dict[str, Any], webhook_url: str) -> SandboxEv
         "livemode": False,
         "data": {"object": obj},
     }
-    event = SandboxEvent.objects.create(event_id=event_id, type=type, payload=payload, url=webhook_url)
+    event = SandboxEvent.objects.create(
+        event_id=event_id,
+        type=type,
+        payload=payload,
+        url=webhook_url,
+        next_attempt_at=timezone.now() + settings.SANDBOX_WEBHOOK_RETRY_SCHEDULE[0],
+    )
     enqueue_on_commit("sandbox.tasks.deliver_event", event.pk)
     return event
 

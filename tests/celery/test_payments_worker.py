@@ -4,6 +4,7 @@ worker killed with a payout in flight loses nothing and pays nothing twice."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -83,4 +84,37 @@ def test_a_worker_killed_with_a_payout_in_flight_pays_once_after_the_lease(worke
     assert payouts.count() == 1, "the provider paid once"
     assert command.provider_reference == payouts.get().reference
     assert Transaction.objects.filter(kind=TransactionKind.WITHDRAWAL_PAID).count() == 1
+    audit()
+
+
+def test_a_webhook_lost_with_a_killed_worker_is_sent_again_by_the_sweep(worker_factory, live_server, settings, audit):
+    """Regression: a worker killed mid-delivery left the event unacknowledged in Redis for
+    the broker's hour, and only the buyer's return page saved the payment. Now the event
+    carries when it is due again, and beat's sweep sends it on the retry schedule."""
+    schedule = {"SANDBOX_WEBHOOK_RETRY_SCHEDULE": "2s,2s,2s"}
+    settings.SANDBOX_WEBHOOK_RETRY_SCHEDULE = [timedelta(seconds=2)] * 3
+    milestone = create_milestone(OrderFactory(), pay=False)
+    checkout = open_checkout(milestone)
+    doomed = worker_factory(env={"MK_TEST_WEBHOOK_PAUSE": "60", **schedule})
+    session_pay(
+        session_id=checkout.session_id,
+        card_number="4242424242424242",
+        webhook_url=f"{live_server.url}/payments/webhooks/sandbox/",
+    )
+    wait_until(lambda: "webhook: pausing" in doomed.output(), timeout=30, what="the worker to take the delivery")
+    doomed.kill()
+    event = SandboxEvent.objects.get(type="checkout.session.completed")
+    assert event.delivered_at is None and event.attempts == 0
+    assert Milestone.objects.get(pk=milestone.pk).state == S.AWAITING_PAYMENT
+
+    worker_factory(beat=True, env=schedule)
+    wait_until(
+        lambda: Milestone.objects.get(pk=milestone.pk).state == S.AWAITING_ACCEPTANCE,
+        timeout=45,
+        what="the sweep to send the webhook again",
+    )
+    wait_until(lambda: SandboxEvent.objects.get(pk=event.pk).delivered_at, timeout=10, what="the 200 to be recorded")
+    event.refresh_from_db()
+    assert event.attempts == 1 and event.last_status == "200" and event.next_attempt_at is None
+    assert WebhookEvent.objects.get(event_id=event.event_id).outcome == "funded"
     audit()

@@ -9,6 +9,10 @@ some rows committed, one in flight, and the rest not started.
 outbox executes wait ``MK_TEST_PAUSE_SECONDS`` just before calling the
 provider, or just after it answered and before the answer is recorded: the
 two moments a worker can die with money in flight.
+
+``MK_TEST_WEBHOOK_PAUSE`` (seconds) makes the sandbox's webhook delivery wait
+that long before it sends, so a test can kill the worker with the delivery in
+its hands.
 """
 
 from __future__ import annotations
@@ -59,6 +63,19 @@ def main() -> None:
             return result
 
         SandboxProvider.payout = paused_payout  # type: ignore[method-assign]
+
+    webhook_pause = float(os.environ.get("MK_TEST_WEBHOOK_PAUSE") or 0)
+    if webhook_pause:
+        from sandbox import delivery
+
+        real_post = delivery._post
+
+        def paused_post(event):
+            print(f"webhook: pausing before sending {event.event_id}", flush=True)
+            time.sleep(webhook_pause)
+            return real_post(event)
+
+        delivery._post = paused_post  # type: ignore[assignment]
 
     from marketplace.celery import app
 
