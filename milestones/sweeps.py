@@ -24,15 +24,11 @@ from django.utils.timesince import timeuntil
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
-from milestones.services import (
-    late_condition,
-    milestone_approve,
-    milestone_flag_late,
-    offer_expire,
-    order_auto_complete,
-    orders_due_to_complete,
-    proposal_expire,
-)
+from milestones.selectors import late_condition, orders_due_to_complete
+from milestones.services.completion import order_auto_complete
+from milestones.services.lifecycle import milestone_approve, milestone_flag_late
+from milestones.services.offers import offer_expire
+from milestones.services.proposals import proposal_expire
 from notifications.services import notification_send
 from orders.models import Order
 from payments.checkout import checkout_expired
@@ -82,7 +78,7 @@ def _claim(pk: int, condition: Q) -> Milestone | None:
 
 
 def _auto_approve_condition(now: datetime) -> Q:
-    # A cancellation request waiting for an answer holds the clock (milestones.services.milestone_approve).
+    # A cancellation request waiting for an answer holds the clock (milestones.services.lifecycle.milestone_approve).
     waiting = Proposal.objects.filter(milestone=OuterRef("pk"), kind="cancellation", state=ProposalState.PENDING)
     return Q(state=S.IN_REVIEW, auto_approve_at__lte=now) & ~Q(Exists(waiting))
 
