@@ -724,7 +724,7 @@ def approve_bench(d: Data, report: Report) -> None:
 
     from accounts.models import User
     from milestones.models import Milestone
-    from milestones.services import milestone_approve
+    from milestones.services.lifecycle import milestone_approve
     from payments.models import Transaction
 
     block = d.approve_block
@@ -804,7 +804,7 @@ def _approve_process(p: int, barrier, stop_at, results, first_milestone: int, fi
     from django.db import connection
 
     from milestones.models import Milestone
-    from milestones.services import milestone_approve
+    from milestones.services.lifecycle import milestone_approve
 
     rows = iter(range(1 + p, APPROVE_ROWS, APPROVE_PROCESSES))
     lock = threading.Lock()

@@ -310,7 +310,8 @@ def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: i
     milestones approved one after another, the next one in review, then
     ``accepted`` queued ones, the rest awaiting acceptance."""
     from gigs.services import gig_create
-    from milestones import services as ms
+    from milestones.services.creation import milestone_create
+    from milestones.services.lifecycle import milestone_accept, milestone_approve, milestone_submit
     from orders.models import OrderMessage
     from orders.services import order_create
     from payments.services import FundingSource
@@ -327,7 +328,7 @@ def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: i
     created = []
     for n in range(milestones):
         created.append(
-            ms.milestone_create(
+            milestone_create(
                 order=order,
                 actor=buyer,
                 title=f"Phase {n + 1}: screens and tests",
@@ -340,11 +341,11 @@ def showcase_order(*, buyer, seller, milestones: int, approved: int, accepted: i
         )
     created = [_pay_in_sandbox(m) for m in created]
     for m in created[: approved + 1 + accepted]:
-        ms.milestone_accept(milestone=m, actor=seller)
+        milestone_accept(milestone=m, actor=seller)
     for n, m in enumerate(created[: approved + 1]):
-        ms.milestone_submit(milestone=m, actor=seller, message="Done, see the link.", links=["https://example.com/w"])
+        milestone_submit(milestone=m, actor=seller, message="Done, see the link.", links=["https://example.com/w"])
         if n < approved:
-            ms.milestone_approve(milestone=m, actor=buyer)
+            milestone_approve(milestone=m, actor=buyer)
     now = timezone.now()
     OrderMessage.objects.bulk_create(
         OrderMessage(

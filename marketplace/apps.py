@@ -3,17 +3,24 @@ import gc
 from django.apps import AppConfig
 from django.conf import settings
 
+from marketplace.celery import app as celery_app
+from marketplace.celery import beat_schedule
+from marketplace.sweeps import all_sweeps, discover_sweeps
+
 
 class MarketplaceConfig(AppConfig):
     """The project package and shared kernel: operator commands, template
-    filters, the processes' heartbeats, and the migration history of the
-    first layout (users, gigs and notices were created here and moved out
-    with their tables)."""
+    filters, the processes' heartbeats, the sweep engine, and the migration
+    history of the first layout (users, gigs and notices were created here
+    and moved out with their tables)."""
 
     name = "marketplace"
     verbose_name = "Marketplace"
 
     def ready(self) -> None:
+        # Every app's sweeps.py registers its sweeps as it is imported; beat schedules what they registered.
+        discover_sweeps()
+        celery_app.conf.beat_schedule = beat_schedule({sweep.name: sweep.task for sweep in all_sweeps()})
         tune_gc(settings.GC_GEN0_THRESHOLD)
 
 

@@ -1,7 +1,9 @@
 """The Celery application: workers run thin tasks over services (see tasks.py).
 
 Beat (exactly one per deployment) runs every sweep every
-``SWEEP_INTERVAL_SECONDS``. The schedule is static, here in code. Ticks go to
+``SWEEP_INTERVAL_SECONDS``: each app registers its sweeps in its own
+``sweeps.py`` (``marketplace.sweeps.register_sweep``), and the schedule is
+built from them as Django starts (``beat_schedule``). Ticks go to
 their own queue ("sweeps", settings ``CELERY_TASK_ROUTES``), so e-mail and
 other work never hold them back, and they do not expire: a tick is never
 dropped unrun. If the workers were away, the ticks that queued meanwhile are
@@ -11,9 +13,13 @@ budget with rows left publishes itself again at once (``sweep_tick``).
 """
 
 import os
+from collections.abc import Mapping
+from logging.config import dictConfig
+from typing import Any
 
 from celery import Celery
 from celery.signals import setup_logging
+from django.conf import settings
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
@@ -28,40 +34,19 @@ app.steps["worker"].add(DjangoStructLogInitStep)
 @setup_logging.connect
 def _log_as_django_does(**kwargs) -> None:
     """Workers and beat log through the settings' LOGGING (JSON lines), not Celery's own format."""
-    from logging.config import dictConfig
-
-    from django.conf import settings
-
     dictConfig(settings.LOGGING)
 
 
-SWEEP_TASKS = {
-    "clearance": "payments.tasks.sweep_clearance",
-    "auto_approve": "milestones.tasks.sweep_auto_approve",
-    "reminders": "milestones.tasks.sweep_reminders",
-    "late": "milestones.tasks.sweep_late",
-    "outbox": "payments.tasks.sweep_outbox",
-    "checkouts": "milestones.tasks.sweep_checkouts",
-    "proposals": "milestones.tasks.sweep_proposals",
-    "offers": "milestones.tasks.sweep_offers",
-    "orders": "milestones.tasks.sweep_orders",
-    "reviews": "reviews.tasks.sweep_reviews",
-    "emails": "notifications.tasks.sweep_emails",
-    "sandbox_webhooks": "sandbox.tasks.sweep_webhooks",
-}
-
-
-def _beat_schedule() -> dict:
-    from django.conf import settings
-
+def beat_schedule(sweep_tasks: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Beat's schedule: each sweep's task (``sweep_tasks``: name to task, from
+    ``marketplace.sweeps.all_sweeps``) every ``SWEEP_INTERVAL_SECONDS``, and the two checkpoints
+    below. ``MarketplaceConfig.ready`` sets it once the apps' sweeps are discovered, before beat
+    reads it."""
     interval = float(settings.SWEEP_INTERVAL_SECONDS)
-    schedule = {f"sweep-{name}": {"task": task, "schedule": interval} for name, task in SWEEP_TASKS.items()}
+    schedule = {f"sweep-{name}": {"task": task, "schedule": interval} for name, task in sweep_tasks.items()}
     # Not a sweep of due rows: a checkpoint of the ledger every few minutes (payments.integrity).
     seal = float(settings.LEDGER_SEAL_INTERVAL_SECONDS)
     schedule["seal-ledger"] = {"task": "payments.tasks.seal_ledger", "schedule": seal}
     # Retention: expired sessions, old login records, old read notices (privacy.retention).
     schedule["prune-old-data"] = {"task": "privacy.tasks.prune_old_data", "schedule": 3600.0}
     return schedule
-
-
-app.conf.beat_schedule = _beat_schedule()

@@ -377,7 +377,7 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"), Queue("email"))
 CELERY_TASK_ROUTES = {
-    "*.tasks.sweep_*": {"queue": "sweeps"},
+    "*.sweeps.sweep_*": {"queue": "sweeps"},
     "payments.tasks.seal_ledger": {"queue": "sweeps"},
     "privacy.tasks.prune_old_data": {"queue": "sweeps"},
     "notifications.tasks.send_notification_email*": {"queue": "email"},

@@ -32,14 +32,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 
-from marketplace.celery import SWEEP_TASKS
 from marketplace.errors import DomainError
+from marketplace.queue import publish
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +122,6 @@ def sweep_tick(task: Any, run: Callable[..., SweepResult]) -> dict[str, Any]:
     left (``unfinished``), the task is published again at once, so a backlog
     drains at the sweep's own pace instead of one interval per slice, and
     other sweeps' ticks get their turn in between on the ``sweeps`` queue."""
-    from marketplace.queue import publish
-
     result = run(until=task_deadline())
     if result.unfinished:
         publish(task)
@@ -242,7 +243,7 @@ def sweep_in_batches(
     return result
 
 
-# --- the registry, for beat (marketplace/celery.py) and the operator commands --------
+# --- the registry: each app's ``sweeps.py`` registers its own; beat, the worker and the operator commands read it ---
 
 
 @dataclass(frozen=True)
@@ -251,23 +252,61 @@ class Sweep:
     run: Callable[..., SweepResult]
     due: Callable[[datetime], list[DueSet]]
 
+    @property
+    def task(self) -> str:
+        """The Celery task beat publishes every interval, named after the function it runs
+        (``payments.sweeps.sweep_clearance``); ``CELERY_TASK_ROUTES`` sends ``*.sweeps.sweep_*`` to
+        the ``sweeps`` queue."""
+        return f"{self.run.__module__}.{self.run.__name__}"
+
 
 _registry: dict[str, Sweep] = {}
 
+Run = TypeVar("Run", bound=Callable[..., SweepResult])
 
-def register_sweep(sweep: Sweep) -> None:
-    """Called by each app's ``AppConfig.ready`` for the sweeps it owns, so the
-    engine here knows them without importing the apps above it."""
-    _registry[sweep.name] = sweep
+
+def register_sweep(name: str, *, due: Callable[[datetime], list[DueSet]]) -> Callable[[Run], Run]:
+    """Make the decorated function a sweep: ``run(*, now=None, until=None) -> SweepResult``,
+    with ``due(now)``, what is due for ``sweeps_status``. Used in an app's ``sweeps.py``, the one
+    place a sweep is written down: ``discover_sweeps`` imports every app's ``sweeps`` module as
+    Django starts, and the kernel makes the beat task, the schedule (``marketplace.celery``) and the
+    operator commands' list from here, without importing the apps above it.
+    """
+
+    def decorate(run: Run) -> Run:
+        sweep = Sweep(name, run, due)
+        known = _registry.get(name)
+        if known is not None and known.task != sweep.task:
+            raise ImproperlyConfigured(f"Two sweeps are named {name!r}: {known.task} and {sweep.task}.")
+        _registry[name] = sweep
+        _beat_task(sweep)
+        return run
+
+    return decorate
+
+
+def _beat_task(sweep: Sweep) -> Any:
+    """The Celery task of one sweep: a run until ``task_deadline`` (``sweep_tick``), acknowledged
+    late and safe to run twice, as every task here."""
+
+    def tick() -> dict[str, Any]:
+        return sweep_tick(task, sweep.run)
+
+    tick.__doc__ = f"Beat's tick of the {sweep.name} sweep."
+    task = shared_task(name=sweep.task, acks_late=True)(tick)
+    return task
+
+
+def discover_sweeps() -> None:
+    """Import every installed app's ``sweeps`` module, whose ``register_sweep`` calls fill the
+    registry (``MarketplaceConfig.ready``)."""
+    autodiscover_modules("sweeps")
 
 
 def all_sweeps() -> list[Sweep]:
-    """Every sweep beat schedules, in its order (``SWEEP_TASKS``). A name with
-    no registered sweep is a missing ``register_sweep``: KeyError, not a
-    sweep silently skipped."""
-    return [_registry[name] for name in SWEEP_TASKS]
+    """Every registered sweep, in the order of ``INSTALLED_APPS``, then of each app's module."""
+    return list(_registry.values())
 
 
 def sweep_names() -> list[str]:
-    """The names beat schedules (``marketplace.celery.SWEEP_TASKS``), in order."""
-    return list(SWEEP_TASKS)
+    return list(_registry)

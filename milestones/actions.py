@@ -4,9 +4,10 @@ form and the service it calls.
 The order page's buttons (``templates/partials/milestone_actions.html``), the
 action views (``milestones/views.py``), their URLs (``milestones/urls.py``)
 and the tests all read this table, so a new action is one row here. Which
-actions a viewer sees *now* is decided by ``milestones.selectors.milestone_actions``
+actions a viewer sees *now* is decided here too, by ``milestone_actions``
 (the state machine's available transitions, filtered by the viewer's role);
-the services check the same rules again.
+the services check the same rules again: this only spares people buttons
+that would be refused.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.money import format_money
-from milestones import services
 from milestones.forms import (
     DATETIME_LOCAL,
     ApproveForm,
@@ -37,9 +37,21 @@ from milestones.forms import (
     StatementForm,
     SubmitForm,
 )
-from milestones.models import Dispute, Milestone, MilestoneState
-
-BUYER, SELLER = "buyer", "seller"
+from milestones.models import Dispute, Milestone, MilestoneState, Proposal
+from milestones.services.changes import changes_money, changes_request
+from milestones.services.disputes import dispute_add_statement, milestone_open_dispute
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_request_revision,
+    milestone_submit,
+)
+from milestones.services.offers import offer_accept, offer_decline, offer_withdraw
+from milestones.services.proposals import cancellation_request, extension_request
+from orders.models import BUYER, SELLER, Order
+from payments.services import REFUND_TO_CARD, FundingSource, card_payment_of, card_refund_room
 
 # The service's ``files`` (and the statement's ``attachment``) is the form's ``attachment``.
 FILE_ALIASES = {"files": "attachment"}
@@ -47,6 +59,11 @@ FILE_ALIASES = {"files": "attachment"}
 Perform = Callable[[Milestone, User, dict[str, Any]], object]
 # What confirming does with the money, said on the confirmation page before it happens.
 Consequence = Callable[[Milestone], str]
+
+
+# --- what confirming does with the money, said on the confirmation pages before it happens -------------
+# (the action form's page, ``milestone_action.html``; "Accept and pay" and "Accept changes",
+# ``offer_views``; accepting a cancellation, ``views.proposal_accept``)
 
 
 def _release_words(milestone: Milestone) -> str:
@@ -61,6 +78,57 @@ def _cancel_words(milestone: Milestone) -> str:
     return (
         f"{format_money(milestone.total_charged)} (the amount and the service fee) comes back to you now, "
         "where you choose below; the seller is told. This cannot be undone."
+    )
+
+
+def offer_consequence(milestone: Milestone) -> str:
+    """What "Accept and pay" does with the money, for its confirmation page."""
+    return (
+        f"{format_money(milestone.total_charged)} ({format_money(milestone.amount)} and the "
+        f"{format_money(milestone.buyer_fee)} service fee) is charged now; {format_money(milestone.amount)} is held "
+        f"in escrow until you approve the work, and {milestone.order.seller.username} starts at once "
+        "(or when the current milestone closes)."
+    )
+
+
+def _refund_destination(milestone: Milestone, amount: Money) -> str:
+    """Where a refund of ``amount`` would go, in the buyer's words: their card
+    only if they chose it and a card paid (and only up to what it can take)."""
+    card = card_payment_of(milestone) if milestone.order.buyer.refund_to == REFUND_TO_CARD else None
+    if card is None:
+        return "your balance"
+    room = card_refund_room(card)
+    if room >= amount:
+        return "your card"
+    if room.amount <= 0:
+        return "your balance"
+    return f"your card ({format_money(room)}, what it can still take back) and your balance (the rest)"
+
+
+def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
+    """What "Accept changes" does with the money, for its confirmation page."""
+    money = changes_money(milestone, proposal)
+    if money.charges:
+        return (
+            f"{format_money(money.total)} more is charged now ({format_money(money.amount)} into escrow and "
+            f"{format_money(money.fee)} of service fee); the seller then accepts or declines the new terms."
+        )
+    if money.refunds:
+        where = _refund_destination(milestone, -money.total)
+        return (
+            f"{format_money(-money.total)} comes back to {where} now ({format_money(-money.amount)} out of escrow and "
+            f"{format_money(-money.fee)} of service fee); the seller then accepts or declines the new terms."
+        )
+    return "No money moves; the seller then accepts or declines the new terms."
+
+
+def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
+    """What accepting a cancellation does with the money, for its confirmation page."""
+    assert proposal.refund_amount is not None
+    rest = milestone.amount - proposal.refund_amount
+    return (
+        f"{format_money(proposal.refund_amount)} goes back to the buyer and {format_money(rest)} is released "
+        "to the seller now; the milestone closes. This cannot be undone."
     )
 
 
@@ -126,10 +194,8 @@ ACTIONS: tuple[Action, ...] = (
         path="accept-offer",
         form=ConfirmForm,
         own_view=True,
-        consequence=services.offer_consequence,
-        perform=lambda m, actor, data: services.offer_accept(
-            milestone=m, actor=actor, source=services.FundingSource(method="balance")
-        ),
+        consequence=offer_consequence,
+        perform=lambda m, actor, data: offer_accept(milestone=m, actor=actor, source=FundingSource(method="balance")),
         success="You accepted and paid the offer “{title}”.",
         verb="accept",
     ),
@@ -141,7 +207,7 @@ ACTIONS: tuple[Action, ...] = (
         path="decline-offer",
         form=DeclineOfferForm,
         style="btn-secondary",
-        perform=lambda m, actor, data: services.offer_decline(milestone=m, actor=actor, reason=data.get("reason", "")),
+        perform=lambda m, actor, data: offer_decline(milestone=m, actor=actor, reason=data.get("reason", "")),
         success="You declined the offer “{title}”; nothing was charged.",
         verb="decline",
     ),
@@ -152,7 +218,7 @@ ACTIONS: tuple[Action, ...] = (
         url_name="offer_withdraw",
         path="withdraw-offer",
         style="btn-secondary",
-        perform=lambda m, actor, data: services.offer_withdraw(milestone=m, actor=actor),
+        perform=lambda m, actor, data: offer_withdraw(milestone=m, actor=actor),
         success="You withdrew the offer “{title}”.",
         verb="withdraw",
     ),
@@ -162,7 +228,7 @@ ACTIONS: tuple[Action, ...] = (
         label="Accept",
         url_name="milestone_accept",
         path="accept",
-        perform=lambda m, actor, data: services.milestone_accept(milestone=m, actor=actor),
+        perform=lambda m, actor, data: milestone_accept(milestone=m, actor=actor),
         success="You accepted “{title}”.",
         verb="accept",
     ),
@@ -173,7 +239,7 @@ ACTIONS: tuple[Action, ...] = (
         url_name="milestone_submit",
         path="submit",
         form=SubmitForm,
-        perform=lambda m, actor, data: services.milestone_submit(
+        perform=lambda m, actor, data: milestone_submit(
             milestone=m, actor=actor, message=data["message"], links=data["links"], files=data["files"]
         ),
         success="You submitted “{title}” for review.",
@@ -188,7 +254,7 @@ ACTIONS: tuple[Action, ...] = (
         form=ApproveForm,
         heading="Approve and release the payment",
         consequence=_release_words,
-        perform=lambda m, actor, data: services.milestone_approve(
+        perform=lambda m, actor, data: milestone_approve(
             milestone=m, actor=actor, portfolio=bool(data.get("portfolio"))
         ),
         success="You approved “{title}”; the payment is released to the seller.",
@@ -202,9 +268,7 @@ ACTIONS: tuple[Action, ...] = (
         path="request-revision",
         form=FeedbackForm,
         style="btn-secondary",
-        perform=lambda m, actor, data: services.milestone_request_revision(
-            milestone=m, actor=actor, feedback=data["feedback"]
-        ),
+        perform=lambda m, actor, data: milestone_request_revision(milestone=m, actor=actor, feedback=data["feedback"]),
         success="You asked for a revision of “{title}”.",
         verb="send back",
     ),
@@ -218,7 +282,7 @@ ACTIONS: tuple[Action, ...] = (
         form=StatementForm,
         style="btn-secondary",
         aliases=FILE_ALIASES,
-        perform=lambda m, actor, data: services.dispute_add_statement(
+        perform=lambda m, actor, data: dispute_add_statement(
             dispute=_open_dispute_of(m),
             actor=actor,
             body=data["body"],
@@ -239,7 +303,7 @@ ACTIONS: tuple[Action, ...] = (
         form=ChangesForm,
         style="btn-secondary",
         initial=_terms_now,
-        perform=lambda m, actor, data: services.changes_request(
+        perform=lambda m, actor, data: changes_request(
             milestone=m,
             actor=actor,
             new_deadline=data["deadline"],
@@ -259,7 +323,7 @@ ACTIONS: tuple[Action, ...] = (
         path="extension",
         form=ExtensionForm,
         style="btn-secondary",
-        perform=lambda m, actor, data: services.extension_request(
+        perform=lambda m, actor, data: extension_request(
             milestone=m, actor=actor, new_deadline=data["new_deadline"], reason=data["reason"]
         ),
         success="You asked for a later deadline on “{title}”; the buyer has been told.",
@@ -275,7 +339,7 @@ ACTIONS: tuple[Action, ...] = (
         path="cancellation",
         form=CancellationForm,
         style="btn-secondary btn-small",
-        perform=lambda m, actor, data: services.cancellation_request(
+        perform=lambda m, actor, data: cancellation_request(
             milestone=m,
             actor=actor,
             refund=None if data.get("refund") is None else Money(data["refund"], m.order.currency),
@@ -292,7 +356,7 @@ ACTIONS: tuple[Action, ...] = (
         path="decline",
         form=DeclineForm,
         style="btn-danger",
-        perform=lambda m, actor, data: services.milestone_decline(milestone=m, actor=actor, reason=data["reason"]),
+        perform=lambda m, actor, data: milestone_decline(milestone=m, actor=actor, reason=data["reason"]),
         success="You declined “{title}”; the buyer gets the full amount back.",
         verb="decline",
     ),
@@ -306,7 +370,7 @@ ACTIONS: tuple[Action, ...] = (
         form=CancelForm,
         heading="Cancel this milestone",
         consequence=_cancel_words,
-        perform=lambda m, actor, data: services.milestone_cancel(
+        perform=lambda m, actor, data: milestone_cancel(
             milestone=m, actor=actor, refund_to=data.get("refund_to") or "balance"
         ),
         success="You cancelled “{title}”; its amount and service fee are on their way back to you.",
@@ -321,7 +385,7 @@ ACTIONS: tuple[Action, ...] = (
         form=DisputeForm,
         style="btn-secondary btn-small",
         aliases=FILE_ALIASES,
-        perform=lambda m, actor, data: services.milestone_open_dispute(
+        perform=lambda m, actor, data: milestone_open_dispute(
             milestone=m, actor=actor, reason=data["reason"], attachment=data.get("attachment") or None
         ),
         success="You opened a dispute on “{title}”. Staff will look at it; the money stays in escrow meanwhile.",
@@ -330,3 +394,40 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 BY_NAME: dict[str, Action] = {action.name: action for action in ACTIONS}
+S = MilestoneState
+
+
+def milestone_actions(milestone: Milestone, user, order: Order | None = None) -> list[str]:
+    """The actions ``user`` may take on ``milestone`` now, in display order.
+
+    Staff see none: they act on disputes in the admin, and the services refuse
+    them everything else. ``add_statement`` is adding one's side to an open
+    dispute.
+    """
+    order = order or milestone.order
+    role = order.role_of(user) if user.is_authenticated else None
+    if role is None:
+        return []
+    allowed = {
+        t.name
+        for t in milestone.get_available_state_transitions()  # type: ignore[attr-defined]
+        if t.name in BY_NAME and role in BY_NAME[t.name].roles
+    }
+    if milestone.state == S.DISPUTED:
+        dispute = getattr(milestone, "dispute", None)
+        if dispute is not None and dispute.state == "open":
+            allowed.add("add_statement")
+    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
+        # One request of a kind at a time; the order page passes the pending ones it has read.
+        pending = getattr(milestone, "pending_proposals", None)
+        if pending is None:
+            pending = list(milestone.proposals.filter(state="pending"))
+        waiting = {p.kind for p in pending}
+    if milestone.state == S.AWAITING_ACCEPTANCE and role == SELLER and "changes" not in waiting:
+        allowed.add("propose_changes")
+    if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
+        if "cancellation" not in waiting:
+            allowed.add("request_cancellation")
+        if role == SELLER and milestone.state != S.IN_REVIEW and "extension" not in waiting:
+            allowed.add("request_extension")
+    return [action.name for action in ACTIONS if action.name in allowed]

@@ -2,7 +2,7 @@
 
 Everything here is view-only except one thing staff decide: how a dispute
 ends. That happens through the buttons on the dispute's page
-(``admin_views.resolve_view``), which call ``milestones.services.dispute_resolve``;
+(``admin_views.resolve_view``), which call ``milestones.services.disputes.dispute_resolve``;
 no state, amount or fee is ever edited as a field.
 """
 

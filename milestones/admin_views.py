@@ -1,7 +1,7 @@
 """Staff resolve a dispute from its admin page: the form, the confirmation
 step, and the page that tells the whole story.
 
-The buttons never edit fields: they call ``milestones.services.dispute_resolve``,
+The buttons never edit fields: they call ``milestones.services.disputes.dispute_resolve``,
 which locks the order and the milestone, refuses a second resolution, moves
 the escrow and writes the activity log and the notifications. This module
 adds what the admin needs around it: a preview of the money before staff
@@ -28,7 +28,7 @@ from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.money import format_money, has_sub_minor_digits, zero
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeOutcome, DisputeState, DisputeStatement
-from milestones.services import dispute_resolve
+from milestones.services.disputes import dispute_resolve
 from orders.models import Activity
 from payments.fees import seller_commission
 from payments.ledger import escrow_balance

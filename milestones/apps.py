@@ -6,47 +6,12 @@ class MilestonesConfig(AppConfig):
 
     def ready(self) -> None:
         # Hooks into the kernel and payments below, which never import milestones.
-        from marketplace.sweeps import Sweep, register_sweep
-        from milestones import sweeps
         from milestones.audit import escrow_matches_state, transactions_match_milestones
+        from milestones.services.purposes import CHECKOUT_PURPOSES
         from payments.audit import register_audit_check
+        from payments.checkout import register_checkout_purpose
 
         register_audit_check(escrow_matches_state)
         register_audit_check(transactions_match_milestones)
-        register_sweep(Sweep("auto_approve", sweeps.sweep_auto_approve, sweeps.auto_approve_due))
-        register_sweep(Sweep("reminders", sweeps.sweep_reminders, sweeps.reminders_due))
-        register_sweep(Sweep("late", sweeps.sweep_late, sweeps.late_due))
-        register_sweep(Sweep("checkouts", sweeps.sweep_checkouts, sweeps.checkouts_due))
-        register_sweep(Sweep("proposals", sweeps.sweep_proposals, sweeps.proposals_due))
-        register_sweep(Sweep("offers", sweeps.sweep_offers, sweeps.offers_due))
-        register_sweep(Sweep("orders", sweeps.sweep_orders, sweeps.orders_due))
-
-        from milestones import services
-        from payments.checkout import CheckoutPurpose, register_checkout_purpose
-
-        register_checkout_purpose(
-            "milestone",
-            CheckoutPurpose(
-                description=services.checkout_description,
-                paid=services.milestone_checkout_paid,
-                expired=services.milestone_checkout_expired,
-            ),
-        )
-        from milestones import tips
-
-        register_checkout_purpose(
-            "tip",
-            CheckoutPurpose(
-                description=tips.tip_checkout_description,
-                paid=tips.tip_checkout_paid,
-                expired=tips.tip_checkout_expired,
-            ),
-        )
-        register_checkout_purpose(
-            "changes",
-            CheckoutPurpose(
-                description=services.changes_checkout_description,
-                paid=services.changes_checkout_paid,
-                expired=services.changes_checkout_expired,
-            ),
-        )
+        for name, purpose in CHECKOUT_PURPOSES.items():
+            register_checkout_purpose(name, purpose)

@@ -14,7 +14,7 @@ from marketplace.errors import InvalidInput
 from marketplace.forms import MultipleFileField, OneUseForm, add_domain_error
 from marketplace.money import format_money
 from marketplace.uploads import validate_deliverable_file
-from milestones.services import milestone_terms_errors
+from milestones.services.creation import milestone_terms_errors
 from orders.models import Order
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"

@@ -2,7 +2,7 @@
 
 The transitions here say *which* moves are legal and record the timestamps
 that go with them. They touch nothing outside this row: locks, money, the
-activity log and notifications are the job of ``milestones/services.py``,
+activity log and notifications are the job of ``milestones/services/``,
 which is the only caller.
 """
 
@@ -202,7 +202,7 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
         """The seller proposed it: once paid, it starts as if accepted."""
         return self.offer_expires_at is not None
 
-    # --- transitions (called only by milestones/services.py) -------------
+    # --- transitions (called only by milestones/services/) -------------
     @transition(
         field=state,
         source=[S.OFFERED, S.AWAITING_PAYMENT],
@@ -381,7 +381,7 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
 
     One pending proposal of a kind per milestone (a partial unique index).
     Its own machine: pending → accepted / declined / withdrawn / expired.
-    ``milestones/services.py`` is the only caller of the transitions; what an
+    ``milestones/services/`` is the only caller of the transitions; what an
     accepted proposal does to the milestone happens there, under its locks.
     """
 

@@ -23,10 +23,13 @@ from gigs.selectors import gig_for_viewer
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
-from milestones import services, views
+from milestones import views
+from milestones.actions import changes_consequence, offer_consequence
 from milestones.forms import CustomOfferForm, OfferForm, PayWithForm
 from milestones.models import Milestone, MilestoneState, ProposalKind
 from milestones.selectors import buyers_in_touch, can_offer_milestone
+from milestones.services import offers
+from milestones.services.changes import changes_accept, changes_money, changes_words
 from milestones.views import _buyer_balance, _milestone_for, _proposal_for, _to_checkout, send_to_provider
 from orders.models import Order
 from orders.selectors import order_for_user
@@ -57,7 +60,7 @@ def offer_new(request: AuthedRequest, pk: int) -> HttpResponse:
     form = OfferForm(request.POST or None, order=order)
     if request.method == "POST" and form.is_valid():
         try:
-            milestone = services.offer_create(order=order, actor=request.user, **_terms(form))
+            milestone = offers.offer_create(order=order, actor=request.user, **_terms(form))
         except DuplicateRequest as error:
             messages.info(request, error.message)
             return redirect(order)
@@ -91,7 +94,7 @@ def custom_offer_new(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         buyer = User.objects.get(username=form.cleaned_data["buyer"])
         try:
-            milestone = services.custom_offer_create(
+            milestone = offers.custom_offer_create(
                 gig=gig,
                 seller=request.user,
                 buyer=buyer,
@@ -136,7 +139,7 @@ def offer_accept(request: AuthedRequest, pk: int) -> HttpResponse:
         method = form.cleaned_data["method"]
         source = FundingSource(method="balance" if method == "balance" else "checkout")
         try:
-            milestone = services.offer_accept(milestone=milestone, actor=request.user, source=source)
+            milestone = offers.offer_accept(milestone=milestone, actor=request.user, source=source)
         except DomainError as error:
             if not add_domain_error(form, error, aliases={"method": "method"}):
                 messages.error(request, error.message)
@@ -155,7 +158,7 @@ def offer_accept(request: AuthedRequest, pk: int) -> HttpResponse:
         "milestone": milestone,
         "form": form,
         "balance": balance,
-        "consequence": services.offer_consequence(milestone),
+        "consequence": offer_consequence(milestone),
         "email_verified": email_verified(request.user),
     }
     return render(request, "milestones/offer_confirm.html", context)
@@ -183,13 +186,13 @@ def proposal_accept(request: AuthedRequest, pk: int) -> HttpResponse:
 def changes_confirm(request: AuthedRequest, proposal, milestone: Milestone) -> HttpResponse:
     """ "Accept changes": what they cost or refund; a higher amount is paid
     from the balance or by card before the new terms apply."""
-    money = services.changes_money(milestone, proposal)
+    money = changes_money(milestone, proposal)
     balance = _buyer_balance(milestone.order, request.user)
     form = PayWithForm(request.POST or None, balance_covers=balance >= money.total) if money.charges else None
     if request.method == "POST" and (form is None or form.is_valid()):
         method = form.cleaned_data["method"] if form is not None else "balance"
         try:
-            proposal = services.changes_accept(proposal=proposal, actor=request.user, method=method)
+            proposal = changes_accept(proposal=proposal, actor=request.user, method=method)
         except DomainError as error:
             messages.error(request, error.message)
             return redirect(milestone.get_absolute_url())
@@ -203,8 +206,8 @@ def changes_confirm(request: AuthedRequest, proposal, milestone: Milestone) -> H
         "proposal": proposal,
         "form": form,
         "balance": balance,
-        "words": services.changes_words(milestone, proposal),
-        "consequence": services.changes_consequence(milestone, proposal),
+        "words": changes_words(milestone, proposal),
+        "consequence": changes_consequence(milestone, proposal),
     }
     return render(request, "milestones/changes_confirm.html", context)
 

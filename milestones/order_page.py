@@ -19,7 +19,7 @@ from djmoney.money import Money
 
 from marketplace.contact import contact_notice
 from marketplace.timewords import period_words, since_words, until_words
-from milestones.actions import BY_NAME
+from milestones.actions import BY_NAME, milestone_actions
 from milestones.models import (
     CLOSED_STATES,
     NEVER_PAID_STATES,
@@ -33,9 +33,9 @@ from milestones.models import (
     RevisionRequest,
 )
 from milestones.models import MilestoneState as S
-from milestones.selectors import milestone_actions, order_actions
-from milestones.services import changes_words
-from milestones.tips import tip_closes_at
+from milestones.selectors import order_actions
+from milestones.services.changes import changes_words
+from milestones.services.tips import tip_closes_at
 from orders.models import Order, OrderMessageFile, OrderStatus
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone

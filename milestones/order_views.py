@@ -22,7 +22,7 @@ from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.http import not_modified_or
 from marketplace.pages import CSRF_STAND_IN, cached_parts
 from milestones.order_page import order_page
-from milestones.services import order_complete as order_complete_service
+from milestones.services.completion import order_complete as order_complete_service
 from notifications.context_processors import forget_unread_counts, unread_counts
 from orders.forms import MessageForm
 from orders.models import Order

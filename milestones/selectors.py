@@ -1,64 +1,28 @@
-"""Reads about milestones used by more than one view or template.
+"""Reads about milestones: those more than one view or template uses, and
+the query conditions the services and the sweeps share (what is late, what
+completes by itself), so a sweep selects exactly what its service accepts.
 
-``milestone_actions`` is the one place that decides which buttons a viewer
-sees. It asks the state machine which transitions the milestone allows now
-and keeps those that belong to the viewer's role (``milestones.actions``). The services
-enforce the same rules again; this only spares people buttons that would be
-refused.
+Which buttons a viewer sees is decided beside the action table
+(``milestones.actions.milestone_actions``).
 """
 
 from __future__ import annotations
 
-from milestones.actions import ACTIONS, BUYER, BY_NAME, SELLER
-from milestones.models import Milestone, MilestoneState
-from orders.models import Order, OrderStatus
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
+
+from accounts.models import User
+from milestones.models import DEADLINE_STATES, IN_WORK_STATES, OPEN_STATES, UNPAID_STATES, Milestone, MilestoneState
+from orders.models import BUYER, SELLER, Order, OrderStatus
 
 S = MilestoneState
-
-
-def milestone_actions(milestone: Milestone, user, order: Order | None = None) -> list[str]:
-    """The actions ``user`` may take on ``milestone`` now, in display order.
-
-    Staff see none: they act on disputes in the admin, and the services refuse
-    them everything else. ``add_statement`` is adding one's side to an open
-    dispute.
-    """
-    order = order or milestone.order
-    role = order.role_of(user) if user.is_authenticated else None
-    if role is None:
-        return []
-    allowed = {
-        t.name
-        for t in milestone.get_available_state_transitions()  # type: ignore[attr-defined]
-        if t.name in BY_NAME and role in BY_NAME[t.name].roles
-    }
-    if milestone.state == S.DISPUTED:
-        dispute = getattr(milestone, "dispute", None)
-        if dispute is not None and dispute.state == "open":
-            allowed.add("add_statement")
-    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
-        # One request of a kind at a time; the order page passes the pending ones it has read.
-        pending = getattr(milestone, "pending_proposals", None)
-        if pending is None:
-            pending = list(milestone.proposals.filter(state="pending"))
-        waiting = {p.kind for p in pending}
-    if milestone.state == S.AWAITING_ACCEPTANCE and role == SELLER and "changes" not in waiting:
-        allowed.add("propose_changes")
-    if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
-        if "cancellation" not in waiting:
-            allowed.add("request_cancellation")
-        if role == SELLER and milestone.state != S.IN_REVIEW and "extension" not in waiting:
-            allowed.add("request_extension")
-    return [action.name for action in ACTIONS if action.name in allowed]
 
 
 def buyers_in_touch(seller) -> list:
     """The buyers a seller may send a custom offer: those who have opened an
     order with them, or asked them about a gig ("Contact seller")."""
-    from django.db.models import Q
-
-    from accounts.models import User
-
     return list(
         User.objects.filter(Q(orders_as_buyer__seller=seller) | Q(inquiries_sent__seller=seller), is_active=True)
         .distinct()
@@ -85,3 +49,49 @@ def order_actions(order: Order, user, *, has_open_milestone: bool) -> list[str]:
     if not has_open_milestone:
         actions.append("complete")
     return actions
+
+
+def has_open_milestone(order: Order) -> bool:
+    return Milestone.objects.filter(order=order).open().exists()
+
+
+def waits_for_earlier(milestone: Milestone) -> bool:
+    """Whether it must queue: an earlier milestone is still open, or another
+    is in work already (a later one may have started while an earlier offer
+    waited unpaid). One milestone of an order is in work at a time."""
+    return (
+        Milestone.objects.filter(order_id=milestone.order_id)
+        .exclude(pk=milestone.pk)
+        .filter(Q(position__lt=milestone.position, state__in=OPEN_STATES) | Q(state__in=IN_WORK_STATES))
+        .exists()
+    )
+
+
+def next_position(order: Order) -> int:
+    return (Milestone.objects.filter(order=order).aggregate(m=Max("position"))["m"] or 0) + 1
+
+
+def late_condition(now: datetime) -> Q:
+    # Past the deadline with the work still owed, and not delivered on time
+    # before (a revision requested after an on-time delivery is not late).
+    return Q(state__in=DEADLINE_STATES, deadline__lte=now, late_flagged_at__isnull=True) & (
+        Q(submitted_at__isnull=True) | Q(submitted_at__gt=F("deadline"))
+    )
+
+
+def order_auto_complete_condition(now: datetime) -> Q:
+    """Orders due to complete by themselves: not complete, one milestone
+    approved, none open, offered or unpaid, and the last one closed at least
+    ``ORDER_AUTO_COMPLETE`` ago (on a queryset annotated with ``last_closed``)."""
+    waiting = Milestone.objects.filter(order=OuterRef("pk"), state__in=OPEN_STATES | UNPAID_STATES)
+    approved = Milestone.objects.filter(order=OuterRef("pk"), state=S.APPROVED)
+    return (
+        ~Q(status=OrderStatus.COMPLETED)
+        & Q(Exists(approved))
+        & ~Q(Exists(waiting))
+        & Q(last_closed__lte=now - settings.ORDER_AUTO_COMPLETE)
+    )
+
+
+def orders_due_to_complete(now: datetime) -> QuerySet[Order]:
+    return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_auto_complete_condition(now))

@@ -22,17 +22,13 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, sweep
+from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, register_sweep, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
-from milestones.services import (
-    late_condition,
-    milestone_approve,
-    milestone_flag_late,
-    offer_expire,
-    order_auto_complete,
-    orders_due_to_complete,
-    proposal_expire,
-)
+from milestones.selectors import late_condition, orders_due_to_complete
+from milestones.services.completion import order_auto_complete
+from milestones.services.lifecycle import milestone_approve, milestone_flag_late
+from milestones.services.offers import offer_expire
+from milestones.services.proposals import proposal_expire
 from notifications.services import notification_send
 from orders.models import Order
 from payments.checkout import checkout_expired
@@ -82,7 +78,7 @@ def _claim(pk: int, condition: Q) -> Milestone | None:
 
 
 def _auto_approve_condition(now: datetime) -> Q:
-    # A cancellation request waiting for an answer holds the clock (milestones.services.milestone_approve).
+    # A cancellation request waiting for an answer holds the clock (milestones.services.lifecycle.milestone_approve).
     waiting = Proposal.objects.filter(milestone=OuterRef("pk"), kind="cancellation", state=ProposalState.PENDING)
     return Q(state=S.IN_REVIEW, auto_approve_at__lte=now) & ~Q(Exists(waiting))
 
@@ -96,15 +92,16 @@ def _approve_one(pk: int, now: datetime) -> bool:
     return True
 
 
+def auto_approve_due(now: datetime) -> list[DueSet]:
+    return [DueSet("milestones to approve", Milestone.objects.filter(_auto_approve_condition(now)), "auto_approve_at")]
+
+
+@register_sweep("auto_approve", due=auto_approve_due)
 def sweep_auto_approve(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """A buyer silent past ``auto_approve_at`` approves: the seller is paid."""
     now = now_or(now)
     pks = candidates(Milestone.objects.filter(_auto_approve_condition(now)), time_field="auto_approve_at")
     return sweep("auto_approve", pks, lambda pk: _approve_one(pk, now), until=until)
-
-
-def auto_approve_due(now: datetime) -> list[DueSet]:
-    return [DueSet("milestones to approve", Milestone.objects.filter(_auto_approve_condition(now)), "auto_approve_at")]
 
 
 # --- reminders to the buyer before auto-approval ---------------------------------------
@@ -182,6 +179,15 @@ def _remind_deadline_one(pk: int, now: datetime) -> bool:
     return True
 
 
+def reminders_due(now: datetime) -> list[DueSet]:
+    review = [
+        DueSet(f"review reminders {review_reminder_kind(lead)}", _review_due(now, lead), "auto_approve_at", lead)
+        for lead in _review_leads()
+    ]
+    return [*review, DueSet("deadline reminders", _deadline_due(now), "deadline", settings.DEADLINE_REMINDER)]
+
+
+@register_sweep("reminders", due=reminders_due)
 def sweep_reminders(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Review reminders to buyers (most urgent lead first), deadline reminders to sellers."""
     now = now_or(now)
@@ -194,14 +200,6 @@ def sweep_reminders(*, now: datetime | None = None, until: float | None = None) 
     return merge_results("reminders", results)
 
 
-def reminders_due(now: datetime) -> list[DueSet]:
-    review = [
-        DueSet(f"review reminders {review_reminder_kind(lead)}", _review_due(now, lead), "auto_approve_at", lead)
-        for lead in _review_leads()
-    ]
-    return [*review, DueSet("deadline reminders", _deadline_due(now), "deadline", settings.DEADLINE_REMINDER)]
-
-
 # --- the late flag -------------------------------------------------------------------------
 
 
@@ -212,14 +210,15 @@ def _flag_one(pk: int, now: datetime) -> bool:
         return milestone_flag_late(milestone_id=pk, now=now)
 
 
+def late_due(now: datetime) -> list[DueSet]:
+    return [DueSet("milestones to flag late", Milestone.objects.filter(late_condition(now)), "deadline")]
+
+
+@register_sweep("late", due=late_due)
 def sweep_late(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     now = now_or(now)
     pks = candidates(Milestone.objects.filter(late_condition(now)), time_field="deadline")
     return sweep("late", pks, lambda pk: _flag_one(pk, now), until=until)
-
-
-def late_due(now: datetime) -> list[DueSet]:
-    return [DueSet("milestones to flag late", Milestone.objects.filter(late_condition(now)), "deadline")]
 
 
 # --- unpaid checkouts ------------------------------------------------------------------
@@ -229,6 +228,11 @@ def _checkouts_due(now: datetime) -> QuerySet[Checkout]:
     return Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=now)
 
 
+def checkouts_due(now: datetime) -> list[DueSet]:
+    return [DueSet("unpaid checkouts to close", _checkouts_due(now), "expires_at")]
+
+
+@register_sweep("checkouts", due=checkouts_due)
 def sweep_checkouts(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Checkouts past ``CHECKOUT_EXPIRY`` unpaid close through their purpose
     (``payments.checkout.checkout_expired``): a milestone's closes it, no money
@@ -240,10 +244,6 @@ def sweep_checkouts(*, now: datetime | None = None, until: float | None = None) 
     return sweep("checkouts", pks, lambda pk: checkout_expired(checkout_id=pk, now=now) == "expired", until=until)
 
 
-def checkouts_due(now: datetime) -> list[DueSet]:
-    return [DueSet("unpaid checkouts to close", _checkouts_due(now), "expires_at")]
-
-
 # --- proposals left unanswered ---------------------------------------------------------
 
 
@@ -251,6 +251,20 @@ def _proposals_due(now: datetime) -> QuerySet[Proposal]:
     return Proposal.objects.filter(state=ProposalState.PENDING, respond_by__lte=now)
 
 
+def proposals_due(now: datetime) -> list[DueSet]:
+    reminders = [
+        DueSet(
+            f"cancellation reminders {cancellation_reminder_kind(lead)}",
+            _cancellation_reminder_due(now, lead),
+            "respond_by",
+            lead,
+        )
+        for lead in _cancellation_leads()
+    ]
+    return [DueSet("unanswered requests to lapse", _proposals_due(now), "respond_by"), *reminders]
+
+
+@register_sweep("proposals", due=proposals_due)
 def sweep_proposals(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Requests past ``respond_by`` lapse (``proposal_expire``: once, under the
     order, milestone and proposal locks)."""
@@ -320,19 +334,6 @@ def _remind_cancellation_one(pk: int, now: datetime, lead: timedelta) -> bool:
     return True
 
 
-def proposals_due(now: datetime) -> list[DueSet]:
-    reminders = [
-        DueSet(
-            f"cancellation reminders {cancellation_reminder_kind(lead)}",
-            _cancellation_reminder_due(now, lead),
-            "respond_by",
-            lead,
-        )
-        for lead in _cancellation_leads()
-    ]
-    return [DueSet("unanswered requests to lapse", _proposals_due(now), "respond_by"), *reminders]
-
-
 # --- offers left unanswered ------------------------------------------------------------------
 
 
@@ -340,6 +341,11 @@ def _offers_due(now: datetime) -> QuerySet[Milestone]:
     return Milestone.objects.filter(state=S.OFFERED, offer_expires_at__lte=now)
 
 
+def offers_due(now: datetime) -> list[DueSet]:
+    return [DueSet("unanswered offers to expire", _offers_due(now), "offer_expires_at")]
+
+
+@register_sweep("offers", due=offers_due)
 def sweep_offers(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Offers past ``offer_expires_at`` that the buyer neither paid nor declined expire."""
     now = now_or(now)
@@ -347,20 +353,17 @@ def sweep_offers(*, now: datetime | None = None, until: float | None = None) -> 
     return sweep("offers", pks, lambda pk: offer_expire(milestone_id=pk, now=now), until=until)
 
 
-def offers_due(now: datetime) -> list[DueSet]:
-    return [DueSet("unanswered offers to expire", _offers_due(now), "offer_expires_at")]
-
-
 # --- orders that complete by themselves ---------------------------------------------------
 
 
+def orders_due(now: datetime) -> list[DueSet]:
+    return [DueSet("orders to complete", orders_due_to_complete(now), "last_closed", -settings.ORDER_AUTO_COMPLETE)]
+
+
+@register_sweep("orders", due=orders_due)
 def sweep_orders(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Orders whose last milestone closed ``ORDER_AUTO_COMPLETE`` ago, one approved
     and none open, offered or unpaid, complete (``order_auto_complete``)."""
     now = now_or(now)
     pks = candidates(orders_due_to_complete(now), time_field="last_closed")
     return sweep("orders", pks, lambda pk: order_auto_complete(order_id=pk, now=now), until=until)
-
-
-def orders_due(now: datetime) -> list[DueSet]:
-    return [DueSet("orders to complete", orders_due_to_complete(now), "last_closed", -settings.ORDER_AUTO_COMPLETE)]

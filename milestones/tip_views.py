@@ -19,7 +19,7 @@ from marketplace.errors import DomainError, InsufficientFunds
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
 from milestones.forms import TipForm
-from milestones.tips import open_tip_checkout, tip_closes_at, tip_leave, tip_refusal, tipped
+from milestones.services.tips import open_tip_checkout, tip_closes_at, tip_leave, tip_refusal, tipped
 from milestones.views import _buyer_balance, _milestone_for, send_to_provider
 from payments.checkout import checkout_sync
 from payments.models import Checkout, Tip

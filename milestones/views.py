@@ -31,11 +31,13 @@ from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
 from marketplace.storage import serve_file
-from milestones import services
-from milestones.actions import BY_NAME
+from milestones.actions import BY_NAME, cancellation_consequence, milestone_actions
 from milestones.forms import MilestoneTermsForm
 from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState, Proposal
-from milestones.selectors import can_create_milestone, milestone_actions
+from milestones.selectors import can_create_milestone
+from milestones.services import proposals
+from milestones.services.creation import milestone_create
+from milestones.services.lifecycle import portfolio_consent
 from orders.models import Order
 from orders.selectors import order_for_user
 from orders.services import staff_file_read_record
@@ -135,7 +137,7 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
         else:
             source = FundingSource(method="balance" if method == "balance" else "checkout")
             try:
-                milestone = services.milestone_create(
+                milestone = milestone_create(
                     order=order,
                     actor=request.user,
                     title=draft["title"],
@@ -331,7 +333,7 @@ def milestone_portfolio(request: AuthedRequest, pk: int) -> HttpResponse:
     milestone = _milestone_for(request.user, pk)
     allowed = request.POST.get("allowed") == "1"
     try:
-        services.portfolio_consent(milestone=milestone, actor=request.user, allowed=allowed)
+        portfolio_consent(milestone=milestone, actor=request.user, allowed=allowed)
     except DomainError as error:
         messages.error(request, error.message)
     else:
@@ -395,9 +397,9 @@ def dispute_attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
 # --- answers to proposals ------------------------------------------------------------------
 
 PROPOSAL_ANSWERS = {
-    "accept": (services.proposal_accept, "You accepted the request on “{title}”."),
-    "decline": (services.proposal_decline, "You declined the request on “{title}”; the terms stay."),
-    "withdraw": (services.proposal_withdraw, "You withdrew your request on “{title}”."),
+    "accept": (proposals.proposal_accept, "You accepted the request on “{title}”."),
+    "decline": (proposals.proposal_decline, "You declined the request on “{title}”; the terms stay."),
+    "withdraw": (proposals.proposal_withdraw, "You withdrew your request on “{title}”."),
 }
 
 
@@ -443,6 +445,6 @@ def proposal_accept(request: AuthedRequest, pk: int) -> HttpResponse:
         "order": milestone.order,
         "milestone": milestone,
         "proposal": proposal,
-        "consequence": services.cancellation_consequence(milestone, proposal),
+        "consequence": cancellation_consequence(milestone, proposal),
     }
     return render(request, "milestones/proposal_confirm.html", context)

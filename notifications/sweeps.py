@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep
+from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, register_sweep, sweep
 from notifications.models import Notification
 from notifications.services import notification_email_send
 
@@ -28,12 +28,13 @@ def _emails_due(now: datetime) -> QuerySet[Notification]:
     )
 
 
+def emails_due(now: datetime) -> list[DueSet]:
+    return [DueSet("e-mails not sent", _emails_due(now), "created_at", -EMAIL_GRACE)]
+
+
+@register_sweep("emails", due=emails_due)
 def sweep_emails(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Send the e-mails whose own task never ran (broker down, task lost)."""
     now = now_or(now)
     pks = candidates(_emails_due(now), time_field="created_at")
     return sweep("emails", pks, lambda pk: notification_email_send(notification_id=pk), until=until)
-
-
-def emails_due(now: datetime) -> list[DueSet]:
-    return [DueSet("e-mails not sent", _emails_due(now), "created_at", -EMAIL_GRACE)]

@@ -1,4 +1,5 @@
-"""Thin Celery tasks over the notification services and sweep.
+"""Thin Celery tasks over the notification services (the e-mail sweep's own task
+is made by ``marketplace.sweeps.register_sweep``, in ``notifications/sweeps.py``).
 
 Every task is safe to run twice (acks_late: a task whose worker dies is run
 again); see ``marketplace/sweeps.py``.
@@ -6,12 +7,8 @@ again); see ``marketplace/sweeps.py``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 
-from marketplace.sweeps import sweep_tick
-from notifications import sweeps
 from notifications.services import notification_email_send, notification_emails_send
 
 
@@ -26,8 +23,3 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     """E-mail a batch of notifications (``notification_emails_send``); if the
     mail server fails, they stay unsent for the e-mail sweep. Returns how many."""
     return notification_emails_send(notification_ids=notification_ids)
-
-
-@shared_task(acks_late=True)
-def sweep_emails() -> dict[str, Any]:
-    return sweep_tick(sweep_emails, sweeps.sweep_emails)

@@ -15,6 +15,10 @@ class OrderStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
 
 
+# A party's role in an order (``Order.role_of``).
+BUYER, SELLER = "buyer", "seller"
+
+
 class Order(models.Model):
     """A buyer's engagement with one seller; the money moves per milestone.
 
@@ -60,9 +64,9 @@ class Order(models.Model):
 
     def role_of(self, user) -> str | None:
         if user.pk == self.buyer_id:
-            return "buyer"
+            return BUYER
         if user.pk == self.seller_id:
-            return "seller"
+            return SELLER
         return None
 
 

@@ -3,7 +3,7 @@
 The life of a ``Checkout``:
 
 1. an app above payments creates it with what it sells (a milestone, in
-   ``milestones.services.milestone_create``), in its own transaction;
+   ``milestones.services.creation.milestone_create``), in its own transaction;
 2. after commit, ``checkout_open`` asks the provider for a session (no
    transaction open) and the buyer is redirected to its page;
 3. the provider's signed webhook (``payments.webhooks``), or the buyer's

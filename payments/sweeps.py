@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, sweep, sweep_in_batches
+from marketplace.sweeps import DueSet, SweepResult, candidates, now_or, register_sweep, sweep, sweep_in_batches
 from payments.models import CommandStatus, Earning, EarningStatus, ProviderCommand
 from payments.outbox import command_execute
 from payments.services import earnings_clear_batch
@@ -31,6 +31,11 @@ def _clear_one(pk: int, now: datetime) -> bool:
     return bool(earnings_clear_batch(earning_ids=[pk], now=now))
 
 
+def clearance_due(now: datetime) -> list[DueSet]:
+    return [DueSet("earnings to clear", _clearance_due(now), "clears_at")]
+
+
+@register_sweep("clearance", due=clearance_due)
 def sweep_clearance(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Pending earnings whose ``clears_at`` has passed become available to withdraw.
 
@@ -49,14 +54,15 @@ def sweep_clearance(*, now: datetime | None = None, until: float | None = None) 
     )
 
 
-def clearance_due(now: datetime) -> list[DueSet]:
-    return [DueSet("earnings to clear", _clearance_due(now), "clears_at")]
-
-
 def _outbox_due(now: datetime) -> QuerySet[ProviderCommand]:
     return ProviderCommand.objects.filter(status=CommandStatus.PENDING, next_attempt_at__lte=now)
 
 
+def outbox_due(now: datetime) -> list[DueSet]:
+    return [DueSet("payouts and refunds to send", _outbox_due(now), "next_attempt_at")]
+
+
+@register_sweep("outbox", due=outbox_due)
 def sweep_outbox(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     """Payouts and refunds to card whose task never ran, whose worker died, or
     whose backoff has passed (``payments.outbox``). Each is claimed with
@@ -65,7 +71,3 @@ def sweep_outbox(*, now: datetime | None = None, until: float | None = None) -> 
     now = now_or(now)
     pks = candidates(_outbox_due(now), time_field="next_attempt_at")
     return sweep("outbox", pks, lambda pk: command_execute(command_id=pk, now=now).settled, until=until)
-
-
-def outbox_due(now: datetime) -> list[DueSet]:
-    return [DueSet("payouts and refunds to send", _outbox_due(now), "next_attempt_at")]

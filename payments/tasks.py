@@ -1,13 +1,10 @@
-"""Thin Celery tasks over payments services and sweeps."""
+"""Thin Celery tasks over payments services (the sweeps' own tasks are made by
+``marketplace.sweeps.register_sweep``, in ``payments/sweeps.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 
-from marketplace.sweeps import sweep_tick
-from payments import sweeps
 from payments.outbox import command_execute
 
 
@@ -28,16 +25,6 @@ def expire_provider_session(checkout_id: int) -> bool:
         return False
     get_provider(checkout.provider).checkout_expire(checkout.session_id)
     return True
-
-
-@shared_task(acks_late=True)
-def sweep_clearance() -> dict[str, Any]:
-    return sweep_tick(sweep_clearance, sweeps.sweep_clearance)
-
-
-@shared_task(acks_late=True)
-def sweep_outbox() -> dict[str, Any]:
-    return sweep_tick(sweep_outbox, sweeps.sweep_outbox)
 
 
 # The first seal of a large existing ledger reads all of it.

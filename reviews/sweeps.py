@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, sweep
+from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, register_sweep, sweep
 from notifications.services import notification_send
 from orders.models import Order, OrderStatus, lock_order
 from reviews.models import Review, ReviewNotice
@@ -75,6 +75,14 @@ def _remind_one(pk: int, now: datetime, lead: timedelta) -> bool:
     return sent
 
 
+def reviews_due(now: datetime) -> list[DueSet]:
+    reminders = [
+        DueSet(f"review reminders {reminder_kind(lead)}", _reminder_due(now, lead), "completed_at") for lead in _leads()
+    ]
+    return [*reminders, DueSet("lone reviews to publish", _lone_due(now), "order__completed_at")]
+
+
+@register_sweep("reviews", due=reviews_due)
 def sweep_reviews(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
     now = now_or(now)
     parts = [
@@ -95,10 +103,3 @@ def sweep_reviews(*, now: datetime | None = None, until: float | None = None) ->
         )
     )
     return merge_results("reviews", parts)
-
-
-def reviews_due(now: datetime) -> list[DueSet]:
-    reminders = [
-        DueSet(f"review reminders {reminder_kind(lead)}", _reminder_due(now, lead), "completed_at") for lead in _leads()
-    ]
-    return [*reminders, DueSet("lone reviews to publish", _lone_due(now), "order__completed_at")]

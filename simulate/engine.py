@@ -253,7 +253,7 @@ class Simulation:
     # --- the users' actions ----------------------------------------------------------------------
 
     def act_create(self) -> None:
-        from milestones.services import milestone_create
+        from milestones.services.creation import milestone_create
         from payments.services import FundingSource
 
         order = self._open_order()
@@ -273,7 +273,7 @@ class Simulation:
             self._pay_by_card(milestone)
 
     def act_offer(self) -> None:
-        from milestones.services import offer_create
+        from milestones.services.offers import offer_create
 
         order = self._open_order()
         milestone = offer_create(
@@ -288,7 +288,7 @@ class Simulation:
         self.touched.add(milestone.pk)
 
     def act_answer_offer(self) -> None:
-        from milestones import services
+        from milestones.services.offers import offer_accept, offer_decline, offer_withdraw
         from payments.services import FundingSource
 
         m = self._milestone("offered")
@@ -299,17 +299,25 @@ class Simulation:
         if roll < 0.5:
             by_card = self.rng.random() < 0.6
             source = FundingSource(method="checkout" if by_card else "balance")
-            m = services.offer_accept(milestone=m, actor=m.order.buyer, source=source)
+            m = offer_accept(milestone=m, actor=m.order.buyer, source=source)
             if by_card:
                 self._pay_by_card(m)
         elif roll < 0.8:
-            services.offer_decline(milestone=m, actor=m.order.buyer, reason="Not now")
+            offer_decline(milestone=m, actor=m.order.buyer, reason="Not now")
         else:
-            services.offer_withdraw(milestone=m, actor=m.order.seller)
+            offer_withdraw(milestone=m, actor=m.order.seller)
 
     def act_flow(self) -> None:
         """One step of a milestone's life, by the party whose turn it is."""
-        from milestones import services
+        from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+        from milestones.services.lifecycle import (
+            milestone_accept,
+            milestone_approve,
+            milestone_cancel,
+            milestone_decline,
+            milestone_request_revision,
+            milestone_submit,
+        )
 
         m = self._milestone(
             "awaiting_acceptance", "accepted", "in_progress", "in_review", "revision_requested", "disputed"
@@ -320,33 +328,34 @@ class Simulation:
         buyer, seller, r = m.order.buyer, m.order.seller, self.rng.random()
         if m.state == "awaiting_acceptance":
             if r < 0.7:
-                services.milestone_accept(milestone=m, actor=seller)
+                milestone_accept(milestone=m, actor=seller)
             elif r < 0.85:
-                services.milestone_decline(milestone=m, actor=seller, reason="Too busy")
+                milestone_decline(milestone=m, actor=seller, reason="Too busy")
             else:
-                services.milestone_cancel(milestone=m, actor=buyer, refund_to=self.rng.choice(["balance", "card"]))
+                milestone_cancel(milestone=m, actor=buyer, refund_to=self.rng.choice(["balance", "card"]))
         elif m.state == "accepted":
-            services.milestone_cancel(milestone=m, actor=buyer)
+            milestone_cancel(milestone=m, actor=buyer)
         elif m.state in ("in_progress", "revision_requested"):
             if r < 0.8:
-                services.milestone_submit(milestone=m, actor=seller, message="Done.", links=["https://example.com/w"])
+                milestone_submit(milestone=m, actor=seller, message="Done.", links=["https://example.com/w"])
             else:
-                services.milestone_open_dispute(milestone=m, actor=self.rng.choice([buyer, seller]), reason="Stuck")
+                milestone_open_dispute(milestone=m, actor=self.rng.choice([buyer, seller]), reason="Stuck")
         elif m.state == "in_review":
             if r < 0.6:
-                services.milestone_approve(milestone=m, actor=buyer)
+                milestone_approve(milestone=m, actor=buyer)
             elif r < 0.85:
-                services.milestone_request_revision(milestone=m, actor=buyer, feedback="Bigger logo")
+                milestone_request_revision(milestone=m, actor=buyer, feedback="Bigger logo")
             else:
-                services.milestone_open_dispute(milestone=m, actor=buyer, reason="Not as agreed")
+                milestone_open_dispute(milestone=m, actor=buyer, reason="Not as agreed")
         elif m.state == "disputed":
             outcome = self.rng.choice(["release", "refund", "split"])
             amount = self._money(0, int(m.amount.amount)) if outcome == "split" else None
-            services.dispute_resolve(dispute=m.dispute, actor=self.staff, outcome=outcome, seller_amount=amount)
+            dispute_resolve(dispute=m.dispute, actor=self.staff, outcome=outcome, seller_amount=amount)
 
     def act_ask(self) -> None:
         """A change of terms: other terms before acceptance, more time, a cancellation by agreement."""
-        from milestones import services
+        from milestones.services.changes import changes_request
+        from milestones.services.proposals import cancellation_request, extension_request
 
         m = self._milestone("awaiting_acceptance", "in_progress", "in_review", "revision_requested")
         if m is None:
@@ -354,7 +363,7 @@ class Simulation:
         self.touched.add(m.pk)
         buyer, seller = m.order.buyer, m.order.seller
         if m.state == "awaiting_acceptance":
-            services.changes_request(
+            changes_request(
                 milestone=m,
                 actor=seller,
                 new_deadline=self._deadline(),
@@ -362,15 +371,16 @@ class Simulation:
                 new_description="",
             )
         elif m.state in ("in_progress", "revision_requested") and self.rng.random() < 0.5:
-            services.extension_request(milestone=m, actor=seller, new_deadline=None, reason="More time")
+            extension_request(milestone=m, actor=seller, new_deadline=None, reason="More time")
         else:
             refund = self._money(0, int(m.amount.amount))
             who = self.rng.choice([buyer, seller])
-            services.cancellation_request(milestone=m, actor=who, refund=refund, reason="Plans changed")
+            cancellation_request(milestone=m, actor=who, refund=refund, reason="Plans changed")
 
     def act_answer(self) -> None:
-        from milestones import services
         from milestones.models import Proposal
+        from milestones.services.changes import changes_accept
+        from milestones.services.proposals import proposal_accept, proposal_decline, proposal_withdraw
 
         ids = list(Proposal.objects.filter(state="pending").values_list("pk", flat=True))
         if not ids:
@@ -384,16 +394,16 @@ class Simulation:
         r = self.rng.random()
         if r < 0.55:
             if p.kind == "changes":
-                services.changes_accept(proposal=p, actor=other, method="balance")
+                changes_accept(proposal=p, actor=other, method="balance")
             else:
-                services.proposal_accept(proposal=p, actor=other)
+                proposal_accept(proposal=p, actor=other)
         elif r < 0.85:
-            services.proposal_decline(proposal=p, actor=other)
+            proposal_decline(proposal=p, actor=other)
         else:
-            services.proposal_withdraw(proposal=p, actor=order.buyer if other == order.seller else order.seller)
+            proposal_withdraw(proposal=p, actor=order.buyer if other == order.seller else order.seller)
 
     def act_tip(self) -> None:
-        from milestones.tips import tip_leave
+        from milestones.services.tips import tip_leave
 
         m = self._milestone("approved")
         if m is None:
@@ -414,7 +424,7 @@ class Simulation:
         withdrawal_request(seller=seller, amount=amount, key=uuid.uuid4().hex)
 
     def act_complete(self) -> None:
-        from milestones.services import order_complete
+        from milestones.services.completion import order_complete
 
         order = self.rng.choice(self.orders)
         order.refresh_from_db()
@@ -460,7 +470,13 @@ class Simulation:
 
     def fault_race(self) -> None:
         """Two tabs: conflicting actions at once, in two threads."""
-        from milestones import services
+        from milestones.services.disputes import milestone_open_dispute
+        from milestones.services.lifecycle import (
+            milestone_accept,
+            milestone_approve,
+            milestone_cancel,
+            milestone_submit,
+        )
         from payments.models import Account
         from payments.services import withdrawal_request
 
@@ -474,22 +490,22 @@ class Simulation:
             if m.state == "in_review":
                 pairs.append(
                     (
-                        lambda: services.milestone_approve(milestone=m, actor=buyer),
-                        lambda: services.milestone_open_dispute(milestone=m, actor=ms, reason="Race"),
+                        lambda: milestone_approve(milestone=m, actor=buyer),
+                        lambda: milestone_open_dispute(milestone=m, actor=ms, reason="Race"),
                     )
                 )
             elif m.state == "awaiting_acceptance":
                 pairs.append(
                     (
-                        lambda: services.milestone_accept(milestone=m, actor=ms),
-                        lambda: services.milestone_cancel(milestone=m, actor=buyer),
+                        lambda: milestone_accept(milestone=m, actor=ms),
+                        lambda: milestone_cancel(milestone=m, actor=buyer),
                     )
                 )
             else:
                 pairs.append(
                     (
-                        lambda: services.milestone_submit(milestone=m, actor=ms, message="Done.", links=[]),
-                        lambda: services.milestone_open_dispute(milestone=m, actor=buyer, reason="Race"),
+                        lambda: milestone_submit(milestone=m, actor=ms, message="Done.", links=[]),
+                        lambda: milestone_open_dispute(milestone=m, actor=buyer, reason="Race"),
                     )
                 )
         if available is not None and available.balance > 0:

@@ -122,7 +122,7 @@ def create_milestone(
 ) -> Milestone:
     """A milestone created by the buyer; by card it is paid on the sandbox's
     hosted checkout unless ``pay=False`` (then it stays ``awaiting_payment``)."""
-    from milestones.services import milestone_create
+    from milestones.services.creation import milestone_create
 
     milestone = milestone_create(
         order=order,
@@ -164,7 +164,7 @@ def create_offer(
     order: Order, *, amount: str = "100.00", title: str = "Maintenance", days: int = 30, key: str | None = None
 ) -> Milestone:
     """A milestone the seller offers ("Propose a milestone"); unpaid, ``offered``."""
-    from milestones.services import offer_create
+    from milestones.services.offers import offer_create
 
     return offer_create(
         order=order,
@@ -180,16 +180,26 @@ def create_offer(
 def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
     """A funded milestone driven to ``state`` by the same services users call
     (the offer states: a seller's offer, unpaid)."""
-    from milestones import services
+    from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+    from milestones.services.lifecycle import (
+        milestone_accept,
+        milestone_approve,
+        milestone_cancel,
+        milestone_decline,
+        milestone_request_revision,
+        milestone_submit,
+    )
+    from milestones.services.offers import offer_decline, offer_expire
+    from milestones.services.purposes import milestone_checkout_expired
 
     order = order or OrderFactory()
     if state in (S.OFFERED, S.OFFER_DECLINED, S.OFFER_EXPIRED):
         offer = create_offer(order, **{k: v for k, v in kwargs.items() if k in ("amount", "title", "days", "key")})
         if state == S.OFFER_DECLINED:
-            return services.offer_decline(milestone=offer, actor=order.buyer, reason="Not now")
+            return offer_decline(milestone=offer, actor=order.buyer, reason="Not now")
         if state == S.OFFER_EXPIRED:
             assert offer.offer_expires_at is not None
-            services.offer_expire(milestone_id=offer.pk, now=offer.offer_expires_at)
+            offer_expire(milestone_id=offer.pk, now=offer.offer_expires_at)
             offer.refresh_from_db()
         return offer
     if state in (S.AWAITING_PAYMENT, S.PAYMENT_EXPIRED):
@@ -198,7 +208,7 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
             from payments.models import Checkout
 
             checkout = Checkout.objects.get(milestone=milestone)
-            services.milestone_checkout_expired(checkout.pk, now=checkout.expires_at)
+            milestone_checkout_expired(checkout.pk, now=checkout.expires_at)
             milestone.refresh_from_db()
         return milestone
     if state == S.ACCEPTED:
@@ -209,30 +219,30 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
     if state == S.AWAITING_ACCEPTANCE:
         return milestone
     if state == S.DECLINED:
-        return services.milestone_decline(milestone=milestone, actor=seller, reason="Too busy")
+        return milestone_decline(milestone=milestone, actor=seller, reason="Too busy")
     if state == S.CANCELLED:
-        return services.milestone_cancel(milestone=milestone, actor=buyer)
-    milestone = services.milestone_accept(milestone=milestone, actor=seller)
+        return milestone_cancel(milestone=milestone, actor=buyer)
+    milestone = milestone_accept(milestone=milestone, actor=seller)
     if state in (S.ACCEPTED, S.IN_PROGRESS):
         assert milestone.state == state, f"expected {state}, got {milestone.state}"
         return milestone
     if state == S.DISPUTED:
-        services.milestone_open_dispute(milestone=milestone, actor=buyer, reason="No progress")
+        milestone_open_dispute(milestone=milestone, actor=buyer, reason="No progress")
         return Milestone.objects.get(pk=milestone.pk)
-    services.milestone_submit(
+    milestone_submit(
         milestone=milestone, actor=seller, message="Done, see the link.", links=["https://example.com/work"]
     )
     if state == S.IN_REVIEW:
         return Milestone.objects.get(pk=milestone.pk)
     if state == S.REVISION_REQUESTED:
-        services.milestone_request_revision(milestone=milestone, actor=buyer, feedback="Bigger logo")
+        milestone_request_revision(milestone=milestone, actor=buyer, feedback="Bigger logo")
         return Milestone.objects.get(pk=milestone.pk)
     if state == S.APPROVED:
-        return services.milestone_approve(milestone=milestone, actor=buyer)
+        return milestone_approve(milestone=milestone, actor=buyer)
     if state == S.RESOLVED:
-        dispute = services.milestone_open_dispute(milestone=milestone, actor=buyer, reason="Not as agreed")
+        dispute = milestone_open_dispute(milestone=milestone, actor=buyer, reason="Not as agreed")
         staff = StaffFactory()
-        services.dispute_resolve(dispute=dispute, actor=staff, outcome="refund")
+        dispute_resolve(dispute=dispute, actor=staff, outcome="refund")
         return Milestone.objects.get(pk=milestone.pk)
     raise ValueError(f"no route to {state}")
 

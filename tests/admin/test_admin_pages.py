@@ -17,7 +17,8 @@ from djmoney.money import Money
 from accounts.models import WithdrawalMethod
 from milestones.models import Dispute, DisputeState, Milestone
 from milestones.models import MilestoneState as S
-from milestones.services import dispute_add_statement, milestone_open_dispute, milestone_submit
+from milestones.services.disputes import dispute_add_statement, milestone_open_dispute
+from milestones.services.lifecycle import milestone_submit
 from orders.services import order_message_send
 from payments.models import Account, Earning, Entry, Transaction, Withdrawal
 from payments.services import withdrawal_request

@@ -14,7 +14,7 @@ from django.test import Client
 from marketplace.errors import DomainError, InvalidTransition
 from milestones.models import Dispute, DisputeState
 from milestones.models import MilestoneState as S
-from milestones.services import dispute_resolve
+from milestones.services.disputes import dispute_resolve
 from notifications.models import Notification
 from payments.ledger import account_for
 from payments.models import AccountKind, Earning, Transaction

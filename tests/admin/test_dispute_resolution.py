@@ -12,7 +12,7 @@ from djmoney.money import Money
 
 from milestones.models import Dispute, DisputeState, Milestone
 from milestones.models import MilestoneState as S
-from milestones.services import milestone_accept
+from milestones.services.lifecycle import milestone_accept
 from notifications.models import Notification
 from payments.ledger import account_for, escrow_balance
 from payments.models import AccountKind, Earning, EarningStatus, Transaction

@@ -19,8 +19,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from milestones import services
 from milestones.models import Milestone, MilestoneState, Proposal, ProposalState
+from milestones.services.lifecycle import milestone_accept, milestone_cancel
 from milestones.sweeps import sweep_proposals
 from payments.models import Earning
 from tests.browser.conftest import log_in
@@ -43,7 +43,7 @@ def give_balance(buyer, amount: str) -> None:
     """Money in the buyer's balance the way it gets there: a milestone on
     another order, paid by card and cancelled before work (all of it back)."""
     other = OrderFactory(buyer=buyer, title="An earlier idea")
-    services.milestone_cancel(milestone=create_milestone(other, amount=amount, title="Refunded"), actor=buyer)
+    milestone_cancel(milestone=create_milestone(other, amount=amount, title="Refunded"), actor=buyer)
 
 
 def box(page, milestone):
@@ -139,9 +139,7 @@ def test_an_add_on_offered_and_paid_a_higher_amount_agreed_and_more_time_given(n
 
 def test_a_half_refund_agreed_and_an_unanswered_request_accepted_by_the_timer(new_page, order):
     build = milestone_in(S.IN_PROGRESS, order=order, title="Build", amount="100.00")
-    launch = services.milestone_accept(
-        milestone=create_milestone(order, title="Launch", amount="80.00"), actor=order.seller
-    )
+    launch = milestone_accept(milestone=create_milestone(order, title="Launch", amount="80.00"), actor=order.seller)
     assert launch.state == S.ACCEPTED  # queued behind "Build"
     buyer_page, seller_page = new_page(), new_page()
     log_in(buyer_page, order.buyer)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from milestones.models import DeliveryFile, Milestone, MilestoneState
-from milestones.services import milestone_submit
+from milestones.services.lifecycle import milestone_submit
 from tests.browser.conftest import log_in
 from tests.factories import OrderFactory, UserFactory, milestone_in
 

@@ -10,8 +10,8 @@ from djmoney.money import Money
 from playwright.sync_api import expect
 
 from gigs.services import gig_create
-from milestones import services
 from milestones.models import MilestoneState
+from milestones.services.completion import order_complete
 from tests.browser.conftest import log_in
 from tests.factories import OrderFactory, UserFactory, milestone_in
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_both_parties_review_and_the_profile_shows_them_only_after_the_second(new_page):
     order = OrderFactory(buyer=UserFactory(username="alice_buyer"), seller=UserFactory(username="bob_seller"))
     milestone_in(S.APPROVED, order=order, title="Design")
-    services.order_complete(order=order, actor=order.buyer)
+    order_complete(order=order, actor=order.buyer)
     buyer_page, seller_page, visitor = new_page(), new_page(), new_page()
     log_in(buyer_page, order.buyer)
     log_in(seller_page, order.seller)

@@ -16,7 +16,7 @@ from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidTransition
 from marketplace.sweeps import SweepResult
 from milestones.models import Milestone, MilestoneReminder, MilestoneState
-from milestones.services import milestone_approve
+from milestones.services.lifecycle import milestone_approve
 from milestones.sweeps import sweep_auto_approve, sweep_late, sweep_reminders
 from notifications.models import Notification
 from notifications.sweeps import sweep_emails

@@ -10,7 +10,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from milestones.models import Milestone, MilestoneReminder, MilestoneState
-from milestones.services import milestone_request_revision, milestone_submit
+from milestones.services.lifecycle import milestone_request_revision, milestone_submit
 from milestones.sweeps import sweep_auto_approve, sweep_late, sweep_reminders
 from notifications.models import Notification
 from orders.models import Activity

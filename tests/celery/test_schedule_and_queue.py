@@ -2,14 +2,70 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from unittest import mock
 
 import pytest
 
-from marketplace.celery import SWEEP_TASKS, app
+from marketplace.celery import app
 from marketplace.queue import breaker, publish
-from marketplace.sweeps import all_sweeps, sweep_names
+from marketplace.sweeps import SweepResult, all_sweeps
 from notifications.tasks import send_notification_email
+
+# Every sweep the apps register in their sweeps.py, as the kernel discovered them at start.
+SWEEP_TASKS = {sweep.name: sweep.task for sweep in all_sweeps()}
+
+
+def test_each_app_registers_its_own_sweeps_and_the_kernel_finds_them_all():
+    assert SWEEP_TASKS == {
+        "emails": "notifications.sweeps.sweep_emails",
+        "clearance": "payments.sweeps.sweep_clearance",
+        "outbox": "payments.sweeps.sweep_outbox",
+        "auto_approve": "milestones.sweeps.sweep_auto_approve",
+        "reminders": "milestones.sweeps.sweep_reminders",
+        "late": "milestones.sweeps.sweep_late",
+        "checkouts": "milestones.sweeps.sweep_checkouts",
+        "proposals": "milestones.sweeps.sweep_proposals",
+        "offers": "milestones.sweeps.sweep_offers",
+        "orders": "milestones.sweeps.sweep_orders",
+        "reviews": "reviews.sweeps.sweep_reviews",
+    }
+
+
+def test_a_new_sweep_is_one_decorated_function_in_its_apps_sweeps_module(tmp_path, monkeypatch, settings):
+    """Adding a sweep is one edit: the function in ``<app>/sweeps.py`` with ``register_sweep``.
+    The kernel makes its task, schedules it and routes it to the sweeps queue."""
+    from marketplace import sweeps as engine
+    from marketplace.celery import beat_schedule
+
+    monkeypatch.setattr(engine, "_registry", dict(engine._registry))
+    (tmp_path / "planted").mkdir()
+    (tmp_path / "planted" / "__init__.py").write_text("")
+    (tmp_path / "planted" / "sweeps.py").write_text(
+        "from marketplace.sweeps import SweepResult, register_sweep\n\n\n"
+        "@register_sweep('planted', due=lambda now: [])\n"
+        "def sweep_planted(*, now=None, until=None):\n"
+        "    return SweepResult(name='planted', done=1)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("planted.sweeps")
+    try:
+        app.loader.import_default_modules()
+        assert engine.all_sweeps()[-1].name == "planted"
+        assert app.tasks["planted.sweeps.sweep_planted"].acks_late
+        schedule = beat_schedule({sweep.name: sweep.task for sweep in engine.all_sweeps()})
+        assert schedule["sweep-planted"] == {
+            "task": "planted.sweeps.sweep_planted",
+            "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+        }
+        assert app.amqp.router.route({}, "planted.sweeps.sweep_planted")["queue"].name == "sweeps"
+        with mock.patch("marketplace.sweeps.publish") as publish_:
+            assert app.tasks["planted.sweeps.sweep_planted"]() == SweepResult(name="planted", done=1).as_dict()
+        publish_.assert_not_called()
+    finally:
+        sys.modules.pop("planted.sweeps", None)
+        sys.modules.pop("planted", None)
 
 
 def test_beat_runs_every_sweep_every_interval_and_never_drops_a_tick(settings):
@@ -21,12 +77,14 @@ def test_beat_runs_every_sweep_every_interval_and_never_drops_a_tick(settings):
     assert prune["schedule"] == 3600
     assert seal["task"] == "payments.tasks.seal_ledger" and seal["task"] in app.tasks
     assert seal["schedule"] == settings.LEDGER_SEAL_INTERVAL_SECONDS
-    assert {entry["task"] for entry in schedule.values()} == set(SWEEP_TASKS.values())
+    assert schedule == {
+        f"sweep-{name}": {"task": task, "schedule": settings.SWEEP_INTERVAL_SECONDS}
+        for name, task in SWEEP_TASKS.items()
+    }
     for entry in schedule.values():
         assert entry["task"] in app.tasks, f"{entry['task']} is not a registered task"
         assert entry["schedule"] == settings.SWEEP_INTERVAL_SECONDS
         assert "expires" not in entry.get("options", {}), "a tick waits its turn; it is never dropped"
-    assert [sweep.name for sweep in all_sweeps()] == sweep_names()
 
 
 def test_sweeps_email_and_the_rest_have_queues_of_their_own_and_a_worker_takes_all_three():
@@ -39,7 +97,7 @@ def test_sweeps_email_and_the_rest_have_queues_of_their_own_and_a_worker_takes_a
         assert queue_of(name) == "sweeps", name
     for name in ["notifications.tasks.send_notification_email", "notifications.tasks.send_notification_emails"]:
         assert queue_of(name) == "email", name
-    assert queue_of("notifications.tasks.sweep_emails") == "sweeps"
+    assert queue_of("notifications.sweeps.sweep_emails") == "sweeps"
     for name in ["payments.tasks.execute_command", "payments.tasks.expire_provider_session"]:
         assert queue_of(name) == "celery", name
     # With no -Q, a worker consumes every queue of task_queues.
@@ -50,7 +108,7 @@ def test_a_sweep_stopped_at_its_budget_with_rows_left_publishes_itself_again_at_
     from marketplace.sweeps import SweepResult, sweep_tick
 
     task = mock.Mock(name="task")
-    with mock.patch("marketplace.queue.publish") as publish_:
+    with mock.patch("marketplace.sweeps.publish") as publish_:
         sweep_tick(task, lambda until: SweepResult(name="clearance", done=500, unfinished=True))
         publish_.assert_called_once_with(task)
         publish_.reset_mock()

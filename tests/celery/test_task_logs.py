@@ -25,7 +25,7 @@ def test_a_task_published_during_a_request_logs_with_the_requests_id(worker_fact
     worker = worker_factory()
     structlog.contextvars.bind_contextvars(request_id="req-4f1c-from-nginx")
     try:
-        assert publish("milestones.tasks.sweep_late")
+        assert publish("milestones.sweeps.sweep_late")
     finally:
         structlog.contextvars.clear_contextvars()
 

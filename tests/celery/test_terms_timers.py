@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 from djmoney.money import Money
 
-from milestones import services
 from milestones.models import Milestone, MilestoneState, Proposal, ProposalState
+from milestones.services.changes import changes_request
+from milestones.services.proposals import cancellation_request, extension_request
 from notifications.models import Notification
 from orders.models import Order, OrderStatus
 from reviews.models import Review
@@ -57,11 +58,11 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
     offer = create_offer(OrderFactory())
     working = milestone_in(S.IN_PROGRESS, amount="100.00")
     deadline = working.deadline
-    extension = services.extension_request(
+    extension = extension_request(
         milestone=working, actor=working.order.seller, new_deadline=deadline + timedelta(days=3), reason="Assets late"
     )
     awaiting = milestone_in(S.AWAITING_ACCEPTANCE, amount="100.00")
-    changes = services.changes_request(
+    changes = changes_request(
         milestone=awaiting,
         actor=awaiting.order.seller,
         new_deadline=None,
@@ -75,7 +76,7 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
     worker_factory(beat=True, env=PERIODS)
     # Asked once the worker runs: its reminder is due 3 s later, the acceptance 8 s later, however
     # long the worker took to start (asked before, both could be due at its first tick).
-    cancellation = services.cancellation_request(
+    cancellation = cancellation_request(
         milestone=cancelling, actor=cancelling.order.buyer, refund=Money("50.00", "USD"), reason="Plans changed"
     )
 

@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing_and_pays_nothing_twice(worker_f
     # No beat here: the test sends each tick itself, and a long interval gives
     # the slowed sweep the time budget to run through all ten.
     slow = worker_factory(slow_clear=0.5, env={"SWEEP_INTERVAL_SECONDS": "60"})
-    app.send_task("payments.tasks.sweep_clearance")
+    app.send_task("payments.sweeps.sweep_clearance")
     wait_until(lambda: cleared() >= 3, timeout=30, interval=0.02, what="the first clearances")
     slow.kill()
     after_kill = cleared()
@@ -88,14 +88,14 @@ def test_a_worker_killed_mid_sweep_loses_nothing_and_pays_nothing_twice(worker_f
 
     # A new worker, and the next beat tick: the sweep does the rest.
     worker_factory(env={"SWEEP_INTERVAL_SECONDS": "60"})
-    app.send_task("payments.tasks.sweep_clearance")
+    app.send_task("payments.sweeps.sweep_clearance")
     wait_until(lambda: cleared() == 10, timeout=30, what="every earning to clear")
     # And a tick more changes nothing.
-    app.send_task("payments.tasks.sweep_clearance")
+    app.send_task("payments.sweeps.sweep_clearance")
     # An e-mail task the killed worker had taken is not redelivered for a while; the
     # e-mail sweep sends what is a minute old. Let that minute pass, and tick it.
     Notification.objects.filter(emailed_at__isnull=True).update(created_at=F("created_at") - timedelta(minutes=2))
-    app.send_task("notifications.tasks.sweep_emails")
+    app.send_task("notifications.sweeps.sweep_emails")
     wait_until(lambda: not Notification.objects.filter(emailed_at__isnull=True).exists(), timeout=30)
 
     assert Transaction.objects.filter(kind=TransactionKind.CLEAR).count() == 10

@@ -18,9 +18,9 @@ from django.db import IntegrityError, connection, transaction
 from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
-from milestones import services
 from milestones.models import Dispute
 from milestones.models import MilestoneState as S
+from milestones.services.lifecycle import milestone_cancel
 from payments.audit import ledger_audit
 from payments.integrity import ledger_seal
 from payments.ledger import account_for, ledger_post
@@ -75,7 +75,7 @@ def world():
     cleared = milestone_in(S.APPROVED, order=OrderFactory(seller=seller), amount="100.00")
     withdrawal = withdrawal_request(seller=seller, amount=usd("50.00"), key=f"w-{seller.pk}")
     order = OrderFactory()
-    services.milestone_cancel(milestone=create_milestone(order, amount="40.00"), actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=create_milestone(order, amount="40.00"), actor=order.buyer, refund_to="card")
     sweep_outbox()
     resolved = milestone_in(S.RESOLVED)
     seal_everything()

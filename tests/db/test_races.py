@@ -19,9 +19,18 @@ from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds, InvalidTransition
-from milestones import services
 from milestones.models import Milestone
 from milestones.models import MilestoneState as S
+from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_request_revision,
+    milestone_submit,
+)
+from milestones.services.proposals import extension_request, proposal_accept, proposal_decline, proposal_withdraw
 from payments.audit import ledger_audit
 from payments.models import AccountKind, Earning, Transaction, Withdrawal
 from payments.services import earning_clear, withdrawal_process, withdrawal_request
@@ -54,7 +63,7 @@ def _audit_ok() -> None:
 def test_twenty_simultaneous_approvals_pay_the_seller_once():
     milestone = milestone_in(S.IN_REVIEW, amount="100.00")
     buyer = milestone.order.buyer
-    results = race(*[lambda: services.milestone_approve(milestone=milestone, actor=buyer)] * 20)
+    results = race(*[lambda: milestone_approve(milestone=milestone, actor=buyer)] * 20)
     assert len(_wins(results)) == 1
     assert all(isinstance(r, InvalidTransition) for r in results if isinstance(r, Exception))
     assert Earning.objects.filter(milestone=milestone).count() == 1
@@ -67,19 +76,17 @@ def _act(action, milestone):  # untyped: factories are not typed as their models
     order = milestone.order
     staff = StaffFactory()
     return {
-        "approve": lambda: services.milestone_approve(milestone=milestone, actor=order.buyer),
-        "auto_approve": lambda: services.milestone_approve(
+        "approve": lambda: milestone_approve(milestone=milestone, actor=order.buyer),
+        "auto_approve": lambda: milestone_approve(
             milestone=milestone, actor=None, now=timezone.now() + timedelta(days=30)
         ),
-        "revision": lambda: services.milestone_request_revision(
-            milestone=milestone, actor=order.buyer, feedback="Redo!"
-        ),
-        "dispute": lambda: services.milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Silence"),
-        "cancel": lambda: services.milestone_cancel(milestone=milestone, actor=order.buyer),
-        "accept": lambda: services.milestone_accept(milestone=milestone, actor=order.seller),
-        "decline": lambda: services.milestone_decline(milestone=milestone, actor=order.seller, reason="Busy"),
-        "resolve_release": lambda: services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release"),
-        "resolve_refund": lambda: services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="refund"),
+        "revision": lambda: milestone_request_revision(milestone=milestone, actor=order.buyer, feedback="Redo!"),
+        "dispute": lambda: milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Silence"),
+        "cancel": lambda: milestone_cancel(milestone=milestone, actor=order.buyer),
+        "accept": lambda: milestone_accept(milestone=milestone, actor=order.seller),
+        "decline": lambda: milestone_decline(milestone=milestone, actor=order.seller, reason="Busy"),
+        "resolve_release": lambda: dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release"),
+        "resolve_refund": lambda: dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="refund"),
     }[action]
 
 
@@ -127,9 +134,9 @@ def _seller_with_available(amount):
     seller = UserFactory(withdrawal_method=WithdrawalMethod.INSTANT)
     milestone = create_milestone(OrderFactory(seller=seller), amount=amount)
     order = milestone.order
-    services.milestone_accept(milestone=milestone, actor=seller)
-    services.milestone_submit(milestone=milestone, actor=seller, message="Done")
-    services.milestone_approve(milestone=milestone, actor=order.buyer)
+    milestone_accept(milestone=milestone, actor=seller)
+    milestone_submit(milestone=milestone, actor=seller, message="Done")
+    milestone_approve(milestone=milestone, actor=order.buyer)
     return seller
 
 
@@ -182,7 +189,7 @@ def test_different_milestones_created_at_once_all_get_their_own_place_in_line():
 def test_approvals_for_one_new_seller_from_many_orders_at_once_all_pay():
     seller = UserFactory(withdrawal_method=WithdrawalMethod.PAYPAL)
     in_review = [milestone_in(S.IN_REVIEW, order=OrderFactory(seller=seller), amount="10.00") for _ in range(6)]
-    results = race(*[lambda m=m: services.milestone_approve(milestone=m, actor=m.order.buyer) for m in in_review])
+    results = race(*[lambda m=m: milestone_approve(milestone=m, actor=m.order.buyer) for m in in_review])
     assert len(_wins(results)) == 6
     assert balance(AccountKind.SELLER_PENDING, user=seller) == Money("48.00", "USD")
     _audit_ok()
@@ -249,7 +256,7 @@ def test_an_instant_payout_approval_and_a_clearance_for_the_same_seller_do_not_d
     later = timezone.now() + timedelta(days=4)
     for earning, milestone in zip(earnings, in_review, strict=True):
         race(
-            lambda m=milestone: services.milestone_approve(milestone=m, actor=m.order.buyer),
+            lambda m=milestone: milestone_approve(milestone=m, actor=m.order.buyer),
             lambda e=earning: earning_clear(earning_id=e.pk, now=later),
         )
     assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == Money("96.00", "USD")  # 12 x 8.00
@@ -263,17 +270,17 @@ def test_accepting_an_extension_against_another_click_ends_in_one_outcome(other)
     milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
     order = milestone.order
     old = milestone.deadline
-    proposal = services.extension_request(
+    proposal = extension_request(
         milestone=milestone, actor=order.seller, new_deadline=old + timedelta(days=4), reason="Assets are late"
     )
     rival = {
-        "dispute": lambda: services.milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Stuck"),
-        "withdraw": lambda: services.proposal_withdraw(proposal=proposal, actor=order.seller),
-        "second_accept": lambda: services.proposal_accept(proposal=proposal, actor=order.buyer),
-        "decline": lambda: services.proposal_decline(proposal=proposal, actor=order.buyer),
-        "submit": lambda: services.milestone_submit(milestone=milestone, actor=order.seller, message="Done"),
+        "dispute": lambda: milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Stuck"),
+        "withdraw": lambda: proposal_withdraw(proposal=proposal, actor=order.seller),
+        "second_accept": lambda: proposal_accept(proposal=proposal, actor=order.buyer),
+        "decline": lambda: proposal_decline(proposal=proposal, actor=order.buyer),
+        "submit": lambda: milestone_submit(milestone=milestone, actor=order.seller, message="Done"),
     }[other]
-    results = race(lambda: services.proposal_accept(proposal=proposal, actor=order.buyer), rival)
+    results = race(lambda: proposal_accept(proposal=proposal, actor=order.buyer), rival)
     # With two accepts, either may be the one that wins.
     accepted = not isinstance(results[0], Exception) or (
         other == "second_accept" and not isinstance(results[1], Exception)

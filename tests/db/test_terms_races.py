@@ -9,9 +9,13 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from milestones import services
 from milestones.models import Milestone, Proposal, ProposalState
 from milestones.models import MilestoneState as S
+from milestones.services.changes import changes_accept, changes_request
+from milestones.services.disputes import milestone_open_dispute
+from milestones.services.lifecycle import milestone_accept, milestone_approve
+from milestones.services.offers import offer_accept, offer_decline, offer_withdraw
+from milestones.services.proposals import cancellation_request, proposal_accept, proposal_withdraw
 from payments.models import AccountKind, Earning, Transaction
 from payments.services import FundingSource
 from tests.db.test_races import _audit_ok, _wins, race
@@ -42,14 +46,14 @@ def _fund_balance(user, amount: str) -> None:
 def test_accepting_a_cancellation_against_another_click_ends_in_one_outcome(state, other):
     milestone = milestone_in(state, amount="100.00")
     order = milestone.order
-    proposal = services.cancellation_request(
+    proposal = cancellation_request(
         milestone=milestone, actor=order.buyer, refund=Money("50.00", "USD"), reason="Plans changed"
     )
-    accept = lambda: services.proposal_accept(proposal=proposal, actor=order.seller)  # noqa: E731
+    accept = lambda: proposal_accept(proposal=proposal, actor=order.seller)  # noqa: E731
     rival = {
-        "approve": lambda: services.milestone_approve(milestone=milestone, actor=order.buyer),
-        "dispute": lambda: services.milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Stuck"),
-        "withdraw": lambda: services.proposal_withdraw(proposal=proposal, actor=order.buyer),
+        "approve": lambda: milestone_approve(milestone=milestone, actor=order.buyer),
+        "dispute": lambda: milestone_open_dispute(milestone=milestone, actor=order.seller, reason="Stuck"),
+        "withdraw": lambda: proposal_withdraw(proposal=proposal, actor=order.buyer),
         "second_accept": accept,
     }[other]
     results = race(accept, rival)
@@ -76,11 +80,11 @@ def test_accepting_an_offer_against_another_click_charges_at_most_once(other):
     order = OrderFactory()
     _fund_balance(order.buyer, "300.00")
     offer = create_offer(order, amount="100.00")
-    pay = lambda: services.offer_accept(milestone=offer, actor=order.buyer, source=BALANCE)  # noqa: E731
+    pay = lambda: offer_accept(milestone=offer, actor=order.buyer, source=BALANCE)  # noqa: E731
     rival = {
-        "withdraw": lambda: services.offer_withdraw(milestone=offer, actor=order.seller),
+        "withdraw": lambda: offer_withdraw(milestone=offer, actor=order.seller),
         "second_accept": pay,
-        "decline": lambda: services.offer_decline(milestone=offer, actor=order.buyer),
+        "decline": lambda: offer_decline(milestone=offer, actor=order.buyer),
     }[other]
     results = race(pay, rival)
     assert len(_wins(results)) == 1, results
@@ -98,7 +102,7 @@ def test_accepting_higher_changes_against_the_seller_accepting_the_old_terms_end
     milestone = milestone_in(S.AWAITING_ACCEPTANCE, amount="100.00")
     order = milestone.order
     _fund_balance(order.buyer, "300.00")
-    proposal = services.changes_request(
+    proposal = changes_request(
         milestone=milestone,
         actor=order.seller,
         new_deadline=None,
@@ -106,8 +110,8 @@ def test_accepting_higher_changes_against_the_seller_accepting_the_old_terms_end
         new_description="",
     )
     results = race(
-        lambda: services.changes_accept(proposal=proposal, actor=order.buyer, method="balance"),
-        lambda: services.milestone_accept(milestone=milestone, actor=order.seller),
+        lambda: changes_accept(proposal=proposal, actor=order.buyer, method="balance"),
+        lambda: milestone_accept(milestone=milestone, actor=order.seller),
     )
     milestone.refresh_from_db()
     proposal.refresh_from_db()

@@ -13,8 +13,9 @@ from django.test import Client
 
 from accounts.models import User
 from gigs.models import Gig
-from milestones import services as ms
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, RevisionRequest
+from milestones.services.disputes import milestone_open_dispute
+from milestones.services.lifecycle import milestone_accept, milestone_submit
 from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage
 from payments.models import Account, Earning, Entry, Transaction, Withdrawal
@@ -60,14 +61,14 @@ def world(buyer, seller, outsider, staff, settings, tmp_path) -> World:
     settings.MEDIA_ROOT = tmp_path / "media"
     order = OrderFactory(buyer=buyer, seller=seller)
     in_review = create_milestone(order, title="Wireframes")
-    ms.milestone_accept(milestone=in_review, actor=seller)
-    delivery = ms.milestone_submit(milestone=in_review, actor=seller, message="Here it is.", files=[pdf()])
+    milestone_accept(milestone=in_review, actor=seller)
+    delivery = milestone_submit(milestone=in_review, actor=seller, message="Here it is.", files=[pdf()])
     awaiting = create_milestone(order, title="Screens")
 
     dispute_order = OrderFactory(buyer=buyer, seller=seller, gig=order.gig)
     disputed = create_milestone(dispute_order, title="Backend")
-    ms.milestone_accept(milestone=disputed, actor=seller)
-    dispute = ms.milestone_open_dispute(
+    milestone_accept(milestone=disputed, actor=seller)
+    dispute = milestone_open_dispute(
         milestone=disputed, actor=buyer, reason="Nothing delivered.", attachment=pdf("proof.pdf")
     )
     statement = DisputeStatement.objects.get(dispute=dispute)

@@ -18,9 +18,11 @@ from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidInput
-from milestones import services as ms
 from milestones.models import DeliveryFile, Milestone, MilestoneState
+from milestones.services.creation import milestone_create
+from milestones.services.lifecycle import milestone_accept
 from payments.models import Account, Entry, Transaction
+from payments.services import FundingSource
 from tests.factories import OrderFactory, create_milestone, milestone_in
 from tests.security.conftest import PDF, pdf
 
@@ -83,14 +85,14 @@ def test_milestone_form_refuses(world, unchanged, field, override):
 def test_milestone_in_another_currency_is_refused_by_the_service(world, unchanged):
     """The form has no currency: the order's is used. Whoever calls the service with another is refused."""
     with unchanged(), pytest.raises(InvalidInput) as error:
-        ms.milestone_create(
+        milestone_create(
             order=world.order,
             actor=world.buyer,
             title="Logo",
             description="Three concepts.",
             deadline=timezone.now() + timedelta(days=3),
             amount=Money("100.00", "EUR"),
-            source=ms.FundingSource(method="balance"),
+            source=FundingSource(method="balance"),
             idempotency_key="eur-attempt",
         )
     assert error.value.field == "amount"
@@ -313,7 +315,7 @@ def test_review_texts_are_escaped(world):
 def in_progress(world):
     order = OrderFactory(buyer=world.buyer, seller=world.seller, gig=world.gig)
     milestone = create_milestone(order, title="Copy")
-    return ms.milestone_accept(milestone=milestone, actor=world.seller)
+    return milestone_accept(milestone=milestone, actor=world.seller)
 
 
 def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:

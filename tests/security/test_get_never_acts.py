@@ -14,7 +14,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from milestones import services as ms
+from milestones.services.lifecycle import milestone_accept
 from tests.factories import OrderFactory, create_milestone
 from tests.security.test_bad_input import MILESTONE_OK
 
@@ -46,7 +46,7 @@ def answered_safely(response, *, has_body: bool = True) -> None:
 
 def test_no_action_on_get(world, unchanged):
     order = world.order
-    in_progress = ms.milestone_accept(
+    in_progress = milestone_accept(
         milestone=create_milestone(OrderFactory(buyer=world.buyer, seller=world.seller), title="Copy"),
         actor=world.seller,
     )

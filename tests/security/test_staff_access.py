@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from milestones import services
 from milestones.models import DeliveryFile, Milestone, MilestoneState
+from milestones.services.lifecycle import milestone_submit
 from orders.models import StaffFileRead
 from tests.factories import OrderFactory, StaffFactory, milestone_in
 
@@ -23,7 +23,7 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 def delivered():
     order = OrderFactory()
     milestone = milestone_in(MilestoneState.IN_PROGRESS, order)
-    services.milestone_submit(
+    milestone_submit(
         milestone=milestone, actor=order.seller, message="Done.", links=[], files=[SimpleUploadedFile("logo.pdf", PDF)]
     )
     return Milestone.objects.get(pk=milestone.pk), DeliveryFile.objects.get()

@@ -22,8 +22,24 @@ from djmoney.money import Money
 
 from marketplace.errors import InsufficientFunds, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import format_money
-from milestones import services
 from milestones.models import Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
+from milestones.services.changes import changes_accept, changes_request, changes_words
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_submit,
+)
+from milestones.services.proposals import (
+    cancellation_request,
+    extension_request,
+    proposal_accept,
+    proposal_decline,
+    proposal_expire,
+    proposal_withdraw,
+)
+from milestones.services.purposes import changes_checkout_expired
 from milestones.sweeps import sweep_proposals
 from notifications.models import Notification
 from orders.models import Activity
@@ -85,7 +101,7 @@ def give_balance(buyer, amount: str = "1000.00") -> Money:
     """Money in the buyer's balance: a milestone on another order, paid by card
     and cancelled (the amount and the fee come back)."""
     other = OrderFactory(buyer=buyer)
-    services.milestone_cancel(milestone=create_milestone(other, amount=amount, title="Refunded"), actor=buyer)
+    milestone_cancel(milestone=create_milestone(other, amount=amount, title="Refunded"), actor=buyer)
     return balance(AccountKind.BUYER_BALANCE, user=buyer)
 
 
@@ -97,7 +113,7 @@ def propose(
     description: str = "",
     actor=None,
 ) -> Proposal:
-    return services.changes_request(
+    return changes_request(
         milestone=milestone,
         actor=actor or milestone.order.seller,
         new_deadline=None if days is None else milestone.deadline + timedelta(days=days),
@@ -166,7 +182,7 @@ def test_the_proposed_changes_read_with_currency_and_months_as_the_site_writes_t
     """The words of the notice, the timeline and the order page: "100.00 USD", "Mar", not "usd", "mar"."""
     milestone = awaiting(order)
     proposal = propose(milestone, amount="150.00", days=3)
-    words = services.changes_words(milestone, proposal)
+    words = changes_words(milestone, proposal)
     assert words.startswith("Amount ")
     assert proposal.new_deadline is not None
     for part in (
@@ -190,7 +206,7 @@ def test_a_proposal_must_change_something(order):
     milestone = awaiting(order)
     before = snapshot()
     with pytest.raises(InvalidInput, match="Change at least one") as error:
-        services.changes_request(
+        changes_request(
             milestone=milestone,
             actor=order.seller,
             new_deadline=milestone.deadline,
@@ -225,7 +241,7 @@ def test_an_amount_in_another_currency_is_refused(order):
     milestone = awaiting(order)
     before = snapshot()
     with pytest.raises(InvalidInput) as error:
-        services.changes_request(
+        changes_request(
             milestone=milestone,
             actor=order.seller,
             new_deadline=None,
@@ -243,7 +259,7 @@ def test_one_pending_proposal_at_a_time(order):
     with pytest.raises(InvalidTransition, match="already waiting"):
         propose(milestone, amount="160.00")
     assert snapshot() == before
-    services.proposal_decline(proposal=first, actor=order.buyer)
+    proposal_decline(proposal=first, actor=order.buyer)
     assert propose(milestone, amount="160.00").state == P.PENDING
 
 
@@ -256,7 +272,7 @@ def test_accepting_a_new_deadline_and_description_moves_no_money(order, method, 
     amount, fee, deadline, _ = terms(milestone)
     proposal = propose(milestone, days=10, description="A narrower scope.")
     money = (Transaction.objects.count(), SandboxOperation.objects.count(), Checkout.objects.count())
-    accepted = services.changes_accept(proposal=proposal, actor=order.buyer, method=method)
+    accepted = changes_accept(proposal=proposal, actor=order.buyer, method=method)
     assert accepted.state == P.ACCEPTED and accepted.checkout is None and accepted.decided_by == order.buyer
     assert terms(milestone) == (amount, fee, deadline + timedelta(days=10), "A narrower scope.")
     assert milestone.state == S.AWAITING_ACCEPTANCE, "the seller still accepts the new terms"
@@ -271,7 +287,7 @@ def test_a_higher_amount_is_paid_from_the_balance_with_the_fee_difference(order,
     assert milestone.buyer_fee == usd("5.50")
     assert give_balance(order.buyer, "200.00") == usd("211.00")
     proposal = propose(milestone, amount="150.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+    changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     milestone.refresh_from_db()
     # 50.00 more into escrow and 8.25 - 5.50 = 2.75 more service fee.
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("158.25")
@@ -285,9 +301,9 @@ def test_a_higher_amount_is_paid_from_the_balance_with_the_fee_difference(order,
     assert_money_conserved()
 
     # The new amount is what the seller is paid on approval, less the commission.
-    services.milestone_accept(milestone=milestone, actor=order.seller)
-    services.milestone_submit(milestone=milestone, actor=order.seller, message="Done")
-    services.milestone_approve(milestone=milestone, actor=order.buyer)
+    milestone_accept(milestone=milestone, actor=order.seller)
+    milestone_submit(milestone=milestone, actor=order.seller, message="Done")
+    milestone_approve(milestone=milestone, actor=order.buyer)
     assert balance(AccountKind.SELLER_PENDING, user=order.seller) == usd("120.00")
     audit()
     assert_money_conserved()
@@ -299,7 +315,7 @@ def test_a_higher_amount_the_balance_does_not_cover_changes_nothing(order, audit
     proposal = propose(milestone, amount="150.01")
     before = snapshot()
     with pytest.raises(InsufficientFunds):
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert snapshot() == before
     assert Proposal.objects.get(pk=proposal.pk).state == P.PENDING
     audit()
@@ -310,14 +326,14 @@ def test_a_higher_amount_by_card_waits_for_the_checkout_and_applies_when_paid(or
     old_terms = terms(milestone)
     proposal = propose(milestone, amount="150.00")
     transactions = Transaction.objects.count()
-    pending = services.changes_accept(proposal=proposal, actor=order.buyer, method="card")
+    pending = changes_accept(proposal=proposal, actor=order.buyer, method="card")
     assert pending.state == P.PENDING and pending.checkout is not None
     checkout = pending.checkout
     assert checkout.purpose == "changes" and checkout.status == CheckoutStatus.OPEN
     assert checkout.amount == usd("52.75") and checkout.buyer == order.buyer
     assert terms(milestone) == old_terms and Transaction.objects.count() == transactions
     # Accepting again while the checkout is open sends the buyer to the same one.
-    assert services.changes_accept(proposal=proposal, actor=order.buyer, method="card").checkout == checkout
+    assert changes_accept(proposal=proposal, actor=order.buyer, method="card").checkout == checkout
     assert Checkout.objects.filter(purpose="changes").count() == 1
 
     pay_on_sandbox(open_changes_checkout(proposal))
@@ -340,7 +356,7 @@ def test_a_higher_amount_by_card_waits_for_the_checkout_and_applies_when_paid(or
 def test_a_higher_amount_paid_by_card_is_applied_by_the_webhook_once(client, order, audit):
     milestone = awaiting(order, amount="100.00")
     proposal = propose(milestone, amount="200.00", days=5)
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="card")
+    changes_accept(proposal=proposal, actor=order.buyer, method="card")
     pay_on_sandbox(open_changes_checkout(proposal), sync=False)
     assert Proposal.objects.get(pk=proposal.pk).state == P.PENDING, "not before the provider says so"
     event = SandboxEvent.objects.filter(type="checkout.session.completed").latest("pk")
@@ -360,10 +376,10 @@ def test_a_payment_after_the_seller_accepted_the_milestone_is_refunded_to_the_ca
     milestone = awaiting(order, amount="100.00")
     old_terms = terms(milestone)
     proposal = propose(milestone, amount="150.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="card")
+    changes_accept(proposal=proposal, actor=order.buyer, method="card")
     checkout = open_changes_checkout(proposal)
     # Meanwhile the seller accepts the milestone as it stands: the changes are withdrawn.
-    services.milestone_accept(milestone=milestone, actor=order.seller)
+    milestone_accept(milestone=milestone, actor=order.seller)
     assert Proposal.objects.get(pk=proposal.pk).state == P.WITHDRAWN
 
     pay_on_sandbox(checkout)
@@ -391,10 +407,10 @@ def test_a_late_payment_on_a_replaced_checkout_of_the_difference_is_refunded(cli
     money goes back to the card, as for any late payment."""
     milestone = awaiting(order, amount="100.00")
     proposal = propose(milestone, amount="150.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="card")
+    changes_accept(proposal=proposal, actor=order.buyer, method="card")
     first = open_changes_checkout(proposal)
-    assert services.changes_checkout_expired(first.pk) == "expired"
-    second = services.changes_accept(proposal=proposal, actor=order.buyer, method="card").checkout
+    assert changes_checkout_expired(first.pk) == "expired"
+    second = changes_accept(proposal=proposal, actor=order.buyer, method="card").checkout
     assert second is not None and second.pk != first.pk
     pay_on_sandbox(first, sync=False)
     event = SandboxEvent.objects.filter(type="checkout.session.completed").latest("pk")
@@ -410,7 +426,7 @@ def test_a_late_payment_on_a_replaced_checkout_of_the_difference_is_refunded(cli
 def test_a_lower_amount_is_refunded_to_the_balance_with_the_fee_difference(order, audit):
     milestone = awaiting(order, amount="100.00")
     proposal = propose(milestone, amount="60.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+    changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     milestone.refresh_from_db()
     # 40.00 out of escrow and 5.50 - 3.30 = 2.20 of service fee.
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("42.20")
@@ -428,7 +444,7 @@ def test_a_lower_amount_goes_back_to_the_card_for_a_buyer_who_asked_for_that(ord
     milestone = awaiting(order, amount="100.00")
     card = Checkout.objects.get(milestone=milestone)
     proposal = propose(milestone, amount="60.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+    changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     command = ProviderCommand.objects.get(kind=CommandKind.REFUND)
     assert command.amount == usd("42.20") and command.checkout_id == card.pk
     assert command.payment_reference == card.payment_reference
@@ -438,7 +454,7 @@ def test_a_lower_amount_goes_back_to_the_card_for_a_buyer_who_asked_for_that(ord
     assert_money_conserved()
     assert command_execute(command_id=command.pk).outcome == "succeeded"
     # The rest the card paid (63.30) is still refundable to it on a later cancel.
-    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     assert sum(c.amount.amount for c in ProviderCommand.objects.filter(kind=CommandKind.REFUND)) == Decimal("105.50")
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("0.00")
     audit()
@@ -451,10 +467,10 @@ def test_a_card_refund_is_capped_by_what_the_card_paid_and_the_rest_goes_to_the_
     milestone = awaiting(order, amount="100.00")  # 105.50 by card
     give_balance(order.buyer, "200.00")  # 211.00 in the balance
     higher = propose(milestone, amount="200.00")
-    services.changes_accept(proposal=higher, actor=order.buyer, method="balance")  # 105.50 more from the balance
+    changes_accept(proposal=higher, actor=order.buyer, method="balance")  # 105.50 more from the balance
     balance_before = balance(AccountKind.BUYER_BALANCE, user=order.buyer)
     lower = propose(milestone, amount="10.00")
-    services.changes_accept(proposal=lower, actor=order.buyer, method="balance")
+    changes_accept(proposal=lower, actor=order.buyer, method="balance")
     # 190.00 and 11.00 - 0.55 = 10.45 of fee come back: 105.50 to the card that paid, 94.95 to the balance.
     command = ProviderCommand.objects.get(kind=CommandKind.REFUND, checkout__milestone=milestone)
     assert command.amount == usd("105.50")
@@ -471,7 +487,7 @@ def test_a_buyer_who_prefers_the_card_but_paid_from_the_balance_is_refunded_to_t
     milestone = create_milestone(order, amount="100.00", source=BALANCE)
     balance_before = balance(AccountKind.BUYER_BALANCE, user=order.buyer)
     proposal = propose(milestone, amount="60.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+    changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert ProviderCommand.objects.count() == commands
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) - balance_before == usd("42.20")
     audit()
@@ -481,7 +497,7 @@ def test_the_sellers_notice_of_a_lower_amount_does_not_speak_of_their_own_balanc
     """The refund is the buyer's: the seller is not told it is "back in your balance"."""
     milestone = awaiting(order, amount="100.00")
     proposal = propose(milestone, amount="60.00")
-    services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+    changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     notice = Notification.objects.get(recipient=order.seller, event="changes_accepted")
     assert "42.20" in notice.message
     assert "your balance" not in notice.message and "your card" not in notice.message, notice.message
@@ -492,7 +508,7 @@ def test_an_unknown_method_is_a_field_error(order):
     proposal = propose(milestone, amount="150.00")
     before = snapshot()
     with pytest.raises(InvalidInput) as error:
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="cash")
+        changes_accept(proposal=proposal, actor=order.buyer, method="cash")
     assert error.value.field == "method"
     assert snapshot() == before
 
@@ -502,7 +518,7 @@ def test_changes_are_not_accepted_through_the_generic_answer(order):
     proposal = propose(milestone, amount="60.00")
     before = snapshot()
     with pytest.raises(InvalidTransition, match="confirmation page"):
-        services.proposal_accept(proposal=proposal, actor=order.buyer)
+        proposal_accept(proposal=proposal, actor=order.buyer)
     assert snapshot() == before
 
 
@@ -514,15 +530,15 @@ def test_declined_changes_keep_the_terms_and_the_seller_may_still_accept(order, 
     old_terms = terms(milestone)
     proposal = propose(milestone, amount="150.00", days=2)
     transactions = Transaction.objects.count()
-    services.proposal_decline(proposal=proposal, actor=order.buyer)
+    proposal_decline(proposal=proposal, actor=order.buyer)
     assert Proposal.objects.get(pk=proposal.pk).state == P.DECLINED
     assert terms(milestone) == old_terms and Transaction.objects.count() == transactions
     assert Notification.objects.filter(recipient=order.seller, event="changes_declined").exists()
     before = snapshot()
     with pytest.raises(InvalidTransition, match="declined; nothing was changed"):
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert snapshot() == before
-    accepted = services.milestone_accept(milestone=milestone, actor=order.seller)
+    accepted = milestone_accept(milestone=milestone, actor=order.seller)
     assert accepted.state == S.IN_PROGRESS and terms(milestone) == old_terms
     audit()
 
@@ -530,8 +546,8 @@ def test_declined_changes_keep_the_terms_and_the_seller_may_still_accept(order, 
 def test_declined_changes_leave_the_seller_free_to_decline_the_milestone(order, audit):
     milestone = awaiting(order)
     proposal = propose(milestone, amount="150.00")
-    services.proposal_decline(proposal=proposal, actor=order.buyer)
-    services.milestone_decline(milestone=milestone, actor=order.seller, reason="Cannot do it for 100.00")
+    proposal_decline(proposal=proposal, actor=order.buyer)
+    milestone_decline(milestone=milestone, actor=order.seller, reason="Cannot do it for 100.00")
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
     audit()
 
@@ -542,14 +558,14 @@ def test_the_seller_withdraws_the_proposal(order, audit):
     before = snapshot()
     for actor in (order.buyer, UserFactory(), StaffFactory()):
         with pytest.raises(NotAllowed, match="Only the party who asked"):
-            services.proposal_withdraw(proposal=proposal, actor=actor)
+            proposal_withdraw(proposal=proposal, actor=actor)
     assert snapshot() == before
-    services.proposal_withdraw(proposal=proposal, actor=order.seller)
+    proposal_withdraw(proposal=proposal, actor=order.seller)
     assert Proposal.objects.get(pk=proposal.pk).state == P.WITHDRAWN
     assert Notification.objects.filter(recipient=order.buyer, event="changes_withdrawn").exists()
     before = snapshot()
     with pytest.raises(InvalidTransition, match="withdrawn"):
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert snapshot() == before
     audit()
 
@@ -569,7 +585,7 @@ def test_unanswered_changes_lapse_after_the_response_period_and_the_terms_stay(s
         assert Notification.objects.filter(recipient=party, event="changes_expired").count() == 1
     before = snapshot()
     with pytest.raises(InvalidTransition):
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert snapshot() == before
     assert propose(milestone, amount="140.00").state == P.PENDING, "the seller may ask again"
     audit()
@@ -579,11 +595,11 @@ def test_the_seller_accepting_the_milestone_withdraws_pending_changes(order, aud
     milestone = awaiting(order)
     give_balance(order.buyer)
     proposal = propose(milestone, amount="150.00")
-    services.milestone_accept(milestone=milestone, actor=order.seller)
+    milestone_accept(milestone=milestone, actor=order.seller)
     assert Proposal.objects.get(pk=proposal.pk).state == P.WITHDRAWN
     before = snapshot()
     with pytest.raises(InvalidTransition):
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert snapshot() == before
     assert terms(milestone)[0] == usd("100.00")
     audit()
@@ -594,13 +610,13 @@ def test_closing_the_milestone_withdraws_pending_changes(order, close, audit):
     milestone = awaiting(order)
     proposal = propose(milestone, amount="60.00")
     if close == "seller declines":
-        services.milestone_decline(milestone=milestone, actor=order.seller, reason="Busy")
+        milestone_decline(milestone=milestone, actor=order.seller, reason="Busy")
     else:
-        services.milestone_cancel(milestone=milestone, actor=order.buyer)
+        milestone_cancel(milestone=milestone, actor=order.buyer)
     assert Proposal.objects.get(pk=proposal.pk).state == P.WITHDRAWN
     before = snapshot()
     with pytest.raises(InvalidTransition):
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     assert snapshot() == before
     assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 0
     audit()
@@ -637,12 +653,12 @@ ALL_STATES = [
 def ask(kind: str, milestone: Milestone, actor) -> Proposal:
     later = milestone.deadline + timedelta(days=3)
     if kind == "changes":
-        return services.changes_request(
+        return changes_request(
             milestone=milestone, actor=actor, new_deadline=later, new_amount=None, new_description=""
         )
     if kind == "extension":
-        return services.extension_request(milestone=milestone, actor=actor, new_deadline=later, reason="Need time")
-    return services.cancellation_request(milestone=milestone, actor=actor, refund=None, reason="Shelved")
+        return extension_request(milestone=milestone, actor=actor, new_deadline=later, reason="Need time")
+    return cancellation_request(milestone=milestone, actor=actor, refund=None, reason="Shelved")
 
 
 @pytest.mark.parametrize("state", ALL_STATES)
@@ -667,7 +683,7 @@ def test_who_may_ask_for_which_proposal_in_which_state(order, state, audit):
     for kind, who in allowed:
         proposal = ask(kind, milestone, people[who])
         assert proposal.state == P.PENDING and proposal.kind == kind and proposal.proposer == people[who]
-        services.proposal_withdraw(proposal=proposal, actor=people[who])
+        proposal_withdraw(proposal=proposal, actor=people[who])
     assert Milestone.objects.values_list("state", flat=True).get(pk=milestone.pk) == state
     audit()
 
@@ -681,12 +697,12 @@ def test_only_the_buyer_answers_changes_and_only_the_seller_withdraws_them(order
     for actor in (order.seller, outsider, staff):
         for method in ("balance", "card"):
             with pytest.raises(NotAllowed, match="Only the buyer"):
-                services.changes_accept(proposal=proposal, actor=actor, method=method)
+                changes_accept(proposal=proposal, actor=actor, method=method)
         with pytest.raises(NotAllowed, match="Only the buyer"):
-            services.proposal_decline(proposal=proposal, actor=actor)
+            proposal_decline(proposal=proposal, actor=actor)
     for actor in (order.buyer, outsider, staff):
         with pytest.raises(NotAllowed):
-            services.proposal_withdraw(proposal=proposal, actor=actor)
+            proposal_withdraw(proposal=proposal, actor=actor)
     assert snapshot() == before
     assert Proposal.objects.get(pk=proposal.pk).state == P.PENDING
 
@@ -697,23 +713,23 @@ def test_answered_changes_cannot_be_answered_again(order, end, audit):
     give_balance(order.buyer)
     proposal = propose(milestone, amount="150.00")
     if end == P.ACCEPTED:
-        services.changes_accept(proposal=proposal, actor=order.buyer, method="balance")
+        changes_accept(proposal=proposal, actor=order.buyer, method="balance")
     elif end == P.DECLINED:
-        services.proposal_decline(proposal=proposal, actor=order.buyer)
+        proposal_decline(proposal=proposal, actor=order.buyer)
     elif end == P.WITHDRAWN:
-        services.proposal_withdraw(proposal=proposal, actor=order.seller)
+        proposal_withdraw(proposal=proposal, actor=order.seller)
     else:
-        assert services.proposal_expire(proposal_id=proposal.pk, now=proposal.respond_by)
+        assert proposal_expire(proposal_id=proposal.pk, now=proposal.respond_by)
     assert Proposal.objects.get(pk=proposal.pk).state == end
     before = snapshot()
     for method in ("balance", "card"):
         with pytest.raises(InvalidTransition, match="nothing was changed"):
-            services.changes_accept(proposal=proposal, actor=order.buyer, method=method)
+            changes_accept(proposal=proposal, actor=order.buyer, method=method)
     with pytest.raises(InvalidTransition, match="nothing was changed"):
-        services.proposal_decline(proposal=proposal, actor=order.buyer)
+        proposal_decline(proposal=proposal, actor=order.buyer)
     with pytest.raises(InvalidTransition, match="nothing was changed"):
-        services.proposal_withdraw(proposal=proposal, actor=order.seller)
-    assert services.proposal_expire(proposal_id=proposal.pk, now=proposal.respond_by) is False
+        proposal_withdraw(proposal=proposal, actor=order.seller)
+    assert proposal_expire(proposal_id=proposal.pk, now=proposal.respond_by) is False
     assert snapshot() == before
     audit()
 
@@ -732,7 +748,7 @@ def test_a_cancellation_request_gets_a_reminder_24h_and_2h_before_it_is_accepted
     milestone = milestone_in(S.IN_PROGRESS, order=order)
     proposer = getattr(order, asker)
     answerer = order.seller if asker == "buyer" else order.buyer
-    proposal = services.cancellation_request(milestone=milestone, actor=proposer, refund=None, reason="Shelved")
+    proposal = cancellation_request(milestone=milestone, actor=proposer, refund=None, reason="Shelved")
     due = proposal.respond_by
 
     assert sweep_proposals(now=due - timedelta(hours=24, seconds=1)).as_dict()["done"] == 0
@@ -762,7 +778,7 @@ def test_a_sweep_that_was_down_past_both_leads_sends_one_reminder(settings, orde
     settings.CANCELLATION_RESPONSE_PERIOD = timedelta(hours=48)
     settings.CANCELLATION_REMINDERS = [timedelta(hours=24), timedelta(hours=2)]
     milestone = milestone_in(S.IN_REVIEW, order=order)
-    proposal = services.cancellation_request(milestone=milestone, actor=order.seller, refund=None, reason="Stop")
+    proposal = cancellation_request(milestone=milestone, actor=order.seller, refund=None, reason="Stop")
     assert sweep_proposals(now=proposal.respond_by - timedelta(hours=1)).as_dict()["done"] == 1
     assert reminders(order.buyer) == 1
     assert sweep_proposals(now=proposal.respond_by - timedelta(minutes=30)).as_dict()["done"] == 0
@@ -773,10 +789,10 @@ def test_each_request_gets_its_own_reminders(settings, order):
     settings.CANCELLATION_RESPONSE_PERIOD = timedelta(hours=48)
     settings.CANCELLATION_REMINDERS = [timedelta(hours=24), timedelta(hours=2)]
     milestone = milestone_in(S.IN_PROGRESS, order=order)
-    first = services.cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Stop")
+    first = cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Stop")
     assert sweep_proposals(now=first.respond_by - timedelta(hours=24)).as_dict()["done"] == 1
-    services.proposal_decline(proposal=first, actor=order.seller)
-    second = services.cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Again")
+    proposal_decline(proposal=first, actor=order.seller)
+    second = cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Again")
     assert sweep_proposals(now=second.respond_by - timedelta(hours=24)).as_dict()["done"] == 1
     assert reminders(order.seller) == 2
 
@@ -786,9 +802,9 @@ def test_an_answered_or_other_request_gets_no_reminder(settings, order):
     settings.EXTENSION_RESPONSE_PERIOD = timedelta(hours=48)
     settings.CANCELLATION_REMINDERS = [timedelta(hours=24), timedelta(hours=2)]
     milestone = milestone_in(S.IN_PROGRESS, order=order)
-    cancellation = services.cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Stop")
-    services.proposal_decline(proposal=cancellation, actor=order.seller)
-    services.extension_request(
+    cancellation = cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Stop")
+    proposal_decline(proposal=cancellation, actor=order.seller)
+    extension_request(
         milestone=milestone, actor=order.seller, new_deadline=milestone.deadline + timedelta(days=2), reason="Time"
     )
     assert sweep_proposals(now=cancellation.respond_by - timedelta(hours=1)).as_dict()["done"] == 0

@@ -9,10 +9,11 @@ import pytest
 from djmoney.money import Money
 
 from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
-from milestones import services
 from milestones.models import MilestoneState as S
-from milestones.services import order_complete
-from payments.services import withdrawal_request
+from milestones.services.completion import order_complete
+from milestones.services.creation import milestone_create
+from milestones.services.disputes import dispute_resolve
+from payments.services import FundingSource, withdrawal_request
 from tests.factories import OrderFactory, StaffFactory, UserFactory, create_milestone, milestone_in
 from tests.services.ledger_checks import world
 
@@ -43,7 +44,7 @@ def test_a_split_amount_that_is_not_a_number_is_refused_as_bad_input(order, staf
     milestone = milestone_in(S.DISPUTED, order=order)
     before = world()
     with pytest.raises(InvalidInput) as refused:
-        services.dispute_resolve(
+        dispute_resolve(
             dispute=milestone.dispute, actor=staff, outcome="split", seller_amount=Money(Decimal(raw), "USD")
         )
     assert refused.value.field == "seller_amount"
@@ -57,11 +58,9 @@ def test_staff_cannot_resolve_a_dispute_on_their_own_order(party, audit):
     milestone = milestone_in(S.DISPUTED, order=order)
     before = world()
     with pytest.raises(NotAllowed, match="party to this order"):
-        services.dispute_resolve(
-            dispute=milestone.dispute, actor=me, outcome="release" if party == "seller" else "refund"
-        )
+        dispute_resolve(dispute=milestone.dispute, actor=me, outcome="release" if party == "seller" else "refund")
     assert world() == before
-    services.dispute_resolve(dispute=milestone.dispute, actor=StaffFactory(), outcome="refund")
+    dispute_resolve(dispute=milestone.dispute, actor=StaffFactory(), outcome="refund")
     audit()
 
 
@@ -71,14 +70,14 @@ def test_an_outsider_replaying_someone_elses_form_key_learns_nothing(order, outs
     other = OrderFactory(buyer=outsider)
     before = world()
     with pytest.raises(NotAllowed):
-        services.milestone_create(
+        milestone_create(
             order=order,
             actor=outsider,
             title="Mine",
             description="Mine",
             deadline=order.milestones.get().deadline,
             amount=Money("10.00", "USD"),
-            source=services.FundingSource(method="checkout"),
+            source=FundingSource(method="checkout"),
             idempotency_key=key,
         )
     assert world() == before

@@ -41,7 +41,6 @@ from hypothesis.stateful import (
 
 from accounts.models import WithdrawalMethod
 from marketplace.errors import DomainError, InsufficientFunds, InvalidTransition
-from milestones import services
 from milestones.models import (
     CLOSED_STATES,
     IN_WORK_STATES,
@@ -53,7 +52,27 @@ from milestones.models import (
 )
 from milestones.models import MilestoneState as S
 from milestones.models import ProposalState as P
-from milestones.services import order_complete
+from milestones.services.changes import changes_accept, changes_money, changes_request
+from milestones.services.completion import order_complete
+from milestones.services.creation import milestone_create
+from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_request_revision,
+    milestone_submit,
+)
+from milestones.services.offers import offer_accept, offer_create, offer_decline, offer_expire, offer_withdraw
+from milestones.services.proposals import (
+    cancellation_request,
+    extension_request,
+    proposal_accept,
+    proposal_decline,
+    proposal_expire,
+    proposal_withdraw,
+)
 from orders.models import Order, OrderStatus
 from payments.audit import ledger_audit
 from payments.fees import buyer_service_fee
@@ -287,29 +306,25 @@ class Marketplace(RuleBasedStateMachine):
     ):
         buyer, seller = milestone.order.buyer, milestone.order.seller
         if action == "accept":
-            return services.milestone_accept(milestone=milestone, actor=seller)
+            return milestone_accept(milestone=milestone, actor=seller)
         if action == "decline":
-            return services.milestone_decline(milestone=milestone, actor=seller, reason="Busy")
+            return milestone_decline(milestone=milestone, actor=seller, reason="Busy")
         if action == "cancel":
-            return services.milestone_cancel(milestone=milestone, actor=buyer)
+            return milestone_cancel(milestone=milestone, actor=buyer)
         if action == "submit":
-            return services.milestone_submit(milestone=milestone, actor=seller, message="Done")
+            return milestone_submit(milestone=milestone, actor=seller, message="Done")
         if action == "revision":
-            return services.milestone_request_revision(milestone=milestone, actor=buyer, feedback="More")
+            return milestone_request_revision(milestone=milestone, actor=buyer, feedback="More")
         if action == "approve":
-            return services.milestone_approve(milestone=milestone, actor=buyer)
+            return milestone_approve(milestone=milestone, actor=buyer)
         if action == "dispute":
-            return services.milestone_open_dispute(
-                milestone=milestone, actor=buyer if by_buyer else seller, reason="Stuck"
-            )
+            return milestone_open_dispute(milestone=milestone, actor=buyer if by_buyer else seller, reason="Stuck")
         if action == "resolve":
-            return services.dispute_resolve(
-                dispute=milestone.dispute, actor=self.staff, outcome=outcome, seller_amount=part
-            )
+            return dispute_resolve(dispute=milestone.dispute, actor=self.staff, outcome=outcome, seller_amount=part)
         if action == "offer_decline":
-            return services.offer_decline(milestone=milestone, actor=buyer if right_party else seller, reason="No")
+            return offer_decline(milestone=milestone, actor=buyer if right_party else seller, reason="No")
         if action == "offer_withdraw":
-            return services.offer_withdraw(milestone=milestone, actor=seller if right_party else buyer)
+            return offer_withdraw(milestone=milestone, actor=seller if right_party else buyer)
         raise AssertionError(action)
 
     def _do(self, action: str, pk: int, *, right_party: bool = True, **options) -> None:
@@ -383,7 +398,7 @@ class Marketplace(RuleBasedStateMachine):
         can_pay = not from_balance or balance(AccountKind.BUYER_BALANCE, user=order.buyer) >= total
         before = footprint()
         try:
-            milestone = services.milestone_create(
+            milestone = milestone_create(
                 order=order,
                 actor=order.buyer,
                 title="Phase",
@@ -461,7 +476,7 @@ class Marketplace(RuleBasedStateMachine):
         due = due and not self._pending_on(milestone.pk, ProposalKind.CANCELLATION)
         before = footprint()
         try:
-            services.milestone_approve(milestone=milestone, actor=None, now=self.clock)
+            milestone_approve(milestone=milestone, actor=None, now=self.clock)
         except InvalidTransition:
             assert not due, "the review period is over, yet the system could not approve"
             assert footprint() == before
@@ -573,7 +588,7 @@ class Marketplace(RuleBasedStateMachine):
         )
         made: list[Milestone] = []
         call = lambda: made.append(  # noqa: E731
-            services.offer_create(
+            offer_create(
                 order=order,
                 actor=order.seller if by_seller else order.buyer,
                 title="Add-on",
@@ -613,7 +628,7 @@ class Marketplace(RuleBasedStateMachine):
         from_balance = answer == "accept from balance"
         can_pay = not from_balance or balance(AccountKind.BUYER_BALANCE, user=buyer) >= milestone.total_charged
         allowed = self.expected[pk] == S.OFFERED and right_party and can_pay
-        call = lambda: services.offer_accept(  # noqa: E731
+        call = lambda: offer_accept(  # noqa: E731
             milestone=milestone,
             actor=buyer if right_party else milestone.order.seller,
             source=BALANCE if from_balance else CARD,
@@ -641,7 +656,7 @@ class Marketplace(RuleBasedStateMachine):
             and milestone.offer_expires_at <= self.clock
         )
         before = footprint()
-        expired = services.offer_expire(milestone_id=milestone.pk, now=self.clock)
+        expired = offer_expire(milestone_id=milestone.pk, now=self.clock)
         assert expired == due, "an offer expired early" if expired else "an unanswered offer did not expire"
         if not expired:
             assert footprint() == before
@@ -700,7 +715,7 @@ class Marketplace(RuleBasedStateMachine):
             new_amount = {"higher": amount + part, "lower": amount - part, "same": amount}[change]
             changed = new_amount != amount or new_description or days > 0
             allowed = allowed and not by_buyer and changed and MIN_AMOUNT <= new_amount <= MAX_AMOUNT
-            call = lambda: services.changes_request(  # noqa: E731
+            call = lambda: changes_request(  # noqa: E731
                 milestone=milestone,
                 actor=actor,
                 new_deadline=milestone.deadline + timedelta(days=days) if days else None,
@@ -710,7 +725,7 @@ class Marketplace(RuleBasedStateMachine):
         elif kind == ProposalKind.EXTENSION:
             days = days or 1
             allowed = allowed and not by_buyer and days <= 365
-            call = lambda: services.extension_request(  # noqa: E731
+            call = lambda: extension_request(  # noqa: E731
                 milestone=milestone,
                 actor=actor,
                 new_deadline=milestone.deadline + timedelta(days=days),
@@ -718,7 +733,7 @@ class Marketplace(RuleBasedStateMachine):
             )
         else:
             allowed = allowed and part <= amount
-            call = lambda: services.cancellation_request(  # noqa: E731
+            call = lambda: cancellation_request(  # noqa: E731
                 milestone=milestone, actor=actor, refund=Money(part, "USD"), reason="Plans changed"
             )
         made: list[Proposal] = []
@@ -751,16 +766,16 @@ class Marketplace(RuleBasedStateMachine):
         allowed = right_party and self.proposals[ppk] == P.PENDING
         what = f"{kind} {answer} on a {self.proposals[ppk]} request"
         if answer == "withdraw":
-            if self._try(allowed, what, lambda: services.proposal_withdraw(proposal=proposal, actor=actor)):
+            if self._try(allowed, what, lambda: proposal_withdraw(proposal=proposal, actor=actor)):
                 self.proposals[ppk] = P.WITHDRAWN
             return
         if answer == "decline":
-            if self._try(allowed, what, lambda: services.proposal_decline(proposal=proposal, actor=actor)):
+            if self._try(allowed, what, lambda: proposal_decline(proposal=proposal, actor=actor)):
                 self.proposals[ppk] = P.DECLINED
             return
         allowed = allowed and self.expected[pk] in REQUESTABLE[kind]
         if kind != ProposalKind.CHANGES:
-            if not self._try(allowed, what, lambda: services.proposal_accept(proposal=proposal, actor=actor)):
+            if not self._try(allowed, what, lambda: proposal_accept(proposal=proposal, actor=actor)):
                 return
             self.proposals[ppk] = P.ACCEPTED
             if kind == ProposalKind.CANCELLATION:
@@ -769,10 +784,10 @@ class Marketplace(RuleBasedStateMachine):
                 assert Milestone.objects.get(pk=pk).deadline == proposal.new_deadline
             return
         buyer = milestone.order.buyer
-        money = services.changes_money(milestone, proposal)
+        money = changes_money(milestone, proposal)
         held = balance(AccountKind.BUYER_BALANCE, user=buyer)
         allowed = allowed and (not money.charges or held >= money.total)
-        call = lambda: services.changes_accept(proposal=proposal, actor=actor, method="balance")  # noqa: E731
+        call = lambda: changes_accept(proposal=proposal, actor=actor, method="balance")  # noqa: E731
         if not self._try(allowed, what, call):
             return
         self.proposals[ppk] = P.ACCEPTED
@@ -797,7 +812,7 @@ class Marketplace(RuleBasedStateMachine):
             self.clock = max(self.clock, proposal.respond_by)  # the other party stays silent
         due = self.proposals[ppk] == P.PENDING and proposal.respond_by <= self.clock
         before = footprint()
-        done = services.proposal_expire(proposal_id=ppk, now=self.clock)
+        done = proposal_expire(proposal_id=ppk, now=self.clock)
         assert done == due, "a request lapsed early" if done else "an unanswered request did not lapse"
         if not done:
             assert footprint() == before

@@ -16,9 +16,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.errors import DomainError, InvalidTransition, NotAllowed
-from milestones import services
 from milestones.models import Dispute, Milestone
 from milestones.models import MilestoneState as S
+from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_request_revision,
+    milestone_submit,
+)
 from orders.models import Activity
 from payments.models import Transaction
 from tests.factories import StaffFactory, UserFactory, milestone_in
@@ -31,21 +39,21 @@ ACTORS = ("buyer", "seller", "outsider", "staff")
 
 def _call(action: str, milestone: Milestone, actor):
     if action == "accept":
-        return services.milestone_accept(milestone=milestone, actor=actor)
+        return milestone_accept(milestone=milestone, actor=actor)
     if action == "decline":
-        return services.milestone_decline(milestone=milestone, actor=actor, reason="Too busy this month")
+        return milestone_decline(milestone=milestone, actor=actor, reason="Too busy this month")
     if action == "cancel":
-        return services.milestone_cancel(milestone=milestone, actor=actor)
+        return milestone_cancel(milestone=milestone, actor=actor)
     if action == "submit":
-        return services.milestone_submit(milestone=milestone, actor=actor, message="Here it is")
+        return milestone_submit(milestone=milestone, actor=actor, message="Here it is")
     if action == "request_revision":
-        return services.milestone_request_revision(milestone=milestone, actor=actor, feedback="Bigger logo")
+        return milestone_request_revision(milestone=milestone, actor=actor, feedback="Bigger logo")
     if action == "approve":
-        return services.milestone_approve(milestone=milestone, actor=actor)
+        return milestone_approve(milestone=milestone, actor=actor)
     if action == "open_dispute":
-        return services.milestone_open_dispute(milestone=milestone, actor=actor, reason="Not as agreed")
+        return milestone_open_dispute(milestone=milestone, actor=actor, reason="Not as agreed")
     if action == "dispute_resolve":
-        return services.dispute_resolve(dispute=milestone.dispute, actor=actor, outcome="refund")
+        return dispute_resolve(dispute=milestone.dispute, actor=actor, outcome="refund")
     raise AssertionError(action)
 
 
@@ -117,10 +125,10 @@ def test_only_the_right_person_at_the_right_moment_can_move_a_milestone(action, 
 
 def test_a_second_click_on_any_transition_is_refused_and_changes_nothing(order, audit):
     milestone = milestone_in(S.IN_REVIEW, order=order)
-    services.milestone_approve(milestone=milestone, actor=order.buyer)
+    milestone_approve(milestone=milestone, actor=order.buyer)
     before = world()
     with pytest.raises(InvalidTransition, match="approved"):
-        services.milestone_approve(milestone=milestone, actor=order.buyer)
+        milestone_approve(milestone=milestone, actor=order.buyer)
     assert world() == before
     assert Transaction.objects.filter(milestone=milestone, kind="release").count() == 1
     audit()
@@ -128,12 +136,12 @@ def test_a_second_click_on_any_transition_is_refused_and_changes_nothing(order, 
 
 def test_staff_resolve_closes_the_dispute_itself(order, staff, audit):
     milestone = milestone_in(S.DISPUTED, order=order)
-    services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release")
+    dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release")
     dispute = Dispute.objects.get(milestone=milestone)
     assert dispute.state == "resolved"
     assert dispute.resolved_by == staff
     with pytest.raises(InvalidTransition):
-        services.dispute_resolve(dispute=dispute, actor=staff, outcome="refund")
+        dispute_resolve(dispute=dispute, actor=staff, outcome="refund")
     audit()
 
 
@@ -145,14 +153,14 @@ def test_the_system_cannot_approve_before_the_review_period_ends(order, audit):
     before = world()
     just_before = milestone.auto_approve_at - timedelta(seconds=1)
     with pytest.raises(InvalidTransition):
-        services.milestone_approve(milestone=milestone, actor=None, now=just_before)
+        milestone_approve(milestone=milestone, actor=None, now=just_before)
     assert world() == before
     audit()
 
 
 def test_the_system_approves_once_the_review_period_has_passed_in_silence(order, audit):
     milestone = milestone_in(S.IN_REVIEW, order=order)
-    approved = services.milestone_approve(milestone=milestone, actor=None, now=milestone.auto_approve_at)
+    approved = milestone_approve(milestone=milestone, actor=None, now=milestone.auto_approve_at)
     assert approved.state == S.APPROVED
     log = Activity.objects.filter(milestone=milestone, verb="approved").get()
     assert log.actor is None
@@ -166,7 +174,7 @@ def test_the_system_cannot_approve_a_milestone_that_is_not_in_review(state, audi
     milestone = milestone_in(state)
     before = world()
     with pytest.raises(InvalidTransition):
-        services.milestone_approve(milestone=milestone, actor=None, now=timezone.now() + timedelta(days=365))
+        milestone_approve(milestone=milestone, actor=None, now=timezone.now() + timedelta(days=365))
     assert world() == before
     audit()
 
@@ -175,7 +183,7 @@ def test_a_revision_request_stops_the_auto_approval_clock(order, audit):
     milestone = milestone_in(S.REVISION_REQUESTED, order=order)
     assert milestone.auto_approve_at is None
     with pytest.raises(InvalidTransition):
-        services.milestone_approve(milestone=milestone, actor=None, now=timezone.now() + timedelta(days=365))
+        milestone_approve(milestone=milestone, actor=None, now=timezone.now() + timedelta(days=365))
     audit()
 
 

@@ -17,8 +17,15 @@ from djmoney.money import Money
 from accounts.models import WithdrawalMethod
 from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
 from marketplace.money import round_money
-from milestones import services
 from milestones.models import MilestoneState as S
+from milestones.services.disputes import dispute_resolve
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_submit,
+)
 from payments.fees import buyer_service_fee, seller_commission
 from payments.models import AccountKind, Earning, EarningStatus, Transaction, Withdrawal
 from payments.services import FundingSource, earning_clear, withdrawal_process, withdrawal_request
@@ -37,9 +44,9 @@ def usd(amount: str) -> Money:
 
 def _approve(milestone, *, now=None):
     order = milestone.order
-    services.milestone_accept(milestone=milestone, actor=order.seller)
-    services.milestone_submit(milestone=milestone, actor=order.seller, message="Done")
-    return services.milestone_approve(milestone=milestone, actor=order.buyer, now=now)
+    milestone_accept(milestone=milestone, actor=order.seller)
+    milestone_submit(milestone=milestone, actor=order.seller, message="Done")
+    return milestone_approve(milestone=milestone, actor=order.buyer, now=now)
 
 
 # --- fees -------------------------------------------------------------------------
@@ -88,13 +95,13 @@ def test_the_rounding_helper_rounds_half_up_to_the_cent():
 def test_a_milestone_closed_before_work_returns_amount_and_service_fee_to_the_buyer(order, close, audit):
     if close == "cancel_queued":
         milestone = milestone_in(S.ACCEPTED, order=order, amount="10.01")
-        services.milestone_cancel(milestone=milestone, actor=order.buyer)
+        milestone_cancel(milestone=milestone, actor=order.buyer)
     else:
         milestone = create_milestone(order, amount="10.01")
         if close == "decline":
-            services.milestone_decline(milestone=milestone, actor=order.seller, reason="Fully booked")
+            milestone_decline(milestone=milestone, actor=order.seller, reason="Fully booked")
         else:
-            services.milestone_cancel(milestone=milestone, actor=order.buyer)
+            milestone_cancel(milestone=milestone, actor=order.buyer)
     assert balance(AccountKind.ESCROW, milestone=milestone) == usd("0")
     refunded = usd("10.01") + usd("0.55")
     # Only the earlier phase's service fee (queued case) stays with the platform.
@@ -108,7 +115,7 @@ def test_a_milestone_closed_before_work_returns_amount_and_service_fee_to_the_bu
 
 def test_a_refunded_buyer_can_pay_the_next_milestone_from_their_balance(order, audit):
     first = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=first, actor=order.buyer)
+    milestone_cancel(milestone=first, actor=order.buyer)
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
 
     charges = SandboxOperation.objects.count()
@@ -122,7 +129,7 @@ def test_a_refunded_buyer_can_pay_the_next_milestone_from_their_balance(order, a
 
 def test_paying_from_a_balance_that_is_too_small_is_refused_and_creates_nothing(order, audit):
     first = create_milestone(order, amount="50.00")
-    services.milestone_cancel(milestone=first, actor=order.buyer)  # balance 52.75
+    milestone_cancel(milestone=first, actor=order.buyer)  # balance 52.75
     penniless = OrderFactory()
     before = world()
     with pytest.raises(InsufficientFunds):
@@ -279,9 +286,7 @@ def test_a_withdrawal_needs_a_payout_account():
 
 def test_a_split_pays_exactly_the_amounts_with_the_fee_on_the_sellers_part_only(order, staff, audit):
     milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
-    dispute = services.dispute_resolve(
-        dispute=milestone.dispute, actor=staff, outcome="split", seller_amount=usd("40.01")
-    )
+    dispute = dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="split", seller_amount=usd("40.01"))
     assert dispute.seller_amount == usd("40.01")
     assert dispute.buyer_amount == usd("59.99")
     earning = Earning.objects.get(milestone=milestone)
@@ -299,7 +304,7 @@ def test_a_split_pays_exactly_the_amounts_with_the_fee_on_the_sellers_part_only(
 
 def test_a_dispute_released_to_the_seller_pays_like_an_approval(order, staff, audit):
     milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
-    services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release")
+    dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release")
     assert balance(AccountKind.SELLER_PENDING, user=order.seller) == usd("80.00")
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("0")
     audit()
@@ -308,7 +313,7 @@ def test_a_dispute_released_to_the_seller_pays_like_an_approval(order, staff, au
 
 def test_a_dispute_refunded_to_the_buyer_returns_the_amount_and_the_service_fee(order, staff, audit):
     milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
-    services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="refund")
+    dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="refund")
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
     assert balance(AccountKind.PLATFORM_FEES) == usd("0")
     assert balance(AccountKind.SELLER_PENDING, user=order.seller) == usd("0")
@@ -324,11 +329,9 @@ def test_money_is_conserved_across_a_busy_marketplace(staff, audit):
         order = OrderFactory(seller=seller)
         approved = milestone_in(S.APPROVED, order=order, amount=f"{10 + index}.01")
         milestone_in(S.CANCELLED, order=order, amount="33.33")
-        services.milestone_decline(
-            milestone=create_milestone(order, amount="12.34", source=BALANCE), actor=seller, reason="No"
-        )
+        milestone_decline(milestone=create_milestone(order, amount="12.34", source=BALANCE), actor=seller, reason="No")
         disputed = milestone_in(S.DISPUTED, order=order, amount="99.99")
-        services.dispute_resolve(dispute=disputed.dispute, actor=staff, outcome="split", seller_amount=usd("33.33"))
+        dispute_resolve(dispute=disputed.dispute, actor=staff, outcome="split", seller_amount=usd("33.33"))
         earning = Earning.objects.get(milestone=approved)
         earning_clear(earning_id=earning.pk, now=earning.clears_at)
         available = balance(AccountKind.SELLER_AVAILABLE, user=seller)

@@ -17,12 +17,22 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from milestones import services
 from milestones.models import Milestone, MilestoneState, Proposal
+from milestones.services.completion import order_complete
+from milestones.services.lifecycle import milestone_approve, milestone_cancel, milestone_submit
+from milestones.services.offers import (
+    custom_offer_create,
+    offer_accept,
+    offer_create,
+    offer_decline,
+    offer_expire,
+    offer_withdraw,
+)
 from milestones.sweeps import sweep_offers
 from notifications.models import Notification
 from orders.models import Activity, Order, OrderStatus
 from payments.models import AccountKind, Checkout, CheckoutStatus, ProviderCommand, Transaction
+from payments.services import FundingSource
 from tests.factories import (
     BALANCE,
     CARD,
@@ -63,7 +73,7 @@ def give_balance(buyer, amount: str = "1000.00") -> Money:
     """Money in the buyer's balance, the way it gets there: a milestone on
     another order, paid by card and cancelled (amount and fee come back)."""
     other = OrderFactory(buyer=buyer)
-    services.milestone_cancel(milestone=create_milestone(other, amount=amount, title="Refunded"), actor=buyer)
+    milestone_cancel(milestone=create_milestone(other, amount=amount, title="Refunded"), actor=buyer)
     return balance(AccountKind.BUYER_BALANCE, user=buyer)
 
 
@@ -75,9 +85,7 @@ def offer(order, actor=None, *, key: str | None = None, **overrides) -> Mileston
         "amount": usd("100.00"),
         **overrides,
     }
-    return services.offer_create(
-        order=order, actor=actor or order.seller, idempotency_key=key or uuid.uuid4().hex, **terms
-    )
+    return offer_create(order=order, actor=actor or order.seller, idempotency_key=key or uuid.uuid4().hex, **terms)
 
 
 def state_of(milestone: Milestone) -> str:
@@ -118,7 +126,7 @@ def test_only_the_seller_may_offer_a_milestone(order, who):
 
 def test_no_offer_on_a_completed_order(order, audit):
     milestone_in(S.APPROVED, order=order)
-    services.order_complete(order=order, actor=order.buyer)
+    order_complete(order=order, actor=order.buyer)
     before = snapshot()
     with pytest.raises(InvalidTransition, match="complete"):
         offer(order)
@@ -173,7 +181,7 @@ def test_the_same_offer_form_sent_twice_makes_one_offer(order, audit):
 def test_accept_and_pay_from_the_balance_starts_the_work_at_once(order, audit):
     give_balance(order.buyer, "200.00")  # 211.00
     made = offer(order, amount=usd("100.00"))
-    paid = services.offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
+    paid = offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
     assert paid.state == S.IN_PROGRESS
     assert paid.accepted_at is not None and paid.started_at is not None
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
@@ -185,7 +193,7 @@ def test_accept_and_pay_from_the_balance_starts_the_work_at_once(order, audit):
     # Accepting again is a second click: refused, nothing charged twice.
     before = snapshot()
     with pytest.raises(InvalidTransition, match="Nothing was changed"):
-        services.offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
+        offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
     assert snapshot() == before
     audit()
     assert_money_conserved()
@@ -195,14 +203,14 @@ def test_an_offer_paid_while_an_earlier_milestone_is_open_queues_and_starts_when
     earlier = milestone_in(S.IN_PROGRESS, order=order)
     give_balance(order.buyer)
     made = offer(order)
-    queued = services.offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
+    queued = offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
     assert queued.state == S.ACCEPTED and queued.started_at is None
     notice = Notification.objects.get(recipient=order.seller, event="offer_accepted")
     assert "It starts when the current milestone closes." in notice.message
 
-    services.milestone_submit(milestone=earlier, actor=order.seller, message="Done")
+    milestone_submit(milestone=earlier, actor=order.seller, message="Done")
     assert state_of(made) == S.ACCEPTED, "still queued while the earlier one is in review"
-    services.milestone_approve(milestone=earlier, actor=order.buyer)
+    milestone_approve(milestone=earlier, actor=order.buyer)
     made.refresh_from_db()
     assert made.state == S.IN_PROGRESS and made.started_at is not None
     assert Notification.objects.filter(recipient=order.seller, event="milestone_started").exists()
@@ -216,7 +224,7 @@ def test_accept_by_card_waits_for_the_checkout_and_then_starts_or_queues(order, 
         milestone_in(S.IN_PROGRESS, order=order)
     made = offer(order, amount=usd("100.00"))
     transactions = Transaction.objects.count()
-    waiting = services.offer_accept(milestone=made, actor=order.buyer, source=CARD)
+    waiting = offer_accept(milestone=made, actor=order.buyer, source=CARD)
     assert waiting.state == S.AWAITING_PAYMENT
     checkout = Checkout.objects.get(milestone=made)
     assert checkout.purpose == "milestone" and checkout.status == CheckoutStatus.OPEN
@@ -245,12 +253,12 @@ def test_an_expired_offer_cannot_be_accepted(order, source, audit):
         time_machine.travel(made.offer_expires_at + timedelta(seconds=1), tick=False),
         pytest.raises(InvalidTransition, match="has expired"),
     ):
-        services.offer_accept(milestone=made, actor=order.buyer, source=source)
+        offer_accept(milestone=made, actor=order.buyer, source=source)
     assert snapshot() == before
-    services.offer_expire(milestone_id=made.pk, now=made.offer_expires_at)
+    offer_expire(milestone_id=made.pk, now=made.offer_expires_at)
     before = snapshot()
     with pytest.raises(InvalidTransition):
-        services.offer_accept(milestone=made, actor=order.buyer, source=source)
+        offer_accept(milestone=made, actor=order.buyer, source=source)
     assert snapshot() == before and state_of(made) == S.OFFER_EXPIRED
     audit()
 
@@ -263,9 +271,9 @@ def test_only_the_buyer_accepts_or_declines_an_offer(order, who):
     before = snapshot()
     for source in (BALANCE, CARD):
         with pytest.raises(NotAllowed, match="Only the buyer"):
-            services.offer_accept(milestone=made, actor=actor, source=source)
+            offer_accept(milestone=made, actor=actor, source=source)
     with pytest.raises(NotAllowed, match="Only the buyer"):
-        services.offer_decline(milestone=made, actor=actor, reason="No")
+        offer_decline(milestone=made, actor=actor, reason="No")
     assert snapshot() == before and state_of(made) == S.OFFERED
 
 
@@ -273,7 +281,7 @@ def test_an_unknown_payment_method_is_refused(order):
     made = offer(order)
     before = snapshot()
     with pytest.raises(InvalidInput) as error:
-        services.offer_accept(milestone=made, actor=order.buyer, source=services.FundingSource(method="cash"))
+        offer_accept(milestone=made, actor=order.buyer, source=FundingSource(method="cash"))
     assert error.value.field == "method"
     assert snapshot() == before
 
@@ -285,7 +293,7 @@ def test_paying_from_a_balance_that_does_not_cover_it_changes_nothing(order):
     made = offer(order, amount=usd("50.01"))  # 52.76 with the fee
     before = snapshot()
     with pytest.raises(InsufficientFunds):
-        services.offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
+        offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
     assert snapshot() == before and state_of(made) == S.OFFERED
 
 
@@ -295,18 +303,18 @@ def test_paying_from_a_balance_that_does_not_cover_it_changes_nothing(order):
 def test_only_an_offer_can_be_accepted_declined_or_withdrawn(order, state):
     if state == S.CANCELLED:
         milestone = offer(order)
-        services.offer_withdraw(milestone=milestone, actor=order.seller)
+        offer_withdraw(milestone=milestone, actor=order.seller)
     else:
         milestone = milestone_in(state, order=order)
     give_balance(order.buyer)
     before = snapshot()
     for source in (BALANCE, CARD):
         with pytest.raises(InvalidTransition):
-            services.offer_accept(milestone=milestone, actor=order.buyer, source=source)
+            offer_accept(milestone=milestone, actor=order.buyer, source=source)
     with pytest.raises(InvalidTransition):
-        services.offer_decline(milestone=milestone, actor=order.buyer)
+        offer_decline(milestone=milestone, actor=order.buyer)
     with pytest.raises(InvalidTransition):
-        services.offer_withdraw(milestone=milestone, actor=order.seller)
+        offer_withdraw(milestone=milestone, actor=order.seller)
     assert snapshot() == before
 
 
@@ -316,7 +324,7 @@ def test_only_an_offer_can_be_accepted_declined_or_withdrawn(order, state):
 def test_the_buyer_declines_an_offer_no_money_moves_and_the_seller_is_told(order, audit):
     made = offer(order)
     transactions = Transaction.objects.count()
-    declined = services.offer_decline(milestone=made, actor=order.buyer, reason="  Not this quarter  ")
+    declined = offer_decline(milestone=made, actor=order.buyer, reason="  Not this quarter  ")
     assert declined.state == S.OFFER_DECLINED and declined.closed_at is not None
     assert declined.decline_reason == "Not this quarter"
     assert Transaction.objects.count() == transactions
@@ -326,9 +334,9 @@ def test_the_buyer_declines_an_offer_no_money_moves_and_the_seller_is_told(order
     before = snapshot()
     for source in (BALANCE, CARD):
         with pytest.raises(InvalidTransition):
-            services.offer_accept(milestone=made, actor=order.buyer, source=source)
+            offer_accept(milestone=made, actor=order.buyer, source=source)
     with pytest.raises(InvalidTransition):
-        services.offer_decline(milestone=made, actor=order.buyer)
+        offer_decline(milestone=made, actor=order.buyer)
     assert snapshot() == before
     audit()
 
@@ -337,7 +345,7 @@ def test_a_decline_reason_over_the_limit_is_a_field_error(order):
     made = offer(order)
     before = snapshot()
     with pytest.raises(InvalidInput) as error:
-        services.offer_decline(milestone=made, actor=order.buyer, reason="x" * 2001)
+        offer_decline(milestone=made, actor=order.buyer, reason="x" * 2001)
     assert error.value.field == "reason"
     assert snapshot() == before
 
@@ -347,25 +355,25 @@ def test_the_seller_withdraws_an_unanswered_offer(order, audit):
     before = snapshot()
     for actor in (order.buyer, UserFactory(), StaffFactory()):
         with pytest.raises(NotAllowed, match="Only the seller"):
-            services.offer_withdraw(milestone=made, actor=actor)
+            offer_withdraw(milestone=made, actor=actor)
     assert snapshot() == before
-    withdrawn = services.offer_withdraw(milestone=made, actor=order.seller)
+    withdrawn = offer_withdraw(milestone=made, actor=order.seller)
     assert withdrawn.state == S.CANCELLED and withdrawn.closed_at is not None
     assert Notification.objects.filter(recipient=order.buyer, event="offer_withdrawn").exists()
     assert Activity.objects.filter(milestone=made, verb="offer_withdrawn", actor=order.seller).exists()
     before = snapshot()
     with pytest.raises(InvalidTransition):
-        services.offer_accept(milestone=made, actor=order.buyer, source=CARD)
+        offer_accept(milestone=made, actor=order.buyer, source=CARD)
     assert snapshot() == before
     audit()
 
 
 def test_an_offer_being_paid_by_card_cannot_be_withdrawn(order, audit):
     made = offer(order)
-    services.offer_accept(milestone=made, actor=order.buyer, source=CARD)
+    offer_accept(milestone=made, actor=order.buyer, source=CARD)
     before = snapshot()
     with pytest.raises(InvalidTransition):
-        services.offer_withdraw(milestone=made, actor=order.seller)
+        offer_withdraw(milestone=made, actor=order.seller)
     assert snapshot() == before
     audit()
 
@@ -377,9 +385,9 @@ def test_the_offers_sweep_expires_only_due_offers_and_a_second_run_does_nothing(
     settings.OFFER_EXPIRY = timedelta(days=1)
     due = offer(order, title="Due")
     being_paid = offer(order, title="Being paid")
-    services.offer_accept(milestone=being_paid, actor=order.buyer, source=CARD)
+    offer_accept(milestone=being_paid, actor=order.buyer, source=CARD)
     declined = offer(order, title="Declined")
-    services.offer_decline(milestone=declined, actor=order.buyer)
+    offer_decline(milestone=declined, actor=order.buyer)
     settings.OFFER_EXPIRY = timedelta(days=7)
     later = offer(order, title="Later")
     assert due.offer_expires_at is not None and later.offer_expires_at is not None
@@ -400,7 +408,7 @@ def test_the_offers_sweep_expires_only_due_offers_and_a_second_run_does_nothing(
 
     before = snapshot()
     assert sweep_offers(now=now).as_dict()["done"] == 0, "once"
-    assert services.offer_expire(milestone_id=due.pk, now=now) is False
+    assert offer_expire(milestone_id=due.pk, now=now) is False
     assert snapshot() == before
     assert sweep_offers(now=later.offer_expires_at).as_dict()["done"] == 1
     assert state_of(later) == S.OFFER_EXPIRED
@@ -410,10 +418,10 @@ def test_the_offers_sweep_expires_only_due_offers_and_a_second_run_does_nothing(
 def test_an_offer_answered_before_it_was_due_is_not_expired(order):
     made = offer(order)
     assert made.offer_expires_at is not None
-    assert services.offer_expire(milestone_id=made.pk, now=made.offer_expires_at - timedelta(seconds=1)) is False
+    assert offer_expire(milestone_id=made.pk, now=made.offer_expires_at - timedelta(seconds=1)) is False
     assert state_of(made) == S.OFFERED
-    services.offer_decline(milestone=made, actor=order.buyer)
-    assert services.offer_expire(milestone_id=made.pk, now=made.offer_expires_at) is False
+    offer_decline(milestone=made, actor=order.buyer)
+    assert offer_expire(milestone_id=made.pk, now=made.offer_expires_at) is False
     assert state_of(made) == S.OFFER_DECLINED
 
 
@@ -429,9 +437,7 @@ def custom(gig, seller, buyer, *, key: str | None = None, **overrides) -> Milest
         "amount": usd("300.00"),
         **overrides,
     }
-    return services.custom_offer_create(
-        gig=gig, seller=seller, buyer=buyer, idempotency_key=key or uuid.uuid4().hex, **terms
-    )
+    return custom_offer_create(gig=gig, seller=seller, buyer=buyer, idempotency_key=key or uuid.uuid4().hex, **terms)
 
 
 @pytest.fixture
@@ -449,7 +455,7 @@ def test_a_custom_offer_opens_an_order_on_the_gig_with_the_offer(gig, buyer, sel
     assert Notification.objects.filter(recipient=buyer, event="order_opened", url=order.get_absolute_url()).exists()
     assert Notification.objects.filter(recipient=buyer, event="offer_received").exists()
     # The buyer accepts and pays it as any offer.
-    pay_with = services.offer_accept(milestone=made, actor=buyer, source=CARD)
+    pay_with = offer_accept(milestone=made, actor=buyer, source=CARD)
     assert pay_with.state == S.AWAITING_PAYMENT
     pay_checkout(made)
     assert state_of(made) == S.IN_PROGRESS
@@ -508,7 +514,7 @@ def test_an_offer_paid_while_a_later_milestone_is_in_work_queues_behind_it(order
     made = offer(order, amount=usd("100.00"))
     later = milestone_in(S.IN_PROGRESS, order=order)
     assert later.position > made.position
-    paid = services.offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
+    paid = offer_accept(milestone=made, actor=order.buyer, source=BALANCE)
     assert paid.state == S.ACCEPTED
     assert Milestone.objects.filter(order=order, state=S.IN_PROGRESS).count() == 1
     audit()

@@ -11,8 +11,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from marketplace.errors import InvalidTransition
-from milestones import services
 from milestones.models import MilestoneState
+from milestones.services.completion import order_complete
+from milestones.services.lifecycle import milestone_approve, portfolio_consent
+from milestones.services.offers import offer_decline
 from milestones.sweeps import sweep_orders
 from notifications.models import Notification
 from orders.models import Activity, Order, OrderStatus
@@ -70,10 +72,10 @@ def test_the_buyer_cannot_complete_while_an_offer_waits_for_an_answer(order, buy
     milestone_in(S.APPROVED, order=order)
     offer = create_offer(order)
     with pytest.raises(InvalidTransition, match="offer is waiting for your answer"):
-        services.order_complete(order=order, actor=buyer)
+        order_complete(order=order, actor=buyer)
     assert Order.objects.get(pk=order.pk).status != OrderStatus.COMPLETED
-    services.offer_decline(milestone=offer, actor=buyer)
-    services.order_complete(order=order, actor=buyer)
+    offer_decline(milestone=offer, actor=buyer)
+    order_complete(order=order, actor=buyer)
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED and not order.completed_automatically
 
@@ -92,23 +94,23 @@ def test_the_order_page_says_how_and_when_it_completes(client, order, buyer):
     other = milestone_in(
         S.APPROVED, order=type(order).objects.create(buyer=buyer, seller=order.seller, title="B", currency="USD")
     )
-    services.order_complete(order=other.order, actor=buyer)
+    order_complete(order=other.order, actor=buyer)
     html = client.get(reverse("order_detail", args=[other.order_id])).content.decode()
     assert f"Marked complete by {buyer.username} on" in html
 
 
 def test_the_portfolio_shows_approved_work_only_with_the_buyers_consent(order, buyer, seller):
     milestone = milestone_in(S.IN_REVIEW, order=order)
-    services.milestone_approve(milestone=milestone, actor=buyer)
+    milestone_approve(milestone=milestone, actor=buyer)
     milestone.refresh_from_db()
     assert milestone.portfolio_allowed_at is None  # off by default
 
-    services.portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
+    portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
     milestone.refresh_from_db()
     assert milestone.portfolio_allowed_at is not None
     with pytest.raises(Exception, match="Only the buyer"):
-        services.portfolio_consent(milestone=milestone, actor=seller, allowed=False)
-    services.portfolio_consent(milestone=milestone, actor=buyer, allowed=False)
+        portfolio_consent(milestone=milestone, actor=seller, allowed=False)
+    portfolio_consent(milestone=milestone, actor=buyer, allowed=False)
     milestone.refresh_from_db()
     assert milestone.portfolio_allowed_at is None
     assert Activity.objects.filter(milestone=milestone, verb="portfolio_withdrawn").exists()
@@ -127,6 +129,6 @@ def test_approving_with_the_box_ticked_allows_the_portfolio(client, order, buyer
 def test_a_milestone_not_approved_cannot_enter_the_portfolio(order, buyer):
     milestone = milestone_in(S.IN_REVIEW, order=order)
     with pytest.raises(InvalidTransition):
-        services.portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
+        portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
     milestone.refresh_from_db()
     assert milestone.portfolio_allowed_at is None

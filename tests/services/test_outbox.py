@@ -17,8 +17,16 @@ from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidInput
-from milestones import services
 from milestones.models import MilestoneState
+from milestones.services.completion import order_complete
+from milestones.services.disputes import dispute_resolve
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_submit,
+)
 from milestones.sweeps import sweep_checkouts
 from payments.models import (
     AccountKind,
@@ -52,7 +60,7 @@ def usd(value: str) -> Money:
 
 def test_cancel_refunds_to_the_card_through_the_outbox(order, audit):
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     command = ProviderCommand.objects.get(kind=CommandKind.REFUND)
     assert command.amount == usd("105.50"), "the amount and the service fee"
     assert command.payment_reference == Checkout.objects.get(milestone=milestone).payment_reference
@@ -71,7 +79,7 @@ def test_cancel_refunds_to_the_card_through_the_outbox(order, audit):
 
 def test_cancel_refunds_to_the_balance_by_default(order, audit):
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=order.buyer)
+    milestone_cancel(milestone=milestone, actor=order.buyer)
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("105.50")
     assert not ProviderCommand.objects.exists()
     audit()
@@ -79,10 +87,10 @@ def test_cancel_refunds_to_the_balance_by_default(order, audit):
 
 def test_a_milestone_paid_from_the_balance_cannot_be_refunded_to_a_card(order, audit):
     first = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=first, actor=order.buyer)
+    milestone_cancel(milestone=first, actor=order.buyer)
     second = create_milestone(order, amount="100.00", source=BALANCE)
     with pytest.raises(InvalidInput, match="paid from your balance"):
-        services.milestone_cancel(milestone=second, actor=order.buyer, refund_to="card")
+        milestone_cancel(milestone=second, actor=order.buyer, refund_to="card")
     second.refresh_from_db()
     assert second.state == S.AWAITING_ACCEPTANCE
     audit()
@@ -92,7 +100,7 @@ def test_a_decline_follows_the_buyers_refund_preference(order, audit):
     order.buyer.refund_to = "card"
     order.buyer.save(update_fields=["refund_to"])
     milestone = create_milestone(order, amount="40.00")
-    services.milestone_decline(milestone=milestone, actor=order.seller, reason="Fully booked")
+    milestone_decline(milestone=milestone, actor=order.seller, reason="Fully booked")
     assert ProviderCommand.objects.get(kind=CommandKind.REFUND).amount == usd("42.20")
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("0")
     audit()
@@ -102,7 +110,7 @@ def test_a_dispute_split_refunds_the_buyers_share_and_fee_share_to_the_card(orde
     order.buyer.refund_to = "card"
     order.buyer.save(update_fields=["refund_to"])
     milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
-    services.dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="split", seller_amount=usd("30.00"))
+    dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="split", seller_amount=usd("30.00"))
     command = ProviderCommand.objects.get(kind=CommandKind.REFUND)
     assert command.amount == usd("73.85"), "70.00 and 70% of the 5.50 fee"
     sweep_outbox()
@@ -115,7 +123,7 @@ def test_a_refund_the_card_cannot_take_lands_in_the_balance(order, audit, monkey
     """The provider knows the payment but the card cannot take money back (closed, say):
     the buyer keeps the money as balance, and is told."""
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     command = ProviderCommand.objects.get()
     monkeypatch.setattr(
         SandboxProvider,
@@ -135,7 +143,7 @@ def test_a_refund_of_a_payment_the_provider_does_not_know_waits_for_staff(order,
     so a forged payment ended as money. Now it waits in the stuck list with the reason,
     the money still set aside, until staff decide."""
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     command = ProviderCommand.objects.get()
     # The provider no longer knows the payment (our command's target is frozen by a trigger).
     SandboxSession.objects.filter(payment_reference=command.payment_reference).update(payment_reference="pi_gone")
@@ -251,14 +259,14 @@ def test_an_unpaid_checkout_expires_after_checkout_expiry_with_no_money_moved(or
 def test_an_unpaid_milestone_blocks_neither_the_queue_nor_counts_in_totals_but_blocks_completion(order, audit):
     unpaid = create_milestone(order, title="Unpaid", pay=False)
     funded = create_milestone(order, title="Funded")
-    started = services.milestone_accept(milestone=funded, actor=order.seller)
+    started = milestone_accept(milestone=funded, actor=order.seller)
     assert started.state == S.IN_PROGRESS, "an unpaid milestone does not hold the line"
     from marketplace.errors import InvalidTransition
 
-    services.milestone_submit(milestone=started, actor=order.seller, message="Done")
-    services.milestone_approve(milestone=started, actor=order.buyer)
+    milestone_submit(milestone=started, actor=order.seller, message="Done")
+    milestone_approve(milestone=started, actor=order.buyer)
     with pytest.raises(InvalidTransition, match="waiting for payment"):
-        services.order_complete(order=order, actor=order.buyer)
+        order_complete(order=order, actor=order.buyer)
     assert unpaid.state == S.AWAITING_PAYMENT
     audit()
 
@@ -268,7 +276,7 @@ def test_an_unpaid_milestone_blocks_neither_the_queue_nor_counts_in_totals_but_b
 
 def test_reconcile_is_quiet_when_the_provider_and_the_ledger_agree(order, audit):
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     sweep_outbox()
     withdrawal = _withdrawal()
     sweep_outbox()
@@ -305,7 +313,7 @@ def test_the_ledger_audit_finds_a_refund_to_card_whose_command_was_lost(order, a
     from payments.audit import ledger_audit
 
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=order.buyer, refund_to="card")
     audit()
     with connection.cursor() as cursor:
         cursor.execute("UPDATE payments_providercommand SET status = 'succeeded' WHERE kind = 'refund'")

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from milestones import services
 from milestones.models import Milestone
 from milestones.models import MilestoneState as S
+from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+from milestones.services.lifecycle import (
+    milestone_accept,
+    milestone_approve,
+    milestone_cancel,
+    milestone_decline,
+    milestone_submit,
+)
 from orders.models import Activity, Order, OrderStatus
 from tests.factories import create_milestone
 
@@ -33,11 +40,11 @@ def test_accepting_a_later_milestone_while_an_earlier_one_is_open_queues_it(orde
     first = create_milestone(order, title="Phase 1")
     second = create_milestone(order, title="Phase 2")
     assert _status(order) == OrderStatus.ACTIVE
-    accepted = services.milestone_accept(milestone=second, actor=order.seller)
+    accepted = milestone_accept(milestone=second, actor=order.seller)
     assert accepted.state == S.ACCEPTED
     assert accepted.started_at is None
     # The earlier one, accepted now, starts at once: it is first in line.
-    assert services.milestone_accept(milestone=first, actor=order.seller).state == S.IN_PROGRESS
+    assert milestone_accept(milestone=first, actor=order.seller).state == S.IN_PROGRESS
     assert _state(second) == S.ACCEPTED
     audit()
 
@@ -45,8 +52,8 @@ def test_accepting_a_later_milestone_while_an_earlier_one_is_open_queues_it(orde
 def _two_phases(order):
     first = create_milestone(order, title="Phase 1")
     second = create_milestone(order, title="Phase 2")
-    services.milestone_accept(milestone=first, actor=order.seller)
-    services.milestone_accept(milestone=second, actor=order.seller)
+    milestone_accept(milestone=first, actor=order.seller)
+    milestone_accept(milestone=second, actor=order.seller)
     assert _state(first) == S.IN_PROGRESS
     assert _state(second) == S.ACCEPTED
     return first, second
@@ -54,8 +61,8 @@ def _two_phases(order):
 
 def test_approving_the_phase_in_work_starts_the_next_one(order, audit):
     first, second = _two_phases(order)
-    services.milestone_submit(milestone=first, actor=order.seller, message="Done")
-    services.milestone_approve(milestone=first, actor=order.buyer)
+    milestone_submit(milestone=first, actor=order.seller, message="Done")
+    milestone_approve(milestone=first, actor=order.buyer)
     started = Milestone.objects.get(pk=second.pk)
     assert started.state == S.IN_PROGRESS
     assert started.started_at is not None
@@ -67,9 +74,9 @@ def test_approving_the_phase_in_work_starts_the_next_one(order, audit):
 
 def test_auto_approval_also_starts_the_next_phase(order, audit):
     first, second = _two_phases(order)
-    services.milestone_submit(milestone=first, actor=order.seller, message="Done")
+    milestone_submit(milestone=first, actor=order.seller, message="Done")
     first = Milestone.objects.get(pk=first.pk)
-    services.milestone_approve(milestone=first, actor=None, now=first.auto_approve_at)
+    milestone_approve(milestone=first, actor=None, now=first.auto_approve_at)
     assert _state(second) == S.IN_PROGRESS
     audit()
 
@@ -77,9 +84,9 @@ def test_auto_approval_also_starts_the_next_phase(order, audit):
 def test_declining_the_first_in_line_starts_the_next_accepted_one(order, audit):
     first = create_milestone(order, title="Phase 1")
     second = create_milestone(order, title="Phase 2")
-    services.milestone_accept(milestone=second, actor=order.seller)
+    milestone_accept(milestone=second, actor=order.seller)
     assert _state(second) == S.ACCEPTED
-    services.milestone_decline(milestone=first, actor=order.seller, reason="Not my field")
+    milestone_decline(milestone=first, actor=order.seller, reason="Not my field")
     assert _state(second) == S.IN_PROGRESS
     audit()
 
@@ -87,8 +94,8 @@ def test_declining_the_first_in_line_starts_the_next_accepted_one(order, audit):
 def test_cancelling_the_first_in_line_starts_the_next_accepted_one(order, audit):
     first = create_milestone(order, title="Phase 1")
     second = create_milestone(order, title="Phase 2")
-    services.milestone_accept(milestone=second, actor=order.seller)
-    services.milestone_cancel(milestone=first, actor=order.buyer)
+    milestone_accept(milestone=second, actor=order.seller)
+    milestone_cancel(milestone=first, actor=order.buyer)
     assert _state(second) == S.IN_PROGRESS
     audit()
 
@@ -98,9 +105,9 @@ def test_resolving_a_dispute_starts_the_next_phase(order, staff, outcome, audit)
     from djmoney.money import Money
 
     first, second = _two_phases(order)
-    dispute = services.milestone_open_dispute(milestone=first, actor=order.seller, reason="Buyer vanished")
+    dispute = milestone_open_dispute(milestone=first, actor=order.seller, reason="Buyer vanished")
     assert _state(second) == S.ACCEPTED, "a dispute freezes the phase; the next one still waits"
-    services.dispute_resolve(
+    dispute_resolve(
         dispute=dispute,
         actor=staff,
         outcome=outcome,
@@ -113,21 +120,21 @@ def test_resolving_a_dispute_starts_the_next_phase(order, staff, outcome, audit)
 def test_the_next_phase_waits_for_the_seller_to_accept_it(order, audit):
     first = create_milestone(order, title="Phase 1")
     second = create_milestone(order, title="Phase 2")
-    services.milestone_accept(milestone=first, actor=order.seller)
-    services.milestone_submit(milestone=first, actor=order.seller, message="Done")
-    services.milestone_approve(milestone=first, actor=order.buyer)
+    milestone_accept(milestone=first, actor=order.seller)
+    milestone_submit(milestone=first, actor=order.seller, message="Done")
+    milestone_approve(milestone=first, actor=order.buyer)
     assert _state(second) == S.AWAITING_ACCEPTANCE, "no one accepted it, so it does not start"
     assert _status(order) == OrderStatus.ACTIVE
-    assert services.milestone_accept(milestone=second, actor=order.seller).state == S.IN_PROGRESS
+    assert milestone_accept(milestone=second, actor=order.seller).state == S.IN_PROGRESS
     audit()
 
 
 def test_only_the_first_in_line_starts_when_several_are_queued(order, audit):
     first, second = _two_phases(order)
     third = create_milestone(order, title="Phase 3")
-    services.milestone_accept(milestone=third, actor=order.seller)
-    services.milestone_submit(milestone=first, actor=order.seller, message="Done")
-    services.milestone_approve(milestone=first, actor=order.buyer)
+    milestone_accept(milestone=third, actor=order.seller)
+    milestone_submit(milestone=first, actor=order.seller, message="Done")
+    milestone_approve(milestone=first, actor=order.buyer)
     assert _state(second) == S.IN_PROGRESS
     assert _state(third) == S.ACCEPTED
     in_work = Milestone.objects.filter(order=order, state=S.IN_PROGRESS).count()
@@ -137,7 +144,7 @@ def test_only_the_first_in_line_starts_when_several_are_queued(order, audit):
 
 def test_cancelling_a_queued_phase_leaves_the_one_in_work_alone(order, audit):
     first, second = _two_phases(order)
-    services.milestone_cancel(milestone=second, actor=order.buyer)
+    milestone_cancel(milestone=second, actor=order.buyer)
     assert _state(first) == S.IN_PROGRESS
     assert _state(second) == S.CANCELLED
     audit()
@@ -146,9 +153,9 @@ def test_cancelling_a_queued_phase_leaves_the_one_in_work_alone(order, audit):
 def test_the_order_waits_again_when_its_last_open_milestone_closes(order, audit):
     only = create_milestone(order)
     assert _status(order) == OrderStatus.ACTIVE
-    services.milestone_accept(milestone=only, actor=order.seller)
-    services.milestone_submit(milestone=only, actor=order.seller, message="Done")
-    services.milestone_approve(milestone=only, actor=order.buyer)
+    milestone_accept(milestone=only, actor=order.seller)
+    milestone_submit(milestone=only, actor=order.seller, message="Done")
+    milestone_approve(milestone=only, actor=order.buyer)
     assert _status(order) == OrderStatus.AWAITING_MILESTONE
     create_milestone(order, title="Phase 2")
     assert _status(order) == OrderStatus.ACTIVE
@@ -159,17 +166,17 @@ def test_the_order_waits_again_when_its_last_open_milestone_closes(order, audit)
 def test_a_refused_first_milestone_returns_the_order_to_waiting(order, close):
     only = create_milestone(order)
     if close == "decline":
-        services.milestone_decline(milestone=only, actor=order.seller, reason="No")
+        milestone_decline(milestone=only, actor=order.seller, reason="No")
     else:
-        services.milestone_cancel(milestone=only, actor=order.buyer)
+        milestone_cancel(milestone=only, actor=order.buyer)
     assert _status(order) == OrderStatus.AWAITING_MILESTONE
 
 
 def test_a_completed_order_stays_completed(order, audit):
-    from milestones.services import order_complete
+    from milestones.services.completion import order_complete
 
     only = create_milestone(order)
-    services.milestone_cancel(milestone=only, actor=order.buyer)
+    milestone_cancel(milestone=only, actor=order.buyer)
     order_complete(order=order, actor=order.buyer)
     assert _status(order) == OrderStatus.COMPLETED
     audit()

@@ -10,8 +10,16 @@ import pytest
 from django.utils import timezone
 
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
-from milestones import services
 from milestones.models import MilestoneReminder, MilestoneState, Proposal, ProposalState
+from milestones.services.disputes import milestone_open_dispute
+from milestones.services.lifecycle import milestone_approve, milestone_flag_late, milestone_submit
+from milestones.services.proposals import (
+    cancellation_request,
+    extension_request,
+    proposal_accept,
+    proposal_decline,
+    proposal_withdraw,
+)
 from milestones.sweeps import sweep_proposals
 from notifications.models import Notification
 from orders.models import Activity
@@ -24,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 def ask(milestone, *, days: int = 5, reason: str = "The client's API changed."):
-    return services.extension_request(
+    return extension_request(
         milestone=milestone,
         actor=milestone.order.seller,
         new_deadline=milestone.deadline + timedelta(days=days),
@@ -39,7 +47,7 @@ def test_an_accepted_extension_moves_the_deadline(state, audit):
     proposal = ask(milestone)
     assert proposal.state == P.PENDING
     assert Notification.objects.filter(recipient=milestone.order.buyer, event="extension_requested").exists()
-    services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+    proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     milestone.refresh_from_db()
     assert milestone.deadline == old + timedelta(days=5)
     assert Proposal.objects.get(pk=proposal.pk).state == P.ACCEPTED
@@ -50,16 +58,16 @@ def test_an_accepted_extension_moves_the_deadline(state, audit):
 
 def test_accepting_clears_the_late_flag_and_lets_the_deadline_notices_come_again(audit):
     milestone = milestone_in(S.IN_PROGRESS, days=3)
-    assert services.milestone_flag_late(milestone_id=milestone.pk, now=milestone.deadline + timedelta(hours=1))
+    assert milestone_flag_late(milestone_id=milestone.pk, now=milestone.deadline + timedelta(hours=1))
     milestone.refresh_from_db()
     assert milestone.late_flagged_at is not None
-    proposal = services.extension_request(
+    proposal = extension_request(
         milestone=milestone,
         actor=milestone.order.seller,
         new_deadline=timezone.now() + timedelta(days=10),
         reason="Waiting on assets",
     )
-    services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+    proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     milestone.refresh_from_db()
     assert milestone.late_flagged_at is None and not milestone.is_late
     assert not MilestoneReminder.objects.filter(milestone=milestone, kind="late").exists()
@@ -70,7 +78,7 @@ def test_a_declined_extension_keeps_the_deadline_and_the_seller_may_ask_again(au
     milestone = milestone_in(S.IN_PROGRESS)
     old = milestone.deadline
     proposal = ask(milestone)
-    services.proposal_decline(proposal=proposal, actor=milestone.order.buyer)
+    proposal_decline(proposal=proposal, actor=milestone.order.buyer)
     milestone.refresh_from_db()
     assert milestone.deadline == old
     assert Notification.objects.filter(recipient=milestone.order.seller, event="extension_declined").exists()
@@ -82,11 +90,11 @@ def test_the_seller_may_withdraw_and_nobody_may_answer_after(audit):
     milestone = milestone_in(S.IN_PROGRESS)
     proposal = ask(milestone)
     with pytest.raises(NotAllowed):
-        services.proposal_withdraw(proposal=proposal, actor=milestone.order.buyer)
-    services.proposal_withdraw(proposal=proposal, actor=milestone.order.seller)
+        proposal_withdraw(proposal=proposal, actor=milestone.order.buyer)
+    proposal_withdraw(proposal=proposal, actor=milestone.order.seller)
     before = world()
     with pytest.raises(InvalidTransition, match="withdrawn; nothing was changed"):
-        services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+        proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     assert world() == before
     audit()
 
@@ -96,9 +104,9 @@ def test_one_pending_request_at_a_time_and_a_second_answer_is_refused(audit):
     proposal = ask(milestone)
     with pytest.raises(InvalidTransition, match="already waiting"):
         ask(milestone, days=9)
-    services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+    proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     before = world()
-    for answer in (services.proposal_accept, services.proposal_decline):
+    for answer in (proposal_accept, proposal_decline):
         with pytest.raises(InvalidTransition, match="accepted; nothing was changed"):
             answer(proposal=proposal, actor=milestone.order.buyer)
     assert world() == before
@@ -110,13 +118,13 @@ def test_only_the_buyer_answers_and_only_the_seller_asks():
     outsider, staff = UserFactory(), StaffFactory()
     for actor in (milestone.order.buyer, outsider, staff):
         with pytest.raises(NotAllowed):
-            services.extension_request(
+            extension_request(
                 milestone=milestone, actor=actor, new_deadline=milestone.deadline + timedelta(days=2), reason="x"
             )
     proposal = ask(milestone)
     before = world()
     for actor in (milestone.order.seller, outsider, staff):
-        for answer in (services.proposal_accept, services.proposal_decline):
+        for answer in (proposal_accept, proposal_decline):
             with pytest.raises(NotAllowed, match="Only the buyer"):
                 answer(proposal=proposal, actor=actor)
     assert world() == before
@@ -147,7 +155,7 @@ def test_bad_input_is_a_field_error_and_changes_nothing(shift, reason, field):
     milestone = milestone_in(S.IN_PROGRESS)
     before = world()
     with pytest.raises(InvalidInput) as error:
-        services.extension_request(
+        extension_request(
             milestone=milestone,
             actor=milestone.order.seller,
             new_deadline=None if shift is None else milestone.deadline + shift,
@@ -171,28 +179,28 @@ def test_an_unanswered_request_lapses_with_a_notice_to_both(settings, audit):
     for party in (milestone.order.buyer, milestone.order.seller):
         assert Notification.objects.filter(recipient=party, event="extension_expired").count() == 1
     with pytest.raises(InvalidTransition):
-        services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+        proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     audit()
 
 
 def test_opening_a_dispute_withdraws_the_open_request(audit):
     milestone = milestone_in(S.IN_PROGRESS)
     proposal = ask(milestone)
-    services.milestone_open_dispute(milestone=milestone, actor=milestone.order.buyer, reason="Silence")
+    milestone_open_dispute(milestone=milestone, actor=milestone.order.buyer, reason="Silence")
     proposal.refresh_from_db()
     assert proposal.state == P.WITHDRAWN
     with pytest.raises(InvalidTransition):
-        services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+        proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     audit()
 
 
 def test_an_accepted_request_on_a_milestone_no_longer_in_work_changes_nothing(audit):
     milestone = milestone_in(S.IN_PROGRESS)
     proposal = ask(milestone)
-    services.milestone_submit(milestone=milestone, actor=milestone.order.seller, message="Done early")
+    milestone_submit(milestone=milestone, actor=milestone.order.seller, message="Done early")
     before = world()
     with pytest.raises(InvalidTransition, match="no longer in work"):
-        services.proposal_accept(proposal=proposal, actor=milestone.order.buyer)
+        proposal_accept(proposal=proposal, actor=milestone.order.buyer)
     assert world() == before
     assert Proposal.objects.get(pk=proposal.pk).state == P.PENDING
     audit()
@@ -204,7 +212,7 @@ def test_an_accepted_request_on_a_milestone_no_longer_in_work_changes_nothing(au
 def ask_to_cancel(milestone, actor, refund: str | None = None, reason: str = "The project was shelved."):
     from djmoney.money import Money
 
-    return services.cancellation_request(
+    return cancellation_request(
         milestone=milestone,
         actor=actor,
         refund=None if refund is None else Money(refund, "USD"),
@@ -222,7 +230,7 @@ def test_a_half_refund_cancellation_asked_by_the_buyer_and_accepted_by_the_selle
     order = milestone.order
     proposal = ask_to_cancel(milestone, order.buyer, refund="50.00")
     assert Notification.objects.filter(recipient=order.seller, event="cancellation_requested").exists()
-    services.proposal_accept(proposal=proposal, actor=order.seller)
+    proposal_accept(proposal=proposal, actor=order.seller)
     milestone.refresh_from_db()
     assert milestone.state == S.CANCELLED
     # 50.00 back with half the 5.50 fee (2.75); the seller gets 50.00 less 20% (40.00).
@@ -246,8 +254,8 @@ def test_the_seller_may_ask_to_cancel_with_a_full_refund_by_default(audit):
     proposal = ask_to_cancel(milestone, order.seller)
     assert proposal.refund_amount == Money("100.00", "USD")
     with pytest.raises(NotAllowed, match="Only the buyer"):
-        services.proposal_accept(proposal=proposal, actor=order.seller)
-    services.proposal_accept(proposal=proposal, actor=order.buyer)
+        proposal_accept(proposal=proposal, actor=order.seller)
+    proposal_accept(proposal=proposal, actor=order.buyer)
     assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == Money("105.50", "USD")
     audit()
 
@@ -261,7 +269,7 @@ def test_an_unanswered_cancellation_is_accepted_by_the_sweep_and_holds_auto_appr
     # The review period runs out first: the waiting request holds the approval.
     assert sweep_auto_approve(now=milestone.auto_approve_at + timedelta(seconds=1)).as_dict()["done"] == 0
     with pytest.raises(InvalidTransition, match="cancellation request waiting"):
-        services.milestone_approve(milestone=milestone, actor=None, now=milestone.auto_approve_at)
+        milestone_approve(milestone=milestone, actor=None, now=milestone.auto_approve_at)
     assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 1
     milestone.refresh_from_db()
     proposal.refresh_from_db()
@@ -273,7 +281,7 @@ def test_an_unanswered_cancellation_is_accepted_by_the_sweep_and_holds_auto_appr
 def test_a_declined_cancellation_leaves_the_milestone_in_work(audit):
     milestone = milestone_in(S.REVISION_REQUESTED)
     proposal = ask_to_cancel(milestone, milestone.order.buyer, refund="10.00")
-    services.proposal_decline(proposal=proposal, actor=milestone.order.seller)
+    proposal_decline(proposal=proposal, actor=milestone.order.seller)
     milestone.refresh_from_db()
     assert milestone.state == S.REVISION_REQUESTED
     audit()
@@ -282,7 +290,7 @@ def test_a_declined_cancellation_leaves_the_milestone_in_work(audit):
 def test_approving_while_a_cancellation_waits_closes_the_request(audit):
     milestone = milestone_in(S.IN_REVIEW)
     proposal = ask_to_cancel(milestone, milestone.order.seller)
-    services.milestone_approve(milestone=milestone, actor=milestone.order.buyer)
+    milestone_approve(milestone=milestone, actor=milestone.order.buyer)
     proposal.refresh_from_db()
     assert proposal.state == P.WITHDRAWN
     assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 0

@@ -5,7 +5,7 @@ import pytest
 from marketplace.errors import DuplicateRequest
 from milestones.models import DisputeStatement
 from milestones.models import MilestoneState as S
-from milestones.services import dispute_add_statement
+from milestones.services.disputes import dispute_add_statement
 from orders.models import OrderMessage
 from orders.services import order_message_send
 from tests.concurrency import run_together
@@ -52,7 +52,7 @@ def test_a_buyers_approval_cannot_be_backdated_to_clear_early(order):
 
     from django.utils import timezone
 
-    from milestones.services import milestone_approve
+    from milestones.services.lifecycle import milestone_approve
 
     milestone = milestone_in(S.IN_REVIEW, order=order)
     before = timezone.now()

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
-from milestones import services as ms
 from milestones.models import MilestoneState
+from milestones.services.completion import order_complete
 from notifications.models import Notification
 from orders.models import Order
 from reviews import services
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 def completed_order(buyer=None, seller=None, state=S.APPROVED) -> Order:
     order: Order = OrderFactory(**({"buyer": buyer} if buyer else {}), **({"seller": seller} if seller else {}))
     milestone_in(state, order=order)
-    ms.order_complete(order=order, actor=order.buyer)
+    order_complete(order=order, actor=order.buyer)
     order.refresh_from_db()
     return order
 
@@ -115,7 +115,7 @@ def test_no_review_before_the_order_completes_or_by_an_outsider():
     milestone_in(S.APPROVED, order=order)
     with pytest.raises(InvalidTransition, match="complete"):
         by_buyer(order)
-    ms.order_complete(order=order, actor=order.buyer)
+    order_complete(order=order, actor=order.buyer)
     with pytest.raises(NotAllowed):
         services.review_submit(order=order, actor=UserFactory(), rating=5, text="Hi")
     assert not Review.objects.exists()

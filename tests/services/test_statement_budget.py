@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import WithdrawalMethod
 from milestones.models import MilestoneState as S
-from milestones.services import milestone_approve
+from milestones.services.lifecycle import milestone_approve
 from payments.ledger import Want, account_for, accounts_for
 from payments.models import Account, AccountKind
 from payments.services import earnings_clear_batch

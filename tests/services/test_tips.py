@@ -16,8 +16,8 @@ from djmoney.money import Money
 
 from marketplace.errors import InsufficientFunds, InvalidInput, InvalidTransition, NotAllowed
 from milestones.models import MilestoneState
+from milestones.services.tips import open_tip_checkout, tip_checkout_paid, tip_leave
 from milestones.sweeps import sweep_checkouts
-from milestones.tips import open_tip_checkout, tip_checkout_paid, tip_leave
 from notifications.models import Notification
 from orders.models import Activity
 from payments.checkout import checkout_open

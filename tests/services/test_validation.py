@@ -11,9 +11,11 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
-from milestones import services
 from milestones.models import MilestoneState as S
-from milestones.services import order_complete
+from milestones.services.completion import order_complete
+from milestones.services.creation import milestone_create
+from milestones.services.disputes import dispute_resolve, milestone_open_dispute
+from milestones.services.lifecycle import milestone_decline, milestone_request_revision, milestone_submit
 from orders.models import OrderStatus
 from orders.services import order_create
 from tests.factories import CARD, GigFactory, milestone_in
@@ -34,7 +36,7 @@ def _create(order, **overrides):
         "idempotency_key": uuid.uuid4().hex,
     }
     terms.update(overrides)
-    return services.milestone_create(**terms)
+    return milestone_create(**terms)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_a_submission_with_no_deliverable_is_refused(order, audit):
     milestone = milestone_in(S.IN_PROGRESS, order=order)
     before = world()
     with pytest.raises(InvalidInput) as refused:
-        services.milestone_submit(milestone=milestone, actor=order.seller, message="   ", links=["", " "], files=[])
+        milestone_submit(milestone=milestone, actor=order.seller, message="   ", links=["", " "], files=[])
     assert refused.value.field == "message"
     assert "deliverable" in refused.value.message
     assert world() == before
@@ -119,14 +121,14 @@ def test_a_submission_with_a_link_that_is_not_a_web_address_is_refused(order):
     milestone = milestone_in(S.IN_PROGRESS, order=order)
     before = world()
     with pytest.raises(InvalidInput) as refused:
-        services.milestone_submit(milestone=milestone, actor=order.seller, links=["javascript:alert(1)"])
+        milestone_submit(milestone=milestone, actor=order.seller, links=["javascript:alert(1)"])
     assert refused.value.field == "links"
     assert world() == before
 
 
 def test_a_link_alone_is_a_deliverable(order, audit):
     milestone = milestone_in(S.IN_PROGRESS, order=order)
-    delivery = services.milestone_submit(milestone=milestone, actor=order.seller, links=["https://example.com/x"])
+    delivery = milestone_submit(milestone=milestone, actor=order.seller, links=["https://example.com/x"])
     assert delivery.links == ["https://example.com/x"]
     audit()
 
@@ -136,7 +138,7 @@ def test_a_revision_request_without_feedback_is_refused(order, feedback):
     milestone = milestone_in(S.IN_REVIEW, order=order)
     before = world()
     with pytest.raises(InvalidInput) as refused:
-        services.milestone_request_revision(milestone=milestone, actor=order.buyer, feedback=feedback)
+        milestone_request_revision(milestone=milestone, actor=order.buyer, feedback=feedback)
     assert refused.value.field == "feedback"
     assert world() == before
 
@@ -146,7 +148,7 @@ def test_a_decline_without_a_reason_is_refused(order, reason):
     milestone = milestone_in(S.AWAITING_ACCEPTANCE, order=order)
     before = world()
     with pytest.raises(InvalidInput) as refused:
-        services.milestone_decline(milestone=milestone, actor=order.seller, reason=reason)
+        milestone_decline(milestone=milestone, actor=order.seller, reason=reason)
     assert refused.value.field == "reason"
     assert world() == before
 
@@ -155,7 +157,7 @@ def test_a_dispute_without_a_reason_is_refused(order):
     milestone = milestone_in(S.IN_PROGRESS, order=order)
     before = world()
     with pytest.raises(InvalidInput) as refused:
-        services.milestone_open_dispute(milestone=milestone, actor=order.buyer, reason=" ")
+        milestone_open_dispute(milestone=milestone, actor=order.buyer, reason=" ")
     assert refused.value.field == "reason"
     assert world() == before
 
@@ -232,10 +234,10 @@ def test_a_dispute_split_with_bad_amounts_is_refused(order, staff):
         (Money("10.00", "EUR"), "seller_amount"),
     ]:
         with pytest.raises(InvalidInput) as refused:
-            services.dispute_resolve(dispute=dispute, actor=staff, outcome="split", seller_amount=amount)
+            dispute_resolve(dispute=dispute, actor=staff, outcome="split", seller_amount=amount)
         assert refused.value.field == field
     with pytest.raises(InvalidInput) as refused:
-        services.dispute_resolve(dispute=dispute, actor=staff, outcome="halve")
+        dispute_resolve(dispute=dispute, actor=staff, outcome="halve")
     assert refused.value.field == "outcome"
     assert world() == before
     assert Decimal("100.00") == milestone.amount.amount
@@ -246,7 +248,7 @@ def test_a_file_alone_is_a_deliverable_and_is_stored_under_a_random_name(order, 
 
     milestone = milestone_in(S.IN_PROGRESS, order=order)
     upload = SimpleUploadedFile("../../Final notes.txt", b"All screens done.\n", content_type="text/plain")
-    delivery = services.milestone_submit(milestone=milestone, actor=order.seller, files=[upload])
+    delivery = milestone_submit(milestone=milestone, actor=order.seller, files=[upload])
     stored = delivery.files.get()
     assert stored.original_name == "Final notes.txt"
     assert "Final" not in stored.file.name and ".." not in stored.file.name
@@ -260,7 +262,7 @@ def test_a_file_that_is_not_what_its_extension_says_is_refused(order):
     before = world()
     fake = SimpleUploadedFile("invoice.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
     with pytest.raises(InvalidInput) as refused:
-        services.milestone_submit(milestone=milestone, actor=order.seller, files=[fake])
+        milestone_submit(milestone=milestone, actor=order.seller, files=[fake])
     assert refused.value.field == "files"
     assert world() == before
 

@@ -29,9 +29,11 @@ def test_the_same_seed_makes_the_same_choices():
 
 def test_a_milestone_moved_without_its_history_is_named(monkeypatch):
     """A service that changed a state without logging it: the step after is a breach."""
-    from milestones import services
+    from milestones.services import changes, creation, disputes, lifecycle, offers, proposals, purposes, steps
 
-    monkeypatch.setattr(services, "_log", lambda *args, **kwargs: None)
+    # Every module that logs a milestone's change of state, through its own name for ``steps.log``.
+    for module in (steps, creation, lifecycle, offers, proposals, changes, purposes, disputes):
+        monkeypatch.setattr(module, "log", lambda *args, **kwargs: None)
     with pytest.raises(Breach, match=r"with no history at all|its history ends in"):
         Simulation(seed=3, full_every=1000).run(60)
 

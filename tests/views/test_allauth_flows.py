@@ -19,8 +19,8 @@ from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import NotAllowed
-from milestones import services
 from milestones.models import Milestone
+from milestones.services.creation import milestone_create
 from payments.services import FundingSource, withdrawal_request
 from tests.factories import OrderFactory, StaffFactory, UserFactory, totp_code
 
@@ -44,7 +44,7 @@ def link_in(message) -> str:
 def test_an_unconfirmed_buyer_is_refused_funding_and_nothing_is_created(audit):
     order = OrderFactory(buyer=UserFactory(username="fresh", verified=False))
     with pytest.raises(NotAllowed, match="Confirm your e-mail address before you pay") as refused:
-        services.milestone_create(
+        milestone_create(
             order=order,
             actor=order.buyer,
             title="Design",

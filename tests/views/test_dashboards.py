@@ -233,7 +233,7 @@ def reads_milestones(queries) -> bool:
 
 
 def test_a_second_view_reuses_the_sections_and_a_change_shows_at_once(client, buyer, seller):
-    from milestones.services import milestone_accept
+    from milestones.services.lifecycle import milestone_accept
 
     milestone = milestone_in(S.AWAITING_ACCEPTANCE, order=OrderFactory(buyer=buyer, seller=seller), title="Logo")
     client.force_login(buyer)

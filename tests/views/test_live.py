@@ -13,8 +13,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from milestones import services
 from milestones.models import MilestoneState
+from milestones.services.lifecycle import milestone_submit
 from orders.services import order_message_send
 from tests.factories import OrderFactory, UserFactory, milestone_in
 
@@ -44,9 +44,7 @@ def test_nothing_new_is_a_304_in_two_queries_and_a_change_is_the_page_with_a_new
     assert len(queries) <= 2, [q["sql"] for q in queries]
 
     # The seller submits: the buyer's next poll gets the page, with the milestone in review.
-    services.milestone_submit(
-        milestone=milestone, actor=order.seller, message="Done.", links=["https://example.com/work"]
-    )
+    milestone_submit(milestone=milestone, actor=order.seller, message="Done.", links=["https://example.com/work"])
     changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
     assert 'data-milestone-state="in_review"' in changed.content.decode()

@@ -192,7 +192,7 @@ def test_an_unpaid_milestone_can_be_cancelled_with_nothing_to_refund(client, ord
 
 def test_pay_from_balance_when_it_covers_the_total(client, order, buyer, audit):
     # A cancelled milestone's amount and fee go back to the buyer's balance.
-    from milestones.services import milestone_cancel
+    from milestones.services.lifecycle import milestone_cancel
 
     milestone_cancel(milestone=create_milestone(order, amount="500.00"), actor=buyer)
     client.force_login(buyer)
@@ -482,7 +482,7 @@ def test_a_bad_dispute_file_is_a_field_error(client, order):
 
 
 def test_statement_after_resolution_is_refused(client, order, staff):
-    from milestones.services import dispute_resolve
+    from milestones.services.disputes import dispute_resolve
 
     milestone = milestone_in(S.DISPUTED, order=order)
     dispute_resolve(dispute=milestone.dispute, actor=staff, outcome="release")

@@ -10,8 +10,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from milestones import services
 from milestones.models import Milestone, MilestoneState
+from milestones.services.lifecycle import (
+    milestone_approve,
+    milestone_decline,
+    milestone_request_revision,
+    milestone_submit,
+)
 from tests.factories import OrderFactory, milestone_in
 
 pytestmark = pytest.mark.django_db
@@ -53,8 +58,8 @@ def test_a_late_milestone_marks_only_its_deadline_and_badge_and_only_while_open(
     assert "is-late" not in html, "the card itself is not painted red"
 
     # Delivered and approved: it is no longer marked, though the record keeps that it was late.
-    services.milestone_submit(milestone=late, actor=order.seller, message="Done.", links=["https://example.com"])
-    services.milestone_approve(milestone=Milestone.objects.get(pk=late.pk), actor=order.buyer)
+    milestone_submit(milestone=late, actor=order.seller, message="Done.", links=["https://example.com"])
+    milestone_approve(milestone=Milestone.objects.get(pk=late.pk), actor=order.buyer)
     html = text(client.get(order.get_absolute_url()))
     card = html[html.index(f'id="milestone-{late.pk}"') :][:3000]
     assert "badge-late" not in card and '<dd class="late">' not in card
@@ -63,13 +68,11 @@ def test_a_late_milestone_marks_only_its_deadline_and_badge_and_only_while_open(
 def test_deliveries_and_revision_requests_read_as_one_thread_in_time_order(client):
     order = OrderFactory()
     milestone = milestone_in(S.IN_PROGRESS, order, title="Logo")
-    services.milestone_submit(milestone=milestone, actor=order.seller, message="First go.", links=["https://a.example"])
-    services.milestone_request_revision(
+    milestone_submit(milestone=milestone, actor=order.seller, message="First go.", links=["https://a.example"])
+    milestone_request_revision(
         milestone=Milestone.objects.get(pk=milestone.pk), actor=order.buyer, feedback="Bolder, please."
     )
-    services.milestone_submit(
-        milestone=Milestone.objects.get(pk=milestone.pk), actor=order.seller, message="Bolder.", links=[]
-    )
+    milestone_submit(milestone=Milestone.objects.get(pk=milestone.pk), actor=order.seller, message="Bolder.", links=[])
     client.force_login(order.buyer)
     html = text(client.get(order.get_absolute_url()))
     first, asked, second = html.index("Delivery 1"), html.index("Revision requested"), html.index("Delivery 2")
@@ -81,7 +84,7 @@ def test_a_reason_that_ends_a_sentence_gets_no_second_full_stop():
 
     order = OrderFactory()
     milestone = milestone_in(S.AWAITING_ACCEPTANCE, order)
-    services.milestone_decline(milestone=milestone, actor=order.seller, reason="Booked until the store submission.")
+    milestone_decline(milestone=milestone, actor=order.seller, reason="Booked until the store submission.")
     notice = Notification.objects.filter(recipient=order.buyer, event="milestone_declined").latest("pk")
     assert "store submission. " in notice.message and ".." not in notice.message
 

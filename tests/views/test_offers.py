@@ -18,8 +18,10 @@ from django.utils.html import escape
 from djmoney.money import Money
 
 from marketplace.money import format_money
-from milestones import services
+from milestones.actions import changes_consequence, offer_consequence
 from milestones.models import Milestone, MilestoneState, Proposal, ProposalState
+from milestones.services.changes import changes_request
+from milestones.services.lifecycle import milestone_cancel
 from notifications.models import Notification
 from orders.models import Order
 from payments.models import AccountKind, Checkout, Transaction
@@ -71,7 +73,7 @@ def token_of(html: str) -> str:
 
 def give_balance(buyer, amount: str = "1000.00") -> None:
     """A milestone on another order, paid by card and cancelled: its amount and fee are in the balance."""
-    services.milestone_cancel(milestone=create_milestone(OrderFactory(buyer=buyer), amount=amount), actor=buyer)
+    milestone_cancel(milestone=create_milestone(OrderFactory(buyer=buyer), amount=amount), actor=buyer)
 
 
 def money_moved() -> tuple[int, int, int]:
@@ -165,7 +167,7 @@ def test_the_accept_offer_page_says_what_is_charged_and_charges_nothing(client, 
     response = client.get(reverse("offer_accept", args=[made.pk]))
     assert response.status_code == 200
     html = text(response)
-    consequence = services.offer_consequence(made)
+    consequence = offer_consequence(made)
     assert format_money(Money("105.50", "USD")) in consequence
     assert escape(consequence) in html
     assert "Pay with" in html and "Confirm" in buttons(html)
@@ -340,7 +342,7 @@ def test_accept_changes_shows_what_is_charged_and_charges_nothing_then_confirm_a
     page = client.get(url)
     assert page.status_code == 200
     html = text(page)
-    consequence = services.changes_consequence(milestone, proposal)
+    consequence = changes_consequence(milestone, proposal)
     assert format_money(Money("52.75", "USD")) in consequence and escape(consequence) in html
     assert "Pay with" in html and "Confirm" in buttons(html)
     assert money_moved() == before and Proposal.objects.get(pk=proposal.pk).state == P.PENDING
@@ -421,7 +423,7 @@ def test_decline_changes_keeps_the_terms(client, order):
 def test_an_outsider_gets_404_on_every_offer_and_changes_url(client, order, outsider):
     made = create_offer(order)
     milestone = create_milestone(order)
-    proposal = services.changes_request(
+    proposal = changes_request(
         milestone=milestone,
         actor=order.seller,
         new_deadline=None,

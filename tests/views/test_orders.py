@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from milestones.actions import milestone_actions
 from milestones.models import MilestoneState
-from milestones.selectors import milestone_actions
-from milestones.services import dispute_add_statement
+from milestones.services.disputes import dispute_add_statement
 from orders.models import Activity, OrderMessage, OrderStatus
 from tests.factories import OrderFactory, OrderMessageFactory, create_milestone, milestone_in
 
@@ -86,13 +86,14 @@ def test_in_review_shows_when_it_auto_approves(client, order, buyer, seller):
 
 
 def test_deliveries_revisions_and_dispute_are_shown(client, order, buyer, seller, staff):
-    from milestones import services
+    from milestones.services.disputes import dispute_add_statement, dispute_resolve, milestone_open_dispute
+    from milestones.services.lifecycle import milestone_submit
 
     revised = milestone_in(S.REVISION_REQUESTED, order=order, title="Logo")
-    services.milestone_submit(milestone=revised, actor=seller, message="Second try", links=["https://example.com/v2"])
-    services.milestone_open_dispute(milestone=revised, actor=buyer, reason="Still the wrong colour")
+    milestone_submit(milestone=revised, actor=seller, message="Second try", links=["https://example.com/v2"])
+    milestone_open_dispute(milestone=revised, actor=buyer, reason="Still the wrong colour")
     dispute = revised.__class__.objects.get(pk=revised.pk).dispute
-    services.dispute_add_statement(dispute=dispute, actor=seller, body="It matches the brief")
+    dispute_add_statement(dispute=dispute, actor=seller, body="It matches the brief")
     html = text(page(client, buyer, order))
     for words in (
         "Done, see the link.",
@@ -103,7 +104,7 @@ def test_deliveries_revisions_and_dispute_are_shown(client, order, buyer, seller
         "It matches the brief",
     ):
         assert words in html
-    services.dispute_resolve(dispute=dispute, actor=staff, outcome="refund", note="Brief was clear.")
+    dispute_resolve(dispute=dispute, actor=staff, outcome="refund", note="Brief was clear.")
     html = text(page(client, buyer, order))
     assert "Refunded to buyer" in html and "Brief was clear." in html
     assert f'data-milestone-state="{S.RESOLVED}"' in html
@@ -201,7 +202,7 @@ def test_buttons_on_the_page_match_the_viewer(client, order, buyer, seller, staf
 def test_mark_complete_offered_only_without_open_milestones(client, order, buyer):
     milestone = create_milestone(order)
     assert "Mark order complete" not in text(page(client, buyer, order))
-    from milestones.services import milestone_cancel
+    from milestones.services.lifecycle import milestone_cancel
 
     milestone_cancel(milestone=milestone, actor=buyer)
     assert "Mark order complete" in text(page(client, buyer, order))

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import SecurityEvent, SecurityEventKind, User
 from milestones.models import MilestoneState as S
-from milestones.services import milestone_approve, milestone_submit
+from milestones.services.lifecycle import milestone_approve, milestone_submit
 from notifications.models import Notification
 from orders.models import OrderMessage
 from payments.models import Entry, Transaction

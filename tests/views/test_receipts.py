@@ -15,8 +15,9 @@ from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
 from marketplace.money import format_money
-from milestones import services
 from milestones.models import MilestoneState
+from milestones.services.disputes import dispute_resolve
+from milestones.services.lifecycle import milestone_cancel
 from payments.models import Checkout, CommandStatus, Earning, ProviderCommand, Transaction, TransactionKind
 from payments.outbox import command_execute
 from payments.receipts import mask_destination, receipt_for, receipt_number, receipts_for_milestone
@@ -134,7 +135,7 @@ def test_seller_release_receipt_shows_commission_and_net(client, order, buyer, s
 
 def test_cancelled_milestone_has_a_refund_receipt_with_the_fee_returned(client, order, buyer, seller, audit):
     milestone = create_milestone(order, amount="100.00")
-    services.milestone_cancel(milestone=milestone, actor=buyer)
+    milestone_cancel(milestone=milestone, actor=buyer)
     milestone.refresh_from_db()
     refund = txn(milestone, K.REFUND)
     response = receipt_page(client, buyer, refund)
@@ -150,7 +151,7 @@ def test_cancelled_milestone_has_a_refund_receipt_with_the_fee_returned(client, 
 
 def test_a_refund_to_card_shows_the_refund_on_its_way_then_its_reference(client, order, buyer, audit):
     milestone = create_milestone(order)
-    services.milestone_cancel(milestone=milestone, actor=buyer, refund_to="card")
+    milestone_cancel(milestone=milestone, actor=buyer, refund_to="card")
     refund = txn(milestone, K.REFUND)
     assert "On its way to your card" in text(receipt_page(client, buyer, refund))
     command = ProviderCommand.objects.get(milestone=milestone, kind="refund")
@@ -170,7 +171,7 @@ def test_a_split_gives_each_party_their_side(client, order, buyer, seller, outsi
     milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
     staff = StaffFactory()
     dispute = milestone.dispute
-    services.dispute_resolve(dispute=dispute, actor=staff, outcome="split", seller_amount=Money("40.00", "USD"))
+    dispute_resolve(dispute=dispute, actor=staff, outcome="split", seller_amount=Money("40.00", "USD"))
     split = txn(milestone, K.SPLIT)
     earning = Earning.objects.get(milestone=milestone)
     seller_side = receipt_for(seller, split.pk)

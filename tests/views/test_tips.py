@@ -10,7 +10,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from milestones.models import MilestoneState
-from milestones.tips import tip_leave
+from milestones.services.tips import tip_leave
 from payments.models import Checkout, Tip, Transaction
 from tests.factories import OrderFactory, UserFactory, milestone_in
 from tests.services.test_offers import give_balance

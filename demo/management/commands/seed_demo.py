@@ -22,15 +22,11 @@ from demo.totp import DEMO_ADMIN_TOTP_SECRET
 from gigs.models import Gig
 from gigs.services import gig_create
 from milestones.models import Milestone
-from milestones.services import (
-    milestone_accept,
-    milestone_approve,
-    milestone_create,
-    milestone_submit,
-    offer_create,
-    order_complete,
-)
-from milestones.tips import tip_leave
+from milestones.services.completion import order_complete
+from milestones.services.creation import milestone_create
+from milestones.services.lifecycle import milestone_accept, milestone_approve, milestone_submit
+from milestones.services.offers import offer_create
+from milestones.services.tips import tip_leave
 from orders.models import Order
 from orders.services import order_create, order_message_send
 from payments.models import Checkout

@@ -27,8 +27,7 @@ from marketplace.errors import DomainError, InvalidInput, InvalidTransition, Not
 from marketplace.money import format_money, has_sub_minor_digits
 from marketplace.timewords import period_words
 from milestones.models import Milestone, MilestoneState, lock_milestone
-from notifications.services import notification_send
-from orders.services import activity_record
+from milestones.services.steps import log, notify
 from payments.checkout import (
     checkout_close,
     checkout_mark_paid,
@@ -141,13 +140,13 @@ def _tip_checkout(milestone: Milestone, buyer: User, amount: Money) -> Checkout:
 
 def _tipped_notices(milestone: Milestone, tip: Tip, *, actor: User) -> None:
     words = f"{format_money(tip.amount)} tip"
-    activity_record(order=milestone.order, milestone=milestone, actor=actor, verb="tipped", note=words)
-    notification_send(
-        recipient=milestone.order.seller,
+    log(milestone, actor, "tipped", note=words)
+    notify(
+        milestone,
+        to=milestone.order.seller,
         event="tip_received",
         message=f"{actor.username} left you a {words} for “{milestone.title}”. "
         "It clears with your earnings, less the commission.",
-        url=milestone.get_absolute_url(),
     )
 
 

@@ -1,0 +1,227 @@
+"""Changes before acceptance: on a milestone awaiting acceptance the seller
+proposes another deadline, amount or description (a ``Proposal`` of kind
+``changes``); the buyer accepts (a higher amount is charged for the
+difference and its service fee, from the balance or by card; a lower one is
+refunded with its share of the fee) or declines. A card payment applies them
+through the checkout purpose ``changes`` (``purposes``). See the package's
+docstring for the steps every service takes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import User
+from accounts.services import require_verified_email
+from marketplace.errors import InvalidInput, InvalidTransition
+from marketplace.money import format_money
+from milestones.models import Milestone, MilestoneState, Proposal, ProposalKind, lock_milestone
+from milestones.services.creation import milestone_validate_terms
+from milestones.services.proposals import answered, lock_proposal, propose, require_answerer
+from milestones.services.steps import log, notify, refund_words, require_seller, when_words
+from payments.checkout import new_checkout
+from payments.fees import buyer_service_fee
+from payments.services import FundingSource, escrow_reduce, escrow_top_up
+
+S = MilestoneState
+
+
+def changes_request(
+    *,
+    milestone: Milestone,
+    actor: User,
+    new_deadline: datetime | None,
+    new_amount: Money | None,
+    new_description: str,
+) -> Proposal:
+    """Before accepting, the seller proposes other terms (deadline, amount,
+    description). The buyer accepts (a higher amount is charged for the
+    difference, a lower one refunded, each with its service fee) or declines
+    (the terms stay; the seller may still accept or decline). Unanswered after
+    ``CHANGES_RESPONSE_PERIOD`` it lapses."""
+    new_description = (new_description or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        require_seller(order, actor, "propose changes")
+        if milestone.state != S.AWAITING_ACCEPTANCE:
+            raise InvalidTransition(
+                f"“{milestone.title}” is {milestone.get_state_display().lower()}; changes can be proposed only "
+                "before you accept it. Nothing was changed."
+            )
+        new_deadline = new_deadline or milestone.deadline
+        new_amount = milestone.amount if new_amount is None else new_amount
+        new_description = new_description or milestone.description
+        milestone_validate_terms(
+            order=order, title=milestone.title, description=new_description, deadline=new_deadline, amount=new_amount
+        )
+        if (new_deadline, new_amount, new_description) == (milestone.deadline, milestone.amount, milestone.description):
+            raise InvalidInput("Change at least one of the deadline, the amount or the description.", field="amount")
+        proposal = propose(
+            milestone,
+            actor=actor,
+            kind=ProposalKind.CHANGES,
+            reason="",
+            respond_in=settings.CHANGES_RESPONSE_PERIOD,
+            now=now,
+            new_deadline=new_deadline,
+            new_amount=new_amount,
+            new_description=new_description,
+        )
+        words = changes_words(milestone, proposal)
+        log(milestone, actor, "changes_proposed", note=words)
+        notify(
+            milestone,
+            to=order.buyer,
+            event="changes_proposed",
+            message=f"{actor.username} proposes changes to “{milestone.title}”: {words} "
+            f"Answer by {when_words(proposal.respond_by)}.",
+        )
+    return proposal
+
+
+def changes_words(milestone: Milestone, proposal: Proposal) -> str:
+    """What the proposed changes change, in words: "Amount 500.00 → 600.00 USD." """
+    assert proposal.new_amount is not None and proposal.new_deadline is not None
+    parts = []
+    if proposal.new_amount != milestone.amount:
+        parts.append(f"amount {format_money(milestone.amount)} → {format_money(proposal.new_amount)}")
+    if proposal.new_deadline != milestone.deadline:
+        parts.append(f"deadline {when_words(milestone.deadline)} → {when_words(proposal.new_deadline)}")
+    if proposal.new_description != milestone.description:
+        parts.append("a new description")
+    words = "; ".join(parts) or "no change"
+    return words[0].upper() + words[1:] + "."
+
+
+@dataclass(frozen=True)
+class ChangesMoney:
+    """What accepting changes moves: the difference in amount and in service fee
+    (positive: charged to the buyer; negative: refunded)."""
+
+    amount: Money
+    fee: Money
+    new_fee: Money
+
+    @property
+    def total(self) -> Money:
+        return self.amount + self.fee
+
+    @property
+    def charges(self) -> bool:
+        return self.total.amount > 0
+
+    @property
+    def refunds(self) -> bool:
+        return self.total.amount < 0
+
+
+def changes_money(milestone: Milestone, proposal: Proposal) -> ChangesMoney:
+    assert proposal.new_amount is not None
+    new_fee = buyer_service_fee(proposal.new_amount)
+    return ChangesMoney(
+        amount=proposal.new_amount - milestone.amount, fee=new_fee - milestone.buyer_fee, new_fee=new_fee
+    )
+
+
+def changes_apply(
+    milestone: Milestone, proposal: Proposal, *, actor: User, now: datetime, source: FundingSource | None
+) -> str:
+    """Move the difference, then the new terms. Caller holds the locks and has
+    checked the milestone still awaits acceptance."""
+    money = changes_money(milestone, proposal)
+    assert proposal.new_amount is not None and proposal.new_deadline is not None
+    words = changes_words(milestone, proposal)
+    buyer_words = ""
+    if money.charges:
+        assert source is not None
+        escrow_top_up(
+            milestone=milestone,
+            buyer=milestone.order.buyer,
+            extra=money.amount,
+            extra_fee=money.fee,
+            source=source,
+            key=f"changes:{proposal.pk}",
+        )
+        words += f" {format_money(money.total)} more was charged."
+    elif money.refunds:
+        settlement = escrow_reduce(
+            milestone=milestone,
+            less=-money.amount,
+            less_fee=-money.fee,
+            key=f"changes:{proposal.pk}",
+            refund_to=milestone.order.buyer.refund_to,
+            actor=actor,
+        )
+        words += f" {format_money(settlement.refunded)} went back to the buyer."
+        buyer_words = f" {refund_words(settlement)}."
+    milestone.amount = proposal.new_amount
+    milestone.buyer_fee = money.new_fee
+    milestone.deadline = proposal.new_deadline
+    milestone.description = proposal.new_description
+    milestone.save(
+        update_fields=["amount", "amount_currency", "buyer_fee", "buyer_fee_currency", "deadline", "description"]
+    )
+    proposal.accept(by=actor, at=now)
+    proposal.save()
+    log(milestone, actor, "changes_accepted", note=words)
+    notify(
+        milestone,
+        to=proposal.proposer,
+        event="changes_accepted",
+        message=f"{actor.username} accepted your changes to “{milestone.title}”. {words} "
+        "Accept the milestone to start.",
+    )
+    if buyer_words:
+        notify(
+            milestone,
+            to=milestone.order.buyer,
+            event="changes_refunded",
+            message=f"You accepted the changes to “{milestone.title}”.{buyer_words}",
+        )
+    return words
+
+
+def changes_accept(*, proposal: Proposal, actor: User, method: str = "balance") -> Proposal:
+    """The buyer accepts the seller's changes. A higher amount is paid for the
+    difference from the balance (``method="balance"``, at once) or by card
+    (``"card"``: an open checkout the caller sends the buyer to after
+    commit; the changes apply when it is paid, ``changes_checkout_paid``)."""
+    if method not in ("balance", "card"):
+        raise InvalidInput("Choose how to pay the difference.", field="method")
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = lock_proposal(proposal.pk)
+        require_answerer(milestone, proposal, actor)
+        if proposal.kind != ProposalKind.CHANGES:
+            raise InvalidTransition("This is not a proposal of changes.")
+        if not proposal.is_pending:
+            raise answered(proposal)
+        if milestone.state != S.AWAITING_ACCEPTANCE:
+            raise InvalidTransition(
+                f"“{milestone.title}” is no longer awaiting acceptance; its terms cannot change now."
+            )
+        money = changes_money(milestone, proposal)
+        if money.charges:
+            require_verified_email(actor, "pay the difference")
+        if money.charges and method == "card":
+            if proposal.checkout is not None and proposal.checkout.is_open:
+                return proposal
+            proposal.checkout = new_checkout(
+                purpose="changes",
+                buyer=actor,
+                amount=money.total,
+                key=f"changes:{proposal.pk}:{uuid.uuid4().hex[:8]}",
+                expires_in=settings.CHECKOUT_EXPIRY,
+            )
+            proposal.save(update_fields=["checkout"])
+            return proposal
+        changes_apply(milestone, proposal, actor=actor, now=now, source=FundingSource(method="balance"))
+    return proposal

@@ -1,0 +1,88 @@
+"""The order as a whole: the buyer completes it once no milestone is open or
+waiting for payment, or it completes by itself ``ORDER_AUTO_COMPLETE`` after
+its last milestone closed (the ``orders`` sweep). None can be added after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from marketplace.errors import InvalidTransition, NotAllowed
+from marketplace.timewords import period_words
+from milestones.models import UNPAID_STATES, Milestone, MilestoneState
+from milestones.selectors import has_open_milestone, orders_due_to_complete
+from notifications.services import notification_send
+from orders.models import Order, OrderStatus, lock_order
+from orders.services import activity_record
+
+S = MilestoneState
+
+
+def _completion_blocker(order: Order) -> str:
+    """Why the order cannot complete now, or "" if it can. Caller holds the order lock."""
+    if has_open_milestone(order):
+        return "Close every open milestone before completing the order."
+    unpaid = set(Milestone.objects.filter(order=order, state__in=UNPAID_STATES).values_list("state", flat=True))
+    if S.OFFERED in unpaid:
+        return "The seller's offer is waiting for your answer; accept and pay it, or decline it, first."
+    if unpaid:
+        return "A milestone is waiting for payment; pay or cancel it before completing the order."
+    return ""
+
+
+def order_complete(*, order: Order, actor: User) -> Order:
+    """The buyer closes the order; no milestone may be open, none can be added after."""
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if actor is None or actor.pk != order.buyer_id:
+            raise NotAllowed("Only the buyer can mark the order complete.")
+        if order.status == OrderStatus.COMPLETED:
+            raise InvalidTransition("This order is already complete.")
+        blocker = _completion_blocker(order)
+        if blocker:
+            raise InvalidTransition(blocker)
+        order.status = OrderStatus.COMPLETED
+        order.completed_at = timezone.now()
+        order.save(update_fields=["status", "completed_at", "updated_at"])
+        activity_record(order=order, actor=actor, verb="order_completed")
+        notification_send(
+            recipient=order.seller,
+            event="order_completed",
+            message=f"{actor.username} marked “{order.title}” complete.",
+            url=order.get_absolute_url(),
+        )
+    return order
+
+
+def order_auto_complete(*, order_id: int, now: datetime | None = None) -> bool:
+    """The buyer did not mark it complete: ``ORDER_AUTO_COMPLETE`` after the
+    last milestone closed (one approved, nothing open or proposed) it
+    completes by itself; both parties are told. Once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = lock_order(order_id)
+        if not orders_due_to_complete(now).filter(pk=order.pk).exists():
+            return False
+        order.status = OrderStatus.COMPLETED
+        order.completed_at = now
+        order.completed_automatically = True
+        order.save(update_fields=["status", "completed_at", "completed_automatically", "updated_at"])
+        activity_record(
+            order=order,
+            actor=None,
+            verb="order_auto_completed",
+            note=f"Every milestone had been closed for {period_words(settings.ORDER_AUTO_COMPLETE)}.",
+        )
+        for recipient in (order.buyer, order.seller):
+            notification_send(
+                recipient=recipient,
+                event="order_completed",
+                message=f"“{order.title}” is complete: its last milestone closed "
+                f"{period_words(settings.ORDER_AUTO_COMPLETE)} ago.",
+                url=order.get_absolute_url(),
+            )
+    return True

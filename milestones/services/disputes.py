@@ -1,0 +1,215 @@
+"""Disputes: either party asks staff to decide (the escrow freezes, the
+timers stop), both add their side, and staff who are not a party resolve it
+in the admin (``milestones.admin_views``): release, refund or split. See the
+package's docstring for the steps every service takes."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import User
+from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
+from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.uploads import validate_deliverable_file
+from milestones.models import Dispute, DisputeOutcome, DisputeStatement, Milestone, lock_milestone
+from milestones.services.steps import (
+    after_close,
+    log,
+    notify,
+    other_party,
+    refund_words,
+    save,
+    settle,
+    transition,
+    withdraw_pending_proposals,
+)
+from notifications.services import notification_send
+from payments.ledger import escrow_balance
+from payments.models import TransactionKind
+
+
+def milestone_open_dispute(
+    *, milestone: Milestone, actor: User, reason: str, attachment: UploadedFile | None = None
+) -> Dispute:
+    """Either party asks staff to decide. The escrow is frozen, timers stop."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        if actor is None or not order.is_party(actor):
+            raise NotAllowed("Only the buyer or the seller can open a dispute.")
+        if not reason:
+            raise InvalidInput("Explain what went wrong, for the staff who will decide.", field="reason")
+        if len(reason) > 10000:
+            raise InvalidInput("Keep the reason to 10,000 characters or fewer.", field="reason")
+        before = transition(milestone, "disputed", milestone.open_dispute, at=now)
+        withdraw_pending_proposals(milestone, at=now)
+        save(milestone)
+        dispute = Dispute.objects.create(milestone=milestone, opened_by=actor, reason=reason)
+        if attachment is not None:
+            name, _ = validate_deliverable_file(attachment)
+            DisputeStatement.objects.create(
+                dispute=dispute,
+                author=actor,
+                body="Attached when opening the dispute.",
+                attachment=attachment,
+                attachment_name=name,
+            )
+        log(milestone, actor, "disputed", before, reason)
+        notify(
+            milestone,
+            to=other_party(order, actor),
+            event="milestone_disputed",
+            message=f"{actor.username} opened a dispute on “{milestone.title}”. Add your side of the story.",
+        )
+        for staff in User.objects.filter(is_staff=True, is_active=True):
+            notification_send(
+                recipient=staff,
+                event="milestone_disputed",
+                message=f"New dispute on order #{order.pk}, “{milestone.title}”.",
+                url=f"/admin/milestones/dispute/{dispute.pk}/change/",
+            )
+    return dispute
+
+
+def dispute_add_statement(
+    *,
+    dispute: Dispute,
+    actor: User,
+    body: str,
+    attachment: UploadedFile | None = None,
+    idempotency_key: str | None = None,
+) -> DisputeStatement:
+    """Either party adds their side while the dispute is open.
+
+    The same form sent twice (``idempotency_key``) adds one statement.
+    """
+    body = (body or "").strip()
+    with transaction.atomic():
+        milestone = lock_milestone(dispute.milestone_id)
+        dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        order = milestone.order
+        if not order.is_party(actor):
+            raise NotAllowed("Only the buyer or the seller can add to this dispute.")
+        if dispute.state != "open":
+            raise InvalidTransition("This dispute is resolved; nothing more can be added.")
+        if not body:
+            raise InvalidInput("Write your side of the story.", field="body")
+        if len(body) > 10000:
+            raise InvalidInput("Keep it to 10,000 characters or fewer.", field="body")
+        name = ""
+        if attachment is not None:
+            name, _ = validate_deliverable_file(attachment)
+        if idempotency_key and DisputeStatement.objects.filter(idempotency_key=idempotency_key).exists():
+            raise DuplicateRequest("This was already sent; nothing more was added.")
+        try:
+            with transaction.atomic():
+                statement = DisputeStatement.objects.create(
+                    dispute=dispute,
+                    author=actor,
+                    body=body,
+                    attachment=attachment or "",
+                    attachment_name=name,
+                    idempotency_key=idempotency_key or None,
+                )
+        except IntegrityError:
+            raise DuplicateRequest("This was already sent; nothing more was added.") from None
+        log(milestone, actor, "dispute_statement", note=body)
+        notify(
+            milestone,
+            to=other_party(order, actor),
+            event="dispute_statement",
+            message=f"{actor.username} added their side to the dispute on “{milestone.title}”.",
+        )
+    return statement
+
+
+def dispute_resolve(
+    *,
+    dispute: Dispute,
+    actor: User,
+    outcome: str,
+    seller_amount: Money | None = None,
+    note: str = "",
+) -> Dispute:
+    """Staff decide: release to the seller, refund the buyer, or split.
+
+    The split pays the seller ``seller_amount`` less the commission (on that
+    part only) and returns the rest of the escrow to the buyer, with the same
+    share of the service fee (to their balance or card, as their profile says). Two
+    staff clicking at once: the first wins, the second gets ``InvalidTransition``.
+    """
+    note = (note or "").strip()
+    now = timezone.now()
+    if actor is None or not actor.is_staff:
+        raise NotAllowed("Only staff can resolve disputes.")
+    with transaction.atomic():
+        milestone = lock_milestone(dispute.milestone_id)
+        dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        order = milestone.order
+        currency = order.currency
+        # Staff accounts buy and sell too; no one judges their own case.
+        if order.is_party(actor):
+            raise NotAllowed("You are a party to this order; another member of staff must resolve its dispute.")
+        if dispute.state != "open":
+            raise InvalidTransition("This dispute was already resolved; nothing was changed.")
+        held = escrow_balance(milestone)
+        if outcome == DisputeOutcome.RELEASE:
+            seller_gross = held
+        elif outcome == DisputeOutcome.REFUND:
+            seller_gross = Money(0, currency)
+        elif outcome == DisputeOutcome.SPLIT:
+            if seller_amount is None:
+                raise InvalidInput("Enter the amount for the seller.", field="seller_amount")
+            if str(seller_amount.currency) != currency:
+                raise InvalidInput(f"The amount must be in {currency}.", field="seller_amount")
+            if not seller_amount.amount.is_finite():
+                raise InvalidInput("Enter the seller's part as a number.", field="seller_amount")
+            if has_sub_minor_digits(seller_amount):
+                raise InvalidInput("Use at most two decimal places.", field="seller_amount")
+            if not (0 < seller_amount.amount < held.amount):
+                raise InvalidInput(
+                    f"A split gives the seller more than {format_money(Money(0, currency))} "
+                    f"and less than {format_money(held)}; "
+                    "use release or refund for all of it.",
+                    field="seller_amount",
+                )
+            seller_gross = seller_amount
+        else:
+            raise InvalidInput(f"Unknown outcome {outcome!r}.", field="outcome")
+        before = transition(milestone, "resolved", milestone.resolve, at=now)
+        kind = {
+            DisputeOutcome.RELEASE: TransactionKind.RELEASE,
+            DisputeOutcome.REFUND: TransactionKind.REFUND,
+            DisputeOutcome.SPLIT: TransactionKind.SPLIT,
+        }[DisputeOutcome(outcome)]
+        settlement = settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+        earning = settlement.earning
+        buyer_part = held - seller_gross
+        dispute.resolve(
+            by=actor, outcome=outcome, seller_amount=seller_gross, buyer_amount=buyer_part, note=note, at=now
+        )
+        dispute.save()
+        save(milestone)
+        summary = (
+            f"{DisputeOutcome(outcome).label}: {format_money(seller_gross)} to the seller, "
+            f"{format_money(buyer_part)} to the buyer."
+        )
+        log(milestone, actor, "resolved", before, f"{summary} {note}".strip())
+        after_close(milestone, at=now)
+        seller_msg = summary if earning is None else f"{summary} You receive {format_money(earning.net)} after the fee."
+        buyer_msg = summary
+        if settlement.refunded.amount > 0:
+            buyer_msg = f"{summary} With your share of the service fee, {refund_words(settlement)}."
+        for recipient, text in ((order.seller, seller_msg), (order.buyer, buyer_msg)):
+            notify(
+                milestone,
+                to=recipient,
+                event="dispute_resolved",
+                message=f"The dispute on “{milestone.title}” was resolved. {text}",
+            )
+    return dispute

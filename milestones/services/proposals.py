@@ -1,0 +1,347 @@
+"""Changes of terms one party asks and the other answers (``Proposal``):
+the seller's deadline extension and either party's cancellation by
+agreement, with what every kind shares (one pending per kind, the answerer,
+the lock order: order, milestone, then proposal). The seller's changes
+before acceptance, which may move money, are ``changes``. See the package's
+docstring for the steps every service takes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+from djmoney.money import Money
+
+from accounts.models import User
+from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
+from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.text import sentence
+from milestones.models import (
+    Milestone,
+    MilestoneReminder,
+    MilestoneState,
+    Proposal,
+    ProposalKind,
+    ProposalState,
+    lock_milestone,
+)
+from milestones.services.lifecycle import LATE_KIND
+from milestones.services.steps import (
+    after_close,
+    log,
+    notify,
+    other_party,
+    refund_words,
+    require_seller,
+    save,
+    settle,
+    transition,
+    when_words,
+)
+from payments.models import TransactionKind
+
+S = MilestoneState
+P = ProposalState
+
+
+# The states in which the seller still owes work before a deadline.
+EXTENSION_STATES = (S.IN_PROGRESS, S.REVISION_REQUESTED)
+MAX_EXTENSION = timedelta(days=365)
+
+
+# The states in which both parties may agree to stop (a dispute has staff decide instead).
+CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED)
+
+
+def propose(
+    milestone: Milestone, *, actor: User, kind: str, reason: str, respond_in: timedelta, now: datetime, **terms
+) -> Proposal:
+    """The checks every request shares (a reason; one pending of its kind), then
+    the row. Caller holds the milestone lock and has checked the terms."""
+    if not reason and kind != ProposalKind.CHANGES:
+        raise InvalidInput(
+            "Tell the buyer why you need more time."
+            if kind == ProposalKind.EXTENSION
+            else "Say why you want to cancel.",
+            field="reason",
+        )
+    if len(reason) > 2000:
+        raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+    if Proposal.objects.filter(milestone=milestone, kind=kind, state=P.PENDING).exists():
+        raise InvalidTransition(f"A {ProposalKind(kind).label.lower()} request is already waiting for an answer.")
+    return Proposal.objects.create(
+        milestone=milestone, kind=kind, proposer=actor, reason=reason, respond_by=now + respond_in, **terms
+    )
+
+
+def lock_proposal(proposal_id: int) -> tuple[Milestone, Proposal]:
+    """The lock order: the order, the milestone, then the proposal."""
+    milestone_id = Proposal.objects.values_list("milestone_id", flat=True).get(pk=proposal_id)
+    milestone = lock_milestone(milestone_id)
+    return milestone, Proposal.objects.select_for_update().get(pk=proposal_id)
+
+
+def answered(proposal: Proposal) -> InvalidTransition:
+    return InvalidTransition(
+        f"This {proposal.get_kind_display().lower()} request is {proposal.get_state_display().lower()}; "
+        "nothing was changed."
+    )
+
+
+def require_answerer(milestone: Milestone, proposal: Proposal, actor: User | None) -> None:
+    order = milestone.order
+    answerer_id = order.buyer_id if proposal.proposer_id == order.seller_id else order.seller_id
+    if actor is None or actor.pk != answerer_id:
+        who = "buyer" if answerer_id == order.buyer_id else "seller"
+        raise NotAllowed(f"Only the {who} of this order can answer this request.")
+
+
+def extension_request(*, milestone: Milestone, actor: User, new_deadline: datetime | None, reason: str) -> Proposal:
+    """The seller asks for a later deadline; the buyer answers within
+    ``EXTENSION_RESPONSE_PERIOD`` or it lapses as declined."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        require_seller(milestone.order, actor, "ask for an extension")
+        if milestone.state not in EXTENSION_STATES:
+            raise InvalidTransition(
+                f"“{milestone.title}” is {milestone.get_state_display().lower()}; an extension can be asked "
+                "only while the work is owed. Nothing was changed."
+            )
+        if new_deadline is None:
+            raise InvalidInput("Choose the new deadline.", field="new_deadline")
+        if new_deadline <= max(milestone.deadline, now):
+            raise InvalidInput(
+                f"The new deadline must be later than the current one ({when_words(milestone.deadline)}) "
+                "and in the future.",
+                field="new_deadline",
+            )
+        if new_deadline > milestone.deadline + MAX_EXTENSION:
+            raise InvalidInput("An extension can add at most a year.", field="new_deadline")
+        proposal = propose(
+            milestone,
+            actor=actor,
+            kind=ProposalKind.EXTENSION,
+            reason=reason,
+            respond_in=settings.EXTENSION_RESPONSE_PERIOD,
+            now=now,
+            new_deadline=new_deadline,
+        )
+        log(milestone, actor, "extension_requested", note=f"New deadline {when_words(new_deadline)}: {reason}")
+        notify(
+            milestone,
+            to=milestone.order.buyer,
+            event="extension_requested",
+            message=f"{actor.username} asks to move the deadline of “{milestone.title}” to "
+            f"{when_words(new_deadline)}: {sentence(reason[:150])} Answer by {when_words(proposal.respond_by)}.",
+        )
+    return proposal
+
+
+def _extension_apply(milestone: Milestone, proposal: Proposal, *, now: datetime) -> None:
+    """The deadline moves; a late flag clears if the new deadline is ahead, and
+    the deadline reminder and late notice may be sent again for it."""
+    assert proposal.new_deadline is not None
+    if milestone.state not in EXTENSION_STATES:
+        raise InvalidTransition(f"“{milestone.title}” is no longer in work; its deadline cannot move now.")
+    milestone.deadline = proposal.new_deadline
+    if milestone.late_flagged_at is not None and proposal.new_deadline > now:
+        milestone.late_flagged_at = None
+    milestone.save(update_fields=["deadline", "late_flagged_at"])
+    MilestoneReminder.objects.filter(milestone=milestone, kind__in=[LATE_KIND, "deadline"]).delete()
+
+
+def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | None, reason: str) -> Proposal:
+    """Either party asks to stop a milestone in work: ``refund`` (default all
+    of it) goes back to the buyer, the rest of the escrow to the seller less
+    commission. The other party answers; unanswered after
+    ``CANCELLATION_RESPONSE_PERIOD`` it is accepted."""
+    reason = (reason or "").strip()
+    now = timezone.now()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone.pk)
+        order = milestone.order
+        if actor is None or not order.is_party(actor):
+            raise NotAllowed("Only the buyer or the seller of this order can ask to cancel a milestone.")
+        if milestone.state not in CANCELLABLE_STATES:
+            raise InvalidTransition(
+                f"“{milestone.title}” is {milestone.get_state_display().lower()}; a cancellation can be asked "
+                "only while it is in work. Nothing was changed."
+            )
+        refund = milestone.amount if refund is None else refund
+        if str(refund.currency) != order.currency:
+            raise InvalidInput(f"The refund must be in {order.currency}.", field="refund")
+        if not refund.amount.is_finite():
+            raise InvalidInput("Enter the refund as a number.", field="refund")
+        if has_sub_minor_digits(refund):
+            raise InvalidInput("Use at most two decimal places.", field="refund")
+        if not Decimal("0") <= refund.amount <= milestone.amount.amount:
+            raise InvalidInput(
+                f"The refund must be between {format_money(Money(0, order.currency))} and "
+                f"{format_money(milestone.amount)}.",
+                field="refund",
+            )
+        proposal = propose(
+            milestone,
+            actor=actor,
+            kind=ProposalKind.CANCELLATION,
+            reason=reason,
+            respond_in=settings.CANCELLATION_RESPONSE_PERIOD,
+            now=now,
+            refund_amount=refund,
+        )
+        terms = _cancellation_terms(milestone, refund)
+        log(milestone, actor, "cancellation_requested", note=f"{terms} {reason}")
+        notify(
+            milestone,
+            to=other_party(order, actor),
+            event="cancellation_requested",
+            message=f"{actor.username} asks to cancel “{milestone.title}”: {terms} Answer by "
+            f"{when_words(proposal.respond_by)}, or it is accepted.",
+        )
+    return proposal
+
+
+def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
+    rest = milestone.amount - refund
+    return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
+
+
+def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> str:
+    """Close the milestone as cancelled and split its escrow as agreed."""
+    assert proposal.refund_amount is not None
+    before = transition(milestone, "cancelled", milestone.cancel_agreed, at=now)
+    seller_gross = milestone.amount - proposal.refund_amount
+    if seller_gross.amount == 0:
+        kind = TransactionKind.REFUND
+    elif proposal.refund_amount.amount == 0:
+        kind = TransactionKind.RELEASE
+    else:
+        kind = TransactionKind.SPLIT
+    settlement = settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
+    save(milestone)
+    words = _cancellation_terms(milestone, proposal.refund_amount)
+    how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
+    log(milestone, actor, "cancelled", before, f"Cancelled {how}. {words}")
+    after_close(milestone, at=now)
+    order = milestone.order
+    seller_words = words
+    if settlement.earning is not None:
+        seller_words += f" You receive {format_money(settlement.earning.net)} after the fee."
+    buyer_words = f"{words} {refund_words(settlement)}." if settlement.refunded.amount > 0 else words
+    for recipient, text in ((order.buyer, buyer_words), (order.seller, seller_words)):
+        notify(
+            milestone,
+            to=recipient,
+            event="cancellation_accepted",
+            message=f"“{milestone.title}” was cancelled {how}. {text}",
+        )
+    return words
+
+
+def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = lock_proposal(proposal.pk)
+        require_answerer(milestone, proposal, actor)
+        try:
+            proposal.accept(by=actor, at=now)
+        except TransitionNotAllowed:
+            raise answered(proposal) from None
+        if proposal.kind == ProposalKind.CHANGES:
+            raise InvalidTransition("Accept changes on their confirmation page, which says what they cost.")
+        if proposal.kind == ProposalKind.CANCELLATION:
+            if milestone.state not in CANCELLABLE_STATES:
+                raise InvalidTransition(f"“{milestone.title}” is no longer in work; it cannot be cancelled now.")
+            proposal.save()
+            _cancellation_apply(milestone, proposal, actor=actor, now=now)
+            return proposal
+        _extension_apply(milestone, proposal, now=now)
+        proposal.save()
+        verb = f"{proposal.kind}_accepted"
+        note = f"New deadline {when_words(milestone.deadline)}"
+        log(milestone, actor, verb, note=note)
+        notify(
+            milestone,
+            to=proposal.proposer,
+            event=verb,
+            message=f"{actor.username} accepted your {proposal.get_kind_display().lower()} request on "
+            f"“{milestone.title}”. {note}".strip(),
+        )
+    return proposal
+
+
+def proposal_decline(*, proposal: Proposal, actor: User) -> Proposal:
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = lock_proposal(proposal.pk)
+        require_answerer(milestone, proposal, actor)
+        try:
+            proposal.decline(by=actor, at=now)
+        except TransitionNotAllowed:
+            raise answered(proposal) from None
+        proposal.save()
+        verb = f"{proposal.kind}_declined"
+        log(milestone, actor, verb)
+        notify(
+            milestone,
+            to=proposal.proposer,
+            event=verb,
+            message=f"{actor.username} declined your {proposal.get_kind_display().lower()} request on "
+            f"“{milestone.title}”; the terms stay as they were.",
+        )
+    return proposal
+
+
+def proposal_withdraw(*, proposal: Proposal, actor: User) -> Proposal:
+    now = timezone.now()
+    with transaction.atomic():
+        milestone, proposal = lock_proposal(proposal.pk)
+        if actor is None or actor.pk != proposal.proposer_id:
+            raise NotAllowed("Only the party who asked can withdraw this request.")
+        try:
+            proposal.withdraw(by=actor, at=now)
+        except TransitionNotAllowed:
+            raise answered(proposal) from None
+        proposal.save()
+        log(milestone, actor, f"{proposal.kind}_withdrawn")
+        notify(
+            milestone,
+            to=other_party(milestone.order, actor),
+            event=f"{proposal.kind}_withdrawn",
+            message=f"{actor.username} withdrew their {proposal.get_kind_display().lower()} request on "
+            f"“{milestone.title}”; the terms stay as they were.",
+        )
+    return proposal
+
+
+def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
+    """A request left unanswered past ``respond_by`` lapses (an extension as
+    declined), with a notice to both. Once: False if answered meanwhile."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        milestone, proposal = lock_proposal(proposal_id)
+        if not proposal.is_pending or proposal.respond_by > now:
+            return False
+        if proposal.kind == ProposalKind.CANCELLATION and milestone.state in CANCELLABLE_STATES:
+            # Silence is consent, as on Fiverr: the cancellation goes through.
+            proposal.accept(by=None, at=now)
+            proposal.save()
+            _cancellation_apply(milestone, proposal, actor=None, now=now)
+            return True
+        proposal.expire(at=now)
+        proposal.save()
+        log(milestone, None, f"{proposal.kind}_expired")
+        notify(
+            milestone,
+            to=(milestone.order.buyer, milestone.order.seller),
+            event=f"{proposal.kind}_expired",
+            message=f"The {proposal.get_kind_display().lower()} request on “{milestone.title}” was not "
+            "answered in time and has lapsed; the terms stay as they were.",
+        )
+    return True
