@@ -35,6 +35,7 @@ from milestones.models import (
 from milestones.models import MilestoneState as S
 from milestones.selectors import order_actions
 from milestones.services.changes import changes_words
+from milestones.services.proposals import silence_words
 from milestones.services.tips import tip_closes_at
 from orders.models import Order, OrderMessageFile, OrderStatus
 from payments.models import EarningStatus
@@ -213,6 +214,7 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     for proposal in getattr(milestone, "pending_proposals", []):
         if proposal.kind == "changes":
             proposal.words = changes_words(milestone, proposal)
+        proposal.unanswered = silence_words(milestone, proposal)
 
     if milestone.is_overdue:
         milestone.deadline_words = f"late by {since_words(milestone.deadline, now)}"

@@ -28,7 +28,7 @@ from milestones.selectors import late_condition, orders_due_to_complete
 from milestones.services.completion import order_auto_complete
 from milestones.services.lifecycle import milestone_approve, milestone_flag_late
 from milestones.services.offers import offer_expire
-from milestones.services.proposals import proposal_expire
+from milestones.services.proposals import proposal_expire, silence_accepts
 from notifications.services import notification_send
 from orders.models import Order
 from payments.checkout import checkout_expired
@@ -324,10 +324,11 @@ def _remind_cancellation_one(pk: int, now: datetime, lead: timedelta) -> bool:
         MilestoneReminder.objects.bulk_create([MilestoneReminder(milestone=milestone, kind=kind) for kind in kinds])
         order = milestone.order
         answerer = order.seller if proposal.proposer_id == order.buyer_id else order.buyer
+        outcome = "is accepted" if silence_accepts(milestone, proposal) else "lapses as declined"
         notification_send(
             recipient=answerer,
             event="cancellation_reminder",
-            message=f"{proposal.proposer.username}'s request to cancel “{milestone.title}” is accepted "
+            message=f"{proposal.proposer.username}'s request to cancel “{milestone.title}” {outcome} "
             f"{_when(proposal.respond_by, now)} unless you accept or decline it.",
             url=milestone.get_absolute_url(),
         )

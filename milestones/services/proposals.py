@@ -57,6 +57,35 @@ MAX_EXTENSION = timedelta(days=365)
 CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED)
 
 
+def silence_accepts(milestone: Milestone, proposal: Proposal) -> bool:
+    """The silence rule: a request left unanswered is settled in favour of the party who was
+    silent, never of the party who asked. So only a cancellation is ever accepted by silence,
+    and only where that cannot pay the asker for work not delivered and reviewed:
+
+    * the seller's, only if it gives the buyer everything back (a partial refund lapses as
+      declined: the seller may still open a dispute);
+    * the buyer's, only while no delivery awaits the buyer's review (once one does, the
+      auto-approval and dispute paths decide; a seller who delivers need not answer).
+
+    Extensions and changes lapse and the terms stay."""
+    if proposal.kind != ProposalKind.CANCELLATION or milestone.state not in CANCELLABLE_STATES:
+        return False
+    if proposal.proposer_id == milestone.order.seller_id:
+        return proposal.refund_amount == milestone.amount
+    return milestone.state != S.IN_REVIEW
+
+
+def silence_words(milestone: Milestone, proposal: Proposal) -> str:
+    """What happens if the request is not answered by ``respond_by``, as a clause."""
+    if silence_accepts(milestone, proposal):
+        if proposal.proposer_id == milestone.order.buyer_id:
+            return "it is accepted, unless a delivery is waiting for the buyer's review by then"
+        return "it is accepted"
+    if proposal.kind == ProposalKind.CANCELLATION:
+        return "it lapses as declined and the escrow stays as it is"
+    return "it lapses and the terms stay"
+
+
 def propose(
     milestone: Milestone, *, actor: User, kind: str, reason: str, respond_in: timedelta, now: datetime, **terms
 ) -> Proposal:
@@ -160,7 +189,7 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
     """Either party asks to stop a milestone in work: ``refund`` (default all
     of it) goes back to the buyer, the rest of the escrow to the seller less
     commission. The other party answers; unanswered after
-    ``CANCELLATION_RESPONSE_PERIOD`` it is accepted."""
+    ``CANCELLATION_RESPONSE_PERIOD`` it is accepted or lapses by ``silence_accepts``."""
     reason = (reason or "").strip()
     now = timezone.now()
     with transaction.atomic():
@@ -202,7 +231,7 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
             to=other_party(order, actor),
             event="cancellation_requested",
             message=f"{actor.username} asks to cancel “{milestone.title}”: {terms} Answer by "
-            f"{when_words(proposal.respond_by)}, or it is accepted.",
+            f"{when_words(proposal.respond_by)}; unanswered, {silence_words(milestone, proposal)}.",
         )
     return proposal
 
@@ -320,16 +349,23 @@ def proposal_withdraw(*, proposal: Proposal, actor: User) -> Proposal:
     return proposal
 
 
+def _lapsed_words(milestone: Milestone, proposal: Proposal) -> str:
+    if proposal.kind != ProposalKind.CANCELLATION:
+        return "the terms stay as they were."
+    if milestone.state == S.IN_REVIEW:
+        return "the milestone goes on, and the delivery waiting for review is approved or disputed as any other."
+    return "the milestone goes on and its escrow stays as it is; either party may still open a dispute."
+
+
 def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
-    """A request left unanswered past ``respond_by`` lapses (an extension as
-    declined), with a notice to both. Once: False if answered meanwhile."""
+    """A request left unanswered past ``respond_by`` is accepted or lapses as declined, by the
+    silence rule (``silence_accepts``), with a notice to both. Once: False if answered meanwhile."""
     now = now or timezone.now()
     with transaction.atomic():
         milestone, proposal = lock_proposal(proposal_id)
         if not proposal.is_pending or proposal.respond_by > now:
             return False
-        if proposal.kind == ProposalKind.CANCELLATION and milestone.state in CANCELLABLE_STATES:
-            # Silence is consent, as on Fiverr: the cancellation goes through.
+        if silence_accepts(milestone, proposal):
             proposal.accept(by=None, at=now)
             proposal.save()
             _cancellation_apply(milestone, proposal, actor=None, now=now)
@@ -342,6 +378,6 @@ def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
             to=(milestone.order.buyer, milestone.order.seller),
             event=f"{proposal.kind}_expired",
             message=f"The {proposal.get_kind_display().lower()} request on “{milestone.title}” was not "
-            "answered in time and has lapsed; the terms stay as they were.",
+            f"answered in time and has lapsed; {_lapsed_words(milestone, proposal)}",
         )
     return True

@@ -260,22 +260,97 @@ def test_the_seller_may_ask_to_cancel_with_a_full_refund_by_default(audit):
     audit()
 
 
-def test_an_unanswered_cancellation_is_accepted_by_the_sweep_and_holds_auto_approval(settings, audit):
+def _escrow(milestone):
+    from payments.models import AccountKind
+    from tests.services.ledger_checks import balance
+
+    return balance(AccountKind.ESCROW, milestone=milestone)
+
+
+@pytest.mark.parametrize(
+    ("asker", "state", "refund", "accepted"),
+    [
+        # The seller's: only a full refund may go through on the buyer's silence.
+        ("seller", S.IN_PROGRESS, "0.00", False),  # the reproduction: 8.00 of 10.00 released for nothing
+        ("seller", S.IN_PROGRESS, "3.00", False),
+        ("seller", S.IN_REVIEW, "0.00", False),
+        ("seller", S.IN_PROGRESS, None, True),  # everything back to the buyer
+        ("seller", S.REVISION_REQUESTED, None, True),
+        # The buyer's: only while no delivery waits for the buyer's review.
+        ("buyer", S.IN_PROGRESS, "5.00", True),
+        ("buyer", S.REVISION_REQUESTED, None, True),
+        ("buyer", S.IN_REVIEW, None, False),
+    ],
+)
+def test_silence_never_pays_the_party_who_asked(settings, asker, state, refund, accepted, audit):
+    """The silence rule (README, "Fees and refunds"): an unanswered request is settled in
+    favour of the party who was silent. Regression: a seller's 0.00-refund request left
+    unanswered used to release the escrow to the seller for work never delivered."""
+    settings.CANCELLATION_RESPONSE_PERIOD = timedelta(hours=48)
+    milestone = milestone_in(state, amount="10.00")
+    order = milestone.order
+    proposal = ask_to_cancel(milestone, getattr(order, asker), refund=refund)
+    request = Notification.objects.get(event="cancellation_requested")
+    assert ("it is accepted" in request.message) is accepted
+    assert ("lapses as declined" in request.message) is not accepted
+    held = _escrow(milestone)
+    assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 1
+    milestone.refresh_from_db()
+    proposal.refresh_from_db()
+    if accepted:
+        assert milestone.state == S.CANCELLED and proposal.state == P.ACCEPTED and proposal.decided_by is None
+        assert Activity.objects.filter(milestone=milestone, verb="cancelled", note__contains="automatically").exists()
+    else:
+        assert milestone.state == state and proposal.state == P.EXPIRED
+        assert _escrow(milestone) == held, "the escrow is untouched"
+        for party in (order.buyer, order.seller):
+            notice = Notification.objects.get(recipient=party, event="cancellation_expired")
+            assert "lapsed" in notice.message
+    audit()
+
+
+def test_a_buyers_request_lapses_once_the_seller_delivers_and_auto_approval_decides(settings, audit):
+    """Asked while in progress; the seller delivers instead of answering: by the time the
+    request is due a delivery awaits the buyer's review, so it lapses, and the review clock
+    (held while the request waited) approves the delivery the buyer left unanswered."""
     from milestones.sweeps import sweep_auto_approve
 
     settings.CANCELLATION_RESPONSE_PERIOD = timedelta(hours=48)
-    milestone = milestone_in(S.IN_REVIEW, amount="100.00")
-    proposal = ask_to_cancel(milestone, milestone.order.seller, refund="30.00")
-    # The review period runs out first: the waiting request holds the approval.
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    proposal = ask_to_cancel(milestone, order.buyer)
+    milestone_submit(milestone=milestone, actor=order.seller, message="Done: every screen.")
+    milestone.refresh_from_db()
     assert sweep_auto_approve(now=milestone.auto_approve_at + timedelta(seconds=1)).as_dict()["done"] == 0
     with pytest.raises(InvalidTransition, match="cancellation request waiting"):
         milestone_approve(milestone=milestone, actor=None, now=milestone.auto_approve_at)
     assert sweep_proposals(now=proposal.respond_by).as_dict()["done"] == 1
-    milestone.refresh_from_db()
     proposal.refresh_from_db()
-    assert milestone.state == S.CANCELLED and proposal.state == P.ACCEPTED and proposal.decided_by is None
-    assert Activity.objects.filter(milestone=milestone, verb="cancelled", note__contains="automatically").exists()
+    milestone.refresh_from_db()
+    assert proposal.state == P.EXPIRED and milestone.state == S.IN_REVIEW
+    later = max(milestone.auto_approve_at, proposal.respond_by) + timedelta(seconds=1)
+    assert sweep_auto_approve(now=later).as_dict()["done"] == 1
+    milestone.refresh_from_db()
+    assert milestone.state == S.APPROVED
     audit()
+
+
+def test_the_reminder_says_what_silence_will_do(settings):
+    from milestones.sweeps import sweep_proposals as sweep
+
+    settings.CANCELLATION_RESPONSE_PERIOD = timedelta(hours=48)
+    settings.CANCELLATION_REMINDERS = [timedelta(hours=24)]
+    lapsing = milestone_in(S.IN_PROGRESS, amount="10.00")
+    ask_to_cancel(lapsing, lapsing.order.seller, refund="0.00")
+    accepted = milestone_in(S.IN_PROGRESS, amount="10.00")
+    proposal = ask_to_cancel(accepted, accepted.order.seller)
+    sweep(now=proposal.respond_by - timedelta(hours=23))
+    buyer_of = {m.pk: m.order.buyer for m in (lapsing, accepted)}
+    reminders = {
+        m: Notification.objects.get(recipient=buyer_of[m], event="cancellation_reminder").message for m in buyer_of
+    }
+    assert "lapses as declined" in reminders[lapsing.pk]
+    assert " is accepted" in reminders[accepted.pk]
 
 
 def test_a_declined_cancellation_leaves_the_milestone_in_work(audit):
