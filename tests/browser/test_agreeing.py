@@ -185,8 +185,9 @@ def test_a_half_refund_agreed_and_an_unanswered_request_accepted_by_the_timer(ne
     request = Proposal.objects.get(milestone=launch, kind="cancellation")
 
     buyer_page.goto(order.get_absolute_url())
-    expect(box(buyer_page, launch)).to_contain_text("Unanswered, it is accepted on")
-    # The sweep's clock, past the time to answer: silence is consent.
+    expect(box(buyer_page, launch)).to_contain_text("Unanswered by")
+    expect(box(buyer_page, launch)).to_contain_text("it is accepted.")
+    # The sweep's clock, past the time to answer: a full refund asked by the seller is accepted by silence.
     result = sweep_proposals(now=request.respond_by + timedelta(minutes=1))
     assert result.done >= 1
     assert Proposal.objects.get(pk=request.pk).state == ProposalState.ACCEPTED
