@@ -5,10 +5,16 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from accounts.models import User
 
 SESSION_TIME_ZONE = "time_zone"
 
@@ -65,9 +71,6 @@ class StaffTwoFactorMiddleware:
             and user.is_staff
             and not has_totp(user)
         ):
-            from django.contrib import messages
-            from django.shortcuts import redirect
-
             messages.warning(
                 request,
                 "Set up two-factor authentication (an authenticator app) before you open the admin.",
@@ -77,8 +80,6 @@ class StaffTwoFactorMiddleware:
 
 
 def has_totp(user) -> bool:
-    from allauth.mfa.models import Authenticator
-
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
@@ -102,9 +103,6 @@ def session_user_id(request: HttpRequest, password_hash: str | None) -> int | No
 def viewer_columns(viewer: int) -> dict:
     """Annotations that read, in the caller's one query, what ``session_user_id``
     and a staff check need of the viewer: ``viewer_password`` and ``viewer_staff``."""
-    from django.db.models import Subquery
-
-    from accounts.models import User
 
     return {
         "viewer_password": Subquery(User.objects.filter(pk=viewer, is_active=True).values("password")[:1]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, User, WithdrawalMethod
@@ -13,8 +14,6 @@ from notifications.services import notification_send
 
 def email_verified(user: User) -> bool:
     """Whether the user's primary e-mail address is confirmed (allauth's record)."""
-    from allauth.account.models import EmailAddress
-
     return EmailAddress.objects.filter(user=user, primary=True, verified=True).exists()
 
 
@@ -32,8 +31,6 @@ def require_verified_email(user: User | None, action: str) -> None:
 
 def email_mark_verified(user: User) -> None:
     """Record the user's e-mail address as confirmed (demo data and staff tools; people confirm by link)."""
-    from allauth.account.models import EmailAddress
-
     EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).update(primary=False)
     EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
+from djmoney.models.fields import MoneyField
 
 from marketplace.money import format_money
 
@@ -40,8 +41,6 @@ class MoneyColumnsMixin:
     model: Any
 
     def get_list_display(self, request: Any) -> Any:
-        from djmoney.models.fields import MoneyField
-
         columns = []
         for item in super().get_list_display(request):  # type: ignore[misc]
             field = None

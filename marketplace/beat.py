@@ -15,6 +15,8 @@ import time
 from celery.beat import PersistentScheduler
 from django.db import close_old_connections
 
+from marketplace.models import Heartbeat
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
@@ -31,7 +33,6 @@ class HeartbeatScheduler(PersistentScheduler):
         now = time.monotonic()
         if self._last_heartbeat and now - self._last_heartbeat < HEARTBEAT_SECONDS:
             return
-        from marketplace.models import Heartbeat
 
         try:
             # Beat lives for weeks: a connection the database dropped is replaced, not reused.

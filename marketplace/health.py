@@ -15,12 +15,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from marketplace.celery import app
 
 TIMEOUT_SECONDS = 1
 
@@ -36,14 +41,8 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    from marketplace.celery import app
-
     url = app.conf.broker_url or ""
     if url.startswith(("redis://", "rediss://")):
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         try:
             client = redis.Redis.from_url(
                 url,

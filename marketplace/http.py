@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
@@ -46,8 +47,6 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        import structlog
-
         structlog.contextvars.bind_contextvars(client=client_ip(request))
         session = getattr(request, "session", None)
         user_id = None

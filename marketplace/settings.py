@@ -604,6 +604,7 @@ DJANGO_STRUCTLOG_USER_ID_FIELD = None
 # Errors to Sentry (or any Sentry-compatible service) when SENTRY_DSN is set: Django and Celery.
 SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:
+    # Only with a DSN: the SDK and its integrations are loaded where errors are reported, nowhere else.
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration

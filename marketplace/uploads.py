@@ -14,6 +14,7 @@ import filetype
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
+from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
 from marketplace.errors import InvalidInput
@@ -103,8 +104,6 @@ class UploadSizeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.shortcuts import render
-
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

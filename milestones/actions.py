@@ -18,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.http import Http404
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
@@ -175,8 +176,6 @@ class Action:
 
 
 def _terms_now(milestone: Milestone) -> dict[str, Any]:
-    from django.utils import timezone
-
     return {
         "deadline": timezone.localtime(milestone.deadline).strftime(DATETIME_LOCAL),
         "amount": milestone.amount.amount,

@@ -5,7 +5,8 @@ class MilestonesConfig(AppConfig):
     name = "milestones"
 
     def ready(self) -> None:
-        # Hooks into the kernel and payments below, which never import milestones.
+        # Hooks into payments below, which never imports milestones. Imported here, not at the top:
+        # apps.py is loaded before the models are (the app registry), and these modules import them.
         from milestones.audit import escrow_matches_state, transactions_match_milestones
         from milestones.services.purposes import CHECKOUT_PURPOSES
         from payments.audit import register_audit_check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdmin
@@ -17,8 +18,6 @@ class EmailFailingFilter(admin.SimpleListFilter):
         return [("retrying", "Failing, retrying"), ("given_up", "Failed, given up")]
 
     def queryset(self, request, queryset):
-        from django.conf import settings
-
         failing = queryset.filter(emailed_at__isnull=True, email_attempts__gt=0)
         if self.value() == "retrying":
             return failing.filter(email_attempts__lt=settings.EMAIL_MAX_ATTEMPTS)

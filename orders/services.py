@@ -20,7 +20,7 @@ from marketplace.text import clean_text
 from marketplace.uploads import validate_deliverable_file
 from notifications.models import NEW_MESSAGE
 from notifications.services import notification_send
-from orders.models import Activity, Order, OrderMessage, OrderMessageFile, OrderStatus
+from orders.models import Activity, Order, OrderMessage, OrderMessageFile, OrderStatus, StaffFileRead
 
 
 def activity_record(
@@ -195,6 +195,5 @@ def staff_file_read_record(
     *, reader: User, kind: str, file_name: str, order: Order | None = None, where: str = ""
 ) -> None:
     """Log that someone not party to a private file opened it (support staff)."""
-    from orders.models import StaffFileRead
 
     StaffFileRead.objects.create(reader=reader, order=order, kind=kind, file_name=file_name[:255], where=where[:300])

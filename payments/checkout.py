@@ -29,9 +29,10 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from marketplace.money import format_money
+from marketplace.queue import enqueue_on_commit
 from notifications.services import notification_send
 from payments.ledger import account_for, ledger_post
-from payments.models import AccountKind, Checkout, CheckoutStatus, TransactionKind
+from payments.models import AccountKind, Checkout, CheckoutStatus, Transaction, TransactionKind
 from payments.outbox import command_refund
 from payments.providers import CheckoutSession, get_provider, provider_name
 
@@ -141,8 +142,6 @@ def checkout_close(checkout: Checkout, *, status: str) -> None:
     checkout.closed_at = timezone.now()
     checkout.save(update_fields=["status", "closed_at"])
     if checkout.session_id:
-        from marketplace.queue import enqueue_on_commit
-
         enqueue_on_commit("payments.tasks.expire_provider_session", checkout.pk)
 
 
@@ -158,7 +157,6 @@ def late_payment_refund(checkout: Checkout, *, payment_reference: str, amount: M
     (gateway → card refunds) and a refund command takes it out again.
     Idempotent per payment: a replayed event finds the posting's key.
     """
-    from payments.models import Transaction
 
     key = f"late:{checkout.provider}:{payment_reference}"
     if not payment_reference or Transaction.objects.filter(idempotency_key=key).exists():

@@ -8,13 +8,17 @@ its flags follow Stripe's ``account.updated`` webhook and the onboarding return.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import timezone
 
 from marketplace.errors import InvalidInput
 from payments.models import PayoutAccount
-from payments.providers import ProviderEvent, provider_name
+from payments.providers import ProviderEvent, get_provider, provider_name
+
+if TYPE_CHECKING:
+    # The Stripe SDK loads only where Stripe is the provider (``get_provider``), not in every process.
+    from payments.providers.stripe import StripeProvider
 
 CONNECT_FIRST = "Connect your payout account with Stripe first."
 
@@ -40,9 +44,8 @@ def payout_account_update(*, account_id: str, details_submitted: bool, payouts_e
 
 def payout_account_refresh(account: PayoutAccount) -> PayoutAccount:
     """Ask Stripe how the account stands now (no transaction open) and record it."""
-    from payments.providers.stripe import StripeProvider
-
-    details_submitted, payouts_enabled = StripeProvider().payout_account_status(account.account_id)
+    stripe = cast("StripeProvider", get_provider("stripe"))
+    details_submitted, payouts_enabled = stripe.payout_account_status(account.account_id)
     payout_account_update(
         account_id=account.account_id, details_submitted=details_submitted, payouts_enabled=payouts_enabled
     )

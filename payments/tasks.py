@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from payments.integrity import ledger_seal
+from payments.models import Checkout
 from payments.outbox import command_execute
+from payments.providers import get_provider
 
 
 @shared_task(acks_late=True)
@@ -17,8 +20,6 @@ def execute_command(command_id: int) -> str:
 def expire_provider_session(checkout_id: int) -> bool:
     """Close the provider's page of a checkout we closed, so it cannot be paid
     any more (if it is paid meanwhile, the late payment is refunded)."""
-    from payments.models import Checkout
-    from payments.providers import get_provider
 
     checkout = Checkout.objects.filter(pk=checkout_id).exclude(session_id="").first()
     if checkout is None:
@@ -31,7 +32,6 @@ def expire_provider_session(checkout_id: int) -> bool:
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3660)
 def seal_ledger() -> int | None:
     """Checkpoint the ledger (``payments.integrity.ledger_seal``); the seal's id, or None if nothing was new."""
-    from payments.integrity import ledger_seal
 
     seal = ledger_seal()
     return seal.pk if seal is not None else None

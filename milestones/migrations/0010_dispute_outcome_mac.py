@@ -35,6 +35,7 @@ DROP FUNCTION IF EXISTS milestones_dispute_outcome_frozen();
 
 
 def seal_resolved(apps, schema_editor):
+    # Imported when this step runs, not when Django loads the migration graph, which must not need today's code.
     from djmoney.money import Money
 
     from marketplace.mac import content_mac

@@ -29,6 +29,7 @@ MONEY = {"gross", "fee", "net", "amount"}
 
 def seal_existing(apps, schema_editor):
     """MACs for the rows written before this migration (a new database has none)."""
+    # Imported when this step runs, not when Django loads the migration graph, which must not need today's code.
     from djmoney.money import Money
 
     from marketplace.mac import content_mac

@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any, Protocol
 
@@ -239,6 +240,4 @@ def minor_units(amount: Money) -> int:
 
 
 def from_minor_units(value: int, currency: str) -> Money:
-    from decimal import Decimal
-
     return Money(Decimal(int(value)) / 100, currency.upper())

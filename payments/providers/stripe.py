@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
+from payments.models import PayoutAccount
 from payments.providers import (
     CheckoutSession,
     ProviderEvent,
@@ -314,7 +315,6 @@ class StripeProvider:
         The account is created with no transaction open (its idempotency key
         makes a double click create one), then its row is saved in a short one.
         """
-        from payments.models import PayoutAccount
 
         assert_no_transaction()
         account = PayoutAccount.objects.filter(user=user).first()
