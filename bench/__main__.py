@@ -19,7 +19,7 @@ Fully automatic, on this machine, in well under 15 minutes:
 Each step is a stage (``Run``): one that fails is marked not finished, with
 why, in the table and ``latest.json``; the results are written in any case,
 and the exit code is non-zero only after that. Every process a stage starts
-is stopped in three steps (``marketplace.processes``: SIGTERM, at most
+is stopped in three steps (``deploy.processes``: SIGTERM, at most
 ``BENCH_STOP_WAIT`` seconds, SIGKILL to its process group), and a cut wait
 is reported in the stage's notes.
 
@@ -48,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
-from marketplace.processes import Stopped, stop_processes
+from deploy.processes import Stopped, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from deploy import selfsigned
-from marketplace.processes import kill_process, stop_process
+from deploy.processes import kill_process, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "marketplace.conf.template"
@@ -101,7 +101,7 @@ class Process:
             kill_process(self.popen, name=self.name)
 
     def stop(self) -> None:
-        """SIGTERM, 30 s, then SIGKILL to the group (``marketplace.processes``); a cut wait is printed."""
+        """SIGTERM, 30 s, then SIGKILL to the group (``deploy.processes``); a cut wait is printed."""
         if not self.alive():
             return
         assert self.popen is not None

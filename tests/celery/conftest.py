@@ -27,7 +27,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from marketplace.processes import kill_process, stop_process
+from deploy.processes import kill_process, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -160,7 +160,7 @@ class Worker:
         kill_process(self.process, name="worker")
 
     def stop(self) -> None:
-        """SIGTERM to its group, 15 s, then SIGKILL (``marketplace.processes``)."""
+        """SIGTERM to its group, 15 s, then SIGKILL (``deploy.processes``)."""
         stop_process(self.process, wait=15, name="worker")
 
 

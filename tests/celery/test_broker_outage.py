@@ -11,7 +11,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
-from marketplace.processes import stop_process
+from deploy.processes import stop_process
 from milestones.models import MilestoneState
 from payments.models import Withdrawal, WithdrawalStatus
 from payments.services import withdrawal_request

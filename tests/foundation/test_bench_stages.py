@@ -5,8 +5,14 @@ the table and ``latest.json`` are written, and only then the exit code says so."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import bench.__main__ as bench_run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stages(report: bench_run.Report) -> dict[str, dict]:
@@ -77,3 +83,12 @@ def test_main_writes_the_results_and_fails_when_the_first_stage_fails(tmp_path, 
     assert reasons["seed"] == "not run: it needs setup"
     assert reasons["backlog"] == reasons["sweep"] == reasons["audit"] == "not run: it needs seed"
     assert "bench: not every stage finished: setup" in capsys.readouterr().err
+
+
+def test_bench_and_cluster_start_before_any_django_settings_exist():
+    # `python -m bench` sets its settings up in its first stage, `python -m deploy.cluster` never in its own
+    # process: neither may import anything that reads them (the marketplace package's Celery app does).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET_KEY", "DEBUG"))}
+    code = "import bench.__main__, deploy.cluster, deploy.processes, sys; assert 'django.conf' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from marketplace.processes import stop_process
+from deploy.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Stopping a process we started (``marketplace.processes``): SIGTERM, a bounded wait, SIGKILL.
+"""Stopping a process we started (``deploy.processes``): SIGTERM, a bounded wait, SIGKILL.
 
 A child that traps SIGTERM is gone soon after the wait, and the result says
 the wait was cut and when; its group goes with it; a polite child is not cut.
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from marketplace.processes import kill_process, stop_process, stop_processes
+from deploy.processes import kill_process, stop_process, stop_processes
 
 # Ignores SIGTERM (and so does every process it starts: an ignored signal stays ignored across exec),
 # optionally starts a grandchild, prints the pids and says it is ready, then sleeps.

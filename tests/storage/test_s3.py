@@ -37,7 +37,7 @@ from django.test import override_settings
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
-from marketplace.processes import stop_processes
+from deploy.processes import stop_processes
 from marketplace.storage import is_s3
 from milestones.models import DeliveryFile, DisputeStatement, MilestoneState
 from tests.factories import OrderFactory, UserFactory, milestone_in

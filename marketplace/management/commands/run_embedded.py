@@ -14,7 +14,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from marketplace.processes import stop_processes
+# The one way to stop a started process (SIGTERM, a bounded wait, SIGKILL): a standalone module that
+# imports nothing of the project, shared with make bench and make cluster.
+from deploy.processes import stop_processes
 
 
 class Command(BaseCommand):

@@ -21,6 +21,11 @@ The three steps:
 
 The result says whether the wait was cut, and how long the stop took; a cut
 wait is logged as a warning too, for the callers that do not look.
+
+It lives in ``deploy`` (the processes of a deployment on one machine) and
+imports nothing of the project: ``python -m bench`` and ``python -m
+deploy.cluster`` import it before any Django settings exist, which importing
+anything under ``marketplace`` (its Celery app reads them) would need.
 """
 
 from __future__ import annotations
