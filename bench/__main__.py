@@ -177,7 +177,7 @@ class Report:
         unfinished = [stage for stage in self.stages if not stage.finished]
         if unfinished:
             out += ["", "**Not every stage finished; the figures below are what was measured until then:**", ""]
-            out += [f"- {stage.name}: {stage.reason}" for stage in unfinished]
+            out += [f"- {stage.name}: {_one_line(stage.reason)}" for stage in unfinished]
         out += ["", "| figure | measured | baseline (same run) | ratio | note |", "| --- | ---: | ---: | ---: | --- |"]
         out += [f"| {r.figure} | {r.value} | {r.baseline} | {r.ratio} | {r.note} |" for r in self.rows]
         out += ["", "Queries per page (Django test client, CaptureQueriesContext):", ""]
@@ -188,9 +188,15 @@ class Report:
         if self.stages:
             out += ["", "Stages:", "", "| stage | finished | seconds | note |", "| --- | --- | ---: | --- |"]
             for stage in self.stages:
-                note = "; ".join([*([stage.reason] if stage.reason else []), *stage.notes])
+                note = _one_line("; ".join([*([stage.reason] if stage.reason else []), *stage.notes]))
                 out.append(f"| {stage.name} | {'yes' if stage.finished else 'NO'} | {stage.seconds:.0f} | {note} |")
         return "\n".join(out) + "\n"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """A reason fit for a table cell (a gunicorn's log tail has newlines and pipes); latest.json keeps it whole."""
+    line = " ".join(text.split()).replace("|", "\\|")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class Run:
