@@ -11,9 +11,17 @@ Fully automatic, on this machine, in well under 15 minutes:
 4. serves the app under gunicorn (production settings, DEBUG off) and a raw
    WSGI callable under the same gunicorn, and measures pages with ``wrk``;
 5. measures approve-and-release with 8 threads against pgbench running the
-   same SQL; then the clearance sweep against one set-based statement;
+   same SQL; then a backlog cleared by a real worker and beat; then the
+   clearance sweep against one set-based statement;
 6. checks ``ledger_audit`` again, prints the Markdown table and writes it to
-   ``bench/results/latest.md``.
+   ``bench/results/latest.md`` (and every figure to ``latest.json``).
+
+Each step is a stage (``Run``): one that fails is marked not finished, with
+why, in the table and ``latest.json``; the results are written in any case,
+and the exit code is non-zero only after that. Every process a stage starts
+is stopped in three steps (``deploy.processes``: SIGTERM, at most
+``BENCH_STOP_WAIT`` seconds, SIGKILL to its process group), and a cut wait
+is reported in the stage's notes.
 
 See bench/README.md for what limits each figure.
 """
@@ -27,15 +35,20 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
+
+from deploy.processes import Stopped, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -60,6 +73,9 @@ BACKLOG = int(os.environ.get("BENCH_BACKLOG_N", "30000"))
 # The clearance block falls due this far ahead: only the backlog block is due when the worker runs.
 CLEARANCE_AHEAD_DAYS = 60
 SWEEP_BUDGET_SECONDS = float(os.environ.get("BENCH_SWEEP_BUDGET", "240"))
+# How long a process the bench started gets after SIGTERM before SIGKILL (a worker's warm shutdown
+# waits for the task it is running; on a busy machine that once took more than 30 s).
+STOP_WAIT_SECONDS = float(os.environ.get("BENCH_STOP_WAIT", "30"))
 BIG_SELLER_ORDERS = 10_000
 MID_SELLER_ORDERS = 1_000
 APPROVE_ROWS, PGBENCH_ROWS = 3_000, 1_000
@@ -98,6 +114,26 @@ class Row:
 
 
 @dataclass
+class Stage:
+    """One stage of the run: whether it finished, how long it took, and why not."""
+
+    name: str
+    finished: bool = False
+    seconds: float = 0.0
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "finished": self.finished,
+            "seconds": round(self.seconds, 1),
+            "reason": self.reason or None,
+            "notes": self.notes,
+        }
+
+
+@dataclass
 class Report:
     machine: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
@@ -105,6 +141,11 @@ class Report:
     notes: list[str] = field(default_factory=list)
     # Every figure under a stable name (bench/results/latest.json), for scripts and for the next run to compare.
     figures: dict[str, float | int | None] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.stages) and all(stage.finished for stage in self.stages)
 
     def figure(self, name: str, value: float | int | None, digits: int = 3) -> None:
         self.figures[name] = None if value is None else round(float(value), digits)
@@ -112,15 +153,31 @@ class Report:
     def ratio(self, name: str, value: float | None, baseline: float | None) -> None:
         self.figure(name, value / baseline if value and baseline else None, 4)
 
+    def stage_note(self, text: str) -> None:
+        """A note on the stage that is running (a process that had to be killed, say)."""
+        if self.stages:
+            self.stages[-1].notes.append(text)
+
     def json(self) -> str:
         return json.dumps(
-            {"run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", "machine": self.machine, "figures": self.figures},
+            {
+                "run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+                "machine": self.machine,
+                # False when a stage did not finish: its figures are missing or partial (see "stages").
+                "finished": self.finished,
+                "stages": [stage.as_dict() for stage in self.stages],
+                "figures": self.figures,
+            },
             indent=2,
         )
 
     def markdown(self) -> str:
         out = ["## Benchmark", "", f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine:", ""]
         out += [f"- {line}" for line in self.machine]
+        unfinished = [stage for stage in self.stages if not stage.finished]
+        if unfinished:
+            out += ["", "**Not every stage finished; the figures below are what was measured until then:**", ""]
+            out += [f"- {stage.name}: {_one_line(stage.reason)}" for stage in unfinished]
         out += ["", "| figure | measured | baseline (same run) | ratio | note |", "| --- | ---: | ---: | ---: | --- |"]
         out += [f"| {r.figure} | {r.value} | {r.baseline} | {r.ratio} | {r.note} |" for r in self.rows]
         out += ["", "Queries per page (Django test client, CaptureQueriesContext):", ""]
@@ -128,7 +185,72 @@ class Report:
         out += [f"| {p} | {s} | {b} | {g} |" for p, s, b, g in self.queries]
         if self.notes:
             out += ["", *[f"- {n}" for n in self.notes]]
+        if self.stages:
+            out += ["", "Stages:", "", "| stage | finished | seconds | note |", "| --- | --- | ---: | --- |"]
+            for stage in self.stages:
+                note = _one_line("; ".join([*([stage.reason] if stage.reason else []), *stage.notes]))
+                out.append(f"| {stage.name} | {'yes' if stage.finished else 'NO'} | {stage.seconds:.0f} | {note} |")
         return "\n".join(out) + "\n"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """A reason fit for a table cell (a gunicorn's log tail has newlines and pipes); latest.json keeps it whole."""
+    line = " ".join(text.split()).replace("|", "\\|")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class Run:
+    """Runs the stages: a stage that fails (an exception, ``SystemExit``, Ctrl-C) is recorded as not
+    finished with its reason and the run goes on to the stages that do not need it, so the results
+    are always written with what was measured (issue 41: a stopped worker's ``TimeoutExpired`` ended
+    a run of every figure with a traceback and no results)."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self.interrupted = False
+
+    def stage(self, name: str, fn: Callable[..., object], *args: object, needs: tuple[str, ...] = ()) -> object:
+        stage = Stage(name)
+        self.report.stages.append(stage)
+        done = {s.name for s in self.report.stages if s.finished}
+        missing = [n for n in needs if n not in done]
+        if self.interrupted:
+            stage.reason = "not run: the run was interrupted"
+            return None
+        if missing:
+            stage.reason = f"not run: it needs {', '.join(missing)}"
+            return None
+        t0 = time.monotonic()
+        try:
+            value = fn(*args)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            stage.reason = "interrupted (Ctrl-C)"
+            log(f"stage {name}: interrupted; writing what was measured")
+            return None
+        except BaseException as exc:  # noqa: BLE001 - recorded, the run goes on and reports it
+            stage.reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+            log(f"stage {name} did not finish: {stage.reason}")
+            traceback.print_exc()
+            return None
+        finally:
+            stage.seconds = time.monotonic() - t0
+        stage.finished = True
+        return value
+
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if self.report.finished else 1
+
+
+def write_results(report: Report, folder: Path) -> None:
+    text = report.markdown()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "latest.md").write_text(text)
+    (folder / "latest.json").write_text(report.json() + "\n")
+    print()
+    print(text)
 
 
 def ratio(value: float | None, baseline: float | None) -> str:
@@ -420,6 +542,8 @@ class Server:
             env={**os.environ, **SERVER_ENV, **(env or {})},
             stdout=log_path.open("w"),
             stderr=subprocess.STDOUT,
+            # Its own process group: the stop below reaches the workers too, should the master be killed.
+            start_new_session=True,
         )
 
     def wait(self) -> None:
@@ -433,13 +557,6 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise SystemExit("bench: gunicorn did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def session_for(user) -> str:
@@ -490,8 +607,10 @@ def wrk(port: int, path: str, session: str | None) -> Measured | None:
     if session:
         cmd += ["-H", f"Cookie: sessionid={session}"]
     url = f"http://127.0.0.1:{port}{path}"
-    subprocess.run([*cmd, "-d2s", url], capture_output=True, text=True)  # warm-up
-    out = subprocess.run([*cmd, f"-d{WRK_SECONDS}s", url], capture_output=True, text=True).stdout
+    # wrk ends by itself after -d; the timeout only bounds a wrk that never does.
+    subprocess.run([*cmd, "-d2s", url], capture_output=True, text=True, timeout=60)  # warm-up
+    ran = subprocess.run([*cmd, f"-d{WRK_SECONDS}s", url], capture_output=True, text=True, timeout=WRK_SECONDS + 60)
+    out = ran.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
@@ -528,12 +647,16 @@ def http_bench(d: Data, report: Report) -> None:
     from django.urls import NoReverseMatch, reverse
 
     logs = Path(DATA_DIR)
-    app = Server("bench.wsgi:application", logs / "gunicorn-app.log")
-    raw = Server("bench.rawwsgi:application", logs / "gunicorn-raw.log")
-    # The same app rendering the order page in full on every view: what the first view after a
-    # change costs (the order page's parts are reused until the order logs something new).
-    full = Server("bench.wsgi:application", logs / "gunicorn-full.log", env={"PAGE_CACHE_SECONDS": "0"})
+    servers: list[Server] = []
     try:
+        app = Server("bench.wsgi:application", logs / "gunicorn-app.log")
+        servers.append(app)
+        raw = Server("bench.rawwsgi:application", logs / "gunicorn-raw.log")
+        servers.append(raw)
+        # The same app rendering the order page in full on every view: what the first view after a
+        # change costs (the order page's parts are reused until the order logs something new).
+        full = Server("bench.wsgi:application", logs / "gunicorn-full.log", env={"PAGE_CACHE_SECONDS": "0"})
+        servers.append(full)
         app.wait()
         raw.wait()
         full.wait()
@@ -669,9 +792,10 @@ def http_bench(d: Data, report: Report) -> None:
         if peak is not None:
             report.notes.append(f"Peak memory of a web worker over the page runs (VmHWM): {peak:.0f} MiB.")
     finally:
-        app.stop()
-        raw.stop()
-        full.stop()
+        names = [f"gunicorn ({server.log_path.stem})" for server in servers]
+        for stopped in stop_processes([server.proc for server in servers], wait=15, names=names):
+            if stopped.cut:
+                report.stage_note(stopped.describe())
 
 
 def per_request_ms(rps: float | None) -> float | None:
@@ -761,15 +885,21 @@ def approve_bench(d: Data, report: Report) -> None:
         )
         for p in range(APPROVE_PROCESSES)
     ]
-    for proc in procs:
-        proc.start()
-    stop_at.value = time.time() + APPROVE_SECONDS + 1
-    barrier.wait()
-    t0 = time.monotonic()
-    outcomes = [results.get(timeout=APPROVE_SECONDS * 6) for _ in procs]
-    for proc in procs:
-        proc.join()
-    elapsed = time.monotonic() - t0
+    try:
+        for proc in procs:
+            proc.start()
+        stop_at.value = time.time() + APPROVE_SECONDS + 1
+        barrier.wait(timeout=120)
+        t0 = time.monotonic()
+        outcomes = [results.get(timeout=APPROVE_SECONDS * 6) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        # Every process has handed in its count by now, unless the stage failed; none is left behind.
+        left = [proc for proc in procs if proc.pid is not None and proc.exitcode is None]
+        for stopped in stop_processes(left, wait=10):
+            report.stage_note(f"approve {stopped.describe()}")
     approved = sum(n for n, _, _ in outcomes)
     failed = sum(k for _, k, _ in outcomes)
     failures = [f for _, _, fs in outcomes for f in fs]
@@ -801,6 +931,7 @@ def approve_bench(d: Data, report: Report) -> None:
 
 def _approve_process(p: int, barrier, stop_at, results, first_milestone: int, first_buyer: int, buyers) -> None:
     """One process of the approve bench: its share of the rows, on APPROVE_THREADS // APPROVE_PROCESSES threads."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # forked from main(), which turns SIGTERM into Ctrl-C
     from django.db import connection
 
     from milestones.models import Milestone
@@ -928,12 +1059,16 @@ def pgbench_script(recorded, d: Data, block, row: int, txn_id: int) -> str:
 def run_pgbench(script: Path) -> tuple[float | None, str]:
     base = ["pgbench", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-n", "-f", str(script)]
     env = {**os.environ, "PGPASSWORD": PG_PASSWORD}
-    check = subprocess.run([*base, "-c", "1", "-t", "3", BENCH_DB], capture_output=True, text=True, env=env)
+    check = subprocess.run(
+        [*base, "-c", "1", "-t", "3", BENCH_DB], capture_output=True, text=True, env=env, timeout=120
+    )
     failed = re.search(r"number of failed transactions: (\d+)", check.stdout)
     if check.returncode != 0 or (failed and int(failed.group(1)) > 0):
         log(f"pgbench script check failed:\n{check.stdout[-1500:]}\n{check.stderr[-1500:]}")
         return None, "pgbench script failed, see log"
-    out = subprocess.run([*base, "-c", "8", "-j", "2", "-T", "10", BENCH_DB], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [*base, "-c", "8", "-j", "2", "-T", "10", BENCH_DB], capture_output=True, text=True, env=env, timeout=120
+    )
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
     if not match:
         log(f"pgbench output not understood:\n{out.stdout[-1500:]}\n{out.stderr[-1500:]}")
@@ -1092,18 +1227,44 @@ def sweep_bench(report: Report) -> float:
 # --- a backlog with a worker and beat -----------------------------------------------------------------------------
 
 
-def backlog_bench() -> tuple[float, float, int]:
+@dataclass
+class Backlog:
+    due: int
+    total: float  # seconds from the worker's start until all were cleared
+    drain: float  # seconds from the first cleared to the last
+    ticks: int  # clearance ticks beat sent meanwhile
+    stopped: list[Stopped]
+
+
+def backlog_bench(
+    report: Report,
+    *,
+    expected: int = BACKLOG,
+    env: dict[str, str] | None = None,
+    worker: list[str] | None = None,
+    logs: Path | None = None,
+    stop_wait: float = STOP_WAIT_SECONDS,
+    limit: float = 600,
+) -> Backlog:
     """A real Celery worker (two processes) and beat against the bench database
-    and Redis, with a backlog of ``BACKLOG`` due earnings: seconds from the
+    and Redis, with a backlog of ``expected`` due earnings: seconds from the
     worker's start until all are cleared, seconds from the first cleared to
     the last, and how many ticks beat sent meanwhile. E-mail goes to the dummy
-    backend, but every notice still becomes a Notification and an e-mail task."""
+    backend, but every notice still becomes a Notification and an e-mail task.
+
+    Both are stopped however the stage ends, in three steps (SIGTERM, at most
+    ``stop_wait`` seconds, SIGKILL to the process group): a worker's warm
+    shutdown waits for the task it is running, which a busy machine once
+    stretched past the 30 s the stage waited, ending the run with a traceback.
+    A cut wait is reported in the stage's notes and in the figures
+    (``backlog_stop_cut``). ``env``, ``worker`` and ``logs`` let a test run
+    the stage on its own database, broker and worker."""
     from django.utils import timezone
 
     from payments.models import Earning, EarningStatus
 
     due = Earning.objects.filter(status=EarningStatus.PENDING, clears_at__lte=timezone.now())
-    assert due.count() == BACKLOG, f"{due.count()} due, expected {BACKLOG}"
+    assert due.count() == expected, f"{due.count()} due, expected {expected}"
     env = {
         **os.environ,
         **SERVER_ENV,
@@ -1113,58 +1274,92 @@ def backlog_bench() -> tuple[float, float, int]:
         # days ago) and share the worker; the figure is the clearance backlog's.
         "ORDER_AUTO_COMPLETE": "3650d",
         "LOG_LEVEL": "INFO",
+        **(env or {}),
     }
-    logs = Path(DATA_DIR) / "backlog"
+    logs = logs or Path(DATA_DIR) / "backlog"
     logs.mkdir(parents=True, exist_ok=True)
     celery = str(VENV_BIN / "celery")
+    worker = worker or [celery, "-A", "marketplace", "worker", "--concurrency=2", "--loglevel=INFO"]
+    commands = {
+        "worker": [*worker, "-n", "bench@%h"],
+        "beat": [celery, "-A", "marketplace", "beat", "--loglevel=INFO", f"--schedule={logs}/celerybeat-schedule"],
+    }
     started = time.monotonic()
-    procs = [
-        subprocess.Popen(
-            [celery, "-A", "marketplace", "worker", "--concurrency=2", "--loglevel=INFO", "-n", "bench@%h"],
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / "worker.log").open("w"),
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [celery, "-A", "marketplace", "beat", "--loglevel=INFO", f"--schedule={logs}/celerybeat-schedule"],
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / "beat.log").open("w"),
-            stderr=subprocess.STDOUT,
-        ),
-    ]
+    procs: list[subprocess.Popen] = []
     first = None
     done = None
     try:
+        for name, command in commands.items():
+            with (logs / f"{name}.log").open("w") as out:
+                # Each in its own process group, so the last step of the stop reaches the pool's children.
+                procs.append(
+                    subprocess.Popen(
+                        command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
         while True:
             left = due.count()
             now = time.monotonic()
-            if first is None and left < BACKLOG:
+            if first is None and left < expected:
                 first = now
             if left == 0:
                 # Cleared: the time is taken here, not after the worker's warm shutdown below (about 2 s,
                 # which the figure counted until 2026-12-04).
                 done = now
                 break
-            if now - started > 600:
-                raise SystemExit(f"bench: the backlog is not cleared after 10 minutes ({left:,} left)")
+            for name, proc in zip(commands, procs, strict=True):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the {name} exited with {proc.returncode} ({left:,} left)")
+            if now - started > limit:
+                raise TimeoutError(f"the backlog is not cleared after {limit:.0f}s ({left:,} left)")
             time.sleep(0.25)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
+        # SIGTERM to the worker's main process only: it runs the warm shutdown and stops its pool;
+        # a pool child that got SIGTERM itself would die in the middle of its task.
+        stopped = stop_processes(procs, wait=stop_wait, names=list(commands)[: len(procs)], term_group=False)
+        for result in stopped:
+            log(f"backlog: {result.describe()}")
+            if result.cut:
+                report.stage_note(result.describe())
+        worker_stop = next((r for r in stopped if r.name == "worker"), None)
+        if worker_stop is not None:
+            report.figure("backlog_worker_stop_seconds", worker_stop.seconds, 1)
+        report.figure("backlog_stop_cut", sum(r.cut for r in stopped))
     ticks = (logs / "beat.log").read_text().count("Scheduler: Sending due task sweep-clearance")
     assert first is not None and done is not None
-    return done - started, done - first, ticks
+    return Backlog(expected, done - started, done - first, ticks, stopped)
+
+
+def backlog_row(report: Report, backlog: Backlog, sweep_rate: float | None) -> None:
+    # All cleared between two polls (a small backlog): too quick for the poll's 0.25 s to time.
+    backlog_rate = backlog.due / backlog.drain if backlog.drain > 0 else None
+    report.figure("backlog_rps", backlog_rate)
+    report.ratio("backlog_ratio", backlog_rate, sweep_rate)
+    cut = [s for s in backlog.stopped if s.cut]
+    stop_note = (
+        "; stopping: " + ", ".join(s.describe() for s in cut)
+        if cut
+        else "; stopped "
+        + ", ".join(f"{s.name} in {s.seconds:.1f}s" for s in backlog.stopped)
+        + f" after SIGTERM (of {STOP_WAIT_SECONDS:.0f}s allowed)"
+    )
+    report.rows.append(
+        Row(
+            f"backlog of {backlog.due:,} due earnings cleared by a worker (2 processes) and beat, per second",
+            fmt(backlog_rate),
+            f"the clearance sweep alone (above): {fmt(sweep_rate)}",
+            ratio(backlog_rate, sweep_rate),
+            f"all cleared {backlog.total:.0f}s after the worker started, {backlog.drain:.0f}s from the first "
+            f"(beat every 5 s: {backlog.ticks} clearance ticks); every notice e-mailed in batches on its own queue"
+            + stop_note,
+        )
+    )
 
 
 # --- main ---
 
 
-def main() -> int:
-    report = Report()
+def setup(report: Report) -> None:
     ensure_tools()
     report.machine = machine_info()
     log(f"recreating database {BENCH_DB} and flushing {REDIS_URL}")
@@ -1175,45 +1370,67 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     log("migrated, static files collected")
+
+
+def seed_and_audit(report: Report) -> Data:
     t0 = time.monotonic()
     d = seed()
     seeded = time.monotonic() - t0
     audit("after seeding")
     counts = ", ".join(f"{table.split('_', 1)[1]} {n:,}" for table, n in d.counts.items())
-    report.notes.append(f"Seeded in {seeded:.0f}s: {counts}; ledger_audit passed after seeding and at the end.")
-    count_queries(d, report)
-    http_bench(d, report)
-    approve_bench(d, report)
+    report.notes.append(f"Seeded in {seeded:.0f}s: {counts}; ledger_audit passed after seeding.")
+    return d
+
+
+def backlog_stage(report: Report) -> Backlog:
     log(f"backlog: {BACKLOG:,} due earnings, a worker and beat")
-    backlog_total, backlog_drain, ticks = backlog_bench()
-    log(f"backlog cleared {backlog_total:.1f}s after the worker started ({backlog_drain:.1f}s from the first)")
-    sweep_rate = sweep_bench(report)
-    backlog_rate = BACKLOG / backlog_drain
-    report.figure("backlog_rps", backlog_rate)
-    report.ratio("backlog_ratio", backlog_rate, sweep_rate)
-    report.rows.append(
-        Row(
-            f"backlog of {BACKLOG:,} due earnings cleared by a worker (2 processes) and beat, per second",
-            fmt(backlog_rate),
-            f"the clearance sweep alone (above): {fmt(sweep_rate)}",
-            ratio(backlog_rate, sweep_rate),
-            f"all cleared {backlog_total:.0f}s after the worker started, {backlog_drain:.0f}s from the first "
-            f"(beat every 5 s: {ticks} clearance ticks); every notice e-mailed in batches on its own queue",
-        )
-    )
+    backlog = backlog_bench(report)
+    log(f"backlog cleared {backlog.total:.1f}s after the worker started ({backlog.drain:.1f}s from the first)")
+    return backlog
+
+
+def final_audit(report: Report) -> None:
     audit("at the end")
-    report.notes.append(
-        f"Whole run: {time.monotonic() - STARTED:.0f}s; load average at the end: "
-        + " ".join(f"{x:.1f}" for x in os.getloadavg())
-        + "."
-    )
-    text = report.markdown()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.md").write_text(text)
-    (RESULTS / "latest.json").write_text(report.json() + "\n")
-    print()
-    print(text)
-    return 0
+    report.notes.append("ledger_audit passed at the end.")
+
+
+def main() -> int:
+    """Every stage runs under ``Run``: one that fails is marked not finished (with why) in
+    ``latest.json`` and the table, the others still run if they can, the results are written in
+    any case, and only then does the exit code say that a stage failed."""
+    report = Report()
+    run = Run(report)
+
+    def terminated(signum, frame):
+        raise KeyboardInterrupt
+
+    # `kill` of the run is treated as Ctrl-C: the stage's processes are stopped and the results written.
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        run.stage("setup", setup, report)
+        d = run.stage("seed", seed_and_audit, report, needs=("setup",))
+        run.stage("queries", count_queries, d, report, needs=("seed",))
+        run.stage("http", http_bench, d, report, needs=("seed",))
+        run.stage("approve", approve_bench, d, report, needs=("seed",))
+        # Before the sweep: the sweep's clock, 61 days ahead, would take the backlog's rows too.
+        backlog = run.stage("backlog", backlog_stage, report, needs=("seed",))
+        sweep_rate = run.stage("sweep", sweep_bench, report, needs=("seed",))
+        if isinstance(backlog, Backlog):
+            backlog_row(report, backlog, sweep_rate if isinstance(sweep_rate, float) else None)
+        run.stage("audit", final_audit, report, needs=("seed",))
+    finally:
+        report.notes.append(
+            f"Whole run: {time.monotonic() - STARTED:.0f}s; load average at the end: "
+            + " ".join(f"{x:.1f}" for x in os.getloadavg())
+            + "."
+        )
+        write_results(report, RESULTS)
+        signal.signal(signal.SIGTERM, previous)
+    code = run.exit_code()
+    if code:
+        unfinished = ", ".join(f"{s.name} ({s.reason})" for s in report.stages if not s.finished)
+        print(f"bench: not every stage finished: {unfinished}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from deploy import selfsigned
+from deploy.processes import kill_process, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "marketplace.conf.template"
@@ -81,6 +82,9 @@ class Process:
     log: Path
     ready: object = None  # a callable that says it is up
     popen: subprocess.Popen | None = None
+    # SIGTERM to its whole process group when stopped; a Celery worker wants it on its main process
+    # alone, which runs the warm shutdown (a pool child that got SIGTERM would die mid-task).
+    term_group: bool = True
 
     def start(self) -> None:
         out = self.log.open("ab")
@@ -96,18 +100,16 @@ class Process:
         """SIGKILL the process and its children: no goodbye, nothing finished."""
         if self.alive():
             assert self.popen is not None
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
+            kill_process(self.popen, name=self.name)
 
     def stop(self) -> None:
+        """SIGTERM, 30 s, then SIGKILL to the group (``deploy.processes``); a cut wait is printed."""
         if not self.alive():
             return
         assert self.popen is not None
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stopped = stop_process(self.popen, wait=30, name=self.name, term_group=self.term_group)
+        if stopped.cut:
+            print(f"cluster: {stopped.describe()}", file=sys.stderr)
 
 
 @dataclass
@@ -199,8 +201,8 @@ class Cluster:
         create_bucket = f"import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:{self.s3_port}', region_name='us-east-1', aws_access_key_id='cluster', aws_secret_access_key='cluster-secret').create_bucket(Bucket='{BUCKET}')"  # noqa: E501
         subprocess.run([sys.executable, "-c", create_bucket], check=True, capture_output=True)
 
-    def _add(self, name: str, command: list[str], env: dict[str, str], ready=None) -> Process:
-        process = Process(name, command, env, self.folder / "logs" / f"{name}.log", ready)
+    def _add(self, name: str, command: list[str], env: dict[str, str], ready=None, term_group: bool = True) -> Process:
+        process = Process(name, command, env, self.folder / "logs" / f"{name}.log", ready, term_group=term_group)
         self.processes[name] = process
         return process
 
@@ -218,7 +220,7 @@ class Cluster:
         for n in range(1, self.workers + 1):
             env = self.env(DATA_DIR=str(self.folder / f"worker{n}"))
             command = [*celery, "worker", "-n", f"worker{n}@%h", "--concurrency=2", "--loglevel=INFO"]
-            self._add(f"worker{n}", command, env, ready=self._log_says(f"worker{n}", " ready."))
+            self._add(f"worker{n}", command, env, ready=self._log_says(f"worker{n}", " ready."), term_group=False)
         beat_dir = self.folder / "beat"
         self._add("beat", [*celery, "beat", f"--schedule={beat_dir}/celerybeat-schedule", "--loglevel=INFO"],
                   self.env(DATA_DIR=str(beat_dir)), ready=self._log_says("beat", "beat: Starting"))  # fmt: skip

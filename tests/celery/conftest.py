@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from deploy.processes import kill_process, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,19 +90,13 @@ class RedisServer:
         """SIGKILL the server: an outage as a crash, not a polite shutdown."""
         if self.process is None:
             return
-        self.process.kill()
-        self.process.wait()
+        kill_process(self.process, name="redis-server")
         self.process = None
 
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, wait=10, name="redis-server")
         self.process = None
 
 
@@ -162,18 +157,11 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the whole worker (and its embedded beat): no goodbye, no ack."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
+        kill_process(self.process, name="worker")
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        """SIGTERM to its group, 15 s, then SIGKILL (``deploy.processes``)."""
+        stop_process(self.process, wait=15, name="worker")
 
 
 @pytest.fixture

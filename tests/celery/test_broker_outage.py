@@ -11,6 +11,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
+from deploy.processes import stop_process
 from milestones.models import MilestoneState
 from payments.models import Withdrawal, WithdrawalStatus
 from payments.services import withdrawal_request
@@ -88,5 +89,4 @@ def test_beat_starts_with_a_data_dir_that_does_not_exist_yet(broker, tmp_path):
         assert beat.poll() is None, log.read_text(errors="replace")[-3000:]
         assert "beat: Starting" in log.read_text(errors="replace")
     finally:
-        beat.terminate()
-        beat.wait(timeout=15)
+        stop_process(beat, wait=15, name="beat")

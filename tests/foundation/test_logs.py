@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from deploy.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
@@ -67,8 +69,7 @@ def gunicorn(tmp_path):
                 time.sleep(0.2)
         yield base, log
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_process(process, wait=20, name="gunicorn")
 
 
 def _records(log: Path) -> list[dict]:

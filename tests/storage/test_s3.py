@@ -37,6 +37,7 @@ from django.test import override_settings
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
+from deploy.processes import stop_processes
 from marketplace.storage import is_s3
 from milestones.models import DeliveryFile, DisputeStatement, MilestoneState
 from tests.factories import OrderFactory, UserFactory, milestone_in
@@ -407,14 +408,7 @@ def app_processes(transactional_db, moto_bucket, tmp_path) -> Iterator[Callable[
         return app
 
     yield start
-    for app in started:
-        app.process.terminate()
-    for app in started:
-        try:
-            app.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            app.process.kill()
-            app.process.wait()
+    stop_processes([app.process for app in started], wait=10)
 
 
 def test_a_file_uploaded_on_one_process_downloads_from_another_sharing_no_disk(app_processes, moto_bucket):

@@ -14,6 +14,10 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+# The one way to stop a started process (SIGTERM, a bounded wait, SIGKILL): a standalone module that
+# imports nothing of the project, shared with make bench and make cluster.
+from deploy.processes import stop_processes
+
 
 class Command(BaseCommand):
     help = "Run web, Celery worker and Celery beat together until Ctrl-C."
@@ -62,13 +66,8 @@ class Command(BaseCommand):
                     stopping = True
                     break
             time.sleep(0.5)
-        for proc in processes.values():
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 10
-        for proc in processes.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # SIGTERM, 10 s for all three, then SIGKILL: a worker's warm shutdown waits for its task.
+        for stopped in stop_processes(list(processes.values()), wait=10, names=list(processes)):
+            if stopped.cut:
+                self.stderr.write(stopped.describe())
         sys.exit(exit_code)
