@@ -19,12 +19,12 @@ from django.db import connection, models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django_fsm import RETURN_VALUE, ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from djmoney.models.fields import MoneyField
 
 from accounts.models import User
 from marketplace.mac import content_mac
-from marketplace.rows import Columns, update_row
+from marketplace.rows import Columns
 from orders.models import Order
 
 
@@ -613,9 +613,8 @@ def save_changed(milestone: Milestone) -> None:
         return
     values = _values(milestone)
     fields = [name for name, value in values.items() if value != locked[name]]
-    # Every transition saves here: the UPDATE is written out (``marketplace.rows.update_row``), with
-    # ConcurrentTransitionMixin's guard kept: it names the state the row was locked in.
-    if fields and not update_row(milestone, fields, where={"state": locked["state"]}):
-        raise ConcurrentTransition("Cannot save object! The state has been changed since fetched from the database!")
-    milestone._update_initial_state()  # what ConcurrentTransitionMixin.save does after saving
+    if fields:
+        # ConcurrentTransitionMixin adds "AND state = <as locked>" to the UPDATE, and raises
+        # ConcurrentTransition if that finds no row.
+        milestone.save(update_fields=fields)
     milestone._locked_values = values  # type: ignore[attr-defined]

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from marketplace.bulk import insert_unnest
 from marketplace.queue import enqueue_on_commit
-from marketplace.rows import insert_row
 from notifications.models import NEW_MESSAGE, Notification
 
 logger = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, 
     If the broker is down the e-mail waits in the database (``emailed_at`` is
     empty) and the notifications sweep sends it later.
     """
-    notification = insert_row(Notification(recipient=recipient, event=event, message=message[:300], url=url))
+    notification = Notification.objects.create(recipient=recipient, event=event, message=message[:300], url=url)
     enqueue_on_commit(EMAIL_TASK, notification.pk)
     return notification
 
