@@ -16,14 +16,17 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from marketplace.bulk import insert_unnest
+from marketplace.bulk import insert_unnest, written_by_hand
 from marketplace.queue import enqueue_on_commit
 from notifications.models import NEW_MESSAGE, Notification
 
 logger = logging.getLogger(__name__)
+
+# A clearance batch's notices go in a thousand at once (``_insert_notifications``).
+written_by_hand(Notification)
 
 EMAIL_TASK = "notifications.tasks.send_notification_email"
 # Notices written together (a sweep's batch) are e-mailed by one task per this many:
@@ -101,32 +104,16 @@ def notifications_send(notices: Iterable[Notice]) -> list[int]:
 
 
 def _insert_notifications(notices: list[Notice]) -> list[int]:
-    """The rows, in order, in one statement on PostgreSQL (``marketplace.bulk.insert_unnest``); the
-    e-mail columns take their database defaults."""
-    if not notices:
-        return []
-    if connection.vendor != "postgresql":
-        rows = Notification.objects.bulk_create(
-            Notification(recipient_id=n.recipient_id, event=n.event, message=n.message[:300], url=n.url)
-            for n in notices
-        )
-        return [row.pk for row in rows]
+    """The rows, in order, in one statement (``marketplace.bulk.insert_unnest``); the other columns
+    are filled as ``bulk_create`` fills them (``created_at`` now, the e-mail columns' defaults)."""
     return insert_unnest(
-        Notification._meta.db_table,
-        (
-            ("recipient_id", "bigint"),
-            ("event", "varchar"),
-            ("message", "varchar"),
-            ("url", "varchar"),
-            ("created_at", "timestamptz"),
-        ),
-        [
-            [n.recipient_id for n in notices],
-            [n.event for n in notices],
-            [n.message[:300] for n in notices],
-            [n.url for n in notices],
-            [timezone.now()] * len(notices),
-        ],
+        Notification,
+        {
+            "recipient_id": [n.recipient_id for n in notices],
+            "event": [n.event for n in notices],
+            "message": [n.message[:300] for n in notices],
+            "url": [n.url for n in notices],
+        },
     )
 
 
