@@ -2,6 +2,9 @@ import gc
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks
+
+from marketplace.checks import hand_written_models_have_no_save_hooks
 
 
 class MarketplaceConfig(AppConfig):
@@ -14,6 +17,7 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplace"
 
     def ready(self) -> None:
+        checks.register(hand_written_models_have_no_save_hooks, checks.Tags.models)
         tune_gc(settings.GC_GEN0_THRESHOLD)
 
 

@@ -87,13 +87,17 @@ class _Plan:
 
 
 @functools.cache
+def _insertable(model: type[Model]) -> tuple[Any, ...]:
+    """The fields an INSERT may name: every concrete one but the generated id and generated columns."""
+    meta = model._meta
+    return tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated)
+
+
+@functools.cache
 def _insert_plan(model: type[Model], names: frozenset[str], conflict: tuple[str, ...], returning: bool) -> _Plan:
     """The statement that inserts ``names`` (attribute names) and fills the rest, from ``_meta``."""
     meta = model._meta
-    fields: list[Any] = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
-    unknown = names - {f.attname for f in fields}
-    if unknown:
-        raise ValueError(f"{model.__name__} has no column {', '.join(sorted(unknown))} to insert")
+    fields = _insertable(model)
     given = tuple(f for f in fields if f.attname in names)
     # A database default is the database's to fill, as the ORM leaves it (DEFAULT).
     filled = tuple(f for f in fields if f.attname not in names and not f.has_db_default())
@@ -124,6 +128,9 @@ def insert_unnest(
     ORM would fill it. ``skip_conflicts_on``: the fields of a unique constraint; a row that
     would break it is skipped and returns no key (``ON CONFLICT ... DO NOTHING``)."""
     _declared(model)
+    unknown = set(values) - {f.attname for f in _insertable(model)}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no column {', '.join(sorted(unknown))} to insert")
     lengths = {len(column) for column in values.values()}
     if len(lengths) > 1:
         raise ValueError(f"the columns of {model.__name__} have different lengths: {sorted(lengths)}")

@@ -19,14 +19,11 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.bulk import insert_unnest, written_by_hand
+from marketplace.bulk import insert_unnest
 from marketplace.queue import enqueue_on_commit
 from notifications.models import NEW_MESSAGE, Notification
 
 logger = logging.getLogger(__name__)
-
-# A clearance batch's notices go in a thousand at once (``_insert_notifications``).
-written_by_hand(Notification)
 
 EMAIL_TASK = "notifications.tasks.send_notification_email"
 # Notices written together (a sweep's batch) are e-mailed by one task per this many:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from marketplace.bulk import add_to_each, insert_unnest, written_by_hand
+from marketplace.bulk import add_to_each, insert_unnest
 from marketplace.errors import DuplicateRequest, InsufficientFunds
 from marketplace.money import format_money, round_money, zero
 from marketplace.rows import Columns, for_update
@@ -303,10 +303,6 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
     )
     _add_to_balances({pk: deltas[pk] for pk in locked})
     return rows
-
-
-# Written by hand (``marketplace.bulk``): a clearance batch posts a thousand transactions at once.
-written_by_hand(Transaction, Entry, Account)
 
 
 def _insert_transactions(rows: list[Transaction], *, on_conflict_nothing: bool = False) -> bool:
