@@ -52,7 +52,11 @@ def inquiry_message_send(
         raise NotAllowed("Only the buyer and the seller can write in this conversation.")
     body, checked = message_checked(body, files)
     with transaction.atomic():
-        inquiry = Inquiry.objects.select_for_update().select_related("gig", "buyer", "seller").get(pk=inquiry.pk)
+        # The inquiry's row only: its gig and both users are read, not locked (locking them would queue
+        # the seller's every other write, and the gig's edits, behind this message).
+        inquiry = (
+            Inquiry.objects.select_for_update(of=("self",)).select_related("gig", "buyer", "seller").get(pk=inquiry.pk)
+        )
         message = message_store(
             InquiryMessage,
             InquiryFile,

@@ -2,9 +2,11 @@ import gc
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks
 
 from marketplace.celery import app as celery_app
 from marketplace.celery import beat_schedule
+from marketplace.checks import hand_written_models_have_no_save_hooks
 from marketplace.sweeps import all_sweeps, discover_sweeps
 
 
@@ -21,6 +23,7 @@ class MarketplaceConfig(AppConfig):
         # Every app's sweeps.py registers its sweeps as it is imported; beat schedules what they registered.
         discover_sweeps()
         celery_app.conf.beat_schedule = beat_schedule({sweep.name: sweep.task for sweep in all_sweeps()})
+        checks.register(hand_written_models_have_no_save_hooks, checks.Tags.models)
         tune_gc(settings.GC_GEN0_THRESHOLD)
 
 

@@ -36,3 +36,14 @@ STORAGES = {
 CONN_MAX_AGE = 0
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 AXES_ENABLED = os.environ.get("AXES_ENABLED", "false") == "true"
+
+# The SQL layer (marketplace/rows.py, marketplace/bulk.py and their callers) is tested on SQLite,
+# the embedded default, as on PostgreSQL: tests/db/test_sql_layer.py runs each test on both, the
+# SQLite run through this second database, made (in memory, its tables from the models: SQLite's
+# migrations only create tables) only when a test asks for it.
+DATABASES["sqlite"] = {  # noqa: F405
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": str(DATA_DIR / "sql-layer.sqlite3"),
+    "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    "TEST": {"MIGRATE": False},
+}

@@ -16,12 +16,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from marketplace.bulk import insert_unnest
 from marketplace.queue import enqueue_on_commit
-from marketplace.rows import insert_row
 from notifications.models import NEW_MESSAGE, Notification
 
 logger = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, 
     If the broker is down the e-mail waits in the database (``emailed_at`` is
     empty) and the notifications sweep sends it later.
     """
-    notification = insert_row(Notification(recipient=recipient, event=event, message=message[:300], url=url))
+    notification = Notification.objects.create(recipient=recipient, event=event, message=message[:300], url=url)
     enqueue_on_commit(EMAIL_TASK, notification.pk)
     return notification
 
@@ -102,32 +101,16 @@ def notifications_send(notices: Iterable[Notice]) -> list[int]:
 
 
 def _insert_notifications(notices: list[Notice]) -> list[int]:
-    """The rows, in order, in one statement on PostgreSQL (``marketplace.bulk.insert_unnest``); the
-    e-mail columns take their database defaults."""
-    if not notices:
-        return []
-    if connection.vendor != "postgresql":
-        rows = Notification.objects.bulk_create(
-            Notification(recipient_id=n.recipient_id, event=n.event, message=n.message[:300], url=n.url)
-            for n in notices
-        )
-        return [row.pk for row in rows]
+    """The rows, in order, in one statement (``marketplace.bulk.insert_unnest``); the other columns
+    are filled as ``bulk_create`` fills them (``created_at`` now, the e-mail columns' defaults)."""
     return insert_unnest(
-        Notification._meta.db_table,
-        (
-            ("recipient_id", "bigint"),
-            ("event", "varchar"),
-            ("message", "varchar"),
-            ("url", "varchar"),
-            ("created_at", "timestamptz"),
-        ),
-        [
-            [n.recipient_id for n in notices],
-            [n.event for n in notices],
-            [n.message[:300] for n in notices],
-            [n.url for n in notices],
-            [timezone.now()] * len(notices),
-        ],
+        Notification,
+        {
+            "recipient_id": [n.recipient_id for n in notices],
+            "event": [n.event for n in notices],
+            "message": [n.message[:300] for n in notices],
+            "url": [n.url for n in notices],
+        },
     )
 
 

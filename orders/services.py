@@ -15,7 +15,6 @@ from accounts.models import User
 from gigs.models import Gig
 from marketplace.contact import contact_found
 from marketplace.errors import DuplicateRequest, InvalidInput, NotAllowed
-from marketplace.rows import insert_row, update_row
 from marketplace.text import clean_text
 from marketplace.uploads import validate_deliverable_file
 from notifications.models import NEW_MESSAGE
@@ -33,19 +32,16 @@ def activity_record(
     to_state: str = "",
     note: str = "",
 ) -> Activity:
-    # Every state change writes one: the INSERT written out (``marketplace.rows.insert_row``).
-    return insert_row(
-        Activity(
-            order=order,
-            buyer_id=order.buyer_id,
-            seller_id=order.seller_id,
-            milestone=milestone,
-            actor=actor,
-            verb=verb,
-            from_state=from_state,
-            to_state=to_state,
-            note=note,
-        )
+    return Activity.objects.create(
+        order=order,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        milestone=milestone,
+        actor=actor,
+        verb=verb,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
     )
 
 
@@ -91,7 +87,7 @@ def order_refresh_status(*, order: Order, has_open_milestone: bool) -> None:
         return
     order.status = OrderStatus.ACTIVE if has_open_milestone else OrderStatus.AWAITING_MILESTONE
     # Always touch updated_at: the dashboards sort by the latest change.
-    update_row(order, ["status", "updated_at"])
+    order.save(update_fields=["status", "updated_at"])
 
 
 def order_message_send(

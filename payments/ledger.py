@@ -20,15 +20,14 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from marketplace.bulk import insert_unnest
+from marketplace.bulk import add_to_each, insert_unnest
 from marketplace.errors import DuplicateRequest, InsufficientFunds
 from marketplace.money import format_money, round_money, zero
-from marketplace.rows import Columns
+from marketplace.rows import Columns, for_update
 from payments.integrity import transaction_mac
 from payments.models import GUARDED_KINDS, Account, AccountKind, Entry, Transaction
 
@@ -125,12 +124,14 @@ def accounts_for(wants: Mapping[str, Want], *, currency: str, lock: bool = False
 
 def _want_sql(want: Want, currency: str) -> tuple[str, list[Any]]:
     """The condition that finds ``want``'s account, and its parameters."""
+    a = _account_columns()
+    kind, user, milestone = a.ref("kind"), a.ref("user"), a.ref("milestone")
     if want.kind == AccountKind.ESCROW:
-        return '(a."kind" = %s AND a."milestone_id" = %s)', [want.kind, want.milestone.pk if want.milestone else None]
+        return f"({kind} = %s AND {milestone} = %s)", [want.kind, want.milestone.pk if want.milestone else None]
     if want.user is not None:
-        return '(a."kind" = %s AND a."user_id" = %s AND a."currency" = %s)', [want.kind, want.user.pk, currency]
+        return f"({kind} = %s AND {user} = %s AND {a.ref('currency')} = %s)", [want.kind, want.user.pk, currency]
     return (
-        '(a."kind" = %s AND a."currency" = %s AND a."user_id" IS NULL AND a."milestone_id" IS NULL)',
+        f"({kind} = %s AND {a.ref('currency')} = %s AND {user} IS NULL AND {milestone} IS NULL)",
         [want.kind, currency],
     )
 
@@ -146,8 +147,7 @@ def _accounts_read(wants: Sequence[Want], *, currency: str, lock: bool) -> list[
     ones ``SELECT ... ORDER BY id FOR UPDATE`` (materialised, so locked in that order and whole),
     then the platform's, read without a lock."""
     columns = _account_columns()
-    table = Account._meta.db_table
-    for_update = lock and connection.features.has_select_for_update
+    locking = lock and bool(for_update())
     parts: list[str] = []
     params: list[Any] = []
     for locked, group in (
@@ -155,16 +155,19 @@ def _accounts_read(wants: Sequence[Want], *, currency: str, lock: bool) -> list[
             (True, [w for w in wants if w.kind in GUARDED_KINDS]),
             (False, [w for w in wants if w.kind not in GUARDED_KINDS]),
         ]
-        if for_update
+        if locking
         else [(False, list(wants))]
     ):
         if not group:
             continue
         conditions = [_want_sql(want, currency) for want in group]
         params += [param for _, values in conditions for param in values]
-        select = f"SELECT {columns} FROM {table} a WHERE {' OR '.join(sql for sql, _ in conditions)}"  # noqa: S608
+        select = f"SELECT {columns} FROM {columns.table} WHERE {' OR '.join(sql for sql, _ in conditions)}"  # noqa: S608
         if locked:
-            select = f"WITH locked AS MATERIALIZED ({select} ORDER BY a.id FOR UPDATE) SELECT * FROM locked"  # noqa: S608
+            select = (
+                f"WITH locked AS MATERIALIZED ({select} ORDER BY {columns.ref('pk')}{for_update()}) "  # noqa: S608
+                "SELECT * FROM locked"
+            )
         parts.append(select)
     if not parts:
         return []
@@ -284,9 +287,9 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
         rows.append(txn)
     # A key posted before is refused here, and so is one another transaction is posting right now:
     # the unique index makes us wait for it, then refuses ours.
-    if len(rows) == 1 and connection.vendor == "postgresql":
+    if len(rows) == 1:
         # One posting (an approval, a payment): ON CONFLICT leaves nothing behind to undo, so no
-        # savepoint is needed around it.
+        # savepoint is needed around it (on PostgreSQL; elsewhere the savepoint is insert_unnest's).
         if not _insert_transactions(rows, on_conflict_nothing=True):
             raise DuplicateRequest("This payment was already processed.")
     else:
@@ -302,35 +305,21 @@ def ledger_post_many(postings: Sequence[Posting], *, locked: Mapping[int, Accoun
     return rows
 
 
-# The rows are written with one INSERT per table on PostgreSQL (``marketplace.bulk.insert_unnest``).
-_TRANSACTION_COLUMNS = (
-    ("idempotency_key", "varchar"),
-    ("kind", "varchar"),
-    ("memo", "varchar"),
-    ("milestone_id", "bigint"),
-    ("actor_id", "bigint"),
-    ("created_at", "timestamptz"),
-    ("mac", "varchar"),
-)
-_ENTRY_COLUMNS = (
-    ("transaction_id", "bigint"),
-    ("account_id", "bigint"),
-    ("amount_currency", "varchar"),
-    ("amount", "numeric"),
-)
-
-
 def _insert_transactions(rows: list[Transaction], *, on_conflict_nothing: bool = False) -> bool:
-    """Insert the (sealed) transactions and give each its id, in order. ``on_conflict_nothing``
-    (PostgreSQL): a key posted before inserts nothing, and the answer is False."""
-    if connection.vendor != "postgresql":
-        Transaction.objects.bulk_create(rows)
-        return True
+    """Insert the (sealed) transactions in one statement and give each its id, in order.
+    ``on_conflict_nothing``: a key posted before inserts nothing, and the answer is False."""
     ids = insert_unnest(
-        Transaction._meta.db_table,
-        _TRANSACTION_COLUMNS,
-        [[getattr(t, name) for t in rows] for name, _ in _TRANSACTION_COLUMNS],
-        suffix=" ON CONFLICT (idempotency_key) DO NOTHING" if on_conflict_nothing else "",
+        Transaction,
+        {
+            "idempotency_key": [t.idempotency_key for t in rows],
+            "kind": [t.kind for t in rows],
+            "memo": [t.memo for t in rows],
+            "milestone_id": [t.milestone_id for t in rows],
+            "actor_id": [t.actor_id for t in rows],
+            "created_at": [t.created_at for t in rows],
+            "mac": [t.mac for t in rows],
+        },
+        skip_conflicts_on=["idempotency_key"] if on_conflict_nothing else (),
     )
     if len(ids) != len(rows):
         return False
@@ -342,21 +331,15 @@ def _insert_transactions(rows: list[Transaction], *, on_conflict_nothing: bool =
 
 
 def _insert_entries(entries: list[tuple[int, int, Money]]) -> None:
-    """Insert the entries: (transaction id, account id, amount)."""
-    if connection.vendor != "postgresql":
-        Entry.objects.bulk_create(
-            Entry(transaction_id=txn, account_id=account, amount=money) for txn, account, money in entries
-        )
-        return
+    """Insert the entries in one statement: (transaction id, account id, amount)."""
     insert_unnest(
-        Entry._meta.db_table,
-        _ENTRY_COLUMNS,
-        [
-            [txn for txn, _, _ in entries],
-            [account for _, account, _ in entries],
-            [str(money.currency) for _, _, money in entries],
-            [money.amount for _, _, money in entries],
-        ],
+        Entry,
+        {
+            "transaction_id": [txn for txn, _, _ in entries],
+            "account_id": [account for _, account, _ in entries],
+            "amount_currency": [str(money.currency) for _, _, money in entries],
+            "amount": [money.amount for _, _, money in entries],
+        },
         returning=False,
     )
 
@@ -364,20 +347,7 @@ def _insert_entries(entries: list[tuple[int, int, Money]]) -> None:
 def _add_to_balances(deltas: dict[int, Decimal]) -> None:
     """Every locked account's cached balance moves by its delta, in one statement
     however many accounts the postings touch (a clearance batch touches two per seller)."""
-    deltas = {pk: delta for pk, delta in deltas.items() if delta != 0}
-    if not deltas:
-        return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Account._meta.db_table} AS a SET balance = a.balance + d.delta "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) WHERE a.id = d.id",
-                [list(deltas), list(deltas.values())],
-            )
-        return
-    Account.objects.filter(pk__in=deltas).update(
-        balance=F("balance") + Case(*(When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()))
-    )
+    add_to_each(Account, "balance", deltas)
 
 
 def ledger_post(

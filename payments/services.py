@@ -25,7 +25,6 @@ from accounts.models import User
 from accounts.services import require_verified_email
 from marketplace.errors import DuplicateRequest, InvalidInput
 from marketplace.money import format_money, round_money, zero
-from marketplace.rows import insert_row
 from notifications.services import Notice, notifications_send
 from payments.connect import payout_destination
 from payments.fees import seller_commission
@@ -339,9 +338,7 @@ def _earn(
     earning = Earning(
         seller=seller, milestone=milestone, tip=tip, gross=gross, fee=fee, net=gross - fee, clears_at=clears_at
     )
-    # Sealed here, as ``save`` would: the INSERT is written out (``marketplace.rows.insert_row``).
-    earning.seal()
-    insert_row(earning)
+    earning.save()  # sealed by its save (MacSealed)
     if earning.clears_at <= now:
         # Instant withdrawal method: no wait, available at once.
         subject = milestone if tip is None else tip.milestone

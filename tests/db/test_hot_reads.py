@@ -1,5 +1,6 @@
-"""The reads an approval writes out by hand (``marketplace.rows``): they build
-what the ORM builds, and lock what the ORM locked, in the same order."""
+"""The reads an approval writes out by hand (``marketplace.rows``) lock what the
+ORM locked, in the same order, on PostgreSQL (SQLite has no row locks). That
+they build what the ORM builds, on both backends: ``test_sql_layer.py``."""
 
 from __future__ import annotations
 
@@ -8,42 +9,11 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from milestones.models import Milestone, lock_milestone
 from milestones.models import MilestoneState as S
-from orders.models import Order
+from milestones.models import lock_milestone
 from payments.ledger import Want, account_for, accounts_for
 from payments.models import AccountKind
 from tests.factories import OrderFactory, UserFactory, milestone_in
-
-
-def _fields(instance) -> dict[str, object]:
-    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
-
-
-@pytest.mark.django_db
-def test_lock_milestone_reads_what_the_orm_reads():
-    order = OrderFactory(seller=UserFactory(bio="Logos & type", time_zone="Europe/Paris"))
-    milestone = milestone_in(S.IN_REVIEW, order=order, title="Logo", amount="123.45")
-    with transaction.atomic():
-        locked = lock_milestone(milestone.pk)
-    orm = Milestone.objects.select_related("order__buyer", "order__seller").get(pk=milestone.pk)
-    assert _fields(locked) == _fields(orm)
-    assert _fields(locked.order) == _fields(orm.order)
-    assert _fields(locked.order.buyer) == _fields(orm.order.buyer)
-    assert _fields(locked.order.seller) == _fields(orm.order.seller)
-    # Money, dates and the state machine work on it as on an ORM instance.
-    assert str(locked.amount) == str(orm.amount) and locked.auto_approve_at == orm.auto_approve_at
-    assert not locked._state.adding and locked.get_state_display() == orm.get_state_display()
-    with transaction.atomic():
-        again = lock_milestone(milestone.pk)
-        again.approve(at=again.submitted_at)
-        assert again.state == S.APPROVED
-
-
-@pytest.mark.django_db
-def test_lock_milestone_of_no_milestone_says_so_as_the_orm_did():
-    with transaction.atomic(), pytest.raises(Order.DoesNotExist):
-        lock_milestone(987654321)
 
 
 def _try_lock(sql: str, params: list) -> str:
@@ -109,64 +79,3 @@ def test_accounts_for_with_lock_locks_the_guarded_accounts_and_reads_the_platfor
         assert found["available"].balance == 0
         assert _try_lock(row, [found["available"].pk]) == "no row"
     assert _try_lock(row, [found["available"].pk]) == "locked"
-
-
-@pytest.mark.django_db
-def test_insert_row_writes_the_row_save_writes():
-    from marketplace.rows import insert_row
-    from notifications.models import Notification
-
-    user = UserFactory()
-    by_hand = insert_row(Notification(recipient=user, event="milestone_approved", message="Approved", url="/o/1/"))
-    by_orm = Notification.objects.create(recipient=user, event="milestone_approved", message="Approved", url="/o/1/")
-    assert by_hand.pk and not by_hand._state.adding and by_hand.pk != by_orm.pk
-    # The database's defaults come back as the ORM's do; auto_now_add is set on the instance.
-    assert by_hand.email_attempts == 0 and by_hand.email_last_error == "" and by_hand.created_at is not None
-    stored = Notification.objects.values().get(pk=by_hand.pk)
-    orm_stored = Notification.objects.values().get(pk=by_orm.pk)
-    for name in ("id", "created_at"):
-        stored.pop(name), orm_stored.pop(name)
-    assert stored == orm_stored
-    assert Notification.objects.get(pk=by_hand.pk).created_at == by_hand.created_at
-
-
-@pytest.mark.django_db
-def test_update_row_writes_the_fields_and_touches_auto_now():
-    from marketplace.rows import update_row
-    from orders.models import OrderStatus
-
-    order = OrderFactory()
-    before = order.updated_at
-    order.status = OrderStatus.AWAITING_MILESTONE
-    order.title = "not saved"
-    update_row(order, ["status", "updated_at"])
-    assert order.updated_at > before
-    stored = Order.objects.get(pk=order.pk)
-    assert stored.status == OrderStatus.AWAITING_MILESTONE and stored.updated_at == order.updated_at
-    assert stored.title != "not saved"
-    # A row that is not there, or no longer holds what ``where`` asks, is left alone, and the answer says so.
-    assert update_row(Order(pk=987654321, status=OrderStatus.ACTIVE), ["status"]) is False
-    order.title = "guarded"
-    assert update_row(order, ["title"], where={"status": OrderStatus.ACTIVE}) is False
-    assert update_row(order, ["title"], where={"status": OrderStatus.AWAITING_MILESTONE}) is True
-    assert Order.objects.get(pk=order.pk).title == "guarded"
-
-
-@pytest.mark.django_db
-def test_a_transition_saves_only_from_the_state_it_was_locked_in():
-    from django_fsm import ConcurrentTransition
-
-    from milestones.models import save_changed
-
-    milestone = milestone_in(S.IN_REVIEW)
-    with transaction.atomic():
-        locked = lock_milestone(milestone.pk)
-        locked.approve(at=locked.submitted_at)
-        # The row moved on behind the object's back (nothing can, under the lock: this is the belt).
-        Milestone.objects.filter(pk=milestone.pk).update(state=S.DISPUTED)
-        with pytest.raises(ConcurrentTransition):
-            save_changed(locked)
-        assert Milestone.objects.get(pk=milestone.pk).state == S.DISPUTED
-    with transaction.atomic():
-        locked = lock_milestone(milestone.pk)
-        assert locked.state == S.DISPUTED

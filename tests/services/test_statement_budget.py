@@ -48,12 +48,12 @@ def test_an_approval_costs_the_same_statements_however_many_milestones_the_order
     for _ in range(others):
         milestone_in(S.AWAITING_ACCEPTANCE, order=order)  # open, and not next in line: nothing starts
     statements = _statements(lambda: milestone_approve(milestone=milestone, actor=order.buyer))
-    account_reads = [s for s in statements if "FROM payments_account" in s and s.startswith(("SELECT", "WITH"))]
+    account_reads = [s for s in statements if 'FROM "payments_account"' in s and s.startswith(("SELECT", "WITH"))]
     # One statement reads them all and locks the guarded ones (escrow, seller's pending) in id order,
     # and the platform's fee account, which every approval on the site credits, is read without a lock.
     assert len(account_reads) == 1, account_reads
     (locking, platform) = account_reads[0].split(" UNION ALL ")
-    assert "ORDER BY a.id FOR UPDATE" in locking and "'escrow'" in locking and "'seller_pending'" in locking
+    assert 'ORDER BY a."id" FOR UPDATE' in locking and "'escrow'" in locking and "'seller_pending'" in locking
     assert "'platform_fees'" in platform and "FOR UPDATE" not in platform
     assert not [s for s in statements if "payments_transaction" in s and s.startswith("SELECT")], "no key check"
     assert not [s for s in statements if s.startswith('INSERT INTO "payments_account"')], "no account is made"
@@ -96,7 +96,7 @@ def test_a_clearance_batch_moves_every_balance_in_one_statement():
     ids = list(Earning.objects.filter(status=EarningStatus.PENDING).values_list("pk", flat=True))
     later = timezone.now() + timedelta(days=3, seconds=1)
     statements = _statements(lambda: earnings_clear_batch(earning_ids=ids, now=later))
-    balance_updates = [s for s in statements if s.startswith("UPDATE payments_account")]
+    balance_updates = [s for s in statements if s.startswith('UPDATE "payments_account"')]
     assert len(balance_updates) == 1, statements
     for seller in sellers:
         available = Account.objects.get(kind=AccountKind.SELLER_AVAILABLE, user=seller, currency="USD")
