@@ -35,6 +35,11 @@ STORAGES = {
 }
 CONN_MAX_AGE = 0
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # A test's commit need not wait for the WAL to reach the disk: a crash of the
+    # server loses the last few commits of a test database, never its consistency.
+    # Tests only; production keeps PostgreSQL's durable default.
+    DATABASES["default"]["OPTIONS"]["options"] += " -c synchronous_commit=off"  # noqa: F405
 AXES_ENABLED = os.environ.get("AXES_ENABLED", "false") == "true"
 
 # The SQL layer (marketplace/rows.py, marketplace/bulk.py and their callers) is tested on SQLite,

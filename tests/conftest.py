@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import OrderFactory, StaffFactory, UserFactory
+from tests.template_db import django_db_setup  # noqa: F401  (overrides pytest-django's: one migrated template per run)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from marketplace.env import env_bool, env_duration, env_durations, parse_duration
+from tests.warm import WarmPython
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,15 +51,28 @@ def test_a_bad_setting_names_the_variable(monkeypatch):
         env_bool("DEBUG", False)
 
 
+_server: list[WarmPython] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_python() -> Iterator[None]:
+    yield
+    while _server:
+        _server.pop().close()
+
+
 def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``python manage.py ARGS`` in a new process with the production settings module and ``env``.
+
+    The process is forked from a server that has imported the libraries (tests/warm.py): it
+    loads the settings and the apps from nothing, as a process just started would, a second
+    sooner.
+    """
     base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, "DJANGO_SETTINGS_MODULE": "marketplace.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    if not _server:
+        _server.append(WarmPython())
+    return _server[0].run(
+        ["manage.py", *args], env={**base, "DJANGO_SETTINGS_MODULE": "marketplace.settings", **env}, cwd=ROOT
     )
 
 

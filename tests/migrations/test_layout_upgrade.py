@@ -9,10 +9,10 @@ user with a group and a direct permission, an admin log entry on the gig).
 
 It then snapshots every table's row count and a few key columns, and in the
 current tree runs ``migrate`` (whose override records the three state-only
-first migrations of ``accounts``, ``gigs`` and ``notifications``), then
-``ledger_audit`` and ``makemigrations --check --dry-run``. It proves that:
+first migrations of ``accounts``, ``gigs`` and ``notifications``), then, in one
+``shell``, ``ledger_audit`` and ``makemigrations --check --dry-run``. It proves that:
 
-* both commands exit 0: the ledger is still balanced and the migration
+* both commands succeed: the ledger is still balanced and the migration
   history matches the models;
 * every table keeps its row count (only ``django_migrations`` and
   ``django_content_type`` may change) and the key columns are identical;
@@ -24,10 +24,17 @@ first migrations of ``accounts``, ``gigs`` and ``notifications``), then
 
 It uses its own scratch database, never the Django test database, so it needs
 no ``db`` fixture; the scratch database is always dropped.
+
+Migrating and seeding the old tree takes three Django start-ups and a migration
+from nothing, the same every run: it is done once and kept in PostgreSQL as a
+template database named after the old commit and everything that shapes it
+(``OLD_EXTRA``, the pinned packages). Each run copies that template into its
+scratch database (``CREATE DATABASE ... TEMPLATE``), then upgrades the copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -95,9 +102,14 @@ LogEntry.objects.create(
 print(json.dumps({"models_file": marketplace.models.__file__}))
 """
 
-# Run in the new tree after the upgrade: the new models read the same rows.
+# Run in the new tree after the upgrade, in one start-up: the ledger audits clean, the
+# migration history matches the models (each command exits non-zero, and so this script, if
+# not), and the new models read the same rows.
 NEW_CHECK = """
 import json
+from django.core.management import call_command
+call_command("ledger_audit")
+call_command("makemigrations", "--check", "--dry-run")
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import authenticate
 import accounts.models
@@ -159,16 +171,77 @@ def old_tree(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def _base_url():
+    return urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def _maintenance_url() -> str:
+    return urlunsplit(_base_url()._replace(path="/postgres"))
+
+
+def _database_url(name: str) -> str:
+    return urlunsplit(_base_url()._replace(path=f"/{name}"))
+
+
+def _old_layout_key(repo_root: Path) -> str:
+    digest = hashlib.sha256(f"{OLD_COMMIT}\0{OLD_EXTRA}\0".encode())
+    digest.update((repo_root / "constraints.txt").read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _seed_old_layout(old_tree: Path, url: str, data_dir: Path) -> None:
+    """In the old tree: the schema of its day, the demo data and a little more."""
+    env = _env(url, data_dir)
+    _manage(old_tree, env, "migrate", "--noinput")
+    _manage(old_tree, env, "seed_demo")
+    extra = _last_json(_manage(old_tree, env, "shell", "-c", OLD_EXTRA))
+    assert Path(extra["models_file"]).resolve().is_relative_to(old_tree.resolve()), extra
+
+
+@pytest.fixture(scope="module")
+def old_layout_template(request, repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The old tree's seeded database, kept as a template: built on the first run, then reused.
+
+    Built under ``<name>_new`` and renamed when complete, so an interrupted build is never
+    reused; an advisory lock makes a second worker wait for the first one's build. Templates of
+    an earlier ``OLD_EXTRA`` are dropped.
+    """
+    prefix = f"{(_base_url().path.strip('/') or 'marketplace')[:24]}_layout_{OLD_COMMIT}_"
+    name = prefix + _old_layout_key(repo_root)
+    lock = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with psycopg.connect(_maintenance_url(), autocommit=True) as conn:
+        conn.execute("SET statement_timeout = 0")
+        conn.execute("SELECT pg_advisory_lock(%s)", [lock])
+        try:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+                building = sql.Identifier(f"{name}_new")
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(building))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(building))
+                _seed_old_layout(
+                    request.getfixturevalue("old_tree"), _database_url(f"{name}_new"), tmp_path_factory.mktemp("old")
+                )
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(building, sql.Identifier(name)))
+                stale = conn.execute(
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s) AND datname <> %s", [prefix, name]
+                ).fetchall()
+                for (old,) in stale:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old)))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [lock])
+    return name
+
+
 @pytest.fixture
-def scratch_url():
-    """A fresh, uniquely named database next to DATABASE_URL's; dropped whatever happens."""
-    base = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+def scratch_url(old_layout_template: str):
+    """A copy of the old layout's seeded database next to DATABASE_URL's; dropped whatever happens."""
     name = f"layout_upgrade_{os.getpid()}_{secrets.token_hex(4)}"
-    maintenance = urlunsplit(base._replace(path="/postgres"))
+    maintenance = _maintenance_url()
     with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(old_layout_template))
+        )
     try:
-        yield urlunsplit(base._replace(path=f"/{name}"))
+        yield _database_url(name)
     finally:
         with psycopg.connect(maintenance, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -236,24 +309,23 @@ def _snapshot(url: str) -> dict:
         }
 
 
-def test_database_from_before_the_layout_upgrades_with_every_row(repo_root, old_tree, scratch_url, tmp_path):
-    data_dir = tmp_path / "data"
+def _env(url: str, data_dir: Path) -> dict[str, str]:
     env = {
         **os.environ,
-        "DATABASE_URL": scratch_url,
+        "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "marketplace.settings_test",
         # No shared Redis: tasks published by the demo go to a private filesystem broker.
         "REDIS_URL": "",
         "DATA_DIR": str(data_dir),
     }
     env.pop("PYTHONPATH", None)
+    return env
 
-    # --- The old layout: schema, demo data and a little more -----------------
-    _manage(old_tree, env, "migrate", "--noinput")
-    _manage(old_tree, env, "seed_demo")
-    extra = _last_json(_manage(old_tree, env, "shell", "-c", OLD_EXTRA))
-    assert Path(extra["models_file"]).resolve().is_relative_to(old_tree.resolve()), extra
 
+def test_database_from_before_the_layout_upgrades_with_every_row(repo_root, scratch_url, tmp_path):
+    env = _env(scratch_url, tmp_path / "data")
+
+    # --- The old layout: schema, demo data and a little more (old_layout_template) ---
     before = _snapshot(scratch_url)
     counts = before["counts"]
     for table in (
@@ -274,8 +346,6 @@ def test_database_from_before_the_layout_upgrades_with_every_row(repo_root, old_
 
     # --- The new layout -------------------------------------------------------
     migrated = _manage(repo_root, env, "migrate", "--noinput")
-    audit = _manage(repo_root, env, "ledger_audit")
-    _manage(repo_root, env, "makemigrations", "--check", "--dry-run")
     after = _snapshot(scratch_url)
 
     for old_table, new_table in MOVED_TABLES.items():
@@ -296,9 +366,8 @@ def test_database_from_before_the_layout_upgrades_with_every_row(repo_root, old_
     assert after["counts"]["django_migrations"] >= counts["django_migrations"] + len(LAYOUT_MIGRATIONS)
     assert after["content_types"] == MOVED, "content types did not follow their models"
     assert "Recorded accounts.0001_initial" in migrated.stdout, migrated.stdout
-    assert audit.returncode == 0
 
-    # --- The new ORM reads the same rows ----------------------------------------
+    # --- ledger_audit, makemigrations --check, and the new ORM reads the same rows ---
     check = _last_json(_manage(repo_root, env, "shell", "-c", NEW_CHECK))
     assert Path(check["models_file"]).resolve().is_relative_to(repo_root.resolve()), check
     assert check["users"] == after["counts"]["marketplace_user"] == len(before["users"])

@@ -4,12 +4,17 @@ point at, and a snapshot of everything a request could change."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 
 from accounts.models import User
 from gigs.models import Gig
@@ -20,7 +25,7 @@ from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage
 from payments.models import Account, Earning, Entry, Transaction, Withdrawal
 from sandbox.models import SandboxOperation
-from tests.factories import OrderFactory, create_milestone
+from tests.factories import OrderFactory, StaffFactory, UserFactory, create_milestone
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -52,13 +57,95 @@ class World:
         client = Client(**kwargs)
         user = self.user(role)
         if user is not None:
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+            signed_in(client, user)
         return client
+
+    def fresh(self) -> World:
+        """The same rows read again, as new objects: what one test changes in its copies stays there."""
+        return World(
+            **{
+                field.name: type(value)._default_manager.get(pk=value.pk)
+                for field in fields(self)
+                for value in [getattr(self, field.name)]
+            }
+        )
+
+
+def signed_in(client: Client, user: User) -> Client:
+    """What ``client.force_login(user)`` leaves behind, a session naming the user, made directly.
+
+    force_login goes through ``login()``: a session made, flushed and made again for the new key,
+    and the login signal's bookkeeping (``last_login``), some fifteen queries; the matrix signs
+    in a thousand times. The session is the same; ``snapshot()`` never looked at the bookkeeping.
+    """
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    return client
+
+
+@pytest.fixture(scope="module")
+def _world_rows(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[World]:
+    """The world, built once per module inside a transaction rolled back at the module's end.
+
+    As Django's ``setUpTestData`` does: each test's own transaction (pytest-django's ``db``) is
+    a savepoint inside this one, so whatever a test writes is rolled back before the next test,
+    which finds the world as it was built. Files the world stores go to a folder of the module.
+    """
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
+        with django_db_blocker.unblock():
+            outer = transaction.atomic()
+            # Like a TestCase's own atomic blocks: a durable block inside a test stays allowed.
+            outer._from_testcase = True  # type: ignore[attr-defined]
+            outer.__enter__()
+            try:
+                world = _build_world()
+            except BaseException:
+                transaction.set_rollback(True)
+                outer.__exit__(None, None, None)
+                raise
+        try:
+            yield world
+        finally:
+            with django_db_blocker.unblock():
+                transaction.set_rollback(True)
+                outer.__exit__(None, None, None)
 
 
 @pytest.fixture
-def world(buyer, seller, outsider, staff, settings, tmp_path) -> World:
-    settings.MEDIA_ROOT = tmp_path / "media"
+def world(_world_rows: World, db) -> World:
+    """The world of the module, read afresh for this test (which may change it: see ``_world_rows``)."""
+    return _world_rows.fresh()
+
+
+@pytest.fixture
+def buyer(world):
+    return world.buyer
+
+
+@pytest.fixture
+def seller(world):
+    return world.seller
+
+
+@pytest.fixture
+def outsider(world):
+    return world.outsider
+
+
+@pytest.fixture
+def staff(world):
+    return world.staff
+
+
+def _build_world() -> World:
+    buyer = UserFactory(username="alice_buyer")
+    seller = UserFactory(username="bob_seller")
+    outsider = UserFactory(username="eve_outsider")
+    staff = StaffFactory(username="sam_staff")
     order = OrderFactory(buyer=buyer, seller=seller)
     in_review = create_milestone(order, title="Wireframes")
     milestone_accept(milestone=in_review, actor=seller)
