@@ -272,7 +272,7 @@ def due_earnings(template: Milestone, count: int) -> list[int]:
 
 
 def time_approval(pk: int, orm: bool) -> float:
-    from milestones.services import milestone_approve
+    from milestones.services.lifecycle import milestone_approve
 
     buyer = Milestone.objects.select_related("order__buyer").get(pk=pk).order.buyer
     with orm_only() if orm else _nothing():
