@@ -78,13 +78,20 @@ SHAPES: dict[str, frozenset[tuple[str, str]]] = {
         {(K.BUYER_BALANCE, DEBIT), (K.GATEWAY, DEBIT), (K.SELLER_PENDING, CREDIT), (K.PLATFORM_FEES, CREDIT)}
     ),
     T.CLEAR: frozenset({(K.SELLER_PENDING, DEBIT), (K.SELLER_AVAILABLE, CREDIT)}),
-    T.WITHDRAWAL_REQUEST: frozenset({(K.SELLER_AVAILABLE, DEBIT), (K.SELLER_WITHDRAWING, CREDIT)}),
+    # A withdrawal takes cleared earnings and the balance (a buyer's refunds); a failed one puts them back.
+    T.WITHDRAWAL_REQUEST: frozenset(
+        {(K.SELLER_AVAILABLE, DEBIT), (K.BUYER_BALANCE, DEBIT), (K.SELLER_WITHDRAWING, CREDIT)}
+    ),
     T.WITHDRAWAL_PAID: frozenset({(K.SELLER_WITHDRAWING, DEBIT), (K.PAYOUTS, CREDIT)}),
-    T.WITHDRAWAL_FAILED: frozenset({(K.SELLER_WITHDRAWING, DEBIT), (K.SELLER_AVAILABLE, CREDIT)}),
+    T.WITHDRAWAL_FAILED: frozenset(
+        {(K.SELLER_WITHDRAWING, DEBIT), (K.SELLER_AVAILABLE, CREDIT), (K.BUYER_BALANCE, CREDIT)}
+    ),
     T.CARD_REFUND_PAID: frozenset({(K.CARD_REFUNDS, DEBIT), (K.GATEWAY, CREDIT)}),
     T.CARD_REFUND_FAILED: frozenset({(K.CARD_REFUNDS, DEBIT), (K.BUYER_BALANCE, CREDIT)}),
     T.LATE_PAYMENT: frozenset({(K.GATEWAY, DEBIT), (K.CARD_REFUNDS, CREDIT)}),
 }
+# Kinds that move one user's own money, on their accounts only.
+ONE_USER_KINDS = frozenset({T.CARD_REFUND_FAILED, T.WITHDRAWAL_REQUEST, T.WITHDRAWAL_FAILED})
 # Kinds that belong to a milestone (its funding, settlement or tip).
 MILESTONE_KINDS = frozenset({T.FUND, T.RELEASE, T.SPLIT, T.REFUND, T.TIP})
 
@@ -350,8 +357,10 @@ def integrity_audit(breaches: list[str]) -> int:
             for text in transaction_faults(txn, lines):
                 breach(text)
             moved = sum((amount for _, amount, _, _, _ in lines if amount > 0), Decimal("0"))
+            # A settlement pays a buyer's balance beside the seller's account; the kinds of one user's own
+            # money (a withdrawal, a refund to card) name every owner, the balance's too.
             users = {user for _, amount, _, kind, user in lines if user is not None and kind != K.BUYER_BALANCE}
-            if txn["kind"] == T.CARD_REFUND_FAILED:
+            if txn["kind"] in ONE_USER_KINDS:
                 users = {user for _, _, _, _, user in lines if user is not None}
             why = _record_breach(txn, moved, users, records)
             if why:

@@ -373,7 +373,8 @@ def _payout(txn: Transaction, sums: _Sums, records: _Records) -> tuple[list[Rece
         return [ReceiptLine("Amount paid out", sums.gained(AccountKind.PAYOUTS), "total")], details, ""
     if withdrawal is not None and withdrawal.failure_reason:
         details.append(ReceiptDetail("Reason", withdrawal.failure_reason))
-    lines = [ReceiptLine("Returned to your available balance", sums.gained(AccountKind.SELLER_AVAILABLE), "total")]
+    returned = sums.gained(AccountKind.SELLER_AVAILABLE, AccountKind.BUYER_BALANCE)
+    lines = [ReceiptLine("Returned to your available balance", returned, "total")]
     return lines, details, "The payout failed; nothing left your account and you can withdraw again."
 
 
@@ -548,7 +549,10 @@ def attach_receipt_links(
         entry.receipt = _entry_link(entry)  # type: ignore[attr-defined]
 
 
-def _entry_side(account_kind: str) -> str:
+def _entry_side(account_kind: str, kind: str) -> str:
+    # A payout is the receipt of the user paid out (``SELLER``), whichever balance it took.
+    if kind in (K.WITHDRAWAL_PAID, K.WITHDRAWAL_FAILED):
+        return SELLER
     return BUYER if account_kind == AccountKind.BUYER_BALANCE else SELLER
 
 
@@ -556,7 +560,7 @@ def _entry_link(entry: Entry) -> ReceiptLink | None:
     """The receipt of an entry on the user's own account (no query: the
     transaction and account are joined already)."""
     kind = entry.transaction.kind
-    side = _entry_side(entry.account.kind)
+    side = _entry_side(entry.account.kind, kind)
     if (kind, side) not in LABELS:
         return None
     return ReceiptLink(entry.transaction_id, kind, side, entry.transaction.created_at)

@@ -26,6 +26,9 @@ from payments.models import (
     WithdrawalStatus,
 )
 
+# The accounts a withdrawal takes from, in the order it takes (``payments.services.withdrawal_request``).
+WITHDRAWABLE_KINDS = (AccountKind.SELLER_AVAILABLE, AccountKind.BUYER_BALANCE)
+
 
 @dataclass
 class CurrencyBalances:
@@ -41,6 +44,11 @@ class CurrencyBalances:
     account_ids: list[int] = field(default_factory=list)
 
     @property
+    def withdrawable(self) -> Money:
+        """What a withdrawal may take: cleared earnings, then the balance (``withdrawal_request``)."""
+        return self.available + self.buyer_balance
+
+    @property
     def has_seller_money(self) -> bool:
         return any(m.amount for m in (self.pending, self.available, self.in_flight, self.withdrawn))
 
@@ -49,7 +57,8 @@ class CurrencyBalances:
 class LedgerState:
     """What the earnings page needs on every view, in one query (``ledger_state``)."""
 
-    # Money the user may withdraw now, per currency, in currency order (only the positive ones).
+    # Money the user may withdraw now, per currency, in currency order (only the positive ones): their
+    # cleared earnings and their balance (a buyer's refunds), as ``withdrawal_request`` takes them.
     available: list[Money]
     # The latest transaction on any of the user's accounts: every change the earnings page shows
     # (an earning pending or cleared, a withdrawal requested, paid or failed, a refund to the buyer's
@@ -73,14 +82,15 @@ def ledger_state(user: User) -> LedgerState:
         .order_by("currency")
         .values_list("pk", "kind", "currency", "balance", "latest")
     )
-    available: list[Money] = []
+    withdrawable: dict[str, Decimal] = defaultdict(Decimal)
     accounts = []
     version = 0
     for pk, kind, currency, balance, last in rows:
-        if kind == AccountKind.SELLER_AVAILABLE and balance > 0:
-            available.append(Money(balance, currency))
+        if kind in WITHDRAWABLE_KINDS:
+            withdrawable[currency] += balance
         version = max(version, last or 0)
         accounts.append((pk, kind, currency, balance))
+    available = [Money(total, currency) for currency, total in withdrawable.items() if total > 0]
     return LedgerState(available=available, version=version, accounts=accounts)
 
 

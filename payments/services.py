@@ -23,7 +23,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
-from marketplace.errors import DuplicateRequest, InvalidInput
+from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
 from marketplace.money import format_money, round_money, zero
 from marketplace.rows import insert_row
 from notifications.services import Notice, notification_send, notifications_send
@@ -48,6 +48,7 @@ from payments.models import (
     CommandStatus,
     Earning,
     EarningStatus,
+    Entry,
     ProviderCommand,
     Tip,
     Transaction,
@@ -534,12 +535,18 @@ def earnings_clear_batch(
 
 
 def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
-    """Set aside available money for a payout and write the payout command in
-    the same transaction; a worker calls the provider after commit
-    (``payments.outbox``), so the page answers at once and no lock waits on it.
+    """Set aside money for a payout and write the payout command in the same
+    transaction; a worker calls the provider after commit (``payments.outbox``),
+    so the page answers at once and no lock waits on it.
 
-    Two withdrawals at once cannot overdraw: ``ledger_post`` locks the
-    seller's available account and the second sees the first's debit.
+    Any user may withdraw, seller or buyer (``seller`` is the user paid out): the
+    money comes from their cleared earnings first, then from their balance (what
+    refunds to the balance left them), both into the one withdrawing account. A
+    payout that fails puts each part back where it came from (``withdrawal_settle``).
+
+    Two withdrawals at once cannot overdraw, nor a withdrawal and a payment from
+    the balance (a tip, a milestone): the user's accounts are locked in id order
+    before their balances are read, and the second sees the first's debit.
     """
     from payments.connect import payout_destination
     from payments.outbox import command_payout
@@ -561,15 +568,35 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     with transaction.atomic():
         if Withdrawal.objects.filter(idempotency_key=key).exists():
             raise DuplicateRequest("This withdrawal was already requested.")
+        accounts = accounts_for(
+            {
+                "available": Want(AccountKind.SELLER_AVAILABLE, user=seller, optional=True),
+                "balance": Want(AccountKind.BUYER_BALANCE, user=seller, optional=True),
+                "withdrawing": Want(AccountKind.SELLER_WITHDRAWING, user=seller),
+            },
+            currency=currency,
+            lock=True,
+        )
+        available, balance = accounts.get("available"), accounts.get("balance")
+        from_earnings = min(amount, available.cached_balance) if available is not None else zero(currency)
+        from_balance = amount - from_earnings
+        held = balance.cached_balance if balance is not None else zero(currency)
+        if from_balance > held:
+            if Transaction.objects.filter(idempotency_key=f"withdraw:{key}").exists():
+                raise DuplicateRequest("This withdrawal was already requested.")
+            raise InsufficientFunds(f"Not enough money: you can withdraw {format_money(from_earnings + held)}.")
+        lines: list[Line] = [(accounts["withdrawing"], amount)]
+        if available is not None:
+            lines.append((available, -from_earnings))
+        if balance is not None:
+            lines.append((balance, -from_balance))
         ledger_post(
             key=f"withdraw:{key}",
             kind=TransactionKind.WITHDRAWAL_REQUEST,
-            lines=[
-                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), -amount),
-                (account_for(kind=AccountKind.SELLER_WITHDRAWING, currency=currency, user=seller), amount),
-            ],
+            lines=lines,
             memo=f"Withdrawal to {seller.get_withdrawal_method_display()}",
             actor=seller,
+            locked={account.pk: account for account in accounts.values()},
         )
         withdrawal = Withdrawal.objects.create(
             seller=seller,
@@ -580,6 +607,14 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         )
         command_payout(withdrawal)
     return withdrawal
+
+
+def _withdrawal_sources(withdrawal: Withdrawal) -> list[Line]:
+    """Where a withdrawal's money was taken from (its request's debits), to put it back there."""
+    taken = Entry.objects.filter(
+        transaction__idempotency_key=f"withdraw:{withdrawal.idempotency_key}", amount__lt=0
+    ).select_related("account")
+    return [(entry.account, -entry.amount) for entry in taken]
 
 
 def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reason: str, now: datetime) -> None:
@@ -606,10 +641,7 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         ledger_post(
             key=f"payout:{withdrawal.idempotency_key}",
             kind=TransactionKind.WITHDRAWAL_FAILED,
-            lines=[
-                (withdrawing, -withdrawal.amount),
-                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), withdrawal.amount),
-            ],
+            lines=[(withdrawing, -withdrawal.amount), *_withdrawal_sources(withdrawal)],
             memo=f"Payout failed: {reason}"[:300],
             actor=None,
         )
@@ -617,7 +649,7 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         withdrawal.failure_reason = reason[:200]
         message = (
             f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
-            "the money is back in your available balance."
+            "the money is back in your balance, available to withdraw again."
         )
     withdrawal.processed_at = now
     withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
