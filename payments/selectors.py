@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from djmoney.money import Money
 
@@ -19,9 +19,14 @@ from marketplace.sums import ExactSum
 from payments.models import (
     Account,
     AccountKind,
+    Checkout,
+    CheckoutStatus,
+    CommandKind,
+    CommandStatus,
     Earning,
     EarningStatus,
     Entry,
+    ProviderCommand,
     Withdrawal,
     WithdrawalStatus,
 )
@@ -156,6 +161,44 @@ def balances_for(
             )
         )
     return rows
+
+
+def cards_refundable(user: User, currency: str) -> list[tuple[Checkout, Money]]:
+    """The card payments of ``user`` in ``currency`` that can still take money back, newest first,
+    each with what it can take: what it paid less the refunds to it pending, stuck or made (a
+    provider refuses to refund more than was charged; a refused refund was credited to the balance
+    and counts no more). One query."""
+    refunded = (
+        ProviderCommand.objects.filter(
+            checkout=OuterRef("pk"),
+            kind=CommandKind.REFUND,
+            status__in=[CommandStatus.PENDING, CommandStatus.SUCCEEDED, CommandStatus.STUCK],
+        )
+        .values("checkout")
+        .annotate(total=ExactSum("amount"))
+        .values("total")
+    )
+    cards = (
+        Checkout.objects.filter(buyer=user, status=CheckoutStatus.PAID, amount_currency=currency)
+        .exclude(payment_reference="")
+        .annotate(refunded=Subquery(refunded))
+        .order_by("-paid_at", "-id")
+    )
+    rooms = [(card, Money(card.amount.amount - (card.refunded or Decimal("0")), currency)) for card in cards]
+    return [(card, room) for card, room in rooms if room.amount > 0]
+
+
+def card_refundable(user: User, state: LedgerState) -> list[Money]:
+    """Per currency, how much of the user's balance can go back to the cards they paid with: the
+    balance, up to what those cards can still take (``cards_refundable``). Queries only for a
+    currency with a balance."""
+    refundable = []
+    for _, kind, currency, balance in state.accounts:
+        if kind == AccountKind.BUYER_BALANCE and balance > 0:
+            room = sum((room.amount for _, room in cards_refundable(user, currency)), Decimal("0"))
+            if room > 0:
+                refundable.append(Money(min(balance, room), currency))
+    return refundable
 
 
 def withdrawals_for(user: User) -> QuerySet[Withdrawal]:

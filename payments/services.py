@@ -531,7 +531,17 @@ def earnings_clear_batch(
     return [c.pk for c in clearings]
 
 
-# --- withdrawals -------------------------------------------------------------------
+# --- withdrawals, and refunds of the balance to card ----------------------------------------
+
+
+def _check_amount(amount: Money) -> None:
+    # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
+    if not amount.amount.is_finite():
+        raise InvalidInput("Enter the amount as a number.", field="amount")
+    if amount.amount <= 0:
+        raise InvalidInput("Enter an amount greater than zero.", field="amount")
+    if round_money(amount) != amount:
+        raise InvalidInput("Use at most two decimal places.", field="amount")
 
 
 def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
@@ -551,13 +561,7 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     from payments.connect import payout_destination
     from payments.outbox import command_payout
 
-    # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
-    if not amount.amount.is_finite():
-        raise InvalidInput("Enter the amount as a number.", field="amount")
-    if amount.amount <= 0:
-        raise InvalidInput("Enter an amount greater than zero.", field="amount")
-    if round_money(amount) != amount:
-        raise InvalidInput("Use at most two decimal places.", field="amount")
+    _check_amount(amount)
     require_verified_email(seller, "withdraw")
     destination = payout_destination(seller)
     if not destination.strip():
@@ -607,6 +611,76 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         )
         command_payout(withdrawal)
     return withdrawal
+
+
+def balance_refund_to_card(*, user: User, amount: Money, key: str) -> list[ProviderCommand]:
+    """ "Refund to card": send ``amount`` of the user's balance back to the cards they paid with,
+    the newest payment first, each up to what it can still take back and against its original
+    payment reference (``selectors.cards_refundable``). The balance moves to the card-refunds
+    account and one refund command per card is written in the same transaction (key
+    ``to-card:<form key>``, the commands ``refund:to-card:<form key>:<checkout id>``); the outbox
+    runs them after commit, and a refund the provider refuses comes back to the balance.
+
+    Locks the user's balance and the card-refunds account (``accounts_for``), then reads what the
+    cards can take: two requests at once queue on the balance, and the second sees the first's
+    commands.
+    """
+    from payments.outbox import command_refund
+    from payments.selectors import cards_refundable
+
+    _check_amount(amount)
+    currency = str(amount.currency)
+    with transaction.atomic():
+        accounts = accounts_for(
+            {
+                "balance": Want(AccountKind.BUYER_BALANCE, user=user, optional=True),
+                "cards": Want(AccountKind.CARD_REFUNDS),
+            },
+            currency=currency,
+            lock=True,
+        )
+        held = accounts["balance"].cached_balance if "balance" in accounts else zero(currency)
+        cards = cards_refundable(user, currency)
+        room = sum((room for _, room in cards), zero(currency))
+        if amount > min(held, room):
+            if Transaction.objects.filter(idempotency_key=f"to-card:{key}").exists():
+                raise DuplicateRequest("This refund was already requested.")
+            if amount > held:
+                raise InsufficientFunds(f"Not enough money: your balance is {format_money(held)}.")
+            raise InvalidInput(
+                f"At most {format_money(room)} can go back to the cards you paid with: "
+                "withdraw the rest to your payout account instead.",
+                field="amount",
+            )
+        plan: list[tuple[Checkout, Money]] = []
+        left = amount
+        for card, card_room in cards:
+            if left.amount <= 0:
+                break
+            part = min(left, card_room)
+            plan.append((card, part))
+            left -= part
+        ledger_post(
+            key=f"to-card:{key}",
+            kind=TransactionKind.BALANCE_TO_CARD,
+            lines=[(accounts["balance"], -amount), (accounts["cards"], amount)],
+            memo="Balance sent back to the card" + ("s" if len(plan) > 1 else "") + " that paid",
+            actor=user,
+            locked={account.pk: account for account in accounts.values() if account.is_guarded},
+        )
+        commands = [
+            command_refund(
+                user=user,
+                amount=part,
+                payment_reference=card.payment_reference,
+                key=f"refund:to-card:{key}:{card.pk}",
+                milestone_id=card.milestone_id,
+                checkout=card,
+            )
+            for card, part in plan
+        ]
+    logger.info("balance to card: user %s, %s in %s refund(s)", user.pk, format_money(amount), len(commands))
+    return commands
 
 
 def _withdrawal_sources(withdrawal: Withdrawal) -> list[Line]:

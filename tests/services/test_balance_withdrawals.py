@@ -1,6 +1,8 @@
 """Every balance can leave (issue 32, item 1): a buyer's refunds are withdrawn through the same
 withdrawal flow and payout methods as a seller's earnings, and a failed payout puts each part
-back where it came from. The audit (withdrawals in flight equal the withdrawing account) holds.
+back where it came from; or they go back to the cards that paid ("Refund to card"), through the
+outbox, each card up to what it paid. The audit (withdrawals in flight equal the withdrawing
+account, refunds to card waiting equal the card-refunds account) holds.
 
 Regression: before the fix a buyer with a refund in their balance could not withdraw it
 (``withdrawal_request`` read the seller's available account only: ``InsufficientFunds``), and the
@@ -18,12 +20,14 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
-from marketplace.errors import DuplicateRequest, InsufficientFunds
+from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
 from milestones.models import MilestoneState as S
 from milestones.services import milestone_create
-from payments.models import AccountKind, Transaction, Withdrawal
-from payments.services import FundingSource, withdrawal_process, withdrawal_request
+from payments.models import AccountKind, Checkout, ProviderCommand, Transaction, Withdrawal
+from payments.outbox import command_execute
+from payments.services import FundingSource, balance_refund_to_card, withdrawal_process, withdrawal_request
 from privacy.services import account_deletion_blockers
+from sandbox.models import SandboxOperation
 from tests.factories import OrderFactory, UserFactory, milestone_in
 from tests.services.ledger_checks import assert_money_conserved, balance, world
 
@@ -135,3 +139,97 @@ def test_a_balance_withdrawn_can_no_longer_pay_for_a_milestone():
             source=FundingSource(method="balance"),
             idempotency_key=uuid.uuid4().hex,
         )
+
+
+# --- refund to card ------------------------------------------------------------------------------
+
+
+def test_a_buyers_balance_goes_back_to_the_card_that_paid(audit):
+    buyer = _refunded_buyer()
+    card = Checkout.objects.get(buyer=buyer, status="paid")
+    [command] = balance_refund_to_card(user=buyer, amount=usd("105.50"), key=uuid.uuid4().hex)
+    assert (command.amount, command.payment_reference, command.checkout_id) == (
+        usd("105.50"),
+        card.payment_reference,
+        card.pk,
+    )
+    assert balance(AccountKind.BUYER_BALANCE, user=buyer) == usd("0")
+    assert balance(AccountKind.CARD_REFUNDS) == usd("105.50")
+    audit()
+    assert_money_conserved()
+    assert "105.50\u00a0USD to your card is still on its way" in account_deletion_blockers(buyer)[0].message
+
+    assert command_execute(command_id=command.pk).outcome == "succeeded"
+    refund = SandboxOperation.objects.get(kind="refund")
+    assert (refund.amount, refund.target) == (usd("105.50"), card.payment_reference)
+    assert balance(AccountKind.CARD_REFUNDS) == usd("0")
+    audit()
+    assert_money_conserved()
+    assert account_deletion_blockers(buyer) == []
+
+
+def test_refund_to_card_goes_to_the_newest_payment_first_each_up_to_what_it_paid(audit):
+    buyer = UserFactory()
+    first = milestone_in(S.CANCELLED, order=OrderFactory(buyer=buyer), amount="100.00")  # 105.50 by card
+    second = milestone_in(S.CANCELLED, order=OrderFactory(buyer=buyer), amount="50.00")  # 52.75 by card
+    commands = balance_refund_to_card(user=buyer, amount=usd("150.00"), key=uuid.uuid4().hex)
+    paid = {c.milestone_id: c for c in Checkout.objects.filter(buyer=buyer)}
+    assert [(c.milestone_id, c.amount, c.payment_reference) for c in commands] == [
+        (second.pk, usd("52.75"), paid[second.pk].payment_reference),
+        (first.pk, usd("97.25"), paid[first.pk].payment_reference),
+    ]
+    assert balance(AccountKind.BUYER_BALANCE, user=buyer) == usd("8.25")
+    audit()
+    for command in commands:
+        command_execute(command_id=command.pk)
+    audit()
+    assert_money_conserved()
+
+
+def test_more_than_the_cards_can_take_back_is_refused_clearly_and_changes_nothing():
+    buyer = _refunded_buyer()
+    card = Checkout.objects.get(buyer=buyer, status="paid")
+    # The card took back 100.00 already (a refund of another kind): 5.50 of it is left to refund.
+    ProviderCommand.objects.create(
+        kind="refund",
+        status="succeeded",
+        idempotency_key="refund:elsewhere",
+        amount=usd("100.00"),
+        user=buyer,
+        checkout=card,
+        payment_reference=card.payment_reference,
+        next_attempt_at=timezone.now(),
+    )
+    before = world()
+    with pytest.raises(InvalidInput) as refused:
+        balance_refund_to_card(user=buyer, amount=usd("10.00"), key=uuid.uuid4().hex)
+    assert refused.value.field == "amount"
+    assert "At most 5.50\u00a0USD can go back to the cards you paid with" in refused.value.message
+    assert world() == before
+    balance_refund_to_card(user=buyer, amount=usd("5.50"), key=uuid.uuid4().hex)
+    assert balance(AccountKind.BUYER_BALANCE, user=buyer) == usd("100.00")
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [("105.51", InsufficientFunds), ("0.00", InvalidInput), ("-1.00", InvalidInput), ("1.005", InvalidInput)],
+    ids=["more-than-the-balance", "zero", "negative", "three-decimals"],
+)
+def test_a_bad_amount_to_refund_to_card_changes_nothing(amount, error):
+    buyer = _refunded_buyer()
+    before = world()
+    with pytest.raises(error):
+        balance_refund_to_card(user=buyer, amount=usd(amount), key=uuid.uuid4().hex)
+    assert world() == before
+
+
+def test_a_replayed_refund_to_card_refunds_once(audit):
+    buyer = _refunded_buyer()
+    key = uuid.uuid4().hex
+    balance_refund_to_card(user=buyer, amount=usd("105.50"), key=key)
+    before = world()
+    with pytest.raises(DuplicateRequest):
+        balance_refund_to_card(user=buyer, amount=usd("105.50"), key=key)
+    assert world() == before
+    assert ProviderCommand.objects.filter(kind="refund").count() == 1
+    audit()

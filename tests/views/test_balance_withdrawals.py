@@ -15,7 +15,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from milestones.models import MilestoneState as S
-from payments.models import AccountKind, Withdrawal
+from payments.models import AccountKind, ProviderCommand, Transaction, Withdrawal
 from payments.services import withdrawal_process
 from tests.factories import OrderFactory, milestone_in
 from tests.services.ledger_checks import balance
@@ -76,3 +76,34 @@ def test_delete_my_account_names_the_withdrawal_that_frees_it_then_lets_it_go(cl
     assert "Your account is deleted." in response.content.decode()
     assert balance(AccountKind.BUYER_BALANCE, user=refunded) == Money("0", "USD")
     audit()
+
+
+def test_a_buyer_sends_the_refund_back_to_the_card_from_the_earnings_page(client, refunded, audit):
+    client.force_login(refunded)
+    html = client.get(reverse("earnings")).content.decode()
+    assert "Refund to card" in html and "Up to 105.50\u00a0USD" in html
+    key = re.search(r'name="to_card-key" value="([0-9a-f]+)"', html).group(1)
+    too_much = client.post(
+        reverse("refund_to_card"), {"to_card-amount": "105.51", "to_card-currency": "USD", "to_card-key": key}
+    )
+    assert too_much.status_code == 400 and "Not enough money" in too_much.content.decode()
+    response = client.post(
+        reverse("refund_to_card"),
+        {"to_card-amount": "105.50", "to_card-currency": "USD", "to_card-key": key},
+        follow=True,
+    )
+    assert "105.50\u00a0USD is on its way back to your card" in response.content.decode()
+    command = ProviderCommand.objects.get(user=refunded, kind="refund")
+    assert command.amount == Money("105.50", "USD")
+    html = client.get(reverse("earnings")).content.decode()
+    assert dd(html, "Available to withdraw") == "0.00\u00a0USD"
+    assert "Balance refunded to card" in html
+    receipt = client.get(reverse("receipt", args=[Transaction.objects.get(kind="balance_to_card").pk]))
+    assert receipt.status_code == 200
+    assert f"Payment {command.payment_reference}" in receipt.content.decode()
+    audit()
+
+
+def test_the_refund_to_card_form_is_not_offered_without_a_card_payment(client, outsider):
+    client.force_login(outsider)
+    assert "Refund to card" not in client.get(reverse("earnings")).content.decode()
