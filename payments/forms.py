@@ -1,4 +1,5 @@
-"""The withdraw form: the amount, plus the idempotency key it was rendered with."""
+"""The earnings page's forms: withdraw, and refund the balance to card; each an amount, plus the
+idempotency key it was rendered with."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ class WithdrawForm(forms.Form):
 
     def money(self) -> Money:
         return Money(self.cleaned_data["amount"], self.cleaned_data["currency"])
+
+
+class RefundToCardForm(WithdrawForm):
+    """ "Refund to card": how much of the balance goes back to the cards that paid."""
+
+    prefix = "to_card"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = "Amount to refund"
+        self.fields["currency"].label = "Currency to refund"

@@ -78,13 +78,24 @@ SHAPES: dict[str, frozenset[tuple[str, str]]] = {
         {(K.BUYER_BALANCE, DEBIT), (K.GATEWAY, DEBIT), (K.SELLER_PENDING, CREDIT), (K.PLATFORM_FEES, CREDIT)}
     ),
     T.CLEAR: frozenset({(K.SELLER_PENDING, DEBIT), (K.SELLER_AVAILABLE, CREDIT)}),
-    T.WITHDRAWAL_REQUEST: frozenset({(K.SELLER_AVAILABLE, DEBIT), (K.SELLER_WITHDRAWING, CREDIT)}),
+    # A withdrawal takes cleared earnings and the balance (a buyer's refunds); a failed one puts them back.
+    T.WITHDRAWAL_REQUEST: frozenset(
+        {(K.SELLER_AVAILABLE, DEBIT), (K.BUYER_BALANCE, DEBIT), (K.SELLER_WITHDRAWING, CREDIT)}
+    ),
     T.WITHDRAWAL_PAID: frozenset({(K.SELLER_WITHDRAWING, DEBIT), (K.PAYOUTS, CREDIT)}),
-    T.WITHDRAWAL_FAILED: frozenset({(K.SELLER_WITHDRAWING, DEBIT), (K.SELLER_AVAILABLE, CREDIT)}),
+    T.WITHDRAWAL_FAILED: frozenset(
+        {(K.SELLER_WITHDRAWING, DEBIT), (K.SELLER_AVAILABLE, CREDIT), (K.BUYER_BALANCE, CREDIT)}
+    ),
     T.CARD_REFUND_PAID: frozenset({(K.CARD_REFUNDS, DEBIT), (K.GATEWAY, CREDIT)}),
     T.CARD_REFUND_FAILED: frozenset({(K.CARD_REFUNDS, DEBIT), (K.BUYER_BALANCE, CREDIT)}),
     T.LATE_PAYMENT: frozenset({(K.GATEWAY, DEBIT), (K.CARD_REFUNDS, CREDIT)}),
+    T.BALANCE_TO_CARD: frozenset({(K.BUYER_BALANCE, DEBIT), (K.CARD_REFUNDS, CREDIT)}),
 }
+# Kinds that move one user's own money, on their accounts only.
+ONE_USER_KINDS = frozenset({T.CARD_REFUND_FAILED, T.WITHDRAWAL_REQUEST, T.WITHDRAWAL_FAILED, T.BALANCE_TO_CARD})
+# The refund commands of a balance sent back to card (``payments.services.balance_refund_to_card``).
+TO_CARD_COMMANDS = "refund:to-card:"
+
 # Kinds that belong to a milestone (its funding, settlement or tip).
 MILESTONE_KINDS = frozenset({T.FUND, T.RELEASE, T.SPLIT, T.REFUND, T.TIP})
 
@@ -215,6 +226,8 @@ class _Records:
     commands: dict[str, tuple[str, str, Decimal, int]]  # idempotency key -> (kind, status, amount, user)
     tips: dict[int, Decimal]  # milestone id -> amount
     forged: list[str]
+    # A balance sent back to card, by its form key -> what its refund commands add up to, and whose they are.
+    to_card: dict[str, tuple[Decimal, set[int]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> _Records:
@@ -240,6 +253,10 @@ class _Records:
                         record.amount.amount,
                         record.user_id,
                     )
+                    if record.idempotency_key.startswith(TO_CARD_COMMANDS):
+                        form_key = record.idempotency_key[len(TO_CARD_COMMANDS) :].rpartition(":")[0]
+                        total, owners = records.to_card.get(form_key, (Decimal("0"), set()))
+                        records.to_card[form_key] = (total + record.amount.amount, owners | {record.user_id})
         records.tips = dict(Tip.objects.values_list("milestone_id", "amount"))
         return records
 
@@ -289,6 +306,11 @@ def _record_breach(txn: dict[str, Any], moved: Decimal, users: set[int], records
         done = CommandStatus.SUCCEEDED if kind == T.CARD_REFUND_PAID else CommandStatus.FAILED
         if amount != moved or status != done or (kind == T.CARD_REFUND_FAILED and users != {user}):
             return f"moves {moved} but its refund command is {status}, {amount}"
+        return None
+    if kind == T.BALANCE_TO_CARD:
+        sent = records.to_card.get(rest) if prefix == "to-card" else None
+        if sent is None or sent[0] != moved or sent[1] != users:
+            return f"sends {moved} of user(s) {sorted(users)} to card but its refund commands say {sent}"
         return None
     if kind == T.LATE_PAYMENT:
         command = records.commands.get(f"refund:{key}")
@@ -350,8 +372,10 @@ def integrity_audit(breaches: list[str]) -> int:
             for text in transaction_faults(txn, lines):
                 breach(text)
             moved = sum((amount for _, amount, _, _, _ in lines if amount > 0), Decimal("0"))
+            # A settlement pays a buyer's balance beside the seller's account; the kinds of one user's own
+            # money (a withdrawal, a refund to card) name every owner, the balance's too.
             users = {user for _, amount, _, kind, user in lines if user is not None and kind != K.BUYER_BALANCE}
-            if txn["kind"] == T.CARD_REFUND_FAILED:
+            if txn["kind"] in ONE_USER_KINDS:
                 users = {user for _, _, _, _, user in lines if user is not None}
             why = _record_breach(txn, moved, users, records)
             if why:

@@ -28,7 +28,8 @@ class AccountKind(models.TextChoices):
     ESCROW = "escrow", "Escrow (one per milestone)"
     SELLER_PENDING = "seller_pending", "Seller: pending clearance"
     SELLER_AVAILABLE = "seller_available", "Seller: available"
-    SELLER_WITHDRAWING = "seller_withdrawing", "Seller: withdrawal in flight"
+    # Any user's withdrawal in flight: a seller's earnings or a buyer's balance (``withdrawal_request``).
+    SELLER_WITHDRAWING = "seller_withdrawing", "Withdrawal in flight"
     BUYER_BALANCE = "buyer_balance", "Buyer balance"
     PLATFORM_FEES = "platform_fees", "Platform fees"
     GATEWAY = "gateway", "Card payments (outside world)"
@@ -130,6 +131,7 @@ class TransactionKind(models.TextChoices):
     CARD_REFUND_FAILED = "card_refund_failed", "Card refund failed, credited to balance"
     LATE_PAYMENT = "late_payment", "Payment after the checkout closed, refunding"
     TIP = "tip", "Tip to seller"
+    BALANCE_TO_CARD = "balance_to_card", "Balance refunded to card"
 
 
 class Transaction(models.Model):

@@ -36,12 +36,13 @@ from accounts.models import User
 from marketplace.money import format_money
 from marketplace.queue import enqueue_on_commit
 from notifications.services import notification_send
-from payments.ledger import account_for, ledger_post
+from payments.ledger import Line, account_for, ledger_post
 from payments.models import (
     AccountKind,
     Checkout,
     CommandKind,
     CommandStatus,
+    Entry,
     ProviderCommand,
     TransactionKind,
     Withdrawal,
@@ -229,6 +230,14 @@ def _settle(command: ProviderCommand, *, ok: bool, reference: str, reason: str, 
     command.save(update_fields=["status", "provider_reference", "last_error", "finished_at", "failure_code"])
 
 
+def _withdrawal_sources(withdrawal: Withdrawal) -> list[Line]:
+    """Where a withdrawal's money was taken from (its request's debits), to put it back there."""
+    taken = Entry.objects.filter(
+        transaction__idempotency_key=f"withdraw:{withdrawal.idempotency_key}", amount__lt=0
+    ).select_related("account")
+    return [(entry.account, -entry.amount) for entry in taken]
+
+
 def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reason: str, now: datetime) -> None:
     """Record the provider's final answer to a payout. Caller holds the
     command and withdrawal rows (``_settle``)."""
@@ -253,10 +262,7 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         ledger_post(
             key=f"payout:{withdrawal.idempotency_key}",
             kind=TransactionKind.WITHDRAWAL_FAILED,
-            lines=[
-                (withdrawing, -withdrawal.amount),
-                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), withdrawal.amount),
-            ],
+            lines=[(withdrawing, -withdrawal.amount), *_withdrawal_sources(withdrawal)],
             memo=f"Payout failed: {reason}"[:300],
             actor=None,
         )
@@ -264,7 +270,7 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         withdrawal.failure_reason = reason[:200]
         message = (
             f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
-            "the money is back in your available balance."
+            "the money is back in your balance, available to withdraw again."
         )
     withdrawal.processed_at = now
     withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])

@@ -51,6 +51,7 @@ SIDES: dict[str, tuple[str, ...]] = {
     K.LATE_PAYMENT: (BUYER,),
     K.CARD_REFUND_PAID: (BUYER,),
     K.CARD_REFUND_FAILED: (BUYER,),
+    K.BALANCE_TO_CARD: (BUYER,),
     K.RELEASE: (SELLER,),
     K.WITHDRAWAL_PAID: (SELLER,),
     K.WITHDRAWAL_FAILED: (SELLER,),
@@ -65,6 +66,7 @@ LABELS: dict[tuple[str, str], str] = {
     (K.LATE_PAYMENT, BUYER): "Late payment refund",
     (K.CARD_REFUND_PAID, BUYER): "Refund to card",
     (K.CARD_REFUND_FAILED, BUYER): "Card refund credited to balance",
+    (K.BALANCE_TO_CARD, BUYER): "Balance refunded to card",
     (K.RELEASE, SELLER): "Earning",
     (K.WITHDRAWAL_PAID, SELLER): "Payout",
     (K.WITHDRAWAL_FAILED, SELLER): "Failed payout",
@@ -247,7 +249,7 @@ def _method_label(method: str) -> str:
 def _load(transaction_id: int) -> Transaction | None:
     return (
         Transaction.objects.filter(pk=transaction_id, kind__in=RECEIPT_KINDS)
-        .select_related("milestone__order__buyer", "milestone__order__seller")
+        .select_related("milestone__order__buyer", "milestone__order__seller", "actor")
         .prefetch_related(Prefetch("entries", queryset=Entry.objects.select_related("account").order_by("id")))
         .first()
     )
@@ -259,6 +261,8 @@ class _Records:
 
     withdrawal: Withdrawal | None = None
     command: ProviderCommand | None = None
+    # A balance sent back to card: a refund command per card.
+    commands: list[ProviderCommand] = field(default_factory=list)
 
 
 def _records(txn: Transaction) -> _Records:
@@ -266,6 +270,9 @@ def _records(txn: Transaction) -> _Records:
     if txn.kind in (K.WITHDRAWAL_PAID, K.WITHDRAWAL_FAILED) and key.startswith("payout:"):
         withdrawal = Withdrawal.objects.select_related("seller").filter(idempotency_key=key[len("payout:") :]).first()
         return _Records(withdrawal=withdrawal)
+    if txn.kind == K.BALANCE_TO_CARD:
+        commands = ProviderCommand.objects.filter(idempotency_key__startswith=f"refund:{key}:").order_by("pk")
+        return _Records(commands=list(commands))
     command_key = ""
     if txn.kind in (K.CARD_REFUND_PAID, K.CARD_REFUND_FAILED) and key.startswith("card_refund:"):
         command_key = key[len("card_refund:") :]
@@ -290,6 +297,8 @@ def _parties(txn: Transaction, records: _Records) -> dict[str, User]:
         parties[SELLER] = records.withdrawal.seller
     if records.command is not None and txn.kind in (K.CARD_REFUND_PAID, K.CARD_REFUND_FAILED, K.LATE_PAYMENT):
         parties[BUYER] = records.command.user
+    if txn.kind == K.BALANCE_TO_CARD and txn.actor is not None:
+        parties[BUYER] = txn.actor
     return {side: parties[side] for side in SIDES[txn.kind] if side in parties}
 
 
@@ -373,7 +382,8 @@ def _payout(txn: Transaction, sums: _Sums, records: _Records) -> tuple[list[Rece
         return [ReceiptLine("Amount paid out", sums.gained(AccountKind.PAYOUTS), "total")], details, ""
     if withdrawal is not None and withdrawal.failure_reason:
         details.append(ReceiptDetail("Reason", withdrawal.failure_reason))
-    lines = [ReceiptLine("Returned to your available balance", sums.gained(AccountKind.SELLER_AVAILABLE), "total")]
+    returned = sums.gained(AccountKind.SELLER_AVAILABLE, AccountKind.BUYER_BALANCE)
+    lines = [ReceiptLine("Returned to your available balance", returned, "total")]
     return lines, details, "The payout failed; nothing left your account and you can withdraw again."
 
 
@@ -392,6 +402,20 @@ def _card_refund(
         details.append(ReceiptDetail("Reason", command.last_error))
     lines = [ReceiptLine("Credited to your balance", sums.gained(AccountKind.BUYER_BALANCE), "total")]
     return lines, details, "The card refund could not be made, so the money is in your balance instead."
+
+
+def _balance_to_card(records: _Records, sums: _Sums) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
+    details = [
+        ReceiptDetail(
+            f"Payment {command.payment_reference}", f"{format_money(command.amount)}: {_card_refund_status(command)}"
+        )
+        for command in records.commands
+    ]
+    lines = [
+        ReceiptLine("Taken from your balance", sums.lost(AccountKind.BUYER_BALANCE)),
+        ReceiptLine("Sent back to your card", sums.gained(AccountKind.CARD_REFUNDS), "total"),
+    ]
+    return lines, details, "Each part goes back to the payment it came from; banks take 5–10 days to show it."
 
 
 def _late_payment(records: _Records, sums: _Sums) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
@@ -438,6 +462,8 @@ def _build(txn: Transaction, side: str, parties: dict[str, User], records: _Reco
         lines, details, note = _payout(txn, sums, records)
     elif txn.kind in (K.CARD_REFUND_PAID, K.CARD_REFUND_FAILED):
         lines, details, note = _card_refund(txn, sums, records)
+    elif txn.kind == K.BALANCE_TO_CARD:
+        lines, details, note = _balance_to_card(records, sums)
     else:
         lines, details, note = _late_payment(records, sums)
     milestone = txn.milestone if txn.milestone_id else None
@@ -548,7 +574,10 @@ def attach_receipt_links(
         entry.receipt = _entry_link(entry)  # type: ignore[attr-defined]
 
 
-def _entry_side(account_kind: str) -> str:
+def _entry_side(account_kind: str, kind: str) -> str:
+    # A payout is the receipt of the user paid out (``SELLER``), whichever balance it took.
+    if kind in (K.WITHDRAWAL_PAID, K.WITHDRAWAL_FAILED):
+        return SELLER
     return BUYER if account_kind == AccountKind.BUYER_BALANCE else SELLER
 
 
@@ -556,7 +585,7 @@ def _entry_link(entry: Entry) -> ReceiptLink | None:
     """The receipt of an entry on the user's own account (no query: the
     transaction and account are joined already)."""
     kind = entry.transaction.kind
-    side = _entry_side(entry.account.kind)
+    side = _entry_side(entry.account.kind, kind)
     if (kind, side) not in LABELS:
         return None
     return ReceiptLink(entry.transaction_id, kind, side, entry.transaction.created_at)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from djmoney.money import Money
 
@@ -19,12 +19,20 @@ from marketplace.sums import ExactSum
 from payments.models import (
     Account,
     AccountKind,
+    Checkout,
+    CheckoutStatus,
+    CommandKind,
+    CommandStatus,
     Earning,
     EarningStatus,
     Entry,
+    ProviderCommand,
     Withdrawal,
     WithdrawalStatus,
 )
+
+# The accounts a withdrawal takes from, in the order it takes (``payments.services.withdrawal_request``).
+WITHDRAWABLE_KINDS = (AccountKind.SELLER_AVAILABLE, AccountKind.BUYER_BALANCE)
 
 
 @dataclass
@@ -41,6 +49,11 @@ class CurrencyBalances:
     account_ids: list[int] = field(default_factory=list)
 
     @property
+    def withdrawable(self) -> Money:
+        """What a withdrawal may take: cleared earnings, then the balance (``withdrawal_request``)."""
+        return self.available + self.buyer_balance
+
+    @property
     def has_seller_money(self) -> bool:
         return any(m.amount for m in (self.pending, self.available, self.in_flight, self.withdrawn))
 
@@ -49,7 +62,8 @@ class CurrencyBalances:
 class LedgerState:
     """What the earnings page needs on every view, in one query (``ledger_state``)."""
 
-    # Money the user may withdraw now, per currency, in currency order (only the positive ones).
+    # Money the user may withdraw now, per currency, in currency order (only the positive ones): their
+    # cleared earnings and their balance (a buyer's refunds), as ``withdrawal_request`` takes them.
     available: list[Money]
     # The latest transaction on any of the user's accounts: every change the earnings page shows
     # (an earning pending or cleared, a withdrawal requested, paid or failed, a refund to the buyer's
@@ -73,14 +87,15 @@ def ledger_state(user: User) -> LedgerState:
         .order_by("currency")
         .values_list("pk", "kind", "currency", "balance", "latest")
     )
-    available: list[Money] = []
+    withdrawable: dict[str, Decimal] = defaultdict(Decimal)
     accounts = []
     version = 0
     for pk, kind, currency, balance, last in rows:
-        if kind == AccountKind.SELLER_AVAILABLE and balance > 0:
-            available.append(Money(balance, currency))
+        if kind in WITHDRAWABLE_KINDS:
+            withdrawable[currency] += balance
         version = max(version, last or 0)
         accounts.append((pk, kind, currency, balance))
+    available = [Money(total, currency) for currency, total in withdrawable.items() if total > 0]
     return LedgerState(available=available, version=version, accounts=accounts)
 
 
@@ -146,6 +161,44 @@ def balances_for(
             )
         )
     return rows
+
+
+def cards_refundable(user: User, currency: str) -> list[tuple[Checkout, Money]]:
+    """The card payments of ``user`` in ``currency`` that can still take money back, newest first,
+    each with what it can take: what it paid less the refunds to it pending, stuck or made (a
+    provider refuses to refund more than was charged; a refused refund was credited to the balance
+    and counts no more). One query."""
+    refunded = (
+        ProviderCommand.objects.filter(
+            checkout=OuterRef("pk"),
+            kind=CommandKind.REFUND,
+            status__in=[CommandStatus.PENDING, CommandStatus.SUCCEEDED, CommandStatus.STUCK],
+        )
+        .values("checkout")
+        .annotate(total=ExactSum("amount"))
+        .values("total")
+    )
+    cards = (
+        Checkout.objects.filter(buyer=user, status=CheckoutStatus.PAID, amount_currency=currency)
+        .exclude(payment_reference="")
+        .annotate(refunded=Subquery(refunded))
+        .order_by("-paid_at", "-id")
+    )
+    rooms = [(card, Money(card.amount.amount - (card.refunded or Decimal("0")), currency)) for card in cards]
+    return [(card, room) for card, room in rooms if room.amount > 0]
+
+
+def card_refundable(user: User, state: LedgerState) -> list[Money]:
+    """Per currency, how much of the user's balance can go back to the cards they paid with: the
+    balance, up to what those cards can still take (``cards_refundable``). Queries only for a
+    currency with a balance."""
+    refundable = []
+    for _, kind, currency, balance in state.accounts:
+        if kind == AccountKind.BUYER_BALANCE and balance > 0:
+            room = sum((room.amount for _, room in cards_refundable(user, currency)), Decimal("0"))
+            if room > 0:
+                refundable.append(Money(min(balance, room), currency))
+    return refundable
 
 
 def withdrawals_for(user: User) -> QuerySet[Withdrawal]:

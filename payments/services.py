@@ -23,7 +23,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
-from marketplace.errors import DuplicateRequest, InvalidInput
+from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
 from marketplace.money import format_money, round_money, zero
 from notifications.services import Notice, notifications_send
 from payments.connect import payout_destination
@@ -55,6 +55,7 @@ from payments.models import (
     Withdrawal,
 )
 from payments.outbox import command_execute, command_payout, command_refund
+from payments.selectors import cards_refundable
 
 logger = logging.getLogger(__name__)
 
@@ -524,17 +525,10 @@ def earnings_clear_batch(
     return [c.pk for c in clearings]
 
 
-# --- withdrawals -------------------------------------------------------------------
+# --- withdrawals, and refunds of the balance to card ----------------------------------------
 
 
-def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
-    """Set aside available money for a payout and write the payout command in
-    the same transaction; a worker calls the provider after commit
-    (``payments.outbox``), so the page answers at once and no lock waits on it.
-
-    Two withdrawals at once cannot overdraw: ``ledger_post`` locks the
-    seller's available account and the second sees the first's debit.
-    """
+def _check_amount(amount: Money) -> None:
     # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
     if not amount.amount.is_finite():
         raise InvalidInput("Enter the amount as a number.", field="amount")
@@ -542,6 +536,23 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         raise InvalidInput("Enter an amount greater than zero.", field="amount")
     if round_money(amount) != amount:
         raise InvalidInput("Use at most two decimal places.", field="amount")
+
+
+def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
+    """Set aside money for a payout and write the payout command in the same
+    transaction; a worker calls the provider after commit (``payments.outbox``),
+    so the page answers at once and no lock waits on it.
+
+    Any user may withdraw, seller or buyer (``seller`` is the user paid out): the
+    money comes from their cleared earnings first, then from their balance (what
+    refunds to the balance left them), both into the one withdrawing account. A
+    payout that fails puts each part back where it came from (``withdrawal_settle``).
+
+    Two withdrawals at once cannot overdraw, nor a withdrawal and a payment from
+    the balance (a tip, a milestone): the user's accounts are locked in id order
+    before their balances are read, and the second sees the first's debit.
+    """
+    _check_amount(amount)
     require_verified_email(seller, "withdraw")
     destination = payout_destination(seller)
     if not destination.strip():
@@ -552,15 +563,35 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     with transaction.atomic():
         if Withdrawal.objects.filter(idempotency_key=key).exists():
             raise DuplicateRequest("This withdrawal was already requested.")
+        accounts = accounts_for(
+            {
+                "available": Want(AccountKind.SELLER_AVAILABLE, user=seller, optional=True),
+                "balance": Want(AccountKind.BUYER_BALANCE, user=seller, optional=True),
+                "withdrawing": Want(AccountKind.SELLER_WITHDRAWING, user=seller),
+            },
+            currency=currency,
+            lock=True,
+        )
+        available, balance = accounts.get("available"), accounts.get("balance")
+        from_earnings = min(amount, available.cached_balance) if available is not None else zero(currency)
+        from_balance = amount - from_earnings
+        held = balance.cached_balance if balance is not None else zero(currency)
+        if from_balance > held:
+            if Transaction.objects.filter(idempotency_key=f"withdraw:{key}").exists():
+                raise DuplicateRequest("This withdrawal was already requested.")
+            raise InsufficientFunds(f"Not enough money: you can withdraw {format_money(from_earnings + held)}.")
+        lines: list[Line] = [(accounts["withdrawing"], amount)]
+        if available is not None:
+            lines.append((available, -from_earnings))
+        if balance is not None:
+            lines.append((balance, -from_balance))
         ledger_post(
             key=f"withdraw:{key}",
             kind=TransactionKind.WITHDRAWAL_REQUEST,
-            lines=[
-                (account_for(kind=AccountKind.SELLER_AVAILABLE, currency=currency, user=seller), -amount),
-                (account_for(kind=AccountKind.SELLER_WITHDRAWING, currency=currency, user=seller), amount),
-            ],
+            lines=lines,
             memo=f"Withdrawal to {seller.get_withdrawal_method_display()}",
             actor=seller,
+            locked={account.pk: account for account in accounts.values()},
         )
         withdrawal = Withdrawal.objects.create(
             seller=seller,
@@ -571,6 +602,73 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         )
         command_payout(withdrawal)
     return withdrawal
+
+
+def balance_refund_to_card(*, user: User, amount: Money, key: str) -> list[ProviderCommand]:
+    """ "Refund to card": send ``amount`` of the user's balance back to the cards they paid with,
+    the newest payment first, each up to what it can still take back and against its original
+    payment reference (``selectors.cards_refundable``). The balance moves to the card-refunds
+    account and one refund command per card is written in the same transaction (key
+    ``to-card:<form key>``, the commands ``refund:to-card:<form key>:<checkout id>``); the outbox
+    runs them after commit, and a refund the provider refuses comes back to the balance.
+
+    Locks the user's balance and the card-refunds account (``accounts_for``), then reads what the
+    cards can take: two requests at once queue on the balance, and the second sees the first's
+    commands.
+    """
+    _check_amount(amount)
+    currency = str(amount.currency)
+    with transaction.atomic():
+        accounts = accounts_for(
+            {
+                "balance": Want(AccountKind.BUYER_BALANCE, user=user, optional=True),
+                "cards": Want(AccountKind.CARD_REFUNDS),
+            },
+            currency=currency,
+            lock=True,
+        )
+        held = accounts["balance"].cached_balance if "balance" in accounts else zero(currency)
+        cards = cards_refundable(user, currency)
+        room = sum((room for _, room in cards), zero(currency))
+        if amount > min(held, room):
+            if Transaction.objects.filter(idempotency_key=f"to-card:{key}").exists():
+                raise DuplicateRequest("This refund was already requested.")
+            if amount > held:
+                raise InsufficientFunds(f"Not enough money: your balance is {format_money(held)}.")
+            raise InvalidInput(
+                f"At most {format_money(room)} can go back to the cards you paid with: "
+                "withdraw the rest to your payout account instead.",
+                field="amount",
+            )
+        plan: list[tuple[Checkout, Money]] = []
+        left = amount
+        for card, card_room in cards:
+            if left.amount <= 0:
+                break
+            part = min(left, card_room)
+            plan.append((card, part))
+            left -= part
+        ledger_post(
+            key=f"to-card:{key}",
+            kind=TransactionKind.BALANCE_TO_CARD,
+            lines=[(accounts["balance"], -amount), (accounts["cards"], amount)],
+            memo="Balance sent back to the card" + ("s" if len(plan) > 1 else "") + " that paid",
+            actor=user,
+            locked={account.pk: account for account in accounts.values() if account.is_guarded},
+        )
+        commands = [
+            command_refund(
+                user=user,
+                amount=part,
+                payment_reference=card.payment_reference,
+                key=f"refund:to-card:{key}:{card.pk}",
+                milestone_id=card.milestone_id,
+                checkout=card,
+            )
+            for card, part in plan
+        ]
+    logger.info("balance to card: user %s, %s in %s refund(s)", user.pk, format_money(amount), len(commands))
+    return commands
 
 
 def withdrawal_process(*, withdrawal_id: int, now: datetime | None = None) -> Withdrawal | None:

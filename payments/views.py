@@ -1,4 +1,5 @@
-"""The seller's earnings page and the withdraw form behind it."""
+"""The earnings page (a seller's earnings, a buyer's balance) and its forms: withdraw, and
+refund the balance to card."""
 
 from __future__ import annotations
 
@@ -13,20 +14,25 @@ from accounts.http import AuthedRequest
 from accounts.services import email_verified
 from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
-from marketplace.forms import describe_period
+from marketplace.forms import describe_period, show_domain_error
 from marketplace.money import format_money
 from marketplace.pages import CSRF_STAND_IN, cached_parts
 from payments import selectors
-from payments.forms import WithdrawForm
+from payments.forms import RefundToCardForm, WithdrawForm
 from payments.providers import provider_name
 from payments.receipts import LEDGER_CSV_HEADER, attach_receipt_links, ledger_rows, receipt_for
-from payments.services import withdrawal_request
+from payments.services import balance_refund_to_card, withdrawal_request
 
 LEDGER_PER_PAGE = 25
 WITHDRAWALS_SHOWN = 20
 
 
-def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, status: int = 200) -> HttpResponse:
+def _earnings_page(
+    request: AuthedRequest,
+    form: WithdrawForm | None = None,
+    status: int = 200,
+    to_card_form: RefundToCardForm | None = None,
+) -> HttpResponse:
     """The balances and the history (withdrawals, one ledger page) are rendered once per change of
     the user's ledger (``selectors.ledger_state``) and reused (``marketplace.pages``); the withdraw
     form, the payout settings and the header are made on every view."""
@@ -43,6 +49,15 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         # The bound field of a form already validated keeps the help it was made with: set both.
         form.fields["amount"].help_text = available
         form["amount"].help_text = available
+    to_card = selectors.card_refundable(user, state)
+    if to_card_form is None:
+        to_card_form = RefundToCardForm(currencies=[money.currency.code for money in to_card] or None)
+    elif to_card:
+        to_card_form.fields["currency"].choices = [(m.currency.code, m.currency.code) for m in to_card]  # type: ignore[attr-defined]
+    if to_card:
+        up_to = "Up to " + ", ".join(format_money(money) for money in to_card)
+        to_card_form.fields["amount"].help_text = up_to
+        to_card_form["amount"].help_text = up_to
 
     def render_parts() -> tuple[str, str]:
         balances = selectors.balances_for(user, accounts=state.accounts)
@@ -73,6 +88,8 @@ def _earnings_page(request: AuthedRequest, form: WithdrawForm | None = None, sta
         "history_html": history_html,
         "form": form,
         "can_withdraw": bool(withdrawable),
+        "to_card": to_card,
+        "to_card_form": to_card_form,
         "clearance_words": describe_period(user.clearance_period),
         "payment_provider": provider_name(),
         "email_verified": email_verified(user) if withdrawable else True,
@@ -109,6 +126,31 @@ def withdraw(request: AuthedRequest) -> HttpResponse:
         request,
         f"Withdrawal of {format_money(withdrawal.amount)} requested "
         f"to your {request.user.get_withdrawal_method_display()}.",
+    )
+    return redirect("earnings")
+
+
+@login_required
+@require_POST
+def refund_to_card(request: AuthedRequest) -> HttpResponse:
+    form = RefundToCardForm(request.POST)
+    if not form.is_valid():
+        return _earnings_page(request, to_card_form=form, status=400)
+    try:
+        commands = balance_refund_to_card(user=request.user, amount=form.money(), key=form.cleaned_data["key"])
+    except DuplicateRequest:
+        messages.info(request, "This refund was already requested; nothing more was taken.")
+        return redirect("earnings")
+    except InsufficientFunds as error:
+        form.add_error("amount", error.message)
+        return _earnings_page(request, to_card_form=form, status=400)
+    except DomainError as error:
+        show_domain_error(request, form, error)
+        return _earnings_page(request, to_card_form=form, status=400)
+    cards = "your card" if len(commands) == 1 else f"the {len(commands)} cards you paid with"
+    messages.success(
+        request,
+        f"{format_money(form.money())} is on its way back to {cards}; banks take 5–10 days to show it.",
     )
     return redirect("earnings")
 

@@ -1,8 +1,10 @@
 """Deleting an account: the person's data goes, the money's history stays.
 
 ``account_delete`` refuses while anything is still owed or in progress (a
-milestone funded, unpaid or in work, a balance, a withdrawal being paid): those
-must end first, for the other party's sake and the ledger's. Then it erases
+milestone funded, unpaid or in work, a balance, a withdrawal being paid, a
+refund on its way to a card): those must end first, for the other party's sake
+and the ledger's, and the page names the step that ends each
+(``account_deletion_blockers``): any balance can be withdrawn. Then it erases
 or anonymises what identifies the person (name, e-mail addresses, bio, payout
 details, two-factor, password, notices) and unlists their gigs, and keeps
 what the other party and the books rely on: orders, milestones, messages,
@@ -12,38 +14,101 @@ never log in again. The ledger is not touched, so ``ledger_audit`` passes.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from djmoney.money import Money
 
 from accounts.models import SecurityEventKind, User
 from accounts.services import security_event_record
 from gigs.models import Gig
 from marketplace.errors import InvalidInput, NotAllowed
+from marketplace.money import format_money
 from milestones.models import CLOSED_STATES, Milestone
 from notifications.models import Notification
-from payments.models import USER_KINDS, Account, Withdrawal, WithdrawalStatus
+from payments.models import (
+    USER_KINDS,
+    Account,
+    AccountKind,
+    CommandKind,
+    CommandStatus,
+    ProviderCommand,
+    Withdrawal,
+    WithdrawalStatus,
+)
 
 
-def account_deletion_blockers(user: User) -> list[str]:
-    """What must end before the account can go, in the words the page shows."""
+@dataclass(frozen=True)
+class Blocker:
+    """One thing that must end before the account can go: what to do, and the page where it is done."""
+
+    message: str
+    url: str = ""
+    link: str = ""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def account_deletion_blockers(user: User) -> list[Blocker]:
+    """What must end before the account can go, each as the step that frees it, in the words the page shows."""
     blockers = []
     open_milestones = (
         Milestone.objects.filter(Q(order__buyer=user) | Q(order__seller=user)).exclude(state__in=CLOSED_STATES).count()
     )
     if open_milestones:
         blockers.append(
-            f"{open_milestones} milestone(s) are not finished: approve, cancel or decline them (or let them close)."
+            Blocker(
+                f"{open_milestones} milestone(s) are not finished: "
+                "approve, cancel or decline them (or let them close).",
+                reverse("dashboard"),
+                "Your dashboard",
+            )
         )
-    balances = Account.objects.filter(user=user, kind__in=sorted(USER_KINDS), balance__gt=0)
-    for account in balances:
-        blockers.append(
-            f"{account.get_kind_display()} holds {account.balance} {account.currency}: withdraw or spend it."
-        )
-    if Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.REQUESTED).exists():
-        blockers.append("A withdrawal is still being paid out.")
+    held: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for kind, currency, balance in Account.objects.filter(
+        user=user, kind__in=sorted(USER_KINDS), balance__gt=0
+    ).values_list("kind", "currency", "balance"):
+        held[currency][kind] += balance
+    earnings = reverse("earnings")
+
+    def on_earnings(message: str) -> Blocker:
+        return Blocker(message, earnings, "Earnings")
+
+    for currency, kinds in sorted(held.items()):
+        withdrawable = kinds[AccountKind.SELLER_AVAILABLE] + kinds[AccountKind.BUYER_BALANCE]
+        if withdrawable:
+            money = format_money(Money(withdrawable, currency))
+            blockers.append(on_earnings(f"Withdraw your {money} balance on the Earnings page first."))
+        if kinds[AccountKind.SELLER_PENDING]:
+            money = format_money(Money(kinds[AccountKind.SELLER_PENDING], currency))
+            blockers.append(
+                on_earnings(
+                    f"{money} of your earnings are still clearing: withdraw them on the Earnings page once they "
+                    "clear (it shows when)."
+                )
+            )
+        if kinds[AccountKind.SELLER_WITHDRAWING]:
+            money = format_money(Money(kinds[AccountKind.SELLER_WITHDRAWING], currency))
+            blockers.append(on_earnings(f"Your withdrawal of {money} is still being paid out: wait until it is sent."))
+    if (
+        not any(kinds[AccountKind.SELLER_WITHDRAWING] for kinds in held.values())
+        and Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.REQUESTED).exists()
+    ):
+        blockers.append(on_earnings("A withdrawal is still being paid out: wait until it is sent."))
+    to_card = ProviderCommand.objects.filter(
+        user=user, kind=CommandKind.REFUND, status__in=[CommandStatus.PENDING, CommandStatus.STUCK]
+    )
+    for amount in to_card.values_list("amount", "amount_currency"):
+        money = format_money(Money(*amount))
+        blockers.append(on_earnings(f"A refund of {money} to your card is still on its way: wait until it arrives."))
     return blockers
 
 
@@ -57,7 +122,7 @@ def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
             raise NotAllowed("This account is already deleted.")
         blockers = account_deletion_blockers(user)
         if blockers:
-            raise NotAllowed("Your account cannot be deleted yet: " + " ".join(blockers))
+            raise NotAllowed("Your account cannot be deleted yet: " + " ".join(str(b) for b in blockers))
         security_event_record(user=user, kind=SecurityEventKind.ACCOUNT_DELETED, ip=ip)
         user.username = f"deleted-{user.pk}"
         user.email = ""

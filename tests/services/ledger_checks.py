@@ -147,7 +147,18 @@ def assert_money_conserved(currency: str = "USD") -> None:
         + k[AccountKind.SELLER_WITHDRAWING]
         + k[AccountKind.PAYOUTS]
     )
-    assert seller_side == earned, f"sellers hold {seller_side} but earned {earned}"
+    # What users withdrew from their balance (a buyer's refunds) joins the earnings on the way out.
+    from_balances = -(
+        Entry.objects.filter(
+            account__kind=AccountKind.BUYER_BALANCE,
+            amount_currency=currency,
+            transaction__kind__in=["withdrawal_request", "withdrawal_failed"],
+        ).aggregate(t=Sum("amount"))["t"]
+        or Decimal("0")
+    )
+    assert seller_side == earned + from_balances, (
+        f"sellers hold {seller_side} but earned {earned} (and {from_balances} was withdrawn from balances)"
+    )
     requested = Withdrawal.objects.filter(amount_currency=currency, status="requested").aggregate(t=Sum("amount"))
     assert k[AccountKind.SELLER_WITHDRAWING] == (requested["t"] or Decimal("0"))
     paid = Withdrawal.objects.filter(amount_currency=currency, status="paid").aggregate(t=Sum("amount"))

@@ -525,10 +525,17 @@ class Marketplace(RuleBasedStateMachine):
 
     @rule(u=picks, percent=st.integers(min_value=1, max_value=150))
     def withdraw(self, u: int, percent: int) -> None:
-        funded = [s for s in self.users if balance(AccountKind.SELLER_AVAILABLE, user=s).amount > 0]
+        def withdrawable(user) -> Decimal:
+            # Cleared earnings, then the balance a buyer's refunds left (``withdrawal_request``).
+            return (
+                balance(AccountKind.SELLER_AVAILABLE, user=user).amount
+                + balance(AccountKind.BUYER_BALANCE, user=user).amount
+            )
+
+        funded = [s for s in self.users if withdrawable(s) > 0]
         candidates = funded or self.users
         seller = candidates[u % len(candidates)]
-        available = balance(AccountKind.SELLER_AVAILABLE, user=seller).amount
+        available = withdrawable(seller)
         amount = max(CENT, (available * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP))
         before = footprint()
         try:

@@ -136,7 +136,7 @@ def test_deletion_waits_for_money_and_work_in_progress(client, finished_order):
     bob = finished_order.seller  # his earning is still clearing
     client.force_login(bob)
     page = client.get(reverse("your_data")).content.decode()
-    assert "Seller: pending clearance holds" in page and "Delete my account" not in page
+    assert "96.00\u00a0USD of your earnings are still clearing" in page and "Delete my account" not in page
     refused = client.post(reverse("account_delete"), {"password": PASSWORD, "confirm": "on"})
     assert refused.status_code == 400 and "cannot be deleted yet" in refused.content.decode()
     working = milestone_in(S.IN_PROGRESS)
