@@ -40,7 +40,7 @@ def pay_in_sandbox(
 
 
 def pay_tip_in_sandbox(checkout: Checkout, *, site: str, card: str = TEST_CARD) -> Checkout:
-    """A tip's checkout (``milestones.tips.tip_leave`` by card) paid on the
+    """A tip's checkout (``milestones.services.tips.tip_leave`` by card) paid on the
     sandbox's page, then the buyer's return that posts it."""
     milestone_id = int(checkout.idempotency_key.split(":")[2])
     back = site + reverse("tip_checkout_return", args=[milestone_id])

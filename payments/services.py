@@ -359,7 +359,7 @@ def tip_pay(
     payment the provider confirmed, to the seller's pending balance less the
     commission, clearing like any earning. Once per milestone (the key, and
     ``Tip.milestone``). Caller holds the order and milestone locks and has
-    checked the tip may be given (``milestones.tips``)."""
+    checked the tip may be given (``milestones.services.tips``)."""
     now = now or timezone.now()
     order = milestone.order
     seller = order.seller

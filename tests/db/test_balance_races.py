@@ -13,11 +13,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from djmoney.money import Money
-from milestones.tips import tip_leave
 
 from marketplace.errors import DomainError, InsufficientFunds
 from milestones.models import MilestoneState as S
-from milestones.services import milestone_create
+from milestones.services.creation import milestone_create
+from milestones.services.tips import tip_leave
 from payments.audit import ledger_audit
 from payments.models import AccountKind, Tip, Withdrawal
 from payments.services import FundingSource, balance_refund_to_card, withdrawal_request

@@ -22,7 +22,7 @@ from djmoney.money import Money
 from accounts.models import WithdrawalMethod
 from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
 from milestones.models import MilestoneState as S
-from milestones.services import milestone_create
+from milestones.services.creation import milestone_create
 from payments.models import AccountKind, Checkout, ProviderCommand, Transaction, Withdrawal
 from payments.outbox import command_execute
 from payments.services import FundingSource, balance_refund_to_card, withdrawal_process, withdrawal_request
