@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.backends import backend  # noqa: F401 - runs a test on PostgreSQL and on SQLite (tests.backends)
 from tests.factories import OrderFactory, StaffFactory, UserFactory
 from tests.template_db import django_db_setup  # noqa: F401  (overrides pytest-django's: one migrated template per run)
 
