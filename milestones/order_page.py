@@ -33,7 +33,7 @@ from milestones.models import (
     RevisionRequest,
 )
 from milestones.models import MilestoneState as S
-from milestones.selectors import order_actions
+from milestones.selectors import closed_party, order_actions
 from milestones.services.changes import changes_words
 from milestones.services.proposals import silence_words
 from milestones.services.tips import tip_closes_at
@@ -74,6 +74,7 @@ VERB_WORDS = {
     "revision_requested": "asked for a revision of",
     "approved": "approved",
     "tipped": "left a tip on",
+    "account_closed": "noted that an account was closed",
     "disputed": "opened a dispute on",
     "dispute_statement": "added their side to the dispute on",
     "resolved": "resolved the dispute on",
@@ -118,6 +119,11 @@ class OrderPage:
     completion: str = ""
     # What the order is waiting for, in the header's badge.
     status_words: str = ""
+
+    @property
+    def closed_party(self):
+        """The party whose account was closed, if one was (``milestones.selectors.closed_party``)."""
+        return closed_party(self.order)
 
     @property
     def can_create_milestone(self) -> bool:
@@ -209,7 +215,13 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         key=lambda entry: entry.at,
     )
     closes = tip_closes_at(milestone)
-    milestone.can_tip = role == "buyer" and closes is not None and now < closes and milestone.tip_or_none is None
+    milestone.can_tip = (
+        role == "buyer"
+        and closes is not None
+        and now < closes
+        and milestone.tip_or_none is None
+        and order.seller.is_active
+    )
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
     for proposal in getattr(milestone, "pending_proposals", []):
         if proposal.kind == "changes":

@@ -30,12 +30,32 @@ def buyers_in_touch(seller) -> list:
     )
 
 
+def closed_party(order: Order):
+    """The party of the order whose account was closed (deleted, or deactivated by staff), or
+    None. With a closed party nothing new may start on the order: no milestone, offer, tip,
+    changes or extension; the other party may only end what is left."""
+    for party in (order.seller, order.buyer):
+        if not party.is_active:
+            return party
+    return None
+
+
 def can_create_milestone(order: Order, user) -> bool:
-    return user.is_authenticated and order.role_of(user) == BUYER and order.status != OrderStatus.COMPLETED
+    return (
+        user.is_authenticated
+        and order.role_of(user) == BUYER
+        and order.status != OrderStatus.COMPLETED
+        and closed_party(order) is None
+    )
 
 
 def can_offer_milestone(order: Order, user) -> bool:
-    return user.is_authenticated and order.role_of(user) == SELLER and order.status != OrderStatus.COMPLETED
+    return (
+        user.is_authenticated
+        and order.role_of(user) == SELLER
+        and order.status != OrderStatus.COMPLETED
+        and closed_party(order) is None
+    )
 
 
 def order_actions(order: Order, user, *, has_open_milestone: bool) -> list[str]:
@@ -43,6 +63,10 @@ def order_actions(order: Order, user, *, has_open_milestone: bool) -> list[str]:
     seller), and closing the order."""
     if can_offer_milestone(order, user):
         return ["propose_milestone"]
+    if closed_party(order) is not None:
+        # Only what ends the order: completing it (its milestones end on their own cards).
+        closable = user.is_authenticated and order.role_of(user) == BUYER and order.status != OrderStatus.COMPLETED
+        return ["complete"] if closable and not has_open_milestone else []
     if not can_create_milestone(order, user):
         return []
     actions = ["create_milestone"]

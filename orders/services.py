@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -193,3 +193,17 @@ def staff_file_read_record(
     """Log that someone not party to a private file opened it (support staff)."""
 
     StaffFileRead.objects.create(reader=reader, order=order, kind=kind, file_name=file_name[:255], where=where[:300])
+
+
+def orders_note_closed_account(user: User) -> int:
+    """The account of ``user`` is closing: each of their orders not yet completed logs it, so the
+    other party sees it in the thread and the order page (whose version counts activities) shows
+    that nothing new can start. Inside the caller's transaction; returns how many orders."""
+    orders = Order.objects.filter(Q(buyer=user) | Q(seller=user)).exclude(status=OrderStatus.COMPLETED)
+    count = 0
+    for order in orders:
+        role = "seller" if order.seller_id == user.pk else "buyer"
+        # The role, not the name: the account's name is erased with it.
+        activity_record(order=order, actor=None, verb="account_closed", note=f"The {role} closed their account.")
+        count += 1
+    return count

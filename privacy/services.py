@@ -32,7 +32,9 @@ from gigs.models import Gig
 from marketplace.errors import InvalidInput, NotAllowed
 from marketplace.money import format_money
 from milestones.models import CLOSED_STATES, Milestone
+from milestones.services.tips import tip_checkouts_close_for
 from notifications.models import Notification
+from orders.services import orders_note_closed_account
 from payments.models import (
     USER_KINDS,
     Account,
@@ -124,6 +126,9 @@ def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
         if blockers:
             raise NotAllowed("Your account cannot be deleted yet: " + " ".join(str(b) for b in blockers))
         security_event_record(user=user, kind=SecurityEventKind.ACCOUNT_DELETED, ip=ip)
+        # Nothing new can start with a closed account: its orders say so, its tips' checkouts close.
+        orders_note_closed_account(user)
+        tip_checkouts_close_for(user)
         user.username = f"deleted-{user.pk}"
         user.email = ""
         user.first_name = user.last_name = ""

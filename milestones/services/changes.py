@@ -24,7 +24,7 @@ from marketplace.money import format_money
 from milestones.models import Milestone, MilestoneState, Proposal, ProposalKind, lock_milestone
 from milestones.services.creation import milestone_validate_terms
 from milestones.services.proposals import answered, lock_proposal, propose, require_answerer
-from milestones.services.steps import log, notify, refund_words, require_seller, when_words
+from milestones.services.steps import log, notify, refund_words, require_open_accounts, require_seller, when_words
 from payments.checkout import new_checkout
 from payments.fees import buyer_service_fee
 from payments.services import FundingSource, escrow_reduce, escrow_top_up
@@ -51,6 +51,7 @@ def changes_request(
         milestone = lock_milestone(milestone.pk)
         order = milestone.order
         require_seller(order, actor, "propose changes")
+        require_open_accounts(order, "proposing changes")
         if milestone.state != S.AWAITING_ACCEPTANCE:
             raise InvalidTransition(
                 f"“{milestone.title}” is {milestone.get_state_display().lower()}; changes can be proposed only "

@@ -20,7 +20,7 @@ from marketplace.money import format_money, has_sub_minor_digits
 from marketplace.text import clean_text
 from milestones.models import Milestone, MilestoneState
 from milestones.selectors import next_position
-from milestones.services.steps import log, notify, refresh_order, require_buyer
+from milestones.services.steps import log, notify, refresh_order, require_buyer, require_open_accounts
 from orders.models import Order, OrderStatus, lock_order
 from payments.checkout import new_checkout
 from payments.fees import buyer_service_fee
@@ -165,6 +165,7 @@ def milestone_create(
         # The right to act comes first: a duplicate answer carries the milestone,
         # which only this order's buyer may see.
         require_buyer(order, actor, "create milestones")
+        require_open_accounts(order, "a new milestone")
         require_verified_email(actor, "pay for a milestone")
         by_card = source.method == "checkout"
         milestone = new_milestone(

@@ -27,6 +27,7 @@ from milestones.services.steps import (
     refresh_order,
     refused,
     require_buyer,
+    require_open_accounts,
     require_seller,
     save,
     transition,
@@ -59,6 +60,7 @@ def offer_create(
     with transaction.atomic():
         order = lock_order(order.pk)
         require_seller(order, actor, "offer a milestone")
+        require_open_accounts(order, "a new offer")
         milestone = new_milestone(
             order,
             key=idempotency_key,

@@ -36,6 +36,7 @@ from milestones.services.steps import (
     notify,
     other_party,
     refund_words,
+    require_open_accounts,
     require_seller,
     save,
     settle,
@@ -137,6 +138,7 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         require_seller(milestone.order, actor, "ask for an extension")
+        require_open_accounts(milestone.order, "an extension")
         if milestone.state not in EXTENSION_STATES:
             raise InvalidTransition(
                 f"“{milestone.title}” is {milestone.get_state_display().lower()}; an extension can be asked "

@@ -24,7 +24,7 @@ from milestones.models import (
     lock_open_milestones,
     save_changed,
 )
-from milestones.selectors import has_open_milestone, waits_for_earlier
+from milestones.selectors import closed_party, has_open_milestone, waits_for_earlier
 from notifications.services import notification_send
 from orders.models import Order
 from orders.services import activity_record, order_refresh_status
@@ -99,6 +99,17 @@ def require_buyer(order: Order, actor: User | None, action: str) -> None:
 def require_seller(order: Order, actor: User | None, action: str) -> None:
     if actor is None or actor.pk != order.seller_id:
         raise NotAllowed(f"Only the seller of this order can {action}.")
+
+
+def require_open_accounts(order: Order, doing: str) -> None:
+    """Refuse to start anything new with a party whose account was closed: money sent to a
+    closed account could never be withdrawn, and work offered to one never accepted."""
+    closed = closed_party(order)
+    if closed is not None:
+        who = "seller" if closed.pk == order.seller_id else "buyer"
+        raise NotAllowed(
+            f"The {who} of this order closed their account, so {doing} is no longer possible. Nothing was changed."
+        )
 
 
 def when_words(moment: datetime) -> str:

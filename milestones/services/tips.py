@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -27,7 +28,7 @@ from marketplace.errors import DomainError, InvalidInput, InvalidTransition, Not
 from marketplace.money import format_money, has_sub_minor_digits
 from marketplace.timewords import period_words
 from milestones.models import Milestone, MilestoneState, lock_milestone
-from milestones.services.steps import log, notify
+from milestones.services.steps import log, notify, require_open_accounts
 from payments.checkout import (
     checkout_close,
     checkout_mark_paid,
@@ -107,6 +108,7 @@ def tip_leave(*, milestone: Milestone, actor: User, amount: Money, method: str) 
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         _check(milestone, actor, amount, now=now)
+        require_open_accounts(milestone.order, "a tip")
         require_verified_email(actor, "leave a tip")
         if method == "card":
             return _tip_checkout(milestone, actor, amount)
@@ -171,8 +173,12 @@ def tip_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -
             return "already paid"
         already = tipped(milestone)
         # The window is checked when the buyer starts paying; a payment that lands after it closes still counts.
+        seller_closed = not milestone.order.seller.is_active
         still_due = (
-            checkout.status == CheckoutStatus.OPEN and not already and milestone.state == MilestoneState.APPROVED
+            checkout.status == CheckoutStatus.OPEN
+            and not already
+            and milestone.state == MilestoneState.APPROVED
+            and not seller_closed
         )
         if still_due and payment_matches(checkout, payment_reference=payment_reference, amount=amount):
             checkout_mark_paid(checkout, payment_reference=payment_reference)
@@ -181,6 +187,8 @@ def tip_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -
             _tipped_notices(milestone, tip, actor=checkout.buyer)
             return "tip paid"
         why = "after a tip was already given" if already else "after the checkout closed"
+        if seller_closed and not already:
+            why = "after the seller closed their account"
         if still_due:
             why = "for a different amount"
         elif checkout.status == CheckoutStatus.OPEN:
@@ -198,3 +206,21 @@ def tip_checkout_expired(checkout_id: int, *, now: datetime | None = None) -> st
             return f"nothing to expire ({checkout.status})"
         checkout_close(checkout, status=CheckoutStatus.EXPIRED)
     return "expired"
+
+
+def tip_checkouts_close_for(user: User) -> int:
+    """The account of ``user`` is closing: the open card checkouts of tips they started, and of
+    tips to them as the seller, are cancelled (a payment landing later goes back to the card,
+    ``tip_checkout_paid``). Inside the caller's transaction; returns how many closed."""
+    milestone_ids = Milestone.objects.filter(order__seller=user, state=MilestoneState.APPROVED).values_list(
+        "pk", flat=True
+    )
+    keys = Q(buyer=user)
+    for milestone_id in milestone_ids:
+        keys |= Q(idempotency_key__startswith=f"checkout:tip:{milestone_id}:")
+    closing = Checkout.objects.select_for_update().filter(keys, purpose="tip", status=CheckoutStatus.OPEN)
+    count = 0
+    for checkout in closing:
+        checkout_close(checkout, status=CheckoutStatus.CANCELLED)
+        count += 1
+    return count
