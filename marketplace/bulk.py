@@ -124,9 +124,11 @@ def insert_unnest(
 ) -> list[Any]:
     """Insert one row per position of the ``values`` lists (one list per attribute name: a
     foreign key's ``..._id``, a money field's amount and ``..._currency`` apart) and return the
-    new primary keys in order (none if not ``returning``). Every other column is filled as the
-    ORM would fill it. ``skip_conflicts_on``: the fields of a unique constraint; a row that
-    would break it is skipped and returns no key (``ON CONFLICT ... DO NOTHING``)."""
+    new primary keys in order (none if not ``returning``). Values go as Python holds them for the
+    common kinds (``_AS_GIVEN``: datetimes aware, as the ORM's are), through the field's own
+    preparation otherwise. Every other column is filled as the ORM would fill it.
+    ``skip_conflicts_on``: the fields of a unique constraint; a row that would break it is
+    skipped and returns no key (``ON CONFLICT ... DO NOTHING``)."""
     _declared(model)
     unknown = set(values) - {f.attname for f in _insertable(model)}
     if unknown:
