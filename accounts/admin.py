@@ -13,8 +13,11 @@ from marketplace.admin import ReadOnlyAdmin
 class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Withdrawals and profile", {"fields": ("withdrawal_method", "payout_account", "bio")}),
+        ("Withdrawals and profile", {"fields": ("withdrawal_method", "payout_account", "payout_token", "bio")}),
     )
+    # Payout details change only through the profile, which checks and tokenizes a new account and keeps
+    # its mask ("•••• 4242"): a number typed here would be stored whole and never reach the provider.
+    readonly_fields = ("payout_account", "payout_token")
     list_display = ("username", "email", "withdrawal_method", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "withdrawal_method")
 

@@ -11,6 +11,8 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import User, WithdrawalMethod, time_zone_choices
+from accounts.payouts import payout_details_parse
+from marketplace.errors import InvalidInput
 from marketplace.forms import describe_period
 
 
@@ -93,12 +95,16 @@ class ProfileForm(forms.ModelForm):
         labels = {"bio": "Bio", "payout_account": "Payout account"}
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 5}),
+            "payout_account": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
             "refund_to": forms.RadioSelect,
             "email_notifications": forms.RadioSelect,
         }
         help_texts = {
             "bio": "Shown on your gigs. Plain text.",
-            "payout_account": "Where withdrawals go: a debit card, a PayPal e-mail or an IBAN.",
+            "payout_account": (
+                "Where withdrawals go: a debit card's number, a PayPal e-mail, or an IBAN or bank account number. "
+                "We keep only its last four digits and the payment provider's token; type it whole to change it."
+            ),
             "refund_to": "When a seller declines a milestone or a dispute refunds you. Cancelling asks each time.",
             "email_notifications": "Which notifications are also sent to your e-mail. All of them stay on the site.",
         }
@@ -114,6 +120,12 @@ class ProfileForm(forms.ModelForm):
         """Changing how or where one is paid asks for the password again: a session left open on a
         shared computer must not be enough to send the next withdrawal elsewhere."""
         data = super().clean() or {}
+        if "payout_account" in self.changed_data and data.get("payout_account") and data.get("withdrawal_method"):
+            # The service checks it again; here its error shows next to the field before anything is attempted.
+            try:
+                payout_details_parse(method=data["withdrawal_method"], raw=data["payout_account"])
+            except InvalidInput as error:
+                self.add_error("payout_account", error.message)
         payout_fields = {"withdrawal_method", "payout_account"} & set(self.changed_data)
         if payout_fields:
             password = data.get("current_password") or ""

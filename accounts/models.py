@@ -34,11 +34,14 @@ class User(AbstractUser):
     withdrawal_method = models.CharField(
         max_length=20, choices=WithdrawalMethod.choices, default=WithdrawalMethod.BANK_TRANSFER
     )
+    # Never a whole card or account number (``accounts.payouts``): how the account is shown, "•••• 4242"
+    # or a PayPal e-mail, and the payment provider's token for it, which payouts are sent to.
     payout_account = models.CharField(
         max_length=100,
         blank=True,
-        help_text="Where withdrawals go: a debit card, a PayPal e-mail or an IBAN.",
+        help_text="Where withdrawals go, as shown: the last four digits of a card or bank account, or a PayPal e-mail.",
     )
+    payout_token = models.CharField(max_length=255, blank=True, default="", db_default="")
     bio = models.TextField(blank=True, max_length=2000)
     # Where a refund the buyer did not choose goes (a decline, a dispute); a
     # cancel asks each time. "card" falls back to the balance for milestones

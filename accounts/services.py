@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, User, WithdrawalMethod
+from accounts.payouts import payout_details_parse, payout_mask, payout_tokenize
 from marketplace.errors import InvalidInput, NotAllowed
 from notifications.services import notification_send
 
@@ -53,6 +54,10 @@ def user_update_profile(
 
     The new withdrawal method applies to earnings approved from now on: an
     earning already pending keeps the ``clears_at`` it was given.
+
+    A payout account typed anew is checked (``accounts.payouts``; ``InvalidInput`` on
+    ``payout_account``, nothing saved) and tokenized by the payment provider before anything is
+    written, so this must be called with no transaction open; only its mask and the token are kept.
     """
     if withdrawal_method not in WithdrawalMethod.values:
         raise InvalidInput("Choose a withdrawal method.", field="withdrawal_method")
@@ -66,13 +71,24 @@ def user_update_profile(
     if email_notifications not in EmailPreference.values:
         raise InvalidInput("Choose which notices to receive by e-mail.", field="email_notifications")
     # What is stored, not the instance (a ModelForm has already written the new values into it).
-    stored_method, stored_account = User.objects.values_list("withdrawal_method", "payout_account").get(pk=user.pk)
-    payout_changed = (withdrawal_method, payout_account.strip()) != (stored_method, stored_account)
-    before = (WithdrawalMethod(stored_method).label if stored_method else "", mask(stored_account))
+    stored_method, stored_account, stored_token = User.objects.values_list(
+        "withdrawal_method", "payout_account", "payout_token"
+    ).get(pk=user.pk)
+    payout_account = payout_account.strip()
+    shown, token = stored_account, stored_token
+    if payout_account != stored_account:
+        # Typed anew (the form shows the kept "•••• 4242"): checked, tokenized, and only its mask kept.
+        shown, token = "", ""
+        if payout_account:
+            details = payout_details_parse(method=withdrawal_method, raw=payout_account)
+            shown, token = details.shown, payout_tokenize(details)
+    payout_changed = (withdrawal_method, shown) != (stored_method, stored_account) or token != stored_token
+    before = (WithdrawalMethod(stored_method).label if stored_method else "", payout_mask(stored_account))
     with transaction.atomic():
         user.bio = bio.strip()
         user.withdrawal_method = withdrawal_method
-        user.payout_account = payout_account.strip()
+        user.payout_account = shown
+        user.payout_token = token
         user.refund_to = refund_to
         user.time_zone = time_zone
         user.email_notifications = email_notifications
@@ -81,13 +97,14 @@ def user_update_profile(
                 "bio",
                 "withdrawal_method",
                 "payout_account",
+                "payout_token",
                 "refund_to",
                 "time_zone",
                 "email_notifications",
             ]
         )
         if payout_changed:
-            after = (user.get_withdrawal_method_display(), mask(user.payout_account))
+            after = (user.get_withdrawal_method_display(), payout_mask(user.payout_account))
             detail = f"{before[0]} {before[1] or '(none)'} → {after[0]} {after[1] or '(none)'}"
             security_event_record(user=user, kind=SecurityEventKind.PAYOUT_CHANGED, detail=detail, ip=ip)
             notification_send(
@@ -100,12 +117,6 @@ def user_update_profile(
                 url="/accounts/profile/",
             )
     return user
-
-
-def mask(account: str) -> str:
-    """A payout account as a log may show it: its last four characters."""
-    account = account.strip()
-    return f"…{account[-4:]}" if len(account) > 4 else ("…" if account else "")
 
 
 def security_event_record(*, user: User, kind: str, detail: str = "", ip: str | None = None) -> SecurityEvent:

@@ -21,6 +21,8 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthedRequest
 from accounts.middleware import SESSION_TIME_ZONE, has_totp
 from accounts.services import user_update_profile
+from marketplace.errors import DomainError
+from marketplace.forms import show_domain_error
 from marketplace.http import client_ip
 
 
@@ -35,10 +37,14 @@ def profile(request: AuthedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "current_password"}
-        user = user_update_profile(user=request.user, ip=client_ip(request), **data)
-        request.session[SESSION_TIME_ZONE] = user.time_zone
-        messages.success(request, "Your profile is saved.")
-        return redirect("profile")
+        try:
+            user = user_update_profile(user=request.user, ip=client_ip(request), **data)
+        except DomainError as error:
+            show_domain_error(request, form, error)
+        else:
+            request.session[SESSION_TIME_ZONE] = user.time_zone
+            messages.success(request, "Your profile is saved.")
+            return redirect("profile")
     context = {
         "form": form,
         # With Stripe, payouts go to a connected account set up on Stripe's pages, not to the typed account.

@@ -21,7 +21,7 @@ from marketplace.errors import DomainError
 from marketplace.timewords import period_words
 
 
-def add_domain_error(form: forms.Form, error: DomainError, *, aliases: dict[str, str] | None = None) -> bool:
+def add_domain_error(form: forms.BaseForm, error: DomainError, *, aliases: dict[str, str] | None = None) -> bool:
     """Put a service's message next to its field. False if the form has no such field.
 
     ``aliases`` maps a service's field name to the form's, where they differ
@@ -35,7 +35,7 @@ def add_domain_error(form: forms.Form, error: DomainError, *, aliases: dict[str,
 
 
 def show_domain_error(
-    request: HttpRequest, form: forms.Form, error: DomainError, *, aliases: dict[str, str] | None = None
+    request: HttpRequest, form: forms.BaseForm, error: DomainError, *, aliases: dict[str, str] | None = None
 ) -> None:
     """Put the service's refusal next to its field, or at the top of the page."""
     if not add_domain_error(form, error, aliases=aliases):

@@ -1,13 +1,17 @@
-"""Where a seller's payouts go.
+"""Where a user's payouts go.
 
-With the sandbox, to the payout account typed in the profile. With Stripe, to
-the seller's Connect Express account (``PayoutAccount``), which they set up on
-Stripe's onboarding pages from the earnings page (``payments.connect_views``);
-its flags follow Stripe's ``account.updated`` webhook and the onboarding return.
+With the sandbox, to the payout account typed in the profile, which the
+provider tokenized when it was saved (``payout_tokenize``): the profile keeps
+the token and "•••• 4242", never the number (``accounts.payouts``). With
+Stripe, to the seller's Connect Express account (``PayoutAccount``), which they
+set up on Stripe's onboarding pages from the earnings page
+(``payments.connect_views``); its flags follow Stripe's ``account.updated``
+webhook and the onboarding return.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import timezone
@@ -23,14 +27,38 @@ if TYPE_CHECKING:
 CONNECT_FIRST = "Connect your payout account with Stripe first."
 
 
-def payout_destination(user: Any) -> str:
-    """The ``destination`` of the user's next payout (``provider.payout``)."""
+ENTER_AGAIN = (
+    "Enter your payout account again in your profile: we now keep only its last four digits "
+    "and the payment provider's token for it."
+)
+
+
+@dataclass(frozen=True)
+class PayoutDestination:
+    """Where the user's next payout goes: as the pages show it, and as the provider is told."""
+
+    shown: str  # "•••• 4242", a PayPal e-mail, a Stripe account id; empty: none set
+    token: str  # what ``provider.payout`` is given
+
+
+def payout_destination(user: Any) -> PayoutDestination:
+    """Where the user's next payout goes; ``InvalidInput`` on ``payout_account`` if it cannot go."""
     if provider_name() == "stripe":
         account = PayoutAccount.objects.filter(user=user, provider="stripe").first()
         if account is None or not account.payouts_enabled:
             raise InvalidInput(CONNECT_FIRST, field="payout_account")
-        return account.account_id
-    return str(user.payout_account)
+        return PayoutDestination(shown=account.account_id, token=account.account_id)
+    shown, token = str(user.payout_account).strip(), str(user.payout_token)
+    if shown and not token:
+        # Kept whole before tokens, and masked since (accounts migration 0006): it must be typed again.
+        raise InvalidInput(ENTER_AGAIN, field="payout_account")
+    return PayoutDestination(shown=shown, token=token)
+
+
+def payout_tokenize(method: str, number: str) -> str:
+    """The provider's token for a payout account typed in the profile (``accounts.payouts``
+    calls it through its registry, with no transaction open)."""
+    return get_provider().payout_destination_tokenize(method=method, number=number)
 
 
 def payout_account_update(*, account_id: str, details_submitted: bool, payouts_enabled: bool) -> bool:

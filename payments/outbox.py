@@ -58,7 +58,9 @@ EXECUTE_TASK = "payments.tasks.execute_command"
 # --- writing commands (inside the caller's transaction) ------------------------------------
 
 
-def command_payout(withdrawal: Withdrawal) -> ProviderCommand:
+def command_payout(withdrawal: Withdrawal, *, destination: str) -> ProviderCommand:
+    """Pay ``withdrawal`` out to ``destination``, the provider's token for where it goes (the
+    withdrawal keeps it as shown, "•••• 4242"; ``payments.connect.payout_destination``)."""
     command = ProviderCommand.objects.create(
         kind=CommandKind.PAYOUT,
         idempotency_key=f"payout:{withdrawal.idempotency_key}",
@@ -66,7 +68,7 @@ def command_payout(withdrawal: Withdrawal) -> ProviderCommand:
         user=withdrawal.seller,
         withdrawal=withdrawal,
         method=withdrawal.method,
-        destination=withdrawal.destination,
+        destination=destination,
         next_attempt_at=timezone.now(),
     )
     enqueue_on_commit(EXECUTE_TASK, command.pk)

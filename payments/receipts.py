@@ -28,6 +28,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
+from accounts.payouts import payout_mask
 from marketplace.money import format_money
 from payments.models import (
     AccountKind,
@@ -84,11 +85,8 @@ def receipt_number(transaction_id: int) -> str:
 
 
 def mask_destination(destination: str) -> str:
-    """Only the last four characters of a payout account: ``••••5555``."""
-    destination = (destination or "").strip()
-    if not destination:
-        return ""
-    return "••••" + (destination[-4:] if len(destination) > 4 else "")
+    """A payout account as a receipt shows it: ``•••• 5555`` (``accounts.payouts.payout_mask``)."""
+    return payout_mask(destination)
 
 
 def _may_read_all(user: Any) -> bool:

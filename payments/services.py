@@ -555,7 +555,7 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     _check_amount(amount)
     require_verified_email(seller, "withdraw")
     destination = payout_destination(seller)
-    if not destination.strip():
+    if not destination.shown:
         raise InvalidInput(
             "Add where to send your money (payout account) in your profile first.", field="payout_account"
         )
@@ -597,10 +597,11 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
             seller=seller,
             amount=amount,
             method=seller.withdrawal_method,
-            destination=destination,
+            # As shown ("•••• 4242"); the command carries the provider's token.
+            destination=destination.shown,
             idempotency_key=key,
         )
-        command_payout(withdrawal)
+        command_payout(withdrawal, destination=destination.token)
     return withdrawal
 
 

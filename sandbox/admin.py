@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdmin
-from sandbox.models import SandboxEvent, SandboxOperation, SandboxSession
+from sandbox.models import SandboxEvent, SandboxOperation, SandboxPayoutDestination, SandboxSession
 
 
 @admin.register(SandboxSession)
@@ -27,3 +27,10 @@ class SandboxEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "type", "event_id", "attempts", "last_status", "delivered_at")
     list_filter = ("type",)
     search_fields = ("event_id",)
+
+
+@admin.register(SandboxPayoutDestination)
+class SandboxPayoutDestinationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "token", "method", "last4", "fails")
+    list_filter = ("method", "fails")
+    search_fields = ("token",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from marketplace.checksums import luhn_valid
+
 SUCCESS_CARDS = {
     "4242424242424242": "Visa",
     "4000056655665556": "Visa (debit)",
@@ -20,7 +22,8 @@ DECLINE_CARDS = {
     "4000000000000127": ("incorrect_cvc", "Your card's security code is incorrect."),
     "4000000000000119": ("processing_error", "An error occurred while processing your card. Try again."),
 }
-# Stripe's test bank account that fails payouts (account closed).
+# Stripe's test bank account that fails payouts (account closed); the sandbox records it when the
+# account is tokenized (``SandboxProvider.payout_destination_tokenize``), since it keeps no numbers.
 FAILING_PAYOUT_DESTINATIONS = {"000111111116"}
 INCORRECT_NUMBER = ("incorrect_number", "Your card number is incorrect.")
 NOT_A_TEST_CARD = (
@@ -41,20 +44,6 @@ FAILURE_MESSAGES = {
 
 def normalise_card_number(raw: str) -> str:
     return "".join(ch for ch in raw if ch.isdigit())
-
-
-def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for index, digit in enumerate(reversed(number)):
-        value = int(digit)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def card_outcome(raw: str) -> tuple[bool, str, str]:

@@ -43,7 +43,7 @@ class SandboxOperation(models.Model):
     amount = MoneyField(max_digits=16, decimal_places=2)
     succeeded = models.BooleanField()
     reference = models.CharField(max_length=100)
-    # A refund's payment, a payout's destination.
+    # A refund's payment, a payout's destination (its token: never a whole account number).
     target = models.CharField(max_length=255, blank=True)
     failure_code = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -52,6 +52,24 @@ class SandboxOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {'ok' if self.succeeded else self.failure_code}"
+
+
+class SandboxPayoutDestination(models.Model):
+    """A payout account the marketplace had tokenized (Stripe: a bank account or card token): the
+    token it sends payouts to, with the method and last four digits, never the number. Whether
+    payouts to it fail (the test accounts of ``cards.FAILING_PAYOUT_DESTINATIONS``) is decided
+    when it is tokenized, since the number is gone afterwards."""
+
+    token = models.CharField(max_length=64, unique=True)
+    method = models.CharField(max_length=20)
+    last4 = models.CharField(max_length=4)
+    fails = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[SandboxPayoutDestination] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.token} ({self.method} •••• {self.last4})"
 
 
 class SandboxEvent(models.Model):

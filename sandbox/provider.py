@@ -28,7 +28,7 @@ from payments.providers import (
     verify_signature,
 )
 from sandbox import cards
-from sandbox.models import SandboxOperation, SandboxSession
+from sandbox.models import SandboxOperation, SandboxPayoutDestination, SandboxSession
 from sandbox.operations import new_id, record_operation
 from sandbox.services import session_expire
 
@@ -107,11 +107,29 @@ class SandboxProvider:
                 failure_code=failure,
             )
 
+    def payout_destination_tokenize(self, *, method: str, number: str) -> str:
+        """A random token for the account; whether payouts to it fail is recorded now, as the
+        number is not kept."""
+        assert_no_transaction()
+        compact = "".join(char for char in number if char.isalnum())
+        destination = SandboxPayoutDestination.objects.create(
+            token=new_id("pdt"),
+            method=method[:20],
+            last4=compact[-4:],
+            fails=compact in cards.FAILING_PAYOUT_DESTINATIONS,
+        )
+        return destination.token
+
     def payout(
         self, *, amount: Money, method: str, destination: str, idempotency_key: str, metadata: dict[str, str]
     ) -> ProviderResult:
+        """Pay out to a token (``payout_destination_tokenize``). A destination it never tokenized
+        (test data, a row from before tokens) pays, as the sandbox always did, unless it is one of
+        the failing test accounts."""
         assert_no_transaction()
-        failure = cards.ACCOUNT_CLOSED[0] if destination.strip() in cards.FAILING_PAYOUT_DESTINATIONS else ""
+        known = SandboxPayoutDestination.objects.filter(token=destination.strip()).first()
+        fails = known.fails if known is not None else destination.strip() in cards.FAILING_PAYOUT_DESTINATIONS
+        failure = cards.ACCOUNT_CLOSED[0] if fails else ""
         return record_operation(
             kind="payout",
             key=idempotency_key,

@@ -114,7 +114,7 @@ class Simulation:
 
     def setup(self) -> None:
         from accounts.models import User, WithdrawalMethod
-        from accounts.services import email_mark_verified
+        from accounts.services import email_mark_verified, user_update_profile
         from gigs.services import gig_create
         from orders.services import order_create
 
@@ -126,13 +126,23 @@ class Simulation:
             email_mark_verified(u)
             return u
 
-        self.sellers = [
-            user(f"seller{i}", withdrawal_method=methods[i % 3], payout_account="GB33BUKB20201555555555")
-            for i in range(self.n_sellers)
-        ]
-        # The sandbox refuses payouts to this account: failed payouts come back to the balance.
-        self.sellers[-1].payout_account = "000111111116"
-        self.sellers[-1].save(update_fields=["payout_account"])
+        # Payout accounts typed as on the profile: checked, tokenized by the sandbox, kept masked.
+        accounts = {
+            WithdrawalMethod.INSTANT: "4000 0566 5566 5556",
+            WithdrawalMethod.PAYPAL: "seller@paypal.example",
+            WithdrawalMethod.BANK_TRANSFER: "GB33BUKB20201555555555",
+        }
+        self.sellers = [user(f"seller{i}") for i in range(self.n_sellers)]
+        for i, seller in enumerate(self.sellers):
+            method = methods[i % 3]
+            # The sandbox refuses payouts to the last one's account: failed payouts come back to the balance.
+            failing = i == self.n_sellers - 1
+            user_update_profile(
+                user=seller,
+                bio="",
+                withdrawal_method=WithdrawalMethod.BANK_TRANSFER if failing else method,
+                payout_account="000111111116" if failing else accounts[method],
+            )
         self.buyers = [user(f"buyer{i}") for i in range(self.n_buyers)]
         self.staff = user("staff", is_staff=True)
         self.orders = []

@@ -39,7 +39,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct-horse-battery")
     withdrawal_method = WithdrawalMethod.BANK_TRANSFER
-    payout_account = "GB33BUKB20201555555555"
+    # As the profile keeps GB33BUKB20201555555555: its mask and a token (one the sandbox never made
+    # pays, as its payouts always did). ``payout_account_set`` types a number in as a person would.
+    payout_account = "•••• 5555"
+    payout_token = "pdt_sandbox_factory"
 
     @factory.post_generation
     def verified(self, create, extracted, **kwargs):
@@ -49,6 +52,21 @@ class UserFactory(factory.django.DjangoModelFactory):
             from accounts.services import email_mark_verified
 
             email_mark_verified(self)
+
+
+def payout_account_set(user: User, number: str, *, method: str | None = None) -> User:
+    """Type ``number`` as the payout account on the profile (checked, tokenized by the sandbox,
+    masked), with ``method`` as the withdrawal method if given. ``FAILING_PAYOUT`` for payouts
+    the sandbox refuses."""
+    from accounts.services import user_update_profile
+
+    return user_update_profile(
+        user=user, bio=user.bio, withdrawal_method=method or user.withdrawal_method, payout_account=number
+    )
+
+
+# Stripe's test bank account whose payouts fail (``sandbox.cards.FAILING_PAYOUT_DESTINATIONS``).
+FAILING_PAYOUT = "000111111116"
 
 
 class StaffFactory(UserFactory):

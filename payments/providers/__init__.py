@@ -134,6 +134,11 @@ class PaymentProvider(Protocol):
 
     def payout_onboarding_url(self, *, user: Any, return_url: str, refresh_url: str) -> str | None: ...
 
+    def payout_destination_tokenize(self, *, method: str, number: str) -> str:
+        """The provider's token for a payout account typed in full (a card, a bank account, a PayPal
+        e-mail): payouts go to the token, and the number is never stored on our side."""
+        ...
+
     def records(self, *, since: datetime) -> list[ProviderRecord]: ...
 
 

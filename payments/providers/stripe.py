@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
+from marketplace.errors import InvalidInput
 from payments.models import PayoutAccount
 from payments.providers import (
     CheckoutSession,
@@ -308,6 +309,13 @@ class StripeProvider:
         return parse_stripe_event(payload)
 
     # --- Connect onboarding ---------------------------------------------------------------------
+
+    def payout_destination_tokenize(self, *, method: str, number: str) -> str:
+        """With Stripe nothing is typed: payouts go to the Connect account set up on Stripe's pages."""
+        raise InvalidInput(
+            "With Stripe, withdrawals go to the payout account you set up with Stripe on the Earnings page.",
+            field="payout_account",
+        )
 
     def payout_onboarding_url(self, *, user: Any, return_url: str, refresh_url: str) -> str | None:
         """Stripe's onboarding page for the user's Express account, created on first use.

@@ -28,7 +28,7 @@ from djmoney.money import Money
 from accounts.models import WithdrawalMethod
 from marketplace.errors import InvalidInput
 from milestones.models import MilestoneState
-from payments.connect import payout_destination
+from payments.connect import PayoutDestination, payout_destination
 from payments.models import Checkout, PayoutAccount, ProviderCommand, Transaction, WebhookEvent, Withdrawal
 from payments.outbox import _call
 from payments.providers import (
@@ -456,7 +456,8 @@ def test_the_earnings_page_offers_stripe_setup_only_with_stripe(client, seller, 
 
 @pytest.mark.django_db
 def test_payout_destination(settings, seller):
-    assert payout_destination(seller) == seller.payout_account  # the sandbox: the profile's account
+    # The sandbox: the profile's account, as shown and as its token.
+    assert payout_destination(seller) == PayoutDestination(shown="•••• 5555", token="pdt_sandbox_factory")
     settings.PAYMENT_PROVIDER = "stripe"
     with pytest.raises(InvalidInput) as refused:
         payout_destination(seller)
@@ -466,7 +467,7 @@ def test_payout_destination(settings, seller):
         payout_destination(seller)  # onboarding not finished
     account.payouts_enabled = True
     account.save()
-    assert payout_destination(seller) == "acct_1Seller"
+    assert payout_destination(seller) == PayoutDestination(shown="acct_1Seller", token="acct_1Seller")
 
 
 @pytest.mark.django_db

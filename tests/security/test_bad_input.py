@@ -504,7 +504,12 @@ def test_payout_account_is_escaped_on_the_earnings_page(world):
         "current_password": "correct-horse-battery",
     }
     client = world.client("seller")
-    assert client.post(reverse("profile"), data).status_code == 302
+    refused = client.post(reverse("profile"), data)
+    # Not an e-mail address: refused next to the field, and what was typed comes back escaped.
+    assert refused.status_code == 200
+    html = refused.content.decode()
+    assert "Enter the e-mail address of your PayPal account." in html
+    assert "<script>alert(" not in html and "<img src=x onerror" not in html
     for url in (reverse("earnings"), reverse("profile")):
         html = client.get(url).content.decode()
         assert "<script>alert(" not in html and "<img src=x onerror" not in html, url

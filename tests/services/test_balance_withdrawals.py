@@ -28,7 +28,7 @@ from payments.outbox import command_execute
 from payments.services import FundingSource, balance_refund_to_card, withdrawal_process, withdrawal_request
 from privacy.services import account_deletion_blockers
 from sandbox.models import SandboxOperation
-from tests.factories import OrderFactory, UserFactory, milestone_in
+from tests.factories import FAILING_PAYOUT, OrderFactory, UserFactory, milestone_in, payout_account_set
 from tests.services.ledger_checks import assert_money_conserved, balance, world
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,8 @@ def test_a_buyer_withdraws_the_refund_of_a_cancelled_milestone(audit):
 
 
 def test_a_failed_payout_of_a_buyers_balance_returns_to_the_balance(audit):
-    buyer = _refunded_buyer(payout_account="000111111116")  # the sandbox's closed bank account
+    buyer = _refunded_buyer()
+    payout_account_set(buyer, FAILING_PAYOUT)  # the sandbox's closed bank account
     withdrawal = withdrawal_request(seller=buyer, amount=usd("100.00"), key=uuid.uuid4().hex)
     failed = withdrawal_process(withdrawal_id=withdrawal.pk)
     assert failed is not None and failed.status == "failed"
@@ -78,9 +79,10 @@ def test_a_failed_payout_of_a_buyers_balance_returns_to_the_balance(audit):
 
 def _seller_and_buyer():
     """One user who sold (80.00 USD cleared at once) and bought (105.50 USD refunded)."""
-    user = _refunded_buyer(withdrawal_method=WithdrawalMethod.INSTANT, payout_account="000111111116")
+    user = _refunded_buyer(withdrawal_method=WithdrawalMethod.INSTANT)
     milestone_in(S.APPROVED, order=OrderFactory(seller=user), amount="100.00")
     assert balance(AccountKind.SELLER_AVAILABLE, user=user) == usd("80.00")
+    payout_account_set(user, FAILING_PAYOUT, method=WithdrawalMethod.BANK_TRANSFER)
     return user
 
 

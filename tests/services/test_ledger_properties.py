@@ -78,7 +78,16 @@ from payments.audit import ledger_audit
 from payments.fees import buyer_service_fee
 from payments.models import AccountKind, Earning, EarningStatus, Withdrawal, WithdrawalStatus
 from payments.services import REFUND_TO_CARD, FundingSource, earning_clear, withdrawal_process, withdrawal_request
-from tests.factories import BALANCE, CARD, OrderFactory, StaffFactory, UserFactory, pay_checkout
+from tests.factories import (
+    BALANCE,
+    CARD,
+    FAILING_PAYOUT,
+    OrderFactory,
+    StaffFactory,
+    UserFactory,
+    pay_checkout,
+    payout_account_set,
+)
 from tests.services.ledger_checks import assert_money_conserved, balance
 
 pytestmark = pytest.mark.django_db
@@ -182,10 +191,9 @@ class Marketplace(RuleBasedStateMachine):
         # (payments.providers.assert_no_transaction), the services' own blocks not.
         self._atomic._from_testcase = True  # type: ignore[attr-defined]
         self._atomic.__enter__()
-        methods = [WithdrawalMethod.PAYPAL, WithdrawalMethod.INSTANT, WithdrawalMethod.BANK_TRANSFER]
+        methods = [WithdrawalMethod.BANK_TRANSFER, WithdrawalMethod.INSTANT, WithdrawalMethod.PAYPAL]
         self.users = [UserFactory(withdrawal_method=m) for m in methods]
-        self.users[0].payout_account = "000111111116"  # the sandbox's failing bank account
-        self.users[0].save(update_fields=["payout_account"])
+        payout_account_set(self.users[0], FAILING_PAYOUT)  # the sandbox's failing bank account
         # One buyer has refunds go to the card that paid (a lower amount agreed comes back there).
         self.users[2].refund_to = REFUND_TO_CARD
         self.users[2].save(update_fields=["refund_to"])
@@ -554,7 +562,7 @@ class Marketplace(RuleBasedStateMachine):
             # The payout command is due from its creation (real time); the model's clock may lag behind it.
             done = withdrawal_process(withdrawal_id=withdrawal.pk, now=max(self.clock, timezone.now()))
             assert done is not None
-            failing = withdrawal.destination == "000111111116"
+            failing = withdrawal.seller_id == self.users[0].pk
             assert done.status == (WithdrawalStatus.FAILED if failing else WithdrawalStatus.PAID)
             assert withdrawal_process(withdrawal_id=withdrawal.pk) is None, "a repeated task pays nothing"
             event(f"payout {done.status}")

@@ -30,7 +30,15 @@ from payments.fees import buyer_service_fee, seller_commission
 from payments.models import AccountKind, Earning, EarningStatus, Transaction, Withdrawal
 from payments.services import FundingSource, earning_clear, withdrawal_process, withdrawal_request
 from sandbox.models import SandboxOperation
-from tests.factories import CARD, OrderFactory, UserFactory, create_milestone, milestone_in
+from tests.factories import (
+    CARD,
+    FAILING_PAYOUT,
+    OrderFactory,
+    UserFactory,
+    create_milestone,
+    milestone_in,
+    payout_account_set,
+)
 from tests.services.ledger_checks import assert_money_conserved, balance, world
 
 pytestmark = pytest.mark.django_db
@@ -219,7 +227,8 @@ def test_a_withdrawal_is_set_aside_then_paid_out(audit):
 
 
 def test_a_failed_payout_returns_the_money_to_available(audit):
-    seller = _seller_with_available("100.00", payout_account="000111111116")
+    seller = _seller_with_available("100.00")
+    payout_account_set(seller, FAILING_PAYOUT, method=WithdrawalMethod.BANK_TRANSFER)
     withdrawal = withdrawal_request(seller=seller, amount=usd("80.00"), key=uuid.uuid4().hex)
     assert balance(AccountKind.SELLER_AVAILABLE, user=seller) == usd("0")
     failed = withdrawal_process(withdrawal_id=withdrawal.pk)

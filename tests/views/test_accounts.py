@@ -195,7 +195,7 @@ def test_profile_saves(client, seller):
             "email": "bob@new.example",
             "bio": "I build apps.",
             "withdrawal_method": "paypal",
-            "payout_account": "bob@pp",
+            "payout_account": "Bob@PP.example",
             "current_password": "correct-horse-battery",
         },
         follow=True,
@@ -207,7 +207,7 @@ def test_profile_saves(client, seller):
         "bob_seller@example.com",
         "I build apps.",
         "paypal",
-        "bob@pp",
+        "bob@pp.example",
     )
 
 

@@ -191,7 +191,7 @@ def test_the_email_preference_is_chosen_on_the_profile(client, buyer):
         "email": buyer.email,
         "bio": "",
         "withdrawal_method": "bank_transfer",
-        "payout_account": "GB33BUKB20201555555555",
+        "payout_account": buyer.payout_account,
         "refund_to": "balance",
         "time_zone": "Asia/Tokyo",
         "email_notifications": "action",

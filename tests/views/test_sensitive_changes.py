@@ -16,7 +16,8 @@ PASSWORD = "correct-horse-battery"
 
 
 def _profile(**changes) -> dict:
-    return {"bio": "", "withdrawal_method": "bank_transfer", "payout_account": "GB33BUKB20201555555555", **changes}
+    # The profile shows the payout account as it is kept (UserFactory's GB33BUKB20201555555555, masked).
+    return {"bio": "", "withdrawal_method": "bank_transfer", "payout_account": "•••• 5555", **changes}
 
 
 def test_a_new_payout_account_needs_the_password_and_changes_nothing_without_it(client):
@@ -24,11 +25,11 @@ def test_a_new_payout_account_needs_the_password_and_changes_nothing_without_it(
     client.force_login(seller)
     for password, error in (("", "Enter your current password"), ("guess", "That is not your current password")):
         response = client.post(
-            reverse("profile"), _profile(payout_account="GB00ATTACKER00000000", current_password=password)
+            reverse("profile"), _profile(payout_account="GB82WEST12345698765432", current_password=password)
         )
         assert response.status_code == 200 and error in response.content.decode()
     seller.refresh_from_db()
-    assert seller.payout_account == "GB33BUKB20201555555555"
+    assert (seller.payout_account, seller.payout_token) == ("•••• 5555", "pdt_sandbox_factory")
     assert not SecurityEvent.objects.exists() and not mail.outbox
 
 
@@ -56,7 +57,7 @@ def test_a_payout_change_is_logged_masked_and_emailed_whatever_the_preference(cl
     assert notification_email_send(notification_id=notice.pk)  # what the e-mail task does after the commit
     event = SecurityEvent.objects.get(user=seller)
     assert event.kind == SecurityEventKind.PAYOUT_CHANGED and event.ip == "198.51.100.7"
-    assert event.detail == "Bank transfer …5555 → PayPal …mple"
+    assert event.detail == "Bank transfer •••• 5555 → PayPal sam@paypal.example"
     assert "GB33BUKB" not in event.detail, "never the whole account"
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [seller.email]
     assert "Your payout details were changed" in mail.outbox[0].body and "If it was not you" in mail.outbox[0].body

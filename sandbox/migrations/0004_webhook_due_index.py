@@ -9,7 +9,7 @@ from marketplace.migration_ops import AddIndexConcurrently
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("sandbox", "0002_webhook_next_attempt")]
+    dependencies = [("sandbox", "0003_webhook_next_attempt")]
 
     operations = [
         AddIndexConcurrently(

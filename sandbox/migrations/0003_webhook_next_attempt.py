@@ -16,7 +16,7 @@ def undelivered_are_due(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sandbox", "0001_initial"),
+        ("sandbox", "0002_payout_destinations"),
     ]
 
     operations = [
