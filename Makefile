@@ -27,9 +27,10 @@ run: install
 demo-totp: install
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py demo_totp
 
-## The whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL).
+## The whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL); it also runs Chromium,
+## nginx and Java, and stops at once, with the command that installs each, if one is missing.
 test: install
-	@$(PY) scripts/check_services.py
+	@$(PY) scripts/check_services.py --test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

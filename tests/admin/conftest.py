@@ -29,11 +29,3 @@ def resolve_url(dispute: Dispute, outcome: str) -> str:
 
 def change_url(dispute: Dispute) -> str:
     return reverse("admin:milestones_dispute_change", args=[dispute.pk])
-
-
-@pytest.fixture
-def allow_async_unsafe(monkeypatch):
-    """Playwright's sync API runs an event loop in the test thread; the ORM
-    calls the browser tests make there are safe (nothing else uses the loop).
-    Set per test, so no other test of the session runs with it."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -4,8 +4,7 @@ page, staff split it in the admin, both parties see the money."""
 from __future__ import annotations
 
 import pytest
-from django.db import connections
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from milestones.models import Dispute, DisputeState
 from milestones.models import MilestoneState as S
@@ -15,24 +14,13 @@ PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
 
 
 @pytest.fixture
-def chromium(allow_async_unsafe, live_server):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            for context in browser.contexts:
-                for page in context.pages:
-                    page.wait_for_load_state("load")  # nothing in flight when the database is flushed
-                context.close()
-            browser.close()
-            # The ORM calls made while Playwright's loop ran opened a connection
-            # that the end of the session does not see; close it here, or
-            # dropping the test database finds it still in use.
-            connections.close_all()
+def chromium(browser, live_server):
+    """The run's Chromium (tests/chromium.py); this test's contexts are closed when it ends."""
+    yield browser
+    for context in browser.contexts:
+        for page in context.pages:
+            page.wait_for_load_state("load")  # nothing in flight when the database is flushed
+        context.close()
 
 
 def logged_in(browser: Browser, base: str, username: str, login_path: str) -> Page:

@@ -1,20 +1,17 @@
 """Real Chromium through Playwright's sync API, against pytest-django's live server.
 
-One browser per module (see ``browser``); each test gets fresh contexts (its own cookies), one
-per person it plays. On failure every open page is saved to test-artifacts/.
+One browser for the whole run (``browser``, tests/chromium.py); each test gets fresh contexts (its
+own cookies), one per person it plays. On failure every open page is saved to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's password
 
@@ -24,37 +21,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
-
-
-# Module-scoped, not session-scoped: while Playwright's sync API runs, no other
-# sync_playwright() may start in this process (tests/admin starts its own), so
-# the browser is closed when this folder's module is done.
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM}; the browser tests need it."
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread for as long as
-    # the browser is open; Django refuses ORM calls from a thread with a
-    # running loop unless told it is safe, which it is here (the test drives,
-    # the live server answers in its own thread). Set for exactly that span,
-    # never for the rest of the suite.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            yield browser
-            browser.close()
-        # The ORM calls made while Playwright's loop ran hold a connection the end
-        # of the session would not see; dropping the test database needs it closed.
-        connections.close_all()
 
 
 @pytest.fixture

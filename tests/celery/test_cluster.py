@@ -6,8 +6,11 @@ the ledger audits clean and the sweeps resume (the earning clears after beat is 
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,23 +33,34 @@ from tests.forms import find_form
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
+KILLED = ("web1", "worker1", "beat")
 
 
 @pytest.fixture
 def cluster(broker, tmp_path) -> Cluster:
+    if shutil.which("nginx") is None:
+        # `make test` checks this first (scripts/check_services.py); pytest run alone says it here.
+        reason = "nginx is not installed; the production topology's test needs it (apt-get install -y nginx-light)."
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     running = Cluster(
         tmp_path / "cluster",
         database_url=url,
         redis_url=broker.url,
-        extra_env={"SWEEP_INTERVAL_SECONDS": "2", "CLEARANCE_PAYPAL": "25s"},
+        # The earning falls due while beat is down (killed before the approval): only the
+        # restarted beat's sweep can clear it.
+        extra_env={"SWEEP_INTERVAL_SECONDS": "2", "CLEARANCE_PAYPAL": "5s"},
     )
     try:
         running.start()
         yield running
     finally:
-        running.stop()
+        # Every process told to stop at once, not one after the other (nothing here is kept).
+        with ThreadPoolExecutor(len(running.processes) or 1) as pool:
+            list(pool.map(lambda process: process.stop(), running.processes.values()))
 
 
 class Visitor:
@@ -111,6 +125,11 @@ class Readers:
             except requests.RequestException as error:
                 self.failures.append((time.monotonic(), f"{path}: {error.__class__.__name__}"))
             self.done += 1
+
+    def wait_for(self, reads: int, what: str) -> None:
+        """Until the readers have made ``reads`` more requests (each one waits for its answer)."""
+        target = self.done + reads
+        wait_until(lambda: self.done >= target, timeout=60, interval=0.05, what=what)
 
     def __enter__(self):
         for thread in self._threads:
@@ -181,16 +200,18 @@ def test_the_lifecycle_through_nginx_survives_killing_a_web_a_worker_and_beat(cl
     # Readers all along; kill web1, worker1 and beat; the buyer approves while they are down.
     paths = [order_path, "/", "/dashboard/buying/", "/notifications/"]
     with Readers(buyer, paths) as readers:
-        time.sleep(3)
+        readers.wait_for(20, "reads before the kill")
         killed_at = time.monotonic()
-        for name in ("web1", "worker1", "beat"):
+        for name in KILLED:
             cluster.processes[name].kill()
-        time.sleep(2)
+        readers.wait_for(20, "reads after the kill")
         buyer.act(order_path, f"/milestones/{milestone.pk}/approve/", button="Approve")
         assert Milestone.objects.get(pk=milestone.pk).state == S.APPROVED
-        time.sleep(3)
-        recover = {name: cluster.restart(name) for name in ("web1", "worker1", "beat")}
-        time.sleep(3)
+        readers.wait_for(20, "reads while web1, worker1 and beat are down")
+        # All three at once, as a supervisor would restart them.
+        with ThreadPoolExecutor(3) as pool:
+            recover = dict(zip(KILLED, pool.map(cluster.restart, KILLED), strict=True))
+        readers.wait_for(20, "reads after the restart")
     beat_back = time.monotonic()
     wait_until(
         lambda: (Heartbeat.last("beat") or timezone.now() - timedelta(days=1)) > timezone.now() - timedelta(seconds=15),

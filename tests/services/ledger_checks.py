@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from djmoney.money import Money
 
 from milestones.models import OPEN_STATES, Delivery, Dispute, Milestone, MilestoneState, RevisionRequest
 from notifications.models import Notification
 from orders.models import Activity, Order
+from payments.integrity import TRANSACTION_HEAD, transaction_faults
 from payments.ledger import account_for
 from payments.models import (
+    GUARDED_KINDS,
     Account,
     AccountKind,
     Earning,
@@ -163,3 +165,52 @@ def assert_money_conserved(currency: str = "USD") -> None:
     assert k[AccountKind.SELLER_WITHDRAWING] == (requested["t"] or Decimal("0"))
     paid = Withdrawal.objects.filter(amount_currency=currency, status="paid").aggregate(t=Sum("amount"))
     assert k[AccountKind.PAYOUTS] == (paid["t"] or Decimal("0"))
+
+
+def last_transaction_id() -> int:
+    return Transaction.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def step_audit(since: int) -> tuple[list[str], int]:
+    """The ledger audit's checks of what one step wrote, in three queries: every transaction
+    after ``since`` sums to zero per currency, has two entries or more in its accounts'
+    currencies, matches its MAC and its kind's shape; every account it touched is not negative
+    where it may not be and shows the balance its entries add up to.
+
+    Returns the breaches and the last transaction id seen. ``ledger_audit()`` checks the whole
+    ledger and its records (earnings, withdrawals, seals, escrows); a random sequence runs it
+    at its end, and this after each step.
+    """
+    breaches: list[str] = []
+    transactions = list(Transaction.objects.filter(id__gt=since).order_by("id").values("id", *TRANSACTION_HEAD, "mac"))
+    if not transactions:
+        return breaches, since
+    lines: dict[int, list[tuple]] = defaultdict(list)
+    for txn_id, *line in Entry.objects.filter(transaction_id__gt=since).values_list(
+        "transaction_id", "account_id", "amount", "amount_currency", "account__kind", "account__currency"
+    ):
+        lines[txn_id].append(tuple(line))
+    touched: set[int] = set()
+    for txn in transactions:
+        entries = lines.get(txn["id"], [])
+        if len(entries) < 2:
+            breaches.append(f"transaction {txn['id']} has fewer than two entries")
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for account_id, amount, currency, _, account_currency in entries:
+            totals[currency] += amount
+            touched.add(account_id)
+            if currency != account_currency:
+                breaches.append(f"transaction {txn['id']} posts {currency} to a {account_currency} account")
+        breaches += [f"transaction {txn['id']} sums to {t} {c}, not zero" for c, t in totals.items() if t]
+        breaches += transaction_faults(txn, entries)
+    accounts = Account.objects.filter(pk__in=touched).annotate(ledger=Sum("entries__amount"))
+    for account in accounts.values("id", "kind", "balance", "ledger"):
+        if account["kind"] in GUARDED_KINDS:
+            if account["ledger"] < 0:
+                breaches.append(f"account {account['id']} ({account['kind']}) is negative: {account['ledger']}")
+            if account["balance"] != account["ledger"]:
+                breaches.append(
+                    f"account {account['id']} ({account['kind']}) shows {account['balance']}"
+                    f" but the ledger says {account['ledger']}"
+                )
+    return breaches, transactions[-1]["id"]

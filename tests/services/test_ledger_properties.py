@@ -1,6 +1,7 @@
 """Random sequences of everything users, staff and the system do, over several
-orders and users; after every step the ledger audit passes, money is
-conserved, and each milestone is in the state the rules predict.
+orders and users; after every step what it wrote passes the ledger audit's
+checks and each milestone is in the state the rules predict, and at the end of
+each sequence the whole ledger audit passes and money is conserved.
 
 The machine keeps its own model of the expected states (the table in
 ARCHITECTURE.md plus "one phase in work at a time"), so a service that
@@ -88,7 +89,7 @@ from tests.factories import (
     pay_checkout,
     payout_account_set,
 )
-from tests.services.ledger_checks import assert_money_conserved, balance
+from tests.services.ledger_checks import assert_money_conserved, balance, last_transaction_id, step_audit
 
 pytestmark = pytest.mark.django_db
 
@@ -216,10 +217,16 @@ class Marketplace(RuleBasedStateMachine):
         self.asked_by_buyer: dict[int, bool] = {}
         self.offer_keys: list[str] = []
         self.clock = timezone.now()
+        # The last transaction the step checks have seen (step_is_sound).
+        self.checked = last_transaction_id()
 
     def teardown(self) -> None:
-        transaction.set_rollback(True)
-        self._atomic.__exit__(None, None, None)
+        """The whole ledger audited once the sequence is over, then rolled back."""
+        try:
+            self.ledger_is_sound()
+        finally:
+            transaction.set_rollback(True)
+            self._atomic.__exit__(None, None, None)
 
     # --- the model ---------------------------------------------------------------------
 
@@ -843,7 +850,14 @@ class Marketplace(RuleBasedStateMachine):
     # --- after every step -------------------------------------------------------------------
 
     @invariant()
+    def step_is_sound(self) -> None:
+        """What the step wrote: its transactions balanced, matching their MACs and shapes, and
+        the balances they touched true (tests/services/ledger_checks.py, ``step_audit``)."""
+        breaches, self.checked = step_audit(self.checked)
+        assert not breaches, breaches
+
     def ledger_is_sound(self) -> None:
+        """All of it (at the end of each sequence): the full audit, and money conserved."""
         report = ledger_audit()
         assert report.ok, report.summary()
         assert_money_conserved()
