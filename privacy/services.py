@@ -133,7 +133,7 @@ def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
         user.email = ""
         user.first_name = user.last_name = ""
         user.bio = ""
-        user.payout_account = ""
+        user.payout_account = user.payout_token = ""
         user.time_zone = "UTC"
         user.is_active = False
         user.is_staff = user.is_superuser = False

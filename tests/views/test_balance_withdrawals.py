@@ -70,6 +70,9 @@ def test_delete_my_account_names_the_withdrawal_that_frees_it_then_lets_it_go(cl
     assert "Your withdrawal of 105.50\u00a0USD is still being paid out: wait until it is sent." in html
 
     withdrawal_process(withdrawal_id=Withdrawal.objects.get(seller=refunded).pk)
+    payout = Transaction.objects.get(kind="withdrawal_paid")
+    receipt = client.get(reverse("receipt", args=[payout.pk])).content.decode()
+    assert "Amount paid out" in receipt and "105.50\u00a0USD" in receipt, "the buyer's payout has its receipt"
     html = client.get(reverse("your_data")).content.decode()
     assert "cannot be deleted" not in html and "Delete my account" in html
     response = client.post(reverse("account_delete"), {"password": PASSWORD, "confirm": "on"}, follow=True)

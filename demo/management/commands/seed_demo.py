@@ -16,7 +16,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
-from accounts.services import email_mark_verified
+from accounts.services import email_mark_verified, user_update_profile
 from demo.checkout import pay_in_sandbox, pay_tip_in_sandbox
 from demo.totp import DEMO_ADMIN_TOTP_SECRET
 from gigs.models import Gig
@@ -44,12 +44,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         buyer = self._user("buyer", "buyer@example.com")
-        seller = self._user(
-            "seller",
-            "seller@example.com",
-            withdrawal_method=WithdrawalMethod.PAYPAL,
-            payout_account="seller@example.com",
-        )
+        seller = self._user("seller", "seller@example.com", withdrawal_method=WithdrawalMethod.PAYPAL)
+        if not seller.payout_token:
+            # Typed as on the profile: checked and tokenized by the provider (accounts.payouts).
+            user_update_profile(
+                user=seller,
+                bio=seller.bio,
+                withdrawal_method=WithdrawalMethod.PAYPAL,
+                payout_account="seller@example.com",
+            )
         admin = self._user("admin", "admin@example.com", is_staff=True, is_superuser=True)
         # The admin opens only for staff enrolled in two-factor: the demo admin's
         # authenticator is this known secret (README: `python manage.py demo_totp`).
