@@ -78,10 +78,10 @@ def create_users(prefix: str, k: int, *, method: str = "bank_transfer") -> int:
         cur.execute(
             """
             INSERT INTO marketplace_user (id, password, is_superuser, username, first_name, last_name, email,
-                is_staff, is_active, date_joined, withdrawal_method, payout_account, bio, refund_to,
+                is_staff, is_active, date_joined, withdrawal_method, payout_account, payout_token, bio, refund_to,
                 rating_count, time_zone, email_notifications)
             SELECT %(base)s + i, %(password)s, false, %(prefix)s || i, '', '', %(prefix)s || i || '@example.com',
-                false, true, now(), %(method)s, 'GB33BUKB20201555555555', '', 'balance', 0, 'UTC', 'all'
+                false, true, now(), %(method)s, '•••• 5555', 'pdt_sandbox_bench', '', 'balance', 0, 'UTC', 'all'
             FROM generate_series(0, %(k)s - 1) AS i
             """,
             {"base": base, "password": password, "prefix": prefix, "k": k, "method": method},
