@@ -167,3 +167,22 @@ def test_accepting_changes_says_what_the_seller_receives_on_approval():
         new_description=milestone.description,
     )
     assert f"{order.seller.username} receives 120.00 USD" in plain(changes_consequence(milestone, proposal))
+
+
+def test_a_dispute_split_tells_both_what_the_buyer_really_receives(audit):
+    """Regression: the note to both said "60.00 USD to the buyer" while the buyer receives 63.30
+    (60.00 and 60% of the 5.50 service fee)."""
+    from milestones.services.disputes import dispute_resolve
+    from tests.factories import StaffFactory
+
+    milestone = milestone_in(S.DISPUTED, amount="100.00")
+    order = milestone.order
+    dispute_resolve(
+        dispute=milestone.dispute, actor=StaffFactory(), outcome="split", seller_amount=usd("40.00"), note="Split."
+    )
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer) == usd("63.30")
+    for party in (order.buyer, order.seller):
+        text = plain(Notification.objects.get(recipient=party, event="dispute_resolved").message)
+        assert "63.30 USD (60.00 USD and 3.30 USD of the service fee) to the buyer" in text
+        assert "40.00 USD (32.00 USD after the 8.00 USD fee) to the seller" in text
+    audit()
