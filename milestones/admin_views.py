@@ -242,7 +242,8 @@ def resolution_summary(dispute: Dispute) -> str:
             ).refunded
         text += f", {format_money(back)} to the buyer"
         if back != dispute.buyer_amount:
-            text += f" ({format_money(dispute.buyer_amount)} and {format_money(back - dispute.buyer_amount)} of the service fee)"
+            fee_back = back - dispute.buyer_amount
+            text += f" ({format_money(dispute.buyer_amount)} and {format_money(fee_back)} of the service fee)"
     text += "."
     if dispute.resolution_note:
         text += f" Note: {dispute.resolution_note}"
