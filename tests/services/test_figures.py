@@ -186,3 +186,67 @@ def test_a_dispute_split_tells_both_what_the_buyer_really_receives(audit):
         assert "63.30 USD (60.00 USD and 3.30 USD of the service fee) to the buyer" in text
         assert "40.00 USD (32.00 USD after the 8.00 USD fee) to the seller" in text
     audit()
+
+
+def test_a_cancellation_by_agreement_is_named_so_on_receipts_and_ledgers_not_a_dispute_split(client):
+    """Regression: a cancellation by agreement showed "Refund (dispute split)" / "Earning (dispute
+    split)" on receipts, the order page and both ledgers though no dispute was opened."""
+    from django.urls import reverse
+
+    from payments.models import Transaction
+    from payments.receipts import ledger_rows, receipt_for, receipts_for_milestone, transaction_label
+
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    proposal = cancellation_request(milestone=milestone, actor=order.buyer, refund=usd("50.00"), reason="x")
+    proposal_accept(proposal=proposal, actor=order.seller)
+    txn = Transaction.objects.get(idempotency_key=f"settle:{milestone.pk}")
+    assert txn.kind == "split"  # the ledger's kind (its shape) is unchanged
+    assert transaction_label(txn) == "Cancellation by agreement"
+    assert [r.label for r in receipts_for_milestone(milestone, order.buyer)][-1] == "Refund (cancellation by agreement)"
+    assert [r.label for r in receipts_for_milestone(milestone, order.seller)] == ["Earning (cancellation by agreement)"]
+    assert receipt_for(order.seller, txn.pk).label == "Earning (cancellation by agreement)"
+    for party in (order.buyer, order.seller):
+        whats = {row[2] for row in ledger_rows(party)}
+        assert "Cancellation by agreement" in whats and "Dispute split" not in whats
+        client.force_login(party)
+        for url in (reverse("order_detail", args=[order.pk]), reverse("earnings")):
+            page = client.get(url).content.decode()
+            assert "dispute split" not in page.lower(), url
+        assert "cancellation by agreement" in client.get(reverse("order_detail", args=[order.pk])).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "seller_amount", "buyer_label", "what"),
+    [
+        ("split", "40.00", "Refund (dispute split)", "Dispute split"),
+        ("refund", None, "Refund (dispute decided for the buyer)", "Dispute decided for the buyer"),
+    ],
+)
+def test_a_dispute_settlement_is_named_by_its_ruling(outcome, seller_amount, buyer_label, what):
+    from milestones.services.disputes import dispute_resolve
+    from payments.models import Transaction
+    from payments.receipts import receipts_for_milestone, transaction_label
+    from tests.factories import StaffFactory
+
+    milestone = milestone_in(S.DISPUTED, amount="100.00")
+    dispute_resolve(
+        dispute=milestone.dispute,
+        actor=StaffFactory(),
+        outcome=outcome,
+        seller_amount=None if seller_amount is None else usd(seller_amount),
+        note="Decided.",
+    )
+    txn = Transaction.objects.get(idempotency_key=f"settle:{milestone.pk}")
+    assert transaction_label(txn) == what
+    assert receipts_for_milestone(milestone, milestone.order.buyer)[-1].label == buyer_label
+
+
+def test_an_approval_and_a_cancel_before_work_keep_their_kind_labels():
+    from payments.models import Transaction
+    from payments.receipts import transaction_label
+
+    approved = milestone_in(S.APPROVED, amount="100.00")
+    cancelled = milestone_in(S.CANCELLED, amount="100.00")
+    assert transaction_label(Transaction.objects.get(idempotency_key=f"settle:{approved.pk}")) == "Released to seller"
+    assert transaction_label(Transaction.objects.get(idempotency_key=f"settle:{cancelled.pk}")) == "Refunded to buyer"
