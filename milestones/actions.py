@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -50,9 +51,17 @@ from milestones.services.lifecycle import (
     milestone_submit,
 )
 from milestones.services.offers import offer_accept, offer_decline, offer_withdraw
-from milestones.services.proposals import cancellation_request, extension_request
+from milestones.services.proposals import cancellation_figures, cancellation_request, extension_request
 from orders.models import BUYER, SELLER, Order
-from payments.services import REFUND_TO_CARD, FundingSource, card_payment_of, card_refund_room
+from payments.ledger import escrow_balance
+from payments.services import (
+    REFUND_TO_CARD,
+    FundingSource,
+    SettlementFigures,
+    card_payment_of,
+    card_refund_room,
+    settlement_figures,
+)
 
 # The service's ``files`` (and the statement's ``attachment``) is the form's ``attachment``.
 FILE_ALIASES = {"files": "attachment"}
@@ -67,9 +76,31 @@ Consequence = Callable[[Milestone], str]
 # ``offer_views``; accepting a cancellation, ``views.proposal_accept``)
 
 
-def _release_words(milestone: Milestone) -> str:
+def _receives(figures: SettlementFigures, who: str) -> str:
+    """The seller's side of a settlement as they will see it: "bob receives 80.00 USD (100.00 USD less the
+    20.00 USD fee)"."""
+    if figures.seller_gross.amount <= 0:
+        return f"{who} receives nothing"
     return (
-        f"{format_money(milestone.amount)} is released to {milestone.order.seller.username} now; this cannot be undone."
+        f"{who} receives {format_money(figures.seller_net)} ({format_money(figures.seller_gross)} less the "
+        f"{format_money(figures.commission)} fee)"
+    )
+
+
+def release_figures(milestone: Milestone) -> SettlementFigures:
+    """Approval: all that is held goes to the seller (``escrow_settle`` with the whole amount)."""
+    held = escrow_balance(milestone)
+    if held.amount <= 0:
+        held = milestone.amount
+    return settlement_figures(buyer_fee=milestone.buyer_fee, held=held, seller_gross=held)
+
+
+def _release_words(milestone: Milestone) -> str:
+    figures = release_figures(milestone)
+    seller = milestone.order.seller.username
+    return (
+        f"{format_money(figures.seller_gross)} is released to {seller} now; {_receives(figures, seller)}. "
+        "This cannot be undone."
     )
 
 
@@ -88,8 +119,14 @@ def offer_consequence(milestone: Milestone) -> str:
         f"{format_money(milestone.total_charged)} ({format_money(milestone.amount)} and the "
         f"{format_money(milestone.buyer_fee)} service fee) is charged now; {format_money(milestone.amount)} is held "
         f"in escrow until you approve the work, and {milestone.order.seller.username} starts at once "
-        "(or when the current milestone closes)."
+        "(or when the current milestone closes). On approval, "
+        f"{_receives(release_figures_of(milestone.amount, milestone), milestone.order.seller.username)}."
     )
+
+
+def release_figures_of(amount: Money, milestone: Milestone) -> SettlementFigures:
+    """Approval of ``amount`` (terms not yet held in escrow: an offer, proposed changes)."""
+    return settlement_figures(buyer_fee=milestone.buyer_fee, held=amount, seller_gross=amount)
 
 
 def _refund_destination(milestone: Milestone, amount: Money) -> str:
@@ -109,28 +146,77 @@ def _refund_destination(milestone: Milestone, amount: Money) -> str:
 def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
     """What "Accept changes" does with the money, for its confirmation page."""
     money = changes_money(milestone, proposal)
+    seller = milestone.order.seller.username
+    new_amount = proposal.new_amount if proposal.new_amount is not None else milestone.amount
+    on_approval = f" On approval, {_receives(release_figures_of(new_amount, milestone), seller)}."
     if money.charges:
         return (
             f"{format_money(money.total)} more is charged now ({format_money(money.amount)} into escrow and "
             f"{format_money(money.fee)} of service fee); the seller then accepts or declines the new terms."
+            + on_approval
         )
     if money.refunds:
         where = _refund_destination(milestone, -money.total)
         return (
             f"{format_money(-money.total)} comes back to {where} now ({format_money(-money.amount)} out of escrow and "
             f"{format_money(-money.fee)} of service fee); the seller then accepts or declines the new terms."
+            + on_approval
         )
-    return "No money moves; the seller then accepts or declines the new terms."
+    return "No money moves; the seller then accepts or declines the new terms." + on_approval
 
 
 def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
     """What accepting a cancellation does with the money, for its confirmation page."""
     assert proposal.refund_amount is not None
-    rest = milestone.amount - proposal.refund_amount
-    return (
-        f"{format_money(proposal.refund_amount)} goes back to the buyer and {format_money(rest)} is released "
-        "to the seller now; the milestone closes. This cannot be undone."
-    )
+    figures = cancellation_figures(milestone, proposal.refund_amount)
+    if figures is None:
+        rest = milestone.amount - proposal.refund_amount
+        return (
+            f"{format_money(proposal.refund_amount)} goes back to the buyer and {format_money(rest)} is released "
+            "to the seller now; the milestone closes. This cannot be undone."
+        )
+    order = milestone.order
+    buyer, seller = order.buyer.username, order.seller.username
+    back = f"{buyer} receives {format_money(figures.refunded)}"
+    if figures.fee_back.amount > 0:
+        back += f" ({format_money(figures.buyer_part)} and {format_money(figures.fee_back)} of the service fee)"
+    if figures.refunded.amount <= 0:
+        back = f"{buyer} receives nothing back"
+    return f"{back} and {_receives(figures, seller)} now; the milestone closes. This cannot be undone."
+
+
+@dataclass(frozen=True)
+class CancellationPreview:
+    """The figures a cancellation form shows for the refund typed so far (``figures`` None: it is not
+    an amount the request would take, and ``problem`` says why)."""
+
+    milestone: Milestone
+    refund: Money | None
+    figures: SettlementFigures | None
+    problem: str = ""
+
+
+def cancellation_preview(milestone: Milestone, raw: Any) -> CancellationPreview:
+    """``raw``: the refund as typed (a string from the form or the query, a Decimal, or empty for all of it)."""
+    currency = milestone.order.currency
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        amount = milestone.amount.amount
+    else:
+        try:
+            amount = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
+        except InvalidOperation:
+            amount = None
+    if amount is None or not amount.is_finite():
+        return CancellationPreview(milestone, None, None, "Enter the refund as a number to see what each side gets.")
+    refund = Money(amount, currency)
+    figures = cancellation_figures(milestone, refund)
+    if figures is None:
+        problem = (
+            f"The refund must be between {format_money(Money(0, currency))} and {format_money(milestone.amount)}, "
+            "with at most two decimal places."
+        )
+        return CancellationPreview(milestone, refund, None, problem)
+    return CancellationPreview(milestone, refund, figures)
 
 
 def _open_dispute_of(milestone: Milestone) -> Dispute:
@@ -164,6 +250,12 @@ class Action:
     initial: Callable[[Milestone], dict[str, Any]] | None = None
     # Its page is a view of its own (it may send the buyer to the payment provider), not ``milestone_action``.
     own_view: bool = False
+    # The form's keyword arguments for this viewer (the cancellation asks the buyer where the refund goes).
+    form_kwargs: Callable[[Milestone, User], dict[str, Any]] | None = None
+    # The figures shown under the form, for the value typed so far (field name, and the URL that
+    # re-renders them as one types: ``views.cancellation_figures``).
+    live_field: str = ""
+    live_url_name: str = ""
 
     @property
     def one_click(self) -> bool:
@@ -337,12 +429,16 @@ ACTIONS: tuple[Action, ...] = (
         url_name="milestone_cancellation",
         path="cancellation",
         form=CancellationForm,
+        form_kwargs=lambda m, user: {"buyer": user.pk == m.order.buyer_id},
+        live_field="refund",
+        live_url_name="cancellation_figures",
         style="btn-secondary btn-small",
         perform=lambda m, actor, data: cancellation_request(
             milestone=m,
             actor=actor,
             refund=None if data.get("refund") is None else Money(data["refund"], m.order.currency),
             reason=data["reason"],
+            refund_to=data.get("refund_to") or "",
         ),
         success="You asked to cancel “{title}”; the other party has been told.",
         verb="ask to cancel",

@@ -16,6 +16,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+from marketplace.money import zero
 from milestones.admin_views import BUTTON_LABELS, can_resolve, dispute_story, resolve_view, settlement_for
 from milestones.models import (
     Delivery,
@@ -246,6 +247,8 @@ class DisputeAdmin(ReadOnlyAdmin):
                 for outcome in DisputeOutcome
             }
             held = context["escrow"]
-            context["release_preview"] = settlement_for(held=held, seller_gross=held)
+            buyer_fee = dispute.milestone.buyer_fee
+            context["release_preview"] = settlement_for(held=held, seller_gross=held, buyer_fee=buyer_fee)
+            context["refund_preview"] = settlement_for(held=held, seller_gross=zero(held.currency), buyer_fee=buyer_fee)
             context["button_labels"] = {outcome.value: label for outcome, label in BUTTON_LABELS.items()}
         return super().change_view(request, object_id, form_url, extra_context=context)

@@ -32,6 +32,7 @@ from milestones.services.disputes import dispute_resolve
 from orders.models import Activity
 from payments.fees import seller_commission
 from payments.ledger import escrow_balance
+from payments.services import settlement_figures
 
 RESOLVE_PERMISSION = "milestones.change_dispute"
 
@@ -58,24 +59,28 @@ def _url_or_none(name: str, pk: int) -> str | None:
 
 @dataclass(frozen=True)
 class Settlement:
-    """Where the escrow goes: what staff see before they confirm."""
+    """Where the escrow goes: what staff see before they confirm (``settlement_figures``, the
+    figures ``escrow_settle`` posts: the buyer's part comes back with its share of the service fee)."""
 
     held: Money
     seller_gross: Money
     seller_fee: Money
     seller_net: Money
     buyer_part: Money
+    fee_back: Money
+    refunded: Money
 
 
-def settlement_for(*, held: Money, seller_gross: Money) -> Settlement:
-    # The same helper the service's escrow_settle uses for the commission.
-    fee = seller_commission(seller_gross)
+def settlement_for(*, held: Money, seller_gross: Money, buyer_fee: Money) -> Settlement:
+    figures = settlement_figures(buyer_fee=buyer_fee, held=held, seller_gross=seller_gross)
     return Settlement(
         held=held,
         seller_gross=seller_gross,
-        seller_fee=fee,
-        seller_net=seller_gross - fee,
-        buyer_part=held - seller_gross,
+        seller_fee=figures.commission,
+        seller_net=figures.seller_net,
+        buyer_part=figures.buyer_part,
+        fee_back=figures.fee_back,
+        refunded=figures.refunded,
     )
 
 
@@ -105,6 +110,7 @@ class DisputeResolutionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.outcome = outcome
         self.held = held
+        self.buyer_fee = dispute.milestone.buyer_fee
         self.currency = dispute.milestone.order.currency
         self.settlement: Settlement | None = None
         if outcome == DisputeOutcome.SPLIT:
@@ -112,8 +118,8 @@ class DisputeResolutionForm(forms.Form):
             self.fields["seller_amount"].error_messages["required"] = "Enter the amount for the seller."
             self.fields["seller_amount"].label = f"Amount to seller ({self.currency})"
             self.fields["seller_amount"].help_text = (
-                f"Of the {format_money(held)} in escrow; the rest goes back to the buyer's balance. "
-                "The platform fee is taken from the seller's part only."
+                f"Of the {format_money(held)} in escrow; the rest goes back to the buyer with the same share "
+                "of their service fee. The platform fee is taken from the seller's part only."
             )
         else:
             del self.fields["seller_amount"]
@@ -137,11 +143,13 @@ class DisputeResolutionForm(forms.Form):
         super().clean()
         cleaned = self.cleaned_data
         if self.outcome == DisputeOutcome.RELEASE:
-            self.settlement = settlement_for(held=self.held, seller_gross=self.held)
+            self.settlement = settlement_for(held=self.held, seller_gross=self.held, buyer_fee=self.buyer_fee)
         elif self.outcome == DisputeOutcome.REFUND:
-            self.settlement = settlement_for(held=self.held, seller_gross=zero(self.currency))
+            self.settlement = settlement_for(held=self.held, seller_gross=zero(self.currency), buyer_fee=self.buyer_fee)
         elif cleaned.get("seller_amount") is not None:
-            self.settlement = settlement_for(held=self.held, seller_gross=cleaned["seller_amount"])
+            self.settlement = settlement_for(
+                held=self.held, seller_gross=cleaned["seller_amount"], buyer_fee=self.buyer_fee
+            )
         return cleaned
 
 
@@ -224,7 +232,18 @@ def resolution_summary(dispute: Dispute) -> str:
     if fee is not None and seller_gross is not None and seller_gross.amount > 0:
         text += f" (fee {format_money(fee)}, net {format_money(seller_gross - fee)})"
     if dispute.buyer_amount is not None:
-        text += f", {format_money(dispute.buyer_amount)} to the buyer"
+        back = dispute.buyer_amount
+        if seller_gross is not None and dispute.buyer_amount.amount > 0:
+            # What the buyer received: their part with its share of the service fee.
+            back = settlement_figures(
+                buyer_fee=dispute.milestone.buyer_fee,
+                held=seller_gross + dispute.buyer_amount,
+                seller_gross=seller_gross,
+            ).refunded
+        text += f", {format_money(back)} to the buyer"
+        if back != dispute.buyer_amount:
+            fee_back = back - dispute.buyer_amount
+            text += f" ({format_money(dispute.buyer_amount)} and {format_money(fee_back)} of the service fee)"
     text += "."
     if dispute.resolution_note:
         text += f" Note: {dispute.resolution_note}"

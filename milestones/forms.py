@@ -203,7 +203,25 @@ class CancellationForm(forms.Form):
         help_text="Between 0 and the milestone's amount; leave it empty to refund all of it. "
         "The rest is released to the seller, less the fee.",
     )
+    refund_to = forms.ChoiceField(
+        label="Refund to",
+        choices=[
+            ("", "Where my profile says refunds go"),
+            ("balance", "My site balance (instant)"),
+            ("card", "The card I paid with (5–10 days)"),
+        ],
+        initial="",
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Where your refund and your share of the service fee go if the cancellation is accepted.",
+    )
     reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, buyer: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not buyer:
+            # Only the buyer says where the buyer's refund goes.
+            del self.fields["refund_to"]
 
 
 class DeclineForm(forms.Form):

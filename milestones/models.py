@@ -393,6 +393,9 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
     new_deadline = models.DateTimeField(null=True, blank=True)
     # A cancellation: what goes back to the buyer (the rest of the escrow is released to the seller).
     refund_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # A cancellation the buyer asked: where their refund goes ("balance" or "card"); empty, where
+    # their profile says refunds go (as when the seller asked).
+    refund_to = models.CharField(max_length=10, blank=True, default="")
     # Changes before acceptance: the new amount and description (with ``new_deadline``).
     new_amount = MoneyField(max_digits=14, decimal_places=2, null=True, blank=True)
     new_description = models.TextField(max_length=10000, blank=True)

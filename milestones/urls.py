@@ -22,6 +22,7 @@ urlpatterns = [
     path("proposals/<int:pk>/withdraw/", views.proposal_answer, {"answer": "withdraw"}, name="proposal_withdraw"),
     path("milestones/<int:pk>/tip/", tip_views.milestone_tip, name="milestone_tip"),
     path("milestones/<int:pk>/tip/return/", tip_views.tip_checkout_return, name="tip_checkout_return"),
+    path("milestones/<int:pk>/cancellation/figures/", views.cancellation_figures, name="cancellation_figures"),
     path("milestones/<int:pk>/portfolio/", views.milestone_portfolio, name="milestone_portfolio"),
     path("deliverables/<int:pk>/", views.deliverable_download, name="deliverable_download"),
     path("disputes/statements/<int:pk>/file/", views.dispute_attachment, name="dispute_attachment"),

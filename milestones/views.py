@@ -31,7 +31,7 @@ from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.money import format_money
 from marketplace.storage import serve_file
-from milestones.actions import BY_NAME, cancellation_consequence, milestone_actions
+from milestones.actions import BY_NAME, cancellation_consequence, cancellation_preview, milestone_actions
 from milestones.forms import MilestoneTermsForm
 from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState, Proposal
 from milestones.selectors import can_create_milestone
@@ -290,8 +290,9 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         return _back_to(milestone)
 
     assert action.form is not None
+    form_kwargs = action.form_kwargs(milestone, request.user) if action.form_kwargs else {}
     if request.method == "POST":
-        form = action.form(request.POST, request.FILES)
+        form = action.form(request.POST, request.FILES, **form_kwargs)
         if form.is_valid():
             try:
                 action.perform(milestone, request.user, form.cleaned_data)
@@ -309,7 +310,23 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         if action.name not in milestone_actions(milestone, request.user, milestone.order):
             messages.error(request, _refusal(milestone, request.user, action.verb))
             return _back_to(milestone)
-        form = action.form(initial=action.initial(milestone)) if action.initial else action.form()
+        if action.initial:
+            form_kwargs["initial"] = action.initial(milestone)
+        form = action.form(**form_kwargs)
+    live = None
+    if action.live_field:
+        # The figures for the value in the form now (re-shown with an error, too); htmx re-renders them as one types.
+        url = reverse(action.live_url_name, args=[milestone.pk])
+        form.fields[action.live_field].widget.attrs.update(
+            {
+                "data-hx-get": url,
+                "data-hx-trigger": "input changed delay:300ms, change",
+                "data-hx-target": "#live-figures",
+                "data-hx-swap": "innerHTML",
+                "aria-controls": "live-figures",
+            }
+        )
+        live = cancellation_preview(milestone, form.data.get(action.live_field) if form.is_bound else None)
     context = {
         "order": milestone.order,
         "milestone": milestone,
@@ -318,12 +335,25 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         "button": action.button,
         "consequence": action.consequence(milestone) if action.consequence else "",
         "button_class": action.style,
+        "live": live,
         "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
         "feedback": milestone.revision_requests.order_by("-created_at", "-id").first()
         if action.name == "submit" and milestone.state == MilestoneState.REVISION_REQUESTED
         else None,
     }
     return render(request, "milestones/milestone_action.html", context)
+
+
+@require_safe
+@login_required
+def cancellation_figures(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The cancellation form's figures for ``?refund=``: what the buyer receives back (with the
+    service fee's share) and the seller nets, as the settlement would post them. A party's only."""
+    milestone = _milestone_for(request.user, pk)
+    if not milestone.order.is_party(request.user):
+        raise Http404("No such milestone")
+    preview = cancellation_preview(milestone, request.GET.get("refund"))
+    return render(request, "partials/cancellation_figures.html", {"live": preview})
 
 
 @require_POST

@@ -77,6 +77,48 @@ LABELS: dict[tuple[str, str], str] = {
     (K.TIP, SELLER): "Tip received",
 }
 
+# The settlements of a milestone's escrow: their kind says how the money went (all to the
+# seller, all back, or split), not which act closed the milestone; ``closing_act`` names that.
+SETTLEMENT_KINDS = frozenset({K.RELEASE, K.REFUND, K.SPLIT})
+CANCELLATION_BY_AGREEMENT = "Cancellation by agreement"
+DISPUTE_ACTS = {
+    K.SPLIT: "Dispute split",
+    K.REFUND: "Dispute decided for the buyer",
+    K.RELEASE: "Dispute decided for the seller",
+}
+
+
+def closing_act(kind: str, key: str, milestone: Any) -> str:
+    """The act a settlement carried out, for people ("Cancellation by agreement", "Dispute
+    split"), or "" where the kind's own label says it (an approval, a decline, a cancellation
+    before work, a lower amount agreed). Read from the milestone the settlement closed (the
+    transaction's foreign key: payments imports no milestone code): a cancelled milestone that
+    had started was cancelled by agreement (before work it is the buyer's cancel); a resolved one
+    went through a dispute. The ledger's kinds stay as they are (their shapes are audited and
+    their MACs sealed); this names the rows already written too."""
+    if kind not in SETTLEMENT_KINDS or not key.startswith("settle:") or milestone is None:
+        return ""
+    if milestone.state == "cancelled" and milestone.started_at is not None:
+        return CANCELLATION_BY_AGREEMENT
+    if milestone.state == "resolved":
+        return DISPUTE_ACTS[kind]
+    return ""
+
+
+def receipt_label(kind: str, side: str, act: str = "") -> str:
+    """ "Refund", "Earning (cancellation by agreement)", "Refund (dispute split)" ..."""
+    if act and kind in SETTLEMENT_KINDS:
+        base = "Refund" if side == BUYER else "Earning"
+        return f"{base} ({act[0].lower()}{act[1:]})"
+    return LABELS[(kind, side)]
+
+
+def transaction_label(txn: Transaction) -> str:
+    """What a ledger row says the transaction was: its closing act, else its kind's label."""
+    milestone = txn.milestone if txn.milestone_id else None
+    return closing_act(txn.kind, txn.idempotency_key, milestone) or txn.get_kind_display()
+
+
 STAFF_PERMISSION = "payments.view_transaction"
 
 
@@ -164,6 +206,7 @@ class ReceiptLink:
     date: datetime | None = None
     # Staff reading a split pick the side in the URL; a party always gets their own.
     explicit_side: bool = False
+    act: str = ""  # ``closing_act``
 
     @property
     def number(self) -> str:
@@ -171,7 +214,7 @@ class ReceiptLink:
 
     @property
     def label(self) -> str:
-        return LABELS[(self.kind, self.side)]
+        return receipt_label(self.kind, self.side, self.act)
 
     @property
     def url(self) -> str:
@@ -474,7 +517,7 @@ def _build(txn: Transaction, side: str, parties: dict[str, User], records: _Reco
         transaction_id=txn.pk,
         kind=txn.kind,
         side=side,
-        label=LABELS[(txn.kind, side)],
+        label=receipt_label(txn.kind, side, closing_act(txn.kind, txn.idempotency_key, milestone)),
         date=txn.created_at,
         issued_to=parties[side],
         counterparty=counterparty,
@@ -514,6 +557,14 @@ def receipt_for(user: Any, transaction_id: int, *, side: str | None = None) -> R
 # --- links for the order and earnings pages -----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _MilestoneFacts:
+    """What ``closing_act`` reads of a milestone, from a ``values_list`` row."""
+
+    state: str
+    started_at: datetime | None
+
+
 def receipts_by_milestone(milestone_ids: Iterable[int], user: Any) -> dict[int, list[ReceiptLink]]:
     """The receipts this viewer has for each milestone, oldest first, in one
     query whatever the number of milestones (the order page)."""
@@ -525,18 +576,29 @@ def receipts_by_milestone(milestone_ids: Iterable[int], user: Any) -> dict[int, 
         Transaction.objects.filter(milestone_id__in=ids, kind__in=RECEIPT_KINDS)
         .order_by("created_at", "id")
         .values_list(
-            "pk", "kind", "created_at", "milestone_id", "milestone__order__buyer_id", "milestone__order__seller_id"
+            "pk",
+            "kind",
+            "created_at",
+            "milestone_id",
+            "milestone__order__buyer_id",
+            "milestone__order__seller_id",
+            "idempotency_key",
+            "milestone__state",
+            "milestone__started_at",
         )
     )
     found: dict[int, list[ReceiptLink]] = defaultdict(list)
-    for pk, kind, created_at, milestone_id, buyer_id, seller_id in rows:
+    for pk, kind, created_at, milestone_id, buyer_id, seller_id, key, state, started_at in rows:
         sides = SIDES[kind]
         party_of = {BUYER: buyer_id, SELLER: seller_id}
         own = [s for s in sides if party_of[s] == user.pk]
+        act = closing_act(kind, key, _MilestoneFacts(state, started_at))
         if own:
-            found[milestone_id] += [ReceiptLink(pk, kind, s, created_at) for s in own]
+            found[milestone_id] += [ReceiptLink(pk, kind, s, created_at, act=act) for s in own]
         elif read_all and user.pk not in (buyer_id, seller_id):
-            found[milestone_id] += [ReceiptLink(pk, kind, s, created_at, explicit_side=len(sides) > 1) for s in sides]
+            found[milestone_id] += [
+                ReceiptLink(pk, kind, s, created_at, explicit_side=len(sides) > 1, act=act) for s in sides
+            ]
     return dict(found)
 
 
@@ -560,14 +622,15 @@ def attach_receipt_links(
         key = f"settle:{earning.milestone_id}" if earning.tip is None else f"tip:{earning.tip.milestone_id}"
         keys.setdefault(key, (SELLER, []))[1].append(earning)
     if keys:
-        for pk, key, kind in Transaction.objects.filter(
+        for pk, key, kind, state, started_at in Transaction.objects.filter(
             idempotency_key__in=list(keys), kind__in=RECEIPT_KINDS
-        ).values_list("pk", "idempotency_key", "kind"):
+        ).values_list("pk", "idempotency_key", "kind", "milestone__state", "milestone__started_at"):
             side, rows = keys[key]
             if (kind, side) not in LABELS:
                 continue
+            act = closing_act(kind, key, _MilestoneFacts(state, started_at) if state else None)
             for row in rows:
-                row.receipt = ReceiptLink(pk, kind, side)
+                row.receipt = ReceiptLink(pk, kind, side, act=act)
     for entry in entries:
         entry.receipt = _entry_link(entry)  # type: ignore[attr-defined]
 
@@ -586,7 +649,9 @@ def _entry_link(entry: Entry) -> ReceiptLink | None:
     side = _entry_side(entry.account.kind, kind)
     if (kind, side) not in LABELS:
         return None
-    return ReceiptLink(entry.transaction_id, kind, side, entry.transaction.created_at)
+    txn = entry.transaction
+    act = closing_act(kind, txn.idempotency_key, txn.milestone if txn.milestone_id else None)
+    return ReceiptLink(entry.transaction_id, kind, side, txn.created_at, act=act)
 
 
 # --- the ledger as rows (the earnings CSV) ----------------------------------------------------------
@@ -620,7 +685,7 @@ def ledger_rows(user: User, *, chunk_size: int = 2000) -> Iterator[tuple[Any, ..
         yield (
             txn.created_at,
             link.number if link is not None else "",
-            txn.get_kind_display(),
+            transaction_label(txn),
             txn.memo,
             entry.account.get_kind_display(),
             entry.amount.amount,

@@ -219,6 +219,36 @@ def service_fee_refund(*, buyer_fee: Money, buyer_part: Money, held: Money) -> M
 
 
 @dataclass(frozen=True)
+class SettlementFigures:
+    """What emptying an escrow of ``held`` with ``seller_gross`` to the seller moves: the
+    figures ``escrow_settle`` posts, for showing before anyone agrees."""
+
+    held: Money
+    seller_gross: Money
+    commission: Money  # taken from the seller's part
+    seller_net: Money  # what the seller earns
+    buyer_part: Money  # the escrow going back to the buyer
+    fee_back: Money  # the buyer's share of the service fee coming back with it
+    refunded: Money  # buyer_part + fee_back: what the buyer receives
+
+
+def settlement_figures(*, buyer_fee: Money, held: Money, seller_gross: Money) -> SettlementFigures:
+    """The split's figures, computed as ``escrow_settle`` computes them (it calls this)."""
+    buyer_part = held - seller_gross
+    commission = seller_commission(seller_gross)
+    fee_back = service_fee_refund(buyer_fee=buyer_fee, buyer_part=buyer_part, held=held)
+    return SettlementFigures(
+        held=held,
+        seller_gross=seller_gross,
+        commission=commission,
+        seller_net=seller_gross - commission,
+        buyer_part=buyer_part,
+        fee_back=fee_back,
+        refunded=buyer_part + fee_back,
+    )
+
+
+@dataclass(frozen=True)
 class Settlement:
     """What emptying an escrow decided: the commission, the seller's earning if
     any, and what went back to the buyer and where."""
@@ -285,11 +315,9 @@ def escrow_settle(
             f"The seller's part must be between {format_money(zero(currency))} and {format_money(held)}.",
             field="seller_amount",
         )
-    buyer_part = held - seller_gross
-    fee = seller_commission(seller_gross)
-    net = seller_gross - fee
-    fee_back = service_fee_refund(buyer_fee=milestone.buyer_fee, buyer_part=buyer_part, held=held)
-    refunded = buyer_part + fee_back
+    figures = settlement_figures(buyer_fee=milestone.buyer_fee, held=held, seller_gross=seller_gross)
+    buyer_part, fee, net, fee_back = figures.buyer_part, figures.commission, figures.seller_net, figures.fee_back
+    refunded = figures.refunded
     lines: list[Line] = [(escrow, -held)]
     if seller_gross.amount > 0:
         lines += [(accounts["pending"], net), (fees, fee)]

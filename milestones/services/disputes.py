@@ -195,16 +195,23 @@ def dispute_resolve(
         )
         dispute.save()
         save(milestone)
-        summary = (
-            f"{DisputeOutcome(outcome).label}: {format_money(seller_gross)} to the seller, "
-            f"{format_money(buyer_part)} to the buyer."
-        )
+        # What each side really receives: the seller's part less the commission, the buyer's with its
+        # share of the service fee (the figures ``escrow_settle`` just posted).
+        to_seller = format_money(seller_gross)
+        if earning is not None:
+            to_seller += f" ({format_money(earning.net)} after the {format_money(settlement.fee)} fee)"
+        to_buyer = format_money(settlement.refunded)
+        if settlement.refunded != buyer_part:
+            to_buyer += (
+                f" ({format_money(buyer_part)} and {format_money(settlement.refunded - buyer_part)} of the service fee)"
+            )
+        summary = f"{DisputeOutcome(outcome).label}: {to_seller} to the seller, {to_buyer} to the buyer."
         log(milestone, actor, "resolved", before, f"{summary} {note}".strip())
         after_close(milestone, at=now)
-        seller_msg = summary if earning is None else f"{summary} You receive {format_money(earning.net)} after the fee."
+        seller_msg = summary
         buyer_msg = summary
         if settlement.refunded.amount > 0:
-            buyer_msg = f"{summary} With your share of the service fee, {refund_words(settlement)}."
+            buyer_msg = f"{summary} {refund_words(settlement)}."
         for recipient, text in ((order.seller, seller_msg), (order.buyer, buyer_msg)):
             notify(
                 milestone,

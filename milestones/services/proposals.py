@@ -43,7 +43,9 @@ from milestones.services.steps import (
     transition,
     when_words,
 )
+from payments.ledger import escrow_balance
 from payments.models import TransactionKind
+from payments.services import REFUND_TO_BALANCE, REFUND_TO_CARD, SettlementFigures, card_payment_of, settlement_figures
 
 S = MilestoneState
 P = ProposalState
@@ -187,12 +189,35 @@ def _extension_apply(milestone: Milestone, proposal: Proposal, *, now: datetime)
     MilestoneReminder.objects.filter(milestone=milestone, kind__in=[LATE_KIND, "deadline"]).delete()
 
 
-def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | None, reason: str) -> Proposal:
+def cancellation_figures(milestone: Milestone, refund: Money) -> SettlementFigures | None:
+    """What a cancellation refunding ``refund`` of the milestone's amount would move, as
+    ``_cancellation_apply`` settles it (``settlement_figures``, which ``escrow_settle`` posts):
+    the buyer's refund with its share of the service fee, the seller's net after commission.
+    None for a refund outside 0 and the amount."""
+    if str(refund.currency) != milestone.order.currency or not refund.amount.is_finite():
+        return None
+    if has_sub_minor_digits(refund) or not Decimal("0") <= refund.amount <= milestone.amount.amount:
+        return None
+    held = escrow_balance(milestone) if milestone.state in CANCELLABLE_STATES else milestone.amount
+    seller_gross = milestone.amount - refund
+    if seller_gross > held:
+        return None
+    return settlement_figures(buyer_fee=milestone.buyer_fee, held=held, seller_gross=seller_gross)
+
+
+def cancellation_request(
+    *, milestone: Milestone, actor: User, refund: Money | None, reason: str, refund_to: str = ""
+) -> Proposal:
     """Either party asks to stop a milestone in work: ``refund`` (default all
-    of it) goes back to the buyer, the rest of the escrow to the seller less
-    commission. The other party answers; unanswered after
+    of it) goes back to the buyer with its share of the service fee, the rest
+    of the escrow to the seller less commission (``cancellation_figures``).
+    The buyer may say where their refund goes (``refund_to``: balance or card;
+    empty, where their profile says). The other party answers; unanswered after
     ``CANCELLATION_RESPONSE_PERIOD`` it is accepted or lapses by ``silence_accepts``."""
     reason = (reason or "").strip()
+    refund_to = refund_to or ""
+    if refund_to not in ("", REFUND_TO_BALANCE, REFUND_TO_CARD):
+        raise InvalidInput("Choose where the refund goes.", field="refund_to")
     now = timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
@@ -217,6 +242,12 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
                 f"{format_money(milestone.amount)}.",
                 field="refund",
             )
+        if refund_to and actor.pk != order.buyer_id:
+            raise NotAllowed("Only the buyer chooses where the buyer's refund goes.")
+        if refund_to == REFUND_TO_CARD and card_payment_of(milestone) is None:
+            raise InvalidInput(
+                "No card paid for this milestone; the refund can only go to your balance.", field="refund_to"
+            )
         proposal = propose(
             milestone,
             actor=actor,
@@ -225,6 +256,7 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
             respond_in=settings.CANCELLATION_RESPONSE_PERIOD,
             now=now,
             refund_amount=refund,
+            refund_to=refund_to,
         )
         terms = _cancellation_terms(milestone, refund)
         log(milestone, actor, "cancellation_requested", note=f"{terms} {reason}")
@@ -239,8 +271,18 @@ def cancellation_request(*, milestone: Milestone, actor: User, refund: Money | N
 
 
 def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
+    """The split in words, with what each side really receives (``cancellation_figures``)."""
+    figures = cancellation_figures(milestone, refund)
     rest = milestone.amount - refund
-    return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
+    if figures is None:
+        return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
+    buyer = f"{format_money(figures.refunded)} back to the buyer"
+    if figures.fee_back.amount > 0:
+        buyer += f" ({format_money(figures.buyer_part)} and {format_money(figures.fee_back)} of the service fee)"
+    seller = f"{format_money(figures.seller_net)} to the seller"
+    if figures.seller_gross.amount > 0:
+        seller += f" ({format_money(figures.seller_gross)} less the {format_money(figures.commission)} fee)"
+    return f"{buyer}, {seller}."
 
 
 def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> str:
@@ -254,16 +296,16 @@ def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User
         kind = TransactionKind.RELEASE
     else:
         kind = TransactionKind.SPLIT
-    settlement = settle(milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now)
-    save(milestone)
     words = _cancellation_terms(milestone, proposal.refund_amount)
+    settlement = settle(
+        milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now, refund_to=proposal.refund_to or None
+    )
+    save(milestone)
     how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
     log(milestone, actor, "cancelled", before, f"Cancelled {how}. {words}")
     after_close(milestone, at=now)
     order = milestone.order
     seller_words = words
-    if settlement.earning is not None:
-        seller_words += f" You receive {format_money(settlement.earning.net)} after the fee."
     buyer_words = f"{words} {refund_words(settlement)}." if settlement.refunded.amount > 0 else words
     for recipient, text in ((order.buyer, buyer_words), (order.seller, seller_words)):
         notify(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 
 from accounts.models import WithdrawalMethod
+from payments.models import Transaction
+from payments.receipts import transaction_label
 
 register = template.Library()
 
@@ -16,3 +18,10 @@ def method_label(value: str) -> str:
         return str(WithdrawalMethod(value).label)
     except ValueError:
         return value
+
+
+@register.filter
+def transaction_what(txn: Transaction) -> str:
+    """A ledger row's "What": the act that settled a milestone ("Cancellation by agreement",
+    "Dispute split"), else the kind's label (``payments.receipts.transaction_label``)."""
+    return transaction_label(txn)

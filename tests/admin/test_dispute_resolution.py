@@ -82,7 +82,10 @@ def test_the_first_click_only_shows_the_figures_and_changes_nothing(staff_client
     assert "30.00\u00a0USD" in html  # the seller's part
     assert "6.00\u00a0USD" in html  # the fee, on the seller's part only
     assert "24.00\u00a0USD" in html  # the seller's net
-    assert "70.00\u00a0USD" in html  # back to the buyer
+    assert "70.00\u00a0USD" in html  # the buyer's part
+    # Regression (issue 32): it said "Back to the buyer's balance 70.00" while the buyer receives 73.85.
+    assert "3.85\u00a0USD" in html and "Buyer receives back</th><td><strong>73.85\u00a0USD" in html
+    assert "Back to the buyer's balance" not in html
     assert_unchanged(disputed)
 
 
@@ -159,7 +162,7 @@ def test_split_pays_exactly_the_amount_typed_with_the_fee_on_the_sellers_part(
     assert len(seller_messages) == 1 and len(buyer_messages) == 1
     assert "24.00\u00a0USD" in seller_messages[0]
     log = admin_log(disputed).get_change_message()
-    assert "Split" in log and "30.00\u00a0USD" in log and "70.00\u00a0USD" in log
+    assert "Split" in log and "30.00\u00a0USD" in log and "73.85\u00a0USD to the buyer" in log
 
 
 @pytest.mark.parametrize(("outcome", "data"), [("release", {}), ("refund", {}), ("split", {"seller_amount": "40.00"})])

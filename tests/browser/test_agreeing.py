@@ -157,7 +157,8 @@ def test_a_half_refund_agreed_and_an_unanswered_request_accepted_by_the_timer(ne
     expect(box(seller_page, build)).to_contain_text("The launch was postponed.")
     click_in(seller_page, build, "Accept cancellation")
     expect(seller_page.get_by_role("note")).to_contain_text(
-        "50.00 USD goes back to the buyer and 50.00 USD is released to the seller now"
+        "carol_buyer receives 52.75 USD (50.00 USD and 2.75 USD of the service fee) and dave_seller receives "
+        "40.00 USD (50.00 USD less the 10.00 USD fee) now"
     )
     seller_page.get_by_role("button", name="Confirm").click()
     expect(box(seller_page, build)).to_have_attribute("data-milestone-state", S.CANCELLED)

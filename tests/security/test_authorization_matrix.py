@@ -296,6 +296,13 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=302, buyer=302, seller=302),
         _a_proposal,
     ),
+    # The cancellation form's live figures: the parties only (staff do not ask to cancel).
+    "cancellation_figures": Rule(
+        "order",
+        order_scoped(staff=404, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": w.in_review.pk},
+    ),
     # Not approved (in review): the parties are sent back with a message.
     "milestone_portfolio": Rule(
         "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}

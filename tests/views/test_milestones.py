@@ -559,7 +559,12 @@ def test_the_profile_sets_where_refunds_go(client, buyer):
 @pytest.mark.parametrize(
     ("name", "before", "words"),
     [
-        ("milestone_approve", S.IN_REVIEW, "100.00\u00a0USD is released to bob_seller now; this cannot be undone."),
+        (
+            "milestone_approve",
+            S.IN_REVIEW,
+            "100.00\u00a0USD is released to bob_seller now; bob_seller receives 80.00\u00a0USD "
+            "(100.00\u00a0USD less the 20.00\u00a0USD fee). This cannot be undone.",
+        ),
         ("milestone_cancel", S.AWAITING_ACCEPTANCE, "105.50\u00a0USD (the amount and the service fee) comes back"),
         ("milestone_cancel", S.AWAITING_PAYMENT, "Nothing has been charged for this milestone"),
     ],
