@@ -120,7 +120,7 @@ class Simulation:
         self.model = Model()
         self.stats.postings = self.model.checked
         self.held_back: dict[int, tuple[str, int]] = {}  # milestone -> (dishonest kind, proposal) left alone
-        self.leaver = None
+        self.leaver: Any = None  # the seller who closes the account (``act_close``)
         self.leaver_orders: list = []
 
     # --- the world --------------------------------------------------------------------------
@@ -750,40 +750,34 @@ class Simulation:
             self.touched.add(m.pk)
             buyer, ms = m.order.buyer, m.order.seller
             stake = self._stake(m)
+            at = timezone.now()
+
+            # Each side tells the model what it did once it went through.
+            def approve() -> None:
+                milestone_approve(milestone=m, actor=buyer)
+                model.grant(m.pk, buyer.pk, "the buyer approved", None)
+
+            def dispute_by(actor) -> Callable[[], None]:
+                def dispute() -> None:
+                    milestone_open_dispute(milestone=m, actor=actor, reason="Race")
+                    model.answered(m.pk)
+
+                return dispute
+
+            def cancel() -> None:
+                milestone_cancel(milestone=m, actor=buyer)
+                model.grant(m.pk, buyer.pk, "the buyer cancelled before work", Decimal(0))
+
+            def submit() -> None:
+                milestone_submit(milestone=m, actor=ms, message="Done.", links=[])
+                stake.delivery = Delivery(at=at)
+
             if m.state == "in_review":
-                pairs.append(
-                    (
-                        lambda: (
-                            milestone_approve(milestone=m, actor=buyer),
-                            model.grant(m.pk, buyer.pk, "the buyer approved", None),
-                        ),
-                        lambda: (milestone_open_dispute(milestone=m, actor=ms, reason="Race"), model.answered(m.pk)),
-                    )
-                )
+                pairs.append((approve, dispute_by(ms)))
             elif m.state == "awaiting_acceptance":
-                pairs.append(
-                    (
-                        lambda: milestone_accept(milestone=m, actor=ms),
-                        lambda: (
-                            milestone_cancel(milestone=m, actor=buyer),
-                            model.grant(m.pk, buyer.pk, "the buyer cancelled before work", Decimal(0)),
-                        ),
-                    )
-                )
+                pairs.append((lambda: milestone_accept(milestone=m, actor=ms), cancel))
             else:
-                at = timezone.now()
-                pairs.append(
-                    (
-                        lambda: (
-                            milestone_submit(milestone=m, actor=ms, message="Done.", links=[]),
-                            setattr(stake, "delivery", Delivery(at=at)),
-                        ),
-                        lambda: (
-                            milestone_open_dispute(milestone=m, actor=buyer, reason="Race"),
-                            model.answered(m.pk),
-                        ),
-                    )
-                )
+                pairs.append((submit, dispute_by(buyer)))
         if available is not None and available.balance > 0:
             amount = Money(available.balance, CURRENCY)
             pairs.append((lambda: self._withdraw(seller, amount), lambda: self._withdraw(seller, amount)))
@@ -834,6 +828,7 @@ class Simulation:
         if balance is None:
             return []
         buyer, amount = balance.user, Money(balance.balance, CURRENCY)
+        assert buyer is not None
         whole = (lambda: self._withdraw(buyer, amount), "withdraw the whole balance")
         tippable = (
             Milestone.objects.filter(order__buyer=buyer, state="approved", tip__isnull=True)

@@ -302,14 +302,16 @@ class Model:
     def _card_refund_failed(self, where: str, txn: dict, lines) -> None:
         (user,) = self._owners(lines, "buyer_balance") or {None}
         amount = self._sum(lines, "buyer_balance")
-        if user is None or self.card_refunds[user] < amount:
+        owed = self.card_refunds[user] if user is not None else ZERO
+        if user is None or owed < amount:
             raise Unentitled(
                 f"{where}: {amount} credited to user {user}'s balance from a refused card refund, but only "
-                f"{self.card_refunds[user] if user else 0} of refunds to their cards is in flight; "
-                "missing act: a refund owed to them"
+                f"{owed} of refunds to their cards is in flight; missing act: a refund owed to them"
             )
         self.card_refunds[user] -= amount
 
     def _balance_to_card(self, where: str, txn: dict, lines) -> None:
+        # The user's own balance sent to their cards: in flight for them.
         for user in self._owners(lines, "buyer_balance"):
-            self.card_refunds[user] -= self._sum(lines, "buyer_balance", user)
+            if user is not None:
+                self.card_refunds[user] -= self._sum(lines, "buyer_balance", user)
