@@ -1059,6 +1059,7 @@ class Simulation:
                     if n % self.full_every == 0 or n == steps:
                         # A quiet moment first: broker back, tasks run, webhooks in, a day passes.
                         self.drain()
+                        self.check_step()  # what the quiet moment posted, against the model too
                         self.check_full()
                 except Breach as breach:
                     raise Breach(f"after step {n} (seed {self.seed}): {breach}") from breach
