@@ -26,6 +26,18 @@ milestone the step touched is in the state its history ends in. Every
 ``ledger_audit`` (MACs, shapes, records, seals and every invariant) and
 ``payments_reconcile`` (every provider record against the ledger).
 
+Who may receive money (issue 40): every transaction the step wrote is also
+traced to the act that entitles it by ``simulate.entitlement.Model``, which the
+simulation tells of its own acts (an approval, a delivery, a cancellation asked
+or agreed, a staff decision, a charge made on the provider's page, a tip or a
+withdrawal asked for), never read back from the app's tables. Dishonest actors
+try what issue 32 found: a seller asks to cancel keeping the money and waits, a
+buyer asks for everything back once a delivery awaits review and waits, forged
+but validly signed provider events with invented references and amounts, a
+milestone and a tip aimed at a closed account, a buyer's withdrawal raced
+against a tip or a funding from the same balance. The summary counts the
+postings checked by kind and the dishonest attempts by how each ended.
+
 The same seed gives the same sequence of choices (``random.Random(seed)``);
 races between threads are the one thing a seed cannot fix.
 """
