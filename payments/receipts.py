@@ -101,7 +101,7 @@ def closing_act(kind: str, key: str, milestone: Any) -> str:
     if milestone.state == "cancelled" and milestone.started_at is not None:
         return CANCELLATION_BY_AGREEMENT
     if milestone.state == "resolved":
-        return DISPUTE_ACTS[kind]
+        return DISPUTE_ACTS[TransactionKind(kind)]
     return ""
 
 

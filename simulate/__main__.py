@@ -6,8 +6,9 @@
 
 Drops and recreates the ``marketplace_sim`` PostgreSQL database (next to
 ``DATABASE_URL``'s), migrates it, runs ``simulate.engine.Simulation`` and
-prints the seed, the steps, the actions, the faults injected by kind and the
-time. Exit 1 on the first breach, naming the step and the seed that
+prints the seed, the steps, the actions, the faults injected by kind, the
+postings checked against the entitlement model by kind, the dishonest attempts
+by how each ended, and the time. Exit 1 on the first breach, naming the step and the seed that
 reproduces it.
 """
 

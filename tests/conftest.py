@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.backends import backend  # noqa: F401 - runs a test on PostgreSQL and on SQLite (tests.backends)
-
 # Fixtures of the whole run: one Chromium for tests/browser and tests/admin (Django's async guard
 # kept everywhere else), and the test database cloned from a migrated template.
 from tests import fast_flush
+from tests.backends import backend  # noqa: F401 - runs a test on PostgreSQL and on SQLite (tests.backends)
 from tests.chromium import _chromium, _event_loop_only_in_browser_tests, browser  # noqa: F401
 from tests.factories import OrderFactory, StaffFactory, UserFactory
 from tests.template_db import django_db_setup  # noqa: F401
