@@ -133,6 +133,27 @@ def test_make_run_migrates_and_seeds_the_embedded_default(tmp_path):
     result = _django(env, "shell", "-c", pages)
     answers = [line for line in result.stdout.splitlines() if line[:3].isdigit()]
     assert answers and all(line.startswith("200 ") for line in answers), result.stdout[-3000:] + result.stderr[-3000:]
+    # A walk with a 22.00 milestone paid by card and a 6.00 tip by card, then the audit command:
+    # SQLite's floating-point sums once made it report "transaction 17 sums to -8.88E-16" and exit 1.
+    walk = (
+        "from djmoney.money import Money\n"
+        "from milestones.services.lifecycle import milestone_accept, milestone_approve, milestone_submit\n"
+        "from milestones.services.tips import tip_leave\n"
+        "from tests.factories import OrderFactory, create_milestone\n"
+        "from tests.services.test_changes import pay_on_sandbox\n"
+        "from tests.services.test_tips import open_tip_page\n"
+        "order = OrderFactory()\n"
+        "m = create_milestone(order, amount='22.00')\n"
+        "milestone_accept(milestone=m, actor=order.seller)\n"
+        "milestone_submit(milestone=m, actor=order.seller, message='Done.')\n"
+        "milestone_approve(milestone=m, actor=order.buyer)\n"
+        "tip = tip_leave(milestone=m, actor=order.buyer, amount=Money('6.00', 'USD'), method='card')\n"
+        "print('tip', pay_on_sandbox(open_tip_page(tip)).status)\n"
+    )
+    result = _django(env, "shell", "-c", walk)
+    assert "tip paid" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]
+    audit = _django(env, "ledger_audit")
+    assert audit.returncode == 0 and "no breach" in audit.stdout, audit.stdout[-2000:] + audit.stderr[-2000:]
 
 
 def test_a_link_signed_with_the_old_secret_key_still_opens_while_it_rotates(tmp_path):
