@@ -17,6 +17,7 @@ from milestones.services.changes import changes_request
 from milestones.services.proposals import cancellation_request, extension_request
 from notifications.models import Notification
 from orders.models import Order, OrderStatus
+from payments.ledger import escrow_balance
 from reviews.models import Review
 from reviews.services import review_submit
 from tests.celery.conftest import wait_until
@@ -70,6 +71,7 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
         new_description="",
     )
     cancelling = milestone_in(S.IN_PROGRESS, amount="100.00")
+    keeping = milestone_in(S.IN_PROGRESS, amount="10.00")
     finished = milestone_in(S.APPROVED, amount="100.00")
     order = finished.order
 
@@ -78,6 +80,10 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
     # long the worker took to start (asked before, both could be due at its first tick).
     cancellation = cancellation_request(
         milestone=cancelling, actor=cancelling.order.buyer, refund=Money("50.00", "USD"), reason="Plans changed"
+    )
+    # The seller asks to cancel keeping all of it, and the buyer stays silent: it lapses, the escrow untouched.
+    keep_all = cancellation_request(
+        milestone=keeping, actor=keeping.order.seller, refund=Money("0.00", "USD"), reason="Keeping it"
     )
 
     # First the order completing by itself, and the seller's review inside its short window
@@ -104,6 +110,15 @@ def test_a_real_worker_runs_every_timer_of_terms_and_reviews(worker_factory, set
     reminder = Notification.objects.get(recipient=cancelling.order.seller, event="cancellation_reminder")
     accepted = Notification.objects.get(recipient=cancelling.order.seller, event="cancellation_accepted")
     assert reminder.created_at < accepted.created_at
+
+    wait_until(lambda: _state(keep_all) == ProposalState.EXPIRED, timeout=45, what="the seller's request to lapse")
+    assert _state(keeping) == S.IN_PROGRESS
+    assert escrow_balance(keeping) == Money("10.00", "USD")
+    assert (
+        "lapses as declined"
+        in Notification.objects.get(recipient=keeping.order.buyer, event="cancellation_reminder").message
+    )
+    assert _noticed(keeping.order.seller, "cancellation_expired")
 
     wait_until(lambda: _noticed(order.buyer, "review_reminder"), timeout=45, what="the review reminder")
     wait_until(
