@@ -3,8 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-# The suite spreads over both cores (pytest-xdist); each worker has its own test database.
-PYTEST_ARGS ?= -n 2
+# The suite spreads over three processes (pytest-xdist) on two cores: many tests wait (on Chromium,
+# a Celery worker, a subprocess starting), and a third process fills that time; an idle process
+# steals queued tests from a busy one. Each worker has its own test database.
+PYTEST_ARGS ?= -n 3 --dist worksteal
 
 .PHONY: install run test lint format bench simulate cluster clean demo-totp
 
