@@ -250,3 +250,19 @@ def test_an_approval_and_a_cancel_before_work_keep_their_kind_labels():
     cancelled = milestone_in(S.CANCELLED, amount="100.00")
     assert transaction_label(Transaction.objects.get(idempotency_key=f"settle:{approved.pk}")) == "Released to seller"
     assert transaction_label(Transaction.objects.get(idempotency_key=f"settle:{cancelled.pk}")) == "Refunded to buyer"
+
+
+def test_the_order_page_shows_the_seller_their_net_and_a_requested_cancellations_real_figures(client):
+    from django.urls import reverse
+
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    cancellation_request(milestone=milestone, actor=order.buyer, refund=usd("50.00"), reason="Plans changed")
+    client.force_login(order.seller)
+    page = plain(client.get(reverse("order_detail", args=[order.pk])).content.decode())
+    assert "<dt>You receive</dt>" in page and "80.00 USD</dd>" in page
+    assert f"52.75 USD back to {order.buyer.username}" in page
+    assert f"40.00 USD to {order.seller.username}" in page
+    client.force_login(order.buyer)
+    page = plain(client.get(reverse("order_detail", args=[order.pk])).content.decode())
+    assert "<dt>You receive</dt>" not in page  # the buyer's card shows what they pay
