@@ -35,11 +35,12 @@ from milestones.models import (
 from milestones.models import MilestoneState as S
 from milestones.selectors import closed_party, order_actions
 from milestones.services.changes import changes_words
-from milestones.services.proposals import silence_words
+from milestones.services.proposals import cancellation_figures, silence_words
 from milestones.services.tips import tip_closes_at
 from orders.models import Order, OrderMessageFile, OrderStatus
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
+from payments.services import settlement_figures
 
 VERB_WORDS = {
     "order_opened": "opened the order",
@@ -226,7 +227,15 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     for proposal in getattr(milestone, "pending_proposals", []):
         if proposal.kind == "changes":
             proposal.words = changes_words(milestone, proposal)
+        elif proposal.kind == "cancellation" and proposal.refund_amount is not None:
+            proposal.figures = cancellation_figures(milestone, proposal.refund_amount, held=milestone.amount)
         proposal.unanswered = silence_words(milestone, proposal)
+    # What the seller receives on approval, after the commission (the figures the release posts).
+    milestone.seller_figures = (
+        settlement_figures(buyer_fee=milestone.buyer_fee, held=milestone.amount, seller_gross=milestone.amount)
+        if role == "seller" and milestone.earning_or_none is None and milestone.state not in CLOSED_STATES
+        else None
+    )
 
     if milestone.is_overdue:
         milestone.deadline_words = f"late by {since_words(milestone.deadline, now)}"

@@ -81,7 +81,7 @@ LABELS: dict[tuple[str, str], str] = {
 # seller, all back, or split), not which act closed the milestone; ``closing_act`` names that.
 SETTLEMENT_KINDS = frozenset({K.RELEASE, K.REFUND, K.SPLIT})
 CANCELLATION_BY_AGREEMENT = "Cancellation by agreement"
-DISPUTE_ACTS = {
+DISPUTE_ACTS: dict[str, str] = {
     K.SPLIT: "Dispute split",
     K.REFUND: "Dispute decided for the buyer",
     K.RELEASE: "Dispute decided for the seller",

@@ -189,16 +189,18 @@ def _extension_apply(milestone: Milestone, proposal: Proposal, *, now: datetime)
     MilestoneReminder.objects.filter(milestone=milestone, kind__in=[LATE_KIND, "deadline"]).delete()
 
 
-def cancellation_figures(milestone: Milestone, refund: Money) -> SettlementFigures | None:
+def cancellation_figures(milestone: Milestone, refund: Money, *, held: Money | None = None) -> SettlementFigures | None:
     """What a cancellation refunding ``refund`` of the milestone's amount would move, as
     ``_cancellation_apply`` settles it (``settlement_figures``, which ``escrow_settle`` posts):
     the buyer's refund with its share of the service fee, the seller's net after commission.
-    None for a refund outside 0 and the amount."""
+    None for a refund outside 0 and the amount. ``held``: the escrow, if the caller knows it
+    (the order page takes the amount, as every milestone in work holds it); else read."""
     if str(refund.currency) != milestone.order.currency or not refund.amount.is_finite():
         return None
     if has_sub_minor_digits(refund) or not Decimal("0") <= refund.amount <= milestone.amount.amount:
         return None
-    held = escrow_balance(milestone) if milestone.state in CANCELLABLE_STATES else milestone.amount
+    if held is None:
+        held = escrow_balance(milestone) if milestone.state in CANCELLABLE_STATES else milestone.amount
     seller_gross = milestone.amount - refund
     if seller_gross > held:
         return None

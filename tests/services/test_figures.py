@@ -250,3 +250,43 @@ def test_an_approval_and_a_cancel_before_work_keep_their_kind_labels():
     cancelled = milestone_in(S.CANCELLED, amount="100.00")
     assert transaction_label(Transaction.objects.get(idempotency_key=f"settle:{approved.pk}")) == "Released to seller"
     assert transaction_label(Transaction.objects.get(idempotency_key=f"settle:{cancelled.pk}")) == "Refunded to buyer"
+
+
+def test_the_order_page_shows_the_seller_their_net_and_a_requested_cancellations_real_figures(client):
+    from django.urls import reverse
+
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    cancellation_request(milestone=milestone, actor=order.buyer, refund=usd("50.00"), reason="Plans changed")
+    client.force_login(order.seller)
+    page = plain(client.get(reverse("order_detail", args=[order.pk])).content.decode())
+    assert "<dt>You receive</dt>" in page and "80.00 USD</dd>" in page
+    assert f"52.75 USD back to {order.buyer.username}" in page
+    assert f"40.00 USD to {order.seller.username}" in page
+    client.force_login(order.buyer)
+    page = plain(client.get(reverse("order_detail", args=[order.pk])).content.decode())
+    assert "<dt>You receive</dt>" not in page  # the buyer's card shows what they pay
+
+
+def test_the_cancellation_form_shows_the_figures_without_script_and_after_an_error(client):
+    from django.urls import reverse
+
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    url = reverse("milestone_cancellation", args=[milestone.pk])
+    client.force_login(order.buyer)
+    page = plain(client.get(url).content.decode())
+    assert 'id="live-figures"' in page and "105.50 USD" in page  # empty: all of it back
+    assert "Refund to" in page and "The card I paid with" in page
+    # Re-shown with an error (no reason): the figures are those of the refund typed.
+    page = plain(client.post(url, {"refund": "50.00", "reason": ""}).content.decode())
+    assert "52.75 USD" in page and "40.00 USD" in page
+    assert not Proposal.objects.filter(milestone=milestone).exists()
+    # As one types (htmx): the partial alone.
+    figures = plain(client.get(reverse("cancellation_figures", args=[milestone.pk]), {"refund": "50"}).content.decode())
+    assert "52.75 USD" in figures and "40.00 USD" in figures and "<html" not in figures
+    bad = plain(client.get(reverse("cancellation_figures", args=[milestone.pk]), {"refund": "x"}).content.decode())
+    assert "Enter the refund as a number" in bad
+    # The seller is not asked where the buyer's refund goes.
+    client.force_login(order.seller)
+    assert "The card I paid with" not in client.get(url).content.decode()
