@@ -182,7 +182,11 @@ def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
         back += f" ({format_money(figures.buyer_part)} and {format_money(figures.fee_back)} of the service fee)"
     if figures.refunded.amount <= 0:
         back = f"{buyer} receives nothing back"
-    return f"{back} and {_receives(figures, seller)} now; the milestone closes. This cannot be undone."
+    where = ""
+    if figures.refunded.amount > 0:
+        to_card = (proposal.refund_to or order.buyer.refund_to) == REFUND_TO_CARD and card_payment_of(milestone)
+        where = f" {buyer}'s refund goes to {'the card that paid' if to_card else 'their balance'}."
+    return f"{back} and {_receives(figures, seller)} now; the milestone closes.{where} This cannot be undone."
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ def test_confirmations_say_what_the_other_side_receives():
     words = plain(cancellation_consequence(milestone, proposal))
     assert f"{order.buyer.username} receives 52.75 USD" in words
     assert f"{order.seller.username} receives 40.00 USD" in words
+    assert f"{order.buyer.username}'s refund goes to their balance" in words
     review = milestone_in(S.IN_REVIEW, amount="100.00")
     assert f"{review.order.seller.username} receives 80.00 USD" in plain(_release_words(review))
     offer = milestone_in(S.OFFERED, amount="100.00")
@@ -290,3 +291,12 @@ def test_the_cancellation_form_shows_the_figures_without_script_and_after_an_err
     # The seller is not asked where the buyer's refund goes.
     client.force_login(order.seller)
     assert "The card I paid with" not in client.get(url).content.decode()
+
+
+def test_accepting_a_cancellation_says_where_the_buyers_refund_goes():
+    milestone = milestone_in(S.IN_PROGRESS, amount="100.00")
+    order = milestone.order
+    proposal = cancellation_request(
+        milestone=milestone, actor=order.buyer, refund=usd("50.00"), reason="x", refund_to="card"
+    )
+    assert "refund goes to the card that paid" in plain(cancellation_consequence(milestone, proposal))
