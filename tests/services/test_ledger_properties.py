@@ -215,6 +215,8 @@ class Marketplace(RuleBasedStateMachine):
         self.proposals: dict[int, str] = {}
         self.proposal_of: dict[int, tuple[int, str]] = {}
         self.asked_by_buyer: dict[int, bool] = {}
+        # Whether a cancellation gives the buyer everything back (the silence rule reads it).
+        self.refund_all: dict[int, bool] = {}
         self.offer_keys: list[str] = []
         self.clock = timezone.now()
         # The last transaction the step checks have seen (step_is_sound).
@@ -765,6 +767,7 @@ class Marketplace(RuleBasedStateMachine):
         self.proposals[made[0].pk] = P.PENDING
         self.proposal_of[made[0].pk] = (pk, kind)
         self.asked_by_buyer[made[0].pk] = by_buyer
+        self.refund_all[made[0].pk] = kind == ProposalKind.CANCELLATION and part == amount
 
     @precondition(lambda self: self._pending())
     @rule(
@@ -825,7 +828,8 @@ class Marketplace(RuleBasedStateMachine):
     @rule(i=picks, wait_until_due=st.booleans(), late=rarely)
     def proposals_sweep(self, i: int, wait_until_due: bool, late: bool) -> None:
         """The ``proposals`` sweep's call: past respond_by a request lapses, and a cancellation
-        is accepted (silence is consent); before then, or once answered, nothing happens."""
+        is accepted where the silence rule allows (the seller's only with a full refund, the
+        buyer's only while no delivery awaits review); before then, or once answered, nothing happens."""
         candidates = sorted(self.proposals) if late else self._pending()
         ppk = candidates[i % len(candidates)]
         proposal = Proposal.objects.get(pk=ppk)
@@ -839,7 +843,8 @@ class Marketplace(RuleBasedStateMachine):
         if not done:
             assert footprint() == before
             return
-        if kind == ProposalKind.CANCELLATION and self.expected[pk] in REQUESTABLE[kind]:
+        silence_accepts = self.expected[pk] != S.IN_REVIEW if self.asked_by_buyer[ppk] else self.refund_all[ppk]
+        if kind == ProposalKind.CANCELLATION and self.expected[pk] in REQUESTABLE[kind] and silence_accepts:
             event("cancellation accepted by the timer")
             self.proposals[ppk] = P.ACCEPTED
             self._cancelled_by_agreement(pk)
