@@ -127,7 +127,8 @@ def test_full_lifecycle(new_page, order, live_server, requests_seen):
     buyer_page.goto(order.get_absolute_url())
     click_in(buyer_page, first, "Approve")
     # Money moves only after the page that says where it goes.
-    expect(buyer_page.get_by_role("note")).to_contain_text("is released to bob_seller now; this cannot be undone.")
+    expect(buyer_page.get_by_role("note")).to_contain_text("is released to bob_seller now; bob_seller receives")
+    expect(buyer_page.get_by_role("note")).to_contain_text("This cannot be undone.")
     buyer_page.get_by_role("button", name="Confirm").click()
     expect(milestone_box(buyer_page, first)).to_have_attribute("data-milestone-state", S.APPROVED)
     # The next phase starts by itself.

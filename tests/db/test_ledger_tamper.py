@@ -56,14 +56,16 @@ def seal_everything() -> LedgerSeal:
     a few rounds."""
     newest = Transaction.objects.order_by("-xid").values_list("xid", flat=True).first()
     assert newest is not None
-    deadline = time.monotonic() + 60
+    # Another xdist worker may hold one transaction open for a while (a security module's world, a
+    # hypothesis sequence): the wait is long, and ends as soon as the seal covers our rows.
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         ledger_seal()
         last = LedgerSeal.objects.order_by("-id").first()
         if last is not None and last.upper > newest:
             return last
         time.sleep(0.2)
-    raise AssertionError("the ledger could not be sealed within 60 s")
+    raise AssertionError("the ledger could not be sealed within 300 s")
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ SQLITE_WALK = """
 import json, uuid
 from djmoney.money import Money
 from milestones.models import MilestoneState as S
-from milestones.tips import tip_leave
+from milestones.services.tips import tip_leave
 from payments.audit import ledger_audit
 from payments.models import ProviderCommand
 from payments.outbox import command_execute
