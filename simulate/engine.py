@@ -665,6 +665,10 @@ class Simulation:
         leaver = self.leaver
         leaver.refresh_from_db()
         if leaver.is_active:
+            from milestones.models import Milestone
+
+            if not Milestone.objects.filter(order__seller=leaver, state="approved").exists():
+                return  # leaves only after some work was approved: there is something to tip
             self.orders = [o for o in self.orders if o not in self.leaver_orders]  # no new work
             held = Account.objects.filter(kind="seller_available", user=leaver).values_list("balance", flat=True)
             if held and held[0] > 0:
@@ -708,8 +712,15 @@ class Simulation:
         from milestones.models import Milestone
         from milestones.services.tips import tip_leave
 
-        m = Milestone.objects.filter(order=order, state="approved").select_related("order__buyer").first()
+        # Any approved milestone of the closed seller's, on any order: its buyer tips.
+        m = (
+            Milestone.objects.filter(order__seller_id=order.seller_id, state="approved")
+            .select_related("order__buyer", "order__seller")
+            .order_by("?")
+            .first()
+        )
         if m is None:
+            self.stats.dishonest["a tip aimed at a closed account: nothing approved to tip"] += 1
             return False
         amount = self._money(1, 10)
         tip_leave(milestone=m, actor=m.order.buyer, amount=amount, method="balance")
