@@ -198,3 +198,33 @@ def test_a_half_refund_agreed_and_an_unanswered_request_accepted_by_the_timer(ne
     expect(box(buyer_page, launch).locator("div.proposal")).to_have_count(0)
     expect(buyer_page.locator("#messages")).to_contain_text("the request was not answered in time")
     expect(buyer_balance(buyer_page)).to_contain_text("137.15 USD")  # 52.75 + 80.00 + 4.40
+
+
+def test_a_sellers_request_to_keep_the_money_lapses_when_the_buyer_stays_silent(new_page, order):
+    """The seller asks to stop with 0.00 back; the buyer's page says what silence will do, and
+    when the time to answer is over the request lapses: the work goes on, the escrow untouched."""
+    from payments.ledger import escrow_balance
+
+    build = milestone_in(S.IN_PROGRESS, order=order, title="Build", amount="10.00")
+    buyer_page, seller_page = new_page(), new_page()
+    log_in(buyer_page, order.buyer)
+    log_in(seller_page, order.seller)
+
+    seller_page.goto(order.get_absolute_url())
+    click_in(seller_page, build, "Request cancellation")
+    seller_page.get_by_label("Refund to buyer").fill("0.00")
+    seller_page.get_by_label("Reason").fill("I would rather stop here.")
+    seller_page.get_by_role("button", name="Send request").click()
+    expect(seller_page.get_by_text("You asked to cancel")).to_be_visible()
+    request = Proposal.objects.get(milestone=build, kind="cancellation")
+
+    buyer_page.goto(order.get_absolute_url())
+    expect(box(buyer_page, build)).to_contain_text("it lapses as declined and the escrow stays as it is.")
+    # The sweep's clock, past the time to answer: silence never pays the party who asked.
+    assert sweep_proposals(now=request.respond_by + timedelta(minutes=1)).done >= 1
+    assert Proposal.objects.get(pk=request.pk).state == ProposalState.EXPIRED
+
+    buyer_page.reload()
+    expect(box(buyer_page, build)).to_have_attribute("data-milestone-state", S.IN_PROGRESS)
+    expect(box(buyer_page, build).locator("div.proposal")).to_have_count(0)
+    assert escrow_balance(Milestone.objects.get(pk=build.pk)).amount == 10
