@@ -212,9 +212,12 @@ def tip_checkouts_close_for(user: User) -> int:
     """The account of ``user`` is closing: the open card checkouts of tips they started, and of
     tips to them as the seller, are cancelled (a payment landing later goes back to the card,
     ``tip_checkout_paid``). Inside the caller's transaction; returns how many closed."""
-    milestone_ids = Milestone.objects.filter(order__seller=user, state=MilestoneState.APPROVED).values_list(
-        "pk", flat=True
-    )
+    # Only a milestone still inside its tip window can have a tip checkout open.
+    milestone_ids = Milestone.objects.filter(
+        order__seller=user,
+        state=MilestoneState.APPROVED,
+        approved_at__gt=timezone.now() - settings.TIP_WINDOW - settings.CHECKOUT_EXPIRY,
+    ).values_list("pk", flat=True)
     keys = Q(buyer=user)
     for milestone_id in milestone_ids:
         keys |= Q(idempotency_key__startswith=f"checkout:tip:{milestone_id}:")
