@@ -20,6 +20,7 @@ to its pending requests.
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -886,12 +887,17 @@ class Marketplace(RuleBasedStateMachine):
         assert dict(Proposal.objects.values_list("pk", "state")) == self.proposals
 
 
+# Ten sequences of twenty steps in every suite run (the database is off, so each run draws new
+# ones); LEDGER_PROPERTY_EXAMPLES=200 for a long search before a release.
+EXAMPLES = int(os.environ.get("LEDGER_PROPERTY_EXAMPLES") or 10)
+
+
 @pytest.mark.timeout(900)
 def test_random_sequences_of_everything_keep_the_ledger_true_and_the_rules_kept():
     run_state_machine_as_test(
         Marketplace,
         settings=settings(
-            max_examples=25,
+            max_examples=EXAMPLES,
             stateful_step_count=20,
             deadline=None,
             database=None,
