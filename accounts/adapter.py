@@ -9,8 +9,11 @@ import unicodedata
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
 from confusable_homoglyphs import confusables
 from django import forms
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
@@ -18,6 +21,7 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.services import is_time_zone
 from marketplace.http import client_ip
+from notifications.services import outgoing_email_queue
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +30,28 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_password_change_redirect_url(self, request: HttpRequest) -> str:
         return reverse("profile")
 
-    def send_notification_mail(self, template_prefix, user, context=None, email=None):
-        """ "Your password was changed", "an e-mail address was added": told by e-mail, best effort.
-        The change is already made and in the security log; a mail server that is down must not turn
-        it into an error page (the e-mail sweep does not carry these: allauth sends them itself)."""
-        try:
-            super().send_notification_mail(template_prefix, user, context=context, email=email)
-        except Exception:  # noqa: BLE001 - logged; the change stands
-            logger.warning("account notice %s not e-mailed to user %s", template_prefix, user.pk, exc_info=True)
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Every e-mail allauth sends (confirmation, password reset, "your password was changed",
+        "someone tried to sign up with your address") is rendered here and queued
+        (``notifications.services.outgoing_email_queue``): a worker sends it after the request's
+        commit, so a mail server that refuses or hangs never slows or breaks sign-up or reset."""
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
+        outgoing_email_queue(self.render_mail(template_prefix, email, ctx), kind=template_prefix)
+
+    def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
+        """No enumeration: sign-up and "Add e-mail" answer the same whether or not the address is
+        taken (``ACCOUNT_PREVENT_ENUMERATION = "strict"``). When it is another member's, the
+        confirmation link is not sent (it would let the newcomer take the address): its owner is told
+        instead that someone tried to use it, with the way to log in or reset the password. The
+        newcomer's address stays unconfirmed, so they can neither pay nor withdraw with it."""
+        address = emailconfirmation.email_address
+        taken = EmailAddress.objects.filter(email__iexact=address.email).exclude(user_id=address.user_id).exists()
+        if taken or User.objects.filter(email__iexact=address.email).exclude(pk=address.user_id).exists():
+            logger.info("address of another member given by user %s; its owner is told", address.user_id)
+            self.send_account_already_exists_mail(address.email)
+            return
+        super().send_confirmation_mail(request, emailconfirmation, signup)
 
     def clean_username(self, username: str, shallow: bool = False) -> str:
         """NFKC-normalised, and refused when it would pass for someone else:

@@ -61,6 +61,15 @@ class LoginForm(AllauthLoginForm):
         for field in self.fields.values():
             field.widget.attrs.pop("placeholder", None)
 
+    def login(self, request, redirect_url=None):
+        """allauth sets the "remember me" expiry after logging in; a staff member's session ends
+        sooner (``STAFF_SESSION_AGE``), set after it (also when the second factor is still to come:
+        the expiry goes with the session to the code's page)."""
+        response = super().login(request, redirect_url=redirect_url)
+        if getattr(self, "user", None) is not None and self.user.is_staff:
+            request.session.set_expiry(settings.STAFF_SESSION_AGE)
+        return response
+
 
 class ProfileForm(forms.ModelForm):
     time_zone = forms.ChoiceField(

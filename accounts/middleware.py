@@ -1,4 +1,4 @@
-"""Each signed-in user sees times in their own zone (``User.time_zone``)."""
+"""Each signed-in user sees times in their own zone (``User.time_zone``); staff work behind two factors."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import zoneinfo
 from collections.abc import Callable
 
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts import two_factor
 from accounts.models import User
 
 SESSION_TIME_ZONE = "time_zone"
@@ -53,30 +56,45 @@ class TimeZoneMiddleware:
 
 
 class StaffTwoFactorMiddleware:
-    """The admin moves money in disputes: it opens only for staff who have
-    enrolled a TOTP authenticator. Everyone logs in through allauth (the
-    admin's own login page sends them there, ``marketplace/urls.py``), which
-    asks an enrolled user for the code, so enrolled means the session passed
-    it. A staff member without one is sent to enrol first."""
+    """Staff work behind two factors.
+
+    * The admin moves money in disputes: it opens only for staff who have enrolled a TOTP
+      authenticator (a staff member without one is sent to enrol first) and whose session passed it
+      (one who logged in before enrolling is asked for a code).
+    * Reads of other people's orders, messages and files (the support permission) count only in a
+      session that passed the second factor (``accounts.two_factor``): this sets it for the request.
+      Refused, such a read shows how to set it up or enter a code (``SecondFactorRequired``), and the
+      attempt is in the staff-read log (``orders.selectors.staff_read_refused``).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        passed = two_factor.session_passed_two_factor(request)
         user = getattr(request, "user", None)
-        if (
-            request.path.startswith("/admin/")
-            and user is not None
-            and user.is_authenticated
-            and user.is_staff
-            and not has_totp(user)
-        ):
-            messages.warning(
-                request,
-                "Set up two-factor authentication (an authenticator app) before you open the admin.",
-            )
-            return redirect("mfa_activate_totp")
-        return self.get_response(request)
+        if request.path.startswith("/admin/") and user is not None and user.is_authenticated and user.is_staff:
+            if not has_totp(user):
+                messages.warning(
+                    request,
+                    "Set up two-factor authentication (an authenticator app) before you open the admin.",
+                )
+                return redirect("mfa_activate_totp")
+            if not passed:
+                messages.warning(request, "Enter a code from your authenticator app to open the admin.")
+                return redirect(f"{reverse('mfa_reauthenticate')}?next={request.get_full_path()}")
+        token = two_factor.activate(passed)
+        try:
+            return self.get_response(request)
+        finally:
+            two_factor.deactivate(token)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, two_factor.SecondFactorRequired):
+            return None
+        enrolled = has_totp(request.user)
+        context = {"enrolled": enrolled, "next": request.get_full_path()}
+        return render(request, "accounts/second_factor_required.html", context, status=403)
 
 
 def has_totp(user) -> bool:
@@ -122,3 +140,11 @@ def remember_time_zone(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is not None:
         session[SESSION_TIME_ZONE] = getattr(user, "time_zone", "") or "UTC"
+
+
+def shorten_staff_session(sender, request, user, **kwargs) -> None:
+    """Staff sessions end sooner (``STAFF_SESSION_AGE``, default 8 hours) than members' (two weeks):
+    a staff session left open reads everyone's orders."""
+    session = getattr(request, "session", None)
+    if session is not None and getattr(user, "is_staff", False):
+        session.set_expiry(settings.STAFF_SESSION_AGE)

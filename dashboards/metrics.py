@@ -31,7 +31,7 @@ from marketplace.http import client_ip
 from marketplace.models import Heartbeat
 from marketplace.sums import ExactSum
 from marketplace.sweeps import all_sweeps
-from notifications.models import Notification
+from notifications.models import Notification, OutgoingEmail
 from payments.models import Account, AccountKind, CommandStatus, ProviderCommand, WebhookEvent
 
 
@@ -95,12 +95,19 @@ class BusinessCollector(Collector):
 
     def _emails(self) -> Iterator[Metric]:
         failing = GaugeMetricFamily(
-            "marketplace_emails_failing", "Notices whose e-mail failed and is not sent yet.", labels=["state"]
+            "marketplace_emails_failing",
+            "E-mails (notices' copies and account e-mails) that failed and are not sent yet.",
+            labels=["state"],
         )
         unsent = Notification.objects.filter(emailed_at__isnull=True, email_attempts__gt=0)
+        account = OutgoingEmail.objects.filter(sent_at__isnull=True, attempts__gt=0)
         cap = settings.EMAIL_MAX_ATTEMPTS
-        failing.add_metric(["retrying"], unsent.filter(email_attempts__lt=cap).count())
-        failing.add_metric(["given_up"], unsent.filter(email_attempts__gte=cap).count())
+        failing.add_metric(
+            ["retrying"], unsent.filter(email_attempts__lt=cap).count() + account.filter(attempts__lt=cap).count()
+        )
+        failing.add_metric(
+            ["given_up"], unsent.filter(email_attempts__gte=cap).count() + account.filter(attempts__gte=cap).count()
+        )
         yield failing
 
     def _webhooks(self, now) -> Iterator[Metric]:

@@ -8,13 +8,12 @@ from datetime import datetime
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404
 
 from inbox.models import Inquiry, InquiryMessage
 from inbox.services import conversation_url
 from notifications.models import NEW_MESSAGE, Notification
 from orders.models import Order, OrderMessage
-from orders.selectors import may_read_any_order
+from orders.selectors import may_read_any_order, not_visible
 
 # The inbox lists at most this many of each kind (orders, inquiries), newest first.
 CONVERSATIONS_READ = 200
@@ -97,5 +96,5 @@ def inquiry_for(user, pk: int) -> Inquiry:
     """An inquiry its buyer or seller may read; anyone else gets 404, as for an order."""
     inquiry = Inquiry.objects.select_related("gig", "buyer", "seller").filter(pk=pk).first()
     if inquiry is None or not (inquiry.is_party(user) or may_read_any_order(user)):
-        raise Http404("No such conversation")
+        raise not_visible(user, f"conversation {pk}")
     return inquiry

@@ -67,6 +67,11 @@ def inquiry_start(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 def inquiry_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     inquiry = selectors.inquiry_for(request.user, pk)
+    if request.method == "GET" and not inquiry.is_party(request.user):
+        # Support staff reading someone else's conversation: always in the staff-read log.
+        staff_file_read_record(
+            reader=request.user, kind="conversation", file_name=inquiry.gig.title, where=f"inquiry {inquiry.pk}"
+        )
     form = MessageForm(request.POST if request.method == "POST" else None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

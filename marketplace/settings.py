@@ -211,6 +211,11 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_UNIQUE_EMAIL = True
+# No e-mail enumeration: sign-up, "Add e-mail" and reset answer the same whether or not an address has an
+# account. "strict" lets a sign-up with a taken address through, unconfirmed; its owner is e-mailed that
+# someone tried (accounts.adapter.AccountAdapter.send_confirmation_mail), and an unconfirmed address can
+# neither pay nor withdraw (accounts.services.require_verified_email) nor be confirmed by the newcomer.
+ACCOUNT_PREVENT_ENUMERATION = "strict"
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
@@ -234,6 +239,9 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Staff sessions end sooner than members' (seconds; default 8 hours): a staff session left open
+# reads everyone's orders (accounts.middleware.shorten_staff_session).
+STAFF_SESSION_AGE = env_int("STAFF_SESSION_AGE", 8 * 3600)
 MFA_FORMS = {"authenticate": "accounts.forms.TwoFactorForm"}
 MFA_TOTP_ISSUER = "Milestone Marketplace"
 
@@ -381,6 +389,7 @@ CELERY_TASK_ROUTES = {
     "payments.tasks.seal_ledger": {"queue": "sweeps"},
     "privacy.tasks.prune_old_data": {"queue": "sweeps"},
     "notifications.tasks.send_notification_email*": {"queue": "email"},
+    "notifications.tasks.send_outgoing_email": {"queue": "email"},
 }
 # A task past its soft limit gets SoftTimeLimitExceeded (its transaction rolls back, the row stays
 # due); past the hard limit its process is replaced. Sweeps stop themselves after one interval.

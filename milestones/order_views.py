@@ -27,7 +27,7 @@ from notifications.context_processors import forget_unread_counts, unread_counts
 from orders.forms import MessageForm
 from orders.models import Order
 from orders.selectors import may_read_any_order, order_for_page, order_for_user, order_version, version_columns
-from orders.services import order_message_send
+from orders.services import order_message_send, staff_file_read_record
 
 
 def _draft_key(order: Order) -> str:
@@ -81,7 +81,11 @@ def _render(request: AuthedRequest, order: Order, *, live: bool = False) -> Http
 
 @login_required
 def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _render(request, order_for_page(request.user, pk))
+    order = order_for_page(request.user, pk)
+    if request.user.pk not in (order.buyer_id, order.seller_id):
+        # Support staff reading someone else's order: always in the staff-read log.
+        staff_file_read_record(reader=request.user, kind="order page", file_name=order.title, order=order)
+    return _render(request, order)
 
 
 def order_version_etag(pk: int, version: tuple[int, int]) -> str:

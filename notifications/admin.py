@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdmin
-from notifications.models import Notification
-from notifications.services import notifications_email_retry
+from notifications.models import Notification, OutgoingEmail
+from notifications.services import notifications_email_retry, outgoing_emails_retry
 
 
 class EmailFailingFilter(admin.SimpleListFilter):
@@ -45,3 +45,43 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     search_fields = ("recipient__username", "message")
     date_hierarchy = "created_at"
+
+
+class OutgoingFailingFilter(admin.SimpleListFilter):
+    title = "sending"
+    parameter_name = "sending"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Not sent yet"), ("retrying", "Failing, retrying"), ("given_up", "Failed, given up")]
+
+    def queryset(self, request, queryset):
+        unsent = queryset.filter(sent_at__isnull=True)
+        if self.value() == "waiting":
+            return unsent
+        if self.value() == "retrying":
+            return unsent.filter(attempts__gt=0, attempts__lt=settings.EMAIL_MAX_ATTEMPTS)
+        if self.value() == "given_up":
+            return unsent.filter(attempts__gte=settings.EMAIL_MAX_ATTEMPTS)
+        return queryset
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(ReadOnlyAdmin):
+    """Account e-mails (confirmation, reset, security): who, what, when sent, how many tries.
+    The body is never shown: until it is sent it may hold a reset link (and then it is emptied)."""
+
+    list_display = ("to", "subject", "kind", "created_at", "sent_at", "attempts")
+    list_filter = ("kind", OutgoingFailingFilter, "created_at")
+    fields = ("to", "from_email", "subject", "kind", "created_at", "sent_at", "attempts", "last_error", "retry_at")
+    readonly_fields = fields
+    search_fields = ("to", "subject")
+    date_hierarchy = "created_at"
+    actions = ("retry_now",)
+
+    @admin.action(description="Retry the e-mail now", permissions=["retry"])
+    def retry_now(self, request, queryset):
+        count = outgoing_emails_retry(email_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} e-mail(s) will be sent on the e-mail sweep's next tick.")
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("notifications.change_outgoingemail")

@@ -55,3 +55,30 @@ class Notification(models.Model):
 # (``notifications.services.notifications_send``), which sends no save signal and calls no save():
 # give this model neither (the system check ``marketplace.E001`` refuses to start if one appears).
 written_by_hand(Notification)
+
+
+class OutgoingEmail(models.Model):
+    """An e-mail that is not a notice's copy (allauth's confirmation, reset, security and
+    "someone tried to sign up with your address" mails), queued by the request that asked for it
+    and sent by a worker (``notifications.services.outgoing_email_send``), so a request never waits
+    on the mail server. Same retry and give-up rule as the notices' copies; the e-mail sweep sends
+    what the task never reached. Once sent the body is emptied: it may hold a reset link."""
+
+    to = models.CharField(max_length=320)
+    from_email = models.CharField(max_length=320)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    kind = models.CharField(max_length=80, blank=True, help_text="The template it was made from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.SmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"], name="outgoing_unsent", condition=Q(sent_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"

@@ -1,5 +1,6 @@
 """Writes on notices: sending one (in-app now, by e-mail after commit),
-reading them, and the e-mail copy itself.
+reading them, and the e-mail copy itself; and every other e-mail the site sends
+(``outgoing_email_queue``): queued by the request, sent by a worker.
 
 The lowest domain app: everyone calls it, it calls no one. A notice names its
 recipient by the user row (``AUTH_USER_MODEL``); the e-mail task is published
@@ -15,13 +16,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.utils import timezone
 
 from marketplace.bulk import insert_unnest
 from marketplace.queue import enqueue_on_commit
-from notifications.models import NEW_MESSAGE, Notification
+from notifications.models import NEW_MESSAGE, Notification, OutgoingEmail
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ EMAIL_TASK = "notifications.tasks.send_notification_email"
 # 30,000 earnings cleared used to queue 30,000 tasks ahead of the sweeps' next ticks.
 EMAILS_TASK = "notifications.tasks.send_notification_emails"
 EMAIL_BATCH = 100
+# The e-mails that are not notices (account confirmation, password reset, security mails).
+OUTGOING_TASK = "notifications.tasks.send_outgoing_email"
 
 # The events that ask their recipient to do something (accept, answer, review,
 # deliver, reply): the only ones e-mailed to a user who chose "Only those that
@@ -205,4 +208,73 @@ def notifications_email_retry(*, notification_ids: Iterable[int]) -> int:
     """Staff: send these unsent e-mails on the e-mail sweep's next tick, with a fresh count of tries."""
     return Notification.objects.filter(pk__in=list(notification_ids), emailed_at__isnull=True).update(
         email_attempts=0, email_retry_at=None, email_last_error=""
+    )
+
+
+def outgoing_email_queue(message: EmailMessage, *, kind: str = "") -> list[int]:
+    """Queue ``message`` for a worker to send, one row per recipient; the task is published after
+    the caller's transaction commits (at once outside one). The request that asks for an e-mail
+    never talks to the mail server, so a server that refuses or hangs cannot slow or break it:
+    the worker tries, and on failure the e-mail sweep tries again (``outgoing_email_send``)."""
+    html = ""
+    body = str(message.body)
+    if getattr(message, "content_subtype", "plain") == "html":
+        html, body = str(message.body), ""
+    for content, mimetype in getattr(message, "alternatives", []) or []:
+        if mimetype == "text/html":
+            html = str(content)
+    recipients = [address for address in message.to if address]
+    rows = OutgoingEmail.objects.bulk_create(
+        OutgoingEmail(
+            to=address[:320],
+            from_email=(message.from_email or settings.DEFAULT_FROM_EMAIL)[:320],
+            subject=" ".join(str(message.subject).split())[:300],
+            body=body,
+            html_body=html,
+            kind=kind[:80],
+        )
+        for address in recipients
+    )
+    pks = [row.pk for row in rows]
+    for pk in pks:
+        enqueue_on_commit(OUTGOING_TASK, pk)
+    return pks
+
+
+def outgoing_email_send(*, email_id: int) -> bool:
+    """Send one queued e-mail once; False if it was sent already, is in another worker's hands
+    (``skip_locked``) or failed (recorded: tried again after ``email_retry_delay``, at most
+    EMAIL_MAX_ATTEMPTS times, as the notices' copies are). Once sent, its body is emptied."""
+    with transaction.atomic():
+        row = (
+            OutgoingEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id, sent_at__isnull=True).first()
+        )
+        if row is None:
+            return False
+        message = EmailMultiAlternatives(row.subject, row.body, row.from_email, [row.to])
+        if row.html_body and row.body:
+            message.attach_alternative(row.html_body, "text/html")
+        elif row.html_body:
+            message.body, message.content_subtype = row.html_body, "html"
+        try:
+            get_connection().send_messages([message])
+        except Exception as exc:  # noqa: BLE001 - any failure of the mail server is recorded, then retried
+            attempts = row.attempts + 1
+            OutgoingEmail.objects.filter(pk=row.pk).update(
+                attempts=attempts,
+                last_error=f"{exc.__class__.__name__}: {exc}"[:300],
+                retry_at=timezone.now() + email_retry_delay(attempts),
+            )
+            logger.warning("e-mail %s (%s) failed (attempt %d): %s", row.pk, row.kind, attempts, exc)
+            return False
+        OutgoingEmail.objects.filter(pk=row.pk).update(
+            sent_at=timezone.now(), retry_at=None, last_error="", body="", html_body=""
+        )
+    return True
+
+
+def outgoing_emails_retry(*, email_ids: Iterable[int]) -> int:
+    """Staff: send these unsent e-mails on the e-mail sweep's next tick, with a fresh count of tries."""
+    return OutgoingEmail.objects.filter(pk__in=list(email_ids), sent_at__isnull=True).update(
+        attempts=0, retry_at=None, last_error=""
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from notifications.services import notification_email_send, notification_emails_send
+from notifications.services import notification_email_send, notification_emails_send, outgoing_email_send
 
 
 @shared_task(acks_late=True)
@@ -23,3 +23,9 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     """E-mail a batch of notifications (``notification_emails_send``); if the
     mail server fails, they stay unsent for the e-mail sweep. Returns how many."""
     return notification_emails_send(notification_ids=notification_ids)
+
+
+@shared_task(acks_late=True)
+def send_outgoing_email(email_id: int) -> bool:
+    """Send one queued e-mail (``outgoing_email_send``); a second run is a no-op."""
+    return outgoing_email_send(email_id=email_id)

@@ -75,7 +75,8 @@ class ActivityAdmin(ReadOnlyAdmin):
 
 @admin.register(StaffFileRead)
 class StaffFileReadAdmin(ReadOnlyAdmin):
-    """Every private file opened by someone not party to it: the record of support's reads."""
+    """The staff-read log: every order page, conversation and private file opened by someone not
+    party to it, and every such read refused for want of two-factor."""
 
     list_display = ("read_at", "reader", "kind", "file_name", "order", "where")
     list_select_related = ("reader", "order")

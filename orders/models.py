@@ -188,18 +188,22 @@ def lock_order(order_id: int) -> Order:
 
 
 class StaffFileRead(models.Model):
-    """A private file opened by someone who is not a party to it (support staff):
-    who, which file, of which order or conversation, and when. Shown in the admin."""
+    """The staff-read log: an order page, a conversation or a private file opened by someone who
+    is not a party to it (support staff), and every such read refused because the session had not
+    passed two-factor: who, what, of which order or conversation, and when. Shown in the admin."""
 
     reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    kind = models.CharField(max_length=30)  # "deliverable", "dispute evidence", "message file", "inquiry file"
-    file_name = models.CharField(max_length=255)
+    # "order page", "conversation", "deliverable", "dispute evidence", "message file", "inquiry file",
+    # "refused: no two-factor".
+    kind = models.CharField(max_length=30)
+    file_name = models.CharField(max_length=255)  # the file's name, or the order's or gig's title
     where = models.CharField(max_length=300, blank=True)
     read_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-read_at", "-id"]
+        verbose_name = "staff read"
 
     def __str__(self) -> str:
         return f"{self.reader} read {self.kind} “{self.file_name}”"

@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from orders.models import Activity, Order, OrderMessage
+from accounts.two_factor import SecondFactorRequired, passed_two_factor
+from orders.models import Activity, Order, OrderMessage, StaffFileRead
+
+logger = logging.getLogger(__name__)
+
+# The staff-read log's kind for a read refused because the session had not passed two-factor.
+REFUSED = "refused: no two-factor"
 
 SUPPORT_READ = "orders.support_read"
 
 
-def may_read_any_order(user) -> bool:
-    """Support staff: the staff flag and the support permission (the "Support"
-    group, or a superuser); the flag alone only opens the admin."""
+def has_support_permission(user) -> bool:
+    """The staff flag and the support permission (the "Support" group, or a superuser)."""
     return bool(user.is_authenticated and user.is_staff and user.has_perm(SUPPORT_READ))
+
+
+def may_read_any_order(user) -> bool:
+    """Support staff, in a session that passed two-factor (``accounts.two_factor``): the staff flag
+    alone only opens the admin, and the permission with a password alone opens nothing."""
+    return has_support_permission(user) and passed_two_factor()
+
+
+def not_visible(user, what: str, path: str = "") -> Exception:
+    """What to raise when ``user`` may not read ``what``: 404 (an outsider must not learn that it
+    exists), but support staff whose session has not passed two-factor are told how to pass it,
+    and the attempt goes to the staff-read log."""
+    if has_support_permission(user) and not passed_two_factor():
+        StaffFileRead.objects.create(reader=user, kind=REFUSED, file_name=what[:255], where=path[:300])
+        logger.warning("staff read refused without two-factor", extra={"reader": user.pk, "what": what})
+        return SecondFactorRequired("Two-factor authentication is needed to read other members' orders.")
+    return Http404(f"No such {what.split(' ')[0]}")
 
 
 def orders_visible_to(user) -> QuerySet[Order]:
@@ -55,7 +79,7 @@ def order_for_user(user, order_id: int) -> Order:
     try:
         return orders_visible_to(user).select_related("buyer", "seller", "gig").get(pk=order_id)
     except Order.DoesNotExist:
-        raise Http404("No such order") from None
+        raise not_visible(user, f"order {order_id}") from None
 
 
 def order_for_page(user, order_id: int) -> Order:
@@ -64,4 +88,4 @@ def order_for_page(user, order_id: int) -> Order:
     try:
         return orders_visible_to(user).annotate(**version_columns()).get(pk=order_id)
     except Order.DoesNotExist:
-        raise Http404("No such order") from None
+        raise not_visible(user, f"order {order_id}") from None

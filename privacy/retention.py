@@ -19,7 +19,7 @@ from django.contrib.sessions.models import Session
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import Notification, OutgoingEmail
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ def prune_old_data(*, now: datetime | None = None) -> dict[str, int]:
         "login_log": _delete_in_batches(AccessLog.objects.filter(attempt_time__lt=logins_before)),
         "read_notices": _delete_in_batches(
             Notification.objects.filter(read_at__lt=now - settings.READ_NOTICE_RETENTION)
+        ),
+        # Sent account e-mails keep only who, what and when (the body went when it was sent).
+        "sent_emails": _delete_in_batches(
+            OutgoingEmail.objects.filter(sent_at__lt=now - settings.READ_NOTICE_RETENTION)
         ),
     }
     if any(done.values()):

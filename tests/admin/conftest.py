@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from milestones.models import Dispute
 from milestones.models import MilestoneState as S
-from tests.factories import milestone_in
+from tests.factories import milestone_in, staff_login
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def disputed(order):
 
 @pytest.fixture
 def staff_client(client, staff):
-    client.force_login(staff)
+    staff_login(client, staff)
     return client
 
 

@@ -12,7 +12,7 @@ from milestones.models import DisputeState, Milestone
 from milestones.models import MilestoneState as S
 from payments.models import Entry, Transaction
 from tests.admin.conftest import change_url, resolve_url
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_only_staff_reach_the_admin(who, disputed, order, outsider):
 def test_staff_without_the_dispute_permission_cannot_resolve(disputed):
     clerk = StaffFactory(username="clerk", is_superuser=False)  # enrolled in two-factor, no permission
     client = Client()
-    client.force_login(clerk)
+    staff_login(client, clerk)
     response = client.post(resolve_url(disputed, "refund"), {"confirm": "1", "note": "mine"})
     assert response.status_code == 403
     assert_nothing_changed(disputed)
@@ -68,7 +68,7 @@ def test_staff_without_the_dispute_permission_cannot_resolve(disputed):
 
 def test_the_buttons_need_the_csrf_token(disputed, staff):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(staff)
+    staff_login(client, staff)
     response = client.post(resolve_url(disputed, "refund"), {"confirm": "1", "note": "forged"})
     assert response.status_code == 403
     assert_nothing_changed(disputed)

@@ -19,7 +19,7 @@ from notifications.models import Notification
 from payments.ledger import account_for
 from payments.models import AccountKind, Earning, Transaction
 from tests.admin.conftest import resolve_url
-from tests.factories import OrderFactory, StaffFactory, milestone_in
+from tests.factories import OrderFactory, StaffFactory, milestone_in, staff_login
 
 
 @pytest.mark.django_db(transaction=True)
@@ -83,7 +83,7 @@ def test_two_staff_clicking_confirm_in_the_admin_at_once_resolve_it_once(audit):
 
     def click(name: str, outcome: str, data: dict) -> None:
         client = Client()
-        client.force_login(StaffFactory(username=name))
+        staff_login(client, StaffFactory(username=name))
         try:
             barrier.wait(timeout=10)
             response = client.post(resolve_url(dispute, outcome), {"confirm": "1", "note": name, **data})

@@ -10,6 +10,7 @@ from decimal import Decimal
 from importlib import import_module
 
 import pytest
+from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -83,6 +84,9 @@ def signed_in(client: Client, user: User) -> Client:
     session[SESSION_KEY] = user._meta.pk.value_to_string(user)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    if user.is_staff:
+        # Staff log in with the code from their authenticator app (accounts.two_factor).
+        session[AUTHENTICATION_METHODS_SESSION_KEY] = [{"method": "mfa", "at": 0, "type": "totp"}]
     session.save()
     client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
     return client

@@ -13,7 +13,7 @@ from django.urls import reverse
 from milestones.models import DeliveryFile, Milestone, MilestoneState
 from milestones.services.lifecycle import milestone_submit
 from orders.models import StaffFileRead
-from tests.factories import OrderFactory, StaffFactory, milestone_in
+from tests.factories import OrderFactory, StaffFactory, milestone_in, staff_login
 
 pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -33,7 +33,7 @@ def test_the_staff_flag_alone_reads_no_one_elses_order_or_file(delivered):
     milestone, item = delivered
     clerk = StaffFactory(username="clerk", is_superuser=False)  # staff, two-factor, no permission
     client = Client()
-    client.force_login(clerk)
+    staff_login(client, clerk)
     assert client.get(milestone.order.get_absolute_url()).status_code == 404
     assert client.get(reverse("deliverable_download", args=[item.pk])).status_code == 404
     assert client.get(reverse("order_live", args=[milestone.order.pk])).status_code == 404
@@ -45,19 +45,26 @@ def test_support_reads_them_and_every_file_read_is_recorded_and_shown_in_the_adm
     agent = StaffFactory(username="agent", is_superuser=False)
     agent.groups.add(Group.objects.get(name="Support"))
     client = Client()
-    client.force_login(agent)
+    staff_login(client, agent)
     assert client.get(milestone.order.get_absolute_url()).status_code == 200
     assert client.get(reverse("deliverable_download", args=[item.pk])).status_code == 200
-    read = StaffFileRead.objects.get()
+    page, read = StaffFileRead.objects.order_by("pk")
+    assert (page.reader, page.order, page.kind, page.file_name) == (
+        agent,
+        milestone.order,
+        "order page",
+        milestone.order.title,
+    )
     assert (read.reader, read.order, read.kind, read.file_name) == (agent, milestone.order, "deliverable", "logo.pdf")
 
-    # The parties' own downloads are not "reads by staff".
+    # The parties' own pages and downloads are not "reads by staff".
     party = Client()
     party.force_login(milestone.order.buyer)
+    assert party.get(milestone.order.get_absolute_url()).status_code == 200
     assert party.get(reverse("deliverable_download", args=[item.pk])).status_code == 200
-    assert StaffFileRead.objects.count() == 1
+    assert StaffFileRead.objects.count() == 2
 
     admin = Client()
-    admin.force_login(StaffFactory(username="boss"))
+    staff_login(admin, StaffFactory(username="boss"))
     listing = admin.get("/admin/orders/stafffileread/").content.decode()
     assert "logo.pdf" in listing and "agent" in listing

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.mail import deliver_queued_mail
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -73,18 +76,29 @@ def test_signup_with_bad_input_shows_the_error_and_creates_nothing(client, data,
     assert not User.objects.filter(username="newbie").exists()
 
 
-def test_signup_refuses_an_email_already_in_use(client, buyer):
-    response = client.post(
-        reverse("signup"),
-        {
-            "username": "copycat",
-            "email": buyer.email.upper(),
-            "password1": "A-long-pass-9x",
-            "password2": "A-long-pass-9x",
-        },
-    )
-    assert "A user is already registered with this email address." in text(response)
-    assert not User.objects.filter(username="copycat").exists()
+def test_signup_with_an_address_in_use_answers_as_for_a_new_one_and_tells_its_owner(client, buyer):
+    """No enumeration: the page cannot tell whether the address has an account. The owner is
+    e-mailed that someone tried; the newcomer gets no confirmation link for it, so it stays
+    unconfirmed on their account, which can neither pay nor withdraw with it."""
+
+    def sign_up(username: str, email: str):
+        return client.post(
+            reverse("signup"),
+            {"username": username, "email": email, "password1": "A-long-pass-9x", "password2": "A-long-pass-9x"},
+        )
+
+    taken = sign_up("copycat", buyer.email.upper())
+    client.logout()
+    fresh = sign_up("newcomer", "newcomer@example.com")
+    assert (taken.status_code, taken["Location"]) == (fresh.status_code, fresh["Location"])
+    assert "already" not in text(client.get(taken["Location"], follow=True))
+    deliver_queued_mail()
+    to_owner = [m for m in mail.outbox if m.to == [buyer.email.lower()]]
+    assert len(to_owner) == 1 and "/confirm-email/" not in to_owner[0].body
+    assert "password" in to_owner[0].body.lower()
+    copycat = User.objects.get(username="copycat")
+    assert not EmailAddress.objects.filter(user=copycat, verified=True).exists()
+    assert [m.to for m in mail.outbox if "/confirm-email/" in m.body] == [["newcomer@example.com"]]
 
 
 # --- log in and out ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from djmoney.money import Money
 from gigs.models import Gig
 from milestones.models import MilestoneState
 from orders.models import Activity
-from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
+from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in, staff_login
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db
@@ -375,7 +375,7 @@ def test_a_gig_retired_by_staff_in_the_admin_shows_at_once(client, seller, staff
     client.force_login(seller)
     assert "badge-active" in gig_row(gigs_part(client), gig)
     admin = Client()
-    admin.force_login(staff)
+    staff_login(admin, staff)
     form = {
         "seller": seller.pk,
         "title": gig.title,

@@ -17,7 +17,7 @@ from marketplace.contact import contact_found
 from milestones.selectors import buyers_in_touch
 from notifications.models import Notification
 from orders.models import OrderMessage, OrderMessageFile
-from tests.factories import GigFactory, OrderFactory, StaffFactory, UserFactory
+from tests.factories import GigFactory, OrderFactory, StaffFactory, UserFactory, staff_login
 
 pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -196,7 +196,7 @@ def test_a_message_with_contact_details_is_kept_shown_with_a_notice_to_both_and_
         assert "Keep the conversation here: this message contains a phone number." in page
 
     staff = StaffFactory()
-    client.force_login(staff)
+    staff_login(client, staff)
     flagged = text(client.get("/admin/orders/ordermessage/?flagged=yes"))
     assert "Easier on WhatsApp" in flagged
     assert "Easier on WhatsApp" not in text(client.get("/admin/orders/ordermessage/?flagged=no"))

@@ -17,7 +17,7 @@ from djmoney.money import Money
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, MilestoneState
 from payments.models import Account, AccountKind, Transaction
 from sandbox.models import SandboxOperation
-from tests.factories import create_milestone, milestone_in
+from tests.factories import create_milestone, milestone_in, staff_login
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_buyer_sees_the_form_with_the_order_currency(client, order, buyer):
 def test_create_form_refused_to_seller_and_staff_404_to_outsider(client, order, seller, staff, outsider):
     url = reverse("milestone_new", args=[order.pk])
     for user in (seller, staff):
-        client.force_login(user)
+        staff_login(client, user)
         response = client.post(url, terms(), follow=True)
         assert "Only the buyer of an open order can create milestones." in text(response)
     client.force_login(outsider)
@@ -248,7 +248,7 @@ def test_one_click_action_refused_to_others(client, order, staff, outsider, name
     url = reverse(name, args=[milestone.pk])
     other = order.seller if role == "buyer" else order.buyer
     for user in (other, staff):
-        client.force_login(user)
+        staff_login(client, user)
         response = client.post(url, follow=True)
         assert "Only the" in text(response)
     client.force_login(outsider)
@@ -301,7 +301,7 @@ def test_form_action_refused_to_others(client, order, staff, outsider, name, bef
     if name != "milestone_dispute":
         others.append(order.seller if role == "buyer" else order.buyer)
     for user in others:
-        client.force_login(user)
+        staff_login(client, user)
         shown = text(client.get(url, follow=True))  # no form offered
         assert "Nothing was changed" in shown or "Staff can view this order but not act" in shown
         assert "Only the" in text(client.post(url, data, follow=True))
@@ -417,7 +417,7 @@ def test_download_is_an_attachment_for_parties_and_staff_only(client, order, sta
     item = DeliveryFile.objects.get()
     url = reverse("deliverable_download", args=[item.pk])
     for user in (order.buyer, order.seller, staff):
-        client.force_login(user)
+        staff_login(client, user)
         response = client.get(url)
         assert response.status_code == 200
         assert response["Content-Disposition"].startswith("attachment;")
@@ -460,12 +460,12 @@ def test_dispute_with_a_file_then_the_other_side_adds_theirs(client, order, staf
 
     file_url = reverse("dispute_attachment", args=[statement.pk])
     for user in (order.buyer, staff):
-        client.force_login(user)
+        staff_login(client, user)
         response = client.get(file_url)
         assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment;")
     client.force_login(outsider)
     assert client.get(file_url).status_code == 404
-    client.force_login(staff)
+    staff_login(client, staff)
     assert "Only the buyer or the seller" in text(client.post(url, {"body": "staff"}, follow=True))
     assert DisputeStatement.objects.filter(dispute=dispute).count() == 2
 

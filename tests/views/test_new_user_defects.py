@@ -17,7 +17,7 @@ from milestones.services.lifecycle import (
     milestone_request_revision,
     milestone_submit,
 )
-from tests.factories import OrderFactory, milestone_in
+from tests.factories import OrderFactory, milestone_in, staff_login
 
 pytestmark = pytest.mark.django_db
 S = MilestoneState
@@ -93,7 +93,7 @@ def test_admin_lists_write_money_the_one_way(client):
     from tests.factories import StaffFactory
 
     milestone_in(S.APPROVED, OrderFactory(), amount="800.00")
-    client.force_login(StaffFactory())
+    staff_login(client, StaffFactory())
     for url in ("/admin/milestones/milestone/", "/admin/payments/earning/", "/admin/payments/checkout/"):
         html = text(client.get(url))
         assert "US$" not in html, url
@@ -104,7 +104,7 @@ def test_the_dispute_page_history_link_sits_in_the_flow_not_over_the_resolution_
     from tests.factories import StaffFactory
 
     milestone = milestone_in(S.DISPUTED, OrderFactory())
-    client.force_login(StaffFactory())
+    staff_login(client, StaffFactory())
     html = text(client.get(f"/admin/milestones/dispute/{milestone.dispute.pk}/change/"))
     assert 'class="dispute-history-link"' in html and 'class="object-tools"' not in html
 

@@ -14,14 +14,14 @@ from milestones.actions import milestone_actions
 from milestones.models import MilestoneState
 from milestones.services.disputes import dispute_add_statement
 from orders.models import Activity, OrderMessage, OrderStatus
-from tests.factories import OrderFactory, OrderMessageFactory, create_milestone, milestone_in
+from tests.factories import OrderFactory, OrderMessageFactory, create_milestone, milestone_in, staff_login
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db
 
 
 def page(client, user, order):
-    client.force_login(user)
+    staff_login(client, user)
     return client.get(reverse("order_detail", args=[order.pk]))
 
 
@@ -238,7 +238,7 @@ def test_a_refused_message_goes_back_to_the_order_page_with_the_error_and_the_te
 
 def test_message_refused_to_staff_outsider_anonymous_and_get(client, order, staff, outsider):
     url = reverse("order_message", args=[order.pk])
-    client.force_login(staff)
+    staff_login(client, staff)
     response = client.post(url, {"body": "Staff here"}, follow=True)
     assert "Only the buyer and the seller can write in this order." in text(response)
     client.force_login(outsider)

@@ -22,7 +22,15 @@ from payments.models import Checkout, CommandStatus, Earning, ProviderCommand, T
 from payments.outbox import command_execute
 from payments.receipts import mask_destination, receipt_for, receipt_number, receipts_for_milestone
 from payments.services import withdrawal_process, withdrawal_request
-from tests.factories import BALANCE, OrderFactory, StaffFactory, UserFactory, create_milestone, milestone_in
+from tests.factories import (
+    BALANCE,
+    OrderFactory,
+    StaffFactory,
+    UserFactory,
+    create_milestone,
+    milestone_in,
+    staff_login,
+)
 
 S = MilestoneState
 K = TransactionKind
@@ -228,7 +236,7 @@ def test_order_page_links_the_viewers_receipts(client, order, buyer, seller, sta
     html = text(client.get(order.get_absolute_url()))
     assert f"Receipt {receipt_number(release.pk)} · Earning" in html
     assert receipt_number(funding.pk) not in html
-    client.force_login(staff)
+    staff_login(client, staff)
     html = text(client.get(order.get_absolute_url()))
     assert receipt_number(funding.pk) in html and receipt_number(release.pk) in html
 

@@ -8,7 +8,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import SecurityEvent, SecurityEventKind
-from tests.factories import StaffFactory, UserFactory
+from notifications.models import OutgoingEmail
+from tests.factories import StaffFactory, UserFactory, staff_login
+from tests.mail import deliver_queued_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +61,7 @@ def test_a_payout_change_is_logged_masked_and_emailed_whatever_the_preference(cl
     assert event.kind == SecurityEventKind.PAYOUT_CHANGED and event.ip == "198.51.100.7"
     assert event.detail == "Bank transfer •••• 5555 → PayPal sam@paypal.example"
     assert "GB33BUKB" not in event.detail, "never the whole account"
+    deliver_queued_mail()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [seller.email]
     assert "Your payout details were changed" in mail.outbox[0].body and "If it was not you" in mail.outbox[0].body
 
@@ -80,7 +83,7 @@ def test_password_and_email_changes_are_logged(client):
 def test_the_security_log_is_read_only_in_the_admin(client):
     user = UserFactory(username="pat")
     event = SecurityEvent.objects.create(user=user, kind=SecurityEventKind.PASSWORD_RESET, ip="203.0.113.1")
-    client.force_login(StaffFactory())
+    staff_login(client, StaffFactory())
     listing = client.get(reverse("admin:accounts_securityevent_changelist"))
     assert listing.status_code == 200 and "Password reset by e-mail" in listing.content.decode()
     assert client.get(reverse("admin:accounts_securityevent_add")).status_code == 403
@@ -88,6 +91,8 @@ def test_the_security_log_is_read_only_in_the_admin(client):
 
 
 def test_a_mail_server_down_does_not_undo_or_break_a_password_change(client, settings, caplog):
+    """The request only queues the "your password was changed" e-mail; the worker's try fails and
+    is recorded, to be tried again."""
     settings.EMAIL_BACKEND = "tests.admin.test_email_retry.RefusingBackend"
     user = UserFactory(username="pat")
     client.force_login(user)
@@ -99,4 +104,7 @@ def test_a_mail_server_down_does_not_undo_or_break_a_password_change(client, set
     user.refresh_from_db()
     assert user.check_password("a-new-long-passphrase-9")
     assert SecurityEvent.objects.filter(user=user, kind=SecurityEventKind.PASSWORD_CHANGED).exists()
-    assert "not e-mailed" in caplog.text
+    assert deliver_queued_mail() == 0
+    queued = OutgoingEmail.objects.get(to=user.email)
+    assert queued.sent_at is None and queued.attempts == 1 and queued.retry_at is not None
+    assert "failed (attempt 1)" in caplog.text
