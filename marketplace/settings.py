@@ -238,6 +238,11 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # so that one rule, with one lockout page, applies. Its other limits (reset e-mails, sign-ups) stay.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = False
+# Users who signed up before allauth (a database upgraded from the first layout) get a primary
+# EmailAddress from accounts migration 0007, confirmed when this is true: they signed up when no
+# confirmation was asked. False makes each confirm by link before paying or withdrawing again.
+# Read once, by that migration.
+UPGRADE_EMAILS_VERIFIED = env_bool("UPGRADE_EMAILS_VERIFIED", True)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # Staff sessions end sooner than members' (seconds; default 8 hours): a staff session left open
 # reads everyone's orders (accounts.middleware.shorten_staff_session).

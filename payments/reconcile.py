@@ -5,6 +5,12 @@ Three kinds of movement cross the boundary: card payments in (a paid
 succeeded ``ProviderCommand``). Each must appear on both sides with the same
 reference and amount. A mismatch is listed, never corrected here: a person
 decides (``manage.py payments_reconcile`` exits 1 so a monitor can alert).
+
+The provider's history from before the marketplace kept its side (the sandbox's
+operations copied at the upgrade from the first layout, ``ProviderRecord.history``)
+has nothing of ours to match: a record of it that nothing of ours names is
+skipped and counted apart, not listed. One that ours does name is compared as
+usual, and so is everything made after the upgrade.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from payments.providers import ProviderRecord, get_provider
 class Reconciliation:
     checked: int = 0
     mismatches: list[str] = field(default_factory=list)
+    # The provider's history from before our records began, with nothing of ours to compare.
+    skipped_as_history: int = 0
 
     @property
     def ok(self) -> bool:
@@ -57,7 +65,10 @@ def payments_reconcile(*, since: datetime) -> Reconciliation:
         (record.kind, record.reference): record for record in provider.records(since=since) if record.succeeded
     }
     ours = _ledger_side(since, provider.name)
-    report = Reconciliation(checked=len(theirs.keys() | ours.keys()))
+    history = {key for key, record in theirs.items() if record.history and key not in ours}
+    for key in history:
+        del theirs[key]
+    report = Reconciliation(checked=len(theirs.keys() | ours.keys()), skipped_as_history=len(history))
     for key in sorted(theirs.keys() | ours.keys()):
         kind, reference = key
         record, amount = theirs.get(key), ours.get(key)

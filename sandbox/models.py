@@ -47,6 +47,10 @@ class SandboxOperation(models.Model):
     target = models.CharField(max_length=255, blank=True)
     failure_code = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Copied from the first layout's ``payments.GatewayOperation`` at the upgrade (sandbox
+    # migrations 0001 and 0005): the provider's history from before the marketplace kept its own
+    # side (checkouts, provider commands), so reconciliation has nothing to match it with.
+    imported = models.BooleanField(default=False, db_default=False)
 
     objects: models.Manager[SandboxOperation] = models.Manager()
 

@@ -156,6 +156,7 @@ class SandboxProvider:
                 amount=op.amount,
                 idempotency_key=op.idempotency_key,
                 succeeded=op.succeeded,
+                history=op.imported,
             )
             for op in SandboxOperation.objects.filter(created_at__gte=since, succeeded=True).order_by("pk")
         ]

@@ -102,6 +102,10 @@ class ProviderRecord:
     amount: Money
     idempotency_key: str = ""
     succeeded: bool = True
+    # The provider's history from before the marketplace kept its own side (the sandbox's
+    # operations copied at the upgrade from the first layout): reconciliation does not ask
+    # our records for it.
+    history: bool = False
 
 
 class PaymentProvider(Protocol):

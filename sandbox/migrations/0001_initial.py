@@ -3,33 +3,42 @@
 import djmoney.models.fields
 from django.db import migrations, models
 
+# The columns copied as they are; ``target`` (a refund's payment, a payout's destination) was
+# not kept before and starts blank.
+COPIED = (
+    "idempotency_key",
+    "kind",
+    "amount",
+    "amount_currency",
+    "succeeded",
+    "reference",
+    "failure_code",
+    "created_at",
+)
+
 
 def copy_gateway_operations(apps, schema_editor):
-    """Keep the sandbox's history of charges, refunds and payouts (for reconciliation)."""
+    """Keep the sandbox's history of charges, refunds and payouts (for reconciliation).
+
+    One ``INSERT ... SELECT``, in the old table's order, dates included: the history keeps its own
+    dates (the model's ``auto_now_add`` is not involved), and no row passes through Python. It
+    was a ``bulk_create`` of every row, then one ``UPDATE`` per row to put each date back: the
+    rows it leaves are the same (``tests/migrations/test_layout_upgrade.py`` compares them).
+    """
     try:
         old = apps.get_model("payments", "GatewayOperation")
     except LookupError:
         return
     new = apps.get_model("sandbox", "SandboxOperation")
-    new.objects.bulk_create(
-        [
-            new(
-                idempotency_key=op.idempotency_key,
-                kind=op.kind,
-                amount=op.amount,
-                amount_currency=op.amount_currency,
-                succeeded=op.succeeded,
-                reference=op.reference,
-                failure_code=op.failure_code,
-                created_at=op.created_at,
-            )
-            for op in old.objects.all().iterator()
-        ],
-        batch_size=1000,
-    )
-    # ``auto_now_add`` stamped the copies with today; the history keeps its own dates.
-    for key, created_at in old.objects.values_list("idempotency_key", "created_at").iterator():
-        new.objects.filter(idempotency_key=key).update(created_at=created_at)
+    q = schema_editor.connection.ops.quote_name
+    into = ", ".join(q(new._meta.get_field(name).column) for name in (*COPIED, "target"))
+    taken = ", ".join(q(old._meta.get_field(name).column) for name in COPIED)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(new._meta.db_table)} ({into})"  # noqa: S608 - names from _meta
+            f" SELECT {taken}, %s FROM {q(old._meta.db_table)} ORDER BY {q(old._meta.pk.column)}",
+            [""],
+        )
 
 
 class Migration(migrations.Migration):

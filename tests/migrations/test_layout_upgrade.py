@@ -10,10 +10,19 @@ user with a group and a direct permission, an admin log entry on the gig).
 It then snapshots every table's row count and a few key columns, and in the
 current tree runs ``migrate`` (whose override records the three state-only
 first migrations of ``accounts``, ``gigs`` and ``notifications``), then, in one
-``shell``, ``ledger_audit`` and ``makemigrations --check --dry-run``. It proves that:
+``shell``, ``ledger_audit``, ``makemigrations --check --dry-run`` and
+``payments_reconcile``, and a payment from the balance by a user of the old
+layout. It proves that:
 
-* both commands succeed: the ledger is still balanced and the migration
-  history matches the models;
+* the three commands succeed: the ledger is still balanced, the migration
+  history matches the models, and the provider's history copied at the upgrade
+  (sandbox 0001, each operation as it was, dates included) is skipped as history
+  (sandbox 0005) rather than listed as mismatches;
+* every user of the old layout has a primary, confirmed ``EmailAddress``
+  (accounts 0007), so the demo buyer pays a milestone from the balance without
+  being asked to confirm the address, and the ledger audits clean after it;
+* a charge the provider makes after the upgrade with nothing of ours behind it
+  is still a mismatch (exit 1, listed alone);
 * every table keeps its row count (only ``django_migrations`` and
   ``django_content_type`` may change) and the key columns are identical;
 * ``django_migrations`` gained the layout migrations;
@@ -40,6 +49,7 @@ import os
 import secrets
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -102,24 +112,50 @@ LogEntry.objects.create(
 print(json.dumps({"models_file": marketplace.models.__file__}))
 """
 
+# The provider's history in the old layout, and the same operations in the sandbox's table.
+OPERATION_TABLES = ("sandbox_sandboxoperation", "payments_gatewayoperation")
+OPERATION_COLUMNS = "idempotency_key, kind, amount, amount_currency, succeeded, reference, failure_code, created_at"
+
 # Run in the new tree after the upgrade, in one start-up: the ledger audits clean, the
-# migration history matches the models (each command exits non-zero, and so this script, if
-# not), and the new models read the same rows.
+# migration history matches the models, reconciliation passes over the copied history (each
+# command exits non-zero, and so this script, if not), and the new models read the same rows.
+# Then the demo buyer cancels the milestone still awaiting acceptance (its amount and fee back
+# to the balance) and pays a new one from that balance, the ledger audits clean again, and a
+# charge planted at the provider after the upgrade is the one mismatch reconciliation finds.
 NEW_CHECK = """
 import json
-from django.core.management import call_command
-call_command("ledger_audit")
-call_command("makemigrations", "--check", "--dry-run")
-from django.contrib.admin.models import LogEntry
-from django.contrib.auth import authenticate
+import uuid
+from datetime import timedelta
+from io import StringIO
+
 import accounts.models
 from accounts.models import User
+from allauth.account.models import EmailAddress
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Sum
+from django.utils import timezone
+from djmoney.money import Money
 from gigs.models import Gig
+from milestones.models import Milestone
+from milestones.services.creation import milestone_create
+from milestones.services.lifecycle import milestone_cancel
 from notifications.models import Notification
+from payments.models import Account, AccountKind, Entry
+from payments.services import FundingSource
+from sandbox.models import SandboxOperation
+
+call_command("ledger_audit")
+call_command("makemigrations", "--check", "--dry-run")
+reconciled = StringIO()
+# Every record however old: the template may have been seeded more than 90 days ago.
+call_command("payments_reconcile", "--days", "36500", stdout=reconciled)
 
 carol = User.objects.get(username="carol_old_layout")
 entry = LogEntry.objects.get(change_message="Edited before the layout move.")
-print(json.dumps({
+found = {
     "models_file": accounts.models.__file__,
     "users": User.objects.count(),
     "gigs": Gig.objects.count(),
@@ -133,6 +169,56 @@ print(json.dumps({
     "carol_perms": sorted(carol.get_all_permissions()),
     "log_entry_model": entry.content_type.model_class()._meta.label,
     "log_entry_object": str(entry.get_edited_object().pk),
+    "reconciled": reconciled.getvalue(),
+    "email_addresses": sorted(
+        [a.user.username, a.email, a.primary, a.verified] for a in EmailAddress.objects.select_related("user")
+    ),
+}
+
+buyer = User.objects.get(username="buyer")
+
+
+def balance():
+    account = Account.objects.get(kind=AccountKind.BUYER_BALANCE, user=buyer, currency="USD")
+    return Entry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
+
+
+waiting = Milestone.objects.get(order__buyer=buyer, state="awaiting_acceptance")
+milestone_cancel(milestone=waiting, actor=buyer)
+refunded = balance()
+paid = milestone_create(
+    order=waiting.order,
+    actor=buyer,
+    title="After the upgrade",
+    description="Paid from the balance by a user of the old layout.",
+    deadline=timezone.now() + timedelta(days=7),
+    amount=Money("100.00", "USD"),
+    source=FundingSource(method="balance"),
+    idempotency_key=uuid.uuid4().hex,
+)
+call_command("ledger_audit")
+
+SandboxOperation.objects.create(
+    idempotency_key="after-the-upgrade",
+    kind="charge",
+    amount=Money("12.00", "USD"),
+    succeeded=True,
+    reference="pi_after_the_upgrade",
+)
+mismatch = StringIO()
+try:
+    call_command("payments_reconcile", "--days", "36500", stderr=mismatch)
+    mismatch_exit = 0
+except CommandError as error:
+    mismatch_exit = error.returncode
+
+print(json.dumps({
+    **found,
+    "paid_state": paid.state,
+    "balance_after_refund": str(refunded),
+    "balance_after_payment": str(balance()),
+    "mismatch_exit": mismatch_exit,
+    "mismatch": mismatch.getvalue().splitlines(),
 }))
 """
 
@@ -284,7 +370,7 @@ def _snapshot(url: str) -> dict:
             for table in tables
         }
 
-        def rows(query: str) -> list[tuple]:
+        def rows(query: str | sql.Composable) -> list[tuple]:
             return [tuple(row) for row in conn.execute(query)]
 
         return {
@@ -306,6 +392,11 @@ def _snapshot(url: str) -> dict:
                 )
             ),
             "migrations": set(rows("SELECT app, name FROM django_migrations")),
+            "operations": rows(
+                sql.SQL("SELECT {} FROM {} ORDER BY idempotency_key").format(
+                    sql.SQL(OPERATION_COLUMNS), sql.Identifier(next(t for t in OPERATION_TABLES if t in tables))
+                )
+            ),
         }
 
 
@@ -383,3 +474,32 @@ def test_database_from_before_the_layout_upgrades_with_every_row(repo_root, scra
     assert {"gigs.view_gig", "gigs.change_gig"} <= set(check["carol_perms"]), check["carol_perms"]
     assert check["log_entry_model"] == "gigs.Gig"
     assert check["log_entry_object"] == str(before["gigs"][0][0])
+
+    # --- The provider's history: copied as it was, skipped by reconciliation as history ---
+    assert before["operations"], "the old layout has no provider history to copy"
+    assert after["operations"] == before["operations"], "the copy changed the provider's history"
+    with psycopg.connect(scratch_url) as conn:
+        copied = conn.execute(
+            "SELECT count(*) FILTER (WHERE succeeded), count(*) FILTER (WHERE NOT imported OR target <> '')"
+            " FROM sandbox_sandboxoperation WHERE idempotency_key = ANY(%s)",
+            [[key for key, *_ in before["operations"]]],
+        ).fetchone()
+    succeeded, unmarked = copied
+    assert unmarked == 0, "an operation copied at the upgrade is not marked as history"
+    assert f"{succeeded} of the provider's records skipped as history" in check["reconciled"], check["reconciled"]
+    assert check["reconciled"].startswith("OK: 0 movements"), check["reconciled"]
+
+    # --- Users of the old layout keep paying: a confirmed primary address each ---
+    assert check["email_addresses"] == sorted(
+        [username, email.lower(), True, True] for _, username, _, email in before["users"] if email
+    )
+    assert check["paid_state"] == "awaiting_acceptance", check
+    assert Decimal(check["balance_after_refund"]) - Decimal(check["balance_after_payment"]) > Decimal("100.00"), check
+
+    # --- A charge made after the upgrade with nothing of ours behind it is still found ---
+    assert check["mismatch_exit"] == 1, check["mismatch"]
+    assert check["mismatch"] == [
+        "charge pi_after_the_upgrade: US$12.00 at sandbox, not in our records",
+        f"{succeeded} of the provider's records skipped as history"
+        " (copied at the upgrade from the first layout, before our records began).",
+    ]

@@ -308,6 +308,56 @@ def test_reconcile_lists_a_planted_mismatch_and_exits_1(order):
     assert SandboxSession.objects.exists()
 
 
+def test_reconcile_skips_the_provider_history_copied_at_the_upgrade_and_still_finds_a_new_mismatch(order):
+    """An upgraded database holds the first layout's sandbox operations (sandbox 0001 copies
+    them, 0005 marks them ``imported``) with nothing of ours behind them: skipped and counted,
+    not listed. A history record ours does name is still compared, and so is what comes after."""
+    create_milestone(order, amount="100.00")  # a card charge the ledger knows
+    SandboxOperation.objects.update(imported=True)
+    for n in (1, 2):
+        SandboxOperation.objects.create(
+            idempotency_key=f"old-layout-{n}",
+            kind="charge",
+            amount=usd("40.00"),
+            succeeded=True,
+            reference=f"pi_old_layout_{n}",
+            imported=True,
+        )
+    out = StringIO()
+    call_command("payments_reconcile", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "OK: 1 movements match the provider's records.",
+        "2 of the provider's records skipped as history"
+        " (copied at the upgrade from the first layout, before our records began).",
+    ]
+
+    # A charge made after the upgrade with no checkout of ours: the one mismatch.
+    SandboxOperation.objects.create(
+        idempotency_key="after-the-upgrade", kind="charge", amount=usd("12.00"), succeeded=True, reference="pi_new"
+    )
+    err = StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("payments_reconcile", stderr=err)
+    assert failure.value.returncode == 1
+    assert err.getvalue().splitlines() == [
+        "charge pi_new: US$12.00 at sandbox, not in our records",
+        "2 of the provider's records skipped as history"
+        " (copied at the upgrade from the first layout, before our records began).",
+    ]
+
+
+def test_reconcile_compares_a_history_record_that_our_records_name(order):
+    milestone = create_milestone(order, amount="100.00")
+    SandboxOperation.objects.update(imported=True)
+    with triggers_off() as cursor:
+        cursor.execute("UPDATE payments_checkout SET amount = 90.00 WHERE milestone_id = %s", [milestone.pk])
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("payments_reconcile", stderr=err)
+    assert "at sandbox but US$90.00 in ours" in err.getvalue()
+    assert "skipped as history" not in err.getvalue()
+
+
 def test_the_ledger_audit_finds_a_refund_to_card_whose_command_was_lost(order, audit):
     """Planted in SQL: the refund's money sits in the card-refunds account, its command is gone."""
     from payments.audit import ledger_audit
