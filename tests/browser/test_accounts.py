@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from milestones.models import Milestone
 from tests.browser.conftest import log_in
 from tests.factories import OrderFactory, StaffFactory, UserFactory, milestone_in, totp_code
+from tests.mail import deliver_queued_mail
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LOCAL = "%Y-%m-%dT%H:%M"
@@ -34,6 +35,7 @@ def test_password_reset_from_the_email_to_the_next_log_in(page):
     page.get_by_label("Email").fill("forgetful@example.com")
     page.get_by_role("button", name="Reset My Password").click()
     expect(page.locator("body")).to_contain_text("We have sent you an email")
+    deliver_queued_mail()
     assert len(mail.outbox) == 1
 
     page.goto(link_in(mail.outbox[0]))
@@ -70,6 +72,7 @@ def test_an_unconfirmed_buyer_is_asked_to_confirm_before_paying_then_pays(page):
     mail.outbox.clear()
     page.get_by_role("button", name="Send the link again").click()
     expect(page.locator("body")).to_contain_text("Confirmation email sent")
+    deliver_queued_mail()
     assert len(mail.outbox) == 1
     pay_page = order.get_absolute_url()
     page.goto(link_in(mail.outbox[0]))
