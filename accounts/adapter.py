@@ -1,23 +1,26 @@
 """How django-allauth fits this site: the new account's time zone, the
-throttling key, and where people land."""
+throttling key, where people land, and the address its e-mails link to."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from confusable_homoglyphs import confusables
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.models import User
 from accounts.services import is_time_zone
-from marketplace.http import client_ip
+from marketplace.http import client_ip, site_url
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,21 @@ logger = logging.getLogger(__name__)
 class AccountAdapter(DefaultAccountAdapter):
     def get_password_change_redirect_url(self, request: HttpRequest) -> str:
         return reverse("profile")
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Every link in an account e-mail (confirm, reset, sign up) and the site named at its foot are
+        on ``SITE_URL``, as in the notices' e-mails: allauth builds them from the host the request came
+        in on, which behind a proxy or on another port is not the address people reach the site at."""
+        context = {
+            **context,
+            **{
+                key: _on_site(value)
+                for key, value in context.items()
+                if key.endswith("_url") and isinstance(value, str) and value.startswith(("http://", "https://"))
+            },
+            "current_site": _SiteAddress(urlsplit(settings.SITE_URL).netloc),
+        }
+        super().send_mail(template_prefix, email, context)
 
     def send_notification_mail(self, template_prefix, user, context=None, email=None):
         """ "Your password was changed", "an e-mail address was added": told by e-mail, best effort.
@@ -73,6 +91,23 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+
+@dataclass(frozen=True)
+class _SiteAddress:
+    """What allauth's e-mail templates read of a site (``current_site.name``, ``.domain``)."""
+
+    domain: str
+
+    @property
+    def name(self) -> str:
+        return self.domain
+
+
+def _on_site(url: str) -> str:
+    """An absolute link moved onto ``SITE_URL``, its path and query kept."""
+    parts = urlsplit(url)
+    return site_url(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def username_skeleton(username: str) -> str:
