@@ -56,7 +56,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Where people and providers reach the site: every link in an e-mail and every address handed to a provider
 # (webhooks, return pages) starts with it. Embedded, the address `make run` serves; with DEBUG off it must be
 # set (checked below with the other required values): a worker has no request to take it from.
-SITE_URL = env_str("SITE_URL", f"http://{RUN_ADDR}" if DEBUG else "").rstrip("/")
+SITE_URL = (env_str("SITE_URL") or (f"http://{RUN_ADDR}" if DEBUG else "")).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
