@@ -122,6 +122,22 @@ def test_every_process_runs_the_garbage_collector_less_often_unless_told_not_to(
     assert untouched.stdout.split()[-2:] == ["700", "False"], untouched.stderr
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> tuple[Path, int]:
     """What ``make run`` does first, on SQLite, once for the tests below (each works on a copy):
@@ -268,22 +284,6 @@ def test_in_debug_the_site_url_is_the_address_make_run_serves(env, expected, tmp
     result = _django({"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", **env}, "shell", "-c", _SITE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == expected
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
 
 
 def test_make_run_serves_at_the_address_it_is_given(seeded, tmp_path):
