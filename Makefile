@@ -18,12 +18,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
+# Where `make run` serves: `make run ADDR=127.0.0.1:9000`, or `make run PORT=9000` (on 127.0.0.1).
+PORT ?= 8000
+ADDR ?= 127.0.0.1:$(PORT)
+
 ## Embedded default: SQLite under .data/, filesystem broker, demo data, web+worker+beat.
+## ADDR is exported: the settings make SITE_URL (links in e-mails, the demo's webhooks) from it.
 run: install
-	export DEBUG=$${DEBUG:-true}; \
+	export DEBUG=$${DEBUG:-true} ADDR='$(ADDR)'; \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py seed_demo && \
-	exec $(PY) manage.py run_embedded
+	exec $(PY) manage.py run_embedded --addr '$(ADDR)'
 
 ## The demo admin's current two-factor code (the admin asks staff for one).
 demo-totp: install

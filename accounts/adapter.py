@@ -1,26 +1,28 @@
 """How django-allauth fits this site: the new account's time zone, the
-throttling key, and where people land."""
+throttling key, where people land, and the address its e-mails link to."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from confusable_homoglyphs import confusables
 from django import forms
-from django.contrib.sites.shortcuts import get_current_site
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.models import User
 from accounts.services import is_time_zone
-from marketplace.http import client_ip
+from marketplace.http import client_ip, site_url
 from notifications.services import outgoing_email_queue
 
 logger = logging.getLogger(__name__)
@@ -34,9 +36,22 @@ class AccountAdapter(DefaultAccountAdapter):
         """Every e-mail allauth sends (confirmation, password reset, "your password was changed",
         "someone tried to sign up with your address") is rendered here and queued
         (``notifications.services.outgoing_email_queue``): a worker sends it after the request's
-        commit, so a mail server that refuses or hangs never slows or breaks sign-up or reset."""
-        request = allauth_context.request
-        ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
+        commit, so a mail server that refuses or hangs never slows or breaks sign-up or reset.
+
+        Every link in it (confirm, reset, sign up) and the site named at its foot are on
+        ``SITE_URL``, as in the notices' e-mails: allauth builds them from the host the request came
+        in on, which behind a proxy or on another port is not the address people reach the site at."""
+        ctx = {
+            "request": allauth_context.request,
+            "email": email,
+            **context,
+            **{
+                key: _on_site(value)
+                for key, value in context.items()
+                if key.endswith("_url") and isinstance(value, str) and value.startswith(("http://", "https://"))
+            },
+            "current_site": _SiteAddress(urlsplit(settings.SITE_URL).netloc),
+        }
         outgoing_email_queue(self.render_mail(template_prefix, email, ctx), kind=template_prefix)
 
     def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
@@ -91,6 +106,23 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+
+@dataclass(frozen=True)
+class _SiteAddress:
+    """What allauth's e-mail templates read of a site (``current_site.name``, ``.domain``)."""
+
+    domain: str
+
+    @property
+    def name(self) -> str:
+        return self.domain
+
+
+def _on_site(url: str) -> str:
+    """An absolute link moved onto ``SITE_URL``, its path and query kept."""
+    parts = urlsplit(url)
+    return site_url(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def username_skeleton(username: str) -> str:

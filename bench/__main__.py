@@ -85,6 +85,8 @@ SERVER_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "bench-" + "k7Qm2xZ9pL4vR8sT1wY6uN3bH5cJ0dF" * 3,
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    # Required with DEBUG off; the bench reads no e-mail and its seed sends no webhook (bench/seed.py).
+    "SITE_URL": "http://bench.invalid",
     "SECURE_SSL_REDIRECT": "false",
     "SESSION_COOKIE_SECURE": "false",
     "CSRF_COOKIE_SECURE": "false",

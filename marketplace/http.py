@@ -1,4 +1,4 @@
-"""The client's address behind the proxies we trust."""
+"""The client's address behind the proxies we trust, and the site's own address for links that leave a page."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def client_ip(request: HttpRequest) -> str:
     if len(forwarded) < trusted:
         return remote
     return forwarded[-trusted]
+
+
+def site_url(path: str) -> str:
+    """``path`` on the site's public address (``SITE_URL``): for links read away from the request that
+    made them (e-mails, a provider's webhooks), which must not depend on the host a request came in on."""
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
 
 
 def not_modified_or(request: HttpRequest, etag: str, render_page: Callable[[], HttpResponse]) -> HttpResponse:

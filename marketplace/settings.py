@@ -46,9 +46,17 @@ if not DEBUG and (not SECRET_KEY or SECRET_KEY == _INSECURE_KEY or len(SECRET_KE
 # Rotation: the new key in SECRET_KEY, the old ones here until sessions and reset links signed with them expire.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+# The address `make run` serves (run_embedded binds to it): ADDR, else PORT on 127.0.0.1. The Makefile exports
+# both, so the settings of seed_demo, the web, the worker and beat agree on where the site answers.
+RUN_ADDR = env_str("ADDR") or f"127.0.0.1:{env_str('PORT') or '8000'}"
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", sorted({"127.0.0.1", "localhost", RUN_ADDR.rpartition(":")[0] or "127.0.0.1"}) if DEBUG else []
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Where people and providers reach the site: every link in an e-mail and every address handed to a provider
+# (webhooks, return pages) starts with it. Embedded, the address `make run` serves; with DEBUG off it must be
+# set (checked below with the other required values): a worker has no request to take it from.
+SITE_URL = (env_str("SITE_URL") or (f"http://{RUN_ADDR}" if DEBUG else "")).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -584,6 +592,7 @@ if not DEBUG:
                 if PAYMENT_PROVIDER == "stripe"
             ),
             ("ALLOWED_HOSTS", "ALLOWED_HOSTS (the site's host names, comma-separated)"),
+            ("SITE_URL", "SITE_URL (the site's public address, e.g. https://market.example.com: links in e-mails)"),
         )
         if not env_str(name)
     ]

@@ -8,6 +8,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 64)
 os.environ.setdefault("LEDGER_MAC_KEY", "test-ledger-mac-key-" + "y" * 44)
 os.environ.setdefault("PAYMENT_PROVIDER", "sandbox")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Required with DEBUG off; the processes a test starts inherit it. Links in the tests' e-mails start with it.
+os.environ.setdefault("SITE_URL", "http://127.0.0.1:8000")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marketplace")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.bulk import insert_unnest
+from marketplace.http import site_url
 from marketplace.queue import enqueue_on_commit
 from notifications.models import NEW_MESSAGE, Notification, OutgoingEmail
 
@@ -167,7 +168,7 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
         messages = [
             EmailMessage(
                 subject=message[:78],
-                body=f"{message}\n\n{settings.SITE_URL}{url}\n",
+                body=f"{message}\n\n{site_url(url)}\n",
                 to=[address],
             )
             for _, event, message, url, _, address, preference in rows

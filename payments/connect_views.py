@@ -8,24 +8,20 @@ The sandbox has no onboarding: payouts go to the account in the profile.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
+from marketplace.http import site_url
 from payments.connect import payout_account_refresh
 from payments.models import PayoutAccount
 from payments.providers import ProviderUnavailable, get_provider, provider_name
 
 PROFILE_PAYOUTS = "Your payouts go to the payout account in your profile."
-
-
-def _absolute(request: HttpRequest, path: str) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}{path}" if settings.SITE_URL else request.build_absolute_uri(path)
 
 
 @login_required
@@ -35,9 +31,9 @@ def payout_onboarding(request: AuthedRequest) -> HttpResponse:
     try:
         url = get_provider().payout_onboarding_url(
             user=request.user,
-            return_url=_absolute(request, reverse("payout_onboarding_return")),
+            return_url=site_url(reverse("payout_onboarding_return")),
             # Stripe sends the seller here when the link has expired or was used: a new click makes a new one.
-            refresh_url=_absolute(request, reverse("earnings")),
+            refresh_url=site_url(reverse("earnings")),
         )
     except ProviderUnavailable:
         messages.error(request, "Stripe could not be reached just now; try again in a moment.")

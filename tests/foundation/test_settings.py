@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -61,6 +69,10 @@ def _warm_python() -> Iterator[None]:
         _server.pop().close()
 
 
+# What a test here sets itself, never inherited from the test run (settings_test.py sets SITE_URL).
+_OWN_SETTINGS = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "SITE_URL", "ADDR", "PORT"}
+
+
 def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """``python manage.py ARGS`` in a new process with the production settings module and ``env``.
 
@@ -68,7 +80,7 @@ def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     loads the settings and the apps from nothing, as a process just started would, a second
     sooner.
     """
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    base = {k: v for k, v in os.environ.items() if k not in _OWN_SETTINGS}
     if not _server:
         _server.append(WarmPython())
     return _server[0].run(
@@ -110,14 +122,39 @@ def test_every_process_runs_the_garbage_collector_less_often_unless_told_not_to(
     assert untouched.stdout.split()[-2:] == ["700", "False"], untouched.stderr
 
 
-def test_make_run_migrates_and_seeds_the_embedded_default(tmp_path):
-    """What ``make run`` does first, on SQLite: every migration applies (the ones
-    written for PostgreSQL have their SQLite path), the demo data seeds, and
-    the ledger audits clean."""
-    env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> tuple[Path, int]:
+    """What ``make run`` does first, on SQLite, once for the tests below (each works on a copy):
+    every migration applies (the ones written for PostgreSQL have their SQLite path) and the demo
+    data seeds, for ``make run ADDR=127.0.0.1:<port>`` (its webhooks and links go to that port)."""
+    data, port = tmp_path_factory.mktemp("embedded"), _free_port()
+    env = {"DEBUG": "true", "DATA_DIR": str(data), "DATABASE_URL": "", "REDIS_URL": "", "ADDR": f"127.0.0.1:{port}"}
     for command in (["migrate", "-v0"], ["seed_demo"]):
         result = _django(env, *command)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return data, port
+
+
+def test_make_run_migrates_and_seeds_the_embedded_default(seeded, tmp_path):
+    """The demo's pages answer on SQLite, and the ledger audits clean."""
+    shutil.copytree(seeded[0], tmp_path, dirs_exist_ok=True)
+    env = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
     # Every demo user's main pages answer on SQLite (the pages that read with raw SQL included).
     pages = (
         "from django.test import Client; from accounts.models import User; from orders.models import Order\n"
@@ -178,7 +215,14 @@ def test_a_link_signed_with_the_old_secret_key_still_opens_while_it_rotates(tmp_
 
 def _production(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """A production process's environment: DEBUG off, a real key, nothing of the tests' own."""
-    required = {"LEDGER_MAC_KEY", "PAYMENT_PROVIDER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "ALLOWED_HOSTS"}
+    required = {
+        "LEDGER_MAC_KEY",
+        "PAYMENT_PROVIDER",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "ALLOWED_HOSTS",
+        "SITE_URL",
+    }
     return {
         **{name: "" for name in required},
         "DEBUG": "false",
@@ -192,13 +236,13 @@ def test_production_refuses_to_start_without_its_secrets_and_names_each(tmp_path
     result = _django(_production({}, tmp_path), "check")
     assert result.returncode != 0
     assert "With DEBUG off these must be set" in result.stderr
-    for name in ("LEDGER_MAC_KEY", "PAYMENT_PROVIDER (stripe; or sandbox, named", "ALLOWED_HOSTS"):
+    for name in ("LEDGER_MAC_KEY", "PAYMENT_PROVIDER (stripe; or sandbox, named", "ALLOWED_HOSTS", "SITE_URL"):
         assert name in result.stderr
     assert "STRIPE_SECRET_KEY" not in result.stderr, "only the sandbox's absence is in question"
 
 
 def test_production_never_falls_back_to_the_sandbox_and_stripe_needs_its_keys(tmp_path):
-    base = {"LEDGER_MAC_KEY": "l" * 64, "ALLOWED_HOSTS": "market.example"}
+    base = {"LEDGER_MAC_KEY": "l" * 64, "ALLOWED_HOSTS": "market.example", "SITE_URL": "https://market.example"}
     stripe = _django(_production({**base, "PAYMENT_PROVIDER": "stripe"}, tmp_path), "check")
     assert stripe.returncode != 0
     assert "STRIPE_SECRET_KEY (PAYMENT_PROVIDER is stripe)" in stripe.stderr
@@ -207,6 +251,84 @@ def test_production_never_falls_back_to_the_sandbox_and_stripe_needs_its_keys(tm
     assert typo.returncode != 0 and "PAYMENT_PROVIDER='strip': use one of sandbox, stripe" in typo.stderr
     named = _django(_production({**base, "PAYMENT_PROVIDER": "sandbox"}, tmp_path), "check")
     assert named.returncode == 0, named.stderr
+
+
+def test_production_refuses_to_start_without_the_site_url(tmp_path):
+    """A worker has no request to take the site's address from: without SITE_URL every link in an
+    e-mail would point nowhere (or at a developer's :8000), so the app does not start."""
+    base = {"LEDGER_MAC_KEY": "l" * 64, "ALLOWED_HOSTS": "market.example", "PAYMENT_PROVIDER": "sandbox"}
+    result = _django(_production(base, tmp_path), "check")
+    assert result.returncode != 0
+    assert "With DEBUG off these must be set: SITE_URL (the site's public address" in result.stderr, result.stderr
+    started = _django(_production({**base, "SITE_URL": "https://market.example/"}, tmp_path), "shell", "-c", _SITE)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split()[-1] == "https://market.example"
+
+
+_SITE = "from django.conf import settings as s; print(s.SITE_URL)"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"ADDR": "127.0.0.1:9000"}, "http://127.0.0.1:9000"),
+        ({"PORT": "9001"}, "http://127.0.0.1:9001"),
+        ({"ADDR": "0.0.0.0:9002", "PORT": "9001"}, "http://0.0.0.0:9002"),
+        ({"ADDR": "127.0.0.1:9000", "SITE_URL": "https://demo.example"}, "https://demo.example"),
+    ],
+)
+def test_in_debug_the_site_url_is_the_address_make_run_serves(env, expected, tmp_path):
+    """``make run ADDR=...`` (or ``PORT=...``) exports it; the links in e-mails and the demo's
+    webhooks then go where the site answers, not to :8000."""
+    result = _django({"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", **env}, "shell", "-c", _SITE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == expected
+
+
+def test_make_run_serves_at_the_address_it_is_given(seeded, tmp_path):
+    """``make run ADDR=127.0.0.1:<port>`` on SQLite: the site answers at that port (run_embedded binds
+    the web there), the worker delivers every webhook of the demo to it (none to :8000, none left
+    "retrying"), and SIGTERM to its process group, as Ctrl-C sends SIGINT, stops make, web, worker, beat."""
+    data, port = seeded
+    shutil.copytree(data, tmp_path, dirs_exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in _OWN_SETTINGS and not k.startswith("MAKE")}
+    env.update(DATA_DIR=str(tmp_path), DATABASE_URL="", REDIS_URL="", DJANGO_SETTINGS_MODULE="marketplace.settings")
+    venv = Path(sys.executable).parent.parent
+    # -o: the virtualenv is the one running this test; make must not reinstall into it.
+    command = ["make", "-s", "-o", f"{venv}/.installed", "run", f"ADDR=127.0.0.1:{port}", f"VENV={venv}"]
+    log = tmp_path / "make-run.log"
+    undelivered = "from sandbox.models import SandboxEvent as E; print(E.objects.filter(delivered_at=None).count())"
+    probe = {"DEBUG": "true", "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+    with log.open("w") as out:
+        make = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 90
+        status = None
+        while status is None and make.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = _answers(f"http://127.0.0.1:{port}/accounts/login/")
+        assert status == 200, log.read_text()[-4000:]
+        assert f"running at http://127.0.0.1:{port}/" in log.read_text()
+        left = None
+        while left != "0" and time.monotonic() < deadline:
+            left = _django(probe, "shell", "-c", undelivered).stdout.strip().splitlines()[-1:] or None
+            left = left[0] if left else None
+            if left != "0":
+                time.sleep(1)
+        assert left == "0", "webhooks not delivered:\n" + log.read_text()[-4000:]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGTERM)
+        try:
+            make.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(make.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert ":8000" not in text and "not delivered" not in text, text[-4000:]
 
 
 def test_the_database_comes_from_separate_variables_with_any_password(tmp_path):

@@ -139,6 +139,7 @@ def production_env(**extra: str) -> dict[str, str]:
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="marketplace.example.com",
         CSRF_TRUSTED_ORIGINS="https://marketplace.example.com",
+        SITE_URL="https://marketplace.example.com",
     )
     env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marketplace")
     env.update(extra)

@@ -5,12 +5,15 @@ opened with the sandbox provider, paid on its side with a test card, and
 funded when the provider confirms it (the sandbox's webhook also arrives, once
 the web process is up, and finds it done). Provider calls happen outside any
 transaction, so the seeding is not one atomic block; it is idempotent instead.
+The checkouts' return pages and the sandbox's webhooks go to ``SITE_URL``: the
+address ``make run`` serves (its ``ADDR``), so the worker delivers them there.
 """
 
 from datetime import timedelta
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from djmoney.money import Money
@@ -36,7 +39,6 @@ from reviews.services import review_submit
 PASSWORD = "marketplace-demo"
 CARD = FundingSource(method="checkout")
 TEST_CARD = "4242 4242 4242 4242"
-SITE = "http://127.0.0.1:8000"
 
 
 class Command(BaseCommand):
@@ -93,7 +95,7 @@ class Command(BaseCommand):
         return self._pay_by_card(milestone)
 
     def _pay_by_card(self, milestone: Milestone) -> Milestone:
-        pay_in_sandbox(milestone, site=SITE, card=TEST_CARD)
+        pay_in_sandbox(milestone, site=settings.SITE_URL, card=TEST_CARD)
         milestone.refresh_from_db()
         return milestone
 
@@ -156,7 +158,7 @@ class Command(BaseCommand):
         # A thank-you by card on top of the price: the seller sees it clearing on the earnings page.
         tip = tip_leave(milestone=page, actor=buyer, amount=Money("40.00", site.currency), method="card")
         assert isinstance(tip, Checkout)
-        pay_tip_in_sandbox(tip, site=SITE, card=TEST_CARD)
+        pay_tip_in_sandbox(tip, site=settings.SITE_URL, card=TEST_CARD)
         order_complete(order=site, actor=buyer)
         review_submit(
             order=site,

@@ -23,7 +23,8 @@ class Command(BaseCommand):
     help = "Run web, Celery worker and Celery beat together until Ctrl-C."
 
     def add_arguments(self, parser):
-        parser.add_argument("--addr", default="127.0.0.1:8000")
+        # The address the settings made SITE_URL from (ADDR or PORT, as `make run` exports them).
+        parser.add_argument("--addr", default=settings.RUN_ADDR)
 
     def handle(self, *args, addr: str, **options):
         python = sys.executable
