@@ -15,6 +15,7 @@ from notifications.models import Notification
 from notifications.services import notification_emails_send
 from sandbox.models import SandboxEvent, SandboxSession
 from tests.factories import UserFactory
+from tests.mail import deliver_queued_mail
 
 pytestmark = pytest.mark.django_db
 SITE = "http://127.0.0.1:9011"
@@ -47,6 +48,7 @@ def test_account_emails_link_to_the_site_url_not_the_host_the_request_came_in_on
     settings.SITE_URL = SITE
     UserFactory(username="forgetful", email="forgetful@example.com")
     client.post(reverse("account_reset_password"), {"email": "forgetful@example.com"}, HTTP_HOST="localhost")
+    deliver_queued_mail()
     assert len(mail.outbox) == 1
     body = mail.outbox[0].body
     found = links(body)
