@@ -16,7 +16,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# The Nu HTML checker (tests/quality) at the version package.json pins, from the npm registry; no lock
+# file is kept (it would record the registry's address).
+VNU := node_modules/vnu-jar/build/dist/vnu.jar
+$(VNU): package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --no-package-lock --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is not installed: the Nu HTML checker is missing (apt-get install -y npm, then make install)"; fi
+
+install: $(VENV)/.installed $(VNU)
 
 # Where `make run` serves: `make run ADDR=127.0.0.1:9000`, or `make run PORT=9000` (on 127.0.0.1).
 PORT ?= 8000

@@ -1,8 +1,8 @@
 """Stop `make test` at once, one line per missing piece, if what the suite needs is not there.
 
 PostgreSQL and Redis must answer; with ``--test``, the programs the suite runs must be installed
-too: Chromium (the browser tests), nginx (the production topology's test) and Java (the Nu HTML
-checker). Each line says how to start or install what is missing; the exit status is 1 if
+too: Chromium (the browser tests), nginx (the production topology's test), Java and the Nu HTML
+checker (vnu-jar from npm). Each line says how to start or install what is missing; the exit status is 1 if
 anything is.
 """
 
@@ -29,6 +29,7 @@ SERVICES = [
 ]
 
 CHROMIUM = Path("/usr/bin/chromium")
+VNU = Path(__file__).resolve().parents[1] / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 # (name, found?, what needs it, the command that installs it)
 PROGRAMS = [
     ("Chromium", lambda: CHROMIUM.exists(), "the browser tests drive it", "apt-get install -y chromium"),
@@ -43,6 +44,12 @@ PROGRAMS = [
         lambda: shutil.which("java") is not None,
         "the Nu HTML checker of tests/quality runs on it",
         "apt-get install -y default-jre-headless",
+    ),
+    (
+        "The Nu HTML checker",
+        lambda: VNU.exists(),
+        "tests/quality checks every main page with it (vnu-jar, pinned in package.json)",
+        "apt-get install -y npm && make install",
     ),
 ]
 

@@ -9,7 +9,9 @@ from django.urls import reverse
 
 from inbox.services import inquiry_message_send, inquiry_open
 from milestones.models import MilestoneState
+from milestones.services.completion import order_complete
 from orders.services import order_message_send
+from reviews.services import review_submit
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
 S = MilestoneState
@@ -33,6 +35,12 @@ def main_pages() -> MainPages:
     milestone_in(S.IN_REVIEW, order, title="Logo concepts")
     order_message_send(order=order, author=buyer, body="Looking forward to it.")
     order_message_send(order=order, author=seller, body="Email me at pat@example.com")
+    # A finished order both parties reviewed: the stars on the order page and the profile.
+    done = OrderFactory(buyer=buyer, seller=seller, gig=gig, title="Business cards")
+    milestone_in(S.APPROVED, done, title="Cards")
+    order_complete(order=done, actor=buyer)
+    review_submit(order=done, actor=buyer, text="Clear and fast.", communication=5, service=5, recommend=4)
+    review_submit(order=done, actor=seller, text="A pleasure to work with.", rating=5)
     inquiry = inquiry_open(gig=gig, buyer=buyer)
     inquiry_message_send(inquiry=inquiry, author=buyer, body="Do you do packaging too?")
     pages = [
@@ -44,6 +52,7 @@ def main_pages() -> MainPages:
         ("signup", reverse("signup"), None),
         ("order as buyer", order.get_absolute_url(), buyer),
         ("order as seller", order.get_absolute_url(), seller),
+        ("reviewed order", done.get_absolute_url(), buyer),
         ("buyer dashboard", reverse("buyer_dashboard"), buyer),
         ("seller dashboard", reverse("seller_dashboard"), seller),
         ("earnings", reverse("earnings"), seller),
