@@ -68,6 +68,13 @@ class AccountAdapter(DefaultAccountAdapter):
             return
         super().send_confirmation_mail(request, emailconfirmation, signup)
 
+    def add_message(self, request, level, message_template=None, message_context=None, extra_tags="", message=None):
+        """Right after sign-up the log-in's "Welcome back" is wrong: a new member is welcomed."""
+        match = getattr(request, "resolver_match", None)
+        if message_template == "account/messages/logged_in.txt" and match is not None and match.url_name == "signup":
+            message_template = "account/messages/signed_up.txt"
+        super().add_message(request, level, message_template, message_context, extra_tags, message)
+
     def clean_username(self, username: str, shallow: bool = False) -> str:
         """NFKC-normalised, and refused when it would pass for someone else:
         letters of two alphabets that look alike ("аdmin" with a Cyrillic а),

@@ -260,6 +260,8 @@ MFA_TOTP_ISSUER = "Milestone Marketplace"
 
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+# The site's own words where a library's differ (allauth's Title Case buttons, in sentence case).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

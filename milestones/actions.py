@@ -330,7 +330,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         name="submit",
         roles=frozenset({SELLER}),
-        label="Submit for Review",
+        label="Submit for review",
         url_name="milestone_submit",
         path="submit",
         form=SubmitForm,
@@ -358,7 +358,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         name="request_revision",
         roles=frozenset({BUYER}),
-        label="Request Revision",
+        label="Request revision",
         url_name="milestone_request_revision",
         path="request-revision",
         form=FeedbackForm,

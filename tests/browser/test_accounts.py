@@ -33,7 +33,7 @@ def test_password_reset_from_the_email_to_the_next_log_in(page):
     page.goto("/accounts/login/")
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_label("Email").fill("forgetful@example.com")
-    page.get_by_role("button", name="Reset My Password").click()
+    page.get_by_role("button", name="Reset my password").click()
     expect(page.locator("body")).to_contain_text("We have sent you an email")
     deliver_queued_mail()
     assert len(mail.outbox) == 1
@@ -41,7 +41,7 @@ def test_password_reset_from_the_email_to_the_next_log_in(page):
     page.goto(link_in(mail.outbox[0]))
     page.get_by_label("New password", exact=True).fill("A-brand-new-pass-31")
     page.get_by_label("New password confirmation").fill("A-brand-new-pass-31")
-    page.get_by_role("button", name="Change Password").click()
+    page.get_by_role("button", name="Change password").click()
     expect(page.locator("body")).to_contain_text("Your password is now changed")
 
     page.goto("/accounts/login/")
@@ -56,12 +56,12 @@ def test_an_unconfirmed_buyer_is_asked_to_confirm_before_paying_then_pays(page):
     order = OrderFactory(buyer=buyer, title="Shop")
     log_in(page, buyer)
     page.goto(order.get_absolute_url())
-    page.get_by_role("button", name="Create Milestone").first.click()
+    page.get_by_role("button", name="Create milestone").first.click()
     page.get_by_label("Title").fill("Design")
     page.get_by_label("Description").fill("Wireframes for every screen.")
     page.get_by_label("Deadline").fill((timezone.localtime() + timedelta(days=7)).strftime(LOCAL))
     page.get_by_label("Amount").fill("100")
-    page.get_by_role("button", name="Create Milestone").click()
+    page.get_by_role("button", name="Create milestone").click()
     expect(page.get_by_role("heading", name="Confirm your e-mail address first")).to_be_visible()
 
     # Paying anyway is refused, with what to do; nothing is created.
@@ -80,12 +80,12 @@ def test_an_unconfirmed_buyer_is_asked_to_confirm_before_paying_then_pays(page):
     expect(page.locator("body")).to_contain_text("You have confirmed")
 
     page.goto(pay_page)
-    page.get_by_role("button", name="Create Milestone").first.click()
+    page.get_by_role("button", name="Create milestone").first.click()
     page.get_by_label("Title").fill("Design")
     page.get_by_label("Description").fill("Wireframes for every screen.")
     page.get_by_label("Deadline").fill((timezone.localtime() + timedelta(days=7)).strftime(LOCAL))
     page.get_by_label("Amount").fill("100")
-    page.get_by_role("button", name="Create Milestone").click()
+    page.get_by_role("button", name="Create milestone").click()
     expect(page.get_by_role("heading", name="Confirm your e-mail address first")).to_have_count(0)
     page.get_by_role("button", name="Pay by card").click()
     expect(page.get_by_text("Sandbox checkout")).to_be_visible()

@@ -78,10 +78,10 @@ def test_the_sellers_submission_appears_on_the_buyers_page_without_a_reload(new_
     buyer_page.evaluate("window.__notReloaded = true")
 
     seller_page.goto(order.get_absolute_url())
-    seller_page.locator(f"#milestone-{milestone.pk}").get_by_role("button", name="Submit for Review").click()
+    seller_page.locator(f"#milestone-{milestone.pk}").get_by_role("button", name="Submit for review").click()
     seller_page.get_by_role("textbox", name="Message").fill("All screens are in the Figma file.")
     seller_page.get_by_label("Links").fill("https://www.figma.com/file/wireframes")
-    seller_page.get_by_role("button", name="Submit for Review").click()
+    seller_page.get_by_role("button", name="Submit for review").click()
     expect(seller_page.locator(f"#milestone-{milestone.pk}")).to_have_attribute("data-milestone-state", "in_review")
 
     # The buyer's page, left open, shows it by itself at its next poll: the state, the buttons, the timeline.

@@ -58,13 +58,13 @@ def assert_no_card_number_reached_the_marketplace(seen: list, live_server_url: s
 
 def create_and_fund(page, order, *, title: str, amount: str, card: str = "4242 4242 4242 4242") -> None:
     page.goto(order.get_absolute_url())
-    page.get_by_role("button", name="Create Milestone").click()
+    page.get_by_role("button", name="Create milestone").click()
     page.get_by_label("Title").fill(title)
     page.get_by_label("Description").fill(f"{title}: every screen, responsive.")
     deadline = timezone.localtime() + timedelta(days=10)
     page.get_by_label("Deadline").fill(deadline.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Amount").fill(amount)
-    page.get_by_role("button", name="Create Milestone").click()
+    page.get_by_role("button", name="Create milestone").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
     page.get_by_role("button", name="Pay by card").click()
     # The provider's hosted page.
@@ -100,28 +100,28 @@ def test_full_lifecycle(new_page, order, live_server, requests_seen):
     click_in(seller_page, second, "Accept")
     expect(milestone_box(seller_page, second)).to_have_attribute("data-milestone-state", S.ACCEPTED)
 
-    click_in(seller_page, first, "Submit for Review")
+    click_in(seller_page, first, "Submit for review")
     seller_page.get_by_label("Message").fill("First wireframes attached.")
     seller_page.get_by_label("Files").set_input_files(
         [{"name": "wireframes.txt", "mimeType": "text/plain", "buffer": b"home, cart, checkout\n"}]
     )
     seller_page.get_by_label("Links").fill("https://example.com/figma")
-    seller_page.get_by_role("button", name="Submit for Review").click()
+    seller_page.get_by_role("button", name="Submit for review").click()
     expect(milestone_box(seller_page, first)).to_have_attribute("data-milestone-state", S.IN_REVIEW)
     expect(milestone_box(seller_page, first).get_by_role("link", name="wireframes.txt")).to_be_visible()
 
     buyer_page.goto(order.get_absolute_url())
     expect(milestone_box(buyer_page, first)).to_contain_text("if you do nothing")
-    click_in(buyer_page, first, "Request Revision")
+    click_in(buyer_page, first, "Request revision")
     buyer_page.get_by_label("Feedback").fill("Add a wishlist screen.")
-    buyer_page.get_by_role("button", name="Request Revision").click()
+    buyer_page.get_by_role("button", name="Request revision").click()
     expect(milestone_box(buyer_page, first)).to_have_attribute("data-milestone-state", S.REVISION_REQUESTED)
 
     seller_page.goto(order.get_absolute_url())
     expect(milestone_box(seller_page, first)).to_contain_text("Add a wishlist screen.")
-    click_in(seller_page, first, "Submit for Review")
+    click_in(seller_page, first, "Submit for review")
     seller_page.get_by_label("Message").fill("Wishlist added.")
-    seller_page.get_by_role("button", name="Submit for Review").click()
+    seller_page.get_by_role("button", name="Submit for review").click()
     expect(milestone_box(seller_page, first)).to_have_attribute("data-milestone-state", S.IN_REVIEW)
 
     buyer_page.goto(order.get_absolute_url())

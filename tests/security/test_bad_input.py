@@ -49,7 +49,7 @@ def assert_escaped(html: str) -> None:
     assert "&lt;script&gt;alert(" in html, "the text is not shown (escaped) at all"
 
 
-# --- milestone terms (the buyer's Create Milestone form) ---------------------------------------------------
+# --- milestone terms (the buyer's Create milestone form) ---------------------------------------------------
 
 
 MILESTONE_OK = {"title": "Logo", "description": "Three concepts.", "deadline": FUTURE, "amount": "100.00"}

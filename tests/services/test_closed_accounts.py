@@ -111,5 +111,5 @@ def test_the_order_page_says_the_account_was_closed_and_offers_nothing_new(clien
     client.force_login(order.buyer, backend="django.contrib.auth.backends.ModelBackend")
     page = client.get(order.get_absolute_url()).content.decode()
     assert "This account was closed" in page
-    assert "Create Milestone" not in page and "Leave a tip" not in page
+    assert "Create milestone" not in page and "Leave a tip" not in page
     assert reverse("order_complete", args=[order.pk]) in page  # what still ends the order

@@ -54,6 +54,41 @@ def test_signup_creates_the_account_logs_in_and_lands_on_the_dashboard(client):
     assert client.get(reverse("dashboard")).status_code == 200
 
 
+def test_welcome_back_right_after_sign_up_is_a_welcome(client):
+    """Issue 34, item 12: a new member was greeted "Welcome back"."""
+    client.post(
+        reverse("signup"),
+        {
+            "username": "newbie",
+            "email": "newbie@example.com",
+            "password1": "A-long-pass-9x",
+            "password2": "A-long-pass-9x",
+        },
+    )
+    page = text(client.get(reverse("dashboard")))
+    assert "Welcome, newbie." in page and "Welcome back" not in page
+    client.logout()
+    client.post(reverse("login"), {"login": "newbie", "password": "A-long-pass-9x"})
+    assert "Welcome back, newbie." in text(client.get(reverse("dashboard")))
+
+
+@pytest.mark.parametrize(
+    ("url", "button"),
+    [
+        ("account_reset_password", ">Reset my password<"),
+        ("account_email", ">Change e-mail<"),
+        ("account_change_password", ">Change password<"),
+    ],
+)
+def test_account_buttons_are_in_sentence_case_like_the_rest_of_the_site(client, url, button):
+    """Issue 34, item 12: allauth's "Reset My Password", "Make Primary" beside the site's "Log in"."""
+    client.force_login(UserFactory(username="cased"))
+    if url == "account_reset_password":
+        client.logout()
+    page = " ".join(text(client.get(reverse(url))).split()).replace("> ", ">").replace(" <", "<")
+    assert button in page
+
+
 @pytest.mark.parametrize(
     ("data", "field_message"),
     [

@@ -66,7 +66,7 @@ def test_buyer_sees_the_form_with_the_order_currency(client, order, buyer):
         assert f">{label}" in html
     assert 'type="datetime-local"' in html
     assert "In USD" in html
-    assert ">Create Milestone</button>" in html
+    assert ">Create milestone</button>" in html
 
 
 def test_create_form_refused_to_seller_and_staff_404_to_outsider(client, order, seller, staff, outsider):

@@ -183,9 +183,9 @@ def buttons(html: str) -> list[str]:
 def test_buttons_on_the_page_match_the_viewer(client, order, buyer, seller, staff):
     milestone_in(S.IN_REVIEW, order=order)
     assert set(buttons(text(page(client, buyer, order)))) == {
-        "Create Milestone",
+        "Create milestone",
         "Approve",
-        "Request Revision",
+        "Request revision",
         "Request cancellation",
         "Open dispute",
         "Send",
@@ -265,7 +265,7 @@ def test_buyer_completes_an_order_once(client, order, buyer):
     response = client.post(url, follow=True)
     assert "This order is already complete." in text(response)
     assert Activity.objects.filter(order=order, verb="order_completed").count() == 1
-    assert "Create Milestone" not in text(response)
+    assert "Create milestone" not in text(response)
 
 
 def test_complete_refused_with_an_open_milestone_and_to_the_seller(client, order, buyer, seller):
