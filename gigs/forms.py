@@ -11,7 +11,8 @@ from djmoney.money import Money
 
 from gigs.models import Gig
 from gigs.selectors import SORTS
-from marketplace.forms import currency_choices
+from gigs.services import gig_terms_errors
+from marketplace.forms import AmountField, add_domain_error, currency_choices
 
 
 def category_choices() -> list[tuple[str, str]]:
@@ -36,17 +37,43 @@ class GigForm(forms.Form):
     category = forms.ChoiceField(
         label="Category", choices=category_choices, required=False, help_text="Where buyers browsing find it."
     )
-    starting_price = forms.DecimalField(
-        label="Starting price", max_digits=12, decimal_places=2, help_text="The smallest order you take."
-    )
+    starting_price = AmountField(label="Starting price")
     currency = forms.ChoiceField(label="Currency", choices=currency_choices)
-    delivery_days = forms.IntegerField(label="Delivery days", min_value=1, max_value=365, help_text="From 1 to 365.")
+    delivery_days = forms.IntegerField(
+        label="Delivery days",
+        min_value=1,
+        max_value=365,
+        help_text="From 1 to 365.",
+        error_messages={
+            "min_value": "Delivery takes between 1 and 365 days.",
+            "max_value": "Delivery takes between 1 and 365 days.",
+        },
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["currency"].initial = settings.MARKETPLACE_DEFAULT_CURRENCY
         self.fields["category"].initial = "other"
-        self.fields["starting_price"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
+        self.fields["starting_price"].help_text = (
+            f"The smallest order you take: at least {Decimal(settings.MILESTONE_MIN_AMOUNT):.2f}, "
+            "with at most two decimal places."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        """Every field's error at once: the gig's rules run on the fields that parsed (a negative
+        price is reported together with a missing title, not after it is fixed)."""
+        data = super().clean() or {}
+        price, currency = data.get("starting_price"), data.get("currency")
+        for error in gig_terms_errors(
+            title=data.get("title"),
+            description=data.get("description"),
+            starting_price=Money(price, currency) if price is not None and currency else None,
+            delivery_days=data.get("delivery_days"),
+            category=(data.get("category") or "other") if "category" in data else None,
+        ):
+            if error.field not in self.errors and not add_domain_error(self, error):
+                raise forms.ValidationError(error.message)
+        return data
 
     @classmethod
     def for_gig(cls, gig: Gig, data: Any = None) -> GigForm:

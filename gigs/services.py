@@ -32,33 +32,63 @@ class GigTerms:
     category: str
 
 
+def gig_terms_errors(
+    *,
+    title: str | None,
+    description: str | None,
+    starting_price: Money | None,
+    delivery_days: int | None,
+    category: str | None,
+) -> list[InvalidInput]:
+    """Every rule of a gig's terms that the given values break, each naming its field, so a form
+    reports them all at once; a value given as None (it did not parse) is not checked again."""
+    errors = []
+    if title is not None:
+        title = title.strip()
+        if not title:
+            errors.append(InvalidInput("Give your gig a title.", field="title"))
+        elif len(title) > 120:
+            errors.append(InvalidInput("Keep the title to 120 characters or fewer.", field="title"))
+    if description is not None:
+        description = description.strip()
+        if not description:
+            errors.append(InvalidInput("Describe what the buyer gets.", field="description"))
+        elif len(description) > 5000:
+            errors.append(InvalidInput("Keep the description to 5,000 characters or fewer.", field="description"))
+    if starting_price is not None:
+        minimum = Decimal(settings.MILESTONE_MIN_AMOUNT)
+        if str(starting_price.currency) not in settings.MARKETPLACE_CURRENCIES:
+            errors.append(
+                InvalidInput(
+                    f"{starting_price.currency} is not a currency of this marketplace.", field="starting_price"
+                )
+            )
+        elif starting_price.amount < minimum:
+            errors.append(InvalidInput(f"The starting price is at least {minimum:.2f}.", field="starting_price"))
+        elif has_sub_minor_digits(starting_price):
+            errors.append(InvalidInput("Use at most two decimal places.", field="starting_price"))
+    if delivery_days is not None and not 1 <= delivery_days <= 365:
+        errors.append(InvalidInput("Delivery takes between 1 and 365 days.", field="delivery_days"))
+    if category is not None and category not in dict(settings.GIG_CATEGORIES):
+        errors.append(InvalidInput("Choose a category from the list.", field="category"))
+    return errors
+
+
 def gig_validate_terms(
     *, title: str, description: str, starting_price: Money, delivery_days: int, category: str
 ) -> GigTerms:
     """The rules of a gig's terms, shared by publishing and editing: the terms
-    cleaned, or ``InvalidInput`` naming the field."""
-    title = (title or "").strip()
-    description = (description or "").strip()
-    if not title:
-        raise InvalidInput("Give your gig a title.", field="title")
-    if len(title) > 120:
-        raise InvalidInput("Keep the title to 120 characters or fewer.", field="title")
-    if not description:
-        raise InvalidInput("Describe what the buyer gets.", field="description")
-    if len(description) > 5000:
-        raise InvalidInput("Keep the description to 5,000 characters or fewer.", field="description")
-    if str(starting_price.currency) not in settings.MARKETPLACE_CURRENCIES:
-        raise InvalidInput(f"{starting_price.currency} is not a currency of this marketplace.", field="starting_price")
-    if starting_price.amount < Decimal(settings.MILESTONE_MIN_AMOUNT) or has_sub_minor_digits(starting_price):
-        raise InvalidInput(
-            f"The starting price must be at least {settings.MILESTONE_MIN_AMOUNT} with at most two decimals.",
-            field="starting_price",
-        )
-    if not 1 <= delivery_days <= 365:
-        raise InvalidInput("Delivery takes between 1 and 365 days.", field="delivery_days")
-    if category not in dict(settings.GIG_CATEGORIES):
-        raise InvalidInput("Choose a category from the list.", field="category")
-    return GigTerms(title, description, starting_price, delivery_days, category)
+    cleaned, or ``InvalidInput`` naming the field (the first rule broken)."""
+    errors = gig_terms_errors(
+        title=title or "",
+        description=description or "",
+        starting_price=starting_price,
+        delivery_days=delivery_days,
+        category=category,
+    )
+    if errors:
+        raise errors[0]
+    return GigTerms((title or "").strip(), (description or "").strip(), starting_price, delivery_days, category)
 
 
 def gig_create(

@@ -85,3 +85,22 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data if item]
         return [single(data, initial)] if data else []
+
+
+class AmountField(forms.DecimalField):
+    """An amount of money typed in a form, worded the same on every form: a number with at most
+    two decimal places; the currency and the limits are the form's to state in its help text."""
+
+    default_error_messages = {
+        "invalid": "Enter the amount as a number, e.g. 20 or 19.99.",
+        "max_decimal_places": "Use at most two decimal places.",
+        "max_digits": "That amount is too large.",
+        "max_whole_digits": "That amount is too large.",
+        "min_value": "The amount cannot be negative.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("widget", forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+        super().__init__(**kwargs)

@@ -11,7 +11,7 @@ from django.conf import settings
 from djmoney.money import Money
 
 from marketplace.errors import InvalidInput
-from marketplace.forms import MultipleFileField, OneUseForm, add_domain_error
+from marketplace.forms import AmountField, MultipleFileField, OneUseForm, add_domain_error
 from marketplace.money import format_money
 from marketplace.uploads import validate_deliverable_file
 from milestones.services.creation import milestone_terms_errors
@@ -32,9 +32,7 @@ class MilestoneTermsForm(forms.Form):
         label="Deadline",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
-    amount = forms.DecimalField(
-        label="Amount", max_digits=14, widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
-    )
+    amount = AmountField(label="Amount")
 
     def __init__(self, *args, order: Order, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -98,10 +96,8 @@ class ChangesForm(forms.Form):
         label="Deadline",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
-    amount = forms.DecimalField(
+    amount = AmountField(
         label="Amount",
-        max_digits=14,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         help_text="A higher amount is charged to the buyer for the difference if they accept; a lower one refunded.",
     )
     description = forms.CharField(
@@ -195,11 +191,9 @@ class ExtensionForm(forms.Form):
 
 
 class CancellationForm(forms.Form):
-    refund = forms.DecimalField(
+    refund = AmountField(
         label="Refund to buyer",
         required=False,
-        max_digits=14,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         help_text="Between 0 and the milestone's amount; leave it empty to refund all of it. "
         "The rest is released to the seller, less the fee.",
     )
@@ -290,11 +284,7 @@ class StatementForm(OneUseForm, OptionalFileForm):
 class TipForm(forms.Form):
     """ "Leave a tip": an amount up to the milestone's, and how to pay it."""
 
-    amount = forms.DecimalField(
-        label="Amount",
-        max_digits=14,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
-    )
+    amount = AmountField(label="Amount")
     method = forms.ChoiceField(label="Pay with", choices=PAY_WITH, widget=forms.RadioSelect)
 
     def __init__(self, *args, most: Money, balance: Money, **kwargs) -> None:

@@ -66,7 +66,7 @@ def _amount_error(order: Order, amount: Money) -> InvalidInput | None:
     if not amount.amount.is_finite():
         return InvalidInput("Enter the amount as a number.", field="amount")
     if has_sub_minor_digits(amount):
-        return InvalidInput(f"{order.currency} amounts have at most two decimal places.", field="amount")
+        return InvalidInput("Use at most two decimal places.", field="amount")
     low = Money(Decimal(settings.MILESTONE_MIN_AMOUNT), order.currency)
     high = Money(Decimal(settings.MILESTONE_MAX_AMOUNT), order.currency)
     if not low <= amount <= high:

@@ -90,8 +90,8 @@ def test_create_form_refused_to_seller_and_staff_404_to_outsider(client, order, 
         ("deadline", "2020-01-01T10:00", "The deadline must be in the future."),
         ("deadline", "next week", "Enter a valid date/time."),
         ("amount", "1.00", "The amount must be between"),
-        ("amount", "10.001", "USD amounts have at most two decimal places."),
-        ("amount", "ten", "Enter a number."),
+        ("amount", "10.001", "Use at most two decimal places."),
+        ("amount", "ten", "Enter the amount as a number, e.g. 20 or 19.99."),
     ],
 )
 def test_bad_terms_are_field_errors_and_nothing_is_charged(client, order, buyer, field, value, message):

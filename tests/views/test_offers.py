@@ -118,8 +118,8 @@ def test_the_offer_form_has_its_fields_and_is_not_for_the_buyer(client, order):
         ("deadline", "next week", "Enter a valid date/time."),
         ("amount", "1.00", "The amount must be between"),
         ("amount", "100000.01", "The amount must be between"),
-        ("amount", "10.001", "USD amounts have at most two decimal places."),
-        ("amount", "ten", "Enter a number."),
+        ("amount", "10.001", "Use at most two decimal places."),
+        ("amount", "ten", "Enter the amount as a number, e.g. 20 or 19.99."),
     ],
 )
 def test_bad_offer_input_is_a_field_error_and_nothing_is_created(client, order, field, value, message):
@@ -275,8 +275,8 @@ def test_propose_changes_is_prefilled_with_the_current_terms(client, order):
     ("field", "value", "message"),
     [
         ("amount", "1.00", "The amount must be between"),
-        ("amount", "10.001", "USD amounts have at most two decimal places."),
-        ("amount", "ten", "Enter a number."),
+        ("amount", "10.001", "Use at most two decimal places."),
+        ("amount", "ten", "Enter the amount as a number, e.g. 20 or 19.99."),
         ("deadline", "2020-01-01T10:00", "The deadline must be in the future."),
         ("deadline", "", "This field is required."),
         ("description", "  ", "This field is required."),

@@ -91,7 +91,7 @@ def test_a_tip_by_card_goes_to_the_providers_page(client, milestone):
         ({"amount": "80.01", "method": "card"}, "amount", "between 1.00\u00a0USD and 80.00\u00a0USD"),
         ({"amount": "0.5", "method": "card"}, "amount", "between 1.00\u00a0USD and 80.00\u00a0USD"),
         ({"amount": "", "method": "card"}, "amount", "This field is required."),
-        ({"amount": "ten", "method": "card"}, "amount", "Enter a number."),
+        ({"amount": "ten", "method": "card"}, "amount", "Enter the amount as a number, e.g. 20 or 19.99."),
         ({"amount": "5", "method": "balance"}, "method", "Select a valid choice."),
     ],
 )
