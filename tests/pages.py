@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
+from accounts.models import WithdrawalMethod
 from inbox.services import inquiry_message_send, inquiry_open
 from milestones.models import MilestoneState
 from orders.services import order_message_send
@@ -33,6 +34,14 @@ def main_pages() -> MainPages:
     milestone_in(S.IN_REVIEW, order, title="Logo concepts")
     order_message_send(order=order, author=buyer, body="Looking forward to it.")
     order_message_send(order=order, author=seller, body="Email me at pat@example.com")
+    # A new seller who has not chosen how they are paid (the earnings page asks), and one whose
+    # pending earning was released under bank transfer before they switched to instant (it says so).
+    new_seller = UserFactory(username="rae_new", withdrawal_method_chosen_at=None, payout_account="", payout_token="")
+    milestone_in(S.APPROVED, OrderFactory(buyer=buyer, seller=new_seller), title="First job")
+    switched = UserFactory(username="sol_switched")
+    milestone_in(S.APPROVED, OrderFactory(buyer=buyer, seller=switched), title="Before the switch")
+    switched.withdrawal_method = WithdrawalMethod.INSTANT
+    switched.save(update_fields=["withdrawal_method"])
     inquiry = inquiry_open(gig=gig, buyer=buyer)
     inquiry_message_send(inquiry=inquiry, author=buyer, body="Do you do packaging too?")
     pages = [
@@ -47,6 +56,8 @@ def main_pages() -> MainPages:
         ("buyer dashboard", reverse("buyer_dashboard"), buyer),
         ("seller dashboard", reverse("seller_dashboard"), seller),
         ("earnings", reverse("earnings"), seller),
+        ("earnings, no method chosen yet", reverse("earnings"), new_seller),
+        ("earnings, method changed since release", reverse("earnings"), switched),
         ("inbox", reverse("inbox"), buyer),
         ("conversation", inquiry.get_absolute_url(), seller),
         ("notifications", reverse("notifications"), seller),
