@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.forms import WithdrawalMethodForm, clearance_words
+from accounts.forms import WithdrawalMethodForm
 from accounts.http import AuthedRequest
 from accounts.services import email_verified, user_choose_withdrawal_method
 from marketplace.csv import csv_response
@@ -82,7 +82,7 @@ def _earnings_page(
         context = {
             "method_changed_in": method_changed_in,
             "current_method": user.withdrawal_method,
-            "current_clearance": clearance_words(user.clearance_period),
+            "current_clearance": describe_period(user.clearance_period),
             "balances": balances,
             "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
             "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,

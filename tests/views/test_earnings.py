@@ -375,7 +375,7 @@ def test_an_earning_says_the_method_it_was_released_under_after_a_switch_to_inst
     assert "earnings released from now on are available at once" in html
     assert (
         "You are now paid by Instant (debit card): it applies to earnings released from now on, "
-        "available as soon as it is released. Those above keep the period they were released under."
+        "which are available at once. Those above keep the method they were released under."
     ) in html
     earning.refresh_from_db()
     assert earning.method == WithdrawalMethod.BANK_TRANSFER and earning.clearance_period == timedelta(days=14)
