@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
@@ -13,14 +15,43 @@ from django.conf import settings
 from accounts.models import User, WithdrawalMethod, time_zone_choices
 from accounts.payouts import payout_details_parse
 from marketplace.errors import InvalidInput
-from marketplace.forms import describe_period
+from marketplace.timewords import period_words
+
+
+def clearance_words(period: timedelta) -> str:
+    """When an earning released under a method with this period can be withdrawn: 'available as
+    soon as it is released', 'clears 14 days after release'."""
+    if period <= timedelta(0):
+        return "available as soon as it is released"
+    return f"clears {period_words(period)} after release"
 
 
 def withdrawal_method_choices() -> list[tuple[str, str]]:
+    """Each method with its clearance period: 'Bank transfer — clears 14 days after release'."""
     return [
-        (value, f"{label} — {describe_period(settings.CLEARANCE_PERIODS[value])}")
+        (value, f"{label} — {clearance_words(settings.CLEARANCE_PERIODS[value])}")
         for value, label in WithdrawalMethod.choices
     ]
+
+
+class WithdrawalMethodForm(forms.Form):
+    """The first choice of how one is paid, asked on the earnings page before the first withdrawal
+    (``accounts.services.user_choose_withdrawal_method``). Nothing is chosen for the user."""
+
+    withdrawal_method = forms.ChoiceField(
+        label="How do you want to be paid?",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose how you want to be paid.",
+            "invalid_choice": "Choose one of the withdrawal methods listed.",
+        },
+        help_text="Each earning clears by the method chosen when its milestone is released; "
+        "a later change applies to earnings released after it.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["withdrawal_method"].choices = withdrawal_method_choices()  # type: ignore[attr-defined]
 
 
 class SignupForm(AllauthSignupForm):
@@ -81,7 +112,10 @@ class ProfileForm(forms.ModelForm):
     withdrawal_method = forms.ChoiceField(
         label="Withdrawal method",
         widget=forms.RadioSelect,
-        help_text="Approved earnings clear after this period, then you can withdraw them.",
+        help_text=(
+            "Approved earnings clear after this period, then you can withdraw them. "
+            "A change applies to earnings released after it."
+        ),
     )
     current_password = forms.CharField(
         label="Current password",

@@ -34,6 +34,10 @@ class User(AbstractUser):
     withdrawal_method = models.CharField(
         max_length=20, choices=WithdrawalMethod.choices, default=WithdrawalMethod.BANK_TRANSFER
     )
+    # When the user last chose ``withdrawal_method`` themselves (the profile, or the earnings page's
+    # first choice); empty while they are on the default without having said so. The method fixes how
+    # long each earning takes to clear, so the first withdrawal waits until one is chosen.
+    withdrawal_method_chosen_at = models.DateTimeField(null=True, blank=True)
     # Never a whole card or account number (``accounts.payouts``): how the account is shown, "•••• 4242"
     # or a PayPal e-mail, and the payment provider's token for it, which payouts are sent to.
     payout_account = models.CharField(
@@ -81,6 +85,10 @@ class User(AbstractUser):
     @property
     def clearance_period(self) -> timedelta:
         return settings.CLEARANCE_PERIODS[self.withdrawal_method]
+
+    @property
+    def has_chosen_withdrawal_method(self) -> bool:
+        return self.withdrawal_method_chosen_at is not None
 
     def __str__(self) -> str:
         return self.username

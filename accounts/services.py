@@ -6,6 +6,7 @@ import zoneinfo
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, User, WithdrawalMethod
 from accounts.payouts import payout_details_parse, payout_mask, payout_tokenize
@@ -85,6 +86,9 @@ def user_update_profile(
     payout_changed = (withdrawal_method, shown) != (stored_method, stored_account) or token != stored_token
     before = (WithdrawalMethod(stored_method).label if stored_method else "", payout_mask(stored_account))
     with transaction.atomic():
+        if user.withdrawal_method_chosen_at is None or withdrawal_method != stored_method:
+            # The profile shows every method with its clearance period: saving it is a choice.
+            user.withdrawal_method_chosen_at = timezone.now()
         user.bio = bio.strip()
         user.withdrawal_method = withdrawal_method
         user.payout_account = shown
@@ -96,6 +100,7 @@ def user_update_profile(
             update_fields=[
                 "bio",
                 "withdrawal_method",
+                "withdrawal_method_chosen_at",
                 "payout_account",
                 "payout_token",
                 "refund_to",
@@ -115,6 +120,42 @@ def user_update_profile(
                     "and write to support at once."
                 ),
                 url="/accounts/profile/",
+            )
+    return user
+
+
+def user_choose_withdrawal_method(*, user: User, withdrawal_method: str, ip: str | None = None) -> User:
+    """A user's first choice of how they are paid, made on the earnings page before their first
+    withdrawal (``User.withdrawal_method_chosen_at`` empty): it decides how long each earning
+    released from now on takes to clear.
+
+    No password is asked, unlike the profile: nothing is sent anywhere new, since a user who has
+    given a payout account has saved the profile, which counts as a choice. A later change, or one
+    that would no longer fit a payout account kept for another method, goes through the profile
+    (``InvalidInput`` on ``withdrawal_method``, nothing saved)."""
+    if withdrawal_method not in WithdrawalMethod.values:
+        raise InvalidInput("Choose one of the withdrawal methods listed.", field="withdrawal_method")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.withdrawal_method_chosen_at is not None:
+            raise InvalidInput(
+                "You have already chosen how you are paid; change it in your profile.", field="withdrawal_method"
+            )
+        if locked.payout_account and withdrawal_method != locked.withdrawal_method:
+            raise InvalidInput(
+                "Your payout account was given for another method: change both in your profile.",
+                field="withdrawal_method",
+            )
+        before = locked.get_withdrawal_method_display()
+        user.withdrawal_method = withdrawal_method
+        user.withdrawal_method_chosen_at = timezone.now()
+        user.save(update_fields=["withdrawal_method", "withdrawal_method_chosen_at"])
+        if withdrawal_method != locked.withdrawal_method:
+            security_event_record(
+                user=user,
+                kind=SecurityEventKind.PAYOUT_CHANGED,
+                detail=f"{before} → {user.get_withdrawal_method_display()} (first choice)",
+                ip=ip,
             )
     return user
 

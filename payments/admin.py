@@ -78,9 +78,9 @@ class EntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Earning)
 class EarningAdmin(ReadOnlyAdmin):
-    list_display = ("id", "seller", "milestone", "gross", "fee", "net", "status", "clears_at", "cleared_at")
+    list_display = ("id", "seller", "milestone", "gross", "fee", "net", "status", "method", "clears_at", "cleared_at")
     list_select_related = ("seller", "milestone")
-    list_filter = ("status", "clears_at")
+    list_filter = ("status", "method", "clears_at")
     search_fields = ("seller__username", "milestone__title")
 
 

@@ -11,6 +11,7 @@ the balance is also cached on the row, updated under the row lock by
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils import timezone
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 
+from accounts.models import WithdrawalMethod
 from marketplace.bulk import written_by_hand
 from marketplace.mac import MacSealed
 
@@ -233,6 +235,12 @@ class Earning(MacSealed, models.Model):
     clears_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The seller's withdrawal method when the milestone or tip was released: it fixed ``clears_at``,
+    # and a method chosen later does not move it (the earnings page says so). Empty for earnings
+    # released before it was kept whose period matched no method (``0012_earning_method``).
+    method = models.CharField(
+        "Released under", max_length=20, choices=WithdrawalMethod.choices, blank=True, default="", db_default=""
+    )
     mac = models.CharField(max_length=64, blank=True, editable=False)
 
     objects: models.Manager[Earning] = models.Manager()
@@ -261,6 +269,12 @@ class Earning(MacSealed, models.Model):
 
     def __str__(self) -> str:
         return f"{self.net} for {self.seller} ({self.get_status_display()})"
+
+    @property
+    def clearance_period(self) -> timedelta:
+        """How long it waits between release and ``clears_at``, to the minute (``created_at`` is
+        taken a moment after the release's ``now``)."""
+        return timedelta(minutes=round((self.clears_at - self.created_at).total_seconds() / 60))
 
     @property
     def for_milestone(self):

@@ -365,7 +365,15 @@ def _earn(
     """The seller's earning of a release or a tip, already posted to their
     pending account; with an instant withdrawal method it clears at once."""
     earning = Earning(
-        seller=seller, milestone=milestone, tip=tip, gross=gross, fee=fee, net=gross - fee, clears_at=clears_at
+        seller=seller,
+        milestone=milestone,
+        tip=tip,
+        gross=gross,
+        fee=fee,
+        net=gross - fee,
+        clears_at=clears_at,
+        # The method ``clears_at`` was counted by: the page explains the date with it.
+        method=seller.withdrawal_method,
     )
     earning.save()  # sealed by its save (MacSealed)
     if earning.clears_at <= now:
@@ -582,6 +590,9 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     """
     _check_amount(amount)
     require_verified_email(seller, "withdraw")
+    if not seller.has_chosen_withdrawal_method:
+        # The method decides how long every earning takes to clear: nobody is paid by a default they never saw.
+        raise InvalidInput("Choose how you are paid before your first withdrawal.", field="withdrawal_method")
     destination = payout_destination(seller)
     if not destination.shown:
         raise InvalidInput(

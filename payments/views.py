@@ -8,13 +8,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.forms import WithdrawalMethodForm
 from accounts.http import AuthedRequest
-from accounts.services import email_verified
+from accounts.services import email_verified, user_choose_withdrawal_method
 from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
 from marketplace.forms import describe_period, show_domain_error
+from marketplace.http import client_ip
 from marketplace.money import format_money
 from marketplace.pages import CSRF_STAND_IN, cached_parts
 from payments import selectors
@@ -32,6 +35,7 @@ def _earnings_page(
     form: WithdrawForm | None = None,
     status: int = 200,
     to_card_form: RefundToCardForm | None = None,
+    method_form: WithdrawalMethodForm | None = None,
 ) -> HttpResponse:
     """The balances and the history (withdrawals, one ledger page) are rendered once per change of
     the user's ledger (``selectors.ledger_state``) and reused (``marketplace.pages``); the withdraw
@@ -68,7 +72,17 @@ def _earnings_page(
             earnings=[e for row in balances for e in row.pending_earnings],
             entries=entries,
         )
+        # Where an earning waits by another method than today's, the page says the change applies only
+        # to earnings released after it (an earning's ``clears_at`` is fixed at its release).
+        method_changed_in = {
+            row.currency
+            for row in balances
+            if any(e.method and e.method != user.withdrawal_method for e in row.pending_earnings)
+        }
         context = {
+            "method_changed_in": method_changed_in,
+            "current_method": user.withdrawal_method,
+            "current_clearance": describe_period(user.clearance_period),
             "balances": balances,
             "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
             "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
@@ -82,7 +96,9 @@ def _earnings_page(
             render_to_string("payments/earnings_history.html", context),
         )
 
-    balances_html, history_html = cached_parts(request, ("earnings", state.version), render_parts)
+    # The parts say which method the user is paid by now: a change of it renders them again.
+    key = ("earnings", state.version, user.withdrawal_method)
+    balances_html, history_html = cached_parts(request, key, render_parts)
     context = {
         "balances_html": balances_html,
         "history_html": history_html,
@@ -91,6 +107,8 @@ def _earnings_page(
         "to_card": to_card,
         "to_card_form": to_card_form,
         "clearance_words": describe_period(user.clearance_period),
+        # Asked before the first withdrawal, while the user is on the default without having chosen it.
+        "method_form": None if user.has_chosen_withdrawal_method else (method_form or WithdrawalMethodForm()),
         "payment_provider": provider_name(),
         "email_verified": email_verified(user) if withdrawable else True,
     }
@@ -128,6 +146,32 @@ def withdraw(request: AuthedRequest) -> HttpResponse:
         f"to your {request.user.get_withdrawal_method_display()}.",
     )
     return redirect("earnings")
+
+
+@login_required
+@require_POST
+def withdrawal_method_choose(request: AuthedRequest) -> HttpResponse:
+    """The first choice of how one is paid, from the earnings page's withdraw card."""
+    form = WithdrawalMethodForm(request.POST)
+    if not form.is_valid():
+        return _earnings_page(request, method_form=form, status=400)
+    try:
+        user = user_choose_withdrawal_method(
+            user=request.user, withdrawal_method=form.cleaned_data["withdrawal_method"], ip=client_ip(request)
+        )
+    except DomainError as error:
+        if request.user.has_chosen_withdrawal_method:
+            # Chosen already (another tab): the profile changes it.
+            messages.error(request, error.message)
+            return redirect("earnings")
+        show_domain_error(request, form, error)
+        return _earnings_page(request, method_form=form, status=400)
+    messages.success(
+        request,
+        f"You are paid by {user.get_withdrawal_method_display()}: "
+        f"earnings released from now on are {describe_period(user.clearance_period)}.",
+    )
+    return redirect(reverse("earnings") + "#withdraw")
 
 
 @login_required

@@ -32,8 +32,8 @@ from reviews.models import Review
 
 PROFILE_FIELDS = (
     "id", "username", "email", "first_name", "last_name", "date_joined", "last_login", "bio",
-    "withdrawal_method", "payout_account", "refund_to", "time_zone", "email_notifications",
-    "rating_avg", "rating_count",
+    "withdrawal_method", "withdrawal_method_chosen_at", "payout_account", "refund_to", "time_zone",
+    "email_notifications", "rating_avg", "rating_count",
 )  # fmt: skip
 
 

@@ -172,6 +172,7 @@ class Simulation:
                 user(
                     f"seller{i}",
                     withdrawal_method=method,
+                    withdrawal_method_chosen_at=timezone.now(),
                     payout_account=details.shown,
                     payout_token=payout_tokenize(details),
                 )

@@ -39,6 +39,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct-horse-battery")
     withdrawal_method = WithdrawalMethod.BANK_TRANSFER
+    # Chosen on the profile; ``UserFactory(withdrawal_method_chosen_at=None)`` for a new user on the default.
+    withdrawal_method_chosen_at = factory.LazyFunction(timezone.now)
     # As the profile keeps GB33BUKB20201555555555: its mask and a token (one the sandbox never made
     # pays, as its payouts always did). ``payout_account_set`` types a number in as a person would.
     payout_account = "•••• 5555"

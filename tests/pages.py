@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
+from accounts.models import WithdrawalMethod
 from inbox.services import inquiry_message_send, inquiry_open
 from milestones.models import MilestoneState
 from milestones.services.completion import order_complete
@@ -41,6 +42,14 @@ def main_pages() -> MainPages:
     order_complete(order=done, actor=buyer)
     review_submit(order=done, actor=buyer, text="Clear and fast.", communication=5, service=5, recommend=4)
     review_submit(order=done, actor=seller, text="A pleasure to work with.", rating=5)
+    # A new seller who has not chosen how they are paid (the earnings page asks), and one whose
+    # pending earning was released under bank transfer before they switched to instant (it says so).
+    new_seller = UserFactory(username="rae_new", withdrawal_method_chosen_at=None, payout_account="", payout_token="")
+    milestone_in(S.APPROVED, OrderFactory(buyer=buyer, seller=new_seller), title="First job")
+    switched = UserFactory(username="sol_switched")
+    milestone_in(S.APPROVED, OrderFactory(buyer=buyer, seller=switched), title="Before the switch")
+    switched.withdrawal_method = WithdrawalMethod.INSTANT
+    switched.save(update_fields=["withdrawal_method"])
     inquiry = inquiry_open(gig=gig, buyer=buyer)
     inquiry_message_send(inquiry=inquiry, author=buyer, body="Do you do packaging too?")
     pages = [
@@ -56,6 +65,8 @@ def main_pages() -> MainPages:
         ("buyer dashboard", reverse("buyer_dashboard"), buyer),
         ("seller dashboard", reverse("seller_dashboard"), seller),
         ("earnings", reverse("earnings"), seller),
+        ("earnings, no method chosen yet", reverse("earnings"), new_seller),
+        ("earnings, method changed since release", reverse("earnings"), switched),
         ("inbox", reverse("inbox"), buyer),
         ("conversation", inquiry.get_absolute_url(), seller),
         ("notifications", reverse("notifications"), seller),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
 
 from accounts.models import WithdrawalMethod
-from payments.models import Transaction
+from marketplace.timewords import period_words
+from payments.models import Earning, Transaction
 from payments.receipts import transaction_label
 
 register = template.Library()
@@ -25,3 +29,22 @@ def transaction_what(txn: Transaction) -> str:
     """A ledger row's "What": the act that settled a milestone ("Cancellation by agreement",
     "Dispute split"), else the kind's label (``payments.receipts.transaction_label``)."""
     return transaction_label(txn)
+
+
+@register.filter
+def clearance_reason(earning: Earning) -> str:
+    """Why a pending earning clears when it does: "Released on 3 Dec under Bank transfer, 14 days:
+    available 17 Dec" (the method it was released under fixed the date); "Released on 3 Dec with
+    14 days' clearance: …" for one from before the method was kept that matched none."""
+    released = f"Released on {_day(earning.created_at)}"
+    period = period_words(earning.clearance_period)
+    how = f"under {earning.get_method_display()}, {period}" if earning.method else f"with {period} of clearance"
+    return f"{released} {how}: available {_day(earning.clears_at)}"
+
+
+def _day(value: datetime) -> str:
+    """'3 Dec' in the viewer's time zone; with the year when it is not this year's."""
+    local = timezone.localtime(value)
+    if local.year != timezone.localtime().year:
+        return local.strftime("%-d %b %Y")
+    return local.strftime("%-d %b")

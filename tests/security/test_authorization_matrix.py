@@ -205,6 +205,7 @@ MATRIX: dict[str, Rule] = {
     ),
     "earnings": Rule("account", signed_in(200), signed_in(200)),
     "withdraw": Rule("account", signed_in(405), signed_in(400)),
+    "withdrawal_method_choose": Rule("account", signed_in(405), signed_in(400)),
     "refund_to_card": Rule("account", signed_in(405), signed_in(400)),
     "earnings_export": Rule("account", signed_in(200), signed_in(405)),
     "milestones_export": Rule("account", signed_in(200), signed_in(405)),

@@ -425,6 +425,7 @@ def csrf_cases(world):
         ("outsider", reverse("order_start", args=[world.gig.pk]), {"title": "Logo", "brief": ""}),
         ("seller", reverse("profile"), {"email": "new@example.com", "withdrawal_method": "paypal", "bio": ""}),
         ("seller", reverse("withdraw"), {"amount": "1.00", "currency": "USD", "key": "csrf"}),
+        ("seller", reverse("withdrawal_method_choose"), {"withdrawal_method": "paypal"}),
         ("buyer", reverse("notifications_read"), {}),
         ("buyer", reverse("password_change"), {"old_password": "x", "new_password1": "y", "new_password2": "y"}),
         ("buyer", reverse("logout"), {}),

@@ -70,6 +70,7 @@ def test_no_action_on_get(world, unchanged):
         (buyer, reverse("order_message", args=[order.pk])),
         (buyer, reverse("notifications_read")),
         (seller, reverse("withdraw")),
+        (seller, reverse("withdrawal_method_choose")),
         (seller, reverse("profile")),
         (buyer, reverse("password_change")),
         (buyer, reverse("order_start", args=[world.gig.pk])),

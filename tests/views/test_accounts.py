@@ -226,9 +226,9 @@ def test_password_change_with_the_wrong_old_password_changes_nothing(client, buy
 def test_profile_shows_each_withdrawal_method_with_its_clearance_period(client, seller):
     client.force_login(seller)
     html = text(client.get(reverse("profile")))
-    assert "Instant (debit card) — available at once" in html
-    assert "PayPal — cleared after 3 days" in html
-    assert "Bank transfer — cleared after 14 days" in html
+    assert "Instant (debit card) — available as soon as it is released" in html
+    assert "PayPal — clears 3 days after release" in html
+    assert "Bank transfer — clears 14 days after release" in html
     for label in ("Bio", "Payout account"):
         assert label_for(html, label), label
     # The address changes on its own page, which confirms the new one by e-mail.

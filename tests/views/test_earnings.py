@@ -17,7 +17,7 @@ from accounts.models import WithdrawalMethod
 from milestones.models import MilestoneState
 from payments.models import Account, AccountKind, Earning, Withdrawal
 from payments.services import earning_clear, withdrawal_process
-from tests.factories import OrderFactory, milestone_in
+from tests.factories import OrderFactory, UserFactory, milestone_in, payout_account_set
 
 S = MilestoneState
 pytestmark = pytest.mark.django_db
@@ -355,3 +355,121 @@ def test_the_withdraw_form_is_made_fresh_on_a_reused_page(client, buyer, seller)
     assert first != second
     assert withdraw(client, seller, "10.00", key=second).status_code == 302
     assert Withdrawal.objects.filter(seller=seller).count() == 1
+
+
+# --- why an earning clears when it does, and the first choice of method ---------------------------
+
+
+def test_an_earning_says_the_method_it_was_released_under_after_a_switch_to_instant(client, buyer, seller):
+    """Released under bank transfer, the earning keeps its 14 days after the seller switches to
+    instant; the page says why, and that the new method applies to earnings released from now on."""
+    milestone = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller), title="Logo")
+    earning = Earning.objects.get(milestone=milestone)
+    assert earning.method == WithdrawalMethod.BANK_TRANSFER
+    client.force_login(seller)
+    client.get(reverse("earnings"))  # rendered (and kept) under bank transfer, before the switch
+    payout_account_set(seller, "4000 0566 5566 5556", method=WithdrawalMethod.INSTANT)
+    html = text(client.get(reverse("earnings")))
+    released, clears = (timezone.localtime(t).strftime("%-d %b") for t in (earning.created_at, earning.clears_at))
+    assert f"Released on {released} under Bank transfer, 14 days: available {clears}" in html
+    assert "earnings released from now on are available at once" in html
+    assert (
+        "You are now paid by Instant (debit card): it applies to earnings released from now on, "
+        "which are available at once. Those above keep the method they were released under."
+    ) in html
+    earning.refresh_from_db()
+    assert earning.method == WithdrawalMethod.BANK_TRANSFER and earning.clearance_period == timedelta(days=14)
+
+
+def test_an_earning_under_the_current_method_needs_no_word_about_a_change(client, buyer, seller):
+    milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller))
+    client.force_login(seller)
+    html = text(client.get(reverse("earnings")))
+    assert "under Bank transfer, 14 days: available" in html
+    assert "You are now paid by" not in html
+
+
+@pytest.fixture
+def new_seller(buyer):
+    """A seller who never chose a method (on the default, bank transfer) and has no payout account,
+    with 80.00 USD pending."""
+    seller = UserFactory(username="nina_new", withdrawal_method_chosen_at=None, payout_account="", payout_token="")
+    milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=seller), amount="100.00")
+    return seller
+
+
+def test_a_new_seller_is_asked_to_choose_a_method_first_with_each_period(client, new_seller):
+    client.force_login(new_seller)
+    html = text(client.get(reverse("earnings")))
+    assert "Choose how you are paid before your first withdrawal." in html
+    assert f'action="{reverse("withdrawal_method_choose")}"' in html
+    assert "<legend>How do you want to be paid?</legend>" in html
+    for choice in (
+        "Instant (debit card) — available as soon as it is released",
+        "PayPal — clears 3 days after release",
+        "Bank transfer — clears 14 days after release",
+    ):
+        assert choice in html
+    # Nothing is chosen for them.
+    assert not re.search(r'name="withdrawal_method"[^>]*checked', html)
+    assert "You have not chosen how you are paid yet" in html
+
+
+def test_a_seller_who_chose_is_not_asked(client, available):
+    client.force_login(available)
+    html = text(client.get(reverse("earnings")))
+    assert "Choose how you are paid before your first withdrawal." not in html
+    assert form_key(html)
+
+
+def test_choosing_a_method_on_the_earnings_page(client, buyer, new_seller):
+    client.force_login(new_seller)
+    response = client.post(reverse("withdrawal_method_choose"), {"withdrawal_method": "paypal"}, follow=True)
+    assert "You are paid by PayPal: earnings released from now on are cleared after 3 days." in text(response)
+    new_seller.refresh_from_db()
+    assert new_seller.withdrawal_method == WithdrawalMethod.PAYPAL and new_seller.has_chosen_withdrawal_method
+    assert "Choose how you are paid before your first withdrawal." not in text(response)
+    # The earning already pending keeps bank transfer; the next one is released under PayPal.
+    later = milestone_in(S.APPROVED, order=OrderFactory(buyer=buyer, seller=new_seller))
+    assert Earning.objects.get(milestone=later).method == WithdrawalMethod.PAYPAL
+    assert {e.method for e in Earning.objects.filter(seller=new_seller)} == {"bank_transfer", "paypal"}
+    # A second choice goes through the profile (which asks for the password).
+    again = client.post(reverse("withdrawal_method_choose"), {"withdrawal_method": "instant"}, follow=True)
+    assert "You have already chosen how you are paid; change it in your profile." in text(again)
+    new_seller.refresh_from_db()
+    assert new_seller.withdrawal_method == WithdrawalMethod.PAYPAL
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"withdrawal_method": "bitcoin"}, "Choose one of the withdrawal methods listed."),
+        ({}, "Choose how you want to be paid."),
+    ],
+)
+def test_a_bad_method_choice_gets_a_clear_error_and_changes_nothing(client, new_seller, data, message):
+    client.force_login(new_seller)
+    response = client.post(reverse("withdrawal_method_choose"), data)
+    assert response.status_code == 400
+    html = text(response)
+    assert f'<p class="field-error" id="id_withdrawal_method_error">{message}</p>' in html
+    new_seller.refresh_from_db()
+    assert new_seller.withdrawal_method == WithdrawalMethod.BANK_TRANSFER
+    assert not new_seller.has_chosen_withdrawal_method
+
+
+def test_a_withdrawal_waits_for_the_choice_of_method(client, buyer, audit):
+    """Money available (from a refund to the balance), a payout account, but no method chosen:
+    the withdrawal is refused with the reason and nothing moves."""
+    user = UserFactory(username="ursula", withdrawal_method_chosen_at=None)
+    milestone_in(S.CANCELLED, order=OrderFactory(buyer=user), amount="100.00")
+    before = balance(user, AccountKind.BUYER_BALANCE)
+    assert before.amount > 0
+    client.force_login(user)
+    assert f'action="{reverse("withdraw")}"' not in text(client.get(reverse("earnings")))  # the choice is asked
+    response = withdraw(client, user, "10.00", key="a" * 32)  # a form kept from before, or a script
+    assert response.status_code == 400
+    assert "Choose how you are paid before your first withdrawal." in text(response)
+    assert balance(user, AccountKind.BUYER_BALANCE) == before
+    assert not Withdrawal.objects.filter(seller=user).exists()
+    audit()
