@@ -111,6 +111,16 @@ def test_a_price_filter_in_eur_says_how_many_usd_gigs_it_hides(client, seller):
     )
 
 
+@pytest.mark.django_db(databases=BOTH)
+def test_the_currency_note_on_both_databases(client, backend):
+    seller = UserFactory(username=f"seller_{backend}")
+    GigFactory(seller=seller, title="Logo in dollars", starting_price=Money("50.00", "USD"))
+    GigFactory(seller=seller, title="Logo in euros", starting_price=Money("50.00", "EUR"))
+    page = home(client, q="logo", max_price="100", currency="EUR")
+    assert listed(page) == ["Logo in euros"]
+    assert "1 USD gig hidden by the currency filter." in page
+
+
 def test_no_currency_note_without_a_price_filter_or_when_nothing_is_hidden(client, seller):
     GigFactory(seller=seller, title="Logo in dollars", starting_price=Money("50.00", "USD"))
     assert "currency-filter-note" not in home(client, currency="EUR")  # the currency alone filters nothing
