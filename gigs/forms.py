@@ -147,12 +147,20 @@ class GigSearchForm(forms.Form):
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
         self.is_filtered = False
+        # Whether the order shown is the default (best match with a query, else
+        # newest) rather than one the user picked. The page then sends it back
+        # as ``default_sort`` beside ``sort``, so that a query typed later still
+        # sorts by best match, although the list says "Newest".
+        self.sort_is_default = True
         if data is not None:
             # Show the order and the currency that apply when none is given.
-            self.is_filtered = any(value for key, value in data.items() if key != "page")
+            self.is_filtered = any(value for key, value in data.items() if key not in ("page", "default_sort"))
             data = data.copy()
             has_query = bool(data.get("q", "").strip())
-            if not data.get("sort") or (data["sort"] == "relevance" and not has_query):
+            picked = data.get("sort") or ""
+            self.sort_is_default = not picked or picked == data.get("default_sort")
+            if self.sort_is_default or (picked == "relevance" and not has_query):
+                self.sort_is_default = True
                 data["sort"] = "relevance" if has_query else "newest"
             data["currency"] = data.get("currency") or settings.MARKETPLACE_DEFAULT_CURRENCY
         super().__init__(data, **kwargs)

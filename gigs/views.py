@@ -22,10 +22,31 @@ GIGS_PER_PAGE = 12
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """The list and the search. A query that matches nothing gets a "Did you
+    mean" and the gigs with titles like it (``gigs_matching_similar``); a
+    price filter says how many gigs it hides for their currency alone. Both
+    cost a fixed number of queries, and only when they apply."""
     form = GigSearchForm(request.GET)
     filters = form.filters()
     page = paginate(request, gig_selectors.gigs_search(**filters), GIGS_PER_PAGE)
-    context = {"page": page, "gigs": page.object_list, "search": filters["query"], "form": form}
+    suggestion, similar = "", False
+    if filters["query"] and not page.paginator.count:
+        suggestion = gig_selectors.search_suggestion(filters["query"])
+        similar_page = paginate(request, gig_selectors.gigs_search(**filters, suggestion=suggestion), GIGS_PER_PAGE)
+        if similar_page.paginator.count:
+            page, similar = similar_page, True
+    context = {
+        "page": page,
+        "gigs": page.object_list,
+        "search": filters["query"],
+        "form": form,
+        "suggestion": suggestion,
+        "similar": similar,
+        "currency": filters["currency"],
+        "hidden_by_currency": gig_selectors.gigs_hidden_by_currency(
+            **filters, suggestion=suggestion if similar else None
+        ),
+    }
     return render(request, "gigs/home.html", context)
 
 

@@ -205,8 +205,9 @@ def _bulk_gigs(count: int, start: int) -> None:
         {"q": "logo", "category": "design", "min_price": "10", "max_price": "100", "delivery": "7"},
         {"q": "logo design", "sort": "rating"},
         {"sort": "price", "page": "2"},
+        {"q": "desing logo", "min_price": "10"},  # nothing matches: the suggestion, the fallback, the currency count
     ],
-    ids=["list", "search-with-filters", "search-by-rating", "price-page-2"],
+    ids=["list", "search-with-filters", "search-by-rating", "price-page-2", "typo-with-price"],
 )
 def test_the_list_costs_the_same_queries_at_10_and_10000_gigs(client, buyer, params):
     client.force_login(buyer)
