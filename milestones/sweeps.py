@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
-from django.utils import timezone
 from django.utils.timesince import timeuntil
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, register_sweep, sweep
@@ -30,6 +29,7 @@ from milestones.services.lifecycle import milestone_approve, milestone_flag_late
 from milestones.services.offers import offer_expire
 from milestones.services.proposals import proposal_expire, silence_accepts
 from notifications.services import notification_send
+from notifications.times import notice_time
 from orders.models import Order
 from payments.checkout import checkout_expired
 from payments.models import Checkout, CheckoutStatus
@@ -44,9 +44,8 @@ def review_reminder_kind(lead: timedelta) -> str:
 
 
 def _when(moment: datetime, now: datetime) -> str:
-    local = timezone.localtime(moment)
-    # Plain spaces: this text goes into e-mails too.
-    return f"in {timeuntil(moment, now, depth=1)} ({local:%d %b %Y %H:%M})".replace("\xa0", " ")
+    # Plain spaces: this text goes into e-mails too. The exact time is the reader's (``notice_time``).
+    return f"in {timeuntil(moment, now, depth=1)}".replace("\xa0", " ") + f" ({notice_time(moment)})"
 
 
 def _claim(pk: int, condition: Q) -> Milestone | None:

@@ -8,6 +8,7 @@ from django.contrib import admin
 from marketplace.admin import ReadOnlyAdmin
 from notifications.models import Notification, OutgoingEmail
 from notifications.services import notifications_email_retry, outgoing_emails_retry
+from notifications.times import notice_text
 
 
 class EmailFailingFilter(admin.SimpleListFilter):
@@ -28,7 +29,7 @@ class EmailFailingFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("recipient", "event", "message", "created_at", "read_at", "emailed_at", "email_attempts")
+    list_display = ("recipient", "event", "words", "created_at", "read_at", "emailed_at", "email_attempts")
     list_select_related = ("recipient",)
     list_filter = ("event", EmailFailingFilter, "created_at")
     readonly_fields = ("email_last_error", "email_retry_at")
@@ -38,6 +39,11 @@ class NotificationAdmin(ReadOnlyAdmin):
     def retry_email_now(self, request, queryset):
         count = notifications_email_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} e-mail(s) will be sent on the e-mail sweep's next tick.")
+
+    @admin.display(description="message", ordering="message")
+    def words(self, obj: Notification) -> str:
+        """The words as the recipient reads them, times in the staff member's zone."""
+        return notice_text(obj.message)
 
     def has_retry_permission(self, request) -> bool:
         # The notice itself stays read-only; staff who may change notices may retry their e-mail.

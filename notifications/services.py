@@ -10,6 +10,7 @@ by name after commit, so nothing here imports a task module.
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from marketplace.bulk import insert_unnest
 from marketplace.http import site_url
 from marketplace.queue import enqueue_on_commit
 from notifications.models import NEW_MESSAGE, Notification, OutgoingEmail
+from notifications.times import clip_message, notice_text
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, 
     If the broker is down the e-mail waits in the database (``emailed_at`` is
     empty) and the notifications sweep sends it later.
     """
-    notification = Notification.objects.create(recipient=recipient, event=event, message=message[:300], url=url)
+    notification = Notification.objects.create(recipient=recipient, event=event, message=clip_message(message), url=url)
     enqueue_on_commit(EMAIL_TASK, notification.pk)
     return notification
 
@@ -112,7 +114,7 @@ def _insert_notifications(notices: list[Notice]) -> list[int]:
         {
             "recipient_id": [n.recipient_id for n in notices],
             "event": [n.event for n in notices],
-            "message": [n.message[:300] for n in notices],
+            "message": [clip_message(n.message) for n in notices],
             "url": [n.url for n in notices],
         },
     )
@@ -160,18 +162,21 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
             .filter(pk__in=list(notification_ids), emailed_at__isnull=True)
             .order_by("pk")
             .values_list(
-                "pk", "event", "message", "url", "email_attempts", "recipient__email", "recipient__email_notifications"
+                "pk",
+                "event",
+                "message",
+                "url",
+                "email_attempts",
+                "recipient__email",
+                "recipient__email_notifications",
+                "recipient__time_zone",
             )
         )
         if not rows:
             return 0
         messages = [
-            EmailMessage(
-                subject=message[:78],
-                body=f"{message}\n\n{site_url(url)}\n",
-                to=[address],
-            )
-            for _, event, message, url, _, address, preference in rows
+            _notice_email(message, url, address, zone)
+            for _, event, message, url, _, address, preference, zone in rows
             if address and wants_email(preference, event)
         ]
         pks = [row[0] for row in rows]
@@ -186,6 +191,20 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
                 return 0
         Notification.objects.filter(pk__in=pks).update(emailed_at=timezone.now(), email_retry_at=None)
     return len(rows)
+
+
+def _notice_email(message: str, url: str, address: str, zone_name: str) -> EmailMessage:
+    """The e-mail copy of a notice, its times in the recipient's zone (``User.time_zone``)."""
+    text = notice_text(message, reader_zone(zone_name))
+    return EmailMessage(subject=text[:78], body=f"{text}\n\n{site_url(url)}\n", to=[address])
+
+
+def reader_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The zone a user chose; UTC if none, or one this machine does not know (any more)."""
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
 
 
 def email_retry_delay(attempts: int) -> timedelta:

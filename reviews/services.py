@@ -21,6 +21,7 @@ from accounts.models import User
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
 from milestones.models import Milestone, MilestoneState
 from notifications.services import notification_send
+from notifications.times import notice_day
 from orders.models import Order, OrderStatus, lock_order
 from orders.services import activity_record
 from reviews.models import Review, ReviewNotice, ReviewRole
@@ -147,11 +148,12 @@ def review_submit(
                 )
         else:
             end = review_window_end(order)
+            assert end is not None
             notification_send(
                 recipient=subject,
                 event="review_received",
                 message=f"{actor.username} reviewed you on “{order.title}”. Leave your review to see theirs; "
-                f"both publish when you do, or on {end:%d %b %Y}.",
+                f"both publish when you do, or on {notice_day(end)}.",
                 url=order.get_absolute_url(),
             )
     return review
@@ -234,10 +236,11 @@ def review_request(*, order: Order, actor: User) -> None:
             raise InvalidTransition("You have already asked for a review on this order.")
         ReviewNotice.objects.create(order=order, user=order.buyer, kind=NUDGE)
         end = review_window_end(order)
+        assert end is not None
         notification_send(
             recipient=order.buyer,
             event="review_requested",
             message=f"{actor.username} asks for your review of “{order.title}”. "
-            f"You can leave one until {end:%d %b %Y}.",
+            f"You can leave one until {notice_day(end)}.",
             url=order.get_absolute_url(),
         )

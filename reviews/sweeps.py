@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, register_sweep, sweep
 from notifications.services import notification_send
+from notifications.times import notice_time
 from orders.models import Order, OrderStatus, lock_order
 from reviews.models import Review, ReviewNotice
 from reviews.services import review_publish_lone, review_refusal, review_window_end
@@ -67,7 +67,7 @@ def _remind_one(pk: int, now: datetime, lead: timedelta) -> bool:
             notification_send(
                 recipient=party,
                 event="review_reminder",
-                message=f"Leave your review of “{order.title}” before {timezone.localtime(end):%d %b %Y %H:%M}; "
+                message=f"Leave your review of “{order.title}” before {notice_time(end)}; "
                 "after that the reviews already in are published.",
                 url=order.get_absolute_url(),
             )

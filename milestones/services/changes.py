@@ -9,6 +9,7 @@ docstring for the steps every service takes."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from milestones.models import Milestone, MilestoneState, Proposal, ProposalKind,
 from milestones.services.creation import milestone_validate_terms
 from milestones.services.proposals import answered, lock_proposal, propose, require_answerer
 from milestones.services.steps import log, notify, refund_words, require_open_accounts, require_seller, when_words
+from notifications.times import notice_time
 from payments.checkout import new_checkout
 from payments.fees import buyer_service_fee
 from payments.services import FundingSource, escrow_reduce, escrow_top_up
@@ -82,20 +84,21 @@ def changes_request(
             milestone,
             to=order.buyer,
             event="changes_proposed",
-            message=f"{actor.username} proposes changes to “{milestone.title}”: {words} "
-            f"Answer by {when_words(proposal.respond_by)}.",
+            message=f"{actor.username} proposes changes to “{milestone.title}”: "
+            f"{changes_words(milestone, proposal, moment=notice_time)} Answer by {notice_time(proposal.respond_by)}.",
         )
     return proposal
 
 
-def changes_words(milestone: Milestone, proposal: Proposal) -> str:
-    """What the proposed changes change, in words: "Amount 500.00 → 600.00 USD." """
+def changes_words(milestone: Milestone, proposal: Proposal, *, moment: Callable[[datetime], str] = when_words) -> str:
+    """What the proposed changes change, in words: "Amount 500.00 → 600.00 USD." ``moment``
+    writes a time: ``notice_time`` in a notice, which its reader sees in their own zone."""
     assert proposal.new_amount is not None and proposal.new_deadline is not None
     parts = []
     if proposal.new_amount != milestone.amount:
         parts.append(f"amount {format_money(milestone.amount)} → {format_money(proposal.new_amount)}")
     if proposal.new_deadline != milestone.deadline:
-        parts.append(f"deadline {when_words(milestone.deadline)} → {when_words(proposal.new_deadline)}")
+        parts.append(f"deadline {moment(milestone.deadline)} → {moment(proposal.new_deadline)}")
     if proposal.new_description != milestone.description:
         parts.append("a new description")
     words = "; ".join(parts) or "no change"

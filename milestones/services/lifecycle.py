@@ -50,6 +50,7 @@ from milestones.services.steps import (
     when_words,
     withdraw_pending_proposals,
 )
+from notifications.times import notice_day, notice_time
 from payments.checkout import checkout_close
 from payments.models import Checkout, CheckoutStatus, TransactionKind
 from payments.services import REFUND_TO_BALANCE, REFUND_TO_CARD, Settlement, card_payment_of
@@ -224,12 +225,13 @@ def milestone_submit(
         milestone.reminders.filter(kind__startswith="review:").delete()
         save(milestone)
         log(milestone, actor, "submitted", before, f"Delivery {number}")
+        assert milestone.auto_approve_at is not None  # set by the submit transition
         notify(
             milestone,
             to=milestone.order.buyer,
             event="milestone_submitted",
             message=f"{actor.username} submitted “{milestone.title}” for review. "
-            f"It is approved automatically on {milestone.auto_approve_at:%d %b %Y} if you do nothing.",
+            f"It is approved automatically on {notice_time(milestone.auto_approve_at)} if you do nothing.",
         )
     return delivery
 
@@ -299,7 +301,7 @@ def milestone_approve(
         log(milestone, actor, "approved", before, note)
         after_close(milestone, at=now)
         assert earning is not None
-        when = "now" if earning.cleared_at else f"on {earning.clears_at:%d %b %Y}"
+        when = "now" if earning.cleared_at else f"on {notice_day(earning.clears_at)}"
         notify(
             milestone,
             to=order.seller,
@@ -352,9 +354,10 @@ def milestone_flag_late(*, milestone_id: int, now: datetime | None = None) -> bo
         milestone.late_flagged_at = now
         milestone.save(update_fields=["late_flagged_at"])
         MilestoneReminder.objects.get_or_create(milestone=milestone, kind=LATE_KIND)
-        deadline = when_words(milestone.deadline)
         # The state stays; logged as a step from it to itself, so the history shows it.
-        log(milestone, None, "flagged_late", milestone.state, f"The deadline ({deadline}) passed without a submission.")
+        note = f"The deadline ({when_words(milestone.deadline)}) passed without a submission."
+        log(milestone, None, "flagged_late", milestone.state, note)
+        deadline = notice_time(milestone.deadline)
         notify(
             milestone,
             to=milestone.order.seller,

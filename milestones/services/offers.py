@@ -33,6 +33,7 @@ from milestones.services.steps import (
     transition,
     when_words,
 )
+from notifications.times import notice_time
 from orders.models import Order, OrderStatus, lock_order
 from orders.services import order_create
 from payments.services import FundingSource, escrow_fund
@@ -78,7 +79,7 @@ def offer_create(
             to=order.buyer,
             event="offer_received",
             message=f"{actor.username} offers a new milestone, “{milestone.title}”, for "
-            f"{format_money(amount)}. Accept and pay, or decline it, by {when_words(expires)}.",
+            f"{format_money(amount)}. Accept and pay, or decline it, by {notice_time(expires)}.",
         )
     return milestone
 

@@ -43,6 +43,7 @@ from milestones.services.steps import (
     transition,
     when_words,
 )
+from notifications.times import notice_time
 from payments.ledger import escrow_balance
 from payments.models import TransactionKind
 from payments.services import REFUND_TO_BALANCE, REFUND_TO_CARD, SettlementFigures, card_payment_of, settlement_figures
@@ -171,7 +172,7 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
             to=milestone.order.buyer,
             event="extension_requested",
             message=f"{actor.username} asks to move the deadline of “{milestone.title}” to "
-            f"{when_words(new_deadline)}: {sentence(reason[:150])} Answer by {when_words(proposal.respond_by)}.",
+            f"{notice_time(new_deadline)}: {sentence(reason[:150])} Answer by {notice_time(proposal.respond_by)}.",
         )
     return proposal
 
@@ -267,7 +268,7 @@ def cancellation_request(
             to=other_party(order, actor),
             event="cancellation_requested",
             message=f"{actor.username} asks to cancel “{milestone.title}”: {terms} Answer by "
-            f"{when_words(proposal.respond_by)}; unanswered, {silence_words(milestone, proposal)}.",
+            f"{notice_time(proposal.respond_by)}; unanswered, {silence_words(milestone, proposal)}.",
         )
     return proposal
 

@@ -26,6 +26,7 @@ from milestones.models import (
 )
 from milestones.selectors import closed_party, has_open_milestone, waits_for_earlier
 from notifications.services import notification_send
+from notifications.times import notice_time
 from orders.models import Order
 from orders.services import activity_record, order_refresh_status
 from payments.services import REFUND_TO_CARD, Settlement, escrow_settle
@@ -168,7 +169,7 @@ def activate_next(order: Order, *, at: datetime) -> bool:
         first_open,
         to=order.seller,
         event="milestone_started",
-        message=f"“{first_open.title}” has started; it is due {first_open.deadline:%d %b %Y %H:%M}.",
+        message=f"“{first_open.title}” has started; it is due {notice_time(first_open.deadline)}.",
     )
     return True
 
