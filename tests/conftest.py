@@ -69,3 +69,13 @@ def admin_user(db):
     """pytest-django's ``admin_client`` logs this one in: a superuser enrolled
     in two-factor, as the admin requires of staff."""
     return StaffFactory(username="admin", email="admin@example.com")
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    """pytest-django's ``admin_client``, logged in as staff are: password and the authenticator's code."""
+    from django.test import Client
+
+    from tests.factories import staff_login
+
+    return staff_login(Client(), admin_user)

@@ -20,6 +20,7 @@ SWEEP_TASKS = {sweep.name: sweep.task for sweep in all_sweeps()}
 def test_each_app_registers_its_own_sweeps_and_the_kernel_finds_them_all():
     assert SWEEP_TASKS == {
         "emails": "notifications.sweeps.sweep_emails",
+        "outgoing_emails": "notifications.sweeps.sweep_outgoing_emails",
         "clearance": "payments.sweeps.sweep_clearance",
         "outbox": "payments.sweeps.sweep_outbox",
         "auto_approve": "milestones.sweeps.sweep_auto_approve",

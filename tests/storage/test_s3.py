@@ -40,7 +40,7 @@ from moto.server import ThreadedMotoServer
 from deploy.processes import stop_processes
 from marketplace.storage import is_s3
 from milestones.models import DeliveryFile, DisputeStatement, MilestoneState
-from tests.factories import OrderFactory, UserFactory, milestone_in
+from tests.factories import OrderFactory, UserFactory, milestone_in, staff_login
 
 S = MilestoneState
 pytestmark = pytest.mark.s3
@@ -227,7 +227,7 @@ def test_the_parties_download_through_a_short_lived_presigned_url(client, order,
     for item in DeliveryFile.objects.all():
         url = reverse("deliverable_download", args=[item.pk])
         for user in (order.buyer, order.seller, staff):
-            client.force_login(user)
+            staff_login(client, user)
             response = client.get(url)
             assert response.status_code == 302
             assert response["Cache-Control"] == "private, no-store"
