@@ -46,6 +46,7 @@ def main_pages() -> MainPages:
         ("order as seller", order.get_absolute_url(), seller),
         ("buyer dashboard", reverse("buyer_dashboard"), buyer),
         ("seller dashboard", reverse("seller_dashboard"), seller),
+        ("orders", reverse("order_list"), buyer),
         ("earnings", reverse("earnings"), seller),
         ("inbox", reverse("inbox"), buyer),
         ("conversation", inquiry.get_absolute_url(), seller),
