@@ -22,7 +22,6 @@ from accounts.services import email_verified
 from gigs.selectors import gig_for_viewer
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
-from marketplace.money import format_money
 from milestones import views
 from milestones.actions import changes_consequence, offer_consequence
 from milestones.forms import CustomOfferForm, OfferForm, PayWithForm
@@ -30,7 +29,14 @@ from milestones.models import Milestone, MilestoneState, ProposalKind
 from milestones.selectors import buyers_in_touch, can_offer_milestone
 from milestones.services import offers
 from milestones.services.changes import changes_accept, changes_money, changes_words
-from milestones.views import _buyer_balance, _milestone_for, _proposal_for, _to_checkout, send_to_provider
+from milestones.views import (
+    _buyer_balance,
+    _milestone_for,
+    _proposal_for,
+    _to_checkout,
+    funded_words,
+    send_to_provider,
+)
 from orders.models import Order
 from orders.selectors import order_for_user
 from payments.checkout import checkout_sync
@@ -147,11 +153,7 @@ def offer_accept(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             if milestone.state == MilestoneState.AWAITING_PAYMENT:
                 return _to_checkout(request, milestone)
-            messages.success(
-                request,
-                f"You accepted “{milestone.title}”: {format_money(milestone.amount)} is held in escrow "
-                "until you approve the work.",
-            )
+            messages.success(request, funded_words(milestone))
             return redirect(milestone.get_absolute_url())
     context = {
         "order": order,

@@ -33,7 +33,7 @@ from milestones.models import (
     RevisionRequest,
 )
 from milestones.models import MilestoneState as S
-from milestones.selectors import closed_party, order_actions
+from milestones.selectors import Standing, closed_party, order_actions, standing_of_states
 from milestones.services.changes import changes_words
 from milestones.services.proposals import cancellation_figures, silence_words
 from milestones.services.tips import tip_closes_at
@@ -118,8 +118,9 @@ class OrderPage:
     funded: Money
     # How the order completed, or when it will by itself ("" if neither applies).
     completion: str = ""
-    # What the order is waiting for, in the header's badge.
+    # What the order is waiting for, in the header's badge, and the badge's class.
     status_words: str = ""
+    status_key: str = ""
 
     @property
     def closed_party(self):
@@ -299,6 +300,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
             released += m.dispute_or_none.seller_amount
     has_open = any(m.state not in CLOSED_STATES for m in milestones)
     completion = _completion_words(order, milestones, has_open=has_open)
+    standing = standing_of_states(order, (m.state for m in milestones))
 
     titles = {m.pk: m.title for m in milestones}
     items: list[TimelineItem] = []
@@ -354,26 +356,25 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         milestones=milestones,
         timeline=items,
         timeline_truncated=truncated,
-        actions=order_actions(order, user, has_open_milestone=has_open),
+        actions=order_actions(order, user, has_open_milestone=has_open, has_milestone=bool(milestones)),
         approved_count=sum(1 for m in counted if m.state == S.APPROVED),
         counted_milestones=len(counted),
         released=released,
         funded=funded,
         completion=completion,
-        status_words=_status_words(order, milestones, has_open=has_open),
+        status_words=_status_words(order, standing),
+        status_key=standing.key,
     )
 
 
-def _status_words(order: Order, milestones: list, *, has_open: bool) -> str:
-    """The order's state as what it waits for: "Waiting for a milestone" said
-    nothing when every milestone was closed and completion was offered too."""
-    if order.status == OrderStatus.COMPLETED:
-        return "Completed"
-    if has_open:
-        return "Active"
-    if not milestones:
-        return "Waiting for the first milestone"
-    return "Every milestone closed: waiting for a new one, or for the buyer to complete the order"
+def _status_words(order: Order, standing: Standing) -> str:
+    """The order's state as what it waits for (``milestones.selectors.order_standing``): "Waiting
+        for a milestone" said nothing when every milestone was closed and completion was offered too,
+        and "Active" said nothing when the only milestone waited for payment. An order whose milestones
+    were all cancelled is "Cancelled" in the history, but here the buyer may still add one."""
+    if standing.key == "cancelled" or standing.words == "Every milestone closed":
+        return "Every milestone closed: waiting for a new one, or for the buyer to complete the order"
+    return standing.words
 
 
 def _completion_words(order: Order, milestones: list, *, has_open: bool) -> str:

@@ -1,4 +1,5 @@
-"""The order page and its order-level actions (messages, completion).
+"""The order page and its order-level actions (messages, completion), and the
+order history (/orders/): every order of the user, buying and selling.
 
 The page is the order's milestones (their states, money and actions), its
 messages and its activity log, read in one place (``milestones.order_page``).
@@ -21,7 +22,9 @@ from inbox.services import conversation_read
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.http import not_modified_or
 from marketplace.pages import CSRF_STAND_IN, cached_parts
+from marketplace.pagination import paginate
 from milestones.order_page import order_page
+from milestones.selectors import HISTORY_FILTERS, history_row, order_history
 from milestones.services.completion import order_complete as order_complete_service
 from notifications.context_processors import forget_unread_counts, unread_counts
 from orders.forms import MessageForm
@@ -160,3 +163,21 @@ def order_complete(request: AuthedRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The order is complete. Thank you!")
     return redirect(order)
+
+
+ORDERS_PER_PAGE = 25
+
+
+@require_safe
+@login_required
+def order_list(request: AuthedRequest) -> HttpResponse:
+    """Every order of the user, buying and selling, with the filters of ``HISTORY_FILTERS`` and a
+    search by title or other party: a completed order leaves the dashboards but stays here."""
+    show = request.GET.get("show", "all")
+    if show not in dict(HISTORY_FILTERS):
+        show = "all"
+    search = request.GET.get("q", "")[:100]
+    page = paginate(request, order_history(request.user, show=show, search=search), ORDERS_PER_PAGE)
+    orders = [history_row(order, request.user) for order in page.object_list]
+    context = {"page": page, "orders": orders, "show": show, "search": search.strip(), "filters": HISTORY_FILTERS}
+    return render(request, "orders/order_list.html", context)

@@ -8,10 +8,12 @@ Which buttons a viewer sees is decided beside the action table
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from milestones.models import DEADLINE_STATES, IN_WORK_STATES, OPEN_STATES, UNPAID_STATES, Milestone, MilestoneState
@@ -58,19 +60,21 @@ def can_offer_milestone(order: Order, user) -> bool:
     )
 
 
-def order_actions(order: Order, user, *, has_open_milestone: bool) -> list[str]:
+def order_actions(order: Order, user, *, has_open_milestone: bool, has_milestone: bool) -> list[str]:
     """Order-level actions: adding a milestone (the buyer) or offering one (the
-    seller), and closing the order."""
+    seller), and closing the order: never one without a milestone, which there is
+    nothing to complete (``order_complete`` refuses it)."""
     if can_offer_milestone(order, user):
         return ["propose_milestone"]
+    completable = has_milestone and not has_open_milestone
     if closed_party(order) is not None:
         # Only what ends the order: completing it (its milestones end on their own cards).
         closable = user.is_authenticated and order.role_of(user) == BUYER and order.status != OrderStatus.COMPLETED
-        return ["complete"] if closable and not has_open_milestone else []
+        return ["complete"] if closable and completable else []
     if not can_create_milestone(order, user):
         return []
     actions = ["create_milestone"]
-    if not has_open_milestone:
+    if completable:
         actions.append("complete")
     return actions
 
@@ -119,3 +123,111 @@ def order_auto_complete_condition(now: datetime) -> Q:
 
 def orders_due_to_complete(now: datetime) -> QuerySet[Order]:
     return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_auto_complete_condition(now))
+
+
+# --- the order history (/orders/) -----------------------------------------------------------------
+
+# Closed without any work approved or any money kept by the seller: an order whose every milestone
+# ended in one of these is "Cancelled" in the history. ``OrderStatus`` has no such status (the
+# buyer may still add a milestone to it), so it is worked out here from the milestones.
+UNDONE_STATES = frozenset({S.DECLINED, S.CANCELLED, S.PAYMENT_EXPIRED, S.OFFER_DECLINED, S.OFFER_EXPIRED})
+
+# The history's filters, in the order of its tabs: (key, label).
+HISTORY_FILTERS = (("all", "All"), ("active", "Active"), ("completed", "Completed"), ("cancelled", "Cancelled"))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An order's state in words, and the badge class (``badge-<key>``) that shows it."""
+
+    key: str
+    words: str
+
+
+def order_standing(
+    *, completed: bool, has_open: bool, awaiting_payment: bool, offered: bool, cancelled: bool, has_milestone: bool
+) -> Standing:
+    """What an order waits for, from what its milestones are: one home for the words that the
+    history and the order page's badge show. A paid milestone in work makes it "Active"; one that
+    only waits for payment does not (issue 34: it said "Active" with nothing paid)."""
+    if completed:
+        return Standing("completed", "Completed")
+    if has_open:
+        return Standing("active", "Active")
+    if awaiting_payment:
+        return Standing("pending", "Waiting for payment")
+    if offered:
+        return Standing("pending", "Waiting for the buyer to accept and pay the offer")
+    if cancelled:
+        return Standing("cancelled", "Cancelled")
+    if not has_milestone:
+        return Standing("awaiting_milestone", "Waiting for the first milestone")
+    return Standing("awaiting_milestone", "Every milestone closed")
+
+
+def standing_of_states(order: Order, states: Iterable[str]) -> Standing:
+    """``order_standing`` from the states of all the order's milestones (the order page has them)."""
+    present = set(states)
+    return order_standing(
+        completed=order.status == OrderStatus.COMPLETED,
+        has_open=bool(present & OPEN_STATES),
+        awaiting_payment=S.AWAITING_PAYMENT in present,
+        offered=S.OFFERED in present,
+        cancelled=bool(present) and present <= UNDONE_STATES,
+        has_milestone=bool(present),
+    )
+
+
+def _milestones_in(states: Iterable[str]) -> Exists:
+    return Exists(Milestone.objects.filter(order=OuterRef("pk"), state__in=list(states)))
+
+
+def order_history(user, *, show: str = "all", search: str = "") -> QuerySet[Order]:
+    """Every order of ``user``, as buyer or as seller, newest change first, for /orders/.
+
+    ``show`` is one of ``HISTORY_FILTERS``: "completed" is the order's status; "cancelled" is an
+    order not completed with at least one milestone and every milestone in ``UNDONE_STATES``;
+    "active" is every other order not completed (waiting for a milestone, for payment, for work).
+    ``search`` matches the title or the other party's username. Each row carries what
+    ``order_standing`` needs as ``Exists`` annotations, read only for the rows of the page shown,
+    so a page costs the same queries at ten orders or ten thousand (a count, then the page)."""
+    cancelled = _milestones_in(S) & ~_milestones_in(set(S) - UNDONE_STATES)
+    orders = (
+        Order.objects.filter(Q(buyer=user) | Q(seller=user))
+        .select_related("buyer", "seller")
+        .annotate(
+            has_open=_milestones_in(OPEN_STATES),
+            awaiting_payment=_milestones_in([S.AWAITING_PAYMENT]),
+            offered=_milestones_in([S.OFFERED]),
+            has_milestone=_milestones_in(S),
+            is_cancelled=ExpressionWrapper(cancelled, output_field=BooleanField()),
+        )
+        .order_by("-updated_at", "-id")
+    )
+    if show == "completed":
+        orders = orders.filter(status=OrderStatus.COMPLETED)
+    elif show == "cancelled":
+        orders = orders.exclude(status=OrderStatus.COMPLETED).filter(cancelled)
+    elif show == "active":
+        orders = orders.exclude(status=OrderStatus.COMPLETED).exclude(cancelled)
+    search = search.strip()
+    if search:
+        other = Q(buyer=user, seller__username__icontains=search) | Q(seller=user, buyer__username__icontains=search)
+        orders = orders.filter(Q(title__icontains=search) | other)
+    return orders
+
+
+def history_row(order: Order, user) -> Order:
+    """An order of ``order_history`` with what its row shows: the viewer's role, the other party
+    and the order's standing."""
+    order.role = order.role_of(user)  # type: ignore[attr-defined]
+    order.other_party = order.seller if order.role == BUYER else order.buyer  # type: ignore[attr-defined]
+    order.standing = order_standing(  # type: ignore[attr-defined]
+        completed=order.status == OrderStatus.COMPLETED,
+        has_open=order.has_open,  # type: ignore[attr-defined]
+        awaiting_payment=order.awaiting_payment,  # type: ignore[attr-defined]
+        offered=order.offered,  # type: ignore[attr-defined]
+        cancelled=order.is_cancelled,  # type: ignore[attr-defined]
+        has_milestone=order.has_milestone,  # type: ignore[attr-defined]
+    )
+    return order

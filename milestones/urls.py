@@ -5,6 +5,7 @@ from milestones.actions import ACTIONS
 
 urlpatterns = [
     path("milestones/export.csv", exports.milestones_export, name="milestones_export"),
+    path("orders/", order_views.order_list, name="order_list"),
     path("orders/<int:pk>/", order_views.order_detail, name="order_detail"),
     path("orders/<int:pk>/messages/", order_views.order_message, name="order_message"),
     path("orders/<int:pk>/live/", order_views.order_live, name="order_live"),

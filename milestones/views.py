@@ -255,13 +255,21 @@ def milestone_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
     milestone.refresh_from_db()
     if milestone.state == MilestoneState.AWAITING_PAYMENT:
         messages.info(request, "Your payment is being confirmed; this page updates when it is.")
-    elif milestone.state == MilestoneState.AWAITING_ACCEPTANCE:
-        messages.success(
-            request,
-            f"“{milestone.title}” is funded: {format_money(milestone.amount)} is held in escrow "
-            "until you approve the work.",
-        )
+    elif milestone.is_open:
+        # Paid: a buyer's milestone awaits the seller's acceptance, a seller's offer has started
+        # or queued. Both are confirmed (issue 34: the offer paid by card was not).
+        messages.success(request, funded_words(milestone))
     return _back_to(milestone)
+
+
+def funded_words(milestone: Milestone) -> str:
+    """The confirmation once a milestone is paid, by card or from the balance: the same words
+    whichever way it was paid."""
+    held = f"{format_money(milestone.amount)} is held in escrow until you approve the work."
+    if milestone.is_offer:
+        queued = " It starts when the milestones before it close." if milestone.state == MilestoneState.ACCEPTED else ""
+        return f"You accepted “{milestone.title}”: {held}{queued}"
+    return f"“{milestone.title}” is funded: {held}"
 
 
 # --- the actions of milestones.actions ---------------------------------------------

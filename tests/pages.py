@@ -64,6 +64,7 @@ def main_pages() -> MainPages:
         ("reviewed order", done.get_absolute_url(), buyer),
         ("buyer dashboard", reverse("buyer_dashboard"), buyer),
         ("seller dashboard", reverse("seller_dashboard"), seller),
+        ("orders", reverse("order_list"), buyer),
         ("earnings", reverse("earnings"), seller),
         ("earnings, no method chosen yet", reverse("earnings"), new_seller),
         ("earnings, method changed since release", reverse("earnings"), switched),

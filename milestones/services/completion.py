@@ -1,5 +1,5 @@
-"""The order as a whole: the buyer completes it once no milestone is open or
-waiting for payment, or it completes by itself ``ORDER_AUTO_COMPLETE`` after
+"""The order as a whole: the buyer completes it once it has a milestone and none
+is open or waiting for payment, or it completes by itself ``ORDER_AUTO_COMPLETE`` after
 its last milestone closed (the ``orders`` sweep). None can be added after."""
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ S = MilestoneState
 
 def _completion_blocker(order: Order) -> str:
     """Why the order cannot complete now, or "" if it can. Caller holds the order lock."""
+    if not Milestone.objects.filter(order=order).exists():
+        return "Add a milestone before completing the order: it has none, so there is nothing to complete."
     if has_open_milestone(order):
         return "Close every open milestone before completing the order."
     unpaid = set(Milestone.objects.filter(order=order, state__in=UNPAID_STATES).values_list("state", flat=True))
@@ -35,7 +37,8 @@ def _completion_blocker(order: Order) -> str:
 
 
 def order_complete(*, order: Order, actor: User) -> Order:
-    """The buyer closes the order; no milestone may be open, none can be added after."""
+    """The buyer closes the order; it needs one milestone at least, none may be open, none can be
+    added after."""
     with transaction.atomic():
         order = lock_order(order.pk)
         if actor is None or actor.pk != order.buyer_id:

@@ -409,6 +409,7 @@ MATRIX: dict[str, Rule] = {
     ),
     # --- the inbox ------------------------------------------------------------------------------
     "inbox": Rule("account", signed_in(200), everyone(405)),
+    "order_list": Rule("account", signed_in(200), everyone(405)),
     # The inbox's and a conversation's polls: no login page for a script, 403 signed out.
     "inbox_live": Rule("account", {**signed_in(200), "anonymous": 403}, everyone(405)),
     "inquiry_live": Rule(

@@ -132,3 +132,14 @@ def test_a_milestone_not_approved_cannot_enter_the_portfolio(order, buyer):
         portfolio_consent(milestone=milestone, actor=buyer, allowed=True)
     milestone.refresh_from_db()
     assert milestone.portfolio_allowed_at is None
+
+
+def test_mark_order_complete_refuses_an_order_with_no_milestone_and_changes_nothing(order, buyer):
+    """Issue 34: "Mark order complete" completed an order with no milestone at all."""
+    before = Order.objects.get(pk=order.pk)
+    with pytest.raises(InvalidTransition, match="Add a milestone before completing the order"):
+        order_complete(order=order, actor=buyer)
+    after = Order.objects.get(pk=order.pk)
+    assert (after.status, after.completed_at, after.updated_at) == (before.status, None, before.updated_at)
+    assert not Activity.objects.filter(order=order).exclude(verb="order_opened").exists()
+    assert not Notification.objects.filter(event="order_completed").exists()

@@ -511,3 +511,33 @@ def test_a_seller_nobody_contacted_is_told_so(client, seller):
     client.force_login(seller)
     html = text(client.get(reverse("custom_offer_new", args=[gig.pk])))
     assert "No buyer has contacted you yet." in html and "Send offer" not in buttons(html)
+
+
+def test_no_confirmation_after_paying_an_offer_by_card(client, order, audit):
+    """Issue 34: a first milestone paid by card came back to "… is funded: … held in escrow"; an
+    offer paid by card came back to nothing. Both confirm now, with the same words as the balance."""
+    made = create_offer(order, amount="100.00")
+    client.force_login(order.buyer)
+    checkout_url = client.post(reverse("offer_accept", args=[made.pk]), {"method": "card"})["Location"]
+    back = client.post(checkout_url, {"card_number": "4242 4242 4242 4242"})["Location"]
+    landed = client.get(back, follow=True)
+    assert landed.redirect_chain[-1][0] == made.get_absolute_url()
+    html = text(landed)
+    assert state_of(made) == S.IN_PROGRESS
+    held = escape(f"You accepted “{made.title}”: {format_money(Money('100.00', 'USD'))} is held in escrow")
+    assert held in html
+    audit()
+
+
+def test_an_offer_paid_by_card_that_queues_says_when_it_starts(client, order, audit):
+    from tests.factories import milestone_in
+
+    milestone_in(S.IN_PROGRESS, order)
+    made = create_offer(order, amount="100.00")
+    client.force_login(order.buyer)
+    checkout_url = client.post(reverse("offer_accept", args=[made.pk]), {"method": "card"})["Location"]
+    back = client.post(checkout_url, {"card_number": "4242 4242 4242 4242"})["Location"]
+    html = text(client.get(back, follow=True))
+    assert state_of(made) == S.ACCEPTED
+    assert "is held in escrow" in html and "It starts when the milestones before it close." in html
+    audit()

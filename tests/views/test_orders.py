@@ -396,3 +396,51 @@ def test_every_action_of_the_table_has_its_url_and_method(client, order, buyer, 
             assert response.status_code == 200, action.name
             # Where money moves the page is a confirmation, its button "Confirm".
             assert action.button in buttons(response.content.decode()), action.name
+
+
+# --- issue 34: what a new user stumbled on ----------------------------------------------------------
+
+
+def progress_section(html: str) -> str:
+    return html[html.index('id="progress-heading"') :][:1500]
+
+
+def test_an_order_with_only_an_unpaid_milestone_says_it_waits_for_payment(client, order, buyer):
+    """It said "No milestones yet. Create the first one" above the "Awaiting payment" milestone, and
+    its badge said "Active" with nothing paid."""
+    unpaid = create_milestone(order, pay=False)
+    html = text(page(client, buyer, order))
+    assert f'id="milestone-{unpaid.pk}"' in html
+    assert "No milestones yet" not in html
+    assert "Nothing is held in escrow yet" in progress_section(html)
+    header = html[: html.index('id="progress-heading"')]
+    assert 'class="badge badge-pending">Waiting for payment</span>' in header
+    assert ">Active</span>" not in header
+
+
+def test_an_order_without_milestones_still_says_no_milestones_yet(client, order, buyer):
+    html = text(page(client, buyer, order))
+    assert "No milestones yet. Create the first one" in html
+    assert ">Waiting for the first milestone</span>" in html
+
+
+def test_an_order_with_a_paid_milestone_in_work_is_active(client, order, buyer):
+    milestone_in(MilestoneState.IN_PROGRESS, order)
+    create_milestone(order, pay=False, title="Next phase")
+    html = text(page(client, buyer, order))
+    assert 'class="badge badge-active">Active</span>' in html
+    assert "No milestones yet" not in html
+
+
+def test_mark_order_complete_is_not_offered_on_an_order_with_no_milestone(client, order, buyer):
+    """It completed an order with no milestone at all; the button is gone and the POST changes nothing."""
+    html = text(page(client, buyer, order))
+    assert "Mark order complete" not in html
+    response = client.post(reverse("order_complete", args=[order.pk]), follow=True)
+    assert "Add a milestone before completing the order" in text(response)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING_MILESTONE and order.completed_at is None
+    assert not Activity.objects.filter(order=order, verb="order_completed").exists()
+    # With a closed milestone it is offered again.
+    milestone_in(MilestoneState.APPROVED, order)
+    assert "Mark order complete" in text(page(client, buyer, order))
