@@ -18,7 +18,7 @@ from marketplace.storage import serve_file
 from orders.selectors import order_for_user
 from reviews import selectors, services
 from reviews.forms import BuyerReviewForm, ReplyForm, SellerReviewForm
-from reviews.models import Review
+from reviews.models import Review, ReviewRole
 
 REVIEWS_PER_PAGE = 10
 
@@ -86,14 +86,18 @@ def review_request(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def profile(request, username: str) -> HttpResponse:
-    """The public seller profile: who they are, their figures, gigs, reviews and portfolio."""
+    """The public profile: who they are, their figures, gigs and portfolio, and the reviews
+    they received as a seller and as a buyer, each paged on its own with its own average."""
     person = get_object_or_404(User, username=username, is_active=True)
-    reviews = Paginator(selectors.public_reviews_of(person), REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
+    as_seller = Paginator(selectors.public_reviews_of(person, role=ReviewRole.BUYER), REVIEWS_PER_PAGE)
+    as_buyer = Paginator(selectors.public_reviews_of(person, role=ReviewRole.SELLER), REVIEWS_PER_PAGE)
     context = {
         "person": person,
         "figures": selectors.seller_figures(person),
+        "buyer_rating": selectors.buyer_rating(person),
         "gigs": selectors.active_gigs_of(person),
-        "reviews": reviews,
+        "reviews": as_seller.get_page(request.GET.get("page")),
+        "buyer_reviews": as_buyer.get_page(request.GET.get("buyer_page")),
         "portfolio": selectors.portfolio_of(person),
         "reply_form": ReplyForm(),
     }

@@ -288,3 +288,22 @@ def test_the_profile_costs_the_same_queries_at_10_and_10000_reviews(client):
     assert "Review number 0" in html, "the newest first"
     assert "Thank you!" in html, "with the seller's reply"
     assert many == few
+
+
+def test_the_buyers_profile_shows_the_reviews_they_received_as_a_buyer_with_their_average(client):
+    """Issue 34: a seller's 5★ for the buyer showed nowhere ("No reviews yet")."""
+    buyer = UserFactory(username="bo_buyer")
+    first = completed_order(buyer=buyer)
+    by_buyer(first)
+    by_seller(first, rating=5, text="Paid on time, clear about what they wanted.")
+    second = completed_order(buyer=buyer)
+    by_seller(second, rating=4, text="Quick to answer.")
+    by_buyer(second)
+    body = client.get(reverse("profile_public", args=[buyer.username])).content.decode()
+    assert "Reviews as a buyer" in body
+    assert "Paid on time, clear about what they wanted." in body and "Quick to answer." in body
+    assert "★ 4.5</span> (2 reviews)" in body, "their average as a buyer"
+    # As a seller they have none: that section says so, on its own.
+    assert "No reviews as a seller yet." in body
+    seller_body = client.get(reverse("profile_public", args=[first.seller.username])).content.decode()
+    assert "★ 4.7</span> (1 review)" in seller_body and "★ 5.0</span> (1 review)" not in seller_body
