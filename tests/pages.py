@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from inbox.services import inquiry_message_send, inquiry_open
+from inbox.services import inquiry_message_send, inquiry_start
 from milestones.models import MilestoneState
 from orders.services import order_message_send
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
@@ -33,8 +33,9 @@ def main_pages() -> MainPages:
     milestone_in(S.IN_REVIEW, order, title="Logo concepts")
     order_message_send(order=order, author=buyer, body="Looking forward to it.")
     order_message_send(order=order, author=seller, body="Email me at pat@example.com")
-    inquiry = inquiry_open(gig=gig, buyer=buyer)
-    inquiry_message_send(inquiry=inquiry, author=buyer, body="Do you do packaging too?")
+    inquiry = inquiry_start(gig=gig, buyer=buyer, body="Do you do packaging too?").inquiry
+    inquiry_message_send(inquiry=inquiry, author=seller, body="Yes: boxes and labels.")
+    another_gig = GigFactory(seller=seller, title="Packaging design")
     pages = [
         ("home", reverse("home"), None),
         ("search", reverse("home") + "?q=brand&category=design", None),
@@ -49,6 +50,7 @@ def main_pages() -> MainPages:
         ("earnings", reverse("earnings"), seller),
         ("inbox", reverse("inbox"), buyer),
         ("conversation", inquiry.get_absolute_url(), seller),
+        ("contact seller", reverse("inquiry_start", args=[another_gig.pk]), buyer),
         ("notifications", reverse("notifications"), seller),
         ("new milestone", reverse("milestone_new", args=[order.pk]), buyer),
         ("account profile", reverse("profile"), buyer),
