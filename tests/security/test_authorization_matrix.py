@@ -61,9 +61,16 @@ def _order(w):
 
 def _an_inquiry(w):
     """The buyer's conversation with the seller about the gig, before any order."""
-    from inbox.services import inquiry_start
+    from django.utils import timezone
 
-    return inquiry_start(gig=w.gig, buyer=w.buyer, body="A question before ordering.").inquiry
+    from inbox.services import conversation_url, inquiry_start
+    from notifications.models import Notification
+
+    inquiry = inquiry_start(gig=w.gig, buyer=w.buyer, body="A question before ordering.").inquiry
+    # Read already, so that opening it (the one write a GET may make) has nothing left to read.
+    url = conversation_url(inquiry=inquiry)
+    Notification.objects.filter(recipient=w.seller, url=url).update(read_at=timezone.now())
+    return inquiry
 
 
 def _an_order_message_file(w):
