@@ -56,7 +56,9 @@ def conversations_for(user, *, unread_only: bool = False) -> list[Conversation]:
     )
     last_inquiry_message = InquiryMessage.objects.filter(inquiry=OuterRef("pk")).order_by("-created_at", "-id")
     inquiries = (
-        Inquiry.objects.filter(Q(buyer=user) | Q(seller=user))
+        # A conversation is listed from its first message (before "Contact seller" took the
+        # first message, some were opened empty: they stay out of both parties' inboxes).
+        Inquiry.objects.filter(Q(buyer=user) | Q(seller=user), last_message_at__isnull=False)
         .select_related("buyer", "seller", "gig")
         .annotate(last_text=Subquery(last_inquiry_message.values("body")[:1]))
         .order_by("-last_message_at", "-id")[:CONVERSATIONS_READ]

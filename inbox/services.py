@@ -19,22 +19,35 @@ from orders.models import Order
 from orders.services import message_checked, message_store
 
 
-def inquiry_open(*, gig: Gig, buyer: User) -> Inquiry:
-    """ "Contact seller": the buyer's conversation about this gig, the one
-    already open if there is one. Nobody contacts themself, or a paused gig."""
+def inquiry_start(
+    *,
+    gig: Gig,
+    buyer: User,
+    body: str,
+    idempotency_key: str | None = None,
+    files: Sequence[UploadedFile] = (),
+) -> InquiryMessage:
+    """ "Contact seller": the buyer's first message about this gig, and with it
+    the conversation, so no seller ever finds an empty one in their inbox. If
+    the buyer already has a conversation about this gig, the message goes there.
+    The message is checked before anything is written: a refused one creates
+    nothing. Nobody contacts themself, or a paused gig."""
     if gig.seller_id == buyer.pk:
         raise NotAllowed("This is your own gig.")
-    existing = Inquiry.objects.filter(gig=gig, buyer=buyer).first()
-    if existing is not None:
-        return existing
-    if not gig.is_active:
-        raise InvalidInput("This gig is paused; its seller is not taking new requests now.")
-    try:
-        with transaction.atomic():
-            return Inquiry.objects.create(gig=gig, buyer=buyer, seller_id=gig.seller_id)
-    except IntegrityError:
-        # Two tabs at once: the other made it.
-        return Inquiry.objects.get(gig=gig, buyer=buyer)
+    body, checked = message_checked(body, files)
+    with transaction.atomic():
+        inquiry = Inquiry.objects.filter(gig=gig, buyer=buyer).first()
+        if inquiry is None:
+            if not gig.is_active:
+                raise InvalidInput("This gig is paused; its seller is not taking new requests now.")
+            try:
+                with transaction.atomic():
+                    inquiry = Inquiry.objects.create(gig=gig, buyer=buyer, seller_id=gig.seller_id)
+            except IntegrityError:
+                # Two tabs at once: the other made it; this message joins it.
+                inquiry = Inquiry.objects.get(gig=gig, buyer=buyer)
+        # One transaction: a message refused here (the same form twice) leaves no conversation behind.
+        return _message_add(inquiry=inquiry, author=buyer, body=body, checked=checked, idempotency_key=idempotency_key)
 
 
 def inquiry_message_send(
@@ -51,6 +64,18 @@ def inquiry_message_send(
     if not inquiry.is_party(author):
         raise NotAllowed("Only the buyer and the seller can write in this conversation.")
     body, checked = message_checked(body, files)
+    return _message_add(inquiry=inquiry, author=author, body=body, checked=checked, idempotency_key=idempotency_key)
+
+
+def _message_add(
+    *,
+    inquiry: Inquiry,
+    author: User,
+    body: str,
+    checked: Sequence[tuple[UploadedFile, str, str]],
+    idempotency_key: str | None,
+) -> InquiryMessage:
+    """Store a checked message (``message_checked``) and tell the other party."""
     with transaction.atomic():
         # The inquiry's row only: its gig and both users are read, not locked (locking them would queue
         # the seller's every other write, and the gig's edits, behind this message).

@@ -9,7 +9,7 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.http import AuthedRequest
 from accounts.middleware import session_user_id, session_user_pk, viewer_columns
@@ -19,7 +19,7 @@ from inbox import selectors, services
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from marketplace.contact import contact_notice
 from marketplace.errors import DomainError, DuplicateRequest
-from marketplace.forms import add_domain_error
+from marketplace.forms import show_domain_error
 from marketplace.http import not_modified_or
 from marketplace.pagination import paginate
 from marketplace.storage import serve_file
@@ -50,17 +50,41 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     return render(request, "inbox/inbox.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def inquiry_start(request: AuthedRequest, pk: int) -> HttpResponse:
-    """ "Contact seller" on a gig page: the conversation about it, new or the one already open."""
+    """ "Contact seller" on a gig page: a form for the first message, which opens the
+    conversation (none is made empty). A buyer who already has one about this gig goes to it."""
     gig = gig_for_viewer(request.user, pk)
-    try:
-        inquiry = services.inquiry_open(gig=gig, buyer=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
+    if gig.seller_id == request.user.pk:
+        messages.error(request, "This is your own gig.")
         return redirect("gig_detail", pk=gig.pk)
-    return redirect(inquiry)
+    existing = Inquiry.objects.filter(gig=gig, buyer=request.user).first()
+    if request.method == "GET" and existing is not None:
+        return redirect(existing)
+    if existing is None and not gig.is_active:
+        messages.error(request, "This gig is paused; its seller is not taking new requests now.")
+        return redirect("gig_detail", pk=gig.pk)
+    form = MessageForm(request.POST if request.method == "POST" else None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = services.inquiry_start(
+                gig=gig,
+                buyer=request.user,
+                body=form.cleaned_data["body"],
+                idempotency_key=form.cleaned_data.get("token") or None,
+                files=form.cleaned_data.get("attachment") or [],
+            )
+        except DuplicateRequest as error:
+            # The same form twice: the first made the conversation.
+            messages.info(request, error.message)
+            return redirect(Inquiry.objects.get(gig=gig, buyer=request.user))
+        except DomainError as error:
+            show_domain_error(request, form, error)
+        else:
+            return redirect(f"{message.inquiry.get_absolute_url()}#latest")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "inbox/contact.html", {"gig": gig, "form": form}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -86,9 +110,8 @@ def inquiry_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.info(request, error.message)
             return redirect(inquiry)
         except DomainError as error:
-            if not add_domain_error(form, error):
-                messages.error(request, error.message)
-                return redirect(inquiry)
+            # Refused: the page comes back with the reason and the text as typed, never an empty box.
+            show_domain_error(request, form, error)
         else:
             return redirect(f"{inquiry.get_absolute_url()}#latest")
     thread = list(inquiry.messages.select_related("author").prefetch_related("files"))

@@ -27,7 +27,7 @@ from milestones.order_page import order_page
 from milestones.selectors import HISTORY_FILTERS, history_row, order_history
 from milestones.services.completion import order_complete as order_complete_service
 from notifications.context_processors import forget_unread_counts, unread_counts
-from orders.forms import MessageForm
+from orders.forms import DRAFT_LIMIT, MessageForm
 from orders.models import Order
 from orders.selectors import may_read_any_order, order_for_page, order_for_user, order_version, version_columns
 from orders.services import order_message_send, staff_file_read_record
@@ -142,13 +142,13 @@ def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.info(request, error.message)
         except DomainError as error:
             messages.error(request, f"Your message was not sent: {error.message}")
-            request.session[_draft_key(order)] = request.POST.get("body", "")[:5000]
+            request.session[_draft_key(order)] = request.POST.get("body", "")[:DRAFT_LIMIT]
         return back
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
             messages.error(request, f"Your message was not sent: {label + ': ' if label else ''}{error}")
-    request.session[_draft_key(order)] = request.POST.get("body", "")[:5000]
+    request.session[_draft_key(order)] = request.POST.get("body", "")[:DRAFT_LIMIT]
     return back
 
 

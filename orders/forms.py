@@ -18,8 +18,32 @@ class OrderStartForm(forms.Form):
     )
 
 
+# A message's limit, in characters as the reader sees them (a line break is one).
+MESSAGE_LIMIT = 5000
+# What a refused message may keep in the session to come back in its box: far over the limit,
+# so what was typed comes back whole, and still bounded.
+DRAFT_LIMIT = 10 * MESSAGE_LIMIT
+
+
+class MessageBodyField(forms.CharField):
+    """A message's text. Its line breaks count one each, as the box counts them
+    (a browser sends each as CR LF), so a message the box took is not refused for
+    its line breaks. The box has no ``maxlength``: a browser would cut a longer
+    paste without a word; over the limit, the message is refused with the count,
+    and the whole text comes back to be shortened."""
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n").replace("\r", "\n") if text else text
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
 class MessageForm(OneUseForm):
-    body = forms.CharField(label="Message", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    body = MessageBodyField(label="Message", max_length=MESSAGE_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
     attachment = MultipleFileField(
         label="Attach files",
         required=False,

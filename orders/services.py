@@ -135,7 +135,8 @@ MAX_MESSAGE_FILES = 5
 def message_checked(body: str, files: Sequence[UploadedFile]) -> tuple[str, list[tuple[UploadedFile, str, str]]]:
     """A message's text and files as the rules take them (an order's or a
     conversation's): visible text up to 5,000 characters, files by ``check_attachments``."""
-    body = clean_text(body)
+    # Line breaks count one each, as the message box counts them (``MessageBodyField``).
+    body = clean_text(body).replace("\r\n", "\n")
     if not body:
         raise InvalidInput("Write a message first.", field="body")
     if len(body) > 5000:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from orders.forms import MessageBodyField
+
 STARS = [
     (str(n), f"{n} – {label}") for n, label in ((5, "excellent"), (4, "good"), (3, "fair"), (2, "poor"), (1, "bad"))
 ]
@@ -17,7 +19,7 @@ class BuyerReviewForm(forms.Form):
     communication = _stars("Communication")
     service = _stars("Service as described")
     recommend = _stars("Would recommend")
-    text = forms.CharField(
+    text = MessageBodyField(
         label="Review",
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -28,7 +30,7 @@ class BuyerReviewForm(forms.Form):
 
 class SellerReviewForm(forms.Form):
     rating = _stars("Rating")
-    text = forms.CharField(
+    text = MessageBodyField(
         label="Review",
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -37,7 +39,7 @@ class SellerReviewForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
-    text = forms.CharField(
+    text = MessageBodyField(
         label="Your public reply",
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, Subquery
 
 from accounts.models import User
 from gigs.models import Gig
-from milestones.models import Delivery, DeliveryFile, Milestone, MilestoneState
+from milestones.models import (
+    Delivery,
+    DeliveryFile,
+    DisputeOutcome,
+    Milestone,
+    MilestoneState,
+    Proposal,
+    ProposalKind,
+    ProposalState,
+)
 from orders.models import Order
 from reviews.models import Review, ReviewNotice, ReviewRole
 from reviews.services import NUDGE, review_refusal, review_window_end
@@ -21,12 +31,31 @@ S = MilestoneState
 class SellerFigures:
     on_time_rate: int | None  # percent of submitted milestones first delivered by their deadline
     on_time_count: int
-    completion_rate: int | None  # percent of accepted, closed milestones that ended approved
+    completion_rate: int | None  # percent of the counted milestones that were completed (``completion_counted``)
     completion_count: int
 
 
 def _percent(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
+
+
+def completion_counted() -> tuple[Q, Q]:
+    """What the completion rate counts, as Fiverr counts it: (completed, against the seller).
+
+    Completed: approved, or a dispute staff settled wholly in the seller's favour.
+    Against the seller: a cancellation the seller asked for, or one agreed (or
+    accepted by silence) after the seller missed the deadline; a dispute staff
+    settled with money back to the buyer. Neither, so left out of the rate: the
+    buyer's change of plan (withdrawing before work starts, or a cancellation the
+    buyer asked while the seller was on time), and a milestone the seller declined.
+    The milestone must carry the ``seller_asked_to_cancel`` annotation."""
+    completed = Q(state=S.APPROVED) | Q(state=S.RESOLVED, dispute__outcome=DisputeOutcome.RELEASE)
+    missed_deadline = Q(late_flagged_at__isnull=False) | Q(closed_at__gt=F("deadline"))
+    cancelled_in_work = Q(state=S.CANCELLED, started_at__isnull=False)
+    against = (cancelled_in_work & (Q(seller_asked_to_cancel=True) | missed_deadline)) | (
+        Q(state=S.RESOLVED) & ~Q(dispute__outcome=DisputeOutcome.RELEASE)
+    )
+    return completed, against
 
 
 def seller_figures(seller: User) -> SellerFigures:
@@ -37,21 +66,53 @@ def seller_figures(seller: User) -> SellerFigures:
         .annotate(first=Subquery(first_delivery))
         .aggregate(total=Count("id"), on_time=Count("id", filter=Q(first__lte=F("deadline"))))
     )
-    closed = Milestone.objects.filter(
-        order__seller=seller, accepted_at__isnull=False, closed_at__isnull=False
-    ).aggregate(total=Count("id"), approved=Count("id", filter=Q(state=S.APPROVED)))
+    seller_asked = Proposal.objects.filter(
+        milestone=OuterRef("pk"),
+        kind=ProposalKind.CANCELLATION,
+        state=ProposalState.ACCEPTED,
+        proposer=OuterRef("order__seller"),
+    )
+    completed, against = completion_counted()
+    closed = (
+        Milestone.objects.filter(order__seller=seller, accepted_at__isnull=False, closed_at__isnull=False)
+        .annotate(seller_asked_to_cancel=Exists(seller_asked))
+        .aggregate(completed=Count("id", filter=completed), against=Count("id", filter=against))
+    )
+    counted = closed["completed"] + closed["against"]
     return SellerFigures(
         on_time_rate=_percent(delivered["on_time"], delivered["total"]),
         on_time_count=delivered["total"],
-        completion_rate=_percent(closed["approved"], closed["total"]),
-        completion_count=closed["total"],
+        completion_rate=_percent(closed["completed"], counted),
+        completion_count=counted,
     )
 
 
-def public_reviews_of(seller: User):
+@dataclass(frozen=True)
+class Rating:
+    avg: Decimal | None
+    count: int
+
+
+def buyer_rating(person: User) -> Rating:
+    """The average of the sellers' public reviews of ``person`` as a buyer: one aggregate
+    query on the reviews' (subject, role) index, whatever their number. (Their rating as a
+    seller is kept on their row, ``rating_avg``, because search sorts by it.)"""
+    totals = (
+        Review.objects.public()
+        .filter(subject=person, role=ReviewRole.SELLER)
+        .aggregate(avg=Avg("rating"), count=Count("id"))
+    )
+    count = totals["count"] or 0
+    avg = Decimal(totals["avg"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if count else None
+    return Rating(avg=avg, count=count)
+
+
+def public_reviews_of(person: User, *, role: str = ReviewRole.BUYER):
+    """The public reviews ``person`` received: from their buyers (``role="buyer"``, of them as a
+    seller) or from their sellers (``role="seller"``, of them as a buyer)."""
     return (
         Review.objects.public()
-        .filter(subject=seller, role=ReviewRole.BUYER)
+        .filter(subject=person, role=role)
         .select_related("author", "subject", "order")
         .order_by("-published_at", "-id")
     )

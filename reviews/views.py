@@ -15,10 +15,11 @@ from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.forms import add_domain_error
 from marketplace.storage import serve_file
+from orders.forms import DRAFT_LIMIT
 from orders.selectors import order_for_user
 from reviews import selectors, services
 from reviews.forms import BuyerReviewForm, ReplyForm, SellerReviewForm
-from reviews.models import Review
+from reviews.models import Review, ReviewRole
 
 REVIEWS_PER_PAGE = 10
 
@@ -54,20 +55,29 @@ def review_new(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "reviews/review_form.html", context, status=400 if request.method == "POST" else 200)
 
 
+# A refused reply's text, kept in the session for the profile to put back in its box.
+REPLY_DRAFT = "review_reply_draft"
+
+
 @require_POST
 @login_required
 def review_reply(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The seller's public reply; refused, back to the profile with the reason and the text as typed."""
     review = get_object_or_404(Review.objects.public(), pk=pk)
     form = ReplyForm(request.POST)
+    sent = False
     if not form.is_valid():
-        messages.error(request, "Write your reply (up to 5,000 characters).")
+        messages.error(request, "Your reply was not posted: write it in up to 5,000 characters.")
     else:
         try:
             services.review_reply(review=review, actor=request.user, text=form.cleaned_data["text"])
         except DomainError as error:
             messages.error(request, error.message)
         else:
+            sent = True
             messages.success(request, "Your reply is public under the review.")
+    if not sent:
+        request.session[REPLY_DRAFT] = {"review": review.pk, "text": request.POST.get("text", "")[:DRAFT_LIMIT]}
     return redirect(reverse("profile_public", args=[review.subject.username]) + f"#review-{review.pk}")
 
 
@@ -86,18 +96,33 @@ def review_request(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def profile(request, username: str) -> HttpResponse:
-    """The public seller profile: who they are, their figures, gigs, reviews and portfolio."""
+    """The public profile: who they are, their figures, gigs and portfolio, and the reviews
+    they received as a seller and as a buyer, each paged on its own with its own average."""
     person = get_object_or_404(User, username=username, is_active=True)
-    reviews = Paginator(selectors.public_reviews_of(person), REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
+    as_seller = Paginator(selectors.public_reviews_of(person, role=ReviewRole.BUYER), REVIEWS_PER_PAGE)
+    as_buyer = Paginator(selectors.public_reviews_of(person, role=ReviewRole.SELLER), REVIEWS_PER_PAGE)
     context = {
         "person": person,
         "figures": selectors.seller_figures(person),
+        "buyer_rating": selectors.buyer_rating(person),
         "gigs": selectors.active_gigs_of(person),
-        "reviews": reviews,
+        "reviews": as_seller.get_page(request.GET.get("page")),
+        "buyer_reviews": as_buyer.get_page(request.GET.get("buyer_page")),
         "portfolio": selectors.portfolio_of(person),
         "reply_form": ReplyForm(),
+        "reply_draft": _reply_draft(request),
     }
     return render(request, "reviews/profile.html", context)
+
+
+def _reply_draft(request) -> dict | None:
+    """A refused reply, back once: its review and its form bound to the text, errors and all."""
+    draft = request.session.pop(REPLY_DRAFT, None) if hasattr(request, "session") else None
+    if not draft:
+        return None
+    form = ReplyForm({"text": draft.get("text", "")})
+    form.is_valid()
+    return {"review": draft.get("review"), "form": form}
 
 
 @require_safe

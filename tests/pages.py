@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from accounts.models import WithdrawalMethod
-from inbox.services import inquiry_message_send, inquiry_open
+from inbox.services import inquiry_message_send, inquiry_start
 from milestones.models import MilestoneState
 from milestones.services.completion import order_complete
 from orders.services import order_message_send
@@ -50,8 +50,9 @@ def main_pages() -> MainPages:
     milestone_in(S.APPROVED, OrderFactory(buyer=buyer, seller=switched), title="Before the switch")
     switched.withdrawal_method = WithdrawalMethod.INSTANT
     switched.save(update_fields=["withdrawal_method"])
-    inquiry = inquiry_open(gig=gig, buyer=buyer)
-    inquiry_message_send(inquiry=inquiry, author=buyer, body="Do you do packaging too?")
+    inquiry = inquiry_start(gig=gig, buyer=buyer, body="Do you do packaging too?").inquiry
+    inquiry_message_send(inquiry=inquiry, author=seller, body="Yes: boxes and labels.")
+    another_gig = GigFactory(seller=seller, title="Packaging design")
     pages = [
         ("home", reverse("home"), None),
         ("search", reverse("home") + "?q=brand&category=design", None),
@@ -70,6 +71,7 @@ def main_pages() -> MainPages:
         ("earnings, method changed since release", reverse("earnings"), switched),
         ("inbox", reverse("inbox"), buyer),
         ("conversation", inquiry.get_absolute_url(), seller),
+        ("contact seller", reverse("inquiry_start", args=[another_gig.pk]), buyer),
         ("notifications", reverse("notifications"), seller),
         ("new milestone", reverse("milestone_new", args=[order.pk]), buyer),
         ("account profile", reverse("profile"), buyer),

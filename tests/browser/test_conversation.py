@@ -29,12 +29,16 @@ def test_a_buyer_contacts_a_seller_who_answers_and_the_file_reaches_only_them(ne
 
     buyer_page.goto(f"/gigs/{gig.pk}/")
     buyer_page.get_by_role("button", name="Contact seller").click()
-    expect(buyer_page.get_by_role("heading", name="About “Brand identity”")).to_be_visible()
+    # The first message opens the conversation: an empty one is refused and nothing is made.
+    expect(buyer_page.get_by_role("heading", name="Contact sara_seller")).to_be_visible()
+    buyer_page.get_by_role("button", name="Send").click()
+    expect(buyer_page.locator(".field-error")).to_contain_text("This field is required.")
     brief = tmp_path / "brief.pdf"
     brief.write_bytes(PDF)
     buyer_page.get_by_role("textbox", name="Message").fill("Before I order: could the logo work in one colour?")
     buyer_page.get_by_label("Attach files").set_input_files(str(brief))
     buyer_page.get_by_role("button", name="Send").click()
+    expect(buyer_page.get_by_role("heading", name="About “Brand identity”")).to_be_visible()
     expect(buyer_page.locator(".timeline")).to_contain_text("could the logo work in one colour?")
     conversation = buyer_page.url.split("#")[0]
 
@@ -98,3 +102,23 @@ def test_the_sellers_submission_appears_on_the_buyers_page_without_a_reload(new_
     buyer_page.clock.fast_forward(5_000)
     expect(buyer_page.locator("#order-timeline")).to_contain_text("Let me know what you think.", timeout=15_000)
     assert buyer_page.evaluate("window.__notReloaded") is True
+
+
+def test_a_pasted_message_over_the_limit_is_refused_and_comes_back_whole(page):
+    """Issue 34: the box cut a longer paste at 5,000 characters without a word, and a refused
+    message lost its text. Now the whole text comes back with the count, to be shortened."""
+    gig = GigFactory(seller=UserFactory(username="sara_seller"), title="Brand identity")
+    buyer = UserFactory(username="ben_buyer")
+    log_in(page, buyer)
+    long = ("A question about the scope of the work. " * 20 + "\n") * 7 + "THE END"
+    page.goto(f"/gigs/{gig.pk}/")
+    page.get_by_role("button", name="Contact seller").click()
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(long)
+    assert box.input_value() == long, "the box takes the whole paste"
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".field-error")).to_contain_text("at most 5000 characters (it has 5614)")
+    assert page.get_by_role("textbox", name="Message").input_value() == long
+    page.get_by_role("textbox", name="Message").fill("Short and to the point: can you start Monday?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".timeline")).to_contain_text("can you start Monday?")

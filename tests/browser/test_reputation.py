@@ -55,6 +55,13 @@ def test_both_parties_review_and_the_profile_shows_them_only_after_the_second(ne
     expect(visitor.locator("body")).to_contain_text("(1 review)")
     expect(visitor.locator("body")).to_contain_text("Thoughtful designs, delivered early.")
 
+    # The buyer's profile shows what the seller said of them as a buyer, with its own average.
+    visitor.goto(reverse("profile_public", args=["alice_buyer"]))
+    as_buyer = visitor.get_by_role("region", name="Reviews as a buyer")
+    expect(as_buyer).to_contain_text("A clear brief and quick answers.")
+    expect(as_buyer).to_contain_text("★ 5.0 (1 review)")
+    expect(visitor.get_by_role("region", name="Reviews as a seller")).to_contain_text("No reviews as a seller yet.")
+
 
 def test_a_search_with_a_category_filter_finds_the_right_gig(page):
     seller = UserFactory(username="carol_seller")

@@ -61,9 +61,16 @@ def _order(w):
 
 def _an_inquiry(w):
     """The buyer's conversation with the seller about the gig, before any order."""
-    from inbox.services import inquiry_open
+    from django.utils import timezone
 
-    return inquiry_open(gig=w.gig, buyer=w.buyer)
+    from inbox.services import conversation_url, inquiry_start
+    from notifications.models import Notification
+
+    inquiry = inquiry_start(gig=w.gig, buyer=w.buyer, body="A question before ordering.").inquiry
+    # Read already, so that opening it (the one write a GET may make) has nothing left to read.
+    url = conversation_url(inquiry=inquiry)
+    Notification.objects.filter(recipient=w.seller, url=url).update(read_at=timezone.now())
+    return inquiry
 
 
 def _an_order_message_file(w):
@@ -419,7 +426,13 @@ MATRIX: dict[str, Rule] = {
         lambda w: {"pk": _an_inquiry(w).pk},
     ),
     # "Contact seller": the gig's seller is sent back (their own gig); anyone else to the conversation.
-    "inquiry_start": Rule("account", everyone(405), signed_in(302), lambda w: {"pk": w.gig.pk}),
+    # "Contact seller": the form for the first message (the seller's own gig: "This is your own gig").
+    "inquiry_start": Rule(
+        "account",
+        {**signed_in(200), "seller": 302},
+        {**signed_in(FORM), "seller": 302},
+        lambda w: {"pk": w.gig.pk},
+    ),
     # A conversation before any order: its two parties and staff read it; an empty message is a form error.
     "inquiry_detail": Rule(
         "order",

@@ -288,3 +288,41 @@ def test_the_profile_costs_the_same_queries_at_10_and_10000_reviews(client):
     assert "Review number 0" in html, "the newest first"
     assert "Thank you!" in html, "with the seller's reply"
     assert many == few
+
+
+def test_the_buyers_profile_shows_the_reviews_they_received_as_a_buyer_with_their_average(client):
+    """Issue 34: a seller's 5★ for the buyer showed nowhere ("No reviews yet")."""
+    buyer = UserFactory(username="bo_buyer")
+    first = completed_order(buyer=buyer)
+    by_buyer(first)
+    by_seller(first, rating=5, text="Paid on time, clear about what they wanted.")
+    second = completed_order(buyer=buyer)
+    by_seller(second, rating=4, text="Quick to answer.")
+    by_buyer(second)
+    body = client.get(reverse("profile_public", args=[buyer.username])).content.decode()
+    assert "Reviews as a buyer" in body
+    assert "Paid on time, clear about what they wanted." in body and "Quick to answer." in body
+    assert "★ 4.5</span> (2 reviews)" in body, "their average as a buyer"
+    # As a seller they have none: that section says so, on its own.
+    assert "No reviews as a seller yet." in body
+    seller_body = client.get(reverse("profile_public", args=[first.seller.username])).content.decode()
+    assert "★ 4.7</span> (1 review)" in seller_body and "★ 5.0</span> (1 review)" not in seller_body
+
+
+def test_a_reply_over_the_limit_is_refused_and_its_text_comes_back_in_the_box(client):
+    """Issue 34: a message over the limit was refused and its text thrown away; the seller's
+    public reply, refused, came back to an empty box."""
+    order = completed_order()
+    review = by_buyer(order)
+    by_seller(order)
+    client.force_login(order.seller)
+    long = "Thank you for the kind words. " * 170 + "THE END"  # 5,107 characters
+    response = client.post(reverse("review_reply", args=[review.pk]), {"text": long})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "Your reply was not posted" in page and "at most 5000 characters" in page
+    assert long + "</textarea>" in page, "the whole text comes back, to be shortened"
+    review.refresh_from_db()
+    assert review.reply == "" and review.replied_at is None
+    again = client.get(response["Location"]).content.decode()
+    assert "THE END" not in again, "once: a reload shows an empty box"

@@ -43,11 +43,15 @@ def gig():
     return GigFactory(seller=UserFactory(username="sam_seller"), title="Logo design")
 
 
-def contact(client, gig) -> Inquiry:
-    response = client.post(reverse("inquiry_start", args=[gig.pk]))
+def contact(client, gig, body: str = "A question before I order.") -> Inquiry:
+    """ "Contact seller": the form for the first message, which opens the conversation."""
+    url = reverse("inquiry_start", args=[gig.pk])
+    form = client.get(url)
+    assert form.status_code == 200
+    response = client.post(url, {"body": body, "token": token_of(text(form))})
     assert response.status_code == 302
     inquiry = Inquiry.objects.get(gig=gig)
-    assert response["Location"] == inquiry.get_absolute_url()
+    assert response["Location"] == f"{inquiry.get_absolute_url()}#latest"
     return inquiry
 
 
@@ -65,10 +69,9 @@ def test_a_buyer_contacts_a_seller_from_a_gig_and_they_talk_before_ordering(clie
     buyer = UserFactory(username="bea_buyer")
     client.force_login(buyer)
     assert "Contact seller" in text(client.get(reverse("gig_detail", args=[gig.pk])))
-    inquiry = contact(client, gig)
-    assert contact(client, gig) == inquiry, "the same conversation, not a second one"
-    sent = send(client, inquiry.get_absolute_url(), "Could you do three concepts in a week?")
-    assert sent.status_code == 302
+    inquiry = contact(client, gig, "Could you do three concepts in a week?")
+    again = client.get(reverse("inquiry_start", args=[gig.pk]))
+    assert again["Location"] == inquiry.get_absolute_url(), "the same conversation, not a second one"
     assert Notification.objects.filter(recipient=gig.seller, event="new_message", url=inquiry.get_absolute_url())
 
     client.force_login(gig.seller)
@@ -130,9 +133,11 @@ def test_an_attachment_is_downloaded_by_the_other_party_and_refused_to_an_outsid
 )
 def test_a_bad_attachment_is_refused_and_nothing_is_sent(client, gig, name, content, message):
     client.force_login(UserFactory(username="bea_buyer"))
-    inquiry = contact(client, gig)
-    response = send(client, inquiry.get_absolute_url(), "See attached", attachment=SimpleUploadedFile(name, content))
+    url = reverse("inquiry_start", args=[gig.pk])
+    response = send(client, url, "See attached", attachment=SimpleUploadedFile(name, content))
     assert response.status_code == 400 and message in text(response)
+    assert "See attached</textarea>" in text(response), "the text is kept"
+    assert not Inquiry.objects.exists(), "no conversation without its first message"
     assert not InquiryMessage.objects.exists() and not InquiryFile.objects.exists()
 
 
@@ -221,3 +226,92 @@ def test_the_inbox_shows_only_unread_when_asked(client):
     assert "Shop redesign" in unread and quiet.title not in unread
     everything = text(client.get(reverse("inbox")))
     assert "Shop redesign" in everything and "Quiet order" in everything
+
+
+# --- issue 34 -----------------------------------------------------------------------------
+
+
+def test_contact_seller_creates_the_conversation_only_with_its_first_message(client, gig):
+    """Issue 34: "Contact seller" made an empty conversation, in the seller's inbox as "No messages yet."."""
+    client.force_login(UserFactory(username="bea_buyer"))
+    url = reverse("inquiry_start", args=[gig.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="body"' in text(page)
+    assert not Inquiry.objects.exists(), "opening the form opens no conversation"
+    for empty in ("", "   ", "\u200b"):
+        refused = client.post(url, {"body": empty, "token": token_of(text(page))})
+        assert refused.status_code == 400
+        assert re.search(r'class="field-error"[^>]*>(This field is required\.|Write a message first\.)<', text(refused))
+    assert not Inquiry.objects.exists() and not InquiryMessage.objects.exists()
+    assert not Notification.objects.filter(recipient=gig.seller).exists()
+
+    inquiry = contact(client, gig, "Could you start next week?")
+    assert list(inquiry.messages.values_list("body", flat=True)) == ["Could you start next week?"]
+    client.force_login(gig.seller)
+    inbox = text(client.get(reverse("inbox")))
+    assert "Could you start next week?" in inbox and "No messages yet" not in inbox
+
+
+def test_an_empty_conversation_opened_before_stays_out_of_the_inbox(client, gig):
+    buyer = UserFactory(username="bea_buyer")
+    Inquiry.objects.create(gig=gig, buyer=buyer, seller=gig.seller)  # as "Contact seller" used to
+    for user in (gig.seller, buyer):
+        client.force_login(user)
+        assert "Logo design" not in text(client.get(reverse("inbox")))
+
+
+def test_the_same_contact_form_sent_twice_makes_one_conversation_with_one_message(client, gig):
+    client.force_login(UserFactory(username="bea_buyer"))
+    url = reverse("inquiry_start", args=[gig.pk])
+    token = token_of(text(client.get(url)))
+    first = client.post(url, {"body": "Hello?", "token": token})
+    second = client.post(url, {"body": "Hello?", "token": token})
+    inquiry = Inquiry.objects.get()
+    assert first["Location"] == f"{inquiry.get_absolute_url()}#latest"
+    assert second["Location"] == inquiry.get_absolute_url()
+    assert inquiry.messages.count() == 1
+
+
+LONG = "A long question about the scope. " * 160  # 5,280 characters
+
+
+@pytest.mark.parametrize("where", ["contact form", "conversation", "order page"])
+def test_a_message_over_the_limit_is_refused_and_its_text_kept_whole(client, gig, where):
+    """Issue 34: a message over the limit was refused and its text thrown away (the box cut a
+    paste at 5,000 without a word; the order page kept only the first 5,000)."""
+    buyer = UserFactory(username="bea_buyer")
+    client.force_login(buyer)
+    body = LONG + "THE END"
+    if where == "order page":
+        order = OrderFactory(buyer=buyer)
+        response = say(client, order, body)
+        page = text(client.get(response["Location"]))
+        before = 0
+    else:
+        url = reverse("inquiry_start", args=[gig.pk])
+        if where == "conversation":
+            url = contact(client, gig).get_absolute_url()
+        before = InquiryMessage.objects.count()
+        response = send(client, url, body)
+        assert response.status_code == 400
+        page = text(response)
+    assert "at most 5000 characters" in page
+    assert body.strip() + "</textarea>" in page, "the whole text comes back, to be shortened"
+    assert 'maxlength="5000"' not in page, "the box does not cut a longer paste without a word"
+    assert InquiryMessage.objects.count() == before and not OrderMessage.objects.exists()
+
+
+@pytest.mark.parametrize("where", ["conversation", "order page"])
+def test_line_breaks_count_one_each_as_the_box_counts_them(client, gig, where):
+    """A browser sends each line break as CR LF: a message the box counted at 5,000 was
+    refused as 5,000-and-the-number-of-its-lines."""
+    buyer = UserFactory(username="bea_buyer")
+    client.force_login(buyer)
+    body = "\r\n".join(["x" * 99] * 50)  # 4,950 letters and 49 line breaks: 4,999 in the box
+    if where == "order page":
+        say(client, OrderFactory(buyer=buyer), body)
+        assert OrderMessage.objects.get().body == body.replace("\r\n", "\n")
+    else:
+        inquiry = contact(client, gig)
+        assert send(client, inquiry.get_absolute_url(), body).status_code == 302
+        assert inquiry.messages.last().body == body.replace("\r\n", "\n")

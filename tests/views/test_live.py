@@ -70,12 +70,12 @@ def test_only_the_parties_and_staff_are_answered_and_a_changed_password_ends_the
 
 
 def test_a_conversation_and_the_inbox_poll_cheaply_and_answer_when_a_message_arrives(client):
-    from inbox.services import inquiry_message_send, inquiry_open
+    from inbox.services import inquiry_message_send, inquiry_start
     from tests.factories import GigFactory
 
     gig = GigFactory()
     buyer = UserFactory(username="asker")
-    inquiry = inquiry_open(gig=gig, buyer=buyer)
+    inquiry = inquiry_start(gig=gig, buyer=buyer, body="Hello, a question first.").inquiry
     client.force_login(gig.seller)
     for page_url, live_url in (
         (inquiry.get_absolute_url(), reverse("inquiry_live", args=[inquiry.pk])),
