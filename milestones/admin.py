@@ -16,7 +16,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
-from marketplace.money import zero
+from marketplace.money import format_money, zero
 from milestones.admin_views import BUTTON_LABELS, can_resolve, dispute_story, resolve_view, settlement_for
 from milestones.models import (
     Delivery,
@@ -161,7 +161,9 @@ class DisputeStateFilter(admin.SimpleListFilter):
 
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
+    # The queue: how long each has waited comes first, the oldest at the top (``ordering``).
     list_display = (
+        "age",
         "id",
         "order_title",
         "milestone",
@@ -169,7 +171,6 @@ class DisputeAdmin(ReadOnlyAdmin):
         "buyer",
         "seller",
         "opened_by",
-        "age",
         "state",
         "outcome",
     )
@@ -199,8 +200,8 @@ class DisputeAdmin(ReadOnlyAdmin):
         return obj.milestone.order.title
 
     @admin.display(ordering="milestone__amount")
-    def amount(self, obj: Dispute):
-        return obj.milestone.amount
+    def amount(self, obj: Dispute) -> str:
+        return format_money(obj.milestone.amount)
 
     @admin.display(ordering="milestone__order__buyer__username")
     def buyer(self, obj: Dispute) -> str:
