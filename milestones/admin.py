@@ -190,9 +190,10 @@ class DisputeAdmin(ReadOnlyAdmin):
         ("Dispute", {"fields": ("milestone", "opened_by", "opened_at", "state", "reason")}),
         (
             "Resolution",
-            {"fields": ("outcome", "seller_amount", "buyer_amount", "resolved_by", "resolved_at", "resolution_note")},
+            {"fields": ("outcome", "to_seller", "to_buyer", "resolved_by", "resolved_at", "resolution_note")},
         ),
     )
+    readonly_fields = ("to_seller", "to_buyer")
     change_form_template = "admin/milestones/dispute/change_form.html"
 
     @admin.display(ordering="milestone__order__title", description="order")
@@ -202,6 +203,15 @@ class DisputeAdmin(ReadOnlyAdmin):
     @admin.display(ordering="milestone__amount")
     def amount(self, obj: Dispute) -> str:
         return format_money(obj.milestone.amount)
+
+    # The resolution's amounts as every page writes them (``format_money``), not django-money's ``US$30.00``.
+    @admin.display(description="to the seller")
+    def to_seller(self, obj: Dispute) -> str:
+        return format_money(obj.seller_amount) if obj.seller_amount is not None else "—"
+
+    @admin.display(description="to the buyer")
+    def to_buyer(self, obj: Dispute) -> str:
+        return format_money(obj.buyer_amount) if obj.buyer_amount is not None else "—"
 
     @admin.display(ordering="milestone__order__buyer__username")
     def buyer(self, obj: Dispute) -> str:

@@ -5,6 +5,8 @@ package's docstring for the steps every service takes."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,7 +14,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.money import format_money, has_sub_minor_digits, round_money
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import Dispute, DisputeOutcome, DisputeStatement, Milestone, lock_milestone
 from milestones.services.steps import (
@@ -128,17 +130,25 @@ def dispute_add_statement(
     return statement
 
 
+def split_share(held: Money, percent: Decimal) -> Money:
+    """The seller's part of a split given as a percentage of the escrow: rounded once, half up
+    (``round_money``), so the preview staff confirm and the posting are the same figure."""
+    return round_money(Money(held.amount * percent / 100, held.currency))
+
+
 def dispute_resolve(
     *,
     dispute: Dispute,
     actor: User,
     outcome: str,
     seller_amount: Money | None = None,
+    seller_percent: Decimal | None = None,
     note: str = "",
 ) -> Dispute:
     """Staff decide: release to the seller, refund the buyer, or split.
 
-    The split pays the seller ``seller_amount`` less the commission (on that
+    The split pays the seller ``seller_amount`` (or ``seller_percent`` of the escrow, worked
+    out here under the lock by ``split_share``) less the commission (on that
     part only) and returns the rest of the escrow to the buyer, with the same
     share of the service fee (to their balance or card, as their profile says). Two
     staff clicking at once: the first wins, the second gets ``InvalidTransition``.
@@ -163,6 +173,14 @@ def dispute_resolve(
         elif outcome == DisputeOutcome.REFUND:
             seller_gross = Money(0, currency)
         elif outcome == DisputeOutcome.SPLIT:
+            if seller_percent is not None:
+                if not seller_percent.is_finite() or not 0 < seller_percent < 100:
+                    raise InvalidInput(
+                        "A split gives the seller more than 0% and less than 100%; "
+                        "use release or refund for all of it.",
+                        field="seller_amount",
+                    )
+                seller_amount = split_share(held, seller_percent)
             if seller_amount is None:
                 raise InvalidInput("Enter the amount for the seller.", field="seller_amount")
             if str(seller_amount.currency) != currency:
