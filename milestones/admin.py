@@ -141,7 +141,12 @@ class DisputeStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [(DisputeState.OPEN, "Open"), (DisputeState.RESOLVED, "Resolved"), ("all", "All")]
+        return [
+            (DisputeState.OPEN, "Open"),
+            (DisputeState.RESOLVED, "Resolved"),
+            (DisputeState.WITHDRAWN, "Settled by the parties"),
+            ("all", "All"),
+        ]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value() or DisputeState.OPEN
