@@ -17,7 +17,15 @@ from django.views.decorators.http import require_POST
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 from marketplace.money import format_money, zero
-from milestones.admin_views import BUTTON_LABELS, can_resolve, dispute_story, resolve_view, settlement_for
+from milestones.admin_views import (
+    BUTTON_LABELS,
+    DisputeMessageForm,
+    can_resolve,
+    dispute_story,
+    message_view,
+    resolve_view,
+    settlement_for,
+)
 from milestones.models import (
     Delivery,
     DeliveryFile,
@@ -243,7 +251,15 @@ class DisputeAdmin(ReadOnlyAdmin):
         def resolve(request, object_id, outcome):
             return resolve_view(self, request, object_id, outcome)
 
+        def message(request, object_id):
+            return message_view(self, request, object_id)
+
         return [
+            path(
+                "<int:object_id>/message/",
+                self.admin_site.admin_view(require_POST(message)),
+                name="{}_{}_message".format(*info),
+            ),
             path(
                 "<int:object_id>/resolve/<str:outcome>/",
                 self.admin_site.admin_view(require_POST(resolve)),
@@ -258,6 +274,9 @@ class DisputeAdmin(ReadOnlyAdmin):
         if dispute is not None:
             context.update(dispute_story(dispute))
             context["can_resolve"] = dispute.state == DisputeState.OPEN and can_resolve(request.user)
+            context["can_write"] = context["can_resolve"] and not dispute.milestone.order.is_party(request.user)
+            context["message_form"] = DisputeMessageForm()
+            context["message_url"] = reverse("admin:milestones_dispute_message", args=[dispute.pk])
             context["resolve_urls"] = {
                 outcome.value: reverse("admin:milestones_dispute_resolve", args=[dispute.pk, outcome.value])
                 for outcome in DisputeOutcome

@@ -26,15 +26,15 @@ from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import DomainError
+from marketplace.forms import OneUseForm
 from marketplace.money import format_money, has_sub_minor_digits, zero
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeOutcome, DisputeState, DisputeStatement
-from milestones.services.disputes import dispute_resolve, split_share
+from milestones.services.disputes import RESOLVE_PERMISSION, dispute_add_statement, dispute_resolve, split_share
 from orders.models import Activity
 from payments.fees import seller_commission
 from payments.ledger import escrow_balance
 from payments.services import settlement_figures
 
-RESOLVE_PERMISSION = "milestones.change_dispute"
 SPLIT_AMOUNT_REQUIRED = "Enter the amount for the seller, such as 40.00, or a percentage, such as 40%."
 
 BUTTON_LABELS = {
@@ -246,6 +246,40 @@ def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/milestones/dispute/resolve_confirm.html", context)
+
+
+class DisputeMessageForm(OneUseForm):
+    """Staff write in the dispute's thread, which both parties read on the order page."""
+
+    body = forms.CharField(
+        label="Message to both parties",
+        max_length=10000,
+        error_messages={"required": "Write your message."},
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Both parties see it on the order page and are told; ask for what you need to decide.",
+    )
+
+
+def message_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_id: str) -> HttpResponse:
+    """POST only: staff add a message to the dispute's thread (``dispute_add_statement``), then
+    go back to the dispute's page, which shows it with the parties' messages."""
+    staff = request.user
+    if not isinstance(staff, User) or not can_resolve(staff):
+        raise PermissionDenied
+    dispute = get_object_or_404(Dispute, pk=object_id)
+    form = DisputeMessageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write your message; nothing was sent.")
+        return HttpResponseRedirect(_change_url(dispute))
+    try:
+        dispute_add_statement(
+            dispute=dispute, actor=staff, body=form.cleaned_data["body"], idempotency_key=form.cleaned_data["token"]
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Message sent; both parties have been told.")
+    return HttpResponseRedirect(_change_url(dispute) + "#dispute-statements")
 
 
 def resolution_summary(dispute: Dispute) -> str:
