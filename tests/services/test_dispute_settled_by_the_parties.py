@@ -88,3 +88,17 @@ def test_the_order_page_offers_a_cancellation_on_a_disputed_milestone(client, or
     client.force_login(order.seller)
     html = client.get(order.get_absolute_url()).content.decode()
     assert reverse("milestone_cancellation", args=[milestone.pk]) in html
+
+
+def test_the_seller_asks_to_cancel_a_disputed_milestone_from_the_order_page(client, order):
+    milestone = milestone_in(S.DISPUTED, order=order, amount="100.00")
+    client.force_login(order.seller)
+    response = client.post(
+        reverse("milestone_cancellation", args=[milestone.pk]),
+        {"refund": "60.00", "reason": "Let us settle: 60 back."},
+        follow=True,
+    )
+    assert response.status_code == 200
+    proposal = milestone.proposals.get()
+    assert (proposal.state, proposal.refund_amount) == (ProposalState.PENDING, usd("60.00"))
+    assert Notification.objects.filter(recipient=order.buyer, event="cancellation_requested").exists()
