@@ -88,3 +88,14 @@ def test_the_service_works_out_a_percentage_split_under_its_lock(staff, disputed
     assert disputed.seller_amount == Money("33.34", "USD")  # rounded once, half up
     assert disputed.buyer_amount == Money("66.66", "USD")
     audit()
+
+
+def test_amounts_on_record_pages_and_their_inlines_are_written_the_one_way(staff_client):
+    milestone = milestone_in(S.DISPUTED, amount="1234.50")
+    for url in (
+        reverse("admin:milestones_milestone_change", args=[milestone.pk]),
+        reverse("admin:orders_order_change", args=[milestone.order_id]),
+    ):
+        html = staff_client.get(url).content.decode()
+        assert "1,234.50\xa0USD" in html, url
+        assert "US$" not in html, url
