@@ -102,3 +102,18 @@ def test_the_seller_asks_to_cancel_a_disputed_milestone_from_the_order_page(clie
     proposal = milestone.proposals.get()
     assert (proposal.state, proposal.refund_amount) == (ProposalState.PENDING, usd("60.00"))
     assert Notification.objects.filter(recipient=order.buyer, event="cancellation_requested").exists()
+
+
+def test_a_percentage_split_posts_the_share_worked_out_under_the_lock(backend):
+    from decimal import Decimal
+
+    from tests.factories import StaffFactory
+
+    milestone = milestone_in(S.DISPUTED, amount="100.00")
+    order = milestone.order
+    dispute = Dispute.objects.get(milestone=milestone)
+    dispute_resolve(dispute=dispute, actor=StaffFactory(), outcome="split", seller_percent=Decimal("40"), note="2/5")
+    dispute.refresh_from_db()
+    assert (dispute.seller_amount, dispute.buyer_amount) == (usd("40.00"), usd("60.00"))
+    assert balance(AccountKind.SELLER_PENDING, user=order.seller) == usd("32.00")  # less the 8.00 fee
+    assert ledger_audit().ok
