@@ -5,19 +5,21 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import SecurityEvent, User
+from accounts.models import SecurityEvent
 from marketplace.admin import ReadOnlyAdmin
 
 
-@admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    """Registered in ``privacy/admin.py``, which adds what the apps above this one know about the
+    user (balances, orders, disputes) and closes accounts through the deletion service."""
+
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         ("Withdrawals and profile", {"fields": ("withdrawal_method", "payout_account", "payout_token", "bio")}),
     )
     # Payout details change only through the profile, which checks and tokenizes a new account and keeps
     # its mask ("•••• 4242"): a number typed here would be stored whole and never reach the provider.
-    readonly_fields = ("payout_account", "payout_token")
+    readonly_fields: tuple[str, ...] = ("payout_account", "payout_token")
     list_display = ("username", "email", "withdrawal_method", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "withdrawal_method")
 

@@ -4,6 +4,8 @@ from django.contrib.auth.signals import user_logged_in
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+    # allauth's e-mail addresses app is "Accounts" too: two admin sections of one name.
+    verbose_name = "Users and security"
 
     def ready(self) -> None:
         # Imported here, not at the top: apps.py is loaded before the models are (the app registry),

@@ -56,7 +56,48 @@ class MoneyColumnsMixin:
         return columns
 
 
-class ReadOnlyAdmin(MoneyColumnsMixin, admin.ModelAdmin):
+class MoneyFieldsMixin:
+    """The same on the record's own page and in its inlines: each ``MoneyField`` of a view-only
+    page is shown through ``format_money`` (a read-only callable in its place), never as
+    django-money's ``US$1,234.50``."""
+
+    model: Any
+
+    def _money_display(self, name: str) -> Any:
+        displays = self.__dict__.setdefault("_money_displays", {})
+        if name not in displays:
+            field = self.model._meta.get_field(name)
+            displays[name] = _money_column(name, str(field.verbose_name))
+        return displays[name]
+
+    def _is_money(self, item: Any) -> bool:
+        if not isinstance(item, str):
+            return False
+        try:
+            return isinstance(self.model._meta.get_field(item), MoneyField)
+        except FieldDoesNotExist:
+            return False
+
+    def _swap(self, items: Any) -> list:
+        swapped: list = []
+        for item in items:
+            if isinstance(item, (list, tuple)):
+                swapped.append(tuple(self._swap(item)))
+            else:
+                swapped.append(self._money_display(item) if self._is_money(item) else item)
+        return swapped
+
+    def get_fieldsets(self, request: Any, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        return [(title, {**options, "fields": self._swap(options["fields"])}) for title, options in fieldsets]
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        money = [self._money_display(f.name) for f in self.model._meta.fields if isinstance(f, MoneyField)]
+        return [*self._swap(readonly), *(m for m in money if m not in readonly)]
+
+
+class ReadOnlyAdmin(MoneyFieldsMixin, MoneyColumnsMixin, admin.ModelAdmin):
     """Viewing only: no add, change or delete for anyone, superusers included.
 
     For records that only services may write. Refusing the permissions (not
@@ -76,7 +117,7 @@ class ReadOnlyAdmin(MoneyColumnsMixin, admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(MoneyFieldsMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True

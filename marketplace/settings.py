@@ -516,6 +516,8 @@ DEADLINE_REMINDER = env_duration("DEADLINE_REMINDER", "24h")
 EXTENSION_RESPONSE_PERIOD = env_duration("EXTENSION_RESPONSE_PERIOD", "48h")
 # A cancellation request left unanswered this long is accepted (as on Fiverr).
 CANCELLATION_RESPONSE_PERIOD = env_duration("CANCELLATION_RESPONSE_PERIOD", "48h")
+# What the dispute form promises: staff look at a new dispute within this many days.
+DISPUTE_RESPONSE_DAYS = env_int("DISPUTE_RESPONSE_DAYS", 3)
 # Reminders to the other party before an unanswered cancellation request is accepted.
 CANCELLATION_REMINDERS = env_durations("CANCELLATION_REMINDERS", "24h,2h")
 # A seller's proposed changes to a milestone awaiting acceptance lapse this long unanswered (terms stay).

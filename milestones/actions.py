@@ -516,7 +516,7 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         dispute = getattr(milestone, "dispute", None)
         if dispute is not None and dispute.state == "open":
             allowed.add("add_statement")
-    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
+    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED):
         # One request of a kind at a time; the order page passes the pending ones it has read.
         pending = getattr(milestone, "pending_proposals", None)
         if pending is None:
@@ -524,6 +524,9 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         waiting = {p.kind for p in pending}
     if milestone.state == S.AWAITING_ACCEPTANCE and role == SELLER and "changes" not in waiting:
         allowed.add("propose_changes")
+    if milestone.state == S.DISPUTED and "add_statement" in allowed and "cancellation" not in waiting:
+        # The parties may still settle it between themselves: accepting withdraws the dispute.
+        allowed.add("request_cancellation")
     if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
         if "cancellation" not in waiting:
             allowed.add("request_cancellation")

@@ -16,8 +16,16 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
-from marketplace.money import zero
-from milestones.admin_views import BUTTON_LABELS, can_resolve, dispute_story, resolve_view, settlement_for
+from marketplace.money import format_money, zero
+from milestones.admin_views import (
+    BUTTON_LABELS,
+    DisputeMessageForm,
+    can_resolve,
+    dispute_story,
+    message_view,
+    resolve_view,
+    settlement_for,
+)
 from milestones.models import (
     Delivery,
     DeliveryFile,
@@ -141,7 +149,12 @@ class DisputeStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [(DisputeState.OPEN, "Open"), (DisputeState.RESOLVED, "Resolved"), ("all", "All")]
+        return [
+            (DisputeState.OPEN, "Open"),
+            (DisputeState.RESOLVED, "Resolved"),
+            (DisputeState.WITHDRAWN, "Settled by the parties"),
+            ("all", "All"),
+        ]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value() or DisputeState.OPEN
@@ -161,7 +174,9 @@ class DisputeStateFilter(admin.SimpleListFilter):
 
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
+    # The queue: how long each has waited comes first, the oldest at the top (``ordering``).
     list_display = (
+        "age",
         "id",
         "order_title",
         "milestone",
@@ -169,7 +184,6 @@ class DisputeAdmin(ReadOnlyAdmin):
         "buyer",
         "seller",
         "opened_by",
-        "age",
         "state",
         "outcome",
     )
@@ -189,9 +203,10 @@ class DisputeAdmin(ReadOnlyAdmin):
         ("Dispute", {"fields": ("milestone", "opened_by", "opened_at", "state", "reason")}),
         (
             "Resolution",
-            {"fields": ("outcome", "seller_amount", "buyer_amount", "resolved_by", "resolved_at", "resolution_note")},
+            {"fields": ("outcome", "to_seller", "to_buyer", "resolved_by", "resolved_at", "resolution_note")},
         ),
     )
+    readonly_fields = ("to_seller", "to_buyer")
     change_form_template = "admin/milestones/dispute/change_form.html"
 
     @admin.display(ordering="milestone__order__title", description="order")
@@ -199,8 +214,17 @@ class DisputeAdmin(ReadOnlyAdmin):
         return obj.milestone.order.title
 
     @admin.display(ordering="milestone__amount")
-    def amount(self, obj: Dispute):
-        return obj.milestone.amount
+    def amount(self, obj: Dispute) -> str:
+        return format_money(obj.milestone.amount)
+
+    # The resolution's amounts as every page writes them (``format_money``), not django-money's ``US$30.00``.
+    @admin.display(description="to the seller")
+    def to_seller(self, obj: Dispute) -> str:
+        return format_money(obj.seller_amount) if obj.seller_amount is not None else "—"
+
+    @admin.display(description="to the buyer")
+    def to_buyer(self, obj: Dispute) -> str:
+        return format_money(obj.buyer_amount) if obj.buyer_amount is not None else "—"
 
     @admin.display(ordering="milestone__order__buyer__username")
     def buyer(self, obj: Dispute) -> str:
@@ -227,7 +251,15 @@ class DisputeAdmin(ReadOnlyAdmin):
         def resolve(request, object_id, outcome):
             return resolve_view(self, request, object_id, outcome)
 
+        def message(request, object_id):
+            return message_view(self, request, object_id)
+
         return [
+            path(
+                "<int:object_id>/message/",
+                self.admin_site.admin_view(require_POST(message)),
+                name="{}_{}_message".format(*info),
+            ),
             path(
                 "<int:object_id>/resolve/<str:outcome>/",
                 self.admin_site.admin_view(require_POST(resolve)),
@@ -242,6 +274,9 @@ class DisputeAdmin(ReadOnlyAdmin):
         if dispute is not None:
             context.update(dispute_story(dispute))
             context["can_resolve"] = dispute.state == DisputeState.OPEN and can_resolve(request.user)
+            context["can_write"] = context["can_resolve"] and not dispute.milestone.order.is_party(request.user)
+            context["message_form"] = DisputeMessageForm()
+            context["message_url"] = reverse("admin:milestones_dispute_message", args=[dispute.pk])
             context["resolve_urls"] = {
                 outcome.value: reverse("admin:milestones_dispute_resolve", args=[dispute.pk, outcome.value])
                 for outcome in DisputeOutcome

@@ -11,7 +11,7 @@ confirm, and a ``LogEntry`` after.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import messages
@@ -26,15 +26,16 @@ from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import DomainError
+from marketplace.forms import OneUseForm
 from marketplace.money import format_money, has_sub_minor_digits, zero
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeOutcome, DisputeState, DisputeStatement
-from milestones.services.disputes import dispute_resolve
+from milestones.services.disputes import RESOLVE_PERMISSION, dispute_add_statement, dispute_resolve, split_share
 from orders.models import Activity
 from payments.fees import seller_commission
 from payments.ledger import escrow_balance
 from payments.services import settlement_figures
 
-RESOLVE_PERMISSION = "milestones.change_dispute"
+SPLIT_AMOUNT_REQUIRED = "Enter the amount for the seller, such as 40.00, or a percentage, such as 40%."
 
 BUTTON_LABELS = {
     DisputeOutcome.RELEASE: "Release to seller",
@@ -92,10 +93,11 @@ class DisputeResolutionForm(forms.Form):
     locks and has the last word.
     """
 
-    seller_amount = forms.DecimalField(
+    # Text, not a number field: "40%" is a share of the escrow, "40.00" an amount.
+    seller_amount = forms.CharField(
         label="Amount to seller",
         required=False,
-        max_digits=14,
+        max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     note = forms.CharField(
@@ -113,22 +115,42 @@ class DisputeResolutionForm(forms.Form):
         self.buyer_fee = dispute.milestone.buyer_fee
         self.currency = dispute.milestone.order.currency
         self.settlement: Settlement | None = None
+        # A split typed as a percentage: the share of the escrow, which the service works out again
+        # under its lock (``split_share``), so the figures shown are the figures posted.
+        self.percent: Decimal | None = None
         if outcome == DisputeOutcome.SPLIT:
             self.fields["seller_amount"].required = True
-            self.fields["seller_amount"].error_messages["required"] = "Enter the amount for the seller."
-            self.fields["seller_amount"].label = f"Amount to seller ({self.currency})"
+            self.fields["seller_amount"].error_messages["required"] = SPLIT_AMOUNT_REQUIRED
+            self.fields["seller_amount"].label = f"Amount to seller ({self.currency} or %)"
             self.fields["seller_amount"].help_text = (
-                f"Of the {format_money(held)} in escrow; the rest goes back to the buyer with the same share "
-                "of their service fee. The platform fee is taken from the seller's part only."
+                f"An amount such as 40.00, or a percentage of the {format_money(held)} in escrow such as 40%; "
+                "the rest goes back to the buyer with the same share of their service fee. The platform fee "
+                "is taken from the seller's part only."
             )
         else:
             del self.fields["seller_amount"]
 
     def clean_seller_amount(self) -> Money | None:
-        value: Decimal | None = self.cleaned_data.get("seller_amount")
-        if value is None:
+        typed = (self.cleaned_data.get("seller_amount") or "").strip().replace(",", "")
+        if not typed:
             return None
-        amount = Money(value, self.currency)
+        percent = typed.endswith("%")
+        try:
+            value = Decimal(typed.removesuffix("%").strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite():
+            raise forms.ValidationError("Enter a number, such as 40.00, or a percentage, such as 40%.")
+        if percent:
+            if not 0 < value < 100:
+                raise forms.ValidationError(
+                    "A split gives the seller more than 0% and less than 100%; "
+                    "use “Release to seller” or “Refund buyer” for all of it."
+                )
+            self.percent = value
+            amount = split_share(self.held, value)
+        else:
+            amount = Money(value, self.currency)
         if has_sub_minor_digits(amount):
             raise forms.ValidationError(f"{self.currency} amounts have at most two decimal places.")
         if not zero(self.currency) < amount < self.held:
@@ -187,7 +209,8 @@ def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
                 dispute=dispute,
                 actor=staff,
                 outcome=outcome,
-                seller_amount=form.cleaned_data.get("seller_amount"),
+                seller_amount=None if form.percent is not None else form.cleaned_data.get("seller_amount"),
+                seller_percent=form.percent,
                 note=form.cleaned_data["note"],
             )
         except DomainError as error:
@@ -218,10 +241,45 @@ def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
         "outcome_label": BUTTON_LABELS[DisputeOutcome(outcome)],
         "form": form,
         "settlement": form.settlement,
+        "percent": form.percent,
         "change_url": _change_url(dispute),
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/milestones/dispute/resolve_confirm.html", context)
+
+
+class DisputeMessageForm(OneUseForm):
+    """Staff write in the dispute's thread, which both parties read on the order page."""
+
+    body = forms.CharField(
+        label="Message to both parties",
+        max_length=10000,
+        error_messages={"required": "Write your message."},
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Both parties see it on the order page and are told; ask for what you need to decide.",
+    )
+
+
+def message_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_id: str) -> HttpResponse:
+    """POST only: staff add a message to the dispute's thread (``dispute_add_statement``), then
+    go back to the dispute's page, which shows it with the parties' messages."""
+    staff = request.user
+    if not isinstance(staff, User) or not can_resolve(staff):
+        raise PermissionDenied
+    dispute = get_object_or_404(Dispute, pk=object_id)
+    form = DisputeMessageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write your message; nothing was sent.")
+        return HttpResponseRedirect(_change_url(dispute))
+    try:
+        dispute_add_statement(
+            dispute=dispute, actor=staff, body=form.cleaned_data["body"], idempotency_key=form.cleaned_data["token"]
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Message sent; both parties have been told.")
+    return HttpResponseRedirect(_change_url(dispute) + "#dispute-statements")
 
 
 def resolution_summary(dispute: Dispute) -> str:

@@ -266,14 +266,30 @@ class OptionalFileForm(forms.Form):
         return upload
 
 
+def dispute_next_steps() -> str:
+    """What opening a dispute starts, and how long staff take (``DISPUTE_RESPONSE_DAYS``), in the
+    words the dispute form shows under the reason."""
+    days = settings.DISPUTE_RESPONSE_DAYS
+    return (
+        "What went wrong; staff read this, the other party's side and the messages. What happens next: "
+        "the money stays in escrow and the deadlines stop; the other party is asked for their side; "
+        f"staff reply within {days} day{'s' if days != 1 else ''} and then release, refund or split. "
+        "You can all write to each other in the dispute meanwhile, and the two of you can still settle it: "
+        "a cancellation you both agree withdraws the dispute."
+    )
+
+
 class DisputeForm(OptionalFileForm):
     reason = forms.CharField(
         label="Reason",
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="What went wrong; staff read this, the other party's side and the messages.",
     )
     field_order = ["reason", "attachment"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = dispute_next_steps()
 
 
 class StatementForm(OneUseForm, OptionalFileForm):

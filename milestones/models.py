@@ -258,9 +258,10 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     def cancel(self, *, at: datetime) -> None:
         self.closed_at = at
 
-    @transition(field=state, source=[S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED], target=S.CANCELLED)
+    @transition(field=state, source=[S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED], target=S.CANCELLED)
     def cancel_agreed(self, *, at: datetime) -> None:
-        """Both parties agreed to stop; the escrow splits as they agreed."""
+        """Both parties agreed to stop; the escrow splits as they agreed. From a dispute too: the
+        parties may settle it between themselves, which withdraws it (``_cancellation_apply``)."""
         self.closed_at = at
         self.auto_approve_at = None
 
@@ -451,6 +452,8 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
 class DisputeState(models.TextChoices):
     OPEN = "open", "Open"
     RESOLVED = "resolved", "Resolved"
+    # The parties settled it between themselves (a cancellation by agreement) before staff decided.
+    WITHDRAWN = "withdrawn", "Withdrawn: settled by the parties"
 
 
 class DisputeOutcome(models.TextChoices):
@@ -497,6 +500,11 @@ class Dispute(ConcurrentTransitionMixin, models.Model):
         self.buyer_amount = buyer_amount
         self.resolution_note = note
         self.outcome_mac = self.expected_outcome_mac()
+
+    @transition(field=state, source=DisputeState.OPEN, target=DisputeState.WITHDRAWN)
+    def withdraw(self, *, at: datetime) -> None:
+        # No outcome, no amounts: the cancellation the parties agreed moved the money.
+        self.resolved_at = at
 
     def expected_outcome_mac(self) -> str:
         parts = [self.milestone_id, self.outcome, self.seller_amount, self.buyer_amount]

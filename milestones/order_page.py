@@ -78,6 +78,7 @@ VERB_WORDS = {
     "account_closed": "noted that an account was closed",
     "disputed": "opened a dispute on",
     "dispute_statement": "added their side to the dispute on",
+    "dispute_staff_message": "wrote, for staff, in the dispute on",
     "resolved": "resolved the dispute on",
 }
 

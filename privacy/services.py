@@ -118,14 +118,31 @@ def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
     """Erase the person, keep the records (see the module). Bad password: InvalidInput, nothing changes."""
     if not user.check_password(password):
         raise InvalidInput("That is not your password.", field="password")
+    return _account_erase(user=user, ip=ip, detail="", refused="Your account cannot be deleted yet: ")
+
+
+def account_delete_by_staff(*, user: User, staff: User, ip: str | None = None) -> User:
+    """Staff close someone's account from the admin (the admin's "Delete selected users" would
+    delete the rows the books keep): the same erasure, the same blockers, and the security log
+    says who did it. Staff cannot close their own account here; they use the profile page."""
+    if not staff.is_active or not staff.is_staff:
+        raise NotAllowed("Only staff can close someone else's account.")
+    if staff.pk == user.pk:
+        raise NotAllowed("Close your own account from your profile page, with your password.")
+    return _account_erase(
+        user=user, ip=ip, detail=f"by staff {staff.username}", refused=f"{user.username} cannot be deleted yet: "
+    )
+
+
+def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> User:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if not user.is_active:
             raise NotAllowed("This account is already deleted.")
         blockers = account_deletion_blockers(user)
         if blockers:
-            raise NotAllowed("Your account cannot be deleted yet: " + " ".join(str(b) for b in blockers))
-        security_event_record(user=user, kind=SecurityEventKind.ACCOUNT_DELETED, ip=ip)
+            raise NotAllowed(refused + " ".join(str(b) for b in blockers))
+        security_event_record(user=user, kind=SecurityEventKind.ACCOUNT_DELETED, ip=ip, detail=detail)
         # Nothing new can start with a closed account: its orders say so, its tips' checkouts close.
         orders_note_closed_account(user)
         tip_checkouts_close_for(user)

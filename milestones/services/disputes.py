@@ -5,14 +5,17 @@ package's docstring for the steps every service takes."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.money import format_money, has_sub_minor_digits, round_money
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import Dispute, DisputeOutcome, DisputeStatement, Milestone, lock_milestone
 from milestones.services.steps import (
@@ -29,6 +32,9 @@ from milestones.services.steps import (
 from notifications.services import notification_send
 from payments.ledger import escrow_balance
 from payments.models import TransactionKind
+
+# Staff with this permission (every superuser) decide disputes, and may write in them.
+RESOLVE_PERMISSION = "milestones.change_dispute"
 
 
 def milestone_open_dispute(
@@ -76,6 +82,11 @@ def milestone_open_dispute(
     return dispute
 
 
+def may_write_as_staff(actor: User) -> bool:
+    """Staff who may decide disputes (the admin's resolve permission) may write in one."""
+    return bool(actor.is_active and actor.is_staff and actor.has_perm(RESOLVE_PERMISSION))
+
+
 def dispute_add_statement(
     *,
     dispute: Dispute,
@@ -84,21 +95,26 @@ def dispute_add_statement(
     attachment: UploadedFile | None = None,
     idempotency_key: str | None = None,
 ) -> DisputeStatement:
-    """Either party adds their side while the dispute is open.
+    """A message in the dispute's thread, which both parties and staff read (on the order page
+    and the dispute's admin page) while it is open: a party adds their side, staff ask and answer
+    (staff who may decide it, and are not a party: no one writes as judge in their own case).
 
-    The same form sent twice (``idempotency_key``) adds one statement.
+    Everyone else in the conversation is told: the other party (or both, when staff write), and
+    the staff who have written in it; a party's first message after opening also reaches them.
+    The same form sent twice (``idempotency_key``) adds one message.
     """
     body = (body or "").strip()
     with transaction.atomic():
         milestone = lock_milestone(dispute.milestone_id)
         dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
         order = milestone.order
-        if not order.is_party(actor):
-            raise NotAllowed("Only the buyer or the seller can add to this dispute.")
+        as_party = order.is_party(actor)
+        if not as_party and not may_write_as_staff(actor):
+            raise NotAllowed("Only the buyer, the seller or staff can write in this dispute.")
         if dispute.state != "open":
             raise InvalidTransition("This dispute is resolved; nothing more can be added.")
         if not body:
-            raise InvalidInput("Write your side of the story.", field="body")
+            raise InvalidInput("Write your side of the story." if as_party else "Write your message.", field="body")
         if len(body) > 10000:
             raise InvalidInput("Keep it to 10,000 characters or fewer.", field="body")
         name = ""
@@ -118,14 +134,42 @@ def dispute_add_statement(
                 )
         except IntegrityError:
             raise DuplicateRequest("This was already sent; nothing more was added.") from None
-        log(milestone, actor, "dispute_statement", note=body)
-        notify(
-            milestone,
-            to=other_party(order, actor),
-            event="dispute_statement",
-            message=f"{actor.username} added their side to the dispute on “{milestone.title}”.",
-        )
+        log(milestone, actor, "dispute_statement" if as_party else "dispute_staff_message", note=body)
+        if as_party:
+            notify(
+                milestone,
+                to=other_party(order, actor),
+                event="dispute_statement",
+                message=f"{actor.username} added their side to the dispute on “{milestone.title}”.",
+            )
+        else:
+            notify(
+                milestone,
+                to=(order.buyer, order.seller),
+                event="dispute_staff_message",
+                message=f"Staff ({actor.username}) wrote in the dispute on “{milestone.title}”: "
+                f"{body[:150]}{'…' if len(body) > 150 else ''}",
+            )
+        for staff in _staff_in_thread(dispute, order).exclude(pk=actor.pk):
+            notification_send(
+                recipient=staff,
+                event="dispute_statement",
+                message=f"{actor.username} wrote in the dispute on order #{order.pk}, “{milestone.title}”.",
+                url=f"/admin/milestones/dispute/{dispute.pk}/change/",
+            )
     return statement
+
+
+def _staff_in_thread(dispute: Dispute, order) -> QuerySet[User]:
+    """The staff who have written in the dispute (never its parties)."""
+    authors = DisputeStatement.objects.filter(dispute=dispute).values("author_id")
+    return User.objects.filter(pk__in=authors, is_active=True).exclude(pk__in=[order.buyer_id, order.seller_id])
+
+
+def split_share(held: Money, percent: Decimal) -> Money:
+    """The seller's part of a split given as a percentage of the escrow: rounded once, half up
+    (``round_money``), so the preview staff confirm and the posting are the same figure."""
+    return round_money(Money(held.amount * percent / 100, held.currency))
 
 
 def dispute_resolve(
@@ -134,11 +178,13 @@ def dispute_resolve(
     actor: User,
     outcome: str,
     seller_amount: Money | None = None,
+    seller_percent: Decimal | None = None,
     note: str = "",
 ) -> Dispute:
     """Staff decide: release to the seller, refund the buyer, or split.
 
-    The split pays the seller ``seller_amount`` less the commission (on that
+    The split pays the seller ``seller_amount`` (or ``seller_percent`` of the escrow, worked
+    out here under the lock by ``split_share``) less the commission (on that
     part only) and returns the rest of the escrow to the buyer, with the same
     share of the service fee (to their balance or card, as their profile says). Two
     staff clicking at once: the first wins, the second gets ``InvalidTransition``.
@@ -163,6 +209,14 @@ def dispute_resolve(
         elif outcome == DisputeOutcome.REFUND:
             seller_gross = Money(0, currency)
         elif outcome == DisputeOutcome.SPLIT:
+            if seller_percent is not None:
+                if not seller_percent.is_finite() or not 0 < seller_percent < 100:
+                    raise InvalidInput(
+                        "A split gives the seller more than 0% and less than 100%; "
+                        "use release or refund for all of it.",
+                        field="seller_amount",
+                    )
+                seller_amount = split_share(held, seller_percent)
             if seller_amount is None:
                 raise InvalidInput("Enter the amount for the seller.", field="seller_amount")
             if str(seller_amount.currency) != currency:

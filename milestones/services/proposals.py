@@ -21,6 +21,7 @@ from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import format_money, has_sub_minor_digits
 from marketplace.text import sentence
 from milestones.models import (
+    Dispute,
     Milestone,
     MilestoneReminder,
     MilestoneState,
@@ -57,8 +58,9 @@ EXTENSION_STATES = (S.IN_PROGRESS, S.REVISION_REQUESTED)
 MAX_EXTENSION = timedelta(days=365)
 
 
-# The states in which both parties may agree to stop (a dispute has staff decide instead).
-CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED)
+# The states in which both parties may agree to stop. In a dispute too: the parties may still settle
+# it between themselves, and accepting the cancellation withdraws the dispute (``_cancellation_apply``).
+CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED)
 
 
 def silence_accepts(milestone: Milestone, proposal: Proposal) -> bool:
@@ -73,6 +75,9 @@ def silence_accepts(milestone: Milestone, proposal: Proposal) -> bool:
 
     Extensions and changes lapse and the terms stay."""
     if proposal.kind != ProposalKind.CANCELLATION or milestone.state not in CANCELLABLE_STATES:
+        return False
+    if milestone.state == S.DISPUTED:
+        # Staff decide a dispute; only an answer, never silence, settles it instead.
         return False
     if proposal.proposer_id == milestone.order.seller_id:
         return proposal.refund_amount == milestone.amount
@@ -289,9 +294,18 @@ def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
 
 
 def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> str:
-    """Close the milestone as cancelled and split its escrow as agreed."""
+    """Close the milestone as cancelled and split its escrow as agreed. In a dispute, the
+    agreement settles it: the dispute is withdrawn (locked after the proposal: the lock order)."""
     assert proposal.refund_amount is not None
+    disputed = milestone.state == S.DISPUTED
     before = transition(milestone, "cancelled", milestone.cancel_agreed, at=now)
+    if disputed:
+        dispute = Dispute.objects.select_for_update().get(milestone=milestone)
+        try:
+            dispute.withdraw(at=now)
+        except TransitionNotAllowed:
+            raise InvalidTransition("This dispute was already resolved; nothing was changed.") from None
+        dispute.save()
     seller_gross = milestone.amount - proposal.refund_amount
     if seller_gross.amount == 0:
         kind = TransactionKind.REFUND
@@ -305,6 +319,8 @@ def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User
     )
     save(milestone)
     how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
+    if disputed:
+        how += ", which settles the dispute (withdrawn; staff no longer decide it)"
     log(milestone, actor, "cancelled", before, f"Cancelled {how}. {words}")
     after_close(milestone, at=now)
     order = milestone.order
@@ -333,7 +349,9 @@ def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
             raise InvalidTransition("Accept changes on their confirmation page, which says what they cost.")
         if proposal.kind == ProposalKind.CANCELLATION:
             if milestone.state not in CANCELLABLE_STATES:
-                raise InvalidTransition(f"“{milestone.title}” is no longer in work; it cannot be cancelled now.")
+                raise InvalidTransition(
+                    f"“{milestone.title}” is {milestone.get_state_display().lower()}; it cannot be cancelled now."
+                )
             proposal.save()
             _cancellation_apply(milestone, proposal, actor=actor, now=now)
             return proposal
@@ -401,6 +419,8 @@ def _lapsed_words(milestone: Milestone, proposal: Proposal) -> str:
         return "the terms stay as they were."
     if milestone.state == S.IN_REVIEW:
         return "the milestone goes on, and the delivery waiting for review is approved or disputed as any other."
+    if milestone.state == S.DISPUTED:
+        return "the dispute goes on, and staff decide how the escrow is shared."
     return "the milestone goes on and its escrow stays as it is; either party may still open a dispute."
 
 

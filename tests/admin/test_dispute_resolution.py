@@ -65,7 +65,7 @@ def test_the_dispute_page_offers_the_three_buttons_with_the_figures(staff_client
     response = staff_client.get(change_url(disputed))
     assert response.status_code == 200
     html = response.content.decode()
-    for label in ("Release to seller", "Refund buyer", "Split", "Amount to seller (USD)"):
+    for label in ("Release to seller", "Refund buyer", "Split", "Amount to seller (USD or %)"):
         assert label in html
     assert 'id="escrow-balance"' in html
     # A release shows the fee and net before any click.
@@ -216,9 +216,12 @@ def test_a_resolved_dispute_shows_its_outcome_and_no_buttons(staff_client, dispu
         ("100.00", "less than the"),
         ("150.00", "less than the"),
         ("10.005", "at most two decimal places"),
-        ("ten dollars", "Enter a number."),
-        ("", "Enter the amount for the seller."),
-        ("NaN", "Enter a number."),
+        ("ten dollars", "Enter a number"),
+        ("", "Enter the amount for the seller"),
+        ("NaN", "Enter a number"),
+        ("0%", "more than 0%"),
+        ("100%", "less than 100%"),
+        ("0.001%", "more than"),
     ],
 )
 def test_a_bad_split_amount_gives_a_clear_error_and_changes_nothing(staff_client, disputed, typed, error):

@@ -629,7 +629,8 @@ ACTORS = ("buyer", "seller", "outsider", "staff")
 ASKABLE = {
     "changes": ({S.AWAITING_ACCEPTANCE}, {"seller"}),
     "extension": ({S.IN_PROGRESS, S.REVISION_REQUESTED}, {"seller"}),
-    "cancellation": ({S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED}, {"buyer", "seller"}),
+    # In a dispute too: the parties may settle it between themselves (issue 34, 17).
+    "cancellation": ({S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED}, {"buyer", "seller"}),
 }
 ALL_STATES = [
     S.OFFERED,

@@ -390,7 +390,7 @@ def test_bad_cancellation_input_is_a_field_error_and_changes_nothing(refund, rea
     assert world() == before
 
 
-@pytest.mark.parametrize("state", [S.AWAITING_ACCEPTANCE, S.APPROVED, S.DISPUTED, S.CANCELLED])
+@pytest.mark.parametrize("state", [S.AWAITING_ACCEPTANCE, S.APPROVED, S.RESOLVED, S.CANCELLED])
 def test_a_cancellation_is_asked_only_while_the_milestone_is_in_work(state):
     milestone = milestone_in(state)
     with pytest.raises(InvalidTransition, match="only while it is in work"):
