@@ -75,7 +75,7 @@ def test_support_reads_them_and_every_file_read_is_recorded_and_shown_in_the_adm
 
 
 def _agent(**kwargs) -> User:
-    agent = StaffFactory(username=kwargs.pop("username", "agent"), is_superuser=False, **kwargs)
+    agent: User = StaffFactory(username=kwargs.pop("username", "agent"), is_superuser=False, **kwargs)
     agent.groups.add(Group.objects.get(name="Support"))
     return agent
 
