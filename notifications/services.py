@@ -13,7 +13,7 @@ import logging
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -214,14 +214,17 @@ def email_retry_delay(attempts: int) -> timedelta:
 
 def notifications_email_failed(pks: list[int], attempts_so_far: int, exc: Exception) -> int:
     """Record a failed send on each notice (in the caller's transaction, under its lock); returns the attempt."""
-    error = f"{exc.__class__.__name__}: {exc}"[:300]
-    attempts = attempts_so_far + 1
+    attempts, error, retry_at = _failed_try(attempts_so_far, exc)
     Notification.objects.filter(pk__in=pks).update(
-        email_attempts=attempts,
-        email_last_error=error,
-        email_retry_at=timezone.now() + email_retry_delay(attempts),
+        email_attempts=attempts, email_last_error=error, email_retry_at=retry_at
     )
     return attempts
+
+
+def _failed_try(attempts_so_far: int, exc: Exception) -> tuple[int, str, datetime]:
+    """A failed send of any e-mail: the attempt it was, the mail server's answer, the next try."""
+    attempts = attempts_so_far + 1
+    return attempts, f"{exc.__class__.__name__}: {exc}"[:300], timezone.now() + email_retry_delay(attempts)
 
 
 def notifications_email_retry(*, notification_ids: Iterable[int]) -> int:
@@ -279,12 +282,8 @@ def outgoing_email_send(*, email_id: int) -> bool:
         try:
             get_connection().send_messages([message])
         except Exception as exc:  # noqa: BLE001 - any failure of the mail server is recorded, then retried
-            attempts = row.attempts + 1
-            OutgoingEmail.objects.filter(pk=row.pk).update(
-                attempts=attempts,
-                last_error=f"{exc.__class__.__name__}: {exc}"[:300],
-                retry_at=timezone.now() + email_retry_delay(attempts),
-            )
+            attempts, error, retry_at = _failed_try(row.attempts, exc)
+            OutgoingEmail.objects.filter(pk=row.pk).update(attempts=attempts, last_error=error, retry_at=retry_at)
             logger.warning("e-mail %s (%s) failed (attempt %d): %s", row.pk, row.kind, attempts, exc)
             return False
         OutgoingEmail.objects.filter(pk=row.pk).update(

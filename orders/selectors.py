@@ -9,7 +9,8 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from accounts.two_factor import SecondFactorRequired, passed_two_factor
-from orders.models import Activity, Order, OrderMessage, StaffFileRead
+from orders.models import Activity, Order, OrderMessage
+from orders.services import staff_file_read_record
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,12 @@ def may_read_any_order(user) -> bool:
     return has_support_permission(user) and passed_two_factor()
 
 
-def not_visible(user, what: str, path: str = "") -> Exception:
+def not_visible(user, what: str) -> Exception:
     """What to raise when ``user`` may not read ``what``: 404 (an outsider must not learn that it
     exists), but support staff whose session has not passed two-factor are told how to pass it,
     and the attempt goes to the staff-read log."""
     if has_support_permission(user) and not passed_two_factor():
-        StaffFileRead.objects.create(reader=user, kind=REFUSED, file_name=what[:255], where=path[:300])
+        staff_file_read_record(reader=user, kind=REFUSED, file_name=what)
         logger.warning("staff read refused without two-factor", extra={"reader": user.pk, "what": what})
         return SecondFactorRequired("Two-factor authentication is needed to read other members' orders.")
     return Http404(f"No such {what.split(' ')[0]}")
