@@ -92,3 +92,160 @@ def lock_gig(gig_id: int) -> Gig:
     without this lock, so an order may still open on a gig paused at that very
     moment, as it would have a second earlier."""
     return Gig.objects.select_for_update().get(pk=gig_id)
+
+
+# --- packages: the seller's way of working, ordered and paid one step at a time ------------------
+# A gig has one to three packages; each package a workflow of one to six steps. The package's
+# price and delivery time are the sums of its steps'. Ordering a package creates one milestone
+# per step (the first funded, the rest ``planned``); each milestone copies its step's terms, so
+# editing the gig afterwards changes no order.
+MAX_PACKAGES = 3
+MAX_STEPS = 6
+MAX_STEP_REVISIONS = 20
+MAX_EXTRAS = 5
+MAX_IMAGES = 6
+MAX_QUESTIONS = 10
+DEFAULT_PACKAGE_NAMES = ("Basic", "Standard", "Premium")
+
+
+class GigPackage(models.Model):
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="packages")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField("package name", max_length=40)
+    description = models.TextField("package description", max_length=1000, blank=True)
+
+    objects: models.Manager[GigPackage] = models.Manager()
+
+    class Meta:
+        ordering = ["gig", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["gig", "position"], name="gig_package_position_unique"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1, position__lte=MAX_PACKAGES), name="gig_package_position_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gig} · {self.name}"
+
+
+class PackageStep(models.Model):
+    package = models.ForeignKey(GigPackage, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField("step title", max_length=200)
+    deliverables = models.TextField(max_length=5000)
+    days = models.PositiveSmallIntegerField()
+    price = MoneyField(max_digits=12, decimal_places=2, default_currency="USD")
+    revisions_included = models.PositiveSmallIntegerField(default=1)
+
+    objects: models.Manager[PackageStep] = models.Manager()
+
+    class Meta:
+        ordering = ["package", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["package", "position"], name="package_step_position_unique"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1, position__lte=MAX_STEPS), name="package_step_position_range"
+            ),
+            models.CheckConstraint(condition=Q(days__gte=1), name="package_step_days_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="package_step_price_positive"),
+            models.CheckConstraint(
+                condition=Q(revisions_included__lte=MAX_STEP_REVISIONS), name="package_step_revisions_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.position}: {self.title}"
+
+
+class GigExtra(models.Model):
+    """A value-add the buyer may tick when ordering a package: its price and days are added to the
+    step at ``attach_to_step`` (the package's last step if it has fewer), or, when that is empty,
+    it becomes its own last step."""
+
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="extras")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField("extra title", max_length=120)
+    price = MoneyField("extra price", max_digits=12, decimal_places=2, default_currency="USD")
+    days = models.PositiveSmallIntegerField("extra days", default=0)
+    attach_to_step = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    objects: models.Manager[GigExtra] = models.Manager()
+
+    class Meta:
+        ordering = ["gig", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["gig", "position"], name="gig_extra_position_unique"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="gig_extra_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def gig_image_upload_to(instance: GigImage, filename: str) -> str:
+    # The name is ours, never the uploader's (it may carry a path or a script).
+    return f"gigs/{instance.gig_id}/{filename}"
+
+
+class GigImage(models.Model):
+    """One of up to six pictures of a gig; the first (lowest position) is the cover on cards and in
+    search. Stored re-encoded by Pillow, metadata stripped, in two sizes, through the storage that
+    holds deliverables."""
+
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveSmallIntegerField()
+    image = models.FileField(upload_to=gig_image_upload_to, max_length=300)
+    thumbnail = models.FileField(upload_to=gig_image_upload_to, max_length=300)
+    # The sizes as stored, so pages reserve the space (no layout shift).
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    thumbnail_width = models.PositiveIntegerField()
+    thumbnail_height = models.PositiveIntegerField()
+    alt_text = models.CharField("image description", max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[GigImage] = models.Manager()
+
+    class Meta:
+        ordering = ["gig", "position"]
+        constraints = [models.UniqueConstraint(fields=["gig", "position"], name="gig_image_position_unique")]
+
+    def __str__(self) -> str:
+        return self.alt_text
+
+
+class AnswerType(models.TextChoices):
+    TEXT = "text", "Text"
+    CHOICE = "choice", "Choice"
+    FILE = "file", "File"
+
+
+class RequirementQuestion(models.Model):
+    """What the seller needs to know before work starts; the buyer answers when ordering."""
+
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField()
+    question = models.CharField(max_length=300)
+    answer_type = models.CharField(max_length=10, choices=AnswerType.choices, default=AnswerType.TEXT)
+    # For a choice question: one choice per line.
+    choices = models.TextField(max_length=2000, blank=True)
+    required = models.BooleanField(default=True)
+
+    objects: models.Manager[RequirementQuestion] = models.Manager()
+
+    class Meta:
+        ordering = ["gig", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["gig", "position"], name="requirement_question_position_unique"),
+            models.CheckConstraint(
+                condition=Q(answer_type__in=AnswerType.values), name="requirement_question_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.question
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]

@@ -33,7 +33,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint, UniqueConstraint
 
-from marketplace.migration_ops import AddIndexConcurrently
+from marketplace.migration_ops import AddCheckNotValid, AddIndexConcurrently
 
 # Written before the linter existed; every deployment has applied them.
 BASELINE_BEFORE = {
@@ -104,7 +104,7 @@ def lint_operation(operation, app_label: str, state: ProjectState, created: set[
         return None
     if model is None or str(model).lower() in created:
         return None
-    if isinstance(operation, AddIndexConcurrently):
+    if isinstance(operation, AddIndexConcurrently | AddCheckNotValid):
         return None
     if isinstance(operation, migrations.AddIndex):
         return "use marketplace.migration_ops.AddIndexConcurrently (atomic = False)"

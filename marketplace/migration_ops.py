@@ -6,12 +6,17 @@ migration with ``atomic = False``); a plain index on SQLite, the embedded
 default, which has neither the syntax nor other writers to block.
 ``lint_migrations`` (run by ``make lint``) refuses a plain ``AddIndex`` on a
 table that already exists.
+
+``AddCheckNotValid``: a CHECK on a big table. On PostgreSQL it is added
+``NOT VALID`` (a short lock: only new writes are checked) and then validated
+with ``VALIDATE CONSTRAINT``, which scans the table under a lock that lets
+reads and writes go on. Elsewhere Django's ``AddConstraint``.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres import operations as postgres
-from django.db.migrations.operations import AddIndex, RemoveIndex
+from django.db.migrations.operations import AddConstraint, AddIndex, RemoveIndex
 
 
 class AddIndexConcurrently(postgres.AddIndexConcurrently):
@@ -40,3 +45,16 @@ class RemoveIndexConcurrently(postgres.RemoveIndexConcurrently):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
         else:
             RemoveIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+class AddCheckNotValid(AddConstraint):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        table = schema_editor.quote_name(model._meta.db_table)
+        name = schema_editor.quote_name(self.constraint.name)
+        check = self.constraint._get_check_sql(model, schema_editor)  # type: ignore[attr-defined]
+        schema_editor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID")
+        schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")

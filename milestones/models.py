@@ -44,6 +44,9 @@ class MilestoneState(models.TextChoices):
     PAYMENT_EXPIRED = "payment_expired", "Not paid, checkout expired"
     OFFER_DECLINED = "offer_declined", "Offer declined"
     OFFER_EXPIRED = "offer_expired", "Offer expired"
+    # A later step of an ordered package: agreed when the seller accepted the order, not funded
+    # yet. The buyer funds it ("Continue to next milestone") or stops the order before it.
+    PLANNED = "planned", "Planned"
 
 
 S = MilestoneState
@@ -53,7 +56,7 @@ CLOSED_STATES = frozenset(
 # Offered by the seller, or created with its checkout not paid yet: no money
 # held, so it counts in no total, no progress and no sequence. Paid, a buyer's
 # milestone awaits the seller's acceptance; a seller's offer starts or queues.
-UNPAID_STATES = frozenset({S.OFFERED, S.AWAITING_PAYMENT})
+UNPAID_STATES = frozenset({S.OFFERED, S.AWAITING_PAYMENT, S.PLANNED})
 # Never paid and closed: no money was ever held.
 NEVER_PAID_STATES = frozenset({S.PAYMENT_EXPIRED, S.OFFER_DECLINED, S.OFFER_EXPIRED})
 OPEN_STATES = frozenset(set(S) - CLOSED_STATES - UNPAID_STATES)
@@ -144,6 +147,11 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
     auto_approve_at = models.DateTimeField(null=True, blank=True)
     late_flagged_at = models.DateTimeField(null=True, blank=True)
     revision_count = models.PositiveIntegerField(default=0)
+    # Revisions the price includes (a package step's "Revisions included"); empty: unlimited, as
+    # for milestones created by hand. Used up, the buyer may buy one ("Buy a revision").
+    # (A SmallIntegerField: the range is the CHECK ``milestone_revisions_included_range``, added
+    # NOT VALID and validated, instead of the column CHECK a Positive field brings.)
+    revisions_included = models.SmallIntegerField(null=True, blank=True)
     decline_reason = models.TextField(blank=True, max_length=2000)
     # A seller's offer: unanswered by then, it expires. Set only on offers, and
     # kept after the buyer pays, so the milestone still reads as one.
@@ -160,6 +168,10 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(fields=["order", "position"], name="milestone_position_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="milestone_amount_positive"),
             models.CheckConstraint(condition=Q(buyer_fee__gte=0), name="milestone_buyer_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(revisions_included__isnull=True) | Q(revisions_included__gte=0, revisions_included__lte=20),
+                name="milestone_revisions_included_range",
+            ),
         ]
         indexes = [
             models.Index(fields=["state", "auto_approve_at"], name="milestone_auto_approve"),

@@ -38,6 +38,12 @@ class Order(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # Completed by the system ``ORDER_AUTO_COMPLETE`` after its last milestone closed, not by the buyer.
     completed_automatically = models.BooleanField(default=False)
+    # Ordered from a gig package (issue 35): its name as it was when ordered. The steps are the
+    # order's milestones; the package row may change or go afterwards.
+    package = models.ForeignKey(
+        "gigs.GigPackage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    package_name = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -207,3 +213,28 @@ class StaffFileRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reader} read {self.kind} “{self.file_name}”"
+
+
+def answer_upload_to(instance: RequirementAnswer, filename: str) -> str:
+    return f"orders/{instance.order_id}/requirements/{filename}"
+
+
+class RequirementAnswer(models.Model):
+    """The buyer's answer to one of the gig's requirement questions, given when ordering; the
+    answers are the order's brief. The question is copied: the seller may edit the gig later."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="requirement_answers")
+    position = models.PositiveSmallIntegerField()
+    question = models.CharField(max_length=300)
+    answer = models.TextField(max_length=5000, blank=True)
+    file = models.FileField(upload_to=answer_upload_to, max_length=300, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [models.UniqueConstraint(fields=["order", "position"], name="requirement_answer_unique")]
+
+    def __str__(self) -> str:
+        return self.question
