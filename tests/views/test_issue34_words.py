@@ -1,0 +1,181 @@
+"""Issue 34, items 12 and 13: the words a person reads on the order page, the
+profile and the upload forms, each with the test that would have caught it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from milestones.models import Milestone, MilestoneState
+from milestones.order_page import VERB_WORDS, activity_words
+from milestones.services.disputes import dispute_resolve
+from milestones.services.proposals import cancellation_request, extension_request
+from tests.factories import OrderFactory, StaffFactory, milestone_in
+
+pytestmark = pytest.mark.django_db
+S = MilestoneState
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def card_of(html: str, milestone: Milestone) -> str:
+    start = html.index(f'id="milestone-{milestone.pk}"')
+    return html[start : html.index("</article>", start)]
+
+
+def words_of(html: str) -> str:
+    """The page as read: tags out, spaces folded."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# --- 12a: the dispute box and the activity lines read as sentences ------------------------------
+
+
+def test_dispute_open_opened_and_dispute_resolved_opened_read_as_sentences(client):
+    order = OrderFactory()
+    milestone = milestone_in(S.DISPUTED, order, title="Logo")
+    client.force_login(order.seller)
+    page = words_of(text(client.get(order.get_absolute_url())))
+    assert "Dispute opened on “Logo”" in page
+    assert f"Opened by {order.buyer.username}" in page
+    assert "Dispute Open" not in page and "Open opened" not in page
+
+    dispute_resolve(dispute=Milestone.objects.get(pk=milestone.pk).dispute, actor=StaffFactory(), outcome="refund")
+    page = words_of(text(client.get(order.get_absolute_url())))
+    assert "Dispute resolved: refunded to the buyer" in page
+    assert "Dispute Resolved" not in page and "Resolved opened" not in page
+    assert "resolved the dispute on “Logo”." in page, "the thread's line names the milestone"
+
+
+def _logged_verbs() -> set[str]:
+    """Every activity verb the code writes: the literal ones and those made from a proposal's kind."""
+    verbs: set[str] = set()
+    sources = [*(ROOT / "milestones" / "services").glob("*.py"), ROOT / "orders" / "services.py"]
+    for source in sources:
+        code = source.read_text()
+        verbs.update(re.findall(r'\blog\(\s*milestone,\s*[\w.]+,\s*"(\w+)"', code))
+        verbs.update(re.findall(r'\bverb="(\w+)"', code))
+        for pair in re.findall(r'log\(milestone, actor, "(\w+)" if \w+ else "(\w+)"\)', code):
+            verbs.update(pair)
+        for suffix in re.findall(r'f"\{proposal\.kind\}_(\w+)"', code):
+            verbs.update(f"{kind}_{suffix}" for kind in ("extension", "cancellation", "changes"))
+    return verbs
+
+
+def test_every_kind_of_activity_line_reads_as_a_sentence():
+    logged = _logged_verbs()
+    assert {"disputed", "resolved", "submitted", "payment_expired", "flagged_late"} <= logged
+    missing = logged - set(VERB_WORDS)
+    assert not missing, f"activity with no words, shown as its code name: {sorted(missing)}"
+    for verb, words in VERB_WORDS.items():
+        line = activity_words(verb, "Logo")
+        assert "_" not in line and line.endswith("."), line
+        assert "“”" not in line and "Open" not in line and "Resolved" not in line, line
+        if "{title}" in words:
+            assert "“Logo”" in line, line
+    assert activity_words("submitted", "Logo") == "submitted “Logo” for review."
+    assert activity_words("payment_expired", "Logo") == "closed “Logo” unpaid: its checkout expired."
+    assert activity_words("something_new", "Logo") == "something new “Logo”."
+
+
+def test_the_thread_names_the_milestone_inside_the_sentence(client):
+    order = OrderFactory()
+    milestone_in(S.APPROVED, order, title="Logo")
+    client.force_login(order.buyer)
+    page = words_of(text(client.get(order.get_absolute_url())))
+    assert "submitted “Logo” for review." in page
+    assert "approved “Logo”." in page
+    assert "submitted for review “Logo”" not in page
+
+
+# --- 12b: an answer names what was answered --------------------------------------------------------
+
+
+def test_you_accepted_the_request_names_the_request(client):
+    order = OrderFactory()
+    milestone = milestone_in(S.IN_PROGRESS, order, title="Logo")
+    proposal = extension_request(
+        milestone=milestone,
+        actor=order.seller,
+        new_deadline=milestone.deadline + timedelta(days=3),
+        reason="The assets came late.",
+    )
+    client.force_login(order.buyer)
+    page = text(client.post(reverse("proposal_accept", args=[proposal.pk]), follow=True))
+    assert "You accepted the later deadline on “Logo”." in page
+    assert "the request on" not in page
+
+
+def test_declining_and_withdrawing_a_cancellation_name_it(client):
+    order = OrderFactory()
+    milestone = milestone_in(S.IN_PROGRESS, order, title="Logo")
+    asked = cancellation_request(milestone=milestone, actor=order.buyer, refund=None, reason="Plans changed.")
+    client.force_login(order.buyer)
+    page = text(client.post(reverse("proposal_withdraw", args=[asked.pk]), follow=True))
+    assert "You withdrew your request for the cancellation of “Logo”." in page
+
+    asked = cancellation_request(
+        milestone=Milestone.objects.get(pk=milestone.pk), actor=order.buyer, refund=None, reason="Plans changed."
+    )
+    client.force_login(order.seller)
+    page = text(client.post(reverse("proposal_decline", args=[asked.pk]), follow=True))
+    assert "You declined the cancellation of “Logo”; the terms stay." in page
+
+
+# --- 12c: a closed milestone's card says what happened, not "DEADLINE deadline" --------------------
+
+
+def test_deadline_deadline_after_approval_becomes_approved_on_the_date(client):
+    order = OrderFactory()
+    milestone = milestone_in(S.APPROVED, order, title="Logo")
+    client.force_login(order.buyer)
+    card = card_of(text(client.get(order.get_absolute_url())), milestone)
+    assert "<dt>Approved</dt>" in card
+    closed = timezone.localtime(Milestone.objects.get(pk=milestone.pk).closed_at)
+    assert closed.strftime("%-d %b %Y") in words_of(card)
+    assert "<dt>Deadline</dt>" not in card
+    assert "deadline ·" not in card.lower()
+
+
+@pytest.mark.parametrize(
+    ("state", "label"), [(S.CANCELLED, "Cancelled"), (S.DECLINED, "Declined"), (S.RESOLVED, "Resolved by staff")]
+)
+def test_every_closed_milestone_card_says_how_it_closed(client, state, label):
+    order = OrderFactory()
+    milestone = milestone_in(state, order)
+    client.force_login(order.seller)
+    card = card_of(text(client.get(order.get_absolute_url())), milestone)
+    assert f"<dt>{label}</dt>" in card and "<dt>Deadline</dt>" not in card
+
+
+def test_an_open_milestone_keeps_its_deadline(client):
+    order = OrderFactory()
+    milestone = milestone_in(S.IN_PROGRESS, order)
+    client.force_login(order.buyer)
+    card = card_of(text(client.get(order.get_absolute_url())), milestone)
+    assert "<dt>Deadline</dt>" in card and "due in" in card
+
+
+# --- 12d: the buyer reads buyer's words about the money ---------------------------------------------
+
+
+def test_the_buyer_does_not_see_the_sellers_clearance(client):
+    order = OrderFactory()
+    milestone = milestone_in(S.APPROVED, order, title="Logo")
+    client.force_login(order.buyer)
+    card = words_of(card_of(text(client.get(order.get_absolute_url())), milestone))
+    assert "Payment released to the seller on" in card
+    assert "clears on" not in card and "available" not in card
+
+    client.force_login(order.seller)
+    card = words_of(card_of(text(client.get(order.get_absolute_url())), milestone))
+    assert "Payment clears on" in card
+    assert "released to the seller" not in card
