@@ -179,3 +179,51 @@ def test_the_buyer_does_not_see_the_sellers_clearance(client):
     card = words_of(card_of(text(client.get(order.get_absolute_url())), milestone))
     assert "Payment clears on" in card
     assert "released to the seller" not in card
+
+
+# --- 13e: an upload's help lists the types and the size the checks apply ----------------------------
+
+
+def _help(html: str, field: str) -> str:
+    found = re.search(rf'<div class="field-help" id="id_{field}_helptext">([^<]*)</div>', html)
+    return found.group(1) if found else ""
+
+
+def test_the_same_types_and_sizes_as_deliverables_becomes_the_list(client, settings):
+    settings.DELIVERABLE_ALLOWED_EXTENSIONS = ["pdf", "txt", "PNG"]
+    settings.DELIVERABLE_MAX_FILE_SIZE = 3 * 1024 * 1024
+    order = OrderFactory()
+    milestone = milestone_in(S.IN_PROGRESS, order, title="Logo")
+    client.force_login(order.buyer)
+    page = text(client.get(order.get_absolute_url()))
+    assert "same types" not in page
+    assert _help(page, "attachment") == "Up to 5 files, 3 MB each. Accepted: pdf, txt, png."
+
+    client.force_login(order.seller)
+    submit_page = text(client.get(reverse("milestone_submit", args=[milestone.pk])))
+    assert f"Up to {settings.DELIVERABLE_MAX_FILES} files, 3 MB each. Accepted: pdf, txt, png." in submit_page
+    dispute_page = text(client.get(reverse("milestone_dispute", args=[milestone.pk])))
+    assert (
+        _help(dispute_page, "attachment")
+        == "Evidence such as a screenshot. One file, 3 MB at most. Accepted: pdf, txt, png."
+    )
+
+
+def test_the_listed_types_are_the_ones_the_check_lets_through(client, settings):
+    """The list in the help is the list the check applies: a type not in it is refused, naming the same list."""
+    settings.DELIVERABLE_ALLOWED_EXTENSIONS = ["pdf", "txt"]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from milestones.models import DisputeStatement
+
+    order = OrderFactory()
+    milestone = milestone_in(S.IN_PROGRESS, order, title="Logo")
+    client.force_login(order.buyer)
+    response = client.post(
+        reverse("milestone_dispute", args=[milestone.pk]),
+        {"reason": "Nothing delivered", "attachment": SimpleUploadedFile("shot.gif", b"GIF89a")},
+    )
+    page = text(response)
+    assert "Accepted: pdf, txt." in _help(page, "attachment")
+    assert "Accepted: pdf, txt." in re.search(r'id="id_attachment_error">([^<]*)<', page).group(1)
+    assert not DisputeStatement.objects.exists() and Milestone.objects.get(pk=milestone.pk).state == S.IN_PROGRESS
