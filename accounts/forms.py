@@ -122,7 +122,12 @@ class ProfileForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        help_text="Only to change your withdrawal method or payout account; we e-mail you when they change.",
+        # Required only when the withdrawal method or the payout account changes (``clean``): the page
+        # says so instead of "(optional)", which read as never needed and then refused the change.
+        help_text=(
+            "Required to change your withdrawal method or payout account; we e-mail you when they change. "
+            "Not needed for the rest of your profile."
+        ),
     )
 
     class Meta:

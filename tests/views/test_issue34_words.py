@@ -227,3 +227,39 @@ def test_the_listed_types_are_the_ones_the_check_lets_through(client, settings):
     assert "Accepted: pdf, txt." in _help(page, "attachment")
     assert "Accepted: pdf, txt." in re.search(r'id="id_attachment_error">([^<]*)<', page).group(1)
     assert not DisputeStatement.objects.exists() and Milestone.objects.get(pk=milestone.pk).state == S.IN_PROGRESS
+
+
+# --- 13f: the password the payout change needs is not "(optional)" ---------------------------------
+
+PASSWORD = "correct-horse-battery"
+
+
+def test_current_password_optional_is_labelled_as_required_for_payout_changes(client):
+    from tests.factories import UserFactory
+
+    user = UserFactory(withdrawal_method="paypal", payout_account="sam@paypal.example")
+    client.force_login(user)
+    page = text(client.get(reverse("profile")))
+    label = re.search(r'<label for="id_current_password">(.*?)</label>', page, re.S).group(1)
+    assert label.strip() == "Current password"
+    assert "optional" not in label
+    assert _help(page, "current_password").startswith("Required to change your withdrawal method or payout account")
+
+    # Changing the payout details without it: a clear error next to the field, and nothing changes.
+    data = {"bio": "", "withdrawal_method": "bank_transfer", "payout_account": "GB82WEST12345698765432"}
+    page = text(client.post(reverse("profile"), data))
+    error = re.search(r'id="id_current_password_error">([^<]*)<', page)
+    assert error and error.group(1) == "Enter your current password to change how or where you are paid."
+    user.refresh_from_db()
+    assert (user.withdrawal_method, user.payout_account) == ("paypal", "sam@paypal.example")
+
+    # The rest of the profile saves without it.
+    kept = {"bio": "I draw.", "withdrawal_method": "paypal", "payout_account": "sam@paypal.example"}
+    assert client.post(reverse("profile"), kept).status_code == 302
+    user.refresh_from_db()
+    assert user.bio == "I draw." and user.withdrawal_method == "paypal"
+
+    # With it, the change is made.
+    assert client.post(reverse("profile"), {**data, "current_password": PASSWORD}).status_code == 302
+    user.refresh_from_db()
+    assert user.withdrawal_method == "bank_transfer" and user.payout_account.endswith("5432")
