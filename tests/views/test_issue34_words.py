@@ -263,3 +263,134 @@ def test_current_password_optional_is_labelled_as_required_for_payout_changes(cl
     assert client.post(reverse("profile"), {**data, "current_password": PASSWORD}).status_code == 302
     user.refresh_from_db()
     assert user.withdrawal_method == "bank_transfer" and user.payout_account.endswith("5432")
+
+
+# --- 13g: the time-zone list: canonical zones by region, the browser's guess first ------------------
+
+
+def _select(html: str) -> str:
+    return re.search(r'<select name="time_zone".*?</select>', html, re.S).group(0)
+
+
+def _offered(select: str) -> set[str]:
+    return set(re.findall(r'<option value="([^"]+)"', select))
+
+
+def _selected(select: str) -> list[str]:
+    return re.findall(r'<option value="([^"]+)"[^>]*\bselected\b', select)
+
+
+def test_the_time_zone_list_of_600_raw_names_with_aliases_becomes_canonical_zones_by_region(client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    select = _select(text(client.get(reverse("profile"))))
+    offered = _offered(select)
+    for alias in ("Africa/Asmera", "Asia/Calcutta", "GB-Eire", "US/Pacific", "Etc/GMT+3", "Etc/UTC", "Zulu", "EST"):
+        assert alias not in offered, alias
+    assert {"Africa/Asmara", "Asia/Kolkata", "America/Los_Angeles", "Europe/Oslo", "UTC"} <= offered
+    assert 350 < len(offered) < 480, len(offered)
+
+    groups = re.findall(r'<optgroup label="([^"]+)">', select)
+    assert [g for g in groups if g != "Arctic"] == [
+        "Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific", "UTC",
+    ]  # fmt: skip
+    europe = re.search(r'<optgroup label="Europe">(.*?)</optgroup>', select, re.S).group(1)
+    assert '<option value="Europe/London">London</option>' in europe
+    assert _selected(select) == ["UTC"]
+    assert "data-guess-zone" in select and 'data-zone-chosen="false"' in select
+
+
+def test_an_existing_user_with_an_alias_keeps_working(client):
+    from accounts.models import User
+    from tests.factories import UserFactory
+
+    user = UserFactory(time_zone="GB-Eire")
+    User.objects.filter(pk=user.pk).update(time_zone_chosen_at=timezone.now())
+    client.force_login(user)
+    page = text(client.get(reverse("profile")))
+    assert _selected(_select(page)) == ["Europe/London"], "the alias selects the zone it stands for"
+    assert 'data-zone-chosen="true"' in page
+    # Times still read in it, and saving the profile as shown keeps the same clock under its canonical name.
+    order = OrderFactory(buyer=user)
+    assert client.get(order.get_absolute_url()).status_code == 200
+    form = {"bio": "", "withdrawal_method": user.withdrawal_method, "payout_account": user.payout_account}
+    assert client.post(reverse("profile"), {**form, "time_zone": "Europe/London"}).status_code == 302
+    assert User.objects.get(pk=user.pk).time_zone == "Europe/London"
+
+    # An old client posting the alias itself is not refused either.
+    assert client.post(reverse("profile"), {**form, "time_zone": "US/Pacific"}).status_code == 302
+    assert User.objects.get(pk=user.pk).time_zone == "America/Los_Angeles"
+
+    # A saved zone that stands for none of the list is shown first, as it is, and kept on saving.
+    User.objects.filter(pk=user.pk).update(time_zone="Etc/GMT+3")
+    page = text(client.get(reverse("profile")))
+    select = _select(page)
+    assert select.index('<optgroup label="Your saved zone">') < select.index('<optgroup label="Africa">')
+    assert _selected(select) == ["Etc/GMT+3"]
+    assert client.post(reverse("profile"), {**form, "time_zone": "Etc/GMT+3"}).status_code == 302
+    assert User.objects.get(pk=user.pk).time_zone == "Etc/GMT+3"
+
+
+def test_a_zone_not_in_the_database_is_refused_and_nothing_changes(client):
+    from accounts.models import User
+    from tests.factories import UserFactory
+
+    user = UserFactory(time_zone="Asia/Tokyo")
+    client.force_login(user)
+    form = {"bio": "Changed", "withdrawal_method": user.withdrawal_method, "payout_account": user.payout_account}
+    page = text(client.post(reverse("profile"), {**form, "time_zone": "Mars/Olympus"}))
+    assert re.search(r'id="id_time_zone_error">[^<]*valid choice', page)
+    assert User.objects.values_list("time_zone", "bio").get(pk=user.pk) == ("Asia/Tokyo", "")
+
+
+def test_choosing_a_zone_on_the_profile_stops_the_browsers_guess_from_preselecting(client):
+    from accounts.models import User
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    client.force_login(user)
+    form = {"bio": "", "withdrawal_method": user.withdrawal_method, "payout_account": user.payout_account}
+    # An old client that sends no zone has not chosen one.
+    assert client.post(reverse("profile"), form).status_code == 302
+    assert User.objects.get(pk=user.pk).time_zone_chosen_at is None
+    assert client.post(reverse("profile"), {**form, "time_zone": "UTC"}).status_code == 302
+    assert User.objects.get(pk=user.pk).time_zone_chosen_at is not None
+    assert 'data-zone-chosen="true"' in text(client.get(reverse("profile")))
+
+
+def test_the_browsers_guess_is_read_by_the_sites_own_script_with_the_aliases_on_the_page(client):
+    """No inline script (the CSP allows 'self' only): app.js reads the guess; the page carries the
+    aliases as JSON data, which is not run."""
+    import json
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    page = text(client.get(reverse("profile")))
+    data = re.search(r'<script id="zone-aliases" type="application/json">(.*?)</script>', page, re.S).group(1)
+    aliases = json.loads(data)
+    assert aliases["Asia/Calcutta"] == "Asia/Kolkata" and aliases["GB-Eire"] == "Europe/London"
+    assert re.findall(r"<script(?![^>]*application/json)[^>]*>", page) == re.findall(
+        r'<script[^>]*\bsrc="[^"]+"[^>]*>', page
+    ), "every script that runs is a file"
+    script = (ROOT / "static" / "js" / "app.js").read_text()
+    assert "select[data-guess-zone]" in script and "resolvedOptions().timeZone" in script
+
+
+def test_sign_up_stores_a_browsers_alias_under_its_canonical_name(client):
+    from accounts.models import User
+
+    password = "a-Long-and-unusual-passphrase-42"
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "priya",
+            "email": "priya@example.com",
+            "password1": password,
+            "password2": password,
+            "time_zone": "Asia/Calcutta",
+        },
+    )
+    assert response.status_code == 302
+    assert User.objects.get(username="priya").time_zone == "Asia/Kolkata"
