@@ -18,6 +18,7 @@ from django.utils import dateformat, timezone
 from djmoney.money import Money
 
 from marketplace.contact import contact_notice
+from marketplace.money import format_money
 from marketplace.timewords import period_words, since_words, until_words
 from milestones.actions import BY_NAME, milestone_actions
 from milestones.models import (
@@ -317,6 +318,13 @@ def _clock(milestone, *, role: str | None) -> tuple[str, str]:
     if earning is None:
         return "", ""
     if role == "buyer":
+        dispute = getattr(milestone, "dispute_or_none", None)
+        if dispute is not None and dispute.seller_amount is not None and dispute.seller_amount != milestone.amount:
+            # A split: only the seller's part went to them (the outcome below says where the rest went).
+            return (
+                "Payment",
+                f"{format_money(dispute.seller_amount)} released to the seller on {_short_date(earning.created_at)}",
+            )
         return "Payment", f"released to the seller on {_short_date(earning.created_at)}"
     if earning.status == EarningStatus.PENDING:
         return "Payment", f"clears on {_short_date(earning.clears_at)}"

@@ -394,3 +394,19 @@ def test_sign_up_stores_a_browsers_alias_under_its_canonical_name(client):
     )
     assert response.status_code == 302
     assert User.objects.get(username="priya").time_zone == "Asia/Kolkata"
+
+
+def test_after_a_split_the_buyer_reads_the_part_released_to_the_seller(client):
+    from decimal import Decimal
+
+    from milestones.services.disputes import milestone_open_dispute
+
+    order = OrderFactory()
+    milestone = milestone_in(S.IN_PROGRESS, order, title="Logo")
+    dispute = milestone_open_dispute(milestone=milestone, actor=order.buyer, reason="Half done.")
+    dispute_resolve(dispute=dispute, actor=StaffFactory(), outcome="split", seller_percent=Decimal("40"))
+    client.force_login(order.buyer)
+    card = words_of(card_of(text(client.get(order.get_absolute_url())), milestone))
+    assert "Payment 40.00 USD released to the seller on" in card
+    assert "Dispute resolved: split between the buyer and the seller" in card
+    assert "clears on" not in card
