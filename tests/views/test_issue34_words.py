@@ -410,3 +410,19 @@ def test_after_a_split_the_buyer_reads_the_part_released_to_the_seller(client):
     assert "Payment 40.00 USD released to the seller on" in card
     assert "Dispute resolved: split between the buyer and the seller" in card
     assert "clears on" not in card
+
+
+def test_the_migration_counts_a_zone_other_than_utc_as_chosen():
+    """Existing users: one whose zone is not the default UTC got it from the browser or chose it, and
+    the profile must not offer to move them; one on UTC is offered the browser's zone."""
+    import importlib
+
+    from django.apps import apps
+
+    from accounts.models import User
+    from tests.factories import UserFactory
+
+    berlin, utc = UserFactory(time_zone="Europe/Berlin"), UserFactory(time_zone="UTC")
+    importlib.import_module("accounts.migrations.0009_time_zone_chosen_at").mark_chosen(apps, None)
+    chosen = dict(User.objects.filter(pk__in=[berlin.pk, utc.pk]).values_list("pk", "time_zone_chosen_at"))
+    assert chosen[berlin.pk] is not None and chosen[utc.pk] is None
