@@ -22,6 +22,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.services import is_time_zone
+from accounts.zones import canonical_zone
 from marketplace.http import client_ip, site_url
 from notifications.services import outgoing_email_queue
 
@@ -109,7 +110,8 @@ class AccountAdapter(DefaultAccountAdapter):
         (``static/js/app.js``); one we do not know leaves UTC."""
         user = super().save_user(request, user, form, commit=False)
         zone = (form.cleaned_data.get("time_zone") or "").strip()
-        user.time_zone = zone if is_time_zone(zone) else "UTC"
+        # Under its canonical name: some browsers report an alias ("Asia/Calcutta", "Europe/Kiev").
+        user.time_zone = canonical_zone(zone) if is_time_zone(zone) else "UTC"
         if commit:
             user.save()
         return user

@@ -12,8 +12,10 @@ from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
 from django import forms
 from django.conf import settings
 
-from accounts.models import User, WithdrawalMethod, time_zone_choices
+from accounts.models import User, WithdrawalMethod
 from accounts.payouts import payout_details_parse
+from accounts.services import is_time_zone
+from accounts.zones import canonical_zone, zone_choices
 from marketplace.errors import InvalidInput
 from marketplace.timewords import period_words
 
@@ -102,10 +104,24 @@ class LoginForm(AllauthLoginForm):
         return response
 
 
+class TimeZoneField(forms.ChoiceField):
+    """A time zone from the canonical list, grouped by region (``accounts.zones``); an alias
+    (a saved "GB-Eire", an old client's "US/Pacific") is still valid and becomes the zone it
+    stands for; one that stands for none offered is kept as it is."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=zone_choices, **kwargs)
+
+    def to_python(self, value) -> str:
+        return canonical_zone(super().to_python(value).strip())
+
+    def valid_value(self, value) -> bool:
+        return is_time_zone(value)
+
+
 class ProfileForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(
+    time_zone = TimeZoneField(
         label="Time zone",
-        choices=time_zone_choices,
         required=False,
         help_text="Every time on the site is shown in it, and deadlines you type are read in it.",
     )
@@ -122,7 +138,12 @@ class ProfileForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        help_text="Only to change your withdrawal method or payout account; we e-mail you when they change.",
+        # Required only when the withdrawal method or the payout account changes (``clean``): the page
+        # says so instead of "(optional)", which read as never needed and then refused the change.
+        help_text=(
+            "Required to change your withdrawal method or payout account; we e-mail you when they change. "
+            "Not needed for the rest of your profile."
+        ),
     )
 
     class Meta:
@@ -158,6 +179,16 @@ class ProfileForm(forms.ModelForm):
         # Older clients and scripts post the profile without these: keep what is saved.
         for name in ("refund_to", "time_zone", "email_notifications"):
             self.fields[name].required = False
+        # The saved zone selected, under its canonical name if it is an alias; one that maps to
+        # none offered is listed first, as it is. Until the user chooses, the page's script
+        # (static/js/app.js) preselects the browser's zone; without it, the saved one stays.
+        saved = self.instance.time_zone or "UTC"
+        zone = self.fields["time_zone"]
+        zone.choices = zone_choices(saved)  # type: ignore[attr-defined]
+        self.initial["time_zone"] = canonical_zone(saved)
+        zone.widget.attrs.update(
+            {"data-guess-zone": "", "data-zone-chosen": "true" if self.instance.time_zone_chosen_at else "false"}
+        )
 
     def clean(self) -> dict:
         """Changing how or where one is paid asks for the password again: a session left open on a

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,11 +20,6 @@ class EmailPreference(models.TextChoices):
     ALL = "all", "Every event"
     ACTION = "action", "Only those that need my action"
     NONE = "none", "None"
-
-
-def time_zone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone this machine knows, by name (``Asia/Tokyo``)."""
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
 class User(AbstractUser):
@@ -66,6 +60,9 @@ class User(AbstractUser):
     # Every time is shown in this zone and every deadline typed in it (stored
     # in UTC); guessed from the browser at sign-up, changed on the profile.
     time_zone = models.CharField("Time zone", max_length=64, default="UTC")
+    # When the user chose ``time_zone`` on the profile; empty while it is the sign-up's guess (or
+    # UTC, without JavaScript then): until then the profile preselects the browser's zone.
+    time_zone_chosen_at = models.DateTimeField(null=True, blank=True)
     # Which notices are e-mailed as well as shown in the app.
     email_notifications = models.CharField(
         "E-mail me", max_length=10, choices=EmailPreference.choices, default=EmailPreference.ALL

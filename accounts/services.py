@@ -47,11 +47,13 @@ def user_update_profile(
     time_zone: str | None = None,
     email_notifications: str | None = None,
     ip: str | None = None,
+    time_zone_chosen: bool = False,
 ) -> User:
     """Change a user's profile (the e-mail address changes through allauth's
     page, which verifies the new one), how they are paid, where their refunds go,
     their time zone and which notices they get by e-mail (the last three
-    keep what is saved when not given).
+    keep what is saved when not given). ``time_zone_chosen``: the user chose the zone (the profile's
+    list sent one); until then the profile preselects the browser's guess.
 
     The new withdrawal method applies to earnings approved from now on: an
     earning already pending keeps the ``clears_at`` it was given.
@@ -94,6 +96,8 @@ def user_update_profile(
         user.payout_account = shown
         user.payout_token = token
         user.refund_to = refund_to
+        if time_zone_chosen and (user.time_zone_chosen_at is None or time_zone != user.time_zone):
+            user.time_zone_chosen_at = timezone.now()
         user.time_zone = time_zone
         user.email_notifications = email_notifications
         user.save(
@@ -105,6 +109,7 @@ def user_update_profile(
                 "payout_token",
                 "refund_to",
                 "time_zone",
+                "time_zone_chosen_at",
                 "email_notifications",
             ]
         )

@@ -21,6 +21,7 @@ from accounts.forms import ProfileForm
 from accounts.http import AuthedRequest
 from accounts.middleware import SESSION_TIME_ZONE, has_totp
 from accounts.services import user_update_profile
+from accounts.zones import zone_aliases
 from marketplace.errors import DomainError
 from marketplace.forms import show_domain_error
 from marketplace.http import client_ip
@@ -37,8 +38,10 @@ def profile(request: AuthedRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "current_password"}
+        # A zone sent from the list is a choice (an old client that sends none keeps the saved one).
+        chosen = bool(request.POST.get("time_zone"))
         try:
-            user = user_update_profile(user=request.user, ip=client_ip(request), **data)
+            user = user_update_profile(user=request.user, ip=client_ip(request), time_zone_chosen=chosen, **data)
         except DomainError as error:
             show_domain_error(request, form, error)
         else:
@@ -51,5 +54,7 @@ def profile(request: AuthedRequest) -> HttpResponse:
         "payouts_by_stripe": settings.PAYMENT_PROVIDER == "stripe",
         "email_address": EmailAddress.objects.filter(user=request.user, primary=True).first(),
         "two_factor": has_totp(request.user),
+        # For the script that preselects the browser's zone: a browser may report an alias ("Asia/Calcutta").
+        "zone_aliases": zone_aliases(),
     }
     return render(request, "accounts/profile.html", context)

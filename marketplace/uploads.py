@@ -50,6 +50,20 @@ def safe_filename(raw: str) -> str:
     return name or "file"
 
 
+def upload_size_words() -> str:
+    """The size limit of one file (``DELIVERABLE_MAX_FILE_SIZE``), as the checks apply it: "25 MB"."""
+    size = settings.DELIVERABLE_MAX_FILE_SIZE
+    return f"{size // (1024 * 1024)} MB" if size % (1024 * 1024) == 0 else str(filesizeformat(size))
+
+
+def upload_rules_words(max_files: int) -> str:
+    """What a file field accepts, in its help: how many files, how large, which types, read from the
+    settings ``validate_deliverable_file`` checks against (never a second list to keep in step)."""
+    allowed = ", ".join(e.lower() for e in settings.DELIVERABLE_ALLOWED_EXTENSIONS)
+    count = "One file" if max_files == 1 else f"Up to {max_files} files"
+    return f"{count}, {upload_size_words()} {'at most' if max_files == 1 else 'each'}. Accepted: {allowed}."
+
+
 def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:
     """Return ``(safe name, content type)`` or raise ``InvalidInput`` on ``files``."""
     name = safe_filename(upload.name or "")

@@ -13,7 +13,7 @@ from djmoney.money import Money
 from marketplace.errors import InvalidInput
 from marketplace.forms import AmountField, MultipleFileField, OneUseForm, add_domain_error
 from marketplace.money import format_money
-from marketplace.uploads import validate_deliverable_file
+from marketplace.uploads import upload_rules_words, validate_deliverable_file
 from milestones.services.creation import milestone_terms_errors
 from orders.models import Order
 
@@ -144,11 +144,7 @@ class SubmitForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        allowed = ", ".join(settings.DELIVERABLE_ALLOWED_EXTENSIONS)
-        limit = settings.DELIVERABLE_MAX_FILE_SIZE // (1024 * 1024)
-        self.fields[
-            "files"
-        ].help_text = f"Up to {settings.DELIVERABLE_MAX_FILES} files, {limit} MB each. Accepted: {allowed}."
+        self.fields["files"].help_text = upload_rules_words(settings.DELIVERABLE_MAX_FILES)
 
     def clean_files(self):
         files = self.cleaned_data["files"]
@@ -257,7 +253,11 @@ class CancelForm(forms.Form):
 
 
 class OptionalFileForm(forms.Form):
-    attachment = forms.FileField(label="File", required=False, help_text="Optional: evidence such as a screenshot.")
+    attachment = forms.FileField(label="File", required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["attachment"].help_text = f"Evidence such as a screenshot. {upload_rules_words(1)}"
 
     def clean_attachment(self):
         upload = self.cleaned_data.get("attachment")

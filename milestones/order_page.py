@@ -18,6 +18,7 @@ from django.utils import dateformat, timezone
 from djmoney.money import Money
 
 from marketplace.contact import contact_notice
+from marketplace.money import format_money
 from marketplace.timewords import period_words, since_words, until_words
 from milestones.actions import BY_NAME, milestone_actions
 from milestones.models import (
@@ -26,6 +27,9 @@ from milestones.models import (
     UNPAID_STATES,
     Delivery,
     DeliveryFile,
+    Dispute,
+    DisputeOutcome,
+    DisputeState,
     DisputeStatement,
     Milestone,
     Proposal,
@@ -42,45 +46,82 @@ from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
 from payments.services import settlement_figures
 
+# Each kind of activity as the rest of a sentence after the actor's name ("alice approved “Logo”."):
+# ``{title}`` is where the milestone's title goes; a line without it is about the whole order.
 VERB_WORDS = {
-    "order_opened": "opened the order",
-    "order_completed": "marked the order complete",
-    "order_auto_completed": "completed the order automatically",
-    "created": "created",
-    "funded": "paid by card for",
-    "extension_requested": "asked for a later deadline on",
-    "extension_accepted": "accepted a later deadline on",
-    "extension_declined": "declined a later deadline on",
-    "extension_withdrawn": "withdrew the extension request on",
-    "extension_expired": "let the extension request lapse on",
-    "cancellation_requested": "asked to cancel",
-    "cancellation_declined": "declined to cancel",
-    "cancellation_withdrawn": "withdrew the cancellation request on",
-    "payment_expired": "closed unpaid (checkout expired)",
-    "offered": "offered a new milestone,",
-    "offer_accepted": "accepted the offer",
-    "offer_declined": "declined the offer",
-    "offer_withdrawn": "withdrew the offer",
-    "offer_expired": "let the offer expire:",
-    "changes_proposed": "proposed changes to",
-    "changes_accepted": "accepted the changes to",
-    "changes_declined": "declined the changes to",
-    "changes_withdrawn": "withdrew the changes to",
-    "changes_expired": "let the proposed changes lapse on",
-    "accepted": "accepted",
-    "declined": "declined",
-    "cancelled": "cancelled",
-    "started": "started",
-    "submitted": "submitted for review",
-    "revision_requested": "asked for a revision of",
-    "approved": "approved",
-    "tipped": "left a tip on",
-    "account_closed": "noted that an account was closed",
-    "disputed": "opened a dispute on",
-    "dispute_statement": "added their side to the dispute on",
-    "dispute_staff_message": "wrote, for staff, in the dispute on",
-    "resolved": "resolved the dispute on",
+    "order_opened": "opened the order.",
+    "order_completed": "marked the order complete.",
+    "order_auto_completed": "completed the order automatically.",
+    "account_closed": "noted that an account was closed.",
+    "created": "created the milestone “{title}”.",
+    "funded": "paid by card for “{title}”.",
+    "extension_requested": "asked for a later deadline on “{title}”.",
+    "extension_accepted": "accepted the later deadline on “{title}”.",
+    "extension_declined": "declined the later deadline on “{title}”.",
+    "extension_withdrawn": "withdrew the request for a later deadline on “{title}”.",
+    "extension_expired": "let the request for a later deadline on “{title}” lapse.",
+    "cancellation_requested": "asked to cancel “{title}”.",
+    "cancellation_accepted": "accepted the cancellation of “{title}”.",
+    "cancellation_declined": "declined to cancel “{title}”.",
+    "cancellation_withdrawn": "withdrew the request to cancel “{title}”.",
+    "cancellation_expired": "let the request to cancel “{title}” lapse.",
+    "payment_expired": "closed “{title}” unpaid: its checkout expired.",
+    "offered": "offered a new milestone, “{title}”.",
+    "offer_accepted": "accepted the offer “{title}”.",
+    "offer_declined": "declined the offer “{title}”.",
+    "offer_withdrawn": "withdrew the offer “{title}”.",
+    "offer_expired": "let the offer “{title}” expire.",
+    "changes_proposed": "proposed changes to “{title}”.",
+    "changes_accepted": "accepted the changes to “{title}”.",
+    "changes_declined": "declined the changes to “{title}”.",
+    "changes_withdrawn": "withdrew the changes to “{title}”.",
+    "changes_expired": "let the proposed changes to “{title}” lapse.",
+    "accepted": "accepted “{title}”.",
+    "declined": "declined “{title}”.",
+    "cancelled": "cancelled “{title}”.",
+    "started": "started “{title}”.",
+    "submitted": "submitted “{title}” for review.",
+    "revision_requested": "asked for a revision of “{title}”.",
+    "approved": "approved “{title}”.",
+    "tipped": "left a tip on “{title}”.",
+    "flagged_late": "marked “{title}” late: its deadline passed without a delivery.",
+    "portfolio_allowed": "allowed “{title}” in the seller's portfolio.",
+    "portfolio_withdrawn": "withdrew “{title}” from the seller's portfolio.",
+    "disputed": "opened a dispute on “{title}”.",
+    "dispute_statement": "added their side to the dispute on “{title}”.",
+    "dispute_staff_message": "wrote, for staff, in the dispute on “{title}”.",
+    "resolved": "resolved the dispute on “{title}”.",
 }
+
+
+def activity_words(verb: str, title: str | None) -> str:
+    """An activity as the rest of a sentence after the actor's name; an unknown verb still reads
+    as words, with the milestone named."""
+    words = VERB_WORDS.get(verb)
+    if words is None:
+        words = verb.replace("_", " ") + (" “{title}”." if title is not None else ".")
+    if title is None:
+        # A milestone since deleted from the page's reach: name it as such, never an empty “”.
+        title = "a milestone"
+        words = words.replace("“{title}”", "{title}")
+    return words.format(title=title)
+
+
+DISPUTE_OUTCOME_WORDS: dict[str, str] = {
+    DisputeOutcome.RELEASE: "released to the seller",
+    DisputeOutcome.REFUND: "refunded to the buyer",
+    DisputeOutcome.SPLIT: "split between the buyer and the seller",
+}
+
+
+def dispute_heading(dispute: Dispute, title: str) -> str:
+    """The dispute box's heading as a sentence ("Dispute opened on “Logo”"), not the state's
+    label dropped into one ("Dispute Open opened")."""
+    if dispute.state == DisputeState.RESOLVED:
+        return f"Dispute resolved: {DISPUTE_OUTCOME_WORDS.get(dispute.outcome, 'decided by staff')}"
+    if dispute.state == DisputeState.WITHDRAWN:
+        return "Dispute withdrawn: settled by the parties"
+    return f"Dispute opened on “{title}”"
 
 
 @dataclass(frozen=True)
@@ -190,6 +231,8 @@ def _attach_threads(milestones: list) -> None:
     )
     for milestone in milestones:
         milestone.dispute_or_none = _one_to_one(milestone, "dispute")
+        if milestone.dispute_or_none is not None:
+            milestone.dispute_or_none.heading = dispute_heading(milestone.dispute_or_none, milestone.title)
     disputes = [m.dispute_or_none for m in milestones if m.dispute_or_none is not None]
     statements = _grouped(
         DisputeStatement.objects.filter(dispute_id__in=[d.pk for d in disputes])
@@ -239,25 +282,53 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         else None
     )
 
+    # A closed milestone's card says what happened and when ("Approved · 12 Dec"), not a deadline
+    # that no longer runs ("DEADLINE deadline · 12 Dec").
+    milestone.closed_words = CLOSED_WORDS.get(milestone.state, "") if milestone.closed_at else ""
     if milestone.is_overdue:
         milestone.deadline_words = f"late by {since_words(milestone.deadline, now)}"
-    elif (milestone.is_open or milestone.state in UNPAID_STATES) and milestone.deadline > now:
+    elif milestone.deadline > now:
         milestone.deadline_words = f"due in {until_words(milestone.deadline, now)}"
-    elif milestone.is_open:
-        milestone.deadline_words = "was due"
     else:
-        milestone.deadline_words = "deadline"
+        milestone.deadline_words = "was due"
 
-    clock = ""
+    milestone.clock_label, milestone.clock_words = _clock(milestone, role=role)
+
+
+# What a closed milestone's card says in place of its deadline.
+CLOSED_WORDS: dict[str, str] = {
+    S.APPROVED: "Approved",
+    S.DECLINED: "Declined",
+    S.CANCELLED: "Cancelled",
+    S.RESOLVED: "Resolved by staff",
+    S.PAYMENT_EXPIRED: "Closed unpaid",
+    S.OFFER_DECLINED: "Offer declined",
+    S.OFFER_EXPIRED: "Offer expired",
+}
+
+
+def _clock(milestone, *, role: str | None) -> tuple[str, str]:
+    """The card's next date, labelled: the review's auto-approval; then, for the seller (and
+    staff), when the earning clears; for the buyer, when the money went to the seller (the
+    seller's clearance is not the buyer's business and reads as money still owed)."""
     earning = milestone.earning_or_none
     if milestone.state == S.IN_REVIEW and milestone.auto_approve_at:
         who = "you do" if role == "buyer" else "the buyer does"
-        clock = f"auto-approves on {_short_date(milestone.auto_approve_at)} if {who} nothing"
-    elif earning is not None and earning.status == EarningStatus.PENDING:
-        clock = f"clears on {_short_date(earning.clears_at)}"
-    elif earning is not None:
-        clock = "available"
-    milestone.clock_words = clock
+        return "Review", f"auto-approves on {_short_date(milestone.auto_approve_at)} if {who} nothing"
+    if earning is None:
+        return "", ""
+    if role == "buyer":
+        dispute = getattr(milestone, "dispute_or_none", None)
+        if dispute is not None and dispute.seller_amount is not None and dispute.seller_amount != milestone.amount:
+            # A split: only the seller's part went to them (the outcome below says where the rest went).
+            return (
+                "Payment",
+                f"{format_money(dispute.seller_amount)} released to the seller on {_short_date(earning.created_at)}",
+            )
+        return "Payment", f"released to the seller on {_short_date(earning.created_at)}"
+    if earning.status == EarningStatus.PENDING:
+        return "Payment", f"clears on {_short_date(earning.clears_at)}"
+    return "Payment", "available"
 
 
 # Unpaid and never-paid milestones hold no money: they count in no total, as declined and cancelled ones.
@@ -280,7 +351,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     role = order.role_of(user)
     milestones = list(
         Milestone.objects.filter(order=order)
-        .select_related("dispute", "earning", "checkout", "tip__earning")
+        .select_related("dispute__opened_by", "earning", "checkout", "tip__earning")
         .order_by("position")
     )
     _attach_threads(milestones)
@@ -333,9 +404,8 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
             )
         )
     for activity in newest_activities:
-        words = VERB_WORDS.get(activity.verb, activity.verb.replace("_", " "))
-        if activity.milestone_id:
-            words = f"{words} “{titles.get(activity.milestone_id, '')}”"
+        title = titles.get(activity.milestone_id) if activity.milestone_id else None
+        words = activity_words(activity.verb, title)
         items.append(
             TimelineItem(
                 kind="activity",

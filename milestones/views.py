@@ -33,7 +33,7 @@ from marketplace.money import format_money
 from marketplace.storage import serve_file
 from milestones.actions import BY_NAME, cancellation_consequence, cancellation_preview, milestone_actions
 from milestones.forms import MilestoneTermsForm
-from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState, Proposal
+from milestones.models import DeliveryFile, DisputeStatement, Milestone, MilestoneState, Proposal, ProposalKind
 from milestones.selectors import can_create_milestone
 from milestones.services import proposals
 from milestones.services.creation import milestone_create
@@ -435,10 +435,23 @@ def dispute_attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
 # --- answers to proposals ------------------------------------------------------------------
 
 PROPOSAL_ANSWERS = {
-    "accept": (proposals.proposal_accept, "You accepted the request on “{title}”."),
-    "decline": (proposals.proposal_decline, "You declined the request on “{title}”; the terms stay."),
-    "withdraw": (proposals.proposal_withdraw, "You withdrew your request on “{title}”."),
+    "accept": (proposals.proposal_accept, "You accepted {thing}."),
+    "decline": (proposals.proposal_decline, "You declined {thing}; the terms stay."),
+    "withdraw": (proposals.proposal_withdraw, "You withdrew your request for {thing}."),
 }
+
+# What a request asks for, named in the answer's message ("You accepted the later deadline on
+# “Logo”", not "the request on “Logo”", which left the reader to guess which request).
+PROPOSAL_THINGS: dict[str, str] = {
+    ProposalKind.EXTENSION: "the later deadline on “{title}”",
+    ProposalKind.CANCELLATION: "the cancellation of “{title}”",
+    ProposalKind.CHANGES: "the changes to “{title}”",
+}
+
+
+def proposal_answer_words(answer: str, proposal: Proposal, milestone: Milestone) -> str:
+    thing = PROPOSAL_THINGS.get(proposal.kind, "the request on “{title}”").format(title=milestone.title)
+    return PROPOSAL_ANSWERS[answer][1].format(thing=thing)
 
 
 def _proposal_for(user, pk: int) -> tuple[Proposal, Milestone]:
@@ -449,13 +462,13 @@ def _proposal_for(user, pk: int) -> tuple[Proposal, Milestone]:
 
 
 def _answer(request: AuthedRequest, proposal: Proposal, milestone: Milestone, answer: str) -> HttpResponse:
-    service, success = PROPOSAL_ANSWERS[answer]
+    service, _words = PROPOSAL_ANSWERS[answer]
     try:
         service(proposal=proposal, actor=request.user)
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, success.format(title=milestone.title))
+        messages.success(request, proposal_answer_words(answer, proposal, milestone))
     return _back_to(milestone)
 
 

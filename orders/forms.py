@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from marketplace.forms import MultipleFileField, OneUseForm
+from marketplace.uploads import upload_rules_words
 
 
 class OrderStartForm(forms.Form):
@@ -47,5 +48,11 @@ class MessageForm(OneUseForm):
     attachment = MultipleFileField(
         label="Attach files",
         required=False,
-        help_text="Up to 5 files: the same types and sizes as deliverables.",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The limits ``orders.services.check_attachments`` applies, read from the same settings.
+        from orders.services import MAX_MESSAGE_FILES
+
+        self.fields["attachment"].help_text = upload_rules_words(MAX_MESSAGE_FILES)

@@ -30,6 +30,34 @@
     } catch (error) { /* an old browser: the account starts in UTC */ }
   });
 
+  // The profile's zone list: the browser's zone first, in a group of its own, and selected while
+  // the user has not chosen one (data-zone-chosen="false"). A browser may report an alias
+  // ("Asia/Calcutta"): the page lists what each stands for (#zone-aliases). Without this script
+  // the list keeps the saved zone selected.
+  document.querySelectorAll("select[data-guess-zone]").forEach(function (select) {
+    var guess = "";
+    try {
+      guess = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+      var aliases = document.getElementById("zone-aliases");
+      if (aliases) guess = JSON.parse(aliases.textContent)[guess] || guess;
+    } catch (error) { return; }
+    var match = Array.prototype.find.call(select.options, function (option) { return option.value === guess; });
+    if (!match) return;
+    var saved = select.value;
+    var group = document.createElement("optgroup");
+    group.label = "Your browser's zone";
+    var first = document.createElement("option");
+    first.value = match.value;
+    first.textContent = match.value.replace(/_/g, " ");
+    group.appendChild(first);
+    select.insertBefore(group, select.firstChild);
+    if (select.dataset.zoneChosen === "true") {
+      select.value = saved;
+    } else {
+      first.selected = true;
+    }
+  });
+
   // Live pages (the order page, the inbox, a conversation) poll with htmx (hx-get,
   // hx-trigger="every 5s"): each request carries the If-None-Match of the part it came
   // from; the server answers 304 when nothing changed, and then nothing is swapped. A

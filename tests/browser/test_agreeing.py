@@ -132,7 +132,7 @@ def test_an_add_on_offered_and_paid_a_higher_amount_agreed_and_more_time_given(n
     buyer_page.goto(order.get_absolute_url())
     expect(box(buyer_page, add_on)).to_contain_text("The analytics access arrives next week.")
     click_in(buyer_page, add_on, "Accept extension")
-    expect(buyer_page.get_by_text("You accepted the request")).to_be_visible()
+    expect(buyer_page.get_by_text(f"You accepted the later deadline on “{add_on.title}”")).to_be_visible()
     expect(box(buyer_page, add_on).locator("time").first).to_contain_text(new_deadline.strftime("%-d %b %Y %H:%M"))
     expect(box(buyer_page, add_on).locator("div.proposal")).to_have_count(0)
 

@@ -92,7 +92,7 @@ def test_the_sellers_submission_appears_on_the_buyers_page_without_a_reload(new_
     buyer_page.clock.fast_forward(5_000)
     expect(box).to_have_attribute("data-milestone-state", "in_review", timeout=15_000)
     expect(buyer_page.locator(f"#milestone-{milestone.pk}").get_by_role("button", name="Approve")).to_be_visible()
-    expect(buyer_page.locator("#order-timeline")).to_contain_text("submitted for review")
+    expect(buyer_page.locator("#order-timeline")).to_contain_text(f"submitted “{milestone.title}” for review")
     assert buyer_page.evaluate("window.__notReloaded") is True, "updated in place, not reloaded"
 
     # A message from the seller appears too.

@@ -614,7 +614,7 @@ def test_the_seller_asks_for_a_later_deadline_and_the_buyer_accepts_on_the_order
     proposal = Proposal.objects.get()
     assert client.get(reverse("proposal_accept", args=[proposal.pk])).status_code == 405
     done = client.post(reverse("proposal_accept", args=[proposal.pk]), follow=True)
-    assert "You accepted the request" in text(done)
+    assert f"You accepted the later deadline on “{milestone.title}”" in text(done)
     milestone.refresh_from_db()
     assert timezone.localtime(milestone.deadline).strftime("%Y-%m-%dT%H:%M") == new
     again = client.post(reverse("proposal_accept", args=[proposal.pk]), follow=True)
