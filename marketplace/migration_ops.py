@@ -52,9 +52,11 @@ class AddCheckNotValid(AddConstraint):
         if schema_editor.connection.vendor != "postgresql":
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
-        model = to_state.apps.get_model(app_label, self.model_name)
+        # (django-stubs leave both attributes of AddConstraint out.)
+        constraint = self.constraint  # type: ignore[attr-defined]
+        model = to_state.apps.get_model(app_label, self.model_name)  # type: ignore[attr-defined]
         table = schema_editor.quote_name(model._meta.db_table)
-        name = schema_editor.quote_name(self.constraint.name)
-        check = self.constraint._get_check_sql(model, schema_editor)  # type: ignore[attr-defined]
+        name = schema_editor.quote_name(constraint.name)
+        check = constraint._get_check_sql(model, schema_editor)
         schema_editor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID")
         schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")

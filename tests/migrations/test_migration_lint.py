@@ -8,7 +8,7 @@ from django.db import connection, migrations, models
 from django.db.migrations.loader import MigrationLoader
 
 from marketplace.migration_lint import lint_migration
-from marketplace.migration_ops import AddIndexConcurrently
+from marketplace.migration_ops import AddCheckNotValid, AddIndexConcurrently
 
 
 def _migration(*operations, atomic: bool = True, **attrs) -> migrations.Migration:
@@ -72,6 +72,7 @@ def test_what_would_lock_an_existing_table_is_refused_with_the_way_out(operation
         ),
         migrations.RunSQL("CREATE INDEX CONCURRENTLY x ON marketplace_notification (url)"),
         migrations.RunSQL("ALTER TABLE marketplace_notification ADD CONSTRAINT c CHECK (id > 0) NOT VALID"),
+        AddCheckNotValid("notification", models.CheckConstraint(condition=models.Q(id__gt=0), name="c")),
     ],
 )
 def test_what_leaves_the_table_writable_passes(operation):
@@ -92,6 +93,25 @@ def test_a_new_table_may_be_built_any_way_and_a_reviewed_migration_says_why():
     assert _problems(create, migrations.AddIndex("digest", models.Index(fields=["code"], name="digest_code"))) == []
     reviewed = {"lock_reviewed": "the table is empty in every deployment (a new feature)"}
     assert _problems(migrations.AddIndex("notification", INDEX), **reviewed) == []
+
+
+@pytest.mark.django_db
+def test_a_check_added_not_valid_ends_validated_and_enforced():
+    """``AddCheckNotValid`` (milestones 0016): on PostgreSQL added NOT VALID then validated, so the
+    constraint is as trusted as one added in place, and a row breaking it is refused."""
+    from django.db import IntegrityError, connection, transaction
+
+    from tests.factories import milestone_in
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT convalidated FROM pg_constraint WHERE conname = 'milestone_revisions_included_range'"
+            )
+            assert cursor.fetchone() == (True,)
+    milestone = milestone_in("in_progress")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(milestone).objects.filter(pk=milestone.pk).update(revisions_included=21)
 
 
 def test_the_projects_migrations_pass(capsys):
