@@ -77,9 +77,10 @@ def gig_image_alt_text(alt_text: str | None) -> str:
     return text
 
 
-def gig_image_render(upload: UploadedFile) -> Renditions:
-    """The upload checked by its content and re-encoded in both sizes, or ``InvalidInput`` on
-    ``image``. Reads the whole file (at most ``GIG_IMAGE_MAX_BYTES``); writes nothing."""
+def gig_image_check_upload(upload: UploadedFile) -> bytes:
+    """The upload's content if its size is within the limit and its first bytes are a JPEG, PNG
+    or WebP signature, or ``InvalidInput`` on ``image``. Cheap, so the form reports it with the
+    other fields' errors; ``gig_image_render`` then decodes the whole picture."""
     size = upload.size or 0
     if size == 0:
         raise InvalidInput("The file is empty.", field="image")
@@ -94,6 +95,13 @@ def gig_image_render(upload: UploadedFile) -> Renditions:
     kind = filetype.guess(data[:8192])
     if kind is None or kind.extension not in ACCEPTED_SIGNATURES:
         raise InvalidInput(UNREADABLE, field="image")
+    return data
+
+
+def gig_image_render(upload: UploadedFile) -> Renditions:
+    """The upload checked by its content and re-encoded in both sizes, or ``InvalidInput`` on
+    ``image``. Reads the whole file (at most ``GIG_IMAGE_MAX_BYTES``); writes nothing."""
+    data = gig_image_check_upload(upload)
     try:
         with warnings.catch_warnings():
             # Pillow warns (and past twice the limit refuses) on a picture of too many pixels;
