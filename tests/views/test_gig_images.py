@@ -235,3 +235,11 @@ def test_the_list_and_search_stay_flat_in_queries_with_covers(client, url, djang
     with django_assert_num_queries(few):
         html = client.get(url).content.decode()
     assert html.count('<img class="gig-cover"') >= 6
+
+
+def test_staff_see_the_images_read_only_in_the_gig_admin(admin_client, gig):
+    GigImageFactory(gig=gig, position=1, alt_text="Logo sketches")
+    html = admin_client.get(reverse("admin:gigs_gig_change", args=[gig.pk])).content.decode()
+    assert "Logo sketches" in html
+    assert reverse("gig_image_file", args=[gig.pk, gig.images.get().pk, "thumbnail"]) in html
+    assert 'name="images-0-alt_text"' not in html  # shown, not editable
