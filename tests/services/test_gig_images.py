@@ -283,3 +283,17 @@ def test_an_image_of_another_gig_is_not_found_through_this_one(gig, three, selle
     with pytest.raises(InvalidInput, match="no longer on the gig"):
         gig_image_remove(gig=other, seller=seller, image_id=three[0].pk)
     assert len(positions(gig)) == 3
+
+
+def test_the_demo_gig_gets_four_drawn_images_once(gig, media):
+    from demo.images import seed_gig_images
+
+    seed_gig_images(gig)
+    seed_gig_images(gig)
+    assert [alt.split("“")[1].split("”")[0] for _, alt in positions(gig)] == [
+        "UI/UX design",
+        "Backend development",
+        "Testing",
+        "Final launch",
+    ]
+    assert len(stored_files(media)) == 8
