@@ -243,3 +243,29 @@ def test_staff_see_the_images_read_only_in_the_gig_admin(admin_client, gig):
     assert "Logo sketches" in html
     assert reverse("gig_image_file", args=[gig.pk, gig.images.get().pk, "thumbnail"]) in html
     assert 'name="images-0-alt_text"' not in html  # shown, not editable
+
+
+def test_the_images_pages_are_valid_html(client, gig, buyer, tmp_path):
+    from tests.quality.test_html_valid import _errors, _java
+
+    java = _java()
+    GigImageFactory(gig=gig, position=1, alt_text="Logo sketches")
+    GigImageFactory(gig=gig, position=2, alt_text="Colour board")
+    GigFactory(title="A logo gig without images")
+    files = []
+
+    def keep(name: str, response) -> None:
+        path = tmp_path / f"{name}.html"
+        path.write_bytes(response.content)
+        files.append(str(path))
+
+    client.force_login(gig.seller)
+    keep("images", client.get(page_url(gig)))
+    keep("images-errors", client.post(page_url(gig), {"alt_text": ""}))
+    keep("gig-as-seller", client.get(reverse("gig_detail", args=[gig.pk])))
+    client.force_login(buyer)
+    keep("gig-as-buyer", client.get(reverse("gig_detail", args=[gig.pk])))
+    keep("list", client.get(reverse("home")))
+    keep("search", client.get(reverse("home") + "?q=logo"))
+    errors = _errors(java, files)
+    assert not errors, "\n".join(errors)
