@@ -28,7 +28,7 @@ def media(settings, tmp_path) -> Path:
 
 
 @pytest.fixture
-def gig(seller) -> Gig:
+def gig(seller):
     return GigFactory(seller=seller, title="I will design your logo")
 
 
