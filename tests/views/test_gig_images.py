@@ -15,6 +15,7 @@ from PIL import Image
 
 from gigs.images import gig_image_add
 from gigs.models import MAX_IMAGES, Gig, GigImage
+from tests.backends import BOTH
 from tests.factories import GigFactory, GigImageFactory, UserFactory
 from tests.images import picture_bytes, upload
 
@@ -243,6 +244,50 @@ def test_staff_see_the_images_read_only_in_the_gig_admin(admin_client, gig):
     assert "Logo sketches" in html
     assert reverse("gig_image_file", args=[gig.pk, gig.images.get().pk, "thumbnail"]) in html
     assert 'name="images-0-alt_text"' not in html  # shown, not editable
+
+
+@pytest.mark.django_db(databases=BOTH)
+def test_covers_show_on_both_databases(client, backend):
+    seller = UserFactory(username=f"seller_{backend}")  # on the database under test
+    gig = GigFactory(seller=seller, title="Logo design with a cover")
+    GigImageFactory(gig=gig, position=1, alt_text="The cover", thumbnail_width=400, thumbnail_height=300)
+    GigFactory(seller=seller, title="Logo design without one")
+    for url in (reverse("home"), reverse("home") + "?q=logo"):
+        html = client.get(url).content.decode()
+        assert re.search(r'<img class="gig-cover"[^>]*alt="The cover"', html), (backend, url)
+        assert html.count("gig-cover-empty") == 1
+
+
+def test_the_list_costs_the_same_queries_at_10_and_10000_gigs_with_covers(client, buyer):
+    def bulk(count: int, start: int) -> None:
+        sellers = UserFactory.create_batch(2)
+        gigs = Gig.objects.bulk_create(
+            GigFactory.build(seller=sellers[n % 2], title=f"I will design logo number {start + n}")
+            for n in range(count)
+        )
+        GigImage.objects.bulk_create(
+            GigImage(
+                gig=gig,
+                position=1,
+                image=f"gigs/{gig.pk}/cover.webp",
+                thumbnail=f"gigs/{gig.pk}/cover-thumb.webp",
+                width=1200,
+                height=900,
+                thumbnail_width=400,
+                thumbnail_height=300,
+                alt_text=f"Cover of logo {start + n}",
+            )
+            for n, gig in enumerate(gigs)
+            if n % 3
+        )
+
+    client.force_login(buyer)
+    bulk(10, start=0)
+    urls = [reverse("home"), reverse("home") + "?q=logo&sort=price", reverse("home") + "?page=2"]
+    few = [list_queries(client, url) for url in urls[:2]]
+    bulk(9_990, start=10)
+    assert [list_queries(client, url) for url in urls[:2]] == few
+    assert list_queries(client, urls[2]) == few[0]
 
 
 def test_the_images_pages_are_valid_html(client, gig, buyer, tmp_path):
