@@ -59,6 +59,7 @@ class GigImageForm(forms.Form):
 
 
 class GigImageAltForm(forms.Form):
-    """Rewriting one image's description; prefixed with the image, as the page lists several."""
+    """Rewriting one image's description; prefixed with the image, as the page lists several (the
+    help is said once, at the upload form)."""
 
-    alt_text = GigImageAltField()
+    alt_text = GigImageAltField(help_text="")
