@@ -19,6 +19,7 @@ or the private bucket in production); ``gigs.views.gig_image_file`` serves them.
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ STORED_QUALITY = 82
 ALT_TEXT_MAX = 200
 
 UNREADABLE = "Upload a JPEG, PNG or WebP image."
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,15 @@ def _touch(gig: Gig) -> None:
 
 
 def _delete_files(names: list[str]) -> None:
+    """Delete stored files; one the store fails to delete is logged and left (an orphan costs
+    storage, not correctness), so the error that led here is the one raised."""
     storage = GigImage._meta.get_field("image").storage  # type: ignore[attr-defined]
     for name in names:
         if name:
-            storage.delete(name)
+            try:
+                storage.delete(name)
+            except Exception:
+                logger.exception("gig_image_file_not_deleted", extra={"name": name})
 
 
 def gig_image_add(*, gig: Gig, seller: User, upload: UploadedFile, alt_text: str) -> GigImage:

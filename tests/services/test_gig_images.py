@@ -14,7 +14,7 @@ from gigs import images as gig_images
 from gigs.images import gig_image_add, gig_image_alt_edit, gig_image_move, gig_image_remove
 from gigs.models import MAX_IMAGES, Gig, GigImage
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
-from tests.factories import GigFactory
+from tests.factories import GigFactory, GigImageFactory
 from tests.images import GPS_IFD, camera_exif, picture_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -299,3 +299,42 @@ def test_the_demo_gig_gets_four_drawn_images_once(gig, media):
         "Final launch",
     ]
     assert len(stored_files(media)) == 8
+
+
+# --- races on PostgreSQL -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_adding_the_sixth_image_at_once_store_one(seller, media):
+    from tests.concurrency import run_together
+
+    gig = GigFactory(seller=seller)
+    for number in range(MAX_IMAGES - 1):
+        GigImageFactory(gig=gig, position=number + 1)
+    content = picture_bytes("PNG", (200, 150))
+
+    results = run_together(
+        lambda: gig_image_add(gig=gig, seller=seller, upload=upload(content, "a.png"), alt_text="Tab one"),
+        lambda: gig_image_add(gig=gig, seller=seller, upload=upload(content, "b.png"), alt_text="Tab two"),
+    )
+
+    refused = [result for result in results if isinstance(result, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], InvalidInput), results
+    assert [position for position, _ in positions(gig)] == [1, 2, 3, 4, 5, 6]
+    assert len(stored_files(media)) == 2  # the winner's two sizes; the loser's were deleted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_move_and_a_removal_at_once_leave_positions_contiguous(seller, media):
+    from tests.concurrency import run_together
+
+    gig = GigFactory(seller=seller)
+    images = [GigImageFactory(gig=gig, position=number + 1, alt_text=f"Image {number + 1}") for number in range(4)]
+
+    results = run_together(
+        lambda: gig_image_move(gig=gig, seller=seller, image_id=images[3].pk, to_position=1),
+        lambda: gig_image_remove(gig=gig, seller=seller, image_id=images[0].pk),
+    )
+
+    assert not any(isinstance(result, Exception) for result in results), results
+    assert positions(gig) == [(1, "Image 4"), (2, "Image 2"), (3, "Image 3")]
