@@ -245,6 +245,27 @@ def test_staff_see_the_images_read_only_in_the_gig_admin(admin_client, gig):
     assert reverse("gig_image_file", args=[gig.pk, gig.images.get().pk, "thumbnail"]) in html
     assert 'name="images-0-alt_text"' not in html  # shown, not editable
 
+    # Staff still retire the gig from this page, as a browser sends it; the image stays as it was.
+    image = gig.images.get()
+    form = {
+        "seller": gig.seller.pk,
+        "title": gig.title,
+        "description": gig.description,
+        "starting_price_0": "100.00",
+        "starting_price_1": "USD",
+        "delivery_days": gig.delivery_days,
+        "category": gig.category,
+        "images-TOTAL_FORMS": "1",
+        "images-INITIAL_FORMS": "1",
+        "images-0-id": image.pk,
+        "images-0-gig": gig.pk,
+    }
+    response = admin_client.post(reverse("admin:gigs_gig_change", args=[gig.pk]), form)
+    assert response.status_code == 302, response.content.decode()
+    gig.refresh_from_db()
+    assert gig.is_retired
+    assert list(gig.images.values_list("pk", "position", "alt_text")) == [(image.pk, 1, "Logo sketches")]
+
 
 @pytest.mark.django_db(databases=BOTH)
 def test_covers_show_on_both_databases(client, backend):
