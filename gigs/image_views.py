@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
 from gigs import selectors as gig_selectors
@@ -126,6 +126,7 @@ def gig_image_remove_view(request: AuthedRequest, pk: int, image_pk: int) -> Htt
     return redirect("gig_images", pk=gig.pk)
 
 
+@require_safe
 def gig_image_file(request: HttpRequest, pk: int, image_pk: int, size: str) -> HttpResponseBase:
     """An image's display size or thumbnail, inline, to whoever may see the gig's page. Streamed
     from the storage (the folder or the bucket) rather than redirected to a presigned URL: the

@@ -279,3 +279,16 @@ def gig_image_alt_edit(*, gig: Gig, seller: User, image_id: int, alt_text: str) 
         image.save(update_fields=["alt_text"])
         _touch(locked)
     return image
+
+
+def gig_images_erase(*, seller: User) -> int:
+    """Every image of the seller's gigs goes, rows now and files after the commit: their account
+    is being deleted (``privacy.services``), and a picture may show them or their work. Call
+    inside the caller's ``transaction.atomic()``, after it locked the user; the gigs are locked
+    here, so an upload finishing at that moment is refused or erased too. Returns how many went."""
+    list(Gig.objects.select_for_update().filter(seller=seller).order_by("pk").values_list("pk", flat=True))
+    images = list(GigImage.objects.filter(gig__seller=seller))
+    names = [name for image in images for name in (image.image.name or "", image.thumbnail.name or "")]
+    GigImage.objects.filter(pk__in=[image.pk for image in images]).delete()
+    transaction.on_commit(lambda: _delete_files(names))
+    return len(images)

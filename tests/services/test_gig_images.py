@@ -338,3 +338,37 @@ def test_a_move_and_a_removal_at_once_leave_positions_contiguous(seller, media):
 
     assert not any(isinstance(result, Exception) for result in results), results
     assert positions(gig) == [(1, "Image 4"), (2, "Image 2"), (3, "Image 3")]
+
+
+# --- the seller's own data ------------------------------------------------------------------------
+
+
+def test_deleting_the_account_erases_the_gigs_images_and_their_files(
+    gig, media, other_gig_with_an_image, django_capture_on_commit_callbacks
+):
+    from privacy.services import account_delete
+
+    add(gig, alt="Me at my desk")
+    with django_capture_on_commit_callbacks(execute=True):
+        account_delete(user=gig.seller, password="correct-horse-battery")
+    assert list(GigImage.objects.values_list("alt_text", flat=True)) == ["Someone else's"]
+    assert len(stored_files(media)) == 2  # the other seller's two sizes
+
+
+@pytest.fixture
+def other_gig_with_an_image(outsider) -> GigImage:
+    return add(GigFactory(seller=outsider), alt="Someone else's")
+
+
+def test_the_data_export_holds_the_gigs_images(gig):
+    import json
+    import zipfile
+
+    from privacy.export import user_data_zip
+
+    image = add(gig, alt="Logo sketches")
+    with zipfile.ZipFile(user_data_zip(gig.seller)) as archive:
+        rows = json.loads(archive.read("gig_images.json"))
+        stored = archive.read(f"files/gig-images/{image.pk}-{image.image.name.rsplit('/', 1)[-1]}")
+    assert [(row["alt_text"], row["position"]) for row in rows] == [("Logo sketches", 1)]
+    assert Image.open(io.BytesIO(stored)).size == (640, 480)
