@@ -118,6 +118,15 @@ def test_a_full_gig_offers_no_upload_form(client, gig):
     assert "the most it can have" in html and 'type="file"' not in html
 
 
+def test_a_retired_gigs_images_page_offers_no_change(client, gig):
+    add(gig, "Logo sketches")
+    Gig.objects.filter(pk=gig.pk).update(is_active=False)  # staff retire it in the admin
+    client.force_login(gig.seller)
+    html = client.get(page_url(gig)).content.decode()
+    assert "can no longer be changed" in html
+    assert 'type="file"' not in html and "<button" not in html.split("<main")[1]
+
+
 def test_the_seller_moves_describes_and_removes_images(client, gig, media, django_capture_on_commit_callbacks):
     first, second, third = (add(gig, alt, (80, 60)) for alt in ("One", "Two", "Three"))
     client.force_login(gig.seller)
