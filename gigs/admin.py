@@ -8,9 +8,11 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from gigs.models import Gig
-from marketplace.admin import MoneyColumnsMixin
+from gigs.models import Gig, GigImage
+from marketplace.admin import MoneyColumnsMixin, ReadOnlyInline
 
 
 @admin.register(Gig)
@@ -33,3 +35,27 @@ class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
         if obj.is_active:
             obj.paused_at = None
         super().save_model(request, obj, form, change)
+
+
+class GigImageInline(ReadOnlyInline):
+    """The gig's images as the seller arranged them (``gigs.images`` writes them): staff see each
+    thumbnail and its description; retiring the gig hides them with it."""
+
+    model = GigImage
+    show_change_link = False
+    fields = ("position", "preview", "alt_text", "width", "height", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="Thumbnail")
+    def preview(self, obj: GigImage) -> str:
+        url = reverse("gig_image_file", args=[obj.gig_id, obj.pk, "thumbnail"])
+        return format_html(
+            '<img src="{}" width="{}" height="{}" alt="{}" style="max-width: 160px; height: auto">',
+            url,
+            obj.thumbnail_width,
+            obj.thumbnail_height,
+            obj.alt_text,
+        )
+
+
+GigAdmin.inlines = [*GigAdmin.inlines, GigImageInline]

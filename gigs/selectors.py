@@ -10,11 +10,25 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connections
-from django.db.models import Case, Count, Expression, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Expression,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import JSONObject
 from django.http import Http404
 
 from accounts.models import User
-from gigs.models import SEARCH_CONFIG, Gig, search_document
+from gigs.models import SEARCH_CONFIG, Gig, GigImage, search_document
 
 # The orders of the list; "relevance" only means something with a query.
 SORTS = ("relevance", "rating", "price", "newest")
@@ -46,7 +60,7 @@ def gigs_search(
     suggestion: str | None = None,
 ) -> QuerySet[Gig]:
     """Listed gigs (active: not paused, not retired), with their sellers, in
-    one query whatever the number of gigs.
+    one query whatever the number of gigs, with their covers (``with_cover``).
 
     ``query`` is matched by PostgreSQL full-text search (``gigs_matching_fulltext``),
     or by plain substring matching elsewhere (``gigs_matching_plain``); both
@@ -59,6 +73,7 @@ def gigs_search(
     fallback for a query that matched nothing (``gigs_matching_similar``).
     """
     gigs = _gigs_filtered(query=query, category=category, max_delivery_days=max_delivery_days, suggestion=suggestion)
+    gigs = with_cover(gigs)
     if min_price is not None or max_price is not None:
         gigs = gigs.filter(starting_price_currency=currency or settings.MARKETPLACE_DEFAULT_CURRENCY)
         if min_price is not None:
@@ -252,3 +267,42 @@ def gig_for_viewer(user: User | AnonymousUser, pk: int, *, show_paused: bool = F
     if not (gig.is_active or gig.seller_id == user.pk or (show_paused and gig.is_paused)):
         raise Http404("No such gig")
     return gig
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+def with_cover(gigs: QuerySet[Gig]) -> QuerySet[Gig]:
+    """Each gig with its cover (its image at position 1) as ``gig.cover``: a dict of the image's
+    ``pk``, ``alt_text``, ``thumbnail_width`` and ``thumbnail_height``, or None. A subquery in
+    the same query (an index lookup by gig), so a list of gigs costs no more queries with covers
+    than without; with the page's LIMIT, PostgreSQL runs it after the sort, for the page's rows
+    only (EXPLAIN: ``Limit -> Result (SubPlan) -> Sort``)."""
+    cover = (
+        GigImage.objects.filter(gig=OuterRef("pk"), position=1)
+        .order_by()
+        .values(
+            json=JSONObject(
+                pk="pk", alt_text="alt_text", thumbnail_width="thumbnail_width", thumbnail_height="thumbnail_height"
+            )
+        )[:1]
+    )
+    return gigs.annotate(cover=Subquery(cover, output_field=JSONField()))
+
+
+def gig_images(gig: Gig) -> list[GigImage]:
+    """The gig's images in order, the cover first."""
+    return list(GigImage.objects.filter(gig=gig).order_by("position"))
+
+
+def gig_image_for_viewer(user: User | AnonymousUser, gig_id: int, image_id: int) -> GigImage:
+    """One image of a gig, with the gig, to whoever may see the gig's page (``gig_for_viewer``
+    with ``show_paused``: everyone for a listed or paused gig, its seller for a retired one);
+    404 otherwise, or if the image is not that gig's. One query."""
+    image = GigImage.objects.select_related("gig").filter(pk=image_id, gig_id=gig_id).first()
+    if image is None:
+        raise Http404("No such image")
+    gig = image.gig
+    if not (gig.is_active or gig.seller_id == user.pk or gig.is_paused):
+        raise Http404("No such image")
+    return image

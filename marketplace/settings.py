@@ -546,6 +546,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# A gig's images (gigs/images.py): the largest file a seller may upload, and the most pixels its
+# picture may have once decoded (a small file can unpack to gigabytes: a decompression bomb).
+GIG_IMAGE_MAX_BYTES = env_int("GIG_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
+GIG_IMAGE_MAX_PIXELS = env_int("GIG_IMAGE_MAX_PIXELS", 40_000_000)
 
 # --- Payment provider (payments/providers) -----------------------------------------
 # "sandbox" needs no network and serves its own hosted page under /sandbox/;

@@ -4,8 +4,8 @@ their orders, as JSON, with the files of their orders and conversations.
 ``profile.json`` (the account, its e-mail addresses, its security log), ``orders.json`` (each order with
 its milestones, deliveries, revision requests, proposals, disputes and timeline), ``messages.json``
 (order conversations and inquiries), ``money.json`` (their ledger lines, earnings, withdrawals, tips and
-checkouts), ``reviews.json`` (written; received once published), ``gigs.json``, ``notifications.json``,
-and ``files/``.
+checkouts), ``reviews.json`` (written; received once published), ``gigs.json``, ``gig_images.json``,
+``notifications.json``, and ``files/``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import SecurityEvent, User
-from gigs.models import Gig
+from gigs.models import Gig, GigImage
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, Proposal, RevisionRequest
 from notifications.models import Notification
@@ -131,7 +131,9 @@ def user_data_zip(user: User) -> IO[bytes]:
                 "received": _rows(Review.objects.filter(subject=user, published_at__isnull=False).order_by("pk")),
             },
         )
+        gig_images = GigImage.objects.filter(gig__seller=user).order_by("gig_id", "position")
         _json(archive, "gigs.json", _rows(Gig.objects.filter(seller=user).order_by("pk")))
+        _json(archive, "gig_images.json", _rows(gig_images))
         _json(archive, "notifications.json", _rows(Notification.objects.filter(recipient=user).order_by("pk")))
         missing = _files(
             archive,
@@ -143,6 +145,7 @@ def user_data_zip(user: User) -> IO[bytes]:
             "order-messages",
             ((f.pk, f.file, f.original_name) for f in OrderMessageFile.objects.filter(message__order__in=orders)),
         )
+        missing += _files(archive, "gig-images", ((image.pk, image.image, "") for image in gig_images))
         missing += _files(
             archive,
             "inquiries",

@@ -6,7 +6,7 @@ refund on its way to a card): those must end first, for the other party's sake
 and the ledger's, and the page names the step that ends each
 (``account_deletion_blockers``): any balance can be withdrawn. Then it erases
 or anonymises what identifies the person (name, e-mail addresses, bio, payout
-details, two-factor, password, notices) and unlists their gigs, and keeps
+details, two-factor, password, notices, their gigs' images) and unlists their gigs, and keeps
 what the other party and the books rely on: orders, milestones, messages,
 reviews and every ledger line, now under ``deleted-<id>``. The account can
 never log in again. The ledger is not touched, so ``ledger_audit`` passes.
@@ -28,6 +28,7 @@ from djmoney.money import Money
 
 from accounts.models import SecurityEventKind, User
 from accounts.services import security_event_record
+from gigs.images import gig_images_erase
 from gigs.models import Gig
 from marketplace.errors import InvalidInput, NotAllowed
 from marketplace.money import format_money
@@ -165,6 +166,7 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
         Gig.objects.filter(seller=user, is_active=True).update(
             is_active=False, paused_at=None, updated_at=timezone.now()
         )
+        gig_images_erase(seller=user)
         # The security log keeps its rows but no longer says where they came from.
         user.security_events.update(ip=None)
         user.security_events.filter(kind=SecurityEventKind.PAYOUT_CHANGED).update(detail="")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
-from gigs.models import Gig
+from gigs.models import Gig, GigImage
 from milestones.models import Milestone, MilestoneState
 from notifications.models import Notification
 from orders.models import Order, OrderMessage
@@ -291,3 +291,21 @@ def staff_login(client, user, *, second_factor: bool = True):
         ]
         session.save()
     return client
+
+
+class GigImageFactory(factory.django.DjangoModelFactory):
+    """A gig's image row with names that point at no file: for pages that only link to it (the
+    cards, the gallery). Tests of what is stored use ``gigs.images.gig_image_add``."""
+
+    class Meta:
+        model = GigImage
+
+    gig = factory.SubFactory(GigFactory)
+    position = 1
+    image = factory.LazyAttribute(lambda i: f"gigs/{i.gig.pk}/{uuid.uuid4().hex}.webp")
+    thumbnail = factory.LazyAttribute(lambda i: f"gigs/{i.gig.pk}/{uuid.uuid4().hex}-thumb.webp")
+    width = 1200
+    height = 900
+    thumbnail_width = 400
+    thumbnail_height = 300
+    alt_text = factory.Sequence(lambda n: f"Screens of app number {n}")

@@ -114,6 +114,23 @@ def _a_proposal(w):
     return {"pk": proposal.pk}
 
 
+def _a_gig_image(w):
+    """An image of the seller's gig, its two files stored."""
+    from django.core.files.base import ContentFile
+
+    from tests.factories import GigImageFactory
+    from tests.images import picture_bytes
+
+    content = picture_bytes("WEBP", (40, 30))
+    return GigImageFactory(
+        gig=w.gig, image=ContentFile(content, name="display.webp"), thumbnail=ContentFile(content, name="thumb.webp")
+    )
+
+
+def _gig_image(w):
+    return {"pk": w.gig.pk, "image_pk": _a_gig_image(w).pk}
+
+
 MATRIX: dict[str, Rule] = {
     # --- public pages ---------------------------------------------------------------
     "healthz": Rule("public", everyone(200), everyone(405)),
@@ -141,6 +158,17 @@ MATRIX: dict[str, Rule] = {
         name: Rule("account", signed_in(405), {**signed_in(404), "seller": 302}, lambda w: {"pk": w.gig.pk})
         for name in ("gig_pause", "gig_resume")
     },
+    # The gig's "Images" page and its forms: the seller's own, 404 to anyone else (as gig_edit).
+    "gig_images": Rule(
+        "account", {**signed_in(404), "seller": 200}, {**signed_in(404), "seller": FORM}, lambda w: {"pk": w.gig.pk}
+    ),
+    "gig_image_alt": Rule("account", signed_in(405), {**signed_in(404), "seller": FORM}, _gig_image),
+    **{
+        name: Rule("account", signed_in(405), {**signed_in(404), "seller": 302}, _gig_image)
+        for name in ("gig_image_move", "gig_image_remove")
+    },
+    # An image's file, to whoever may see the gig's page (a listed gig: everyone).
+    "gig_image_file": Rule("public", everyone(200), everyone(405), lambda w: {**_gig_image(w), "size": "thumbnail"}),
     "order_start": Rule(
         "account",
         {**signed_in(200), "seller": 302},  # the seller's own gig: "you cannot order your own gig"

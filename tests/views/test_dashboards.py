@@ -385,6 +385,9 @@ def test_a_gig_retired_by_staff_in_the_admin_shows_at_once(client, seller, staff
         "delivery_days": gig.delivery_days,
         "category": gig.category,
         # "is_active" left out: unticked, the gig is retired
+        # The images inline's management form (none shown, none added).
+        "images-TOTAL_FORMS": "0",
+        "images-INITIAL_FORMS": "0",
     }
     response = admin.post(reverse("admin:gigs_gig_change", args=[gig.pk]), form)
     assert response.status_code == 302, response.content.decode()

@@ -21,6 +21,7 @@ from djmoney.money import Money
 from accounts.models import User, WithdrawalMethod
 from accounts.services import email_mark_verified, user_update_profile
 from demo.checkout import pay_in_sandbox, pay_tip_in_sandbox
+from demo.images import seed_gig_images
 from demo.totp import DEMO_ADMIN_TOTP_SECRET
 from gigs.models import Gig
 from gigs.services import gig_create
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             delivery_days=30,
             category="development",
         )
+        seed_gig_images(gig)
         if not Order.objects.filter(buyer=buyer, seller=seller).exists():
             self._demo_orders(buyer, seller, gig)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
