@@ -53,7 +53,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gig = gig_selectors.gig_for_viewer(request.user, pk, show_paused=True)
     is_own = request.user.is_authenticated and gig.seller_id == request.user.pk
-    return render(request, "gigs/gig_detail.html", {"gig": gig, "is_own": is_own})
+    context = {
+        "gig": gig,
+        "is_own": is_own,
+        "packages": gig_selectors.gig_packages(gig),
+        "extras": gig_selectors.gig_extras(gig),
+    }
+    return render(request, "gigs/gig_detail.html", context)
 
 
 @login_required

@@ -354,7 +354,7 @@ def test_pause_hides_the_gig_from_search_and_ordering_and_resume_brings_it_back(
     others_view = client.get(page)
     assert others_view.status_code == 200
     assert "has paused this gig: it cannot be ordered for now" in text(others_view)
-    assert ">Order</button>" not in text(others_view)
+    assert ">Order with your own milestones</button>" not in text(others_view)
     assert client.post(reverse("order_start", args=[gig.pk]), {"title": "Logo", "brief": ""}).status_code == 404
     assert not Order.objects.exists()
 
@@ -363,7 +363,7 @@ def test_pause_hides_the_gig_from_search_and_ordering_and_resume_brings_it_back(
     assert "Your gig is live again." in text(client.get(page))
     client.force_login(buyer)
     assert listed(home(client, q="logo")) == ["I will design your logo"]
-    assert ">Order</button>" in text(client.get(page))
+    assert ">Order with your own milestones</button>" in text(client.get(page))
 
 
 def test_pause_and_resume_are_post_only_and_the_sellers_alone(client, seller, buyer):
