@@ -9,8 +9,52 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 
-from gigs.models import Gig
+from gigs.models import Gig, GigExtra, GigPackage, RequirementQuestion
 from marketplace.admin import MoneyColumnsMixin
+from marketplace.money import format_money
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """What the seller wrote, shown to staff: the seller edits it in "Edit gig" (where the rules
+    and the gig's starting price follow it), staff read it here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PackageInline(ReadOnlyInline):
+    model = GigPackage
+    fields = ("position", "name", "description", "workflow")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("steps")
+
+    @admin.display(description="workflow")
+    def workflow(self, package: GigPackage) -> str:
+        return " → ".join(
+            f"{step.position}. {step.title} ({format_money(step.price)}, {step.days} d, {step.revisions_included} rev.)"
+            for step in package.steps.all()
+        )
+
+
+class ExtraInline(ReadOnlyInline):
+    model = GigExtra
+    fields = ("position", "title", "price", "days", "attach_to_step")
+    readonly_fields = fields
+
+
+class QuestionInline(ReadOnlyInline):
+    model = RequirementQuestion
+    fields = ("position", "question", "answer_type", "required", "choices")
+    readonly_fields = fields
 
 
 @admin.register(Gig)
@@ -22,6 +66,7 @@ class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
     raw_id_fields = ("seller",)
     # Pausing is the seller's; staff retire a gig by unticking "is active".
     readonly_fields = ("created_at", "paused_at")
+    inlines = (PackageInline, ExtraInline, QuestionInline)
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "category":

@@ -378,6 +378,12 @@ def test_a_gig_retired_by_staff_in_the_admin_shows_at_once(client, seller, staff
         "delivery_days": gig.delivery_days,
         "category": gig.category,
         # "is_active" left out: unticked, the gig is retired
+        # The read-only inlines' management forms, as the page sends them (the gig has none).
+        **{
+            f"{inline}-{key}": "0"
+            for inline in ("packages", "extras", "questions")
+            for key in ("TOTAL_FORMS", "INITIAL_FORMS")
+        },
     }
     response = admin.post(reverse("admin:gigs_gig_change", args=[gig.pk]), form)
     assert response.status_code == 302, response.content.decode()
