@@ -217,3 +217,25 @@ def test_only_the_seller_may_change_the_packages(gig, buyer):
     with pytest.raises(NotAllowed):
         gig_update(gig=gig, actor=buyer, **TERMS, packages=GigPackagesInput(packages=(BASIC,)))
     assert saved(gig) == before
+
+
+def test_the_demo_gig_has_three_packages_the_standard_one_in_the_four_phases(seller):
+    from demo.gig import demo_gig
+
+    # Seeded before packages: the migration's one package; the demo gives it the three.
+    old = gig_create(seller=seller, **TERMS, starting_price=Money("250.00", "USD"), delivery_days=30)
+    gig = demo_gig(seller)
+    assert gig.pk == old.pk
+    first = saved(gig)
+    again = saved(demo_gig(seller))
+    assert again == first  # a second seeding changes nothing
+    _, price, days, packages, steps, extras, questions = again
+    assert [name for _, name, _ in packages] == ["Basic", "Standard", "Premium"]
+    assert [title for p, _, title, *_ in steps if p == 2] == [
+        "UI/UX design",
+        "Backend development",
+        "Testing",
+        "Final launch",
+    ]
+    assert len(extras) == 2 and len(questions) == 2
+    assert (price, days) == (Money("550.00", "USD"), 10)
