@@ -98,7 +98,7 @@ def test_add_step_and_add_package_work_without_javascript_and_save_nothing(clien
         **{"package-1-step-2-title": "Backend development", "package-1-step-2-deliverables": "The API."},
     )
     html = text(response)
-    assert response.status_code == 200 and '<h3 class="card-title">Package 2</h3>' in html
+    assert response.status_code == 200 and '<h3 class="card-title" id="package-2-heading">Package 2</h3>' in html
     assert 'name="package-2-name" value="Standard"' in html and 'value="Backend development"' in html
     assert not Gig.objects.exists() and not GigPackage.objects.exists()
 
