@@ -218,21 +218,30 @@ class GigForm(forms.Form):
             if isinstance(field, forms.BooleanField):
                 initial[name] = name in data
         steps, extras, questions = list(form.package_steps), form.extra_count, form.question_count
+        first = ""  # the new row's first field, where the cursor goes
         if pressed == "add_step":
             p = _count(data, "add_step", least=1, most=len(steps))
             if steps[p - 1] < MAX_STEPS:
                 steps[p - 1] += 1
                 initial[step_field(p, steps[p - 1], "revisions")] = 1
+                first = step_field(p, steps[p - 1], "title")
         elif pressed == "add_package" and len(steps) < MAX_PACKAGES:
             steps.append(1)
             initial[package_field(len(steps), "name")] = default_package_name(len(steps))
             initial[step_field(len(steps), 1, "revisions")] = 1
+            first = package_field(len(steps), "name")
         elif pressed == "add_extra" and extras < MAX_EXTRAS:
             extras += 1
+            first = extra_field(extras, "title")
         elif pressed == "add_question" and questions < MAX_QUESTIONS:
             questions += 1
             initial[question_field(questions, "required")] = True
-        return cls(initial=initial, package_steps=steps, extras=extras, questions=questions), True
+            first = question_field(questions, "question")
+        grown = cls(initial=initial, package_steps=steps, extras=extras, questions=questions)
+        if first:
+            # Without a script, the page comes back at its top: the cursor shows the new row.
+            grown.fields[first].widget.attrs["autofocus"] = True
+        return grown, True
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ def test_add_step_and_add_package_work_without_javascript_and_save_nothing(clien
     assert "<legend>Step 2</legend>" in html and "field-error" not in html
     assert 'value="UI/UX design"' in html and 'value="Starter"' in html and "Figma screens.</textarea>" in html
     assert 'name="package-1-step-2-revisions" value="1"' in html
+    # The cursor goes to the new step.
+    assert re.search(r'<input type="text" name="package-1-step-2-title"[^>]* autofocus', html)
     response = press(
         client,
         url,
