@@ -287,16 +287,22 @@ def cheapest_totals(offer: GigPackagesInput) -> tuple[Money, int]:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def packages_write(*, gig: Gig, offer: GigPackagesInput) -> None:
+def packages_write(*, gig: Gig, offer: GigPackagesInput, new: bool = False) -> None:
     """Replace the gig's packages, steps, extras and questions by ``offer`` (validated) and set
     the gig's summary columns (the caller saves the gig). The caller holds the gig's lock
     (``lock_gig``), so two editors write one after the other.
 
     Packages are updated in place by position, so an order that points at its package
     (``Order.package``) keeps pointing at it; steps, extras and questions are written anew:
-    nothing points at them (an order copies what it needs)."""
-    kept = {package.position: package for package in GigPackage.objects.filter(gig=gig)}
-    GigPackage.objects.filter(gig=gig, position__gt=len(offer.packages)).delete()
+    nothing points at them (an order copies what it needs). A ``new`` gig has nothing to replace.
+    """
+    kept = {} if new else {package.position: package for package in GigPackage.objects.filter(gig=gig)}
+    if not new:
+        GigPackage.objects.filter(gig=gig, position__gt=len(offer.packages)).delete()
+        # One statement for every package's steps (and nothing points at them).
+        PackageStep.objects.filter(package__gig=gig).delete()
+        GigExtra.objects.filter(gig=gig).delete()
+        RequirementQuestion.objects.filter(gig=gig).delete()
     steps: list[PackageStep] = []
     for p, given in enumerate(offer.packages, start=1):
         package = kept.get(p) or GigPackage(gig=gig, position=p)
@@ -305,7 +311,6 @@ def packages_write(*, gig: Gig, offer: GigPackagesInput) -> None:
             package.save()
         else:
             package.save(update_fields=["name", "description"])
-            PackageStep.objects.filter(package=package).delete()
         steps.extend(
             PackageStep(
                 package=package,
@@ -319,7 +324,6 @@ def packages_write(*, gig: Gig, offer: GigPackagesInput) -> None:
             for s, step in enumerate(given.steps, start=1)
         )
     PackageStep.objects.bulk_create(steps)
-    GigExtra.objects.filter(gig=gig).delete()
     GigExtra.objects.bulk_create(
         GigExtra(
             gig=gig,
@@ -331,7 +335,6 @@ def packages_write(*, gig: Gig, offer: GigPackagesInput) -> None:
         )
         for x, extra in enumerate(offer.extras, start=1)
     )
-    RequirementQuestion.objects.filter(gig=gig).delete()
     RequirementQuestion.objects.bulk_create(
         RequirementQuestion(
             gig=gig,

@@ -138,7 +138,7 @@ def gig_create(
             delivery_days=days,
             category=terms.category,
         )
-        packages_write(gig=gig, offer=packages)
+        packages_write(gig=gig, offer=packages, new=True)
         return gig
 
 
