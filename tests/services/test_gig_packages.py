@@ -26,6 +26,7 @@ from gigs.packages import (
 from gigs.services import gig_create, gig_update
 from marketplace.errors import InvalidInput, NotAllowed
 from orders.models import Order
+from tests.concurrency import run_together
 from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +240,24 @@ def test_the_demo_gig_has_three_packages_the_standard_one_in_the_four_phases(sel
     ]
     assert len(extras) == 2 and len(questions) == 2
     assert (price, days) == (Money("550.00", "USD"), 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_edits_at_once_apply_one_after_the_other_never_mixed(seller):
+    """Two tabs save different packages at the same instant: the gig's lock makes the second wait
+    for the first, so the gig ends with one tab's packages whole (no unique-position clash, no
+    mixture), and its starting price is that tab's."""
+    gig = gig_create(seller=seller, **TERMS, packages=OFFER)
+    one = GigPackagesInput(packages=(BASIC,))
+    other = GigPackagesInput(packages=(STANDARD, replace(BASIC, name="Other")))
+    results = run_together(
+        lambda: gig_update(gig=gig, actor=seller, **TERMS, packages=one),
+        lambda: gig_update(gig=gig, actor=seller, **TERMS, packages=other),
+    )
+    assert not [result for result in results if isinstance(result, Exception)], results
+    _, price, days, packages, steps, extras, questions = saved(gig)
+    names = [name for _, name, _ in packages]
+    assert names in (["Basic"], ["Standard", "Other"])
+    assert len(steps) == (1 if names == ["Basic"] else 5)
+    assert (price, days) == (Money("60.00", "USD"), 2)
+    assert extras == [] and questions == []
