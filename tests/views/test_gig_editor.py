@@ -300,3 +300,13 @@ def test_the_buttons_stop_at_the_limits(client, seller):
     # A crafted seventh is not added.
     data = {**form_of(html, "Save changes"), "add_step": "3", "package-3-steps": "7"}
     assert 'id="package-3-step-7"' not in text(client.post(url, data))
+
+
+def test_an_extra_or_a_question_left_empty_is_removed(client, seller, gig):
+    client.force_login(seller)
+    url = reverse("gig_edit", args=[gig.pk])
+    html = text(client.get(url))
+    empty = {"extra-1-title": "", "extra-1-price": "", "extra-1-days": "", "question-1-question": ""}
+    response = press(client, url, html, "Save changes", **empty, **{"question-1-choices": ""})
+    assert response.status_code == 302, field_errors(text(response))
+    assert not GigExtra.objects.filter(gig=gig).exists() and not RequirementQuestion.objects.filter(gig=gig).exists()
