@@ -11,30 +11,52 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from gigs.models import Gig, GigImage
+from gigs.models import Gig, GigExtra, GigImage, GigPackage, RequirementQuestion
 from marketplace.admin import MoneyColumnsMixin, ReadOnlyInline
+from marketplace.money import format_money
 
 
-@admin.register(Gig)
-class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
-    list_display = ("title", "seller", "category", "starting_price", "delivery_days", "is_active", "paused_at")
-    list_select_related = ("seller",)
-    list_filter = ("is_active", "category", "created_at")
-    search_fields = ("title", "seller__username")
-    raw_id_fields = ("seller",)
-    # Pausing is the seller's; staff retire a gig by unticking "is active".
-    readonly_fields = ("created_at", "paused_at")
+class SellersWordsInline(admin.TabularInline):
+    """What the seller wrote, shown to staff: the seller edits it in "Edit gig" (where the rules
+    and the gig's starting price follow it), staff read it here."""
 
-    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "category":
-            return forms.ChoiceField(label="Category", choices=settings.GIG_CATEGORIES)
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+    extra = 0
+    can_delete = False
+    show_change_link = False
 
-    def save_model(self, request: HttpRequest, obj: Gig, form: Any, change: bool) -> None:
-        # Staff listing a paused gig again resume it for the seller.
-        if obj.is_active:
-            obj.paused_at = None
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PackageInline(SellersWordsInline):
+    model = GigPackage
+    fields = ("position", "name", "description", "workflow")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("steps")
+
+    @admin.display(description="workflow")
+    def workflow(self, package: GigPackage) -> str:
+        return " → ".join(
+            f"{step.position}. {step.title} ({format_money(step.price)}, {step.days} d, {step.revisions_included} rev.)"
+            for step in package.steps.all()
+        )
+
+
+class ExtraInline(SellersWordsInline):
+    model = GigExtra
+    fields = ("position", "title", "price", "days", "attach_to_step")
+    readonly_fields = fields
+
+
+class QuestionInline(SellersWordsInline):
+    model = RequirementQuestion
+    fields = ("position", "question", "answer_type", "required", "choices")
+    readonly_fields = fields
 
 
 class GigImageInline(ReadOnlyInline):
@@ -58,4 +80,24 @@ class GigImageInline(ReadOnlyInline):
         )
 
 
-GigAdmin.inlines = [*GigAdmin.inlines, GigImageInline]
+@admin.register(Gig)
+class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
+    list_display = ("title", "seller", "category", "starting_price", "delivery_days", "is_active", "paused_at")
+    list_select_related = ("seller",)
+    list_filter = ("is_active", "category", "created_at")
+    search_fields = ("title", "seller__username")
+    raw_id_fields = ("seller",)
+    # Pausing is the seller's; staff retire a gig by unticking "is active".
+    readonly_fields = ("created_at", "paused_at")
+    inlines = (PackageInline, ExtraInline, QuestionInline, GigImageInline)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "category":
+            return forms.ChoiceField(label="Category", choices=settings.GIG_CATEGORIES)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Gig, form: Any, change: bool) -> None:
+        # Staff listing a paused gig again resume it for the seller.
+        if obj.is_active:
+            obj.paused_at = None
+        super().save_model(request, obj, form, change)

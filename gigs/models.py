@@ -15,6 +15,9 @@ class Gig(models.Model):
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gigs")
     title = models.CharField(max_length=120)
     description = models.TextField(max_length=5000)
+    # The cheapest package's price (the sum of its steps' prices) and that package's days (the sum
+    # of its steps' days), kept by ``gigs.packages.packages_write`` whenever packages are saved, so
+    # that search, the price filter, sorting and the cards read one column as before packages.
     starting_price = MoneyField(max_digits=12, decimal_places=2, default_currency="USD")
     delivery_days = models.PositiveSmallIntegerField()
     # One of ``settings.GIG_CATEGORIES`` (checked by the services, so that the

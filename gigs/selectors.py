@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,9 +27,10 @@ from django.db.models import (
 )
 from django.db.models.functions import JSONObject
 from django.http import Http404
+from djmoney.money import Money
 
 from accounts.models import User
-from gigs.models import SEARCH_CONFIG, Gig, GigImage, search_document
+from gigs.models import SEARCH_CONFIG, Gig, GigExtra, GigImage, GigPackage, PackageStep, search_document
 
 # The orders of the list; "relevance" only means something with a query.
 SORTS = ("relevance", "rating", "price", "newest")
@@ -306,3 +308,29 @@ def gig_image_for_viewer(user: User | AnonymousUser, gig_id: int, image_id: int)
     if not (gig.is_active or gig.seller_id == user.pk or gig.is_paused):
         raise Http404("No such image")
     return image
+
+
+@dataclass(frozen=True)
+class PackageOnPage:
+    """A package as its gig's page shows it: its steps in order and their sums."""
+
+    package: GigPackage
+    steps: list[PackageStep]
+    price: Money
+    days: int
+
+
+def gig_packages(gig: Gig) -> list[PackageOnPage]:
+    """The gig's packages with their steps, in two queries whatever the number of steps."""
+    shown = []
+    for package in GigPackage.objects.filter(gig=gig).prefetch_related("steps"):
+        steps = list(package.steps.all())
+        if not steps:
+            continue
+        price = sum((step.price for step in steps[1:]), steps[0].price)
+        shown.append(PackageOnPage(package, steps, price, sum(step.days for step in steps)))
+    return shown
+
+
+def gig_extras(gig: Gig) -> list[GigExtra]:
+    return list(GigExtra.objects.filter(gig=gig))

@@ -1,4 +1,5 @@
-"""Writes on gigs: publishing one, editing it, pausing and resuming it.
+"""Writes on gigs: publishing one, editing it (with its packages: ``gigs.packages``), pausing
+and resuming it.
 
 Every write here is the seller's own, on their own gig, and moves its
 ``updated_at`` (the seller's dashboard version): a save naming its fields
@@ -19,6 +20,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from gigs.models import Gig, lock_gig
+from gigs.packages import GigPackagesInput, cheapest_totals, packages_validate, packages_write, single_package
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import has_sub_minor_digits
 
@@ -27,8 +29,8 @@ from marketplace.money import has_sub_minor_digits
 class GigTerms:
     title: str
     description: str
-    starting_price: Money
-    delivery_days: int
+    starting_price: Money | None
+    delivery_days: int | None
     category: str
 
 
@@ -75,10 +77,17 @@ def gig_terms_errors(
 
 
 def gig_validate_terms(
-    *, title: str, description: str, starting_price: Money, delivery_days: int, category: str
+    *,
+    title: str,
+    description: str,
+    category: str,
+    starting_price: Money | None = None,
+    delivery_days: int | None = None,
 ) -> GigTerms:
     """The rules of a gig's terms, shared by publishing and editing: the terms
-    cleaned, or ``InvalidInput`` naming the field (the first rule broken)."""
+    cleaned, or ``InvalidInput`` naming the field (the first rule broken). The
+    price and days are checked where given (a gig with packages takes them
+    from its cheapest package)."""
     errors = gig_terms_errors(
         title=title or "",
         description=description or "",
@@ -96,26 +105,41 @@ def gig_create(
     seller: User,
     title: str,
     description: str,
-    starting_price: Money,
-    delivery_days: int,
+    starting_price: Money | None = None,
+    delivery_days: int | None = None,
     category: str = "other",
+    packages: GigPackagesInput | None = None,
 ) -> Gig:
+    """Publish a gig with its ``packages`` (and extras and questions), or, given only a
+    ``starting_price`` and ``delivery_days`` (scripts, the demo, older callers), with one
+    package "Basic" of one step at that price and time, as the data migration made of the gigs
+    published before packages."""
     terms = gig_validate_terms(
         title=title,
         description=description,
-        starting_price=starting_price,
-        delivery_days=delivery_days,
+        starting_price=starting_price if packages is None else None,
+        delivery_days=delivery_days if packages is None else None,
         category=category,
     )
+    if packages is None:
+        if starting_price is None or delivery_days is None:
+            raise InvalidInput("Give the gig packages, or a starting price and delivery days.", field="packages")
+        packages = single_package(
+            title=terms.title, description=terms.description, price=starting_price, days=delivery_days
+        )
+    packages_validate(packages)
+    price, days = cheapest_totals(packages)
     with transaction.atomic():
-        return Gig.objects.create(
+        gig = Gig.objects.create(
             seller=seller,
             title=terms.title,
             description=terms.description,
-            starting_price=terms.starting_price,
-            delivery_days=terms.delivery_days,
+            starting_price=price,
+            delivery_days=days,
             category=terms.category,
         )
+        packages_write(gig=gig, offer=packages, new=True)
+        return gig
 
 
 def _lock_own_gig(*, gig: Gig, actor: User) -> Gig:
@@ -135,27 +159,24 @@ def gig_update(
     actor: User,
     title: str,
     description: str,
-    starting_price: Money,
-    delivery_days: int,
     category: str,
+    packages: GigPackagesInput | None = None,
 ) -> Gig:
-    """The seller edits the gig's terms. Orders already open keep the terms
-    they were opened with (an order copies what it needs), so nothing else
+    """The seller edits the gig's terms and, given, its packages, extras and questions, all
+    together or none: a refusal names the field and changes nothing. The gig's
+    ``starting_price`` and ``delivery_days`` follow the cheapest package. Orders already open
+    keep the terms they were opened with (an order copies what it needs), so nothing else
     changes."""
-    terms = gig_validate_terms(
-        title=title,
-        description=description,
-        starting_price=starting_price,
-        delivery_days=delivery_days,
-        category=category,
-    )
+    terms = gig_validate_terms(title=title, description=description, category=category)
+    if packages is not None:
+        packages_validate(packages)
     with transaction.atomic():
         locked = _lock_own_gig(gig=gig, actor=actor)
         locked.title = terms.title
         locked.description = terms.description
-        locked.starting_price = terms.starting_price
-        locked.delivery_days = terms.delivery_days
         locked.category = terms.category
+        if packages is not None:
+            packages_write(gig=locked, offer=packages)
         locked.save(
             update_fields=[
                 "title",

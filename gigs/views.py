@@ -53,21 +53,29 @@ def home(request: HttpRequest) -> HttpResponse:
 def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gig = gig_selectors.gig_for_viewer(request.user, pk, show_paused=True)
     is_own = request.user.is_authenticated and gig.seller_id == request.user.pk
-    return render(request, "gigs/gig_detail.html", {"gig": gig, "is_own": is_own})
+    context = {
+        "gig": gig,
+        "is_own": is_own,
+        "packages": gig_selectors.gig_packages(gig),
+        "extras": gig_selectors.gig_extras(gig),
+    }
+    return render(request, "gigs/gig_detail.html", context)
 
 
 @login_required
 def gig_create_view(request: AuthedRequest) -> HttpResponse:
-    form = GigForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST":
+        return render(request, "gigs/gig_form.html", {"form": GigForm.blank()})
+    form, added = GigForm.for_post(request.POST)
+    if not added and form.is_valid():
         try:
             gig = gig_create(seller=request.user, **form.service_kwargs())
         except DomainError as error:
-            show_domain_error(request, form, error)
+            show_domain_error(request, form, error, aliases=form.service_fields())
         else:
             messages.success(request, "Your gig is live.")
             return redirect("gig_detail", pk=gig.pk)
-    return render(request, "gigs/gig_form.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "gigs/gig_form.html", {"form": form}, status=400 if form.is_bound else 200)
 
 
 def _own_gig(request: AuthedRequest, pk: int) -> Gig:
@@ -80,21 +88,22 @@ def _own_gig(request: AuthedRequest, pk: int) -> Gig:
 
 @login_required
 def gig_edit_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The gig's terms, packages, extras and questions. "Add step" and the other "Add ..."
+    buttons send the form too: it comes back with one more row and nothing saved."""
     gig = _own_gig(request, pk)
-    form = GigForm.for_gig(gig, request.POST if request.method == "POST" else None)
-    failed = False
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                gig_update(gig=gig, actor=request.user, **form.service_kwargs())
-            except DomainError as error:
-                show_domain_error(request, form, error)
-            else:
-                messages.success(request, "Your gig is updated.")
-                return redirect("gig_detail", pk=gig.pk)
-        failed = True
+    if request.method != "POST":
+        return render(request, "gigs/gig_form.html", {"form": GigForm.for_gig(gig), "gig": gig})
+    form, added = GigForm.for_post(request.POST)
+    if not added and form.is_valid():
+        try:
+            gig_update(gig=gig, actor=request.user, **form.service_kwargs())
+        except DomainError as error:
+            show_domain_error(request, form, error, aliases=form.service_fields())
+        else:
+            messages.success(request, "Your gig is updated.")
+            return redirect("gig_detail", pk=gig.pk)
     context = {"form": form, "gig": gig}
-    return render(request, "gigs/gig_form.html", context, status=400 if failed else 200)
+    return render(request, "gigs/gig_form.html", context, status=400 if form.is_bound else 200)
 
 
 @login_required

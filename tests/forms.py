@@ -36,15 +36,20 @@ class _Reader(HTMLParser):
             kind = a.get("type", "text")
             if kind in ("checkbox", "radio") and "checked" not in a:
                 return
-            if kind not in ("submit", "button", "file"):
+            if kind in ("checkbox", "radio"):
+                # A box without a value sends "on", as browsers do.
+                self._form.fields[a["name"]] = a.get("value", "on")
+            elif kind not in ("submit", "button", "file"):
                 self._form.fields[a["name"]] = a.get("value", "")
         elif tag == "textarea" and a.get("name"):
             self._textarea = a["name"]
             self._form.fields[a["name"]] = ""
         elif tag == "select" and a.get("name"):
             self._select = a["name"]
+            self._form.fields.pop(a["name"], None)
         elif tag == "option" and self._select:
-            if "selected" in a or not self._form.fields.get(self._select):
+            # The selected option, else the first (whose value may be "").
+            if "selected" in a or self._select not in self._form.fields:
                 self._form.fields[self._select] = a.get("value", "")
         elif tag == "button":
             self._text = []

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
+from gigs.packages import ExtraInput, GigPackagesInput, PackageInput, QuestionInput, StepInput
+from gigs.services import gig_update
 from inbox.services import inquiry_message_send, inquiry_start
 from milestones.models import MilestoneState
 from milestones.services.completion import order_complete
@@ -16,6 +19,37 @@ from reviews.services import review_submit
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
 S = MilestoneState
+
+
+def _step(title: str, price: str, days: int, revisions: int = 1) -> StepInput:
+    return StepInput(title, f"{title}, delivered as files.", days, Money(price, "USD"), revisions)
+
+
+# Two packages, the second of three steps, an extra and a question of each kind: every part of the
+# gig page and the editor shows.
+PACKAGES = GigPackagesInput(
+    packages=(
+        PackageInput("Basic", "A logo.", (_step("Logo", "120.00", 5),)),
+        PackageInput(
+            "Standard",
+            "The whole identity.",
+            (
+                _step("Discovery", "100.00", 3, 0),
+                _step("Logo concepts", "200.00", 7, 2),
+                _step("Brand book", "150.00", 5),
+            ),
+        ),
+    ),
+    extras=(
+        ExtraInput("Social media kit", Money("40.00", "USD"), 2, 3),
+        ExtraInput("Source files", Money("25.00", "USD")),
+    ),
+    questions=(
+        QuestionInput("What does your company do?", "text", True),
+        QuestionInput("Which style?", "choice", False, "Classic\nModern"),
+        QuestionInput("Your current logo", "file", False),
+    ),
+)
 
 
 @dataclass
@@ -31,6 +65,9 @@ def main_pages() -> MainPages:
     seller = UserFactory(username="pat_seller", bio="I design brands.")
     buyer = UserFactory(username="quinn_buyer")
     gig = GigFactory(seller=seller, title="Brand identity, phase by phase")
+    gig_update(
+        gig=gig, actor=seller, title=gig.title, description=gig.description, category="design", packages=PACKAGES
+    )
     order = OrderFactory(buyer=buyer, seller=seller, gig=gig, title="New brand")
     milestone_in(S.APPROVED, order, title="Discovery")
     milestone_in(S.IN_REVIEW, order, title="Logo concepts")
@@ -57,6 +94,8 @@ def main_pages() -> MainPages:
         ("home", reverse("home"), None),
         ("search", reverse("home") + "?q=brand&category=design", None),
         ("gig", reverse("gig_detail", args=[gig.pk]), buyer),
+        ("new gig", reverse("gig_create"), seller),
+        ("edit gig", reverse("gig_edit", args=[gig.pk]), seller),
         ("profile", reverse("profile_public", args=[seller.username]), None),
         ("login", reverse("login"), None),
         ("signup", reverse("signup"), None),

@@ -9,10 +9,12 @@ import time
 
 import pytest
 
+from gigs.services import gig_update
 from milestones.models import MilestoneState as S
 from orders.models import OrderMessage
 from tests.browser.conftest import log_in
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
+from tests.pages import PACKAGES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +34,8 @@ def world():
     seller = UserFactory(username="sol_seller", bio="Apps, phase by phase.")
     buyer = UserFactory(username="ben_buyer")
     gig = GigFactory(seller=seller, title="I will build your shop app")
+    # Packages side by side (one at a time here), extras and questions: the gig page and the editor in full.
+    gig_update(gig=gig, actor=seller, title=gig.title, description=gig.description, category="other", packages=PACKAGES)
     order = OrderFactory(buyer=buyer, seller=seller, gig=gig, title="Shop app")
     for state, title in ((S.APPROVED, "Design"), (S.IN_REVIEW, "Backend"), (S.ACCEPTED, "Launch")):
         milestone_in(state, order=order, title=title, amount="250.00")
@@ -87,7 +91,8 @@ def test_no_main_page_moves_after_it_is_drawn_on_a_phone(browser, live_server, w
     for who, pages in (
         ("buyer", {"order as buyer": order, "buyer dashboard": "/dashboard/buying/", "inbox": "/messages/"}),
         ("seller", {"order as seller": order, "seller dashboard": "/dashboard/selling/", "earnings": "/earnings/",
-                    "own profile": "/accounts/profile/"}),
+                    "own profile": "/accounts/profile/", "new gig": "/gigs/new/",
+                    "edit gig": f"/gigs/{world['gig'].pk}/edit/"}),
     ):  # fmt: skip
         context, page = _phone(browser, live_server, world[who])
         for name, path in pages.items():
@@ -100,7 +105,7 @@ def test_no_main_page_moves_after_it_is_drawn_on_a_phone(browser, live_server, w
 def test_at_360_px_nothing_scrolls_sideways_and_buttons_are_big_enough_to_tap(browser, live_server, world):
     context, page = _phone(browser, live_server, world["buyer"], viewport={"width": 360, "height": 740})
     for path in ("/", f"/gigs/{world['gig'].pk}/", world["order"].get_absolute_url(), "/accounts/profile/",
-                 f"/orders/{world['order'].pk}/milestones/new/"):  # fmt: skip
+                 f"/orders/{world['order'].pk}/milestones/new/", "/gigs/new/"):  # fmt: skip
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 360 px"

@@ -24,6 +24,7 @@ from milestones.services.lifecycle import milestone_accept
 from payments.models import Account, Entry, Transaction
 from payments.services import FundingSource
 from tests.factories import OrderFactory, create_milestone, milestone_in
+from tests.gig_editor import editor_data, editor_field
 from tests.security.conftest import PDF, pdf
 
 pytestmark = pytest.mark.django_db
@@ -151,12 +152,14 @@ GIG_BAD = [
 @pytest.mark.parametrize(("field", "override"), GIG_BAD, ids=[f"{f}={str(o)[:30]}" for f, o in GIG_BAD])
 def test_gig_form_refuses(world, unchanged, field, override):
     with unchanged():
-        response = world.client("seller").post(reverse("gig_create"), {**GIG_OK, **override})
-    assert_field_error(response, field)
+        response = world.client("seller").post(reverse("gig_create"), editor_data({**GIG_OK, **override}))
+    assert_field_error(response, editor_field(field))
 
 
 def test_gig_text_is_escaped(world):
-    response = world.client("seller").post(reverse("gig_create"), {**GIG_OK, "title": XSS[:120], "description": XSS})
+    response = world.client("seller").post(
+        reverse("gig_create"), editor_data({**GIG_OK, "title": XSS[:120], "description": XSS})
+    )
     assert response.status_code == 302
     assert_escaped(Client().get(response["Location"]).content.decode())
     assert_escaped(Client().get(reverse("home")).content.decode())
@@ -421,7 +424,7 @@ def csrf_cases(world):
         ("buyer", reverse("order_message", args=[order.pk]), {"body": "Hello"}),
         ("buyer", reverse("order_complete", args=[order.pk]), {}),
         ("buyer", reverse("milestone_new", args=[order.pk]), MILESTONE_OK),
-        ("seller", reverse("gig_create"), GIG_OK),
+        ("seller", reverse("gig_create"), editor_data(GIG_OK)),
         ("outsider", reverse("order_start", args=[world.gig.pk]), {"title": "Logo", "brief": ""}),
         ("seller", reverse("profile"), {"email": "new@example.com", "withdrawal_method": "paypal", "bio": ""}),
         ("seller", reverse("withdraw"), {"amount": "1.00", "currency": "USD", "key": "csrf"}),

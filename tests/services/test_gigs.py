@@ -14,6 +14,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from gigs.models import Gig
+from gigs.packages import single_package, step_field
 from gigs.selectors import gigs_matching_fulltext, gigs_matching_plain, gigs_search
 from gigs.services import gig_create, gig_pause, gig_resume, gig_update
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
@@ -30,6 +31,14 @@ TERMS = {
     "delivery_days": 4,
     "category": "writing",
 }
+
+
+def edit(**changes) -> dict:
+    """``gig_update``'s arguments: TERMS, the price and days as the one package's one step."""
+    terms = {**TERMS, **changes}
+    price, days = terms.pop("starting_price"), terms.pop("delivery_days")
+    terms["packages"] = single_package(title=terms["title"], description=terms["description"], price=price, days=days)
+    return terms
 
 
 def terms_of(gig: Gig) -> tuple:
@@ -68,7 +77,7 @@ def test_a_category_outside_the_list_is_refused(seller):
 
 def test_the_seller_edits_every_term_of_their_gig(seller):
     gig = GigFactory(seller=seller)
-    gig_update(gig=gig, actor=seller, **{**TERMS, "title": "  I will write your product copy  "})
+    gig_update(gig=gig, actor=seller, **edit(title="  I will write your product copy  "))
     assert terms_of(gig) == (
         "I will write your product copy",
         "Landing pages and e-mails.",
@@ -85,7 +94,7 @@ def test_only_the_seller_may_edit_their_gig(seller, buyer, staff):
     before = terms_of(gig)
     for someone in (buyer, staff):
         with pytest.raises(NotAllowed):
-            gig_update(gig=gig, actor=someone, **TERMS)
+            gig_update(gig=gig, actor=someone, **edit())
     assert terms_of(gig) == before
 
 
@@ -96,8 +105,8 @@ def test_only_the_seller_may_edit_their_gig(seller, buyer, staff):
         ("title", "x" * 121),
         ("description", ""),
         ("description", "x" * 5001),
-        ("starting_price", Money("1.00", "USD")),
-        ("starting_price", Money("10.005", "USD")),
+        ("starting_price", Money("1.00", "EUR")),
+        ("starting_price", Money("10.005", "EUR")),
         ("starting_price", Money("50.00", "JPY")),
         ("delivery_days", 0),
         ("delivery_days", 366),
@@ -109,15 +118,17 @@ def test_an_edit_with_a_bad_term_names_the_field_and_changes_nothing(seller, fie
     gig = GigFactory(seller=seller)
     before = terms_of(gig)
     with pytest.raises(InvalidInput) as refused:
-        gig_update(gig=gig, actor=seller, **{**TERMS, field: value})
-    assert refused.value.field == field
+        gig_update(gig=gig, actor=seller, **edit(**{field: value}))
+    # The price and the days are the one step's now.
+    step = {"starting_price": step_field(1, 1, "price"), "delivery_days": step_field(1, 1, "days")}
+    assert refused.value.field == step.get(field, field)
     assert terms_of(gig) == before
 
 
 def test_editing_a_gig_leaves_its_open_orders_as_they_were(seller, buyer):
     order = OrderFactory(buyer=buyer, seller=seller, currency="USD", title="Logo")
     before = list(Order.objects.values_list("pk", "gig", "currency", "title", "status"))
-    gig_update(gig=order.gig, actor=seller, **TERMS)
+    gig_update(gig=order.gig, actor=seller, **edit())
     assert list(Order.objects.values_list("pk", "gig", "currency", "title", "status")) == before
 
 
@@ -125,7 +136,7 @@ def test_a_gig_retired_by_staff_cannot_be_edited_paused_or_resumed_by_its_seller
     gig = GigFactory(seller=seller, is_active=False)
     before = terms_of(gig)
     for change in (
-        lambda: gig_update(gig=gig, actor=seller, **TERMS),
+        lambda: gig_update(gig=gig, actor=seller, **edit()),
         lambda: gig_pause(gig=gig, actor=seller),
         lambda: gig_resume(gig=gig, actor=seller),
     ):

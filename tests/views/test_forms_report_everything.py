@@ -10,6 +10,7 @@ from djmoney.money import Money
 from gigs.models import Gig
 from milestones.forms import CancellationForm, ChangesForm, MilestoneTermsForm, TipForm
 from tests.factories import OrderFactory, UserFactory
+from tests.gig_editor import editor_data
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +22,11 @@ def test_the_gig_form_reports_a_negative_price_with_the_other_errors_and_states_
     page = client.get(reverse("gig_create")).content.decode()
     assert "at least 5.00" in page
     data = {"title": "", "description": "", "starting_price": "-5", "currency": "USD", "delivery_days": "0"}
-    answer = client.post(reverse("gig_create"), data).content.decode()
+    answer = client.post(reverse("gig_create"), editor_data(data)).content.decode()
     for message in (
         "This field is required.",
-        "The starting price is at least 5.00.",
-        "Delivery takes between 1 and 365 days.",
+        "A step&#x27;s price is at least 5.00.",
+        "A step takes between 1 and 365 days.",
     ):
         assert message in answer, message
     assert not Gig.objects.exists()
@@ -37,7 +38,15 @@ def test_three_decimals_are_refused_in_the_same_words_on_every_amount_form(clien
     client.force_login(seller)
     answer = client.post(
         reverse("gig_create"),
-        {"title": "Logos", "description": "Logo.", "starting_price": "10.005", "currency": "USD", "delivery_days": "3"},
+        editor_data(
+            {
+                "title": "Logos",
+                "description": "Logo.",
+                "starting_price": "10.005",
+                "currency": "USD",
+                "delivery_days": "3",
+            }
+        ),
     ).content.decode()
     assert "Use at most two decimal places." in answer
     forms = [

@@ -269,6 +269,15 @@ def test_staff_see_the_images_read_only_in_the_gig_admin(admin_client, gig):
         "images-0-id": image.pk,
         "images-0-gig": gig.pk,
     }
+    # The other read-only inlines' management forms, with their rows, as the page sends them.
+    for inline, rows in (
+        ("packages", gig.packages.all()),
+        ("extras", gig.extras.all()),
+        ("questions", gig.questions.all()),
+    ):
+        form.update({f"{inline}-TOTAL_FORMS": str(len(rows)), f"{inline}-INITIAL_FORMS": str(len(rows))})
+        for index, row in enumerate(rows):
+            form.update({f"{inline}-{index}-id": row.pk, f"{inline}-{index}-gig": gig.pk})
     response = admin_client.post(reverse("admin:gigs_gig_change", args=[gig.pk]), form)
     assert response.status_code == 302, response.content.decode()
     gig.refresh_from_db()

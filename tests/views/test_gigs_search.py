@@ -16,6 +16,7 @@ from accounts.models import User
 from gigs.models import Gig
 from orders.models import Order
 from tests.factories import GigFactory, UserFactory
+from tests.gig_editor import editor_data, editor_field
 
 pytestmark = pytest.mark.django_db
 
@@ -285,9 +286,9 @@ def test_the_edit_form_is_filled_in_and_saves(client, seller):
     html = text(client.get(reverse("gig_edit", args=[gig.pk])))
     assert html.count("<h1") == 1 and "Edit gig" in html
     assert 'value="Old title"' in html and '<option value="design" selected>Design</option>' in html
-    for label in ("Title", "Description", "Category", "Starting price", "Currency", "Delivery days"):
-        assert re.search(rf"<label for=\"id_\w+\">{label}", html), label
-    response = client.post(reverse("gig_edit", args=[gig.pk]), EDIT)
+    for label in ("Title", "Description", "Category", "Currency", "Package name", "Step title", "Price", "Days"):
+        assert re.search(rf"<label for=\"id_[\w-]+\">{label}", html), label
+    response = client.post(reverse("gig_edit", args=[gig.pk]), editor_data(EDIT))
     assert response["Location"] == reverse("gig_detail", args=[gig.pk])
     assert terms(gig) == ("I will animate your logo", "A five-second intro.", "video", Money("120.00", "GBP"), 6)
     assert "Your gig is updated." in text(client.get(response["Location"]))
@@ -299,9 +300,9 @@ def test_no_one_else_can_edit_the_gig(client, seller, buyer, staff):
     for someone in (buyer, staff):
         client.force_login(someone)
         assert client.get(reverse("gig_edit", args=[gig.pk])).status_code == 404
-        assert client.post(reverse("gig_edit", args=[gig.pk]), EDIT).status_code == 404
+        assert client.post(reverse("gig_edit", args=[gig.pk]), editor_data(EDIT)).status_code == 404
     client.logout()
-    response = client.post(reverse("gig_edit", args=[gig.pk]), EDIT)
+    response = client.post(reverse("gig_edit", args=[gig.pk]), editor_data(EDIT))
     assert response["Location"].startswith(reverse("login"))
     assert terms(gig) == before
 
@@ -322,15 +323,15 @@ def test_a_bad_edit_shows_the_error_next_to_the_field_and_changes_nothing(client
     gig = GigFactory(seller=seller)
     before = terms(gig)
     client.force_login(seller)
-    response = client.post(reverse("gig_edit", args=[gig.pk]), {**EDIT, field: value})
+    response = client.post(reverse("gig_edit", args=[gig.pk]), editor_data({**EDIT, field: value}))
     assert response.status_code == 400
-    assert field_error(text(response), field)
+    assert field_error(text(response), editor_field(field))
     assert terms(gig) == before
 
 
 def test_a_gig_can_be_published_with_a_category(client, seller):
     client.force_login(seller)
-    response = client.post(reverse("gig_create"), EDIT)
+    response = client.post(reverse("gig_create"), editor_data(EDIT))
     assert response.status_code == 302
     assert Gig.objects.get().category == "video"
 
@@ -353,7 +354,7 @@ def test_pause_hides_the_gig_from_search_and_ordering_and_resume_brings_it_back(
     others_view = client.get(page)
     assert others_view.status_code == 200
     assert "has paused this gig: it cannot be ordered for now" in text(others_view)
-    assert ">Order</button>" not in text(others_view)
+    assert ">Order with your own milestones</button>" not in text(others_view)
     assert client.post(reverse("order_start", args=[gig.pk]), {"title": "Logo", "brief": ""}).status_code == 404
     assert not Order.objects.exists()
 
@@ -362,7 +363,7 @@ def test_pause_hides_the_gig_from_search_and_ordering_and_resume_brings_it_back(
     assert "Your gig is live again." in text(client.get(page))
     client.force_login(buyer)
     assert listed(home(client, q="logo")) == ["I will design your logo"]
-    assert ">Order</button>" in text(client.get(page))
+    assert ">Order with your own milestones</button>" in text(client.get(page))
 
 
 def test_pause_and_resume_are_post_only_and_the_sellers_alone(client, seller, buyer):

@@ -11,6 +11,7 @@ from djmoney.money import Money
 from gigs.models import Gig
 from orders.models import Order
 from tests.factories import GigFactory, UserFactory
+from tests.gig_editor import editor_data, editor_field
 
 pytestmark = pytest.mark.django_db
 XSS = "<script>alert(1)</script>"
@@ -75,7 +76,7 @@ def test_gig_page_shows_the_seller_and_an_order_button(client, buyer, seller):
     assert "bob_seller" in html and "Ten years of apps." in html
     assert "100.00\u00a0USD" in html
     assert f'<form method="get" action="{reverse("order_start", args=[gig.pk])}"' in html
-    assert ">Order</button>" in html
+    assert ">Order with your own milestones</button>" in html
 
 
 def test_seller_sees_no_order_button_on_their_own_gig(client, seller):
@@ -83,7 +84,7 @@ def test_seller_sees_no_order_button_on_their_own_gig(client, seller):
     client.force_login(seller)
     html = text(client.get(reverse("gig_detail", args=[gig.pk])))
     assert reverse("order_start", args=[gig.pk]) not in html
-    assert ">Order</button>" not in html
+    assert ">Order with your own milestones</button>" not in html
     assert "This is your gig" in html
 
 
@@ -164,20 +165,20 @@ def test_create_gig_form_has_labelled_fields(client, buyer):
     client.force_login(buyer)
     html = text(client.get(reverse("gig_create")))
     assert reverse("gig_create") == "/gigs/new/"
-    for label in ("Title", "Description", "Starting price", "Delivery days", "Currency"):
-        assert f">{label}</label>" in html, label
+    for label in ("Title", "Description", "Currency", "Package name", "Step title", "Days", "Price"):
+        assert f">{label}</label>" in html or f">{label} <span" in html, label
 
 
 def test_any_logged_in_user_can_create_a_gig(client, buyer):
     client.force_login(buyer)
-    response = client.post(reverse("gig_create"), GIG)
+    response = client.post(reverse("gig_create"), editor_data(GIG))
     gig = Gig.objects.get()
     assert response["Location"] == reverse("gig_detail", args=[gig.pk])
     assert (gig.seller, gig.starting_price, gig.delivery_days) == (buyer, Money("250.00", "USD"), 10)
 
 
 def test_anonymous_cannot_create_a_gig(client):
-    response = client.post(reverse("gig_create"), GIG)
+    response = client.post(reverse("gig_create"), editor_data(GIG))
     assert response["Location"].startswith("/accounts/login/?next=")
     assert not Gig.objects.exists()
 
@@ -198,10 +199,10 @@ def test_anonymous_cannot_create_a_gig(client):
 )
 def test_bad_gig_input_gets_a_field_error_and_creates_nothing(client, buyer, field, value):
     client.force_login(buyer)
-    response = client.post(reverse("gig_create"), {**GIG, field: value})
+    response = client.post(reverse("gig_create"), editor_data({**GIG, field: value}))
     assert response.status_code == 400
     html = text(response)
-    assert f'id="id_{field}_error"' in html, html
+    assert f'id="id_{editor_field(field)}_error"' in html, html
     assert not Gig.objects.exists()
 
 

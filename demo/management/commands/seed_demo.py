@@ -21,10 +21,10 @@ from djmoney.money import Money
 from accounts.models import User, WithdrawalMethod
 from accounts.services import email_mark_verified, user_update_profile
 from demo.checkout import pay_in_sandbox, pay_tip_in_sandbox
+from demo.gig import demo_gig
 from demo.images import seed_gig_images
 from demo.totp import DEMO_ADMIN_TOTP_SECRET
 from gigs.models import Gig
-from gigs.services import gig_create
 from milestones.models import Milestone
 from milestones.services.completion import order_complete
 from milestones.services.creation import milestone_create
@@ -43,7 +43,10 @@ TEST_CARD = "4242 4242 4242 4242"
 
 
 class Command(BaseCommand):
-    help = "Create the demo accounts, a gig and orders whose milestones show several states (idempotent)."
+    help = (
+        "Create the demo accounts, a gig with three packages and orders whose milestones show several states "
+        "(idempotent)."
+    )
 
     def handle(self, *args, **options):
         buyer = self._user("buyer", "buyer@example.com")
@@ -61,14 +64,7 @@ class Command(BaseCommand):
         # authenticator is this known secret (README: `python manage.py demo_totp`).
         if not Authenticator.objects.filter(user=admin, type=Authenticator.Type.TOTP).exists():
             TOTP.activate(admin, DEMO_ADMIN_TOTP_SECRET)
-        gig = Gig.objects.filter(seller=seller).first() or gig_create(
-            seller=seller,
-            title="I will design and build your mobile app, phase by phase",
-            description="UI/UX design, backend, testing and launch, each as its own milestone with clear deliverables.",
-            starting_price=Money("250.00", "USD"),
-            delivery_days=30,
-            category="development",
-        )
+        gig = demo_gig(seller)
         seed_gig_images(gig)
         if not Order.objects.filter(buyer=buyer, seller=seller).exists():
             self._demo_orders(buyer, seller, gig)
