@@ -125,6 +125,23 @@ def orders_due_to_complete(now: datetime) -> QuerySet[Order]:
     return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_auto_complete_condition(now))
 
 
+def order_continue_condition() -> Q:
+    """Orders waiting for the buyer to continue an ordered package: not complete, a planned step,
+    nothing open or waiting for payment (on a queryset annotated with ``last_closed``)."""
+    planned = Milestone.objects.filter(order=OuterRef("pk"), state=S.PLANNED)
+    busy = Milestone.objects.filter(order=OuterRef("pk"), state__in=OPEN_STATES | {S.AWAITING_PAYMENT})
+    return ~Q(status=OrderStatus.COMPLETED) & Q(Exists(planned)) & ~Q(Exists(busy)) & Q(last_closed__isnull=False)
+
+
+def orders_waiting_to_continue() -> QuerySet[Order]:
+    return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_continue_condition())
+
+
+def orders_due_to_stop(now: datetime) -> QuerySet[Order]:
+    """Orders whose next planned step was not continued within ``CONTINUE_PERIOD``."""
+    return orders_waiting_to_continue().filter(last_closed__lte=now - settings.CONTINUE_PERIOD)
+
+
 # --- the order history (/orders/) -----------------------------------------------------------------
 
 # Closed without any work approved or any money kept by the seller: an order whose every milestone
