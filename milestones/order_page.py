@@ -9,7 +9,7 @@ of milestones.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from milestones.actions import BY_NAME, milestone_actions
 from milestones.models import (
     CLOSED_STATES,
     NEVER_PAID_STATES,
+    OPEN_STATES,
     UNPAID_STATES,
     Delivery,
     DeliveryFile,
@@ -35,9 +36,10 @@ from milestones.models import (
 from milestones.models import MilestoneState as S
 from milestones.selectors import Standing, closed_party, order_actions, standing_of_states
 from milestones.services.changes import changes_words
+from milestones.services.packages import continue_due_at
 from milestones.services.proposals import cancellation_figures, silence_words
 from milestones.services.tips import tip_closes_at
-from orders.models import Order, OrderMessageFile, OrderStatus
+from orders.models import Order, OrderMessageFile, OrderStatus, RequirementAnswer
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
 from payments.services import settlement_figures
@@ -122,6 +124,8 @@ class OrderPage:
     # What the order is waiting for, in the header's badge, and the badge's class.
     status_words: str = ""
     status_key: str = ""
+    # The buyer's answers to the gig's requirement questions (an ordered package): the brief.
+    requirements: list = field(default_factory=list)
 
     @property
     def closed_party(self):
@@ -226,6 +230,12 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         and order.seller.is_active
     )
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
+    milestone.revisions_words = (
+        f"Revisions: {milestone.revision_count} of {milestone.revisions_included} used"
+        if milestone.revisions_included is not None
+        else ""
+    )
+    milestone.continue_due_at = continue_due_at(order) if milestone.actions and milestone.state == S.PLANNED else None
     for proposal in getattr(milestone, "pending_proposals", []):
         if proposal.kind == "changes":
             proposal.words = changes_words(milestone, proposal)
@@ -300,6 +310,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         elif m.state == S.RESOLVED and m.dispute_or_none and m.dispute_or_none.seller_amount:
             released += m.dispute_or_none.seller_amount
     has_open = any(m.state not in CLOSED_STATES for m in milestones)
+    states = {m.state for m in milestones}
     completion = _completion_words(order, milestones, has_open=has_open)
     standing = standing_of_states(order, (m.state for m in milestones))
 
@@ -363,16 +374,26 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         released=released,
         funded=funded,
         completion=completion,
-        status_words=_status_words(order, standing),
+        status_words=_status_words(order, standing, states),
         status_key=standing.key,
+        # Only an ordered package has answers: other orders' pages cost no query more.
+        requirements=list(RequirementAnswer.objects.filter(order=order).order_by("position"))
+        if order.package_name
+        else [],
     )
 
 
-def _status_words(order: Order, standing: Standing) -> str:
+def _status_words(order: Order, standing: Standing, states: set[str]) -> str:
     """The order's state as what it waits for (``milestones.selectors.order_standing``): "Waiting
         for a milestone" said nothing when every milestone was closed and completion was offered too,
         and "Active" said nothing when the only milestone waited for payment. An order whose milestones
     were all cancelled is "Cancelled" in the history, but here the buyer may still add one."""
+    if (
+        order.status != OrderStatus.COMPLETED
+        and S.PLANNED in states
+        and not states & (OPEN_STATES | {S.AWAITING_PAYMENT})
+    ):
+        return "Waiting for the buyer to continue to the next milestone or stop the order"
     if standing.key == "cancelled" or standing.words == "Every milestone closed":
         return "Every milestone closed: waiting for a new one, or for the buyer to complete the order"
     return standing.words
