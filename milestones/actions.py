@@ -172,6 +172,12 @@ def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
     seller = milestone.order.seller.username
     new_amount = proposal.new_amount if proposal.new_amount is not None else milestone.amount
     on_approval = f" On approval, {_receives(release_figures_of(new_amount, milestone), seller)}."
+    if milestone.state == MilestoneState.PLANNED:
+        return (
+            "No money moves now: nothing is held for a planned step. When you continue, "
+            f"{format_money(new_amount + changes_money(milestone, proposal).new_fee)} (the new amount and its service "
+            "fee) is charged." + on_approval
+        )
     if money.charges:
         return (
             f"{format_money(money.total)} more is charged now ({format_money(money.amount)} into escrow and "
@@ -577,13 +583,21 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         dispute = getattr(milestone, "dispute", None)
         if dispute is not None and dispute.state == "open":
             allowed.add("add_statement")
-    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED):
+    waiting: set[str] = set()
+    if milestone.state in (
+        S.AWAITING_ACCEPTANCE,
+        S.IN_PROGRESS,
+        S.IN_REVIEW,
+        S.REVISION_REQUESTED,
+        S.DISPUTED,
+        S.PLANNED,
+    ):
         # One request of a kind at a time; the order page passes the pending ones it has read.
         pending = getattr(milestone, "pending_proposals", None)
         if pending is None:
             pending = list(milestone.proposals.filter(state="pending"))
         waiting = {p.kind for p in pending}
-    if milestone.state == S.AWAITING_ACCEPTANCE and role == SELLER and "changes" not in waiting:
+    if milestone.state in (S.AWAITING_ACCEPTANCE, S.PLANNED) and role == SELLER and "changes" not in waiting:
         allowed.add("propose_changes")
     if milestone.state == S.DISPUTED and "add_statement" in allowed and "cancellation" not in waiting:
         # The parties may still settle it between themselves: accepting withdraws the dispute.

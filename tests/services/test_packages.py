@@ -294,3 +294,24 @@ def test_milestones_made_by_hand_keep_unlimited_revisions():
     assert Milestone.objects.get(pk=milestone.pk).revision_count == 3
     with pytest.raises(InvalidTransition):
         revision_purchase_request(buyer=order.buyer, milestone=milestone)
+
+
+def test_changes_to_a_planned_step_move_no_money_and_change_what_continue_charges():
+    from milestones.services.changes import changes_accept, changes_request
+
+    order, first = ordered_and_accepted()
+    second = steps_of(order)[1]
+    transactions = Transaction.objects.count()
+    proposal = changes_request(
+        milestone=second, actor=order.seller, new_deadline=None, new_amount=usd("240.00"), new_description=""
+    )
+    changes_accept(proposal=proposal, actor=order.buyer, method="card")
+    second.refresh_from_db()
+    assert (second.state, second.amount) == (S.PLANNED, usd("240.00"))
+    assert Transaction.objects.count() == transactions
+    approve(first)
+    give_balance(order.buyer)
+    milestone_continue(buyer=order.buyer, milestone=second, key="k", source=BALANCE)
+    assert balance(AccountKind.ESCROW, milestone=Milestone.objects.get(pk=second.pk)) == usd("240.00")
+    assert ledger_audit().ok
+    assert_money_conserved()
