@@ -315,3 +315,16 @@ def test_changes_to_a_planned_step_move_no_money_and_change_what_continue_charge
     assert balance(AccountKind.ESCROW, milestone=Milestone.objects.get(pk=second.pk)) == usd("240.00")
     assert ledger_audit().ok
     assert_money_conserved()
+
+
+def test_the_demo_seeds_a_package_order_in_progress_on_its_second_step():
+    from django.core.management import call_command
+
+    from orders.models import Order
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent
+    order = Order.objects.exclude(package_name="").get()
+    states = [m.state for m in steps_of(order)]
+    assert states[:2] == [S.APPROVED, S.IN_PROGRESS] and set(states[2:]) == {S.PLANNED}
+    assert ledger_audit().ok
