@@ -388,6 +388,8 @@ def _start(milestone: Milestone, *, buyer: User, note: str) -> None:
     start_now = not waits_for_earlier(milestone)
     before = transition(milestone, "continued", milestone.fund_planned, start_now=start_now, at=now)
     save(milestone)
+    # Paid at the terms as they stand: changes still waiting for an answer are moot.
+    withdraw_pending_proposals(milestone, at=now)
     log(milestone, buyer, "continued", before, note)
     refresh_order(milestone.order)
     started = milestone.state == S.IN_PROGRESS
