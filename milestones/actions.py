@@ -52,7 +52,12 @@ from milestones.services.lifecycle import (
 )
 from milestones.services.offers import offer_accept, offer_decline, offer_withdraw
 from milestones.services.packages import continue_blocker, order_stop, revision_purchase_request
-from milestones.services.proposals import cancellation_figures, cancellation_request, extension_request
+from milestones.services.proposals import (
+    PLANNED_WORDS,
+    cancellation_figures,
+    cancellation_request,
+    extension_request,
+)
 from orders.models import BUYER, SELLER, Order
 from payments.ledger import escrow_balance
 from payments.services import (
@@ -197,6 +202,8 @@ def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
 def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
     """What accepting a cancellation does with the money, for its confirmation page."""
     assert proposal.refund_amount is not None
+    if milestone.state == MilestoneState.PLANNED:
+        return f"{PLANNED_WORDS} The step closes, cancelled. This cannot be undone."
     figures = cancellation_figures(milestone, proposal.refund_amount)
     if figures is None:
         rest = milestone.amount - proposal.refund_amount
@@ -242,6 +249,8 @@ def cancellation_preview(milestone: Milestone, raw: Any) -> CancellationPreview:
     if amount is None or not amount.is_finite():
         return CancellationPreview(milestone, None, None, "Enter the refund as a number to see what each side gets.")
     refund = Money(amount, currency)
+    if milestone.state == MilestoneState.PLANNED:
+        return CancellationPreview(milestone, refund, None, PLANNED_WORDS)
     figures = cancellation_figures(milestone, refund)
     if figures is None:
         problem = (
@@ -601,6 +610,8 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         allowed.add("propose_changes")
     if milestone.state == S.DISPUTED and "add_statement" in allowed and "cancellation" not in waiting:
         # The parties may still settle it between themselves: accepting withdraws the dispute.
+        allowed.add("request_cancellation")
+    if milestone.state == S.PLANNED and "cancellation" not in waiting:
         allowed.add("request_cancellation")
     if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
         if "cancellation" not in waiting:

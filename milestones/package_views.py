@@ -26,6 +26,7 @@ from milestones.actions import continue_consequence, milestone_actions
 from milestones.forms import PackageOrderForm, PayWithForm
 from milestones.models import Milestone, MilestoneState
 from milestones.services.packages import (
+    continue_checkouts,
     milestone_continue,
     open_continue_checkout,
     package_order_errors,
@@ -189,6 +190,8 @@ def continue_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.GET.get("cancelled"):
         messages.info(request, f"You left the payment page; nothing was charged. “{milestone.title}” is still planned.")
         return redirect(milestone.get_absolute_url())
+    if not continue_checkouts(milestone).exists():
+        return redirect(milestone.get_absolute_url())  # nothing was paid for it here
     checkout = open_continue_checkout(milestone)
     if checkout is not None and milestone.order.role_of(request.user) == "buyer":
         with contextlib.suppress(ProviderUnavailable):

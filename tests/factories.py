@@ -212,6 +212,12 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
     from milestones.services.offers import offer_decline, offer_expire
     from milestones.services.purposes import milestone_checkout_expired
 
+    if state == S.PLANNED:
+        # A planned step: the second step of an ordered package (a new order between the same parties).
+        parties = {"buyer": order.buyer} if order else {}
+        gig, package = packaged_gig(**({"seller": order.seller} if order else {}))
+        ordered = package_order(gig, package, source=CARD, **parties)
+        return Milestone.objects.filter(order=ordered).order_by("position")[1]
     order = order or OrderFactory()
     if state in (S.OFFERED, S.OFFER_DECLINED, S.OFFER_EXPIRED):
         offer = create_offer(order, **{k: v for k, v in kwargs.items() if k in ("amount", "title", "days", "key")})

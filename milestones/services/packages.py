@@ -334,12 +334,12 @@ def next_planned(order: Order) -> Milestone | None:
     return None if continue_blocker(milestone) else milestone
 
 
-def _continue_checkouts(milestone: Milestone):
+def continue_checkouts(milestone: Milestone):
     return Checkout.objects.filter(purpose="continue", idempotency_key__startswith=f"checkout:continue:{milestone.pk}:")
 
 
 def open_continue_checkout(milestone: Milestone) -> Checkout | None:
-    return _continue_checkouts(milestone).filter(status=CheckoutStatus.OPEN).order_by("-pk").first()
+    return continue_checkouts(milestone).filter(status=CheckoutStatus.OPEN).order_by("-pk").first()
 
 
 def milestone_continue(*, buyer: User, milestone: Milestone, key: str, source: FundingSource) -> Checkout | None:
@@ -363,7 +363,7 @@ def milestone_continue(*, buyer: User, milestone: Milestone, key: str, source: F
         require_open_accounts(order, "continuing")
         require_verified_email(buyer, "pay for a milestone")
         if source.method == "checkout":
-            for checkout in _continue_checkouts(milestone).select_for_update().filter(status=CheckoutStatus.OPEN):
+            for checkout in continue_checkouts(milestone).select_for_update().filter(status=CheckoutStatus.OPEN):
                 if checkout.amount == milestone.total_charged:
                     return checkout
                 # The price changed since (an accepted change of terms): that page may not be paid.
@@ -486,7 +486,7 @@ def order_stop(*, buyer: User | None, order: Order, now: datetime | None = None)
                 raise InvalidTransition("The continue period has not run out; nothing was changed.")
         for milestone in planned:
             # A card payment for it arriving later is refunded (``continue_checkout_paid``).
-            for checkout in _continue_checkouts(milestone).select_for_update().filter(status=CheckoutStatus.OPEN):
+            for checkout in continue_checkouts(milestone).select_for_update().filter(status=CheckoutStatus.OPEN):
                 checkout_close(checkout, status=CheckoutStatus.CANCELLED)
             before = transition(milestone, "stopped", milestone.stop_planned, at=now)
             save(milestone)

@@ -129,7 +129,7 @@ OFFER_ACTIONS = {"offer_decline", "offer_withdraw"}
 REQUESTABLE: dict[str, set[str]] = {
     ProposalKind.CHANGES: {S.AWAITING_ACCEPTANCE, S.PLANNED},
     ProposalKind.EXTENSION: {S.IN_PROGRESS, S.REVISION_REQUESTED},
-    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED},
+    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.PLANNED},
 }
 MIN_AMOUNT, MAX_AMOUNT = Decimal("5.00"), Decimal("100000.00")  # settings.MILESTONE_MIN/MAX_AMOUNT
 
@@ -763,7 +763,8 @@ class Marketplace(RuleBasedStateMachine):
                 reason="The assets are late",
             )
         else:
-            allowed = allowed and part <= amount
+            # A planned step's refund is not asked: nothing is held (any figure typed is ignored).
+            allowed = allowed and (part <= amount or self.expected[pk] == S.PLANNED)
             call = lambda: cancellation_request(  # noqa: E731
                 milestone=milestone, actor=actor, refund=Money(part, "USD"), reason="Plans changed"
             )
@@ -774,7 +775,9 @@ class Marketplace(RuleBasedStateMachine):
         self.proposals[made[0].pk] = P.PENDING
         self.proposal_of[made[0].pk] = (pk, kind)
         self.asked_by_buyer[made[0].pk] = by_buyer
-        self.refund_all[made[0].pk] = kind == ProposalKind.CANCELLATION and part == amount
+        # A planned step holds nothing: its cancellation always gives the buyer "everything" (nothing moves).
+        full = part == amount or self.expected[pk] == S.PLANNED
+        self.refund_all[made[0].pk] = kind == ProposalKind.CANCELLATION and full
 
     @precondition(lambda self: self._pending())
     @rule(

@@ -328,3 +328,18 @@ def test_the_demo_seeds_a_package_order_in_progress_on_its_second_step():
     states = [m.state for m in steps_of(order)]
     assert states[:2] == [S.APPROVED, S.IN_PROGRESS] and set(states[2:]) == {S.PLANNED}
     assert ledger_audit().ok
+
+
+def test_a_planned_step_cancelled_by_agreement_closes_with_no_money_moved():
+    from milestones.services.proposals import cancellation_request, proposal_accept
+
+    order, _ = ordered_and_accepted()
+    second, third = steps_of(order)[1:]
+    transactions = Transaction.objects.count()
+    proposal = cancellation_request(milestone=third, actor=order.seller, refund=usd("1.00"), reason="Not needed")
+    assert proposal.refund_amount == third.amount  # nothing is held, nothing to split
+    proposal_accept(proposal=proposal, actor=order.buyer)
+    assert Milestone.objects.get(pk=third.pk).state == S.CANCELLED
+    assert Milestone.objects.get(pk=second.pk).state == S.PLANNED
+    assert Transaction.objects.count() == transactions
+    assert ledger_audit().ok
