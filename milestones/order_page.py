@@ -23,7 +23,6 @@ from milestones.actions import BY_NAME, milestone_actions
 from milestones.models import (
     CLOSED_STATES,
     NEVER_PAID_STATES,
-    OPEN_STATES,
     UNPAID_STATES,
     Delivery,
     DeliveryFile,
@@ -82,6 +81,11 @@ VERB_WORDS = {
     "dispute_statement": "added their side to the dispute on",
     "dispute_staff_message": "wrote, for staff, in the dispute on",
     "resolved": "resolved the dispute on",
+    "planned": "planned the step",
+    "continue_started": "started paying by card to continue with",
+    "continued": "continued with",
+    "stopped": "stopped the order before",
+    "revision_purchase_requested": "asked to buy another revision of",
 }
 
 
@@ -310,7 +314,6 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         elif m.state == S.RESOLVED and m.dispute_or_none and m.dispute_or_none.seller_amount:
             released += m.dispute_or_none.seller_amount
     has_open = any(m.state not in CLOSED_STATES for m in milestones)
-    states = {m.state for m in milestones}
     completion = _completion_words(order, milestones, has_open=has_open)
     standing = standing_of_states(order, (m.state for m in milestones))
 
@@ -374,7 +377,7 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         released=released,
         funded=funded,
         completion=completion,
-        status_words=_status_words(order, standing, states),
+        status_words=_status_words(order, standing),
         status_key=standing.key,
         # Only an ordered package has answers: other orders' pages cost no query more.
         requirements=list(RequirementAnswer.objects.filter(order=order).order_by("position"))
@@ -383,17 +386,11 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
     )
 
 
-def _status_words(order: Order, standing: Standing, states: set[str]) -> str:
+def _status_words(order: Order, standing: Standing) -> str:
     """The order's state as what it waits for (``milestones.selectors.order_standing``): "Waiting
         for a milestone" said nothing when every milestone was closed and completion was offered too,
         and "Active" said nothing when the only milestone waited for payment. An order whose milestones
     were all cancelled is "Cancelled" in the history, but here the buyer may still add one."""
-    if (
-        order.status != OrderStatus.COMPLETED
-        and S.PLANNED in states
-        and not states & (OPEN_STATES | {S.AWAITING_PAYMENT})
-    ):
-        return "Waiting for the buyer to continue to the next milestone or stop the order"
     if standing.key == "cancelled" or standing.words == "Every milestone closed":
         return "Every milestone closed: waiting for a new one, or for the buyer to complete the order"
     return standing.words

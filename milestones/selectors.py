@@ -162,7 +162,14 @@ class Standing:
 
 
 def order_standing(
-    *, completed: bool, has_open: bool, awaiting_payment: bool, offered: bool, cancelled: bool, has_milestone: bool
+    *,
+    completed: bool,
+    has_open: bool,
+    awaiting_payment: bool,
+    offered: bool,
+    cancelled: bool,
+    has_milestone: bool,
+    planned: bool = False,
 ) -> Standing:
     """What an order waits for, from what its milestones are: one home for the words that the
     history and the order page's badge show. A paid milestone in work makes it "Active"; one that
@@ -175,6 +182,9 @@ def order_standing(
         return Standing("pending", "Waiting for payment")
     if offered:
         return Standing("pending", "Waiting for the buyer to accept and pay the offer")
+    if planned:
+        # An ordered package between two steps (issue 35).
+        return Standing("pending", "Waiting for the buyer to continue to the next milestone or stop the order")
     if cancelled:
         return Standing("cancelled", "Cancelled")
     if not has_milestone:
@@ -192,6 +202,7 @@ def standing_of_states(order: Order, states: Iterable[str]) -> Standing:
         offered=S.OFFERED in present,
         cancelled=bool(present) and present <= UNDONE_STATES,
         has_milestone=bool(present),
+        planned=S.PLANNED in present,
     )
 
 
@@ -216,6 +227,7 @@ def order_history(user, *, show: str = "all", search: str = "") -> QuerySet[Orde
             has_open=_milestones_in(OPEN_STATES),
             awaiting_payment=_milestones_in([S.AWAITING_PAYMENT]),
             offered=_milestones_in([S.OFFERED]),
+            planned=_milestones_in([S.PLANNED]),
             has_milestone=_milestones_in(S),
             is_cancelled=ExpressionWrapper(cancelled, output_field=BooleanField()),
         )
@@ -246,5 +258,6 @@ def history_row(order: Order, user) -> Order:
         offered=order.offered,  # type: ignore[attr-defined]
         cancelled=order.is_cancelled,  # type: ignore[attr-defined]
         has_milestone=order.has_milestone,  # type: ignore[attr-defined]
+        planned=order.planned,  # type: ignore[attr-defined]
     )
     return order

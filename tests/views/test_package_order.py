@@ -102,6 +102,8 @@ def test_continue_to_next_milestone_from_the_order_page(client):
     client.force_login(order.buyer)
     page = text(client.get(order.get_absolute_url()))
     assert "Continue to next milestone</button>" in page and "Stop the order here</button>" in page
+    waiting = "Waiting for the buyer to continue to the next milestone or stop the order"
+    assert waiting in page and waiting in text(client.get(reverse("order_list")))
     second = steps_of(order)[1]
     url = reverse("milestone_continue", args=[second.pk])
     confirm = text(client.get(url))
