@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from djmoney.money import Money
@@ -251,12 +251,41 @@ def package_order_start(
     if errors:
         raise errors[0]
     plan = package_plan(package, extras)
+    try:
+        return _package_order_open(
+            buyer=buyer, gig=gig, package=package, plan=plan, checked=checked, key=key, source=source
+        )
+    except IntegrityError:
+        # The same form sent twice at the same moment: the other one holds the key (a unique index).
+        already = _already_started(key, buyer)
+        if already is None:
+            raise
+        raise already from None
+
+
+def _already_started(key: str, buyer: User) -> DuplicateRequest | None:
+    existing = Milestone.objects.filter(funding_key=key).select_related("order").first()
+    if existing is None:
+        return None
+    mine = existing.order.buyer_id == buyer.pk
+    return DuplicateRequest("This order was already started.", obj=existing.order if mine else None)
+
+
+def _package_order_open(
+    *,
+    buyer: User,
+    gig: Gig,
+    package: GigPackage,
+    plan: Plan,
+    checked: list[CheckedAnswer],
+    key: str,
+    source: FundingSource,
+) -> Order:
     now = timezone.now()
     with transaction.atomic():
-        existing = Milestone.objects.filter(funding_key=key).select_related("order").first()
-        if existing is not None:
-            mine = existing.order.buyer_id == buyer.pk
-            raise DuplicateRequest("This order was already started.", obj=existing.order if mine else None)
+        already = _already_started(key, buyer)
+        if already is not None:
+            raise already
         order = order_create(
             buyer=buyer,
             gig=gig,

@@ -120,3 +120,25 @@ def test_stop_against_the_continue_timer_stops_once():
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     _audit_ok()
+
+
+def test_start_order_sent_twice_at_once_opens_one_order():
+    import uuid
+
+    from marketplace.errors import DuplicateRequest
+    from milestones.services.packages import package_order_start
+    from orders.models import Order
+    from tests.factories import UserFactory
+
+    gig, package = packaged_gig()
+    buyer = UserFactory()
+    give_balance(buyer)
+    key = uuid.uuid4().hex
+    start = lambda: package_order_start(  # noqa: E731
+        buyer=buyer, gig=gig, package=package, extra_ids=[], answers={}, key=key, source=BALANCE
+    )
+    results = race(start, start, start)
+    assert sum(1 for r in results if isinstance(r, Order)) == 1
+    assert all(isinstance(r, DuplicateRequest) for r in results if not isinstance(r, Order))
+    assert Order.objects.filter(gig=gig).count() == 1
+    _audit_ok()
