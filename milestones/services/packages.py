@@ -397,11 +397,19 @@ def milestone_continue(*, buyer: User, milestone: Milestone, key: str, source: F
                     return checkout
                 # The price changed since (an accepted change of terms): that page may not be paid.
                 checkout_close(checkout, status=CheckoutStatus.CANCELLED)
+            # The form's key names the checkout; a form sent again after its checkout closed gets a new one.
+            nonce = key[:16]
+            if (
+                continue_checkouts(milestone)
+                .filter(idempotency_key=f"checkout:continue:{milestone.pk}:{nonce}")
+                .exists()
+            ):
+                nonce = uuid.uuid4().hex[:16]
             checkout = new_checkout(
                 purpose="continue",
                 buyer=buyer,
                 amount=milestone.total_charged,
-                key=f"continue:{milestone.pk}:{key[:16] or uuid.uuid4().hex[:16]}",
+                key=f"continue:{milestone.pk}:{nonce}",
                 expires_in=settings.CHECKOUT_EXPIRY,
             )
             log(milestone, buyer, "continue_started", None, f"{format_money(milestone.total_charged)} to pay by card")

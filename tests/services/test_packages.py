@@ -343,3 +343,17 @@ def test_a_planned_step_cancelled_by_agreement_closes_with_no_money_moved():
     assert Milestone.objects.get(pk=second.pk).state == S.PLANNED
     assert Transaction.objects.count() == transactions
     assert ledger_audit().ok
+
+
+def test_an_expired_continue_checkout_leaves_the_step_planned_and_the_same_form_opens_a_new_one():
+    from payments.checkout import checkout_expired
+
+    order, first = ordered_and_accepted()
+    approve(first)
+    second = steps_of(order)[1]
+    checkout = milestone_continue(buyer=order.buyer, milestone=second, key="same-form", source=CARD)
+    assert checkout is not None
+    assert checkout_expired(checkout_id=checkout.pk, now=checkout.expires_at) == "expired"
+    assert Milestone.objects.get(pk=second.pk).state == S.PLANNED
+    again = milestone_continue(buyer=order.buyer, milestone=second, key="same-form", source=CARD)
+    assert again is not None and again.pk != checkout.pk and again.is_open
