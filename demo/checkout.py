@@ -51,3 +51,17 @@ def pay_tip_in_sandbox(checkout: Checkout, *, site: str, card: str = TEST_CARD) 
     checkout_sync(checkout=checkout)
     checkout.refresh_from_db()
     return checkout
+
+
+def pay_continue_in_sandbox(checkout: Checkout, *, site: str, card: str = TEST_CARD) -> Checkout:
+    """The checkout of "Continue to next milestone" by card (``milestones.services.packages``)
+    paid on the sandbox's page, then the buyer's return that funds and starts the step."""
+    milestone_id = int(checkout.idempotency_key.split(":")[2])
+    back = site + reverse("continue_checkout_return", args=[milestone_id])
+    checkout = checkout_open(
+        checkout=checkout, success_url=back + "?session_id={CHECKOUT_SESSION_ID}", cancel_url=back + "?cancelled=1"
+    )
+    session_pay(session_id=checkout.session_id, card_number=card, webhook_url="")
+    checkout_sync(checkout=checkout)
+    checkout.refresh_from_db()
+    return checkout

@@ -527,6 +527,10 @@ OFFER_EXPIRY = env_duration("OFFER_EXPIRY", "7d")
 # An order whose milestones are all closed (one approved, none open, offered or unpaid)
 # completes by itself this long after the last one closed.
 ORDER_AUTO_COMPLETE = env_duration("ORDER_AUTO_COMPLETE", "3d")
+# An ordered package's next planned step left unfunded this long after the previous one closed
+# stops the order (its planned steps cancelled, no money moved); the buyer is reminded before.
+CONTINUE_PERIOD = env_duration("CONTINUE_PERIOD", "8d")
+CONTINUE_REMINDERS = env_durations("CONTINUE_REMINDERS", "2d,1d")
 # After a milestone is approved, the buyer may tip its seller (once, up to its amount) for this long.
 TIP_WINDOW = env_duration("TIP_WINDOW", "14d")
 

@@ -51,7 +51,13 @@ from milestones.services.lifecycle import (
     milestone_submit,
 )
 from milestones.services.offers import offer_accept, offer_decline, offer_withdraw
-from milestones.services.proposals import cancellation_figures, cancellation_request, extension_request
+from milestones.services.packages import continue_blocker, order_stop, revision_purchase_request
+from milestones.services.proposals import (
+    PLANNED_WORDS,
+    cancellation_figures,
+    cancellation_request,
+    extension_request,
+)
 from orders.models import BUYER, SELLER, Order
 from payments.ledger import escrow_balance
 from payments.services import (
@@ -113,6 +119,28 @@ def _cancel_words(milestone: Milestone) -> str:
     )
 
 
+def continue_consequence(milestone: Milestone) -> str:
+    """What "Continue to next milestone" does with the money, for its confirmation page."""
+    return (
+        f"{format_money(milestone.total_charged)} ({format_money(milestone.amount)} and the "
+        f"{format_money(milestone.buyer_fee)} service fee) is charged now; {format_money(milestone.amount)} is held "
+        f"in escrow until you approve the work, and {milestone.order.seller.username} starts at once: they accepted "
+        "the plan with the order."
+    )
+
+
+def stop_consequence(milestone: Milestone) -> str:
+    """What "Stop the order here" does, for its confirmation page: no money moves for planned steps."""
+    planned = list(Milestone.objects.filter(order_id=milestone.order_id, state=MilestoneState.PLANNED))
+    titles = ", ".join(f"“{m.title}”" for m in planned)
+    total = sum((m.amount for m in planned[1:]), planned[0].amount) if planned else milestone.amount
+    return (
+        f"The remaining planned steps ({titles}, {format_money(total)} in all) are cancelled. No money moves for "
+        "them: none was charged, and nothing is charged or refunded now. What you approved stays paid; the order "
+        f"then completes and {milestone.order.seller.username} is told. This cannot be undone."
+    )
+
+
 def offer_consequence(milestone: Milestone) -> str:
     """What "Accept and pay" does with the money, for its confirmation page."""
     return (
@@ -149,6 +177,12 @@ def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
     seller = milestone.order.seller.username
     new_amount = proposal.new_amount if proposal.new_amount is not None else milestone.amount
     on_approval = f" On approval, {_receives(release_figures_of(new_amount, milestone), seller)}."
+    if milestone.state == MilestoneState.PLANNED:
+        return (
+            "No money moves now: nothing is held for a planned step. When you continue, "
+            f"{format_money(new_amount + changes_money(milestone, proposal).new_fee)} (the new amount and its service "
+            "fee) is charged." + on_approval
+        )
     if money.charges:
         return (
             f"{format_money(money.total)} more is charged now ({format_money(money.amount)} into escrow and "
@@ -168,6 +202,8 @@ def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
 def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
     """What accepting a cancellation does with the money, for its confirmation page."""
     assert proposal.refund_amount is not None
+    if milestone.state == MilestoneState.PLANNED:
+        return f"{PLANNED_WORDS} The step closes, cancelled. This cannot be undone."
     figures = cancellation_figures(milestone, proposal.refund_amount)
     if figures is None:
         rest = milestone.amount - proposal.refund_amount
@@ -213,6 +249,8 @@ def cancellation_preview(milestone: Milestone, raw: Any) -> CancellationPreview:
     if amount is None or not amount.is_finite():
         return CancellationPreview(milestone, None, None, "Enter the refund as a number to see what each side gets.")
     refund = Money(amount, currency)
+    if milestone.state == MilestoneState.PLANNED:
+        return CancellationPreview(milestone, refund, None, PLANNED_WORDS)
     figures = cancellation_figures(milestone, refund)
     if figures is None:
         problem = (
@@ -368,6 +406,44 @@ ACTIONS: tuple[Action, ...] = (
         verb="send back",
     ),
     Action(
+        name="buy_revision",
+        roles=frozenset({BUYER}),
+        label="Buy a revision",
+        url_name="milestone_buy_revision",
+        path="buy-revision",
+        style="btn-secondary",
+        perform=lambda m, actor, data: revision_purchase_request(buyer=actor, milestone=m),
+        success="You asked the seller to offer a revision of “{title}”; you pay only if you accept their offer.",
+        verb="buy a revision of",
+    ),
+    Action(
+        name="fund_planned",
+        roles=frozenset({BUYER}),
+        label="Continue to next milestone",
+        url_name="milestone_continue",
+        path="continue",
+        form=ConfirmForm,
+        own_view=True,
+        consequence=continue_consequence,
+        perform=lambda m, actor, data: None,  # its own view (it may send the buyer to the provider)
+        success="You continued with “{title}”.",
+        verb="continue with",
+    ),
+    Action(
+        name="stop_planned",
+        roles=frozenset({BUYER}),
+        label="Stop the order here",
+        url_name="order_stop",
+        path="stop",
+        form=ConfirmForm,
+        heading="Stop the order here",
+        style="btn-secondary",
+        consequence=stop_consequence,
+        perform=lambda m, actor, data: order_stop(buyer=actor, order=m.order),
+        success="You stopped the order before “{title}”; no money moved for the planned steps.",
+        verb="stop the order before",
+    ),
+    Action(
         name="add_statement",
         roles=frozenset({BUYER, SELLER}),
         label="Add to dispute",
@@ -516,20 +592,37 @@ def milestone_actions(milestone: Milestone, user, order: Order | None = None) ->
         dispute = getattr(milestone, "dispute", None)
         if dispute is not None and dispute.state == "open":
             allowed.add("add_statement")
-    if milestone.state in (S.AWAITING_ACCEPTANCE, S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED):
+    waiting: set[str] = set()
+    if milestone.state in (
+        S.AWAITING_ACCEPTANCE,
+        S.IN_PROGRESS,
+        S.IN_REVIEW,
+        S.REVISION_REQUESTED,
+        S.DISPUTED,
+        S.PLANNED,
+    ):
         # One request of a kind at a time; the order page passes the pending ones it has read.
         pending = getattr(milestone, "pending_proposals", None)
         if pending is None:
             pending = list(milestone.proposals.filter(state="pending"))
         waiting = {p.kind for p in pending}
-    if milestone.state == S.AWAITING_ACCEPTANCE and role == SELLER and "changes" not in waiting:
+    if milestone.state in (S.AWAITING_ACCEPTANCE, S.PLANNED) and role == SELLER and "changes" not in waiting:
         allowed.add("propose_changes")
     if milestone.state == S.DISPUTED and "add_statement" in allowed and "cancellation" not in waiting:
         # The parties may still settle it between themselves: accepting withdraws the dispute.
+        allowed.add("request_cancellation")
+    if milestone.state == S.PLANNED and "cancellation" not in waiting:
         allowed.add("request_cancellation")
     if milestone.state in (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED):
         if "cancellation" not in waiting:
             allowed.add("request_cancellation")
         if role == SELLER and milestone.state != S.IN_REVIEW and "extension" not in waiting:
             allowed.add("request_extension")
+    if milestone.state == S.PLANNED and continue_blocker(milestone):
+        # Continue and stop are offered on the next planned step only, once its turn has come.
+        allowed -= {"fund_planned", "stop_planned"}
+    if milestone.state == S.IN_REVIEW and role == BUYER and milestone.revisions_left == 0:
+        # The included revisions are used up: "Buy a revision" asks the seller to offer one.
+        allowed.discard("request_revision")
+        allowed.add("buy_revision")
     return [action.name for action in ACTIONS if action.name in allowed]

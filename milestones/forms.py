@@ -4,6 +4,7 @@ an error lands next to the field before anything is attempted."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -315,3 +316,58 @@ class TipForm(forms.Form):
             assert isinstance(field, forms.ChoiceField)
             field.choices = [PAY_WITH[1]]
             field.help_text = "Your balance is empty, so the tip is paid by card."
+
+
+class PackageOrderForm(PayWithForm):
+    """The "Requirements" page of a package order: the extras to tick, one field per requirement
+    question (as the seller asked it: text, one of the choices, or a file), how to pay the first
+    step, and the key that makes the same form sent twice open one order."""
+
+    key = forms.CharField(widget=forms.HiddenInput, max_length=40)
+
+    def __init__(self, *args, questions: list, extras: list, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.questions = questions
+        fields: dict[str, forms.Field] = {}
+        if extras:
+            fields["extras"] = forms.MultipleChoiceField(
+                label="Extras",
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                choices=[(str(e.pk), f"{e.title} (+{format_money(e.price)}, +{e.days} days)") for e in extras],
+            )
+        for question in questions:
+            name = f"answer_{question.pk}"
+            if question.answer_type == "file":
+                fields[name] = forms.FileField(
+                    label=question.question,
+                    required=question.required,
+                    help_text=f"A file, as for deliverables: {', '.join(settings.DELIVERABLE_ALLOWED_EXTENSIONS)}.",
+                )
+            elif question.answer_type == "choice":
+                fields[name] = forms.ChoiceField(
+                    label=question.question,
+                    required=question.required,
+                    widget=forms.RadioSelect,
+                    choices=[(c, c) for c in question.choice_list],
+                )
+            else:
+                fields[name] = forms.CharField(
+                    label=question.question,
+                    required=question.required,
+                    max_length=5000,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                )
+        # The questions first, then the extras, then how to pay.
+        method = self.fields.pop("method")
+        key = self.fields.pop("key")
+        self.fields.update(fields)
+        self.fields["method"] = method
+        self.fields["key"] = key
+
+    def answers(self) -> dict[int, object]:
+        return {q.pk: self.cleaned_data.get(f"answer_{q.pk}") for q in self.questions}
+
+    def extra_ids(self) -> list[int]:
+        return [int(pk) for pk in self.cleaned_data.get("extras") or []]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
@@ -210,6 +210,21 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
         return self.amount + self.buyer_fee
 
     @property
+    def planned_length(self) -> timedelta:
+        """A planned step's own length (its days). While planned, ``deadline`` holds the day it
+        would be due if it started when it was created, so the length is ``deadline - created_at``
+        (rounded to whole days); ``fund_planned`` sets the real deadline from the start."""
+        created = self.created_at or timezone.now()
+        return timedelta(days=max(1, round((self.deadline - created).total_seconds() / 86400)))
+
+    @property
+    def revisions_left(self) -> int | None:
+        """Revisions still included in the price; None: unlimited (a milestone made by hand)."""
+        if self.revisions_included is None:
+            return None
+        return max(0, self.revisions_included - self.revision_count)
+
+    @property
     def is_offer(self) -> bool:
         """The seller proposed it: once paid, it starts as if accepted."""
         return self.offer_expires_at is not None
@@ -231,6 +246,24 @@ class Milestone(ConcurrentTransitionMixin, models.Model):
             self.started_at = at
             return S.IN_PROGRESS
         return S.ACCEPTED
+
+    @transition(field=state, source=S.PLANNED, target=RETURN_VALUE(S.IN_PROGRESS, S.ACCEPTED))
+    def fund_planned(self, *, start_now: bool, at: datetime) -> str:
+        """A planned step of an ordered package is paid ("Continue to next milestone"): the seller
+        accepted the plan with the order, so it starts at once (or queues behind an open one),
+        due its own days from now."""
+        self.deadline = at + self.planned_length
+        self.accepted_at = at
+        if start_now:
+            self.started_at = at
+            return S.IN_PROGRESS
+        return S.ACCEPTED
+
+    @transition(field=state, source=S.PLANNED, target=S.CANCELLED)
+    def stop_planned(self, *, at: datetime) -> None:
+        """The buyer stopped the order before this step (or its continue period ran out): it
+        closes unfunded; no money was ever held."""
+        self.closed_at = at
 
     @transition(field=state, source=S.OFFERED, target=S.AWAITING_PAYMENT)
     def offer_checkout(self) -> None:
@@ -593,6 +626,12 @@ def lock_open_milestones(order: Order) -> list[Milestone]:
     return _lock_milestones(
         order, f"{m.ref('order')} = %s AND {m.ref('state')} IN ({', '.join(['%s'] * len(states))})", [order.pk, *states]
     )
+
+
+def lock_planned_milestones(order: Order) -> list[Milestone]:
+    """The order's planned steps by ``position``, locked; caller holds the order lock (as above)."""
+    m = _lock_columns()[3]
+    return _lock_milestones(order, f"{m.ref('order')} = %s AND {m.ref('state')} = %s", [order.pk, S.PLANNED])
 
 
 def _lock_milestones(order: Order, where: str, params: list[Any]) -> list[Milestone]:

@@ -9,7 +9,7 @@ of milestones.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -39,9 +39,10 @@ from milestones.models import (
 from milestones.models import MilestoneState as S
 from milestones.selectors import Standing, closed_party, order_actions, standing_of_states
 from milestones.services.changes import changes_words
+from milestones.services.packages import continue_due_at
 from milestones.services.proposals import cancellation_figures, silence_words
 from milestones.services.tips import tip_closes_at
-from orders.models import Order, OrderMessageFile, OrderStatus
+from orders.models import Order, OrderMessageFile, OrderStatus, RequirementAnswer
 from payments.models import EarningStatus
 from payments.receipts import receipts_by_milestone
 from payments.services import settlement_figures
@@ -91,6 +92,11 @@ VERB_WORDS = {
     "dispute_statement": "added their side to the dispute on “{title}”.",
     "dispute_staff_message": "wrote, for staff, in the dispute on “{title}”.",
     "resolved": "resolved the dispute on “{title}”.",
+    "planned": "planned “{title}” as a later step, to be paid when the buyer continues.",
+    "continue_started": "started paying by card to continue with “{title}”.",
+    "continued": "continued with “{title}”.",
+    "stopped": "stopped the order before “{title}”.",
+    "revision_purchase_requested": "asked to buy another revision of “{title}”.",
 }
 
 
@@ -163,6 +169,8 @@ class OrderPage:
     # What the order is waiting for, in the header's badge, and the badge's class.
     status_words: str = ""
     status_key: str = ""
+    # The buyer's answers to the gig's requirement questions (an ordered package): the brief.
+    requirements: list = field(default_factory=list)
 
     @property
     def closed_party(self):
@@ -269,6 +277,12 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
         and order.seller.is_active
     )
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
+    milestone.revisions_words = (
+        f"Revisions: {milestone.revision_count} of {milestone.revisions_included} used"
+        if milestone.revisions_included is not None
+        else ""
+    )
+    milestone.continue_due_at = continue_due_at(order) if milestone.actions and milestone.state == S.PLANNED else None
     for proposal in getattr(milestone, "pending_proposals", []):
         if proposal.kind == "changes":
             proposal.words = changes_words(milestone, proposal)
@@ -435,6 +449,10 @@ def order_page(order: Order, user, *, full_history: bool = False) -> OrderPage:
         completion=completion,
         status_words=_status_words(order, standing),
         status_key=standing.key,
+        # Only an ordered package has answers: other orders' pages cost no query more.
+        requirements=list(RequirementAnswer.objects.filter(order=order).order_by("position"))
+        if order.package_name
+        else [],
     )
 
 

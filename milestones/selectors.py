@@ -125,6 +125,23 @@ def orders_due_to_complete(now: datetime) -> QuerySet[Order]:
     return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_auto_complete_condition(now))
 
 
+def order_continue_condition() -> Q:
+    """Orders waiting for the buyer to continue an ordered package: not complete, a planned step,
+    nothing open or waiting for payment (on a queryset annotated with ``last_closed``)."""
+    planned = Milestone.objects.filter(order=OuterRef("pk"), state=S.PLANNED)
+    busy = Milestone.objects.filter(order=OuterRef("pk"), state__in=OPEN_STATES | {S.AWAITING_PAYMENT})
+    return ~Q(status=OrderStatus.COMPLETED) & Q(Exists(planned)) & ~Q(Exists(busy)) & Q(last_closed__isnull=False)
+
+
+def orders_waiting_to_continue() -> QuerySet[Order]:
+    return Order.objects.annotate(last_closed=Max("milestones__closed_at")).filter(order_continue_condition())
+
+
+def orders_due_to_stop(now: datetime) -> QuerySet[Order]:
+    """Orders whose next planned step was not continued within ``CONTINUE_PERIOD``."""
+    return orders_waiting_to_continue().filter(last_closed__lte=now - settings.CONTINUE_PERIOD)
+
+
 # --- the order history (/orders/) -----------------------------------------------------------------
 
 # Closed without any work approved or any money kept by the seller: an order whose every milestone
@@ -145,7 +162,14 @@ class Standing:
 
 
 def order_standing(
-    *, completed: bool, has_open: bool, awaiting_payment: bool, offered: bool, cancelled: bool, has_milestone: bool
+    *,
+    completed: bool,
+    has_open: bool,
+    awaiting_payment: bool,
+    offered: bool,
+    cancelled: bool,
+    has_milestone: bool,
+    planned: bool = False,
 ) -> Standing:
     """What an order waits for, from what its milestones are: one home for the words that the
     history and the order page's badge show. A paid milestone in work makes it "Active"; one that
@@ -158,6 +182,9 @@ def order_standing(
         return Standing("pending", "Waiting for payment")
     if offered:
         return Standing("pending", "Waiting for the buyer to accept and pay the offer")
+    if planned:
+        # An ordered package between two steps (issue 35).
+        return Standing("pending", "Waiting for the buyer to continue to the next milestone or stop the order")
     if cancelled:
         return Standing("cancelled", "Cancelled")
     if not has_milestone:
@@ -175,6 +202,7 @@ def standing_of_states(order: Order, states: Iterable[str]) -> Standing:
         offered=S.OFFERED in present,
         cancelled=bool(present) and present <= UNDONE_STATES,
         has_milestone=bool(present),
+        planned=S.PLANNED in present,
     )
 
 
@@ -199,6 +227,7 @@ def order_history(user, *, show: str = "all", search: str = "") -> QuerySet[Orde
             has_open=_milestones_in(OPEN_STATES),
             awaiting_payment=_milestones_in([S.AWAITING_PAYMENT]),
             offered=_milestones_in([S.OFFERED]),
+            planned=_milestones_in([S.PLANNED]),
             has_milestone=_milestones_in(S),
             is_cancelled=ExpressionWrapper(cancelled, output_field=BooleanField()),
         )
@@ -229,5 +258,6 @@ def history_row(order: Order, user) -> Order:
         offered=order.offered,  # type: ignore[attr-defined]
         cancelled=order.is_cancelled,  # type: ignore[attr-defined]
         has_milestone=order.has_milestone,  # type: ignore[attr-defined]
+        planned=order.planned,  # type: ignore[attr-defined]
     )
     return order

@@ -21,12 +21,14 @@ from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils.timesince import timeuntil
 
+from marketplace.money import format_money
 from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, register_sweep, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
-from milestones.selectors import late_condition, orders_due_to_complete
+from milestones.selectors import late_condition, orders_due_to_complete, orders_due_to_stop, orders_waiting_to_continue
 from milestones.services.completion import order_auto_complete
 from milestones.services.lifecycle import milestone_approve, milestone_flag_late
 from milestones.services.offers import offer_expire
+from milestones.services.packages import continue_due_at, next_planned, order_stop
 from milestones.services.proposals import proposal_expire, silence_accepts
 from notifications.services import notification_send
 from notifications.times import notice_time
@@ -367,3 +369,99 @@ def sweep_orders(*, now: datetime | None = None, until: float | None = None) -> 
     now = now_or(now)
     pks = candidates(orders_due_to_complete(now), time_field="last_closed")
     return sweep("orders", pks, lambda pk: order_auto_complete(order_id=pk, now=now), until=until)
+
+
+# --- ordered packages not continued -------------------------------------------------------------
+
+
+def continue_reminder_kind(lead: timedelta) -> str:
+    """``continue:172800`` is the reminder two days before the order stops; recorded on the step."""
+    return f"continue:{int(lead.total_seconds())}"
+
+
+def _continue_leads() -> list[timedelta]:
+    return sorted(lead for lead in set(settings.CONTINUE_REMINDERS) if lead < settings.CONTINUE_PERIOD)
+
+
+def _continue_reminder_due(now: datetime, lead: timedelta) -> QuerySet[Order]:
+    sent = MilestoneReminder.objects.filter(
+        milestone__order=OuterRef("pk"), milestone__state=S.PLANNED, kind=continue_reminder_kind(lead)
+    )
+    period = settings.CONTINUE_PERIOD
+    return (
+        orders_waiting_to_continue()
+        .filter(last_closed__gt=now - period, last_closed__lte=now - period + lead)
+        .exclude(Exists(sent))
+    )
+
+
+def _claim_order(pk: int) -> Order | None:
+    return (
+        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("buyer", "seller")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def _remind_continue_one(pk: int, now: datetime, lead: timedelta) -> bool:
+    with transaction.atomic():
+        order = _claim_order(pk)
+        if order is None:
+            return False
+        step = next_planned(order)
+        due = continue_due_at(order)
+        if step is None or due is None or not (now < due <= now + lead):
+            return False
+        sent = set(step.reminders.values_list("kind", flat=True))
+        kinds = {continue_reminder_kind(other) for other in _continue_leads() if other >= lead} - sent
+        if continue_reminder_kind(lead) not in kinds:
+            return False
+        # A longer lead whose time also passed is covered by this, more urgent, one.
+        MilestoneReminder.objects.bulk_create([MilestoneReminder(milestone=step, kind=kind) for kind in kinds])
+        notification_send(
+            recipient=order.buyer,
+            event="continue_reminder",
+            message=f"“{order.title}” stops {_when(due, now)} unless you continue with “{step.title}” "
+            f"({format_money(step.total_charged)} with the service fee). "
+            "Stopping moves no money for the planned steps.",
+            url=step.get_absolute_url(),
+        )
+    return True
+
+
+def _stop_one(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        if _claim_order(pk) is None:
+            return False
+        order_stop(buyer=None, order=Order(pk=pk), now=now)
+    return True
+
+
+def continue_due(now: datetime) -> list[DueSet]:
+    period = settings.CONTINUE_PERIOD
+    reminders = [
+        DueSet(
+            f"continue reminders {continue_reminder_kind(lead)}",
+            _continue_reminder_due(now, lead),
+            "last_closed",
+            lead - period,
+        )
+        for lead in _continue_leads()
+    ]
+    return [DueSet("ordered packages to stop", orders_due_to_stop(now), "last_closed", -period), *reminders]
+
+
+@register_sweep("continue", due=continue_due)
+def sweep_continue(*, now: datetime | None = None, until: float | None = None) -> SweepResult:
+    """An ordered package whose next planned step is not continued ``CONTINUE_PERIOD`` after the
+    previous one closed stops (``order_stop``: its planned steps cancelled, no money moved); the
+    buyer is reminded ``CONTINUE_REMINDERS`` before. Each reminder once per step, the stop once."""
+    now = now_or(now)
+    results = []
+    for lead in _continue_leads():
+        pks = candidates(_continue_reminder_due(now, lead), time_field="last_closed")
+        results.append(sweep("continue", pks, lambda pk, lead=lead: _remind_continue_one(pk, now, lead), until=until))
+    pks = candidates(orders_due_to_stop(now), time_field="last_closed")
+    results.append(sweep("continue", pks, lambda pk: _stop_one(pk, now), until=until))
+    return merge_results("continue", results)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from milestones import exports, offer_views, order_views, tip_views, views
+from milestones import exports, offer_views, order_views, package_views, tip_views, views
 from milestones.actions import ACTIONS
 
 urlpatterns = [
@@ -21,6 +21,15 @@ urlpatterns = [
     path("proposals/<int:pk>/checkout/return/", offer_views.changes_checkout_return, name="changes_checkout_return"),
     path("proposals/<int:pk>/decline/", views.proposal_answer, {"answer": "decline"}, name="proposal_decline"),
     path("proposals/<int:pk>/withdraw/", views.proposal_answer, {"answer": "withdraw"}, name="proposal_withdraw"),
+    # Ordering a gig package (issue 35); here, not in gigs/urls.py: the page is the milestones' (layers).
+    path("gigs/<int:gig_id>/packages/<int:position>/order/", package_views.package_order, name="package_order"),
+    path("milestones/<int:pk>/continue/", package_views.continue_view, name="milestone_continue"),
+    path(
+        "milestones/<int:pk>/continue/return/",
+        package_views.continue_checkout_return,
+        name="continue_checkout_return",
+    ),
+    path("requirements/<int:pk>/file/", package_views.requirement_file, name="requirement_file"),
     path("milestones/<int:pk>/tip/", tip_views.milestone_tip, name="milestone_tip"),
     path("milestones/<int:pk>/tip/return/", tip_views.tip_checkout_return, name="tip_checkout_return"),
     path("milestones/<int:pk>/cancellation/figures/", views.cancellation_figures, name="cancellation_figures"),

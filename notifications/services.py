@@ -55,6 +55,8 @@ ACTION_EVENTS = frozenset(
         "cancellation_reminder",
         "review_reminder",
         "review_requested",
+        "continue_reminder",
+        "revision_purchase_requested",
         NEW_MESSAGE,
     }
 )

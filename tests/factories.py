@@ -212,6 +212,12 @@ def milestone_in(state: str, order: Order | None = None, **kwargs) -> Milestone:
     from milestones.services.offers import offer_decline, offer_expire
     from milestones.services.purposes import milestone_checkout_expired
 
+    if state == S.PLANNED:
+        # A planned step: the second step of an ordered package (a new order between the same parties).
+        parties = {"buyer": order.buyer} if order else {}
+        gig, package = packaged_gig(**({"seller": order.seller} if order else {}))
+        ordered = package_order(gig, package, source=CARD, **parties)
+        return Milestone.objects.filter(order=ordered).order_by("position")[1]
     order = order or OrderFactory()
     if state in (S.OFFERED, S.OFFER_DECLINED, S.OFFER_EXPIRED):
         offer = create_offer(order, **{k: v for k, v in kwargs.items() if k in ("amount", "title", "days", "key")})
@@ -309,3 +315,58 @@ class GigImageFactory(factory.django.DjangoModelFactory):
     thumbnail_width = 400
     thumbnail_height = 300
     alt_text = factory.Sequence(lambda n: f"Screens of app number {n}")
+
+
+# --- ordered packages (issue 35) ----------------------------------------------------------------
+
+PHASES = (("UI/UX design", "100.00", 3, 1), ("Backend development", "200.00", 5, 2), ("Testing", "50.00", 2, 1))
+
+
+def packaged_gig(*, seller: User | None = None, steps=PHASES, extras=(), questions=(), name: str = "Standard"):
+    """A gig with one package of ``steps`` ((title, price, days, revisions) each), its ``extras``
+    ((title, price, days, attach_to_step)) and requirement ``questions`` ((question, type, choices,
+    required)), written directly as the gig editor would save them. Returns (gig, package)."""
+    from gigs.models import GigExtra, GigPackage, PackageStep, RequirementQuestion
+
+    gig = GigFactory(**({"seller": seller} if seller else {}))
+    package = GigPackage.objects.create(gig=gig, position=1, name=name, description="Step by step.")
+    for position, (title, price, days, revisions) in enumerate(steps, start=1):
+        PackageStep.objects.create(
+            package=package,
+            position=position,
+            title=title,
+            deliverables=f"{title}: what is delivered.",
+            days=days,
+            price=Money(price, "USD"),
+            revisions_included=revisions,
+        )
+    for position, (title, price, days, attach) in enumerate(extras, start=1):
+        GigExtra.objects.create(
+            gig=gig, position=position, title=title, price=Money(price, "USD"), days=days, attach_to_step=attach
+        )
+    for position, (question, kind, choices, required) in enumerate(questions, start=1):
+        RequirementQuestion.objects.create(
+            gig=gig, position=position, question=question, answer_type=kind, choices=choices, required=required
+        )
+    return gig, package
+
+
+def package_order(gig, package, *, buyer: User | None = None, extra_ids=(), answers=None, source=BALANCE):
+    """The buyer orders ``package`` (first step paid from the balance, or by card and paid on the
+    sandbox); returns the order."""
+    from milestones.services.packages import package_order_start
+
+    buyer = buyer or UserFactory()
+    order = package_order_start(
+        buyer=buyer,
+        gig=gig,
+        package=package,
+        extra_ids=extra_ids,
+        answers=answers or {},
+        key=uuid.uuid4().hex,
+        source=source,
+    )
+    first = order.milestones.order_by("position").first()
+    if first is not None and first.state == S.AWAITING_PAYMENT:
+        pay_checkout(first)
+    return order

@@ -114,5 +114,32 @@ def main_pages() -> MainPages:
         ("notifications", reverse("notifications"), seller),
         ("new milestone", reverse("milestone_new", args=[order.pk]), buyer),
         ("account profile", reverse("profile"), buyer),
+        *_package_pages(buyer, seller),
     ]
     return MainPages(buyer=buyer, seller=seller, pages=pages)
+
+
+def _package_pages(buyer, seller) -> list[tuple[str, str, object]]:
+    """Issue 35: the "Requirements" page, an ordered package's order page (its brief, a step approved,
+    the next one planned with "Continue to next milestone") and the continue confirmation."""
+    from milestones.models import Milestone
+    from milestones.services.lifecycle import milestone_accept, milestone_approve, milestone_submit
+    from tests.factories import CARD, package_order, packaged_gig
+
+    gig, package = packaged_gig(
+        seller=seller,
+        extras=(("Bonus graphics", "30.00", 1, 2),),
+        questions=(("What is the brand called?", "text", "", True), ("Style", "choice", "Bold\nQuiet", False)),
+    )
+    questions = list(gig.questions.order_by("position"))
+    order = package_order(gig, package, buyer=buyer, source=CARD, answers={questions[0].pk: "Northwind"})
+    first, second = list(Milestone.objects.filter(order=order).order_by("position"))[:2]
+    milestone_accept(milestone=first, actor=seller)
+    milestone_submit(milestone=first, actor=seller, message="Moodboard.")
+    milestone_approve(milestone=Milestone.objects.get(pk=first.pk), actor=buyer)
+    return [
+        ("requirements", reverse("package_order", args=[gig.pk, package.position]), UserFactory(username="uma_new")),
+        ("ordered package as buyer", order.get_absolute_url(), buyer),
+        ("ordered package as seller", order.get_absolute_url(), seller),
+        ("continue to next milestone", reverse("milestone_continue", args=[second.pk]), buyer),
+    ]

@@ -23,7 +23,7 @@ from accounts.services import require_verified_email
 from marketplace.errors import InvalidInput, InvalidTransition
 from marketplace.money import format_money
 from milestones.models import Milestone, MilestoneState, Proposal, ProposalKind, lock_milestone
-from milestones.services.creation import milestone_validate_terms
+from milestones.services.creation import milestone_terms_errors, milestone_validate_terms
 from milestones.services.proposals import answered, lock_proposal, propose, require_answerer
 from milestones.services.steps import log, notify, refund_words, require_open_accounts, require_seller, when_words
 from notifications.times import notice_time
@@ -54,17 +54,32 @@ def changes_request(
         order = milestone.order
         require_seller(order, actor, "propose changes")
         require_open_accounts(order, "proposing changes")
-        if milestone.state != S.AWAITING_ACCEPTANCE:
+        if milestone.state not in (S.AWAITING_ACCEPTANCE, S.PLANNED):
             raise InvalidTransition(
                 f"“{milestone.title}” is {milestone.get_state_display().lower()}; changes can be proposed only "
-                "before you accept it. Nothing was changed."
+                "before you accept it, or on a planned step. Nothing was changed."
             )
         new_deadline = new_deadline or milestone.deadline
         new_amount = milestone.amount if new_amount is None else new_amount
         new_description = new_description or milestone.description
-        milestone_validate_terms(
-            order=order, title=milestone.title, description=new_description, deadline=new_deadline, amount=new_amount
-        )
+        if milestone.state == S.PLANNED:
+            # A planned step's deadline is its length from when the order was placed
+            # (``Milestone.planned_length``), set from the day it starts: it need not be ahead of now.
+            errors = milestone_terms_errors(
+                order=order, title=milestone.title, description=new_description, deadline=None, amount=new_amount
+            )
+            if errors:
+                raise errors[0]
+            if new_deadline <= milestone.created_at:
+                raise InvalidInput("A planned step needs at least a day.", field="deadline")
+        else:
+            milestone_validate_terms(
+                order=order,
+                title=milestone.title,
+                description=new_description,
+                deadline=new_deadline,
+                amount=new_amount,
+            )
         if (new_deadline, new_amount, new_description) == (milestone.deadline, milestone.amount, milestone.description):
             raise InvalidInput("Change at least one of the deadline, the amount or the description.", field="amount")
         proposal = propose(
@@ -144,7 +159,11 @@ def changes_apply(
     assert proposal.new_amount is not None and proposal.new_deadline is not None
     words = changes_words(milestone, proposal)
     buyer_words = ""
-    if money.charges:
+    planned = milestone.state == S.PLANNED
+    if planned:
+        # Nothing is held for a planned step: the new price is what continuing charges.
+        words += " No money moved; the new price is charged when the buyer continues."
+    elif money.charges:
         assert source is not None
         escrow_top_up(
             milestone=milestone,
@@ -180,8 +199,8 @@ def changes_apply(
         milestone,
         to=proposal.proposer,
         event="changes_accepted",
-        message=f"{actor.username} accepted your changes to “{milestone.title}”. {words} "
-        "Accept the milestone to start.",
+        message=f"{actor.username} accepted your changes to “{milestone.title}”. {words}"
+        + ("" if planned else " Accept the milestone to start."),
     )
     if buyer_words:
         notify(
@@ -208,11 +227,14 @@ def changes_accept(*, proposal: Proposal, actor: User, method: str = "balance") 
             raise InvalidTransition("This is not a proposal of changes.")
         if not proposal.is_pending:
             raise answered(proposal)
-        if milestone.state != S.AWAITING_ACCEPTANCE:
+        if milestone.state not in (S.AWAITING_ACCEPTANCE, S.PLANNED):
             raise InvalidTransition(
                 f"“{milestone.title}” is no longer awaiting acceptance; its terms cannot change now."
             )
         money = changes_money(milestone, proposal)
+        if milestone.state == S.PLANNED:
+            changes_apply(milestone, proposal, actor=actor, now=now, source=None)
+            return proposal
         if money.charges:
             require_verified_email(actor, "pay the difference")
         if money.charges and method == "card":

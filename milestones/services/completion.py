@@ -48,10 +48,7 @@ def order_complete(*, order: Order, actor: User) -> Order:
         blocker = _completion_blocker(order)
         if blocker:
             raise InvalidTransition(blocker)
-        order.status = OrderStatus.COMPLETED
-        order.completed_at = timezone.now()
-        order.save(update_fields=["status", "completed_at", "updated_at"])
-        activity_record(order=order, actor=actor, verb="order_completed")
+        _complete(order, actor=actor)
         notification_send(
             recipient=order.seller,
             event="order_completed",
@@ -59,6 +56,23 @@ def order_complete(*, order: Order, actor: User) -> Order:
             url=order.get_absolute_url(),
         )
     return order
+
+
+def _complete(order: Order, *, actor: User | None, note: str = "") -> None:
+    order.status = OrderStatus.COMPLETED
+    order.completed_at = timezone.now()
+    order.save(update_fields=["status", "completed_at", "updated_at"])
+    activity_record(order=order, actor=actor, verb="order_completed", note=note)
+
+
+def order_complete_if_done(*, order: Order, actor: User | None, note: str) -> bool:
+    """Complete the order if it may be (a milestone, none open or unpaid): what "Stop the order
+    here" ends with, the buyer's or the continue timer's (``actor=None``). Caller holds the order
+    lock and tells the parties. Returns whether it completed."""
+    if order.status == OrderStatus.COMPLETED or _completion_blocker(order):
+        return False
+    _complete(order, actor=actor, note=note)
+    return True
 
 
 def order_auto_complete(*, order_id: int, now: datetime | None = None) -> bool:

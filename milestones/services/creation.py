@@ -143,6 +143,7 @@ def milestone_create(
     amount: Money,
     source: FundingSource,
     idempotency_key: str,
+    revisions_included: int | None = None,
 ) -> Milestone:
     """The buyer adds a phase and pays for it.
 
@@ -177,6 +178,7 @@ def milestone_create(
             deadline=deadline,
             amount=amount,
             state=S.AWAITING_PAYMENT if by_card else S.AWAITING_ACCEPTANCE,
+            revisions_included=revisions_included,
         )
         if by_card:
             card_checkout(milestone, buyer=actor)

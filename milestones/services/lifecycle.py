@@ -246,6 +246,13 @@ def milestone_request_revision(*, milestone: Milestone, actor: User, feedback: s
             raise InvalidInput("Tell the seller what to change.", field="feedback")
         if len(feedback) > 10000:
             raise InvalidInput("Keep the feedback to 10,000 characters or fewer.", field="feedback")
+        if milestone.state == S.IN_REVIEW and milestone.revisions_left == 0:
+            used = milestone.revisions_included
+            raise InvalidTransition(
+                f"The {used} revision{'s' if used != 1 else ''} included in “{milestone.title}” "
+                f"{'are' if used != 1 else 'is'} used up. Nothing was changed; use “Buy a revision” to ask the "
+                "seller to offer another."
+            )
         before = transition(milestone, "sent back for revision", milestone.request_revision, at=now)
         revision = RevisionRequest.objects.create(
             milestone=milestone,

@@ -60,7 +60,9 @@ MAX_EXTENSION = timedelta(days=365)
 
 # The states in which both parties may agree to stop. In a dispute too: the parties may still settle
 # it between themselves, and accepting the cancellation withdraws the dispute (``_cancellation_apply``).
-CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED)
+# A planned step of an ordered package too: cancelled by agreement it closes, no money moved (none is held).
+CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED, S.PLANNED)
+PLANNED_WORDS = "No money moves: nothing is held for a planned step, and it will not be done."
 
 
 def silence_accepts(milestone: Milestone, proposal: Proposal) -> bool:
@@ -201,6 +203,8 @@ def cancellation_figures(milestone: Milestone, refund: Money, *, held: Money | N
     the buyer's refund with its share of the service fee, the seller's net after commission.
     None for a refund outside 0 and the amount. ``held``: the escrow, if the caller knows it
     (the order page takes the amount, as every milestone in work holds it); else read."""
+    if milestone.state == S.PLANNED:
+        return None  # nothing held, nothing to split (``PLANNED_WORDS``)
     if str(refund.currency) != milestone.order.currency or not refund.amount.is_finite():
         return None
     if has_sub_minor_digits(refund) or not Decimal("0") <= refund.amount <= milestone.amount.amount:
@@ -237,7 +241,9 @@ def cancellation_request(
                 f"“{milestone.title}” is {milestone.get_state_display().lower()}; a cancellation can be asked "
                 "only while it is in work. Nothing was changed."
             )
-        refund = milestone.amount if refund is None else refund
+        refund = milestone.amount if refund is None or milestone.state == S.PLANNED else refund
+        if milestone.state == S.PLANNED:
+            refund_to = ""  # nothing is held: nothing goes anywhere
         if str(refund.currency) != order.currency:
             raise InvalidInput(f"The refund must be in {order.currency}.", field="refund")
         if not refund.amount.is_finite():
@@ -280,6 +286,8 @@ def cancellation_request(
 
 def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
     """The split in words, with what each side really receives (``cancellation_figures``)."""
+    if milestone.state == S.PLANNED:
+        return PLANNED_WORDS
     figures = cancellation_figures(milestone, refund)
     rest = milestone.amount - refund
     if figures is None:
@@ -297,6 +305,20 @@ def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User
     """Close the milestone as cancelled and split its escrow as agreed. In a dispute, the
     agreement settles it: the dispute is withdrawn (locked after the proposal: the lock order)."""
     assert proposal.refund_amount is not None
+    how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
+    if milestone.state == S.PLANNED:
+        before = transition(milestone, "cancelled", milestone.stop_planned, at=now)
+        save(milestone)
+        log(milestone, actor, "cancelled", before, f"Cancelled {how}. {PLANNED_WORDS}")
+        after_close(milestone, at=now)
+        order = milestone.order
+        notify(
+            milestone,
+            to=[order.buyer, order.seller],
+            event="cancellation_accepted",
+            message=f"“{milestone.title}” was cancelled {how}. {PLANNED_WORDS}",
+        )
+        return PLANNED_WORDS
     disputed = milestone.state == S.DISPUTED
     before = transition(milestone, "cancelled", milestone.cancel_agreed, at=now)
     if disputed:
@@ -318,7 +340,6 @@ def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User
         milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now, refund_to=proposal.refund_to or None
     )
     save(milestone)
-    how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
     if disputed:
         how += ", which settles the dispute (withdrawn; staff no longer decide it)"
     log(milestone, actor, "cancelled", before, f"Cancelled {how}. {words}")

@@ -19,7 +19,7 @@ from djmoney.money import Money
 
 from marketplace.money import format_money
 from milestones.models import MilestoneState, Proposal, lock_milestone
-from milestones.services import tips
+from milestones.services import packages, tips
 from milestones.services.changes import changes_apply, changes_money
 from milestones.services.creation import after_funding
 from milestones.services.proposals import lock_proposal
@@ -171,6 +171,11 @@ CHECKOUT_PURPOSES: dict[str, CheckoutPurpose] = {
     ),
     "tip": CheckoutPurpose(
         description=tips.tip_checkout_description, paid=tips.tip_checkout_paid, expired=tips.tip_checkout_expired
+    ),
+    "continue": CheckoutPurpose(
+        description=packages.continue_checkout_description,
+        paid=packages.continue_checkout_paid,
+        expired=packages.continue_checkout_expired,
     ),
     "changes": CheckoutPurpose(
         description=changes_checkout_description, paid=changes_checkout_paid, expired=changes_checkout_expired

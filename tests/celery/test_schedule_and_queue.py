@@ -30,6 +30,7 @@ def test_each_app_registers_its_own_sweeps_and_the_kernel_finds_them_all():
         "proposals": "milestones.sweeps.sweep_proposals",
         "offers": "milestones.sweeps.sweep_offers",
         "orders": "milestones.sweeps.sweep_orders",
+        "continue": "milestones.sweeps.sweep_continue",
         "sandbox_webhooks": "sandbox.sweeps.sweep_webhooks",
         "reviews": "reviews.sweeps.sweep_reviews",
     }

@@ -84,6 +84,25 @@ def _an_order_message_file(w):
     )
 
 
+def _a_requirement_file(w):
+    from django.core.files.base import ContentFile
+
+    from orders.models import RequirementAnswer
+
+    answer, _ = RequirementAnswer.objects.get_or_create(
+        order=w.order,
+        position=1,
+        defaults={
+            "question": "Brand guide",
+            "file": ContentFile(b"guide", name="guide.txt"),
+            "file_name": "guide.txt",
+            "content_type": "text/plain",
+            "size": 5,
+        },
+    )
+    return answer
+
+
 def _an_inquiry_file(w):
     from django.core.files.base import ContentFile
 
@@ -441,6 +460,35 @@ MATRIX: dict[str, Rule] = {
         order_scoped(staff=200, buyer=200, seller=200),
         everyone(405),
         lambda w: {"pk": w.statement.pk},
+    ),
+    # --- ordered packages (issue 35) -----------------------------------------------------------
+    # The world's gig has no packages: every signed-in visitor gets 404 for its first one.
+    "package_order": Rule("account", signed_in(404), signed_in(404), lambda w: {"gig_id": w.gig.pk, "position": 1}),
+    # Not a planned step (awaiting acceptance): every party is sent back with a message.
+    "milestone_continue": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),
+        order_scoped(staff=302, buyer=302, seller=302),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    "continue_checkout_return": Rule(
+        "order", order_scoped(staff=302, buyer=302, seller=302), everyone(405), lambda w: {"pk": w.awaiting.pk}
+    ),
+    "order_stop": Rule(
+        "order",
+        order_scoped(staff=302, buyer=302, seller=302),
+        order_scoped(staff=FORM, buyer=FORM, seller=FORM),
+        lambda w: {"pk": w.awaiting.pk},
+    ),
+    # A hand-made milestone has unlimited revisions: nothing to buy, every party is sent back.
+    "milestone_buy_revision": Rule(
+        "order", everyone(405), order_scoped(staff=302, buyer=302, seller=302), lambda w: {"pk": w.in_review.pk}
+    ),
+    "requirement_file": Rule(
+        "order",
+        order_scoped(staff=200, buyer=200, seller=200),
+        everyone(405),
+        lambda w: {"pk": _a_requirement_file(w).pk},
     ),
     # --- the inbox ------------------------------------------------------------------------------
     "inbox": Rule("account", signed_in(200), everyone(405)),

@@ -104,6 +104,7 @@ def fee_kept(milestone: Milestone) -> Decimal:
         S.OFFERED,
         S.OFFER_DECLINED,
         S.OFFER_EXPIRED,
+        S.PLANNED,
     ):
         return Decimal("0")
     if milestone.state == S.RESOLVED:

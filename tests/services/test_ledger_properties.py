@@ -42,6 +42,7 @@ from hypothesis.stateful import (
 )
 
 from accounts.models import WithdrawalMethod
+from demo.checkout import pay_continue_in_sandbox
 from marketplace.errors import DomainError, InsufficientFunds, InvalidTransition
 from milestones.models import (
     CLOSED_STATES,
@@ -67,6 +68,7 @@ from milestones.services.lifecycle import (
     milestone_submit,
 )
 from milestones.services.offers import offer_accept, offer_create, offer_decline, offer_expire, offer_withdraw
+from milestones.services.packages import milestone_continue, order_stop, package_order_start
 from milestones.services.proposals import (
     cancellation_request,
     extension_request,
@@ -78,15 +80,18 @@ from milestones.services.proposals import (
 from orders.models import Order, OrderStatus
 from payments.audit import ledger_audit
 from payments.fees import buyer_service_fee
-from payments.models import AccountKind, Earning, EarningStatus, Withdrawal, WithdrawalStatus
+from payments.models import AccountKind, Earning, EarningStatus, Transaction, Withdrawal, WithdrawalStatus
 from payments.services import REFUND_TO_CARD, FundingSource, earning_clear, withdrawal_process, withdrawal_request
 from tests.factories import (
     BALANCE,
     CARD,
     FAILING_PAYOUT,
+    PHASES,
+    SITE,
     OrderFactory,
     StaffFactory,
     UserFactory,
+    packaged_gig,
     pay_checkout,
     payout_account_set,
 )
@@ -122,9 +127,9 @@ TARGET = {
 OFFER_ACTIONS = {"offer_decline", "offer_withdraw"}
 # Where each kind of request may be made, and accepted (the milestone's state).
 REQUESTABLE: dict[str, set[str]] = {
-    ProposalKind.CHANGES: {S.AWAITING_ACCEPTANCE},
+    ProposalKind.CHANGES: {S.AWAITING_ACCEPTANCE, S.PLANNED},
     ProposalKind.EXTENSION: {S.IN_PROGRESS, S.REVISION_REQUESTED},
-    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED},
+    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.PLANNED},
 }
 MIN_AMOUNT, MAX_AMOUNT = Decimal("5.00"), Decimal("100000.00")  # settings.MILESTONE_MIN/MAX_AMOUNT
 
@@ -758,7 +763,8 @@ class Marketplace(RuleBasedStateMachine):
                 reason="The assets are late",
             )
         else:
-            allowed = allowed and part <= amount
+            # A planned step's refund is not asked: nothing is held (any figure typed is ignored).
+            allowed = allowed and (part <= amount or self.expected[pk] == S.PLANNED)
             call = lambda: cancellation_request(  # noqa: E731
                 milestone=milestone, actor=actor, refund=Money(part, "USD"), reason="Plans changed"
             )
@@ -769,7 +775,9 @@ class Marketplace(RuleBasedStateMachine):
         self.proposals[made[0].pk] = P.PENDING
         self.proposal_of[made[0].pk] = (pk, kind)
         self.asked_by_buyer[made[0].pk] = by_buyer
-        self.refund_all[made[0].pk] = kind == ProposalKind.CANCELLATION and part == amount
+        # A planned step holds nothing: its cancellation always gives the buyer "everything" (nothing moves).
+        full = part == amount or self.expected[pk] == S.PLANNED
+        self.refund_all[made[0].pk] = kind == ProposalKind.CANCELLATION and full
 
     @precondition(lambda self: self._pending())
     @rule(
@@ -813,7 +821,8 @@ class Marketplace(RuleBasedStateMachine):
         buyer = milestone.order.buyer
         money = changes_money(milestone, proposal)
         held = balance(AccountKind.BUYER_BALANCE, user=buyer)
-        allowed = allowed and (not money.charges or held >= money.total)
+        planned = self.expected[pk] == S.PLANNED
+        allowed = allowed and (planned or not money.charges or held >= money.total)
         call = lambda: changes_accept(proposal=proposal, actor=actor, method="balance")  # noqa: E731
         if not self._try(allowed, what, call):
             return
@@ -821,6 +830,11 @@ class Marketplace(RuleBasedStateMachine):
         changed = Milestone.objects.get(pk=pk)
         assert (changed.amount, changed.buyer_fee) == (proposal.new_amount, money.new_fee)
         assert changed.deadline == proposal.new_deadline and changed.description == proposal.new_description
+        if planned:
+            # Nothing is held for a planned step: the new price is what continuing charges.
+            assert balance(AccountKind.ESCROW, milestone=changed) == Money(0, "USD")
+            assert balance(AccountKind.BUYER_BALANCE, user=buyer) == held
+            return
         assert balance(AccountKind.ESCROW, milestone=changed) == changed.amount
         if money.charges or buyer.refund_to != REFUND_TO_CARD:
             # Charged the difference and its fee; or, lower, refunded both to the balance.
@@ -853,6 +867,91 @@ class Marketplace(RuleBasedStateMachine):
         else:
             event(f"{kind} lapsed")
             self.proposals[ppk] = P.EXPIRED
+
+    # --- ordered packages: planned steps, continue and stop (issue 35) ---------------------------
+
+    @rule(o=picks, steps=st.integers(min_value=2, max_value=3), from_balance=st.booleans())
+    def order_package(self, o: int, steps: int, from_balance: bool) -> None:
+        """A buyer orders a package: the first step paid (from the balance, or by card), the rest planned."""
+        buyer, seller = self.users[o % 3], self.users[(o + 1) % 3]
+        gig, package = packaged_gig(seller=seller, steps=PHASES[:steps])
+        first_total = Money(PHASES[0][1], "USD") + buyer_service_fee(Money(PHASES[0][1], "USD"))
+        can_pay = not from_balance or balance(AccountKind.BUYER_BALANCE, user=buyer) >= first_total
+        before = footprint()
+        try:
+            order = package_order_start(
+                buyer=buyer,
+                gig=gig,
+                package=package,
+                extra_ids=[],
+                answers={},
+                key=uuid.uuid4().hex,
+                source=BALANCE if from_balance else CARD,
+            )
+        except InsufficientFunds:
+            assert from_balance and not can_pay
+            assert footprint() == before
+            return
+        assert can_pay
+        made = list(Milestone.objects.filter(order=order).order_by("position"))
+        if made[0].state == S.AWAITING_PAYMENT:
+            pay_checkout(made[0])
+        event("package order done")
+        self.orders.append(order)
+        for n, milestone in enumerate(made):
+            self.milestones.append(milestone.pk)
+            self.order_of[milestone.pk] = order.pk
+            self.expected[milestone.pk] = S.AWAITING_ACCEPTANCE if n == 0 else S.PLANNED
+
+    @precondition(lambda self: self._in_state({S.PLANNED}))
+    @rule(i=picks, from_balance=st.booleans(), stale=rarely)
+    def continue_step(self, i: int, from_balance: bool, stale: bool) -> None:
+        """ "Continue to next milestone": the next planned step is paid and starts (or queues); only
+        once everything before it is closed; stale, on any milestone at all."""
+        planned = self._in_state({S.PLANNED})
+        candidates = self.milestones if stale else planned
+        pk = candidates[i % len(candidates)]
+        milestone = self._load(pk)
+        order_id = self.order_of[pk]
+        busy = OPEN_STATES | {S.AWAITING_PAYMENT, S.PLANNED}
+        earlier_busy = any(self.expected[m] in busy for m in self.milestones if self.order_of[m] == order_id and m < pk)
+        buyer = milestone.order.buyer
+        can_pay = not from_balance or balance(AccountKind.BUYER_BALANCE, user=buyer) >= milestone.total_charged
+        allowed = self.expected[pk] == S.PLANNED and not earlier_busy and order_id not in self.completed and can_pay
+        made: list[object] = []
+        call = lambda: made.append(  # noqa: E731
+            milestone_continue(
+                buyer=buyer, milestone=milestone, key=uuid.uuid4().hex, source=BALANCE if from_balance else CARD
+            )
+        )
+        if not self._try(allowed, f"continue on a {self.expected[pk]} milestone", call):
+            return
+        if not from_balance:
+            assert Milestone.objects.get(pk=pk).state == S.PLANNED, "nothing is funded before the card pays"
+            pay_continue_in_sandbox(made[0], site=SITE)
+        self.expected[pk] = S.ACCEPTED if self._must_queue(pk) else S.IN_PROGRESS
+        self._requests_withdrawn(pk)
+
+    @precondition(lambda self: self._in_state({S.PLANNED}))
+    @rule(o=picks, right_party=mostly, stale=rarely)
+    def stop(self, o: int, right_party: bool, stale: bool) -> None:
+        """ "Stop the order here": every planned step cancelled, no money moved; the order completes
+        if nothing else is open or unpaid."""
+        with_plans = sorted({self.order_of[m] for m in self._in_state({S.PLANNED})})
+        candidates = [order.pk for order in self.orders] if stale else with_plans
+        order = Order.objects.select_related("buyer", "seller").get(pk=candidates[o % len(candidates)])
+        planned = [m for m in self._in_state({S.PLANNED}) if self.order_of[m] == order.pk]
+        allowed = right_party and bool(planned)
+        actor = order.buyer if right_party else order.seller
+        transactions = Transaction.objects.count()
+        if not self._try(allowed, "stop", lambda: order_stop(buyer=actor, order=order)):
+            return
+        assert Transaction.objects.count() == transactions, "stopping moved money"
+        for m in planned:
+            self.expected[m] = S.CANCELLED
+            self._requests_withdrawn(m)
+        if not self._waiting_of(order.pk):
+            self.completed.add(order.pk)
 
     # --- after every step -------------------------------------------------------------------
 
@@ -920,6 +1019,43 @@ def test_an_offer_queued_behind_a_later_milestone_in_work_waits_while_another_on
         machine.create(o=0, cents=3000, from_balance=False)  # position 3
         machine.decline(i=0)  # the seller declines position 3
         machine.milestones_are_where_the_rules_say()
+        machine.ledger_is_sound()
+    finally:
+        machine.teardown()
+
+
+def test_an_ordered_package_continued_changed_and_stopped_keeps_the_ledger_true():
+    """The machine's own steps for issue 35, replayed: a package ordered by card, its first step
+    approved, a change of price on a planned step, the second continued by card, then the order
+    stopped before the third; the model and the ledger agree after every one."""
+    machine = Marketplace()
+    try:
+        machine.order_package(o=0, steps=3, from_balance=False)
+        first, second, third = machine.milestones[-3:]
+        machine.stop(o=0, right_party=False, stale=False)  # the seller may not stop it
+        machine.continue_step(i=machine._in_state({S.PLANNED}).index(second), from_balance=False, stale=False)
+        machine._do("accept", first)
+        machine._do("submit", first)
+        machine.continue_step(i=machine._in_state({S.PLANNED}).index(second), from_balance=True, stale=False)
+        machine._do("approve", first)
+        machine.ask(
+            i=machine._free_to_ask()[ProposalKind.CHANGES].index(second),
+            kind=ProposalKind.CHANGES,
+            percent=10,
+            change="higher",
+            new_description=False,
+            days=0,
+            by_buyer=False,
+            stale=False,
+        )
+        machine.answer_request(i=0, answer="accept", right_party=True, stale=False)
+        machine.continue_step(i=machine._in_state({S.PLANNED}).index(second), from_balance=False, stale=False)
+        assert machine.expected[second] == S.IN_PROGRESS
+        machine.stop(o=0, right_party=True, stale=False)
+        assert machine.expected[third] == S.CANCELLED
+        machine.milestones_are_where_the_rules_say()
+        machine.requests_are_where_the_rules_say()
+        machine.step_is_sound()
         machine.ledger_is_sound()
     finally:
         machine.teardown()

@@ -103,3 +103,33 @@ def test_a_payment_of_the_wrong_amount_leaves_the_checkout_payable(backend):
     assert checkout.status == CheckoutStatus.OPEN
     assert checkout_paid(checkout_id=checkout.pk, payment_reference="pi_right", amount=checkout.amount) == "funded"
     audited()
+
+
+def test_an_ordered_package_continued_by_card_then_stopped_audits_clean(backend):
+    """Issue 35: the first step paid by card, the second continued by card, the third stopped with
+    no money moved; the odd amounts are those that summed to dust in SQLite's floating point."""
+    from milestones.models import Milestone
+    from milestones.services.packages import milestone_continue, order_stop
+    from orders.models import OrderStatus
+    from payments.checkout import checkout_open
+    from tests.factories import CARD, package_order, packaged_gig
+
+    assert connection.vendor == backend
+    gig, package = packaged_gig(steps=(("Design", "22.00", 3, 1), ("Build", "6.00", 2, 1), ("Test", "13.37", 1, 0)))
+    order = package_order(gig, package, source=CARD)
+    first, second, third = Milestone.objects.filter(order=order).order_by("position")
+    milestone_accept(milestone=first, actor=order.seller)
+    milestone_submit(milestone=first, actor=order.seller, message="Every screen.")
+    milestone_approve(milestone=Milestone.objects.get(pk=first.pk), actor=order.buyer)
+    checkout = milestone_continue(buyer=order.buyer, milestone=second, key="go", source=CARD)
+    assert checkout is not None
+    checkout_open(checkout=checkout, success_url="http://testserver/ok", cancel_url="http://testserver/no")
+    pay_on_sandbox(Checkout.objects.get(pk=checkout.pk))
+    assert Milestone.objects.get(pk=second.pk).state == S.IN_PROGRESS
+    assert balance(AccountKind.ESCROW, milestone=second) == usd("6.00")
+    audited()
+    order_stop(buyer=order.buyer, order=order)
+    assert Milestone.objects.get(pk=third.pk).state == S.CANCELLED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ACTIVE  # the second step is still in work
+    audited()

@@ -383,8 +383,14 @@ def test_every_action_of_the_table_has_its_url_and_method(client, order, buyer, 
             "decline_offer": S.OFFERED,
             "withdraw_offer": S.OFFERED,
             "propose_changes": S.AWAITING_ACCEPTANCE,
+            "buy_revision": S.IN_REVIEW,
+            "fund_planned": S.PLANNED,
+            "stop_planned": S.PLANNED,
         }[action.name]
-        milestone = milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller))
+        if state == S.PLANNED:
+            milestone = _next_planned_step(buyer, seller)
+        else:
+            milestone = milestone_in(state, order=OrderFactory(buyer=buyer, seller=seller))
         actor = buyer if "buyer" in action.roles else seller
         client.force_login(actor)
         response = client.get(reverse(action.url_name, args=[milestone.pk]))
@@ -444,3 +450,18 @@ def test_mark_order_complete_is_not_offered_on_an_order_with_no_milestone(client
     # With a closed milestone it is offered again.
     milestone_in(MilestoneState.APPROVED, order)
     assert "Mark order complete" in text(page(client, buyer, order))
+
+
+def _next_planned_step(buyer, seller):
+    """An ordered package's second step, planned, its first approved: "Continue" and "Stop" are offered."""
+    from milestones.models import Milestone
+    from milestones.services.lifecycle import milestone_accept, milestone_approve, milestone_submit
+    from tests.factories import CARD, package_order, packaged_gig
+
+    gig, package = packaged_gig(seller=seller)
+    order = package_order(gig, package, buyer=buyer, source=CARD)
+    first, second = list(Milestone.objects.filter(order=order).order_by("position"))[:2]
+    milestone_accept(milestone=first, actor=seller)
+    milestone_submit(milestone=first, actor=seller, message="Done.")
+    milestone_approve(milestone=Milestone.objects.get(pk=first.pk), actor=buyer)
+    return second

@@ -20,16 +20,18 @@ from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
 from accounts.services import email_mark_verified, user_update_profile
-from demo.checkout import pay_in_sandbox, pay_tip_in_sandbox
+from demo.checkout import pay_continue_in_sandbox, pay_in_sandbox, pay_tip_in_sandbox
 from demo.gig import demo_gig
 from demo.images import seed_gig_images
 from demo.totp import DEMO_ADMIN_TOTP_SECRET
-from gigs.models import Gig
+from gigs.models import Gig, GigExtra, GigPackage, PackageStep, RequirementQuestion
+from gigs.services import gig_create
 from milestones.models import Milestone
 from milestones.services.completion import order_complete
 from milestones.services.creation import milestone_create
 from milestones.services.lifecycle import milestone_accept, milestone_approve, milestone_submit
 from milestones.services.offers import offer_create
+from milestones.services.packages import milestone_continue, package_order_start
 from milestones.services.tips import tip_leave
 from orders.models import Order
 from orders.services import order_create, order_message_send
@@ -68,6 +70,9 @@ class Command(BaseCommand):
         seed_gig_images(gig)
         if not Order.objects.filter(buyer=buyer, seller=seller).exists():
             self._demo_orders(buyer, seller, gig)
+        # After the gig's packages are seeded (the gig editor's demo), so it orders one of them.
+        if not Order.objects.filter(buyer=buyer, seller=seller).exclude(package_name="").exists():
+            self._package_order(buyer, self._packaged_gig(seller))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     def _user(self, username: str, email: str, **extra) -> User:
@@ -167,3 +172,71 @@ class Command(BaseCommand):
             text="Fast, clear and the page converts. Would hire again.",
         )
         review_submit(order=site, actor=seller, rating=5, text="A precise brief and quick feedback.")
+
+    def _packaged_gig(self, seller: User) -> tuple[Gig, GigPackage]:
+        """The seller's gig with packages, its "Standard" package preferred (the description's four phases);
+        if none has packages, a small one of its own: written as the gig editor saves them."""
+        packages = GigPackage.objects.filter(gig__seller=seller, gig__is_active=True, steps__isnull=False).distinct()
+        package = packages.filter(name="Standard").order_by("gig_id").first() or packages.order_by("gig_id").first()
+        if package is not None:
+            return package.gig, package
+        gig = gig_create(
+            seller=seller,
+            title="I will take your web app from design to launch in four milestones",
+            description="A fixed workflow: UI/UX design, backend development, testing and the final launch.",
+            starting_price=Money("1000.00", "USD"),
+            delivery_days=30,
+            category="development",
+        )
+        package = GigPackage.objects.create(gig=gig, position=1, name="Standard", description="Four phases.")
+        phases = (
+            ("UI/UX design", "Wireframes and a clickable prototype of every screen.", 5, "250.00", 2),
+            ("Backend development", "API, database and admin, deployed to staging.", 10, "500.00", 1),
+            ("Testing", "Automated tests and a test report.", 4, "150.00", 1),
+            ("Final launch", "Production deployment and a handover call.", 2, "100.00", 0),
+        )
+        for position, (title, deliverables, days, price, revisions) in enumerate(phases, start=1):
+            PackageStep.objects.create(
+                package=package,
+                position=position,
+                title=title,
+                deliverables=deliverables,
+                days=days,
+                price=Money(price, "USD"),
+                revisions_included=revisions,
+            )
+        GigExtra.objects.create(
+            gig=gig, position=1, title="Documentation", price=Money("80.00", "USD"), days=2, attach_to_step=None
+        )
+        RequirementQuestion.objects.create(gig=gig, position=1, question="What is your app about?", required=True)
+        return gig, package
+
+    def _package_order(self, buyer: User, gig_and_package: tuple[Gig, GigPackage]) -> None:
+        """An ordered package in progress on its second step: the first approved, the second continued by card."""
+        gig, package = gig_and_package
+        answers = {
+            q.pk: (q.choice_list[0] if q.answer_type == "choice" and q.choice_list else "A habit tracker for teams.")
+            for q in gig.questions.all()
+            if q.answer_type != "file"
+        }
+        order = package_order_start(
+            buyer=buyer,
+            gig=gig,
+            package=package,
+            extra_ids=[],
+            answers=answers,
+            key=f"demo-package-{package.pk}",
+            source=CARD,
+        )
+        steps = list(Milestone.objects.filter(order=order).order_by("position"))
+        if len(steps) < 2:
+            return
+        first = self._pay_by_card(steps[0])
+        milestone_accept(milestone=first, actor=order.seller)
+        milestone_submit(
+            milestone=first, actor=order.seller, message="Prototype linked.", links=["https://www.figma.com/file/demo"]
+        )
+        milestone_approve(milestone=first, actor=buyer)
+        checkout = milestone_continue(buyer=buyer, milestone=steps[1], key=f"demo-continue-{order.pk}", source=CARD)
+        if checkout is not None:
+            pay_continue_in_sandbox(checkout, site=settings.SITE_URL, card=TEST_CARD)
