@@ -281,3 +281,18 @@ def test_account_deletion_deletes_the_feed_and_the_export_never_holds_the_token(
     account_delete(user=dora, password="correct-horse-battery")
     assert not CalendarFeed.objects.filter(user=dora).exists()
     assert client.get(path_of(feed_url(token))).status_code == 404
+
+
+def test_the_dashboard_showing_a_new_address_is_valid_html(client, buyer, tmp_path):
+    """The other states of the section are in the main pages' check (tests/pages.py)."""
+    from tests.quality.test_html_valid import _errors, _java
+
+    java = _java()
+    client.force_login(buyer)
+    client.post(reverse("calendar_feed_create"), {"role": "buyer"})
+    response = client.get(reverse("buyer_dashboard"))
+    assert _shown_url(response.content.decode())
+    page = tmp_path / "dashboard-new-feed.html"
+    page.write_bytes(response.content)
+    errors = _errors(java, [str(page)])
+    assert not errors, "\n".join(errors)
