@@ -49,27 +49,40 @@ def _order_words(milestone: Milestone) -> str:
     return f"{milestone.title} (Order #{milestone.order_id})"
 
 
-def feed_events(user: User) -> list[FeedEvent]:
-    """Every open deadline, auto-approval date and answer ``user`` owes on their orders, as a buyer
-    or a seller, soonest first: two queries, however many milestones."""
+# (party, state): the milestones a feed shows, each pair one arm of the query's OR, so that each arm
+# reads the dashboards' partial index of that party and state (``milestones.models.PARTY_LISTS``)
+# instead of the user's whole history. The buyer answers offers; both see deadlines and reviews.
+FEED_ARMS: tuple[tuple[str, str], ...] = (
+    *(("buyer", state) for state in DEADLINE_STATES),
+    *(("seller", state) for state in DEADLINE_STATES),
+    ("buyer", S.IN_REVIEW),
+    ("seller", S.IN_REVIEW),
+    ("buyer", S.OFFERED),
+)
+
+
+def feed_milestones(user: User):
+    """The milestones of ``user``'s feed, each with ``changes`` (its count of ``Activity`` rows) and
+    ``changed_at`` (the latest one's time), in one query."""
     activities = Activity.objects.filter(milestone=OuterRef("pk")).order_by()
     change_count = activities.values("milestone").annotate(n=Count("pk")).values("n")
-    milestones = (
-        Milestone.objects.filter(Q(buyer=user) | Q(seller=user))
-        .filter(
-            Q(state__in=DEADLINE_STATES)
-            | Q(state=S.IN_REVIEW, auto_approve_at__isnull=False)
-            | Q(state=S.OFFERED, buyer=user, offer_expires_at__isnull=False)
-        )
+    arms = Q()
+    for party, state in FEED_ARMS:
+        arms |= Q(**{party: user, "state": state})
+    return (
+        Milestone.objects.filter(arms)
         .annotate(
-            changes=Coalesce(
-                Subquery(change_count, output_field=IntegerField()),
-                0,
-            ),
+            changes=Coalesce(Subquery(change_count, output_field=IntegerField()), 0),
             changed_at=Subquery(activities.order_by("-created_at", "-id").values("created_at")[:1]),
         )
         .order_by("pk")
     )
+
+
+def feed_events(user: User) -> list[FeedEvent]:
+    """Every open deadline, auto-approval date and answer ``user`` owes on their orders, as a buyer
+    or a seller, soonest first: two queries, however many milestones."""
+    milestones = feed_milestones(user)
     events: list[FeedEvent] = []
     for m in milestones:
         selling = m.seller_id == user.pk

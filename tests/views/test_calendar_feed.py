@@ -296,3 +296,23 @@ def test_the_dashboard_showing_a_new_address_is_valid_html(client, buyer, tmp_pa
     page.write_bytes(response.content)
     errors = _errors(java, [str(page)])
     assert not errors, "\n".join(errors)
+
+
+def test_the_feed_reads_the_dashboards_partial_indexes_not_the_users_history(buyer):
+    """On PostgreSQL's plan, not by timing: every arm of the query reads a partial index of the
+    dashboards (which one, on an empty table, is the planner's coin toss), never the whole table, and
+    each milestone's changes are read on the activity log's milestone index."""
+    from django.db import connection
+
+    from calendar_feed.selectors import feed_milestones
+
+    sql, params = feed_milestones(buyer).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("SET enable_seqscan = on")
+    assert "Seq Scan" not in plan, plan
+    assert "BitmapOr" in plan and "Bitmap Index Scan on ms_" in plan, plan
