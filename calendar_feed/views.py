@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
 from calendar_feed import selectors, services
@@ -18,7 +18,7 @@ NEW_FEED_SESSION_KEY = "calendar_feed_new"
 ROLE_DASHBOARDS = {"buyer": "buyer_dashboard", "seller": "seller_dashboard"}
 
 
-@require_GET
+@require_safe
 def calendar_feed_ics(request: HttpRequest, token: str) -> HttpResponse:
     feed = selectors.live_feed_by_token(token)
     if feed is None:

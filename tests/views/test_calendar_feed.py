@@ -101,6 +101,8 @@ def test_the_buyers_feed_holds_every_deadline_auto_approval_and_answer_they_owe(
     response = read(client, feed_url(token))
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Cache-Control"] == "private, max-age=300"
+    assert client.head(path_of(feed_url(token))).status_code == 200  # some calendars ask first
+    assert client.post(path_of(feed_url(token))).status_code == 405
     found = events(response)
 
     def on(m) -> str:
