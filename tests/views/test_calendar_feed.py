@@ -244,7 +244,10 @@ def test_revoking_without_a_feed_changes_nothing(client, buyer):
 def _add_working(buyer, seller, count: int) -> None:
     for i in range(count):
         order = OrderFactory(buyer=buyer, seller=seller)
-        milestone_in(S.IN_PROGRESS, order, title=f"Phase {i}")
+        working = milestone_in(S.IN_PROGRESS, order, title=f"Phase {i}")
+        extension_request(
+            milestone=working, actor=seller, new_deadline=working.deadline + timedelta(days=1), reason="More time."
+        )
 
 
 @pytest.mark.parametrize("count", [1, 20])
@@ -255,7 +258,7 @@ def test_the_feed_reads_in_a_fixed_number_of_queries(buyer, seller, count, djang
     client = Client()
     with django_assert_num_queries(3):  # the feed and its user, the milestones, the proposals
         response = client.get(path_of(feed_url(token)))
-    assert len(events(response)) == count
+    assert len(events(response)) == 2 * count  # each deadline, and the extension the buyer answers
 
 
 def test_a_read_is_noted_at_most_once_an_hour(client, buyer):
