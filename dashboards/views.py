@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from accounts.http import AuthedRequest
+from calendar_feed.views import dashboard_section
 from dashboards import selectors
 from gigs.selectors import gigs_of
 from marketplace.pages import cached_parts
@@ -59,7 +60,8 @@ def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
 
     version = selectors.dashboard_version(user, role)
     parts = cached_parts(request, ("dashboard", role, *version), render_board)
-    context: dict[str, object] = {"board_html": parts[0], "role": role}
+    # Outside the reused parts: the feed's address is shown once, right after it was made.
+    context: dict[str, object] = {"board_html": parts[0], "role": role, **dashboard_section(request)}
     if role == "seller":
         context["gigs_html"] = parts[1]
     return render(request, f"dashboards/dashboard_{role}.html", context)

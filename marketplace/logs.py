@@ -13,6 +13,7 @@ its logging from this module before Django is set up.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -105,11 +106,20 @@ def gunicorn_logconfig(fmt: str, level: str) -> dict[str, Any]:
     return config
 
 
+# Paths whose last part is a credential (a calendar feed's token: whoever reads the log could read
+# the feed), written with the secret replaced.
+_SECRET_PATHS = re.compile(r"^(/calendar/)[^/]+(\.ics)$")
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_PATHS.sub(r"\1[token]\2", path)
+
+
 def access_fields(status: str | int, method: str, path: str, environ: dict, seconds: float, sent: int | None) -> dict:
     """One access line's fields: what an operator filters and graphs on."""
     return {
         "method": method,
-        "path": path,
+        "path": loggable_path(path),
         "status": int(str(status).split(None, 1)[0]),
         "duration_ms": round(seconds * 1000, 1),
         "bytes": sent,

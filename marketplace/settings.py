@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "demo",
     "sandbox",
     "reviews",
+    "calendar_feed",
     "privacy",
 ]
 

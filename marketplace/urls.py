@@ -25,5 +25,6 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("sandbox.urls")),
     path("", include("reviews.urls")),
+    path("", include("calendar_feed.urls")),
     path("", include("privacy.urls")),
 ]

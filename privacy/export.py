@@ -1,11 +1,11 @@
 """A user's data as a zip (``user_data_zip``): everything the site holds about them or that they see in
 their orders, as JSON, with the files of their orders and conversations.
 
-``profile.json`` (the account, its e-mail addresses, its security log), ``orders.json`` (each order with
-its milestones, deliveries, revision requests, proposals, disputes and timeline), ``messages.json``
-(order conversations and inquiries), ``money.json`` (their ledger lines, earnings, withdrawals, tips and
-checkouts), ``reviews.json`` (written; received once published), ``gigs.json``, ``gig_images.json``,
-``notifications.json``, and ``files/``.
+``profile.json`` (the account, its e-mail addresses, its security log, its calendar feeds without their
+tokens), ``orders.json`` (each order with its milestones, deliveries, revision requests, proposals,
+disputes and timeline), ``messages.json`` (order conversations and inquiries), ``money.json`` (their
+ledger lines, earnings, withdrawals, tips and checkouts), ``reviews.json`` (written; received once
+published), ``gigs.json``, ``gig_images.json``, ``notifications.json``, and ``files/``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import SecurityEvent, User
+from calendar_feed.models import CalendarFeed
 from gigs.models import Gig, GigImage
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, Proposal, RevisionRequest
@@ -74,6 +75,10 @@ def user_data_zip(user: User) -> IO[bytes]:
                 "account": User.objects.values(*PROFILE_FIELDS).get(pk=user.pk),
                 "email_addresses": _rows(EmailAddress.objects.filter(user=user), "email", "verified", "primary"),
                 "security_log": _rows(SecurityEvent.objects.filter(user=user), "kind", "detail", "ip", "created_at"),
+                # That a feed exists and when it was read, never its token (only a hash is kept anyway).
+                "calendar_feeds": _rows(
+                    CalendarFeed.objects.filter(user=user), "created_at", "revoked_at", "last_read_at"
+                ),
             },
         )
         _json(

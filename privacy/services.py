@@ -28,6 +28,7 @@ from djmoney.money import Money
 
 from accounts.models import SecurityEventKind, User
 from accounts.services import security_event_record
+from calendar_feed.models import CalendarFeed
 from gigs.images import gig_images_erase
 from gigs.models import Gig
 from marketplace.errors import InvalidInput, NotAllowed
@@ -162,6 +163,8 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
         Notification.objects.filter(recipient=user).delete()
+        # The feed's address would still open the orders' dates of a closed account: gone with it.
+        CalendarFeed.objects.filter(user=user).delete()
         # ``update()`` skips ``auto_now``: ``updated_at`` is set here, for the dashboard's version.
         Gig.objects.filter(seller=user, is_active=True).update(
             is_active=False, paused_at=None, updated_at=timezone.now()

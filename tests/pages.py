@@ -9,6 +9,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
+from calendar_feed.services import calendar_feed_create
 from gigs.packages import ExtraInput, GigPackagesInput, PackageInput, QuestionInput, StepInput
 from gigs.services import gig_update
 from inbox.services import inquiry_message_send, inquiry_start
@@ -90,6 +91,8 @@ def main_pages() -> MainPages:
     inquiry = inquiry_start(gig=gig, buyer=buyer, body="Do you do packaging too?").inquiry
     inquiry_message_send(inquiry=inquiry, author=seller, body="Yes: boxes and labels.")
     another_gig = GigFactory(seller=seller, title="Packaging design")
+    # The seller's dashboard shows a live calendar feed (Reset link, Revoke); the buyer's offers one.
+    calendar_feed_create(user=seller)
     pages = [
         ("home", reverse("home"), None),
         ("search", reverse("home") + "?q=brand&category=design", None),

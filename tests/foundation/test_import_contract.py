@@ -25,6 +25,7 @@ APPS = [
     "dashboards",
     "demo",
     "privacy",
+    "calendar_feed",
 ]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 

@@ -147,3 +147,14 @@ def test_errors_go_to_sentry_with_the_django_and_celery_integrations_when_a_dsn_
     assert result.returncode == 0, result.stderr
     assert "'celery'" in result.stdout and "'django'" in result.stdout
     assert received and b"payout provider exploded" in b"".join(received)
+
+
+def test_a_calendar_feeds_token_never_reaches_the_access_log():
+    """The token is the feed's only credential: whoever reads the log must not be able to read the feed."""
+    from marketplace.logs import access_fields
+
+    fields = access_fields("200 OK", "GET", "/calendar/s3cr3t-T0ken_x.ics", {}, 0.01, 10)
+    assert fields["path"] == "/calendar/[token].ics"
+    assert access_fields("200 OK", "GET", "/dashboard/calendar-feed/", {}, 0.01, 10)["path"] == (
+        "/dashboard/calendar-feed/"
+    )

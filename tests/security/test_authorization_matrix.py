@@ -73,6 +73,18 @@ def _an_inquiry(w):
     return inquiry
 
 
+def _a_calendar_feed(w):
+    """The buyer's feed, its read noted just now, so reading it again writes nothing."""
+    from django.utils import timezone
+
+    from calendar_feed.models import CalendarFeed
+    from calendar_feed.services import calendar_feed_create
+
+    feed, token = calendar_feed_create(user=w.buyer)
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_read_at=timezone.now())
+    return token
+
+
 def _an_order_message_file(w):
     from django.core.files.base import ContentFile
 
@@ -248,6 +260,11 @@ MATRIX: dict[str, Rule] = {
     "dashboard": Rule("account", signed_in(200), signed_in(200)),
     "buyer_dashboard": Rule("account", signed_in(200), signed_in(200)),
     "seller_dashboard": Rule("account", signed_in(200), signed_in(200)),
+    # The calendar feed: made and revoked by its owner from a dashboard (POST only), read by anyone
+    # holding its secret address, signed in or not (the token is the credential); GET only.
+    "calendar_feed_create": Rule("account", signed_in(405), signed_in(302)),
+    "calendar_feed_revoke": Rule("account", signed_in(405), signed_in(302)),
+    "calendar_feed_ics": Rule("public", everyone(200), everyone(405), lambda w: {"token": _a_calendar_feed(w)}),
     "notifications": Rule("account", signed_in(200), signed_in(200)),
     "notifications_read": Rule("account", signed_in(405), signed_in(302)),
     # One of the buyer's notices: theirs to open; anyone else's 404.
