@@ -14,6 +14,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -510,7 +511,7 @@ CLEARANCE_PERIODS = {
 # account's age are all time; the rates are of the last 60 days, and a rate with nothing to count in
 # them passes. Earnings are the net of releases and tips, per currency: the shares of each currency's
 # threshold add up (200 USD and 185 EUR are Level 1's whole). Not read from the environment.
-SELLER_LEVEL_THRESHOLDS = {
+SELLER_LEVEL_THRESHOLDS: dict[str, dict[str, Any]] = {
     "level_1": {
         "account_age": timedelta(days=60),
         "completed_orders": 10,
