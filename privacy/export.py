@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import SecurityEvent, User
+from accounts.models import SecurityEvent, SellerLevelChange, User
 from gigs.models import Gig, GigImage
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, Proposal, RevisionRequest
@@ -33,7 +33,8 @@ from reviews.models import Review
 PROFILE_FIELDS = (
     "id", "username", "email", "first_name", "last_name", "date_joined", "last_login", "bio",
     "withdrawal_method", "withdrawal_method_chosen_at", "payout_account", "refund_to", "time_zone",
-    "email_notifications", "rating_avg", "rating_count",
+    "email_notifications", "rating_avg", "rating_count", "seller_level", "seller_level_since",
+    "response_seconds", "response_rate",
 )  # fmt: skip
 
 
@@ -74,6 +75,9 @@ def user_data_zip(user: User) -> IO[bytes]:
                 "account": User.objects.values(*PROFILE_FIELDS).get(pk=user.pk),
                 "email_addresses": _rows(EmailAddress.objects.filter(user=user), "email", "verified", "primary"),
                 "security_log": _rows(SecurityEvent.objects.filter(user=user), "kind", "detail", "ip", "created_at"),
+                "seller_levels": _rows(
+                    SellerLevelChange.objects.filter(user=user).order_by("pk"), "from_level", "to_level", "created_at"
+                ),
             },
         )
         _json(
