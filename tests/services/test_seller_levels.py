@@ -22,7 +22,7 @@ from orders.models import Order, OrderMessage, OrderStatus
 from payments.audit import ledger_audit
 from payments.models import Earning
 from reviews.selectors import response_figures, seller_record
-from reviews.sweeps import _sellers_due, sweep_seller_levels
+from reviews.sweeps import _sellers_due, level_night, seller_levels_due, sweep_seller_levels
 from tests.backends import BOTH
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
@@ -321,3 +321,13 @@ def test_the_date_is_fixed_when_the_earning_is_created():
     User.objects.filter(pk=earning.seller_id).update(seller_level=L.NEW)
     earning.refresh_from_db()
     assert earning.clears_at == clears_at and earning.level == L.TOP_RATED
+
+
+def test_sweeps_status_sees_the_sellers_due_since_midnight():
+    GigFactory()
+    (due,) = seller_levels_due(NOW)
+    assert due.count() == 1
+    assert due.oldest() == level_night(NOW) == datetime(2026, 12, 7, tzinfo=UTC)
+    assert due.count_due_before(NOW) == 1
+    sweep_seller_levels(now=NOW)
+    assert seller_levels_due(NOW)[0].count() == 0
