@@ -123,14 +123,16 @@ def level_night(now: datetime) -> datetime:
 
 def _sellers_due(now: datetime) -> QuerySet[User]:
     """Sellers not judged since the last midnight: whoever has a gig or an order as the seller, or
-    holds a level (to be judged down), active or not (a closed account keeps no level)."""
+    holds a level (to be judged down). Active accounts only: a closed one has no profile to show a
+    level on and reads no notices."""
     night = level_night(now)
     is_seller = (
         Q(Exists(Gig.objects.filter(seller=OuterRef("pk"))))
         | Q(Exists(Order.objects.filter(seller=OuterRef("pk"))))
         | ~Q(seller_level=SellerLevel.NEW)
     )
-    return User.objects.filter(is_seller).filter(Q(seller_evaluated_at__isnull=True) | Q(seller_evaluated_at__lt=night))
+    not_tonight = Q(seller_evaluated_at__isnull=True) | Q(seller_evaluated_at__lt=night)
+    return User.objects.filter(is_seller, not_tonight, is_active=True)
 
 
 def seller_levels_due(now: datetime) -> list[DueSet]:

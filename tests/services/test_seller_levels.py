@@ -331,3 +331,9 @@ def test_sweeps_status_sees_the_sellers_due_since_midnight():
     assert due.count_due_before(NOW) == 1
     sweep_seller_levels(now=NOW)
     assert seller_levels_due(NOW)[0].count() == 0
+
+
+def test_a_closed_account_is_not_judged():
+    seller = GigFactory().seller
+    User.objects.filter(pk=seller.pk).update(is_active=False)
+    assert seller.pk not in set(_sellers_due(NOW).values_list("pk", flat=True))
