@@ -8,6 +8,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from accounts.models import SecurityEvent
 from marketplace.admin import ReadOnlyAdmin
 
+LEVEL_FIELDS = ("seller_level", "seller_level_since", "seller_evaluated_at", "response_seconds", "response_rate")
+
 
 class UserAdmin(BaseUserAdmin):
     """Registered in ``privacy/admin.py``, which adds what the apps above this one know about the
@@ -16,12 +18,21 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         ("Withdrawals and profile", {"fields": ("withdrawal_method", "payout_account", "payout_token", "bio")}),
+        (
+            "Seller level",
+            {"fields": LEVEL_FIELDS},
+        ),
     )
     # Payout details change only through the profile, which checks and tokenizes a new account and keeps
     # its mask ("•••• 4242"): a number typed here would be stored whole and never reach the provider.
-    readonly_fields: tuple[str, ...] = ("payout_account", "payout_token")
-    list_display = ("username", "email", "withdrawal_method", "is_staff", "is_active", "date_joined")
-    list_filter = ("is_staff", "is_superuser", "is_active", "withdrawal_method")
+    # The level is the nightly sweep's judgement (``accounts.services.seller_level_update``), not staff's.
+    readonly_fields: tuple[str, ...] = (
+        "payout_account",
+        "payout_token",
+        *LEVEL_FIELDS,
+    )
+    list_display = ("username", "email", "withdrawal_method", "seller_level", "is_staff", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active", "withdrawal_method", "seller_level")
 
 
 @admin.register(SecurityEvent)

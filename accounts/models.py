@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from accounts.levels import SellerLevel, clearance_for
+
 
 class WithdrawalMethod(models.TextChoices):
     INSTANT = "instant", "Instant (debit card)"
@@ -57,6 +59,21 @@ class User(AbstractUser):
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
     rating_count = models.PositiveIntegerField(default=0)
 
+    # The seller's level and the figures it was judged on, written by the nightly ``seller_levels``
+    # sweep (``accounts.services.seller_level_update``) under the user's lock, so that gig cards, the
+    # gig page and the profile show them off this row with no query of their own, and clearance
+    # (payments, below the reputation app) reads the level here.
+    seller_level = models.CharField(
+        "Seller level", max_length=20, choices=SellerLevel.choices, default=SellerLevel.NEW, db_default=SellerLevel.NEW
+    )
+    seller_level_since = models.DateTimeField(null=True, blank=True)
+    # When the sweep last judged this seller; empty until the first time.
+    seller_evaluated_at = models.DateTimeField(null=True, blank=True)
+    # The average time to the first answer, and the share of conversations answered within a day,
+    # over the level's window (``reviews.selectors.response_figures``); empty with nothing to count.
+    response_seconds = models.IntegerField(null=True, blank=True)
+    response_rate = models.SmallIntegerField(null=True, blank=True)
+
     # Every time is shown in this zone and every deadline typed in it (stored
     # in UTC); guessed from the browser at sign-up, changed on the profile.
     time_zone = models.CharField("Time zone", max_length=64, default="UTC")
@@ -81,7 +98,12 @@ class User(AbstractUser):
 
     @property
     def clearance_period(self) -> timedelta:
-        return settings.CLEARANCE_PERIODS[self.withdrawal_method]
+        """The wait of an earning released now: the shorter of the method's and the level's."""
+        return clearance_for(method=self.withdrawal_method, level=self.seller_level)
+
+    @property
+    def level_shortens_clearance(self) -> bool:
+        return self.clearance_period < settings.CLEARANCE_PERIODS[self.withdrawal_method]
 
     @property
     def has_chosen_withdrawal_method(self) -> bool:
@@ -118,3 +140,28 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SellerLevelChange(models.Model):
+    """A seller's level moving up or down, as the nightly sweep judged it: the profile's activity."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="level_changes")
+    from_level = models.CharField(max_length=20, choices=SellerLevel.choices)
+    to_level = models.CharField(max_length=20, choices=SellerLevel.choices)
+    created_at = models.DateTimeField()
+
+    objects: models.Manager[SellerLevelChange] = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="level_change_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_from_level_display()} → {self.get_to_level_display()}"
+
+    @property
+    def is_promotion(self) -> bool:
+        return LEVEL_RANKS[self.to_level] > LEVEL_RANKS[self.from_level]
+
+
+LEVEL_RANKS = {level.value: rank for rank, level in enumerate(SellerLevel)}

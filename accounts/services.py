@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, User, WithdrawalMethod
+from accounts.levels import SellerLevel, SellerRecord, level_earned, level_rank
+from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, SellerLevelChange, User, WithdrawalMethod
 from accounts.payouts import payout_details_parse, payout_mask, payout_tokenize
 from marketplace.errors import InvalidInput, NotAllowed
 from notifications.services import notification_send
@@ -172,3 +175,48 @@ def security_event_record(*, user: User, kind: str, detail: str = "", ip: str | 
 
 def is_time_zone(name: str) -> bool:
     return name in zoneinfo.available_timezones()
+
+
+def seller_level_update(*, seller_id: int, record: SellerRecord, now: datetime) -> bool:
+    """Judge one seller on ``record`` (read by ``reviews.selectors.seller_record`` just before) and
+    keep the result on their row: the level, the response figures, when it was judged. A change of
+    level is logged (``SellerLevelChange``, the profile's activity) and noticed to the seller.
+    Returns whether the level changed: judged twice on one record, it changes once.
+
+    Locks the user row alone (``skip_locked`` by the sweep, which claims it): the only other lock
+    of a user is the review service's, taken after an order's reviews and never followed by
+    another, so no circle."""
+    with transaction.atomic():
+        seller = User.objects.select_for_update(skip_locked=True).filter(pk=seller_id).first()
+        if seller is None:
+            return False  # someone else holds it (a review being published): the next tick judges it
+        level = level_earned(record)
+        changed = level != seller.seller_level
+        fields = ["seller_evaluated_at", "response_seconds", "response_rate"]
+        seller.seller_evaluated_at = now
+        seller.response_seconds = record.response_seconds
+        seller.response_rate = record.response_rate
+        if changed:
+            before = seller.seller_level
+            seller.seller_level = level
+            seller.seller_level_since = now
+            fields += ["seller_level", "seller_level_since"]
+            SellerLevelChange.objects.create(user=seller, from_level=before, to_level=level, created_at=now)
+            notification_send(
+                recipient=seller,
+                event="seller_level",
+                message=level_change_message(before, level),
+                url=reverse("profile_public", args=[seller.username]),
+            )
+        seller.save(update_fields=fields)
+    return changed
+
+
+def level_change_message(before: str, after: str) -> str:
+    label = SellerLevel(after).label
+    if level_rank(after) > level_rank(before):
+        return f"You are now {label}: your record of the last 60 days and all time meets its thresholds."
+    return (
+        f"Your seller level is now {label} (was {SellerLevel(before).label}): "
+        "your record of the last 60 days no longer meets the level's thresholds."
+    )

@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -503,6 +506,48 @@ CLEARANCE_PERIODS = {
     "instant": env_duration("CLEARANCE_INSTANT", "0"),
     "paypal": env_duration("CLEARANCE_PAYPAL", "3d"),
     "bank_transfer": env_duration("CLEARANCE_BANK_TRANSFER", "14d"),
+}
+# Seller levels, judged nightly (``reviews.sweeps.sweep_seller_levels``): a seller holds the highest
+# level whose thresholds they meet, and every level's below it. Orders, earnings, the rating and the
+# account's age are all time; the rates are of the last 60 days, and a rate with nothing to count in
+# them passes. Earnings are the net of releases and tips, per currency: the shares of each currency's
+# threshold add up (200 USD and 185 EUR are Level 1's whole). Not read from the environment.
+SELLER_LEVEL_THRESHOLDS: dict[str, dict[str, Any]] = {
+    "level_1": {
+        "account_age": timedelta(days=60),
+        "completed_orders": 10,
+        "earnings": {"USD": Decimal("400"), "EUR": Decimal("370"), "GBP": Decimal("320")},
+        "rating": Decimal("4.7"),
+        "on_time_rate": 90,
+        "response_rate": 90,
+        "cancellation_rate": 10,
+    },
+    "level_2": {
+        "account_age": timedelta(days=120),
+        "completed_orders": 50,
+        "earnings": {"USD": Decimal("2000"), "EUR": Decimal("1850"), "GBP": Decimal("1600")},
+        "rating": Decimal("4.7"),
+        "on_time_rate": 90,
+        "response_rate": 90,
+        "cancellation_rate": 10,
+    },
+    "top_rated": {
+        "account_age": timedelta(days=180),
+        "completed_orders": 100,
+        "earnings": {"USD": Decimal("20000"), "EUR": Decimal("18500"), "GBP": Decimal("16000")},
+        "rating": Decimal("4.8"),
+        "on_time_rate": 95,
+        "response_rate": 95,
+        "cancellation_rate": 5,
+    },
+}
+# How long an earning waits by the seller's level; the wait is the shorter of this and the
+# withdrawal method's (CLEARANCE_PERIODS), fixed when the earning is released.
+CLEARANCE_BY_LEVEL = {
+    "new": timedelta(days=14),
+    "level_1": timedelta(days=14),
+    "level_2": timedelta(days=14),
+    "top_rated": timedelta(days=7),
 }
 # A buyer who stays silent this long after a submission approves it.
 AUTO_APPROVE_PERIOD = env_duration("AUTO_APPROVE_PERIOD", "7d")

@@ -72,3 +72,11 @@ def iso_time(value: datetime) -> str:
     """A ``<time datetime>`` value: whole seconds in UTC (the HTML spec allows
     fractions, but validators and some parsers choke on six digits)."""
     return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def response_time_words(seconds: float) -> str:
+    """An average response time as a profile says it, rounded: under an hour is "within an hour",
+    else "about 2 hours", "about 1 day", "about 3 days"."""
+    if seconds < 3600:
+        return "within an hour"
+    return f"about {span_words(seconds)}"

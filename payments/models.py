@@ -21,6 +21,7 @@ from django.utils import timezone
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 
+from accounts.levels import SellerLevel
 from accounts.models import WithdrawalMethod
 from marketplace.bulk import written_by_hand
 from marketplace.mac import MacSealed
@@ -240,6 +241,12 @@ class Earning(MacSealed, models.Model):
     # released before it was kept whose period matched no method (``0012_earning_method``).
     method = models.CharField(
         "Released under", max_length=20, choices=WithdrawalMethod.choices, blank=True, default="", db_default=""
+    )
+    # The seller's level when it was released: with the method it fixed ``clears_at`` (the shorter
+    # of the two periods, ``accounts.levels.clearance_for``), and the page names it ("clears in 7
+    # days: Top rated"). Empty for earnings released before levels existed.
+    level = models.CharField(
+        "Seller level", max_length=20, choices=SellerLevel.choices, blank=True, default="", db_default=""
     )
     mac = models.CharField(max_length=64, blank=True, editable=False)
 

@@ -374,6 +374,7 @@ def _earn(
         clears_at=clears_at,
         # The method ``clears_at`` was counted by: the page explains the date with it.
         method=seller.withdrawal_method,
+        level=seller.seller_level,
     )
     earning.save()  # sealed by its save (MacSealed)
     if earning.clears_at <= now:

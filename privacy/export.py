@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import SecurityEvent, User
+from accounts.models import SecurityEvent, SellerLevelChange, User
 from calendar_feed.models import CalendarFeed
 from gigs.models import Gig, GigImage
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
@@ -34,7 +34,8 @@ from reviews.models import Review
 PROFILE_FIELDS = (
     "id", "username", "email", "first_name", "last_name", "date_joined", "last_login", "bio",
     "withdrawal_method", "withdrawal_method_chosen_at", "payout_account", "refund_to", "time_zone",
-    "email_notifications", "rating_avg", "rating_count",
+    "email_notifications", "rating_avg", "rating_count", "seller_level", "seller_level_since",
+    "response_seconds", "response_rate",
 )  # fmt: skip
 
 
@@ -78,6 +79,9 @@ def user_data_zip(user: User) -> IO[bytes]:
                 # That a feed exists and when it was read, never its token (only a hash is kept anyway).
                 "calendar_feeds": _rows(
                     CalendarFeed.objects.filter(user=user), "created_at", "revoked_at", "last_read_at"
+                ),
+                "seller_levels": _rows(
+                    SellerLevelChange.objects.filter(user=user).order_by("pk"), "from_level", "to_level", "created_at"
                 ),
             },
         )

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+)
 
-from accounts.models import User
+from accounts.levels import LEVEL_WINDOW, SellerRecord
+from accounts.models import SellerLevelChange, User
 from gigs.models import Gig
+from inbox.models import Inquiry, InquiryMessage
+from marketplace.sums import ExactSum
 from milestones.models import (
     Delivery,
     DeliveryFile,
@@ -20,7 +35,8 @@ from milestones.models import (
     ProposalKind,
     ProposalState,
 )
-from orders.models import Order
+from orders.models import Order, OrderMessage, OrderStatus
+from payments.models import Earning
 from reviews.models import Review, ReviewNotice, ReviewRole
 from reviews.services import NUDGE, review_refusal, review_window_end
 
@@ -58,13 +74,17 @@ def completion_counted() -> tuple[Q, Q]:
     return completed, against
 
 
-def seller_figures(seller: User) -> SellerFigures:
-    """Two aggregate queries, whatever the number of milestones."""
+def seller_figures(seller: User, *, since: datetime | None = None) -> SellerFigures:
+    """Two aggregate queries, whatever the number of milestones. With ``since``, only milestones
+    submitted (on-time) or closed (completion) since then: the seller levels' window."""
     first_delivery = Delivery.objects.filter(milestone=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
-    delivered = (
-        Milestone.objects.filter(order__seller=seller, submitted_at__isnull=False)
-        .annotate(first=Subquery(first_delivery))
-        .aggregate(total=Count("id"), on_time=Count("id", filter=Q(first__lte=F("deadline"))))
+    submitted = Milestone.objects.filter(order__seller=seller, submitted_at__isnull=False)
+    closed_ones = Milestone.objects.filter(order__seller=seller, accepted_at__isnull=False, closed_at__isnull=False)
+    if since is not None:
+        submitted = submitted.filter(submitted_at__gte=since)
+        closed_ones = closed_ones.filter(closed_at__gte=since)
+    delivered = submitted.annotate(first=Subquery(first_delivery)).aggregate(
+        total=Count("id"), on_time=Count("id", filter=Q(first__lte=F("deadline")))
     )
     seller_asked = Proposal.objects.filter(
         milestone=OuterRef("pk"),
@@ -73,10 +93,8 @@ def seller_figures(seller: User) -> SellerFigures:
         proposer=OuterRef("order__seller"),
     )
     completed, against = completion_counted()
-    closed = (
-        Milestone.objects.filter(order__seller=seller, accepted_at__isnull=False, closed_at__isnull=False)
-        .annotate(seller_asked_to_cancel=Exists(seller_asked))
-        .aggregate(completed=Count("id", filter=completed), against=Count("id", filter=against))
+    closed = closed_ones.annotate(seller_asked_to_cancel=Exists(seller_asked)).aggregate(
+        completed=Count("id", filter=completed), against=Count("id", filter=against)
     )
     counted = closed["completed"] + closed["against"]
     return SellerFigures(
@@ -189,3 +207,108 @@ def order_reviews(order: Order, user) -> OrderReviews:
         can_request=can_request,
         requested=requested,
     )
+
+
+# --- response time and rate, and the record a seller level is judged on ---
+
+# A conversation counts as answered in time when the seller's first answer came within this.
+RESPONSE_WITHIN = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ResponseFigures:
+    seconds: int | None  # the average time to the first answer, of the conversations answered
+    rate: int | None  # percent of the conversations answered within ``RESPONSE_WITHIN``
+    count: int  # conversations counted
+
+
+def _first_contact(conversations, messages, *, since: datetime, until: datetime) -> dict:
+    """One aggregate query over one kind of conversation (inquiries, or orders): for each, the
+    buyer's first message and the seller's first message after it (two correlated subqueries on
+    the messages' (conversation, created_at) index); counted if that first message came in the
+    window and at least ``RESPONSE_WITHIN`` before ``until``, so a conversation still within its
+    day is neither a miss nor a hit yet."""
+    first_ask = messages.filter(author=OuterRef("buyer")).order_by("created_at", "id").values("created_at")[:1]
+    first_answer = (
+        messages.filter(author=OuterRef("seller"), created_at__gte=OuterRef("asked_at"))
+        .order_by("created_at", "id")
+        .values("created_at")[:1]
+    )
+    wait = ExpressionWrapper(F("answered_at") - F("asked_at"), output_field=DurationField())
+    return (
+        conversations.annotate(asked_at=Subquery(first_ask))
+        .filter(asked_at__gte=since, asked_at__lte=until - RESPONSE_WITHIN)
+        .annotate(answered_at=Subquery(first_answer))
+        .aggregate(
+            count=Count("id"),
+            answered=Count("id", filter=Q(answered_at__isnull=False)),
+            in_time=Count("id", filter=Q(answered_at__lte=F("asked_at") + RESPONSE_WITHIN)),
+            total_wait=Sum(wait, filter=Q(answered_at__isnull=False)),
+        )
+    )
+
+
+def response_figures(seller: User, *, now: datetime) -> ResponseFigures:
+    """The seller's response time and rate over the level's window (``LEVEL_WINDOW``, 60 days), from
+    the buyer's first message of each inquiry ("Contact seller") and each order to the seller's first
+    answer: the average wait of those answered, and the share answered within a day. Two aggregate
+    queries (inquiries, orders), whatever the number of messages. Computed by the nightly sweep and
+    kept on the user row, which the profile shows."""
+    since = now - LEVEL_WINDOW
+    parts = [
+        _first_contact(
+            Inquiry.objects.filter(seller=seller),
+            InquiryMessage.objects.filter(inquiry=OuterRef("pk")),
+            since=since,
+            until=now,
+        ),
+        _first_contact(
+            Order.objects.filter(seller=seller),
+            OrderMessage.objects.filter(order=OuterRef("pk")),
+            since=since,
+            until=now,
+        ),
+    ]
+    count = sum(part["count"] for part in parts)
+    answered = sum(part["answered"] for part in parts)
+    in_time = sum(part["in_time"] for part in parts)
+    waited = sum((part["total_wait"] or timedelta(0) for part in parts), timedelta(0))
+    return ResponseFigures(
+        seconds=round(waited.total_seconds() / answered) if answered else None,
+        rate=_percent(in_time, count),
+        count=count,
+    )
+
+
+def earnings_of(seller: User) -> dict[str, Decimal]:
+    """All the seller has earned (net of commission, releases and tips, pending or cleared), per
+    currency: one grouped query, exact on SQLite too."""
+    rows = Earning.objects.filter(seller=seller).values("net_currency").annotate(total=ExactSum("net"))
+    return {row["net_currency"]: row["total"] for row in rows}
+
+
+def seller_record(seller: User, *, now: datetime) -> SellerRecord:
+    """What a seller level is judged on (``accounts.levels``), as the profile counts it: completed
+    orders, earnings and the rating all time; on-time delivery and cancellations against the seller
+    (``completion_counted``: the completion rate's own rule) and responses over the last 60 days.
+    A fixed number of aggregate queries."""
+    since = now - LEVEL_WINDOW
+    figures = seller_figures(seller, since=since)
+    responses = response_figures(seller, now=now)
+    completed = Order.objects.filter(seller=seller, status=OrderStatus.COMPLETED).count()
+    cancellation_rate = None if figures.completion_rate is None else 100 - figures.completion_rate
+    return SellerRecord(
+        account_age=now - seller.date_joined,
+        completed_orders=completed,
+        earnings=earnings_of(seller),
+        rating_avg=seller.rating_avg,
+        on_time_rate=figures.on_time_rate,
+        response_rate=responses.rate,
+        response_seconds=responses.seconds,
+        cancellation_rate=cancellation_rate,
+    )
+
+
+def level_changes_of(person: User) -> list[SellerLevelChange]:
+    """The profile's activity: the person's latest changes of seller level, newest first."""
+    return list(SellerLevelChange.objects.filter(user=person).order_by("-created_at", "-id")[:10])

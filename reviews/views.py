@@ -109,6 +109,7 @@ def profile(request, username: str) -> HttpResponse:
         "reviews": as_seller.get_page(request.GET.get("page")),
         "buyer_reviews": as_buyer.get_page(request.GET.get("buyer_page")),
         "portfolio": selectors.portfolio_of(person),
+        "level_changes": selectors.level_changes_of(person),
         "reply_form": ReplyForm(),
         "reply_draft": _reply_draft(request),
     }

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import WithdrawalMethod
+from accounts.levels import SellerLevel
+from accounts.models import SellerLevelChange, WithdrawalMethod
 from calendar_feed.services import calendar_feed_create
 from gigs.packages import ExtraInput, GigPackagesInput, PackageInput, QuestionInput, StepInput
 from gigs.services import gig_update
@@ -64,6 +66,14 @@ def main_pages() -> MainPages:
     """A buyer and a seller with an order in several states, messages, a
     conversation about a gig; the pages each of them uses most."""
     seller = UserFactory(username="pat_seller", bio="I design brands.")
+    # Top rated, as the nightly sweep would have judged them: the level's badge on the cards, the gig
+    # page and the profile (with its activity), and its shorter clearance on the earnings page.
+    seller.seller_level, seller.seller_level_since = SellerLevel.TOP_RATED, timezone.now()
+    seller.response_seconds, seller.response_rate = 5400, 97
+    seller.save(update_fields=["seller_level", "seller_level_since", "response_seconds", "response_rate"])
+    SellerLevelChange.objects.create(
+        user=seller, from_level=SellerLevel.NEW, to_level=SellerLevel.TOP_RATED, created_at=timezone.now()
+    )
     buyer = UserFactory(username="quinn_buyer")
     gig = GigFactory(seller=seller, title="Brand identity, phase by phase")
     gig_update(

@@ -42,6 +42,16 @@ def clearance_reason(earning: Earning) -> str:
     return f"{released} {how}: available {_day(earning.clears_at)}"
 
 
+@register.filter
+def clearance_level(earning: Earning) -> str:
+    """The seller's level an earning was released at, with its wait: "clears in 7 days: Top rated"
+    (the shorter of the level's and the method's period, ``accounts.levels.clearance_for``); empty
+    for one released before levels were kept."""
+    if not earning.level:
+        return ""
+    return f"clears in {period_words(earning.clearance_period)}: {earning.get_level_display()}"
+
+
 def _day(value: datetime) -> str:
     """'3 Dec' in the viewer's time zone; with the year when it is not this year's."""
     local = timezone.localtime(value)

@@ -180,6 +180,7 @@ def _bulk_gigs(count: int, start: int) -> None:
                 username=f"bulk{start + n}",
                 rating_avg=Decimal("4.50") if n % 2 else None,
                 rating_count=7 if n % 2 else 0,
+                seller_level="top_rated" if n % 2 else "new",
             )
             for n in range(max(count // 10, 2))
         ]
@@ -217,6 +218,7 @@ def test_the_list_costs_the_same_queries_at_10_and_10000_gigs(client, buyer, par
         with CaptureQueriesContext(connection) as queries:
             html = home(client, **params)
         assert "★ 4.5 (7)" in html
+        assert ">Top rated</span>" in html  # the level, off the seller's row
         return len(queries)
 
     _bulk_gigs(10, start=0)
