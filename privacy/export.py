@@ -5,6 +5,7 @@ their orders, as JSON, with the files of their orders and conversations.
 its milestones, deliveries, revision requests, proposals, disputes and timeline), ``messages.json``
 (order conversations and inquiries), ``money.json`` (their ledger lines, earnings, withdrawals, tips and
 checkouts), ``reviews.json`` (written; received once published), ``gigs.json``, ``gig_images.json``,
+``saved_gigs.json`` (the gigs they saved, and when),
 ``notifications.json``, and ``files/``.
 """
 
@@ -22,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import SecurityEvent, User
-from gigs.models import Gig, GigImage
+from gigs.models import Gig, GigImage, SavedGig
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, Proposal, RevisionRequest
 from notifications.models import Notification
@@ -134,6 +135,11 @@ def user_data_zip(user: User) -> IO[bytes]:
         gig_images = GigImage.objects.filter(gig__seller=user).order_by("gig_id", "position")
         _json(archive, "gigs.json", _rows(Gig.objects.filter(seller=user).order_by("pk")))
         _json(archive, "gig_images.json", _rows(gig_images))
+        _json(
+            archive,
+            "saved_gigs.json",
+            _rows(SavedGig.objects.filter(user=user).order_by("pk"), "gig_id", "gig__title", "created_at"),
+        )
         _json(archive, "notifications.json", _rows(Notification.objects.filter(recipient=user).order_by("pk")))
         missing = _files(
             archive,

@@ -20,7 +20,7 @@ from milestones.models import (
     ProposalKind,
     ProposalState,
 )
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from reviews.models import Review, ReviewNotice, ReviewRole
 from reviews.services import NUDGE, review_refusal, review_window_end
 
@@ -105,6 +105,23 @@ def buyer_rating(person: User) -> Rating:
     count = totals["count"] or 0
     avg = Decimal(totals["avg"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if count else None
     return Rating(avg=avg, count=count)
+
+
+@dataclass(frozen=True)
+class BuyerReputation:
+    """What a seller can weigh about a buyer: the sellers' public reviews of them (average and
+    count) and how many orders they completed as the buyer. ``partials/buyer_reputation.html``
+    shows it (on the profile, and wherever a seller meets a buyer)."""
+
+    person: User
+    rating: Rating
+    completed_orders: int
+
+
+def buyer_reputation(person: User) -> BuyerReputation:
+    """Two aggregate queries, whatever the number of reviews and orders."""
+    completed = Order.objects.filter(buyer=person, status=OrderStatus.COMPLETED).count()
+    return BuyerReputation(person=person, rating=buyer_rating(person), completed_orders=completed)
 
 
 def public_reviews_of(person: User, *, role: str = ReviewRole.BUYER):
