@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import WithdrawalMethod
 from gigs.packages import ExtraInput, GigPackagesInput, PackageInput, QuestionInput, StepInput
-from gigs.services import gig_update
+from gigs.services import gig_save, gig_update
 from inbox.services import inquiry_message_send, inquiry_start
 from milestones.models import MilestoneState
 from milestones.services.completion import order_complete
@@ -90,8 +91,21 @@ def main_pages() -> MainPages:
     inquiry = inquiry_start(gig=gig, buyer=buyer, body="Do you do packaging too?").inquiry
     inquiry_message_send(inquiry=inquiry, author=seller, body="Yes: boxes and labels.")
     another_gig = GigFactory(seller=seller, title="Packaging design")
+    # Saved gigs: one listed, one paused, one retired (the "Saved" page says which), and the
+    # buttons saying "Saved" on the cards and the gig page.
+    paused_gig = GigFactory(seller=seller, title="Label design")
+    retired_gig = GigFactory(seller=seller, title="Poster design")
+    for saved in (gig, paused_gig, retired_gig):
+        gig_save(gig=saved, user=buyer)
+    paused_gig.is_active, paused_gig.paused_at = False, timezone.now()
+    paused_gig.save(update_fields=["is_active", "paused_at", "updated_at"])
+    retired_gig.is_active = False
+    retired_gig.save(update_fields=["is_active", "updated_at"])
     pages = [
         ("home", reverse("home"), None),
+        ("home, signed in with saves", reverse("home"), buyer),
+        ("saved", reverse("saved_gigs"), buyer),
+        ("buyer's profile", reverse("profile_public", args=[buyer.username]), None),
         ("search", reverse("home") + "?q=brand&category=design", None),
         ("gig", reverse("gig_detail", args=[gig.pk]), buyer),
         ("new gig", reverse("gig_create"), seller),
