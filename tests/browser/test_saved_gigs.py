@@ -3,6 +3,8 @@ and removes it there by pressing "Saved"."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gigs.models import SavedGig
@@ -20,10 +22,12 @@ def test_a_buyer_saves_a_gig_from_its_card_sees_it_under_saved_and_removes_it(pa
     page.goto("/")
 
     card = page.get_by_role("article").filter(has_text="I will write your landing page")
-    card.get_by_role("button", name="Save: I will write your landing page", exact=True).click()
+    card.get_by_role("button", name="Save “I will write your landing page”", exact=True).click()
     page.get_by_text("Saved “I will write your landing page”: find it under Saved.").wait_for()
     assert page.url == page.url.split("/gigs/")[0].rstrip("/") + "/"  # back on the list, not the gig
-    card.get_by_role("button", name="Saved: I will write your landing page", exact=False).wait_for()
+    card.get_by_role(
+        "button", name="Saved “I will write your landing page”, press to remove it from your saved gigs", exact=True
+    ).wait_for()
     assert SavedGig.objects.filter(user=buyer, gig=gig).count() == 1
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Saved", exact=True).click()
@@ -32,7 +36,7 @@ def test_a_buyer_saves_a_gig_from_its_card_sees_it_under_saved_and_removes_it(pa
     titles = page.locator("main h2.card-title").all_inner_texts()
     assert titles == ["I will write your landing page"]
 
-    page.get_by_role("button", name="Saved: I will write your landing page", exact=False).click()
+    page.get_by_role("button", name=re.compile("^Saved “I will write your landing page”")).click()
     page.get_by_text("Removed “I will write your landing page” from your saved gigs.").wait_for()
     page.get_by_text("Nothing saved yet.").wait_for()
     assert "/saved/" in page.url

@@ -30,7 +30,7 @@ def card_titles(html: str) -> list[str]:
 
 def buttons(html: str) -> list[str]:
     """The save buttons' words as a screen reader reads them, in page order."""
-    found = re.findall(r'<button type="submit" class="btn btn-secondary btn-small save-button[^"]*">(.*?)</button>', html)
+    found = re.findall(r'<button type="submit" class="[^"]*save-button[^"]*">(.*?)</button>', html)
     return [re.sub(r"<[^>]+>", "", b) for b in found]
 
 
@@ -40,15 +40,15 @@ def buttons(html: str) -> list[str]:
 def test_a_card_says_save_then_saved_and_pressing_saved_removes_it(client, buyer):
     gig = GigFactory(title="Logo in three rounds")
     client.force_login(buyer)
-    assert buttons(text(client.get(reverse("home")))) == ["Save: Logo in three rounds"]
+    assert buttons(text(client.get(reverse("home")))) == ["Save “Logo in three rounds”"]
     response = client.post(reverse("gig_save", args=[gig.pk]), {"next": "/?page=1"})
     assert response.status_code == 302 and response["Location"] == "/?page=1"
     html = text(client.get(reverse("home")))
-    assert buttons(html) == ["Saved: Logo in three rounds. Press to remove it from your saved gigs"]
+    assert buttons(html) == ["Saved “Logo in three rounds”, press to remove it from your saved gigs"]
     assert f'action="{reverse("gig_unsave", args=[gig.pk])}"' in html
     client.post(reverse("gig_unsave", args=[gig.pk]), {"next": "/"})
     assert not SavedGig.objects.exists()
-    assert buttons(text(client.get(reverse("home")))) == ["Save: Logo in three rounds"]
+    assert buttons(text(client.get(reverse("home")))) == ["Save “Logo in three rounds”"]
 
 
 def test_a_double_click_on_save_keeps_one_save(client, buyer):
@@ -75,9 +75,9 @@ def test_back_to_the_referer_without_next_and_to_the_gig_page_without_either(cli
 def test_the_gig_page_has_the_button_but_not_for_its_own_seller(client, buyer):
     gig = GigFactory(title="Brand book")
     client.force_login(buyer)
-    assert buttons(text(client.get(gig.get_absolute_url()))) == ["Save: Brand book"]
+    assert buttons(text(client.get(gig.get_absolute_url()))) == ["Save “Brand book”"]
     gig_save(gig=gig, user=buyer)
-    assert buttons(text(client.get(gig.get_absolute_url())))[0].startswith("Saved: Brand book")
+    assert buttons(text(client.get(gig.get_absolute_url())))[0].startswith("Saved “Brand book”")
     client.force_login(gig.seller)
     assert buttons(text(client.get(gig.get_absolute_url()))) == []
     assert buttons(text(client.get(reverse("home")))) == []
@@ -89,7 +89,7 @@ def test_the_gig_page_has_the_button_but_not_for_its_own_seller(client, buyer):
 
 def test_someone_not_logged_in_pressing_save_logs_in_and_comes_back(client, buyer):
     gig = GigFactory()
-    assert buttons(text(client.get(reverse("home"))))[0].startswith("Save:")
+    assert buttons(text(client.get(reverse("home"))))[0].startswith("Save “")
     response = client.post(reverse("gig_save", args=[gig.pk]), {"next": "/?q=logo"})
     assert response.status_code == 302
     assert response["Location"] == reverse("login") + "?next=" + quote("/?q=logo", safe="/")
@@ -138,7 +138,7 @@ def test_the_saved_page_lists_the_newest_save_first_and_says_paused_and_no_longe
     # The retired gig's page is gone for buyers: its title is not a link, and it can be removed.
     assert f'href="{third.get_absolute_url()}"' not in html
     assert f'href="{second.get_absolute_url()}"' in html
-    assert all(b.startswith("Saved:") for b in buttons(html)) and len(buttons(html)) == 3
+    assert all(b.startswith("Saved “") for b in buttons(html)) and len(buttons(html)) == 3
 
 
 def test_the_saved_page_is_paged(client, buyer):
