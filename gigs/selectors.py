@@ -359,10 +359,10 @@ def gig_extras(gig: Gig) -> list[GigExtra]:
 
 def with_saved_by(gigs: QuerySet[Gig], user: User | AnonymousUser | None) -> QuerySet[Gig]:
     """Each gig with ``is_saved``: whether ``user`` saved it. An EXISTS on the saves' unique
-    (user, gig) index in the list's own query, so saves cost a list no query; for nobody signed
-    in, False without a subquery."""
+    (user, gig) index in the list's own query, so saves cost a list no query. For nobody signed
+    in the query is left as it was: a card reads a missing ``is_saved`` as not saved."""
     if user is None or not user.is_authenticated:
-        return gigs.annotate(is_saved=Value(False, output_field=BooleanField()))
+        return gigs
     return gigs.annotate(is_saved=Exists(SavedGig.objects.filter(gig=OuterRef("pk"), user=user)))
 
 
