@@ -18,7 +18,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from gigs.models import Gig
+from gigs.models import Gig, SavedGig
 from milestones.models import PARTY_LIST_BY_NAME, Milestone, MilestoneState, is_overdue, milestone_url
 from orders.models import Activity, Order, OrderStatus
 
@@ -197,6 +197,7 @@ _O = Order._meta.db_table
 _U = User._meta.db_table
 _A = Activity._meta.db_table
 _G = Gig._meta.db_table
+_S = SavedGig._meta.db_table
 
 
 def _list_sql(role: str, section: Section) -> str:
@@ -354,7 +355,10 @@ def dashboard_version(user: User, role: str) -> tuple[int | str, ...]:
 
     The seller's also has their gigs, which log no activity: how many there are (a gig deleted) and
     the latest ``Gig.updated_at`` (one published, edited, paused, resumed, retired or unlisted),
-    read in the same statement on the gigs' seller index (a seller has few).
+    read in the same statement on the gigs' seller index (a seller has few); and their saves: how
+    many, and the latest id. A save always takes a higher id than any before it, so a set of saves
+    with the same count and the same latest id is the same set (an unsave lowers the count, a save
+    raises the latest id).
 
     Two transactions may commit in the other order than they took their ids (or their clocks read
     ``updated_at``); the one committed second then shows when the page's window
@@ -363,21 +367,24 @@ def dashboard_version(user: User, role: str) -> tuple[int | str, ...]:
     columns, params = [f"({_latest_activity_sql(party)})"], [user.pk, user.pk]
     if role == "seller":
         columns += _SELLER_GIGS
-        params += [user.pk, user.pk]
+        params += [user.pk] * len(_SELLER_GIGS)
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(columns), params)
         latest_id, *gigs = cursor.fetchone()
     if not gigs:
         return (latest_id or 0,)
-    count, written = gigs
+    count, written, saves, latest_save = gigs
     # As text without spaces (the cache's keys take none); SQLite gives it as text already.
-    return (latest_id or 0, count, _aware(written).isoformat() if written else "")
+    return (latest_id or 0, count, _aware(written).isoformat() if written else "", saves, latest_save or 0)
 
 
-# The seller's gigs in the version: how many (one deleted) and the latest write (any other change).
+# The seller's gigs in the version: how many (one deleted) and the latest write (any other change);
+# their saves: how many and the latest (a save or an unsave).
 _SELLER_GIGS = [
     f"(SELECT count(*) FROM {_G} WHERE seller_id = %s)",  # noqa: S608 - our table
     f"(SELECT max(updated_at) FROM {_G} WHERE seller_id = %s)",  # noqa: S608 - our table
+    f"(SELECT count(*) FROM {_S} s JOIN {_G} g ON g.id = s.gig_id WHERE g.seller_id = %s)",  # noqa: S608 - ours
+    f"(SELECT max(s.id) FROM {_S} s JOIN {_G} g ON g.id = s.gig_id WHERE g.seller_id = %s)",  # noqa: S608 - ours
 ]
 
 

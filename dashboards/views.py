@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from accounts.http import AuthedRequest
 from calendar_feed.views import dashboard_section
 from dashboards import selectors
-from gigs.selectors import gigs_of
+from gigs.selectors import gigs_of, saves_of_seller
 from marketplace.pages import cached_parts
 from payments.selectors import balances_for
 
@@ -55,7 +55,11 @@ def _role_dashboard(request: AuthedRequest, role: str) -> HttpResponse:
         if role != "seller":
             return (board_html,)
         gigs = gigs_of(user, limit=GIGS_ON_DASHBOARD + 1)
-        gigs_context = {"gigs": gigs[:GIGS_ON_DASHBOARD], "more_gigs": len(gigs) > GIGS_ON_DASHBOARD}
+        gigs_context = {
+            "gigs": gigs[:GIGS_ON_DASHBOARD],
+            "more_gigs": len(gigs) > GIGS_ON_DASHBOARD,
+            "saves_total": saves_of_seller(user),
+        }
         return (board_html, render_to_string("dashboards/seller_gigs.html", gigs_context))
 
     version = selectors.dashboard_version(user, role)

@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from gigs.models import Gig, GigExtra, GigImage, GigPackage, RequirementQuestion
-from marketplace.admin import MoneyColumnsMixin, ReadOnlyInline
+from gigs.models import Gig, GigExtra, GigImage, GigPackage, RequirementQuestion, SavedGig
+from marketplace.admin import MoneyColumnsMixin, ReadOnlyAdmin, ReadOnlyInline
 from marketplace.money import format_money
 
 
@@ -101,3 +101,13 @@ class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
         if obj.is_active:
             obj.paused_at = None
         super().save_model(request, obj, form, change)
+
+
+@admin.register(SavedGig)
+class SavedGigAdmin(ReadOnlyAdmin):
+    """Who saved which gig, and when: people write these themselves ("Save" and "Saved"); staff read."""
+
+    list_display = ("gig", "user", "created_at")
+    list_select_related = ("gig", "user")
+    search_fields = ("gig__title", "user__username")
+    date_hierarchy = "created_at"

@@ -252,3 +252,26 @@ class RequirementQuestion(models.Model):
     @property
     def choice_list(self) -> list[str]:
         return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class SavedGig(models.Model):
+    """A buyer's bookmark of a gig, for the "Saved" page; the seller sees how many per gig.
+
+    One row per person and gig (``saved_gig_unique``): saving twice, by a double click or two
+    tabs at once, leaves one row (``gigs.services.gig_save``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_gigs")
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="saves")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: models.Manager[SavedGig] = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "gig"], name="saved_gig_unique")]
+        # The "Saved" page: a person's saves, newest first. Counting a gig's saves reads the
+        # index Django makes for the ``gig`` foreign key.
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="saved_gig_user_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.user} saved {self.gig}"

@@ -12,8 +12,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connections
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
+    Exists,
     Expression,
     F,
     IntegerField,
@@ -30,7 +32,16 @@ from django.http import Http404
 from djmoney.money import Money
 
 from accounts.models import User
-from gigs.models import SEARCH_CONFIG, Gig, GigExtra, GigImage, GigPackage, PackageStep, search_document
+from gigs.models import (
+    SEARCH_CONFIG,
+    Gig,
+    GigExtra,
+    GigImage,
+    GigPackage,
+    PackageStep,
+    SavedGig,
+    search_document,
+)
 
 # The orders of the list; "relevance" only means something with a query.
 SORTS = ("relevance", "rating", "price", "newest")
@@ -60,9 +71,11 @@ def gigs_search(
     max_delivery_days: int | None = None,
     sort: str = "",
     suggestion: str | None = None,
+    saved_by: User | AnonymousUser | None = None,
 ) -> QuerySet[Gig]:
     """Listed gigs (active: not paused, not retired), with their sellers, in
-    one query whatever the number of gigs, with their covers (``with_cover``).
+    one query whatever the number of gigs, with their covers (``with_cover``)
+    and, for a signed-in ``saved_by``, whether they saved each (``with_saved_by``).
 
     ``query`` is matched by PostgreSQL full-text search (``gigs_matching_fulltext``),
     or by plain substring matching elsewhere (``gigs_matching_plain``); both
@@ -75,7 +88,7 @@ def gigs_search(
     fallback for a query that matched nothing (``gigs_matching_similar``).
     """
     gigs = _gigs_filtered(query=query, category=category, max_delivery_days=max_delivery_days, suggestion=suggestion)
-    gigs = with_cover(gigs)
+    gigs = with_saved_by(with_cover(gigs), saved_by)
     if min_price is not None or max_price is not None:
         gigs = gigs.filter(starting_price_currency=currency or settings.MARKETPLACE_DEFAULT_CURRENCY)
         if min_price is not None:
@@ -254,8 +267,13 @@ def search_suggestion(query: str, *, using: str | None = None) -> str:
 
 
 def gigs_of(user: User, *, limit: int) -> list[Gig]:
-    """The user's own gigs, active first, newest first; at most ``limit``."""
-    return list(Gig.objects.filter(seller=user).order_by("-is_active", "-created_at", "-pk")[:limit])
+    """The user's own gigs, active first, newest first; at most ``limit``; each with how many
+    people saved it (``saves_count``), counted in the same query."""
+    return list(
+        Gig.objects.filter(seller=user)
+        .annotate(saves_count=Count("saves"))
+        .order_by("-is_active", "-created_at", "-pk")[:limit]
+    )
 
 
 def gig_for_viewer(user: User | AnonymousUser, pk: int, *, show_paused: bool = False) -> Gig:
@@ -334,3 +352,38 @@ def gig_packages(gig: Gig) -> list[PackageOnPage]:
 
 def gig_extras(gig: Gig) -> list[GigExtra]:
     return list(GigExtra.objects.filter(gig=gig))
+
+
+# --- saved gigs -----------------------------------------------------------------------------------
+
+
+def with_saved_by(gigs: QuerySet[Gig], user: User | AnonymousUser | None) -> QuerySet[Gig]:
+    """Each gig with ``is_saved``: whether ``user`` saved it. An EXISTS on the saves' unique
+    (user, gig) index in the list's own query, so saves cost a list no query. For nobody signed
+    in the query is left as it was: a card reads a missing ``is_saved`` as not saved."""
+    if user is None or not user.is_authenticated:
+        return gigs
+    return gigs.annotate(is_saved=Exists(SavedGig.objects.filter(gig=OuterRef("pk"), user=user)))
+
+
+def gig_is_saved(user: User | AnonymousUser, gig: Gig) -> bool:
+    """Whether ``user`` saved ``gig``, for its page: one query, none for nobody signed in."""
+    return user.is_authenticated and SavedGig.objects.filter(user=user, gig=gig).exists()
+
+
+def gigs_saved_by(user: User) -> QuerySet[Gig]:
+    """The "Saved" page: the gigs ``user`` saved, the newest save first, whatever their state (the
+    page says which are paused and which are no longer available), with their sellers and covers
+    and ``saved_at``; one query per page, on the index ``saved_gig_user_newest``."""
+    gigs = (
+        Gig.objects.filter(saves__user=user)
+        .select_related("seller")
+        .annotate(saved_at=F("saves__created_at"), is_saved=Value(True, output_field=BooleanField()))
+        .order_by("-saved_at", "-saves__id")
+    )
+    return with_cover(gigs)
+
+
+def saves_of_seller(seller: User) -> int:
+    """How many saves all of ``seller``'s gigs have, for their dashboard: one aggregate."""
+    return SavedGig.objects.filter(gig__seller=seller).count()

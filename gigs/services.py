@@ -1,5 +1,6 @@
 """Writes on gigs: publishing one, editing it (with its packages: ``gigs.packages``), pausing
-and resuming it.
+and resuming it; and a buyer's saving of a gig (``gig_save``, ``gig_unsave``), which is not a
+write of the gig and moves nothing on it.
 
 Every write here is the seller's own, on their own gig, and moves its
 ``updated_at`` (the seller's dashboard version): a save naming its fields
@@ -19,7 +20,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
-from gigs.models import Gig, lock_gig
+from gigs.models import Gig, SavedGig, lock_gig
 from gigs.packages import GigPackagesInput, cheapest_totals, packages_validate, packages_write, single_package
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import has_sub_minor_digits
@@ -213,3 +214,33 @@ def gig_resume(*, gig: Gig, actor: User) -> Gig:
         locked.paused_at = None
         locked.save(update_fields=["is_active", "paused_at", "updated_at"])
     return locked
+
+
+# --- saved gigs: a person's bookmarks -------------------------------------------------------------
+
+
+def gig_save(*, gig: Gig, user: User) -> bool:
+    """``user`` saves ``gig`` for later; True if this call saved it, False if it already was.
+
+    Saving twice (a double click, two tabs, two requests at the same instant) leaves one row: the
+    unique constraint ``saved_gig_unique`` decides, and ``get_or_create`` reads the row the other
+    request committed when its insert is refused (on PostgreSQL the second insert waits for the
+    first transaction and then fails on the constraint). Nothing to lock: the row is the whole
+    state. A paused gig can be saved (its page is public, it may come back); a retired one cannot,
+    nor one's own gig, whose count would then say nothing."""
+    if not user.is_active:
+        raise NotAllowed("Log in to save gigs.")
+    if gig.seller_id == user.pk:
+        raise NotAllowed("This is your own gig.")
+    if gig.is_retired:
+        raise InvalidTransition("This gig is no longer available.")
+    _, created = SavedGig.objects.get_or_create(user=user, gig=gig)
+    return created
+
+
+def gig_unsave(*, gig: Gig, user: User) -> bool:
+    """``user`` no longer keeps ``gig``; True if a save was removed, False if there was none (a
+    second press, or another tab that already removed it). Works on any gig, retired included,
+    so a saved list can always be cleared."""
+    deleted, _ = SavedGig.objects.filter(user=user, gig=gig).delete()
+    return bool(deleted)

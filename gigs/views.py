@@ -28,11 +28,15 @@ def home(request: HttpRequest) -> HttpResponse:
     cost a fixed number of queries, and only when they apply."""
     form = GigSearchForm(request.GET)
     filters = form.filters()
-    page = paginate(request, gig_selectors.gigs_search(**filters), GIGS_PER_PAGE)
+    page = paginate(request, gig_selectors.gigs_search(**filters, saved_by=request.user), GIGS_PER_PAGE)
     suggestion, similar = "", False
     if filters["query"] and not page.paginator.count:
         suggestion = gig_selectors.search_suggestion(filters["query"])
-        similar_page = paginate(request, gig_selectors.gigs_search(**filters, suggestion=suggestion), GIGS_PER_PAGE)
+        similar_page = paginate(
+            request,
+            gig_selectors.gigs_search(**filters, suggestion=suggestion, saved_by=request.user),
+            GIGS_PER_PAGE,
+        )
         if similar_page.paginator.count:
             page, similar = similar_page, True
     context = {
@@ -56,6 +60,7 @@ def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "gig": gig,
         "is_own": is_own,
+        "is_saved": gig_selectors.gig_is_saved(request.user, gig),
         "packages": gig_selectors.gig_packages(gig),
         "extras": gig_selectors.gig_extras(gig),
     }

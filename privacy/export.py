@@ -5,7 +5,8 @@ their orders, as JSON, with the files of their orders and conversations.
 tokens), ``orders.json`` (each order with its milestones, deliveries, revision requests, proposals,
 disputes and timeline), ``messages.json`` (order conversations and inquiries), ``money.json`` (their
 ledger lines, earnings, withdrawals, tips and checkouts), ``reviews.json`` (written; received once
-published), ``gigs.json``, ``gig_images.json``, ``notifications.json``, and ``files/``.
+published), ``gigs.json``, ``gig_images.json``,
+``saved_gigs.json`` (the gigs they saved, and when), ``notifications.json``, and ``files/``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import SecurityEvent, SellerLevelChange, User
 from calendar_feed.models import CalendarFeed
-from gigs.models import Gig, GigImage
+from gigs.models import Gig, GigImage, SavedGig
 from inbox.models import Inquiry, InquiryFile, InquiryMessage
 from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement, Milestone, Proposal, RevisionRequest
 from notifications.models import Notification
@@ -143,6 +144,11 @@ def user_data_zip(user: User) -> IO[bytes]:
         gig_images = GigImage.objects.filter(gig__seller=user).order_by("gig_id", "position")
         _json(archive, "gigs.json", _rows(Gig.objects.filter(seller=user).order_by("pk")))
         _json(archive, "gig_images.json", _rows(gig_images))
+        _json(
+            archive,
+            "saved_gigs.json",
+            _rows(SavedGig.objects.filter(user=user).order_by("pk"), "gig_id", "gig__title", "created_at"),
+        )
         _json(archive, "notifications.json", _rows(Notification.objects.filter(recipient=user).order_by("pk")))
         missing = _files(
             archive,

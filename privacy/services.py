@@ -6,7 +6,7 @@ refund on its way to a card): those must end first, for the other party's sake
 and the ledger's, and the page names the step that ends each
 (``account_deletion_blockers``): any balance can be withdrawn. Then it erases
 or anonymises what identifies the person (name, e-mail addresses, bio, payout
-details, two-factor, password, notices, their gigs' images) and unlists their gigs, and keeps
+details, two-factor, password, notices, saved gigs, their gigs' images) and unlists their gigs, and keeps
 what the other party and the books rely on: orders, milestones, messages,
 reviews and every ledger line, now under ``deleted-<id>``. The account can
 never log in again. The ledger is not touched, so ``ledger_audit`` passes.
@@ -30,7 +30,7 @@ from accounts.models import SecurityEventKind, User
 from accounts.services import security_event_record
 from calendar_feed.models import CalendarFeed
 from gigs.images import gig_images_erase
-from gigs.models import Gig
+from gigs.models import Gig, SavedGig
 from marketplace.errors import InvalidInput, NotAllowed
 from marketplace.money import format_money
 from milestones.models import CLOSED_STATES, Milestone
@@ -165,6 +165,9 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
         Notification.objects.filter(recipient=user).delete()
         # The feed's address would still open the orders' dates of a closed account: gone with it.
         CalendarFeed.objects.filter(user=user).delete()
+        # What they saved is theirs alone; others' saves of their gigs stay with those people
+        # (their "Saved" page then says the gig is no longer available).
+        SavedGig.objects.filter(user=user).delete()
         # ``update()`` skips ``auto_now``: ``updated_at`` is set here, for the dashboard's version.
         Gig.objects.filter(seller=user, is_active=True).update(
             is_active=False, paused_at=None, updated_at=timezone.now()

@@ -125,6 +125,23 @@ def buyer_rating(person: User) -> Rating:
     return Rating(avg=avg, count=count)
 
 
+@dataclass(frozen=True)
+class BuyerReputation:
+    """What a seller can weigh about a buyer: the sellers' public reviews of them (average and
+    count) and how many orders they completed as the buyer. ``partials/buyer_reputation.html``
+    shows it (on the profile, and wherever a seller meets a buyer)."""
+
+    person: User
+    rating: Rating
+    completed_orders: int
+
+
+def buyer_reputation(person: User) -> BuyerReputation:
+    """Two aggregate queries, whatever the number of reviews and orders."""
+    completed = Order.objects.filter(buyer=person, status=OrderStatus.COMPLETED).count()
+    return BuyerReputation(person=person, rating=buyer_rating(person), completed_orders=completed)
+
+
 def public_reviews_of(person: User, *, role: str = ReviewRole.BUYER):
     """The public reviews ``person`` received: from their buyers (``role="buyer"``, of them as a
     seller) or from their sellers (``role="seller"``, of them as a buyer)."""

@@ -104,7 +104,7 @@ def profile(request, username: str) -> HttpResponse:
     context = {
         "person": person,
         "figures": selectors.seller_figures(person),
-        "buyer_rating": selectors.buyer_rating(person),
+        "buyer": selectors.buyer_reputation(person),
         "gigs": selectors.active_gigs_of(person),
         "reviews": as_seller.get_page(request.GET.get("page")),
         "buyer_reviews": as_buyer.get_page(request.GET.get("buyer_page")),

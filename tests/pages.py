@@ -13,7 +13,7 @@ from accounts.levels import SellerLevel
 from accounts.models import SellerLevelChange, WithdrawalMethod
 from calendar_feed.services import calendar_feed_create
 from gigs.packages import ExtraInput, GigPackagesInput, PackageInput, QuestionInput, StepInput
-from gigs.services import gig_update
+from gigs.services import gig_save, gig_update
 from inbox.services import inquiry_message_send, inquiry_start
 from milestones.models import MilestoneState
 from milestones.services.completion import order_complete
@@ -103,8 +103,21 @@ def main_pages() -> MainPages:
     another_gig = GigFactory(seller=seller, title="Packaging design")
     # The seller's dashboard shows a live calendar feed (Reset link, Revoke); the buyer's offers one.
     calendar_feed_create(user=seller)
+    # Saved gigs: one listed, one paused, one retired (the "Saved" page says which), and the
+    # buttons saying "Saved" on the cards and the gig page.
+    paused_gig = GigFactory(seller=seller, title="Label design")
+    retired_gig = GigFactory(seller=seller, title="Poster design")
+    for saved in (gig, paused_gig, retired_gig):
+        gig_save(gig=saved, user=buyer)
+    paused_gig.is_active, paused_gig.paused_at = False, timezone.now()
+    paused_gig.save(update_fields=["is_active", "paused_at", "updated_at"])
+    retired_gig.is_active = False
+    retired_gig.save(update_fields=["is_active", "updated_at"])
     pages = [
         ("home", reverse("home"), None),
+        ("home, signed in with saves", reverse("home"), buyer),
+        ("saved", reverse("saved_gigs"), buyer),
+        ("buyer's profile", reverse("profile_public", args=[buyer.username]), None),
         ("search", reverse("home") + "?q=brand&category=design", None),
         ("gig", reverse("gig_detail", args=[gig.pk]), buyer),
         ("new gig", reverse("gig_create"), seller),

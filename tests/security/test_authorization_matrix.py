@@ -198,6 +198,14 @@ MATRIX: dict[str, Rule] = {
         name: Rule("account", signed_in(405), {**signed_in(404), "seller": 302}, _gig_image)
         for name in ("gig_image_move", "gig_image_remove")
     },
+    # "Save" and "Saved": POST only; anyone signed in goes back where they pressed it (the seller of
+    # the gig with a message that it is their own), anyone else to log in first.
+    **{
+        name: Rule("account", everyone(405), signed_in(302), lambda w: {"pk": w.gig.pk})
+        for name in ("gig_save", "gig_unsave")
+    },
+    # The "Saved" page: one's own saves.
+    "saved_gigs": Rule("account", signed_in(200), everyone(405)),
     # An image's file, to whoever may see the gig's page (a listed gig: everyone).
     "gig_image_file": Rule("public", everyone(200), everyone(405), lambda w: {**_gig_image(w), "size": "thumbnail"}),
     "order_start": Rule(

@@ -18,12 +18,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import SecurityEvent, SecurityEventKind, User
+from gigs.models import SavedGig
+from gigs.services import gig_save
 from milestones.models import MilestoneState as S
 from milestones.services.lifecycle import milestone_approve, milestone_submit
 from notifications.models import Notification
 from orders.models import OrderMessage
 from payments.models import Entry, Transaction
+from privacy.export import user_data_zip
 from privacy.retention import prune_old_data
+from privacy.services import account_delete
 from reviews.models import Review
 from tests.factories import GigFactory, OrderFactory, UserFactory, milestone_in
 
@@ -182,3 +186,24 @@ def test_the_hourly_prune_keeps_what_is_still_needed(settings):
     assert not Notification.objects.filter(pk=old_read.pk).exists()
     assert Notification.objects.filter(recipient=user).count() == 2
     assert prune_old_data(now=now) == dict.fromkeys(done, 0), "a second run finds nothing"
+
+
+# --- saved gigs ---------------------------------------------------------------------------------
+
+
+def test_the_data_holds_the_gigs_saved_and_deleting_the_account_removes_them():
+    """Their saves are theirs: in the zip, then gone with the account. Other people's saves of the
+    closed account's gigs stay with those people (their "Saved" page says "No longer available")."""
+    erin, fan = UserFactory(username="erin"), UserFactory()
+    kept = GigFactory(title="Illustrated map")
+    gig_save(gig=kept, user=erin)
+    gig_save(gig=GigFactory(), user=fan)
+    erins_gig = GigFactory(seller=erin)
+    gig_save(gig=erins_gig, user=fan)
+    saved = json.loads(zipfile.ZipFile(user_data_zip(erin)).read("saved_gigs.json"))
+    assert [(row["gig_id"], row["gig__title"]) for row in saved] == [(kept.pk, "Illustrated map")]
+    assert saved[0]["created_at"]
+    account_delete(user=erin, password=PASSWORD)
+    assert not SavedGig.objects.filter(user=erin).exists()
+    assert SavedGig.objects.filter(user=fan).count() == 2
+    assert SavedGig.objects.filter(gig=erins_gig).exists()
