@@ -46,6 +46,7 @@ from payments.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from webhooks.services import webhooks_erase_for
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
         Notification.objects.filter(recipient=user).delete()
+        # Their webhooks: the URLs and secrets are theirs, the deliveries carry their orders' events.
+        webhooks_erase_for(user)
         # ``update()`` skips ``auto_now``: ``updated_at`` is set here, for the dashboard's version.
         Gig.objects.filter(seller=user, is_active=True).update(
             is_active=False, paused_at=None, updated_at=timezone.now()
