@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from marketplace.errors import InvalidInput
+from webhooks.addresses import url_target
 from webhooks.models import EVENT_TYPES
 
 
@@ -19,3 +21,12 @@ class EndpointForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one event from the list."},
     )
+
+    def clean_url(self) -> str:
+        """The service's own check, so a bad URL shows beside the field with the other errors."""
+        url: str = self.cleaned_data["url"]
+        try:
+            url_target(url)
+        except InvalidInput as error:
+            raise forms.ValidationError(error.message) from None
+        return url
