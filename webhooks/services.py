@@ -121,11 +121,21 @@ def webhooks_emit(*, user: AbstractBaseUser | None, event_type: str, data: dict[
     """An event for ``user``: one delivery per active endpoint of theirs that asked for it, in the
     caller's transaction; each is sent after commit by the ``webhooks`` task (a request never waits
     on a receiver), or by the sweep if the broker was away. Returns the deliveries' ids."""
-    if user is None or event_type not in EVENT_NAMES:
+    return webhooks_emit_to(users=(user,), event_type=event_type, data=data)
+
+
+def webhooks_emit_to(*, users: Iterable[AbstractBaseUser | None], event_type: str, data: dict[str, Any]) -> list[int]:
+    """``webhooks_emit`` to each of several users (an order's two parties) at once: one query finds
+    their endpoints (the one statement an event adds to a service with no endpoint to post to),
+    one event id for them all."""
+    user_ids = {user.pk for user in users if user is not None}
+    if not user_ids or event_type not in EVENT_NAMES:
         return []
     endpoints = [
         pk
-        for pk, events in WebhookEndpoint.objects.filter(user_id=user.pk, is_active=True).values_list("pk", "events")
+        for pk, events in WebhookEndpoint.objects.filter(user_id__in=user_ids, is_active=True)
+        .order_by("pk")
+        .values_list("pk", "events")
         if event_type in events
     ]
     if not endpoints:
@@ -141,15 +151,6 @@ def webhooks_emit(*, user: AbstractBaseUser | None, event_type: str, data: dict[
         enqueue_on_commit(DELIVER_TASK, delivery.pk)
         ids.append(delivery.pk)
     return ids
-
-
-def webhooks_emit_to(*, users: Iterable[AbstractBaseUser | None], event_type: str, data: dict[str, Any]) -> None:
-    """``webhooks_emit`` to each of several users (an order's two parties), once each."""
-    seen: set[int] = set()
-    for user in users:
-        if user is not None and user.pk not in seen:
-            seen.add(user.pk)
-            webhooks_emit(user=user, event_type=event_type, data=data)
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:
