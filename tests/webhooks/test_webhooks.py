@@ -367,3 +367,20 @@ def test_account_deletion_removes_endpoints_and_deliveries():
     assert not WebhookEndpoint.objects.filter(user=user).exists()
     assert not WebhookDelivery.objects.filter(endpoint__user=user).exists()
     assert WebhookDelivery.objects.filter(endpoint__user=keeper).count() == 1
+
+
+def test_the_data_export_holds_the_endpoints_without_their_secret(client):
+    import io
+    import json
+    import zipfile
+
+    user = UserFactory()
+    hook = endpoint_for(user)
+    webhooks_emit(user=user, event_type="message.created", data={})
+    client.force_login(user)
+    response = client.post(reverse("data_download"))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    data = json.loads(archive.read("webhooks.json"))
+    assert [e["url"] for e in data["endpoints"]] == [hook.url]
+    assert hook.secret not in archive.read("webhooks.json").decode()
+    assert len(data["deliveries"]) == 1
