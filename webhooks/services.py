@@ -1,8 +1,8 @@
 """Writes on outgoing webhooks: a user's endpoints, the events the domain services emit to them
 (``webhooks_emit``, in the emitter's transaction; the send after commit), and each delivery.
 
-Lock order: a delivery, then its endpoint (``delivery_attempt``); the endpoint's own writes lock
-the endpoint alone.
+Lock order: a delivery, then its endpoint (``delivery_attempt``, after the POST); the endpoint's own
+writes lock the endpoint alone, and deleting one deletes its deliveries first.
 """
 
 from __future__ import annotations
@@ -76,13 +76,16 @@ def endpoint_for(*, user: AbstractBaseUser, endpoint_id: int) -> WebhookEndpoint
 
 
 def endpoint_delete(*, user: AbstractBaseUser, endpoint_id: int) -> None:
+    """Delete the user's endpoint with its log: the deliveries first (lock order: a delivery, then its
+    endpoint), waiting for a worker posting one to finish."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id, user=user)
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id, user=user)
+        WebhookDelivery.objects.filter(endpoint=endpoint).delete()
         endpoint.delete()
 
 
 def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool) -> None:
-    """Stop posting to ``endpoint``; its pending deliveries fail. Caller holds the endpoint's lock.
+    """Stop posting to ``endpoint``. Caller holds the endpoint's lock.
     ``notify``: the system disabled it, so the owner is told (in-app and by e-mail)."""
     if not endpoint.is_active:
         return
@@ -90,9 +93,8 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool) ->
     endpoint.disabled_at = timezone.now()
     endpoint.disabled_reason = reason[:300]
     endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
-    endpoint.deliveries.filter(status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="The endpoint was disabled."
-    )
+    # Its pending deliveries fail when next picked (``delivery_attempt``), not here: updating them
+    # would wait on a worker that holds one and waits for this endpoint (lock order: delivery first).
     if notify:
         notification_send(
             recipient=endpoint.user,
@@ -176,8 +178,9 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool |
     The URL is checked again (``url_target``) and the connection goes to the address checked. A
     failure waits ``backoff``; past ``WEBHOOKS_RETRY_PERIOD`` after the event, or at
     ``WEBHOOKS_DISABLE_AFTER`` failures in a row, the delivery has failed and the endpoint is
-    disabled with a notice to its owner. The row stays locked during the POST (at most
-    ``WEBHOOKS_TIMEOUT_SECONDS``), so no two workers post it together.
+    disabled with a notice to its owner. The delivery's row stays locked during the POST (at most
+    ``WEBHOOKS_TIMEOUT_SECONDS``), so no two workers post it together; the endpoint's only after it.
+    An endpoint disabled or deleted during the POST: its outcome is recorded, nothing more.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -188,7 +191,9 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool |
         )
         if delivery is None:
             return None
-        endpoint = WebhookEndpoint.objects.select_for_update().select_related("user").get(pk=delivery.endpoint_id)
+        # Read, not locked, for the POST: the owner's own changes and the endpoint's other deliveries
+        # must not wait on a slow receiver. Locked after it, to count the outcome.
+        endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
         if not endpoint.is_active:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
@@ -196,6 +201,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool |
             delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
             return False
         code, error = _send(endpoint, delivery)
+        endpoint = WebhookEndpoint.objects.select_for_update().select_related("user").get(pk=endpoint.pk)
         delivery.attempts += 1
         delivery.last_response_code = code
         delivery.last_error = error[:300]
