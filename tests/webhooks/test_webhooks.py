@@ -387,3 +387,34 @@ def test_the_data_export_holds_the_endpoints_without_their_secret(client):
     assert [e["url"] for e in data["endpoints"]] == [hook.url]
     assert hook.secret not in archive.read("webhooks.json").decode()
     assert len(data["deliveries"]) == 1
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_host_name(monkeypatch):
+    """No second DNS lookup between the check and the connection (rebinding): the socket goes to
+    the address checked, TLS checks the certificate against the URL's host name."""
+    from webhooks import addresses
+
+    fake_dns(monkeypatch, "93.184.216.34")
+    target = url_target("https://hooks.example.com/in")
+    connected, wrapped = [], []
+
+    def create_connection(address, timeout=None, *args, **kwargs):
+        connected.append(address)
+        raise ConnectionRefusedError("stop here")
+
+    monkeypatch.setattr(addresses.socket, "create_connection", create_connection)
+    with pytest.raises(ConnectionRefusedError):
+        addresses.post(target, b"{}", {}, timeout=1)
+    assert connected == [("93.184.216.34", 443)]
+
+    def wrap_socket(context, sock, server_hostname=None, **kwargs):
+        wrapped.append((server_hostname, context.verify_mode, context.check_hostname))
+        raise ConnectionAbortedError("stop here")
+
+    monkeypatch.setattr(addresses.socket, "create_connection", lambda address, timeout=None: object())
+    monkeypatch.setattr(addresses.ssl.SSLContext, "wrap_socket", wrap_socket)
+    with pytest.raises(ConnectionAbortedError):
+        addresses.post(target, b"{}", {}, timeout=1)
+    import ssl
+
+    assert wrapped == [("hooks.example.com", ssl.CERT_REQUIRED, True)]
