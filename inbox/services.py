@@ -16,7 +16,8 @@ from marketplace.errors import InvalidInput, NotAllowed
 from notifications.models import NEW_MESSAGE, Notification
 from notifications.services import notification_send
 from orders.models import Order
-from orders.services import message_checked, message_store
+from orders.services import message_checked, message_data, message_store
+from webhooks.services import webhooks_emit_to
 
 
 def inquiry_start(
@@ -99,6 +100,11 @@ def _message_add(
             event=NEW_MESSAGE,
             message=f"New message from {author.username} about “{inquiry.gig.title}”."[:300],
             url=inquiry.get_absolute_url(),
+        )
+        webhooks_emit_to(
+            users=(inquiry.buyer, inquiry.seller),
+            event_type="message.created",
+            data={"message": message_data(message), "inquiry": {"id": inquiry.pk, "gig_id": inquiry.gig_id}},
         )
     return message
 

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django_structlog",
     "marketplace",
     "notifications",
+    "webhooks",
     "accounts",
     "gigs",
     "orders",
@@ -402,13 +403,15 @@ else:
 # sessions) on "celery". A worker started without -Q consumes all three; an operator
 # may give each its own workers (`celery -A marketplace worker -Q sweeps`).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"), Queue("email"))
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("sweeps"), Queue("email"), Queue("webhooks"))
 CELERY_TASK_ROUTES = {
     "*.sweeps.sweep_*": {"queue": "sweeps"},
     "payments.tasks.seal_ledger": {"queue": "sweeps"},
     "privacy.tasks.prune_old_data": {"queue": "sweeps"},
     "notifications.tasks.send_notification_email*": {"queue": "email"},
     "notifications.tasks.send_outgoing_email": {"queue": "email"},
+    # A slow receiver of a user's webhook must not hold up e-mail or payouts.
+    "webhooks.tasks.*": {"queue": "webhooks"},
 }
 # A task past its soft limit gets SoftTimeLimitExceeded (its transaction rolls back, the row stays
 # due); past the hard limit its process is replaced. Sweeps stop themselves after one interval.
@@ -624,6 +627,17 @@ LEDGER_MAC_KEY = env_str("LEDGER_MAC_KEY", "") or hashlib.sha256(("ledger-mac:" 
 LEDGER_SEAL_INTERVAL_SECONDS = env_int("LEDGER_SEAL_INTERVAL_SECONDS", 300)
 # Where the sandbox posts its webhooks; empty: the site the buyer paid on.
 SANDBOX_WEBHOOK_URL = env_str("SANDBOX_WEBHOOK_URL", "")
+# Outgoing webhooks (webhooks/): only https URLs whose every address is public, unless this is on
+# (development and tests: a receiver on 127.0.0.1, http allowed). Off by default; `make run` (DEBUG)
+# turns it on unless told otherwise.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", DEBUG)
+# A delivery not answered 2xx is tried again after WEBHOOKS_RETRY_BASE, doubling (at most 12 hours),
+# until WEBHOOKS_RETRY_PERIOD after the event; then it has failed and its endpoint is disabled, as it is
+# after WEBHOOKS_DISABLE_AFTER failures in a row.
+WEBHOOKS_RETRY_BASE = env_duration("WEBHOOKS_RETRY_BASE", "1m")
+WEBHOOKS_RETRY_PERIOD = env_duration("WEBHOOKS_RETRY_PERIOD", "3d")
+WEBHOOKS_DISABLE_AFTER = env_int("WEBHOOKS_DISABLE_AFTER", 50)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 # An unpaid milestone's checkout closes after this; the milestone closes with no money moved.

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("gigs.urls")),
     path("", include("accounts.urls")),
+    path("", include("webhooks.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("dashboards.urls")),
     path("", include("notifications.urls")),

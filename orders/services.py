@@ -20,6 +20,7 @@ from marketplace.uploads import validate_deliverable_file
 from notifications.models import NEW_MESSAGE
 from notifications.services import notification_send
 from orders.models import Activity, Order, OrderMessage, OrderMessageFile, OrderStatus, StaffFileRead
+from webhooks.services import webhooks_emit_to
 
 
 def activity_record(
@@ -126,7 +127,23 @@ def order_message_send(
             message=f"New message from {author.username} on “{order.title}”.",
             url=order.get_absolute_url() + "#messages",
         )
+        webhooks_emit_to(
+            users=(order.buyer, order.seller),
+            event_type="message.created",
+            data={"message": message_data(message), "order": {"id": order.pk, "title": order.title}},
+        )
     return message
+
+
+def message_data(message: Any) -> dict[str, Any]:
+    """A message as a webhook carries it (an order's or a conversation's): its words and its files' names."""
+    return {
+        "id": message.pk,
+        "author": message.author.username,
+        "body": message.body,
+        "files": [f.original_name for f in message.files.all()],
+        "created_at": message.created_at.isoformat(),
+    }
 
 
 MAX_MESSAGE_FILES = 5

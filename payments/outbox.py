@@ -49,6 +49,8 @@ from payments.models import (
     WithdrawalStatus,
 )
 from payments.providers import ProviderResult, ProviderUnavailable, get_provider
+from webhooks.payloads import money_data, time_data
+from webhooks.services import webhooks_emit
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +278,20 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         )
     withdrawal.processed_at = now
     withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
+    webhooks_emit(
+        user=seller,
+        event_type="payout.paid" if ok else "payout.failed",
+        data={
+            "payout": {
+                "id": withdrawal.pk,
+                "status": withdrawal.status,
+                **money_data(withdrawal.amount),
+                "method": withdrawal.method,
+                "failure_reason": withdrawal.failure_reason,
+                "processed_at": time_data(now),
+            }
+        },
+    )
     notification_send(
         recipient=seller, event="withdrawal_" + withdrawal.status, message=message, url=reverse("earnings")
     )

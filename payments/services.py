@@ -56,6 +56,8 @@ from payments.models import (
 )
 from payments.outbox import command_execute, command_payout, command_refund
 from payments.selectors import cards_refundable
+from webhooks.payloads import money_data, subject_data
+from webhooks.services import webhooks_emit_to
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
     escrow = account_for(kind=AccountKind.ESCROW, currency=currency, milestone=milestone)
     fees = account_for(kind=AccountKind.PLATFORM_FEES, currency=currency)
     payer, memo = _payer(source, buyer=buyer, currency=currency)
-    return ledger_post(
+    posted = ledger_post(
         key=f"fund:{key}",
         kind=TransactionKind.FUND,
         lines=[(payer, -total), (escrow, milestone.amount), (fees, milestone.buyer_fee)],
@@ -100,6 +102,18 @@ def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource,
         milestone=milestone,
         actor=buyer,
     )
+    _emit_payment(milestone, "payment.funded", milestone.amount, service_fee=milestone.buyer_fee)
+    return posted
+
+
+def _emit_payment(milestone: EscrowSubject, event_type: str, amount: Money, **parts: Money) -> None:
+    """The order's parties' webhooks of a payment of the milestone (sent after commit)."""
+    order = milestone.order
+    data = {
+        "milestone": subject_data(milestone),
+        "payment": {**money_data(amount), **{name: money_data(part) for name, part in parts.items()}},
+    }
+    webhooks_emit_to(users=(order.buyer, order.seller), event_type=event_type, data=data)
 
 
 def escrow_top_up(
@@ -353,8 +367,11 @@ def escrow_settle(
             checkout=card,
         )
         refunded_to = REFUND_TO_CARD if to_card == refunded else REFUND_TO_BALANCE
+    if refunded.amount > 0:
+        _emit_payment(milestone, "payment.refunded", refunded)
     if seller_gross.amount <= 0:
         return Settlement(fee=fee, earning=None, refunded=refunded, refunded_to=refunded_to)
+    _emit_payment(milestone, "payment.released", seller_gross, commission=fee)
     earning = _earn(seller=seller, gross=seller_gross, fee=fee, clears_at=clears_at, now=now, milestone=milestone)
     return Settlement(fee=fee, earning=earning, refunded=refunded, refunded_to=refunded_to)
 

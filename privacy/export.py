@@ -6,7 +6,8 @@ tokens), ``orders.json`` (each order with its milestones, deliveries, revision r
 disputes and timeline), ``messages.json`` (order conversations and inquiries), ``money.json`` (their
 ledger lines, earnings, withdrawals, tips and checkouts), ``reviews.json`` (written; received once
 published), ``gigs.json``, ``gig_images.json``,
-``saved_gigs.json`` (the gigs they saved, and when), ``notifications.json``, and ``files/``.
+``saved_gigs.json`` (the gigs they saved, and when), ``notifications.json``,
+``webhooks.json`` (their endpoints, without the signing secret, and the deliveries' log), and ``files/``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage, OrderMessageFile
 from payments.models import Checkout, Earning, Entry, Tip, Withdrawal
 from reviews.models import Review
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 PROFILE_FIELDS = (
     "id", "username", "email", "first_name", "last_name", "date_joined", "last_login", "bio",
@@ -150,6 +152,18 @@ def user_data_zip(user: User) -> IO[bytes]:
             _rows(SavedGig.objects.filter(user=user).order_by("pk"), "gig_id", "gig__title", "created_at"),
         )
         _json(archive, "notifications.json", _rows(Notification.objects.filter(recipient=user).order_by("pk")))
+        _json(
+            archive,
+            "webhooks.json",
+            {
+                # The secret is a credential, as a password is: not in the copy.
+                "endpoints": _rows(
+                    WebhookEndpoint.objects.filter(user=user).order_by("pk"),
+                    *(f.name for f in WebhookEndpoint._meta.concrete_fields if f.name not in ("secret", "user")),
+                ),
+                "deliveries": _rows(WebhookDelivery.objects.filter(endpoint__user=user).order_by("pk")),
+            },
+        )
         missing = _files(
             archive,
             "deliveries",

@@ -47,6 +47,7 @@ from payments.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from webhooks.services import webhooks_erase_for
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,8 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
         # What they saved is theirs alone; others' saves of their gigs stay with those people
         # (their "Saved" page then says the gig is no longer available).
         SavedGig.objects.filter(user=user).delete()
+        # Their webhooks: the URLs and secrets are theirs, the deliveries carry their orders' events.
+        webhooks_erase_for(user)
         # ``update()`` skips ``auto_now``: ``updated_at`` is set here, for the dashboard's version.
         Gig.objects.filter(seller=user, is_active=True).update(
             is_active=False, paused_at=None, updated_at=timezone.now()

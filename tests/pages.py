@@ -62,6 +62,32 @@ class MainPages:
     pages: list[tuple[str, str, object]]  # (name, URL, who looks: a user or None)
 
 
+def _webhook_endpoint(user) -> str:
+    """An endpoint with a delivery log of a delivered and a failed event."""
+    import uuid
+
+    from django.utils import timezone
+
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        user=user, url="https://hooks.example.com/in", events=["message.created", "payment.funded"]
+    )
+    for status, code in (("delivered", 200), ("failed", 500)):
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_type="message.created",
+            event_id=uuid.uuid4(),
+            payload={},
+            status=status,
+            attempts=1,
+            last_response_code=code,
+            last_error="" if code == 200 else "Answered 500.",
+            delivered_at=timezone.now() if code == 200 else None,
+        )
+    return endpoint.get_absolute_url()
+
+
 def main_pages() -> MainPages:
     """A buyer and a seller with an order in several states, messages, a
     conversation about a gig; the pages each of them uses most."""
@@ -141,6 +167,9 @@ def main_pages() -> MainPages:
         ("new milestone", reverse("milestone_new", args=[order.pk]), buyer),
         ("account profile", reverse("profile"), buyer),
         *_package_pages(buyer, seller),
+        ("webhooks", reverse("webhooks"), buyer),
+        ("add webhook endpoint", reverse("webhook_add"), buyer),
+        ("webhook endpoint", _webhook_endpoint(buyer), buyer),
     ]
     return MainPages(buyer=buyer, seller=seller, pages=pages)
 

@@ -30,6 +30,8 @@ from notifications.times import notice_time
 from orders.models import Order
 from orders.services import activity_record, order_refresh_status
 from payments.services import REFUND_TO_CARD, Settlement, escrow_settle
+from webhooks.payloads import subject_data, time_data
+from webhooks.services import webhooks_emit_to
 
 S = MilestoneState
 P = ProposalState
@@ -78,6 +80,33 @@ def log(milestone: Milestone, actor: User | None, verb: str, before: str | None 
         to_state="" if before is None else milestone.state,
         note=note,
     )
+    _emit(milestone, actor, verb, before)
+
+
+# The activity verbs of proposals: a seller's offer, and the changes, extension and cancellation
+# requests with their answers (``<kind>_accepted``, ``_declined``, ``_withdrawn``, ``_expired``).
+PROPOSAL_PREFIXES = ("offer", "changes_", "extension_", "cancellation_")
+
+
+def _emit(milestone: Milestone, actor: User | None, verb: str, before: str | None) -> None:
+    """The webhooks of the order's two parties, from the same point as the activity log: a change
+    of state, and every step of a proposal (sent after commit, ``webhooks_emit``)."""
+    order = milestone.order
+    data = {
+        "milestone": {**subject_data(milestone), "deadline": time_data(milestone.deadline)},
+        "order": {"id": order.pk, "title": order.title},
+        "action": verb,
+        "actor": actor.username if actor is not None else None,
+    }
+    parties = (order.buyer, order.seller)
+    if before is not None and before != milestone.state:
+        webhooks_emit_to(
+            users=parties,
+            event_type="milestone.state_changed",
+            data={**data, "from_state": before, "to_state": milestone.state},
+        )
+    if verb.startswith(PROPOSAL_PREFIXES):
+        webhooks_emit_to(users=parties, event_type="proposal.updated", data=data)
 
 
 def notify(milestone: Milestone, *, to: User | Iterable[User], event: str, message: str) -> None:

@@ -21,6 +21,7 @@ def test_each_app_registers_its_own_sweeps_and_the_kernel_finds_them_all():
     assert SWEEP_TASKS == {
         "emails": "notifications.sweeps.sweep_emails",
         "outgoing_emails": "notifications.sweeps.sweep_outgoing_emails",
+        "webhooks": "webhooks.sweeps.sweep_webhooks",
         "clearance": "payments.sweeps.sweep_clearance",
         "outbox": "payments.sweeps.sweep_outbox",
         "auto_approve": "milestones.sweeps.sweep_auto_approve",
@@ -104,8 +105,11 @@ def test_sweeps_email_and_the_rest_have_queues_of_their_own_and_a_worker_takes_a
     assert queue_of("notifications.sweeps.sweep_emails") == "sweeps"
     for name in ["payments.tasks.execute_command", "payments.tasks.expire_provider_session"]:
         assert queue_of(name) == "celery", name
+    # A slow receiver of a user's webhook holds up its own queue only; its retry sweep is a sweep.
+    assert queue_of("webhooks.tasks.deliver_webhook") == "webhooks"
+    assert queue_of("webhooks.sweeps.sweep_webhooks") == "sweeps"
     # With no -Q, a worker consumes every queue of task_queues.
-    assert {queue.name for queue in app.conf.task_queues} == {"celery", "sweeps", "email"}
+    assert {queue.name for queue in app.conf.task_queues} == {"celery", "sweeps", "email", "webhooks"}
 
 
 def test_a_sweep_stopped_at_its_budget_with_rows_left_publishes_itself_again_at_once():

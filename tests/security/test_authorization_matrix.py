@@ -126,6 +126,21 @@ def _an_inquiry_file(w):
     )
 
 
+def _a_webhook(w):
+    """The buyer's webhook endpoint, with one delivery in its log."""
+    import uuid
+
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint, _ = WebhookEndpoint.objects.get_or_create(
+        user=w.buyer, url="https://hooks.example.com/in", defaults={"events": ["message.created"]}
+    )
+    delivery = endpoint.deliveries.first() or WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="message.created", event_id=uuid.uuid4(), payload={}, status="delivered"
+    )
+    return endpoint, delivery
+
+
 def _a_proposal(w):
     """An extension request on the milestone in review: any answer is refused (it is no longer in work)."""
     from datetime import timedelta
@@ -265,6 +280,21 @@ MATRIX: dict[str, Rule] = {
     "your_data": Rule("account", signed_in(200), everyone(405)),
     "data_download": Rule("account", everyone(405), signed_in(200)),
     "account_delete": Rule("account", everyone(405), signed_in(FORM)),
+    # Webhooks: one's own endpoints only; anyone else's endpoint or delivery is a 404.
+    "webhooks": Rule("account", signed_in(200), everyone(405)),
+    "webhook_add": Rule("account", signed_in(200), signed_in(FORM)),
+    "webhook_endpoint": Rule(
+        "account", {**signed_in(404), "buyer": 200}, everyone(405), lambda w: {"endpoint_id": _a_webhook(w)[0].pk}
+    ),
+    "webhook_set_active": Rule(
+        "account", everyone(405), {**signed_in(404), "buyer": 302}, lambda w: {"endpoint_id": _a_webhook(w)[0].pk}
+    ),
+    "webhook_delete": Rule(
+        "account", everyone(405), {**signed_in(404), "buyer": 302}, lambda w: {"endpoint_id": _a_webhook(w)[0].pk}
+    ),
+    "webhook_resend": Rule(
+        "account", everyone(405), {**signed_in(404), "buyer": 302}, lambda w: {"delivery_id": _a_webhook(w)[1].pk}
+    ),
     "dashboard": Rule("account", signed_in(200), signed_in(200)),
     "buyer_dashboard": Rule("account", signed_in(200), signed_in(200)),
     "seller_dashboard": Rule("account", signed_in(200), signed_in(200)),
