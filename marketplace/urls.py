@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("sandbox.urls")),
     path("", include("reviews.urls")),
     path("", include("privacy.urls")),
+    path("", include("api.urls")),
 ]

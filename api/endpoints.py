@@ -1,0 +1,399 @@
+"""The REST API's views: thin, like the pages'. Each finds the object the caller may see (the
+caller's own orders, as ``orders_visible_to`` limited to the parties: staff are members here),
+parses the input with the page's own form, and calls the page's own service; a refusal is the
+service's words as problem+json (``api.problems``)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.urls import reverse
+from djmoney.money import Money
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import serializers as s
+from api.problems import problem
+from marketplace.errors import DomainError, DuplicateRequest
+from milestones.actions import BY_NAME
+from milestones.forms import MilestoneTermsForm
+from milestones.models import Milestone, MilestoneState, Proposal
+from milestones.selectors import can_create_milestone
+from milestones.services import proposals
+from milestones.services.creation import milestone_create
+from notifications.models import Notification
+from notifications.services import notification_open, notifications_mark_read
+from orders.forms import MessageForm
+from orders.models import Order, OrderMessage
+from orders.selectors import orders_visible_to
+from orders.services import order_message_send
+from payments.checkout import checkout_open
+from payments.models import Account, Checkout
+from payments.providers import ProviderUnavailable
+from payments.services import FundingSource
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Sent again with the same value, the request is done once: the second answer is the first's result.",
+)
+
+
+def member_orders(user) -> QuerySet[Order]:
+    """The orders the pages let ``user`` see, limited to those they are a party to: the API gives
+    staff no more than any member (support reads happen in the admin, with two-factor)."""
+    return orders_visible_to(user).filter(Q(buyer=user) | Q(seller=user))
+
+
+def member_milestones(user) -> QuerySet[Milestone]:
+    return Milestone.objects.filter(order__in=member_orders(user))
+
+
+def scoped_key(request: Request, *parts: object) -> str | None:
+    """The ``Idempotency-Key`` header as the services' key: hashed with the caller and what it acts
+    on, so that one caller's key can never match another's row (the services' keys are global)."""
+    raw = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if not raw:
+        return None
+    if len(raw) > 255:
+        raise ValidationError({IDEMPOTENCY_HEADER: ["Keep the Idempotency-Key to 255 characters or fewer."]})
+    joined = ":".join(str(p) for p in ("api", request.user.pk, *parts, raw))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def form_data(request: Request) -> Any:
+    """The request's fields as a page's form reads them: a JSON list of links becomes one per line."""
+    data = request.data
+    if isinstance(data, QueryDict):
+        return data
+    data = dict(data) if isinstance(data, dict) else {}
+    if isinstance(data.get("links"), list):
+        data["links"] = "\n".join(str(link) for link in data["links"])
+    return data
+
+
+def parsed(form: forms.Form) -> dict[str, Any]:
+    """The form's cleaned data, or 400 with every field's error in the page's words."""
+    if not form.is_valid():
+        raise ValidationError(
+            {("" if field == "__all__" else field): [str(m) for m in messages] for field, messages in form.errors.items()}
+        )
+    return form.cleaned_data
+
+
+def refused(error: DomainError, aliases: dict[str, str] | None = None) -> DomainError:
+    """The service's error with its field named as the API's input names it."""
+    if error.field and aliases:
+        error.field = aliases.get(error.field, error.field)
+    return error
+
+
+@extend_schema(responses=s.TokenInfoSerializer)
+class MeView(APIView):
+    """The caller and the token in use."""
+
+    def get(self, request: Request) -> Response:
+        token = request.auth
+        return Response(
+            {
+                "id": request.user.pk,
+                "username": request.user.username,
+                "token": s.TokenInfoSerializer(token).data if token is not None else None,
+            }
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, description="Only orders in this status."),
+            OpenApiParameter("role", OpenApiTypes.STR, enum=["buyer", "seller"], description="Your side of it."),
+        ]
+    )
+)
+class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.OrderSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
+        user = self.request.user
+        orders = member_orders(user).select_related("buyer", "seller")
+        role = self.request.query_params.get("role")
+        if role == "buyer":
+            orders = orders.filter(buyer=user)
+        elif role == "seller":
+            orders = orders.filter(seller=user)
+        elif role:
+            raise ValidationError({"role": ["Choose buyer or seller."]})
+        if order_status := self.request.query_params.get("status"):
+            orders = orders.filter(status=order_status)
+        return orders
+
+    @extend_schema(request=s.MessageInput, responses=s.MessageSerializer(many=True), methods=["GET", "POST"],
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def messages(self, request: Request, pk: str | None = None) -> Response:
+        """The order's thread; POST sends a message (multipart for files, field ``attachment``)."""
+        order = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(
+                OrderMessage.objects.filter(order=order).select_related("author").prefetch_related("files")
+            )
+            return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
+        data = parsed(MessageForm(form_data(request), request.FILES))
+        try:
+            message = order_message_send(
+                order=order,
+                author=request.user,
+                body=data["body"],
+                idempotency_key=scoped_key(request, "message", order.pk),
+                files=data.get("attachment") or [],
+            )
+        except DuplicateRequest:
+            return Response(status=status.HTTP_200_OK)
+        except DomainError as error:
+            raise refused(error, {"files": "attachment"}) from None
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+def _milestone_action(name: str, request_serializer: type, *, path: str, doc: str, money: bool = False):
+    """One action of ``milestones.actions`` as ``POST /api/v1/milestones/<id>/<path>/``."""
+    page_action = BY_NAME[name]
+
+    def view(self: MilestoneViewSet, request: Request, pk: str | None = None) -> Response:
+        milestone = self.get_object()
+        data: dict[str, Any] = {}
+        if page_action.form is not None:
+            kwargs = page_action.form_kwargs(milestone, request.user) if page_action.form_kwargs else {}
+            data = parsed(page_action.form(form_data(request), request.FILES, **kwargs))
+        try:
+            page_action.perform(milestone, request.user, data)
+        except DomainError as error:
+            raise refused(error, {v: k for k, v in page_action.aliases.items()} | page_action.aliases) from None
+        milestone = member_milestones(request.user).get(pk=milestone.pk)
+        return Response(s.MilestoneSerializer(milestone).data)
+
+    view.__name__ = path.replace("-", "_")
+    view.__doc__ = doc
+    parameters = [IDEMPOTENCY_PARAMETER] if money else []
+    return action(
+        detail=True, methods=["post"], url_path=path, parser_classes=[JSONParser, MultiPartParser, FormParser]
+    )(extend_schema(request=request_serializer, responses=s.MilestoneSerializer, parameters=parameters)(view))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("order", OpenApiTypes.INT, description="Only this order's milestones."),
+            OpenApiParameter("state", OpenApiTypes.STR, description="Only milestones in this state."),
+        ]
+    )
+)
+class MilestoneViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.MilestoneSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Milestone.objects.none()
+        milestones = member_milestones(self.request.user)
+        if order := self.request.query_params.get("order"):
+            if not order.isdigit():
+                raise ValidationError({"order": ["Give the order's number."]})
+            milestones = milestones.filter(order_id=int(order))
+        if state := self.request.query_params.get("state"):
+            milestones = milestones.filter(state=state)
+        return milestones
+
+    @extend_schema(request=s.MilestoneCreateInput, responses={201: s.CreatedMilestoneSerializer,
+                                                              200: s.CreatedMilestoneSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create a milestone and pay it: from the balance at once, or by card on the provider's hosted
+        page, whose address the answer gives (``checkout_url``). The API never takes a card."""
+        raw = form_data(request)
+        order_id = str(raw.get("order", ""))
+        if not order_id.isdigit():
+            raise ValidationError({"order": ["Give the order's number."]})
+        order = member_orders(request.user).filter(pk=int(order_id)).select_related("buyer", "seller").first()
+        if order is None:
+            return problem(status.HTTP_404_NOT_FOUND, f"No such order {order_id}.")
+        if not can_create_milestone(order, request.user):
+            raise PermissionDenied("Only the buyer of an open order can create milestones.")
+        pay_with = raw.get("pay_with") or "balance"
+        errors: dict[str, list[str]] = {}
+        form = MilestoneTermsForm(raw, order=order)
+        if not form.is_valid():
+            errors.update({f: [str(m) for m in msgs] for f, msgs in form.errors.items()})
+        if pay_with not in ("balance", "card"):
+            errors["pay_with"] = ["Choose how to pay."]
+        if errors:
+            raise ValidationError(errors)
+        key = scoped_key(request, "milestone", order.pk) or uuid.uuid4().hex
+        data = form.cleaned_data
+        try:
+            milestone = milestone_create(
+                order=order,
+                actor=request.user,
+                title=data["title"],
+                description=data["description"],
+                deadline=data["deadline"],
+                amount=Money(data["amount"], order.currency),
+                source=FundingSource(method="balance" if pay_with == "balance" else "checkout"),
+                idempotency_key=key,
+            )
+            code = status.HTTP_201_CREATED
+        except DuplicateRequest as error:
+            milestone = error.obj if isinstance(error.obj, Milestone) else Milestone.objects.get(funding_key=key)
+            code = status.HTTP_200_OK
+        checkout_url = None
+        if milestone.state == MilestoneState.AWAITING_PAYMENT:
+            checkout_url = self._checkout_url(milestone)
+        milestone = member_milestones(request.user).get(pk=milestone.pk)
+        answer = s.CreatedMilestoneSerializer(milestone, context={"checkout_url": checkout_url}).data
+        return Response(answer, status=code)
+
+    @staticmethod
+    def _checkout_url(milestone: Milestone) -> str | None:
+        """The provider's page for the unpaid milestone, as ``views._to_checkout`` opens it."""
+        checkout = Checkout.objects.select_related("buyer", "milestone__order").filter(milestone=milestone).first()
+        if checkout is None or not checkout.is_open:
+            return None
+        back = settings.SITE_URL + reverse("milestone_checkout_return", args=[milestone.pk])
+        try:
+            checkout = checkout_open(
+                checkout=checkout,
+                success_url=back + "?session_id={CHECKOUT_SESSION_ID}",
+                cancel_url=back + "?cancelled=1",
+            )
+        except ProviderUnavailable:
+            return None
+        return checkout.url
+
+    accept = _milestone_action("accept", s.Empty, path="accept", doc="The seller accepts the milestone.")
+    decline = _milestone_action(
+        "decline", s.ReasonInput, path="decline", doc="The seller declines; the buyer is refunded.", money=True
+    )
+    submit = _milestone_action(
+        "submit", s.SubmitInput, path="submit", doc="The seller delivers: files (multipart), links and a message."
+    )
+    request_revision = _milestone_action(
+        "request_revision", s.FeedbackInput, path="request-revision", doc="The buyer asks for a revision."
+    )
+    approve = _milestone_action(
+        "approve", s.ApproveInput, path="approve", doc="The buyer approves: the escrow is released.", money=True
+    )
+    cancel = _milestone_action(
+        "cancel", s.CancelInput, path="cancel", doc="The buyer cancels before work starts: refunded.", money=True
+    )
+    dispute = _milestone_action(
+        "open_dispute", s.DisputeInput, path="dispute", doc="Either party opens a dispute (multipart for a file)."
+    )
+    accept_offer = _milestone_action(
+        "offer_checkout", s.Empty, path="accept-offer", doc="The buyer accepts a seller's offer, paid from the balance.",
+        money=True,
+    )
+    decline_offer = _milestone_action(
+        "decline_offer", s.OptionalReasonInput, path="decline-offer", doc="The buyer declines a seller's offer."
+    )
+    withdraw_offer = _milestone_action(
+        "withdraw_offer", s.Empty, path="withdraw-offer", doc="The seller withdraws their offer."
+    )
+    changes = _milestone_action(
+        "propose_changes", s.ChangesInput, path="changes", doc="The seller proposes other terms before accepting."
+    )
+    extension = _milestone_action(
+        "request_extension", s.ExtensionInput, path="extension", doc="The seller asks for a later deadline."
+    )
+    cancellation = _milestone_action(
+        "request_cancellation", s.CancellationInput, path="cancellation", doc="Either party asks to cancel by agreement."
+    )
+
+
+class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Requests on milestones (changes, extension, cancellation), and their answers."""
+
+    serializer_class = s.ProposalSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Proposal.objects.none()
+        return Proposal.objects.filter(milestone__in=member_milestones(self.request.user))
+
+    def _answer(self, request: Request, service) -> Response:
+        proposal = self.get_object()
+        service(proposal=proposal, actor=request.user)
+        proposal.refresh_from_db()
+        return Response(s.ProposalSerializer(proposal).data)
+
+    @extend_schema(request=s.Empty, responses=s.ProposalSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        """Accept the other party's request (an accepted cancellation moves the money as the page says)."""
+        return self._answer(request, proposals.proposal_accept)
+
+    @extend_schema(request=s.Empty, responses=s.ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str | None = None) -> Response:
+        return self._answer(request, proposals.proposal_decline)
+
+    @extend_schema(request=s.Empty, responses=s.ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        return self._answer(request, proposals.proposal_withdraw)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread ones.")])
+)
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.NotificationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        notices = Notification.objects.filter(recipient=self.request.user)
+        if self.request.query_params.get("unread") in ("1", "true"):
+            notices = notices.filter(read_at__isnull=True)
+        return notices
+
+    @extend_schema(request=s.Empty, responses=s.NotificationSerializer)
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str | None = None) -> Response:
+        notice = self.get_object()
+        return Response(s.NotificationSerializer(notification_open(user=request.user, notification_id=notice.pk)).data)
+
+    @extend_schema(request=s.Empty, responses={200: {"type": "object", "properties": {"marked": {"type": "integer"}}}})
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        return Response({"marked": notifications_mark_read(user=request.user)})
+
+
+class BalanceView(APIView):
+    """Your balances, per account kind and currency, as the ledger holds them."""
+
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}})
+    def get(self, request: Request) -> Response:
+        accounts = Account.objects.filter(user=request.user).order_by("kind", "currency")
+        return Response(
+            [
+                {"kind": a.kind, "label": a.get_kind_display(), **s.MoneyField().to_representation(a.cached_balance)}
+                for a in accounts
+            ]
+        )
