@@ -50,6 +50,21 @@ def api_token_create(*, user: User, name: str, scope: str) -> tuple[ApiToken, st
     return token, secret
 
 
+def api_token_ensure(*, user: User, name: str, scope: str, secret: str) -> ApiToken:
+    """The token of a secret chosen by the caller (the demo's, derived from ``SECRET_KEY``), made once:
+    run again, it is the same row. A revoked one stays revoked (``InvalidTransition``)."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) < len(TOKEN_PREFIX) + 40:
+        raise InvalidInput("A token is mkt_ and at least 40 random characters.", field="secret")
+    with transaction.atomic():
+        token, _created = ApiToken.objects.get_or_create(
+            key_hash=key_hash(secret),
+            defaults={"user": user, "name": name, "scope": scope, "prefix": secret[: len(TOKEN_PREFIX) + 6]},
+        )
+    if token.user_id != user.pk or token.revoked_at is not None:
+        raise InvalidTransition(f"The token “{token.name}” was revoked; it stays revoked.")
+    return token
+
+
 def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     """Revoke ``actor``'s own token: it opens nothing from the next request on."""
     if token.user_id != actor.pk:
