@@ -91,7 +91,10 @@ def parsed(form: forms.Form) -> dict[str, Any]:
     """The form's cleaned data, or 400 with every field's error in the page's words."""
     if not form.is_valid():
         raise ValidationError(
-            {("" if field == "__all__" else field): [str(m) for m in messages] for field, messages in form.errors.items()}
+            {
+                ("" if field == "__all__" else field): [str(m) for m in messages]
+                for field, messages in form.errors.items()
+            }
         )
     return form.cleaned_data
 
@@ -145,8 +148,12 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             orders = orders.filter(status=order_status)
         return orders
 
-    @extend_schema(request=s.MessageInput, responses=s.MessageSerializer(many=True), methods=["GET", "POST"],
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=s.MessageInput,
+        responses=s.MessageSerializer(many=True),
+        methods=["GET", "POST"],
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
     def messages(self, request: Request, pk: str | None = None) -> Response:
         """The order's thread; POST sends a message (multipart for files, field ``attachment``)."""
@@ -221,9 +228,11 @@ class MilestoneViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             milestones = milestones.filter(state=state)
         return milestones
 
-    @extend_schema(request=s.MilestoneCreateInput, responses={201: s.CreatedMilestoneSerializer,
-                                                              200: s.CreatedMilestoneSerializer},
-                   parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=s.MilestoneCreateInput,
+        responses={201: s.CreatedMilestoneSerializer, 200: s.CreatedMilestoneSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Create a milestone and pay it: from the balance at once, or by card on the provider's hosted
         page, whose address the answer gives (``checkout_url``). The API never takes a card."""
@@ -306,7 +315,10 @@ class MilestoneViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         "open_dispute", s.DisputeInput, path="dispute", doc="Either party opens a dispute (multipart for a file)."
     )
     accept_offer = _milestone_action(
-        "offer_checkout", s.Empty, path="accept-offer", doc="The buyer accepts a seller's offer, paid from the balance.",
+        "offer_checkout",
+        s.Empty,
+        path="accept-offer",
+        doc="The buyer accepts a seller's offer, paid from the balance.",
         money=True,
     )
     decline_offer = _milestone_action(
@@ -322,7 +334,10 @@ class MilestoneViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         "request_extension", s.ExtensionInput, path="extension", doc="The seller asks for a later deadline."
     )
     cancellation = _milestone_action(
-        "request_cancellation", s.CancellationInput, path="cancellation", doc="Either party asks to cancel by agreement."
+        "request_cancellation",
+        s.CancellationInput,
+        path="cancellation",
+        doc="Either party asks to cancel by agreement.",
     )
 
 

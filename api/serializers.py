@@ -44,8 +44,19 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "title", "brief", "currency", "status", "buyer", "seller", "role", "gig", "created_at",
-                  "completed_at"]
+        fields = [
+            "id",
+            "title",
+            "brief",
+            "currency",
+            "status",
+            "buyer",
+            "seller",
+            "role",
+            "gig",
+            "created_at",
+            "completed_at",
+        ]
         read_only_fields = fields
 
     def get_role(self, order: Order) -> str:
@@ -58,9 +69,25 @@ class MilestoneSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Milestone
-        fields = ["id", "order", "position", "title", "description", "deadline", "amount", "buyer_fee", "state",
-                  "created_at", "accepted_at", "started_at", "submitted_at", "approved_at", "closed_at",
-                  "auto_approve_at", "revision_count"]
+        fields = [
+            "id",
+            "order",
+            "position",
+            "title",
+            "description",
+            "deadline",
+            "amount",
+            "buyer_fee",
+            "state",
+            "created_at",
+            "accepted_at",
+            "started_at",
+            "submitted_at",
+            "approved_at",
+            "closed_at",
+            "auto_approve_at",
+            "revision_count",
+        ]
         read_only_fields = fields
 
 

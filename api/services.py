@@ -17,7 +17,7 @@ from marketplace.text import clean_text
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PREFIX = "mkt_"
+TOKEN_PREFIX = "mkt_"  # noqa: S105 - the prefix every token starts with, not a secret
 # How many live tokens one person may hold: enough for every tool, few enough to review on one page.
 MAX_ACTIVE_TOKENS = 20
 # The last-used time is written at most once per this: not a write on every request.
@@ -70,7 +70,7 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     if token.user_id != actor.pk:
         raise NotAllowed("Only the token's owner can revoke it.")
     with transaction.atomic():
-        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        token = ApiToken.objects.select_for_update(of=("self",)).get(pk=token.pk)
         if token.revoked_at is not None:
             raise InvalidTransition(f"The token “{token.name}” is already revoked.")
         token.revoked_at = timezone.now()

@@ -13,7 +13,9 @@ router.register("notifications", endpoints.NotificationViewSet, basename="api-no
 
 # Swagger UI styles its own elements inline: the docs page alone may use inline styles. Its scripts
 # are files served from this host (drf-spectacular-sidecar), its start script a second request.
-docs = csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="api_schema"))
+docs = csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api_schema")
+)
 
 urlpatterns = [
     path("accounts/api-tokens/", views.api_tokens, name="api_tokens"),

@@ -56,8 +56,13 @@ def test_the_schema_is_openapi_3_and_lists_the_actions():
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    for path in ("/api/v1/orders/", "/api/v1/milestones/", "/api/v1/milestones/{id}/approve/",
-                 "/api/v1/milestones/{id}/request-revision/", "/api/v1/milestones/{id}/submit/"):
+    for path in (
+        "/api/v1/orders/",
+        "/api/v1/milestones/",
+        "/api/v1/milestones/{id}/approve/",
+        "/api/v1/milestones/{id}/request-revision/",
+        "/api/v1/milestones/{id}/submit/",
+    ):
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
 

@@ -113,8 +113,14 @@ def test_submit_with_nothing_is_refused_in_the_services_words(api_as):
 
 def _terms(order, **extra):
     deadline = (timezone.now() + timedelta(days=10)).isoformat()
-    return {"order": order.pk, "title": "Logo", "description": "Three drafts", "deadline": deadline,
-            "amount": "50.00", **extra}
+    return {
+        "order": order.pk,
+        "title": "Logo",
+        "description": "Three drafts",
+        "deadline": deadline,
+        "amount": "50.00",
+        **extra,
+    }
 
 
 def _fund(user, amount="200.00"):
@@ -132,7 +138,8 @@ def test_create_from_the_balance_funds_it_once_per_idempotency_key(api_as, audit
     again = client.post("/api/v1/milestones/", _terms(order), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert Milestone.objects.filter(order=order).count() == 1
-    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer).amount == Decimal("158.25")  # 200 and its 11.00 fee refunded, less 50 and its 2.75 fee
+    # 200 and its 11.00 fee refunded, less 50 and its 2.75 fee.
+    assert balance(AccountKind.BUYER_BALANCE, user=order.buyer).amount == Decimal("158.25")
     audit()
 
 
@@ -140,8 +147,9 @@ def test_the_same_key_from_another_buyer_is_another_milestone(api_as):
     first, second = OrderFactory(), OrderFactory()
     for order in (first, second):
         _fund(order.buyer)
-        response = api_as(order.buyer).post("/api/v1/milestones/", _terms(order), format="json",
-                                            HTTP_IDEMPOTENCY_KEY="same")
+        response = api_as(order.buyer).post(
+            "/api/v1/milestones/", _terms(order), format="json", HTTP_IDEMPOTENCY_KEY="same"
+        )
         assert response.status_code == 201
         assert response.json()["order"] == order.pk
 
@@ -166,8 +174,9 @@ def test_create_reports_every_bad_field_and_creates_nothing(api_as):
 
 def test_only_the_buyer_creates_and_an_outsider_gets_404(api_as):
     order = OrderFactory()
-    assert_problem(api_as(order.seller).post("/api/v1/milestones/", _terms(order), format="json"), 403,
-                   "Only the buyer")
+    assert_problem(
+        api_as(order.seller).post("/api/v1/milestones/", _terms(order), format="json"), 403, "Only the buyer"
+    )
     assert_problem(api_as(UserFactory()).post("/api/v1/milestones/", _terms(order), format="json"), 404)
     assert_problem(api_as(order.buyer, scope="read").post("/api/v1/milestones/", _terms(order), format="json"), 403)
 

@@ -21,9 +21,7 @@ def test_messages_list_and_send_with_files_once_per_key(api_as):
     order = OrderFactory()
     OrderMessageFactory(order=order, body="Hello seller")
     client = api_as(order.seller)
-    assert [m["body"] for m in client.get(f"/api/v1/orders/{order.pk}/messages/").json()["results"]] == [
-        "Hello seller"
-    ]
+    assert [m["body"] for m in client.get(f"/api/v1/orders/{order.pk}/messages/").json()["results"]] == ["Hello seller"]
     upload = SimpleUploadedFile("brief.txt", b"The brief.", content_type="text/plain")
     url = f"/api/v1/orders/{order.pk}/messages/"
     sent = client.post(url, {"body": "Got it", "attachment": [upload]}, format="multipart", HTTP_IDEMPOTENCY_KEY="m1")

@@ -490,8 +490,14 @@ MATRIX: dict[str, Rule] = {
     "api_token_revoke": Rule("account", everyone(405), signed_in(404), lambda w: {"pk": MISSING_ID}),
     **{
         name: Rule("account", signed_in(200, anonymous=401), signed_in(405, anonymous=401))
-        for name in ("api-root", "api-me", "api-balance", "api-order-list", "api-proposal-list",
-                     "api-notification-list")
+        for name in (
+            "api-root",
+            "api-me",
+            "api-balance",
+            "api-order-list",
+            "api-proposal-list",
+            "api-notification-list",
+        )
     },
     # Creating needs an order of one's own: an empty POST names the missing fields.
     "api-milestone-list": Rule("account", signed_in(200, anonymous=401), signed_in(400, anonymous=401)),
@@ -529,8 +535,21 @@ MATRIX: dict[str, Rule] = {
             order_scoped(anonymous=401, staff=404, buyer=API_ANSWERED, seller=API_ANSWERED),
             lambda w: {"pk": w.in_review.pk},
         )
-        for action in ("accept", "decline", "submit", "request-revision", "approve", "cancel", "dispute",
-                       "accept-offer", "decline-offer", "withdraw-offer", "changes", "extension", "cancellation")
+        for action in (
+            "accept",
+            "decline",
+            "submit",
+            "request-revision",
+            "approve",
+            "cancel",
+            "dispute",
+            "accept-offer",
+            "decline-offer",
+            "withdraw-offer",
+            "changes",
+            "extension",
+            "cancellation",
+        )
     },
     "api-proposal-detail": Rule(
         "order",
