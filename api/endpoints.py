@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -20,13 +21,19 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
 from api.problems import problem
+from gigs import selectors as gig_selectors
+from gigs.forms import GigSearchForm
+from gigs.models import Gig
+from gigs.services import gig_create, gig_pause, gig_resume, gig_terms_errors, gig_update
 from marketplace.errors import DomainError, DuplicateRequest
 from milestones.actions import BY_NAME
 from milestones.forms import MilestoneTermsForm
@@ -412,3 +419,131 @@ class BalanceView(APIView):
                 for a in accounts
             ]
         )
+
+
+class RankedPages(PageNumberPagination):
+    """Search results are ranked (best match, price, rating): pages by number, as on the home page."""
+
+    page_size = 24
+
+
+def _search_params():
+    return [
+        OpenApiParameter(name, OpenApiTypes.STR, description=what)
+        for name, what in (
+            ("q", "Words to search for."),
+            ("category", "A category's key."),
+            ("min_price", "Lowest starting price (in `currency`)."),
+            ("max_price", "Highest starting price (in `currency`)."),
+            ("currency", "The currency of the price filter."),
+            ("delivery", "Delivered within this many days."),
+            ("sort", "relevance, rating, price or newest."),
+            ("mine", "true: your own gigs, paused ones included (sign in)."),
+        )
+    ]
+
+
+@extend_schema_view(list=extend_schema(parameters=_search_params()))
+class GigViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """The listed gigs, searched as on the home page (public); a seller's own gigs: create, update,
+    pause and resume, through the gig editor's services."""
+
+    serializer_class = s.GigSerializer
+    pagination_class = RankedPages
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Gig.objects.none()
+        user = self.request.user
+        if self.action == "list":
+            if self.request.query_params.get("mine") in ("1", "true"):
+                if not user.is_authenticated:
+                    raise PermissionDenied("Sign in to list your own gigs.")
+                return Gig.objects.filter(seller=user).select_related("seller").order_by("-created_at", "-pk")
+            form = GigSearchForm(self.request.query_params)
+            filters = form.filters()
+            if form.errors:
+                raise ValidationError({f: [str(m) for m in msgs] for f, msgs in form.errors.items()})
+            return gig_selectors.gigs_search(**filters)
+        if self.action == "retrieve":
+            # Listed gigs, and one's own whatever their state (``gig_for_viewer``'s rule).
+            return Gig.objects.select_related("seller").filter(Q(is_active=True) | Q(seller_id=user.pk or 0))
+        return Gig.objects.select_related("seller").filter(seller_id=user.pk or 0)
+
+    @extend_schema(request=s.GigCreateInput, responses={201: s.GigSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Publish a gig of one package, "Basic", at its starting price and delivery time."""
+        raw = form_data(request)
+        errors: dict[str, list[str]] = {}
+        price = days = None
+        try:
+            currency = str(raw.get("currency") or settings.MARKETPLACE_DEFAULT_CURRENCY)
+            price = Money(Decimal(str(raw.get("starting_price", ""))), currency)
+            if not price.amount.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            errors["starting_price"] = ["Enter the starting price as a number, e.g. 50 or 49.99."]
+            price = None
+        try:
+            days = int(str(raw.get("delivery_days", "")))
+        except ValueError:
+            errors["delivery_days"] = ["Enter the delivery time in days, e.g. 7."]
+        for error in gig_terms_errors(
+            title=str(raw.get("title") or ""),
+            description=str(raw.get("description") or ""),
+            starting_price=price,
+            delivery_days=days,
+            category=str(raw.get("category") or ""),
+        ):
+            errors.setdefault(error.field or "", []).append(error.message)
+        if errors:
+            raise ValidationError(errors)
+        assert price is not None and days is not None
+        gig = gig_create(
+            seller=request.user,
+            title=str(raw["title"]),
+            description=str(raw["description"]),
+            starting_price=price,
+            delivery_days=days,
+            category=str(raw["category"]),
+        )
+        return Response(s.GigSerializer(gig).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.GigUpdateInput, responses=s.GigSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change the title, description or category; the packages stay as they are."""
+        gig = self.get_object()
+        raw = form_data(request)
+        title = str(raw.get("title", gig.title))
+        description = str(raw.get("description", gig.description))
+        category = str(raw.get("category", gig.category))
+        errors: dict[str, list[str]] = {}
+        for error in gig_terms_errors(
+            title=title, description=description, starting_price=None, delivery_days=None, category=category
+        ):
+            errors.setdefault(error.field or "", []).append(error.message)
+        if errors:
+            raise ValidationError(errors)
+        gig = gig_update(gig=gig, actor=request.user, title=title, description=description, category=category)
+        return Response(s.GigSerializer(gig).data)
+
+    @extend_schema(exclude=True)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=s.Empty, responses=s.GigSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        """Take your gig off the list: no new orders until resumed."""
+        return Response(s.GigSerializer(gig_pause(gig=self.get_object(), actor=request.user)).data)
+
+    @extend_schema(request=s.Empty, responses=s.GigSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        return Response(s.GigSerializer(gig_resume(gig=self.get_object(), actor=request.user)).data)

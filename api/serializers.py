@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import ApiToken
+from gigs.models import Gig
 from milestones.models import Milestone, Proposal
 from notifications.models import Notification
 from orders.models import Order, OrderMessage
@@ -100,6 +101,42 @@ class CreatedMilestoneSerializer(MilestoneSerializer):
 
     def get_checkout_url(self, milestone: Milestone) -> str | None:
         return self.context.get("checkout_url")
+
+
+class GigSerializer(serializers.ModelSerializer):
+    seller = serializers.CharField(source="seller.username", read_only=True)
+    starting_price = MoneyField()
+    paused = serializers.BooleanField(source="is_paused", read_only=True)
+
+    class Meta:
+        model = Gig
+        fields = [
+            "id",
+            "seller",
+            "title",
+            "description",
+            "category",
+            "starting_price",
+            "delivery_days",
+            "paused",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class GigCreateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=120)
+    description = serializers.CharField(max_length=5000)
+    category = serializers.CharField()
+    starting_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField(required=False)
+    delivery_days = serializers.IntegerField(min_value=1, max_value=365)
+
+
+class GigUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(max_length=5000, required=False)
+    category = serializers.CharField(required=False)
 
 
 class ProposalSerializer(serializers.ModelSerializer):

@@ -10,6 +10,7 @@ router.register("orders", endpoints.OrderViewSet, basename="api-order")
 router.register("milestones", endpoints.MilestoneViewSet, basename="api-milestone")
 router.register("proposals", endpoints.ProposalViewSet, basename="api-proposal")
 router.register("notifications", endpoints.NotificationViewSet, basename="api-notification")
+router.register("gigs", endpoints.GigViewSet, basename="api-gig")
 
 # Swagger UI styles its own elements inline: the docs page alone may use inline styles. Its scripts
 # are files served from this host (drf-spectacular-sidecar), its start script a second request.

@@ -508,6 +508,18 @@ MATRIX: dict[str, Rule] = {
         "account", signed_in(405, anonymous=401), signed_in(404, anonymous=401), lambda w: {"pk": MISSING_ID}
     ),
     "api-notification-read-all": Rule("account", signed_in(405, anonymous=401), signed_in(200, anonymous=401)),
+    # Gigs: the list and a listed gig are public; a seller's own gig is theirs alone to change.
+    "api-gig-list": Rule("public", everyone(200), signed_in(400, anonymous=401)),
+    "api-gig-detail": Rule("public", everyone(200), signed_in(405, anonymous=401), lambda w: {"pk": w.gig.pk}),
+    **{
+        f"api-gig-{name}": Rule(
+            "account",
+            signed_in(405, anonymous=401),
+            {**signed_in(404, anonymous=401), "seller": API_ANSWERED},
+            lambda w: {"pk": w.gig.pk},
+        )
+        for name in ("pause", "resume")
+    },
     "api-order-detail": Rule(
         "order",
         order_scoped(anonymous=401, staff=404, buyer=200, seller=200),
