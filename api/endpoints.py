@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 from django.urls import reverse
 from djmoney.money import Money
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -48,8 +48,9 @@ from orders.models import Order, OrderMessage
 from orders.selectors import orders_visible_to
 from orders.services import order_message_send
 from payments.checkout import checkout_open
-from payments.models import Account, Checkout
+from payments.models import Account, Checkout, Entry
 from payments.providers import ProviderUnavailable
+from payments.receipts import receipt_for, transaction_label
 from payments.services import FundingSource
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -547,3 +548,65 @@ class GigViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Read
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
         return Response(s.GigSerializer(gig_resume(gig=self.get_object(), actor=request.user)).data)
+
+
+class EntryPages(CursorPagination):
+    ordering = "-id"
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class LedgerView(APIView):
+    """Every line on your own ledger accounts, newest first: what the earnings page's CSV holds."""
+
+    @extend_schema(responses=s.LedgerLineSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        entries = Entry.objects.filter(account__user=request.user).select_related("transaction", "account")
+        paginator = EntryPages()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        assert page is not None
+        lines = [
+            {
+                "id": entry.pk,
+                "date": entry.transaction.created_at,
+                "transaction": entry.transaction_id,
+                "what": transaction_label(entry.transaction),
+                "memo": entry.transaction.memo,
+                "account": entry.account.get_kind_display(),
+                "amount": entry.amount,
+                "milestone": entry.transaction.milestone_id,
+            }
+            for entry in page
+        ]
+        return paginator.get_paginated_response(s.LedgerLineSerializer(lines, many=True).data)
+
+
+class ReceiptView(APIView):
+    """The receipt of one of your transactions (the ``transaction`` of a ledger line), as its page
+    shows it. Only your own: staff get no one else's through the API."""
+
+    @extend_schema(responses=s.ReceiptSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        receipt = receipt_for(request.user, pk)
+        if receipt.issued_to.pk != request.user.pk:
+            raise Http404("No such receipt")
+        return Response(
+            s.ReceiptSerializer(
+                {
+                    "number": receipt.number,
+                    "transaction": receipt.transaction_id,
+                    "label": receipt.label,
+                    "side": receipt.side,
+                    "date": receipt.date,
+                    "issued_to": receipt.issued_to.username,
+                    "counterparty": receipt.counterparty.username if receipt.counterparty else "",
+                    "lines": [
+                        {"label": line.label, "amount": line.amount, "kind": line.kind} for line in receipt.lines
+                    ],
+                    "details": [{"label": d.label, "value": d.value} for d in receipt.details],
+                    "note": receipt.note,
+                    "order": receipt.order_id,
+                    "milestone_title": receipt.milestone_title,
+                }
+            ).data
+        )

@@ -173,6 +173,43 @@ class TokenInfoSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LedgerLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    date = serializers.DateTimeField()
+    transaction = serializers.IntegerField()
+    what = serializers.CharField()
+    memo = serializers.CharField()
+    account = serializers.CharField()
+    amount = MoneyField()
+    milestone = serializers.IntegerField(allow_null=True)
+
+
+class ReceiptLineSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    amount = MoneyField()
+    kind = serializers.CharField()
+
+
+class ReceiptDetailSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.CharField()
+
+
+class ReceiptSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    transaction = serializers.IntegerField()
+    label = serializers.CharField()
+    side = serializers.CharField()
+    date = serializers.DateTimeField()
+    issued_to = serializers.CharField()
+    counterparty = serializers.CharField()
+    lines = ReceiptLineSerializer(many=True)
+    details = ReceiptDetailSerializer(many=True)
+    note = serializers.CharField()
+    order = serializers.IntegerField(allow_null=True)
+    milestone_title = serializers.CharField()
+
+
 # --- the documented input (parsed by the pages' forms) -----------------------------------
 
 

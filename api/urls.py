@@ -25,5 +25,7 @@ urlpatterns = [
     path("api/docs/", docs, name="api_docs"),
     path("api/v1/me/", endpoints.MeView.as_view(), name="api-me"),
     path("api/v1/balance/", endpoints.BalanceView.as_view(), name="api-balance"),
+    path("api/v1/ledger/", endpoints.LedgerView.as_view(), name="api-ledger"),
+    path("api/v1/receipts/<int:pk>/", endpoints.ReceiptView.as_view(), name="api-receipt"),
     path("api/v1/", include(router.urls)),
 ]

@@ -110,3 +110,29 @@ def test_me_names_the_caller_and_the_token(api_as):
     user = UserFactory()
     body = api_as(user, scope="read").get("/api/v1/me/").json()
     assert body["username"] == user.username and body["token"]["scope"] == "read"
+
+
+def test_ledger_lines_are_the_callers_own_and_open_their_receipts(api_as):
+    milestone = milestone_in(S.APPROVED)
+    seller = api_as(milestone.order.seller)
+    lines = seller.get("/api/v1/ledger/").json()["results"]
+    assert lines and all(line["milestone"] == milestone.pk for line in lines)
+    earned = lines[-1]
+    receipt = seller.get(f"/api/v1/receipts/{earned['transaction']}/").json()
+    assert receipt["issued_to"] == milestone.order.seller.username and receipt["lines"]
+    assert_problem(api_as(UserFactory()).get(f"/api/v1/receipts/{earned['transaction']}/"), 404)
+    assert api_as(UserFactory()).get("/api/v1/ledger/").json()["results"] == []
+
+
+def test_a_staff_token_reads_no_one_elses_receipt(api_as):
+    from django.contrib.auth.models import Permission
+
+    from payments.models import Transaction
+    from tests.factories import StaffFactory
+
+    milestone = milestone_in(S.IN_PROGRESS)
+    staff = StaffFactory()
+    staff.user_permissions.add(Permission.objects.get(codename="view_transaction"))
+    txn = Transaction.objects.filter(milestone=milestone).first()
+    assert api_as(milestone.order.buyer).get(f"/api/v1/receipts/{txn.pk}/").status_code == 200
+    assert_problem(api_as(staff).get(f"/api/v1/receipts/{txn.pk}/"), 404)

@@ -492,6 +492,7 @@ MATRIX: dict[str, Rule] = {
         name: Rule("account", signed_in(200, anonymous=401), signed_in(405, anonymous=401))
         for name in (
             "api-root",
+            "api-ledger",
             "api-me",
             "api-balance",
             "api-order-list",
@@ -506,6 +507,10 @@ MATRIX: dict[str, Rule] = {
     ),
     "api-notification-read": Rule(
         "account", signed_in(405, anonymous=401), signed_in(404, anonymous=401), lambda w: {"pk": MISSING_ID}
+    ),
+    # A receipt: one's own transaction's only; an id that is no one's (or someone else's) is 404.
+    "api-receipt": Rule(
+        "account", signed_in(404, anonymous=401), signed_in(405, anonymous=401), lambda w: {"pk": MISSING_ID}
     ),
     "api-notification-read-all": Rule("account", signed_in(405, anonymous=401), signed_in(200, anonymous=401)),
     # Gigs: the list and a listed gig are public; a seller's own gig is theirs alone to change.
