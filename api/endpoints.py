@@ -483,8 +483,11 @@ class GigViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Read
         raw = form_data(request)
         errors: dict[str, list[str]] = {}
         price = days = None
+        currency = str(raw.get("currency") or settings.MARKETPLACE_DEFAULT_CURRENCY)
+        if currency not in settings.MARKETPLACE_CURRENCIES:
+            errors["currency"] = [f"{currency[:10]} is not a currency of this marketplace."]
+            currency = settings.MARKETPLACE_DEFAULT_CURRENCY
         try:
-            currency = str(raw.get("currency") or settings.MARKETPLACE_DEFAULT_CURRENCY)
             price = Money(Decimal(str(raw.get("starting_price", ""))), currency)
             if not price.amount.is_finite():
                 raise InvalidOperation
