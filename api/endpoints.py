@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 from django.urls import reverse
@@ -82,6 +83,29 @@ def scoped_key(request: Request, *parts: object) -> str | None:
         raise ValidationError({IDEMPOTENCY_HEADER: ["Keep the Idempotency-Key to 255 characters or fewer."]})
     joined = ":".join(str(p) for p in ("api", request.user.pk, *parts, raw))
     return hashlib.sha256(joined.encode()).hexdigest()
+
+
+# How long the answer to a POST with an ``Idempotency-Key`` is replayed for the same caller and URL.
+REPLAY_SECONDS = 24 * 3600
+
+
+def replayed(request: Request, act) -> Response:
+    """``act()``'s answer, or, for a repeat of a POST with the same ``Idempotency-Key`` by the same
+    caller to the same URL, the first answer again: a client retrying after a lost response learns
+    what happened rather than a 409. The money itself never depends on this: each service moves it
+    once under the milestone's lock whatever arrives (``tests/api/test_races.py``); this only keeps
+    the answer (in the default cache, so per web process with the local-memory cache)."""
+    key = scoped_key(request, "replay", request.path)
+    if key is None:
+        return act()
+    cache_key = f"api-replay:{key}"
+    if (stored := cache.get(cache_key)) is not None:
+        code, data = stored
+        return Response(data, status=code, headers={"Idempotent-Replayed": "true"})
+    response = act()
+    if 200 <= response.status_code < 300:
+        cache.set(cache_key, (response.status_code, response.data), REPLAY_SECONDS)
+    return response
 
 
 def form_data(request: Request) -> Any:
@@ -192,6 +216,9 @@ def _milestone_action(name: str, request_serializer: type, *, path: str, doc: st
     page_action = BY_NAME[name]
 
     def view(self: MilestoneViewSet, request: Request, pk: str | None = None) -> Response:
+        return replayed(request, lambda: act(self, request))
+
+    def act(self: MilestoneViewSet, request: Request) -> Response:
         milestone = self.get_object()
         data: dict[str, Any] = {}
         if page_action.form is not None:
@@ -206,7 +233,7 @@ def _milestone_action(name: str, request_serializer: type, *, path: str, doc: st
 
     view.__name__ = path.replace("-", "_")
     view.__doc__ = doc
-    parameters = [IDEMPOTENCY_PARAMETER] if money else []
+    parameters = [IDEMPOTENCY_PARAMETER]  # every action: a retry replays the first answer
     return action(
         detail=True, methods=["post"], url_path=path, parser_classes=[JSONParser, MultiPartParser, FormParser]
     )(extend_schema(request=request_serializer, responses=s.MilestoneSerializer, parameters=parameters)(view))
@@ -360,10 +387,13 @@ class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
         return Proposal.objects.filter(milestone__in=member_milestones(self.request.user))
 
     def _answer(self, request: Request, service) -> Response:
-        proposal = self.get_object()
-        service(proposal=proposal, actor=request.user)
-        proposal.refresh_from_db()
-        return Response(s.ProposalSerializer(proposal).data)
+        def act() -> Response:
+            proposal = self.get_object()
+            service(proposal=proposal, actor=request.user)
+            proposal.refresh_from_db()
+            return Response(s.ProposalSerializer(proposal).data)
+
+        return replayed(request, act)
 
     @extend_schema(request=s.Empty, responses=s.ProposalSerializer, parameters=[IDEMPOTENCY_PARAMETER])
     @action(detail=True, methods=["post"])

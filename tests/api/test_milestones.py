@@ -198,3 +198,18 @@ def test_the_list_shows_only_the_callers_milestones_and_filters(api_as):
     assert [m["id"] for m in client.get(f"/api/v1/milestones/?order={mine.order_id}").json()["results"]] == [mine.pk]
     detail = client.get(f"/api/v1/milestones/{mine.pk}/").json()
     assert detail["amount"] == {"amount": "100.00", "currency": "USD"}
+
+
+def test_a_retried_approve_with_its_idempotency_key_gets_the_first_answer_and_pays_once(api_as, audit):
+    milestone = milestone_in(S.IN_REVIEW)
+    client = api_as(milestone.order.buyer)
+    url = f"/api/v1/milestones/{milestone.pk}/approve/"
+    first = client.post(url, HTTP_IDEMPOTENCY_KEY="approve-1")
+    retry = client.post(url, HTTP_IDEMPOTENCY_KEY="approve-1")
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json() and retry["Idempotent-Replayed"] == "true"
+    assert_problem(client.post(url, HTTP_IDEMPOTENCY_KEY="approve-2"), 409)
+    # Another caller's same key is not theirs to replay.
+    assert_problem(api_as(UserFactory()).post(url, HTTP_IDEMPOTENCY_KEY="approve-1"), 404)
+    assert Transaction.objects.filter(milestone=milestone, kind="release").count() == 1
+    audit()
