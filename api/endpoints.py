@@ -37,10 +37,10 @@ from gigs.models import Gig
 from gigs.services import gig_create, gig_pause, gig_resume, gig_terms_errors, gig_update
 from marketplace.errors import DomainError, DuplicateRequest
 from milestones.actions import BY_NAME
-from milestones.forms import MilestoneTermsForm
+from milestones.forms import MilestoneTermsForm, OfferForm
 from milestones.models import Milestone, MilestoneState, Proposal
-from milestones.selectors import can_create_milestone
-from milestones.services import proposals
+from milestones.selectors import can_create_milestone, can_offer_milestone
+from milestones.services import offers, proposals
 from milestones.services.creation import milestone_create
 from notifications.models import Notification
 from notifications.services import notification_open, notifications_mark_read
@@ -181,6 +181,17 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return orders
 
     @extend_schema(
+        request=s.OfferCreateInput,
+        responses={201: s.MilestoneSerializer, 200: s.MilestoneSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def offers(self, request: Request, pk: str | None = None) -> Response:
+        """The seller offers a new milestone on the order ("Propose a milestone"); nothing is charged
+        until the buyer accepts it (``POST /api/v1/milestones/<id>/accept-offer/``)."""
+        return _offer_create(self, request)
+
+    @extend_schema(
         request=s.MessageInput,
         responses=s.MessageSerializer(many=True),
         methods=["GET", "POST"],
@@ -209,6 +220,29 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         except DomainError as error:
             raise refused(error, {"files": "attachment"}) from None
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+def _offer_create(view: OrderViewSet, request: Request) -> Response:
+    order = view.get_object()
+    if not can_offer_milestone(order, request.user):
+        raise PermissionDenied("Only the seller of an open order can offer a milestone.")
+    data = parsed(OfferForm(form_data(request), order=order))
+    key = scoped_key(request, "offer", order.pk) or uuid.uuid4().hex
+    try:
+        milestone = offers.offer_create(
+            order=order,
+            actor=request.user,
+            title=data["title"],
+            description=data["description"],
+            deadline=data["deadline"],
+            amount=Money(data["amount"], order.currency),
+            idempotency_key=key,
+        )
+        code = status.HTTP_201_CREATED
+    except DuplicateRequest as error:
+        milestone = error.obj if isinstance(error.obj, Milestone) else Milestone.objects.get(funding_key=key)
+        code = status.HTTP_200_OK
+    return Response(s.MilestoneSerializer(milestone).data, status=code)
 
 
 def _milestone_action(name: str, request_serializer: type, *, path: str, doc: str, money: bool = False):

@@ -222,6 +222,13 @@ class MilestoneCreateInput(serializers.Serializer):
     pay_with = serializers.ChoiceField(choices=["balance", "card"], default="balance")
 
 
+class OfferCreateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=10000)
+    deadline = serializers.DateTimeField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class SubmitInput(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True)
     links = serializers.ListField(child=serializers.URLField(), required=False)

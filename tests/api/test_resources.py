@@ -136,3 +136,24 @@ def test_a_staff_token_reads_no_one_elses_receipt(api_as):
     txn = Transaction.objects.filter(milestone=milestone).first()
     assert api_as(milestone.order.buyer).get(f"/api/v1/receipts/{txn.pk}/").status_code == 200
     assert_problem(api_as(staff).get(f"/api/v1/receipts/{txn.pk}/"), 404)
+
+
+def test_the_seller_offers_a_milestone_once_per_key_and_the_buyer_accepts_it_from_the_balance(api_as, audit):
+    order = OrderFactory()
+    milestone_in(S.CANCELLED, order=OrderFactory(buyer=order.buyer), amount="200.00")  # a balance to pay from
+    seller, buyer = api_as(order.seller), api_as(order.buyer)
+    terms = {
+        "title": "Maintenance",
+        "description": "Fixes",
+        "amount": "40.00",
+        "deadline": (timezone.now() + timedelta(days=20)).isoformat(),
+    }
+    offered = seller.post(f"/api/v1/orders/{order.pk}/offers/", terms, format="json", HTTP_IDEMPOTENCY_KEY="o1")
+    assert offered.status_code == 201, offered.content
+    again = seller.post(f"/api/v1/orders/{order.pk}/offers/", terms, format="json", HTTP_IDEMPOTENCY_KEY="o1")
+    assert again.status_code == 200 and again.json()["id"] == offered.json()["id"]
+    assert_problem(buyer.post(f"/api/v1/orders/{order.pk}/offers/", terms, format="json"), 403, "Only the seller")
+    accepted = buyer.post(f"/api/v1/milestones/{offered.json()['id']}/accept-offer/")
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["state"] in (S.IN_PROGRESS, S.ACCEPTED)
+    audit()

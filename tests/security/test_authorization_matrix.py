@@ -537,6 +537,13 @@ MATRIX: dict[str, Rule] = {
         order_scoped(anonymous=401, staff=404, buyer=400, seller=400),
         _order,
     ),
+    # The seller's offer of a milestone: an empty one names its fields; the buyer may not offer.
+    "api-order-offers": Rule(
+        "order",
+        {**signed_in(405, anonymous=401), "outsider": 405},
+        order_scoped(anonymous=401, staff=404, buyer=403, seller=400),
+        _order,
+    ),
     "api-milestone-detail": Rule(
         "order",
         order_scoped(anonymous=401, staff=404, buyer=200, seller=200),
