@@ -114,5 +114,6 @@ def main_pages() -> MainPages:
         ("notifications", reverse("notifications"), seller),
         ("new milestone", reverse("milestone_new", args=[order.pk]), buyer),
         ("account profile", reverse("profile"), buyer),
+        ("API tokens", reverse("api_tokens"), buyer),
     ]
     return MainPages(buyer=buyer, seller=seller, pages=pages)
