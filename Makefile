@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # steals queued tests from a busy one. Each worker has its own test database.
 PYTEST_ARGS ?= -n 3 --dist worksteal
 
-.PHONY: install run test lint format bench simulate cluster clean demo-totp
+.PHONY: install run test lint format bench simulate cluster clean demo-totp demo-token
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ run: install
 ## The demo admin's current two-factor code (the admin asks staff for one).
 demo-totp: install
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py demo_totp
+
+## An API token of the demo buyer (made once, the same after), for trying the API at /api/docs/.
+demo-token: install
+	@DEBUG=$${DEBUG:-true} $(PY) manage.py demo_token
 
 ## The whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL); it also runs Chromium,
 ## nginx and Java, and stops at once, with the command that installs each, if one is missing.

@@ -93,6 +93,10 @@ INSTALLED_APPS = [
     "reviews",
     "calendar_feed",
     "privacy",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -676,6 +680,49 @@ if PAYMENT_PROVIDER == "stripe":
         "https://checkout.stripe.com",
         "https://connect.stripe.com",
     ]
+
+# --- The REST API (api/) ------------------------------------------------------------
+# Requests per token (per signed-in session, per address when anonymous) and period: "300/minute",
+# "5000/hour". Counted in the default cache, so per web process with the local-memory cache.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "300/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "api.authentication.CsrfSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "api.permissions.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.NewestFirstCursor",
+    "PAGE_SIZE": 25,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Milestone Marketplace API",
+    "DESCRIPTION": (
+        "Your orders, milestones, messages and notices, as on the site: every write goes through the "
+        "same rules. Authenticate with a personal access token from your profile's API tokens page: "
+        "`Authorization: Bearer <token>`. Errors are `application/problem+json`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MilestoneStateEnum": "milestones.models.MilestoneState",
+        "ProposalStateEnum": "milestones.models.ProposalState",
+    },
+}
 
 # Who may read /metrics (dashboards/metrics.py): networks, comma-separated; anyone else gets a 404.
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])

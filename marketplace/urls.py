@@ -28,4 +28,5 @@ urlpatterns = [
     path("", include("reviews.urls")),
     path("", include("calendar_feed.urls")),
     path("", include("privacy.urls")),
+    path("", include("api.urls")),
 ]

@@ -170,6 +170,7 @@ def main_pages() -> MainPages:
         ("webhooks", reverse("webhooks"), buyer),
         ("add webhook endpoint", reverse("webhook_add"), buyer),
         ("webhook endpoint", _webhook_endpoint(buyer), buyer),
+        ("API tokens", reverse("api_tokens"), buyer),
     ]
     return MainPages(buyer=buyer, seller=seller, pages=pages)
 

@@ -312,6 +312,7 @@ def test_make_run_serves_at_the_address_it_is_given(seeded, tmp_path):
             status = _answers(f"http://127.0.0.1:{port}/accounts/login/")
         assert status == 200, log.read_text()[-4000:]
         assert f"running at http://127.0.0.1:{port}/" in log.read_text()
+        assert f"API docs at http://127.0.0.1:{port}/api/docs/" in log.read_text()
         left = None
         while left != "0" and time.monotonic() < deadline:
             left = _django(probe, "shell", "-c", undelivered).stdout.strip().splitlines()[-1:] or None

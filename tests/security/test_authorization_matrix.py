@@ -32,6 +32,8 @@ ROLES = ("anonymous", "outsider", "staff", "seller", "buyer")
 PARTIES = ("buyer", "seller")
 LOGIN = "login"
 FORM = (200, 302, 400)
+# An API action's answer to a party: done, bad input, not their role, not in this state.
+API_ANSWERED = (200, 400, 403, 409)
 MISSING_ID = 987_654_321
 
 
@@ -583,6 +585,114 @@ MATRIX: dict[str, Rule] = {
         everyone(405),
         lambda w: {"pk": _an_inquiry_file(w).pk},
     ),
+    # --- the REST API (api/): 401 (not a login redirect) without credentials; what is not the
+    # caller's own is 404; staff are members there (nothing of an order they are not party to) ---------
+    "api_schema": Rule("public", everyone(200), everyone(405)),
+    "api_docs": Rule("public", everyone(200), everyone(405)),
+    "api_tokens": Rule("account", signed_in(200), signed_in(FORM)),
+    "api_token_revoke": Rule("account", everyone(405), signed_in(404), lambda w: {"pk": MISSING_ID}),
+    **{
+        name: Rule("account", signed_in(200, anonymous=401), signed_in(405, anonymous=401))
+        for name in (
+            "api-root",
+            "api-ledger",
+            "api-me",
+            "api-balance",
+            "api-order-list",
+            "api-proposal-list",
+            "api-notification-list",
+        )
+    },
+    # Creating needs an order of one's own: an empty POST names the missing fields.
+    "api-milestone-list": Rule("account", signed_in(200, anonymous=401), signed_in(400, anonymous=401)),
+    "api-notification-detail": Rule(
+        "account", signed_in(404, anonymous=401), signed_in(405, anonymous=401), lambda w: {"pk": MISSING_ID}
+    ),
+    "api-notification-read": Rule(
+        "account", signed_in(405, anonymous=401), signed_in(404, anonymous=401), lambda w: {"pk": MISSING_ID}
+    ),
+    # A receipt: one's own transaction's only; an id that is no one's (or someone else's) is 404.
+    "api-receipt": Rule(
+        "account", signed_in(404, anonymous=401), signed_in(405, anonymous=401), lambda w: {"pk": MISSING_ID}
+    ),
+    "api-notification-read-all": Rule("account", signed_in(405, anonymous=401), signed_in(200, anonymous=401)),
+    # Gigs: the list and a listed gig are public; a seller's own gig is theirs alone to change.
+    "api-gig-list": Rule("public", everyone(200), signed_in(400, anonymous=401)),
+    "api-gig-detail": Rule("public", everyone(200), signed_in(405, anonymous=401), lambda w: {"pk": w.gig.pk}),
+    **{
+        f"api-gig-{name}": Rule(
+            "account",
+            signed_in(405, anonymous=401),
+            {**signed_in(404, anonymous=401), "seller": API_ANSWERED},
+            lambda w: {"pk": w.gig.pk},
+        )
+        for name in ("pause", "resume")
+    },
+    "api-order-detail": Rule(
+        "order",
+        order_scoped(anonymous=401, staff=404, buyer=200, seller=200),
+        {**signed_in(405, anonymous=401), "outsider": 405},
+        _order,
+    ),
+    "api-order-messages": Rule(
+        "order",
+        order_scoped(anonymous=401, staff=404, buyer=200, seller=200),
+        order_scoped(anonymous=401, staff=404, buyer=400, seller=400),
+        _order,
+    ),
+    # The seller's offer of a milestone: an empty one names its fields; the buyer may not offer.
+    "api-order-offers": Rule(
+        "order",
+        {**signed_in(405, anonymous=401), "outsider": 405},
+        order_scoped(anonymous=401, staff=404, buyer=403, seller=400),
+        _order,
+    ),
+    "api-milestone-detail": Rule(
+        "order",
+        order_scoped(anonymous=401, staff=404, buyer=200, seller=200),
+        {**signed_in(405, anonymous=401), "outsider": 405},
+        lambda w: {"pk": w.in_review.pk},
+    ),
+    # The actions on the milestone in review: answered (done, bad input, not their role, not now),
+    # never a 404 or a 500, to the parties; 404 to everyone else.
+    **{
+        f"api-milestone-{action}": Rule(
+            "order",
+            {**signed_in(405, anonymous=401), "outsider": 405},
+            order_scoped(anonymous=401, staff=404, buyer=API_ANSWERED, seller=API_ANSWERED),
+            lambda w: {"pk": w.in_review.pk},
+        )
+        for action in (
+            "accept",
+            "decline",
+            "submit",
+            "request-revision",
+            "approve",
+            "cancel",
+            "dispute",
+            "accept-offer",
+            "decline-offer",
+            "withdraw-offer",
+            "changes",
+            "extension",
+            "cancellation",
+        )
+    },
+    "api-proposal-detail": Rule(
+        "order",
+        order_scoped(anonymous=401, staff=404, buyer=200, seller=200),
+        {**signed_in(405, anonymous=401), "outsider": 405},
+        _a_proposal,
+    ),
+    **{
+        f"api-proposal-{answer}": Rule(
+            "order",
+            {**signed_in(405, anonymous=401), "outsider": 405},
+            order_scoped(anonymous=401, staff=404, buyer=API_ANSWERED, seller=API_ANSWERED),
+            _a_proposal,
+        )
+        for answer in ("accept", "decline", "withdraw")
+    },
 }
 
 

@@ -10,6 +10,7 @@ import json
 import re
 import zipfile
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,7 +47,7 @@ def read(client: Client, url: str):
     return response
 
 
-def events(response) -> dict[str, object]:
+def events(response) -> dict[str, Any]:
     """The feed's VEVENTs by UID."""
     calendar = Calendar.from_ical(response.content)
     return {str(event["UID"]): event for event in calendar.walk("VEVENT")}

@@ -48,6 +48,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"\nMilestone Marketplace is running at http://{addr}/\n")
             + "Demo accounts (password: marketplace-demo): buyer, seller, admin (staff)\n"
+            + f"API docs at http://{addr}/api/docs/ (a token of the demo buyer: make demo-token)\n"
             + "Press Ctrl-C once to stop web, worker and beat.\n"
         )
         stopping = False
