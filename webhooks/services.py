@@ -201,7 +201,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool |
             delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
             return False
         code, error = _send(endpoint, delivery)
-        endpoint = WebhookEndpoint.objects.select_for_update().select_related("user").get(pk=endpoint.pk)
+        endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).select_related("user").get(pk=endpoint.pk)
         delivery.attempts += 1
         delivery.last_response_code = code
         delivery.last_error = error[:300]

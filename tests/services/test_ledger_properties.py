@@ -217,6 +217,8 @@ class Marketplace(RuleBasedStateMachine):
         self.milestones: list[int] = []  # in creation order, so position order within an order
         self.order_of: dict[int, int] = {}
         self.expected: dict[int, str] = {}
+        # A package step's revisions still included (a milestone made by hand has no entry: unlimited).
+        self.revisions_left: dict[int, int] = {}
         # Requests: the expected state, the milestone and kind, and whether the buyer asked.
         self.proposals: dict[int, str] = {}
         self.proposal_of: dict[int, tuple[int, str]] = {}
@@ -355,11 +357,15 @@ class Marketplace(RuleBasedStateMachine):
         milestone = self._load(pk)
         state = self.expected[pk]
         allowed = state in SOURCES[action] and right_party
+        if action == "revision" and self.revisions_left.get(pk, 1) <= 0:
+            allowed = False  # the step's included revisions are used up: "Buy a revision" instead
         if action == "resolve" and not hasattr(milestone, "dispute"):
             return  # never disputed: there is nothing for staff to resolve
         call = lambda: self._call(action, milestone, right_party=right_party, **options)  # noqa: E731
         if not self._try(allowed, f"{action} on a {state} milestone", call):
             return
+        if action == "revision" and pk in self.revisions_left:
+            self.revisions_left[pk] -= 1
         if action == "accept":
             self.expected[pk] = S.ACCEPTED if self._must_queue(pk) else S.IN_PROGRESS
         else:
@@ -902,6 +908,7 @@ class Marketplace(RuleBasedStateMachine):
             self.milestones.append(milestone.pk)
             self.order_of[milestone.pk] = order.pk
             self.expected[milestone.pk] = S.AWAITING_ACCEPTANCE if n == 0 else S.PLANNED
+            self.revisions_left[milestone.pk] = PHASES[n][3]
 
     @precondition(lambda self: self._in_state({S.PLANNED}))
     @rule(i=picks, from_balance=st.booleans(), stale=rarely)
