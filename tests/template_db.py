@@ -12,6 +12,12 @@ builds (into ``<name>_new``, renamed when complete, so an interrupted build is n
 other waits and clones. ``--create-db`` rebuilds the template once per run (the workers of one
 run share xdist's run id); ``--reuse-db`` keeps each worker's copy at the end instead of dropping
 it. On another backend, or with ``--nomigrations``, pytest-django's own set-up runs.
+
+Tests that run ``manage.py`` on a database of their own that must start migrated, but do not test
+migrating from nothing, start from copies too: ``migrated_postgres`` clones the same template,
+``migrated_sqlite`` copies an SQLite file migrated once per migrations hash (SQLite's full migrate
+costs some 13 CPU-seconds, most of it Django rendering the migration states). Migrating SQLite from
+nothing stays tested where ``make run`` does it (tests/foundation/test_settings.py, ``seeded``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ import contextlib
 import hashlib
 import os
 import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +57,69 @@ def migrations_key() -> str:
     for name, path in files:
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+# The template this process's test database was cloned from (``_clone_from_template``).
+_template: list[str] = []
+
+
+def migrated_postgres(maintenance_url: str, name: str) -> bool:
+    """Create database ``name`` as a copy of this run's migrated template (under the template's
+    lock: nobody may be connected to it while it is copied). False when this run has no template
+    (another backend, ``--nomigrations``): the caller then migrates the new database itself."""
+    import psycopg
+
+    if not _template:
+        return False
+    template = _template[0]
+    lock = int.from_bytes(hashlib.sha256(template.encode()).digest()[:8], "big", signed=True)
+    with psycopg.connect(maintenance_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [lock])
+        try:
+            conn.execute(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)}")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [lock])
+    return True
+
+
+def migrated_sqlite(path: Path) -> None:
+    """Write at ``path`` an SQLite database with every migration applied, as ``manage.py migrate``
+    leaves it under the test settings: a copy of one migrated once per migrations hash and kept
+    between runs (in the temporary folder; two workers building it together each build their own
+    and the second rename wins, the two being the same)."""
+    cache = Path(tempfile.gettempdir()) / "marketplace-tests" / f"migrated-{migrations_key()}.sqlite3"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache.parent) as scratch:
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "marketplace.settings_test",
+                "DATABASE_URL": "",
+                "REDIS_URL": "",
+                "DATA_DIR": scratch,
+            }
+            env.pop("PYTHONPATH", None)
+            root = Path(__file__).resolve().parents[1]
+            done = subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--verbosity=0"],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 0, f"migrate on SQLite exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+            built = Path(scratch) / "built.sqlite3"
+            _sqlite_copy(Path(scratch) / "marketplace.sqlite3", built)
+            os.replace(built, cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _sqlite_copy(cache, path)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's own backup: a consistent copy whatever its journal holds."""
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 def _quote(name: str) -> str:
@@ -87,6 +160,7 @@ def _clone_from_template(connection, *, rebuild: bool, verbosity: int) -> str:
     worker_id = os.environ.get("PYTEST_XDIST_WORKER")
     base = worker_database.removesuffix(f"_{worker_id}") if worker_id else worker_database
     template = f"{base[:40]}_tmpl_{migrations_key()}"
+    _template[:] = [template]
     lock = int.from_bytes(hashlib.sha256(template.encode()).digest()[:8], "big", signed=True)
     with creation._nodb_cursor() as cursor:
         # The other worker may be migrating: wait as long as that takes (settings.py limits every

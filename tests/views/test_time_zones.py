@@ -85,3 +85,32 @@ def test_sign_up_keeps_the_browsers_zone_and_ignores_one_we_do_not_know(client):
 def test_the_signup_page_carries_the_field_the_browser_fills(client):
     html = text(client.get(reverse("signup")))
     assert 'name="time_zone"' in html and "data-guess-zone" in html
+
+
+# (the saved zone, options selected): an alias ("GB-Eire") is offered as the zone it stands for,
+# which the profile preselects (``ProfileForm``); a zone that stands for none comes first, as it is.
+@pytest.mark.parametrize(
+    ("saved", "selected"), [("", 0), ("Europe/London", 1), ("GB-Eire", 0), ("Mars/Olympus<&'", 1), ("UTC", 1)]
+)
+@pytest.mark.parametrize("attrs", [None, {"aria-describedby": "a b", "required": True, "disabled": False, "x": "<'>"}])
+def test_the_zone_list_is_the_markup_djangos_select_writes(saved, selected, attrs):
+    """The zone field writes its ~430 options itself (``accounts.forms.ZoneSelect``, for speed):
+    character for character what Django's ``Select`` templates write, the saved zone selected."""
+    from django import forms
+
+    from accounts.forms import TimeZoneField, ZoneSelect
+    from accounts.zones import zone_choices
+
+    class Ours(forms.Form):
+        time_zone = TimeZoneField(required=False)
+
+    class Djangos(forms.Form):
+        time_zone = TimeZoneField(required=False, widget=forms.Select)
+
+    ours, djangos = Ours(initial={"time_zone": saved}), Djangos(initial={"time_zone": saved})
+    for form in (ours, djangos):
+        form.fields["time_zone"].choices = zone_choices(saved)
+    assert isinstance(ours.fields["time_zone"].widget, ZoneSelect)
+    html = ours["time_zone"].as_widget(attrs=attrs)
+    assert html == djangos["time_zone"].as_widget(attrs=attrs)
+    assert html.count("<option") > 400 and html.count(" selected>") == selected
