@@ -129,9 +129,12 @@ def escrow_top_up(
     payer, memo = _payer(source, buyer=buyer, currency=currency)
     # A zero fee line is dropped by the ledger.
     lines: list[Line] = [(payer, -(extra + extra_fee)), (escrow, extra), (fees, extra_fee)]
-    return ledger_post(
+    posted = ledger_post(
         key=f"top-up:{key}", kind=TransactionKind.FUND, lines=lines, memo=memo, milestone=milestone, actor=buyer
     )
+    # More money into escrow, as a funding is: the same event, the amount being the extra.
+    _emit_payment(milestone, "payment.funded", extra, service_fee=extra_fee)
+    return posted
 
 
 REFUND_TO_BALANCE, REFUND_TO_CARD = "balance", "card"
@@ -445,6 +448,7 @@ def tip_pay(
         method="balance" if source.method == "balance" else "card",
     )
     _earn(seller=seller, gross=amount, fee=fee, clears_at=clears_at, now=now, tip=tip)
+    _emit_payment(milestone, "payment.tipped", amount, commission=fee)
     return tip
 
 

@@ -21,6 +21,7 @@ EVENT_TYPES: tuple[tuple[str, str], ...] = (
     ("payment.funded", "Payments funded into escrow"),
     ("payment.released", "Payments released to the seller"),
     ("payment.refunded", "Payments refunded to the buyer"),
+    ("payment.tipped", "Tips paid to the seller"),
     ("payout.paid", "Payouts sent"),
     ("payout.failed", "Payouts failed"),
 )

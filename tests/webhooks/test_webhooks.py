@@ -112,6 +112,34 @@ def test_a_payout_is_emitted_to_the_seller():
     assert delivery.payload["data"]["payout"]["amount"] == "50.00"
 
 
+def test_a_higher_amount_agreed_is_funded_and_a_tip_is_paid_to_both_parties(audit):
+    from milestones.services.changes import changes_accept, changes_request
+    from milestones.services.tips import tip_leave
+    from tests.services.test_changes import give_balance
+
+    order = OrderFactory()
+    hooks = endpoint_for(order.buyer), endpoint_for(order.seller)
+    give_balance(order.buyer, "200.00")
+    # A higher amount proposed before the work starts, accepted from the balance: a top-up.
+    waiting = milestone_in(S.AWAITING_ACCEPTANCE, order=order, amount="100.00")
+    changes = changes_request(
+        milestone=waiting, actor=order.seller, new_deadline=None, new_amount=Money("150.00", "USD"), new_description=""
+    )
+    changes_accept(proposal=changes, actor=order.buyer, method="balance")
+    # (On another order of theirs: this one's milestone still waits for the seller.)
+    approved = milestone_in(S.APPROVED, order=OrderFactory(buyer=order.buyer, seller=order.seller), amount="80.00")
+    tip_leave(milestone=approved, actor=order.buyer, amount=Money("6.00", "USD"), method="balance")
+    for hook in hooks:
+        funded = [d.payload["data"] for d in hook.deliveries.filter(event_type="payment.funded").order_by("pk")]
+        top_ups = [d["payment"] for d in funded if d["milestone"]["id"] == waiting.pk]
+        # The first funding (100.00 and its 5.50 fee), then the top-up (50.00 and 2.75 more fee).
+        assert [(p["amount"], p["service_fee"]["amount"]) for p in top_ups] == [("100.00", "5.50"), ("50.00", "2.75")]
+        tipped = hook.deliveries.get(event_type="payment.tipped").payload["data"]
+        assert tipped["milestone"]["id"] == approved.pk
+        assert tipped["payment"]["amount"] == "6.00" and tipped["payment"]["currency"] == "USD"
+    audit()
+
+
 def test_only_active_endpoints_that_asked_for_the_event_get_it():
     user = UserFactory()
     wants = endpoint_for(user, events=["message.created"])
