@@ -362,3 +362,21 @@ def request_expire(*, request_id: int, now: datetime | None = None) -> bool:
             url=buyer_request.get_absolute_url(),
         )
     return True
+
+
+# --- a closed account ---------------------------------------------------------------------------
+
+
+def requests_erase_for(user: User, *, now: datetime | None = None) -> None:
+    """Deleting an account (``privacy.services.account_delete``, under the user's lock): their
+    requests and proposals are theirs alone and go. A seller with a pending proposal on one of
+    their open requests is told it was withdrawn first; a hired request's order keeps its own copy
+    (the brief and the milestones)."""
+    now = now or timezone.now()
+    for pk in (
+        BuyerRequest.objects.filter(buyer=user, state=RequestState.OPEN).order_by("pk").values_list("pk", flat=True)
+    ):
+        buyer_request = lock_request(pk)
+        _close(buyer_request, RequestState.WITHDRAWN, now, why="The buyer closed their account")
+    BuyerRequest.objects.filter(buyer=user).delete()
+    RequestProposal.objects.filter(seller=user).delete()
