@@ -163,3 +163,40 @@ def test_the_list_is_flat_in_queries(client):
     assert few == many
     page = client.get(reverse("request_list"), {"q": "logo", "page": 2}).content.decode()
     assert "You proposed" in page
+
+
+@pytest.mark.parametrize("params", [{}, {"q": "logo", "category": "design", "min_budget": "10"}, {"page": "3"}])
+def test_the_list_costs_the_same_queries_at_10_and_10000_requests(client, params):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    seller, buyers = UserFactory(), [UserFactory() for _ in range(5)]
+    client.force_login(seller)
+
+    def bulk(count: int, start: int) -> None:
+        now = timezone.now()
+        BuyerRequest.objects.bulk_create(
+            BuyerRequest(
+                buyer=buyers[n % 5],
+                title=f"Logo number {n}",
+                description="A logo, warm colours.",
+                category="design",
+                budget=Money("300", "USD"),
+                created_at=now - timedelta(seconds=n),
+                expires_at=now + timedelta(days=30),
+            )
+            for n in range(start, start + count)
+        )
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("request_list"), params)
+        assert response.status_code == 200
+        return len(queries)
+
+    bulk(70, 0)
+    few = count()
+    bulk(9_930, 70)
+    assert BuyerRequest.objects.count() == 10_000
+    assert count() == few
