@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -30,6 +31,7 @@ from requests_board.services import (
     request_post,
 )
 from requests_board.sweeps import sweep_requests
+from tests.backends import BOTH
 from tests.factories import BALANCE, CARD, UserFactory, pay_checkout
 from tests.services.ledger_checks import assert_money_conserved
 
@@ -201,3 +203,28 @@ def test_expiry_declines_pending_is_idempotent_and_refuses_hire_and_proposals():
     assert not request_expire(request_id=buyer_request.pk, now=later)
     assert Notification.objects.filter(recipient=seller, event="proposal_declined").count() == 1
     assert not Milestone.objects.exists()
+
+
+@pytest.mark.django_db(databases=BOTH)
+def test_sellers_search_and_filter_open_requests_on_both_backends(backend):
+    """Full-text on PostgreSQL, plain matching on SQLite, as gigs' search; the buyer's own, closed
+    and expired requests are not listed to sellers."""
+    from django.db import connection
+
+    from requests_board.selectors import requests_for_sellers
+
+    assert connection.vendor == backend
+    seller = UserFactory()
+    logo = a_request(title="A logo for a bakery")
+    a_request(title="Translate a menu", description="French to English.", category="writing", budget=usd("60.00"))
+    a_request(seller, title="My own logo")
+    gone = a_request(title="An old logo")
+    BuyerRequest.objects.filter(pk=gone.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    def titles(**filters) -> list[str]:
+        return [r.title for r in requests_for_sellers(viewer=seller, **filters)]
+
+    assert titles(query="logo") == [logo.title]
+    assert titles(category="writing") == ["Translate a menu"]
+    assert titles(max_budget=Decimal("100")) == ["Translate a menu"]
+    assert titles(min_budget=Decimal("100")) == [logo.title]
