@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "sandbox",
     "reviews",
     "calendar_feed",
+    "requests_board",
     "privacy",
     "rest_framework",
     "drf_spectacular",
@@ -577,6 +578,8 @@ CANCELLATION_REMINDERS = env_durations("CANCELLATION_REMINDERS", "24h,2h")
 CHANGES_RESPONSE_PERIOD = env_duration("CHANGES_RESPONSE_PERIOD", "48h")
 # A seller's offer of a new milestone expires this long unanswered.
 OFFER_EXPIRY = env_duration("OFFER_EXPIRY", "7d")
+# A buyer's request closes by itself this long after it was posted (issue 36).
+REQUEST_EXPIRY = env_duration("REQUEST_EXPIRY", "30d")
 # An order whose milestones are all closed (one approved, none open, offered or unpaid)
 # completes by itself this long after the last one closed.
 ORDER_AUTO_COMPLETE = env_duration("ORDER_AUTO_COMPLETE", "3d")

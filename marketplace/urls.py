@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("sandbox.urls")),
     path("", include("reviews.urls")),
     path("", include("calendar_feed.urls")),
+    path("", include("requests_board.urls")),
     path("", include("privacy.urls")),
     path("", include("api.urls")),
 ]

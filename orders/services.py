@@ -47,16 +47,28 @@ def activity_record(
 
 
 def order_create(
-    *, buyer: User, gig: Gig, title: str, brief: str, currency: str | None = None, by_seller: bool = False
+    *,
+    buyer: User,
+    gig: Gig | None,
+    title: str,
+    brief: str,
+    currency: str | None = None,
+    by_seller: bool = False,
+    seller: User | None = None,
 ) -> Order:
     """Open an order with the gig's seller. A buyer cannot order from themself.
-    ``by_seller``: the seller opens it with a custom offer, and the buyer is told."""
+    ``by_seller``: the seller opens it with a custom offer, and the buyer is told.
+    ``gig=None`` with ``seller``: an order from no gig (a buyer's request hired, issue 36)."""
     title = (title or "").strip()
     brief = (brief or "").strip()
-    currency = currency or str(gig.starting_price.currency)
-    if gig.seller_id == buyer.pk:
+    if gig is not None:
+        seller = gig.seller
+        currency = currency or str(gig.starting_price.currency)
+    if seller is None or currency is None:
+        raise InvalidInput("An order needs a seller and a currency.")
+    if seller.pk == buyer.pk:
         raise NotAllowed("You cannot order your own gig.")
-    if not gig.is_active:
+    if gig is not None and not gig.is_active:
         raise InvalidInput("This gig is no longer available.")
     if not title:
         raise InvalidInput("Give the order a title.", field="title")
@@ -67,10 +79,8 @@ def order_create(
     if currency not in settings.MARKETPLACE_CURRENCIES:
         raise InvalidInput(f"{currency} is not a currency of this marketplace.", field="currency")
     with transaction.atomic():
-        order = Order.objects.create(
-            buyer=buyer, seller=gig.seller, gig=gig, title=title, brief=brief, currency=currency
-        )
-        opener, other = (gig.seller, buyer) if by_seller else (buyer, gig.seller)
+        order = Order.objects.create(buyer=buyer, seller=seller, gig=gig, title=title, brief=brief, currency=currency)
+        opener, other = (seller, buyer) if by_seller else (buyer, seller)
         activity_record(order=order, actor=opener, verb="order_opened", note=title)
         notification_send(
             recipient=other,

@@ -6,7 +6,8 @@ tokens), ``orders.json`` (each order with its milestones, deliveries, revision r
 disputes and timeline), ``messages.json`` (order conversations and inquiries), ``money.json`` (their
 ledger lines, earnings, withdrawals, tips and checkouts), ``reviews.json`` (written; received once
 published), ``gigs.json``, ``gig_images.json``,
-``saved_gigs.json`` (the gigs they saved, and when), ``notifications.json``,
+``saved_gigs.json`` (the gigs they saved, and when), ``requests.json`` (their buyer requests and
+proposals), ``notifications.json``,
 ``webhooks.json`` (their endpoints, without the signing secret, and the deliveries' log), and ``files/``.
 """
 
@@ -31,6 +32,7 @@ from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement,
 from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage, OrderMessageFile
 from payments.models import Checkout, Earning, Entry, Tip, Withdrawal
+from requests_board.models import BuyerRequest, ProposalStep, RequestProposal
 from reviews.models import Review
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -150,6 +152,17 @@ def user_data_zip(user: User) -> IO[bytes]:
             archive,
             "saved_gigs.json",
             _rows(SavedGig.objects.filter(user=user).order_by("pk"), "gig_id", "gig__title", "created_at"),
+        )
+        _json(
+            archive,
+            "requests.json",
+            {
+                "requests": _rows(BuyerRequest.objects.filter(buyer=user).order_by("pk")),
+                "proposals": _rows(RequestProposal.objects.filter(seller=user).order_by("pk")),
+                "proposal_steps": _rows(
+                    ProposalStep.objects.filter(proposal__seller=user).order_by("proposal_id", "position")
+                ),
+            },
         )
         _json(archive, "notifications.json", _rows(Notification.objects.filter(recipient=user).order_by("pk")))
         _json(

@@ -47,6 +47,7 @@ from payments.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from requests_board.services import requests_erase_for
 from webhooks.services import webhooks_erase_for
 
 
@@ -169,6 +170,8 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
         # What they saved is theirs alone; others' saves of their gigs stay with those people
         # (their "Saved" page then says the gig is no longer available).
         SavedGig.objects.filter(user=user).delete()
+        # Their buyer requests and proposals are private to them (and the other side): gone too.
+        requests_erase_for(user)
         # Their webhooks: the URLs and secrets are theirs, the deliveries carry their orders' events.
         webhooks_erase_for(user)
         # ``update()`` skips ``auto_now``: ``updated_at`` is set here, for the dashboard's version.

@@ -171,6 +171,7 @@ def main_pages() -> MainPages:
         ("add webhook endpoint", reverse("webhook_add"), buyer),
         ("webhook endpoint", _webhook_endpoint(buyer), buyer),
         ("API tokens", reverse("api_tokens"), buyer),
+        *_request_pages(buyer, seller),
     ]
     return MainPages(buyer=buyer, seller=seller, pages=pages)
 
@@ -198,4 +199,36 @@ def _package_pages(buyer, seller) -> list[tuple[str, str, object]]:
         ("ordered package as buyer", order.get_absolute_url(), buyer),
         ("ordered package as seller", order.get_absolute_url(), seller),
         ("continue to next milestone", reverse("milestone_continue", args=[second.pk]), buyer),
+    ]
+
+
+def _request_pages(buyer, seller) -> list[tuple[str, str, object]]:
+    """Issue 36: "Requests" for a seller and a buyer, "Post a request", a request with proposals side
+    by side (the buyer's view), the seller's "Send a proposal" with their own proposal, and "Hire"."""
+    from requests_board.services import ProposalInput, RequestInput, proposal_send, request_post
+
+    wanted = request_post(
+        buyer=buyer,
+        data=RequestInput(
+            title="A label for jam jars",
+            description="Three flavours, one style.",
+            category="design",
+            budget=Money("400", "USD"),
+        ),
+    )
+    proposal = proposal_send(
+        seller=seller,
+        buyer_request=wanted,
+        data=ProposalInput(
+            message="I have done labels for a bakery.",
+            steps=(_step("Sketches", "150.00", 3), _step("Final labels", "250.00", 5)),
+        ),
+    )
+    return [
+        ("requests as seller", reverse("request_list"), seller),
+        ("requests as buyer", reverse("request_list"), buyer),
+        ("post a request", reverse("request_new"), buyer),
+        ("request with proposals", wanted.get_absolute_url(), buyer),
+        ("request as seller", wanted.get_absolute_url(), seller),
+        ("hire", reverse("proposal_hire", args=[wanted.pk, proposal.pk]), buyer),
     ]

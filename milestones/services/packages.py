@@ -307,34 +307,44 @@ def _package_order_open(
                 content_type=answer.content_type,
                 size=(answer.upload.size or 0) if answer.upload else 0,
             )
-        first, *later = plan.steps
-        milestone_create(
-            order=order,
-            actor=buyer,
-            title=first.title,
-            description=first.description,
-            deadline=now + timedelta(days=first.days),
-            amount=first.amount,
-            source=source,
-            idempotency_key=key,
-            revisions_included=first.revisions_included,
+        order = plan_order_open(buyer=buyer, order=order, plan=plan, key=key, source=source, now=now)
+    return order
+
+
+def plan_order_open(*, buyer: User, order: Order, plan: Plan, key: str, source: FundingSource, now: datetime) -> Order:
+    """The milestones of a new ``order`` from ``plan``: the first created and funded as a
+    buyer-created milestone is (``milestone_create``: the balance now, or the card through its
+    ``Checkout``), the others ``planned``. Shared by ordering a package and hiring on a buyer's
+    request (``requests_board.services.request_hire``). Caller is in the transaction that made the
+    order; returns the order locked."""
+    first, *later = plan.steps
+    milestone_create(
+        order=order,
+        actor=buyer,
+        title=first.title,
+        description=first.description,
+        deadline=now + timedelta(days=first.days),
+        amount=first.amount,
+        source=source,
+        idempotency_key=key,
+        revisions_included=first.revisions_included,
+    )
+    order = lock_order(order.pk)
+    for number, step in enumerate(later, start=2):
+        # While planned, the deadline holds the step's own length from now (``planned_length``);
+        # it is set from the day it starts.
+        planned = new_milestone(
+            order,
+            key=f"{key}:{number}",
+            already="This order was already started.",
+            title=step.title,
+            description=step.description,
+            deadline=now + timedelta(days=step.days),
+            amount=step.amount,
+            state=S.PLANNED,
+            revisions_included=step.revisions_included,
         )
-        order = lock_order(order.pk)
-        for number, step in enumerate(later, start=2):
-            # While planned, the deadline holds the step's own length from now (``planned_length``);
-            # it is set from the day it starts.
-            planned = new_milestone(
-                order,
-                key=f"{key}:{number}",
-                already="This order was already started.",
-                title=step.title,
-                description=step.description,
-                deadline=now + timedelta(days=step.days),
-                amount=step.amount,
-                state=S.PLANNED,
-                revisions_included=step.revisions_included,
-            )
-            log(planned, buyer, "planned", "", f"{format_money(step.amount)}, {step.days} days; paid when continued")
+        log(planned, buyer, "planned", "", f"{format_money(step.amount)}, {step.days} days; paid when continued")
     return order
 
 

@@ -223,3 +223,28 @@ def test_an_open_dispute_state_is_not_editable_from_its_page(staff_client, dispu
     assert response.status_code == 403
     disputed.refresh_from_db()
     assert disputed.state == DisputeState.OPEN
+
+
+def test_buyer_requests_and_proposals_are_read_only_in_the_admin(staff_client):
+    from gigs.packages import StepInput
+    from requests_board.models import BuyerRequest, RequestProposal
+    from requests_board.services import ProposalInput, RequestInput, proposal_send, request_post
+    from tests.factories import UserFactory
+
+    wanted = request_post(
+        buyer=UserFactory(),
+        data=RequestInput(title="Jam labels", description="Three.", category="design", budget=Money("90", "USD")),
+    )
+    steps = (StepInput(title="Sketch", deliverables="Sketches", days=2, price=Money("90", "USD")),)
+    proposal = proposal_send(
+        seller=UserFactory(), buyer_request=wanted, data=ProposalInput(message="Yes.", steps=steps)
+    )
+    for model, row in ((BuyerRequest, wanted), (RequestProposal, proposal)):
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        assert (
+            "Jam labels" in staff_client.get(reverse(f"{name}_changelist")).content.decode() or model is RequestProposal
+        )
+        assert staff_client.get(reverse(f"{name}_change", args=[row.pk])).status_code == 200
+        assert staff_client.get(reverse(f"{name}_add")).status_code == 403
+        assert staff_client.post(reverse(f"{name}_delete", args=[row.pk]), {"post": "yes"}).status_code == 403
+    assert BuyerRequest.objects.filter(pk=wanted.pk).exists()

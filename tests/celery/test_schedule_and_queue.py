@@ -35,6 +35,7 @@ def test_each_app_registers_its_own_sweeps_and_the_kernel_finds_them_all():
         "sandbox_webhooks": "sandbox.sweeps.sweep_webhooks",
         "reviews": "reviews.sweeps.sweep_reviews",
         "seller_levels": "reviews.sweeps.sweep_seller_levels",
+        "requests": "requests_board.sweeps.sweep_requests",
     }
 
 

@@ -75,6 +75,24 @@ def _an_inquiry(w):
     return inquiry
 
 
+def _a_request(w, *, proposal: bool = False):
+    """The buyer's open request; with ``proposal``, the seller's pending proposal on it."""
+    from djmoney.money import Money
+
+    from gigs.packages import StepInput
+    from requests_board.services import ProposalInput, RequestInput, proposal_send, request_post
+
+    buyer_request = request_post(
+        buyer=w.buyer,
+        data=RequestInput(title="A logo", description="Round.", category="design", budget=Money("80", "USD")),
+    )
+    if not proposal:
+        return {"pk": buyer_request.pk}
+    steps = (StepInput(title="Sketch", deliverables="A sketch", days=2, price=Money("80", "USD")),)
+    made = proposal_send(seller=w.seller, buyer_request=buyer_request, data=ProposalInput(message="Yes.", steps=steps))
+    return {"pk": buyer_request.pk, "proposal_pk": made.pk}
+
+
 def _a_calendar_feed(w):
     """The buyer's feed, its read noted just now, so reading it again writes nothing."""
     from django.utils import timezone
@@ -223,6 +241,20 @@ MATRIX: dict[str, Rule] = {
     },
     # The "Saved" page: one's own saves.
     "saved_gigs": Rule("account", signed_in(200), everyone(405)),
+    # Buyer requests (issue 36): open requests are listed to every signed-in seller; proposals are
+    # the proposing seller's and the buyer's only, anyone else gets 404.
+    "request_list": Rule("account", signed_in(200), everyone(405)),
+    "request_new": Rule("account", signed_in(200), signed_in(FORM)),
+    "request_detail": Rule("account", signed_in(200), {**signed_in(FORM), "buyer": 404}, _a_request),
+    "proposal_withdraw": Rule(
+        "account", everyone(405), {**signed_in(404), "seller": 302}, lambda w: _a_request(w, proposal=True)
+    ),
+    "proposal_hire": Rule(
+        "account",
+        {**signed_in(404), "buyer": 200},
+        {**signed_in(404), "buyer": FORM},
+        lambda w: _a_request(w, proposal=True),
+    ),
     # An image's file, to whoever may see the gig's page (a listed gig: everyone).
     "gig_image_file": Rule("public", everyone(200), everyone(405), lambda w: {**_gig_image(w), "size": "thumbnail"}),
     "order_start": Rule(

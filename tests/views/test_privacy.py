@@ -207,3 +207,38 @@ def test_the_data_holds_the_gigs_saved_and_deleting_the_account_removes_them():
     assert not SavedGig.objects.filter(user=erin).exists()
     assert SavedGig.objects.filter(user=fan).count() == 2
     assert SavedGig.objects.filter(gig=erins_gig).exists()
+
+
+# --- buyer requests and proposals -----------------------------------------------------------------
+
+
+def test_the_data_holds_requests_and_proposals_and_deleting_the_account_removes_them():
+    """A buyer's requests and a seller's proposals are private to them: in the zip, then gone with
+    the account; a seller waiting on the closed account's open request is told it was withdrawn."""
+    from djmoney.money import Money
+
+    from gigs.packages import StepInput
+    from requests_board.models import BuyerRequest, RequestProposal
+    from requests_board.services import ProposalInput, RequestInput, proposal_send, request_post
+
+    erin, seller = UserFactory(username="erin"), UserFactory()
+    mine = request_post(
+        buyer=erin,
+        data=RequestInput(title="A map", description="Of the town.", category="design", budget=Money("50", "USD")),
+    )
+    steps = (StepInput(title="Sketch", deliverables="A sketch", days=2, price=Money("50", "USD")),)
+    proposal_send(seller=seller, buyer_request=mine, data=ProposalInput(message="Glad to.", steps=steps))
+    theirs = request_post(
+        buyer=seller,
+        data=RequestInput(title="A logo", description="Round.", category="design", budget=Money("80", "USD")),
+    )
+    proposal_send(seller=erin, buyer_request=theirs, data=ProposalInput(message="I can.", steps=steps))
+    data = json.loads(zipfile.ZipFile(user_data_zip(erin)).read("requests.json"))
+    assert [row["title"] for row in data["requests"]] == ["A map"]
+    assert [row["message"] for row in data["proposals"]] == ["I can."]
+    assert [row["title"] for row in data["proposal_steps"]] == ["Sketch"]
+    account_delete(user=erin, password=PASSWORD)
+    assert not BuyerRequest.objects.filter(buyer=erin).exists()
+    assert not RequestProposal.objects.filter(seller=erin).exists()
+    assert BuyerRequest.objects.filter(pk=theirs.pk).exists()
+    assert Notification.objects.filter(recipient=seller, event="proposal_declined").count() == 1

@@ -1,0 +1,92 @@
+"""Buyer requests and the sellers' proposals (issue 36, item 1). A buyer describes a project; sellers
+send a proposal (a message and a milestone plan, the steps of a gig package); "Hire" opens an
+order with the proposal's steps. Written only by ``requests_board.services``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from djmoney.models.fields import MoneyField
+
+
+class RequestState(models.TextChoices):
+    OPEN = "open", "Open"
+    HIRED = "hired", "Hired"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ProposalState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    HIRED = "hired", "Hired"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class BuyerRequest(models.Model):
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="buyer_requests")
+    title = models.CharField(max_length=200)
+    description = models.TextField(max_length=10000)
+    category = models.CharField(max_length=40, choices=settings.GIG_CATEGORIES)
+    budget = MoneyField(max_digits=12, decimal_places=2, default_currency="USD")
+    deadline = models.DateField(null=True, blank=True)
+    state = models.CharField(max_length=12, choices=RequestState.choices, default=RequestState.OPEN)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The order "Hire" opened.
+    order = models.ForeignKey("orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects: models.Manager[BuyerRequest] = models.Manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "expires_at"], name="request_state_expires")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("request_detail", args=[self.pk])
+
+
+class RequestProposal(models.Model):
+    request = models.ForeignKey(BuyerRequest, on_delete=models.CASCADE, related_name="proposals")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="request_proposals")
+    message = models.TextField(max_length=5000)
+    state = models.CharField(max_length=12, choices=ProposalState.choices, default=ProposalState.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: models.Manager[RequestProposal] = models.Manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "seller"],
+                condition=Q(state="pending"),
+                name="one_pending_proposal_per_seller",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Proposal {self.pk} on request {self.request_id}"
+
+
+class ProposalStep(models.Model):
+    proposal = models.ForeignKey(RequestProposal, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    deliverables = models.TextField(max_length=5000)
+    days = models.PositiveSmallIntegerField()
+    price = MoneyField(max_digits=12, decimal_places=2, default_currency="USD")
+
+    objects: models.Manager[ProposalStep] = models.Manager()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["proposal", "position"], name="proposal_step_position")]
+
+    def __str__(self) -> str:
+        return self.title
