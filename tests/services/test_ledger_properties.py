@@ -129,7 +129,8 @@ OFFER_ACTIONS = {"offer_decline", "offer_withdraw"}
 REQUESTABLE: dict[str, set[str]] = {
     ProposalKind.CHANGES: {S.AWAITING_ACCEPTANCE, S.PLANNED},
     ProposalKind.EXTENSION: {S.IN_PROGRESS, S.REVISION_REQUESTED},
-    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.PLANNED},
+    # In a dispute too: the parties may still settle it themselves (accepted, the dispute is withdrawn).
+    ProposalKind.CANCELLATION: {S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED, S.PLANNED},
 }
 MIN_AMOUNT, MAX_AMOUNT = Decimal("5.00"), Decimal("100000.00")  # settings.MILESTONE_MIN/MAX_AMOUNT
 
@@ -866,6 +867,8 @@ class Marketplace(RuleBasedStateMachine):
             assert footprint() == before
             return
         silence_accepts = self.expected[pk] != S.IN_REVIEW if self.asked_by_buyer[ppk] else self.refund_all[ppk]
+        # Staff decide a dispute: only an answer, never silence, settles one by cancellation.
+        silence_accepts = silence_accepts and self.expected[pk] != S.DISPUTED
         if kind == ProposalKind.CANCELLATION and self.expected[pk] in REQUESTABLE[kind] and silence_accepts:
             event("cancellation accepted by the timer")
             self.proposals[ppk] = P.ACCEPTED
