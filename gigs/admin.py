@@ -16,19 +16,11 @@ from marketplace.admin import MoneyColumnsMixin, ReadOnlyAdmin, ReadOnlyInline
 from marketplace.money import format_money
 
 
-class SellersWordsInline(admin.TabularInline):
+class SellersWordsInline(ReadOnlyInline):
     """What the seller wrote, shown to staff: the seller edits it in "Edit gig" (where the rules
-    and the gig's starting price follow it), staff read it here."""
+    and the gig's starting price follow it), staff read it here. No page of its own to link to."""
 
-    extra = 0
-    can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PackageInline(SellersWordsInline):
