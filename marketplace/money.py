@@ -50,3 +50,20 @@ def format_money(value: Money, language: str | None = None) -> str:
     if value.amount < 0:
         text = "−" + text
     return f"{text}\u00a0{code}"
+
+
+class Amount:
+    """An amount for words made later in another reader's language (a notice, an e-mail):
+    ``format_lazy(gettext_lazy("{amount} was released to you."), amount=Amount(money))`` writes it
+    as the recipient's language does when the words are made (``format_money``)."""
+
+    __slots__ = ("money",)
+
+    def __init__(self, money: Money) -> None:
+        self.money = money
+
+    def __str__(self) -> str:
+        return format_money(self.money)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
