@@ -58,7 +58,7 @@ def test_a_spanish_visitor_reads_spanish_from_the_home_page_to_the_sandbox_check
     order = OrderFactory(buyer=lucia, seller=seller, gig=gig)
     milestone = milestone_in(S.AWAITING_PAYMENT, order, title="Logo", amount=Money("1234.50", "USD"))
     page.goto(order.get_absolute_url())
-    page.get_by_role("button", name=words("es", "Pay by card")).first.click()
+    page.locator(f"#milestone-{milestone.pk}").get_by_role("button", name=words("es", "Pay by card")).click()
     assert "/sandbox/checkout/" in page.url
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.get_by_role("heading", level=1)).to_contain_text("1.234,50")
