@@ -48,6 +48,7 @@ UNIVERSAL = {
     "SHA-256",
 }
 _INNER = re.compile(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")
+_NODE = "\x01"
 # Apart from words: digits, punctuation, currency symbols and codes, time-zone abbreviations.
 _NO_WORDS = re.compile(r"^[\W\d_]*$")
 _CODE = re.compile(r"^(?:[A-Z]{3}|[A-Z]{2,5}[+-]?\d*|[+-]\d{2}(?::?\d{2})?)$")
@@ -67,39 +68,36 @@ class _Pseudo:
         result = self._real.gettext(message)
         if not result:
             return result
-        if trans_real.CONTEXT_SEPARATOR in result:  # a pgettext message with no translation
-            return result
+        if trans_real.CONTEXT_SEPARATOR in result:
+            # pgettext asks for "context\x04message": untranslated, the message alone, wrapped (and
+            # without the separator, so pgettext returns it as it is).
+            result = result.split(trans_real.CONTEXT_SEPARATOR, 1)[1]
         return f"{OPEN}{result}{CLOSE}"
 
     def ngettext(self, singular: str, plural: str, number: int) -> str:
-        return f"{OPEN}{self._real.ngettext(singular, plural, number)}{CLOSE}"
+        result = self._real.ngettext(singular, plural, number)
+        if trans_real.CONTEXT_SEPARATOR in result:
+            result = result.split(trans_real.CONTEXT_SEPARATOR, 1)[1]
+        return f"{OPEN}{result}{CLOSE}"
 
 
 @contextmanager
 def pseudo_locale() -> Iterator[None]:
-    """Every translation Django activates in the block wraps its messages (pgettext: the message
-    without its context, wrapped, when untranslated)."""
+    """Every translation Django activates in the block wraps its messages."""
     real_translation = trans_real.translation
-    real_pgettext = trans_real.pgettext
 
     def wrapped(language: str) -> _Pseudo:
         return _Pseudo(real_translation(language))
 
-    def pgettext(context: str, message: str) -> str:
-        result = real_pgettext(context, message)
-        return result if result.startswith(OPEN) else f"{OPEN}{result}{CLOSE}"
-
     saved_active = getattr(trans_real._active, "value", None)
     saved_default = trans_real._default
     trans_real.translation = wrapped  # type: ignore[assignment]
-    trans_real.pgettext = pgettext  # type: ignore[assignment]
     trans_real._default = None
     translation.activate("en-gb")
     try:
         yield
     finally:
         trans_real.translation = real_translation  # type: ignore[assignment]
-        trans_real.pgettext = real_pgettext  # type: ignore[assignment]
         trans_real._default = saved_default
         if saved_active is None:
             translation.deactivate()
@@ -156,10 +154,9 @@ def data_corpus() -> str:
 
 
 def leftovers(text: str) -> list[str]:
-    """The pieces of one text outside every marker (markers nest: a sentence holding a translated
+    """The pieces of a text outside every marker (markers nest: a sentence holding a translated
     label)."""
     previous = None
-    text = " ".join(text.split())
     while previous != text:
         previous, text = text, _INNER.sub(" \x00 ", text)
     return [p.strip() for p in text.split("\x00") if p.strip()]
@@ -173,8 +170,11 @@ def untranslated(html: str, corpus: str, extra: Iterable[str] = ()) -> list[str]
     allowed = UNIVERSAL | set(extra)
     data_words = _words(corpus)
     found: list[str] = []
-    for text in parser.texts:
-        for piece in leftovers(text):
+    # One stream in document order, the nodes apart: a message may hold markup (a link in a
+    # sentence), so its markers open in one text node and close in another.
+    stream = _NODE.join(" ".join(text.split()) for text in parser.texts)
+    for text in leftovers(stream):
+        for piece in (p.strip() for p in text.split(_NODE) if p.strip()):
             if piece in allowed or piece in corpus:
                 continue
             for part in _SEPARATORS.split(piece):
