@@ -6,12 +6,22 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from gigs.packages import StepInput
-from marketplace.forms import AmountField, currency_choices
+from marketplace.forms import AmountField, MultipleFileField, currency_choices
+from marketplace.uploads import upload_rules_words
 from milestones.forms import PayWithForm
-from requests_board.services import MAX_PROPOSAL_STEPS, ProposalInput, RequestInput, step_field
+from requests_board.services import (
+    MAX_PROPOSAL_STEPS,
+    MAX_REQUEST_FILES,
+    ProposalInput,
+    RequestInput,
+    request_files_checked,
+    step_field,
+)
 
 
 class RequestForm(forms.Form):
@@ -21,6 +31,26 @@ class RequestForm(forms.Form):
     budget = AmountField(label="Budget", min_value=0)
     currency = forms.ChoiceField(label="Currency", choices=currency_choices, initial="USD")
     deadline = forms.DateField(label="Deadline", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # The field shadows ``Form.files`` only on the class; Django moves it to ``fields``.
+    files = MultipleFileField(label=_("Files"))  # type: ignore[assignment]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The limits ``request_files_checked`` applies, in the words every upload uses.
+        self.fields["files"].help_text = " ".join(
+            (
+                gettext("A sketch, a brief or an example: sellers see it with the request."),
+                upload_rules_words(MAX_REQUEST_FILES),
+            )
+        )
+
+    def clean_files(self) -> list:
+        """The service's own checks (``request_files_checked``), shown next to the field at once."""
+        files = self.cleaned_data["files"]
+        _, errors = request_files_checked(files)
+        if errors:
+            raise forms.ValidationError([error.message for error in errors])
+        return files
 
     def request_input(self) -> RequestInput:
         data = self.cleaned_data

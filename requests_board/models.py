@@ -4,6 +4,9 @@ order with the proposal's steps. Written only by ``requests_board.services``."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -49,6 +52,35 @@ class BuyerRequest(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("request_detail", args=[self.pk])
+
+
+def request_upload_to(instance: RequestAttachment, filename: str) -> str:
+    # A random stored name; the buyer's is kept in ``original_name`` for the download.
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"requests/{instance.request_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class RequestAttachment(models.Model):
+    """A file the buyer posted with the request (a sketch, a brief), under the deliverables' type
+    and size rules, downloaded only by those who may see the request
+    (``requests_board.selectors.request_for_user``)."""
+
+    request = models.ForeignKey(BuyerRequest, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=request_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    objects: models.Manager[RequestAttachment] = models.Manager()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("request_file", args=[self.request_id, self.pk])
 
 
 class RequestProposal(models.Model):

@@ -10,12 +10,16 @@ a request after an order, a milestone or an account.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from djmoney.money import Money
 
 from accounts.models import User
@@ -23,16 +27,26 @@ from accounts.services import require_verified_email
 from gigs.packages import MAX_PACKAGE_DAYS, StepInput, _price_errors, _text_errors
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
 from marketplace.money import format_money
+from marketplace.uploads import validate_deliverable_file
 from milestones.services.packages import Plan, PlanStep, plan_order_open
 from notifications.services import notification_send
 from orders.models import Order
 from orders.services import order_create
 from payments.services import FundingSource
-from requests_board.models import BuyerRequest, ProposalState, ProposalStep, RequestProposal, RequestState
+from requests_board.models import (
+    BuyerRequest,
+    ProposalState,
+    ProposalStep,
+    RequestAttachment,
+    RequestProposal,
+    RequestState,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_PROPOSAL_STEPS = 6
+# A request's files follow the deliverables' rules (``marketplace.uploads``): the same count, size and types.
+MAX_REQUEST_FILES = settings.DELIVERABLE_MAX_FILES
 CATEGORIES = dict(settings.GIG_CATEGORIES)
 
 
@@ -86,11 +100,41 @@ def request_errors(data: RequestInput, *, today=None) -> list[InvalidInput]:
     return errors
 
 
-def request_post(*, buyer: User, data: RequestInput, now: datetime | None = None) -> BuyerRequest:
+def request_files_checked(
+    files: Sequence[UploadedFile],
+) -> tuple[list[tuple[UploadedFile, str, str]], list[InvalidInput]]:
+    """Each file with its safe name and type (``validate_deliverable_file``), and every file that
+    breaks a rule, as errors on ``files``."""
+    files = [f for f in files if f]
+    errors: list[InvalidInput] = []
+    if len(files) > MAX_REQUEST_FILES:
+        message = ngettext("Attach at most %(count)d file.", "Attach at most %(count)d files.", MAX_REQUEST_FILES)
+        errors.append(InvalidInput(message % {"count": MAX_REQUEST_FILES}, field="files"))
+        return [], errors
+    checked = []
+    for upload in files:
+        try:
+            name, content_type = validate_deliverable_file(upload)
+        except InvalidInput as error:
+            errors.append(InvalidInput(error.message, field="files"))
+        else:
+            checked.append((upload, name, content_type))
+    return checked, errors
+
+
+def request_post(
+    *,
+    buyer: User,
+    data: RequestInput,
+    files: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> BuyerRequest:
     """ "Post a request": open until someone is hired, it is withdrawn or ``REQUEST_EXPIRY`` runs
-    out. Bad input raises ``RequestErrors`` with every error and writes nothing."""
+    out, with optional files (a sketch, a brief). Bad input, a file included, raises
+    ``RequestErrors`` with every error and writes nothing: no row and no file."""
     now = now or timezone.now()
-    _raise_all(request_errors(data))
+    checked, file_errors = request_files_checked(files)
+    _raise_all([*request_errors(data), *file_errors])
     assert data.budget is not None
     with transaction.atomic():
         buyer_request = BuyerRequest.objects.create(
@@ -103,19 +147,30 @@ def request_post(*, buyer: User, data: RequestInput, now: datetime | None = None
             created_at=now,
             expires_at=now + settings.REQUEST_EXPIRY,
         )
-        logger.info("request_posted", extra={"request_id": buyer_request.pk, "buyer_id": buyer.pk})
+        for upload, name, content_type in checked:
+            RequestAttachment.objects.create(
+                request=buyer_request, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
+            )
+        logger.info(
+            "request_posted", extra={"request_id": buyer_request.pk, "buyer_id": buyer.pk, "files": len(checked)}
+        )
     return buyer_request
 
 
 def request_withdraw(*, buyer: User, buyer_request: BuyerRequest, now: datetime | None = None) -> BuyerRequest:
+    """ "Withdraw request": closed for good; every pending proposal is declined and its seller told
+    (``_close``). A second press is ``DuplicateRequest`` and changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         buyer_request = lock_request(buyer_request.pk)
         if buyer_request.buyer_id != buyer.pk:
             raise NotAllowed("Only the buyer who posted the request can withdraw it.")
+        if buyer_request.state == RequestState.WITHDRAWN:
+            raise DuplicateRequest(_("You already withdrew this request; nothing changed."), obj=buyer_request)
         if buyer_request.state != RequestState.OPEN:
             raise InvalidTransition(f"This request is {buyer_request.get_state_display().lower()}; nothing changed.")
         _close(buyer_request, RequestState.WITHDRAWN, now, why="The buyer withdrew the request")
+        logger.info("request_withdrawn", extra={"request_id": buyer_request.pk})
     return buyer_request
 
 
@@ -371,12 +426,28 @@ def requests_erase_for(user: User, *, now: datetime | None = None) -> None:
     """Deleting an account (``privacy.services.account_delete``, under the user's lock): their
     requests and proposals are theirs alone and go. A seller with a pending proposal on one of
     their open requests is told it was withdrawn first; a hired request's order keeps its own copy
-    (the brief and the milestones)."""
+    (the brief and the milestones). The requests' files go with them, from storage too, once the
+    caller's transaction commits (a rollback keeps them, with their rows)."""
     now = now or timezone.now()
     for pk in (
         BuyerRequest.objects.filter(buyer=user, state=RequestState.OPEN).order_by("pk").values_list("pk", flat=True)
     ):
         buyer_request = lock_request(pk)
         _close(buyer_request, RequestState.WITHDRAWN, now, why="The buyer closed their account")
+    names = list(RequestAttachment.objects.filter(request__buyer=user).values_list("file", flat=True))
     BuyerRequest.objects.filter(buyer=user).delete()
     RequestProposal.objects.filter(seller=user).delete()
+    if names:
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def _delete_files(names: list[str]) -> None:
+    """Delete stored files; one the store fails to delete is logged and left (an orphan costs
+    storage, not correctness)."""
+    storage = RequestAttachment._meta.get_field("file").storage  # type: ignore[attr-defined]
+    for name in names:
+        if name:
+            try:
+                storage.delete(name)
+            except Exception:
+                logger.exception("request_file_not_deleted", extra={"name": name})

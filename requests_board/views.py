@@ -7,21 +7,23 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthedRequest
 from marketplace.errors import DomainError, DuplicateRequest
 from marketplace.forms import add_domain_error
 from marketplace.pagination import paginate
+from marketplace.storage import serve_file
 from milestones.models import Milestone, MilestoneState
 from milestones.package_views import _balance_in
 from milestones.views import _to_checkout, funded_words
 from orders.models import Order
 from payments.services import FundingSource
 from requests_board.forms import HireForm, ProposalForm, RequestFilterForm, RequestForm
-from requests_board.models import ProposalState, RequestProposal, RequestState
+from requests_board.models import ProposalState, RequestAttachment, RequestProposal, RequestState
 from requests_board.selectors import (
     proposal_of_seller,
     proposals_for_buyer,
@@ -37,6 +39,7 @@ from requests_board.services import (
     proposal_withdraw,
     request_hire,
     request_post,
+    request_withdraw,
 )
 from reviews.selectors import buyer_reputation
 
@@ -74,11 +77,13 @@ def request_list(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def request_new(request: AuthedRequest) -> HttpResponse:
-    """ "Post a request"."""
-    form = RequestForm(request.POST or None)
+    """ "Post a request", with optional files."""
+    form = RequestForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            buyer_request = request_post(buyer=request.user, data=form.request_input())
+            buyer_request = request_post(
+                buyer=request.user, data=form.request_input(), files=form.cleaned_data["files"]
+            )
         except DomainError as error:
             _report(form, error, request)
         else:
@@ -91,11 +96,13 @@ def request_new(request: AuthedRequest) -> HttpResponse:
 @login_required
 def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     buyer_request = request_for_user(pk, request.user)
-    context: dict = {"buyer_request": buyer_request}
+    context: dict = {"buyer_request": buyer_request, "attachments": list(buyer_request.attachments.all())}
     if buyer_request.buyer_id == request.user.pk:
         if request.method == "POST":
             raise Http404("Buyers do not propose")
-        context["proposals"] = proposals_for_buyer(buyer_request)
+        proposals = proposals_for_buyer(buyer_request)
+        context["proposals"] = proposals
+        context["pending_count"] = sum(1 for p in proposals if p.state == ProposalState.PENDING)
         return render(request, "requests_board/detail.html", context)
     own = proposal_of_seller(buyer_request, request.user)
     editable = buyer_request.state == RequestState.OPEN and (own is None or own.state == ProposalState.PENDING)
@@ -142,6 +149,43 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         }
     )
     return render(request, "requests_board/detail.html", context)
+
+
+@require_POST
+@login_required
+def request_withdraw_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    """ "Withdraw request": the buyer's, while it is open; anyone else 404. A second press says so
+    and changes nothing."""
+    buyer_request = request_for_user(pk, request.user)
+    if buyer_request.buyer_id != request.user.pk:
+        raise Http404("No such request")
+    try:
+        request_withdraw(buyer=request.user, buyer_request=buyer_request)
+    except DuplicateRequest as error:
+        messages.info(request, error.message)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Your request is withdrawn: sellers can no longer propose, and any pending proposal was declined"
+                " with a notice to its seller."
+            ),
+        )
+    return redirect(buyer_request)
+
+
+@require_safe
+@login_required
+def request_file(request: AuthedRequest, pk: int, file_pk: int) -> HttpResponseBase:
+    """A file posted with the request, to whoever may see the request (``request_for_user``: its
+    buyer; sellers while it is open; afterwards the sellers who proposed); anyone else 404."""
+    buyer_request = request_for_user(pk, request.user)
+    item = RequestAttachment.objects.filter(pk=file_pk, request=buyer_request).first()
+    if item is None:
+        raise Http404("No such file")
+    return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
 
 
 def _own_proposal(request: AuthedRequest, pk: int, proposal_pk: int) -> RequestProposal:
