@@ -11,7 +11,7 @@ COPY . .
 RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_hex(32))") \
     LEDGER_MAC_KEY=build-only PAYMENT_PROVIDER=sandbox ALLOWED_HOSTS=build \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
-    python manage.py collectstatic --noinput
+    sh -c "python manage.py collectstatic --noinput && python manage.py compile_catalogues --force"
 
 RUN useradd --system --home /app marketplace && mkdir -p /data && chown marketplace /data
 USER marketplace

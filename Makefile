@@ -34,6 +34,7 @@ ADDR ?= 127.0.0.1:$(PORT)
 ## ADDR is exported: the settings make SITE_URL (links in e-mails, the demo's webhooks) from it.
 run: install
 	export DEBUG=$${DEBUG:-true} ADDR='$(ADDR)'; \
+	$(PY) manage.py compile_catalogues && \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py seed_demo && \
 	exec $(PY) manage.py run_embedded --addr '$(ADDR)'
@@ -58,6 +59,7 @@ lint: install
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py lint_migrations
+	DEBUG=true $(PY) manage.py check_catalogues
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 format: install

@@ -112,6 +112,10 @@ class AccountAdapter(DefaultAccountAdapter):
         zone = (form.cleaned_data.get("time_zone") or "").strip()
         # Under its canonical name: some browsers report an alias ("Asia/Calcutta", "Europe/Kiev").
         user.time_zone = canonical_zone(zone) if is_time_zone(zone) else "UTC"
+        # The language the sign-up page was read in (the browser's, or the footer's choice).
+        user.language = getattr(request, "LANGUAGE_CODE", "") or settings.LANGUAGE_CODE
+        if user.language not in dict(settings.LANGUAGES):
+            user.language = settings.LANGUAGE_CODE
         if commit:
             user.save()
         return user

@@ -197,6 +197,7 @@ class ProfileForm(forms.ModelForm):
             "payout_account",
             "refund_to",
             "time_zone",
+            "language",
             "email_notifications",
         )
         labels = {"bio": "Bio", "payout_account": "Payout account"}
@@ -220,7 +221,7 @@ class ProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["withdrawal_method"].choices = withdrawal_method_choices()  # type: ignore[attr-defined]
         # Older clients and scripts post the profile without these: keep what is saved.
-        for name in ("refund_to", "time_zone", "email_notifications"):
+        for name in ("refund_to", "time_zone", "language", "email_notifications"):
             self.fields[name].required = False
         # The saved zone selected, under its canonical name if it is an alias; one that maps to
         # none offered is listed first, as it is. Until the user chooses, the page's script

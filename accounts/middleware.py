@@ -11,15 +11,45 @@ from django.contrib import messages
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import two_factor
 from accounts.models import User
 
 SESSION_TIME_ZONE = "time_zone"
+SESSION_LANGUAGE = "language"
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """The reader's language, for the pages and the words of the request: a signed-in user's
+    profile (``User.language``, kept in the session as the zone is, so a poll loads no user), else
+    the footer's choice (``LANGUAGE_COOKIE_NAME``), else the browser's ``Accept-Language``, else
+    English. URLs carry no language prefix: the same page is at the same address in every language
+    (``Vary: Accept-Language, Cookie`` on the response, from ``LocaleMiddleware``)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        language = ""
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session:
+            language = session.get(SESSION_LANGUAGE, "")
+            if not language:
+                user = getattr(request, "user", None)
+                language = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+                if language:
+                    session[SESSION_LANGUAGE] = language
+        if language:
+            try:
+                language = translation.get_supported_language_variant(language)
+            except LookupError:
+                language = ""
+        if not language:
+            language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
 
 
 class TimeZoneMiddleware:
@@ -136,10 +166,12 @@ def session_user_pk(request: HttpRequest) -> int | None:
 
 
 def remember_time_zone(sender, request, user, **kwargs) -> None:
-    """At log-in the session learns the user's zone (``TimeZoneMiddleware``)."""
+    """At log-in the session learns the user's zone (``TimeZoneMiddleware``) and language
+    (``LanguageMiddleware``)."""
     session = getattr(request, "session", None)
     if session is not None:
         session[SESSION_TIME_ZONE] = getattr(user, "time_zone", "") or "UTC"
+        session[SESSION_LANGUAGE] = getattr(user, "language", "") or settings.LANGUAGE_CODE
 
 
 def shorten_staff_session(sender, request, user, **kwargs) -> None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.levels import SellerLevel, clearance_for
 
@@ -80,6 +81,11 @@ class User(AbstractUser):
     # When the user chose ``time_zone`` on the profile; empty while it is the sign-up's guess (or
     # UTC, without JavaScript then): until then the profile preselects the browser's zone.
     time_zone_chosen_at = models.DateTimeField(null=True, blank=True)
+    # Pages and the e-mails this user receives are in this language (one of ``LANGUAGES``): taken
+    # from the browser at sign-up, changed on the profile or in the footer.
+    language = models.CharField(
+        _("Language"), max_length=10, choices=settings.LANGUAGES, default="en-gb", db_default="en-gb"
+    )
     # Which notices are e-mailed as well as shown in the app.
     email_notifications = models.CharField(
         "E-mail me", max_length=10, choices=EmailPreference.choices, default=EmailPreference.ALL

@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import datetime
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -49,6 +50,7 @@ def user_update_profile(
     refund_to: str | None = None,
     time_zone: str | None = None,
     email_notifications: str | None = None,
+    language: str | None = None,
     ip: str | None = None,
     time_zone_chosen: bool = False,
 ) -> User:
@@ -76,6 +78,9 @@ def user_update_profile(
     email_notifications = email_notifications or user.email_notifications
     if email_notifications not in EmailPreference.values:
         raise InvalidInput("Choose which notices to receive by e-mail.", field="email_notifications")
+    language = language or user.language
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput("Choose a language from the list.", field="language")
     # What is stored, not the instance (a ModelForm has already written the new values into it).
     stored_method, stored_account, stored_token = User.objects.values_list(
         "withdrawal_method", "payout_account", "payout_token"
@@ -103,8 +108,10 @@ def user_update_profile(
             user.time_zone_chosen_at = timezone.now()
         user.time_zone = time_zone
         user.email_notifications = email_notifications
+        user.language = language
         user.save(
             update_fields=[
+                "language",
                 "bio",
                 "withdrawal_method",
                 "withdrawal_method_chosen_at",
@@ -220,3 +227,14 @@ def level_change_message(before: str, after: str) -> str:
         f"Your seller level is now {label} (was {SellerLevel(before).label}): "
         "your record of the last 60 days no longer meets the level's thresholds."
     )
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """The footer's "Language" for a signed-in user: kept on the profile, so the pages and the
+    e-mails they receive (rendered in the recipient's language) follow it on every device."""
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput("Choose a language from the list.", field="language")
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user

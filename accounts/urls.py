@@ -19,4 +19,6 @@ urlpatterns = [
         name="password_change",
     ),
     path("accounts/profile/", views.profile, name="profile"),
+    # The footer's language selector; Django's name, so {% url 'set_language' %} finds it.
+    path("i18n/setlang/", views.language_set, name="set_language"),
 ]

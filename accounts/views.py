@@ -15,12 +15,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileForm
 from accounts.http import AuthedRequest
-from accounts.middleware import SESSION_TIME_ZONE, has_totp
-from accounts.services import user_update_profile
+from accounts.middleware import SESSION_LANGUAGE, SESSION_TIME_ZONE, has_totp
+from accounts.services import user_set_language, user_update_profile
 from accounts.zones import zone_aliases
 from marketplace.errors import DomainError
 from marketplace.forms import show_domain_error
@@ -46,6 +48,8 @@ def profile(request: AuthedRequest) -> HttpResponse:
             show_domain_error(request, form, error)
         else:
             request.session[SESSION_TIME_ZONE] = user.time_zone
+            request.session[SESSION_LANGUAGE] = user.language
+            translation.activate(user.language)
             messages.success(request, "Your profile is saved.")
             return redirect("profile")
     context = {
@@ -58,3 +62,16 @@ def profile(request: AuthedRequest) -> HttpResponse:
         "zone_aliases": zone_aliases(),
     }
     return render(request, "accounts/profile.html", context)
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The footer's "Language" (a POST, as Django's ``set_language``, whose cookie keeps a visitor's
+    choice): a signed-in user's is kept on their profile as well, so it follows them to every device
+    and to the e-mails they receive. Back to the page it was chosen on."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_set_language(user=request.user, language=language)  # type: ignore[arg-type]
+        request.session[SESSION_LANGUAGE] = language
+    return response

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from babel.numbers import format_currency
+from django.utils import translation
 from djmoney.money import Money
 from moneyed import get_currency
 
@@ -31,14 +33,37 @@ def zero(currency: str) -> Money:
     return Money(Decimal("0.00"), currency)
 
 
-def format_money(value: Money) -> str:
-    """``1,234.50 USD``: thousands grouped, the currency's decimals, the code
-    last. The one way amounts are written, in pages (the ``money`` filter),
-    notifications, e-mails and the activity log."""
+def format_money(value: Money, language: str | None = None) -> str:
+    """An amount as the reader's language writes it: ``1,234.50 USD`` in English (thousands grouped,
+    the currency's decimals, the code last: unambiguous between dollars), ``1.234,50 $`` in German,
+    ``1234,50 US$`` in Spanish (Babel's CLDR patterns). The one way amounts are written, in pages
+    (the ``money`` filter), notifications, e-mails and the activity log; ``language`` defaults to
+    the active one (a recipient's, for what is sent to them)."""
     code = str(value.currency)
+    language = language or translation.get_language() or "en"
+    if not language.startswith("en"):
+        text = format_currency(abs(value.amount), code, locale=translation.to_locale(language))
+        return "−" + text if value.amount < 0 else text
     exponent = minor_unit(code).as_tuple().exponent
     places = max(0, -exponent) if isinstance(exponent, int) else 2
     text = f"{abs(value.amount):,.{places}f}"
     if value.amount < 0:
         text = "−" + text
     return f"{text}\u00a0{code}"
+
+
+class Amount:
+    """An amount for words made later in another reader's language (a notice, an e-mail):
+    ``format_lazy(gettext_lazy("{amount} was released to you."), amount=Amount(money))`` writes it
+    as the recipient's language does when the words are made (``format_money``)."""
+
+    __slots__ = ("money",)
+
+    def __init__(self, money: Money) -> None:
+        self.money = money
+
+    def __str__(self) -> str:
+        return format_money(self.money)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

@@ -114,6 +114,10 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",
     "marketplace.http.RequestIdMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The reader's language: the profile's for a signed-in user, else the footer's choice (a
+    # cookie), else the browser's Accept-Language. After the session and the user, before any
+    # view renders a word.
+    "accounts.middleware.LanguageMiddleware",
     "accounts.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.StaffTwoFactorMiddleware",
@@ -138,6 +142,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.template.context_processors.i18n",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context_processors.navigation",
             ],
@@ -269,9 +274,20 @@ MFA_FORMS = {"authenticate": "accounts.forms.TwoFactorForm"}
 MFA_TOTP_ISSUER = "Milestone Marketplace"
 
 # --- Internationalisation -----------------------------------------------------
+# English (the source language of every message), Spanish and German, each complete: `make lint`
+# fails when a catalogue is out of date or a message is untranslated (marketplace/i18n.py). URLs are
+# the same in every language; the reader's language is chosen by accounts.middleware.LanguageMiddleware.
 LANGUAGE_CODE = "en-gb"
-# The site's own words where a library's differ (allauth's Title Case buttons, in sentence case).
+LANGUAGES = [("en-gb", "English"), ("es", "Español"), ("de", "Deutsch")]
+# The catalogues: locale/<language>/LC_MESSAGES/django.po, compiled by `make run`, `make test` and
+# the image (manage.py compile_catalogues, with Babel: no GNU gettext needed to run the site). The
+# English one holds the site's own words where a library's differ (allauth's Title Case buttons).
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers as each language writes them (marketplace/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["marketplace.formats"]
+LANGUAGE_COOKIE_NAME = "language"
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
 
 from marketplace.bulk import insert_unnest
 from marketplace.http import site_url
@@ -84,17 +86,31 @@ class Notice:
 
     recipient_id: int
     event: str
-    message: str
+    message: str | Promise
     url: str = ""
 
 
-def notification_send(*, recipient: AbstractBaseUser, event: str, message: str, url: str = "") -> Notification:
-    """Record an in-app notice; its e-mail copy goes out after commit.
+def in_language(message: str | Promise, language: str | None) -> str:
+    """The words of a notice in its recipient's language (``User.language``), not the sender's: a
+    notice is built lazily (``format_lazy(gettext_lazy("…{title}…"), title=…)``, amounts as
+    ``marketplace.money.Amount``) and made text here, once, under the recipient's language; its
+    e-mail copy is that text. A plain string is kept as it is."""
+    if not isinstance(message, Promise):
+        return message
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return str(message)
+
+
+def notification_send(
+    *, recipient: AbstractBaseUser, event: str, message: str | Promise, url: str = ""
+) -> Notification:
+    """Record an in-app notice, in the recipient's language; its e-mail copy goes out after commit.
 
     If the broker is down the e-mail waits in the database (``emailed_at`` is
     empty) and the notifications sweep sends it later.
     """
-    notification = Notification.objects.create(recipient=recipient, event=event, message=clip_message(message), url=url)
+    text = in_language(message, getattr(recipient, "language", None))
+    notification = Notification.objects.create(recipient=recipient, event=event, message=clip_message(text), url=url)
     enqueue_on_commit(EMAIL_TASK, notification.pk)
     return notification
 
@@ -110,13 +126,22 @@ def notifications_send(notices: Iterable[Notice]) -> list[int]:
 
 def _insert_notifications(notices: list[Notice]) -> list[int]:
     """The rows, in order, in one statement (``marketplace.bulk.insert_unnest``); the other columns
-    are filled as ``bulk_create`` fills them (``created_at`` now, the e-mail columns' defaults)."""
+    are filled as ``bulk_create`` fills them (``created_at`` now, the e-mail columns' defaults).
+    Lazy words are made text in each recipient's language (one query for the languages)."""
+    if any(isinstance(n.message, Promise) for n in notices):
+        languages = dict(
+            get_user_model().objects.filter(pk__in={n.recipient_id for n in notices}).values_list("pk", "language")
+        )
+        notices = [
+            Notice(n.recipient_id, n.event, in_language(n.message, languages.get(n.recipient_id)), n.url)
+            for n in notices
+        ]
     return insert_unnest(
         Notification,
         {
             "recipient_id": [n.recipient_id for n in notices],
             "event": [n.event for n in notices],
-            "message": [clip_message(n.message) for n in notices],
+            "message": [clip_message(str(n.message)) for n in notices],
             "url": [n.url for n in notices],
         },
     )

@@ -14,6 +14,13 @@ from tests.template_db import django_db_setup  # noqa: F401
 fast_flush.install()
 
 
+def pytest_configure(config) -> None:
+    """The translations compiled before any page renders (``make run`` and the image do the same)."""
+    from marketplace.i18n import compile_catalogues
+
+    compile_catalogues()
+
+
 @pytest.fixture
 def buyer(db):
     return UserFactory(username="alice_buyer")

@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from djmoney.money import Money
 
@@ -25,8 +26,26 @@ register = template.Library()
 def _exact(value: datetime, now: datetime) -> str:
     local = timezone.localtime(value)
     if local.year == timezone.localtime(now).year:
-        return local.strftime("%-d %b %H:%M")
-    return local.strftime("%-d %b %Y %H:%M")
+        return date_format(local, "SHORT_DATETIME_FORMAT")
+    return date_format(local, "DATETIME_FORMAT")
+
+
+def _full(value: datetime) -> str:
+    """``Tuesday, 8 Dec 2026 14:30 CET``, as the reader's language writes it."""
+    local = timezone.localtime(value)
+    return f"{dateformat.format(local, 'l')}, {date_format(local, 'DATETIME_FORMAT')} {local.strftime('%Z')}"
+
+
+@register.filter
+def datetime_tz(value: datetime | None) -> str:
+    """``8 Dec 2026 14:30 CET`` (``8. Dez. 2026, 14:30 MEZ``…): the date and time in the reader's
+    zone and language, with the zone's abbreviation."""
+    if not value:
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    local = timezone.localtime(value)
+    return f"{date_format(local, 'DATETIME_FORMAT')} {dateformat.format(local, 'T')}"
 
 
 @register.filter
@@ -35,14 +54,14 @@ def when(value: datetime | date | None) -> str:
     if not value:
         return ""
     if not isinstance(value, datetime):
-        return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.strftime("%-d %b %Y"))
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), date_format(value, "DATE_FORMAT"))
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     now = timezone.now()
     return format_html(
         '<time datetime="{}" title="{}">{} · {}</time>',
         _iso_time(value),
-        timezone.localtime(value).strftime("%A %-d %B %Y, %H:%M %Z"),
+        _full(value),
         relative_words(value, now),
         _exact(value, now),
     )
@@ -83,7 +102,7 @@ def money(value: Money | Decimal | int | str | None, currency: str = "") -> str:
         return str(value)
     if currency:
         return format_money(Money(amount, currency))
-    text = f"{abs(amount):,.2f}"
+    text = number_format(abs(amount), 2, use_l10n=True, force_grouping=True)
     return "−" + text if amount < 0 else text
 
 

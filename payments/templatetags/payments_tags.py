@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import WithdrawalMethod
 from marketplace.timewords import period_words
@@ -56,5 +57,5 @@ def _day(value: datetime) -> str:
     """'3 Dec' in the viewer's time zone; with the year when it is not this year's."""
     local = timezone.localtime(value)
     if local.year != timezone.localtime().year:
-        return local.strftime("%-d %b %Y")
-    return local.strftime("%-d %b")
+        return date_format(local, "DATE_FORMAT")
+    return date_format(local, "MONTH_DAY_FORMAT")
