@@ -11,21 +11,22 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import pgettext_lazy
 from djmoney.models.fields import MoneyField
 
 
 class RequestState(models.TextChoices):
-    OPEN = "open", "Open"
-    HIRED = "hired", "Hired"
-    EXPIRED = "expired", "Expired"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    OPEN = "open", pgettext_lazy("buyer request", "Open")
+    HIRED = "hired", pgettext_lazy("buyer request", "Hired")
+    EXPIRED = "expired", pgettext_lazy("buyer request", "Expired")
+    WITHDRAWN = "withdrawn", pgettext_lazy("buyer request", "Withdrawn")
 
 
 class ProposalState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    HIRED = "hired", "Hired"
-    DECLINED = "declined", "Declined"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    PENDING = "pending", pgettext_lazy("proposal", "Pending")
+    HIRED = "hired", pgettext_lazy("proposal", "Hired")
+    DECLINED = "declined", pgettext_lazy("proposal", "Declined")
+    WITHDRAWN = "withdrawn", pgettext_lazy("proposal", "Withdrawn")
 
 
 class BuyerRequest(models.Model):

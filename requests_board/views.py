@@ -87,7 +87,7 @@ def request_new(request: AuthedRequest) -> HttpResponse:
         except DomainError as error:
             _report(form, error, request)
         else:
-            messages.success(request, "Your request is posted; sellers can send proposals now.")
+            messages.success(request, _("Your request is posted; sellers can send proposals now."))
             return redirect(buyer_request)
     return render(request, "requests_board/new.html", {"form": form})
 
@@ -99,7 +99,7 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     context: dict = {"buyer_request": buyer_request, "attachments": list(buyer_request.attachments.all())}
     if buyer_request.buyer_id == request.user.pk:
         if request.method == "POST":
-            raise Http404("Buyers do not propose")
+            raise Http404(_("Buyers do not propose"))
         proposals = proposals_for_buyer(buyer_request)
         context["proposals"] = proposals
         context["pending_count"] = sum(1 for p in proposals if p.state == ProposalState.PENDING)
@@ -130,16 +130,16 @@ def request_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             try:
                 if pending is None:
                     proposal_send(seller=request.user, buyer_request=buyer_request, data=form.proposal_input())
-                    messages.success(request, "Your proposal is sent.")
+                    messages.success(request, _("Your proposal is sent."))
                 else:
                     proposal_edit(seller=request.user, proposal=pending, data=form.proposal_input())
-                    messages.success(request, "Your proposal is updated.")
+                    messages.success(request, _("Your proposal is updated."))
             except DomainError as error:
                 _report(form, error, request)
             else:
                 return redirect(buyer_request)
     elif request.method == "POST":
-        messages.error(request, "This request no longer takes proposals; nothing was sent.")
+        messages.error(request, _("This request no longer takes proposals; nothing was sent."))
         return redirect(buyer_request)
     context.update(
         {
@@ -158,7 +158,7 @@ def request_withdraw_view(request: AuthedRequest, pk: int) -> HttpResponse:
     and changes nothing."""
     buyer_request = request_for_user(pk, request.user)
     if buyer_request.buyer_id != request.user.pk:
-        raise Http404("No such request")
+        raise Http404(_("No such request"))
     try:
         request_withdraw(buyer=request.user, buyer_request=buyer_request)
     except DuplicateRequest as error:
@@ -184,14 +184,14 @@ def request_file(request: AuthedRequest, pk: int, file_pk: int) -> HttpResponseB
     buyer_request = request_for_user(pk, request.user)
     item = RequestAttachment.objects.filter(pk=file_pk, request=buyer_request).first()
     if item is None:
-        raise Http404("No such file")
+        raise Http404(_("No such file"))
     return serve_file(item.file, item.original_name, item.content_type or "application/octet-stream")
 
 
 def _own_proposal(request: AuthedRequest, pk: int, proposal_pk: int) -> RequestProposal:
     proposal = RequestProposal.objects.select_related("request").filter(pk=proposal_pk, request_id=pk).first()
     if proposal is None or proposal.seller_id != request.user.pk:
-        raise Http404("No such proposal")
+        raise Http404(_("No such proposal"))
     return proposal
 
 
@@ -204,7 +204,7 @@ def proposal_withdraw_view(request: AuthedRequest, pk: int, proposal_pk: int) ->
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Your proposal is withdrawn.")
+        messages.success(request, _("Your proposal is withdrawn."))
     return redirect(proposal.request)
 
 
@@ -215,11 +215,11 @@ def proposal_hire(request: AuthedRequest, pk: int, proposal_pk: int) -> HttpResp
     order opens; a card goes on to the provider's page."""
     proposal = RequestProposal.objects.select_related("request", "seller").filter(pk=proposal_pk, request_id=pk).first()
     if proposal is None or proposal.request.buyer_id != request.user.pk:
-        raise Http404("No such proposal")
+        raise Http404(_("No such proposal"))
     buyer_request = proposal.request
     plan = proposal_plan(proposal)
     if not plan.steps:
-        raise Http404("No steps")
+        raise Http404(_("No steps"))
     currency = str(plan.steps[0].amount.currency)
     balance = _balance_in(request.user, currency)
     form = HireForm(request.POST or None, balance_covers=balance >= plan.charged_now)
@@ -243,7 +243,7 @@ def proposal_hire(request: AuthedRequest, pk: int, proposal_pk: int) -> HttpResp
             assert first is not None
             if first.state == MilestoneState.AWAITING_PAYMENT:
                 return _to_checkout(request, first)
-            messages.success(request, funded_words(first) + " The seller accepts the plan to start.")
+            messages.success(request, " ".join((funded_words(first), _("The seller accepts the plan to start."))))
             return redirect(first.get_absolute_url())
     context = {"buyer_request": buyer_request, "proposal": proposal, "plan": plan, "form": form, "balance": balance}
     return render(request, "requests_board/hire.html", context)
