@@ -1,5 +1,5 @@
 """Checks on uploaded files (deliverables, dispute evidence, message
-attachments): size, extension, and that the content is what the extension
+attachments, a buyer request's files): size, extension, and that the content is what the extension
 claims. Shared by the forms (for field errors) and the services
 (so nothing unchecked is stored, whoever calls)."""
 

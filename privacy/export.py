@@ -6,8 +6,8 @@ tokens), ``orders.json`` (each order with its milestones, deliveries, revision r
 disputes and timeline), ``messages.json`` (order conversations and inquiries), ``money.json`` (their
 ledger lines, earnings, withdrawals, tips and checkouts), ``reviews.json`` (written; received once
 published), ``gigs.json``, ``gig_images.json``,
-``saved_gigs.json`` (the gigs they saved, and when), ``requests.json`` (their buyer requests and
-proposals), ``notifications.json``,
+``saved_gigs.json`` (the gigs they saved, and when), ``requests.json`` (their buyer requests, the
+files posted with them, and their proposals), ``notifications.json``,
 ``webhooks.json`` (their endpoints, without the signing secret, and the deliveries' log), and ``files/``.
 """
 
@@ -32,7 +32,7 @@ from milestones.models import Delivery, DeliveryFile, Dispute, DisputeStatement,
 from notifications.models import Notification
 from orders.models import Activity, Order, OrderMessage, OrderMessageFile
 from payments.models import Checkout, Earning, Entry, Tip, Withdrawal
-from requests_board.models import BuyerRequest, ProposalStep, RequestProposal
+from requests_board.models import BuyerRequest, ProposalStep, RequestAttachment, RequestProposal
 from reviews.models import Review
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -71,6 +71,7 @@ def user_data_zip(user: User) -> IO[bytes]:
     orders = Order.objects.filter(Q(buyer=user) | Q(seller=user))
     milestones = Milestone.objects.filter(order__in=orders)
     inquiries = Inquiry.objects.filter(Q(buyer=user) | Q(seller=user))
+    request_files = RequestAttachment.objects.filter(request__buyer=user).order_by("pk")
     out = tempfile.TemporaryFile()  # noqa: SIM115 - returned open; FileResponse closes it
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         _json(
@@ -158,6 +159,7 @@ def user_data_zip(user: User) -> IO[bytes]:
             "requests.json",
             {
                 "requests": _rows(BuyerRequest.objects.filter(buyer=user).order_by("pk")),
+                "request_files": _rows(request_files, "id", "request_id", "original_name", "content_type", "size"),
                 "proposals": _rows(RequestProposal.objects.filter(seller=user).order_by("pk")),
                 "proposal_steps": _rows(
                     ProposalStep.objects.filter(proposal__seller=user).order_by("proposal_id", "position")
@@ -193,6 +195,7 @@ def user_data_zip(user: User) -> IO[bytes]:
             "inquiries",
             ((f.pk, f.file, f.original_name) for f in InquiryFile.objects.filter(message__inquiry__in=inquiries)),
         )
+        missing += _files(archive, "requests", ((f.pk, f.file, f.original_name) for f in request_files))
         missing += _files(
             archive,
             "dispute-statements",

@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from requests_board.models import BuyerRequest, ProposalState, RequestProposal, RequestState
@@ -83,14 +84,14 @@ def request_for_user(pk: int, user: User) -> BuyerRequest:
     seller while it is open. Anyone else: 404."""
     buyer_request = BuyerRequest.objects.select_related("buyer").filter(pk=pk).first()
     if buyer_request is None:
-        raise Http404("No such request")
+        raise Http404(_("No such request"))
     if buyer_request.buyer_id == user.pk:
         return buyer_request
     if buyer_request.state == RequestState.OPEN and buyer_request.expires_at > timezone.now():
         return buyer_request
     if RequestProposal.objects.filter(request=buyer_request, seller=user).exists():
         return buyer_request
-    raise Http404("No such request")
+    raise Http404(_("No such request"))
 
 
 def proposals_for_buyer(buyer_request: BuyerRequest) -> list[RequestProposal]:

@@ -10,30 +10,79 @@ a request after an order, a milestone or an account.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from gigs.packages import MAX_PACKAGE_DAYS, StepInput, _price_errors, _text_errors
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money
+from marketplace.money import Amount
+from marketplace.uploads import validate_deliverable_file
 from milestones.services.packages import Plan, PlanStep, plan_order_open
 from notifications.services import notification_send
 from orders.models import Order
 from orders.services import order_create
 from payments.services import FundingSource
-from requests_board.models import BuyerRequest, ProposalState, ProposalStep, RequestProposal, RequestState
+from requests_board.models import (
+    BuyerRequest,
+    ProposalState,
+    ProposalStep,
+    RequestAttachment,
+    RequestProposal,
+    RequestState,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_PROPOSAL_STEPS = 6
+# A request's files follow the deliverables' rules (``marketplace.uploads``): the same count, size and types.
+MAX_REQUEST_FILES = settings.DELIVERABLE_MAX_FILES
 CATEGORIES = dict(settings.GIG_CATEGORIES)
+
+# Why a pending proposal was declined (``_close``), one whole sentence each, made in the seller's
+# language when the notice is written.
+DECLINED_NOTICES = {
+    "withdrawn": gettext_lazy("The buyer withdrew the request: your proposal on “{title}” was declined."),
+    "hired": gettext_lazy("The buyer hired another seller: your proposal on “{title}” was declined."),
+    "expired": gettext_lazy("The request expired: your proposal on “{title}” was declined."),
+    "account_closed": gettext_lazy("The buyer closed their account: your proposal on “{title}” was declined."),
+}
+# "This request is <state>; …", one whole sentence per state.
+REQUEST_NOT_OPEN_NOTHING_CHANGED = {
+    RequestState.OPEN: gettext_lazy("This request is open; nothing changed."),
+    RequestState.HIRED: gettext_lazy("This request is hired; nothing changed."),
+    RequestState.EXPIRED: gettext_lazy("This request is expired; nothing changed."),
+    RequestState.WITHDRAWN: gettext_lazy("This request is withdrawn; nothing changed."),
+}
+REQUEST_NOT_OPEN_NO_HIRE = {
+    RequestState.OPEN: gettext_lazy("This request is open; no one was hired."),
+    RequestState.HIRED: gettext_lazy("This request is hired; no one was hired."),
+    RequestState.EXPIRED: gettext_lazy("This request is expired; no one was hired."),
+    RequestState.WITHDRAWN: gettext_lazy("This request is withdrawn; no one was hired."),
+}
+PROPOSAL_ANSWERED_NO_CHANGE = {
+    ProposalState.PENDING: gettext_lazy("This proposal was pending; it can no longer change."),
+    ProposalState.HIRED: gettext_lazy("This proposal was hired; it can no longer change."),
+    ProposalState.DECLINED: gettext_lazy("This proposal was declined; it can no longer change."),
+    ProposalState.WITHDRAWN: gettext_lazy("This proposal was withdrawn; it can no longer change."),
+}
+PROPOSAL_ANSWERED_NO_HIRE = {
+    ProposalState.PENDING: gettext_lazy("This proposal was pending; no one was hired."),
+    ProposalState.HIRED: gettext_lazy("This proposal was hired; no one was hired."),
+    ProposalState.DECLINED: gettext_lazy("This proposal was declined; no one was hired."),
+    ProposalState.WITHDRAWN: gettext_lazy("This proposal was withdrawn; no one was hired."),
+}
 
 
 class RequestErrors(InvalidInput):
@@ -71,26 +120,56 @@ class RequestInput:
 
 def request_errors(data: RequestInput, *, today=None) -> list[InvalidInput]:
     errors = [
-        *_text_errors(data.title, field="title", limit=200, missing="Give the request a title."),
-        *_text_errors(data.description, field="description", limit=10000, missing="Describe what you need done."),
+        *_text_errors(data.title, field="title", limit=200, missing=_("Give the request a title.")),
+        *_text_errors(data.description, field="description", limit=10000, missing=_("Describe what you need done.")),
     ]
     if data.category not in CATEGORIES:
-        errors.append(InvalidInput("Choose a category.", field="category"))
+        errors.append(InvalidInput(_("Choose a category."), field="category"))
     if data.budget is None:
-        errors.append(InvalidInput("Give a budget.", field="budget"))
+        errors.append(InvalidInput(_("Give a budget."), field="budget"))
     else:
         errors += _price_errors(data.budget, field="budget", currency=None, what="The budget")
     today = today or timezone.localdate()
     if data.deadline is not None and data.deadline < today:
-        errors.append(InvalidInput("The deadline cannot be in the past.", field="deadline"))
+        errors.append(InvalidInput(_("The deadline cannot be in the past."), field="deadline"))
     return errors
 
 
-def request_post(*, buyer: User, data: RequestInput, now: datetime | None = None) -> BuyerRequest:
+def request_files_checked(
+    files: Sequence[UploadedFile],
+) -> tuple[list[tuple[UploadedFile, str, str]], list[InvalidInput]]:
+    """Each file with its safe name and type (``validate_deliverable_file``), and every file that
+    breaks a rule, as errors on ``files``."""
+    files = [f for f in files if f]
+    errors: list[InvalidInput] = []
+    if len(files) > MAX_REQUEST_FILES:
+        message = ngettext("Attach at most %(count)d file.", "Attach at most %(count)d files.", MAX_REQUEST_FILES)
+        errors.append(InvalidInput(message % {"count": MAX_REQUEST_FILES}, field="files"))
+        return [], errors
+    checked = []
+    for upload in files:
+        try:
+            name, content_type = validate_deliverable_file(upload)
+        except InvalidInput as error:
+            errors.append(InvalidInput(error.message, field="files"))
+        else:
+            checked.append((upload, name, content_type))
+    return checked, errors
+
+
+def request_post(
+    *,
+    buyer: User,
+    data: RequestInput,
+    files: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> BuyerRequest:
     """ "Post a request": open until someone is hired, it is withdrawn or ``REQUEST_EXPIRY`` runs
-    out. Bad input raises ``RequestErrors`` with every error and writes nothing."""
+    out, with optional files (a sketch, a brief). Bad input, a file included, raises
+    ``RequestErrors`` with every error and writes nothing: no row and no file."""
     now = now or timezone.now()
-    _raise_all(request_errors(data))
+    checked, file_errors = request_files_checked(files)
+    _raise_all([*request_errors(data), *file_errors])
     assert data.budget is not None
     with transaction.atomic():
         buyer_request = BuyerRequest.objects.create(
@@ -103,19 +182,30 @@ def request_post(*, buyer: User, data: RequestInput, now: datetime | None = None
             created_at=now,
             expires_at=now + settings.REQUEST_EXPIRY,
         )
-        logger.info("request_posted", extra={"request_id": buyer_request.pk, "buyer_id": buyer.pk})
+        for upload, name, content_type in checked:
+            RequestAttachment.objects.create(
+                request=buyer_request, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
+            )
+        logger.info(
+            "request_posted", extra={"request_id": buyer_request.pk, "buyer_id": buyer.pk, "files": len(checked)}
+        )
     return buyer_request
 
 
 def request_withdraw(*, buyer: User, buyer_request: BuyerRequest, now: datetime | None = None) -> BuyerRequest:
+    """ "Withdraw request": closed for good; every pending proposal is declined and its seller told
+    (``_close``). A second press is ``DuplicateRequest`` and changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         buyer_request = lock_request(buyer_request.pk)
         if buyer_request.buyer_id != buyer.pk:
-            raise NotAllowed("Only the buyer who posted the request can withdraw it.")
+            raise NotAllowed(_("Only the buyer who posted the request can withdraw it."))
+        if buyer_request.state == RequestState.WITHDRAWN:
+            raise DuplicateRequest(_("You already withdrew this request; nothing changed."), obj=buyer_request)
         if buyer_request.state != RequestState.OPEN:
-            raise InvalidTransition(f"This request is {buyer_request.get_state_display().lower()}; nothing changed.")
-        _close(buyer_request, RequestState.WITHDRAWN, now, why="The buyer withdrew the request")
+            raise InvalidTransition(str(REQUEST_NOT_OPEN_NOTHING_CHANGED[RequestState(buyer_request.state)]))
+        _close(buyer_request, RequestState.WITHDRAWN, now, why="withdrawn")
+        logger.info("request_withdrawn", extra={"request_id": buyer_request.pk})
     return buyer_request
 
 
@@ -137,7 +227,7 @@ def _close(buyer_request: BuyerRequest, state: str, now: datetime, *, why: str, 
         notification_send(
             recipient=proposal.seller,
             event="proposal_declined",
-            message=f"{why}: your proposal on “{buyer_request.title}” was declined.",
+            message=format_lazy(DECLINED_NOTICES[why], title=buyer_request.title),
             url=buyer_request.get_absolute_url(),
         )
 
@@ -152,36 +242,41 @@ class ProposalInput:
 
 
 def proposal_errors(data: ProposalInput) -> list[InvalidInput]:
-    errors = _text_errors(data.message, field="message", limit=5000, missing="Write the buyer a message.")
+    errors = _text_errors(data.message, field="message", limit=5000, missing=_("Write the buyer a message."))
     if not 1 <= len(data.steps) <= MAX_PROPOSAL_STEPS:
-        errors.append(InvalidInput(f"Propose between 1 and {MAX_PROPOSAL_STEPS} steps.", field="steps"))
+        errors.append(
+            InvalidInput(_("Propose between 1 and {count} steps.").format(count=MAX_PROPOSAL_STEPS), field="steps")
+        )
     currency = next((str(s.price.currency) for s in data.steps if s.price is not None), None)
     for number, step in enumerate(data.steps, start=1):
         errors += _text_errors(
-            step.title, field=step_field(number, "title"), limit=200, missing="Give the step a title."
+            step.title, field=step_field(number, "title"), limit=200, missing=_("Give the step a title.")
         )
         errors += _text_errors(
             step.deliverables,
             field=step_field(number, "deliverables"),
             limit=5000,
-            missing="Say what the buyer gets at the end of this step.",
+            missing=_("Say what the buyer gets at the end of this step."),
         )
         if step.price is None:
-            errors.append(InvalidInput("Give the step a price.", field=step_field(number, "price")))
+            errors.append(InvalidInput(_("Give the step a price."), field=step_field(number, "price")))
         else:
             errors += _price_errors(
                 step.price, field=step_field(number, "price"), currency=currency, what="A step's price"
             )
         if step.days is None or not 1 <= step.days <= MAX_PACKAGE_DAYS:
             errors.append(
-                InvalidInput(f"A step takes between 1 and {MAX_PACKAGE_DAYS} days.", field=step_field(number, "days"))
+                InvalidInput(
+                    _("A step takes between 1 and {count} days.").format(count=MAX_PACKAGE_DAYS),
+                    field=step_field(number, "days"),
+                )
             )
     return errors
 
 
 def _open_for_proposals(buyer_request: BuyerRequest, now: datetime) -> None:
     if buyer_request.state != RequestState.OPEN or buyer_request.expires_at <= now:
-        raise InvalidTransition("This request is no longer open; nothing was sent.")
+        raise InvalidTransition(_("This request is no longer open; nothing was sent."))
 
 
 def _write_steps(proposal: RequestProposal, data: ProposalInput) -> None:
@@ -209,12 +304,12 @@ def proposal_send(
         with transaction.atomic():
             buyer_request = lock_request(buyer_request.pk)
             if buyer_request.buyer_id == seller.pk:
-                raise NotAllowed("You cannot propose on your own request.")
+                raise NotAllowed(_("You cannot propose on your own request."))
             _open_for_proposals(buyer_request, now)
             if RequestProposal.objects.filter(
                 request=buyer_request, seller=seller, state=ProposalState.PENDING
             ).exists():
-                raise DuplicateRequest("You already have a proposal waiting on this request; edit it instead.")
+                raise DuplicateRequest(_("You already have a proposal waiting on this request; edit it instead."))
             proposal = RequestProposal.objects.create(
                 request=buyer_request, seller=seller, message=data.message.strip()
             )
@@ -222,11 +317,15 @@ def proposal_send(
             notification_send(
                 recipient=buyer_request.buyer,
                 event="proposal_received",
-                message=f"{seller.username} sent a proposal on “{buyer_request.title}”.",
+                message=format_lazy(
+                    gettext_lazy("{seller} sent a proposal on “{title}”."),
+                    seller=seller.username,
+                    title=buyer_request.title,
+                ),
                 url=buyer_request.get_absolute_url(),
             )
     except IntegrityError:
-        raise DuplicateRequest("You already have a proposal waiting on this request; edit it instead.") from None
+        raise DuplicateRequest(_("You already have a proposal waiting on this request; edit it instead.")) from None
     return proposal
 
 
@@ -234,9 +333,9 @@ def _lock_own_pending(seller: User, proposal: RequestProposal, now: datetime) ->
     buyer_request = lock_request(proposal.request_id)
     proposal = RequestProposal.objects.select_for_update(of=("self",)).get(pk=proposal.pk)
     if proposal.seller_id != seller.pk:
-        raise NotAllowed("Only the seller who sent the proposal can change it.")
+        raise NotAllowed(_("Only the seller who sent the proposal can change it."))
     if proposal.state != ProposalState.PENDING:
-        raise InvalidTransition(f"This proposal was {proposal.get_state_display().lower()}; it can no longer change.")
+        raise InvalidTransition(str(PROPOSAL_ANSWERED_NO_CHANGE[ProposalState(proposal.state)]))
     _open_for_proposals(buyer_request, now)
     return buyer_request, proposal
 
@@ -292,20 +391,20 @@ def request_hire(
     proposals, then what ordering locks."""
     now = now or timezone.now()
     if not key:
-        raise InvalidInput("The form has expired; please fill it in again.")
+        raise InvalidInput(_("The form has expired; please fill it in again."))
     if source.method not in ("balance", "checkout"):
-        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+        raise InvalidInput(_("Unknown payment method {method}.").format(method=repr(source.method)), field="method")
     with transaction.atomic():
         buyer_request = lock_request(proposal.request_id)
         if buyer_request.buyer_id != buyer.pk:
-            raise NotAllowed("Only the buyer who posted the request can hire.")
+            raise NotAllowed(_("Only the buyer who posted the request can hire."))
         if buyer_request.state == RequestState.HIRED and buyer_request.order_id is not None:
             mine = RequestProposal.objects.filter(pk=proposal.pk, state=ProposalState.HIRED).exists()
-            raise DuplicateRequest("You already hired on this request.", obj=buyer_request.order if mine else None)
+            raise DuplicateRequest(_("You already hired on this request."), obj=buyer_request.order if mine else None)
         if buyer_request.state != RequestState.OPEN:
-            raise InvalidTransition(f"This request is {buyer_request.get_state_display().lower()}; no one was hired.")
+            raise InvalidTransition(str(REQUEST_NOT_OPEN_NO_HIRE[RequestState(buyer_request.state)]))
         if buyer_request.expires_at <= now:
-            raise InvalidTransition("This request has expired; no one was hired.")
+            raise InvalidTransition(_("This request has expired; no one was hired."))
         proposals = {
             p.pk: p
             for p in RequestProposal.objects.select_for_update(of=("self",))
@@ -315,11 +414,11 @@ def request_hire(
         }
         proposal = proposals[proposal.pk]
         if proposal.state != ProposalState.PENDING:
-            raise InvalidTransition(f"This proposal was {proposal.get_state_display().lower()}; no one was hired.")
+            raise InvalidTransition(str(PROPOSAL_ANSWERED_NO_HIRE[ProposalState(proposal.state)]))
         require_verified_email(buyer, "pay for a milestone")
         plan = proposal_plan(proposal)
         if not plan.steps:
-            raise InvalidInput("This proposal has no steps.")
+            raise InvalidInput(_("This proposal has no steps."))
         order = order_create(
             buyer=buyer,
             gig=None,
@@ -332,12 +431,17 @@ def request_hire(
         proposal.state = ProposalState.HIRED
         proposal.save(update_fields=["state", "updated_at"])
         buyer_request.order = order
-        _close(buyer_request, RequestState.HIRED, now, why="The buyer hired another seller", hired=proposal.pk)
+        _close(buyer_request, RequestState.HIRED, now, why="hired", hired=proposal.pk)
         notification_send(
             recipient=proposal.seller,
             event="proposal_hired",
-            message=f"{buyer.username} hired you on “{buyer_request.title}” "
-            f"({format_money(plan.total)} over {plan.days} days).",
+            message=format_lazy(
+                gettext_lazy("{buyer} hired you on “{title}” ({amount} over {days} days)."),
+                buyer=buyer.username,
+                title=buyer_request.title,
+                amount=Amount(plan.total),
+                days=plan.days,
+            ),
             url=order.get_absolute_url(),
         )
         logger.info("request_hired", extra={"request_id": buyer_request.pk, "order_id": order.pk})
@@ -354,11 +458,13 @@ def request_expire(*, request_id: int, now: datetime | None = None) -> bool:
         buyer_request = lock_request(request_id)
         if buyer_request.state != RequestState.OPEN or buyer_request.expires_at > now:
             return False
-        _close(buyer_request, RequestState.EXPIRED, now, why="The request expired")
+        _close(buyer_request, RequestState.EXPIRED, now, why="expired")
         notification_send(
             recipient=buyer_request.buyer,
             event="request_expired",
-            message=f"Your request “{buyer_request.title}” expired without a hire.",
+            message=format_lazy(
+                gettext_lazy("Your request “{title}” expired without a hire."), title=buyer_request.title
+            ),
             url=buyer_request.get_absolute_url(),
         )
     return True
@@ -371,12 +477,28 @@ def requests_erase_for(user: User, *, now: datetime | None = None) -> None:
     """Deleting an account (``privacy.services.account_delete``, under the user's lock): their
     requests and proposals are theirs alone and go. A seller with a pending proposal on one of
     their open requests is told it was withdrawn first; a hired request's order keeps its own copy
-    (the brief and the milestones)."""
+    (the brief and the milestones). The requests' files go with them, from storage too, once the
+    caller's transaction commits (a rollback keeps them, with their rows)."""
     now = now or timezone.now()
     for pk in (
         BuyerRequest.objects.filter(buyer=user, state=RequestState.OPEN).order_by("pk").values_list("pk", flat=True)
     ):
         buyer_request = lock_request(pk)
-        _close(buyer_request, RequestState.WITHDRAWN, now, why="The buyer closed their account")
+        _close(buyer_request, RequestState.WITHDRAWN, now, why="account_closed")
+    names = list(RequestAttachment.objects.filter(request__buyer=user).values_list("file", flat=True))
     BuyerRequest.objects.filter(buyer=user).delete()
     RequestProposal.objects.filter(seller=user).delete()
+    if names:
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def _delete_files(names: list[str]) -> None:
+    """Delete stored files; one the store fails to delete is logged and left (an orphan costs
+    storage, not correctness)."""
+    storage = RequestAttachment._meta.get_field("file").storage  # type: ignore[attr-defined]
+    for name in names:
+        if name:
+            try:
+                storage.delete(name)
+            except Exception:
+                logger.exception("request_file_not_deleted", extra={"name": name})

@@ -203,8 +203,11 @@ def _package_pages(buyer, seller) -> list[tuple[str, str, object]]:
 
 
 def _request_pages(buyer, seller) -> list[tuple[str, str, object]]:
-    """Issue 36: "Requests" for a seller and a buyer, "Post a request", a request with proposals side
-    by side (the buyer's view), the seller's "Send a proposal" with their own proposal, and "Hire"."""
+    """Issue 36: "Requests" for a seller and a buyer, "Post a request", a request with its files and
+    proposals side by side (the buyer's view, with "Withdraw request"), the seller's "Send a
+    proposal" with their own proposal, and "Hire"."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from requests_board.services import ProposalInput, RequestInput, proposal_send, request_post
 
     wanted = request_post(
@@ -215,6 +218,7 @@ def _request_pages(buyer, seller) -> list[tuple[str, str, object]]:
             category="design",
             budget=Money("400", "USD"),
         ),
+        files=[SimpleUploadedFile("flavours.txt", b"Plum, fig, quince.")],
     )
     proposal = proposal_send(
         seller=seller,

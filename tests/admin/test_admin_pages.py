@@ -226,6 +226,9 @@ def test_an_open_dispute_state_is_not_editable_from_its_page(staff_client, dispu
 
 
 def test_buyer_requests_and_proposals_are_read_only_in_the_admin(staff_client):
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from gigs.packages import StepInput
     from requests_board.models import BuyerRequest, RequestProposal
     from requests_board.services import ProposalInput, RequestInput, proposal_send, request_post
@@ -234,7 +237,12 @@ def test_buyer_requests_and_proposals_are_read_only_in_the_admin(staff_client):
     wanted = request_post(
         buyer=UserFactory(),
         data=RequestInput(title="Jam labels", description="Three.", category="design", budget=Money("90", "USD")),
+        files=[SimpleUploadedFile("flavours.txt", b"Plum, fig, quince.")],
     )
+    # The request's files are listed read-only (name, type, size), with no link to the stored file.
+    page = staff_client.get(reverse("admin:requests_board_buyerrequest_change", args=[wanted.pk])).content.decode()
+    assert "flavours.txt" in page and "text/plain" in page
+    assert settings.MEDIA_URL not in page and 'name="attachments-0-original_name"' not in page
     steps = (StepInput(title="Sketch", deliverables="Sketches", days=2, price=Money("90", "USD")),)
     proposal = proposal_send(
         seller=UserFactory(), buyer_request=wanted, data=ProposalInput(message="Yes.", steps=steps)

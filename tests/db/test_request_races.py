@@ -115,3 +115,35 @@ def test_hire_just_before_expiry_wins_and_the_sweep_then_finds_nothing():
     assert hired == Order.objects.filter(buyer=buyer, gig=None).exists()
     assert buyer_request.state in (RequestState.HIRED, RequestState.EXPIRED)
     _audit_ok()
+
+
+def test_two_withdraw_presses_at_once_withdraw_once_and_tell_each_seller_once():
+    from marketplace.errors import DuplicateRequest
+    from requests_board.services import request_withdraw
+
+    buyer, buyer_request, _proposals = _request_with_two_proposals()
+    results = run_together(*[(lambda: request_withdraw(buyer=buyer, buyer_request=buyer_request)) for _ in range(2)])
+    assert sorted(type(r).__name__ for r in results) == sorted(["BuyerRequest", DuplicateRequest.__name__])
+    buyer_request.refresh_from_db()
+    assert buyer_request.state == RequestState.WITHDRAWN
+    assert Notification.objects.filter(event="proposal_declined").count() == 2
+    assert set(RequestProposal.objects.values_list("state", flat=True)) == {ProposalState.DECLINED}
+
+
+def test_withdraw_against_hire_ends_in_one_outcome():
+    """The request's lock orders them: either the seller is hired and withdrawing is refused, or the
+    request is withdrawn and no order opens; never both, and the ledger is green."""
+    from requests_board.services import request_withdraw
+
+    buyer, buyer_request, proposals = _request_with_two_proposals()
+    results = run_together(
+        lambda: request_hire(buyer=buyer, proposal=proposals[0], key=uuid.uuid4().hex, source=BALANCE),
+        lambda: request_withdraw(buyer=buyer, buyer_request=buyer_request),
+    )
+    unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
+    assert not unexpected, unexpected
+    assert sum(isinstance(r, DomainError) for r in results) == 1
+    buyer_request.refresh_from_db()
+    hired = Order.objects.filter(buyer=buyer, gig=None).exists()
+    assert buyer_request.state == (RequestState.HIRED if hired else RequestState.WITHDRAWN)
+    _audit_ok()

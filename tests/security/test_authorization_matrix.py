@@ -75,6 +75,22 @@ def _an_inquiry(w):
     return inquiry
 
 
+def _a_request_file(w):
+    """A file posted with the buyer's open request."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from djmoney.money import Money
+
+    from requests_board.models import RequestAttachment
+    from requests_board.services import RequestInput, request_post
+
+    buyer_request = request_post(
+        buyer=w.buyer,
+        data=RequestInput(title="A logo", description="Round.", category="design", budget=Money("80", "USD")),
+        files=[SimpleUploadedFile("brief.txt", b"Round and warm.")],
+    )
+    return {"pk": buyer_request.pk, "file_pk": RequestAttachment.objects.get(request=buyer_request).pk}
+
+
 def _a_request(w, *, proposal: bool = False):
     """The buyer's open request; with ``proposal``, the seller's pending proposal on it."""
     from djmoney.money import Money
@@ -249,6 +265,12 @@ MATRIX: dict[str, Rule] = {
     "proposal_withdraw": Rule(
         "account", everyone(405), {**signed_in(404), "seller": 302}, lambda w: _a_request(w, proposal=True)
     ),
+    # "Withdraw request": POST only, the buyer's; anyone else 404 (an open request is theirs to see,
+    # not to close).
+    "request_withdraw": Rule("account", everyone(405), {**signed_in(404), "buyer": 302}, _a_request),
+    # A request's file: whoever may see the request (open: every signed-in user; closed: the buyer
+    # and the sellers who proposed, tests/views/test_buyer_requests.py).
+    "request_file": Rule("account", signed_in(200), everyone(405), _a_request_file),
     "proposal_hire": Rule(
         "account",
         {**signed_in(404), "buyer": 200},

@@ -43,7 +43,7 @@ def usd(amount: str) -> Money:
     return Money(amount, "USD")
 
 
-def a_request(buyer=None, **overrides) -> BuyerRequest:
+def a_request(buyer=None, files=(), **overrides) -> BuyerRequest:
     data = {
         "title": "A logo for a bakery",
         "description": "A round logo, warm colours, for signs and boxes.",
@@ -52,7 +52,7 @@ def a_request(buyer=None, **overrides) -> BuyerRequest:
         "deadline": None,
         **overrides,
     }
-    return request_post(buyer=buyer or UserFactory(), data=RequestInput(**data))
+    return request_post(buyer=buyer or UserFactory(), data=RequestInput(**data), files=files)
 
 
 def plan(*prices: str, message: str = "I can do this.") -> ProposalInput:
@@ -228,3 +228,108 @@ def test_sellers_search_and_filter_open_requests_on_both_backends(backend):
     assert titles(category="writing") == ["Translate a menu"]
     assert titles(max_budget=Decimal("100")) == ["Translate a menu"]
     assert titles(min_budget=Decimal("100")) == [logo.title]
+
+
+# --- files with the request and withdrawing it ---------------------------------------------------
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_post_stores_the_files_with_their_names_sizes_and_types():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from requests_board.models import RequestAttachment
+
+    buyer_request = a_request(
+        files=[SimpleUploadedFile("brief.pdf", PDF), SimpleUploadedFile("../../notes.txt", b"Round, warm.")]
+    )
+    stored = list(RequestAttachment.objects.filter(request=buyer_request))
+    assert [(f.original_name, f.size, f.content_type) for f in stored] == [
+        ("brief.pdf", len(PDF), "application/pdf"),
+        ("notes.txt", 12, "text/plain"),
+    ]
+    # Stored under a random name of the request's folder, never the buyer's path.
+    assert all(f.file.name.startswith(f"requests/{buyer_request.pk}/") for f in stored)
+    with stored[0].file.open("rb") as handle:
+        assert handle.read() == PDF
+
+
+def test_a_bad_file_refuses_the_whole_request_with_every_error_and_writes_nothing(settings, tmp_path):
+    """A type not accepted, content that is not what its name says, an empty file and one over the
+    size limit: each named on ``files``, with the other fields' errors, and no row and no file."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from requests_board.models import RequestAttachment
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.DELIVERABLE_MAX_FILE_SIZE = 1024
+    files = [
+        SimpleUploadedFile("run.exe", b"MZ\x90\x00"),
+        SimpleUploadedFile("fake.pdf", b"not a pdf at all"),
+        SimpleUploadedFile("empty.txt", b""),
+        SimpleUploadedFile("big.txt", b"a" * 1025),
+        SimpleUploadedFile("fine.pdf", PDF),
+    ]
+    with pytest.raises(RequestErrors) as caught:
+        a_request(title="", files=files)
+    errors = caught.value.errors
+    assert {e.field for e in errors} == {"title", "files"}
+    words = " ".join(e.message for e in errors if e.field == "files")
+    for expected in ("“run.exe” is not an accepted file type", "“fake.pdf” does not contain", "“empty.txt” is empty"):
+        assert expected in words
+    assert "“big.txt” is 1.0\xa0KB; the limit is 1.0\xa0KB." in words
+    assert "fine.pdf" not in words
+    assert not BuyerRequest.objects.exists() and not RequestAttachment.objects.exists()
+    assert not any(tmp_path.rglob("*.*"))
+
+
+def test_more_files_than_the_limit_are_refused(settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    import requests_board.services as services
+
+    settings.MEDIA_ROOT = tmp_path
+    files = [SimpleUploadedFile(f"p{n}.pdf", PDF) for n in range(services.MAX_REQUEST_FILES + 1)]
+    with pytest.raises(RequestErrors) as caught:
+        a_request(files=files)
+    assert [e.message for e in caught.value.errors] == [f"Attach at most {services.MAX_REQUEST_FILES} files."]
+    assert not BuyerRequest.objects.exists()
+    assert not any(tmp_path.rglob("*.*"))
+
+
+def test_withdraw_declines_pending_proposals_with_a_notice_and_a_second_press_changes_nothing():
+    from requests_board.services import request_withdraw
+
+    buyer_request = a_request()
+    waiting, gone = UserFactory(), UserFactory()
+    pending = proposal_send(seller=waiting, buyer_request=buyer_request, data=plan("100.00"))
+    withdrawn = proposal_send(seller=gone, buyer_request=buyer_request, data=plan("90.00"))
+    proposal_withdraw(seller=gone, proposal=withdrawn)
+    with pytest.raises(NotAllowed):
+        request_withdraw(buyer=waiting, buyer_request=buyer_request)
+    request_withdraw(buyer=buyer_request.buyer, buyer_request=buyer_request)
+    buyer_request.refresh_from_db()
+    pending.refresh_from_db()
+    withdrawn.refresh_from_db()
+    assert buyer_request.state == RequestState.WITHDRAWN and buyer_request.closed_at is not None
+    assert (pending.state, withdrawn.state) == (ProposalState.DECLINED, ProposalState.WITHDRAWN)
+    notices = Notification.objects.filter(event="proposal_declined")
+    assert [(n.recipient_id, "The buyer withdrew the request" in n.message) for n in notices] == [(waiting.pk, True)]
+    closed_at = buyer_request.closed_at
+    with pytest.raises(DuplicateRequest, match="already withdrew"):
+        request_withdraw(buyer=buyer_request.buyer, buyer_request=buyer_request)
+    buyer_request.refresh_from_db()
+    assert buyer_request.closed_at == closed_at and notices.count() == 1
+    with pytest.raises(InvalidTransition):
+        proposal_send(seller=UserFactory(), buyer_request=buyer_request, data=plan("10.00"))
+
+
+def test_a_hired_or_expired_request_cannot_be_withdrawn():
+    from requests_board.services import request_withdraw
+
+    buyer_request = a_request()
+    request_expire(request_id=buyer_request.pk, now=buyer_request.expires_at + timedelta(seconds=1))
+    with pytest.raises(InvalidTransition, match="expired; nothing changed"):
+        request_withdraw(buyer=buyer_request.buyer, buyer_request=buyer_request)
+    buyer_request.refresh_from_db()
+    assert buyer_request.state == RequestState.EXPIRED

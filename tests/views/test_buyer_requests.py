@@ -12,7 +12,7 @@ from djmoney.money import Money
 
 from gigs.packages import StepInput
 from milestones.models import Milestone, MilestoneState
-from requests_board.models import BuyerRequest, ProposalState, RequestProposal
+from requests_board.models import BuyerRequest, ProposalState, RequestProposal, RequestState
 from requests_board.services import ProposalInput, RequestInput, proposal_send, request_hire, request_post
 from tests.factories import CARD, UserFactory
 
@@ -200,3 +200,157 @@ def test_the_list_costs_the_same_queries_at_10_and_10000_requests(client, params
     bulk(9_930, 70)
     assert BuyerRequest.objects.count() == 10_000
     assert count() == few
+
+
+# --- files posted with a request ------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _post_with_files(client, *files):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    fields = {"title": "Jam labels", "description": "Three flavours.", "category": "design", "budget": "120"}
+    uploads = [SimpleUploadedFile(name, content) for name, content in files]
+    return client.post(reverse("request_new"), {**fields, "currency": "USD", "files": uploads})
+
+
+def test_post_a_request_with_files_lists_them_on_its_page(client):
+    from requests_board.models import RequestAttachment
+
+    buyer = UserFactory()
+    client.force_login(buyer)
+    page = client.get(reverse("request_new")).content.decode()
+    from marketplace.uploads import upload_rules_words
+    from requests_board.services import MAX_REQUEST_FILES
+
+    # The same words as every other upload, from the same settings.
+    assert 'enctype="multipart/form-data"' in page and upload_rules_words(MAX_REQUEST_FILES) in page
+    response = _post_with_files(client, ("brief.pdf", PDF), ("notes.txt", b"Warm colours."))
+    made = BuyerRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == made.get_absolute_url()
+    files = list(RequestAttachment.objects.filter(request=made))
+    assert [f.original_name for f in files] == ["brief.pdf", "notes.txt"]
+    page = client.get(made.get_absolute_url()).content.decode()
+    for item in files:
+        assert reverse("request_file", args=[made.pk, item.pk]) in page and item.original_name in page
+
+
+def test_a_bad_file_is_named_next_to_the_field_and_nothing_is_posted(client, settings, tmp_path):
+    from requests_board.models import RequestAttachment
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(UserFactory())
+    response = _post_with_files(client, ("brief.pdf", PDF), ("setup.exe", b"MZ\x90\x00"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "is not an accepted file type" in html and "setup.exe" in html and 'id="id_files_error"' in html
+    assert not BuyerRequest.objects.exists() and not RequestAttachment.objects.exists()
+    assert not any(tmp_path.rglob("*.*"))
+
+
+def test_a_request_file_downloads_for_who_may_see_the_request_and_404_for_others(client):
+    """Open: the buyer and any seller. Closed: the buyer and the sellers who proposed; another
+    seller gets 404, as does a file of another request under this one's address."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from requests_board.models import RequestAttachment
+    from requests_board.services import request_withdraw
+
+    buyer, proposer, stranger = UserFactory(), UserFactory(), UserFactory()
+    buyer_request = request_post(
+        buyer=buyer,
+        data=RequestInput(title="Logo", description="Round.", category="design", budget=Money("300", "USD")),
+        files=[SimpleUploadedFile("brief.pdf", PDF)],
+    )
+    item = RequestAttachment.objects.get()
+    url = reverse("request_file", args=[buyer_request.pk, item.pk])
+
+    def download(user) -> int:
+        client.force_login(user)
+        response = client.get(url)
+        if response.status_code == 200:
+            assert b"".join(response.streaming_content) == PDF
+            assert response["Content-Disposition"] == 'attachment; filename="brief.pdf"'
+        return response.status_code
+
+    assert [download(u) for u in (buyer, proposer, stranger)] == [200, 200, 200]
+    a_proposal(proposer, buyer_request)
+    request_withdraw(buyer=buyer, buyer_request=buyer_request)
+    assert [download(u) for u in (buyer, proposer, stranger)] == [200, 200, 404]
+    other = a_request(UserFactory(), title="Another")
+    client.force_login(buyer)
+    assert client.get(reverse("request_file", args=[other.pk, item.pk])).status_code == 404
+    assert client.get(reverse("request_file", args=[buyer_request.pk, item.pk + 1000])).status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302  # to log in
+    client.force_login(buyer)
+    assert client.post(url).status_code == 405
+
+
+# --- withdrawing a request ------------------------------------------------------------------------
+
+
+def test_withdraw_request_button_for_the_buyer_while_open_with_a_warning(client):
+    buyer, seller = UserFactory(), UserFactory()
+    buyer_request = a_request(buyer)
+    a_proposal(seller, buyer_request)
+    withdraw = reverse("request_withdraw", args=[buyer_request.pk])
+    client.force_login(buyer)
+    page = client.get(buyer_request.get_absolute_url()).content.decode()
+    assert "Withdraw request" in page and f'action="{withdraw}"' in page
+    assert "the pending proposal is declined (its seller is told). This cannot be undone." in page
+    client.force_login(seller)
+    assert "Withdraw request" not in client.get(buyer_request.get_absolute_url()).content.decode()
+    # GET never withdraws.
+    client.force_login(buyer)
+    assert client.get(withdraw).status_code == 405
+    buyer_request.refresh_from_db()
+    assert buyer_request.state == RequestState.OPEN
+
+
+def test_withdraw_request_only_the_buyer_then_a_second_press_says_so_and_changes_nothing(client):
+    from notifications.models import Notification
+
+    buyer, seller = UserFactory(), UserFactory()
+    buyer_request = a_request(buyer)
+    proposal = a_proposal(seller, buyer_request)
+    withdraw = reverse("request_withdraw", args=[buyer_request.pk])
+    for outsider in (seller, UserFactory()):
+        client.force_login(outsider)
+        assert client.post(withdraw).status_code == 404
+    buyer_request.refresh_from_db()
+    assert buyer_request.state == RequestState.OPEN
+    client.force_login(buyer)
+    response = client.post(withdraw, follow=True)
+    assert response.redirect_chain[-1][0] == buyer_request.get_absolute_url()
+    html = response.content.decode()
+    assert "Your request is withdrawn" in html and "Withdraw request" not in html
+    buyer_request.refresh_from_db()
+    proposal.refresh_from_db()
+    assert buyer_request.state == RequestState.WITHDRAWN and proposal.state == ProposalState.DECLINED
+    closed_at = buyer_request.closed_at
+    assert Notification.objects.filter(recipient=seller, event="proposal_declined").count() == 1
+    response = client.post(withdraw, follow=True)
+    assert "You already withdrew this request; nothing changed." in response.content.decode()
+    buyer_request.refresh_from_db()
+    assert buyer_request.closed_at == closed_at
+    assert Notification.objects.filter(recipient=seller, event="proposal_declined").count() == 1
+    # The seller who proposed still sees it, closed, and is told; another seller no longer does.
+    client.force_login(seller)
+    assert client.get(buyer_request.get_absolute_url()).status_code == 200
+    client.force_login(UserFactory())
+    assert client.get(buyer_request.get_absolute_url()).status_code == 404
+
+
+def test_withdraw_a_hired_request_is_refused_with_a_message(client):
+    buyer = UserFactory()
+    buyer_request = a_request(buyer)
+    request_hire(buyer=buyer, proposal=a_proposal(UserFactory(), buyer_request), key="k2", source=CARD)
+    client.force_login(buyer)
+    page = client.get(buyer_request.get_absolute_url()).content.decode()
+    assert "Withdraw request" not in page
+    response = client.post(reverse("request_withdraw", args=[buyer_request.pk]), follow=True)
+    assert "This request is hired; nothing changed." in response.content.decode()
+    buyer_request.refresh_from_db()
+    assert buyer_request.state == RequestState.HIRED

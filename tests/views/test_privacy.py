@@ -242,3 +242,42 @@ def test_the_data_holds_requests_and_proposals_and_deleting_the_account_removes_
     assert not RequestProposal.objects.filter(seller=erin).exists()
     assert BuyerRequest.objects.filter(pk=theirs.pk).exists()
     assert Notification.objects.filter(recipient=seller, event="proposal_declined").count() == 1
+
+
+def test_a_requests_files_are_in_the_zip_and_deleted_from_storage_with_the_account(
+    django_capture_on_commit_callbacks,
+):
+    """The files a buyer posted with their requests are theirs: in ``files/requests/`` and listed in
+    ``requests.json``; deleting the account deletes the rows and, once it commits, the stored files.
+    Another buyer's request files stay."""
+    from django.core.files.storage import default_storage
+    from djmoney.money import Money
+
+    from requests_board.models import RequestAttachment
+    from requests_board.services import RequestInput, request_post
+
+    def post(buyer, name: str, content: bytes):
+        return request_post(
+            buyer=buyer,
+            data=RequestInput(title="A map", description="Of the town.", category="design", budget=Money("50", "USD")),
+            files=[SimpleUploadedFile(name, content)],
+        )
+
+    erin = UserFactory(username="erin")
+    post(erin, "town.pdf", b"%PDF-1.4 the town")
+    post(UserFactory(), "other.pdf", b"%PDF-1.4 another")
+    mine, others = (
+        RequestAttachment.objects.get(request__buyer=erin),
+        RequestAttachment.objects.exclude(request__buyer=erin).get(),
+    )
+    archive = zipfile.ZipFile(user_data_zip(erin))
+    data = json.loads(archive.read("requests.json"))
+    assert [(row["original_name"], row["size"]) for row in data["request_files"]] == [("town.pdf", 17)]
+    assert archive.read(f"files/requests/{mine.pk}-town.pdf") == b"%PDF-1.4 the town"
+    assert not any("other.pdf" in name for name in archive.namelist())
+    stored = mine.file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        account_delete(user=erin, password=PASSWORD)
+    assert not RequestAttachment.objects.filter(pk=mine.pk).exists()
+    assert not default_storage.exists(stored)
+    assert default_storage.exists(others.file.name)
