@@ -14,6 +14,7 @@ from typing import cast
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -58,6 +59,9 @@ from payments.services import REFUND_TO_BALANCE, REFUND_TO_CARD, SettlementFigur
 
 S = MilestoneState
 P = ProposalState
+
+# A moment in words made when a lazy notice is made (month names in the recipient's language).
+lazy_when_words = lazy(when_words, str)
 
 
 # The states in which the seller still owes work before a deadline.
@@ -556,7 +560,7 @@ def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
                 ACCEPTED_NOTICE[ProposalKind(proposal.kind)],
                 user=actor.username,
                 title=milestone.title,
-                deadline=when_words(milestone.deadline),
+                deadline=lazy_when_words(milestone.deadline),
             ),
         )
     return proposal
