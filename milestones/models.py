@@ -19,6 +19,8 @@ from django.db import connection, models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from djmoney.models.fields import MoneyField
 
@@ -29,24 +31,24 @@ from orders.models import Order
 
 
 class MilestoneState(models.TextChoices):
-    OFFERED = "offered", "Offer, waiting for the buyer"
-    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-    AWAITING_ACCEPTANCE = "awaiting_acceptance", "Awaiting acceptance"
-    ACCEPTED = "accepted", "Accepted, queued"
-    IN_PROGRESS = "in_progress", "In progress"
-    IN_REVIEW = "in_review", "In review"
-    REVISION_REQUESTED = "revision_requested", "Revision requested"
-    DISPUTED = "disputed", "In dispute"
-    APPROVED = "approved", "Approved"
-    DECLINED = "declined", "Declined"
-    CANCELLED = "cancelled", "Cancelled"
-    RESOLVED = "resolved", "Resolved by staff"
-    PAYMENT_EXPIRED = "payment_expired", "Not paid, checkout expired"
-    OFFER_DECLINED = "offer_declined", "Offer declined"
-    OFFER_EXPIRED = "offer_expired", "Offer expired"
+    OFFERED = "offered", _("Offer, waiting for the buyer")
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    AWAITING_ACCEPTANCE = "awaiting_acceptance", _("Awaiting acceptance")
+    ACCEPTED = "accepted", _("Accepted, queued")
+    IN_PROGRESS = "in_progress", _("In progress")
+    IN_REVIEW = "in_review", _("In review")
+    REVISION_REQUESTED = "revision_requested", _("Revision requested")
+    DISPUTED = "disputed", _("In dispute")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+    CANCELLED = "cancelled", _("Cancelled")
+    RESOLVED = "resolved", _("Resolved by staff")
+    PAYMENT_EXPIRED = "payment_expired", _("Not paid, checkout expired")
+    OFFER_DECLINED = "offer_declined", _("Offer declined")
+    OFFER_EXPIRED = "offer_expired", _("Offer expired")
     # A later step of an ordered package: agreed when the seller accepted the order, not funded
     # yet. The buyer funds it ("Continue to next milestone") or stops the order before it.
-    PLANNED = "planned", "Planned"
+    PLANNED = "planned", _("Planned")
 
 
 S = MilestoneState
@@ -359,7 +361,7 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["milestone", "number"]
-        verbose_name_plural = "deliveries"
+        verbose_name_plural = _("deliveries")
         constraints = [models.UniqueConstraint(fields=["milestone", "number"], name="delivery_number_unique")]
 
     def __str__(self) -> str:
@@ -406,17 +408,17 @@ class MilestoneReminder(models.Model):
 
 
 class ProposalKind(models.TextChoices):
-    EXTENSION = "extension", "Deadline extension"
-    CANCELLATION = "cancellation", "Cancellation"
-    CHANGES = "changes", "Change of terms"
+    EXTENSION = "extension", _("Deadline extension")
+    CANCELLATION = "cancellation", _("Cancellation")
+    CHANGES = "changes", _("Change of terms")
 
 
 class ProposalState(models.TextChoices):
-    PENDING = "pending", "Waiting for an answer"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    EXPIRED = "expired", "Lapsed unanswered"
+    PENDING = "pending", _("Waiting for an answer")
+    ACCEPTED = "accepted", pgettext_lazy("request", "Accepted")
+    DECLINED = "declined", pgettext_lazy("request", "Declined")
+    WITHDRAWN = "withdrawn", pgettext_lazy("request", "Withdrawn")
+    EXPIRED = "expired", _("Lapsed unanswered")
 
 
 P = ProposalState
@@ -495,16 +497,16 @@ class Proposal(ConcurrentTransitionMixin, models.Model):
 
 
 class DisputeState(models.TextChoices):
-    OPEN = "open", "Open"
-    RESOLVED = "resolved", "Resolved"
+    OPEN = "open", pgettext_lazy("dispute", "Open")
+    RESOLVED = "resolved", pgettext_lazy("dispute", "Resolved")
     # The parties settled it between themselves (a cancellation by agreement) before staff decided.
-    WITHDRAWN = "withdrawn", "Withdrawn: settled by the parties"
+    WITHDRAWN = "withdrawn", _("Withdrawn: settled by the parties")
 
 
 class DisputeOutcome(models.TextChoices):
-    RELEASE = "release", "Released to seller"
-    REFUND = "refund", "Refunded to buyer"
-    SPLIT = "split", "Split"
+    RELEASE = "release", _("Released to seller")
+    REFUND = "refund", _("Refunded to buyer")
+    SPLIT = "split", pgettext_lazy("dispute outcome", "Split")
 
 
 class Dispute(ConcurrentTransitionMixin, models.Model):

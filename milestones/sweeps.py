@@ -19,9 +19,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from marketplace.money import format_money
+from marketplace.money import Amount
 from marketplace.sweeps import DueSet, SweepResult, candidates, merge_results, now_or, register_sweep, sweep
 from milestones.models import DEADLINE_STATES, Milestone, MilestoneReminder, MilestoneState, Proposal, ProposalState
 from milestones.selectors import late_condition, orders_due_to_complete, orders_due_to_stop, orders_waiting_to_continue
@@ -45,9 +49,14 @@ def review_reminder_kind(lead: timedelta) -> str:
     return f"review:{int(lead.total_seconds())}"
 
 
-def _when(moment: datetime, now: datetime) -> str:
+def _when_words(moment: datetime, now: datetime) -> str:
     # Plain spaces: this text goes into e-mails too. The exact time is the reader's (``notice_time``).
-    return f"in {timeuntil(moment, now, depth=1)}".replace("\xa0", " ") + f" ({notice_time(moment)})"
+    span = timeuntil(moment, now, depth=1).replace("\xa0", " ")
+    return _("in {span} ({when})").format(span=span, when=notice_time(moment))
+
+
+# Made when the notice is made, in its recipient's language ("in 2 days", "en 2 días").
+_when = lazy(_when_words, str)
 
 
 def _claim(pk: int, condition: Q) -> Milestone | None:
@@ -147,8 +156,11 @@ def _remind_review_one(pk: int, now: datetime, lead: timedelta) -> bool:
         notification_send(
             recipient=milestone.order.buyer,
             event="review_reminder",
-            message=f"“{milestone.title}” is approved automatically {_when(milestone.auto_approve_at, now)} "
-            "unless you approve it or request a revision.",
+            message=format_lazy(
+                gettext_lazy("“{title}” is approved automatically {when} unless you approve it or request a revision."),
+                title=milestone.title,
+                when=_when(milestone.auto_approve_at, now),
+            ),
             url=milestone.get_absolute_url(),
         )
     return True
@@ -174,7 +186,11 @@ def _remind_deadline_one(pk: int, now: datetime) -> bool:
         notification_send(
             recipient=milestone.order.seller,
             event="deadline_reminder",
-            message=f"“{milestone.title}” is due {_when(milestone.deadline, now)}. Submit it for review before then.",
+            message=format_lazy(
+                gettext_lazy("“{title}” is due {when}. Submit it for review before then."),
+                title=milestone.title,
+                when=_when(milestone.deadline, now),
+            ),
             url=milestone.get_absolute_url(),
         )
     return True
@@ -325,12 +341,20 @@ def _remind_cancellation_one(pk: int, now: datetime, lead: timedelta) -> bool:
         MilestoneReminder.objects.bulk_create([MilestoneReminder(milestone=milestone, kind=kind) for kind in kinds])
         order = milestone.order
         answerer = order.seller if proposal.proposer_id == order.buyer_id else order.buyer
-        outcome = "is accepted" if silence_accepts(milestone, proposal) else "lapses as declined"
+        if silence_accepts(milestone, proposal):
+            words = gettext_lazy(
+                "{user}'s request to cancel “{title}” is accepted {when} unless you accept or decline it."
+            )
+        else:
+            words = gettext_lazy(
+                "{user}'s request to cancel “{title}” lapses as declined {when} unless you accept or decline it."
+            )
         notification_send(
             recipient=answerer,
             event="cancellation_reminder",
-            message=f"{proposal.proposer.username}'s request to cancel “{milestone.title}” {outcome} "
-            f"{_when(proposal.respond_by, now)} unless you accept or decline it.",
+            message=format_lazy(
+                words, user=proposal.proposer.username, title=milestone.title, when=_when(proposal.respond_by, now)
+            ),
             url=milestone.get_absolute_url(),
         )
     return True
@@ -422,9 +446,16 @@ def _remind_continue_one(pk: int, now: datetime, lead: timedelta) -> bool:
         notification_send(
             recipient=order.buyer,
             event="continue_reminder",
-            message=f"“{order.title}” stops {_when(due, now)} unless you continue with “{step.title}” "
-            f"({format_money(step.total_charged)} with the service fee). "
-            "Stopping moves no money for the planned steps.",
+            message=format_lazy(
+                gettext_lazy(
+                    "“{order}” stops {when} unless you continue with “{step}” ({amount} with the service fee). "
+                    "Stopping moves no money for the planned steps."
+                ),
+                order=order.title,
+                when=_when(due, now),
+                step=step.title,
+                amount=Amount(step.total_charged),
+            ),
             url=step.get_absolute_url(),
         )
     return True

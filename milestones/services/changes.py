@@ -16,16 +16,29 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from marketplace.errors import InvalidInput, InvalidTransition
-from marketplace.money import format_money
+from marketplace.money import Amount
 from milestones.models import Milestone, MilestoneState, Proposal, ProposalKind, lock_milestone
 from milestones.services.creation import milestone_terms_errors, milestone_validate_terms
 from milestones.services.proposals import answered, lock_proposal, propose, require_answerer
-from milestones.services.steps import log, notify, refund_words, require_open_accounts, require_seller, when_words
+from milestones.services.steps import (
+    log,
+    notify,
+    refund_words,
+    require_open_accounts,
+    require_seller,
+    sentences,
+    state_words,
+    when_words,
+)
 from notifications.times import notice_time
 from payments.checkout import new_checkout
 from payments.fees import buyer_service_fee
@@ -56,8 +69,10 @@ def changes_request(
         require_open_accounts(order, "proposing changes")
         if milestone.state not in (S.AWAITING_ACCEPTANCE, S.PLANNED):
             raise InvalidTransition(
-                f"“{milestone.title}” is {milestone.get_state_display().lower()}; changes can be proposed only "
-                "before you accept it, or on a planned step. Nothing was changed."
+                _(
+                    "“{title}” is {state}; changes can be proposed only before you accept it, or on a planned step. "
+                    "Nothing was changed."
+                ).format(title=milestone.title, state=state_words(milestone.get_state_display()))
             )
         new_deadline = new_deadline or milestone.deadline
         new_amount = milestone.amount if new_amount is None else new_amount
@@ -71,7 +86,7 @@ def changes_request(
             if errors:
                 raise errors[0]
             if new_deadline <= milestone.created_at:
-                raise InvalidInput("A planned step needs at least a day.", field="deadline")
+                raise InvalidInput(_("A planned step needs at least a day."), field="deadline")
         else:
             milestone_validate_terms(
                 order=order,
@@ -81,7 +96,7 @@ def changes_request(
                 amount=new_amount,
             )
         if (new_deadline, new_amount, new_description) == (milestone.deadline, milestone.amount, milestone.description):
-            raise InvalidInput("Change at least one of the deadline, the amount or the description.", field="amount")
+            raise InvalidInput(_("Change at least one of the deadline, the amount or the description."), field="amount")
         proposal = propose(
             milestone,
             actor=actor,
@@ -94,30 +109,58 @@ def changes_request(
             new_description=new_description,
         )
         words = changes_words(milestone, proposal)
-        log(milestone, actor, "changes_proposed", note=words)
+        log(milestone, actor, "changes_proposed", note=str(words))
         notify(
             milestone,
             to=order.buyer,
             event="changes_proposed",
-            message=f"{actor.username} proposes changes to “{milestone.title}”: "
-            f"{changes_words(milestone, proposal, moment=notice_time)} Answer by {notice_time(proposal.respond_by)}.",
+            message=sentences(
+                format_lazy(
+                    gettext_lazy("{user} proposes changes to “{title}”: {changes}"),
+                    user=actor.username,
+                    title=milestone.title,
+                    changes=changes_words(milestone, proposal, moment=notice_time),
+                ),
+                format_lazy(gettext_lazy("Answer by {when}."), when=notice_time(proposal.respond_by)),
+            ),
         )
     return proposal
 
 
-def changes_words(milestone: Milestone, proposal: Proposal, *, moment: Callable[[datetime], str] = when_words) -> str:
+# What proposed changes change, by (amount, deadline, description) changed: whole sentences.
+CHANGES_WORDS = {
+    (True, True, True): gettext_lazy(
+        "Amount {old} → {new}; deadline {old_deadline} → {new_deadline}; a new description."
+    ),
+    (True, True, False): gettext_lazy("Amount {old} → {new}; deadline {old_deadline} → {new_deadline}."),
+    (True, False, True): gettext_lazy("Amount {old} → {new}; a new description."),
+    (True, False, False): gettext_lazy("Amount {old} → {new}."),
+    (False, True, True): gettext_lazy("Deadline {old_deadline} → {new_deadline}; a new description."),
+    (False, True, False): gettext_lazy("Deadline {old_deadline} → {new_deadline}."),
+    (False, False, True): gettext_lazy("A new description."),
+    (False, False, False): gettext_lazy("No change."),
+}
+
+
+def changes_words(
+    milestone: Milestone, proposal: Proposal, *, moment: Callable[[datetime], str] = when_words
+) -> StrOrPromise:
     """What the proposed changes change, in words: "Amount 500.00 → 600.00 USD." ``moment``
-    writes a time: ``notice_time`` in a notice, which its reader sees in their own zone."""
+    writes a time: ``notice_time`` in a notice, which its reader sees in their own zone. Made in
+    the reader's language when the words are made."""
     assert proposal.new_amount is not None and proposal.new_deadline is not None
-    parts = []
-    if proposal.new_amount != milestone.amount:
-        parts.append(f"amount {format_money(milestone.amount)} → {format_money(proposal.new_amount)}")
-    if proposal.new_deadline != milestone.deadline:
-        parts.append(f"deadline {moment(milestone.deadline)} → {moment(proposal.new_deadline)}")
-    if proposal.new_description != milestone.description:
-        parts.append("a new description")
-    words = "; ".join(parts) or "no change"
-    return words[0].upper() + words[1:] + "."
+    changed = (
+        proposal.new_amount != milestone.amount,
+        proposal.new_deadline != milestone.deadline,
+        proposal.new_description != milestone.description,
+    )
+    return format_lazy(
+        CHANGES_WORDS[changed],
+        old=Amount(milestone.amount),
+        new=Amount(proposal.new_amount),
+        old_deadline=moment(milestone.deadline),
+        new_deadline=moment(proposal.new_deadline),
+    )
 
 
 @dataclass(frozen=True)
@@ -152,17 +195,17 @@ def changes_money(milestone: Milestone, proposal: Proposal) -> ChangesMoney:
 
 def changes_apply(
     milestone: Milestone, proposal: Proposal, *, actor: User, now: datetime, source: FundingSource | None
-) -> str:
+) -> StrOrPromise:
     """Move the difference, then the new terms. Caller holds the locks and has
     checked the milestone still awaits acceptance."""
     money = changes_money(milestone, proposal)
     assert proposal.new_amount is not None and proposal.new_deadline is not None
-    words = changes_words(milestone, proposal)
-    buyer_words = ""
+    words: StrOrPromise = changes_words(milestone, proposal)
+    buyer_words: StrOrPromise = ""
     planned = milestone.state == S.PLANNED
     if planned:
         # Nothing is held for a planned step: the new price is what continuing charges.
-        words += " No money moved; the new price is charged when the buyer continues."
+        words = sentences(words, gettext_lazy("No money moved; the new price is charged when the buyer continues."))
     elif money.charges:
         assert source is not None
         escrow_top_up(
@@ -173,7 +216,7 @@ def changes_apply(
             source=source,
             key=f"changes:{proposal.pk}",
         )
-        words += f" {format_money(money.total)} more was charged."
+        words = sentences(words, format_lazy(gettext_lazy("{amount} more was charged."), amount=Amount(money.total)))
     elif money.refunds:
         settlement = escrow_reduce(
             milestone=milestone,
@@ -183,8 +226,10 @@ def changes_apply(
             refund_to=milestone.order.buyer.refund_to,
             actor=actor,
         )
-        words += f" {format_money(settlement.refunded)} went back to the buyer."
-        buyer_words = f" {refund_words(settlement)}."
+        words = sentences(
+            words, format_lazy(gettext_lazy("{amount} went back to the buyer."), amount=Amount(settlement.refunded))
+        )
+        buyer_words = refund_words(settlement)
     milestone.amount = proposal.new_amount
     milestone.buyer_fee = money.new_fee
     milestone.deadline = proposal.new_deadline
@@ -194,20 +239,28 @@ def changes_apply(
     )
     proposal.accept(by=actor, at=now)
     proposal.save()
-    log(milestone, actor, "changes_accepted", note=words)
+    log(milestone, actor, "changes_accepted", note=str(words))
     notify(
         milestone,
         to=proposal.proposer,
         event="changes_accepted",
-        message=f"{actor.username} accepted your changes to “{milestone.title}”. {words}"
-        + ("" if planned else " Accept the milestone to start."),
+        message=sentences(
+            format_lazy(
+                gettext_lazy("{user} accepted your changes to “{title}”."), user=actor.username, title=milestone.title
+            ),
+            words,
+            "" if planned else gettext_lazy("Accept the milestone to start."),
+        ),
     )
     if buyer_words:
         notify(
             milestone,
             to=milestone.order.buyer,
             event="changes_refunded",
-            message=f"You accepted the changes to “{milestone.title}”.{buyer_words}",
+            message=sentences(
+                format_lazy(gettext_lazy("You accepted the changes to “{title}”."), title=milestone.title),
+                buyer_words,
+            ),
         )
     return words
 
@@ -218,18 +271,20 @@ def changes_accept(*, proposal: Proposal, actor: User, method: str = "balance") 
     (``"card"``: an open checkout the caller sends the buyer to after
     commit; the changes apply when it is paid, ``changes_checkout_paid``)."""
     if method not in ("balance", "card"):
-        raise InvalidInput("Choose how to pay the difference.", field="method")
+        raise InvalidInput(_("Choose how to pay the difference."), field="method")
     now = timezone.now()
     with transaction.atomic():
         milestone, proposal = lock_proposal(proposal.pk)
         require_answerer(milestone, proposal, actor)
         if proposal.kind != ProposalKind.CHANGES:
-            raise InvalidTransition("This is not a proposal of changes.")
+            raise InvalidTransition(_("This is not a proposal of changes."))
         if not proposal.is_pending:
             raise answered(proposal)
         if milestone.state not in (S.AWAITING_ACCEPTANCE, S.PLANNED):
             raise InvalidTransition(
-                f"“{milestone.title}” is no longer awaiting acceptance; its terms cannot change now."
+                _("“{title}” is no longer awaiting acceptance; its terms cannot change now.").format(
+                    title=milestone.title
+                )
             )
         money = changes_money(milestone, proposal)
         if milestone.state == S.PLANNED:

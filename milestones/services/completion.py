@@ -9,6 +9,10 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from marketplace.errors import InvalidTransition, NotAllowed
@@ -21,18 +25,21 @@ from orders.services import activity_record
 
 S = MilestoneState
 
+# A period in words made when a lazy notice is made, in its recipient's language.
+lazy_period_words = lazy(period_words, str)
+
 
 def _completion_blocker(order: Order) -> str:
     """Why the order cannot complete now, or "" if it can. Caller holds the order lock."""
     if not Milestone.objects.filter(order=order).exists():
-        return "Add a milestone before completing the order: it has none, so there is nothing to complete."
+        return _("Add a milestone before completing the order: it has none, so there is nothing to complete.")
     if has_open_milestone(order):
-        return "Close every open milestone before completing the order."
+        return _("Close every open milestone before completing the order.")
     unpaid = set(Milestone.objects.filter(order=order, state__in=UNPAID_STATES).values_list("state", flat=True))
     if S.OFFERED in unpaid:
-        return "The seller's offer is waiting for your answer; accept and pay it, or decline it, first."
+        return _("The seller's offer is waiting for your answer; accept and pay it, or decline it, first.")
     if unpaid:
-        return "A milestone is waiting for payment; pay or cancel it before completing the order."
+        return _("A milestone is waiting for payment; pay or cancel it before completing the order.")
     return ""
 
 
@@ -42,9 +49,9 @@ def order_complete(*, order: Order, actor: User) -> Order:
     with transaction.atomic():
         order = lock_order(order.pk)
         if actor is None or actor.pk != order.buyer_id:
-            raise NotAllowed("Only the buyer can mark the order complete.")
+            raise NotAllowed(_("Only the buyer can mark the order complete."))
         if order.status == OrderStatus.COMPLETED:
-            raise InvalidTransition("This order is already complete.")
+            raise InvalidTransition(_("This order is already complete."))
         blocker = _completion_blocker(order)
         if blocker:
             raise InvalidTransition(blocker)
@@ -52,7 +59,9 @@ def order_complete(*, order: Order, actor: User) -> Order:
         notification_send(
             recipient=order.seller,
             event="order_completed",
-            message=f"{actor.username} marked “{order.title}” complete.",
+            message=format_lazy(
+                gettext_lazy("{user} marked “{title}” complete."), user=actor.username, title=order.title
+            ),
             url=order.get_absolute_url(),
         )
     return order
@@ -92,14 +101,19 @@ def order_auto_complete(*, order_id: int, now: datetime | None = None) -> bool:
             order=order,
             actor=None,
             verb="order_auto_completed",
-            note=f"Every milestone had been closed for {period_words(settings.ORDER_AUTO_COMPLETE)}.",
+            note=_("Every milestone had been closed for {period}.").format(
+                period=period_words(settings.ORDER_AUTO_COMPLETE)
+            ),
         )
         for recipient in (order.buyer, order.seller):
             notification_send(
                 recipient=recipient,
                 event="order_completed",
-                message=f"“{order.title}” is complete: its last milestone closed "
-                f"{period_words(settings.ORDER_AUTO_COMPLETE)} ago.",
+                message=format_lazy(
+                    gettext_lazy("“{title}” is complete: its last milestone closed {period} ago."),
+                    title=order.title,
+                    period=lazy_period_words(settings.ORDER_AUTO_COMPLETE),
+                ),
                 url=order.get_absolute_url(),
             )
     return True

@@ -11,12 +11,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition
-from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.money import Amount, format_money, has_sub_minor_digits
 from marketplace.text import clean_text
 from milestones.models import Milestone, MilestoneState
 from milestones.selectors import next_position
@@ -38,18 +41,18 @@ def milestone_terms_errors(
     errors: list[InvalidInput] = []
     if title is not None:
         if not clean_text(title):
-            errors.append(InvalidInput("Give the milestone a title.", field="title"))
+            errors.append(InvalidInput(_("Give the milestone a title."), field="title"))
         elif len(title.strip()) > 200:
-            errors.append(InvalidInput("Keep the title to 200 characters or fewer.", field="title"))
+            errors.append(InvalidInput(_("Keep the title to 200 characters or fewer."), field="title"))
     if description is not None:
         if not clean_text(description):
             errors.append(
-                InvalidInput("Describe the deliverables, so both sides know what “done” means.", field="description")
+                InvalidInput(_("Describe the deliverables, so both sides know what “done” means."), field="description")
             )
         elif len(description) > 10000:
-            errors.append(InvalidInput("Keep the description to 10,000 characters or fewer.", field="description"))
+            errors.append(InvalidInput(_("Keep the description to 10,000 characters or fewer."), field="description"))
     if deadline is not None and deadline <= timezone.now():
-        errors.append(InvalidInput("The deadline must be in the future.", field="deadline"))
+        errors.append(InvalidInput(_("The deadline must be in the future."), field="deadline"))
     if amount is not None:
         error = _amount_error(order, amount)
         if error is not None:
@@ -60,24 +63,30 @@ def milestone_terms_errors(
 def _amount_error(order: Order, amount: Money) -> InvalidInput | None:
     if str(amount.currency) != order.currency:
         return InvalidInput(
-            f"This order is paid in {order.currency}; the amount must be in {order.currency} too.", field="amount"
+            _("This order is paid in {currency}; the amount must be in {currency} too.").format(
+                currency=order.currency
+            ),
+            field="amount",
         )
     # NaN and Infinity are Decimals too; rounding or comparing them raises instead of refusing.
     if not amount.amount.is_finite():
-        return InvalidInput("Enter the amount as a number.", field="amount")
+        return InvalidInput(_("Enter the amount as a number."), field="amount")
     if has_sub_minor_digits(amount):
-        return InvalidInput("Use at most two decimal places.", field="amount")
+        return InvalidInput(_("Use at most two decimal places."), field="amount")
     low = Money(Decimal(settings.MILESTONE_MIN_AMOUNT), order.currency)
     high = Money(Decimal(settings.MILESTONE_MAX_AMOUNT), order.currency)
     if not low <= amount <= high:
-        return InvalidInput(f"The amount must be between {format_money(low)} and {format_money(high)}.", field="amount")
+        return InvalidInput(
+            _("The amount must be between {low} and {high}.").format(low=format_money(low), high=format_money(high)),
+            field="amount",
+        )
     return None
 
 
 def milestone_validate_terms(*, order: Order, title: str, description: str, deadline: datetime, amount: Money) -> None:
     """The rules for a milestone's terms, shared by the form and the service: the first one broken."""
     if deadline is None:
-        raise InvalidInput("The deadline must be in the future.", field="deadline")
+        raise InvalidInput(_("The deadline must be in the future."), field="deadline")
     errors = milestone_terms_errors(order=order, title=title, description=description, deadline=deadline, amount=amount)
     if errors:
         raise errors[0]
@@ -103,7 +112,7 @@ def new_milestone(
     if existing is not None:
         raise DuplicateRequest(already, obj=existing if existing.order_id == order.pk else None)
     if order.status == OrderStatus.COMPLETED:
-        raise InvalidTransition("This order is complete; no milestones can be added.")
+        raise InvalidTransition(_("This order is complete; no milestones can be added."))
     milestone_validate_terms(order=order, title=title, description=description, deadline=deadline, amount=amount)
     return Milestone.objects.create(
         order=order,
@@ -158,9 +167,9 @@ def milestone_create(
     the milestone it created the first time, and charges nothing more.
     """
     if not idempotency_key:
-        raise InvalidInput("The form has expired; please fill it in again.")
+        raise InvalidInput(_("The form has expired; please fill it in again."))
     if source.method not in ("balance", "checkout"):
-        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+        raise InvalidInput(_("Unknown payment method {method}.").format(method=repr(source.method)), field="method")
     with transaction.atomic():
         order = lock_order(order.pk)
         # The right to act comes first: a duplicate answer carries the milestone,
@@ -172,7 +181,7 @@ def milestone_create(
         milestone = new_milestone(
             order,
             key=idempotency_key,
-            already="This milestone was already created.",
+            already=_("This milestone was already created."),
             title=title,
             description=description,
             deadline=deadline,
@@ -182,10 +191,16 @@ def milestone_create(
         )
         if by_card:
             card_checkout(milestone, buyer=actor)
-            log(milestone, actor, "created", "", f"{format_money(milestone.total_charged)} to pay by card")
+            log(
+                milestone,
+                actor,
+                "created",
+                "",
+                _("{amount} to pay by card").format(amount=format_money(milestone.total_charged)),
+            )
             return milestone
         escrow_fund(milestone=milestone, buyer=actor, source=source, key=idempotency_key)
-        log(milestone, actor, "created", "", f"{format_money(amount)} funded into escrow")
+        log(milestone, actor, "created", "", _("{amount} funded into escrow").format(amount=format_money(amount)))
         after_funding(milestone, actor=actor)
     return milestone
 
@@ -201,15 +216,27 @@ def after_funding(milestone: Milestone, *, actor: User) -> None:
             milestone,
             to=order.seller,
             event="offer_accepted",
-            message=f"{actor.username} accepted and paid your offer “{milestone.title}” "
-            f"({format_money(milestone.amount)} in escrow). "
-            + ("Work starts now." if started else "It starts when the current milestone closes."),
+            message=format_lazy(
+                gettext_lazy("{user} accepted and paid your offer “{title}” ({amount} in escrow). Work starts now.")
+                if started
+                else gettext_lazy(
+                    "{user} accepted and paid your offer “{title}” ({amount} in escrow). "
+                    "It starts when the current milestone closes."
+                ),
+                user=actor.username,
+                title=milestone.title,
+                amount=Amount(milestone.amount),
+            ),
         )
         return
     notify(
         milestone,
         to=order.seller,
         event="milestone_created",
-        message=f"{actor.username} created and funded “{milestone.title}” ({format_money(milestone.amount)}). "
-        "Accept it to start.",
+        message=format_lazy(
+            gettext_lazy("{user} created and funded “{title}” ({amount}). Accept it to start."),
+            user=actor.username,
+            title=milestone.title,
+            amount=Amount(milestone.amount),
+        ),
     )

@@ -11,11 +11,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money, has_sub_minor_digits, round_money
+from marketplace.money import Amount, format_money, has_sub_minor_digits, round_money
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import Dispute, DisputeOutcome, DisputeStatement, Milestone, lock_milestone
 from milestones.services.steps import (
@@ -25,6 +28,7 @@ from milestones.services.steps import (
     other_party,
     refund_words,
     save,
+    sentences,
     settle,
     transition,
     withdraw_pending_proposals,
@@ -47,21 +51,21 @@ def milestone_open_dispute(
         milestone = lock_milestone(milestone.pk)
         order = milestone.order
         if actor is None or not order.is_party(actor):
-            raise NotAllowed("Only the buyer or the seller can open a dispute.")
+            raise NotAllowed(_("Only the buyer or the seller can open a dispute."))
         if not reason:
-            raise InvalidInput("Explain what went wrong, for the staff who will decide.", field="reason")
+            raise InvalidInput(_("Explain what went wrong, for the staff who will decide."), field="reason")
         if len(reason) > 10000:
-            raise InvalidInput("Keep the reason to 10,000 characters or fewer.", field="reason")
+            raise InvalidInput(_("Keep the reason to 10,000 characters or fewer."), field="reason")
         before = transition(milestone, "disputed", milestone.open_dispute, at=now)
         withdraw_pending_proposals(milestone, at=now)
         save(milestone)
         dispute = Dispute.objects.create(milestone=milestone, opened_by=actor, reason=reason)
         if attachment is not None:
-            name, _ = validate_deliverable_file(attachment)
+            name = validate_deliverable_file(attachment)[0]
             DisputeStatement.objects.create(
                 dispute=dispute,
                 author=actor,
-                body="Attached when opening the dispute.",
+                body=_("Attached when opening the dispute."),
                 attachment=attachment,
                 attachment_name=name,
             )
@@ -70,13 +74,19 @@ def milestone_open_dispute(
             milestone,
             to=other_party(order, actor),
             event="milestone_disputed",
-            message=f"{actor.username} opened a dispute on “{milestone.title}”. Add your side of the story.",
+            message=format_lazy(
+                gettext_lazy("{user} opened a dispute on “{title}”. Add your side of the story."),
+                user=actor.username,
+                title=milestone.title,
+            ),
         )
         for staff in User.objects.filter(is_staff=True, is_active=True):
             notification_send(
                 recipient=staff,
                 event="milestone_disputed",
-                message=f"New dispute on order #{order.pk}, “{milestone.title}”.",
+                message=format_lazy(
+                    gettext_lazy("New dispute on order #{number}, “{title}”."), number=order.pk, title=milestone.title
+                ),
                 url=f"/admin/milestones/dispute/{dispute.pk}/change/",
             )
     return dispute
@@ -110,18 +120,20 @@ def dispute_add_statement(
         order = milestone.order
         as_party = order.is_party(actor)
         if not as_party and not may_write_as_staff(actor):
-            raise NotAllowed("Only the buyer, the seller or staff can write in this dispute.")
+            raise NotAllowed(_("Only the buyer, the seller or staff can write in this dispute."))
         if dispute.state != "open":
-            raise InvalidTransition("This dispute is resolved; nothing more can be added.")
+            raise InvalidTransition(_("This dispute is resolved; nothing more can be added."))
         if not body:
-            raise InvalidInput("Write your side of the story." if as_party else "Write your message.", field="body")
+            raise InvalidInput(
+                _("Write your side of the story.") if as_party else _("Write your message."), field="body"
+            )
         if len(body) > 10000:
-            raise InvalidInput("Keep it to 10,000 characters or fewer.", field="body")
+            raise InvalidInput(_("Keep it to 10,000 characters or fewer."), field="body")
         name = ""
         if attachment is not None:
-            name, _ = validate_deliverable_file(attachment)
+            name = validate_deliverable_file(attachment)[0]
         if idempotency_key and DisputeStatement.objects.filter(idempotency_key=idempotency_key).exists():
-            raise DuplicateRequest("This was already sent; nothing more was added.")
+            raise DuplicateRequest(_("This was already sent; nothing more was added."))
         try:
             with transaction.atomic():
                 statement = DisputeStatement.objects.create(
@@ -133,28 +145,41 @@ def dispute_add_statement(
                     idempotency_key=idempotency_key or None,
                 )
         except IntegrityError:
-            raise DuplicateRequest("This was already sent; nothing more was added.") from None
+            raise DuplicateRequest(_("This was already sent; nothing more was added.")) from None
         log(milestone, actor, "dispute_statement" if as_party else "dispute_staff_message", note=body)
         if as_party:
             notify(
                 milestone,
                 to=other_party(order, actor),
                 event="dispute_statement",
-                message=f"{actor.username} added their side to the dispute on “{milestone.title}”.",
+                message=format_lazy(
+                    gettext_lazy("{user} added their side to the dispute on “{title}”."),
+                    user=actor.username,
+                    title=milestone.title,
+                ),
             )
         else:
             notify(
                 milestone,
                 to=(order.buyer, order.seller),
                 event="dispute_staff_message",
-                message=f"Staff ({actor.username}) wrote in the dispute on “{milestone.title}”: "
-                f"{body[:150]}{'…' if len(body) > 150 else ''}",
+                message=format_lazy(
+                    gettext_lazy("Staff ({user}) wrote in the dispute on “{title}”: {message}"),
+                    user=actor.username,
+                    title=milestone.title,
+                    message=f"{body[:150]}{'…' if len(body) > 150 else ''}",
+                ),
             )
         for staff in _staff_in_thread(dispute, order).exclude(pk=actor.pk):
             notification_send(
                 recipient=staff,
                 event="dispute_statement",
-                message=f"{actor.username} wrote in the dispute on order #{order.pk}, “{milestone.title}”.",
+                message=format_lazy(
+                    gettext_lazy("{user} wrote in the dispute on order #{number}, “{title}”."),
+                    user=actor.username,
+                    number=order.pk,
+                    title=milestone.title,
+                ),
                 url=f"/admin/milestones/dispute/{dispute.pk}/change/",
             )
     return statement
@@ -164,6 +189,21 @@ def _staff_in_thread(dispute: Dispute, order) -> QuerySet[User]:
     """The staff who have written in the dispute (never its parties)."""
     authors = DisputeStatement.objects.filter(dispute=dispute).values("author_id")
     return User.objects.filter(pk__in=authors, is_active=True).exclude(pk__in=[order.buyer_id, order.seller_id])
+
+
+# Staff's decision in words, by (the seller's part pays commission, the buyer's part carries some
+# of the service fee back): whole sentences; ``outcome`` is the decision's label.
+RESOLVED_WORDS = {
+    (False, False): gettext_lazy("{outcome}: {seller} to the seller, {buyer} to the buyer."),
+    (True, False): gettext_lazy("{outcome}: {seller} ({net} after the {fee} fee) to the seller, {buyer} to the buyer."),
+    (False, True): gettext_lazy(
+        "{outcome}: {seller} to the seller, {buyer} ({buyer_part} and {fee_back} of the service fee) to the buyer."
+    ),
+    (True, True): gettext_lazy(
+        "{outcome}: {seller} ({net} after the {fee} fee) to the seller, "
+        "{buyer} ({buyer_part} and {fee_back} of the service fee) to the buyer."
+    ),
+}
 
 
 def split_share(held: Money, percent: Decimal) -> Money:
@@ -192,7 +232,7 @@ def dispute_resolve(
     note = (note or "").strip()
     now = timezone.now()
     if actor is None or not actor.is_staff:
-        raise NotAllowed("Only staff can resolve disputes.")
+        raise NotAllowed(_("Only staff can resolve disputes."))
     with transaction.atomic():
         milestone = lock_milestone(dispute.milestone_id)
         dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
@@ -200,9 +240,9 @@ def dispute_resolve(
         currency = order.currency
         # Staff accounts buy and sell too; no one judges their own case.
         if order.is_party(actor):
-            raise NotAllowed("You are a party to this order; another member of staff must resolve its dispute.")
+            raise NotAllowed(_("You are a party to this order; another member of staff must resolve its dispute."))
         if dispute.state != "open":
-            raise InvalidTransition("This dispute was already resolved; nothing was changed.")
+            raise InvalidTransition(_("This dispute was already resolved; nothing was changed."))
         held = escrow_balance(milestone)
         if outcome == DisputeOutcome.RELEASE:
             seller_gross = held
@@ -212,29 +252,34 @@ def dispute_resolve(
             if seller_percent is not None:
                 if not seller_percent.is_finite() or not 0 < seller_percent < 100:
                     raise InvalidInput(
-                        "A split gives the seller more than 0% and less than 100%; "
-                        "use release or refund for all of it.",
+                        _(
+                            "A split gives the seller more than 0% and less than 100%; "
+                            "use release or refund for all of it."
+                        ),
                         field="seller_amount",
                     )
                 seller_amount = split_share(held, seller_percent)
             if seller_amount is None:
-                raise InvalidInput("Enter the amount for the seller.", field="seller_amount")
+                raise InvalidInput(_("Enter the amount for the seller."), field="seller_amount")
             if str(seller_amount.currency) != currency:
-                raise InvalidInput(f"The amount must be in {currency}.", field="seller_amount")
+                raise InvalidInput(
+                    _("The amount must be in {currency}.").format(currency=currency), field="seller_amount"
+                )
             if not seller_amount.amount.is_finite():
-                raise InvalidInput("Enter the seller's part as a number.", field="seller_amount")
+                raise InvalidInput(_("Enter the seller's part as a number."), field="seller_amount")
             if has_sub_minor_digits(seller_amount):
-                raise InvalidInput("Use at most two decimal places.", field="seller_amount")
+                raise InvalidInput(_("Use at most two decimal places."), field="seller_amount")
             if not (0 < seller_amount.amount < held.amount):
                 raise InvalidInput(
-                    f"A split gives the seller more than {format_money(Money(0, currency))} "
-                    f"and less than {format_money(held)}; "
-                    "use release or refund for all of it.",
+                    _(
+                        "A split gives the seller more than {low} and less than {high}; "
+                        "use release or refund for all of it."
+                    ).format(low=format_money(Money(0, currency)), high=format_money(held)),
                     field="seller_amount",
                 )
             seller_gross = seller_amount
         else:
-            raise InvalidInput(f"Unknown outcome {outcome!r}.", field="outcome")
+            raise InvalidInput(_("Unknown outcome {outcome}.").format(outcome=repr(outcome)), field="outcome")
         before = transition(milestone, "resolved", milestone.resolve, at=now)
         kind = {
             DisputeOutcome.RELEASE: TransactionKind.RELEASE,
@@ -251,26 +296,23 @@ def dispute_resolve(
         save(milestone)
         # What each side really receives: the seller's part less the commission, the buyer's with its
         # share of the service fee (the figures ``escrow_settle`` just posted).
-        to_seller = format_money(seller_gross)
-        if earning is not None:
-            to_seller += f" ({format_money(earning.net)} after the {format_money(settlement.fee)} fee)"
-        to_buyer = format_money(settlement.refunded)
-        if settlement.refunded != buyer_part:
-            to_buyer += (
-                f" ({format_money(buyer_part)} and {format_money(settlement.refunded - buyer_part)} of the service fee)"
-            )
-        summary = f"{DisputeOutcome(outcome).label}: {to_seller} to the seller, {to_buyer} to the buyer."
+        summary = format_lazy(
+            RESOLVED_WORDS[(earning is not None, settlement.refunded != buyer_part)],
+            outcome=DisputeOutcome(outcome).label,
+            seller=Amount(seller_gross),
+            net=Amount(earning.net if earning is not None else seller_gross),
+            fee=Amount(settlement.fee),
+            buyer=Amount(settlement.refunded),
+            buyer_part=Amount(buyer_part),
+            fee_back=Amount(settlement.refunded - buyer_part),
+        )
         log(milestone, actor, "resolved", before, f"{summary} {note}".strip())
         after_close(milestone, at=now)
-        seller_msg = summary
-        buyer_msg = summary
-        if settlement.refunded.amount > 0:
-            buyer_msg = f"{summary} {refund_words(settlement)}."
-        for recipient, text in ((order.seller, seller_msg), (order.buyer, buyer_msg)):
-            notify(
-                milestone,
-                to=recipient,
-                event="dispute_resolved",
-                message=f"The dispute on “{milestone.title}” was resolved. {text}",
-            )
+        resolved = format_lazy(gettext_lazy("The dispute on “{title}” was resolved."), title=milestone.title)
+        refunded = refund_words(settlement) if settlement.refunded.amount > 0 else ""
+        for recipient, text in (
+            (order.seller, sentences(resolved, summary)),
+            (order.buyer, sentences(resolved, summary, refunded)),
+        ):
+            notify(milestone, to=recipient, event="dispute_resolved", message=text)
     return dispute

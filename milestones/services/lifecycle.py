@@ -15,11 +15,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import InvalidInput, InvalidTransition
-from marketplace.money import format_money
+from marketplace.money import Amount, format_money
 from marketplace.text import sentence
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import (
@@ -45,6 +48,7 @@ from milestones.services.steps import (
     require_buyer,
     require_seller,
     save,
+    sentences,
     settle,
     transition,
     when_words,
@@ -87,14 +91,19 @@ def milestone_accept(*, milestone: Milestone, actor: User) -> Milestone:
         save(milestone)
         # Accepted as it stands: changes the seller proposed and the buyer has not answered are moot.
         withdraw_pending_proposals(milestone, at=now)
-        note = "" if milestone.state == S.IN_PROGRESS else "Queued: starts when the previous milestone closes."
+        note = "" if milestone.state == S.IN_PROGRESS else _("Queued: starts when the previous milestone closes.")
         log(milestone, actor, "accepted", before, note)
         notify(
             milestone,
             to=milestone.order.buyer,
             event="milestone_accepted",
-            message=f"{actor.username} accepted “{milestone.title}”."
-            + (" Work has started." if milestone.state == S.IN_PROGRESS else " It starts after the current one."),
+            message=format_lazy(
+                gettext_lazy("{user} accepted “{title}”. Work has started.")
+                if milestone.state == S.IN_PROGRESS
+                else gettext_lazy("{user} accepted “{title}”. It starts after the current one."),
+                user=actor.username,
+                title=milestone.title,
+            ),
         )
     return milestone
 
@@ -107,7 +116,7 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
         milestone = lock_milestone(milestone.pk)
         require_seller(milestone.order, actor, "decline a milestone")
         if not reason:
-            raise InvalidInput("Tell the buyer why you decline.", field="reason")
+            raise InvalidInput(_("Tell the buyer why you decline."), field="reason")
         before = transition(milestone, "declined", milestone.decline, reason=reason[:2000], at=now)
         settlement = _refund_before_work(milestone, actor=actor, now=now)
         log(milestone, actor, "declined", before, reason)
@@ -116,8 +125,15 @@ def milestone_decline(*, milestone: Milestone, actor: User, reason: str) -> Mile
             milestone,
             to=milestone.order.buyer,
             event="milestone_declined",
-            message=f"{actor.username} declined “{milestone.title}”: {sentence(reason[:150])} "
-            f"{refund_words(settlement)}.",
+            message=sentences(
+                format_lazy(
+                    gettext_lazy("{user} declined “{title}”: {reason}"),
+                    user=actor.username,
+                    title=milestone.title,
+                    reason=sentence(reason[:150]),
+                ),
+                refund_words(settlement),
+            ),
         )
     return milestone
 
@@ -128,7 +144,7 @@ def milestone_cancel(*, milestone: Milestone, actor: User, refund_to: str = REFU
     An unpaid one just closes, and its checkout with it."""
     now = timezone.now()
     if refund_to not in (REFUND_TO_BALANCE, REFUND_TO_CARD):
-        raise InvalidInput("Choose where the refund goes.", field="refund_to")
+        raise InvalidInput(_("Choose where the refund goes."), field="refund_to")
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         require_buyer(milestone.order, actor, "cancel a milestone")
@@ -138,24 +154,31 @@ def milestone_cancel(*, milestone: Milestone, actor: User, refund_to: str = REFU
             if checkout is not None and checkout.is_open:
                 checkout_close(checkout, status=CheckoutStatus.CANCELLED)
             save(milestone)
-            log(milestone, actor, "cancelled", before, "Cancelled before payment; nothing was charged.")
+            log(milestone, actor, "cancelled", before, _("Cancelled before payment; nothing was charged."))
             refresh_order(milestone.order)
             return milestone
         if refund_to == REFUND_TO_CARD and card_payment_of(milestone) is None:
             raise InvalidInput(
-                "This milestone was paid from your balance, so the refund can only go back there.",
+                _("This milestone was paid from your balance, so the refund can only go back there."),
                 field="refund_to",
             )
         before = transition(milestone, "cancelled", milestone.cancel, at=now)
         settlement = _refund_before_work(milestone, actor=actor, now=now, refund_to=refund_to)
-        where = "the buyer's card" if settlement.refunded_to == REFUND_TO_CARD else "the buyer's balance"
-        log(milestone, actor, "cancelled", before, f"{format_money(settlement.refunded)} back to {where}")
+        if settlement.refunded_to == REFUND_TO_CARD:
+            where = _("{amount} back to the buyer's card")
+        else:
+            where = _("{amount} back to the buyer's balance")
+        log(milestone, actor, "cancelled", before, where.format(amount=format_money(settlement.refunded)))
         after_close(milestone, at=now)
         notify(
             milestone,
             to=milestone.order.seller,
             event="milestone_cancelled",
-            message=f"{actor.username} cancelled “{milestone.title}” before work started.",
+            message=format_lazy(
+                gettext_lazy("{user} cancelled “{title}” before work started."),
+                user=actor.username,
+                title=milestone.title,
+            ),
         )
     return milestone
 
@@ -173,10 +196,14 @@ def _clean_links(links: Sequence[str]) -> list[str]:
         try:
             validate(link)
         except ValidationError:
-            raise InvalidInput(f"“{link[:80]}” is not a web address (http:// or https://).", field="links") from None
+            raise InvalidInput(
+                _("“{link}” is not a web address (http:// or https://).").format(link=link[:80]), field="links"
+            ) from None
         cleaned.append(link)
     if len(cleaned) > MAX_LINKS:
-        raise InvalidInput(f"Add at most {MAX_LINKS} links.", field="links")
+        raise InvalidInput(
+            ngettext("Add at most {n} link.", "Add at most {n} links.", MAX_LINKS).format(n=MAX_LINKS), field="links"
+        )
     return cleaned
 
 
@@ -196,16 +223,19 @@ def milestone_submit(
     message = (message or "").strip()
     cleaned_links = _clean_links(links)
     if len(files) > settings.DELIVERABLE_MAX_FILES:
-        raise InvalidInput(f"Attach at most {settings.DELIVERABLE_MAX_FILES} files.", field="files")
+        most = settings.DELIVERABLE_MAX_FILES
+        raise InvalidInput(
+            ngettext("Attach at most {n} file.", "Attach at most {n} files.", most).format(n=most), field="files"
+        )
     checked = [validate_deliverable_file(f) for f in files]
     if len(message) > 10000:
-        raise InvalidInput("Keep the message to 10,000 characters or fewer.", field="message")
+        raise InvalidInput(_("Keep the message to 10,000 characters or fewer."), field="message")
     now = timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         require_seller(milestone.order, actor, "submit work")
         if not (message or cleaned_links or files):
-            raise InvalidInput("Add at least one deliverable: a file, a link or a message.", field="message")
+            raise InvalidInput(_("Add at least one deliverable: a file, a link or a message."), field="message")
         before = transition(
             milestone,
             "submitted",
@@ -224,14 +254,20 @@ def milestone_submit(
         # Reminders are per submission: a resubmission gets its own.
         milestone.reminders.filter(kind__startswith="review:").delete()
         save(milestone)
-        log(milestone, actor, "submitted", before, f"Delivery {number}")
+        log(milestone, actor, "submitted", before, _("Delivery {number}").format(number=number))
         assert milestone.auto_approve_at is not None  # set by the submit transition
         notify(
             milestone,
             to=milestone.order.buyer,
             event="milestone_submitted",
-            message=f"{actor.username} submitted “{milestone.title}” for review. "
-            f"It is approved automatically on {notice_time(milestone.auto_approve_at)} if you do nothing.",
+            message=format_lazy(
+                gettext_lazy(
+                    "{user} submitted “{title}” for review. It is approved automatically on {when} if you do nothing."
+                ),
+                user=actor.username,
+                title=milestone.title,
+                when=notice_time(milestone.auto_approve_at),
+            ),
         )
     return delivery
 
@@ -243,15 +279,19 @@ def milestone_request_revision(*, milestone: Milestone, actor: User, feedback: s
         milestone = lock_milestone(milestone.pk)
         require_buyer(milestone.order, actor, "request a revision")
         if not feedback:
-            raise InvalidInput("Tell the seller what to change.", field="feedback")
+            raise InvalidInput(_("Tell the seller what to change."), field="feedback")
         if len(feedback) > 10000:
-            raise InvalidInput("Keep the feedback to 10,000 characters or fewer.", field="feedback")
+            raise InvalidInput(_("Keep the feedback to 10,000 characters or fewer."), field="feedback")
         if milestone.state == S.IN_REVIEW and milestone.revisions_left == 0:
             used = milestone.revisions_included
             raise InvalidTransition(
-                f"The {used} revision{'s' if used != 1 else ''} included in “{milestone.title}” "
-                f"{'are' if used != 1 else 'is'} used up. Nothing was changed; use “Buy a revision” to ask the "
-                "seller to offer another."
+                ngettext(
+                    "The {n} revision included in “{title}” is used up. Nothing was changed; "
+                    "use “Buy a revision” to ask the seller to offer another.",
+                    "The {n} revisions included in “{title}” are used up. Nothing was changed; "
+                    "use “Buy a revision” to ask the seller to offer another.",
+                    used or 0,
+                ).format(n=used, title=milestone.title)
             )
         before = transition(milestone, "sent back for revision", milestone.request_revision, at=now)
         revision = RevisionRequest.objects.create(
@@ -266,7 +306,9 @@ def milestone_request_revision(*, milestone: Milestone, actor: User, feedback: s
             milestone,
             to=milestone.order.seller,
             event="revision_requested",
-            message=f"{actor.username} asked for a revision of “{milestone.title}”.",
+            message=format_lazy(
+                gettext_lazy("{user} asked for a revision of “{title}”."), user=actor.username, title=milestone.title
+            ),
         )
     return revision
 
@@ -293,7 +335,9 @@ def milestone_approve(
                 raise refused(milestone, "approved automatically")
             if Proposal.objects.filter(milestone=milestone, kind=ProposalKind.CANCELLATION, state=P.PENDING).exists():
                 raise InvalidTransition(
-                    f"“{milestone.title}” has a cancellation request waiting; it is not approved automatically."
+                    _("“{title}” has a cancellation request waiting; it is not approved automatically.").format(
+                        title=milestone.title
+                    )
                 )
         else:
             require_buyer(order, actor, "approve a milestone")
@@ -304,24 +348,35 @@ def milestone_approve(
             milestone, seller_gross=milestone.amount, kind=TransactionKind.RELEASE, actor=actor, now=now
         ).earning
         save(milestone)
-        note = "Approved automatically: the review period passed without an answer." if actor is None else ""
+        note = _("Approved automatically: the review period passed without an answer.") if actor is None else ""
         log(milestone, actor, "approved", before, note)
         after_close(milestone, at=now)
         assert earning is not None
-        when = "now" if earning.cleared_at else f"on {notice_day(earning.clears_at)}"
+        if actor is None:
+            approved = gettext_lazy("“{title}” was approved automatically.")
+        else:
+            approved = gettext_lazy("“{title}” was approved.")
+        if earning.cleared_at:
+            clears = format_lazy(gettext_lazy("{amount} clears now."), amount=Amount(earning.net))
+        else:
+            clears = format_lazy(
+                gettext_lazy("{amount} clears on {day}."), amount=Amount(earning.net), day=notice_day(earning.clears_at)
+            )
         notify(
             milestone,
             to=order.seller,
             event="milestone_approved",
-            message=f"“{milestone.title}” was approved{' automatically' if actor is None else ''}. "
-            f"{format_money(earning.net)} clears {when}.",
+            message=sentences(format_lazy(approved, title=milestone.title), clears),
         )
         if actor is None:
             notify(
                 milestone,
                 to=order.buyer,
                 event="milestone_approved",
-                message=f"“{milestone.title}” was approved automatically after the review period.",
+                message=format_lazy(
+                    gettext_lazy("“{title}” was approved automatically after the review period."),
+                    title=milestone.title,
+                ),
             )
     return milestone
 
@@ -333,7 +388,7 @@ def portfolio_consent(*, milestone: Milestone, actor: User, allowed: bool) -> Mi
         milestone = lock_milestone(milestone.pk)
         require_buyer(milestone.order, actor, "choose what the seller's portfolio shows")
         if milestone.state != S.APPROVED:
-            raise InvalidTransition("Only approved work can be shown in a portfolio.")
+            raise InvalidTransition(_("Only approved work can be shown in a portfolio."))
         if allowed == (milestone.portfolio_allowed_at is not None):
             return milestone
         milestone.portfolio_allowed_at = timezone.now() if allowed else None
@@ -362,21 +417,35 @@ def milestone_flag_late(*, milestone_id: int, now: datetime | None = None) -> bo
         milestone.save(update_fields=["late_flagged_at"])
         MilestoneReminder.objects.get_or_create(milestone=milestone, kind=LATE_KIND)
         # The state stays; logged as a step from it to itself, so the history shows it.
-        note = f"The deadline ({when_words(milestone.deadline)}) passed without a submission."
+        note = _("The deadline ({deadline}) passed without a submission.").format(
+            deadline=when_words(milestone.deadline)
+        )
         log(milestone, None, "flagged_late", milestone.state, note)
         deadline = notice_time(milestone.deadline)
         notify(
             milestone,
             to=milestone.order.seller,
             event="milestone_late",
-            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
-            "Submit it as soon as you can, or tell the buyer where it stands.",
+            message=format_lazy(
+                gettext_lazy(
+                    "“{title}” passed its deadline ({deadline}) without a submission. "
+                    "Submit it as soon as you can, or tell the buyer where it stands."
+                ),
+                title=milestone.title,
+                deadline=deadline,
+            ),
         )
         notify(
             milestone,
             to=milestone.order.buyer,
             event="milestone_late",
-            message=f"“{milestone.title}” passed its deadline ({deadline}) without a submission. "
-            "You can message the seller, or open a dispute if work has stopped.",
+            message=format_lazy(
+                gettext_lazy(
+                    "“{title}” passed its deadline ({deadline}) without a submission. "
+                    "You can message the seller, or open a dispute if work has stopped."
+                ),
+                title=milestone.title,
+                deadline=deadline,
+            ),
         )
     return True

@@ -10,13 +10,16 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from gigs.models import Gig
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money
+from marketplace.money import Amount, format_money
 from marketplace.text import sentence
 from milestones.models import Milestone, MilestoneState, lock_milestone
 from milestones.services.creation import after_funding, card_checkout, new_milestone
@@ -56,7 +59,7 @@ def offer_create(
     pay" (``offer_accept``) or "Decline offer"; unanswered, it expires after
     ``OFFER_EXPIRY``. Once paid it starts, or queues, as if already accepted."""
     if not idempotency_key:
-        raise InvalidInput("The form has expired; please fill it in again.")
+        raise InvalidInput(_("The form has expired; please fill it in again."))
     expires = timezone.now() + settings.OFFER_EXPIRY
     with transaction.atomic():
         order = lock_order(order.pk)
@@ -65,7 +68,7 @@ def offer_create(
         milestone = new_milestone(
             order,
             key=idempotency_key,
-            already="This offer was already sent.",
+            already=_("This offer was already sent."),
             title=title,
             description=description,
             deadline=deadline,
@@ -73,13 +76,26 @@ def offer_create(
             state=S.OFFERED,
             offer_expires_at=expires,
         )
-        log(milestone, actor, "offered", "", f"{format_money(amount)}, due {when_words(deadline)}")
+        log(
+            milestone,
+            actor,
+            "offered",
+            "",
+            _("{amount}, due {deadline}").format(amount=format_money(amount), deadline=when_words(deadline)),
+        )
         notify(
             milestone,
             to=order.buyer,
             event="offer_received",
-            message=f"{actor.username} offers a new milestone, “{milestone.title}”, for "
-            f"{format_money(amount)}. Accept and pay, or decline it, by {notice_time(expires)}.",
+            message=format_lazy(
+                gettext_lazy(
+                    "{user} offers a new milestone, “{title}”, for {amount}. Accept and pay, or decline it, by {when}."
+                ),
+                user=actor.username,
+                title=milestone.title,
+                amount=Amount(amount),
+                when=notice_time(expires),
+            ),
         )
     return milestone
 
@@ -99,13 +115,13 @@ def custom_offer_create(
     """From the gig page, the seller offers a buyer who has been in touch a
     first milestone: one transaction opens the order and makes the offer."""
     if gig.seller_id != seller.pk:
-        raise NotAllowed("Only the gig's seller can send a custom offer from it.")
+        raise NotAllowed(_("Only the gig's seller can send a custom offer from it."))
     if not Order.objects.filter(seller=seller, buyer=buyer).exists():
-        raise InvalidInput("Send custom offers to buyers who have contacted you.", field="buyer")
+        raise InvalidInput(_("Send custom offers to buyers who have contacted you."), field="buyer")
     with transaction.atomic():
         existing = Milestone.objects.filter(funding_key=idempotency_key).first() if idempotency_key else None
         if existing is not None:
-            raise DuplicateRequest("This offer was already sent.", obj=None)
+            raise DuplicateRequest(_("This offer was already sent."), obj=None)
         order = order_create(buyer=buyer, gig=gig, title=order_title, brief="", by_seller=True)
         return offer_create(
             order=order,
@@ -123,7 +139,7 @@ def offer_accept(*, milestone: Milestone, actor: User, source: FundingSource) ->
     starts (or queues) at once; by card it waits for the provider's page
     (``awaiting_payment``, with a checkout the caller opens after commit)."""
     if source.method not in ("balance", "checkout"):
-        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+        raise InvalidInput(_("Unknown payment method {method}.").format(method=repr(source.method)), field="method")
     now = timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
@@ -131,21 +147,35 @@ def offer_accept(*, milestone: Milestone, actor: User, source: FundingSource) ->
         require_buyer(order, actor, "accept an offer")
         require_verified_email(actor, "pay for an offer")
         if milestone.state == S.OFFERED and milestone.offer_expires_at and milestone.offer_expires_at <= now:
-            raise InvalidTransition(f"The offer “{milestone.title}” has expired; ask the seller for a new one.")
+            raise InvalidTransition(
+                _("The offer “{title}” has expired; ask the seller for a new one.").format(title=milestone.title)
+            )
         if order.status == OrderStatus.COMPLETED:
-            raise InvalidTransition("This order is complete; no milestones can be added.")
+            raise InvalidTransition(_("This order is complete; no milestones can be added."))
         if source.method == "checkout":
             before = transition(milestone, "accepted", milestone.offer_checkout)
             save(milestone)
             card_checkout(milestone, buyer=actor)
-            log(milestone, actor, "offer_accepted", before, f"{format_money(milestone.total_charged)} to pay by card")
+            log(
+                milestone,
+                actor,
+                "offer_accepted",
+                before,
+                _("{amount} to pay by card").format(amount=format_money(milestone.total_charged)),
+            )
             return milestone
         if milestone.state != S.OFFERED:
             raise refused(milestone, "accepted")
         escrow_fund(milestone=milestone, buyer=actor, source=source, key=milestone.funding_key)
         before = fund_transition(milestone, at=now)
         save(milestone)
-        log(milestone, actor, "offer_accepted", before, f"{format_money(milestone.amount)} funded into escrow")
+        log(
+            milestone,
+            actor,
+            "offer_accepted",
+            before,
+            _("{amount} funded into escrow").format(amount=format_money(milestone.amount)),
+        )
         after_funding(milestone, actor=actor)
     return milestone
 
@@ -154,7 +184,7 @@ def offer_decline(*, milestone: Milestone, actor: User, reason: str = "") -> Mil
     """The buyer says no to an offer; nothing was charged, nothing moves."""
     reason = (reason or "").strip()
     if len(reason) > 2000:
-        raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+        raise InvalidInput(_("Keep the reason to 2,000 characters or fewer."), field="reason")
     now = timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
@@ -167,8 +197,14 @@ def offer_decline(*, milestone: Milestone, actor: User, reason: str = "") -> Mil
             milestone,
             to=milestone.order.seller,
             event="offer_declined",
-            message=f"{actor.username} declined your offer “{milestone.title}”"
-            + (f": {sentence(reason[:150])}" if reason else "."),
+            message=format_lazy(
+                gettext_lazy("{user} declined your offer “{title}”: {reason}")
+                if reason
+                else gettext_lazy("{user} declined your offer “{title}”."),
+                user=actor.username,
+                title=milestone.title,
+                reason=sentence(reason[:150]),
+            ),
         )
     return milestone
 
@@ -187,7 +223,11 @@ def offer_withdraw(*, milestone: Milestone, actor: User) -> Milestone:
             milestone,
             to=milestone.order.buyer,
             event="offer_withdrawn",
-            message=f"{actor.username} withdrew the offer “{milestone.title}”; nothing was charged.",
+            message=format_lazy(
+                gettext_lazy("{user} withdrew the offer “{title}”; nothing was charged."),
+                user=actor.username,
+                title=milestone.title,
+            ),
         )
     return milestone
 
@@ -201,12 +241,15 @@ def offer_expire(*, milestone_id: int, now: datetime | None = None) -> bool:
             return False
         before = transition(milestone, "expired", milestone.expire_offer, at=now)
         save(milestone)
-        log(milestone, None, "offer_expired", before, "The buyer did not answer in time; nothing was charged.")
+        log(milestone, None, "offer_expired", before, _("The buyer did not answer in time; nothing was charged."))
         refresh_order(milestone.order)
         notify(
             milestone,
             to=(milestone.order.buyer, milestone.order.seller),
             event="offer_expired",
-            message=f"The offer “{milestone.title}” was not answered in time and has expired; nothing was charged.",
+            message=format_lazy(
+                gettext_lazy("The offer “{title}” was not answered in time and has expired; nothing was charged."),
+                title=milestone.title,
+            ),
         )
     return True

@@ -23,13 +23,16 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from gigs.models import AnswerType, Gig, GigExtra, GigPackage, RequirementQuestion
 from marketplace.errors import DuplicateRequest, InvalidInput, InvalidTransition
-from marketplace.money import format_money
+from marketplace.money import Amount, format_money
 from marketplace.uploads import validate_deliverable_file
 from milestones.models import (
     OPEN_STATES,
@@ -49,6 +52,8 @@ from milestones.services.steps import (
     require_buyer,
     require_open_accounts,
     save,
+    sentences,
+    state_words,
     transition,
     withdraw_pending_proposals,
 )
@@ -167,23 +172,23 @@ def package_order_errors(
     the checked answers when none is broken."""
     errors: list[InvalidInput] = []
     if not gig.is_active:
-        errors.append(InvalidInput("This gig is no longer available."))
+        errors.append(InvalidInput(_("This gig is no longer available.")))
     if gig.seller_id == buyer.pk:
-        errors.append(InvalidInput("You cannot order your own gig."))
+        errors.append(InvalidInput(_("You cannot order your own gig.")))
     if package.gig_id != gig.pk:
-        errors.append(InvalidInput("This package is not one of the gig's."))
+        errors.append(InvalidInput(_("This package is not one of the gig's.")))
     wanted = {int(pk) for pk in extra_ids}
     extras = list(GigExtra.objects.filter(gig=gig, pk__in=wanted))
     if len(extras) != len(wanted):
-        errors.append(InvalidInput("Choose among this gig's extras.", field="extras"))
+        errors.append(InvalidInput(_("Choose among this gig's extras."), field="extras"))
     currency = None
     first = package.steps.order_by("position").first()
     if first is None:
-        errors.append(InvalidInput("This package has no steps to order."))
+        errors.append(InvalidInput(_("This package has no steps to order.")))
     else:
         currency = str(first.price.currency)
         if any(str(e.price.currency) != currency for e in extras):
-            errors.append(InvalidInput("An extra is priced in another currency than the package.", field="extras"))
+            errors.append(InvalidInput(_("An extra is priced in another currency than the package."), field="extras"))
     checked: list[CheckedAnswer] = []
     for question in gig.questions.order_by("position"):
         name = answer_field(question)
@@ -191,7 +196,7 @@ def package_order_errors(
         if question.answer_type == AnswerType.FILE:
             if not isinstance(value, UploadedFile):
                 if question.required:
-                    errors.append(InvalidInput("Attach a file: the seller needs it to start.", field=name))
+                    errors.append(InvalidInput(_("Attach a file: the seller needs it to start."), field=name))
                 continue
             try:
                 file_name, content_type = validate_deliverable_file(value)
@@ -203,13 +208,13 @@ def package_order_errors(
         text = value.strip() if isinstance(value, str) else ""
         if not text:
             if question.required:
-                errors.append(InvalidInput("Answer this question: the seller needs it to start.", field=name))
+                errors.append(InvalidInput(_("Answer this question: the seller needs it to start."), field=name))
             continue
         if len(text) > 5000:
-            errors.append(InvalidInput("Keep the answer to 5,000 characters or fewer.", field=name))
+            errors.append(InvalidInput(_("Keep the answer to 5,000 characters or fewer."), field=name))
             continue
         if question.answer_type == AnswerType.CHOICE and text not in question.choice_list:
-            errors.append(InvalidInput("Choose one of the answers offered.", field=name))
+            errors.append(InvalidInput(_("Choose one of the answers offered."), field=name))
             continue
         checked.append(CheckedAnswer(question, text=text))
     return errors, extras, checked
@@ -244,7 +249,7 @@ def package_order_start(
     one, ``package_order_errors``). The same form's ``key`` twice raises ``DuplicateRequest``
     carrying the order it opened."""
     if not key:
-        raise InvalidInput("The form has expired; please fill it in again.")
+        raise InvalidInput(_("The form has expired; please fill it in again."))
     errors, extras, checked = package_order_errors(
         buyer=buyer, gig=gig, package=package, extra_ids=extra_ids, answers=answers
     )
@@ -268,7 +273,7 @@ def _already_started(key: str, buyer: User) -> DuplicateRequest | None:
     if existing is None:
         return None
     mine = existing.order.buyer_id == buyer.pk
-    return DuplicateRequest("This order was already started.", obj=existing.order if mine else None)
+    return DuplicateRequest(_("This order was already started."), obj=existing.order if mine else None)
 
 
 def _package_order_open(
@@ -336,7 +341,7 @@ def plan_order_open(*, buyer: User, order: Order, plan: Plan, key: str, source: 
         planned = new_milestone(
             order,
             key=f"{key}:{number}",
-            already="This order was already started.",
+            already=_("This order was already started."),
             title=step.title,
             description=step.description,
             deadline=now + timedelta(days=step.days),
@@ -344,7 +349,15 @@ def plan_order_open(*, buyer: User, order: Order, plan: Plan, key: str, source: 
             state=S.PLANNED,
             revisions_included=step.revisions_included,
         )
-        log(planned, buyer, "planned", "", f"{format_money(step.amount)}, {step.days} days; paid when continued")
+        log(
+            planned,
+            buyer,
+            "planned",
+            "",
+            ngettext(
+                "{amount}, {n} day; paid when continued", "{amount}, {n} days; paid when continued", step.days
+            ).format(amount=format_money(step.amount), n=step.days),
+        )
     return order
 
 
@@ -355,12 +368,14 @@ def continue_blocker(milestone: Milestone) -> str:
     """Why the buyer cannot continue with this step now, or "" if they can: it must be planned,
     the first planned one, with every milestone before it closed (its previous step approved)."""
     if milestone.state != S.PLANNED:
-        return f"“{milestone.title}” is {milestone.get_state_display().lower()}, not planned."
+        return _("“{title}” is {state}, not planned.").format(
+            title=milestone.title, state=state_words(milestone.get_state_display())
+        )
     if milestone.order.status == OrderStatus.COMPLETED:
-        return "This order is complete."
+        return _("This order is complete.")
     earlier = Milestone.objects.filter(order_id=milestone.order_id, position__lt=milestone.position)
     if earlier.filter(state__in=_NOT_DONE).exists():
-        return "Continue once the current milestone is approved."
+        return _("Continue once the current milestone is approved.")
     return ""
 
 
@@ -387,9 +402,9 @@ def milestone_continue(*, buyer: User, milestone: Milestone, key: str, source: F
     time: a second click gets the same one), which the caller opens after commit, and the
     payment funds and starts it (``continue_checkout_paid``). Twice at once: one funding."""
     if not key:
-        raise InvalidInput("The form has expired; please fill it in again.")
+        raise InvalidInput(_("The form has expired; please fill it in again."))
     if source.method not in ("balance", "checkout"):
-        raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+        raise InvalidInput(_("Unknown payment method {method}.").format(method=repr(source.method)), field="method")
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         order = milestone.order
@@ -398,7 +413,7 @@ def milestone_continue(*, buyer: User, milestone: Milestone, key: str, source: F
             raise refused(milestone, "continued")
         blocker = continue_blocker(milestone)
         if blocker:
-            raise InvalidTransition(blocker + " Nothing was charged.")
+            raise InvalidTransition(f"{blocker} {_('Nothing was charged.')}")
         require_open_accounts(order, "continuing")
         require_verified_email(buyer, "pay for a milestone")
         if source.method == "checkout":
@@ -422,10 +437,18 @@ def milestone_continue(*, buyer: User, milestone: Milestone, key: str, source: F
                 key=f"continue:{milestone.pk}:{nonce}",
                 expires_in=settings.CHECKOUT_EXPIRY,
             )
-            log(milestone, buyer, "continue_started", None, f"{format_money(milestone.total_charged)} to pay by card")
+            log(
+                milestone,
+                buyer,
+                "continue_started",
+                None,
+                _("{amount} to pay by card").format(amount=format_money(milestone.total_charged)),
+            )
             return checkout
         escrow_fund(milestone=milestone, buyer=buyer, source=source, key=milestone.funding_key)
-        _start(milestone, buyer=buyer, note=f"{format_money(milestone.amount)} funded into escrow")
+        _start(
+            milestone, buyer=buyer, note=_("{amount} funded into escrow").format(amount=format_money(milestone.amount))
+        )
     return None
 
 
@@ -440,13 +463,19 @@ def _start(milestone: Milestone, *, buyer: User, note: str) -> None:
     log(milestone, buyer, "continued", before, note)
     refresh_order(milestone.order)
     started = milestone.state == S.IN_PROGRESS
-    when = f"Work starts now; it is due {notice_time(milestone.deadline)}." if started else ""
     notify(
         milestone,
         to=milestone.order.seller,
         event="milestone_continued",
-        message=f"{buyer.username} continued with “{milestone.title}” ({format_money(milestone.amount)} in escrow). "
-        + (when or "It starts after the current one."),
+        message=format_lazy(
+            gettext_lazy("{user} continued with “{title}” ({amount} in escrow). Work starts now; it is due {deadline}.")
+            if started
+            else gettext_lazy("{user} continued with “{title}” ({amount} in escrow). It starts after the current one."),
+            user=buyer.username,
+            title=milestone.title,
+            amount=Amount(milestone.amount),
+            deadline=notice_time(milestone.deadline),
+        ),
     )
 
 
@@ -456,7 +485,9 @@ def continue_milestone_id(checkout: Checkout) -> int:
 
 def continue_checkout_description(checkout: Checkout) -> str:
     milestone = Milestone.objects.select_related("order").get(pk=continue_milestone_id(checkout))
-    return f"Milestone “{milestone.title}” of order “{milestone.order.title}” (escrow plus service fee)"
+    return _("Milestone “{title}” of order “{order}” (escrow plus service fee)").format(
+        title=milestone.title, order=milestone.order.title
+    )
 
 
 def continue_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
@@ -482,7 +513,7 @@ def continue_checkout_paid(checkout_id: int, payment_reference: str, amount: Mon
                 source=FundingSource(method="checkout", payment_reference=payment_reference),
                 key=milestone.funding_key,
             )
-            _start(milestone, buyer=checkout.buyer, note=f"{format_money(amount)} paid by card")
+            _start(milestone, buyer=checkout.buyer, note=_("{amount} paid by card").format(amount=format_money(amount)))
             return "funded"
         why = "after the step could no longer be continued" if not still_due else "for a different amount"
         if checkout.status == CheckoutStatus.OPEN and not still_due:
@@ -526,11 +557,11 @@ def order_stop(*, buyer: User | None, order: Order, now: datetime | None = None)
             require_buyer(order, buyer, "stop the order")
         planned = lock_planned_milestones(order)
         if not planned:
-            raise InvalidTransition("Nothing is planned on this order any more; nothing was changed.")
+            raise InvalidTransition(_("Nothing is planned on this order any more; nothing was changed."))
         if buyer is None:
             due = continue_due_at(order)
             if due is None or due > now:
-                raise InvalidTransition("The continue period has not run out; nothing was changed.")
+                raise InvalidTransition(_("The continue period has not run out; nothing was changed."))
         for milestone in planned:
             # A card payment for it arriving later is refunded (``continue_checkout_paid``).
             for checkout in continue_checkouts(milestone).select_for_update().filter(status=CheckoutStatus.OPEN):
@@ -538,29 +569,56 @@ def order_stop(*, buyer: User | None, order: Order, now: datetime | None = None)
             before = transition(milestone, "stopped", milestone.stop_planned, at=now)
             save(milestone)
             withdraw_pending_proposals(milestone, at=now)
-            why = "The buyer stopped the order" if buyer is not None else "Not continued within the continue period"
-            log(milestone, buyer, "stopped", before, f"{why}; no money moved.")
+            why = (
+                _("The buyer stopped the order; no money moved.")
+                if buyer is not None
+                else _("Not continued within the continue period; no money moved.")
+            )
+            log(milestone, buyer, "stopped", before, why)
         refresh_order(order)
         completed = order_complete_if_done(
-            order=order, actor=buyer, note="Stopped: the remaining planned steps were cancelled."
+            order=order, actor=buyer, note=_("Stopped: the remaining planned steps were cancelled.")
         )
         titles = ", ".join(f"“{m.title}”" for m in planned)
-        ending = " The order is complete." if completed else ""
+        ending = gettext_lazy("The order is complete.") if completed else ""
         if buyer is not None:
             notify(
                 planned[0],
                 to=order.seller,
                 event="order_stopped",
-                message=f"{buyer.username} stopped “{order.title}” here: {titles} will not be done; "
-                f"no money moved for them.{ending}",
+                message=sentences(
+                    format_lazy(
+                        gettext_lazy(
+                            "{user} stopped “{order}” here: {titles} will not be done; no money moved for them."
+                        ),
+                        user=buyer.username,
+                        order=order.title,
+                        titles=titles,
+                    ),
+                    ending,
+                ),
             )
         else:
+            days = settings.CONTINUE_PERIOD.days
             notify(
                 planned[0],
                 to=[order.buyer, order.seller],
                 event="order_stopped",
-                message=f"“{order.title}” stopped: the next step was not continued within "
-                f"{settings.CONTINUE_PERIOD.days} days, so {titles} will not be done; no money moved for them.{ending}",
+                message=sentences(
+                    format_lazy(
+                        ngettext_lazy(
+                            "“{order}” stopped: the next step was not continued within {n} day, "
+                            "so {titles} will not be done; no money moved for them.",
+                            "“{order}” stopped: the next step was not continued within {n} days, "
+                            "so {titles} will not be done; no money moved for them.",
+                            days,
+                        ),
+                        order=order.title,
+                        n=days,
+                        titles=titles,
+                    ),
+                    ending,
+                ),
             )
     return order
 
@@ -578,13 +636,19 @@ def revision_purchase_request(*, buyer: User, milestone: Milestone) -> Milestone
         if milestone.state != S.IN_REVIEW:
             raise refused(milestone, "sent back for another revision")
         if milestone.revisions_left != 0:
-            raise InvalidTransition("This milestone still has revisions included; use “Request revision”.")
-        log(milestone, buyer, "revision_purchase_requested", None, "Asked the seller to offer a paid revision.")
+            raise InvalidTransition(_("This milestone still has revisions included; use “Request revision”."))
+        log(milestone, buyer, "revision_purchase_requested", None, _("Asked the seller to offer a paid revision."))
         notify(
             milestone,
             to=milestone.order.seller,
             event="revision_purchase_requested",
-            message=f"{buyer.username} has used the revisions included in “{milestone.title}” and would like to buy "
-            "another. Offer one with “Propose a milestone” (an add-on to this step).",
+            message=format_lazy(
+                gettext_lazy(
+                    "{user} has used the revisions included in “{title}” and would like to buy another. "
+                    "Offer one with “Propose a milestone” (an add-on to this step)."
+                ),
+                user=buyer.username,
+                title=milestone.title,
+            ),
         )
     return milestone

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import TransitionNotAllowed
+from django_stubs_ext import StrOrPromise
 from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.money import Amount, format_money, has_sub_minor_digits
 from marketplace.text import sentence
 from milestones.models import (
     Dispute,
@@ -40,7 +46,9 @@ from milestones.services.steps import (
     require_open_accounts,
     require_seller,
     save,
+    sentences,
     settle,
+    state_words,
     transition,
     when_words,
 )
@@ -52,6 +60,9 @@ from payments.services import REFUND_TO_BALANCE, REFUND_TO_CARD, SettlementFigur
 S = MilestoneState
 P = ProposalState
 
+# A moment in words made when a lazy notice is made (month names in the recipient's language).
+lazy_when_words = lazy(when_words, str)
+
 
 # The states in which the seller still owes work before a deadline.
 EXTENSION_STATES = (S.IN_PROGRESS, S.REVISION_REQUESTED)
@@ -62,7 +73,8 @@ MAX_EXTENSION = timedelta(days=365)
 # it between themselves, and accepting the cancellation withdraws the dispute (``_cancellation_apply``).
 # A planned step of an ordered package too: cancelled by agreement it closes, no money moved (none is held).
 CANCELLABLE_STATES = (S.IN_PROGRESS, S.IN_REVIEW, S.REVISION_REQUESTED, S.DISPUTED, S.PLANNED)
-PLANNED_WORDS = "No money moves: nothing is held for a planned step, and it will not be done."
+# Lazy (words in the reader's language), typed as the text it becomes.
+PLANNED_WORDS = cast(str, gettext_lazy("No money moves: nothing is held for a planned step, and it will not be done."))
 
 
 def silence_accepts(milestone: Milestone, proposal: Proposal) -> bool:
@@ -86,15 +98,40 @@ def silence_accepts(milestone: Milestone, proposal: Proposal) -> bool:
     return milestone.state != S.IN_REVIEW
 
 
-def silence_words(milestone: Milestone, proposal: Proposal) -> str:
-    """What happens if the request is not answered by ``respond_by``, as a clause."""
+# What happens to a request not answered by ``respond_by`` (``silence_key``): as a clause
+# ("Unanswered by <time>, …"), and as the sentence of a notice that asks for the answer.
+SILENCE_WORDS = {
+    "accepted_unless_review": gettext_lazy(
+        "it is accepted, unless a delivery is waiting for the buyer's review by then"
+    ),
+    "accepted": gettext_lazy("it is accepted"),
+    "lapses_escrow": gettext_lazy("it lapses as declined and the escrow stays as it is"),
+    "lapses": gettext_lazy("it lapses and the terms stay"),
+}
+ANSWER_BY = {
+    "accepted_unless_review": gettext_lazy(
+        "Answer by {when}; unanswered, it is accepted, unless a delivery is waiting for the buyer's review by then."
+    ),
+    "accepted": gettext_lazy("Answer by {when}; unanswered, it is accepted."),
+    "lapses_escrow": gettext_lazy("Answer by {when}; unanswered, it lapses as declined and the escrow stays as it is."),
+    "lapses": gettext_lazy("Answer by {when}; unanswered, it lapses and the terms stay."),
+}
+
+
+def silence_key(milestone: Milestone, proposal: Proposal) -> str:
+    """Which of ``SILENCE_WORDS`` happens if the request is not answered by ``respond_by``."""
     if silence_accepts(milestone, proposal):
         if proposal.proposer_id == milestone.order.buyer_id:
-            return "it is accepted, unless a delivery is waiting for the buyer's review by then"
-        return "it is accepted"
+            return "accepted_unless_review"
+        return "accepted"
     if proposal.kind == ProposalKind.CANCELLATION:
-        return "it lapses as declined and the escrow stays as it is"
-    return "it lapses and the terms stay"
+        return "lapses_escrow"
+    return "lapses"
+
+
+def silence_words(milestone: Milestone, proposal: Proposal) -> StrOrPromise:
+    """What happens if the request is not answered by ``respond_by``, as a clause."""
+    return SILENCE_WORDS[silence_key(milestone, proposal)]
 
 
 def propose(
@@ -104,15 +141,15 @@ def propose(
     the row. Caller holds the milestone lock and has checked the terms."""
     if not reason and kind != ProposalKind.CHANGES:
         raise InvalidInput(
-            "Tell the buyer why you need more time."
+            _("Tell the buyer why you need more time.")
             if kind == ProposalKind.EXTENSION
-            else "Say why you want to cancel.",
+            else _("Say why you want to cancel."),
             field="reason",
         )
     if len(reason) > 2000:
-        raise InvalidInput("Keep the reason to 2,000 characters or fewer.", field="reason")
+        raise InvalidInput(_("Keep the reason to 2,000 characters or fewer."), field="reason")
     if Proposal.objects.filter(milestone=milestone, kind=kind, state=P.PENDING).exists():
-        raise InvalidTransition(f"A {ProposalKind(kind).label.lower()} request is already waiting for an answer.")
+        raise InvalidTransition(str(ALREADY_WAITING[ProposalKind(kind)]))
     return Proposal.objects.create(
         milestone=milestone, kind=kind, proposer=actor, reason=reason, respond_by=now + respond_in, **terms
     )
@@ -125,10 +162,72 @@ def lock_proposal(proposal_id: int) -> tuple[Milestone, Proposal]:
     return milestone, Proposal.objects.select_for_update().get(pk=proposal_id)
 
 
+# The words of each kind of request, whole sentences by kind.
+ALREADY_WAITING = {
+    ProposalKind.EXTENSION: gettext_lazy("A deadline extension request is already waiting for an answer."),
+    ProposalKind.CANCELLATION: gettext_lazy("A cancellation request is already waiting for an answer."),
+    ProposalKind.CHANGES: gettext_lazy("A change of terms request is already waiting for an answer."),
+}
+ANSWERED = {
+    ProposalKind.EXTENSION: gettext_lazy("This deadline extension request is {state}; nothing was changed."),
+    ProposalKind.CANCELLATION: gettext_lazy("This cancellation request is {state}; nothing was changed."),
+    ProposalKind.CHANGES: gettext_lazy("This change of terms request is {state}; nothing was changed."),
+}
+ACCEPTED_NOTICE = {
+    ProposalKind.EXTENSION: gettext_lazy(
+        "{user} accepted your deadline extension request on “{title}”. New deadline {deadline}"
+    ),
+}
+DECLINED_NOTICE = {
+    ProposalKind.EXTENSION: gettext_lazy(
+        "{user} declined your deadline extension request on “{title}”; the terms stay as they were."
+    ),
+    ProposalKind.CANCELLATION: gettext_lazy(
+        "{user} declined your cancellation request on “{title}”; the terms stay as they were."
+    ),
+    ProposalKind.CHANGES: gettext_lazy(
+        "{user} declined your change of terms request on “{title}”; the terms stay as they were."
+    ),
+}
+WITHDRAWN_NOTICE = {
+    ProposalKind.EXTENSION: gettext_lazy(
+        "{user} withdrew their deadline extension request on “{title}”; the terms stay as they were."
+    ),
+    ProposalKind.CANCELLATION: gettext_lazy(
+        "{user} withdrew their cancellation request on “{title}”; the terms stay as they were."
+    ),
+    ProposalKind.CHANGES: gettext_lazy(
+        "{user} withdrew their change of terms request on “{title}”; the terms stay as they were."
+    ),
+}
+LAPSED_NOTICE = {
+    ProposalKind.EXTENSION: gettext_lazy(
+        "The deadline extension request on “{title}” was not answered in time and has lapsed; "
+        "the terms stay as they were."
+    ),
+    ProposalKind.CHANGES: gettext_lazy(
+        "The change of terms request on “{title}” was not answered in time and has lapsed; the terms stay as they were."
+    ),
+}
+CANCELLATION_LAPSED = {
+    S.IN_REVIEW: gettext_lazy(
+        "The cancellation request on “{title}” was not answered in time and has lapsed; the milestone goes on, "
+        "and the delivery waiting for review is approved or disputed as any other."
+    ),
+    S.DISPUTED: gettext_lazy(
+        "The cancellation request on “{title}” was not answered in time and has lapsed; the dispute goes on, "
+        "and staff decide how the escrow is shared."
+    ),
+    None: gettext_lazy(
+        "The cancellation request on “{title}” was not answered in time and has lapsed; the milestone goes on "
+        "and its escrow stays as it is; either party may still open a dispute."
+    ),
+}
+
+
 def answered(proposal: Proposal) -> InvalidTransition:
     return InvalidTransition(
-        f"This {proposal.get_kind_display().lower()} request is {proposal.get_state_display().lower()}; "
-        "nothing was changed."
+        str(ANSWERED[ProposalKind(proposal.kind)]).format(state=state_words(proposal.get_state_display()))
     )
 
 
@@ -136,8 +235,9 @@ def require_answerer(milestone: Milestone, proposal: Proposal, actor: User | Non
     order = milestone.order
     answerer_id = order.buyer_id if proposal.proposer_id == order.seller_id else order.seller_id
     if actor is None or actor.pk != answerer_id:
-        who = "buyer" if answerer_id == order.buyer_id else "seller"
-        raise NotAllowed(f"Only the {who} of this order can answer this request.")
+        if answerer_id == order.buyer_id:
+            raise NotAllowed(_("Only the buyer of this order can answer this request."))
+        raise NotAllowed(_("Only the seller of this order can answer this request."))
 
 
 def extension_request(*, milestone: Milestone, actor: User, new_deadline: datetime | None, reason: str) -> Proposal:
@@ -151,19 +251,21 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
         require_open_accounts(milestone.order, "an extension")
         if milestone.state not in EXTENSION_STATES:
             raise InvalidTransition(
-                f"“{milestone.title}” is {milestone.get_state_display().lower()}; an extension can be asked "
-                "only while the work is owed. Nothing was changed."
+                _(
+                    "“{title}” is {state}; an extension can be asked only while the work is owed. Nothing was changed."
+                ).format(title=milestone.title, state=state_words(milestone.get_state_display()))
             )
         if new_deadline is None:
-            raise InvalidInput("Choose the new deadline.", field="new_deadline")
+            raise InvalidInput(_("Choose the new deadline."), field="new_deadline")
         if new_deadline <= max(milestone.deadline, now):
             raise InvalidInput(
-                f"The new deadline must be later than the current one ({when_words(milestone.deadline)}) "
-                "and in the future.",
+                _("The new deadline must be later than the current one ({deadline}) and in the future.").format(
+                    deadline=when_words(milestone.deadline)
+                ),
                 field="new_deadline",
             )
         if new_deadline > milestone.deadline + MAX_EXTENSION:
-            raise InvalidInput("An extension can add at most a year.", field="new_deadline")
+            raise InvalidInput(_("An extension can add at most a year."), field="new_deadline")
         proposal = propose(
             milestone,
             actor=actor,
@@ -173,13 +275,26 @@ def extension_request(*, milestone: Milestone, actor: User, new_deadline: dateti
             now=now,
             new_deadline=new_deadline,
         )
-        log(milestone, actor, "extension_requested", note=f"New deadline {when_words(new_deadline)}: {reason}")
+        log(
+            milestone,
+            actor,
+            "extension_requested",
+            note=_("New deadline {deadline}: {reason}").format(deadline=when_words(new_deadline), reason=reason),
+        )
         notify(
             milestone,
             to=milestone.order.buyer,
             event="extension_requested",
-            message=f"{actor.username} asks to move the deadline of “{milestone.title}” to "
-            f"{notice_time(new_deadline)}: {sentence(reason[:150])} Answer by {notice_time(proposal.respond_by)}.",
+            message=sentences(
+                format_lazy(
+                    gettext_lazy("{user} asks to move the deadline of “{title}” to {deadline}: {reason}"),
+                    user=actor.username,
+                    title=milestone.title,
+                    deadline=notice_time(new_deadline),
+                    reason=sentence(reason[:150]),
+                ),
+                format_lazy(gettext_lazy("Answer by {when}."), when=notice_time(proposal.respond_by)),
+            ),
         )
     return proposal
 
@@ -189,7 +304,9 @@ def _extension_apply(milestone: Milestone, proposal: Proposal, *, now: datetime)
     the deadline reminder and late notice may be sent again for it."""
     assert proposal.new_deadline is not None
     if milestone.state not in EXTENSION_STATES:
-        raise InvalidTransition(f"“{milestone.title}” is no longer in work; its deadline cannot move now.")
+        raise InvalidTransition(
+            _("“{title}” is no longer in work; its deadline cannot move now.").format(title=milestone.title)
+        )
     milestone.deadline = proposal.new_deadline
     if milestone.late_flagged_at is not None and proposal.new_deadline > now:
         milestone.late_flagged_at = None
@@ -229,38 +346,40 @@ def cancellation_request(
     reason = (reason or "").strip()
     refund_to = refund_to or ""
     if refund_to not in ("", REFUND_TO_BALANCE, REFUND_TO_CARD):
-        raise InvalidInput("Choose where the refund goes.", field="refund_to")
+        raise InvalidInput(_("Choose where the refund goes."), field="refund_to")
     now = timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
         order = milestone.order
         if actor is None or not order.is_party(actor):
-            raise NotAllowed("Only the buyer or the seller of this order can ask to cancel a milestone.")
+            raise NotAllowed(_("Only the buyer or the seller of this order can ask to cancel a milestone."))
         if milestone.state not in CANCELLABLE_STATES:
             raise InvalidTransition(
-                f"“{milestone.title}” is {milestone.get_state_display().lower()}; a cancellation can be asked "
-                "only while it is in work. Nothing was changed."
+                _(
+                    "“{title}” is {state}; a cancellation can be asked only while it is in work. Nothing was changed."
+                ).format(title=milestone.title, state=state_words(milestone.get_state_display()))
             )
         refund = milestone.amount if refund is None or milestone.state == S.PLANNED else refund
         if milestone.state == S.PLANNED:
             refund_to = ""  # nothing is held: nothing goes anywhere
         if str(refund.currency) != order.currency:
-            raise InvalidInput(f"The refund must be in {order.currency}.", field="refund")
+            raise InvalidInput(_("The refund must be in {currency}.").format(currency=order.currency), field="refund")
         if not refund.amount.is_finite():
-            raise InvalidInput("Enter the refund as a number.", field="refund")
+            raise InvalidInput(_("Enter the refund as a number."), field="refund")
         if has_sub_minor_digits(refund):
-            raise InvalidInput("Use at most two decimal places.", field="refund")
+            raise InvalidInput(_("Use at most two decimal places."), field="refund")
         if not Decimal("0") <= refund.amount <= milestone.amount.amount:
             raise InvalidInput(
-                f"The refund must be between {format_money(Money(0, order.currency))} and "
-                f"{format_money(milestone.amount)}.",
+                _("The refund must be between {low} and {high}.").format(
+                    low=format_money(Money(0, order.currency)), high=format_money(milestone.amount)
+                ),
                 field="refund",
             )
         if refund_to and actor.pk != order.buyer_id:
-            raise NotAllowed("Only the buyer chooses where the buyer's refund goes.")
+            raise NotAllowed(_("Only the buyer chooses where the buyer's refund goes."))
         if refund_to == REFUND_TO_CARD and card_payment_of(milestone) is None:
             raise InvalidInput(
-                "No card paid for this milestone; the refund can only go to your balance.", field="refund_to"
+                _("No card paid for this milestone; the refund can only go to your balance."), field="refund_to"
             )
         proposal = propose(
             milestone,
@@ -278,45 +397,103 @@ def cancellation_request(
             milestone,
             to=other_party(order, actor),
             event="cancellation_requested",
-            message=f"{actor.username} asks to cancel “{milestone.title}”: {terms} Answer by "
-            f"{notice_time(proposal.respond_by)}; unanswered, {silence_words(milestone, proposal)}.",
+            message=sentences(
+                format_lazy(
+                    gettext_lazy("{user} asks to cancel “{title}”: {terms}"),
+                    user=actor.username,
+                    title=milestone.title,
+                    terms=terms,
+                ),
+                format_lazy(ANSWER_BY[silence_key(milestone, proposal)], when=notice_time(proposal.respond_by)),
+            ),
         )
     return proposal
 
 
-def _cancellation_terms(milestone: Milestone, refund: Money) -> str:
-    """The split in words, with what each side really receives (``cancellation_figures``)."""
+# The split of a cancellation, by whether the buyer gets part of the service fee back and whether
+# the seller's part pays commission: whole sentences.
+SPLIT_WORDS = {
+    (False, False): gettext_lazy("{refunded} back to the buyer, {net} to the seller."),
+    (True, False): gettext_lazy(
+        "{refunded} back to the buyer ({buyer_part} and {fee_back} of the service fee), {net} to the seller."
+    ),
+    (False, True): gettext_lazy(
+        "{refunded} back to the buyer, {net} to the seller ({gross} less the {commission} fee)."
+    ),
+    (True, True): gettext_lazy(
+        "{refunded} back to the buyer ({buyer_part} and {fee_back} of the service fee), "
+        "{net} to the seller ({gross} less the {commission} fee)."
+    ),
+}
+
+
+def _cancellation_terms(milestone: Milestone, refund: Money) -> StrOrPromise:
+    """The split in words, with what each side really receives (``cancellation_figures``); made
+    in the reader's language when the words are made."""
     if milestone.state == S.PLANNED:
         return PLANNED_WORDS
     figures = cancellation_figures(milestone, refund)
     rest = milestone.amount - refund
     if figures is None:
-        return f"{format_money(refund)} back to the buyer, {format_money(rest)} released to the seller."
-    buyer = f"{format_money(figures.refunded)} back to the buyer"
-    if figures.fee_back.amount > 0:
-        buyer += f" ({format_money(figures.buyer_part)} and {format_money(figures.fee_back)} of the service fee)"
-    seller = f"{format_money(figures.seller_net)} to the seller"
-    if figures.seller_gross.amount > 0:
-        seller += f" ({format_money(figures.seller_gross)} less the {format_money(figures.commission)} fee)"
-    return f"{buyer}, {seller}."
+        return format_lazy(
+            gettext_lazy("{refund} back to the buyer, {rest} released to the seller."),
+            refund=Amount(refund),
+            rest=Amount(rest),
+        )
+    return format_lazy(
+        SPLIT_WORDS[(figures.fee_back.amount > 0, figures.seller_gross.amount > 0)],
+        refunded=Amount(figures.refunded),
+        buyer_part=Amount(figures.buyer_part),
+        fee_back=Amount(figures.fee_back),
+        net=Amount(figures.seller_net),
+        gross=Amount(figures.seller_gross),
+        commission=Amount(figures.commission),
+    )
 
 
-def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> str:
+# How a milestone was cancelled, by (agreed by an answer, in a dispute): whole sentences.
+CANCELLED_HOW = {
+    (True, False): gettext_lazy("“{title}” was cancelled by agreement."),
+    (False, False): gettext_lazy("“{title}” was cancelled automatically: the request was not answered in time."),
+    (True, True): gettext_lazy(
+        "“{title}” was cancelled by agreement, which settles the dispute (withdrawn; staff no longer decide it)."
+    ),
+    (False, True): gettext_lazy(
+        "“{title}” was cancelled automatically: the request was not answered in time, which settles the dispute "
+        "(withdrawn; staff no longer decide it)."
+    ),
+}
+
+# The activity log's note of the same (in the actor's language).
+CANCELLED_NOTE = {
+    (True, False): gettext_lazy("Cancelled by agreement."),
+    (False, False): gettext_lazy("Cancelled automatically: the request was not answered in time."),
+    (True, True): gettext_lazy(
+        "Cancelled by agreement, which settles the dispute (withdrawn; staff no longer decide it)."
+    ),
+    (False, True): gettext_lazy(
+        "Cancelled automatically: the request was not answered in time, which settles the dispute "
+        "(withdrawn; staff no longer decide it)."
+    ),
+}
+
+
+def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User | None, now: datetime) -> StrOrPromise:
     """Close the milestone as cancelled and split its escrow as agreed. In a dispute, the
     agreement settles it: the dispute is withdrawn (locked after the proposal: the lock order)."""
     assert proposal.refund_amount is not None
-    how = "by agreement" if actor is not None else "automatically: the request was not answered in time"
+    agreed = actor is not None
     if milestone.state == S.PLANNED:
         before = transition(milestone, "cancelled", milestone.stop_planned, at=now)
         save(milestone)
-        log(milestone, actor, "cancelled", before, f"Cancelled {how}. {PLANNED_WORDS}")
+        log(milestone, actor, "cancelled", before, str(sentences(CANCELLED_NOTE[(agreed, False)], PLANNED_WORDS)))
         after_close(milestone, at=now)
         order = milestone.order
         notify(
             milestone,
             to=[order.buyer, order.seller],
             event="cancellation_accepted",
-            message=f"“{milestone.title}” was cancelled {how}. {PLANNED_WORDS}",
+            message=sentences(format_lazy(CANCELLED_HOW[(agreed, False)], title=milestone.title), PLANNED_WORDS),
         )
         return PLANNED_WORDS
     disputed = milestone.state == S.DISPUTED
@@ -326,7 +503,7 @@ def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User
         try:
             dispute.withdraw(at=now)
         except TransitionNotAllowed:
-            raise InvalidTransition("This dispute was already resolved; nothing was changed.") from None
+            raise InvalidTransition(_("This dispute was already resolved; nothing was changed.")) from None
         dispute.save()
     seller_gross = milestone.amount - proposal.refund_amount
     if seller_gross.amount == 0:
@@ -340,20 +517,13 @@ def _cancellation_apply(milestone: Milestone, proposal: Proposal, *, actor: User
         milestone, seller_gross=seller_gross, kind=kind, actor=actor, now=now, refund_to=proposal.refund_to or None
     )
     save(milestone)
-    if disputed:
-        how += ", which settles the dispute (withdrawn; staff no longer decide it)"
-    log(milestone, actor, "cancelled", before, f"Cancelled {how}. {words}")
+    log(milestone, actor, "cancelled", before, str(sentences(CANCELLED_NOTE[(agreed, disputed)], words)))
     after_close(milestone, at=now)
     order = milestone.order
-    seller_words = words
-    buyer_words = f"{words} {refund_words(settlement)}." if settlement.refunded.amount > 0 else words
-    for recipient, text in ((order.buyer, buyer_words), (order.seller, seller_words)):
-        notify(
-            milestone,
-            to=recipient,
-            event="cancellation_accepted",
-            message=f"“{milestone.title}” was cancelled {how}. {text}",
-        )
+    how = format_lazy(CANCELLED_HOW[(agreed, disputed)], title=milestone.title)
+    refunded = refund_words(settlement) if settlement.refunded.amount > 0 else ""
+    for recipient, text in ((order.buyer, sentences(how, words, refunded)), (order.seller, sentences(how, words))):
+        notify(milestone, to=recipient, event="cancellation_accepted", message=text)
     return words
 
 
@@ -367,11 +537,13 @@ def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
         except TransitionNotAllowed:
             raise answered(proposal) from None
         if proposal.kind == ProposalKind.CHANGES:
-            raise InvalidTransition("Accept changes on their confirmation page, which says what they cost.")
+            raise InvalidTransition(_("Accept changes on their confirmation page, which says what they cost."))
         if proposal.kind == ProposalKind.CANCELLATION:
             if milestone.state not in CANCELLABLE_STATES:
                 raise InvalidTransition(
-                    f"“{milestone.title}” is {milestone.get_state_display().lower()}; it cannot be cancelled now."
+                    _("“{title}” is {state}; it cannot be cancelled now.").format(
+                        title=milestone.title, state=state_words(milestone.get_state_display())
+                    )
                 )
             proposal.save()
             _cancellation_apply(milestone, proposal, actor=actor, now=now)
@@ -379,14 +551,17 @@ def proposal_accept(*, proposal: Proposal, actor: User) -> Proposal:
         _extension_apply(milestone, proposal, now=now)
         proposal.save()
         verb = f"{proposal.kind}_accepted"
-        note = f"New deadline {when_words(milestone.deadline)}"
-        log(milestone, actor, verb, note=note)
+        log(milestone, actor, verb, note=_("New deadline {deadline}").format(deadline=when_words(milestone.deadline)))
         notify(
             milestone,
             to=proposal.proposer,
             event=verb,
-            message=f"{actor.username} accepted your {proposal.get_kind_display().lower()} request on "
-            f"“{milestone.title}”. {note}".strip(),
+            message=format_lazy(
+                ACCEPTED_NOTICE[ProposalKind(proposal.kind)],
+                user=actor.username,
+                title=milestone.title,
+                deadline=lazy_when_words(milestone.deadline),
+            ),
         )
     return proposal
 
@@ -407,8 +582,9 @@ def proposal_decline(*, proposal: Proposal, actor: User) -> Proposal:
             milestone,
             to=proposal.proposer,
             event=verb,
-            message=f"{actor.username} declined your {proposal.get_kind_display().lower()} request on "
-            f"“{milestone.title}”; the terms stay as they were.",
+            message=format_lazy(
+                DECLINED_NOTICE[ProposalKind(proposal.kind)], user=actor.username, title=milestone.title
+            ),
         )
     return proposal
 
@@ -418,7 +594,7 @@ def proposal_withdraw(*, proposal: Proposal, actor: User) -> Proposal:
     with transaction.atomic():
         milestone, proposal = lock_proposal(proposal.pk)
         if actor is None or actor.pk != proposal.proposer_id:
-            raise NotAllowed("Only the party who asked can withdraw this request.")
+            raise NotAllowed(_("Only the party who asked can withdraw this request."))
         try:
             proposal.withdraw(by=actor, at=now)
         except TransitionNotAllowed:
@@ -429,20 +605,19 @@ def proposal_withdraw(*, proposal: Proposal, actor: User) -> Proposal:
             milestone,
             to=other_party(milestone.order, actor),
             event=f"{proposal.kind}_withdrawn",
-            message=f"{actor.username} withdrew their {proposal.get_kind_display().lower()} request on "
-            f"“{milestone.title}”; the terms stay as they were.",
+            message=format_lazy(
+                WITHDRAWN_NOTICE[ProposalKind(proposal.kind)], user=actor.username, title=milestone.title
+            ),
         )
     return proposal
 
 
-def _lapsed_words(milestone: Milestone, proposal: Proposal) -> str:
+def _lapsed_words(milestone: Milestone, proposal: Proposal) -> StrOrPromise:
+    """The notice of a request that lapsed, with what happens next: a whole sentence by kind."""
     if proposal.kind != ProposalKind.CANCELLATION:
-        return "the terms stay as they were."
-    if milestone.state == S.IN_REVIEW:
-        return "the milestone goes on, and the delivery waiting for review is approved or disputed as any other."
-    if milestone.state == S.DISPUTED:
-        return "the dispute goes on, and staff decide how the escrow is shared."
-    return "the milestone goes on and its escrow stays as it is; either party may still open a dispute."
+        return format_lazy(LAPSED_NOTICE[ProposalKind(proposal.kind)], title=milestone.title)
+    state = milestone.state if milestone.state in (S.IN_REVIEW, S.DISPUTED) else None
+    return format_lazy(CANCELLATION_LAPSED[state], title=milestone.title)
 
 
 def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
@@ -465,7 +640,6 @@ def proposal_expire(*, proposal_id: int, now: datetime | None = None) -> bool:
             milestone,
             to=(milestone.order.buyer, milestone.order.seller),
             event=f"{proposal.kind}_expired",
-            message=f"The {proposal.get_kind_display().lower()} request on “{milestone.title}” was not "
-            f"answered in time and has lapsed; {_lapsed_words(milestone, proposal)}",
+            message=_lapsed_words(milestone, proposal),
         )
     return True

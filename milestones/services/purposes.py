@@ -15,6 +15,9 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from marketplace.money import format_money
@@ -41,7 +44,9 @@ S = MilestoneState
 def checkout_description(checkout: Checkout) -> str:
     milestone = checkout.milestone
     assert milestone is not None
-    return f"Milestone “{milestone.title}” of order “{milestone.order.title}” (escrow plus service fee)"
+    return _("Milestone “{title}” of order “{order}” (escrow plus service fee)").format(
+        title=milestone.title, order=milestone.order.title
+    )
 
 
 def milestone_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
@@ -70,7 +75,13 @@ def milestone_checkout_paid(checkout_id: int, payment_reference: str, amount: Mo
                 checkout_mark_paid(checkout, payment_reference=payment_reference)
                 before = fund_transition(milestone, at=timezone.now())
                 save(milestone)
-                log(milestone, checkout.buyer, "funded", before, f"{format_money(amount)} paid by card")
+                log(
+                    milestone,
+                    checkout.buyer,
+                    "funded",
+                    before,
+                    _("{amount} paid by card").format(amount=format_money(amount)),
+                )
                 after_funding(milestone, actor=checkout.buyer)
                 return "funded"
             return late_payment_refund(
@@ -92,14 +103,19 @@ def milestone_checkout_expired(checkout_id: int, *, now: datetime | None = None)
         checkout_close(checkout, status=CheckoutStatus.EXPIRED)
         before = transition(milestone, "payment expired", milestone.expire_payment, at=now)
         save(milestone)
-        log(milestone, None, "payment_expired", before, "The checkout closed unpaid; nothing was charged.")
+        log(milestone, None, "payment_expired", before, _("The checkout closed unpaid; nothing was charged."))
         refresh_order(milestone.order)
         notify(
             milestone,
             to=milestone.order.buyer,
             event="checkout_expired",
-            message=f"“{milestone.title}” was not paid in time and has closed; nothing was charged. "
-            "Add it again when you are ready.",
+            message=format_lazy(
+                gettext_lazy(
+                    "“{title}” was not paid in time and has closed; nothing was charged. "
+                    "Add it again when you are ready."
+                ),
+                title=milestone.title,
+            ),
         )
     return "expired"
 
@@ -116,7 +132,9 @@ def _changes_proposal_of(checkout_id: int) -> int:
 
 def changes_checkout_description(checkout: Checkout) -> str:
     proposal = Proposal.objects.select_related("milestone__order").get(pk=_changes_proposal_of(checkout.pk))
-    return f"A higher amount for milestone “{proposal.milestone.title}” of order “{proposal.milestone.order.title}”"
+    return _("A higher amount for milestone “{title}” of order “{order}”").format(
+        title=proposal.milestone.title, order=proposal.milestone.order.title
+    )
 
 
 def changes_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:

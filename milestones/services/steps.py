@@ -8,13 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.text import format_lazy
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
+from django_stubs_ext import StrOrPromise
 from djmoney.money import Money
 
 from accounts.models import User
 from marketplace.errors import InvalidTransition, NotAllowed
-from marketplace.money import format_money
+from marketplace.money import Amount
 from milestones.models import (
     IN_WORK_STATES,
     Milestone,
@@ -37,18 +41,90 @@ S = MilestoneState
 P = ProposalState
 
 
-def refund_words(settlement: Settlement) -> str:
-    """Where the buyer's money went, for the notices."""
+def refund_words(settlement: Settlement) -> StrOrPromise:
+    """Where the buyer's money went, for the notices: a sentence, made in the reader's language."""
     if settlement.refunded_to == REFUND_TO_CARD:
-        return f"{format_money(settlement.refunded)} is being refunded to your card"
-    return f"{format_money(settlement.refunded)} is back in your balance"
+        return format_lazy(gettext_lazy("{amount} is being refunded to your card."), amount=Amount(settlement.refunded))
+    return format_lazy(gettext_lazy("{amount} is back in your balance."), amount=Amount(settlement.refunded))
+
+
+def sentences(*parts: StrOrPromise) -> StrOrPromise:
+    """Whole sentences, each translated on its own, joined by a space when the words are made
+    (lazily: in a notice's recipient's language). Empty parts are left out."""
+    kept = [part for part in parts if part]
+    return format_lazy(" ".join(["{}"] * len(kept)), *kept)
+
+
+def state_words(label: StrOrPromise) -> str:
+    """A state's label inside a sentence: lower case, as English and Spanish write it; German
+    keeps its nouns capitalised (the sentences quote the label)."""
+    text = str(label)
+    return text if (get_language() or "").startswith("de") else text.lower()
+
+
+# What a second click (or a stale tab) is told, by the transition it tried: whole sentences.
+REFUSED = {
+    "accepted": gettext_lazy(
+        "“{title}” is {state}, so it cannot be accepted now. Nothing was changed; reload to see its current state."
+    ),
+    "declined": gettext_lazy(
+        "“{title}” is {state}, so it cannot be declined now. Nothing was changed; reload to see its current state."
+    ),
+    "cancelled": gettext_lazy(
+        "“{title}” is {state}, so it cannot be cancelled now. Nothing was changed; reload to see its current state."
+    ),
+    "submitted": gettext_lazy(
+        "“{title}” is {state}, so it cannot be submitted now. Nothing was changed; reload to see its current state."
+    ),
+    "sent back for revision": gettext_lazy(
+        "“{title}” is {state}, so it cannot be sent back for revision now. "
+        "Nothing was changed; reload to see its current state."
+    ),
+    "sent back for another revision": gettext_lazy(
+        "“{title}” is {state}, so it cannot be sent back for another revision now. "
+        "Nothing was changed; reload to see its current state."
+    ),
+    "approved": gettext_lazy(
+        "“{title}” is {state}, so it cannot be approved now. Nothing was changed; reload to see its current state."
+    ),
+    "approved automatically": gettext_lazy(
+        "“{title}” is {state}, so it cannot be approved automatically now. "
+        "Nothing was changed; reload to see its current state."
+    ),
+    "disputed": gettext_lazy(
+        "“{title}” is {state}, so it cannot be disputed now. Nothing was changed; reload to see its current state."
+    ),
+    "resolved": gettext_lazy(
+        "“{title}” is {state}, so it cannot be resolved now. Nothing was changed; reload to see its current state."
+    ),
+    "started": gettext_lazy(
+        "“{title}” is {state}, so it cannot be started now. Nothing was changed; reload to see its current state."
+    ),
+    "funded": gettext_lazy(
+        "“{title}” is {state}, so it cannot be funded now. Nothing was changed; reload to see its current state."
+    ),
+    "continued": gettext_lazy(
+        "“{title}” is {state}, so it cannot be continued now. Nothing was changed; reload to see its current state."
+    ),
+    "stopped": gettext_lazy(
+        "“{title}” is {state}, so it cannot be stopped now. Nothing was changed; reload to see its current state."
+    ),
+    "payment expired": gettext_lazy(
+        "“{title}” is {state}, so its payment cannot expire now. Nothing was changed; reload to see its current state."
+    ),
+    "withdrawn": gettext_lazy(
+        "“{title}” is {state}, so it cannot be withdrawn now. Nothing was changed; reload to see its current state."
+    ),
+    "expired": gettext_lazy(
+        "“{title}” is {state}, so it cannot expire now. Nothing was changed; reload to see its current state."
+    ),
+}
 
 
 def refused(milestone: Milestone, action: str) -> InvalidTransition:
     """The message a second click (or a stale tab) gets."""
     return InvalidTransition(
-        f"“{milestone.title}” is {milestone.get_state_display().lower()}, so it cannot be {action} now. "
-        "Nothing was changed; reload to see its current state."
+        str(REFUSED[action]).format(title=milestone.title, state=state_words(milestone.get_state_display()))
     )
 
 
@@ -109,7 +185,7 @@ def _emit(milestone: Milestone, actor: User | None, verb: str, before: str | Non
         webhooks_emit_to(users=parties, event_type="proposal.updated", data=data)
 
 
-def notify(milestone: Milestone, *, to: User | Iterable[User], event: str, message: str) -> None:
+def notify(milestone: Milestone, *, to: User | Iterable[User], event: str, message: StrOrPromise) -> None:
     """Tell ``to`` (one party, or several) what happened to the milestone, with
     a link to it; the e-mail copy goes after commit (``notification_send``)."""
     for recipient in (to,) if isinstance(to, User) else to:
@@ -121,14 +197,82 @@ def other_party(order: Order, actor: User) -> User:
     return order.seller if actor.pk == order.buyer_id else order.buyer
 
 
+# Who may do what, by the action a service names: whole sentences, each translated on its own.
+ONLY_BUYER = {
+    "accept an offer": gettext_lazy("Only the buyer of this order can accept an offer."),
+    "decline an offer": gettext_lazy("Only the buyer of this order can decline an offer."),
+    "cancel a milestone": gettext_lazy("Only the buyer of this order can cancel a milestone."),
+    "request a revision": gettext_lazy("Only the buyer of this order can request a revision."),
+    "approve a milestone": gettext_lazy("Only the buyer of this order can approve a milestone."),
+    "choose what the seller's portfolio shows": gettext_lazy(
+        "Only the buyer of this order can choose what the seller's portfolio shows."
+    ),
+    "create milestones": gettext_lazy("Only the buyer of this order can create milestones."),
+    "continue the order": gettext_lazy("Only the buyer of this order can continue the order."),
+    "stop the order": gettext_lazy("Only the buyer of this order can stop the order."),
+    "buy a revision": gettext_lazy("Only the buyer of this order can buy a revision."),
+}
+ONLY_SELLER = {
+    "accept a milestone": gettext_lazy("Only the seller of this order can accept a milestone."),
+    "decline a milestone": gettext_lazy("Only the seller of this order can decline a milestone."),
+    "submit work": gettext_lazy("Only the seller of this order can submit work."),
+    "ask for an extension": gettext_lazy("Only the seller of this order can ask for an extension."),
+    "propose changes": gettext_lazy("Only the seller of this order can propose changes."),
+    "offer a milestone": gettext_lazy("Only the seller of this order can offer a milestone."),
+    "withdraw an offer": gettext_lazy("Only the seller of this order can withdraw an offer."),
+}
+# Starting something new with a party whose account closed, by what was started and who closed.
+CLOSED_SELLER = {
+    "a new milestone": gettext_lazy(
+        "The seller of this order closed their account, so a new milestone is no longer possible. Nothing was changed."
+    ),
+    "a new offer": gettext_lazy(
+        "The seller of this order closed their account, so a new offer is no longer possible. Nothing was changed."
+    ),
+    "an extension": gettext_lazy(
+        "The seller of this order closed their account, so an extension is no longer possible. Nothing was changed."
+    ),
+    "proposing changes": gettext_lazy(
+        "The seller of this order closed their account, so proposing changes is no longer possible. "
+        "Nothing was changed."
+    ),
+    "a tip": gettext_lazy(
+        "The seller of this order closed their account, so a tip is no longer possible. Nothing was changed."
+    ),
+    "continuing": gettext_lazy(
+        "The seller of this order closed their account, so continuing is no longer possible. Nothing was changed."
+    ),
+}
+CLOSED_BUYER = {
+    "a new milestone": gettext_lazy(
+        "The buyer of this order closed their account, so a new milestone is no longer possible. Nothing was changed."
+    ),
+    "a new offer": gettext_lazy(
+        "The buyer of this order closed their account, so a new offer is no longer possible. Nothing was changed."
+    ),
+    "an extension": gettext_lazy(
+        "The buyer of this order closed their account, so an extension is no longer possible. Nothing was changed."
+    ),
+    "proposing changes": gettext_lazy(
+        "The buyer of this order closed their account, so proposing changes is no longer possible. Nothing was changed."
+    ),
+    "a tip": gettext_lazy(
+        "The buyer of this order closed their account, so a tip is no longer possible. Nothing was changed."
+    ),
+    "continuing": gettext_lazy(
+        "The buyer of this order closed their account, so continuing is no longer possible. Nothing was changed."
+    ),
+}
+
+
 def require_buyer(order: Order, actor: User | None, action: str) -> None:
     if actor is None or actor.pk != order.buyer_id:
-        raise NotAllowed(f"Only the buyer of this order can {action}.")
+        raise NotAllowed(str(ONLY_BUYER[action]))
 
 
 def require_seller(order: Order, actor: User | None, action: str) -> None:
     if actor is None or actor.pk != order.seller_id:
-        raise NotAllowed(f"Only the seller of this order can {action}.")
+        raise NotAllowed(str(ONLY_SELLER[action]))
 
 
 def require_open_accounts(order: Order, doing: str) -> None:
@@ -136,14 +280,14 @@ def require_open_accounts(order: Order, doing: str) -> None:
     closed account could never be withdrawn, and work offered to one never accepted."""
     closed = closed_party(order)
     if closed is not None:
-        who = "seller" if closed.pk == order.seller_id else "buyer"
-        raise NotAllowed(
-            f"The {who} of this order closed their account, so {doing} is no longer possible. Nothing was changed."
-        )
+        words = CLOSED_SELLER if closed.pk == order.seller_id else CLOSED_BUYER
+        raise NotAllowed(str(words[doing]))
 
 
 def when_words(moment: datetime) -> str:
-    return f"{timezone.localtime(moment):%d %b %Y %H:%M}"
+    """A moment in the current zone, for the activity log and messages to the one who acts: as
+    the current language writes a date and time (``DATETIME_FORMAT``)."""
+    return formats.date_format(timezone.localtime(moment), "d M Y H:i")
 
 
 def settle(
@@ -193,12 +337,16 @@ def activate_next(order: Order, *, at: datetime) -> bool:
         return True
     before = transition(first_open, "started", first_open.activate, at=at)
     save(first_open)
-    log(first_open, None, "started", before, note="Started automatically after the previous milestone closed.")
+    log(first_open, None, "started", before, note=_("Started automatically after the previous milestone closed."))
     notify(
         first_open,
         to=order.seller,
         event="milestone_started",
-        message=f"“{first_open.title}” has started; it is due {notice_time(first_open.deadline)}.",
+        message=format_lazy(
+            gettext_lazy("“{title}” has started; it is due {deadline}."),
+            title=first_open.title,
+            deadline=notice_time(first_open.deadline),
+        ),
     )
     return True
 

@@ -19,13 +19,16 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from marketplace.errors import DomainError, InvalidInput, InvalidTransition, NotAllowed
-from marketplace.money import format_money, has_sub_minor_digits
+from marketplace.money import Amount, format_money, has_sub_minor_digits
 from marketplace.timewords import period_words
 from milestones.models import Milestone, MilestoneState, lock_milestone
 from milestones.services.steps import log, notify, require_open_accounts
@@ -58,16 +61,19 @@ def tip_refusal(
     raise), or None if they may. ``already_tipped``: a tip was given already."""
     now = now or timezone.now()
     if actor is None or actor.pk != milestone.order.buyer_id:
-        return NotAllowed("Only the buyer of this order can leave a tip.")
+        return NotAllowed(_("Only the buyer of this order can leave a tip."))
     closes = tip_closes_at(milestone)
     if closes is None:
-        return InvalidTransition(f"A tip can be left once “{milestone.title}” is approved.")
+        return InvalidTransition(_("A tip can be left once “{title}” is approved.").format(title=milestone.title))
     if already_tipped:
-        return InvalidTransition(f"You already tipped for “{milestone.title}”; thank you.")
+        return InvalidTransition(_("You already tipped for “{title}”; thank you.").format(title=milestone.title))
     if now >= closes:
         return InvalidTransition(
-            f"Tips for “{milestone.title}” closed on {closes:%d %b %Y}, {period_words(settings.TIP_WINDOW)} "
-            "after it was approved."
+            _("Tips for “{title}” closed on {day}, {period} after it was approved.").format(
+                title=milestone.title,
+                day=formats.date_format(closes, "d M Y"),
+                period=period_words(settings.TIP_WINDOW),
+            )
         )
     return None
 
@@ -82,13 +88,17 @@ def _check(milestone: Milestone, actor: User, amount: Money, *, now: datetime) -
         raise refusal
     currency = milestone.order.currency
     if str(amount.currency) != currency:
-        raise InvalidInput(f"Tip in {currency}, the currency of this order.", field="amount")
+        raise InvalidInput(
+            _("Tip in {currency}, the currency of this order.").format(currency=currency), field="amount"
+        )
     if has_sub_minor_digits(amount):
-        raise InvalidInput("Use at most two decimal places.", field="amount")
+        raise InvalidInput(_("Use at most two decimal places."), field="amount")
     least = Money(TIP_MINIMUM, currency)
     if amount < least or amount > milestone.amount:
         raise InvalidInput(
-            f"A tip is between {format_money(least)} and {format_money(milestone.amount)}, the milestone's amount.",
+            _("A tip is between {low} and {high}, the milestone's amount.").format(
+                low=format_money(least), high=format_money(milestone.amount)
+            ),
             field="amount",
         )
 
@@ -103,7 +113,7 @@ def tip_leave(*, milestone: Milestone, actor: User, amount: Money, method: str) 
     reuses the open checkout; a different amount replaces it.
     """
     if method not in METHODS:
-        raise InvalidInput("Choose how to pay the tip.", field="method")
+        raise InvalidInput(_("Choose how to pay the tip."), field="method")
     now = timezone.now()
     with transaction.atomic():
         milestone = lock_milestone(milestone.pk)
@@ -141,14 +151,19 @@ def _tip_checkout(milestone: Milestone, buyer: User, amount: Money) -> Checkout:
 
 
 def _tipped_notices(milestone: Milestone, tip: Tip, *, actor: User) -> None:
-    words = f"{format_money(tip.amount)} tip"
-    log(milestone, actor, "tipped", note=words)
+    log(milestone, actor, "tipped", note=_("{amount} tip").format(amount=format_money(tip.amount)))
     notify(
         milestone,
         to=milestone.order.seller,
         event="tip_received",
-        message=f"{actor.username} left you a {words} for “{milestone.title}”. "
-        "It clears with your earnings, less the commission.",
+        message=format_lazy(
+            gettext_lazy(
+                "{user} left you a {amount} tip for “{title}”. It clears with your earnings, less the commission."
+            ),
+            user=actor.username,
+            amount=Amount(tip.amount),
+            title=milestone.title,
+        ),
     )
 
 
@@ -158,7 +173,9 @@ def tip_milestone_id(checkout: Checkout) -> int:
 
 def tip_checkout_description(checkout: Checkout) -> str:
     milestone = Milestone.objects.select_related("order").get(pk=tip_milestone_id(checkout))
-    return f"A tip for milestone “{milestone.title}” of order “{milestone.order.title}”"
+    return _("A tip for milestone “{title}” of order “{order}”").format(
+        title=milestone.title, order=milestone.order.title
+    )
 
 
 def tip_checkout_paid(checkout_id: int, payment_reference: str, amount: Money) -> str:
