@@ -473,7 +473,7 @@ def _status_words(order: Order, standing: Standing) -> str:
         for a milestone" said nothing when every milestone was closed and completion was offered too,
         and "Active" said nothing when the only milestone waited for payment. An order whose milestones
     were all cancelled is "Cancelled" in the history, but here the buyer may still add one."""
-    if standing.key == "cancelled" or standing.words == "Every milestone closed":
+    if standing.key == "cancelled" or str(standing.words) == _("Every milestone closed"):
         return _("Every milestone closed: waiting for a new one, or for the buyer to complete the order")
     return str(standing.words)
 
