@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
@@ -133,7 +134,13 @@ class DisputeResolutionForm(forms.Form):
             del self.fields["seller_amount"]
 
     def clean_seller_amount(self) -> Money | None:
-        typed = (self.cleaned_data.get("seller_amount") or "").strip().replace(",", "")
+        typed = (self.cleaned_data.get("seller_amount") or "").strip()
+        if "," in typed and get_format("DECIMAL_SEPARATOR") == ",":
+            # "1.234,50" where the reader's language writes a comma before the decimals ("40.00" still reads
+            # as forty, and "1.234" is refused below for its decimals, never taken as a thousand).
+            typed = typed.replace(".", "").replace(",", ".")
+        else:
+            typed = typed.replace(",", "")
         if not typed:
             return None
         percent = typed.endswith("%")

@@ -112,3 +112,27 @@ def test_a_german_amount_is_typed_with_a_comma(client):
     if response.status_code != 302:
         form = response.context["form"]
         assert "amount" not in form.errors, form.errors
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "expected"),
+    [("en-gb", "1,000.50", "1000.50"), ("en-gb", "40.00", "40.00"), ("de", "40,50", "40.50"), ("de", "40.00", "40.00")],
+)
+def test_a_split_amount_is_read_as_the_staff_member_writes_it(language, typed, expected):
+    """The dispute's split amount, typed by staff: a German "40,50" is forty and a half, never 4050."""
+    from decimal import Decimal
+
+    from django.utils import translation
+
+    from milestones.admin_views import DisputeResolutionForm
+
+    disputed = milestone_in(S.DISPUTED, amount="2000.00")
+    with translation.override(language):
+        form = DisputeResolutionForm(
+            {"seller_amount": typed, "note": "Half done."},
+            dispute=disputed.dispute,
+            outcome="split",
+            held=disputed.amount,
+        )
+        assert form.is_valid(), form.errors
+    assert form.cleaned_data["seller_amount"].amount == Decimal(expected)
