@@ -20,6 +20,8 @@ from typing import Any
 from django import forms
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
@@ -86,10 +88,12 @@ def _receives(figures: SettlementFigures, who: str) -> str:
     """The seller's side of a settlement as they will see it: "bob receives 80.00 USD (100.00 USD less the
     20.00 USD fee)"."""
     if figures.seller_gross.amount <= 0:
-        return f"{who} receives nothing"
-    return (
-        f"{who} receives {format_money(figures.seller_net)} ({format_money(figures.seller_gross)} less the "
-        f"{format_money(figures.commission)} fee)"
+        return _("{who} receives nothing").format(who=who)
+    return _("{who} receives {net} ({gross} less the {fee} fee)").format(
+        who=who,
+        net=format_money(figures.seller_net),
+        gross=format_money(figures.seller_gross),
+        fee=format_money(figures.commission),
     )
 
 
@@ -104,28 +108,30 @@ def release_figures(milestone: Milestone) -> SettlementFigures:
 def _release_words(milestone: Milestone) -> str:
     figures = release_figures(milestone)
     seller = milestone.order.seller.username
-    return (
-        f"{format_money(figures.seller_gross)} is released to {seller} now; {_receives(figures, seller)}. "
-        "This cannot be undone."
+    return _("{gross} is released to {seller} now; {receives}. This cannot be undone.").format(
+        gross=format_money(figures.seller_gross), seller=seller, receives=_receives(figures, seller)
     )
 
 
 def _cancel_words(milestone: Milestone) -> str:
     if milestone.state == MilestoneState.AWAITING_PAYMENT:
-        return "Nothing has been charged for this milestone; it closes and its checkout with it."
-    return (
-        f"{format_money(milestone.total_charged)} (the amount and the service fee) comes back to you now, "
-        "where you choose below; the seller is told. This cannot be undone."
-    )
+        return _("Nothing has been charged for this milestone; it closes and its checkout with it.")
+    return _(
+        "{total} (the amount and the service fee) comes back to you now, where you choose below; the seller is "
+        "told. This cannot be undone."
+    ).format(total=format_money(milestone.total_charged))
 
 
 def continue_consequence(milestone: Milestone) -> str:
     """What "Continue to next milestone" does with the money, for its confirmation page."""
-    return (
-        f"{format_money(milestone.total_charged)} ({format_money(milestone.amount)} and the "
-        f"{format_money(milestone.buyer_fee)} service fee) is charged now; {format_money(milestone.amount)} is held "
-        f"in escrow until you approve the work, and {milestone.order.seller.username} starts at once: they accepted "
-        "the plan with the order."
+    return _(
+        "{total} ({amount} and the {fee} service fee) is charged now; {amount} is held in escrow until you approve "
+        "the work, and {seller} starts at once: they accepted the plan with the order."
+    ).format(
+        total=format_money(milestone.total_charged),
+        amount=format_money(milestone.amount),
+        fee=format_money(milestone.buyer_fee),
+        seller=milestone.order.seller.username,
     )
 
 
@@ -134,21 +140,24 @@ def stop_consequence(milestone: Milestone) -> str:
     planned = list(Milestone.objects.filter(order_id=milestone.order_id, state=MilestoneState.PLANNED))
     titles = ", ".join(f"“{m.title}”" for m in planned)
     total = sum((m.amount for m in planned[1:]), planned[0].amount) if planned else milestone.amount
-    return (
-        f"The remaining planned steps ({titles}, {format_money(total)} in all) are cancelled. No money moves for "
-        "them: none was charged, and nothing is charged or refunded now. What you approved stays paid; the order "
-        f"then completes and {milestone.order.seller.username} is told. This cannot be undone."
-    )
+    return _(
+        "The remaining planned steps ({titles}, {total} in all) are cancelled. No money moves for them: none was "
+        "charged, and nothing is charged or refunded now. What you approved stays paid; the order then completes "
+        "and {seller} is told. This cannot be undone."
+    ).format(titles=titles, total=format_money(total), seller=milestone.order.seller.username)
 
 
 def offer_consequence(milestone: Milestone) -> str:
     """What "Accept and pay" does with the money, for its confirmation page."""
-    return (
-        f"{format_money(milestone.total_charged)} ({format_money(milestone.amount)} and the "
-        f"{format_money(milestone.buyer_fee)} service fee) is charged now; {format_money(milestone.amount)} is held "
-        f"in escrow until you approve the work, and {milestone.order.seller.username} starts at once "
-        "(or when the current milestone closes). On approval, "
-        f"{_receives(release_figures_of(milestone.amount, milestone), milestone.order.seller.username)}."
+    return _(
+        "{total} ({amount} and the {fee} service fee) is charged now; {amount} is held in escrow until you approve "
+        "the work, and {seller} starts at once (or when the current milestone closes). On approval, {receives}."
+    ).format(
+        total=format_money(milestone.total_charged),
+        amount=format_money(milestone.amount),
+        fee=format_money(milestone.buyer_fee),
+        seller=milestone.order.seller.username,
+        receives=_receives(release_figures_of(milestone.amount, milestone), milestone.order.seller.username),
     )
 
 
@@ -162,13 +171,15 @@ def _refund_destination(milestone: Milestone, amount: Money) -> str:
     only if they chose it and a card paid (and only up to what it can take)."""
     card = card_payment_of(milestone) if milestone.order.buyer.refund_to == REFUND_TO_CARD else None
     if card is None:
-        return "your balance"
+        return _("your balance")
     room = card_refund_room(card)
     if room >= amount:
-        return "your card"
+        return _("your card")
     if room.amount <= 0:
-        return "your balance"
-    return f"your card ({format_money(room)}, what it can still take back) and your balance (the rest)"
+        return _("your balance")
+    return _("your card ({room}, what it can still take back) and your balance (the rest)").format(
+        room=format_money(room)
+    )
 
 
 def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
@@ -176,53 +187,88 @@ def changes_consequence(milestone: Milestone, proposal: Proposal) -> str:
     money = changes_money(milestone, proposal)
     seller = milestone.order.seller.username
     new_amount = proposal.new_amount if proposal.new_amount is not None else milestone.amount
-    on_approval = f" On approval, {_receives(release_figures_of(new_amount, milestone), seller)}."
+    receives = _receives(release_figures_of(new_amount, milestone), seller)
     if milestone.state == MilestoneState.PLANNED:
-        return (
-            "No money moves now: nothing is held for a planned step. When you continue, "
-            f"{format_money(new_amount + changes_money(milestone, proposal).new_fee)} (the new amount and its service "
-            "fee) is charged." + on_approval
-        )
+        return _(
+            "No money moves now: nothing is held for a planned step. When you continue, {total} (the new amount and "
+            "its service fee) is charged. On approval, {receives}."
+        ).format(total=format_money(new_amount + changes_money(milestone, proposal).new_fee), receives=receives)
     if money.charges:
-        return (
-            f"{format_money(money.total)} more is charged now ({format_money(money.amount)} into escrow and "
-            f"{format_money(money.fee)} of service fee); the seller then accepts or declines the new terms."
-            + on_approval
+        return _(
+            "{total} more is charged now ({amount} into escrow and {fee} of service fee); the seller then accepts "
+            "or declines the new terms. On approval, {receives}."
+        ).format(
+            total=format_money(money.total),
+            amount=format_money(money.amount),
+            fee=format_money(money.fee),
+            receives=receives,
         )
     if money.refunds:
         where = _refund_destination(milestone, -money.total)
-        return (
-            f"{format_money(-money.total)} comes back to {where} now ({format_money(-money.amount)} out of escrow and "
-            f"{format_money(-money.fee)} of service fee); the seller then accepts or declines the new terms."
-            + on_approval
+        return _(
+            "{total} comes back to {where} now ({amount} out of escrow and {fee} of service fee); the seller then "
+            "accepts or declines the new terms. On approval, {receives}."
+        ).format(
+            total=format_money(-money.total),
+            where=where,
+            amount=format_money(-money.amount),
+            fee=format_money(-money.fee),
+            receives=receives,
         )
-    return "No money moves; the seller then accepts or declines the new terms." + on_approval
+    return _("No money moves; the seller then accepts or declines the new terms. On approval, {receives}.").format(
+        receives=receives
+    )
 
 
 def cancellation_consequence(milestone: Milestone, proposal: Proposal) -> str:
     """What accepting a cancellation does with the money, for its confirmation page."""
     assert proposal.refund_amount is not None
     if milestone.state == MilestoneState.PLANNED:
-        return f"{PLANNED_WORDS} The step closes, cancelled. This cannot be undone."
+        return _("{planned} The step closes, cancelled. This cannot be undone.").format(planned=PLANNED_WORDS)
     figures = cancellation_figures(milestone, proposal.refund_amount)
     if figures is None:
         rest = milestone.amount - proposal.refund_amount
-        return (
-            f"{format_money(proposal.refund_amount)} goes back to the buyer and {format_money(rest)} is released "
-            "to the seller now; the milestone closes. This cannot be undone."
-        )
+        return _(
+            "{refund} goes back to the buyer and {rest} is released to the seller now; the milestone closes. This "
+            "cannot be undone."
+        ).format(refund=format_money(proposal.refund_amount), rest=format_money(rest))
     order = milestone.order
     buyer, seller = order.buyer.username, order.seller.username
-    back = f"{buyer} receives {format_money(figures.refunded)}"
-    if figures.fee_back.amount > 0:
-        back += f" ({format_money(figures.buyer_part)} and {format_money(figures.fee_back)} of the service fee)"
+    receives = _receives(figures, seller)
     if figures.refunded.amount <= 0:
-        back = f"{buyer} receives nothing back"
-    where = ""
-    if figures.refunded.amount > 0:
-        to_card = (proposal.refund_to or order.buyer.refund_to) == REFUND_TO_CARD and card_payment_of(milestone)
-        where = f" {buyer}'s refund goes to {'the card that paid' if to_card else 'their balance'}."
-    return f"{back} and {_receives(figures, seller)} now; the milestone closes.{where} This cannot be undone."
+        return _(
+            "{buyer} receives nothing back and {receives} now; the milestone closes. This cannot be undone."
+        ).format(buyer=buyer, receives=receives)
+    to_card = (proposal.refund_to or order.buyer.refund_to) == REFUND_TO_CARD and card_payment_of(milestone)
+    values = {
+        "buyer": buyer,
+        "refunded": format_money(figures.refunded),
+        "part": format_money(figures.buyer_part),
+        "fee_back": format_money(figures.fee_back),
+        "receives": receives,
+    }
+    if figures.fee_back.amount > 0:
+        if to_card:
+            text = _(
+                "{buyer} receives {refunded} ({part} and {fee_back} of the service fee) and {receives} now; the "
+                "milestone closes. {buyer}'s refund goes to the card that paid. This cannot be undone."
+            )
+        else:
+            text = _(
+                "{buyer} receives {refunded} ({part} and {fee_back} of the service fee) and {receives} now; the "
+                "milestone closes. {buyer}'s refund goes to their balance. This cannot be undone."
+            )
+    elif to_card:
+        text = _(
+            "{buyer} receives {refunded} and {receives} now; the milestone closes. {buyer}'s refund goes to the card "
+            "that paid. This cannot be undone."
+        )
+    else:
+        text = _(
+            "{buyer} receives {refunded} and {receives} now; the milestone closes. {buyer}'s refund goes to their "
+            "balance. This cannot be undone."
+        )
+    return text.format(**values)
 
 
 @dataclass(frozen=True)
@@ -247,15 +293,14 @@ def cancellation_preview(milestone: Milestone, raw: Any) -> CancellationPreview:
         except InvalidOperation:
             amount = None
     if amount is None or not amount.is_finite():
-        return CancellationPreview(milestone, None, None, "Enter the refund as a number to see what each side gets.")
+        return CancellationPreview(milestone, None, None, _("Enter the refund as a number to see what each side gets."))
     refund = Money(amount, currency)
     if milestone.state == MilestoneState.PLANNED:
         return CancellationPreview(milestone, refund, None, PLANNED_WORDS)
     figures = cancellation_figures(milestone, refund)
     if figures is None:
-        problem = (
-            f"The refund must be between {format_money(Money(0, currency))} and {format_money(milestone.amount)}, "
-            "with at most two decimal places."
+        problem = _("The refund must be between {low} and {high}, with at most two decimal places.").format(
+            low=format_money(Money(0, currency)), high=format_money(milestone.amount)
         )
         return CancellationPreview(milestone, refund, None, problem)
     return CancellationPreview(milestone, refund, figures)
@@ -274,20 +319,22 @@ class Action:
 
     name: str  # the transition's name in milestones/models.py, or "add_statement"
     roles: frozenset[str]  # who may ask for it
-    label: str  # the button on the order page, and the form page's title and button
+    label: Any  # the button on the order page, and the form page's title and button
     url_name: str  # its URL: milestones/<pk>/<path>/
     path: str
     perform: Perform  # calls the service
-    success: str  # the message after it is done; {title} is the milestone's
-    verb: str  # "you cannot {verb} it now"
+    success: Any  # the message after it is done; {title} is the milestone's
+    verb: str  # "you cannot {verb} it now" (English, for reading the table)
+    # Why its form is not offered now, a whole sentence: {title} and {state} are the milestone's.
+    refusal: Any = ""
     style: str = "btn-primary"
     # None: one click, a POST from the order page. Else GET shows this form.
     form: type[forms.Form] | None = None
-    heading: str = ""  # the form page's title, when it differs from the label
+    heading: Any = ""  # the form page's title, when it differs from the label
     aliases: dict[str, str] = field(default_factory=dict)
     # Money moves: the form page is a confirmation that says where it goes, with a "Confirm" button.
     consequence: Consequence | None = None
-    submit: str = ""  # the form page's button, when it differs from the label
+    submit: Any = ""  # the form page's button, when it differs from the label
     # The form's first values, read from the milestone (proposed changes start from the terms as they are).
     initial: Callable[[Milestone], dict[str, Any]] | None = None
     # Its page is a view of its own (it may send the buyer to the payment provider), not ``milestone_action``.
@@ -306,7 +353,7 @@ class Action:
     @property
     def button(self) -> str:
         """The form page's button: "Confirm" where money moves, else the action's label."""
-        return "Confirm" if self.consequence else (self.submit or self.label)
+        return _("Confirm") if self.consequence else str(self.submit or self.label)
 
 
 def _terms_now(milestone: Milestone) -> dict[str, Any]:
@@ -322,132 +369,144 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         name="offer_checkout",
         roles=frozenset({BUYER}),
-        label="Accept and pay",
+        label=gettext_lazy("Accept and pay"),
         url_name="offer_accept",
         path="accept-offer",
         form=ConfirmForm,
         own_view=True,
         consequence=offer_consequence,
         perform=lambda m, actor, data: offer_accept(milestone=m, actor=actor, source=FundingSource(method="balance")),
-        success="You accepted and paid the offer “{title}”.",
+        success=gettext_lazy("You accepted and paid the offer “{title}”."),
         verb="accept",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot accept it now. Nothing was changed."),
     ),
     Action(
         name="decline_offer",
         roles=frozenset({BUYER}),
-        label="Decline offer",
+        label=gettext_lazy("Decline offer"),
         url_name="offer_decline",
         path="decline-offer",
         form=DeclineOfferForm,
         style="btn-secondary",
         perform=lambda m, actor, data: offer_decline(milestone=m, actor=actor, reason=data.get("reason", "")),
-        success="You declined the offer “{title}”; nothing was charged.",
+        success=gettext_lazy("You declined the offer “{title}”; nothing was charged."),
         verb="decline",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot decline it now. Nothing was changed."),
     ),
     Action(
         name="withdraw_offer",
         roles=frozenset({SELLER}),
-        label="Withdraw offer",
+        label=gettext_lazy("Withdraw offer"),
         url_name="offer_withdraw",
         path="withdraw-offer",
         style="btn-secondary",
         perform=lambda m, actor, data: offer_withdraw(milestone=m, actor=actor),
-        success="You withdrew the offer “{title}”.",
+        success=gettext_lazy("You withdrew the offer “{title}”."),
         verb="withdraw",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot withdraw it now. Nothing was changed."),
     ),
     Action(
         name="accept",
         roles=frozenset({SELLER}),
-        label="Accept",
+        label=gettext_lazy("Accept"),
         url_name="milestone_accept",
         path="accept",
         perform=lambda m, actor, data: milestone_accept(milestone=m, actor=actor),
-        success="You accepted “{title}”.",
+        success=gettext_lazy("You accepted “{title}”."),
         verb="accept",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot accept it now. Nothing was changed."),
     ),
     Action(
         name="submit",
         roles=frozenset({SELLER}),
-        label="Submit for review",
+        label=gettext_lazy("Submit for review"),
         url_name="milestone_submit",
         path="submit",
         form=SubmitForm,
         perform=lambda m, actor, data: milestone_submit(
             milestone=m, actor=actor, message=data["message"], links=data["links"], files=data["files"]
         ),
-        success="You submitted “{title}” for review.",
+        success=gettext_lazy("You submitted “{title}” for review."),
         verb="submit",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot submit it now. Nothing was changed."),
     ),
     Action(
         name="approve",
         roles=frozenset({BUYER}),
-        label="Approve",
+        label=gettext_lazy("Approve"),
         url_name="milestone_approve",
         path="approve",
         form=ApproveForm,
-        heading="Approve and release the payment",
+        heading=gettext_lazy("Approve and release the payment"),
         consequence=_release_words,
         perform=lambda m, actor, data: milestone_approve(
             milestone=m, actor=actor, portfolio=bool(data.get("portfolio"))
         ),
-        success="You approved “{title}”; the payment is released to the seller.",
+        success=gettext_lazy("You approved “{title}”; the payment is released to the seller."),
         verb="approve",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot approve it now. Nothing was changed."),
     ),
     Action(
         name="request_revision",
         roles=frozenset({BUYER}),
-        label="Request revision",
+        label=gettext_lazy("Request revision"),
         url_name="milestone_request_revision",
         path="request-revision",
         form=FeedbackForm,
         style="btn-secondary",
         perform=lambda m, actor, data: milestone_request_revision(milestone=m, actor=actor, feedback=data["feedback"]),
-        success="You asked for a revision of “{title}”.",
+        success=gettext_lazy("You asked for a revision of “{title}”."),
         verb="send back",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot send back it now. Nothing was changed."),
     ),
     Action(
         name="buy_revision",
         roles=frozenset({BUYER}),
-        label="Buy a revision",
+        label=gettext_lazy("Buy a revision"),
         url_name="milestone_buy_revision",
         path="buy-revision",
         style="btn-secondary",
         perform=lambda m, actor, data: revision_purchase_request(buyer=actor, milestone=m),
-        success="You asked the seller to offer a revision of “{title}”; you pay only if you accept their offer.",
+        success=gettext_lazy(
+            "You asked the seller to offer a revision of “{title}”; you pay only if you accept their offer."
+        ),
         verb="buy a revision of",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot buy a revision of it now. Nothing was changed."),
     ),
     Action(
         name="fund_planned",
         roles=frozenset({BUYER}),
-        label="Continue to next milestone",
+        label=gettext_lazy("Continue to next milestone"),
         url_name="milestone_continue",
         path="continue",
         form=ConfirmForm,
         own_view=True,
         consequence=continue_consequence,
         perform=lambda m, actor, data: None,  # its own view (it may send the buyer to the provider)
-        success="You continued with “{title}”.",
+        success=gettext_lazy("You continued with “{title}”."),
         verb="continue with",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot continue with it now. Nothing was changed."),
     ),
     Action(
         name="stop_planned",
         roles=frozenset({BUYER}),
-        label="Stop the order here",
+        label=gettext_lazy("Stop the order here"),
         url_name="order_stop",
         path="stop",
         form=ConfirmForm,
-        heading="Stop the order here",
+        heading=gettext_lazy("Stop the order here"),
         style="btn-secondary",
         consequence=stop_consequence,
         perform=lambda m, actor, data: order_stop(buyer=actor, order=m.order),
-        success="You stopped the order before “{title}”; no money moved for the planned steps.",
+        success=gettext_lazy("You stopped the order before “{title}”; no money moved for the planned steps."),
         verb="stop the order before",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot stop the order before it now. Nothing was changed."),
     ),
     Action(
         name="add_statement",
         roles=frozenset({BUYER, SELLER}),
-        label="Add to dispute",
-        heading="Add your side to the dispute",
+        label=gettext_lazy("Add to dispute"),
+        heading=gettext_lazy("Add your side to the dispute"),
         url_name="dispute_statement",
         path="dispute/statement",
         form=StatementForm,
@@ -460,15 +519,16 @@ ACTIONS: tuple[Action, ...] = (
             attachment=data.get("attachment") or None,
             idempotency_key=data.get("token") or None,
         ),
-        success="Your side is added to the dispute on “{title}”.",
+        success=gettext_lazy("Your side is added to the dispute on “{title}”."),
         verb="add to the dispute on",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot add to the dispute on it now. Nothing was changed."),
     ),
     Action(
         name="propose_changes",
         roles=frozenset({SELLER}),
-        label="Propose changes",
-        heading="Propose changes before you accept",
-        submit="Send proposal",
+        label=gettext_lazy("Propose changes"),
+        heading=gettext_lazy("Propose changes before you accept"),
+        submit=gettext_lazy("Send proposal"),
         url_name="milestone_changes",
         path="changes",
         form=ChangesForm,
@@ -481,15 +541,16 @@ ACTIONS: tuple[Action, ...] = (
             new_amount=Money(data["amount"], m.order.currency),
             new_description=data["description"],
         ),
-        success="You proposed changes to “{title}”; the buyer has been told.",
+        success=gettext_lazy("You proposed changes to “{title}”; the buyer has been told."),
         verb="propose changes to",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot propose changes to it now. Nothing was changed."),
     ),
     Action(
         name="request_extension",
         roles=frozenset({SELLER}),
-        label="Request extension",
-        heading="Ask for a later deadline",
-        submit="Send request",
+        label=gettext_lazy("Request extension"),
+        heading=gettext_lazy("Ask for a later deadline"),
+        submit=gettext_lazy("Send request"),
         url_name="milestone_extension",
         path="extension",
         form=ExtensionForm,
@@ -497,15 +558,16 @@ ACTIONS: tuple[Action, ...] = (
         perform=lambda m, actor, data: extension_request(
             milestone=m, actor=actor, new_deadline=data["new_deadline"], reason=data["reason"]
         ),
-        success="You asked for a later deadline on “{title}”; the buyer has been told.",
+        success=gettext_lazy("You asked for a later deadline on “{title}”; the buyer has been told."),
         verb="ask for an extension on",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot ask for an extension on it now. Nothing was changed."),
     ),
     Action(
         name="request_cancellation",
         roles=frozenset({BUYER, SELLER}),
-        label="Request cancellation",
-        heading="Ask to cancel by agreement",
-        submit="Send request",
+        label=gettext_lazy("Request cancellation"),
+        heading=gettext_lazy("Ask to cancel by agreement"),
+        submit=gettext_lazy("Send request"),
         url_name="milestone_cancellation",
         path="cancellation",
         form=CancellationForm,
@@ -520,41 +582,44 @@ ACTIONS: tuple[Action, ...] = (
             reason=data["reason"],
             refund_to=data.get("refund_to") or "",
         ),
-        success="You asked to cancel “{title}”; the other party has been told.",
+        success=gettext_lazy("You asked to cancel “{title}”; the other party has been told."),
         verb="ask to cancel",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot ask to cancel it now. Nothing was changed."),
     ),
     Action(
         name="decline",
         roles=frozenset({SELLER}),
-        label="Decline",
+        label=gettext_lazy("Decline"),
         url_name="milestone_decline",
         path="decline",
         form=DeclineForm,
         style="btn-danger",
         perform=lambda m, actor, data: milestone_decline(milestone=m, actor=actor, reason=data["reason"]),
-        success="You declined “{title}”; the buyer gets the full amount back.",
+        success=gettext_lazy("You declined “{title}”; the buyer gets the full amount back."),
         verb="decline",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot decline it now. Nothing was changed."),
     ),
     Action(
         name="cancel",
         roles=frozenset({BUYER}),
-        label="Cancel",
+        label=gettext_lazy("Cancel"),
         url_name="milestone_cancel",
         path="cancel",
         style="btn-danger",
         form=CancelForm,
-        heading="Cancel this milestone",
+        heading=gettext_lazy("Cancel this milestone"),
         consequence=_cancel_words,
         perform=lambda m, actor, data: milestone_cancel(
             milestone=m, actor=actor, refund_to=data.get("refund_to") or "balance"
         ),
-        success="You cancelled “{title}”; its amount and service fee are on their way back to you.",
+        success=gettext_lazy("You cancelled “{title}”; its amount and service fee are on their way back to you."),
         verb="cancel",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot cancel it now. Nothing was changed."),
     ),
     Action(
         name="open_dispute",
         roles=frozenset({BUYER, SELLER}),
-        label="Open dispute",
+        label=gettext_lazy("Open dispute"),
         url_name="milestone_dispute",
         path="dispute",
         form=DisputeForm,
@@ -563,8 +628,11 @@ ACTIONS: tuple[Action, ...] = (
         perform=lambda m, actor, data: milestone_open_dispute(
             milestone=m, actor=actor, reason=data["reason"], attachment=data.get("attachment") or None
         ),
-        success="You opened a dispute on “{title}”. Staff will look at it; the money stays in escrow meanwhile.",
+        success=gettext_lazy(
+            "You opened a dispute on “{title}”. Staff will look at it; the money stays in escrow meanwhile."
+        ),
         verb="dispute",
+        refusal=gettext_lazy("“{title}” is {state}; you cannot dispute it now. Nothing was changed."),
     ),
 )
 

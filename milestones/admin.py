@@ -13,6 +13,8 @@ from django.db.models import QuerySet
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -67,13 +69,13 @@ class MilestoneAdmin(ReadOnlyAdmin):
     search_fields = ("title", "order__title", "buyer__username", "seller__username")
     readonly_fields = ("dispute_link",)
 
-    @admin.display(description="dispute")
+    @admin.display(description=gettext_lazy("dispute"))
     def dispute_link(self, obj: Milestone) -> str:
         dispute = Dispute.objects.filter(milestone=obj).only("pk", "state").first()
         if dispute is None:
             return "–"
         url = reverse("admin:milestones_dispute_change", args=[dispute.pk])
-        label = "Resolve the dispute" if dispute.state == DisputeState.OPEN else "See the resolved dispute"
+        label = _("Resolve the dispute") if dispute.state == DisputeState.OPEN else _("See the resolved dispute")
         return format_html('<a href="{}">{}</a>', url, label)
 
 
@@ -145,15 +147,15 @@ class DisputeStatementAdmin(ReadOnlyAdmin):
 class DisputeStateFilter(admin.SimpleListFilter):
     """Open disputes first: the changelist is a queue of work by default."""
 
-    title = "state"
+    title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
         return [
-            (DisputeState.OPEN, "Open"),
-            (DisputeState.RESOLVED, "Resolved"),
-            (DisputeState.WITHDRAWN, "Settled by the parties"),
-            ("all", "All"),
+            (DisputeState.OPEN, _("Open")),
+            (DisputeState.RESOLVED, _("Resolved")),
+            (DisputeState.WITHDRAWN, _("Settled by the parties")),
+            ("all", _("All")),
         ]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
@@ -200,16 +202,16 @@ class DisputeAdmin(ReadOnlyAdmin):
     )
     ordering = ("opened_at", "id")
     fieldsets = (
-        ("Dispute", {"fields": ("milestone", "opened_by", "opened_at", "state", "reason")}),
+        (gettext_lazy("Dispute"), {"fields": ("milestone", "opened_by", "opened_at", "state", "reason")}),
         (
-            "Resolution",
+            gettext_lazy("Resolution"),
             {"fields": ("outcome", "to_seller", "to_buyer", "resolved_by", "resolved_at", "resolution_note")},
         ),
     )
     readonly_fields = ("to_seller", "to_buyer")
     change_form_template = "admin/milestones/dispute/change_form.html"
 
-    @admin.display(ordering="milestone__order__title", description="order")
+    @admin.display(ordering="milestone__order__title", description=gettext_lazy("order"))
     def order_title(self, obj: Dispute) -> str:
         return obj.milestone.order.title
 
@@ -218,11 +220,11 @@ class DisputeAdmin(ReadOnlyAdmin):
         return format_money(obj.milestone.amount)
 
     # The resolution's amounts as every page writes them (``format_money``), not django-money's ``US$30.00``.
-    @admin.display(description="to the seller")
+    @admin.display(description=gettext_lazy("to the seller"))
     def to_seller(self, obj: Dispute) -> str:
         return format_money(obj.seller_amount) if obj.seller_amount is not None else "—"
 
-    @admin.display(description="to the buyer")
+    @admin.display(description=gettext_lazy("to the buyer"))
     def to_buyer(self, obj: Dispute) -> str:
         return format_money(obj.buyer_amount) if obj.buyer_amount is not None else "—"
 
@@ -234,7 +236,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     def seller(self, obj: Dispute) -> str:
         return obj.milestone.order.seller.username
 
-    @admin.display(ordering="opened_at", description="open for")
+    @admin.display(ordering="opened_at", description=gettext_lazy("open for"))
     def age(self, obj: Dispute) -> str:
         return timesince(obj.opened_at)
 

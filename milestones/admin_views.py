@@ -22,6 +22,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import get_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
@@ -35,12 +38,12 @@ from payments.fees import seller_commission
 from payments.ledger import escrow_balance
 from payments.services import settlement_figures
 
-SPLIT_AMOUNT_REQUIRED = "Enter the amount for the seller, such as 40.00, or a percentage, such as 40%."
+SPLIT_AMOUNT_REQUIRED = gettext_lazy("Enter the amount for the seller, such as 40.00, or a percentage, such as 40%.")
 
 BUTTON_LABELS = {
-    DisputeOutcome.RELEASE: "Release to seller",
-    DisputeOutcome.REFUND: "Refund buyer",
-    DisputeOutcome.SPLIT: "Split",
+    DisputeOutcome.RELEASE: gettext_lazy("Release to seller"),
+    DisputeOutcome.REFUND: gettext_lazy("Refund buyer"),
+    DisputeOutcome.SPLIT: gettext_lazy("Split"),
 }
 
 
@@ -95,17 +98,17 @@ class DisputeResolutionForm(forms.Form):
 
     # Text, not a number field: "40%" is a share of the escrow, "40.00" an amount.
     seller_amount = forms.CharField(
-        label="Amount to seller",
+        label=gettext_lazy("Amount to seller"),
         required=False,
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     note = forms.CharField(
-        label="Note to both parties",
+        label=gettext_lazy("Note to both parties"),
         max_length=10000,
-        error_messages={"required": "Write a note to both parties: why you decided this way."},
+        error_messages={"required": gettext_lazy("Write a note to both parties: why you decided this way.")},
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="Why you decided this way. It goes into the order's activity log.",
+        help_text=gettext_lazy("Why you decided this way. It goes into the order's activity log."),
     )
 
     def __init__(self, *args, dispute: Dispute, outcome: str, held: Money, **kwargs) -> None:
@@ -121,17 +124,23 @@ class DisputeResolutionForm(forms.Form):
         if outcome == DisputeOutcome.SPLIT:
             self.fields["seller_amount"].required = True
             self.fields["seller_amount"].error_messages["required"] = SPLIT_AMOUNT_REQUIRED
-            self.fields["seller_amount"].label = f"Amount to seller ({self.currency} or %)"
-            self.fields["seller_amount"].help_text = (
-                f"An amount such as 40.00, or a percentage of the {format_money(held)} in escrow such as 40%; "
-                "the rest goes back to the buyer with the same share of their service fee. The platform fee "
-                "is taken from the seller's part only."
-            )
+            self.fields["seller_amount"].label = _("Amount to seller ({currency} or %)").format(currency=self.currency)
+            self.fields["seller_amount"].help_text = _(
+                "An amount such as 40.00, or a percentage of the {held} in escrow such as 40%; the rest goes back "
+                "to the buyer with the same share of their service fee. The platform fee is taken from the "
+                "seller's part only."
+            ).format(held=format_money(held))
         else:
             del self.fields["seller_amount"]
 
     def clean_seller_amount(self) -> Money | None:
-        typed = (self.cleaned_data.get("seller_amount") or "").strip().replace(",", "")
+        typed = (self.cleaned_data.get("seller_amount") or "").strip()
+        if "," in typed and get_format("DECIMAL_SEPARATOR") == ",":
+            # "1.234,50" where the reader's language writes a comma before the decimals ("40.00" still reads
+            # as forty, and "1.234" is refused below for its decimals, never taken as a thousand).
+            typed = typed.replace(".", "").replace(",", ".")
+        else:
+            typed = typed.replace(",", "")
         if not typed:
             return None
         percent = typed.endswith("%")
@@ -140,24 +149,29 @@ class DisputeResolutionForm(forms.Form):
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite():
-            raise forms.ValidationError("Enter a number, such as 40.00, or a percentage, such as 40%.")
+            raise forms.ValidationError(_("Enter a number, such as 40.00, or a percentage, such as 40%."))
         if percent:
             if not 0 < value < 100:
                 raise forms.ValidationError(
-                    "A split gives the seller more than 0% and less than 100%; "
-                    "use “Release to seller” or “Refund buyer” for all of it."
+                    _(
+                        "A split gives the seller more than 0% and less than 100%; use “Release to seller” or "
+                        "“Refund buyer” for all of it."
+                    )
                 )
             self.percent = value
             amount = split_share(self.held, value)
         else:
             amount = Money(value, self.currency)
         if has_sub_minor_digits(amount):
-            raise forms.ValidationError(f"{self.currency} amounts have at most two decimal places.")
+            raise forms.ValidationError(
+                _("{currency} amounts have at most two decimal places.").format(currency=self.currency)
+            )
         if not zero(self.currency) < amount < self.held:
             raise forms.ValidationError(
-                f"A split gives the seller more than {format_money(zero(self.currency))} "
-                f"and less than the {format_money(self.held)} in "
-                "escrow; use “Release to seller” or “Refund buyer” for all of it."
+                _(
+                    "A split gives the seller more than {low} and less than the {held} in escrow; use “Release to "
+                    "seller” or “Refund buyer” for all of it."
+                ).format(low=format_money(zero(self.currency)), held=format_money(self.held))
             )
         return amount
 
@@ -192,7 +206,7 @@ def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
         pk=object_id,
     )
     if dispute.state != DisputeState.OPEN:
-        messages.error(request, "This dispute was already resolved; nothing was changed.")
+        messages.error(request, _("This dispute was already resolved; nothing was changed."))
         return HttpResponseRedirect(_change_url(dispute))
 
     confirming = "confirm" in request.POST
@@ -223,7 +237,7 @@ def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
         else:
             summary = resolution_summary(dispute)
             model_admin.log_change(request, dispute, summary)
-            messages.success(request, f"Dispute resolved. {summary}")
+            messages.success(request, _("Dispute resolved. {summary}").format(summary=summary))
             return HttpResponseRedirect(_change_url(dispute))
     elif not confirming:
         # The first click (the button on the dispute page) only previews:
@@ -233,7 +247,7 @@ def resolve_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": f"{BUTTON_LABELS[DisputeOutcome(outcome)]}: confirm",
+        "title": _("{action}: confirm").format(action=BUTTON_LABELS[DisputeOutcome(outcome)]),
         "dispute": dispute,
         "milestone": dispute.milestone,
         "order": dispute.milestone.order,
@@ -252,11 +266,11 @@ class DisputeMessageForm(OneUseForm):
     """Staff write in the dispute's thread, which both parties read on the order page."""
 
     body = forms.CharField(
-        label="Message to both parties",
+        label=gettext_lazy("Message to both parties"),
         max_length=10000,
-        error_messages={"required": "Write your message."},
+        error_messages={"required": gettext_lazy("Write your message.")},
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Both parties see it on the order page and are told; ask for what you need to decide.",
+        help_text=gettext_lazy("Both parties see it on the order page and are told; ask for what you need to decide."),
     )
 
 
@@ -269,7 +283,7 @@ def message_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
     dispute = get_object_or_404(Dispute, pk=object_id)
     form = DisputeMessageForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Write your message; nothing was sent.")
+        messages.error(request, _("Write your message; nothing was sent."))
         return HttpResponseRedirect(_change_url(dispute))
     try:
         dispute_add_statement(
@@ -278,7 +292,7 @@ def message_view(model_admin: ModelAdmin[Dispute], request: HttpRequest, object_
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Message sent; both parties have been told.")
+        messages.success(request, _("Message sent; both parties have been told."))
     return HttpResponseRedirect(_change_url(dispute) + "#dispute-statements")
 
 

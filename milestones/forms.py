@@ -9,6 +9,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from marketplace.errors import InvalidInput
@@ -21,24 +23,32 @@ from orders.models import Order
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
+def amount_input() -> forms.TextInput:
+    """An amount's input, localized: a text input (a number input cannot take "12,50"), the phone's
+    decimal keypad."""
+    return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+
+
 class MilestoneTermsForm(forms.Form):
-    title = forms.CharField(label="Title", max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200)
     description = forms.CharField(
-        label="Description",
+        label=_("Description"),
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="What will be delivered, so both sides know what “done” means.",
+        help_text=_("What will be delivered, so both sides know what “done” means."),
     )
     deadline = forms.DateTimeField(
-        label="Deadline",
+        label=_("Deadline"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
-    amount = AmountField(label="Amount")
+    amount = AmountField(label=_("Amount"), localize=True, widget=amount_input())
 
     def __init__(self, *args, order: Order, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.order = order
-        self.fields["amount"].help_text = f"In {order.currency}, the currency of this order."
+        self.fields["amount"].help_text = gettext("In {currency}, the currency of this order.").format(
+            currency=order.currency
+        )
 
     def clean(self) -> dict[str, Any]:
         """Every field's error at once: the terms' rules run on the fields that parsed."""
@@ -63,24 +73,24 @@ class OfferForm(OneUseForm, MilestoneTermsForm):
 class CustomOfferForm(OfferForm):
     """An offer from the gig page to a buyer who has been in touch: it opens an order."""
 
-    buyer = forms.ChoiceField(label="Buyer", help_text="Buyers who have contacted you.")
-    order_title = forms.CharField(label="Order title", max_length=200)
+    buyer = forms.ChoiceField(label=_("Buyer"), help_text=_("Buyers who have contacted you."))
+    order_title = forms.CharField(label=_("Order title"), max_length=200)
     field_order = ["buyer", "order_title", "title", "description", "deadline", "amount"]
 
     def __init__(self, *args, buyers: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["buyer"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", "Choose a buyer")] + [(name, name) for name in buyers]
+        field.choices = [("", gettext("Choose a buyer"))] + [(name, name) for name in buyers]
 
 
-PAY_WITH = [("balance", "My site balance"), ("card", "Card, on the payment provider's page")]
+PAY_WITH = [("balance", _("My site balance")), ("card", _("Card, on the payment provider's page"))]
 
 
 class PayWithForm(forms.Form):
     """The payment method on a confirmation page that charges the buyer."""
 
-    method = forms.ChoiceField(label="Pay with", choices=PAY_WITH, widget=forms.RadioSelect)
+    method = forms.ChoiceField(label=_("Pay with"), choices=PAY_WITH, widget=forms.RadioSelect)
 
     def __init__(self, *args, balance_covers: bool, **kwargs) -> None:
         kwargs.setdefault("initial", {}).setdefault("method", "balance" if balance_covers else "card")
@@ -89,33 +99,35 @@ class PayWithForm(forms.Form):
             field = self.fields["method"]
             assert isinstance(field, forms.ChoiceField)
             field.choices = [PAY_WITH[1]]
-            field.help_text = "Your balance does not cover this, so it is paid by card."
+            field.help_text = gettext("Your balance does not cover this, so it is paid by card.")
 
 
 class ChangesForm(forms.Form):
     deadline = forms.DateTimeField(
-        label="Deadline",
+        label=_("Deadline"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
     amount = AmountField(
-        label="Amount",
-        help_text="A higher amount is charged to the buyer for the difference if they accept; a lower one refunded.",
+        label=_("Amount"),
+        localize=True,
+        widget=amount_input(),
+        help_text=_("A higher amount is charged to the buyer for the difference if they accept; a lower one refunded."),
     )
     description = forms.CharField(
-        label="Description",
+        label=_("Description"),
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="What will be delivered, as you can do it.",
+        help_text=_("What will be delivered, as you can do it."),
     )
 
 
 class DeclineOfferForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Optional; the seller sees this. Nothing has been charged.",
+        help_text=_("Optional; the seller sees this. Nothing has been charged."),
     )
 
 
@@ -128,19 +140,19 @@ def _check_file(upload) -> None:
 
 class SubmitForm(forms.Form):
     message = forms.CharField(
-        label="Message",
+        label=_("Message"),
         required=False,
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="What you deliver and how to use it. Add at least one: a file, a link or a message.",
+        help_text=_("What you deliver and how to use it. Add at least one: a file, a link or a message."),
     )
     # The field shadows ``Form.files`` only on the class; Django moves it to ``fields``.
-    files = MultipleFileField(label="Files")  # type: ignore[assignment]
+    files = MultipleFileField(label=_("Files"))  # type: ignore[assignment]
     links = forms.CharField(
-        label="Links",
+        label=_("Links"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Web addresses (http:// or https://), one per line.",
+        help_text=_("Web addresses (http:// or https://), one per line."),
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -150,7 +162,10 @@ class SubmitForm(forms.Form):
     def clean_files(self):
         files = self.cleaned_data["files"]
         if len(files) > settings.DELIVERABLE_MAX_FILES:
-            raise forms.ValidationError(f"Attach at most {settings.DELIVERABLE_MAX_FILES} files.")
+            most = settings.DELIVERABLE_MAX_FILES
+            raise forms.ValidationError(
+                ngettext("Attach at most {n} file.", "Attach at most {n} files.", most).format(n=most)
+            )
         errors = []
         for upload in files:
             try:
@@ -167,46 +182,50 @@ class SubmitForm(forms.Form):
 
 class FeedbackForm(forms.Form):
     feedback = forms.CharField(
-        label="Feedback",
+        label=_("Feedback"),
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="What should change; the seller sees exactly this.",
+        help_text=_("What should change; the seller sees exactly this."),
     )
 
 
 class ExtensionForm(forms.Form):
     new_deadline = forms.DateTimeField(
-        label="New deadline",
+        label=_("New deadline"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="The buyer sees this. Unanswered, the request lapses and the deadline stays.",
+        help_text=_("The buyer sees this. Unanswered, the request lapses and the deadline stays."),
     )
 
 
 class CancellationForm(forms.Form):
     refund = AmountField(
-        label="Refund to buyer",
+        label=_("Refund to buyer"),
         required=False,
-        help_text="Between 0 and the milestone's amount; leave it empty to refund all of it. "
-        "The rest is released to the seller, less the fee.",
+        localize=True,
+        widget=amount_input(),
+        help_text=_(
+            "Between 0 and the milestone's amount; leave it empty to refund all of it. "
+            "The rest is released to the seller, less the fee."
+        ),
     )
     refund_to = forms.ChoiceField(
-        label="Refund to",
+        label=_("Refund to"),
         choices=[
-            ("", "Where my profile says refunds go"),
-            ("balance", "My site balance (instant)"),
-            ("card", "The card I paid with (5–10 days)"),
+            ("", _("Where my profile says refunds go")),
+            ("balance", _("My site balance (instant)")),
+            ("card", _("The card I paid with (5–10 days)")),
         ],
         initial="",
         required=False,
         widget=forms.RadioSelect,
-        help_text="Where your refund and your share of the service fee go if the cancellation is accepted.",
+        help_text=_("Where your refund and your share of the service fee go if the cancellation is accepted."),
     )
-    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, buyer: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -217,10 +236,10 @@ class CancellationForm(forms.Form):
 
 class DeclineForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="The buyer sees this; the full amount goes back to their balance.",
+        help_text=_("The buyer sees this; the full amount goes back to their balance."),
     )
 
 
@@ -230,23 +249,23 @@ class ConfirmForm(forms.Form):
 
 class ApproveForm(forms.Form):
     portfolio = forms.BooleanField(
-        label="Show this work in the seller's portfolio",
+        label=_("Show this work in the seller's portfolio"),
         required=False,
-        help_text="Off unless you tick it; you can withdraw it later from the order page.",
+        help_text=_("Off unless you tick it; you can withdraw it later from the order page."),
     )
 
 
 class CancelForm(forms.Form):
     refund_to = forms.ChoiceField(
-        label="Refund to",
+        label=_("Refund to"),
         choices=[
-            ("balance", "My site balance (instant)"),
-            ("card", "The card I paid with (5–10 days)"),
+            ("balance", _("My site balance (instant)")),
+            ("card", _("The card I paid with (5–10 days)")),
         ],
         initial="balance",
         required=False,
         widget=forms.RadioSelect,
-        help_text="The amount and the service fee come back in full. Unpaid milestones just close.",
+        help_text=_("The amount and the service fee come back in full. Unpaid milestones just close."),
     )
 
     def clean_refund_to(self) -> str:
@@ -254,11 +273,13 @@ class CancelForm(forms.Form):
 
 
 class OptionalFileForm(forms.Form):
-    attachment = forms.FileField(label="File", required=False)
+    attachment = forms.FileField(label=_("File"), required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["attachment"].help_text = f"Evidence such as a screenshot. {upload_rules_words(1)}"
+        self.fields["attachment"].help_text = gettext("Evidence such as a screenshot. {rules}").format(
+            rules=upload_rules_words(1)
+        )
 
     def clean_attachment(self):
         upload = self.cleaned_data.get("attachment")
@@ -271,18 +292,24 @@ def dispute_next_steps() -> str:
     """What opening a dispute starts, and how long staff take (``DISPUTE_RESPONSE_DAYS``), in the
     words the dispute form shows under the reason."""
     days = settings.DISPUTE_RESPONSE_DAYS
-    return (
+    return ngettext(
         "What went wrong; staff read this, the other party's side and the messages. What happens next: "
         "the money stays in escrow and the deadlines stop; the other party is asked for their side; "
-        f"staff reply within {days} day{'s' if days != 1 else ''} and then release, refund or split. "
+        "staff reply within {days} day and then release, refund or split. "
         "You can all write to each other in the dispute meanwhile, and the two of you can still settle it: "
-        "a cancellation you both agree withdraws the dispute."
-    )
+        "a cancellation you both agree withdraws the dispute.",
+        "What went wrong; staff read this, the other party's side and the messages. What happens next: "
+        "the money stays in escrow and the deadlines stop; the other party is asked for their side; "
+        "staff reply within {days} days and then release, refund or split. "
+        "You can all write to each other in the dispute meanwhile, and the two of you can still settle it: "
+        "a cancellation you both agree withdraws the dispute.",
+        days,
+    ).format(days=days)
 
 
 class DisputeForm(OptionalFileForm):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
@@ -294,28 +321,28 @@ class DisputeForm(OptionalFileForm):
 
 
 class StatementForm(OneUseForm, OptionalFileForm):
-    body = forms.CharField(label="Your side", max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(label=_("Your side"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
     field_order = ["body", "attachment"]
 
 
 class TipForm(forms.Form):
     """ "Leave a tip": an amount up to the milestone's, and how to pay it."""
 
-    amount = AmountField(label="Amount")
-    method = forms.ChoiceField(label="Pay with", choices=PAY_WITH, widget=forms.RadioSelect)
+    amount = AmountField(label=_("Amount"), localize=True, widget=amount_input())
+    method = forms.ChoiceField(label=_("Pay with"), choices=PAY_WITH, widget=forms.RadioSelect)
 
     def __init__(self, *args, most: Money, balance: Money, **kwargs) -> None:
         kwargs.setdefault("initial", {}).setdefault("method", "balance" if balance.amount > 0 else "card")
         super().__init__(*args, **kwargs)
-        self.fields["amount"].help_text = (
-            f"Up to {format_money(most)}, the milestone's amount. The seller receives it less the "
-            "platform's commission; no service fee is added."
-        )
+        self.fields["amount"].help_text = gettext(
+            "Up to {most}, the milestone's amount. The seller receives it less the platform's commission; no "
+            "service fee is added."
+        ).format(most=format_money(most))
         if balance.amount <= 0:
             field = self.fields["method"]
             assert isinstance(field, forms.ChoiceField)
             field.choices = [PAY_WITH[1]]
-            field.help_text = "Your balance is empty, so the tip is paid by card."
+            field.help_text = gettext("Your balance is empty, so the tip is paid by card.")
 
 
 class PackageOrderForm(PayWithForm):
@@ -332,10 +359,18 @@ class PackageOrderForm(PayWithForm):
         fields: dict[str, forms.Field] = {}
         if extras:
             fields["extras"] = forms.MultipleChoiceField(
-                label="Extras",
+                label=_("Extras"),
                 required=False,
                 widget=forms.CheckboxSelectMultiple,
-                choices=[(str(e.pk), f"{e.title} (+{format_money(e.price)}, +{e.days} days)") for e in extras],
+                choices=[
+                    (
+                        str(e.pk),
+                        ngettext("{title} (+{price}, +{days} day)", "{title} (+{price}, +{days} days)", e.days).format(
+                            title=e.title, price=format_money(e.price), days=e.days
+                        ),
+                    )
+                    for e in extras
+                ],
             )
         for question in questions:
             name = f"answer_{question.pk}"
@@ -343,7 +378,9 @@ class PackageOrderForm(PayWithForm):
                 fields[name] = forms.FileField(
                     label=question.question,
                     required=question.required,
-                    help_text=f"A file, as for deliverables: {', '.join(settings.DELIVERABLE_ALLOWED_EXTENSIONS)}.",
+                    help_text=gettext("A file, as for deliverables: {extensions}.").format(
+                        extensions=", ".join(settings.DELIVERABLE_ALLOWED_EXTENSIONS)
+                    ),
                 )
             elif question.answer_type == "choice":
                 fields[name] = forms.ChoiceField(

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
@@ -61,7 +62,7 @@ def offer_new(request: AuthedRequest, pk: int) -> HttpResponse:
     """ "Propose a milestone": the seller offers a new phase on an open order."""
     order = order_for_user(request.user, pk)
     if not can_offer_milestone(order, request.user):
-        messages.error(request, "Only the seller of an open order can offer a milestone.")
+        messages.error(request, _("Only the seller of an open order can offer a milestone."))
         return redirect(order)
     form = OfferForm(request.POST or None, order=order)
     if request.method == "POST" and form.is_valid():
@@ -77,8 +78,9 @@ def offer_new(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Your offer “{milestone.title}” is sent; {order.buyer.username} can accept and pay it "
-                "until it expires.",
+                _("Your offer “{title}” is sent; {buyer} can accept and pay it until it expires.").format(
+                    title=milestone.title, buyer=order.buyer.username
+                ),
             )
             return redirect(milestone.get_absolute_url())
     status = 400 if request.method == "POST" else 200
@@ -116,7 +118,9 @@ def custom_offer_new(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Your custom offer is sent to {buyer.username}; the order opens with it as its first milestone.",
+                _("Your custom offer is sent to {buyer}; the order opens with it as its first milestone.").format(
+                    buyer=buyer.username
+                ),
             )
             return redirect(milestone.get_absolute_url())
     status = 400 if request.method == "POST" else 200
@@ -136,7 +140,9 @@ def offer_accept(request: AuthedRequest, pk: int) -> HttpResponse:
             return _to_checkout(request, milestone)
         messages.error(
             request,
-            f"“{milestone.title}” is {milestone.get_state_display().lower()}; there is no offer for you to accept.",
+            _("“{title}” is {state}; there is no offer for you to accept.").format(
+                title=milestone.title, state=milestone.get_state_display().lower()
+            ),
         )
         return redirect(milestone.get_absolute_url())
     balance = _buyer_balance(order, request.user)
@@ -177,9 +183,11 @@ def proposal_accept(request: AuthedRequest, pk: int) -> HttpResponse:
     if milestone.order.role_of(request.user) != "buyer" or not proposal.is_pending:
         messages.error(
             request,
-            "Only the buyer can accept changes the seller proposed."
+            _("Only the buyer can accept changes the seller proposed.")
             if proposal.is_pending
-            else f"These changes are {proposal.get_state_display().lower()}; nothing was changed.",
+            else _("These changes are {state}; nothing was changed.").format(
+                state=proposal.get_state_display().lower()
+            ),
         )
         return redirect(milestone.get_absolute_url())
     return changes_confirm(request, proposal, milestone)
@@ -200,7 +208,10 @@ def changes_confirm(request: AuthedRequest, proposal, milestone: Milestone) -> H
             return redirect(milestone.get_absolute_url())
         if proposal.is_pending and proposal.checkout is not None:
             return _changes_to_checkout(request, proposal, milestone)
-        messages.success(request, f"You accepted the changes to “{milestone.title}”; the seller has been told.")
+        messages.success(
+            request,
+            _("You accepted the changes to “{title}”; the seller has been told.").format(title=milestone.title),
+        )
         return redirect(milestone.get_absolute_url())
     context = {
         "order": milestone.order,
@@ -220,7 +231,9 @@ def _changes_to_checkout(request: AuthedRequest, proposal, milestone: Milestone)
         proposal.checkout,
         return_path=reverse("changes_checkout_return", args=[proposal.pk]),
         back=milestone.get_absolute_url(),
-        retry="use “Accept changes” to try again",
+        retry=_(
+            "The payment page could not be opened just now. Nothing was charged; use “Accept changes” to try again."
+        ),
     )
 
 
@@ -232,14 +245,17 @@ def changes_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
     if proposal.kind != ProposalKind.CHANGES or proposal.checkout is None:
         return redirect(milestone.get_absolute_url())
     if request.GET.get("cancelled"):
-        messages.info(request, "You left the payment page; nothing was charged and the terms stay as they were.")
+        messages.info(request, _("You left the payment page; nothing was charged and the terms stay as they were."))
         return redirect(milestone.get_absolute_url())
     if milestone.order.role_of(request.user) == "buyer":
         with contextlib.suppress(ProviderUnavailable):
             checkout_sync(checkout=proposal.checkout)
     proposal.refresh_from_db()
     if proposal.is_pending:
-        messages.info(request, "Your payment is being confirmed; the new terms apply when it is.")
+        messages.info(request, _("Your payment is being confirmed; the new terms apply when it is."))
     elif proposal.state == "accepted":
-        messages.success(request, f"You accepted the changes to “{milestone.title}”; the seller has been told.")
+        messages.success(
+            request,
+            _("You accepted the changes to “{title}”; the seller has been told.").format(title=milestone.title),
+        )
     return redirect(milestone.get_absolute_url())

@@ -8,13 +8,18 @@ of milestones.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from marketplace.contact import contact_notice
@@ -50,73 +55,74 @@ from payments.services import settlement_figures
 # Each kind of activity as the rest of a sentence after the actor's name ("alice approved “Logo”."):
 # ``{title}`` is where the milestone's title goes; a line without it is about the whole order.
 VERB_WORDS = {
-    "order_opened": "opened the order.",
-    "order_completed": "marked the order complete.",
-    "order_auto_completed": "completed the order automatically.",
-    "account_closed": "noted that an account was closed.",
-    "created": "created the milestone “{title}”.",
-    "funded": "paid by card for “{title}”.",
-    "extension_requested": "asked for a later deadline on “{title}”.",
-    "extension_accepted": "accepted the later deadline on “{title}”.",
-    "extension_declined": "declined the later deadline on “{title}”.",
-    "extension_withdrawn": "withdrew the request for a later deadline on “{title}”.",
-    "extension_expired": "let the request for a later deadline on “{title}” lapse.",
-    "cancellation_requested": "asked to cancel “{title}”.",
-    "cancellation_accepted": "accepted the cancellation of “{title}”.",
-    "cancellation_declined": "declined to cancel “{title}”.",
-    "cancellation_withdrawn": "withdrew the request to cancel “{title}”.",
-    "cancellation_expired": "let the request to cancel “{title}” lapse.",
-    "payment_expired": "closed “{title}” unpaid: its checkout expired.",
-    "offered": "offered a new milestone, “{title}”.",
-    "offer_accepted": "accepted the offer “{title}”.",
-    "offer_declined": "declined the offer “{title}”.",
-    "offer_withdrawn": "withdrew the offer “{title}”.",
-    "offer_expired": "let the offer “{title}” expire.",
-    "changes_proposed": "proposed changes to “{title}”.",
-    "changes_accepted": "accepted the changes to “{title}”.",
-    "changes_declined": "declined the changes to “{title}”.",
-    "changes_withdrawn": "withdrew the changes to “{title}”.",
-    "changes_expired": "let the proposed changes to “{title}” lapse.",
-    "accepted": "accepted “{title}”.",
-    "declined": "declined “{title}”.",
-    "cancelled": "cancelled “{title}”.",
-    "started": "started “{title}”.",
-    "submitted": "submitted “{title}” for review.",
-    "revision_requested": "asked for a revision of “{title}”.",
-    "approved": "approved “{title}”.",
-    "tipped": "left a tip on “{title}”.",
-    "flagged_late": "marked “{title}” late: its deadline passed without a delivery.",
-    "portfolio_allowed": "allowed “{title}” in the seller's portfolio.",
-    "portfolio_withdrawn": "withdrew “{title}” from the seller's portfolio.",
-    "disputed": "opened a dispute on “{title}”.",
-    "dispute_statement": "added their side to the dispute on “{title}”.",
-    "dispute_staff_message": "wrote, for staff, in the dispute on “{title}”.",
-    "resolved": "resolved the dispute on “{title}”.",
-    "planned": "planned “{title}” as a later step, to be paid when the buyer continues.",
-    "continue_started": "started paying by card to continue with “{title}”.",
-    "continued": "continued with “{title}”.",
-    "stopped": "stopped the order before “{title}”.",
-    "revision_purchase_requested": "asked to buy another revision of “{title}”.",
+    "order_opened": gettext_lazy("opened the order."),
+    "order_completed": gettext_lazy("marked the order complete."),
+    "order_auto_completed": gettext_lazy("completed the order automatically."),
+    "account_closed": gettext_lazy("noted that an account was closed."),
+    "created": gettext_lazy("created the milestone “{title}”."),
+    "funded": gettext_lazy("paid by card for “{title}”."),
+    "extension_requested": gettext_lazy("asked for a later deadline on “{title}”."),
+    "extension_accepted": gettext_lazy("accepted the later deadline on “{title}”."),
+    "extension_declined": gettext_lazy("declined the later deadline on “{title}”."),
+    "extension_withdrawn": gettext_lazy("withdrew the request for a later deadline on “{title}”."),
+    "extension_expired": gettext_lazy("let the request for a later deadline on “{title}” lapse."),
+    "cancellation_requested": gettext_lazy("asked to cancel “{title}”."),
+    "cancellation_accepted": gettext_lazy("accepted the cancellation of “{title}”."),
+    "cancellation_declined": gettext_lazy("declined to cancel “{title}”."),
+    "cancellation_withdrawn": gettext_lazy("withdrew the request to cancel “{title}”."),
+    "cancellation_expired": gettext_lazy("let the request to cancel “{title}” lapse."),
+    "payment_expired": gettext_lazy("closed “{title}” unpaid: its checkout expired."),
+    "offered": gettext_lazy("offered a new milestone, “{title}”."),
+    "offer_accepted": gettext_lazy("accepted the offer “{title}”."),
+    "offer_declined": gettext_lazy("declined the offer “{title}”."),
+    "offer_withdrawn": gettext_lazy("withdrew the offer “{title}”."),
+    "offer_expired": gettext_lazy("let the offer “{title}” expire."),
+    "changes_proposed": gettext_lazy("proposed changes to “{title}”."),
+    "changes_accepted": gettext_lazy("accepted the changes to “{title}”."),
+    "changes_declined": gettext_lazy("declined the changes to “{title}”."),
+    "changes_withdrawn": gettext_lazy("withdrew the changes to “{title}”."),
+    "changes_expired": gettext_lazy("let the proposed changes to “{title}” lapse."),
+    "accepted": gettext_lazy("accepted “{title}”."),
+    "declined": gettext_lazy("declined “{title}”."),
+    "cancelled": gettext_lazy("cancelled “{title}”."),
+    "started": gettext_lazy("started “{title}”."),
+    "submitted": gettext_lazy("submitted “{title}” for review."),
+    "revision_requested": gettext_lazy("asked for a revision of “{title}”."),
+    "approved": gettext_lazy("approved “{title}”."),
+    "tipped": gettext_lazy("left a tip on “{title}”."),
+    "flagged_late": gettext_lazy("marked “{title}” late: its deadline passed without a delivery."),
+    "portfolio_allowed": gettext_lazy("allowed “{title}” in the seller's portfolio."),
+    "portfolio_withdrawn": gettext_lazy("withdrew “{title}” from the seller's portfolio."),
+    "disputed": gettext_lazy("opened a dispute on “{title}”."),
+    "dispute_statement": gettext_lazy("added their side to the dispute on “{title}”."),
+    "dispute_staff_message": gettext_lazy("wrote, for staff, in the dispute on “{title}”."),
+    "resolved": gettext_lazy("resolved the dispute on “{title}”."),
+    "planned": gettext_lazy("planned “{title}” as a later step, to be paid when the buyer continues."),
+    "continue_started": gettext_lazy("started paying by card to continue with “{title}”."),
+    "continued": gettext_lazy("continued with “{title}”."),
+    "stopped": gettext_lazy("stopped the order before “{title}”."),
+    "revision_purchase_requested": gettext_lazy("asked to buy another revision of “{title}”."),
 }
 
 
 def activity_words(verb: str, title: str | None) -> str:
     """An activity as the rest of a sentence after the actor's name; an unknown verb still reads
     as words, with the milestone named."""
-    words = VERB_WORDS.get(verb)
-    if words is None:
-        words = verb.replace("_", " ") + (" “{title}”." if title is not None else ".")
+    known = VERB_WORDS.get(verb)
+    words = str(known) if known is not None else verb.replace("_", " ") + (" “{title}”." if title is not None else ".")
     if title is None:
-        # A milestone since deleted from the page's reach: name it as such, never an empty “”.
-        title = "a milestone"
-        words = words.replace("“{title}”", "{title}")
+        # A milestone since deleted from the page's reach: name it as such, never an empty “”
+        # (the quotes are the language's own: “…”, «…», „…“).
+        title = _("a milestone")
+        words = re.sub(r"[“«„]\{title\}[”»“]", "{title}", words)
     return words.format(title=title)
 
 
-DISPUTE_OUTCOME_WORDS: dict[str, str] = {
-    DisputeOutcome.RELEASE: "released to the seller",
-    DisputeOutcome.REFUND: "refunded to the buyer",
-    DisputeOutcome.SPLIT: "split between the buyer and the seller",
+# The heading of a resolved dispute, by its outcome.
+DISPUTE_RESOLVED_WORDS: dict[str, Any] = {
+    DisputeOutcome.RELEASE: gettext_lazy("Dispute resolved: released to the seller"),
+    DisputeOutcome.REFUND: gettext_lazy("Dispute resolved: refunded to the buyer"),
+    DisputeOutcome.SPLIT: gettext_lazy("Dispute resolved: split between the buyer and the seller"),
 }
 
 
@@ -124,10 +130,10 @@ def dispute_heading(dispute: Dispute, title: str) -> str:
     """The dispute box's heading as a sentence ("Dispute opened on “Logo”"), not the state's
     label dropped into one ("Dispute Open opened")."""
     if dispute.state == DisputeState.RESOLVED:
-        return f"Dispute resolved: {DISPUTE_OUTCOME_WORDS.get(dispute.outcome, 'decided by staff')}"
+        return str(DISPUTE_RESOLVED_WORDS.get(dispute.outcome) or _("Dispute resolved: decided by staff"))
     if dispute.state == DisputeState.WITHDRAWN:
-        return "Dispute withdrawn: settled by the parties"
-    return f"Dispute opened on “{title}”"
+        return _("Dispute withdrawn: settled by the parties")
+    return _("Dispute opened on “{title}”").format(title=title)
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,7 @@ class OrderPage:
 
 
 def _short_date(moment: datetime) -> str:
-    return dateformat.format(timezone.localtime(moment), "j M")
+    return date_format(timezone.localtime(moment), "MONTH_DAY_FORMAT")
 
 
 def _one_to_one(obj, name: str):
@@ -278,7 +284,9 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
     )
     milestone.actions = [BY_NAME[name] for name in milestone_actions(milestone, user, order)]
     milestone.revisions_words = (
-        f"Revisions: {milestone.revision_count} of {milestone.revisions_included} used"
+        _("Revisions: {used} of {included} used").format(
+            used=milestone.revision_count, included=milestone.revisions_included
+        )
         if milestone.revisions_included is not None
         else ""
     )
@@ -298,26 +306,26 @@ def _decorate(milestone, *, order: Order, user, role: str | None, now: datetime)
 
     # A closed milestone's card says what happened and when ("Approved · 12 Dec"), not a deadline
     # that no longer runs ("DEADLINE deadline · 12 Dec").
-    milestone.closed_words = CLOSED_WORDS.get(milestone.state, "") if milestone.closed_at else ""
+    milestone.closed_words = str(CLOSED_WORDS.get(milestone.state, "")) if milestone.closed_at else ""
     if milestone.is_overdue:
-        milestone.deadline_words = f"late by {since_words(milestone.deadline, now)}"
+        milestone.deadline_words = _("late by {span}").format(span=since_words(milestone.deadline, now))
     elif milestone.deadline > now:
-        milestone.deadline_words = f"due in {until_words(milestone.deadline, now)}"
+        milestone.deadline_words = _("due in {span}").format(span=until_words(milestone.deadline, now))
     else:
-        milestone.deadline_words = "was due"
+        milestone.deadline_words = _("was due")
 
     milestone.clock_label, milestone.clock_words = _clock(milestone, role=role)
 
 
 # What a closed milestone's card says in place of its deadline.
-CLOSED_WORDS: dict[str, str] = {
-    S.APPROVED: "Approved",
-    S.DECLINED: "Declined",
-    S.CANCELLED: "Cancelled",
-    S.RESOLVED: "Resolved by staff",
-    S.PAYMENT_EXPIRED: "Closed unpaid",
-    S.OFFER_DECLINED: "Offer declined",
-    S.OFFER_EXPIRED: "Offer expired",
+CLOSED_WORDS = {
+    S.APPROVED: gettext_lazy("Approved"),
+    S.DECLINED: gettext_lazy("Declined"),
+    S.CANCELLED: gettext_lazy("Cancelled"),
+    S.RESOLVED: gettext_lazy("Resolved by staff"),
+    S.PAYMENT_EXPIRED: gettext_lazy("Closed unpaid"),
+    S.OFFER_DECLINED: gettext_lazy("Offer declined"),
+    S.OFFER_EXPIRED: gettext_lazy("Offer expired"),
 }
 
 
@@ -327,8 +335,10 @@ def _clock(milestone, *, role: str | None) -> tuple[str, str]:
     seller's clearance is not the buyer's business and reads as money still owed)."""
     earning = milestone.earning_or_none
     if milestone.state == S.IN_REVIEW and milestone.auto_approve_at:
-        who = "you do" if role == "buyer" else "the buyer does"
-        return "Review", f"auto-approves on {_short_date(milestone.auto_approve_at)} if {who} nothing"
+        day = _short_date(milestone.auto_approve_at)
+        if role == "buyer":
+            return _("Review"), _("auto-approves on {day} if you do nothing").format(day=day)
+        return _("Review"), _("auto-approves on {day} if the buyer does nothing").format(day=day)
     if earning is None:
         return "", ""
     if role == "buyer":
@@ -336,13 +346,15 @@ def _clock(milestone, *, role: str | None) -> tuple[str, str]:
         if dispute is not None and dispute.seller_amount is not None and dispute.seller_amount != milestone.amount:
             # A split: only the seller's part went to them (the outcome below says where the rest went).
             return (
-                "Payment",
-                f"{format_money(dispute.seller_amount)} released to the seller on {_short_date(earning.created_at)}",
+                _("Payment"),
+                _("{amount} released to the seller on {day}").format(
+                    amount=format_money(dispute.seller_amount), day=_short_date(earning.created_at)
+                ),
             )
-        return "Payment", f"released to the seller on {_short_date(earning.created_at)}"
+        return _("Payment"), _("released to the seller on {day}").format(day=_short_date(earning.created_at))
     if earning.status == EarningStatus.PENDING:
-        return "Payment", f"clears on {_short_date(earning.clears_at)}"
-    return "Payment", "available"
+        return _("Payment"), _("clears on {day}").format(day=_short_date(earning.clears_at))
+    return _("Payment"), _("available")
 
 
 # Unpaid and never-paid milestones hold no money: they count in no total, as declined and cancelled ones.
@@ -461,24 +473,26 @@ def _status_words(order: Order, standing: Standing) -> str:
         for a milestone" said nothing when every milestone was closed and completion was offered too,
         and "Active" said nothing when the only milestone waited for payment. An order whose milestones
     were all cancelled is "Cancelled" in the history, but here the buyer may still add one."""
-    if standing.key == "cancelled" or standing.words == "Every milestone closed":
-        return "Every milestone closed: waiting for a new one, or for the buyer to complete the order"
-    return standing.words
+    if standing.key == "cancelled" or str(standing.words) == _("Every milestone closed"):
+        return _("Every milestone closed: waiting for a new one, or for the buyer to complete the order")
+    return str(standing.words)
 
 
 def _completion_words(order: Order, milestones: list, *, has_open: bool) -> str:
     """The order page says how the order completed, and when; or when it will by itself."""
     if order.status == OrderStatus.COMPLETED and order.completed_at:
-        when = dateformat.format(timezone.localtime(order.completed_at), "j M Y H:i")
+        when = date_format(timezone.localtime(order.completed_at), "DATETIME_FORMAT")
         if order.completed_automatically:
             period = period_words(settings.ORDER_AUTO_COMPLETE)
-            return f"Completed automatically on {when}, {period} after its last milestone closed."
-        return f"Marked complete by {order.buyer.username} on {when}."
+            return _("Completed automatically on {when}, {period} after its last milestone closed.").format(
+                when=when, period=period
+            )
+        return _("Marked complete by {buyer} on {when}.").format(buyer=order.buyer.username, when=when)
     closed = [m.closed_at for m in milestones if m.closed_at]
     if has_open or not closed or not any(m.state == S.APPROVED for m in milestones):
         return ""
     due = timezone.localtime(max(closed) + settings.ORDER_AUTO_COMPLETE)
-    return (
-        f"Every milestone is closed: this order completes by itself on {dateformat.format(due, 'j M Y H:i')} "
-        "unless a milestone is added; the buyer can mark it complete now."
-    )
+    return _(
+        "Every milestone is closed: this order completes by itself on {when} unless a milestone is added; the "
+        "buyer can mark it complete now."
+    ).format(when=date_format(due, "DATETIME_FORMAT"))

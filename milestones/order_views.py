@@ -13,6 +13,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -58,7 +60,8 @@ def _page_parts(request: AuthedRequest, order: Order, version: tuple[int, int]) 
             render_to_string("orders/order_thread.html", context),
         )
 
-    return cached_parts(request, ("order-page", order.pk, *version), render_parts)
+    # The parts are in the reader's language: one copy per language.
+    return cached_parts(request, ("order-page", order.pk, *version, get_language()), render_parts)
 
 
 def _render(request: AuthedRequest, order: Order, *, live: bool = False) -> HttpResponse:
@@ -141,13 +144,17 @@ def order_message(request: AuthedRequest, pk: int) -> HttpResponse:
         except DuplicateRequest as error:
             messages.info(request, error.message)
         except DomainError as error:
-            messages.error(request, f"Your message was not sent: {error.message}")
+            messages.error(request, _("Your message was not sent: {error}").format(error=error.message))
             request.session[_draft_key(order)] = request.POST.get("body", "")[:DRAFT_LIMIT]
         return back
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
-            messages.error(request, f"Your message was not sent: {label + ': ' if label else ''}{error}")
+            if label:
+                text = _("Your message was not sent: {label}: {error}").format(label=label, error=error)
+            else:
+                text = _("Your message was not sent: {error}").format(error=error)
+            messages.error(request, text)
     request.session[_draft_key(order)] = request.POST.get("body", "")[:DRAFT_LIMIT]
     return back
 
@@ -161,7 +168,7 @@ def order_complete(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The order is complete. Thank you!")
+        messages.success(request, _("The order is complete. Thank you!"))
     return redirect(order)
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
@@ -60,10 +61,10 @@ def package_order(request: AuthedRequest, gig_id: int, position: int) -> HttpRes
     gig = get_object_or_404(Gig.objects.select_related("seller"), pk=gig_id)
     package = get_object_or_404(GigPackage, gig=gig, position=position)
     if not gig.is_active:
-        messages.error(request, "This gig is no longer available.")
+        messages.error(request, _("This gig is no longer available."))
         return redirect("gig_detail", pk=gig.pk)
     if gig.seller_id == request.user.pk:
-        messages.error(request, "You cannot order your own gig.")
+        messages.error(request, _("You cannot order your own gig."))
         return redirect("gig_detail", pk=gig.pk)
     questions = list(gig.questions.order_by("position"))
     extras = list(gig.extras.order_by("position"))
@@ -86,7 +87,7 @@ def package_order(request: AuthedRequest, gig_id: int, position: int) -> HttpRes
     )
     if request.method == "POST" and form.is_valid():
         answers, extra_ids = form.answers(), form.extra_ids()
-        errors, _, _ = package_order_errors(
+        errors, _checked, _answers = package_order_errors(
             buyer=request.user, gig=gig, package=package, extra_ids=extra_ids, answers=answers
         )
         for error in errors:
@@ -115,7 +116,7 @@ def package_order(request: AuthedRequest, gig_id: int, position: int) -> HttpRes
                 assert first is not None
                 if first.state == S.AWAITING_PAYMENT:
                     return _to_checkout(request, first)
-                messages.success(request, funded_words(first) + " The seller accepts the plan to start.")
+                messages.success(request, funded_words(first) + " " + _("The seller accepts the plan to start."))
                 return redirect(first.get_absolute_url())
     context = {
         "gig": gig,
@@ -140,7 +141,10 @@ def continue_view(request: AuthedRequest, pk: int) -> HttpResponse:
         open_one = open_continue_checkout(milestone) if milestone.state == S.PLANNED else None
         if open_one is None:
             messages.error(
-                request, f"“{milestone.title}” is {milestone.get_state_display().lower()}; it cannot be continued now."
+                request,
+                _("“{title}” is {state}; it cannot be continued now.").format(
+                    title=milestone.title, state=milestone.get_state_display().lower()
+                ),
             )
             return redirect(milestone.get_absolute_url())
     balance = _buyer_balance(order, request.user)
@@ -165,10 +169,13 @@ def continue_view(request: AuthedRequest, pk: int) -> HttpResponse:
                     checkout,
                     return_path=reverse("continue_checkout_return", args=[milestone.pk]),
                     back=milestone.get_absolute_url(),
-                    retry="use “Continue to next milestone” to try again",
+                    retry=_(
+                        "The payment page could not be opened just now. Nothing was charged; use “Continue to next "
+                        "milestone” to try again."
+                    ),
                 )
             milestone.refresh_from_db()
-            messages.success(request, funded_words(milestone) + " Work has started.")
+            messages.success(request, funded_words(milestone) + " " + _("Work has started."))
             return redirect(milestone.get_absolute_url())
     context = {
         "order": order,
@@ -188,7 +195,12 @@ def continue_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
     """Back from paying the next step by card: ask the provider in case the webhook is late."""
     milestone = _milestone_for(request.user, pk)
     if request.GET.get("cancelled"):
-        messages.info(request, f"You left the payment page; nothing was charged. “{milestone.title}” is still planned.")
+        messages.info(
+            request,
+            _("You left the payment page; nothing was charged. “{title}” is still planned.").format(
+                title=milestone.title
+            ),
+        )
         return redirect(milestone.get_absolute_url())
     if not continue_checkouts(milestone).exists():
         return redirect(milestone.get_absolute_url())  # nothing was paid for it here
@@ -198,9 +210,9 @@ def continue_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
             checkout_sync(checkout=checkout)
     milestone.refresh_from_db()
     if milestone.state == S.PLANNED:
-        messages.info(request, "Your payment is being confirmed; the milestone starts when it is.")
+        messages.info(request, _("Your payment is being confirmed; the milestone starts when it is."))
     else:
-        messages.success(request, funded_words(milestone) + " Work has started.")
+        messages.success(request, funded_words(milestone) + " " + _("Work has started."))
     return redirect(milestone.get_absolute_url())
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet
-from django.utils.translation import gettext as _
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import User
 from milestones.models import DEADLINE_STATES, IN_WORK_STATES, OPEN_STATES, UNPAID_STATES, Milestone, MilestoneState
@@ -154,9 +154,9 @@ UNDONE_STATES = frozenset({S.DECLINED, S.CANCELLED, S.PAYMENT_EXPIRED, S.OFFER_D
 # The history's filters, in the order of its tabs: (key, label).
 HISTORY_FILTERS = (
     ("all", pgettext_lazy("orders", "All")),
-    ("active", pgettext_lazy("order status", "Active")),
-    ("completed", pgettext_lazy("order status", "Completed")),
-    ("cancelled", pgettext_lazy("order status", "Cancelled")),
+    ("active", pgettext_lazy("order", "Active")),
+    ("completed", pgettext_lazy("order", "Completed")),
+    ("cancelled", pgettext_lazy("order", "Cancelled")),
 )
 
 
@@ -165,7 +165,7 @@ class Standing:
     """An order's state in words, and the badge class (``badge-<key>``) that shows it."""
 
     key: str
-    words: str
+    words: Any  # lazy words: shown in the reader's language
 
 
 def order_standing(
@@ -182,21 +182,23 @@ def order_standing(
     history and the order page's badge show. A paid milestone in work makes it "Active"; one that
     only waits for payment does not (issue 34: it said "Active" with nothing paid)."""
     if completed:
-        return Standing("completed", pgettext("order status", "Completed"))
+        return Standing("completed", pgettext_lazy("order", "Completed"))
     if has_open:
-        return Standing("active", pgettext("order status", "Active"))
+        return Standing("active", pgettext_lazy("order", "Active"))
     if awaiting_payment:
-        return Standing("pending", _("Waiting for payment"))
+        return Standing("pending", gettext_lazy("Waiting for payment"))
     if offered:
-        return Standing("pending", _("Waiting for the buyer to accept and pay the offer"))
+        return Standing("pending", gettext_lazy("Waiting for the buyer to accept and pay the offer"))
     if planned:
         # An ordered package between two steps (issue 35).
-        return Standing("pending", _("Waiting for the buyer to continue to the next milestone or stop the order"))
+        return Standing(
+            "pending", gettext_lazy("Waiting for the buyer to continue to the next milestone or stop the order")
+        )
     if cancelled:
-        return Standing("cancelled", pgettext("order status", "Cancelled"))
+        return Standing("cancelled", pgettext_lazy("order", "Cancelled"))
     if not has_milestone:
-        return Standing("awaiting_milestone", _("Waiting for the first milestone"))
-    return Standing("awaiting_milestone", _("Every milestone closed"))
+        return Standing("awaiting_milestone", gettext_lazy("Waiting for the first milestone"))
+    return Standing("awaiting_milestone", gettext_lazy("Every milestone closed"))
 
 
 def standing_of_states(order: Order, states: Iterable[str]) -> Standing:

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
@@ -43,7 +44,12 @@ def milestone_tip(request: AuthedRequest, pk: int) -> HttpResponse:
                 milestone=milestone, actor=request.user, amount=amount, method=form.cleaned_data["method"]
             )
         except InsufficientFunds:
-            form.add_error("method", f"Your balance ({format_money(balance)}) does not cover this tip; pay by card.")
+            form.add_error(
+                "method",
+                _("Your balance ({balance}) does not cover this tip; pay by card.").format(
+                    balance=format_money(balance)
+                ),
+            )
         except DomainError as error:
             if not add_domain_error(form, error):
                 messages.error(request, error.message)
@@ -55,12 +61,16 @@ def milestone_tip(request: AuthedRequest, pk: int) -> HttpResponse:
                     result,
                     return_path=reverse("tip_checkout_return", args=[milestone.pk]),
                     back=milestone.get_absolute_url(),
-                    retry="use “Leave a tip” to try again",
+                    retry=_(
+                        "The payment page could not be opened just now. Nothing was charged; use “Leave a tip” to "
+                        "try again."
+                    ),
                 )
             messages.success(
                 request,
-                f"You tipped {milestone.order.seller.username} {format_money(result.amount)} for "
-                f"“{milestone.title}”. Thank you!",
+                _("You tipped {seller} {amount} for “{title}”. Thank you!").format(
+                    seller=milestone.order.seller.username, amount=format_money(result.amount), title=milestone.title
+                ),
             )
             return redirect(milestone.get_absolute_url())
     context = {
@@ -80,7 +90,7 @@ def tip_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
     """Back from paying a tip by card: ask the provider in case the webhook is late."""
     milestone = _milestone_for(request.user, pk)
     if request.GET.get("cancelled"):
-        messages.info(request, "You left the payment page; nothing was charged.")
+        messages.info(request, _("You left the payment page; nothing was charged."))
         return redirect(milestone.get_absolute_url())
     checkout = open_tip_checkout(milestone)
     if checkout is not None and milestone.order.role_of(request.user) == "buyer":
@@ -88,7 +98,12 @@ def tip_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
             checkout_sync(checkout=checkout)
     tip = Tip.objects.filter(milestone=milestone).first()
     if tip is not None:
-        messages.success(request, f"You tipped {format_money(tip.amount)} for “{milestone.title}”. Thank you!")
+        messages.success(
+            request,
+            _("You tipped {amount} for “{title}”. Thank you!").format(
+                amount=format_money(tip.amount), title=milestone.title
+            ),
+        )
     else:
-        messages.info(request, "Your payment is being confirmed; the tip is sent when it is.")
+        messages.info(request, _("Your payment is being confirmed; the tip is sent when it is."))
     return redirect(milestone.get_absolute_url())

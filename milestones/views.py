@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +23,8 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
@@ -66,14 +69,11 @@ def _back_to(milestone: Milestone) -> HttpResponseRedirect:
     return redirect(milestone.get_absolute_url())
 
 
-def _refusal(milestone: Milestone, user, verb: str) -> str:
-    """Why the form of an action is not offered to this viewer now."""
+def _refusal(milestone: Milestone, user, refusal) -> str:
+    """Why the form of an action is not offered to this viewer now (``refusal``: the action's sentence)."""
     if milestone.order.role_of(user) is None:
-        return "Staff can view this order but not act on its milestones; disputes are resolved in the admin."
-    return (
-        f"“{milestone.title}” is {milestone.get_state_display().lower()}; you cannot {verb} it now. "
-        "Nothing was changed."
-    )
+        return _("Staff can view this order but not act on its milestones; disputes are resolved in the admin.")
+    return str(refusal).format(title=milestone.title, state=milestone.get_state_display().lower())
 
 
 # --- create and fund ----------------------------------------------------------
@@ -83,7 +83,7 @@ def _refusal(milestone: Milestone, user, verb: str) -> str:
 def milestone_new(request: AuthedRequest, pk: int) -> HttpResponse:
     order = order_for_user(request.user, pk)
     if not can_create_milestone(order, request.user):
-        messages.error(request, "Only the buyer of an open order can create milestones.")
+        messages.error(request, _("Only the buyer of an open order can create milestones."))
         return redirect(order)
     form = MilestoneTermsForm(request.POST or None, order=order)
     if request.method == "POST" and form.is_valid():
@@ -116,11 +116,11 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
     if already is not None:
         if already.state == MilestoneState.AWAITING_PAYMENT:
             return _to_checkout(request, already)
-        messages.info(request, "This milestone was already created and paid for.")
+        messages.info(request, _("This milestone was already created and paid for."))
         return redirect(already.get_absolute_url())
     draft = request.session.get(DRAFTS, {}).get(key)
     if draft is None or draft.get("order") != order.pk:
-        messages.error(request, "This payment form has expired; please fill in the milestone again.")
+        messages.error(request, _("This payment form has expired; please fill in the milestone again."))
         return redirect("milestone_new", pk=order.pk)
 
     amount = Money(Decimal(draft["amount"]), order.currency)
@@ -133,7 +133,7 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
     if request.method == "POST":
         method = request.POST.get("method")
         if method not in ("balance", "card"):
-            messages.error(request, "Choose how to pay.")
+            messages.error(request, _("Choose how to pay."))
         else:
             source = FundingSource(method="balance" if method == "balance" else "checkout")
             try:
@@ -160,8 +160,9 @@ def milestone_pay(request: AuthedRequest, pk: int, key: str) -> HttpResponse:
                     return _to_checkout(request, milestone)
                 messages.success(
                     request,
-                    f"“{milestone.title}” is funded: {format_money(milestone.amount)} is held in escrow "
-                    "until you approve the work.",
+                    _("“{title}” is funded: {amount} is held in escrow until you approve the work.").format(
+                        title=milestone.title, amount=format_money(milestone.amount)
+                    ),
                 )
                 return redirect(milestone.get_absolute_url())
 
@@ -190,21 +191,25 @@ def _to_checkout(request: AuthedRequest, milestone: Milestone) -> HttpResponse:
     its row committed: the provider is called with no transaction open)."""
     checkout = Checkout.objects.select_related("buyer", "milestone__order").filter(milestone=milestone).first()
     if checkout is None or not checkout.is_open:
-        messages.error(request, f"“{milestone.title}” can no longer be paid; add it again.")
+        messages.error(request, _("“{title}” can no longer be paid; add it again.").format(title=milestone.title))
         return redirect(milestone.get_absolute_url())
     return send_to_provider(
         request,
         checkout,
         return_path=reverse("milestone_checkout_return", args=[milestone.pk]),
         back=milestone.get_absolute_url(),
-        retry="use “Pay now” on the milestone to try again",
+        retry=_(
+            "The payment page could not be opened just now. Nothing was charged; use “Pay now” on the milestone to "
+            "try again."
+        ),
     )
 
 
 def send_to_provider(request: AuthedRequest, checkout: Checkout, *, return_path: str, back: str, retry: str):
     """Open the provider's page for a checkout whose row has committed (no
     transaction open) and send the buyer there; if the provider does not
-    answer, back to ``back`` with how to ``retry``."""
+    answer, back to ``back`` with ``retry``: the whole message, "The payment page could not be opened
+    just now. Nothing was charged; …" and how to try again."""
     return_url = _absolute(request, return_path)
     try:
         checkout = checkout_open(
@@ -213,7 +218,7 @@ def send_to_provider(request: AuthedRequest, checkout: Checkout, *, return_path:
             cancel_url=return_url + "?cancelled=1",
         )
     except ProviderUnavailable:
-        messages.error(request, f"The payment page could not be opened just now. Nothing was charged; {retry}.")
+        messages.error(request, retry)
         return redirect(back)
     return redirect(checkout.url)
 
@@ -224,10 +229,15 @@ def milestone_checkout(request: AuthedRequest, pk: int) -> HttpResponse:
     """“Pay now” on an unpaid milestone: back to the provider's page."""
     milestone = _milestone_for(request.user, pk)
     if milestone.order.role_of(request.user) != "buyer":
-        messages.error(request, "Only the buyer pays for a milestone.")
+        messages.error(request, _("Only the buyer pays for a milestone."))
         return _back_to(milestone)
     if milestone.state != MilestoneState.AWAITING_PAYMENT:
-        messages.info(request, f"“{milestone.title}” is {milestone.get_state_display().lower()}; nothing to pay.")
+        messages.info(
+            request,
+            _("“{title}” is {state}; nothing to pay.").format(
+                title=milestone.title, state=milestone.get_state_display().lower()
+            ),
+        )
         return _back_to(milestone)
     return _to_checkout(request, milestone)
 
@@ -246,15 +256,17 @@ def milestone_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
         if milestone.state == MilestoneState.AWAITING_PAYMENT:
             messages.info(
                 request,
-                f"You left the payment page; nothing was charged. “{milestone.title}” waits for payment "
-                "until its checkout expires.",
+                _(
+                    "You left the payment page; nothing was charged. “{title}” waits for payment until its checkout "
+                    "expires."
+                ).format(title=milestone.title),
             )
         return _back_to(milestone)
     with contextlib.suppress(ProviderUnavailable):  # the webhook will tell us
         checkout_sync(checkout=checkout)
     milestone.refresh_from_db()
     if milestone.state == MilestoneState.AWAITING_PAYMENT:
-        messages.info(request, "Your payment is being confirmed; this page updates when it is.")
+        messages.info(request, _("Your payment is being confirmed; this page updates when it is."))
     elif milestone.is_open:
         # Paid: a buyer's milestone awaits the seller's acceptance, a seller's offer has started
         # or queued. Both are confirmed (issue 34: the offer paid by card was not).
@@ -265,11 +277,15 @@ def milestone_checkout_return(request: AuthedRequest, pk: int) -> HttpResponse:
 def funded_words(milestone: Milestone) -> str:
     """The confirmation once a milestone is paid, by card or from the balance: the same words
     whichever way it was paid."""
-    held = f"{format_money(milestone.amount)} is held in escrow until you approve the work."
+    values = {"title": milestone.title, "amount": format_money(milestone.amount)}
     if milestone.is_offer:
-        queued = " It starts when the milestones before it close." if milestone.state == MilestoneState.ACCEPTED else ""
-        return f"You accepted “{milestone.title}”: {held}{queued}"
-    return f"“{milestone.title}” is funded: {held}"
+        if milestone.state == MilestoneState.ACCEPTED:
+            return _(
+                "You accepted “{title}”: {amount} is held in escrow until you approve the work. It starts when the "
+                "milestones before it close."
+            ).format(**values)
+        return _("You accepted “{title}”: {amount} is held in escrow until you approve the work.").format(**values)
+    return _("“{title}” is funded: {amount} is held in escrow until you approve the work.").format(**values)
 
 
 # --- the actions of milestones.actions ---------------------------------------------
@@ -294,7 +310,7 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         except DomainError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, action.success.format(title=milestone.title))
+            messages.success(request, str(action.success).format(title=milestone.title))
         return _back_to(milestone)
 
     assert action.form is not None
@@ -312,11 +328,11 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
                     messages.error(request, error.message)
                     return _back_to(milestone)
             else:
-                messages.success(request, action.success.format(title=milestone.title))
+                messages.success(request, str(action.success).format(title=milestone.title))
                 return _back_to(milestone)
     else:
         if action.name not in milestone_actions(milestone, request.user, milestone.order):
-            messages.error(request, _refusal(milestone, request.user, action.verb))
+            messages.error(request, _refusal(milestone, request.user, action.refusal))
             return _back_to(milestone)
         if action.initial:
             form_kwargs["initial"] = action.initial(milestone)
@@ -339,7 +355,7 @@ def _milestone_action(request: AuthedRequest, pk: int, *, name: str) -> HttpResp
         "order": milestone.order,
         "milestone": milestone,
         "form": form,
-        "title": action.heading or action.label,
+        "title": str(action.heading or action.label),
         "button": action.button,
         "consequence": action.consequence(milestone) if action.consequence else "",
         "button_class": action.style,
@@ -377,9 +393,11 @@ def milestone_portfolio(request: AuthedRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"“{milestone.title}” is shown in {milestone.order.seller.username}'s portfolio."
-            if allowed
-            else f"“{milestone.title}” is no longer in {milestone.order.seller.username}'s portfolio.",
+            (
+                _("“{title}” is shown in {seller}'s portfolio.")
+                if allowed
+                else _("“{title}” is no longer in {seller}'s portfolio.")
+            ).format(title=milestone.title, seller=milestone.order.seller.username),
         )
     return _back_to(milestone)
 
@@ -440,18 +458,31 @@ PROPOSAL_ANSWERS = {
     "withdraw": (proposals.proposal_withdraw, "You withdrew your request for {thing}."),
 }
 
-# What a request asks for, named in the answer's message ("You accepted the later deadline on
-# “Logo”", not "the request on “Logo”", which left the reader to guess which request).
-PROPOSAL_THINGS: dict[str, str] = {
-    ProposalKind.EXTENSION: "the later deadline on “{title}”",
-    ProposalKind.CANCELLATION: "the cancellation of “{title}”",
-    ProposalKind.CHANGES: "the changes to “{title}”",
+# The answer's message, whole, by answer and by what the request asks for ("You accepted the later
+# deadline on “Logo”", not "the request on “Logo”", which left the reader to guess which request).
+PROPOSAL_ANSWER_WORDS: dict[tuple[str, str | None], Any] = {
+    ("accept", ProposalKind.EXTENSION): gettext_lazy("You accepted the later deadline on “{title}”."),
+    ("accept", ProposalKind.CANCELLATION): gettext_lazy("You accepted the cancellation of “{title}”."),
+    ("accept", ProposalKind.CHANGES): gettext_lazy("You accepted the changes to “{title}”."),
+    ("accept", None): gettext_lazy("You accepted the request on “{title}”."),
+    ("decline", ProposalKind.EXTENSION): gettext_lazy("You declined the later deadline on “{title}”; the terms stay."),
+    ("decline", ProposalKind.CANCELLATION): gettext_lazy("You declined the cancellation of “{title}”; the terms stay."),
+    ("decline", ProposalKind.CHANGES): gettext_lazy("You declined the changes to “{title}”; the terms stay."),
+    ("decline", None): gettext_lazy("You declined the request on “{title}”; the terms stay."),
+    ("withdraw", ProposalKind.EXTENSION): gettext_lazy(
+        "You withdrew your request for the later deadline on “{title}”."
+    ),
+    ("withdraw", ProposalKind.CANCELLATION): gettext_lazy(
+        "You withdrew your request for the cancellation of “{title}”."
+    ),
+    ("withdraw", ProposalKind.CHANGES): gettext_lazy("You withdrew your request for the changes to “{title}”."),
+    ("withdraw", None): gettext_lazy("You withdrew your request for the request on “{title}”."),
 }
 
 
 def proposal_answer_words(answer: str, proposal: Proposal, milestone: Milestone) -> str:
-    thing = PROPOSAL_THINGS.get(proposal.kind, "the request on “{title}”").format(title=milestone.title)
-    return PROPOSAL_ANSWERS[answer][1].format(thing=thing)
+    words = PROPOSAL_ANSWER_WORDS.get((answer, proposal.kind)) or PROPOSAL_ANSWER_WORDS[(answer, None)]
+    return str(words).format(title=milestone.title)
 
 
 def _proposal_for(user, pk: int) -> tuple[Proposal, Milestone]:

@@ -177,6 +177,8 @@ def test_milestone_actions_follow_state_and_role(state, role, expected, order, s
 
 
 def buttons(html: str) -> list[str]:
+    """The page's own buttons (the footer's language form is every page's)."""
+    html = html.split('<footer class="site-footer">', 1)[0]
     return re.findall(r'<button type="submit" class="btn[^"]*">([^<]+)</button>', html)
 
 
