@@ -21,6 +21,14 @@ from tests.factories import create_milestone
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A request activates its reader's language in this thread and leaves it there: the tests
+    after these ones expect the default (English) again."""
+    yield
+    translation.deactivate()
+
+
 def text(response) -> str:
     return response.content.decode()
 
