@@ -4,7 +4,8 @@ A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 is a formula to Excel, LibreOffice and Google Sheets (``=HYPERLINK(...)`` in a
 milestone title would run when the buyer opens the file): such text gets a
 leading apostrophe, which spreadsheets show as plain text. Numbers are written
-as numbers (``-30.00``), dates in ISO 8601.
+as numbers (``-30.00``), dates in ISO 8601, in every language: the header and the words
+may be the reader's, the amounts and dates stay machine-readable.
 
 Part of the kernel: imports no app.
 """
@@ -19,6 +20,7 @@ from decimal import Decimal
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import pgettext
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Excel reads a UTF-8 file as UTF-8 only when it starts with a byte order mark.
@@ -35,7 +37,7 @@ def csv_cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return pgettext("csv cell", "yes") if value else pgettext("csv cell", "no")
     if isinstance(value, datetime):
         if timezone.is_aware(value):
             value = timezone.localtime(value)
@@ -54,7 +56,7 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:
+def csv_lines(header: Sequence[object], rows: Iterable[Iterable[object]]) -> Iterator[str]:
     """The file, one line at a time: the header, then each row."""
     writer = csv.writer(_Echo())
     yield BOM + writer.writerow([safe_text(str(name)) for name in header])
@@ -67,7 +69,7 @@ def csv_filename(stem: str, *, today: date | None = None) -> str:
     return f"{stem}-{(today or timezone.localdate()).isoformat()}.csv"
 
 
-def csv_response(*, stem: str, header: Sequence[str], rows: Iterable[Iterable[object]]) -> StreamingHttpResponse:
+def csv_response(*, stem: str, header: Sequence[object], rows: Iterable[Iterable[object]]) -> StreamingHttpResponse:
     """A streamed CSV attachment named ``<stem>-<today>.csv``, never cached
     (it holds the user's money and work)."""
     response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 from payments.models import (
@@ -55,7 +57,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     inlines = (EntryInline,)
 
-    @admin.display(description="Receipt")
+    @admin.display(description=_("Receipt"))
     def receipt(self, obj: Transaction) -> str:
         sides = SIDES.get(obj.kind, ())
         if not sides:
@@ -137,15 +139,23 @@ class ProviderCommandAdmin(ReadOnlyAdmin):
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm("payments.operate_providercommand")
 
-    @admin.action(description="Retry the selected stuck commands now", permissions=["operate"])
+    @admin.action(description=_("Retry the selected stuck commands now"), permissions=["operate"])
     def retry(self, request, queryset) -> None:
         done = sum(command_retry(command_id=pk, actor=request.user) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{done} command(s) sent again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("{n} command(s) sent again.").format(n=done),
+            messages.SUCCESS,
+        )
 
     @admin.action(
-        description="Give up the selected stuck commands (the money returns to the user)", permissions=["operate"]
+        description=_("Give up the selected stuck commands (the money returns to the user)"), permissions=["operate"]
     )
     def give_up(self, request, queryset) -> None:
         stuck = queryset.filter(status=CommandStatus.STUCK).values_list("pk", flat=True)
         done = sum(command_give_up(command_id=pk, actor=request.user, reason="staff decision") for pk in stuck)
-        self.message_user(request, f"{done} command(s) closed; the money is back with the users.", messages.WARNING)
+        self.message_user(
+            request,
+            gettext("{n} command(s) closed; the money is back with the users.").format(n=done),
+            messages.WARNING,
+        )

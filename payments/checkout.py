@@ -26,9 +26,11 @@ from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
-from marketplace.money import format_money
+from marketplace.money import Amount
 from marketplace.queue import enqueue_on_commit
 from notifications.services import notification_send
 from payments.ledger import account_for, ledger_post
@@ -189,12 +191,62 @@ def late_payment_refund(checkout: Checkout, *, payment_reference: str, amount: M
     notification_send(
         recipient=checkout.buyer,
         event="late_payment_refunded",
-        message=f"Your payment of {format_money(amount)} arrived {why}, so nothing was bought; "
-        "it is being refunded to your card.",
+        message=_late_payment_message(amount, why),
         url=reverse("earnings"),
     )
     logger.warning("late payment %s on checkout %s (%s): refunding", payment_reference, checkout.pk, why)
     return f"refunded: payment arrived {why}"
+
+
+# The buyer's notice of a late payment, a whole sentence for each reason the apps that sell give
+# (``why``, in English: "after the checkout closed"), so it can be said in the buyer's language.
+_LATE_PAYMENT_MESSAGES = {
+    "after the checkout closed": gettext_lazy(
+        "Your payment of {amount} arrived after the checkout closed, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+    "after the checkout had closed": gettext_lazy(
+        "Your payment of {amount} arrived after the checkout had closed, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+    "after a tip was already given": gettext_lazy(
+        "Your payment of {amount} arrived after a tip was already given, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+    "after the seller closed their account": gettext_lazy(
+        "Your payment of {amount} arrived after the seller closed their account, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+    "for a different amount": gettext_lazy(
+        "Your payment of {amount} arrived for a different amount, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+    "a second time": gettext_lazy(
+        "Your payment of {amount} arrived a second time, so nothing was bought; it is being refunded to your card."
+    ),
+    "after the step could no longer be continued": gettext_lazy(
+        "Your payment of {amount} arrived after the step could no longer be continued, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+    "after the changes could no longer apply": gettext_lazy(
+        "Your payment of {amount} arrived after the changes could no longer apply, so nothing was bought; "
+        "it is being refunded to your card."
+    ),
+}
+
+
+def _late_payment_message(amount: Money, why: str):
+    """The notice, made in the buyer's language when it is sent (``notification_send``)."""
+    message = _LATE_PAYMENT_MESSAGES.get(why)
+    if message is not None:
+        return format_lazy(message, amount=Amount(amount))
+    return format_lazy(
+        gettext_lazy(
+            "Your payment of {amount} arrived {why}, so nothing was bought; it is being refunded to your card."
+        ),
+        amount=Amount(amount),
+        why=why,
+    )
 
 
 def new_checkout(*, purpose: str, buyer, amount: Money, key: str, expires_in, milestone=None) -> Checkout:

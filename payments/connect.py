@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from marketplace.errors import InvalidInput
 from payments.models import PayoutAccount
@@ -24,10 +25,10 @@ if TYPE_CHECKING:
     # The Stripe SDK loads only where Stripe is the provider (``get_provider``), not in every process.
     from payments.providers.stripe import StripeProvider
 
-CONNECT_FIRST = "Connect your payout account with Stripe first."
+CONNECT_FIRST = gettext_lazy("Connect your payout account with Stripe first.")
 
 
-ENTER_AGAIN = (
+ENTER_AGAIN = gettext_lazy(
     "Enter your payout account again in your profile: we now keep only its last four digits "
     "and the payment provider's token for it."
 )
@@ -46,12 +47,12 @@ def payout_destination(user: Any) -> PayoutDestination:
     if provider_name() == "stripe":
         account = PayoutAccount.objects.filter(user=user, provider="stripe").first()
         if account is None or not account.payouts_enabled:
-            raise InvalidInput(CONNECT_FIRST, field="payout_account")
+            raise InvalidInput(str(CONNECT_FIRST), field="payout_account")
         return PayoutDestination(shown=account.account_id, token=account.account_id)
     shown, token = str(user.payout_account).strip(), str(user.payout_token)
     if shown and not token:
         # Kept whole before tokens, and masked since (accounts migration 0006): it must be typed again.
-        raise InvalidInput(ENTER_AGAIN, field="payout_account")
+        raise InvalidInput(str(ENTER_AGAIN), field="payout_account")
     return PayoutDestination(shown=shown, token=token)
 
 

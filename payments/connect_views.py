@@ -13,6 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -21,7 +23,7 @@ from payments.connect import payout_account_refresh
 from payments.models import PayoutAccount
 from payments.providers import ProviderUnavailable, get_provider, provider_name
 
-PROFILE_PAYOUTS = "Your payouts go to the payout account in your profile."
+PROFILE_PAYOUTS = gettext_lazy("Your payouts go to the payout account in your profile.")
 
 
 @login_required
@@ -36,11 +38,11 @@ def payout_onboarding(request: AuthedRequest) -> HttpResponse:
             refresh_url=site_url(reverse("earnings")),
         )
     except ProviderUnavailable:
-        messages.error(request, "Stripe could not be reached just now; try again in a moment.")
+        messages.error(request, _("Stripe could not be reached just now; try again in a moment."))
         return redirect("earnings")
     if url:
         return redirect(url)
-    messages.info(request, PROFILE_PAYOUTS)
+    messages.info(request, str(PROFILE_PAYOUTS))
     return redirect("earnings")
 
 
@@ -50,17 +52,21 @@ def payout_onboarding_return(request: AuthedRequest) -> HttpResponse:
     """Back from the provider: record how the account stands (only what the provider says, so a GET is safe)."""
     account = PayoutAccount.objects.filter(user=request.user).first()
     if provider_name() != "stripe" or account is None:
-        messages.info(request, PROFILE_PAYOUTS if provider_name() != "stripe" else "No payout account is set up yet.")
+        messages.info(
+            request, str(PROFILE_PAYOUTS) if provider_name() != "stripe" else _("No payout account is set up yet.")
+        )
         return redirect("earnings")
     try:
         account = payout_account_refresh(account)
     except ProviderUnavailable:
-        messages.info(request, "Stripe could not be reached just now; your payout account's status will update soon.")
+        messages.info(
+            request, _("Stripe could not be reached just now; your payout account's status will update soon.")
+        )
         return redirect("earnings")
     if account.payouts_enabled:
-        messages.success(request, "Your Stripe payout account is connected: withdrawals are paid there.")
+        messages.success(request, _("Your Stripe payout account is connected: withdrawals are paid there."))
     else:
         messages.warning(
-            request, "Stripe needs a few more details before it can pay you; use “Update payout details” to finish."
+            request, _("Stripe needs a few more details before it can pay you; use “Update payout details” to finish.")
         )
     return redirect("earnings")

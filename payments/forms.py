@@ -7,12 +7,21 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 
 class WithdrawForm(forms.Form):
-    amount = forms.DecimalField(label="Amount", max_digits=14, decimal_places=2)
-    currency = forms.ChoiceField(label="Currency")
+    # localize: "12,50" in Spanish and German, "12.50" in English; a text input, since a number
+    # input takes no comma (inputmode="decimal" still brings up the phone's number keypad).
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=14,
+        decimal_places=2,
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency = forms.ChoiceField(label=_("Currency"))
     # Generated when the form is rendered; a replay of the same form carries
     # the same key, and the service refuses to pay it twice.
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -23,7 +32,6 @@ class WithdrawForm(forms.Form):
         self.fields["currency"].choices = [(code, code) for code in codes]  # type: ignore[attr-defined]
         self.fields["currency"].initial = codes[0]
         self.fields["key"].initial = uuid.uuid4().hex
-        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "step": "0.01", "min": "0.01"})
 
     def money(self) -> Money:
         return Money(self.cleaned_data["amount"], self.cleaned_data["currency"])
@@ -36,5 +44,5 @@ class RefundToCardForm(WithdrawForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["amount"].label = "Amount to refund"
-        self.fields["currency"].label = "Currency to refund"
+        self.fields["amount"].label = _("Amount to refund")
+        self.fields["currency"].label = _("Currency to refund")

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 
@@ -28,16 +29,16 @@ from marketplace.mac import MacSealed
 
 
 class AccountKind(models.TextChoices):
-    ESCROW = "escrow", "Escrow (one per milestone)"
-    SELLER_PENDING = "seller_pending", "Seller: pending clearance"
-    SELLER_AVAILABLE = "seller_available", "Seller: available"
+    ESCROW = "escrow", _("Escrow (one per milestone)")
+    SELLER_PENDING = "seller_pending", _("Seller: pending clearance")
+    SELLER_AVAILABLE = "seller_available", _("Seller: available")
     # Any user's withdrawal in flight: a seller's earnings or a buyer's balance (``withdrawal_request``).
-    SELLER_WITHDRAWING = "seller_withdrawing", "Withdrawal in flight"
-    BUYER_BALANCE = "buyer_balance", "Buyer balance"
-    PLATFORM_FEES = "platform_fees", "Platform fees"
-    GATEWAY = "gateway", "Card payments (outside world)"
-    PAYOUTS = "payouts", "Payouts (outside world)"
-    CARD_REFUNDS = "card_refunds", "Refunds to card in flight"
+    SELLER_WITHDRAWING = "seller_withdrawing", _("Withdrawal in flight")
+    BUYER_BALANCE = "buyer_balance", _("Buyer balance")
+    PLATFORM_FEES = "platform_fees", _("Platform fees")
+    GATEWAY = "gateway", _("Card payments (outside world)")
+    PAYOUTS = "payouts", _("Payouts (outside world)")
+    CARD_REFUNDS = "card_refunds", _("Refunds to card in flight")
 
 
 # Accounts that may never go negative; their balance is cached on the row.
@@ -122,19 +123,19 @@ class Account(models.Model):
 
 
 class TransactionKind(models.TextChoices):
-    FUND = "fund", "Milestone funded"
-    RELEASE = "release", "Released to seller"
-    CLEAR = "clear", "Earning cleared"
-    REFUND = "refund", "Refunded to buyer"
-    SPLIT = "split", "Dispute split"
-    WITHDRAWAL_REQUEST = "withdrawal_request", "Withdrawal requested"
-    WITHDRAWAL_PAID = "withdrawal_paid", "Withdrawal paid"
-    WITHDRAWAL_FAILED = "withdrawal_failed", "Withdrawal failed, returned"
-    CARD_REFUND_PAID = "card_refund_paid", "Refunded to card"
-    CARD_REFUND_FAILED = "card_refund_failed", "Card refund failed, credited to balance"
-    LATE_PAYMENT = "late_payment", "Payment after the checkout closed, refunding"
-    TIP = "tip", "Tip to seller"
-    BALANCE_TO_CARD = "balance_to_card", "Balance refunded to card"
+    FUND = "fund", _("Milestone funded")
+    RELEASE = "release", _("Released to seller")
+    CLEAR = "clear", _("Earning cleared")
+    REFUND = "refund", _("Refunded to buyer")
+    SPLIT = "split", _("Dispute split")
+    WITHDRAWAL_REQUEST = "withdrawal_request", _("Withdrawal requested")
+    WITHDRAWAL_PAID = "withdrawal_paid", _("Withdrawal paid")
+    WITHDRAWAL_FAILED = "withdrawal_failed", _("Withdrawal failed, returned")
+    CARD_REFUND_PAID = "card_refund_paid", _("Refunded to card")
+    CARD_REFUND_FAILED = "card_refund_failed", _("Card refund failed, credited to balance")
+    LATE_PAYMENT = "late_payment", _("Payment after the checkout closed, refunding")
+    TIP = "tip", _("Tip to seller")
+    BALANCE_TO_CARD = "balance_to_card", _("Balance refunded to card")
 
 
 class Transaction(models.Model):
@@ -177,7 +178,7 @@ class Entry(models.Model):
 
     class Meta:
         ordering = ["transaction_id", "id"]
-        verbose_name_plural = "entries"
+        verbose_name_plural = _("entries")
         indexes = [models.Index(fields=["account", "transaction"])]
 
     def __str__(self) -> str:
@@ -191,8 +192,8 @@ written_by_hand(Transaction, Entry, Account)
 
 
 class EarningStatus(models.TextChoices):
-    PENDING = "pending", "Pending clearance"
-    CLEARED = "cleared", "Available"
+    PENDING = "pending", _("Pending clearance")
+    CLEARED = "cleared", _("Available")
 
 
 class Tip(models.Model):
@@ -240,13 +241,13 @@ class Earning(MacSealed, models.Model):
     # and a method chosen later does not move it (the earnings page says so). Empty for earnings
     # released before it was kept whose period matched no method (``0012_earning_method``).
     method = models.CharField(
-        "Released under", max_length=20, choices=WithdrawalMethod.choices, blank=True, default="", db_default=""
+        _("Released under"), max_length=20, choices=WithdrawalMethod.choices, blank=True, default="", db_default=""
     )
     # The seller's level when it was released: with the method it fixed ``clears_at`` (the shorter
     # of the two periods, ``accounts.levels.clearance_for``), and the page names it ("clears in 7
     # days: Top rated"). Empty for earnings released before levels existed.
     level = models.CharField(
-        "Seller level", max_length=20, choices=SellerLevel.choices, blank=True, default="", db_default=""
+        _("Seller level"), max_length=20, choices=SellerLevel.choices, blank=True, default="", db_default=""
     )
     mac = models.CharField(max_length=64, blank=True, editable=False)
 
@@ -291,9 +292,9 @@ class Earning(MacSealed, models.Model):
 
 
 class WithdrawalStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"
-    PAID = "paid", "Paid"
-    FAILED = "failed", "Failed, returned to available"
+    REQUESTED = "requested", _("Requested")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed, returned to available")
 
 
 class Withdrawal(MacSealed, models.Model):
@@ -332,11 +333,11 @@ class Withdrawal(MacSealed, models.Model):
 
 
 class CheckoutStatus(models.TextChoices):
-    OPEN = "open", "Waiting for payment"
-    PAID = "paid", "Paid"
-    EXPIRED = "expired", "Expired unpaid"
-    CANCELLED = "cancelled", "Cancelled unpaid"
-    REFUNDED = "refunded", "Paid late, refunded"
+    OPEN = "open", _("Waiting for payment")
+    PAID = "paid", _("Paid")
+    EXPIRED = "expired", _("Expired unpaid")
+    CANCELLED = "cancelled", _("Cancelled unpaid")
+    REFUNDED = "refunded", _("Paid late, refunded")
 
 
 class Checkout(models.Model):
@@ -406,15 +407,15 @@ class WebhookEvent(models.Model):
 
 
 class CommandKind(models.TextChoices):
-    PAYOUT = "payout", "Payout to seller"
-    REFUND = "refund", "Refund to card"
+    PAYOUT = "payout", _("Payout to seller")
+    REFUND = "refund", _("Refund to card")
 
 
 class CommandStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Refused by the provider"
-    STUCK = "stuck", "Retries exhausted: needs staff"
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Refused by the provider")
+    STUCK = "stuck", _("Retries exhausted: needs staff")
 
 
 class ProviderCommand(MacSealed, models.Model):

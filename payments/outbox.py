@@ -30,10 +30,12 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
-from marketplace.money import format_money
+from marketplace.money import Amount
 from marketplace.queue import enqueue_on_commit
 from notifications.services import notification_send
 from payments.ledger import Line, account_for, ledger_post
@@ -261,7 +263,9 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         )
         withdrawal.status = WithdrawalStatus.PAID
         withdrawal.gateway_reference = reference
-        message = f"Your withdrawal of {format_money(withdrawal.amount)} has been sent."
+        message = format_lazy(
+            gettext_lazy("Your withdrawal of {amount} has been sent."), amount=Amount(withdrawal.amount)
+        )
     else:
         ledger_post(
             key=f"payout:{withdrawal.idempotency_key}",
@@ -272,9 +276,13 @@ def withdrawal_settle(*, withdrawal: Withdrawal, ok: bool, reference: str, reaso
         )
         withdrawal.status = WithdrawalStatus.FAILED
         withdrawal.failure_reason = reason[:200]
-        message = (
-            f"Your withdrawal of {format_money(withdrawal.amount)} failed ({withdrawal.failure_reason}); "
-            "the money is back in your balance, available to withdraw again."
+        message = format_lazy(
+            gettext_lazy(
+                "Your withdrawal of {amount} failed ({reason}); "
+                "the money is back in your balance, available to withdraw again."
+            ),
+            amount=Amount(withdrawal.amount),
+            reason=withdrawal.failure_reason,
         )
     withdrawal.processed_at = now
     withdrawal.save(update_fields=["status", "gateway_reference", "failure_reason", "processed_at"])
@@ -311,7 +319,10 @@ def _refund_settle(command: ProviderCommand, *, ok: bool, reference: str, reason
             memo=f"Refund {reference} to card (payment {command.payment_reference})",
             milestone=command.milestone,
         )
-        message = f"{format_money(command.amount)} has been refunded to your card; banks take 5–10 days to show it."
+        message = format_lazy(
+            gettext_lazy("{amount} has been refunded to your card; banks take 5–10 days to show it."),
+            amount=Amount(command.amount),
+        )
     else:
         ledger_post(
             key=f"card_refund:{command.idempotency_key}",
@@ -323,9 +334,12 @@ def _refund_settle(command: ProviderCommand, *, ok: bool, reference: str, reason
             memo=f"Refund to card refused ({reason}); credited to balance"[:300],
             milestone=command.milestone,
         )
-        message = (
-            f"The refund of {format_money(command.amount)} to your card could not be made ({reason}); "
-            "it is in your balance instead."
+        message = format_lazy(
+            gettext_lazy(
+                "The refund of {amount} to your card could not be made ({reason}); it is in your balance instead."
+            ),
+            amount=Amount(command.amount),
+            reason=reason,
         )
     notification_send(
         recipient=command.user,

@@ -25,6 +25,9 @@ from typing import Any
 from django.db.models import Prefetch
 from django.http import Http404
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User, WithdrawalMethod
@@ -43,6 +46,7 @@ from payments.models import (
 )
 
 K = TransactionKind
+StrOrPromise = str | Promise
 BUYER, SELLER = "buyer", "seller"
 
 # Whose receipt each kind is; a split has a side for each party.
@@ -61,30 +65,48 @@ SIDES: dict[str, tuple[str, ...]] = {
 }
 RECEIPT_KINDS = frozenset(SIDES)
 
-LABELS: dict[tuple[str, str], str] = {
-    (K.FUND, BUYER): "Payment",
-    (K.REFUND, BUYER): "Refund",
-    (K.LATE_PAYMENT, BUYER): "Late payment refund",
-    (K.CARD_REFUND_PAID, BUYER): "Refund to card",
-    (K.CARD_REFUND_FAILED, BUYER): "Card refund credited to balance",
-    (K.BALANCE_TO_CARD, BUYER): "Balance refunded to card",
-    (K.RELEASE, SELLER): "Earning",
-    (K.WITHDRAWAL_PAID, SELLER): "Payout",
-    (K.WITHDRAWAL_FAILED, SELLER): "Failed payout",
-    (K.SPLIT, BUYER): "Refund (dispute split)",
-    (K.SPLIT, SELLER): "Earning (dispute split)",
-    (K.TIP, BUYER): "Tip",
-    (K.TIP, SELLER): "Tip received",
+LABELS: dict[tuple[str, str], StrOrPromise] = {
+    (K.FUND, BUYER): gettext_lazy("Payment"),
+    (K.REFUND, BUYER): gettext_lazy("Refund"),
+    (K.LATE_PAYMENT, BUYER): gettext_lazy("Late payment refund"),
+    (K.CARD_REFUND_PAID, BUYER): gettext_lazy("Refund to card"),
+    (K.CARD_REFUND_FAILED, BUYER): gettext_lazy("Card refund credited to balance"),
+    (K.BALANCE_TO_CARD, BUYER): gettext_lazy("Balance refunded to card"),
+    (K.RELEASE, SELLER): gettext_lazy("Earning"),
+    (K.WITHDRAWAL_PAID, SELLER): gettext_lazy("Payout"),
+    (K.WITHDRAWAL_FAILED, SELLER): gettext_lazy("Failed payout"),
+    (K.SPLIT, BUYER): gettext_lazy("Refund (dispute split)"),
+    (K.SPLIT, SELLER): gettext_lazy("Earning (dispute split)"),
+    (K.TIP, BUYER): gettext_lazy("Tip"),
+    (K.TIP, SELLER): gettext_lazy("Tip received"),
 }
 
 # The settlements of a milestone's escrow: their kind says how the money went (all to the
 # seller, all back, or split), not which act closed the milestone; ``closing_act`` names that.
 SETTLEMENT_KINDS = frozenset({K.RELEASE, K.REFUND, K.SPLIT})
+# The acts are keys (the English words, as ``closing_act`` returns them); people read ``ACT_WORDS``.
 CANCELLATION_BY_AGREEMENT = "Cancellation by agreement"
 DISPUTE_ACTS: dict[str, str] = {
     K.SPLIT: "Dispute split",
     K.REFUND: "Dispute decided for the buyer",
     K.RELEASE: "Dispute decided for the seller",
+}
+ACT_WORDS: dict[str, StrOrPromise] = {
+    CANCELLATION_BY_AGREEMENT: gettext_lazy("Cancellation by agreement"),
+    "Dispute split": gettext_lazy("Dispute split"),
+    "Dispute decided for the buyer": gettext_lazy("Dispute decided for the buyer"),
+    "Dispute decided for the seller": gettext_lazy("Dispute decided for the seller"),
+}
+# A settlement's receipt names its act, one whole label per side and act.
+ACT_LABELS: dict[tuple[str, str], StrOrPromise] = {
+    (BUYER, CANCELLATION_BY_AGREEMENT): gettext_lazy("Refund (cancellation by agreement)"),
+    (SELLER, CANCELLATION_BY_AGREEMENT): gettext_lazy("Earning (cancellation by agreement)"),
+    (BUYER, "Dispute split"): gettext_lazy("Refund (dispute split)"),
+    (SELLER, "Dispute split"): gettext_lazy("Earning (dispute split)"),
+    (BUYER, "Dispute decided for the buyer"): gettext_lazy("Refund (dispute decided for the buyer)"),
+    (SELLER, "Dispute decided for the buyer"): gettext_lazy("Earning (dispute decided for the buyer)"),
+    (BUYER, "Dispute decided for the seller"): gettext_lazy("Refund (dispute decided for the seller)"),
+    (SELLER, "Dispute decided for the seller"): gettext_lazy("Earning (dispute decided for the seller)"),
 }
 
 
@@ -108,15 +130,19 @@ def closing_act(kind: str, key: str, milestone: Any) -> str:
 def receipt_label(kind: str, side: str, act: str = "") -> str:
     """ "Refund", "Earning (cancellation by agreement)", "Refund (dispute split)" ..."""
     if act and kind in SETTLEMENT_KINDS:
-        base = "Refund" if side == BUYER else "Earning"
+        label = ACT_LABELS.get((side, act))
+        if label is not None:
+            return str(label)
+        base = _("Refund") if side == BUYER else _("Earning")
         return f"{base} ({act[0].lower()}{act[1:]})"
-    return LABELS[(kind, side)]
+    return str(LABELS[(kind, side)])
 
 
 def transaction_label(txn: Transaction) -> str:
     """What a ledger row says the transaction was: its closing act, else its kind's label."""
     milestone = txn.milestone if txn.milestone_id else None
-    return closing_act(txn.kind, txn.idempotency_key, milestone) or txn.get_kind_display()
+    act = closing_act(txn.kind, txn.idempotency_key, milestone)
+    return str(ACT_WORDS.get(act, act)) if act else txn.get_kind_display()
 
 
 STAFF_PERMISSION = "payments.view_transaction"
@@ -257,14 +283,14 @@ class _Sums:
 
 def _card_refund_status(command: ProviderCommand | None) -> str:
     if command is None or command.status == CommandStatus.PENDING:
-        return "On its way to your card"
+        return _("On its way to your card")
     if command.status == CommandStatus.STUCK:
-        return "On its way to your card (delayed; our staff are on it)"
+        return _("On its way to your card (delayed; our staff are on it)")
     if command.status == CommandStatus.SUCCEEDED:
-        return (
-            f"Refunded to card, ref {command.provider_reference}" if command.provider_reference else "Refunded to card"
-        )
-    return "The card refund was refused; the money was credited to your balance instead"
+        if command.provider_reference:
+            return _("Refunded to card, ref {reference}").format(reference=command.provider_reference)
+        return _("Refunded to card")
+    return _("The card refund was refused; the money was credited to your balance instead")
 
 
 def _payment_reference(txn: Transaction) -> str:
@@ -356,15 +382,15 @@ def _side_for(user: Any, parties: dict[str, User], requested: str | None) -> str
 def _fund(txn: Transaction, sums: _Sums) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
     from_balance = sums.lost(AccountKind.BUYER_BALANCE).amount > 0
     lines = [
-        ReceiptLine("Milestone amount, held in escrow", sums.gained(AccountKind.ESCROW)),
-        ReceiptLine("Service fee", sums.gained(AccountKind.PLATFORM_FEES)),
-        ReceiptLine("Total charged", sums.lost(AccountKind.BUYER_BALANCE, AccountKind.GATEWAY), "total"),
+        ReceiptLine(_("Milestone amount, held in escrow"), sums.gained(AccountKind.ESCROW)),
+        ReceiptLine(_("Service fee"), sums.gained(AccountKind.PLATFORM_FEES)),
+        ReceiptLine(_("Total charged"), sums.lost(AccountKind.BUYER_BALANCE, AccountKind.GATEWAY), "total"),
     ]
-    details = [ReceiptDetail("Paid from", "Your balance" if from_balance else "Card")]
+    details = [ReceiptDetail(_("Paid from"), _("Your balance") if from_balance else _("Card"))]
     reference = "" if from_balance else _payment_reference(txn)
     if reference:
-        details.append(ReceiptDetail("Payment reference", reference))
-    note = "The milestone amount waits in escrow until you approve the work; the service fee is not held."
+        details.append(ReceiptDetail(_("Payment reference"), reference))
+    note = _("The milestone amount waits in escrow until you approve the work; the service fee is not held.")
     return lines, details, note
 
 
@@ -375,22 +401,24 @@ def _settlement_buyer(
     refunded = sums.gained(AccountKind.BUYER_BALANCE, AccountKind.CARD_REFUNDS)
     to_card = sums.gained(AccountKind.CARD_REFUNDS).amount > 0
     lines = [
-        ReceiptLine("Milestone amount returned", refunded - fee_back),
-        ReceiptLine("Service fee returned", fee_back),
-        ReceiptLine("Total refunded", refunded, "total"),
+        ReceiptLine(_("Milestone amount returned"), refunded - fee_back),
+        ReceiptLine(_("Service fee returned"), fee_back),
+        ReceiptLine(_("Total refunded"), refunded, "total"),
     ]
-    details = [ReceiptDetail("Held in escrow", format_money(sums.lost(AccountKind.ESCROW)))]
+    details = [ReceiptDetail(_("Held in escrow"), format_money(sums.lost(AccountKind.ESCROW)))]
     if txn.kind == K.SPLIT:
         details.append(
-            ReceiptDetail("Released to the seller", format_money(sums.lost(AccountKind.ESCROW) - (refunded - fee_back)))
+            ReceiptDetail(
+                _("Released to the seller"), format_money(sums.lost(AccountKind.ESCROW) - (refunded - fee_back))
+            )
         )
     if to_card:
-        details.append(ReceiptDetail("Refunded to", "The card that paid"))
-        details.append(ReceiptDetail("Status", _card_refund_status(records.command)))
+        details.append(ReceiptDetail(_("Refunded to"), _("The card that paid")))
+        details.append(ReceiptDetail(_("Status"), _card_refund_status(records.command)))
         if records.command is not None and records.command.payment_reference:
-            details.append(ReceiptDetail("Original payment", records.command.payment_reference))
+            details.append(ReceiptDetail(_("Original payment"), records.command.payment_reference))
     else:
-        details.append(ReceiptDetail("Refunded to", "Your balance (spend it on your next milestone)"))
+        details.append(ReceiptDetail(_("Refunded to"), _("Your balance (spend it on your next milestone)")))
     return lines, details, ""
 
 
@@ -398,14 +426,14 @@ def _settlement_seller(txn: Transaction, sums: _Sums) -> tuple[list[ReceiptLine]
     commission = sums.gained(AccountKind.PLATFORM_FEES)
     net = sums.gained(AccountKind.SELLER_PENDING)
     lines = [
-        ReceiptLine("Released to you (gross)", net + commission),
-        ReceiptLine("Platform commission", commission, "deduction"),
-        ReceiptLine("Net earning", net, "total"),
+        ReceiptLine(_("Released to you (gross)"), net + commission),
+        ReceiptLine(_("Platform commission"), commission, "deduction"),
+        ReceiptLine(_("Net earning"), net, "total"),
     ]
     details = []
     if txn.kind == K.SPLIT:
-        details.append(ReceiptDetail("Held in escrow", format_money(sums.lost(AccountKind.ESCROW))))
-    note = "Your net earning is available to withdraw once it clears (see your earnings page)."
+        details.append(ReceiptDetail(_("Held in escrow"), format_money(sums.lost(AccountKind.ESCROW))))
+    note = _("Your net earning is available to withdraw once it clears (see your earnings page).")
     return lines, details, note
 
 
@@ -414,18 +442,18 @@ def _payout(txn: Transaction, sums: _Sums, records: _Records) -> tuple[list[Rece
     details = []
     if withdrawal is not None:
         details += [
-            ReceiptDetail("Method", _method_label(withdrawal.method)),
-            ReceiptDetail("Destination", mask_destination(withdrawal.destination) or "—"),
+            ReceiptDetail(_("Method"), _method_label(withdrawal.method)),
+            ReceiptDetail(_("Destination"), mask_destination(withdrawal.destination) or "—"),
         ]
     if txn.kind == K.WITHDRAWAL_PAID:
         reference = withdrawal.gateway_reference if withdrawal is not None else ""
-        details.append(ReceiptDetail("Provider reference", reference or "—"))
-        return [ReceiptLine("Amount paid out", sums.gained(AccountKind.PAYOUTS), "total")], details, ""
+        details.append(ReceiptDetail(_("Provider reference"), reference or "—"))
+        return [ReceiptLine(_("Amount paid out"), sums.gained(AccountKind.PAYOUTS), "total")], details, ""
     if withdrawal is not None and withdrawal.failure_reason:
-        details.append(ReceiptDetail("Reason", withdrawal.failure_reason))
+        details.append(ReceiptDetail(_("Reason"), _(withdrawal.failure_reason)))
     returned = sums.gained(AccountKind.SELLER_AVAILABLE, AccountKind.BUYER_BALANCE)
-    lines = [ReceiptLine("Returned to your available balance", returned, "total")]
-    return lines, details, "The payout failed; nothing left your account and you can withdraw again."
+    lines = [ReceiptLine(_("Returned to your available balance"), returned, "total")]
+    return lines, details, _("The payout failed; nothing left your account and you can withdraw again.")
 
 
 def _card_refund(
@@ -435,28 +463,29 @@ def _card_refund(
     details = []
     if txn.kind == K.CARD_REFUND_PAID:
         if command is not None:
-            details.append(ReceiptDetail("Refund reference", command.provider_reference or "—"))
-            details.append(ReceiptDetail("Original payment", command.payment_reference))
-        lines = [ReceiptLine("Refunded to your card", sums.gained(AccountKind.GATEWAY), "total")]
-        return lines, details, "Banks take 5–10 days to show a refund on the card."
+            details.append(ReceiptDetail(_("Refund reference"), command.provider_reference or "—"))
+            details.append(ReceiptDetail(_("Original payment"), command.payment_reference))
+        lines = [ReceiptLine(_("Refunded to your card"), sums.gained(AccountKind.GATEWAY), "total")]
+        return lines, details, _("Banks take 5–10 days to show a refund on the card.")
     if command is not None and command.last_error:
-        details.append(ReceiptDetail("Reason", command.last_error))
-    lines = [ReceiptLine("Credited to your balance", sums.gained(AccountKind.BUYER_BALANCE), "total")]
-    return lines, details, "The card refund could not be made, so the money is in your balance instead."
+        details.append(ReceiptDetail(_("Reason"), _(command.last_error)))
+    lines = [ReceiptLine(_("Credited to your balance"), sums.gained(AccountKind.BUYER_BALANCE), "total")]
+    return lines, details, _("The card refund could not be made, so the money is in your balance instead.")
 
 
 def _balance_to_card(records: _Records, sums: _Sums) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
     details = [
         ReceiptDetail(
-            f"Payment {command.payment_reference}", f"{format_money(command.amount)}: {_card_refund_status(command)}"
+            _("Payment {reference}").format(reference=command.payment_reference),
+            _("{amount}: {status}").format(amount=format_money(command.amount), status=_card_refund_status(command)),
         )
         for command in records.commands
     ]
     lines = [
-        ReceiptLine("Taken from your balance", sums.lost(AccountKind.BUYER_BALANCE)),
-        ReceiptLine("Sent back to your card", sums.gained(AccountKind.CARD_REFUNDS), "total"),
+        ReceiptLine(_("Taken from your balance"), sums.lost(AccountKind.BUYER_BALANCE)),
+        ReceiptLine(_("Sent back to your card"), sums.gained(AccountKind.CARD_REFUNDS), "total"),
     ]
-    return lines, details, "Each part goes back to the payment it came from; banks take 5–10 days to show it."
+    return lines, details, _("Each part goes back to the payment it came from; banks take 5–10 days to show it.")
 
 
 def _late_payment(records: _Records, sums: _Sums) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
@@ -464,10 +493,10 @@ def _late_payment(records: _Records, sums: _Sums) -> tuple[list[ReceiptLine], li
     command = records.command
     details = []
     if command is not None:
-        details.append(ReceiptDetail("Payment reference", command.payment_reference))
-    details.append(ReceiptDetail("Status", _card_refund_status(command)))
-    lines = [ReceiptLine("Payment received", amount), ReceiptLine("Being refunded to your card", amount, "total")]
-    return lines, details, "The payment arrived after its checkout had closed, so nothing was bought."
+        details.append(ReceiptDetail(_("Payment reference"), command.payment_reference))
+    details.append(ReceiptDetail(_("Status"), _card_refund_status(command)))
+    lines = [ReceiptLine(_("Payment received"), amount), ReceiptLine(_("Being refunded to your card"), amount, "total")]
+    return lines, details, _("The payment arrived after its checkout had closed, so nothing was bought.")
 
 
 def _tip(txn: Transaction, sums: _Sums, side: str) -> tuple[list[ReceiptLine], list[ReceiptDetail], str]:
@@ -475,18 +504,18 @@ def _tip(txn: Transaction, sums: _Sums, side: str) -> tuple[list[ReceiptLine], l
     net = sums.gained(AccountKind.SELLER_PENDING)
     if side == SELLER:
         lines = [
-            ReceiptLine("Tip (gross)", net + commission),
-            ReceiptLine("Platform commission", commission, "deduction"),
-            ReceiptLine("Net earning", net, "total"),
+            ReceiptLine(_("Tip (gross)"), net + commission),
+            ReceiptLine(_("Platform commission"), commission, "deduction"),
+            ReceiptLine(_("Net earning"), net, "total"),
         ]
-        return lines, [], "The tip is available to withdraw once it clears, like your other earnings."
+        return lines, [], _("The tip is available to withdraw once it clears, like your other earnings.")
     from_balance = sums.lost(AccountKind.BUYER_BALANCE).amount > 0
-    details = [ReceiptDetail("Paid from", "Your balance" if from_balance else "Card")]
+    details = [ReceiptDetail(_("Paid from"), _("Your balance") if from_balance else _("Card"))]
     reference = "" if from_balance else _payment_reference(txn)
     if reference:
-        details.append(ReceiptDetail("Payment reference", reference))
-    lines = [ReceiptLine("Tip to the seller", sums.lost(AccountKind.BUYER_BALANCE, AccountKind.GATEWAY), "total")]
-    return lines, details, "No service fee is charged on a tip."
+        details.append(ReceiptDetail(_("Payment reference"), reference))
+    lines = [ReceiptLine(_("Tip to the seller"), sums.lost(AccountKind.BUYER_BALANCE, AccountKind.GATEWAY), "total")]
+    return lines, details, _("No service fee is charged on a tip.")
 
 
 def _build(txn: Transaction, side: str, parties: dict[str, User], records: _Records) -> Receipt:
@@ -656,16 +685,18 @@ def _entry_link(entry: Entry) -> ReceiptLink | None:
 
 # --- the ledger as rows (the earnings CSV) ----------------------------------------------------------
 
-LEDGER_CSV_HEADER = (
-    "Date",
-    "Receipt",
-    "What",
-    "Memo",
-    "Balance",
-    "Amount",
-    "Currency",
-    "Milestone",
-    "Order",
+# The headers are in the reader's language; "Amount" stays a plain decimal ("-30.00") and "Currency"
+# an ISO code in every language, so a spreadsheet or a script reads the file whoever downloaded it.
+LEDGER_CSV_HEADER: tuple[StrOrPromise, ...] = (
+    gettext_lazy("Date"),
+    gettext_lazy("Receipt"),
+    gettext_lazy("What"),
+    gettext_lazy("Memo"),
+    gettext_lazy("Balance"),
+    gettext_lazy("Amount"),
+    gettext_lazy("Currency"),
+    gettext_lazy("Milestone"),
+    gettext_lazy("Order"),
 )
 
 

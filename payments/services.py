@@ -19,12 +19,15 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
 from accounts.services import require_verified_email
 from marketplace.errors import DuplicateRequest, InsufficientFunds, InvalidInput
-from marketplace.money import format_money, round_money, zero
+from marketplace.money import Amount, format_money, round_money, zero
 from notifications.services import Notice, notifications_send
 from payments.connect import payout_destination
 from payments.fees import seller_commission
@@ -79,7 +82,7 @@ def _payer(source: FundingSource, *, buyer: User, currency: str) -> tuple[Accoun
         return account_for(kind=AccountKind.BUYER_BALANCE, currency=currency, user=buyer), "Paid from balance"
     if source.method == "checkout" and source.payment_reference:
         return account_for(kind=AccountKind.GATEWAY, currency=currency), f"Card payment {source.payment_reference}"
-    raise InvalidInput(f"Unknown payment method {source.method!r}.", field="method")
+    raise InvalidInput(_("Unknown payment method {method}.").format(method=repr(source.method)), field="method")
 
 
 def escrow_fund(*, milestone: EscrowSubject, buyer: User, source: FundingSource, key: str) -> Transaction:
@@ -329,7 +332,9 @@ def escrow_settle(
     held = locked[escrow.pk].cached_balance
     if seller_gross.amount < 0 or seller_gross > held:
         raise InvalidInput(
-            f"The seller's part must be between {format_money(zero(currency))} and {format_money(held)}.",
+            _("The seller's part must be between {low} and {high}.").format(
+                low=format_money(zero(currency)), high=format_money(held)
+            ),
             field="seller_amount",
         )
     figures = settlement_figures(buyer_fee=milestone.buyer_fee, held=held, seller_gross=seller_gross)
@@ -522,9 +527,13 @@ def _cleared_notice(clearing: _Clearing, url: str) -> Notice:
     return Notice(
         recipient_id=clearing.seller_id,
         event="money_cleared",
-        message=f"{format_money(clearing.net)} from {'a tip on ' if clearing.is_tip else ''}"
-        f"“{clearing.title}” has cleared "
-        "and is available to withdraw.",
+        message=format_lazy(
+            gettext_lazy("{amount} from a tip on “{title}” has cleared and is available to withdraw.")
+            if clearing.is_tip
+            else gettext_lazy("{amount} from “{title}” has cleared and is available to withdraw."),
+            amount=Amount(clearing.net),
+            title=clearing.title,
+        ),
         url=url,
     )
 
@@ -589,11 +598,11 @@ def earnings_clear_batch(
 def _check_amount(amount: Money) -> None:
     # NaN and Infinity are Decimals too; comparing or rounding them raises instead of refusing.
     if not amount.amount.is_finite():
-        raise InvalidInput("Enter the amount as a number.", field="amount")
+        raise InvalidInput(_("Enter the amount as a number."), field="amount")
     if amount.amount <= 0:
-        raise InvalidInput("Enter an amount greater than zero.", field="amount")
+        raise InvalidInput(_("Enter an amount greater than zero."), field="amount")
     if round_money(amount) != amount:
-        raise InvalidInput("Use at most two decimal places.", field="amount")
+        raise InvalidInput(_("Use at most two decimal places."), field="amount")
 
 
 def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
@@ -614,16 +623,16 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
     require_verified_email(seller, "withdraw")
     if not seller.has_chosen_withdrawal_method:
         # The method decides how long every earning takes to clear: nobody is paid by a default they never saw.
-        raise InvalidInput("Choose how you are paid before your first withdrawal.", field="withdrawal_method")
+        raise InvalidInput(_("Choose how you are paid before your first withdrawal."), field="withdrawal_method")
     destination = payout_destination(seller)
     if not destination.shown:
         raise InvalidInput(
-            "Add where to send your money (payout account) in your profile first.", field="payout_account"
+            _("Add where to send your money (payout account) in your profile first."), field="payout_account"
         )
     currency = str(amount.currency)
     with transaction.atomic():
         if Withdrawal.objects.filter(idempotency_key=key).exists():
-            raise DuplicateRequest("This withdrawal was already requested.")
+            raise DuplicateRequest(_("This withdrawal was already requested."))
         accounts = accounts_for(
             {
                 "available": Want(AccountKind.SELLER_AVAILABLE, user=seller, optional=True),
@@ -639,8 +648,10 @@ def withdrawal_request(*, seller: User, amount: Money, key: str) -> Withdrawal:
         held = balance.cached_balance if balance is not None else zero(currency)
         if from_balance > held:
             if Transaction.objects.filter(idempotency_key=f"withdraw:{key}").exists():
-                raise DuplicateRequest("This withdrawal was already requested.")
-            raise InsufficientFunds(f"Not enough money: you can withdraw {format_money(from_earnings + held)}.")
+                raise DuplicateRequest(_("This withdrawal was already requested."))
+            raise InsufficientFunds(
+                _("Not enough money: you can withdraw {amount}.").format(amount=format_money(from_earnings + held))
+            )
         lines: list[Line] = [(accounts["withdrawing"], amount)]
         if available is not None:
             lines.append((available, -from_earnings))
@@ -694,12 +705,16 @@ def balance_refund_to_card(*, user: User, amount: Money, key: str) -> list[Provi
         room = sum((room for _, room in cards), zero(currency))
         if amount > min(held, room):
             if Transaction.objects.filter(idempotency_key=f"to-card:{key}").exists():
-                raise DuplicateRequest("This refund was already requested.")
+                raise DuplicateRequest(_("This refund was already requested."))
             if amount > held:
-                raise InsufficientFunds(f"Not enough money: your balance is {format_money(held)}.")
+                raise InsufficientFunds(
+                    _("Not enough money: your balance is {amount}.").format(amount=format_money(held))
+                )
             raise InvalidInput(
-                f"At most {format_money(room)} can go back to the cards you paid with: "
-                "withdraw the rest to your payout account instead.",
+                _(
+                    "At most {amount} can go back to the cards you paid with: "
+                    "withdraw the rest to your payout account instead."
+                ).format(amount=format_money(room)),
                 field="amount",
             )
         plan: list[tuple[Checkout, Money]] = []

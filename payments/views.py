@@ -3,12 +3,16 @@ refund the balance to card."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.forms import WithdrawalMethodForm
@@ -16,10 +20,11 @@ from accounts.http import AuthedRequest
 from accounts.services import email_verified, user_choose_withdrawal_method
 from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
-from marketplace.forms import describe_period, show_domain_error
+from marketplace.forms import show_domain_error
 from marketplace.http import client_ip
 from marketplace.money import format_money
 from marketplace.pages import CSRF_STAND_IN, cached_parts
+from marketplace.timewords import period_words
 from payments import selectors
 from payments.forms import RefundToCardForm, WithdrawForm
 from payments.providers import provider_name
@@ -28,6 +33,14 @@ from payments.services import balance_refund_to_card, withdrawal_request
 
 LEDGER_PER_PAGE = 25
 WITHDRAWALS_SHOWN = 20
+
+
+def clearance_words(period: timedelta) -> str:
+    """'available at once', 'cleared after 14 days': what ``marketplace.forms.describe_period`` says,
+    as whole phrases in the reader's language (the earnings page and its messages)."""
+    if period <= timedelta(0):
+        return _("available at once")
+    return _("cleared after {period}").format(period=period_words(period))
 
 
 def _earnings_page(
@@ -49,7 +62,9 @@ def _earnings_page(
         # A refused withdrawal shows the form again with the same choices and what is available.
         form.fields["currency"].choices = [(code, code) for code in withdrawable]  # type: ignore[attr-defined]
     if withdrawable:
-        available = "Available: " + ", ".join(format_money(money) for money in state.available)
+        available = _("Available: {amounts}").format(
+            amounts=", ".join(format_money(money) for money in state.available)
+        )
         # The bound field of a form already validated keeps the help it was made with: set both.
         form.fields["amount"].help_text = available
         form["amount"].help_text = available
@@ -59,7 +74,7 @@ def _earnings_page(
     elif to_card:
         to_card_form.fields["currency"].choices = [(m.currency.code, m.currency.code) for m in to_card]  # type: ignore[attr-defined]
     if to_card:
-        up_to = "Up to " + ", ".join(format_money(money) for money in to_card)
+        up_to = _("Up to {amounts}").format(amounts=", ".join(format_money(money) for money in to_card))
         to_card_form.fields["amount"].help_text = up_to
         to_card_form["amount"].help_text = up_to
 
@@ -82,7 +97,7 @@ def _earnings_page(
         context = {
             "method_changed_in": method_changed_in,
             "current_method": user.withdrawal_method,
-            "current_clearance": describe_period(user.clearance_period),
+            "current_clearance": clearance_words(user.clearance_period),
             "balances": balances,
             "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
             "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
@@ -97,7 +112,8 @@ def _earnings_page(
         )
 
     # The parts say which method the user is paid by now: a change of it renders them again.
-    key = ("earnings", state.version, user.withdrawal_method)
+    # And in which language: the parts hold words, dates and amounts as the reader's language writes them.
+    key = ("earnings", state.version, user.withdrawal_method, get_language())
     balances_html, history_html = cached_parts(request, key, render_parts)
     context = {
         "balances_html": balances_html,
@@ -106,7 +122,7 @@ def _earnings_page(
         "can_withdraw": bool(withdrawable),
         "to_card": to_card,
         "to_card_form": to_card_form,
-        "clearance_words": describe_period(user.clearance_period),
+        "clearance_words": clearance_words(user.clearance_period),
         # Asked before the first withdrawal, while the user is on the default without having chosen it.
         "method_form": None if user.has_chosen_withdrawal_method else (method_form or WithdrawalMethodForm()),
         "payment_provider": provider_name(),
@@ -129,10 +145,10 @@ def withdraw(request: AuthedRequest) -> HttpResponse:
     try:
         withdrawal = withdrawal_request(seller=request.user, amount=form.money(), key=form.cleaned_data["key"])
     except DuplicateRequest:
-        messages.info(request, "This withdrawal was already requested; nothing more was taken.")
+        messages.info(request, _("This withdrawal was already requested; nothing more was taken."))
         return redirect("earnings")
     except InsufficientFunds:
-        form.add_error("amount", "That is more than your available balance.")
+        form.add_error("amount", _("That is more than your available balance."))
         return _earnings_page(request, form, status=400)
     except DomainError as error:
         if error.field and error.field in form.fields:
@@ -142,8 +158,9 @@ def withdraw(request: AuthedRequest) -> HttpResponse:
         return _earnings_page(request, form, status=400)
     messages.success(
         request,
-        f"Withdrawal of {format_money(withdrawal.amount)} requested "
-        f"to your {request.user.get_withdrawal_method_display()}.",
+        _("Withdrawal of {amount} requested to your {method}.").format(
+            amount=format_money(withdrawal.amount), method=request.user.get_withdrawal_method_display()
+        ),
     )
     return redirect("earnings")
 
@@ -168,8 +185,9 @@ def withdrawal_method_choose(request: AuthedRequest) -> HttpResponse:
         return _earnings_page(request, method_form=form, status=400)
     messages.success(
         request,
-        f"You are paid by {user.get_withdrawal_method_display()}: "
-        f"earnings released from now on are {describe_period(user.clearance_period)}.",
+        _("You are paid by {method}: earnings released from now on are {clearance}.").format(
+            method=user.get_withdrawal_method_display(), clearance=clearance_words(user.clearance_period)
+        ),
     )
     return redirect(reverse("earnings") + "#withdraw")
 
@@ -183,7 +201,7 @@ def refund_to_card(request: AuthedRequest) -> HttpResponse:
     try:
         commands = balance_refund_to_card(user=request.user, amount=form.money(), key=form.cleaned_data["key"])
     except DuplicateRequest:
-        messages.info(request, "This refund was already requested; nothing more was taken.")
+        messages.info(request, _("This refund was already requested; nothing more was taken."))
         return redirect("earnings")
     except InsufficientFunds as error:
         form.add_error("amount", error.message)
@@ -191,11 +209,16 @@ def refund_to_card(request: AuthedRequest) -> HttpResponse:
     except DomainError as error:
         show_domain_error(request, form, error)
         return _earnings_page(request, to_card_form=form, status=400)
-    cards = "your card" if len(commands) == 1 else f"the {len(commands)} cards you paid with"
-    messages.success(
-        request,
-        f"{format_money(form.money())} is on its way back to {cards}; banks take 5–10 days to show it.",
-    )
+    amount = format_money(form.money())
+    if len(commands) == 1:
+        sent = _("{amount} is on its way back to your card; banks take 5–10 days to show it.").format(amount=amount)
+    else:
+        sent = ngettext(
+            "{amount} is on its way back to the {n} card you paid with; banks take 5–10 days to show it.",
+            "{amount} is on its way back to the {n} cards you paid with; banks take 5–10 days to show it.",
+            len(commands),
+        ).format(amount=amount, n=len(commands))
+    messages.success(request, sent)
     return redirect("earnings")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_noop
 from djmoney.money import Money
 
 from payments.providers import ProviderResult
@@ -48,5 +49,7 @@ def record_operation(
         ok=existing.succeeded,
         reference=existing.reference,
         failure_code=existing.failure_code,
-        message="" if existing.succeeded else cards.FAILURE_MESSAGES.get(existing.failure_code, "Declined."),
+        message=""
+        if existing.succeeded
+        else cards.FAILURE_MESSAGES.get(existing.failure_code, gettext_noop("Declined.")),
     )

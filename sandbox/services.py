@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from marketplace.queue import enqueue_on_commit
 from payments.providers import minor_units
@@ -77,7 +78,7 @@ def session_pay(*, session_id: str, card_number: str, webhook_url: str) -> Sandb
         if session.status != "open" or session.payment_status == "paid":
             return session
         if session.expires_at <= timezone.now():
-            raise CardRefused("expired", "This checkout has expired.")
+            raise CardRefused("expired", gettext_noop("This checkout has expired."))
         if not ok:
             # The attempt is recorded, as Stripe records a failed PaymentIntent; the session stays open.
             record_operation(

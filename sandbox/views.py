@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -23,7 +25,7 @@ from sandbox.services import CardRefused, session_pay, webhook_url_for
 
 class SandboxCardForm(forms.Form):
     card_number = forms.CharField(
-        label="Card number",
+        label=_("Card number"),
         max_length=30,
         widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric", "autofocus": True}),
     )
@@ -31,7 +33,7 @@ class SandboxCardForm(forms.Form):
     def clean_card_number(self) -> str:
         number = cards.normalise_card_number(self.cleaned_data["card_number"])
         if not number:
-            raise forms.ValidationError("Enter a card number.")
+            raise forms.ValidationError(gettext("Enter a card number."))
         return number
 
 
@@ -57,7 +59,8 @@ def checkout(request: HttpRequest, session_id: str) -> HttpResponse:
                 webhook_url=webhook_url_for(request.build_absolute_uri(reverse("payment_webhook", args=["sandbox"]))),
             )
         except CardRefused as refusal:
-            form.add_error("card_number", refusal.message)
+            # The provider answers in English; the buyer reads it in their language.
+            form.add_error("card_number", gettext(refusal.message) if refusal.message else refusal.message)
         else:
             return redirect(_return_url(session.success_url, session))
     status = 410 if expired else 400 if request.method == "POST" else 200

@@ -25,6 +25,7 @@ import stripe
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from marketplace.errors import InvalidInput
@@ -313,7 +314,7 @@ class StripeProvider:
     def payout_destination_tokenize(self, *, method: str, number: str) -> str:
         """With Stripe nothing is typed: payouts go to the Connect account set up on Stripe's pages."""
         raise InvalidInput(
-            "With Stripe, withdrawals go to the payout account you set up with Stripe on the Earnings page.",
+            _("With Stripe, withdrawals go to the payout account you set up with Stripe on the Earnings page."),
             field="payout_account",
         )
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from accounts.models import WithdrawalMethod
 from marketplace.timewords import period_words
@@ -37,10 +38,16 @@ def clearance_reason(earning: Earning) -> str:
     """Why a pending earning clears when it does: "Released on 3 Dec under Bank transfer, 14 days:
     available 17 Dec" (the method it was released under fixed the date); "Released on 3 Dec with
     14 days' clearance: …" for one from before the method was kept that matched none."""
-    released = f"Released on {_day(earning.created_at)}"
-    period = period_words(earning.clearance_period)
-    how = f"under {earning.get_method_display()}, {period}" if earning.method else f"with {period} of clearance"
-    return f"{released} {how}: available {_day(earning.clears_at)}"
+    words = {
+        "released": _day(earning.created_at),
+        "period": period_words(earning.clearance_period),
+        "available": _day(earning.clears_at),
+    }
+    if earning.method:
+        return _("Released on {released} under {method}, {period}: available {available}").format(
+            method=earning.get_method_display(), **words
+        )
+    return _("Released on {released} with {period} of clearance: available {available}").format(**words)
 
 
 @register.filter
@@ -50,7 +57,9 @@ def clearance_level(earning: Earning) -> str:
     for one released before levels were kept."""
     if not earning.level:
         return ""
-    return f"clears in {period_words(earning.clearance_period)}: {earning.get_level_display()}"
+    return _("clears in {period}: {level}").format(
+        period=period_words(earning.clearance_period), level=earning.get_level_display()
+    )
 
 
 def _day(value: datetime) -> str:

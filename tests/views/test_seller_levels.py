@@ -103,7 +103,7 @@ def test_the_earnings_page_names_the_level_that_shortened_the_wait(client):
     html = page(client, reverse("earnings"))
     assert "clears in 7 days: Top rated" in html
     assert "under Bank transfer, 7 days: available" in html
-    assert "Your seller level, <strong>Top rated</strong>, shortens the wait" in html
+    assert "Your seller level, Top rated, shortens the wait" in html
     level_1 = released_for(L.LEVEL_1)
     client.force_login(level_1)
     html = page(client, reverse("earnings"))
