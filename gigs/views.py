@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
@@ -78,7 +79,7 @@ def gig_create_view(request: AuthedRequest) -> HttpResponse:
         except DomainError as error:
             show_domain_error(request, form, error, aliases=form.service_fields())
         else:
-            messages.success(request, "Your gig is live.")
+            messages.success(request, _("Your gig is live."))
             return redirect("gig_detail", pk=gig.pk)
     return render(request, "gigs/gig_form.html", {"form": form}, status=400 if form.is_bound else 200)
 
@@ -105,7 +106,7 @@ def gig_edit_view(request: AuthedRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             show_domain_error(request, form, error, aliases=form.service_fields())
         else:
-            messages.success(request, "Your gig is updated.")
+            messages.success(request, _("Your gig is updated."))
             return redirect("gig_detail", pk=gig.pk)
     context = {"form": form, "gig": gig}
     return render(request, "gigs/gig_form.html", context, status=400 if form.is_bound else 200)
@@ -120,7 +121,7 @@ def gig_pause_view(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Your gig is paused: buyers cannot find or order it until you resume it.")
+        messages.success(request, _("Your gig is paused: buyers cannot find or order it until you resume it."))
     return redirect("gig_detail", pk=gig.pk)
 
 
@@ -133,5 +134,5 @@ def gig_resume_view(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Your gig is live again.")
+        messages.success(request, _("Your gig is live again."))
     return redirect("gig_detail", pk=gig.pk)
