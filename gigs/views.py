@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
@@ -40,6 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         if similar_page.paginator.count:
             page, similar = similar_page, True
+    hidden = gig_selectors.gigs_hidden_by_currency(**filters, suggestion=suggestion if similar else None)
     context = {
         "page": page,
         "gigs": page.object_list,
@@ -48,11 +50,21 @@ def home(request: HttpRequest) -> HttpResponse:
         "suggestion": suggestion,
         "similar": similar,
         "currency": filters["currency"],
-        "hidden_by_currency": gig_selectors.gigs_hidden_by_currency(
-            **filters, suggestion=suggestion if similar else None
-        ),
+        "hidden_by_currency": hidden,
+        "hidden_words": hidden_words(hidden),
     }
     return render(request, "gigs/home.html", context)
+
+
+def hidden_words(hidden_by_currency: list[tuple[str, int]]) -> str:
+    """What the price filter hides for its currency alone, in words: "3 EUR gigs and 1 GBP gig"."""
+    parts = [
+        ngettext("{count} {code} gig", "{count} {code} gigs", hidden).format(count=hidden, code=code)
+        for code, hidden in hidden_by_currency
+    ]
+    if len(parts) < 2:
+        return "".join(parts)
+    return pgettext("list", "{items} and {last}").format(items=", ".join(parts[:-1]), last=parts[-1])
 
 
 def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
