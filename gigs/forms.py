@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.forms import BoundField
 from django.utils.formats import get_format, number_format
+from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -36,11 +37,11 @@ from gigs.services import gig_terms_errors
 from marketplace.forms import AmountField, currency_choices
 
 
-def category_choices() -> list[tuple[str, str]]:
+def category_choices() -> list[tuple[str, str | Promise]]:
     return list(settings.GIG_CATEGORIES)
 
 
-def search_category_choices() -> list[tuple[str, str]]:
+def search_category_choices() -> list[tuple[str, str | Promise]]:
     return [("", _("All categories")), *settings.GIG_CATEGORIES]
 
 
@@ -63,7 +64,7 @@ class PriceField(AmountField):
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as DecimalField's
         if isinstance(value, str):
             value = _without_grouping(value.strip())
         return super().to_python(value)
