@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 # The record a level is judged on looks back this far for its rates (on-time, response,
 # cancellations); orders, earnings, the rating and the account's age are all time.
@@ -23,10 +25,10 @@ LEVEL_WINDOW = timedelta(days=60)
 
 
 class SellerLevel(models.TextChoices):
-    NEW = "new", "New seller"
-    LEVEL_1 = "level_1", "Level 1"
-    LEVEL_2 = "level_2", "Level 2"
-    TOP_RATED = "top_rated", "Top rated"
+    NEW = "new", gettext_lazy("New seller")
+    LEVEL_1 = "level_1", gettext_lazy("Level 1")
+    LEVEL_2 = "level_2", gettext_lazy("Level 2")
+    TOP_RATED = "top_rated", gettext_lazy("Top rated")
 
 
 # Lowest first: a level's rank is its place here.
@@ -70,19 +72,22 @@ def level_shortfalls(record: SellerRecord, level: str) -> list[str]:
         return []
     missing = []
     if record.account_age < rules["account_age"]:
-        missing.append(f"an account at least {rules['account_age'].days} days old")
+        missing.append(_("an account at least {days} days old").format(days=rules["account_age"].days))
     if record.completed_orders < rules["completed_orders"]:
-        missing.append(f"{rules['completed_orders']} completed orders")
+        missing.append(_("{count} completed orders").format(count=rules["completed_orders"]))
     if earnings_share(record.earnings, rules["earnings"]) < 1:
-        missing.append("earnings of " + " or ".join(f"{amount} {code}" for code, amount in rules["earnings"].items()))
+        amounts = pgettext("alternatives", " or ").join(
+            f"{amount} {code}" for code, amount in rules["earnings"].items()
+        )
+        missing.append(_("earnings of {amounts}").format(amounts=amounts))
     if record.rating_avg is None or record.rating_avg < Decimal(rules["rating"]):
-        missing.append(f"a rating of {rules['rating']}")
+        missing.append(_("a rating of {rating}").format(rating=rules["rating"]))
     if record.on_time_rate is not None and record.on_time_rate < rules["on_time_rate"]:
-        missing.append(f"{rules['on_time_rate']}% on time")
+        missing.append(_("{rate}% on time").format(rate=rules["on_time_rate"]))
     if record.response_rate is not None and record.response_rate < rules["response_rate"]:
-        missing.append(f"{rules['response_rate']}% of conversations answered within a day")
+        missing.append(_("{rate}% of conversations answered within a day").format(rate=rules["response_rate"]))
     if record.cancellation_rate is not None and record.cancellation_rate > rules["cancellation_rate"]:
-        missing.append(f"at most {rules['cancellation_rate']}% cancelled through the seller")
+        missing.append(_("at most {rate}% cancelled through the seller").format(rate=rules["cancellation_rate"]))
     return missing
 
 

@@ -10,6 +10,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from gigs.models import Gig, GigExtra, GigImage, GigPackage, RequirementQuestion, SavedGig
 from marketplace.admin import MoneyColumnsMixin, ReadOnlyAdmin, ReadOnlyInline
@@ -31,10 +33,17 @@ class PackageInline(SellersWordsInline):
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("steps")
 
-    @admin.display(description="workflow")
+    @admin.display(description=_("workflow"))
     def workflow(self, package: GigPackage) -> str:
+        words = gettext("{position}. {title} ({price}, {days} d, {revisions} rev.)")
         return " → ".join(
-            f"{step.position}. {step.title} ({format_money(step.price)}, {step.days} d, {step.revisions_included} rev.)"
+            words.format(
+                position=step.position,
+                title=step.title,
+                price=format_money(step.price),
+                days=step.days,
+                revisions=step.revisions_included,
+            )
             for step in package.steps.all()
         )
 
@@ -60,7 +69,7 @@ class GigImageInline(ReadOnlyInline):
     fields = ("position", "preview", "alt_text", "width", "height", "created_at")
     readonly_fields = fields
 
-    @admin.display(description="Thumbnail")
+    @admin.display(description=_("Thumbnail"))
     def preview(self, obj: GigImage) -> str:
         url = reverse("gig_image_file", args=[obj.gig_id, obj.pk, "thumbnail"])
         return format_html(
@@ -85,7 +94,7 @@ class GigAdmin(MoneyColumnsMixin, admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "category":
-            return forms.ChoiceField(label="Category", choices=settings.GIG_CATEGORIES)
+            return forms.ChoiceField(label=_("Category"), choices=settings.GIG_CATEGORIES)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Gig, form: Any, change: bool) -> None:

@@ -9,6 +9,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.forms import BoundField
+from django.utils.formats import get_format, number_format
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from djmoney.money import Money
 
 from gigs.models import MAX_EXTRAS, MAX_PACKAGES, MAX_QUESTIONS, MAX_STEP_REVISIONS, MAX_STEPS, AnswerType, Gig
@@ -32,17 +37,68 @@ from gigs.services import gig_terms_errors
 from marketplace.forms import AmountField, currency_choices
 
 
-def category_choices() -> list[tuple[str, str]]:
+def category_choices() -> list[tuple[str, str | Promise]]:
     return list(settings.GIG_CATEGORIES)
 
 
-def search_category_choices() -> list[tuple[str, str]]:
-    return [("", "All categories"), *settings.GIG_CATEGORIES]
+def search_category_choices() -> list[tuple[str, str | Promise]]:
+    return [("", _("All categories")), *settings.GIG_CATEGORIES]
+
+
+class PriceField(AmountField):
+    """A price typed in the reader's language: "12,50" or "1.234,50" in es and de, "12.50" or
+    "1,234.50" in English (``localize``: the separators of the active language). The input is
+    text with a decimal keypad (a number input cannot hold "12,50")."""
+
+    # ``AmountField``'s words, marked here so that they read in the seller's language.
+    default_error_messages = {
+        "invalid": _("Enter the amount as a number, e.g. 20 or 19.99."),
+        "max_decimal_places": _("Use at most two decimal places."),
+        "max_digits": _("That amount is too large."),
+        "max_whole_digits": _("That amount is too large."),
+        "min_value": _("The amount cannot be negative."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("localize", True)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as DecimalField's
+        if isinstance(value, str):
+            value = _without_grouping(value.strip())
+        return super().to_python(value)
+
+
+def _without_grouping(value: str) -> str:
+    """The thousands separators of the active language taken out of a number written with them
+    in groups of three ("1.234,50" in de, "1,234.50" in English); anything else as it is, for
+    the field to read or refuse."""
+    thousands, decimals = get_format("THOUSAND_SEPARATOR"), get_format("DECIMAL_SEPARATOR")
+    whole = value.partition(decimals)[0]
+    groups = whole.lstrip("-").split(thousands)
+    if (
+        len(groups) > 1
+        and 1 <= len(groups[0]) <= 3
+        and all(len(group) == 3 for group in groups[1:])
+        and all(group.isdigit() for group in groups)
+    ):
+        return value.replace(thousands, "", len(groups) - 1)
+    return value
 
 
 EDITOR_BUTTONS = ("add_step", "add_package", "add_extra", "add_question")
 STEP_FIELDS = ("title", "deliverables", "days", "price", "revisions")
-ATTACH_CHOICES = [("", "Its own last step"), *[(str(n), f"Step {n}") for n in range(1, MAX_STEPS + 1)]]
+# Whole labels, one per step (a translator sees "Step 1" … "Step 6" as written).
+STEP_LABELS = {
+    1: _("Step 1"),
+    2: _("Step 2"),
+    3: _("Step 3"),
+    4: _("Step 4"),
+    5: _("Step 5"),
+    6: _("Step 6"),
+}
+ATTACH_CHOICES = [("", _("Its own last step")), *[(str(n), STEP_LABELS[n]) for n in range(1, MAX_STEPS + 1)]]
 
 
 def _count(data: Any, key: str, *, least: int, most: int) -> int:
@@ -82,17 +138,20 @@ class GigForm(forms.Form):
     (the first package always counts)."""
 
     title = forms.CharField(
-        label="Title",
+        label=_("Title"),
         max_length=120,
-        help_text="What you will do, e.g. “I will design your logo”.",
+        help_text=_("What you will do, e.g. “I will design your logo”."),
     )
     description = forms.CharField(
-        label="Description", max_length=5000, widget=forms.Textarea(attrs={"rows": 8}), help_text="What the buyer gets."
+        label=_("Description"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("What the buyer gets."),
     )
     category = forms.ChoiceField(
-        label="Category", choices=category_choices, required=False, help_text="Where buyers browsing find it."
+        label=_("Category"), choices=category_choices, required=False, help_text=_("Where buyers browsing find it.")
     )
-    currency = forms.ChoiceField(label="Currency", choices=currency_choices, help_text="Of every price below.")
+    currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices, help_text=_("Of every price below."))
 
     def __init__(
         self,
@@ -117,59 +176,69 @@ class GigForm(forms.Form):
         self.package_steps, self.extra_count, self.question_count = package_steps, extras, questions
         minimum = Decimal(settings.MILESTONE_MIN_AMOUNT)
         for p, steps in enumerate(package_steps, start=1):
-            self.fields[package_field(p, "name")] = forms.CharField(label="Package name", max_length=40, required=False)
+            self.fields[package_field(p, "name")] = forms.CharField(
+                label=_("Package name"), max_length=40, required=False
+            )
             self.fields[package_field(p, "description")] = forms.CharField(
-                label="Package description",
+                label=_("Package description"),
                 max_length=1000,
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 3}),
-                help_text="Optional: who it is for and what it covers.",
+                help_text=_("Optional: who it is for and what it covers."),
             )
             for s in range(1, steps + 1):
                 self.fields[step_field(p, s, "title")] = forms.CharField(
-                    label="Step title", max_length=200, required=False
+                    label=_("Step title"), max_length=200, required=False
                 )
                 self.fields[step_field(p, s, "deliverables")] = forms.CharField(
-                    label="Deliverables", max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+                    label=_("Deliverables"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
                 )
                 self.fields[step_field(p, s, "days")] = forms.IntegerField(
-                    label="Days", required=False, widget=forms.NumberInput(attrs={"min": "1", "max": "365"})
+                    label=_("Days"), required=False, widget=forms.NumberInput(attrs={"min": "1", "max": "365"})
                 )
-                self.fields[step_field(p, s, "price")] = AmountField(
-                    label="Price", required=False, help_text=f"Paid when the step starts: at least {minimum:.2f}."
+                self.fields[step_field(p, s, "price")] = PriceField(
+                    label=_("Price"),
+                    required=False,
+                    help_text=format_lazy(
+                        _("Paid when the step starts: at least {minimum}."), minimum=number_format(minimum, 2)
+                    ),
                 )
                 self.fields[step_field(p, s, "revisions")] = forms.IntegerField(
-                    label="Revisions included",
+                    label=_("Revisions included"),
                     required=False,
                     widget=forms.NumberInput(attrs={"min": "0", "max": str(MAX_STEP_REVISIONS)}),
-                    help_text=f"0 to {MAX_STEP_REVISIONS}.",
+                    help_text=format_lazy(_("0 to {most}."), most=MAX_STEP_REVISIONS),
                 )
         for x in range(1, extras + 1):
-            self.fields[extra_field(x, "title")] = forms.CharField(label="Extra title", max_length=120, required=False)
-            self.fields[extra_field(x, "price")] = AmountField(label="Extra price", required=False)
+            self.fields[extra_field(x, "title")] = forms.CharField(
+                label=_("Extra title"), max_length=120, required=False
+            )
+            self.fields[extra_field(x, "price")] = PriceField(label=_("Extra price"), required=False)
             self.fields[extra_field(x, "days")] = forms.IntegerField(
-                label="Extra days",
+                label=_("Extra days"),
                 required=False,
                 widget=forms.NumberInput(attrs={"min": "0", "max": "365"}),
-                help_text="Added to the step's days; 0 for none.",
+                help_text=_("Added to the step's days; 0 for none."),
             )
             self.fields[extra_field(x, "attach_to_step")] = forms.ChoiceField(
-                label="Added to", choices=ATTACH_CHOICES, required=False
+                label=_("Added to"), choices=ATTACH_CHOICES, required=False
             )
         for q in range(1, questions + 1):
             self.fields[question_field(q, "question")] = forms.CharField(
-                label="Question", max_length=300, required=False
+                label=_("Question"), max_length=300, required=False
             )
             self.fields[question_field(q, "answer_type")] = forms.ChoiceField(
-                label="Answer type", choices=AnswerType.choices, initial=AnswerType.TEXT
+                label=_("Answer type"), choices=AnswerType.choices, initial=AnswerType.TEXT
             )
-            self.fields[question_field(q, "required")] = forms.BooleanField(label="Required", required=False)
+            self.fields[question_field(q, "required")] = forms.BooleanField(
+                label=pgettext_lazy("question", "Required"), required=False
+            )
             self.fields[question_field(q, "choices")] = forms.CharField(
-                label="Choices",
+                label=_("Choices"),
                 max_length=2000,
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 3}),
-                help_text="For a choice question: one choice per line.",
+                help_text=_("For a choice question: one choice per line."),
             )
         # Which form row each row given to the service came from (blank rows are left out).
         self._rows: dict[str, str] = {}
@@ -421,15 +490,28 @@ def _offer_initial(offer: GigPackagesInput) -> dict[str, Any]:
     return initial
 
 
-SORT_LABELS = {"relevance": "Best match", "rating": "Best rated", "price": "Price: low to high", "newest": "Newest"}
+SORT_LABELS = {
+    "relevance": _("Best match"),
+    "rating": _("Best rated"),
+    "price": _("Price: low to high"),
+    "newest": _("Newest"),
+}
 DELIVERY_CHOICES = [
-    ("", "Any time"),
-    ("1", "Up to 24 hours"),
-    ("3", "Up to 3 days"),
-    ("7", "Up to 7 days"),
-    ("14", "Up to 14 days"),
-    ("30", "Up to 30 days"),
+    ("", _("Any time")),
+    ("1", _("Up to 24 hours")),
+    ("3", _("Up to 3 days")),
+    ("7", _("Up to 7 days")),
+    ("14", _("Up to 14 days")),
+    ("30", _("Up to 30 days")),
 ]
+
+
+INVALID_CHOICE_MESSAGES = {
+    "category": _("Choose one of the categories in the list."),
+    "currency": _("Choose one of the currencies in the list."),
+    "delivery": _("Choose one of the delivery times in the list."),
+    "sort": _("Choose one of the orders in the list."),
+}
 
 
 class GigSearchForm(forms.Form):
@@ -439,34 +521,38 @@ class GigSearchForm(forms.Form):
     written by hand in the template (``q``), as it was before filters."""
 
     q = forms.CharField(required=False, strip=True)
-    category = forms.ChoiceField(label="Category", required=False, choices=search_category_choices)
+    category = forms.ChoiceField(label=_("Category"), required=False, choices=search_category_choices)
     min_price = forms.DecimalField(
-        label="Min price",
+        label=_("Min price"),
         required=False,
+        localize=True,
         min_value=Decimal("0"),
         max_digits=12,
         decimal_places=2,
         error_messages={
-            "invalid": "Enter the minimum price as a number, e.g. 20 or 19.99.",
-            "min_value": "The minimum price cannot be negative.",
+            "invalid": _("Enter the minimum price as a number, e.g. 20 or 19.99."),
+            "min_value": _("The minimum price cannot be negative."),
         },
     )
     max_price = forms.DecimalField(
-        label="Max price",
+        label=_("Max price"),
         required=False,
+        localize=True,
         min_value=Decimal("0"),
         max_digits=12,
         decimal_places=2,
         error_messages={
-            "invalid": "Enter the maximum price as a number, e.g. 100 or 99.99.",
-            "min_value": "The maximum price cannot be negative.",
+            "invalid": _("Enter the maximum price as a number, e.g. 100 or 99.99."),
+            "min_value": _("The maximum price cannot be negative."),
         },
     )
-    currency = forms.ChoiceField(label="Price in", required=False, choices=currency_choices)
+    currency = forms.ChoiceField(label=_("Price in"), required=False, choices=currency_choices)
     delivery = forms.TypedChoiceField(
-        label="Delivery time", required=False, choices=DELIVERY_CHOICES, coerce=int, empty_value=None
+        label=_("Delivery time"), required=False, choices=DELIVERY_CHOICES, coerce=int, empty_value=None
     )
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=[(value, SORT_LABELS[value]) for value in SORTS])
+    sort = forms.ChoiceField(
+        label=_("Sort by"), required=False, choices=[(value, SORT_LABELS[value]) for value in SORTS]
+    )
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
         self.is_filtered = False
@@ -489,10 +575,10 @@ class GigSearchForm(forms.Form):
         super().__init__(data, **kwargs)
         self.fields["currency"].initial = settings.MARKETPLACE_DEFAULT_CURRENCY
         for name in ("min_price", "max_price"):
-            self.fields[name].widget.attrs.update({"inputmode": "decimal", "step": "0.01", "min": "0"})
-        for name, what in (("category", "categories"), ("currency", "currencies"), ("delivery", "delivery times")):
-            self.fields[name].error_messages["invalid_choice"] = f"Choose one of the {what} in the list."
-        self.fields["sort"].error_messages["invalid_choice"] = "Choose one of the orders in the list."
+            # Localised (``localize``): a text input, so that "19,99" can be typed in es and de.
+            self.fields[name].widget.attrs.update({"inputmode": "decimal"})
+        for name, message in INVALID_CHOICE_MESSAGES.items():
+            self.fields[name].error_messages["invalid_choice"] = message
 
     def clean_q(self) -> str:
         return self.cleaned_data["q"][:100]
@@ -502,7 +588,7 @@ class GigSearchForm(forms.Form):
         data = self.cleaned_data
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
-            self.add_error("max_price", "The maximum price is below the minimum; the price filter was left out.")
+            self.add_error("max_price", _("The maximum price is below the minimum; the price filter was left out."))
             data.pop("min_price", None)
         return data
 

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -72,7 +73,7 @@ def gig_images_view(request: AuthedRequest, pk: int) -> HttpResponse:
             if not form.errors:
                 return redirect("gig_images", pk=gig.pk)
         else:
-            messages.success(request, "The image is added.")
+            messages.success(request, _("The image is added."))
             return redirect("gig_images", pk=gig.pk)
     return _page(request, gig, form=form)
 
@@ -90,7 +91,7 @@ def gig_image_alt_view(request: AuthedRequest, pk: int, image_pk: int) -> HttpRe
             if not form.errors:
                 return redirect("gig_images", pk=gig.pk)
         else:
-            messages.success(request, "The image description is saved.")
+            messages.success(request, _("The image description is saved."))
             return redirect("gig_images", pk=gig.pk)
     return _page(request, gig, failed_alt=(image_pk, form))
 
@@ -109,7 +110,7 @@ def gig_image_move_view(request: AuthedRequest, pk: int, image_pk: int) -> HttpR
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The image is now the cover." if to_position == 1 else "The image is moved.")
+        messages.success(request, _("The image is now the cover.") if to_position == 1 else _("The image is moved."))
     return redirect("gig_images", pk=gig.pk)
 
 
@@ -122,7 +123,7 @@ def gig_image_remove_view(request: AuthedRequest, pk: int, image_pk: int) -> Htt
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The image is removed.")
+        messages.success(request, _("The image is removed."))
     return redirect("gig_images", pk=gig.pk)
 
 

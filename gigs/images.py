@@ -30,6 +30,8 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps
 
 from accounts.models import User
@@ -49,7 +51,7 @@ STORED_CONTENT_TYPE = "image/webp"
 STORED_QUALITY = 82
 ALT_TEXT_MAX = 200
 
-UNREADABLE = "Upload a JPEG, PNG or WebP image."
+UNREADABLE = gettext_lazy("Upload a JPEG, PNG or WebP image.")
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +75,12 @@ def gig_image_alt_text(alt_text: str | None) -> str:
     text = " ".join((alt_text or "").split())
     if not text:
         raise InvalidInput(
-            "Describe the image for people who cannot see it, e.g. “Logo sketches on a desk”.", field="alt_text"
+            _("Describe the image for people who cannot see it, e.g. “Logo sketches on a desk”."), field="alt_text"
         )
     if len(text) > ALT_TEXT_MAX:
-        raise InvalidInput(f"Keep the description to {ALT_TEXT_MAX} characters or fewer.", field="alt_text")
+        raise InvalidInput(
+            _("Keep the description to {limit} characters or fewer.").format(limit=ALT_TEXT_MAX), field="alt_text"
+        )
     return text
 
 
@@ -86,10 +90,12 @@ def gig_image_check_upload(upload: UploadedFile) -> bytes:
     other fields' errors; ``gig_image_render`` then decodes the whole picture."""
     size = upload.size or 0
     if size == 0:
-        raise InvalidInput("The file is empty.", field="image")
+        raise InvalidInput(_("The file is empty."), field="image")
     if size > settings.GIG_IMAGE_MAX_BYTES:
         raise InvalidInput(
-            f"The image is {filesizeformat(size)}; the limit is {filesizeformat(settings.GIG_IMAGE_MAX_BYTES)}.",
+            _("The image is {size}; the limit is {limit}.").format(
+                size=filesizeformat(size), limit=filesizeformat(settings.GIG_IMAGE_MAX_BYTES)
+            ),
             field="image",
         )
     upload.seek(0)
@@ -97,7 +103,7 @@ def gig_image_check_upload(upload: UploadedFile) -> bytes:
     upload.seek(0)
     kind = filetype.guess(data[:8192])
     if kind is None or kind.extension not in ACCEPTED_SIGNATURES:
-        raise InvalidInput(UNREADABLE, field="image")
+        raise InvalidInput(str(UNREADABLE), field="image")
     return data
 
 
@@ -114,18 +120,21 @@ def gig_image_render(upload: UploadedFile) -> Renditions:
     except InvalidInput:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InvalidInput("The image could not be read; it may be damaged. " + UNREADABLE, field="image") from None
+        raise InvalidInput(
+            _("The image could not be read; it may be damaged. Upload a JPEG, PNG or WebP image."), field="image"
+        ) from None
 
 
 def _render(data: bytes) -> Renditions:
     with Image.open(io.BytesIO(data)) as probe:
         if probe.format not in ACCEPTED_FORMATS:
-            raise InvalidInput(UNREADABLE, field="image")
+            raise InvalidInput(str(UNREADABLE), field="image")
         width, height = probe.size
         if width * height > settings.GIG_IMAGE_MAX_PIXELS:
             raise InvalidInput(
-                f"The image is {width}×{height} pixels; the limit is "
-                f"{settings.GIG_IMAGE_MAX_PIXELS / 1_000_000:g} million pixels.",
+                _("The image is {width}×{height} pixels; the limit is {limit} million pixels.").format(
+                    width=width, height=height, limit=f"{settings.GIG_IMAGE_MAX_PIXELS / 1_000_000:g}"
+                ),
                 field="image",
             )
         probe.verify()
@@ -155,7 +164,7 @@ def _encode(pixels: Image.Image, box: tuple[int, int]) -> Rendition:
 def _check_seller(gig: Gig, seller: User) -> None:
     # Before the work of decoding: an outsider's upload is refused at once.
     if gig.seller_id != seller.pk:
-        raise NotAllowed("Only the gig's seller can change its images.")
+        raise NotAllowed(_("Only the gig's seller can change its images."))
 
 
 def _touch(gig: Gig) -> None:
@@ -186,7 +195,9 @@ def gig_image_add(*, gig: Gig, seller: User, upload: UploadedFile, alt_text: str
     _check_seller(gig, seller)
     text = gig_image_alt_text(alt_text)
     if gig.images.count() >= MAX_IMAGES:
-        raise InvalidInput(f"A gig has at most {MAX_IMAGES} images; remove one first.", field="image")
+        raise InvalidInput(
+            _("A gig has at most {most} images; remove one first.").format(most=MAX_IMAGES), field="image"
+        )
     renditions = gig_image_render(upload)
     stem = uuid.uuid4().hex
     image = GigImage(
@@ -207,7 +218,9 @@ def gig_image_add(*, gig: Gig, seller: User, upload: UploadedFile, alt_text: str
             locked = _lock_own_gig(gig=gig, actor=seller)
             count = GigImage.objects.filter(gig=locked).count()
             if count >= MAX_IMAGES:
-                raise InvalidInput(f"A gig has at most {MAX_IMAGES} images; remove one first.", field="image")
+                raise InvalidInput(
+                    _("A gig has at most {most} images; remove one first.").format(most=MAX_IMAGES), field="image"
+                )
             image.gig = locked
             image.position = count + 1
             image.save()
@@ -226,7 +239,7 @@ def _locked_images(gig: Gig, seller: User, image_id: int) -> tuple[Gig, list[Gig
     for image in images:
         if image.pk == image_id:
             return locked, images, image
-    raise InvalidInput("This image is no longer on the gig.", field="image")
+    raise InvalidInput(_("This image is no longer on the gig."), field="image")
 
 
 def _renumber(images: list[GigImage]) -> None:
@@ -261,7 +274,7 @@ def gig_image_move(*, gig: Gig, seller: User, image_id: int, to_position: int) -
     with transaction.atomic():
         locked, images, image = _locked_images(gig, seller, image_id)
         if not 1 <= to_position <= len(images):
-            raise InvalidInput(f"Choose a position from 1 to {len(images)}.", field="position")
+            raise InvalidInput(_("Choose a position from 1 to {last}.").format(last=len(images)), field="position")
         images.remove(image)
         images.insert(to_position - 1, image)
         _renumber(images)

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.expressions import CombinedExpression
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
 
@@ -71,7 +72,8 @@ class Gig(models.Model):
 
     @property
     def category_label(self) -> str:
-        return dict(settings.GIG_CATEGORIES).get(self.category, self.category)
+        # The label in the reader's language (``GIG_CATEGORIES`` holds lazy words).
+        return str(dict(settings.GIG_CATEGORIES).get(self.category, self.category))
 
 
 # The language whose stemming full-text search uses ("logos" finds "logo").
@@ -114,8 +116,8 @@ DEFAULT_PACKAGE_NAMES = ("Basic", "Standard", "Premium")
 class GigPackage(models.Model):
     gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="packages")
     position = models.PositiveSmallIntegerField()
-    name = models.CharField("package name", max_length=40)
-    description = models.TextField("package description", max_length=1000, blank=True)
+    name = models.CharField(_("package name"), max_length=40)
+    description = models.TextField(_("package description"), max_length=1000, blank=True)
 
     objects: models.Manager[GigPackage] = models.Manager()
 
@@ -135,7 +137,7 @@ class GigPackage(models.Model):
 class PackageStep(models.Model):
     package = models.ForeignKey(GigPackage, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
-    title = models.CharField("step title", max_length=200)
+    title = models.CharField(_("step title"), max_length=200)
     deliverables = models.TextField(max_length=5000)
     days = models.PositiveSmallIntegerField()
     price = MoneyField(max_digits=12, decimal_places=2, default_currency="USD")
@@ -168,9 +170,9 @@ class GigExtra(models.Model):
 
     gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="extras")
     position = models.PositiveSmallIntegerField()
-    title = models.CharField("extra title", max_length=120)
-    price = MoneyField("extra price", max_digits=12, decimal_places=2, default_currency="USD")
-    days = models.PositiveSmallIntegerField("extra days", default=0)
+    title = models.CharField(_("extra title"), max_length=120)
+    price = MoneyField(_("extra price"), max_digits=12, decimal_places=2, default_currency="USD")
+    days = models.PositiveSmallIntegerField(_("extra days"), default=0)
     attach_to_step = models.PositiveSmallIntegerField(null=True, blank=True)
 
     objects: models.Manager[GigExtra] = models.Manager()
@@ -205,7 +207,7 @@ class GigImage(models.Model):
     height = models.PositiveIntegerField()
     thumbnail_width = models.PositiveIntegerField()
     thumbnail_height = models.PositiveIntegerField()
-    alt_text = models.CharField("image description", max_length=200)
+    alt_text = models.CharField(_("image description"), max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects: models.Manager[GigImage] = models.Manager()
@@ -219,9 +221,9 @@ class GigImage(models.Model):
 
 
 class AnswerType(models.TextChoices):
-    TEXT = "text", "Text"
-    CHOICE = "choice", "Choice"
-    FILE = "file", "File"
+    TEXT = "text", _("Text")
+    CHOICE = "choice", _("Choice")
+    FILE = "file", _("File")
 
 
 class RequirementQuestion(models.Model):

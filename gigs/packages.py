@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from djmoney.money import Money
 
 from gigs.models import (
@@ -116,10 +119,23 @@ def single_package(
 
 
 def default_package_name(position: int) -> str:
-    return DEFAULT_PACKAGE_NAMES[position - 1] if position <= len(DEFAULT_PACKAGE_NAMES) else f"Package {position}"
+    """The name the editor suggests for a new package, in the seller's language (English:
+    ``DEFAULT_PACKAGE_NAMES``, then "Package 4")."""
+    names = (pgettext("package", "Basic"), pgettext("package", "Standard"), pgettext("package", "Premium"))
+    if position <= len(DEFAULT_PACKAGE_NAMES):
+        return names[position - 1]
+    return _("Package {position}").format(position=position)
 
 
 # --- rules ------------------------------------------------------------------------------------
+
+
+def _price_bounds_words(what: str) -> tuple[str, str]:
+    """The whole sentences for a price under the minimum and over the maximum, by what is priced
+    ("step" or "extra"), with ``{minimum}`` and ``{maximum}`` to fill."""
+    if what == "extra":
+        return _("An extra's price is at least {minimum}."), _("An extra's price is at most {maximum}.")
+    return _("A step's price is at least {minimum}."), _("A step's price is at most {maximum}.")
 
 
 def _price_errors(price: Money | None, *, field: str, currency: str | None, what: str) -> list[InvalidInput]:
@@ -127,15 +143,22 @@ def _price_errors(price: Money | None, *, field: str, currency: str | None, what
         return []
     minimum, maximum = Decimal(settings.MILESTONE_MIN_AMOUNT), Decimal(settings.MILESTONE_MAX_AMOUNT)
     if str(price.currency) not in settings.MARKETPLACE_CURRENCIES:
-        return [InvalidInput(f"{price.currency} is not a currency of this marketplace.", field=field)]
+        return [
+            InvalidInput(
+                _("{currency} is not a currency of this marketplace.").format(currency=price.currency), field=field
+            )
+        ]
     if currency is not None and str(price.currency) != currency:
-        return [InvalidInput(f"Use one currency for the whole gig ({currency}).", field=field)]
+        return [
+            InvalidInput(_("Use one currency for the whole gig ({currency}).").format(currency=currency), field=field)
+        ]
+    at_least, at_most = _price_bounds_words(what)
     if price.amount < minimum:
-        return [InvalidInput(f"{what} is at least {minimum:.2f}.", field=field)]
+        return [InvalidInput(at_least.format(minimum=number_format(minimum, 2)), field=field)]
     if price.amount > maximum:
-        return [InvalidInput(f"{what} is at most {maximum:,.2f}.", field=field)]
+        return [InvalidInput(at_most.format(maximum=number_format(maximum, 2, force_grouping=True)), field=field)]
     if has_sub_minor_digits(price):
-        return [InvalidInput("Use at most two decimal places.", field=field)]
+        return [InvalidInput(_("Use at most two decimal places."), field=field)]
     return []
 
 
@@ -144,42 +167,56 @@ def _text_errors(value: str, *, field: str, limit: int, missing: str | None) -> 
     if not value and missing:
         return [InvalidInput(missing, field=field)]
     if len(value) > limit:
-        return [InvalidInput(f"Keep it to {limit:,} characters or fewer.", field=field)]
+        return [
+            InvalidInput(
+                _("Keep it to {limit} characters or fewer.").format(limit=number_format(limit, force_grouping=True)),
+                field=field,
+            )
+        ]
     return []
 
 
 def _step_errors(step: StepInput, *, p: int, s: int, currency: str | None) -> list[InvalidInput]:
     errors = [
-        *_text_errors(step.title, field=step_field(p, s, "title"), limit=200, missing="Give the step a title."),
+        *_text_errors(step.title, field=step_field(p, s, "title"), limit=200, missing=_("Give the step a title.")),
         *_text_errors(
             step.deliverables,
             field=step_field(p, s, "deliverables"),
             limit=5000,
-            missing="Say what the buyer gets at the end of this step.",
+            missing=_("Say what the buyer gets at the end of this step."),
         ),
-        *_price_errors(step.price, field=step_field(p, s, "price"), currency=currency, what="A step's price"),
+        *_price_errors(step.price, field=step_field(p, s, "price"), currency=currency, what="step"),
     ]
     if step.days is not None and not 1 <= step.days <= MAX_PACKAGE_DAYS:
         errors.append(
-            InvalidInput(f"A step takes between 1 and {MAX_PACKAGE_DAYS} days.", field=step_field(p, s, "days"))
+            InvalidInput(
+                _("A step takes between 1 and {most} days.").format(most=MAX_PACKAGE_DAYS),
+                field=step_field(p, s, "days"),
+            )
         )
     if step.revisions_included is not None and not 0 <= step.revisions_included <= MAX_STEP_REVISIONS:
         errors.append(
-            InvalidInput(f"Include between 0 and {MAX_STEP_REVISIONS} revisions.", field=step_field(p, s, "revisions"))
+            InvalidInput(
+                _("Include between 0 and {most} revisions.").format(most=MAX_STEP_REVISIONS),
+                field=step_field(p, s, "revisions"),
+            )
         )
     return errors
 
 
 def _package_errors(package: PackageInput, *, p: int, currency: str | None) -> list[InvalidInput]:
     errors = [
-        *_text_errors(package.name, field=package_field(p, "name"), limit=40, missing="Give the package a name."),
+        *_text_errors(package.name, field=package_field(p, "name"), limit=40, missing=_("Give the package a name.")),
         *_text_errors(package.description, field=package_field(p, "description"), limit=1000, missing=None),
     ]
     if not package.steps:
-        errors.append(InvalidInput("A package needs at least one step.", field=step_field(p, 1, "title")))
+        errors.append(InvalidInput(_("A package needs at least one step."), field=step_field(p, 1, "title")))
     elif len(package.steps) > MAX_STEPS:
         errors.append(
-            InvalidInput(f"A package has at most {MAX_STEPS} steps.", field=step_field(p, MAX_STEPS + 1, "title"))
+            InvalidInput(
+                _("A package has at most {most} steps.").format(most=MAX_STEPS),
+                field=step_field(p, MAX_STEPS + 1, "title"),
+            )
         )
     for s, step in enumerate(package.steps[:MAX_STEPS], start=1):
         errors.extend(_step_errors(step, p=p, s=s, currency=currency))
@@ -187,7 +224,7 @@ def _package_errors(package: PackageInput, *, p: int, currency: str | None) -> l
     if None not in days and sum(d for d in days if d) > MAX_PACKAGE_DAYS:
         errors.append(
             InvalidInput(
-                f"The steps of a package take {MAX_PACKAGE_DAYS} days or fewer in all.",
+                _("The steps of a package take {most} days or fewer in all.").format(most=MAX_PACKAGE_DAYS),
                 field=step_field(p, len(package.steps[:MAX_STEPS]), "days"),
             )
         )
@@ -196,32 +233,40 @@ def _package_errors(package: PackageInput, *, p: int, currency: str | None) -> l
 
 def _extra_errors(extra: ExtraInput, *, x: int, currency: str | None) -> list[InvalidInput]:
     errors = [
-        *_text_errors(extra.title, field=extra_field(x, "title"), limit=120, missing="Give the extra a title."),
-        *_price_errors(extra.price, field=extra_field(x, "price"), currency=currency, what="An extra's price"),
+        *_text_errors(extra.title, field=extra_field(x, "title"), limit=120, missing=_("Give the extra a title.")),
+        *_price_errors(extra.price, field=extra_field(x, "price"), currency=currency, what="extra"),
     ]
     if extra.days is not None and not 0 <= extra.days <= MAX_PACKAGE_DAYS:
         errors.append(
-            InvalidInput(f"An extra adds between 0 and {MAX_PACKAGE_DAYS} days.", field=extra_field(x, "days"))
+            InvalidInput(
+                _("An extra adds between 0 and {most} days.").format(most=MAX_PACKAGE_DAYS),
+                field=extra_field(x, "days"),
+            )
         )
     if extra.attach_to_step is not None and not 1 <= extra.attach_to_step <= MAX_STEPS:
-        errors.append(InvalidInput("Choose a step from the list.", field=extra_field(x, "attach_to_step")))
+        errors.append(InvalidInput(_("Choose a step from the list."), field=extra_field(x, "attach_to_step")))
     return errors
 
 
 def _question_errors(question: QuestionInput, *, q: int) -> list[InvalidInput]:
     errors = _text_errors(
-        question.question, field=question_field(q, "question"), limit=300, missing="Write the question."
+        question.question, field=question_field(q, "question"), limit=300, missing=_("Write the question.")
     )
     if question.answer_type not in AnswerType.values:
-        errors.append(InvalidInput("Choose text, choice or file.", field=question_field(q, "answer_type")))
+        errors.append(InvalidInput(_("Choose text, choice or file."), field=question_field(q, "answer_type")))
     elif question.answer_type == AnswerType.CHOICE:
         choices = [line for line in question.choices.splitlines() if line.strip()]
         if len(choices) < 2:
-            errors.append(InvalidInput("Give at least two choices, one per line.", field=question_field(q, "choices")))
+            errors.append(
+                InvalidInput(_("Give at least two choices, one per line."), field=question_field(q, "choices"))
+            )
         elif len(question.choices) > 2000 or any(len(line.strip()) > 200 for line in choices):
             errors.append(
                 InvalidInput(
-                    "Keep the choices to 2,000 characters, 200 per choice.", field=question_field(q, "choices")
+                    _("Keep the choices to {most} characters, {each} per choice.").format(
+                        most=number_format(2000, force_grouping=True), each=200
+                    ),
+                    field=question_field(q, "choices"),
                 )
             )
     return errors
@@ -233,28 +278,35 @@ def packages_errors(offer: GigPackagesInput) -> list[InvalidInput]:
     currency = offer.currency
     errors: list[InvalidInput] = []
     if not offer.packages:
-        errors.append(InvalidInput("A gig needs at least one package.", field=package_field(1, "name")))
+        errors.append(InvalidInput(_("A gig needs at least one package."), field=package_field(1, "name")))
     elif len(offer.packages) > MAX_PACKAGES:
         errors.append(
-            InvalidInput(f"A gig has at most {MAX_PACKAGES} packages.", field=package_field(MAX_PACKAGES + 1, "name"))
+            InvalidInput(
+                _("A gig has at most {most} packages.").format(most=MAX_PACKAGES),
+                field=package_field(MAX_PACKAGES + 1, "name"),
+            )
         )
     names: set[str] = set()
     for p, package in enumerate(offer.packages[:MAX_PACKAGES], start=1):
         errors.extend(_package_errors(package, p=p, currency=currency))
         name = package.name.strip().casefold()
         if name and name in names:
-            errors.append(InvalidInput("Give each package its own name.", field=package_field(p, "name")))
+            errors.append(InvalidInput(_("Give each package its own name."), field=package_field(p, "name")))
         names.add(name)
     if len(offer.extras) > MAX_EXTRAS:
         errors.append(
-            InvalidInput(f"A gig has at most {MAX_EXTRAS} extras.", field=extra_field(MAX_EXTRAS + 1, "title"))
+            InvalidInput(
+                _("A gig has at most {most} extras.").format(most=MAX_EXTRAS),
+                field=extra_field(MAX_EXTRAS + 1, "title"),
+            )
         )
     for x, extra in enumerate(offer.extras[:MAX_EXTRAS], start=1):
         errors.extend(_extra_errors(extra, x=x, currency=currency))
     if len(offer.questions) > MAX_QUESTIONS:
         errors.append(
             InvalidInput(
-                f"A gig has at most {MAX_QUESTIONS} questions.", field=question_field(MAX_QUESTIONS + 1, "question")
+                _("A gig has at most {most} questions.").format(most=MAX_QUESTIONS),
+                field=question_field(MAX_QUESTIONS + 1, "question"),
             )
         )
     for q, question in enumerate(offer.questions[:MAX_QUESTIONS], start=1):

@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -43,7 +44,7 @@ def gig_save_view(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Saved “{gig.title}”: find it under Saved.")
+        messages.success(request, _("Saved “{title}”: find it under Saved.").format(title=gig.title))
     return redirect(_back(request, gig))
 
 
@@ -54,7 +55,7 @@ def gig_unsave_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(_back(request, gig))
     gig_unsave(gig=gig, user=request.user)
-    messages.success(request, f"Removed “{gig.title}” from your saved gigs.")
+    messages.success(request, _("Removed “{title}” from your saved gigs.").format(title=gig.title))
     return redirect(_back(request, gig))
 
 

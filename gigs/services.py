@@ -17,6 +17,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.models import User
@@ -49,31 +51,44 @@ def gig_terms_errors(
     if title is not None:
         title = title.strip()
         if not title:
-            errors.append(InvalidInput("Give your gig a title.", field="title"))
+            errors.append(InvalidInput(_("Give your gig a title."), field="title"))
         elif len(title) > 120:
-            errors.append(InvalidInput("Keep the title to 120 characters or fewer.", field="title"))
+            errors.append(InvalidInput(_("Keep the title to 120 characters or fewer."), field="title"))
     if description is not None:
         description = description.strip()
         if not description:
-            errors.append(InvalidInput("Describe what the buyer gets.", field="description"))
+            errors.append(InvalidInput(_("Describe what the buyer gets."), field="description"))
         elif len(description) > 5000:
-            errors.append(InvalidInput("Keep the description to 5,000 characters or fewer.", field="description"))
+            errors.append(
+                InvalidInput(
+                    _("Keep the description to {limit} characters or fewer.").format(
+                        limit=number_format(5000, force_grouping=True)
+                    ),
+                    field="description",
+                )
+            )
     if starting_price is not None:
         minimum = Decimal(settings.MILESTONE_MIN_AMOUNT)
         if str(starting_price.currency) not in settings.MARKETPLACE_CURRENCIES:
             errors.append(
                 InvalidInput(
-                    f"{starting_price.currency} is not a currency of this marketplace.", field="starting_price"
+                    _("{currency} is not a currency of this marketplace.").format(currency=starting_price.currency),
+                    field="starting_price",
                 )
             )
         elif starting_price.amount < minimum:
-            errors.append(InvalidInput(f"The starting price is at least {minimum:.2f}.", field="starting_price"))
+            errors.append(
+                InvalidInput(
+                    _("The starting price is at least {minimum}.").format(minimum=number_format(minimum, 2)),
+                    field="starting_price",
+                )
+            )
         elif has_sub_minor_digits(starting_price):
-            errors.append(InvalidInput("Use at most two decimal places.", field="starting_price"))
+            errors.append(InvalidInput(_("Use at most two decimal places."), field="starting_price"))
     if delivery_days is not None and not 1 <= delivery_days <= 365:
-        errors.append(InvalidInput("Delivery takes between 1 and 365 days.", field="delivery_days"))
+        errors.append(InvalidInput(_("Delivery takes between 1 and 365 days."), field="delivery_days"))
     if category is not None and category not in dict(settings.GIG_CATEGORIES):
-        errors.append(InvalidInput("Choose a category from the list.", field="category"))
+        errors.append(InvalidInput(_("Choose a category from the list."), field="category"))
     return errors
 
 
@@ -124,7 +139,7 @@ def gig_create(
     )
     if packages is None:
         if starting_price is None or delivery_days is None:
-            raise InvalidInput("Give the gig packages, or a starting price and delivery days.", field="packages")
+            raise InvalidInput(_("Give the gig packages, or a starting price and delivery days."), field="packages")
         packages = single_package(
             title=terms.title, description=terms.description, price=starting_price, days=delivery_days
         )
@@ -147,10 +162,10 @@ def _lock_own_gig(*, gig: Gig, actor: User) -> Gig:
     """The gig locked, if ``actor`` is its seller and staff have not retired it.
     Call inside ``transaction.atomic()``."""
     if gig.seller_id != actor.pk:
-        raise NotAllowed("Only the gig's seller can change it.")
+        raise NotAllowed(_("Only the gig's seller can change it."))
     locked = lock_gig(gig.pk)
     if locked.is_retired:
-        raise InvalidTransition("This gig was taken down by the marketplace and can no longer be changed.")
+        raise InvalidTransition(_("This gig was taken down by the marketplace and can no longer be changed."))
     return locked
 
 
@@ -197,7 +212,7 @@ def gig_pause(*, gig: Gig, actor: User) -> Gig:
     with transaction.atomic():
         locked = _lock_own_gig(gig=gig, actor=actor)
         if locked.is_paused:
-            raise InvalidTransition("This gig is already paused.")
+            raise InvalidTransition(_("This gig is already paused."))
         locked.is_active = False
         locked.paused_at = timezone.now()
         locked.save(update_fields=["is_active", "paused_at", "updated_at"])
@@ -209,7 +224,7 @@ def gig_resume(*, gig: Gig, actor: User) -> Gig:
     with transaction.atomic():
         locked = _lock_own_gig(gig=gig, actor=actor)
         if not locked.is_paused:
-            raise InvalidTransition("This gig is not paused.")
+            raise InvalidTransition(_("This gig is not paused."))
         locked.is_active = True
         locked.paused_at = None
         locked.save(update_fields=["is_active", "paused_at", "updated_at"])
@@ -229,12 +244,12 @@ def gig_save(*, gig: Gig, user: User) -> bool:
     state. A paused gig can be saved (its page is public, it may come back); a retired one cannot,
     nor one's own gig, whose count would then say nothing."""
     if not user.is_active:
-        raise NotAllowed("Log in to save gigs.")
+        raise NotAllowed(_("Log in to save gigs."))
     if gig.seller_id == user.pk:
-        raise NotAllowed("This is your own gig.")
+        raise NotAllowed(_("This is your own gig."))
     if gig.is_retired:
-        raise InvalidTransition("This gig is no longer available.")
-    _, created = SavedGig.objects.get_or_create(user=user, gig=gig)
+        raise InvalidTransition(_("This gig is no longer available."))
+    _saved, created = SavedGig.objects.get_or_create(user=user, gig=gig)
     return created
 
 
@@ -242,5 +257,5 @@ def gig_unsave(*, gig: Gig, user: User) -> bool:
     """``user`` no longer keeps ``gig``; True if a save was removed, False if there was none (a
     second press, or another tab that already removed it). Works on any gig, retired included,
     so a saved list can always be cleared."""
-    deleted, _ = SavedGig.objects.filter(user=user, gig=gig).delete()
+    deleted, _per_model = SavedGig.objects.filter(user=user, gig=gig).delete()
     return bool(deleted)

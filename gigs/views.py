@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
@@ -39,6 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         if similar_page.paginator.count:
             page, similar = similar_page, True
+    hidden = gig_selectors.gigs_hidden_by_currency(**filters, suggestion=suggestion if similar else None)
     context = {
         "page": page,
         "gigs": page.object_list,
@@ -47,11 +50,21 @@ def home(request: HttpRequest) -> HttpResponse:
         "suggestion": suggestion,
         "similar": similar,
         "currency": filters["currency"],
-        "hidden_by_currency": gig_selectors.gigs_hidden_by_currency(
-            **filters, suggestion=suggestion if similar else None
-        ),
+        "hidden_by_currency": hidden,
+        "hidden_words": hidden_words(hidden),
     }
     return render(request, "gigs/home.html", context)
+
+
+def hidden_words(hidden_by_currency: list[tuple[str, int]]) -> str:
+    """What the price filter hides for its currency alone, in words: "3 EUR gigs and 1 GBP gig"."""
+    parts = [
+        ngettext("{count} {code} gig", "{count} {code} gigs", hidden).format(count=hidden, code=code)
+        for code, hidden in hidden_by_currency
+    ]
+    if len(parts) < 2:
+        return "".join(parts)
+    return pgettext("list", "{items} and {last}").format(items=", ".join(parts[:-1]), last=parts[-1])
 
 
 def gig_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -78,7 +91,7 @@ def gig_create_view(request: AuthedRequest) -> HttpResponse:
         except DomainError as error:
             show_domain_error(request, form, error, aliases=form.service_fields())
         else:
-            messages.success(request, "Your gig is live.")
+            messages.success(request, _("Your gig is live."))
             return redirect("gig_detail", pk=gig.pk)
     return render(request, "gigs/gig_form.html", {"form": form}, status=400 if form.is_bound else 200)
 
@@ -105,7 +118,7 @@ def gig_edit_view(request: AuthedRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             show_domain_error(request, form, error, aliases=form.service_fields())
         else:
-            messages.success(request, "Your gig is updated.")
+            messages.success(request, _("Your gig is updated."))
             return redirect("gig_detail", pk=gig.pk)
     context = {"form": form, "gig": gig}
     return render(request, "gigs/gig_form.html", context, status=400 if form.is_bound else 200)
@@ -120,7 +133,7 @@ def gig_pause_view(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Your gig is paused: buyers cannot find or order it until you resume it.")
+        messages.success(request, _("Your gig is paused: buyers cannot find or order it until you resume it."))
     return redirect("gig_detail", pk=gig.pk)
 
 
@@ -133,5 +146,5 @@ def gig_resume_view(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Your gig is live again.")
+        messages.success(request, _("Your gig is live again."))
     return redirect("gig_detail", pk=gig.pk)

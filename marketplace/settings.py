@@ -18,6 +18,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 from kombu import Queue
 
 from marketplace.env import (
@@ -516,13 +517,14 @@ MILESTONE_MAX_AMOUNT = env_decimal("MILESTONE_MAX_AMOUNT", "100000.00")
 # The categories a gig is filed under: (stored value, label). A fixed list, not
 # read from the environment; gigs store the value, so keep the values once used.
 # "other" is the default, and what gigs from before categories got.
+# The labels are marked for translation (lazy: read in the reader's language).
 GIG_CATEGORIES = (
-    ("design", "Design"),
-    ("development", "Programming & Tech"),
-    ("writing", "Writing & Translation"),
-    ("marketing", "Digital Marketing"),
-    ("video", "Video & Animation"),
-    ("other", "Other"),
+    ("design", gettext_lazy("Design")),
+    ("development", gettext_lazy("Programming & Tech")),
+    ("writing", gettext_lazy("Writing & Translation")),
+    ("marketing", gettext_lazy("Digital Marketing")),
+    ("video", gettext_lazy("Video & Animation")),
+    ("other", gettext_lazy("Other")),
 )
 
 # How long approved money waits before the seller may withdraw it.

@@ -16,6 +16,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from marketplace.errors import InvalidInput
 
@@ -60,8 +62,13 @@ def upload_rules_words(max_files: int) -> str:
     """What a file field accepts, in its help: how many files, how large, which types, read from the
     settings ``validate_deliverable_file`` checks against (never a second list to keep in step)."""
     allowed = ", ".join(e.lower() for e in settings.DELIVERABLE_ALLOWED_EXTENSIONS)
-    count = "One file" if max_files == 1 else f"Up to {max_files} files"
-    return f"{count}, {upload_size_words()} {'at most' if max_files == 1 else 'each'}. Accepted: {allowed}."
+    if max_files == 1:
+        return _("One file, {size} at most. Accepted: {types}.").format(size=upload_size_words(), types=allowed)
+    return ngettext(
+        "Up to {count} file, {size} each. Accepted: {types}.",
+        "Up to {count} files, {size} each. Accepted: {types}.",
+        max_files,
+    ).format(count=max_files, size=upload_size_words(), types=allowed)
 
 
 def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:
@@ -70,31 +77,41 @@ def validate_deliverable_file(upload: UploadedFile) -> tuple[str, str]:
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     allowed = [e.lower() for e in settings.DELIVERABLE_ALLOWED_EXTENSIONS]
     if extension not in allowed:
-        raise InvalidInput(f"“{name}” is not an accepted file type. Accepted: {', '.join(allowed)}.", field="files")
+        raise InvalidInput(
+            _("“{name}” is not an accepted file type. Accepted: {types}.").format(name=name, types=", ".join(allowed)),
+            field="files",
+        )
     size = upload.size or 0
     if size > settings.DELIVERABLE_MAX_FILE_SIZE:
         raise InvalidInput(
-            f"“{name}” is {filesizeformat(size)}; the limit is {filesizeformat(settings.DELIVERABLE_MAX_FILE_SIZE)}.",
+            _("“{name}” is {size}; the limit is {limit}.").format(
+                name=name, size=filesizeformat(size), limit=filesizeformat(settings.DELIVERABLE_MAX_FILE_SIZE)
+            ),
             field="files",
         )
     if size == 0:
-        raise InvalidInput(f"“{name}” is empty.", field="files")
+        raise InvalidInput(_("“{name}” is empty.").format(name=name), field="files")
     upload.seek(0)
     head = upload.read(8192)
     upload.seek(0)
     if extension in _SIGNATURES:
         kind = filetype.guess(head)
         if kind is None or kind.extension not in _SIGNATURES[extension]:
-            raise InvalidInput(f"“{name}” does not contain what its .{extension} extension says.", field="files")
+            raise InvalidInput(
+                _("“{name}” does not contain what its .{extension} extension says.").format(
+                    name=name, extension=extension
+                ),
+                field="files",
+            )
     elif extension in _TEXT:
         if b"\x00" in head:
-            raise InvalidInput(f"“{name}” is not a text file.", field="files")
+            raise InvalidInput(_("“{name}” is not a text file.").format(name=name), field="files")
         try:
             head.decode("utf-8")
         except UnicodeDecodeError as exc:
             # A multi-byte character cut at the 8 KiB boundary is fine.
             if exc.start < len(head) - 4:
-                raise InvalidInput(f"“{name}” is not UTF-8 text.", field="files") from None
+                raise InvalidInput(_("“{name}” is not UTF-8 text.").format(name=name), field="files") from None
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return name, content_type
 
