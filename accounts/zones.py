@@ -20,8 +20,11 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from accounts.zone_names import ZONE_WORDS
 
 REGIONS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
 # Each region's heading in the list, in the reader's language.
@@ -113,14 +116,20 @@ def _label(name: str) -> str:
     return name.partition("/")[2].replace("_", " ").replace("/", " / ") or name
 
 
+def _shown(name: str) -> Any:
+    """``_label`` in the reader's language, each place by its name there ("Argentina / Buenos Aires")."""
+    words = [ZONE_WORDS.get(word, word) for word in _label(name).split(" / ")]
+    return words[0] if len(words) == 1 else format_lazy(" / ".join(["{}"] * len(words)), *words)
+
+
 @functools.cache
-def _region_groups() -> tuple[tuple[Any, tuple[tuple[str, str], ...]], ...]:
+def _region_groups() -> tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...]:
     zones = canonical_zones()
-    groups: list[tuple[Any, tuple[tuple[str, str], ...]]] = []
+    groups: list[tuple[Any, tuple[tuple[str, Any], ...]]] = []
     for region in REGIONS:
         names = sorted((name for name in zones if name.startswith(region + "/")), key=_label)
         if names:
-            groups.append((REGION_LABELS[region], tuple((name, _label(name)) for name in names)))
+            groups.append((REGION_LABELS[region], tuple((name, _shown(name)) for name in names)))
     others = sorted(zones - {name for _, members in groups for name, _ in members} - {UTC})
     if others:  # the fallback's odd names, if any: still offered, under their own heading
         groups.append((gettext_lazy("Other"), tuple((name, name) for name in others)))
