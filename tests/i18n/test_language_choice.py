@@ -223,3 +223,26 @@ def test_an_api_problem_is_in_the_requests_language(client):
     assert body["title"] == "Nicht authentifiziert"
     # The problem's type is the same in every language.
     assert body["type"].endswith("#problem-not-authenticated")
+
+
+def test_the_payout_notice_is_in_the_users_language_and_the_security_log_in_english(client):
+    from accounts.models import SecurityEvent
+    from notifications.models import Notification
+
+    user = UserFactory(username="paula")
+    User.objects.filter(pk=user.pk).update(language="de")
+    user.refresh_from_db()
+    client.force_login(user)
+    data = {
+        "bio": "",
+        "withdrawal_method": "paypal",
+        "payout_account": "paula@pp.example",
+        "current_password": PASSWORD,
+        "language": "de",
+    }
+    assert client.post(reverse("profile"), data).status_code == 302
+    notice = Notification.objects.get(recipient=user, event="payout_changed")
+    assert notice.message.startswith("Ihre Auszahlungsdaten wurden geändert: Banküberweisung")
+    assert "→ PayPal paula@pp.example" in notice.message
+    event = SecurityEvent.objects.get(user=user, kind="payout_changed")
+    assert event.detail.startswith("Bank transfer") and event.detail.endswith("→ PayPal paula@pp.example")
