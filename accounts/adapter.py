@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import is_time_zone
@@ -53,7 +55,9 @@ class AccountAdapter(DefaultAccountAdapter):
             },
             "current_site": _SiteAddress(urlsplit(settings.SITE_URL).netloc),
         }
-        outgoing_email_queue(self.render_mail(template_prefix, email, ctx), kind=template_prefix)
+        with translation.override(mail_language(allauth_context.request, email)):
+            message = self.render_mail(template_prefix, email, ctx)
+        outgoing_email_queue(message, kind=template_prefix)
 
     def send_confirmation_mail(self, request, emailconfirmation, signup) -> None:
         """No enumeration: sign-up and "Add e-mail" answer the same whether or not the address is
@@ -85,14 +89,14 @@ class AccountAdapter(DefaultAccountAdapter):
         username = super().clean_username(username, shallow=shallow)
         if confusables.is_dangerous(username):
             raise forms.ValidationError(
-                "This username mixes letters of different alphabets that look alike; choose another.",
+                _("This username mixes letters of different alphabets that look alike; choose another."),
                 code="username_confusable",
             )
         if not shallow:
             skeleton = username_skeleton(username)
             if skeleton != username.lower() and User.objects.filter(username__iexact=skeleton).exists():
                 raise forms.ValidationError(
-                    "This username looks like that of another member; choose another.", code="username_confusable"
+                    _("This username looks like that of another member; choose another."), code="username_confusable"
                 )
         return username
 
@@ -119,6 +123,35 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+
+def mail_language(request: HttpRequest | None, email: str) -> str:
+    """The language of an e-mail of allauth's to ``email``: the language of the request when the
+    signed-in user it comes from is the address's owner (or when the address is nobody's), else the
+    owner's own (``User.language``): "someone tried to sign up with your address", a reset asked for
+    by a visitor, are read by the member, who chose their language on their profile."""
+    request_language = getattr(request, "LANGUAGE_CODE", "") or translation.get_language() or settings.LANGUAGE_CODE
+    owner = _address_owner(email)
+    if owner is None:
+        return request_language
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.pk == owner.pk:
+        return request_language
+    return owner.language or settings.LANGUAGE_CODE
+
+
+def _address_owner(email: str) -> User | None:
+    """The member whose address ``email`` is: a confirmed one first, then a primary one, then the
+    account's own ``email``."""
+    address = (
+        EmailAddress.objects.filter(email__iexact=email)
+        .select_related("user")
+        .order_by("-verified", "-primary", "pk")
+        .first()
+    )
+    if address is not None:
+        return address.user
+    return User.objects.filter(email__iexact=email).order_by("pk").first()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SecurityEvent
 from marketplace.admin import ReadOnlyAdmin
@@ -17,9 +18,9 @@ class UserAdmin(BaseUserAdmin):
 
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Withdrawals and profile", {"fields": ("withdrawal_method", "payout_account", "payout_token", "bio")}),
+        (_("Withdrawals and profile"), {"fields": ("withdrawal_method", "payout_account", "payout_token", "bio")}),
         (
-            "Seller level",
+            _("Seller level"),
             {"fields": LEVEL_FIELDS},
         ),
     )

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     # allauth's e-mail addresses app is "Accounts" too: two admin sections of one name.
-    verbose_name = "Users and security"
+    verbose_name = _("Users and security")
 
     def ready(self) -> None:
         # Imported here, not at the top: apps.py is loaded before the models are (the app registry),

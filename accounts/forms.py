@@ -13,6 +13,8 @@ from django import forms
 from django.conf import settings
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User, WithdrawalMethod
 from accounts.payouts import payout_details_parse
@@ -26,8 +28,8 @@ def clearance_words(period: timedelta) -> str:
     """When an earning released under a method with this period can be withdrawn: 'available as
     soon as it is released', 'clears 14 days after release'."""
     if period <= timedelta(0):
-        return "available as soon as it is released"
-    return f"clears {period_words(period)} after release"
+        return _("available as soon as it is released")
+    return _("clears {period} after release").format(period=period_words(period))
 
 
 def withdrawal_method_choices() -> list[tuple[str, str]]:
@@ -43,14 +45,16 @@ class WithdrawalMethodForm(forms.Form):
     (``accounts.services.user_choose_withdrawal_method``). Nothing is chosen for the user."""
 
     withdrawal_method = forms.ChoiceField(
-        label="How do you want to be paid?",
+        label=gettext_lazy("How do you want to be paid?"),
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Choose how you want to be paid.",
-            "invalid_choice": "Choose one of the withdrawal methods listed.",
+            "required": gettext_lazy("Choose how you want to be paid."),
+            "invalid_choice": gettext_lazy("Choose one of the withdrawal methods listed."),
         },
-        help_text="Each earning clears by the method chosen when its milestone is released; "
-        "a later change applies to earnings released after it.",
+        help_text=gettext_lazy(
+            "Each earning clears by the method chosen when its milestone is released; "
+            "a later change applies to earnings released after it."
+        ),
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -67,11 +71,11 @@ class SignupForm(AllauthSignupForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["username"].label = "Username"
-        self.fields["email"].label = "Email"
-        self.fields["email"].help_text = "For notices about your orders and payments; we send a link to confirm it."
-        self.fields["password1"].label = "Password"
-        self.fields["password2"].label = "Password confirmation"
+        self.fields["username"].label = _("Username")
+        self.fields["email"].label = _("Email")
+        self.fields["email"].help_text = _("For notices about your orders and payments; we send a link to confirm it.")
+        self.fields["password1"].label = _("Password")
+        self.fields["password2"].label = _("Password confirmation")
         for field in self.fields.values():
             field.widget.attrs.pop("placeholder", None)
 
@@ -88,8 +92,8 @@ class LoginForm(AllauthLoginForm):
             data["login"] = data["username"]
             kwargs["data"] = data
         super().__init__(*args, **kwargs)
-        self.fields["login"].label = "Username"
-        self.fields["password"].label = "Password"
+        self.fields["login"].label = _("Username")
+        self.fields["password"].label = _("Password")
         # The page has its own "Forgot your password?" link, next to "Log in".
         self.fields["password"].help_text = ""
         self.fields.pop("remember", None)
@@ -164,26 +168,26 @@ class TimeZoneField(forms.ChoiceField):
 
 class ProfileForm(forms.ModelForm):
     time_zone = TimeZoneField(
-        label="Time zone",
+        label=gettext_lazy("Time zone"),
         required=False,
-        help_text="Every time on the site is shown in it, and deadlines you type are read in it.",
+        help_text=gettext_lazy("Every time on the site is shown in it, and deadlines you type are read in it."),
     )
     withdrawal_method = forms.ChoiceField(
-        label="Withdrawal method",
+        label=gettext_lazy("Withdrawal method"),
         widget=forms.RadioSelect,
-        help_text=(
+        help_text=gettext_lazy(
             "Approved earnings clear after this period, then you can withdraw them. "
             "A change applies to earnings released after it."
         ),
     )
     current_password = forms.CharField(
-        label="Current password",
+        label=gettext_lazy("Current password"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         # Required only when the withdrawal method or the payout account changes (``clean``): the page
         # says so instead of "(optional)", which read as never needed and then refused the change.
-        help_text=(
+        help_text=gettext_lazy(
             "Required to change your withdrawal method or payout account; we e-mail you when they change. "
             "Not needed for the rest of your profile."
         ),
@@ -200,7 +204,7 @@ class ProfileForm(forms.ModelForm):
             "language",
             "email_notifications",
         )
-        labels = {"bio": "Bio", "payout_account": "Payout account"}
+        labels = {"bio": gettext_lazy("Bio"), "payout_account": gettext_lazy("Payout account")}
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 5}),
             "payout_account": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
@@ -208,13 +212,17 @@ class ProfileForm(forms.ModelForm):
             "email_notifications": forms.RadioSelect,
         }
         help_texts = {
-            "bio": "Shown on your gigs. Plain text.",
-            "payout_account": (
+            "bio": gettext_lazy("Shown on your gigs. Plain text."),
+            "payout_account": gettext_lazy(
                 "Where withdrawals go: a debit card's number, a PayPal e-mail, or an IBAN or bank account number. "
                 "We keep only its last four digits and the payment provider's token; type it whole to change it."
             ),
-            "refund_to": "When a seller declines a milestone or a dispute refunds you. Cancelling asks each time.",
-            "email_notifications": "Which notifications are also sent to your e-mail. All of them stay on the site.",
+            "refund_to": gettext_lazy(
+                "When a seller declines a milestone or a dispute refunds you. Cancelling asks each time."
+            ),
+            "email_notifications": gettext_lazy(
+                "Which notifications are also sent to your e-mail. All of them stay on the site."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -250,9 +258,9 @@ class ProfileForm(forms.ModelForm):
             if not self.instance.check_password(password):
                 self.add_error(
                     "current_password",
-                    "Enter your current password to change how or where you are paid."
+                    _("Enter your current password to change how or where you are paid.")
                     if not password
-                    else "That is not your current password.",
+                    else _("That is not your current password."),
                 )
         return data
 
@@ -272,9 +280,9 @@ class ChangePasswordForm(AllauthChangePasswordForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["oldpassword"].label = "Old password"
-        self.fields["password1"].label = "New password"
-        self.fields["password2"].label = "New password confirmation"
+        self.fields["oldpassword"].label = _("Old password")
+        self.fields["password1"].label = _("New password")
+        self.fields["password2"].label = _("New password confirmation")
         for field in self.fields.values():
             field.widget.attrs.pop("placeholder", None)
 
@@ -284,7 +292,7 @@ class TwoFactorForm(AllauthAuthenticateForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["code"].label = "Authenticator code"
+        self.fields["code"].label = _("Authenticator code")
         self.fields["code"].widget.attrs.pop("placeholder", None)
         self.fields["code"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "one-time-code"})
 
@@ -294,7 +302,7 @@ class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["password1"].label = "New password"
-        self.fields["password2"].label = "New password confirmation"
+        self.fields["password1"].label = _("New password")
+        self.fields["password2"].label = _("New password confirmation")
         for field in self.fields.values():
             field.widget.attrs.pop("placeholder", None)

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 
 from accounts import two_factor
 from accounts.models import User
@@ -107,11 +108,11 @@ class StaffTwoFactorMiddleware:
             if not has_totp(user):
                 messages.warning(
                     request,
-                    "Set up two-factor authentication (an authenticator app) before you open the admin.",
+                    _("Set up two-factor authentication (an authenticator app) before you open the admin."),
                 )
                 return redirect("mfa_activate_totp")
             if not passed:
-                messages.warning(request, "Enter a code from your authenticator app to open the admin.")
+                messages.warning(request, _("Enter a code from your authenticator app to open the admin."))
                 return redirect(f"{reverse('mfa_reauthenticate')}?next={request.get_full_path()}")
         token = two_factor.activate(passed)
         try:

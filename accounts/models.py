@@ -9,20 +9,21 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.levels import SellerLevel, clearance_for
 
 
 class WithdrawalMethod(models.TextChoices):
-    INSTANT = "instant", "Instant (debit card)"
-    PAYPAL = "paypal", "PayPal"
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    INSTANT = "instant", _("Instant (debit card)")
+    PAYPAL = "paypal", _("PayPal")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
 
 
 class EmailPreference(models.TextChoices):
-    ALL = "all", "Every event"
-    ACTION = "action", "Only those that need my action"
-    NONE = "none", "None"
+    ALL = "all", _("Every event")
+    ACTION = "action", _("Only those that need my action")
+    NONE = "none", pgettext_lazy("e-mail notices", "None")
 
 
 class User(AbstractUser):
@@ -40,7 +41,9 @@ class User(AbstractUser):
     payout_account = models.CharField(
         max_length=100,
         blank=True,
-        help_text="Where withdrawals go, as shown: the last four digits of a card or bank account, or a PayPal e-mail.",
+        help_text=_(
+            "Where withdrawals go, as shown: the last four digits of a card or bank account, or a PayPal e-mail."
+        ),
     )
     payout_token = models.CharField(max_length=255, blank=True, default="", db_default="")
     bio = models.TextField(blank=True, max_length=2000)
@@ -48,9 +51,9 @@ class User(AbstractUser):
     # cancel asks each time. "card" falls back to the balance for milestones
     # paid from the balance.
     refund_to = models.CharField(
-        "Refunds go to",
+        _("Refunds go to"),
         max_length=10,
-        choices=[("balance", "My site balance (instant)"), ("card", "The card I paid with (5–10 days)")],
+        choices=[("balance", _("My site balance (instant)")), ("card", _("The card I paid with (5–10 days)"))],
         default="balance",
     )
 
@@ -65,7 +68,11 @@ class User(AbstractUser):
     # gig page and the profile show them off this row with no query of their own, and clearance
     # (payments, below the reputation app) reads the level here.
     seller_level = models.CharField(
-        "Seller level", max_length=20, choices=SellerLevel.choices, default=SellerLevel.NEW, db_default=SellerLevel.NEW
+        _("Seller level"),
+        max_length=20,
+        choices=SellerLevel.choices,
+        default=SellerLevel.NEW,
+        db_default=SellerLevel.NEW,
     )
     seller_level_since = models.DateTimeField(null=True, blank=True)
     # When the sweep last judged this seller; empty until the first time.
@@ -77,7 +84,7 @@ class User(AbstractUser):
 
     # Every time is shown in this zone and every deadline typed in it (stored
     # in UTC); guessed from the browser at sign-up, changed on the profile.
-    time_zone = models.CharField("Time zone", max_length=64, default="UTC")
+    time_zone = models.CharField(_("Time zone"), max_length=64, default="UTC")
     # When the user chose ``time_zone`` on the profile; empty while it is the sign-up's guess (or
     # UTC, without JavaScript then): until then the profile preselects the browser's zone.
     time_zone_chosen_at = models.DateTimeField(null=True, blank=True)
@@ -88,7 +95,7 @@ class User(AbstractUser):
     )
     # Which notices are e-mailed as well as shown in the app.
     email_notifications = models.CharField(
-        "E-mail me", max_length=10, choices=EmailPreference.choices, default=EmailPreference.ALL
+        _("E-mail me"), max_length=10, choices=EmailPreference.choices, default=EmailPreference.ALL
     )
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # the stubs omit it
@@ -120,14 +127,14 @@ class User(AbstractUser):
 
 
 class SecurityEventKind(models.TextChoices):
-    PAYOUT_CHANGED = "payout_changed", "Payout details changed"
-    EMAIL_ADDED = "email_added", "E-mail address added"
-    EMAIL_CHANGED = "email_changed", "Primary e-mail changed"
-    EMAIL_REMOVED = "email_removed", "E-mail address removed"
-    PASSWORD_CHANGED = "password_changed", "Password changed"
-    PASSWORD_RESET = "password_reset", "Password reset by e-mail"
-    DATA_EXPORTED = "data_exported", "Data downloaded"
-    ACCOUNT_DELETED = "account_deleted", "Account deleted"
+    PAYOUT_CHANGED = "payout_changed", _("Payout details changed")
+    EMAIL_ADDED = "email_added", _("E-mail address added")
+    EMAIL_CHANGED = "email_changed", _("Primary e-mail changed")
+    EMAIL_REMOVED = "email_removed", _("E-mail address removed")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    PASSWORD_RESET = "password_reset", _("Password reset by e-mail")
+    DATA_EXPORTED = "data_exported", _("Data downloaded")
+    ACCOUNT_DELETED = "account_deleted", _("Account deleted")
 
 
 class SecurityEvent(models.Model):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 from accounts.models import WithdrawalMethod
 from marketplace.checksums import iban_valid, luhn_valid
@@ -59,15 +60,15 @@ def payout_details_parse(*, method: str, raw: str) -> PayoutDetails:
         try:
             validate_email(text)
         except ValidationError:
-            raise InvalidInput("Enter the e-mail address of your PayPal account.", field=FIELD) from None
+            raise InvalidInput(_("Enter the e-mail address of your PayPal account."), field=FIELD) from None
         return PayoutDetails(method=method, number=text.lower(), shown=text.lower())
     compact = re.sub(r"[\s-]", "", text).upper()
     if method == WithdrawalMethod.INSTANT:
         if not compact.isdigit() or not 12 <= len(compact) <= 19:
-            raise InvalidInput("Enter the debit card's number: 12 to 19 digits.", field=FIELD)
+            raise InvalidInput(_("Enter the debit card's number: 12 to 19 digits."), field=FIELD)
         if not luhn_valid(compact):
             raise InvalidInput(
-                "That card number is not valid: a digit is wrong or missing (its last digit does not check).",
+                _("That card number is not valid: a digit is wrong or missing (its last digit does not check)."),
                 field=FIELD,
             )
         return PayoutDetails(method=method, number=compact, shown=payout_mask(compact))
@@ -75,16 +76,16 @@ def payout_details_parse(*, method: str, raw: str) -> PayoutDetails:
         if re.match(r"[A-Z]{2}[0-9]{2}", compact):
             if not iban_valid(compact):
                 raise InvalidInput(
-                    "That IBAN is not valid: a character is wrong or missing (its check digits do not match).",
+                    _("That IBAN is not valid: a character is wrong or missing (its check digits do not match)."),
                     field=FIELD,
                 )
         elif not _ACCOUNT_NUMBER.fullmatch(compact):
             raise InvalidInput(
-                "Enter an IBAN (such as GB33 BUKB 2020 1555 5555 55) or a bank account number of 6 to 17 digits.",
+                _("Enter an IBAN (such as GB33 BUKB 2020 1555 5555 55) or a bank account number of 6 to 17 digits."),
                 field=FIELD,
             )
         return PayoutDetails(method=method, number=compact, shown=payout_mask(compact))
-    raise InvalidInput("Choose a withdrawal method.", field="withdrawal_method")
+    raise InvalidInput(_("Choose a withdrawal method."), field="withdrawal_method")
 
 
 # (method, number) -> the provider's token for that payout destination. Called with no transaction open.

@@ -9,7 +9,11 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.levels import SellerLevel, SellerRecord, level_earned, level_rank
 from accounts.models import EmailPreference, SecurityEvent, SecurityEventKind, SellerLevelChange, User, WithdrawalMethod
@@ -28,11 +32,41 @@ def require_verified_email(user: User | None, action: str) -> None:
     address that receipts, refunds and disputes are about must be one the
     person reads. Browsing, ordering and messaging do not wait."""
     if user is not None and not email_verified(user):
-        raise NotAllowed(
-            f"Confirm your e-mail address before you {action}: use the link we sent to "
-            f"{user.email or 'your address'}, or send a new one from your e-mail settings.",
-            field="email",
-        )
+        sentence = _CONFIRM_BEFORE.get(action)
+        address = user.email or _("your address")
+        if sentence is None:  # an action not listed: the sentence as it always was, in English
+            message = (
+                f"Confirm your e-mail address before you {action}: use the link we sent to "
+                f"{address}, or send a new one from your e-mail settings."
+            )
+        else:
+            message = str(sentence).format(address=address)
+        raise NotAllowed(message, field="email")
+
+
+# ``require_verified_email``'s refusal, one whole sentence per action its callers name.
+_CONFIRM_BEFORE = {
+    "pay for an offer": gettext_lazy(
+        "Confirm your e-mail address before you pay for an offer: use the link we sent to "
+        "{address}, or send a new one from your e-mail settings."
+    ),
+    "leave a tip": gettext_lazy(
+        "Confirm your e-mail address before you leave a tip: use the link we sent to "
+        "{address}, or send a new one from your e-mail settings."
+    ),
+    "pay for a milestone": gettext_lazy(
+        "Confirm your e-mail address before you pay for a milestone: use the link we sent to "
+        "{address}, or send a new one from your e-mail settings."
+    ),
+    "pay the difference": gettext_lazy(
+        "Confirm your e-mail address before you pay the difference: use the link we sent to "
+        "{address}, or send a new one from your e-mail settings."
+    ),
+    "withdraw": gettext_lazy(
+        "Confirm your e-mail address before you withdraw: use the link we sent to "
+        "{address}, or send a new one from your e-mail settings."
+    ),
+}
 
 
 def email_mark_verified(user: User) -> None:
@@ -68,19 +102,19 @@ def user_update_profile(
     written, so this must be called with no transaction open; only its mask and the token are kept.
     """
     if withdrawal_method not in WithdrawalMethod.values:
-        raise InvalidInput("Choose a withdrawal method.", field="withdrawal_method")
+        raise InvalidInput(_("Choose a withdrawal method."), field="withdrawal_method")
     refund_to = refund_to or user.refund_to
     if refund_to not in ("balance", "card"):
-        raise InvalidInput("Choose where refunds go.", field="refund_to")
+        raise InvalidInput(_("Choose where refunds go."), field="refund_to")
     time_zone = time_zone or user.time_zone
     if not is_time_zone(time_zone):
-        raise InvalidInput("Choose a time zone from the list.", field="time_zone")
+        raise InvalidInput(_("Choose a time zone from the list."), field="time_zone")
     email_notifications = email_notifications or user.email_notifications
     if email_notifications not in EmailPreference.values:
-        raise InvalidInput("Choose which notices to receive by e-mail.", field="email_notifications")
+        raise InvalidInput(_("Choose which notices to receive by e-mail."), field="email_notifications")
     language = language or user.language
     if language not in dict(settings.LANGUAGES):
-        raise InvalidInput("Choose a language from the list.", field="language")
+        raise InvalidInput(_("Choose a language from the list."), field="language")
     # What is stored, not the instance (a ModelForm has already written the new values into it).
     stored_method, stored_account, stored_token = User.objects.values_list(
         "withdrawal_method", "payout_account", "payout_token"
@@ -95,6 +129,7 @@ def user_update_profile(
             shown, token = details.shown, payout_tokenize(details)
     payout_changed = (withdrawal_method, shown) != (stored_method, stored_account) or token != stored_token
     before = (WithdrawalMethod(stored_method).label if stored_method else "", payout_mask(stored_account))
+    none = gettext_lazy("(none)")
     with transaction.atomic():
         if user.withdrawal_method_chosen_at is None or withdrawal_method != stored_method:
             # The profile shows every method with its clearance period: saving it is a choice.
@@ -124,15 +159,21 @@ def user_update_profile(
             ]
         )
         if payout_changed:
-            after = (user.get_withdrawal_method_display(), payout_mask(user.payout_account))
-            detail = f"{before[0]} {before[1] or '(none)'} → {after[0]} {after[1] or '(none)'}"
-            security_event_record(user=user, kind=SecurityEventKind.PAYOUT_CHANGED, detail=detail, ip=ip)
+            after = (WithdrawalMethod(withdrawal_method).label, payout_mask(user.payout_account))
+            # Lazy: the notice is made text in the user's language, the security log's line in English.
+            detail = format_lazy("{} {} → {} {}", before[0], before[1] or none, after[0], after[1] or none)
+            with translation.override(settings.LANGUAGE_CODE):
+                logged = str(detail)
+            security_event_record(user=user, kind=SecurityEventKind.PAYOUT_CHANGED, detail=logged, ip=ip)
             notification_send(
                 recipient=user,
                 event="payout_changed",
-                message=(
-                    f"Your payout details were changed: {detail}. If it was not you, change your password "
-                    "and write to support at once."
+                message=format_lazy(
+                    gettext_lazy(
+                        "Your payout details were changed: {detail}. If it was not you, change your password "
+                        "and write to support at once."
+                    ),
+                    detail=detail,
                 ),
                 url="/accounts/profile/",
             )
@@ -149,29 +190,26 @@ def user_choose_withdrawal_method(*, user: User, withdrawal_method: str, ip: str
     that would no longer fit a payout account kept for another method, goes through the profile
     (``InvalidInput`` on ``withdrawal_method``, nothing saved)."""
     if withdrawal_method not in WithdrawalMethod.values:
-        raise InvalidInput("Choose one of the withdrawal methods listed.", field="withdrawal_method")
+        raise InvalidInput(_("Choose one of the withdrawal methods listed."), field="withdrawal_method")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.withdrawal_method_chosen_at is not None:
             raise InvalidInput(
-                "You have already chosen how you are paid; change it in your profile.", field="withdrawal_method"
+                _("You have already chosen how you are paid; change it in your profile."), field="withdrawal_method"
             )
         if locked.payout_account and withdrawal_method != locked.withdrawal_method:
             raise InvalidInput(
-                "Your payout account was given for another method: change both in your profile.",
+                _("Your payout account was given for another method: change both in your profile."),
                 field="withdrawal_method",
             )
-        before = locked.get_withdrawal_method_display()
         user.withdrawal_method = withdrawal_method
         user.withdrawal_method_chosen_at = timezone.now()
         user.save(update_fields=["withdrawal_method", "withdrawal_method_chosen_at"])
         if withdrawal_method != locked.withdrawal_method:
-            security_event_record(
-                user=user,
-                kind=SecurityEventKind.PAYOUT_CHANGED,
-                detail=f"{before} → {user.get_withdrawal_method_display()} (first choice)",
-                ip=ip,
-            )
+            with translation.override(settings.LANGUAGE_CODE):  # the security log is in English
+                before, after = WithdrawalMethod(locked.withdrawal_method).label, user.get_withdrawal_method_display()
+                detail = f"{before} → {after} (first choice)"
+            security_event_record(user=user, kind=SecurityEventKind.PAYOUT_CHANGED, detail=detail, ip=ip)
     return user
 
 
@@ -219,13 +257,21 @@ def seller_level_update(*, seller_id: int, record: SellerRecord, now: datetime) 
     return changed
 
 
-def level_change_message(before: str, after: str) -> str:
+def level_change_message(before: str, after: str) -> str | Promise:
+    """The seller's notice of a new level, lazy: made text in the seller's language."""
     label = SellerLevel(after).label
     if level_rank(after) > level_rank(before):
-        return f"You are now {label}: your record of the last 60 days and all time meets its thresholds."
-    return (
-        f"Your seller level is now {label} (was {SellerLevel(before).label}): "
-        "your record of the last 60 days no longer meets the level's thresholds."
+        return format_lazy(
+            gettext_lazy("You are now {label}: your record of the last 60 days and all time meets its thresholds."),
+            label=label,
+        )
+    return format_lazy(
+        gettext_lazy(
+            "Your seller level is now {label} (was {before}): "
+            "your record of the last 60 days no longer meets the level's thresholds."
+        ),
+        label=label,
+        before=SellerLevel(before).label,
     )
 
 
@@ -233,7 +279,7 @@ def user_set_language(*, user: User, language: str) -> User:
     """The footer's "Language" for a signed-in user: kept on the profile, so the pages and the
     e-mails they receive (rendered in the recipient's language) follow it on every device."""
     if language not in dict(settings.LANGUAGES):
-        raise InvalidInput("Choose a language from the list.", field="language")
+        raise InvalidInput(_("Choose a language from the list."), field="language")
     if user.language != language:
         user.language = language
         user.save(update_fields=["language"])

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.http import require_POST
 
@@ -50,7 +51,7 @@ def profile(request: AuthedRequest) -> HttpResponse:
             request.session[SESSION_TIME_ZONE] = user.time_zone
             request.session[SESSION_LANGUAGE] = user.language
             translation.activate(user.language)
-            messages.success(request, "Your profile is saved.")
+            messages.success(request, _("Your profile is saved."))
             return redirect("profile")
     context = {
         "form": form,

@@ -18,8 +18,28 @@ import importlib.resources
 import os
 import zoneinfo
 from pathlib import Path
+from typing import Any
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.zone_names import ZONE_WORDS
 
 REGIONS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+# Each region's heading in the list, in the reader's language.
+REGION_LABELS = {
+    "Africa": gettext_lazy("Africa"),
+    "America": gettext_lazy("America"),
+    "Antarctica": gettext_lazy("Antarctica"),
+    "Arctic": gettext_lazy("Arctic"),
+    "Asia": gettext_lazy("Asia"),
+    "Atlantic": gettext_lazy("Atlantic"),
+    "Australia": gettext_lazy("Australia"),
+    "Europe": gettext_lazy("Europe"),
+    "Indian": gettext_lazy("Indian"),
+    "Pacific": gettext_lazy("Pacific"),
+}
 UTC = "UTC"
 # Names for UTC itself (and for GMT, the same clock): they select UTC.
 UTC_NAMES = frozenset(
@@ -96,17 +116,23 @@ def _label(name: str) -> str:
     return name.partition("/")[2].replace("_", " ").replace("/", " / ") or name
 
 
+def _shown(name: str) -> Any:
+    """``_label`` in the reader's language, each place by its name there ("Argentina / Buenos Aires")."""
+    words = [ZONE_WORDS.get(word, word) for word in _label(name).split(" / ")]
+    return words[0] if len(words) == 1 else format_lazy(" / ".join(["{}"] * len(words)), *words)
+
+
 @functools.cache
-def _region_groups() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+def _region_groups() -> tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...]:
     zones = canonical_zones()
-    groups = []
+    groups: list[tuple[Any, tuple[tuple[str, Any], ...]]] = []
     for region in REGIONS:
         names = sorted((name for name in zones if name.startswith(region + "/")), key=_label)
         if names:
-            groups.append((region, tuple((name, _label(name)) for name in names)))
+            groups.append((REGION_LABELS[region], tuple((name, _shown(name)) for name in names)))
     others = sorted(zones - {name for _, members in groups for name, _ in members} - {UTC})
     if others:  # the fallback's odd names, if any: still offered, under their own heading
-        groups.append(("Other", tuple((name, name) for name in others)))
+        groups.append((gettext_lazy("Other"), tuple((name, name) for name in others)))
     groups.append((UTC, ((UTC, UTC),)))
     return tuple(groups)
 
@@ -117,5 +143,5 @@ def zone_choices(saved: str = "") -> list:
     first, as it is, so its owner keeps it until they choose another."""
     choices: list = [(region, list(members)) for region, members in _region_groups()]
     if saved and canonical_zone(saved) not in canonical_zones():
-        choices.insert(0, ("Your saved zone", [(saved, saved.replace("_", " "))]))
+        choices.insert(0, (_("Your saved zone"), [(saved, saved.replace("_", " "))]))
     return choices

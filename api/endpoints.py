@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -80,7 +81,7 @@ def scoped_key(request: Request, *parts: object) -> str | None:
     if not raw:
         return None
     if len(raw) > 255:
-        raise ValidationError({IDEMPOTENCY_HEADER: ["Keep the Idempotency-Key to 255 characters or fewer."]})
+        raise ValidationError({IDEMPOTENCY_HEADER: [_("Keep the Idempotency-Key to 255 characters or fewer.")]})
     joined = ":".join(str(p) for p in ("api", request.user.pk, *parts, raw))
     return hashlib.sha256(joined.encode()).hexdigest()
 
@@ -175,7 +176,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         elif role == "seller":
             orders = orders.filter(seller=user)
         elif role:
-            raise ValidationError({"role": ["Choose buyer or seller."]})
+            raise ValidationError({"role": [_("Choose buyer or seller.")]})
         if order_status := self.request.query_params.get("status"):
             orders = orders.filter(status=order_status)
         return orders
@@ -225,7 +226,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 def _offer_create(view: OrderViewSet, request: Request) -> Response:
     order = view.get_object()
     if not can_offer_milestone(order, request.user):
-        raise PermissionDenied("Only the seller of an open order can offer a milestone.")
+        raise PermissionDenied(_("Only the seller of an open order can offer a milestone."))
     data = parsed(OfferForm(form_data(request), order=order))
     key = scoped_key(request, "offer", order.pk) or uuid.uuid4().hex
     try:
@@ -291,7 +292,7 @@ class MilestoneViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         milestones = member_milestones(self.request.user)
         if order := self.request.query_params.get("order"):
             if not order.isdigit():
-                raise ValidationError({"order": ["Give the order's number."]})
+                raise ValidationError({"order": [_("Give the order's number.")]})
             milestones = milestones.filter(order_id=int(order))
         if state := self.request.query_params.get("state"):
             milestones = milestones.filter(state=state)
@@ -308,19 +309,19 @@ class MilestoneViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         raw = form_data(request)
         order_id = str(raw.get("order", ""))
         if not order_id.isdigit():
-            raise ValidationError({"order": ["Give the order's number."]})
+            raise ValidationError({"order": [_("Give the order's number.")]})
         order = member_orders(request.user).filter(pk=int(order_id)).select_related("buyer", "seller").first()
         if order is None:
-            return problem(status.HTTP_404_NOT_FOUND, f"No such order {order_id}.")
+            return problem(status.HTTP_404_NOT_FOUND, _("No such order {order}.").format(order=order_id))
         if not can_create_milestone(order, request.user):
-            raise PermissionDenied("Only the buyer of an open order can create milestones.")
+            raise PermissionDenied(_("Only the buyer of an open order can create milestones."))
         pay_with = raw.get("pay_with") or "balance"
         errors: dict[str, list[str]] = {}
         form = MilestoneTermsForm(raw, order=order)
         if not form.is_valid():
             errors.update({f: [str(m) for m in msgs] for f, msgs in form.errors.items()})
         if pay_with not in ("balance", "card"):
-            errors["pay_with"] = ["Choose how to pay."]
+            errors["pay_with"] = [_("Choose how to pay.")]
         if errors:
             raise ValidationError(errors)
         key = scoped_key(request, "milestone", order.pk) or uuid.uuid4().hex
@@ -529,7 +530,7 @@ class GigViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Read
         if self.action == "list":
             if self.request.query_params.get("mine") in ("1", "true"):
                 if not user.is_authenticated:
-                    raise PermissionDenied("Sign in to list your own gigs.")
+                    raise PermissionDenied(_("Sign in to list your own gigs."))
                 return Gig.objects.filter(seller=user).select_related("seller").order_by("-created_at", "-pk")
             form = GigSearchForm(self.request.query_params)
             filters = form.filters()
@@ -556,12 +557,12 @@ class GigViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Read
             if not price.amount.is_finite():
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            errors["starting_price"] = ["Enter the starting price as a number, e.g. 50 or 49.99."]
+            errors["starting_price"] = [_("Enter the starting price as a number, e.g. 50 or 49.99.")]
             price = None
         try:
             days = int(str(raw.get("delivery_days", "")))
         except ValueError:
-            errors["delivery_days"] = ["Enter the delivery time in days, e.g. 7."]
+            errors["delivery_days"] = [_("Enter the delivery time in days, e.g. 7.")]
         for error in gig_terms_errors(
             title=str(raw.get("title") or ""),
             description=str(raw.get("description") or ""),
@@ -656,7 +657,7 @@ class ReceiptView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         receipt = receipt_for(request.user, pk)
         if receipt.issued_to.pk != request.user.pk:
-            raise Http404("No such receipt")
+            raise Http404(_("No such receipt"))
         return Response(
             s.ReceiptSerializer(
                 {

@@ -12,11 +12,12 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiScope(models.TextChoices):
-    READ = "read", "read"
-    READ_WRITE = "read_write", "read and write"
+    READ = "read", _("read")
+    READ_WRITE = "read_write", _("read and write")
 
 
 def key_hash(raw: str) -> str:

@@ -3,11 +3,12 @@ member (it has no staff endpoints, and every query is limited to the caller's ow
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 
 from api.models import ApiToken
 
-READ_ONLY_WORDS = "This token can only read. Create a token with read and write on your profile to make changes."
+READ_ONLY_WORDS = _("This token can only read. Create a token with read and write on your profile to make changes.")
 
 
 class TokenScope(permissions.BasePermission):

@@ -13,6 +13,9 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -31,27 +34,27 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "/api/docs/#problem-"
 
 # The kind of refusal, its status and its title; the most specific class first.
-DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
-    (DuplicateRequest, status.HTTP_409_CONFLICT, "Already done"),
-    (InvalidTransition, status.HTTP_409_CONFLICT, "Not possible in this state"),
-    (NotAllowed, status.HTTP_403_FORBIDDEN, "Not yours to do"),
-    (InsufficientFunds, status.HTTP_402_PAYMENT_REQUIRED, "Not enough balance"),
-    (PaymentDeclined, status.HTTP_402_PAYMENT_REQUIRED, "Payment declined"),
-    (InvalidInput, status.HTTP_400_BAD_REQUEST, "Invalid input"),
-    (DomainError, status.HTTP_400_BAD_REQUEST, "Refused"),
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int, Any], ...] = (
+    (DuplicateRequest, status.HTTP_409_CONFLICT, gettext_lazy("Already done")),
+    (InvalidTransition, status.HTTP_409_CONFLICT, gettext_lazy("Not possible in this state")),
+    (NotAllowed, status.HTTP_403_FORBIDDEN, gettext_lazy("Not yours to do")),
+    (InsufficientFunds, status.HTTP_402_PAYMENT_REQUIRED, gettext_lazy("Not enough balance")),
+    (PaymentDeclined, status.HTTP_402_PAYMENT_REQUIRED, gettext_lazy("Payment declined")),
+    (InvalidInput, status.HTTP_400_BAD_REQUEST, gettext_lazy("Invalid input")),
+    (DomainError, status.HTTP_400_BAD_REQUEST, gettext_lazy("Refused")),
 )
 
 TITLES = {
-    400: "Invalid input",
-    401: "Not authenticated",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    413: "Too large",
-    415: "Unsupported media type",
-    429: "Too many requests",
+    400: gettext_lazy("Invalid input"),
+    401: gettext_lazy("Not authenticated"),
+    403: gettext_lazy("Forbidden"),
+    404: gettext_lazy("Not found"),
+    405: gettext_lazy("Method not allowed"),
+    406: gettext_lazy("Not acceptable"),
+    409: gettext_lazy("Conflict"),
+    413: gettext_lazy("Too large"),
+    415: gettext_lazy("Unsupported media type"),
+    429: gettext_lazy("Too many requests"),
 }
 
 
@@ -59,14 +62,17 @@ def problem(
     status_code: int,
     detail: str,
     *,
-    title: str = "",
+    title: Any = "",
     errors: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    title = title or TITLES.get(status_code, "Error")
+    title = title or TITLES.get(status_code, gettext_lazy("Error"))
+    # The title in the reader's language (the request's); its ``type`` is the same in every one.
+    with translation.override(None):
+        english = str(title)
     body: dict[str, Any] = {
-        "type": TYPE_BASE + title.lower().replace(" ", "-"),
-        "title": title,
+        "type": TYPE_BASE + english.lower().replace(" ", "-"),
+        "title": str(title),
         "status": status_code,
         "detail": detail,
     }
@@ -105,8 +111,15 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def validation_problem(errors: dict[str, list[str]]) -> Response:
-    first = next((messages[0] for messages in errors.values() if messages), "The request is not valid.")
-    detail = first if len(errors) == 1 else f"{first} (and {len(errors) - 1} more: see errors)"
+    first = next((messages[0] for messages in errors.values() if messages), _("The request is not valid."))
+    more = len(errors) - 1
+    detail = (
+        first
+        if len(errors) == 1
+        else ngettext("{first} (and {more} more: see errors)", "{first} (and {more} more: see errors)", more).format(
+            first=first, more=more
+        )
+    )
     return problem(status.HTTP_400_BAD_REQUEST, detail, errors=errors)
 
 
@@ -114,7 +127,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, DomainError):
         return domain_problem(exc)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
-        exc = exceptions.NotFound(str(exc) if isinstance(exc, Http404) and str(exc) else "Not found.")
+        exc = exceptions.NotFound(str(exc) if isinstance(exc, Http404) and str(exc) else _("Not found."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     response = exception_handler(exc, context)
@@ -125,5 +138,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return validation_problem(_flatten(exc.detail))
     detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        detail = f"Too many requests with this token; try again in {int(exc.wait) + 1} seconds."
+        seconds = int(exc.wait) + 1
+        detail = ngettext(
+            "Too many requests with this token; try again in {seconds} seconds.",
+            "Too many requests with this token; try again in {seconds} seconds.",
+            seconds,
+        ).format(seconds=seconds)
     return problem(response.status_code, str(detail), headers=headers)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from api.models import ApiScope, ApiToken, key_hash
@@ -29,18 +30,21 @@ def api_token_create(*, user: User, name: str, scope: str) -> tuple[ApiToken, st
     name = clean_text(name or "").strip()
     errors: list[InvalidInput] = []
     if not name:
-        errors.append(InvalidInput("Give the token a name, so you can tell it apart later.", field="name"))
+        errors.append(InvalidInput(_("Give the token a name, so you can tell it apart later."), field="name"))
     elif len(name) > 100:
-        errors.append(InvalidInput("Keep the name to 100 characters or fewer.", field="name"))
+        errors.append(InvalidInput(_("Keep the name to 100 characters or fewer."), field="name"))
     if scope not in ApiScope.values:
-        errors.append(InvalidInput("Choose read, or read and write.", field="scope"))
+        errors.append(InvalidInput(_("Choose read, or read and write."), field="scope"))
     if errors:
         raise errors[0]
     with transaction.atomic():
         User.objects.select_for_update(of=("self",)).filter(pk=user.pk).first()
         if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:
             raise InvalidInput(
-                f"You have {MAX_ACTIVE_TOKENS} tokens already; revoke one you no longer use first.", field="name"
+                _("You have {count} tokens already; revoke one you no longer use first.").format(
+                    count=MAX_ACTIVE_TOKENS
+                ),
+                field="name",
             )
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken.objects.create(
@@ -61,18 +65,18 @@ def api_token_ensure(*, user: User, name: str, scope: str, secret: str) -> ApiTo
             defaults={"user": user, "name": name, "scope": scope, "prefix": secret[: len(TOKEN_PREFIX) + 6]},
         )
     if token.user_id != user.pk or token.revoked_at is not None:
-        raise InvalidTransition(f"The token “{token.name}” was revoked; it stays revoked.")
+        raise InvalidTransition(_("The token “{name}” was revoked; it stays revoked.").format(name=token.name))
     return token
 
 
 def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     """Revoke ``actor``'s own token: it opens nothing from the next request on."""
     if token.user_id != actor.pk:
-        raise NotAllowed("Only the token's owner can revoke it.")
+        raise NotAllowed(_("Only the token's owner can revoke it."))
     with transaction.atomic():
         token = ApiToken.objects.select_for_update(of=("self",)).get(pk=token.pk)
         if token.revoked_at is not None:
-            raise InvalidTransition(f"The token “{token.name}” is already revoked.")
+            raise InvalidTransition(_("The token “{name}” is already revoked.").format(name=token.name))
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     logger.info("api token revoked", extra={"user": actor.pk, "token": token.pk})

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthedRequest
@@ -50,5 +51,7 @@ def api_token_revoke_view(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"The token “{token.name}” is revoked; it opens nothing from now on.")
+        messages.success(
+            request, _("The token “{name}” is revoked; it opens nothing from now on.").format(name=token.name)
+        )
     return redirect("api_tokens")

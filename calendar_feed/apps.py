@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CalendarFeedConfig(AppConfig):
@@ -6,4 +7,4 @@ class CalendarFeedConfig(AppConfig):
     dates and the answers they owe, as events any calendar application subscribes to."""
 
     name = "calendar_feed"
-    verbose_name = "Calendar feed"
+    verbose_name = _("Calendar feed")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vDuration
 
 from calendar_feed.selectors import FeedEvent
@@ -38,8 +39,8 @@ def feed_calendar(events: list[FeedEvent], *, zone_name: str, now: datetime) -> 
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", "Marketplace deadlines")
-    calendar.add("x-wr-caldesc", "Your open milestones' deadlines, auto-approvals and the answers you owe.")
+    calendar.add("x-wr-calname", _("Marketplace deadlines"))
+    calendar.add("x-wr-caldesc", _("Your open milestones' deadlines, auto-approvals and the answers you owe."))
     calendar.add("x-wr-timezone", zone.key)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))

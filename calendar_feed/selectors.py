@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from calendar_feed.models import CalendarFeed, token_hash
@@ -46,7 +47,7 @@ class FeedEvent:
 
 
 def _order_words(milestone: Milestone) -> str:
-    return f"{milestone.title} (Order #{milestone.order_id})"
+    return _("{title} (Order #{order})").format(title=milestone.title, order=milestone.order_id)
 
 
 # (party, state): the milestones a feed shows, each pair one arm of the query's OR, so that each arm
@@ -92,12 +93,12 @@ def feed_events(user: User) -> list[FeedEvent]:
             events.append(
                 FeedEvent(
                     key=f"milestone-{m.pk}-deadline",
-                    summary=f"Deadline: {_order_words(m)}",
+                    summary=_("Deadline: {order}").format(order=_order_words(m)),
                     description=(
-                        f"Deliver “{m.title}” by this time."
+                        _("Deliver “{title}” by this time.")
                         if selling
-                        else f"The seller delivers “{m.title}” by this time."
-                    ),
+                        else _("The seller delivers “{title}” by this time.")
+                    ).format(title=m.title),
                     at=m.deadline,
                     **common,
                 )
@@ -106,14 +107,18 @@ def feed_events(user: User) -> list[FeedEvent]:
             events.append(
                 FeedEvent(
                     key=f"milestone-{m.pk}-auto-approval",
-                    summary=f"Auto-approval: {_order_words(m)}",
+                    summary=_("Auto-approval: {order}").format(order=_order_words(m)),
                     description=(
-                        f"Unless the buyer approves, asks for a revision or opens a dispute first, “{m.title}” "
-                        "is approved at this time and its payment released to you."
+                        _(
+                            "Unless the buyer approves, asks for a revision or opens a dispute first, “{title}” "
+                            "is approved at this time and its payment released to you."
+                        )
                         if selling
-                        else f"Approve “{m.title}”, ask for a revision or open a dispute before this time: "
-                        "if you do nothing, it is approved and the seller is paid."
-                    ),
+                        else _(
+                            "Approve “{title}”, ask for a revision or open a dispute before this time: "
+                            "if you do nothing, it is approved and the seller is paid."
+                        )
+                    ).format(title=m.title),
                     at=m.auto_approve_at,
                     **common,
                 )
@@ -122,9 +127,10 @@ def feed_events(user: User) -> list[FeedEvent]:
             events.append(
                 FeedEvent(
                     key=f"milestone-{m.pk}-offer",
-                    summary=f"Answer due: offer {_order_words(m)}",
-                    description=f"Accept and pay, or decline, the offer “{m.title}” before this time; "
-                    "unanswered, it expires.",
+                    summary=_("Answer due: offer {order}").format(order=_order_words(m)),
+                    description=_(
+                        "Accept and pay, or decline, the offer “{title}” before this time; unanswered, it expires."
+                    ).format(title=m.title),
                     at=m.offer_expires_at,
                     **common,
                 )
@@ -137,19 +143,31 @@ def feed_events(user: User) -> list[FeedEvent]:
         .select_related("milestone__order")
         .order_by("pk")
     )
-    what = {
-        ProposalKind.EXTENSION: "deadline extension of",
-        ProposalKind.CANCELLATION: "cancellation of",
-        ProposalKind.CHANGES: "changes to",
+    # Whole sentences per kind of request: the summary, and the description (with what silence does).
+    summaries = {
+        ProposalKind.EXTENSION: _("Answer due: deadline extension of {order}"),
+        ProposalKind.CANCELLATION: _("Answer due: cancellation of {order}"),
+        ProposalKind.CHANGES: _("Answer due: changes to {order}"),
+    }
+    descriptions = {
+        ProposalKind.EXTENSION: _(
+            "Answer the deadline extension request on “{title}” before this time; unanswered, {outcome}."
+        ),
+        ProposalKind.CANCELLATION: _(
+            "Answer the cancellation request on “{title}” before this time; unanswered, {outcome}."
+        ),
+        ProposalKind.CHANGES: _(
+            "Answer the change of terms request on “{title}” before this time; unanswered, {outcome}."
+        ),
     }
     for p in proposals:
         m = p.milestone
+        kind = ProposalKind(p.kind)
         events.append(
             FeedEvent(
                 key=f"proposal-{p.pk}-answer",
-                summary=f"Answer due: {what.get(ProposalKind(p.kind), 'request on')} {_order_words(m)}",
-                description=f"Answer the {p.get_kind_display().lower()} request on “{m.title}” before this time; "
-                f"unanswered, {silence_words(m, p)}.",
+                summary=summaries[kind].format(order=_order_words(m)),
+                description=descriptions[kind].format(title=m.title, outcome=silence_words(m, p)),
                 at=p.respond_by,
                 url=m.get_absolute_url(),
                 # A pending request never changes; it is answered, withdrawn or lapses, and leaves the feed.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -24,7 +26,9 @@ def calendar_feed_ics(request: HttpRequest, token: str) -> HttpResponse:
     if feed is None:
         raise Http404("No such calendar feed.")
     now = timezone.now()
-    body = feed_calendar(selectors.feed_events(feed.user), zone_name=feed.user.time_zone, now=now)
+    # A calendar fetches the feed with no session: its words are in the owner's language.
+    with translation.override(feed.user.language or settings.LANGUAGE_CODE):
+        body = feed_calendar(selectors.feed_events(feed.user), zone_name=feed.user.time_zone, now=now)
     services.calendar_feed_mark_read(feed=feed, now=now)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="marketplace.ics"'
@@ -43,7 +47,7 @@ def calendar_feed_create(request: AuthedRequest) -> HttpResponse:
     """ "Create calendar feed" and "Reset link": a new address, the old one (if any) revoked."""
     feed, token = services.calendar_feed_create(user=request.user)
     request.session[NEW_FEED_SESSION_KEY] = {"id": feed.pk, "url": services.feed_url(token)}
-    messages.success(request, "Your calendar feed is ready. Copy its address now: it is shown only once.")
+    messages.success(request, _("Your calendar feed is ready. Copy its address now: it is shown only once."))
     return _back(request)
 
 
@@ -52,9 +56,9 @@ def calendar_feed_create(request: AuthedRequest) -> HttpResponse:
 def calendar_feed_revoke(request: AuthedRequest) -> HttpResponse:
     request.session.pop(NEW_FEED_SESSION_KEY, None)
     if services.calendar_feed_revoke(user=request.user):
-        messages.success(request, "Calendar feed revoked: its address no longer works.")
+        messages.success(request, _("Calendar feed revoked: its address no longer works."))
     else:
-        messages.info(request, "You have no calendar feed to revoke.")
+        messages.info(request, _("You have no calendar feed to revoke."))
     return _back(request)
 
 

@@ -10,6 +10,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from djmoney.money import Money
 
 from accounts.admin import UserAdmin
@@ -29,7 +31,10 @@ SHOWN = 10
 class UserWithRecordsAdmin(UserAdmin):
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
-        ("Money, orders and disputes", {"fields": ("balances", "orders", "disputes", "deletion_blockers")}),
+        (
+            gettext_lazy("Money, orders and disputes"),
+            {"fields": ("balances", "orders", "disputes", "deletion_blockers")},
+        ),
     )
     readonly_fields: tuple[str, ...] = (
         *UserAdmin.readonly_fields,
@@ -49,20 +54,20 @@ class UserWithRecordsAdmin(UserAdmin):
         # The delete page would remove the row every order and ledger line points to.
         return False
 
-    @admin.display(description="balances")
+    @admin.display(description=gettext_lazy("balances"))
     def balances(self, user: User) -> str:
         rows = Account.objects.filter(user=user, kind__in=sorted(USER_KINDS)).order_by("currency", "kind")
         lines = [(AccountKind(a.kind).label, format_money(Money(a.balance, a.currency))) for a in rows]
         if not lines:
-            return "No balance."
+            return _("No balance.")
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", lines))
 
-    @admin.display(description="orders")
+    @admin.display(description=gettext_lazy("orders"))
     def orders(self, user: User) -> str:
         theirs = Order.objects.filter(Q(buyer=user) | Q(seller=user)).select_related("buyer", "seller")
         count = theirs.count()
         if not count:
-            return "No orders."
+            return _("No orders.")
         items = format_html_join(
             "",
             '<li><a href="{}">#{} {}</a> ({}, {})</li>',
@@ -71,28 +76,29 @@ class UserWithRecordsAdmin(UserAdmin):
                     reverse("admin:orders_order_change", args=[o.pk]),
                     o.pk,
                     o.title,
-                    "buyer" if o.buyer_id == user.pk else "seller",
+                    _("buyer") if o.buyer_id == user.pk else _("seller"),
                     o.get_status_display(),
                 )
                 for o in theirs.order_by("-created_at")[:SHOWN]
             ),
         )
         every = reverse("admin:orders_order_changelist") + f"?q={user.username}"
-        return format_html('<ul>{}</ul><a href="{}">All {} order(s)</a>', items, every, count)
+        every_label = ngettext("All {n} order(s)", "All {n} order(s)", count).format(n=count)
+        return format_html('<ul>{}</ul><a href="{}">{}</a>', items, every, every_label)
 
-    @admin.display(description="disputes")
+    @admin.display(description=gettext_lazy("disputes"))
     def disputes(self, user: User) -> str:
         theirs = Dispute.objects.filter(
             Q(milestone__order__buyer=user) | Q(milestone__order__seller=user)
         ).select_related("milestone__order")
         rows = list(theirs.order_by("-opened_at")[:SHOWN])
         if not rows:
-            return "No disputes."
+            return _("No disputes.")
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
                 "",
-                '<li><a href="{}">{}</a> on #{} ({}, {})</li>',
+                _('<li><a href="{}">{}</a> on #{} ({}, {})</li>'),
                 (
                     (
                         reverse("admin:milestones_dispute_change", args=[d.pk]),
@@ -106,17 +112,18 @@ class UserWithRecordsAdmin(UserAdmin):
             ),
         )
 
-    @admin.display(description="before the account can be closed")
+    @admin.display(description=gettext_lazy("before the account can be closed"))
     def deletion_blockers(self, user: User) -> str:
         if not user.is_active:
-            return "The account is closed."
+            return _("The account is closed.")
         blockers = account_deletion_blockers(user)
         if not blockers:
-            return "Nothing: “Close the selected accounts” in the list erases the person and keeps the records."
+            return _("Nothing: “Close the selected accounts” in the list erases the person and keeps the records.")
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((str(b),) for b in blockers)))
 
     @admin.action(
-        description="Close the selected accounts (erase the person, keep the records)", permissions=["change"]
+        description=gettext_lazy("Close the selected accounts (erase the person, keep the records)"),
+        permissions=["change"],
     )
     def close_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         staff = request.user
@@ -126,9 +133,12 @@ class UserWithRecordsAdmin(UserAdmin):
             try:
                 account_delete_by_staff(user=user, staff=staff, ip=request.META.get("REMOTE_ADDR"))
             except DomainError as error:
-                messages.error(request, f"{name}: not closed. {error.message}")
+                messages.error(request, _("{name}: not closed. {error}").format(name=name, error=error.message))
             else:
                 self.log_change(request, user, f"Account closed by staff (was {name}).")
                 messages.success(
-                    request, f"{name}: account closed; their orders and ledger stay, as deleted-{user.pk}."
+                    request,
+                    _("{name}: account closed; their orders and ledger stay, as deleted-{pk}.").format(
+                        name=name, pk=user.pk
+                    ),
                 )

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PrivacyConfig(AppConfig):
@@ -7,4 +8,4 @@ class PrivacyConfig(AppConfig):
     longer needs (expired sessions, old login attempts, read notices)."""
 
     name = "privacy"
-    verbose_name = "Privacy"
+    verbose_name = _("Privacy")

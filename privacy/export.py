@@ -23,6 +23,7 @@ from allauth.account.models import EmailAddress
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import SecurityEvent, SellerLevelChange, User
 from calendar_feed.models import CalendarFeed
@@ -206,8 +207,9 @@ def user_data_zip(user: User) -> IO[bytes]:
         )
         archive.writestr(
             "README.txt",
-            "Your data from the Milestone Marketplace, as JSON (UTF-8), with the files of your orders.\n"
-            + (f"Files no longer in storage: {', '.join(missing)}\n" if missing else ""),
+            _("Your data from the Milestone Marketplace, as JSON (UTF-8), with the files of your orders.")
+            + "\n"
+            + (_("Files no longer in storage: {files}").format(files=", ".join(missing)) + "\n" if missing else ""),
         )
     out.seek(0)
     return out

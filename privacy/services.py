@@ -24,6 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from djmoney.money import Money
 
 from accounts.models import SecurityEventKind, User
@@ -72,10 +74,13 @@ def account_deletion_blockers(user: User) -> list[Blocker]:
     if open_milestones:
         blockers.append(
             Blocker(
-                f"{open_milestones} milestone(s) are not finished: "
-                "approve, cancel or decline them (or let them close).",
+                ngettext(
+                    "{n} milestone(s) are not finished: approve, cancel or decline them (or let them close).",
+                    "{n} milestone(s) are not finished: approve, cancel or decline them (or let them close).",
+                    open_milestones,
+                ).format(n=open_milestones),
                 reverse("dashboard"),
-                "Your dashboard",
+                _("Your dashboard"),
             )
         )
     held: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -86,43 +91,55 @@ def account_deletion_blockers(user: User) -> list[Blocker]:
     earnings = reverse("earnings")
 
     def on_earnings(message: str) -> Blocker:
-        return Blocker(message, earnings, "Earnings")
+        return Blocker(message, earnings, _("Earnings"))
 
     for currency, kinds in sorted(held.items()):
         withdrawable = kinds[AccountKind.SELLER_AVAILABLE] + kinds[AccountKind.BUYER_BALANCE]
         if withdrawable:
             money = format_money(Money(withdrawable, currency))
-            blockers.append(on_earnings(f"Withdraw your {money} balance on the Earnings page first."))
+            blockers.append(
+                on_earnings(_("Withdraw your {money} balance on the Earnings page first.").format(money=money))
+            )
         if kinds[AccountKind.SELLER_PENDING]:
             money = format_money(Money(kinds[AccountKind.SELLER_PENDING], currency))
             blockers.append(
                 on_earnings(
-                    f"{money} of your earnings are still clearing: withdraw them on the Earnings page once they "
-                    "clear (it shows when)."
+                    _(
+                        "{money} of your earnings are still clearing: withdraw them on the Earnings page once they "
+                        "clear (it shows when)."
+                    ).format(money=money)
                 )
             )
         if kinds[AccountKind.SELLER_WITHDRAWING]:
             money = format_money(Money(kinds[AccountKind.SELLER_WITHDRAWING], currency))
-            blockers.append(on_earnings(f"Your withdrawal of {money} is still being paid out: wait until it is sent."))
+            blockers.append(
+                on_earnings(
+                    _("Your withdrawal of {money} is still being paid out: wait until it is sent.").format(money=money)
+                )
+            )
     if (
         not any(kinds[AccountKind.SELLER_WITHDRAWING] for kinds in held.values())
         and Withdrawal.objects.filter(seller=user, status=WithdrawalStatus.REQUESTED).exists()
     ):
-        blockers.append(on_earnings("A withdrawal is still being paid out: wait until it is sent."))
+        blockers.append(on_earnings(_("A withdrawal is still being paid out: wait until it is sent.")))
     to_card = ProviderCommand.objects.filter(
         user=user, kind=CommandKind.REFUND, status__in=[CommandStatus.PENDING, CommandStatus.STUCK]
     )
     for amount in to_card.values_list("amount", "amount_currency"):
         money = format_money(Money(*amount))
-        blockers.append(on_earnings(f"A refund of {money} to your card is still on its way: wait until it arrives."))
+        blockers.append(
+            on_earnings(
+                _("A refund of {money} to your card is still on its way: wait until it arrives.").format(money=money)
+            )
+        )
     return blockers
 
 
 def account_delete(*, user: User, password: str, ip: str | None = None) -> User:
     """Erase the person, keep the records (see the module). Bad password: InvalidInput, nothing changes."""
     if not user.check_password(password):
-        raise InvalidInput("That is not your password.", field="password")
-    return _account_erase(user=user, ip=ip, detail="", refused="Your account cannot be deleted yet: ")
+        raise InvalidInput(_("That is not your password."), field="password")
+    return _account_erase(user=user, ip=ip, detail="", refused=_("Your account cannot be deleted yet: {blockers}"))
 
 
 def account_delete_by_staff(*, user: User, staff: User, ip: str | None = None) -> User:
@@ -130,11 +147,14 @@ def account_delete_by_staff(*, user: User, staff: User, ip: str | None = None) -
     delete the rows the books keep): the same erasure, the same blockers, and the security log
     says who did it. Staff cannot close their own account here; they use the profile page."""
     if not staff.is_active or not staff.is_staff:
-        raise NotAllowed("Only staff can close someone else's account.")
+        raise NotAllowed(_("Only staff can close someone else's account."))
     if staff.pk == user.pk:
-        raise NotAllowed("Close your own account from your profile page, with your password.")
+        raise NotAllowed(_("Close your own account from your profile page, with your password."))
     return _account_erase(
-        user=user, ip=ip, detail=f"by staff {staff.username}", refused=f"{user.username} cannot be deleted yet: "
+        user=user,
+        ip=ip,
+        detail=f"by staff {staff.username}",
+        refused=_("{username} cannot be deleted yet: {blockers}").format(username=user.username, blockers="{blockers}"),
     )
 
 
@@ -142,10 +162,11 @@ def _account_erase(*, user: User, ip: str | None, detail: str, refused: str) -> 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if not user.is_active:
-            raise NotAllowed("This account is already deleted.")
+            raise NotAllowed(_("This account is already deleted."))
         blockers = account_deletion_blockers(user)
         if blockers:
-            raise NotAllowed(refused + " ".join(str(b) for b in blockers))
+            # ``refused``: a sentence with a ``{blockers}`` place for the steps, each a sentence of its own.
+            raise NotAllowed(refused.replace("{blockers}", " ".join(str(b) for b in blockers)))
         security_event_record(user=user, kind=SecurityEventKind.ACCOUNT_DELETED, ip=ip, detail=detail)
         # Nothing new can start with a closed account: its orders say so, its tips' checkouts close.
         orders_note_closed_account(user)

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedRequest
@@ -54,6 +55,6 @@ def account_delete_view(request: AuthedRequest) -> HttpResponse:
                 form.add_error(None, error.message)
         else:
             logout(request)
-            messages.success(request, "Your account is deleted. Thank you for using the marketplace.")
+            messages.success(request, _("Your account is deleted. Thank you for using the marketplace."))
             return redirect("home")
     return _page(request, form, status=400)

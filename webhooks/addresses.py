@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from marketplace.errors import InvalidInput
 
@@ -71,24 +72,24 @@ def url_target(url: str) -> Target:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise InvalidInput("Enter a valid URL.", field="url") from None
+        raise InvalidInput(_("Enter a valid URL."), field="url") from None
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
-        raise InvalidInput("The URL must start with https://.", field="url")
+        raise InvalidInput(_("The URL must start with https://."), field="url")
     if not parts.hostname:
-        raise InvalidInput("Enter a valid URL.", field="url")
+        raise InvalidInput(_("Enter a valid URL."), field="url")
     if parts.username or parts.password:
-        raise InvalidInput("Leave the user name and password out of the URL.", field="url")
+        raise InvalidInput(_("Leave the user name and password out of the URL."), field="url")
     port = port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise InvalidInput(f"The host {parts.hostname} could not be found.", field="url") from None
+        raise InvalidInput(_("The host {host} could not be found.").format(host=parts.hostname), field="url") from None
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
-        raise InvalidInput(f"The host {parts.hostname} could not be found.", field="url")
+        raise InvalidInput(_("The host {host} could not be found.").format(host=parts.hostname), field="url")
     if not allow_private and not all(is_public(a) for a in addresses):
         raise InvalidInput(
-            "The URL must point to a public address: private, loopback and link-local addresses are refused.",
+            _("The URL must point to a public address: private, loopback and link-local addresses are refused."),
             field="url",
         )
     path = parts.path or "/"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.errors import InvalidInput
 from webhooks.addresses import url_target
@@ -9,17 +10,17 @@ from webhooks.models import EVENT_TYPES
 
 class EndpointForm(forms.Form):
     url = forms.CharField(
-        label="URL",
+        label=_("URL"),
         max_length=500,
-        help_text="An https URL on a public address; we post each event to it as JSON.",
+        help_text=_("An https URL on a public address; we post each event to it as JSON."),
         widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/marketplace"}),
-        error_messages={"required": "Enter the URL to post events to."},
+        error_messages={"required": _("Enter the URL to post events to.")},
     )
     events = forms.MultipleChoiceField(
-        label="Events",
+        label=_("Events"),
         choices=EVENT_TYPES,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one event from the list."},
+        error_messages={"required": _("Choose at least one event from the list.")},
     )
 
     def clean_url(self) -> str:

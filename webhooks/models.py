@@ -7,23 +7,25 @@ plain dicts, and it knows the user only as ``AUTH_USER_MODEL``.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 # The event types a user may subscribe to, and their labels on the "Add endpoint" form.
-EVENT_TYPES: tuple[tuple[str, str], ...] = (
-    ("milestone.state_changed", "Milestone state changes"),
-    ("proposal.updated", "Proposals (offers, changes, extensions, cancellations)"),
-    ("message.created", "Messages"),
-    ("payment.funded", "Payments funded into escrow"),
-    ("payment.released", "Payments released to the seller"),
-    ("payment.refunded", "Payments refunded to the buyer"),
-    ("payment.tipped", "Tips paid to the seller"),
-    ("payout.paid", "Payouts sent"),
-    ("payout.failed", "Payouts failed"),
+EVENT_TYPES: tuple[tuple[str, Any], ...] = (
+    ("milestone.state_changed", _("Milestone state changes")),
+    ("proposal.updated", _("Proposals (offers, changes, extensions, cancellations)")),
+    ("message.created", _("Messages")),
+    ("payment.funded", _("Payments funded into escrow")),
+    ("payment.released", _("Payments released to the seller")),
+    ("payment.refunded", _("Payments refunded to the buyer")),
+    ("payment.tipped", _("Tips paid to the seller")),
+    ("payout.paid", _("Payouts sent")),
+    ("payout.failed", _("Payouts failed")),
 )
 EVENT_NAMES = frozenset(name for name, _ in EVENT_TYPES)
 
@@ -63,9 +65,9 @@ class WebhookEndpoint(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
 
 
 class WebhookDelivery(models.Model):
@@ -86,7 +88,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         indexes = [
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log"),
             models.Index(fields=["next_attempt_at", "id"], name="webhook_delivery_due", condition=Q(status="pending")),

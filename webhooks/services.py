@@ -22,7 +22,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from marketplace.errors import InvalidInput, NotAllowed
 from marketplace.queue import enqueue_on_commit
@@ -42,9 +45,9 @@ def endpoint_create(*, user: AbstractBaseUser, url: str, events: Sequence[str]) 
     url = (url or "").strip()
     errors: list[InvalidInput] = []
     if not url:
-        errors.append(InvalidInput("Enter the URL to post events to.", field="url"))
+        errors.append(InvalidInput(_("Enter the URL to post events to."), field="url"))
     elif len(url) > 500:
-        errors.append(InvalidInput("Keep the URL to 500 characters or fewer.", field="url"))
+        errors.append(InvalidInput(_("Keep the URL to 500 characters or fewer."), field="url"))
     else:
         try:
             url_target(url)
@@ -52,13 +55,13 @@ def endpoint_create(*, user: AbstractBaseUser, url: str, events: Sequence[str]) 
             errors.append(exc)
     chosen = [e for e in dict.fromkeys(events) if e in EVENT_NAMES]
     if not chosen or len(chosen) != len(set(events)):
-        errors.append(InvalidInput("Choose at least one event from the list.", field="events"))
+        errors.append(InvalidInput(_("Choose at least one event from the list."), field="events"))
     if errors:
         raise errors[0] if len(errors) == 1 else InvalidInputs(errors)
     with transaction.atomic():
         get_user_model().objects.select_for_update().get(pk=user.pk)  # two tabs cannot pass the cap together
         if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS:
-            raise NotAllowed(f"You can have at most {MAX_ENDPOINTS} endpoints; delete one first.")
+            raise NotAllowed(_("You can have at most {count} endpoints; delete one first.").format(count=MAX_ENDPOINTS))
         return WebhookEndpoint.objects.create(user=user, url=url, events=chosen)
 
 
@@ -99,7 +102,10 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool) ->
         notification_send(
             recipient=endpoint.user,
             event="webhook_disabled",
-            message=f"Your webhook endpoint {endpoint.url} was disabled: {reason}"[:300],
+            # Lazy, in the owner's language; ``reason`` was written in it (``delivery_attempt``).
+            message=format_lazy(
+                gettext_lazy("Your webhook endpoint {url} was disabled: {reason}"), url=endpoint.url, reason=reason
+            ),
             url=endpoint.get_absolute_url(),
         )
 
@@ -109,7 +115,7 @@ def endpoint_set_active(*, user: AbstractBaseUser, endpoint_id: int, active: boo
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id, user=user)
         if not active:
-            endpoint_disable(endpoint=endpoint, reason="Disabled by you.", notify=False)
+            endpoint_disable(endpoint=endpoint, reason=_("Disabled by you."), notify=False)
         elif not endpoint.is_active:
             endpoint.is_active = True
             endpoint.disabled_at = None
@@ -193,53 +199,61 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> bool |
             return None
         # Read, not locked, for the POST: the owner's own changes and the endpoint's other deliveries
         # must not wait on a slow receiver. Locked after it, to count the outcome.
-        endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
-        if not endpoint.is_active:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = None
-            delivery.last_error = "The endpoint was disabled."
-            delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
-            return False
-        code, error = _send(endpoint, delivery)
-        endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).select_related("user").get(pk=endpoint.pk)
-        delivery.attempts += 1
-        delivery.last_response_code = code
-        delivery.last_error = error[:300]
-        if code is not None and 200 <= code < 300:
-            delivery.status = DeliveryStatus.DELIVERED
-            delivery.delivered_at = timezone.now()
-            delivery.next_attempt_at = None
+        endpoint = WebhookEndpoint.objects.select_related("user").get(pk=delivery.endpoint_id)
+        # What is written for the owner to read (the log's errors, why it was disabled) in their language.
+        with translation.override(getattr(endpoint.user, "language", "") or settings.LANGUAGE_CODE):
+            if not endpoint.is_active:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+                delivery.last_error = _("The endpoint was disabled.")
+                delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
+                return False
+            code, error = _send(endpoint, delivery)
+            endpoint = (
+                WebhookEndpoint.objects.select_for_update(of=("self",)).select_related("user").get(pk=endpoint.pk)
+            )
+            delivery.attempts += 1
+            delivery.last_response_code = code
+            delivery.last_error = error[:300]
+            if code is not None and 200 <= code < 300:
+                delivery.status = DeliveryStatus.DELIVERED
+                delivery.delivered_at = timezone.now()
+                delivery.next_attempt_at = None
+                delivery.save()
+                if endpoint.consecutive_failures:
+                    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+                return True
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+            endpoint.refresh_from_db(fields=["consecutive_failures"])
+            retry_at = now + backoff(delivery.attempts)
+            window_end = delivery.created_at + settings.WEBHOOKS_RETRY_PERIOD
+            # A "Send again" of an event older than the window is one attempt: its failure disables nothing.
+            resent_late = now > window_end
+            gave_up = retry_at > window_end and not resent_late
+            if gave_up or resent_late:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+            else:
+                delivery.next_attempt_at = retry_at
             delivery.save()
-            if endpoint.consecutive_failures:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
-            return True
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
-        endpoint.refresh_from_db(fields=["consecutive_failures"])
-        retry_at = now + backoff(delivery.attempts)
-        window_end = delivery.created_at + settings.WEBHOOKS_RETRY_PERIOD
-        # A "Send again" of an event older than the window is one attempt: its failure disables nothing.
-        resent_late = now > window_end
-        gave_up = retry_at > window_end and not resent_late
-        if gave_up or resent_late:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = None
-        else:
-            delivery.next_attempt_at = retry_at
-        delivery.save()
-        logger.info("webhook delivery %s failed (attempt %d): %s", delivery.pk, delivery.attempts, error or code)
-        if gave_up:
-            endpoint_disable(
-                endpoint=endpoint,
-                reason="a delivery was not accepted (answered 2xx) for 3 days of retries.",
-                notify=True,
-            )
-        elif endpoint.consecutive_failures >= settings.WEBHOOKS_DISABLE_AFTER:
-            endpoint_disable(
-                endpoint=endpoint,
-                reason=f"{endpoint.consecutive_failures} deliveries in a row were not accepted (answered 2xx).",
-                notify=True,
-            )
-        return False
+            logger.info("webhook delivery %s failed (attempt %d): %s", delivery.pk, delivery.attempts, error or code)
+            if gave_up:
+                endpoint_disable(
+                    endpoint=endpoint,
+                    reason=_("a delivery was not accepted (answered 2xx) for 3 days of retries."),
+                    notify=True,
+                )
+            elif endpoint.consecutive_failures >= settings.WEBHOOKS_DISABLE_AFTER:
+                endpoint_disable(
+                    endpoint=endpoint,
+                    reason=ngettext(
+                        "{n} deliveries in a row were not accepted (answered 2xx).",
+                        "{n} deliveries in a row were not accepted (answered 2xx).",
+                        endpoint.consecutive_failures,
+                    ).format(n=endpoint.consecutive_failures),
+                    notify=True,
+                )
+            return False
 
 
 def _send(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
@@ -260,7 +274,7 @@ def _send(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
         return None, f"{type(exc).__name__}: {exc}"
     if 200 <= code < 300:
         return code, ""
-    return code, f"Answered {code}."
+    return code, _("Answered {code}.").format(code=code)
 
 
 def delivery_resend(*, user: AbstractBaseUser, delivery_id: int) -> WebhookDelivery:
@@ -272,7 +286,7 @@ def delivery_resend(*, user: AbstractBaseUser, delivery_id: int) -> WebhookDeliv
             .get(pk=delivery_id, endpoint__user=user)
         )
         if not delivery.endpoint.is_active:
-            raise NotAllowed("This endpoint is disabled; enable it before sending again.")
+            raise NotAllowed(_("This endpoint is disabled; enable it before sending again."))
         delivery.status = DeliveryStatus.PENDING
         delivery.next_attempt_at = timezone.now()
         delivery.save(update_fields=["status", "next_attempt_at"])

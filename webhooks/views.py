@@ -11,6 +11,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import DomainError
@@ -62,7 +63,7 @@ def webhook_add(request: HttpRequest) -> HttpResponse:
             if not add_domain_error(form, error):
                 form.add_error(None, error.message)
         else:
-            messages.success(request, "Endpoint added. Use its signing secret below to check our signatures.")
+            messages.success(request, _("Endpoint added. Use its signing secret below to check our signatures."))
             return redirect(endpoint)
     status = 400 if form.errors else 200
     return render(request, "webhooks/add.html", {"form": form}, status=status)
@@ -86,7 +87,7 @@ def webhook_set_active(request: HttpRequest, endpoint_id: int) -> HttpResponse:
         )
     except WebhookEndpoint.DoesNotExist:
         raise Http404 from None
-    messages.success(request, "Endpoint enabled." if endpoint.is_active else "Endpoint disabled.")
+    messages.success(request, _("Endpoint enabled.") if endpoint.is_active else _("Endpoint disabled."))
     return redirect(endpoint)
 
 
@@ -97,7 +98,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
         endpoint_delete(user=_user(request), endpoint_id=endpoint_id)
     except WebhookEndpoint.DoesNotExist:
         raise Http404 from None
-    messages.success(request, "Endpoint deleted, with its delivery log.")
+    messages.success(request, _("Endpoint deleted, with its delivery log."))
     return redirect("webhooks")
 
 
@@ -112,5 +113,5 @@ def webhook_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
         delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
         messages.error(request, error.message)
         return redirect(delivery.endpoint)
-    messages.success(request, "Queued to be sent again.")
+    messages.success(request, _("Queued to be sent again."))
     return redirect(delivery.endpoint)
