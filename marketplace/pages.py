@@ -9,7 +9,8 @@ restart (a deploy) starts empty.
 The key holds the page's version, the query string (it picks pages and
 histories, and the parts' links keep it), the viewer (and their staff flag),
 their time zone, their language (the footer's choice moves no version) and a window of
-``PAGE_CACHE_SECONDS``: what changes without moving the version, the relative times ("in 3 days") included, shows within the window.
+``PAGE_CACHE_SECONDS``: what changes without moving the version, the relative times ("in 3
+days") included, shows within the window.
 
 A CSRF token belongs to the browser, not to the viewer: a part holds a random
 stand-in, replaced by the request's own token each time it is served.
