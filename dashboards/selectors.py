@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Q
@@ -24,14 +25,17 @@ from gigs.models import Gig, SavedGig
 from milestones.models import PARTY_LIST_BY_NAME, Milestone, MilestoneState, is_overdue, milestone_url
 from orders.models import Activity, Order, OrderStatus
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
 
 @dataclass(frozen=True)
 class Section:
     """One list on a dashboard: which milestones, and what the user should do."""
 
     key: str
-    title: str
-    hint: str
+    title: StrOrPromise
+    hint: StrOrPromise
     # Its partial index (``milestones.models.PARTY_LISTS``), which says the states it lists and their order.
     index: str
     # The user must act on these (the rest wait on the other party).

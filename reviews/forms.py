@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from orders.forms import MessageBodyField
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 STARS = [
     ("5", _("5 – excellent")),
@@ -17,7 +21,7 @@ STARS = [
 ]
 
 
-def _stars(label: str | Promise) -> forms.ChoiceField:
+def _stars(label: StrOrPromise) -> forms.ChoiceField:
     return forms.ChoiceField(label=label, choices=STARS, widget=forms.RadioSelect)
 
 
