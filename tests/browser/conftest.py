@@ -25,11 +25,12 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def new_page(browser, live_server, request) -> Iterator[Callable]:
-    """``new_page()`` opens a page in a fresh context: one per person in the test."""
+    """``new_page()`` opens a page in a fresh context: one per person in the test
+    (``new_page(extra_http_headers={"Accept-Language": "es"})``: a browser that asks for Spanish)."""
     contexts = []
 
-    def make():
-        context = browser.new_context(base_url=live_server.url)
+    def make(**options):
+        context = browser.new_context(base_url=live_server.url, **options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

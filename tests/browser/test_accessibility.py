@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts.models import User
 from tests.browser.conftest import PASSWORD
 from tests.pages import main_pages
 
@@ -15,8 +16,11 @@ AXE = (Path(__file__).resolve().parents[1] / "vendor" / "axe.min.js").read_text(
 RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
-def test_the_main_pages_pass_axe(browser, live_server):
+@pytest.mark.parametrize("language", ["en-gb", "es", "de"])
+def test_the_main_pages_pass_axe(browser, live_server, language):
+    """In each language: a visitor's by the browser's Accept-Language, a member's by the profile."""
     world = main_pages()
+    User.objects.update(language=language)
     contexts = {}
     found = []
     try:
@@ -24,7 +28,10 @@ def test_the_main_pages_pass_axe(browser, live_server):
             key = getattr(who, "username", "")
             if key not in contexts:
                 # axe is evaluated in the page, so the site's CSP (no inline script) is set aside for it here only.
-                context = browser.new_context(base_url=live_server.url, bypass_csp=True)
+                # Members log in on the English page (the form is found by its English label) and then
+                # read in their profile's language.
+                headers = {} if who is not None else {"Accept-Language": language}
+                context = browser.new_context(base_url=live_server.url, bypass_csp=True, extra_http_headers=headers)
                 context.set_default_timeout(10_000)
                 page = context.new_page()
                 if who is not None:
@@ -36,6 +43,7 @@ def test_the_main_pages_pass_axe(browser, live_server):
                 contexts[key] = (context, page)
             page = contexts[key][1]
             page.goto(url)
+            assert page.evaluate("document.documentElement.lang") == language, (name, language)
             page.evaluate(AXE)
             result = page.evaluate("options => axe.run(document, options)", RULES)
             for violation in result["violations"]:

@@ -14,8 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
+from accounts.models import User
 from tests.pages import main_pages
 
 pytestmark = pytest.mark.django_db
@@ -87,18 +89,24 @@ def test_an_aria_label_on_a_generic_span_is_an_error(tmp_path):
     assert len(errors) == 1 and "aria-label" in errors[0]
 
 
-def test_the_main_pages_are_valid_html(tmp_path):
+def test_the_main_pages_are_valid_html_in_every_language(tmp_path):
+    """Each page as English, Spanish and German readers get it (a visitor by the browser's
+    language, a member by the profile's): one run of the checker over all of them."""
     java = _java()
     world = main_pages()
     files = []
-    for name, url, who in world.pages:
-        client = Client()
-        if who is not None:
-            client.force_login(who)
-        response = client.get(url)
-        assert response.status_code == 200, (name, url, response.status_code)
-        path = tmp_path / (re.sub(r"\W+", "-", name) + ".html")
-        path.write_bytes(response.content)
-        files.append(str(path))
+    for language, _name in settings.LANGUAGES:
+        User.objects.update(language=language)
+        for name, url, who in world.pages:
+            client = Client(headers={"accept-language": language})
+            if who is not None:
+                who.refresh_from_db(fields=["language"])
+                client.force_login(who)
+            response = client.get(url)
+            assert response.status_code == 200, (name, url, response.status_code)
+            assert f'<html lang="{language}">' in response.content.decode(), (language, name)
+            path = tmp_path / (re.sub(r"\W+", "-", f"{language}-{name}") + ".html")
+            path.write_bytes(response.content)
+            files.append(str(path))
     errors = _errors(java, files)
     assert not errors, "\n".join(errors)
