@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -239,7 +240,12 @@ class ProfileForm(forms.ModelForm):
         zone.choices = zone_choices(saved)  # type: ignore[attr-defined]
         self.initial["time_zone"] = canonical_zone(saved)
         zone.widget.attrs.update(
-            {"data-guess-zone": "", "data-zone-chosen": "true" if self.instance.time_zone_chosen_at else "false"}
+            {
+                "data-guess-zone": "",
+                "data-zone-chosen": "true" if self.instance.time_zone_chosen_at else "false",
+                # The group static/js/app.js puts first, named in the reader's language.
+                "data-guess-label": gettext("Your browser's zone"),
+            }
         )
 
     def clean(self) -> dict:

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import User
@@ -22,18 +25,26 @@ from gigs.models import Gig, SavedGig
 from milestones.models import PARTY_LIST_BY_NAME, Milestone, MilestoneState, is_overdue, milestone_url
 from orders.models import Activity, Order, OrderStatus
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
 
 @dataclass(frozen=True)
 class Section:
     """One list on a dashboard: which milestones, and what the user should do."""
 
     key: str
-    title: str
-    hint: str
+    title: StrOrPromise
+    hint: StrOrPromise
     # Its partial index (``milestones.models.PARTY_LISTS``), which says the states it lists and their order.
     index: str
     # The user must act on these (the rest wait on the other party).
     needs_action: bool = False
+
+    @property
+    def pages_label(self) -> str:
+        """The name of its pages' navigation ("To review pages")."""
+        return gettext("{section} pages").format(section=self.title)
 
     @property
     def states(self) -> tuple[str, ...]:
@@ -45,37 +56,68 @@ class Section:
 
 
 BUYER_SECTIONS = (
-    Section("to_review", "To review", "Approve the work or ask for a revision.", "ms_b_review", needs_action=True),
-    Section("in_progress", "In progress", "The seller is working on these.", "ms_b_work"),
-    Section("awaiting_acceptance", "Awaiting acceptance", "Funded; waiting for the seller to accept.", "ms_b_accept"),
-    Section("disputed", "In dispute", "Staff are looking at these.", "ms_b_dispute"),
+    Section(
+        "to_review",
+        gettext_lazy("To review"),
+        gettext_lazy("Approve the work or ask for a revision."),
+        "ms_b_review",
+        needs_action=True,
+    ),
+    Section("in_progress", gettext_lazy("In progress"), gettext_lazy("The seller is working on these."), "ms_b_work"),
+    Section(
+        "awaiting_acceptance",
+        gettext_lazy("Awaiting acceptance"),
+        gettext_lazy("Funded; waiting for the seller to accept."),
+        "ms_b_accept",
+    ),
+    Section("disputed", gettext_lazy("In dispute"), gettext_lazy("Staff are looking at these."), "ms_b_dispute"),
     Section(
         "offers",
-        "Offers",
-        "The seller proposes these: accept and pay to start them, or decline. Unanswered offers expire.",
+        gettext_lazy("Offers"),
+        gettext_lazy("The seller proposes these: accept and pay to start them, or decline. Unanswered offers expire."),
         "ms_b_offer",
         needs_action=True,
     ),
     Section(
         "awaiting_payment",
-        "Awaiting payment",
-        "Not paid yet: pay to send them to the seller, or cancel them. Unpaid ones close when the checkout expires.",
+        gettext_lazy("Awaiting payment"),
+        gettext_lazy(
+            "Not paid yet: pay to send them to the seller, or cancel them. Unpaid ones close when the checkout expires."
+        ),
         "ms_b_unpaid",
         needs_action=True,
     ),
 )
 
 SELLER_SECTIONS = (
-    Section("to_accept", "To accept", "Accept to start work, or decline.", "ms_s_accept", needs_action=True),
-    Section("in_progress", "In progress", "Deliver before the deadline.", "ms_s_work"),
     Section(
-        "revision_requested", "Revision requested", "The buyer asked for changes.", "ms_s_revision", needs_action=True
+        "to_accept",
+        gettext_lazy("To accept"),
+        gettext_lazy("Accept to start work, or decline."),
+        "ms_s_accept",
+        needs_action=True,
+    ),
+    Section("in_progress", gettext_lazy("In progress"), gettext_lazy("Deliver before the deadline."), "ms_s_work"),
+    Section(
+        "revision_requested",
+        gettext_lazy("Revision requested"),
+        gettext_lazy("The buyer asked for changes."),
+        "ms_s_revision",
+        needs_action=True,
     ),
     Section(
-        "in_review", "In review", "Waiting for the buyer; approved automatically if they stay silent.", "ms_s_review"
+        "in_review",
+        gettext_lazy("In review"),
+        gettext_lazy("Waiting for the buyer; approved automatically if they stay silent."),
+        "ms_s_review",
     ),
-    Section("disputed", "In dispute", "Staff are looking at these.", "ms_s_dispute"),
-    Section("offered", "Offers sent", "Waiting for the buyer to accept and pay, or decline.", "ms_s_offer"),
+    Section("disputed", gettext_lazy("In dispute"), gettext_lazy("Staff are looking at these."), "ms_s_dispute"),
+    Section(
+        "offered",
+        gettext_lazy("Offers sent"),
+        gettext_lazy("Waiting for the buyer to accept and pay, or decline."),
+        "ms_s_offer",
+    ),
 )
 
 
@@ -85,7 +127,14 @@ COUNT_CAP = 1000
 
 
 def count_words(count: int) -> str:
-    return f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
+    """A count as the reader's language groups digits ("1,000+", "1.000+")."""
+    if count > COUNT_CAP:
+        return gettext("{count}+").format(count=_grouped(COUNT_CAP))
+    return _grouped(count)
+
+
+def _grouped(count: int) -> str:
+    return number_format(count, force_grouping=True)
 
 
 @dataclass(frozen=True)
@@ -143,7 +192,9 @@ class SectionData:
 
     @property
     def more_label(self) -> str:
-        return f"{self.more:,}+" if self.count > COUNT_CAP else f"{self.more:,}"
+        if self.count > COUNT_CAP:
+            return gettext("{count}+").format(count=_grouped(self.more))
+        return _grouped(self.more)
 
     @property
     def pages(self) -> int:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 
 class Inquiry(models.Model):
@@ -29,7 +30,7 @@ class Inquiry(models.Model):
     objects: models.Manager[Inquiry] = models.Manager()
 
     class Meta:
-        verbose_name_plural = "inquiries"
+        verbose_name_plural = _("inquiries")
         ordering = ["-last_message_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["gig", "buyer"], name="inquiry_one_per_gig_and_buyer"),

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from inbox.models import Inquiry, InquiryMessage
 from inbox.services import conversation_url
@@ -82,7 +83,7 @@ def conversations_for(user, *, unread_only: bool = False) -> list[Conversation]:
         found.append(
             Conversation(
                 kind="inquiry",
-                title=f"About “{inquiry.gig.title}”",
+                title=_("About “{title}”").format(title=inquiry.gig.title),
                 other=(inquiry.seller if inquiry.buyer_id == user.pk else inquiry.buyer).username,
                 url=url,
                 last_at=inquiry.last_message_at or inquiry.created_at,

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from gigs.models import Gig
@@ -34,13 +37,13 @@ def inquiry_start(
     The message is checked before anything is written: a refused one creates
     nothing. Nobody contacts themself, or a paused gig."""
     if gig.seller_id == buyer.pk:
-        raise NotAllowed("This is your own gig.")
+        raise NotAllowed(_("This is your own gig."))
     body, checked = message_checked(body, files)
     with transaction.atomic():
         inquiry = Inquiry.objects.filter(gig=gig, buyer=buyer).first()
         if inquiry is None:
             if not gig.is_active:
-                raise InvalidInput("This gig is paused; its seller is not taking new requests now.")
+                raise InvalidInput(_("This gig is paused; its seller is not taking new requests now."))
             try:
                 with transaction.atomic():
                     inquiry = Inquiry.objects.create(gig=gig, buyer=buyer, seller_id=gig.seller_id)
@@ -63,7 +66,7 @@ def inquiry_message_send(
     the deliverables' rules, contact details flagged (never changed), the
     other party notified; the same form twice adds one message."""
     if not inquiry.is_party(author):
-        raise NotAllowed("Only the buyer and the seller can write in this conversation.")
+        raise NotAllowed(_("Only the buyer and the seller can write in this conversation."))
     body, checked = message_checked(body, files)
     return _message_add(inquiry=inquiry, author=author, body=body, checked=checked, idempotency_key=idempotency_key)
 
@@ -98,7 +101,9 @@ def _message_add(
         notification_send(
             recipient=other,
             event=NEW_MESSAGE,
-            message=f"New message from {author.username} about “{inquiry.gig.title}”."[:300],
+            message=format_lazy(
+                gettext_lazy("New message from {name} about “{title}”."), name=author.username, title=inquiry.gig.title
+            ),
             url=inquiry.get_absolute_url(),
         )
         webhooks_emit_to(

@@ -9,6 +9,7 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.http import AuthedRequest
@@ -57,13 +58,13 @@ def inquiry_start(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation (none is made empty). A buyer who already has one about this gig goes to it."""
     gig = gig_for_viewer(request.user, pk)
     if gig.seller_id == request.user.pk:
-        messages.error(request, "This is your own gig.")
+        messages.error(request, _("This is your own gig."))
         return redirect("gig_detail", pk=gig.pk)
     existing = Inquiry.objects.filter(gig=gig, buyer=request.user).first()
     if request.method == "GET" and existing is not None:
         return redirect(existing)
     if existing is None and not gig.is_active:
-        messages.error(request, "This gig is paused; its seller is not taking new requests now.")
+        messages.error(request, _("This gig is paused; its seller is not taking new requests now."))
         return redirect("gig_detail", pk=gig.pk)
     form = MessageForm(request.POST if request.method == "POST" else None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

@@ -13,13 +13,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext_lazy
 from djmoney.models.fields import MoneyField
 
 from marketplace.money import format_money
 
-admin.site.site_header = "Milestone Marketplace administration"
-admin.site.site_title = "Milestone Marketplace admin"
-admin.site.index_title = "Run the marketplace"
+admin.site.site_header = gettext_lazy("Milestone Marketplace administration")
+admin.site.site_title = gettext_lazy("Milestone Marketplace admin")
+admin.site.index_title = gettext_lazy("Run the marketplace")
 
 
 def _money_column(name: str, label: str) -> Any:

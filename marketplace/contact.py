@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext_lazy
+
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 # Seven or more digits, allowing spaces, dots, dashes, brackets and a leading +: "+44 20 7946 0958".
 _PHONE = re.compile(r"(?<![\w.])\+?\d(?:[\s().-]{0,2}\d){6,}(?![\w])")
@@ -17,7 +19,23 @@ _MESSENGERS = re.compile(
 )
 _MONEY_OR_DATE = re.compile(r"^\d{1,4}([.,/-])\d{1,2}\1\d{1,4}$")
 
-NOTICE = (
+# The notice shown under a flagged message, one whole sentence per flag (``contact_found``: the
+# flag is stored in English, the notice is worded in the reader's language).
+NOTICES = {
+    "an e-mail address": gettext_lazy(
+        "Keep the conversation here: this message contains an e-mail address. Talks outside the marketplace are "
+        "not monitored and cannot be relied on in a dispute."
+    ),
+    "a phone number": gettext_lazy(
+        "Keep the conversation here: this message contains a phone number. Talks outside the marketplace are not "
+        "monitored and cannot be relied on in a dispute."
+    ),
+    "an outside messenger": gettext_lazy(
+        "Keep the conversation here: this message contains an outside messenger. Talks outside the marketplace are "
+        "not monitored and cannot be relied on in a dispute."
+    ),
+}
+NOTICE = gettext_lazy(
     "Keep the conversation here: this message contains {what}. Talks outside the marketplace are not "
     "monitored and cannot be relied on in a dispute."
 )
@@ -38,4 +56,6 @@ def contact_found(text: str) -> str:
 
 
 def contact_notice(what: str) -> str:
-    return NOTICE.format(what=what) if what else ""
+    if not what:
+        return ""
+    return str(NOTICES[what]) if what in NOTICES else str(NOTICE).format(what=what)

@@ -16,6 +16,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from marketplace.errors import DomainError
 from marketplace.timewords import period_words
@@ -59,8 +61,8 @@ class OneUseForm(forms.Form):
 def describe_period(period: timedelta) -> str:
     """'available at once', 'cleared after 3 days', 'cleared after 14 days'."""
     if period <= timedelta(0):
-        return "available at once"
-    return f"cleared after {period_words(period)}"
+        return _("available at once")
+    return _("cleared after {period}").format(period=period_words(period))
 
 
 def currency_choices() -> list[tuple[str, str]]:
@@ -89,18 +91,23 @@ class MultipleFileField(forms.FileField):
 
 class AmountField(forms.DecimalField):
     """An amount of money typed in a form, worded the same on every form: a number with at most
-    two decimal places; the currency and the limits are the form's to state in its help text."""
+    two decimal places; the currency and the limits are the form's to state in its help text.
+
+    Typed as the reader writes numbers (``localize``: "12,50" in German and Spanish, "12.50" in
+    English; a point is still read as decimals there): a text box with the decimal keypad, since a
+    number box refuses a comma."""
 
     default_error_messages = {
-        "invalid": "Enter the amount as a number, e.g. 20 or 19.99.",
-        "max_decimal_places": "Use at most two decimal places.",
-        "max_digits": "That amount is too large.",
-        "max_whole_digits": "That amount is too large.",
-        "min_value": "The amount cannot be negative.",
+        "invalid": gettext_lazy("Enter the amount as a number, e.g. 20 or 19.99."),
+        "max_decimal_places": gettext_lazy("Use at most two decimal places."),
+        "max_digits": gettext_lazy("That amount is too large."),
+        "max_whole_digits": gettext_lazy("That amount is too large."),
+        "min_value": gettext_lazy("The amount cannot be negative."),
     }
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_digits", 14)
         kwargs.setdefault("decimal_places", 2)
-        kwargs.setdefault("widget", forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+        kwargs.setdefault("localize", True)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
         super().__init__(**kwargs)

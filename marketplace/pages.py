@@ -8,8 +8,9 @@ restart (a deploy) starts empty.
 
 The key holds the page's version, the query string (it picks pages and
 histories, and the parts' links keep it), the viewer (and their staff flag),
-their time zone and a window of ``PAGE_CACHE_SECONDS``: what changes without moving
-the version, the relative times ("in 3 days") included, shows within the window.
+their time zone, their language (the footer's choice moves no version) and a window of
+``PAGE_CACHE_SECONDS``: what changes without moving the version, the relative times ("in 3
+days") included, shows within the window.
 
 A CSRF token belongs to the browser, not to the viewer: a part holds a random
 stand-in, replaced by the request's own token each time it is served.
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
 # Random per process, so no one can write it into a message to have it replaced.
@@ -53,6 +54,7 @@ def cached_parts(
             user.pk,
             int(user.is_staff),
             timezone.get_current_timezone_name(),
+            translation.get_language(),
             int(time.time() // ttl) if ttl > 0 else 0,
         )
     )

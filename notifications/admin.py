@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from marketplace.admin import ReadOnlyAdmin
 from notifications.models import Notification, OutgoingEmail
@@ -12,11 +14,11 @@ from notifications.times import notice_text
 
 
 class EmailFailingFilter(admin.SimpleListFilter):
-    title = "e-mail"
+    title = gettext_lazy("e-mail")
     parameter_name = "email"
 
     def lookups(self, request, model_admin):
-        return [("retrying", "Failing, retrying"), ("given_up", "Failed, given up")]
+        return [("retrying", _("Failing, retrying")), ("given_up", _("Failed, given up"))]
 
     def queryset(self, request, queryset):
         failing = queryset.filter(emailed_at__isnull=True, email_attempts__gt=0)
@@ -35,12 +37,14 @@ class NotificationAdmin(ReadOnlyAdmin):
     readonly_fields = ("email_last_error", "email_retry_at")
     actions = ("retry_email_now",)
 
-    @admin.action(description="Retry the e-mail now", permissions=["retry"])
+    @admin.action(description=gettext_lazy("Retry the e-mail now"), permissions=["retry"])
     def retry_email_now(self, request, queryset):
         count = notifications_email_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} e-mail(s) will be sent on the e-mail sweep's next tick.")
+        self.message_user(
+            request, _("{count} e-mail(s) will be sent on the e-mail sweep's next tick.").format(count=count)
+        )
 
-    @admin.display(description="message", ordering="message")
+    @admin.display(description=gettext_lazy("message"), ordering="message")
     def words(self, obj: Notification) -> str:
         """The words as the recipient reads them, times in the staff member's zone."""
         return notice_text(obj.message)
@@ -54,11 +58,15 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 class OutgoingFailingFilter(admin.SimpleListFilter):
-    title = "sending"
+    title = gettext_lazy("sending")
     parameter_name = "sending"
 
     def lookups(self, request, model_admin):
-        return [("waiting", "Not sent yet"), ("retrying", "Failing, retrying"), ("given_up", "Failed, given up")]
+        return [
+            ("waiting", _("Not sent yet")),
+            ("retrying", _("Failing, retrying")),
+            ("given_up", _("Failed, given up")),
+        ]
 
     def queryset(self, request, queryset):
         unsent = queryset.filter(sent_at__isnull=True)
@@ -84,10 +92,12 @@ class OutgoingEmailAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ("retry_now",)
 
-    @admin.action(description="Retry the e-mail now", permissions=["retry"])
+    @admin.action(description=gettext_lazy("Retry the e-mail now"), permissions=["retry"])
     def retry_now(self, request, queryset):
         count = outgoing_emails_retry(email_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} e-mail(s) will be sent on the e-mail sweep's next tick.")
+        self.message_user(
+            request, _("{count} e-mail(s) will be sent on the e-mail sweep's next tick.").format(count=count)
+        )
 
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("notifications.change_outgoingemail")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.bulk import written_by_hand
 
@@ -69,7 +70,7 @@ class OutgoingEmail(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
-    kind = models.CharField(max_length=80, blank=True, help_text="The template it was made from.")
+    kind = models.CharField(max_length=80, blank=True, help_text=_("The template it was made from."))
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.SmallIntegerField(default=0)

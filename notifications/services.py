@@ -197,13 +197,14 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
                 "recipient__email",
                 "recipient__email_notifications",
                 "recipient__time_zone",
+                "recipient__language",
             )
         )
         if not rows:
             return 0
         messages = [
-            _notice_email(message, url, address, zone)
-            for _, event, message, url, _, address, preference, zone in rows
+            _notice_email(message, url, address, zone, language)
+            for _, event, message, url, _, address, preference, zone, language in rows
             if address and wants_email(preference, event)
         ]
         pks = [row[0] for row in rows]
@@ -220,10 +221,13 @@ def notification_emails_send(*, notification_ids: Iterable[int]) -> int:
     return len(rows)
 
 
-def _notice_email(message: str, url: str, address: str, zone_name: str) -> EmailMessage:
-    """The e-mail copy of a notice, its times in the recipient's zone (``User.time_zone``)."""
-    text = notice_text(message, reader_zone(zone_name))
-    return EmailMessage(subject=text[:78], body=f"{text}\n\n{site_url(url)}\n", to=[address])
+def _notice_email(message: str, url: str, address: str, zone_name: str, language: str = "") -> EmailMessage:
+    """The e-mail copy of a notice, its times in the recipient's zone (``User.time_zone``) and
+    language (``User.language``): the words were made text in that language when the notice was
+    written (``in_language``); the dates around them are made here, under the same language."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        text = notice_text(message, reader_zone(zone_name))
+        return EmailMessage(subject=text[:78], body=f"{text}\n\n{site_url(url)}\n", to=[address])
 
 
 def reader_zone(name: str) -> zoneinfo.ZoneInfo:

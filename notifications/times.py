@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime, tzinfo
 
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 # Notification.message's length: a notice is cut there, never inside a token.
 MESSAGE_LENGTH = 300
@@ -56,9 +57,10 @@ def notice_text(message: str, zone: tzinfo | None = None) -> str:
     def render(match: re.Match[str]) -> str:
         kind, stamp = match.groups()
         local = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC).astimezone(zone)
+        # Month names in the reader's language ("09 Dec 2026", "09 Dez. 2026"): the active one.
         if kind == "d":
-            return f"{local:%d %b %Y}"
-        return f"{local:%d %b %Y %H:%M} {zone_label(local)}"
+            return date_format(local, "d M Y")
+        return f"{date_format(local, 'd M Y H:i')} {zone_label(local)}"
 
     return _TOKEN.sub(render, message)
 

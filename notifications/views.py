@@ -13,6 +13,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from marketplace.pagination import paginate
@@ -48,7 +50,7 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         notification = services.notification_open(user=_signed_in(request), notification_id=pk)
     except Notification.DoesNotExist:
-        raise Http404("No such notification") from None
+        raise Http404(_("No such notification")) from None
     # Only into this site: a stored URL never sends anyone elsewhere.
     return redirect(local_url(notification.url) or "notifications")
 
@@ -58,7 +60,12 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
 def notifications_read(request: HttpRequest) -> HttpResponse:
     count = notifications_mark_read(user=_signed_in(request))
     if count:
-        messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
+        messages.success(
+            request,
+            ngettext("Marked {count} notification as read.", "Marked {count} notifications as read.", count).format(
+                count=count
+            ),
+        )
     else:
-        messages.info(request, "Nothing new to mark as read.")
+        messages.info(request, _("Nothing new to mark as read."))
     return redirect("notifications")

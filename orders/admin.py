@@ -7,6 +7,8 @@ here edits it; staff read the whole engagement on one page.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 from orders.models import Activity, OrderMessage, StaffFileRead
@@ -38,11 +40,11 @@ class OrderAdmin(ReadOnlyAdmin):
 class FlaggedFilter(admin.SimpleListFilter):
     """Messages that carry contact details off the platform (kept as written)."""
 
-    title = "contact details off the platform"
+    title = gettext_lazy("contact details off the platform")
     parameter_name = "flagged"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Flagged"), ("no", "Not flagged")]
+        return [("yes", _("Flagged")), ("no", _("Not flagged"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -68,7 +70,7 @@ class ActivityAdmin(ReadOnlyAdmin):
     search_fields = ("order__title", "actor__username", "note")
     date_hierarchy = "created_at"
 
-    @admin.display(description="actor", ordering="actor__username")
+    @admin.display(description=gettext_lazy("actor"), ordering="actor__username")
     def actor_name(self, obj: Activity) -> str:
         return obj.actor_name
 

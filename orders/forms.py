@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.forms import MultipleFileField, OneUseForm
 from marketplace.uploads import upload_rules_words
 
 
 class OrderStartForm(forms.Form):
-    title = forms.CharField(label="Title", max_length=200, help_text="A name for this engagement.")
+    title = forms.CharField(label=_("Title"), max_length=200, help_text=_("A name for this engagement."))
     brief = forms.CharField(
-        label="Brief",
+        label=_("Brief"),
         max_length=10000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="What you need, for the seller to read before the first milestone.",
+        help_text=_("What you need, for the seller to read before the first milestone."),
     )
 
 
@@ -44,9 +45,9 @@ class MessageBodyField(forms.CharField):
 
 
 class MessageForm(OneUseForm):
-    body = MessageBodyField(label="Message", max_length=MESSAGE_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    body = MessageBodyField(label=_("Message"), max_length=MESSAGE_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
     attachment = MultipleFileField(
-        label="Attach files",
+        label=_("Attach files"),
         required=False,
     )
 

@@ -7,12 +7,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class OrderStatus(models.TextChoices):
-    AWAITING_MILESTONE = "awaiting_milestone", "Waiting for a milestone"
-    ACTIVE = "active", "Active"
-    COMPLETED = "completed", "Completed"
+    AWAITING_MILESTONE = "awaiting_milestone", _("Waiting for a milestone")
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
 
 
 # A party's role in an order (``Order.role_of``).
@@ -163,7 +165,7 @@ class Activity(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        verbose_name_plural = "activities"
+        verbose_name_plural = _("activities")
         indexes = [
             models.Index(fields=["order", "created_at"]),
             models.Index(fields=["buyer", "id"], name="activity_buyer_latest", condition=Q(buyer__isnull=False)),
@@ -175,7 +177,7 @@ class Activity(models.Model):
 
     @property
     def actor_name(self) -> str:
-        return self.actor.username if self.actor is not None else "System"
+        return self.actor.username if self.actor is not None else gettext("System")
 
 
 # --- locks -----------------------------------------------------------------------
@@ -209,7 +211,7 @@ class StaffFileRead(models.Model):
 
     class Meta:
         ordering = ["-read_at", "-id"]
-        verbose_name = "staff read"
+        verbose_name = _("staff read")
 
     def __str__(self) -> str:
         return f"{self.reader} read {self.kind} “{self.file_name}”"

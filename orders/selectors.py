@@ -7,6 +7,7 @@ import logging
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from accounts.two_factor import SecondFactorRequired, passed_two_factor
 from orders.models import Activity, Order, OrderMessage
@@ -38,7 +39,7 @@ def not_visible(user, what: str) -> Exception:
     if has_support_permission(user) and not passed_two_factor():
         staff_file_read_record(reader=user, kind=REFUSED, file_name=what)
         logger.warning("staff read refused without two-factor", extra={"reader": user.pk, "what": what})
-        return SecondFactorRequired("Two-factor authentication is needed to read other members' orders.")
+        return SecondFactorRequired(_("Two-factor authentication is needed to read other members' orders."))
     return Http404(f"No such {what.split(' ')[0]}")
 
 

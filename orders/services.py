@@ -10,6 +10,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import User
 from gigs.models import Gig
@@ -65,19 +68,21 @@ def order_create(
         seller = gig.seller
         currency = currency or str(gig.starting_price.currency)
     if seller is None or currency is None:
-        raise InvalidInput("An order needs a seller and a currency.")
+        raise InvalidInput(_("An order needs a seller and a currency."))
     if seller.pk == buyer.pk:
-        raise NotAllowed("You cannot order your own gig.")
+        raise NotAllowed(_("You cannot order your own gig."))
     if gig is not None and not gig.is_active:
-        raise InvalidInput("This gig is no longer available.")
+        raise InvalidInput(_("This gig is no longer available."))
     if not title:
-        raise InvalidInput("Give the order a title.", field="title")
+        raise InvalidInput(_("Give the order a title."), field="title")
     if len(title) > 200:
-        raise InvalidInput("Keep the title to 200 characters or fewer.", field="title")
+        raise InvalidInput(_("Keep the title to 200 characters or fewer."), field="title")
     if len(brief) > 10000:
-        raise InvalidInput("Keep the brief to 10,000 characters or fewer.", field="brief")
+        raise InvalidInput(_("Keep the brief to 10,000 characters or fewer."), field="brief")
     if currency not in settings.MARKETPLACE_CURRENCIES:
-        raise InvalidInput(f"{currency} is not a currency of this marketplace.", field="currency")
+        raise InvalidInput(
+            _("{currency} is not a currency of this marketplace.").format(currency=currency), field="currency"
+        )
     with transaction.atomic():
         order = Order.objects.create(buyer=buyer, seller=seller, gig=gig, title=title, brief=brief, currency=currency)
         opener, other = (seller, buyer) if by_seller else (buyer, seller)
@@ -85,7 +90,9 @@ def order_create(
         notification_send(
             recipient=other,
             event="order_opened",
-            message=f"{opener.username} opened an order with you: “{title}”.",
+            message=format_lazy(
+                gettext_lazy("{name} opened an order with you: “{title}”."), name=opener.username, title=title
+            ),
             url=order.get_absolute_url(),
         )
     return order
@@ -117,7 +124,7 @@ def order_message_send(
     (``contact_flag``): both parties see a notice, staff see the flag.
     """
     if not order.is_party(author):
-        raise NotAllowed("Only the buyer and the seller can write in this order.")
+        raise NotAllowed(_("Only the buyer and the seller can write in this order."))
     body, checked = message_checked(body, files)
     with transaction.atomic():
         message = message_store(
@@ -134,7 +141,9 @@ def order_message_send(
         notification_send(
             recipient=other,
             event=NEW_MESSAGE,
-            message=f"New message from {author.username} on “{order.title}”.",
+            message=format_lazy(
+                gettext_lazy("New message from {name} on “{title}”."), name=author.username, title=order.title
+            ),
             url=order.get_absolute_url() + "#messages",
         )
         webhooks_emit_to(
@@ -165,9 +174,9 @@ def message_checked(body: str, files: Sequence[UploadedFile]) -> tuple[str, list
     # Line breaks count one each, as the message box counts them (``MessageBodyField``).
     body = clean_text(body).replace("\r\n", "\n")
     if not body:
-        raise InvalidInput("Write a message first.", field="body")
+        raise InvalidInput(_("Write a message first."), field="body")
     if len(body) > 5000:
-        raise InvalidInput("Keep a message to 5,000 characters or fewer.", field="body")
+        raise InvalidInput(_("Keep a message to 5,000 characters or fewer."), field="body")
     return body, check_attachments(files)
 
 
@@ -185,14 +194,14 @@ def message_store(
     a race). Contact details off the platform are flagged, never changed.
     Caller holds its transaction."""
     if idempotency_key and message_model._default_manager.filter(idempotency_key=idempotency_key).exists():
-        raise DuplicateRequest("This message was already sent.")
+        raise DuplicateRequest(_("This message was already sent."))
     try:
         with transaction.atomic():
             message = message_model._default_manager.create(
                 body=body, idempotency_key=idempotency_key or None, contact_flag=contact_found(body), **fields
             )
     except IntegrityError:
-        raise DuplicateRequest("This message was already sent.") from None
+        raise DuplicateRequest(_("This message was already sent.")) from None
     for upload, name, content_type in checked:
         file_model._default_manager.create(
             message=message, file=upload, original_name=name, content_type=content_type, size=upload.size or 0
@@ -204,7 +213,12 @@ def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile,
     """Each file with its safe name and type, or ``InvalidInput`` on ``attachment``."""
     files = [f for f in files if f]
     if len(files) > MAX_MESSAGE_FILES:
-        raise InvalidInput(f"Attach at most {MAX_MESSAGE_FILES} files to one message.", field="attachment")
+        raise InvalidInput(
+            ngettext(
+                "Attach at most {n} file to one message.", "Attach at most {n} files to one message.", MAX_MESSAGE_FILES
+            ).format(n=MAX_MESSAGE_FILES),
+            field="attachment",
+        )
     checked = []
     for upload in files:
         try:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from accounts.http import AuthedRequest
 from gigs.selectors import gig_for_viewer
@@ -20,7 +21,7 @@ from orders.services import order_create
 def order_start(request: AuthedRequest, pk: int) -> HttpResponse:
     gig = gig_for_viewer(request.user, pk)
     if gig.seller_id == request.user.pk:
-        messages.error(request, "You cannot order your own gig.")
+        messages.error(request, _("You cannot order your own gig."))
         return redirect("gig_detail", pk=gig.pk)
     form = OrderStartForm(request.POST or None, initial={"title": gig.title})
     if request.method == "POST" and form.is_valid():
@@ -31,7 +32,10 @@ def order_start(request: AuthedRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             show_domain_error(request, form, error)
         else:
-            messages.success(request, f"Order opened with {gig.seller.username}. Add the first milestone to start.")
+            messages.success(
+                request,
+                _("Order opened with {name}. Add the first milestone to start.").format(name=gig.seller.username),
+            )
             return redirect(order.get_absolute_url())
     status = 400 if request.method == "POST" else 200
     return render(request, "orders/order_start.html", {"gig": gig, "form": form}, status=status)

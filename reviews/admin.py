@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from marketplace.admin import ReadOnlyAdmin
 from marketplace.errors import DomainError
@@ -14,7 +16,7 @@ from reviews.services import review_hide
 
 
 class HideForm(forms.Form):
-    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 @admin.register(Review)
@@ -25,7 +27,7 @@ class ReviewAdmin(ReadOnlyAdmin):
     search_fields = ("text", "author__username", "subject__username", "order__title")
     actions = ("hide_reviews",)  # type: ignore[assignment]  # the one thing staff may do here
 
-    @admin.action(description="Hide the selected reviews (with a reason)")
+    @admin.action(description=gettext_lazy("Hide the selected reviews (with a reason)"))
     def hide_reviews(self, request, queryset):
         form = HideForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():
@@ -34,15 +36,17 @@ class ReviewAdmin(ReadOnlyAdmin):
                 try:
                     review_hide(review=review, actor=request.user, reason=form.cleaned_data["reason"])
                 except DomainError as error:
-                    self.message_user(request, f"Review {review.pk}: {error.message}", messages.WARNING)
+                    self.message_user(
+                        request, _("Review {pk}: {error}").format(pk=review.pk, error=error.message), messages.WARNING
+                    )
                 else:
                     self.log_change(request, review, f"Hidden: {form.cleaned_data['reason']}")
                     hidden += 1
-            self.message_user(request, f"{hidden} review(s) hidden.", messages.SUCCESS)
+            self.message_user(request, _("{count} review(s) hidden.").format(count=hidden), messages.SUCCESS)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Hide reviews",
+            "title": _("Hide reviews"),
             "reviews": queryset,
             "form": form,
             "action_checkbox_name": ACTION_CHECKBOX_NAME,

@@ -11,11 +11,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class ReviewRole(models.TextChoices):
-    BUYER = "buyer", "Buyer reviewing the seller"
-    SELLER = "seller", "Seller reviewing the buyer"
+    BUYER = "buyer", _("Buyer reviewing the seller")
+    SELLER = "seller", _("Seller reviewing the buyer")
 
 
 class ReviewQuerySet(models.QuerySet["Review"]):

@@ -19,6 +19,7 @@ from django.db.models import (
     Subquery,
     Sum,
 )
+from django.utils.translation import gettext as _
 
 from accounts.levels import LEVEL_WINDOW, SellerRecord
 from accounts.models import SellerLevelChange, User
@@ -208,7 +209,7 @@ def order_reviews(order: Order, user) -> OrderReviews:
     reviews = list(Review.objects.filter(order=order).select_related("author"))
     mine = next((r for r in reviews if user.is_authenticated and r.author_id == user.pk), None)
     published = [r for r in reviews if r.is_published and r.hidden_at is None]
-    refusal = review_refusal(order, user) if role else "Only the parties review an order."
+    refusal = review_refusal(order, user) if role else _("Only the parties review an order.")
     requested = False
     can_request = False
     if role == "seller" and not any(r.author_id == order.buyer_id for r in reviews):

@@ -16,6 +16,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts.models import User
 from marketplace.errors import InvalidInput, InvalidTransition, NotAllowed
@@ -43,21 +46,25 @@ def review_window_end(order: Order) -> datetime | None:
     return order.completed_at + settings.REVIEW_WINDOW if order.completed_at else None
 
 
+# The refusal of a second review, which a seller asking for one reads as "already reviewed".
+ALREADY_REVIEWED = gettext_noop("You have already reviewed this order; a review cannot be changed.")
+
+
 def review_refusal(order: Order, user, *, now: datetime | None = None) -> str:
     """Why ``user`` cannot review ``order`` now, or "" if they can."""
     now = now or timezone.now()
     if not user.is_authenticated or not order.is_party(user):
-        return "Only the buyer and the seller of this order can review it."
+        return _("Only the buyer and the seller of this order can review it.")
     if order.status != OrderStatus.COMPLETED or order.completed_at is None:
-        return "Reviews open when the order is complete."
+        return _("Reviews open when the order is complete.")
     end = review_window_end(order)
     assert end is not None
     if now >= end:
-        return "The review window of this order has closed."
+        return _("The review window of this order has closed.")
     if Review.objects.filter(order=order, author=user).exists():
-        return "You have already reviewed this order; a review cannot be changed."
+        return _(ALREADY_REVIEWED)
     if not money_released(order):
-        return "Only orders where money was released to the seller can be reviewed."
+        return _("Only orders where money was released to the seller can be reviewed.")
     return ""
 
 
@@ -65,9 +72,9 @@ def _score(value, field: str, label: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"Rate “{label}” from 1 to 5.", field=field) from None
+        raise InvalidInput(_("Rate “{label}” from 1 to 5.").format(label=label), field=field) from None
     if not 1 <= number <= 5:
-        raise InvalidInput(f"Rate “{label}” from 1 to 5.", field=field)
+        raise InvalidInput(_("Rate “{label}” from 1 to 5.").format(label=label), field=field)
     return number
 
 
@@ -118,19 +125,19 @@ def review_submit(
         scores: dict[str, int] = {}
         if role == ReviewRole.BUYER:
             labels = {
-                "communication": "Communication",
-                "service": "Service as described",
-                "recommend": "Would recommend",
+                "communication": _("Communication"),
+                "service": _("Service as described"),
+                "recommend": _("Would recommend"),
             }
             values = {"communication": communication, "service": service, "recommend": recommend}
             scores = {field: _score(values[field], field, labels[field]) for field in SCORES}
             overall = (Decimal(sum(scores.values())) / 3).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         else:
-            overall = Decimal(_score(rating, "rating", "Rating"))
+            overall = Decimal(_score(rating, "rating", _("Rating")))
         if not text:
-            raise InvalidInput("Write a few words about working together.", field="text")
+            raise InvalidInput(_("Write a few words about working together."), field="text")
         if len(text) > 5000:
-            raise InvalidInput("Keep the review to 5,000 characters or fewer.", field="text")
+            raise InvalidInput(_("Keep the review to 5,000 characters or fewer."), field="text")
         subject = order.seller if role == ReviewRole.BUYER else order.buyer
         review = Review.objects.create(
             order=order, author=actor, subject=subject, role=role, rating=overall, text=text, **scores
@@ -143,7 +150,9 @@ def review_submit(
                 notification_send(
                     recipient=party,
                     event="reviews_published",
-                    message=f"Both reviews of “{order.title}” are in and now public.",
+                    message=format_lazy(
+                        gettext_lazy("Both reviews of “{title}” are in and now public."), title=order.title
+                    ),
                     url=order.get_absolute_url(),
                 )
         else:
@@ -152,8 +161,15 @@ def review_submit(
             notification_send(
                 recipient=subject,
                 event="review_received",
-                message=f"{actor.username} reviewed you on “{order.title}”. Leave your review to see theirs; "
-                f"both publish when you do, or on {notice_day(end)}.",
+                message=format_lazy(
+                    gettext_lazy(
+                        "{name} reviewed you on “{title}”. Leave your review to see theirs; "
+                        "both publish when you do, or on {day}."
+                    ),
+                    name=actor.username,
+                    title=order.title,
+                    day=notice_day(end),
+                ),
                 url=order.get_absolute_url(),
             )
     return review
@@ -173,7 +189,11 @@ def review_publish_lone(*, review_id: int, now: datetime | None = None) -> bool:
         notification_send(
             recipient=review.subject,
             event="reviews_published",
-            message=f"The review window of “{order.title}” has closed; {review.author.username}'s review is public.",
+            message=format_lazy(
+                gettext_lazy("The review window of “{title}” has closed; {name}'s review is public."),
+                title=order.title,
+                name=review.author.username,
+            ),
             url=order.get_absolute_url(),
         )
     return True
@@ -186,15 +206,15 @@ def review_reply(*, review: Review, actor: User, text: str) -> Review:
         lock_order(review.order_id)
         review = Review.objects.select_for_update().get(pk=review.pk)
         if actor is None or actor.pk != review.subject_id or review.role != ReviewRole.BUYER:
-            raise NotAllowed("Only the reviewed seller can reply to this review.")
+            raise NotAllowed(_("Only the reviewed seller can reply to this review."))
         if not review.is_published or review.hidden_at is not None:
-            raise InvalidTransition("You can reply once the review is public.")
+            raise InvalidTransition(_("You can reply once the review is public."))
         if review.replied_at is not None:
-            raise InvalidTransition("You have already replied to this review; a reply cannot be changed.")
+            raise InvalidTransition(_("You have already replied to this review; a reply cannot be changed."))
         if not text:
-            raise InvalidInput("Write your reply.", field="text")
+            raise InvalidInput(_("Write your reply."), field="text")
         if len(text) > 5000:
-            raise InvalidInput("Keep the reply to 5,000 characters or fewer.", field="text")
+            raise InvalidInput(_("Keep the reply to 5,000 characters or fewer."), field="text")
         review.reply = text
         review.replied_at = timezone.now()
         review.save(update_fields=["reply", "replied_at"])
@@ -208,11 +228,11 @@ def review_hide(*, review: Review, actor: User, reason: str) -> Review:
         lock_order(review.order_id)
         review = Review.objects.select_for_update().get(pk=review.pk)
         if actor is None or not actor.is_staff:
-            raise NotAllowed("Only staff can hide a review.")
+            raise NotAllowed(_("Only staff can hide a review."))
         if not reason:
-            raise InvalidInput("Say why the review is hidden.", field="reason")
+            raise InvalidInput(_("Say why the review is hidden."), field="reason")
         if review.hidden_at is not None:
-            raise InvalidTransition("This review is already hidden.")
+            raise InvalidTransition(_("This review is already hidden."))
         review.hidden_at = timezone.now()
         review.hidden_by = actor
         review.hidden_reason = reason[:2000]
@@ -228,19 +248,25 @@ def review_request(*, order: Order, actor: User) -> None:
     with transaction.atomic():
         order = lock_order(order.pk)
         if actor is None or actor.pk != order.seller_id:
-            raise NotAllowed("Only the seller of this order can ask for a review.")
+            raise NotAllowed(_("Only the seller of this order can ask for a review."))
         refusal = review_refusal(order, order.buyer)
         if refusal:
-            raise InvalidTransition("The buyer has already reviewed this order." if "already" in refusal else refusal)
+            raise InvalidTransition(
+                _("The buyer has already reviewed this order.") if refusal == _(ALREADY_REVIEWED) else refusal
+            )
         if ReviewNotice.objects.filter(order=order, user=order.buyer, kind=NUDGE).exists():
-            raise InvalidTransition("You have already asked for a review on this order.")
+            raise InvalidTransition(_("You have already asked for a review on this order."))
         ReviewNotice.objects.create(order=order, user=order.buyer, kind=NUDGE)
         end = review_window_end(order)
         assert end is not None
         notification_send(
             recipient=order.buyer,
             event="review_requested",
-            message=f"{actor.username} asks for your review of “{order.title}”. "
-            f"You can leave one until {notice_day(end)}.",
+            message=format_lazy(
+                gettext_lazy("{name} asks for your review of “{title}”. You can leave one until {day}."),
+                name=actor.username,
+                title=order.title,
+                day=notice_day(end),
+            ),
             url=order.get_absolute_url(),
         )

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import DateTimeField, Exists, OuterRef, Q, QuerySet, Value
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from accounts.levels import SellerLevel
 from accounts.models import User
@@ -72,8 +74,13 @@ def _remind_one(pk: int, now: datetime, lead: timedelta) -> bool:
             notification_send(
                 recipient=party,
                 event="review_reminder",
-                message=f"Leave your review of “{order.title}” before {notice_time(end)}; "
-                "after that the reviews already in are published.",
+                message=format_lazy(
+                    gettext_lazy(
+                        "Leave your review of “{title}” before {time}; after that the reviews already in are published."
+                    ),
+                    title=order.title,
+                    time=notice_time(end),
+                ),
                 url=order.get_absolute_url(),
             )
             sent = True

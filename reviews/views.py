@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import AuthedRequest
@@ -46,8 +47,10 @@ def review_new(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "Thank you: your review is in. It stays hidden from the other party until they review you too, "
-                "or the review window closes.",
+                _(
+                    "Thank you: your review is in. It stays hidden from the other party until they review you too, "
+                    "or the review window closes."
+                ),
             )
             return redirect(order)
     other = order.seller if role == "buyer" else order.buyer
@@ -67,7 +70,7 @@ def review_reply(request: AuthedRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     sent = False
     if not form.is_valid():
-        messages.error(request, "Your reply was not posted: write it in up to 5,000 characters.")
+        messages.error(request, _("Your reply was not posted: write it in up to 5,000 characters."))
     else:
         try:
             services.review_reply(review=review, actor=request.user, text=form.cleaned_data["text"])
@@ -75,7 +78,7 @@ def review_reply(request: AuthedRequest, pk: int) -> HttpResponse:
             messages.error(request, error.message)
         else:
             sent = True
-            messages.success(request, "Your reply is public under the review.")
+            messages.success(request, _("Your reply is public under the review."))
     if not sent:
         request.session[REPLY_DRAFT] = {"review": review.pk, "text": request.POST.get("text", "")[:DRAFT_LIMIT]}
     return redirect(reverse("profile_public", args=[review.subject.username]) + f"#review-{review.pk}")
@@ -90,7 +93,7 @@ def review_request(request: AuthedRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{order.buyer.username} has been asked for a review.")
+        messages.success(request, _("{name} has been asked for a review.").format(name=order.buyer.username))
     return redirect(order)
 
 

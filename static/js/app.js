@@ -45,7 +45,8 @@
     if (!match) return;
     var saved = select.value;
     var group = document.createElement("optgroup");
-    group.label = "Your browser's zone";
+    // The words come from the page, in the reader's language (data-guess-label, rendered by the form).
+    group.label = select.dataset.guessLabel || "Your browser's zone";
     var first = document.createElement("option");
     first.value = match.value;
     first.textContent = match.value.replace(/_/g, " ");
