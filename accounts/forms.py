@@ -13,7 +13,6 @@ from django import forms
 from django.conf import settings
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -244,7 +243,7 @@ class ProfileForm(forms.ModelForm):
                 "data-guess-zone": "",
                 "data-zone-chosen": "true" if self.instance.time_zone_chosen_at else "false",
                 # The group static/js/app.js puts first, named in the reader's language.
-                "data-guess-label": gettext("Your browser's zone"),
+                "data-guess-label": _("Your browser's zone"),
             }
         )
 
