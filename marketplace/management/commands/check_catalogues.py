@@ -42,6 +42,10 @@ def message_keys(path) -> dict[tuple[str, str | None], tuple[bool, bool]]:
     return keys
 
 
+def _order(key: tuple[str, str | None]) -> tuple[str, str]:
+    return key[0], key[1] or ""
+
+
 def make_messages() -> None:
     call_command(
         "makemessages",
@@ -66,13 +70,13 @@ class Command(BaseCommand):
         for path in sorted(p for p in catalogue_paths() if p.parent.parent.name in TRANSLATED):
             after = message_keys(path)
             old = before.get(path, {})
-            added = sorted(set(after) - set(old))
-            removed = sorted(set(old) - set(after))
+            added = sorted(set(after) - set(old), key=_order)
+            removed = sorted(set(old) - set(after), key=_order)
             for msgid, _context in added[:20]:
                 problems.append(f"{path}: new in the code, not in the catalogue: {msgid!r}")
             for msgid, _context in removed[:20]:
                 problems.append(f"{path}: in the catalogue, gone from the code: {msgid!r}")
-            for (msgid, _context), (translated, fuzzy) in sorted(after.items()):
+            for (msgid, _context), (translated, fuzzy) in sorted(after.items(), key=lambda item: _order(item[0])):
                 if not translated:
                     problems.append(f"{path}: untranslated: {msgid!r}")
                 elif fuzzy:
