@@ -18,7 +18,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from kombu import Queue
 
 from marketplace.env import (
@@ -524,7 +524,7 @@ GIG_CATEGORIES = (
     ("writing", gettext_lazy("Writing & Translation")),
     ("marketing", gettext_lazy("Digital Marketing")),
     ("video", gettext_lazy("Video & Animation")),
-    ("other", gettext_lazy("Other")),
+    ("other", pgettext_lazy("category", "Other")),
 )
 
 # How long approved money waits before the seller may withdraw it.

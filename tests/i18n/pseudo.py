@@ -52,7 +52,9 @@ _NODE = "\x01"
 # Apart from words: digits, punctuation, currency symbols and codes, time-zone abbreviations.
 _NO_WORDS = re.compile(r"^[\W\d_]*$")
 _CODE = re.compile(r"^(?:[A-Z]{3}|[A-Z]{2,5}[+-]?\d*|[+-]\d{2}(?::?\d{2})?)$")
-_SEPARATORS = re.compile(r"\s*[·•|,;:()\[\]/—–\-…\"“”„«»'‘’?!.]+\s*|\s{2,}")
+_SEPARATORS = re.compile(r"\s*[·•|,;:()\[\]/—–\-…\"“”„«»'‘’?!.@]+\s*|\s{2,}")
+# A hexadecimal token with a digit in it: an identifier (a delivery's UUID, a key's prefix).
+_HEX = re.compile(r"^(?=.*\d)[0-9a-f]{4,}$")
 
 
 class _Pseudo:
@@ -180,7 +182,7 @@ def untranslated(html: str, corpus: str, extra: Iterable[str] = ()) -> list[str]
             for part in _SEPARATORS.split(piece):
                 if part.strip() in allowed or (len(part.strip()) > 3 and part.strip() in corpus):
                     continue
-                words = [w for w in part.split() if not (_NO_WORDS.match(w) or _CODE.match(w))]
+                words = [w for w in part.split() if not (_NO_WORDS.match(w) or _CODE.match(w) or _HEX.match(w))]
                 if any(w not in data_words and w not in allowed for w in words):
                     found.append(piece)
                     break

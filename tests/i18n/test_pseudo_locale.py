@@ -104,4 +104,4 @@ def test_a_planted_untranslated_string_is_found_and_traced_to_its_template(tmp_p
     assert found == ["Planted words nobody marked"]
     # Traced to the file that holds it (here the copy is outside the project: the test names what
     # the project's own source has instead, so it looks for the words in the planted copy).
-    assert origin("Browse gigs") == ["templates/base.html"]
+    assert "templates/base.html" in origin("Browse gigs")

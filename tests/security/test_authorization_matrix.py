@@ -292,6 +292,8 @@ MATRIX: dict[str, Rule] = {
         name: Rule("public", {**everyone(302), "anonymous": 200}, {**everyone(302), "anonymous": 200})
         for name in ("login", "account_login", "signup", "account_signup")
     },
+    # The footer's "Language": a POST from anyone (a visitor's goes in a cookie), then back to the page.
+    "set_language": Rule("public", everyone(405), everyone(302)),
     # Log out is a POST; signed out already, it just goes home.
     **{name: Rule("public", everyone(405), everyone(302)) for name in ("logout", "account_logout")},
     # Pages that only say something (an inactive account, a link sent, a password reset), and
