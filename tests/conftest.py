@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 # Fixtures of the whole run: one Chromium for tests/browser and tests/admin (Django's async guard
 # kept everywhere else), and the test database cloned from a migrated template.
@@ -19,6 +21,16 @@ def pytest_configure(config) -> None:
     from marketplace.i18n import compile_catalogues
 
     compile_catalogues()
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts and ends in the default language: a request through the test client
+    activates its reader's language in this thread (as a web worker's would for its request), and a
+    service called next must not write its words in it."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
