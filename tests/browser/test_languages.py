@@ -13,7 +13,6 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django.urls import reverse
 from django.utils import translation
-from djmoney.money import Money
 from playwright.sync_api import expect
 
 from milestones.models import Milestone, MilestoneState
