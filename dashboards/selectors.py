@@ -159,7 +159,7 @@ class Row:
         return milestone_url(self.order_id, self.pk)
 
     def get_state_display(self) -> str:
-        return MilestoneState(self.state).label
+        return str(MilestoneState(self.state).label)
 
     @property
     def is_overdue(self) -> bool:

@@ -5,7 +5,9 @@ users typed. A failure lists each text with the templates or modules that hold i
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -21,7 +23,7 @@ from tests.pages import main_pages
 pytestmark = pytest.mark.django_db
 
 # Forms sent empty or wrong, as (name, URL name or callable of the world, who, data): their errors.
-FORM_ERRORS = (
+FORM_ERRORS: tuple[tuple[str, Callable[[Any], str], str | None, dict[str, str]], ...] = (
     ("sign-up, empty", lambda w: reverse("signup"), None, {}),
     ("log-in, wrong", lambda w: reverse("login"), None, {"login": "nobody", "password": "wrong"}),
     ("profile, empty", lambda w: reverse("profile"), "buyer", {"withdrawal_method": "carrier-pigeon"}),
