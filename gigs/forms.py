@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.forms import BoundField
-from django.utils.formats import get_format, number_format
+from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -43,48 +43,6 @@ def category_choices() -> list[tuple[str, str | Promise]]:
 
 def search_category_choices() -> list[tuple[str, str | Promise]]:
     return [("", _("All categories")), *settings.GIG_CATEGORIES]
-
-
-class PriceField(AmountField):
-    """A price typed in the reader's language: "12,50" or "1.234,50" in es and de, "12.50" or
-    "1,234.50" in English (``localize``: the separators of the active language). The input is
-    text with a decimal keypad (a number input cannot hold "12,50")."""
-
-    # ``AmountField``'s words, marked here so that they read in the seller's language.
-    default_error_messages = {
-        "invalid": _("Enter the amount as a number, e.g. 20 or 19.99."),
-        "max_decimal_places": _("Use at most two decimal places."),
-        "max_digits": _("That amount is too large."),
-        "max_whole_digits": _("That amount is too large."),
-        "min_value": _("The amount cannot be negative."),
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("localize", True)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as DecimalField's
-        if isinstance(value, str):
-            value = _without_grouping(value.strip())
-        return super().to_python(value)
-
-
-def _without_grouping(value: str) -> str:
-    """The thousands separators of the active language taken out of a number written with them
-    in groups of three ("1.234,50" in de, "1,234.50" in English); anything else as it is, for
-    the field to read or refuse."""
-    thousands, decimals = get_format("THOUSAND_SEPARATOR"), get_format("DECIMAL_SEPARATOR")
-    whole = value.partition(decimals)[0]
-    groups = whole.lstrip("-").split(thousands)
-    if (
-        len(groups) > 1
-        and 1 <= len(groups[0]) <= 3
-        and all(len(group) == 3 for group in groups[1:])
-        and all(group.isdigit() for group in groups)
-    ):
-        return value.replace(thousands, "", len(groups) - 1)
-    return value
 
 
 EDITOR_BUTTONS = ("add_step", "add_package", "add_extra", "add_question")
@@ -196,7 +154,7 @@ class GigForm(forms.Form):
                 self.fields[step_field(p, s, "days")] = forms.IntegerField(
                     label=_("Days"), required=False, widget=forms.NumberInput(attrs={"min": "1", "max": "365"})
                 )
-                self.fields[step_field(p, s, "price")] = PriceField(
+                self.fields[step_field(p, s, "price")] = AmountField(
                     label=_("Price"),
                     required=False,
                     help_text=format_lazy(
@@ -213,7 +171,7 @@ class GigForm(forms.Form):
             self.fields[extra_field(x, "title")] = forms.CharField(
                 label=_("Extra title"), max_length=120, required=False
             )
-            self.fields[extra_field(x, "price")] = PriceField(label=_("Extra price"), required=False)
+            self.fields[extra_field(x, "price")] = AmountField(label=_("Extra price"), required=False)
             self.fields[extra_field(x, "days")] = forms.IntegerField(
                 label=_("Extra days"),
                 required=False,

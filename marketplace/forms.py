@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -94,8 +96,8 @@ class AmountField(forms.DecimalField):
     two decimal places; the currency and the limits are the form's to state in its help text.
 
     Typed as the reader writes numbers (``localize``: "12,50" in German and Spanish, "12.50" in
-    English; a point is still read as decimals there): a text box with the decimal keypad, since a
-    number box refuses a comma."""
+    English; a point is still read as decimals there), thousands grouped or not ("1.234,50",
+    "1,234.50"): a text box with the decimal keypad, since a number box refuses a comma."""
 
     default_error_messages = {
         "invalid": gettext_lazy("Enter the amount as a number, e.g. 20 or 19.99."),
@@ -111,3 +113,25 @@ class AmountField(forms.DecimalField):
         kwargs.setdefault("localize", True)
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
         super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as DecimalField's
+        if isinstance(value, str) and self.localize:
+            value = _without_grouping(value.strip())
+        return super().to_python(value)
+
+
+def _without_grouping(value: str) -> str:
+    """The thousands separators of the active language taken out of a number written with them
+    in groups of three ("1.234,50" in de, "1,234.50" in English); anything else as it is, for
+    the field to read or refuse (Django strips them only under ``USE_THOUSAND_SEPARATOR``)."""
+    thousands, decimals = get_format("THOUSAND_SEPARATOR"), get_format("DECIMAL_SEPARATOR")
+    whole = value.partition(decimals)[0]
+    groups = whole.lstrip("-").split(thousands)
+    if (
+        len(groups) > 1
+        and 1 <= len(groups[0]) <= 3
+        and all(len(group) == 3 for group in groups[1:])
+        and all(group.isdigit() for group in groups)
+    ):
+        return value.replace(thousands, "", len(groups) - 1)
+    return value

@@ -23,12 +23,6 @@ from orders.models import Order
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
-def amount_input() -> forms.TextInput:
-    """An amount's input, localized: a text input (a number input cannot take "12,50"), the phone's
-    decimal keypad."""
-    return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
-
-
 class MilestoneTermsForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     description = forms.CharField(
@@ -41,7 +35,7 @@ class MilestoneTermsForm(forms.Form):
         label=_("Deadline"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
-    amount = AmountField(label=_("Amount"), localize=True, widget=amount_input())
+    amount = AmountField(label=_("Amount"))
 
     def __init__(self, *args, order: Order, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -109,8 +103,6 @@ class ChangesForm(forms.Form):
     )
     amount = AmountField(
         label=_("Amount"),
-        localize=True,
-        widget=amount_input(),
         help_text=_("A higher amount is charged to the buyer for the difference if they accept; a lower one refunded."),
     )
     description = forms.CharField(
@@ -206,8 +198,6 @@ class CancellationForm(forms.Form):
     refund = AmountField(
         label=_("Refund to buyer"),
         required=False,
-        localize=True,
-        widget=amount_input(),
         help_text=_(
             "Between 0 and the milestone's amount; leave it empty to refund all of it. "
             "The rest is released to the seller, less the fee."
@@ -328,7 +318,7 @@ class StatementForm(OneUseForm, OptionalFileForm):
 class TipForm(forms.Form):
     """ "Leave a tip": an amount up to the milestone's, and how to pay it."""
 
-    amount = AmountField(label=_("Amount"), localize=True, widget=amount_input())
+    amount = AmountField(label=_("Amount"))
     method = forms.ChoiceField(label=_("Pay with"), choices=PAY_WITH, widget=forms.RadioSelect)
 
     def __init__(self, *args, most: Money, balance: Money, **kwargs) -> None:

@@ -3,8 +3,6 @@ refund the balance to card."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
@@ -20,11 +18,10 @@ from accounts.http import AuthedRequest
 from accounts.services import email_verified, user_choose_withdrawal_method
 from marketplace.csv import csv_response
 from marketplace.errors import DomainError, DuplicateRequest, InsufficientFunds
-from marketplace.forms import show_domain_error
+from marketplace.forms import describe_period, show_domain_error
 from marketplace.http import client_ip
 from marketplace.money import format_money
 from marketplace.pages import CSRF_STAND_IN, cached_parts
-from marketplace.timewords import period_words
 from payments import selectors
 from payments.forms import RefundToCardForm, WithdrawForm
 from payments.providers import provider_name
@@ -33,14 +30,6 @@ from payments.services import balance_refund_to_card, withdrawal_request
 
 LEDGER_PER_PAGE = 25
 WITHDRAWALS_SHOWN = 20
-
-
-def clearance_words(period: timedelta) -> str:
-    """'available at once', 'cleared after 14 days': what ``marketplace.forms.describe_period`` says,
-    as whole phrases in the reader's language (the earnings page and its messages)."""
-    if period <= timedelta(0):
-        return _("available at once")
-    return _("cleared after {period}").format(period=period_words(period))
 
 
 def _earnings_page(
@@ -97,7 +86,7 @@ def _earnings_page(
         context = {
             "method_changed_in": method_changed_in,
             "current_method": user.withdrawal_method,
-            "current_clearance": clearance_words(user.clearance_period),
+            "current_clearance": describe_period(user.clearance_period),
             "balances": balances,
             "withdrawals": withdrawals[:WITHDRAWALS_SHOWN],
             "more_withdrawals": len(withdrawals) > WITHDRAWALS_SHOWN,
@@ -122,7 +111,7 @@ def _earnings_page(
         "can_withdraw": bool(withdrawable),
         "to_card": to_card,
         "to_card_form": to_card_form,
-        "clearance_words": clearance_words(user.clearance_period),
+        "clearance_words": describe_period(user.clearance_period),
         # Asked before the first withdrawal, while the user is on the default without having chosen it.
         "method_form": None if user.has_chosen_withdrawal_method else (method_form or WithdrawalMethodForm()),
         "payment_provider": provider_name(),
@@ -186,7 +175,7 @@ def withdrawal_method_choose(request: AuthedRequest) -> HttpResponse:
     messages.success(
         request,
         _("You are paid by {method}: earnings released from now on are {clearance}.").format(
-            method=user.get_withdrawal_method_display(), clearance=clearance_words(user.clearance_period)
+            method=user.get_withdrawal_method_display(), clearance=describe_period(user.clearance_period)
         ),
     )
     return redirect(reverse("earnings") + "#withdraw")

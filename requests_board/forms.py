@@ -24,14 +24,13 @@ from requests_board.services import (
 )
 
 # An amount typed as the reader writes it ("12,50" in es/de): a number input cannot take a comma.
-DECIMAL_INPUT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
 
 class RequestForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 6}), max_length=10000)
     category = forms.ChoiceField(label=_("Category"), choices=[("", _("Choose a category")), *settings.GIG_CATEGORIES])
-    budget = AmountField(label=_("Budget"), min_value=0, localize=True, widget=DECIMAL_INPUT)
+    budget = AmountField(label=_("Budget"), min_value=0)
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices, initial="USD")
     deadline = forms.DateField(label=_("Deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     # The field shadows ``Form.files`` only on the class; Django moves it to ``fields``.
@@ -71,8 +70,8 @@ class RequestFilterForm(forms.Form):
     category = forms.ChoiceField(
         label=_("Category"), required=False, choices=[("", _("Any")), *settings.GIG_CATEGORIES]
     )
-    min_budget = AmountField(label=_("Budget from"), required=False, min_value=0, localize=True, widget=DECIMAL_INPUT)
-    max_budget = AmountField(label=_("Budget up to"), required=False, min_value=0, localize=True, widget=DECIMAL_INPUT)
+    min_budget = AmountField(label=_("Budget from"), required=False, min_value=0)
+    max_budget = AmountField(label=_("Budget up to"), required=False, min_value=0)
 
 
 class ProposalForm(forms.Form):
@@ -109,8 +108,6 @@ class ProposalForm(forms.Form):
                 label=_("Price"),
                 min_value=0,
                 help_text=gettext("In {currency}.").format(currency=currency),
-                localize=True,
-                widget=DECIMAL_INPUT,
             )
 
     def step_fieldsets(self) -> list[tuple[int, list]]:
